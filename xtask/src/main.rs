@@ -1,0 +1,69 @@
+//! kv's development tasks, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
+//!
+//! Plain Rust with no argument-parsing crate: the tasks take (almost) no arguments, and keeping
+//! xtask's dependency tree tiny keeps `cargo xtask` fast on a cold CI machine.
+
+mod cargo;
+mod ci;
+mod deps;
+mod test;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+
+/// The task list printed by `cargo xtask --help` and on an unknown task.
+const USAGE: &str = "\
+Usage: cargo xtask <TASK>
+
+Tasks:
+  ci            what CI runs: fmt check, clippy, dependency rules, then the tests;
+                stops at the first failing step
+  deps          check the crate dependency rules (the table in xtask/src/deps.rs)
+  test [ARGS]   cargo test --workspace --all-features [ARGS]
+  help          show this list
+";
+
+/// Runs the task named on the command line and turns its outcome into the exit status.
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the whole context chain on one line, which reads better in CI logs
+            // than anyhow's multi-line Debug form.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Picks the task from `args` (the arguments after `cargo xtask`) and runs it.
+fn dispatch(args: &[String]) -> Result<()> {
+    let (task, rest) = match args.split_first() {
+        Some((task, rest)) => (task.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    match task {
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        "ci" => no_args(task, rest).and_then(|()| ci::run()),
+        "deps" => no_args(task, rest).and_then(|()| deps::run()),
+        "test" => test::run(rest),
+        other => {
+            eprint!("{USAGE}");
+            bail!("unknown task `{other}`")
+        }
+    }
+}
+
+/// Rejects stray arguments, so that a typo such as `cargo xtask ci --fix` fails loudly instead
+/// of silently running something other than what was asked for.
+fn no_args(task: &str, rest: &[String]) -> Result<()> {
+    if let Some(first) = rest.first() {
+        bail!("`{task}` takes no arguments, got `{first}`");
+    }
+    Ok(())
+}
