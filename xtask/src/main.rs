@@ -6,6 +6,7 @@
 mod cargo;
 mod ci;
 mod deps;
+mod redis;
 mod test;
 
 use std::process::ExitCode;
@@ -20,7 +21,8 @@ Tasks:
   ci            what CI runs: fmt check, clippy, dependency rules, then the tests;
                 stops at the first failing step
   deps          check the crate dependency rules (the table in xtask/src/deps.rs)
-  test [ARGS]   cargo test --workspace --all-features [ARGS]
+  test [ARGS]   install the reference redis-server if missing, then
+                cargo test --workspace --all-features [ARGS]
   help          show this list
 ";
 

@@ -217,7 +217,11 @@ impl FrameDecoder {
         }
     }
 
-    fn open_nested(&mut self, remaining: Option<u64>, streamed_string: bool) -> Result<(), ProtocolError> {
+    fn open_nested(
+        &mut self,
+        remaining: Option<u64>,
+        streamed_string: bool,
+    ) -> Result<(), ProtocolError> {
         if self.open.len() >= self.limits.max_depth {
             return Err(ProtocolError::TooDeep);
         }
@@ -304,10 +308,17 @@ fn token<'a>(input: &'a [u8], limits: &Limits, in_string: bool) -> PResult<'a, T
     let max_bulk = limits.max_bulk_len;
     let header = limits.max_inline_len;
     match marker {
-        b'+' => line(i, max_bulk as usize, ProtocolError::TooBigLine).map(|(r, s)| (r, Token::Scalar(Scalar::Simple(s)))),
-        b'-' => line(i, max_bulk as usize, ProtocolError::TooBigLine).map(|(r, s)| (r, Token::Scalar(Scalar::Error(s)))),
-        b':' => integer_line(i, header, ProtocolError::TooBigLine, ProtocolError::InvalidInteger)
-            .map(|(r, n)| (r, Token::Scalar(Scalar::Integer(n)))),
+        b'+' => line(i, max_bulk as usize, ProtocolError::TooBigLine)
+            .map(|(r, s)| (r, Token::Scalar(Scalar::Simple(s)))),
+        b'-' => line(i, max_bulk as usize, ProtocolError::TooBigLine)
+            .map(|(r, s)| (r, Token::Scalar(Scalar::Error(s)))),
+        b':' => integer_line(
+            i,
+            header,
+            ProtocolError::TooBigLine,
+            ProtocolError::InvalidInteger,
+        )
+        .map(|(r, n)| (r, Token::Scalar(Scalar::Integer(n)))),
         b'$' => {
             let (rest, text) = line(i, header, ProtocolError::TooBigBulkCount)?;
             if text == b"?" {
@@ -315,7 +326,9 @@ fn token<'a>(input: &'a [u8], limits: &Limits, in_string: bool) -> PResult<'a, T
             }
             match bulk_length(text, max_bulk) {
                 Ok(None) => Ok((rest, Token::Scalar(Scalar::NullBulk))),
-                Ok(Some(len)) => payload(rest, len).map(|(r, s)| (r, Token::Scalar(Scalar::Bulk(s)))),
+                Ok(Some(len)) => {
+                    payload(rest, len).map(|(r, s)| (r, Token::Scalar(Scalar::Bulk(s))))
+                }
                 Err(e) => fail(e),
             }
         }
@@ -323,7 +336,12 @@ fn token<'a>(input: &'a [u8], limits: &Limits, in_string: bool) -> PResult<'a, T
             if marker == b';' && !in_string {
                 return fail(ProtocolError::InvalidStream);
             }
-            let (rest, len) = integer_line(i, header, ProtocolError::TooBigBulkCount, ProtocolError::InvalidBulkLength)?;
+            let (rest, len) = integer_line(
+                i,
+                header,
+                ProtocolError::TooBigBulkCount,
+                ProtocolError::InvalidBulkLength,
+            )?;
             let Some(len) = checked_len(len, max_bulk) else {
                 return fail(ProtocolError::InvalidBulkLength);
             };
@@ -400,14 +418,19 @@ fn token<'a>(input: &'a [u8], limits: &Limits, in_string: bool) -> PResult<'a, T
 fn bulk_length(text: &[u8], max: u64) -> Result<Option<usize>, ProtocolError> {
     match crate::parse::parse_i64(text) {
         Some(-1) => Ok(None),
-        Some(n) => checked_len(n, max).map(Some).ok_or(ProtocolError::InvalidBulkLength),
+        Some(n) => checked_len(n, max)
+            .map(Some)
+            .ok_or(ProtocolError::InvalidBulkLength),
         None => Err(ProtocolError::InvalidBulkLength),
     }
 }
 
 /// A declared length as `usize`, if it is within `0..=max`.
 pub(crate) fn checked_len(n: i64, max: u64) -> Option<usize> {
-    u64::try_from(n).ok().filter(|&n| n <= max).and_then(|n| usize::try_from(n).ok())
+    u64::try_from(n)
+        .ok()
+        .filter(|&n| n <= max)
+        .and_then(|n| usize::try_from(n).ok())
 }
 
 /// A RESP3 double: a decimal or exponent number, `inf`, `-inf` or `nan`.
@@ -432,7 +455,10 @@ fn build(nodes: &mut impl Iterator<Item = Node>, bytes: &Bytes) -> Option<Frame>
         Node::Double(d) => Frame::Double(d),
         Node::BigNumber(r) => Frame::BigNumber(bytes.slice(r)),
         Node::BulkError(r) => Frame::BulkError(bytes.slice(r)),
-        Node::Verbatim(format, r) => Frame::Verbatim { format, text: bytes.slice(r) },
+        Node::Verbatim(format, r) => Frame::Verbatim {
+            format,
+            text: bytes.slice(r),
+        },
         Node::StreamedBulk(chunks) => {
             let mut joined = BytesMut::new();
             for _ in 0..chunks {
@@ -458,7 +484,11 @@ fn build(nodes: &mut impl Iterator<Item = Node>, bytes: &Bytes) -> Option<Frame>
     Some(frame)
 }
 
-fn build_list(nodes: &mut impl Iterator<Item = Node>, bytes: &Bytes, count: usize) -> Option<Vec<Frame>> {
+fn build_list(
+    nodes: &mut impl Iterator<Item = Node>,
+    bytes: &Bytes,
+    count: usize,
+) -> Option<Vec<Frame>> {
     (0..count).map(|_| build(nodes, bytes)).collect()
 }
 

@@ -97,7 +97,10 @@ fn write_line(dst: &mut BytesMut, marker: u8, text: &[u8]) {
     dst.reserve(text.len() + 3);
     dst.put_u8(marker);
     if text.iter().any(|&b| b == b'\r' || b == b'\n') {
-        dst.extend(text.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        dst.extend(
+            text.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
     } else {
         dst.extend_from_slice(text);
     }
@@ -131,13 +134,21 @@ pub fn write_map_len(dst: &mut BytesMut, protocol: Protocol, pairs: usize) {
 
 /// A set header for `n` members (RESP2: an array).
 pub fn write_set_len(dst: &mut BytesMut, protocol: Protocol, n: usize) {
-    let marker = if protocol == Protocol::Resp3 { b'~' } else { b'*' };
+    let marker = if protocol == Protocol::Resp3 {
+        b'~'
+    } else {
+        b'*'
+    };
     write_header(dst, marker, n as u64);
 }
 
 /// A push header for `n` frames (RESP2: an array, as pub/sub messages have always been).
 pub fn write_push_len(dst: &mut BytesMut, protocol: Protocol, n: usize) {
-    let marker = if protocol == Protocol::Resp3 { b'>' } else { b'*' };
+    let marker = if protocol == Protocol::Resp3 {
+        b'>'
+    } else {
+        b'*'
+    };
     write_header(dst, marker, n as u64);
 }
 
@@ -351,6 +362,10 @@ mod tests {
             (5e-324, "4.9406564584124654e-324"),
             (f64::MAX, "1.7976931348623157e+308"),
             (12345.678, "12345.678"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (99999999999999999.0, "1e+17"),
+            (-1e-300, "-1e-300"),
+            (0.5e-4, "5.0000000000000002e-05"),
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),

@@ -108,12 +108,25 @@ impl PartialEq for Frame {
             (Array(a), Array(b)) | (Set(a), Set(b)) | (Push(a), Push(b)) => a == b,
             (Map(a), Map(b)) => a == b,
             (NullBulk, NullBulk) | (NullArray, NullArray) | (Null, Null) => true,
-            (Verbatim { format: f1, text: t1 }, Verbatim { format: f2, text: t2 }) => {
-                f1 == f2 && t1 == t2
-            }
             (
-                Attribute { attributes: a1, data: d1 },
-                Attribute { attributes: a2, data: d2 },
+                Verbatim {
+                    format: f1,
+                    text: t1,
+                },
+                Verbatim {
+                    format: f2,
+                    text: t2,
+                },
+            ) => f1 == f2 && t1 == t2,
+            (
+                Attribute {
+                    attributes: a1,
+                    data: d1,
+                },
+                Attribute {
+                    attributes: a2,
+                    data: d2,
+                },
             ) => a1 == a2 && d1 == d2,
             _ => false,
         }

@@ -125,8 +125,11 @@ mod tests {
     use super::*;
 
     fn split(line: &str) -> Result<Vec<String>, ProtocolError> {
-        split_inline(line.as_bytes())
-            .map(|args| args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect())
+        split_inline(line.as_bytes()).map(|args| {
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
     }
 
     #[test]
@@ -163,6 +166,9 @@ mod tests {
 
     #[test]
     fn nul_ends_the_line() {
-        assert_eq!(split_inline(b"GET a\0b c").unwrap(), [Bytes::from("GET"), Bytes::from("a")]);
+        assert_eq!(
+            split_inline(b"GET a\0b c").unwrap(),
+            [Bytes::from("GET"), Bytes::from("a")]
+        );
     }
 }

@@ -44,7 +44,9 @@ pub(crate) enum Outcome<T> {
 }
 
 /// Turns a parser result into "done", "need more bytes" or the protocol error to report.
-pub(crate) fn settle<'a, O>(result: PResult<'a, O>) -> Result<Outcome<(&'a [u8], O)>, ProtocolError> {
+pub(crate) fn settle<'a, O>(
+    result: PResult<'a, O>,
+) -> Result<Outcome<(&'a [u8], O)>, ProtocolError> {
     match result {
         Ok(done) => Ok(Outcome::Done(done)),
         Err(nom::Err::Incomplete(_)) => Ok(Outcome::NeedMore),
@@ -163,10 +165,15 @@ mod tests {
 
     #[test]
     fn line_waits_for_crlf_then_enforces_its_limit() {
-        assert!(matches!(line(b"abc\r", 10, ProtocolError::TooBigLine), Err(nom::Err::Incomplete(_))));
+        assert!(matches!(
+            line(b"abc\r", 10, ProtocolError::TooBigLine),
+            Err(nom::Err::Incomplete(_))
+        ));
         assert!(matches!(
             line(b"abcdefghijk", 10, ProtocolError::TooBigLine),
-            Err(nom::Err::Failure(ParseFailure::Protocol(ProtocolError::TooBigLine)))
+            Err(nom::Err::Failure(ParseFailure::Protocol(
+                ProtocolError::TooBigLine
+            )))
         ));
         let (rest, text) = line(b"ab\r\ncd", 10, ProtocolError::TooBigLine).unwrap();
         assert_eq!((rest, text), (&b"cd"[..], &b"ab"[..]));

@@ -130,7 +130,9 @@ impl RequestDecoder {
             }
             return Ok(None);
         };
-        let line = buf[..newline].strip_suffix(b"\r").unwrap_or(&buf[..newline]);
+        let line = buf[..newline]
+            .strip_suffix(b"\r")
+            .unwrap_or(&buf[..newline]);
         let args = split_inline(line)?;
         buf.advance(newline + 1);
         Ok(Some(args))

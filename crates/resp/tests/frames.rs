@@ -26,12 +26,20 @@ fn encoded(frame: &Frame, protocol: Protocol) -> Vec<u8> {
 /// same frame through one resumable decoder.
 fn assert_streams(input: &[u8], expected: &Frame) {
     for cut in 0..input.len() {
-        assert_eq!(decode_all(&input[..cut]), Ok(None), "prefix {cut} of {input:?}");
+        assert_eq!(
+            decode_all(&input[..cut]),
+            Ok(None),
+            "prefix {cut} of {input:?}"
+        );
         let mut decoder = FrameDecoder::default();
         let mut buf = BytesMut::from(&input[..cut]);
         assert_eq!(decoder.decode(&mut buf), Ok(None));
         buf.extend_from_slice(&input[cut..]);
-        assert_eq!(decoder.decode(&mut buf).as_ref(), Ok(&Some(expected.clone())), "split at {cut}");
+        assert_eq!(
+            decoder.decode(&mut buf).as_ref(),
+            Ok(&Some(expected.clone())),
+            "split at {cut}"
+        );
         assert!(buf.is_empty());
     }
 }
@@ -69,10 +77,16 @@ fn every_type_decodes_and_encodes_back_in_resp3() {
             Frame::BigNumber(b("3492890328409238509324850943850943825024385")),
         ),
         (b"(-12\r\n", Frame::BigNumber(b("-12"))),
-        (b"!21\r\nSYNTAX invalid syntax\r\n", Frame::BulkError(b("SYNTAX invalid syntax"))),
+        (
+            b"!21\r\nSYNTAX invalid syntax\r\n",
+            Frame::BulkError(b("SYNTAX invalid syntax")),
+        ),
         (
             b"=15\r\ntxt:Some string\r\n",
-            Frame::Verbatim { format: *b"txt", text: b("Some string") },
+            Frame::Verbatim {
+                format: *b"txt",
+                text: b("Some string"),
+            },
         ),
         (
             b"%2\r\n+a\r\n:1\r\n+b\r\n_\r\n",
@@ -95,7 +109,10 @@ fn every_type_decodes_and_encodes_back_in_resp3() {
         ),
         (
             b"*2\r\n*1\r\n%0\r\n~0\r\n",
-            Frame::Array(vec![Frame::Array(vec![Frame::Map(vec![])]), Frame::Set(vec![])]),
+            Frame::Array(vec![
+                Frame::Array(vec![Frame::Map(vec![])]),
+                Frame::Set(vec![]),
+            ]),
         ),
     ];
     for (wire, frame) in cases {
@@ -133,8 +150,17 @@ fn resp3_types_go_down_to_resp2_as_redis_does() {
         (Frame::Double(f64::NEG_INFINITY), b"$4\r\n-inf\r\n"),
         (Frame::BigNumber(b("123")), b"$3\r\n123\r\n"),
         (Frame::BulkError(b("ERR a\nb")), b"-ERR a b\r\n"),
-        (Frame::Verbatim { format: *b"txt", text: b("hi") }, b"$2\r\nhi\r\n"),
-        (Frame::Push(vec![Frame::bulk("message")]), b"*1\r\n$7\r\nmessage\r\n"),
+        (
+            Frame::Verbatim {
+                format: *b"txt",
+                text: b("hi"),
+            },
+            b"$2\r\nhi\r\n",
+        ),
+        (
+            Frame::Push(vec![Frame::bulk("message")]),
+            b"*1\r\n$7\r\nmessage\r\n",
+        ),
         (
             Frame::Attribute {
                 attributes: vec![(Frame::simple("a"), Frame::Integer(1))],
@@ -151,9 +177,15 @@ fn resp3_types_go_down_to_resp2_as_redis_does() {
 #[test]
 fn streamed_strings_and_aggregates_decode() {
     let cases: Vec<(&[u8], Frame)> = vec![
-        (b"$?\r\n;4\r\nHell\r\n;5\r\no wor\r\n;1\r\nd\r\n;0\r\n", Frame::Bulk(b("Hello word"))),
+        (
+            b"$?\r\n;4\r\nHell\r\n;5\r\no wor\r\n;1\r\nd\r\n;0\r\n",
+            Frame::Bulk(b("Hello word")),
+        ),
         (b"$?\r\n;0\r\n", Frame::Bulk(b(""))),
-        (b"*?\r\n:1\r\n:2\r\n.\r\n", Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)])),
+        (
+            b"*?\r\n:1\r\n:2\r\n.\r\n",
+            Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)]),
+        ),
         (b"*?\r\n.\r\n", Frame::Array(vec![])),
         (
             b"%?\r\n+a\r\n:1\r\n.\r\n",
@@ -179,7 +211,9 @@ fn bulk_strings_are_slices_of_the_read_buffer() {
         panic!("expected an array");
     };
     for item in items {
-        let Frame::Bulk(bytes) = item else { panic!("expected a bulk") };
+        let Frame::Bulk(bytes) = item else {
+            panic!("expected a bulk")
+        };
         let at = bytes.as_ptr() as usize;
         assert!(at >= start && at < end, "bulk was copied");
     }
@@ -227,7 +261,12 @@ fn malformed_frames_are_errors() {
         (b"!-1\r\n", InvalidBulkLength),
     ];
     for (wire, error) in cases {
-        assert_eq!(decode_all(wire), Err(error.clone()), "{}", String::from_utf8_lossy(wire));
+        assert_eq!(
+            decode_all(wire),
+            Err(error.clone()),
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
     }
 }
 
@@ -241,7 +280,12 @@ fn limits_are_enforced_before_waiting_for_data() {
     };
     let check = |wire: &[u8], expected: Result<Option<Frame>, ProtocolError>| {
         let mut buf = BytesMut::from(wire);
-        assert_eq!(decode_frame(&mut buf, &limits), expected, "{}", String::from_utf8_lossy(wire));
+        assert_eq!(
+            decode_frame(&mut buf, &limits),
+            expected,
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
     };
     // A declared length over the limit fails at once, before any payload has arrived.
     check(b"$11\r\n", Err(ProtocolError::InvalidBulkLength));
@@ -249,12 +293,29 @@ fn limits_are_enforced_before_waiting_for_data() {
     check(b"*4\r\n", Err(ProtocolError::InvalidMultibulkLength));
     check(b"*3\r\n", Ok(None));
     check(b"*1\r\n*1\r\n*1\r\n", Err(ProtocolError::TooDeep));
-    check(b"*1\r\n*1\r\n:1\r\n", Ok(Some(Frame::Array(vec![Frame::Array(vec![Frame::Integer(1)])]))));
+    check(
+        b"*1\r\n*1\r\n:1\r\n",
+        Ok(Some(Frame::Array(vec![Frame::Array(vec![
+            Frame::Integer(1),
+        ])]))),
+    );
     // A header that never ends is cut off at the inline limit.
-    check(b"$11111111111111111111", Err(ProtocolError::TooBigBulkCount));
-    check(b"*11111111111111111111", Err(ProtocolError::TooBigMultibulkCount));
-    check(b"$?\r\n;6\r\nabcdef\r\n;5\r\nabcde\r\n", Err(ProtocolError::InvalidBulkLength));
-    check(b"*?\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n", Err(ProtocolError::InvalidMultibulkLength));
+    check(
+        b"$11111111111111111111",
+        Err(ProtocolError::TooBigBulkCount),
+    );
+    check(
+        b"*11111111111111111111",
+        Err(ProtocolError::TooBigMultibulkCount),
+    );
+    check(
+        b"$?\r\n;6\r\nabcdef\r\n;5\r\nabcde\r\n",
+        Err(ProtocolError::InvalidBulkLength),
+    );
+    check(
+        b"*?\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n:1\r\n",
+        Err(ProtocolError::InvalidMultibulkLength),
+    );
 }
 
 #[test]
@@ -271,7 +332,10 @@ fn a_huge_declared_length_allocates_nothing() {
 
 #[test]
 fn error_texts_match_redis() {
-    assert_eq!(ProtocolError::InvalidBulkLength.to_string(), "Protocol error: invalid bulk length");
+    assert_eq!(
+        ProtocolError::InvalidBulkLength.to_string(),
+        "Protocol error: invalid bulk length"
+    );
     assert_eq!(
         ProtocolError::InvalidMultibulkLength.to_string(),
         "Protocol error: invalid multibulk length"
@@ -280,11 +344,20 @@ fn error_texts_match_redis() {
         ProtocolError::UnbalancedQuotes.to_string(),
         "Protocol error: unbalanced quotes in request"
     );
-    assert_eq!(ProtocolError::ExpectedBulk(b'x').to_string(), "Protocol error: expected '$', got 'x'");
-    assert_eq!(ProtocolError::TooBigInlineRequest.to_string(), "Protocol error: too big inline request");
+    assert_eq!(
+        ProtocolError::ExpectedBulk(b'x').to_string(),
+        "Protocol error: expected '$', got 'x'"
+    );
+    assert_eq!(
+        ProtocolError::TooBigInlineRequest.to_string(),
+        "Protocol error: too big inline request"
+    );
     assert_eq!(
         ProtocolError::TooBigMultibulkCount.to_string(),
         "Protocol error: too big mbulk count string"
     );
-    assert_eq!(ProtocolError::TooBigBulkCount.to_string(), "Protocol error: too big bulk count string");
+    assert_eq!(
+        ProtocolError::TooBigBulkCount.to_string(),
+        "Protocol error: too big bulk count string"
+    );
 }

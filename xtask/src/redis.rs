@@ -1,0 +1,62 @@
+//! The reference Redis the differential tests compare kv against.
+
+use std::process::Command;
+
+use anyhow::{ensure, Context, Result};
+
+/// Makes sure Debian's `redis-server` and `redis-cli` are on the PATH, installing them with
+/// apt when they are not, so the test command does all set-up on a fresh machine.
+///
+/// Only the binaries are wanted: every test starts its own `redis-server` on a free loopback
+/// port and stops it by its pid. If apt starts the system service too, the tests never use it.
+pub fn ensure_installed() -> Result<()> {
+    if found("redis-server") && found("redis-cli") {
+        return Ok(());
+    }
+    println!("==> installing the reference Redis: apt-get install redis-server redis-tools");
+    // Not root (a developer's machine): go through sudo, keeping the non-interactive setting.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    let apt = |args: &[&str]| -> Result<()> {
+        let mut command = if root {
+            Command::new("env")
+        } else {
+            sudo_env()
+        };
+        command
+            .arg("DEBIAN_FRONTEND=noninteractive")
+            .arg("apt-get")
+            .args(args);
+        let status = command.status().context("could not run apt-get")?;
+        ensure!(
+            status.success(),
+            "`apt-get {}` failed ({status})",
+            args.join(" ")
+        );
+        Ok(())
+    };
+    apt(&["update", "-q"])?;
+    apt(&["install", "-y", "-q", "redis-server", "redis-tools"])?;
+    ensure!(
+        found("redis-server"),
+        "redis-server is still missing after apt-get install"
+    );
+    Ok(())
+}
+
+fn sudo_env() -> Command {
+    let mut command = Command::new("sudo");
+    command.arg("env");
+    command
+}
+
+/// Whether `program` runs at all.
+fn found(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
