@@ -1,14 +1,246 @@
 //! # kv-engine
 //!
-//! The pure data-structure engine of kv: the keyspace of every database, the value types
-//! (strings, hashes, lists, sets, sorted sets, streams, ...), expiry, and the execution of
-//! commands against them.
+//! The pure data-structure engine of kv: the keyspace of every database, the value types,
+//! expiry, the command table, and the execution of commands against them.
 //!
 //! **Architecture invariant:** the engine knows nothing of sockets, tasks or tokio. It takes
-//! already-parsed arguments and produces replies as [`kv_resp::Frame`]s, so it can be driven
-//! by the server, by a test, by AOF replay or by a replica in exactly the same way. It may
-//! depend on `kv-resp` and on no other kv crate; `cargo xtask ci` checks this.
+//! already-parsed arguments and writes replies into a [`Reply`] buffer, so it can be driven by
+//! the server, by a test, by AOF replay or by a replica in exactly the same way. It may depend
+//! on `kv-resp` and on no other kv crate; `cargo xtask ci` checks this.
 //!
-//! The engine is filled in by the keyspace issue; today this crate only fixes its place in the
-//! workspace.
+//! Map of the crate:
+//! - [`keyspace`]: databases, shards, the lock discipline, expiry index.
+//! - [`command`] and [`table`]: the declarative command table and what is derived from it.
+//! - [`args`]: the argument cursor with Redis-exact number parsing; [`error`]: every error
+//!   string in one place; [`reply`]: the reply writer.
+//! - One module per type family, as Redis's `t_*.c`: [`t_string`]; key-generic commands in
+//!   [`keys`]; connection-level commands the engine can answer in [`connection`];
+//!   introspection of the table in [`introspect`].
+//! - [`glob`]: Redis's glob matcher for `KEYS`, `SCAN MATCH` and friends.
 #![deny(missing_docs)]
+
+pub mod args;
+pub mod command;
+mod compact;
+pub mod connection;
+pub mod error;
+pub mod glob;
+pub mod introspect;
+pub mod keys;
+pub mod keyspace;
+pub mod reply;
+pub mod syntax;
+pub mod t_string;
+pub mod table;
+mod longdouble;
+mod value;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+pub use args::Args;
+pub use command::{CommandSpec, Flags, Group, Handler, Locks};
+pub use compact::CompactBytes;
+pub use error::{CommandError, CommandResult};
+pub use keyspace::{Keyspace, LockPlan, Locked};
+pub use kv_resp::Protocol;
+pub use reply::Reply;
+pub use value::{Entry, Value};
+
+/// Settings the engine itself consults; the server owns the rest of the configuration.
+#[derive(Debug)]
+pub struct EngineConfig {
+    /// Longest string a command may build (`proto-max-bulk-len`).
+    pub proto_max_bulk_len: AtomicU64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            proto_max_bulk_len: AtomicU64::new(512 * 1024 * 1024),
+        }
+    }
+}
+
+/// Counters for INFO's stats section.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Lookups of keys that existed (`keyspace_hits`).
+    pub keyspace_hits: AtomicU64,
+    /// Lookups of keys that did not (`keyspace_misses`).
+    pub keyspace_misses: AtomicU64,
+}
+
+/// The engine: the keyspace plus what commands need besides keys.
+#[derive(Debug)]
+pub struct Engine {
+    /// Every database.
+    pub keyspace: Keyspace,
+    /// Engine settings.
+    pub config: EngineConfig,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// What the engine keeps per client.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    /// The selected database.
+    pub db: usize,
+    /// The protocol the client speaks.
+    pub protocol: Protocol,
+}
+
+/// Everything a running command can reach.
+#[derive(Debug)]
+pub struct Ctx<'a, 'l> {
+    /// The engine.
+    pub engine: &'a Engine,
+    /// The shards this command holds.
+    pub locked: &'a mut Locked<'l>,
+    /// The client's session.
+    pub session: &'a mut Session,
+    /// The time the command runs at, in Unix milliseconds: one instant for the whole command.
+    pub now: u64,
+}
+
+impl Ctx<'_, '_> {
+    /// The selected database.
+    pub fn db(&self) -> usize {
+        self.session.db
+    }
+
+    /// The live entry at `key` in the selected database, counting a hit or a miss.
+    pub fn lookup(&self, key: &[u8]) -> Result<Option<&Entry>, CommandError> {
+        let entry = self.locked.get(self.session.db, key, self.now)?;
+        let counter = if entry.is_some() {
+            &self.engine.stats.keyspace_hits
+        } else {
+            &self.engine.stats.keyspace_misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(entry)
+    }
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Engine {
+    /// An empty engine with `databases` databases of `shards` shards each.
+    pub fn new(databases: usize, shards: usize) -> Engine {
+        Engine {
+            keyspace: Keyspace::new(databases, shards),
+            config: EngineConfig::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Finds the command `args` invokes (resolving subcommands) and checks its arity.
+    ///
+    /// Returns the spec and how many leading arguments name it (1, or 2 for a subcommand).
+    pub fn lookup(&self, args: &[Bytes]) -> Result<(&'static CommandSpec, usize), CommandError> {
+        let Some(name) = args.first() else {
+            return Err(CommandError::Syntax);
+        };
+        let Some(spec) = table::find(name) else {
+            return Err(CommandError::UnknownCommand(unknown_command_text(args)));
+        };
+        if let Handler::Container = spec.handler {
+            let full = |sub: &CommandSpec| format!("{}|{}", spec.name, sub.name);
+            let Some(sub_name) = args.get(1) else {
+                return Err(CommandError::WrongArity(spec.name.to_string()));
+            };
+            let Some(sub) = spec.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub_name)) else {
+                return Err(CommandError::UnknownSubcommand(
+                    truncated(sub_name, 128),
+                    spec.name.to_ascii_uppercase(),
+                ));
+            };
+            if !sub.arity_ok(args.len()) {
+                return Err(CommandError::WrongArity(full(sub)));
+            }
+            return Ok((sub, 2));
+        }
+        if !spec.arity_ok(args.len()) {
+            return Err(CommandError::WrongArity(spec.name.to_string()));
+        }
+        Ok((spec, 1))
+    }
+
+    /// The shards `spec` needs to run with `args` for `session`.
+    pub fn lock_plan(&self, spec: &CommandSpec, session: &Session, args: &[Bytes]) -> LockPlan {
+        let write = !spec.has(Flags::READONLY);
+        let mut plan = LockPlan { write, shards: Vec::new() };
+        match spec.locks {
+            Locks::Keys => {
+                let keyspace = &self.keyspace;
+                plan.shards = spec
+                    .key_positions(args.len())
+                    .filter_map(|p| args.get(p))
+                    .map(|key| (session.db, keyspace.shard_of(key)))
+                    .collect();
+            }
+            Locks::Db => self.keyspace.plan_whole_db(&mut plan, session.db),
+            Locks::All => self.keyspace.plan_everything(&mut plan),
+            Locks::Custom(make) => plan = make(self, session, args),
+        }
+        plan
+    }
+
+    /// Runs one command: lookup, arity, locks, handler. Errors are written to `reply` as
+    /// Redis's error lines. Commands the server must run are refused here.
+    pub fn execute(&self, session: &mut Session, args: &[Bytes], reply: &mut Reply) {
+        match self.lookup(args) {
+            Ok((spec, skip)) => self.run(spec, skip, session, args, reply),
+            Err(e) => reply.error(&e.to_string()),
+        }
+    }
+
+    /// Runs a looked-up command with its locks held.
+    pub fn run(&self, spec: &CommandSpec, skip: usize, session: &mut Session, args: &[Bytes], reply: &mut Reply) {
+        let Handler::Engine(handler) = spec.handler else {
+            reply.error(&CommandError::Internal("not an engine command").to_string());
+            return;
+        };
+        let plan = self.lock_plan(spec, session, args);
+        let mut locked = self.keyspace.lock(plan);
+        let mark = reply.mark();
+        let mut ctx = Ctx {
+            engine: self,
+            locked: &mut locked,
+            session,
+            now: now_ms(),
+        };
+        if let Err(e) = handler(&mut ctx, &mut Args::new(&args[skip..]), reply) {
+            reply.rollback(mark);
+            reply.error(&e.to_string());
+        }
+    }
+}
+
+/// The tail of Redis's unknown-command error: the name and the first arguments, quoted.
+fn unknown_command_text(args: &[Bytes]) -> String {
+    let mut text = format!("'{}', with args beginning with: ", truncated(&args[0], 128));
+    let mut listed = String::new();
+    for arg in &args[1..] {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push_str(&format!("'{}' ", truncated(arg, room)));
+    }
+    text.push_str(&listed);
+    text
+}
+
+/// At most `max` bytes of `arg`, as text.
+fn truncated(arg: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&arg[..arg.len().min(max)]).into_owned()
+}

@@ -8,7 +8,7 @@
 //! - `encode_replies`: typical replies encoded into a reused buffer, cleared each iteration.
 //!   The frames are built once, outside the timed section, for both crates.
 //!
-//! Throughput is reported in bytes (of the pipeline, or of the encoded reply); see
+//! Throughput is reported in decimal MB/s of the pipeline, or of the encoded reply; see
 //! BENCHMARKS.md for commands/s and elements/s derived from the same timings.
 
 use std::hint::black_box;
@@ -80,7 +80,7 @@ fn decode_pipeline(c: &mut Criterion) {
     assert_eq!(redis_protocol_frames(input.clone()), COMMANDS);
 
     let mut group = c.benchmark_group("decode_pipeline");
-    group.throughput(Throughput::Bytes(input.len() as u64));
+    group.throughput(Throughput::BytesDecimal(input.len() as u64));
     group.bench_function("kv_request_decoder", |b| {
         b.iter_batched(|| input.clone(), kv_requests, BatchSize::SmallInput)
     });
@@ -146,7 +146,7 @@ fn encode_replies(c: &mut Criterion) {
         extend_encode(&mut rp_bytes, &reply.redis_protocol, false).expect("encodable");
         assert_eq!(kv_bytes, rp_bytes, "{}", reply.name);
 
-        group.throughput(Throughput::Bytes(kv_bytes.len() as u64));
+        group.throughput(Throughput::BytesDecimal(kv_bytes.len() as u64));
         let mut buf = BytesMut::with_capacity(1024);
         group.bench_with_input(BenchmarkId::new("kv", reply.name), &reply.kv, |b, frame| {
             b.iter(|| {

@@ -197,7 +197,7 @@ impl FrameDecoder {
                     self.open_nested(None, true)?;
                     false
                 }
-                Token::Chunk(data) if data.is_empty() => self.close_streamed()?,
+                Token::Chunk([]) => self.close_streamed()?,
                 Token::Chunk(data) => {
                     // `in_string` guaranteed an open streamed string is on top.
                     if let Some(open) = self.open.last_mut() {

@@ -1,0 +1,137 @@
+//! A cursor over a command's arguments with typed, Redis-exact parsing.
+
+use bytes::Bytes;
+
+use crate::CommandError;
+
+/// The arguments after the command name, consumed front to back.
+///
+/// Each `next_*` parses with the rules and error of the Redis function of the same role
+/// (`getLongLongFromObject`, `getDoubleFromObject`, ...), so every command reports a bad
+/// number the same way.
+#[derive(Debug, Clone)]
+pub struct Args<'a> {
+    args: &'a [Bytes],
+    pos: usize,
+}
+
+impl<'a> Args<'a> {
+    /// A cursor over `args` (the command name excluded).
+    pub fn new(args: &'a [Bytes]) -> Args<'a> {
+        Args { args, pos: 0 }
+    }
+
+    /// How many arguments are left.
+    pub fn remaining(&self) -> usize {
+        self.args.len() - self.pos
+    }
+
+    /// True when every argument has been consumed.
+    pub fn is_empty(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    /// The arguments not consumed yet.
+    pub fn rest(&self) -> &'a [Bytes] {
+        &self.args[self.pos..]
+    }
+
+    /// The next argument without consuming it.
+    pub fn peek(&self) -> Option<&'a [u8]> {
+        self.args.get(self.pos).map(|b| &b[..])
+    }
+
+    /// The next argument; a syntax error if there is none.
+    pub fn next_bytes(&mut self) -> Result<&'a [u8], CommandError> {
+        let arg = self.args.get(self.pos).ok_or(CommandError::Syntax)?;
+        self.pos += 1;
+        Ok(arg)
+    }
+
+    /// The next argument as an i64, parsed as Redis's `string2ll`.
+    pub fn next_i64(&mut self) -> Result<i64, CommandError> {
+        parse_i64(self.next_bytes()?)
+    }
+
+    /// The next argument as a finite or infinite double, parsed as Redis's `string2d`.
+    pub fn next_f64(&mut self) -> Result<f64, CommandError> {
+        parse_f64(self.next_bytes()?)
+    }
+
+    /// Consumes the next argument if it equals `keyword`, ignoring ASCII case.
+    pub fn eat(&mut self, keyword: &str) -> bool {
+        match self.peek() {
+            Some(arg) if arg.eq_ignore_ascii_case(keyword.as_bytes()) => {
+                self.pos += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A syntax error unless every argument has been consumed.
+    pub fn finish(&self) -> Result<(), CommandError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(CommandError::Syntax)
+        }
+    }
+}
+
+/// An integer argument: Redis's `string2ll` rules, `ERR value is not an integer...` otherwise.
+pub fn parse_i64(arg: &[u8]) -> Result<i64, CommandError> {
+    kv_resp::parse_i64(arg).ok_or(CommandError::NotInteger)
+}
+
+/// A float argument as Redis's `string2d` accepts it: what `strtod` reads in full, with no
+/// leading space, and not NaN. `inf`, `-inf`, `+inf` and `infinity` are accepted.
+pub fn parse_f64(arg: &[u8]) -> Result<f64, CommandError> {
+    parse_f64_opt(arg).ok_or(CommandError::NotFloat)
+}
+
+/// [`parse_f64`] without the error, for callers with their own message.
+pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
+    if arg.is_empty() || arg[0].is_ascii_whitespace() {
+        return None;
+    }
+    let text = std::str::from_utf8(arg).ok()?;
+    // Rust accepts a superset of strtod's forms only in "inf"/"infinity"/"nan" spellings, which
+    // strtod accepts too (case-insensitively); hex floats, which strtod also reads, are rare
+    // enough in Redis arguments to leave out.
+    let value: f64 = text.parse().ok()?;
+    if value.is_nan() {
+        return None;
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_follow_string2d() {
+        assert_eq!(parse_f64(b"1.5"), Ok(1.5));
+        assert_eq!(parse_f64(b"-1e3"), Ok(-1000.0));
+        assert_eq!(parse_f64(b"inf"), Ok(f64::INFINITY));
+        assert_eq!(parse_f64(b"-inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"+inf"), Ok(f64::INFINITY));
+        assert_eq!(parse_f64(b".5"), Ok(0.5));
+        for bad in [&b""[..], b" 1", b"1 ", b"nan", b"abc", b"1.5x"] {
+            assert_eq!(parse_f64(bad), Err(CommandError::NotFloat), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cursor_consumes_in_order() {
+        let args = [Bytes::from("EX"), Bytes::from("10"), Bytes::from("nx")];
+        let mut cursor = Args::new(&args);
+        assert!(cursor.eat("ex"));
+        assert_eq!(cursor.next_i64(), Ok(10));
+        assert!(!cursor.eat("xx"));
+        assert!(cursor.eat("NX"));
+        assert_eq!(cursor.finish(), Ok(()));
+        assert_eq!(cursor.next_bytes(), Err(CommandError::Syntax));
+    }
+}

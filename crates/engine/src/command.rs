@@ -1,0 +1,351 @@
+//! The shape of the command table: what Redis's `src/commands/*.json` say about each command.
+//!
+//! Everything generic is derived from these facts: arity checks, unknown-command errors, key
+//! extraction and lock plans, `COMMAND`, `COMMAND INFO|DOCS|COUNT|LIST|GETKEYS`, and ACL
+//! categories. The table itself is in [`crate::table`].
+
+use bytes::Bytes;
+
+use crate::{Args, CommandResult, Ctx, Engine, LockPlan, Reply, Session};
+
+/// Command flags, as `COMMAND INFO` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags(u32);
+
+macro_rules! flags {
+    ($($(#[$doc:meta])* $name:ident = $bit:expr, $text:literal;)*) => {
+        impl Flags {
+            $($(#[$doc])* pub const $name: Flags = Flags(1 << $bit);)*
+            const NAMES: &'static [(Flags, &'static str)] = &[$((Flags::$name, $text)),*];
+        }
+    };
+}
+
+flags! {
+    /// May modify the dataset.
+    WRITE = 0, "write";
+    /// Never modifies the dataset.
+    READONLY = 1, "readonly";
+    /// May grow memory use: refused when over `maxmemory`.
+    DENYOOM = 2, "denyoom";
+    /// Administrative: `@admin` and `@dangerous`.
+    ADMIN = 3, "admin";
+    /// Pub/sub related.
+    PUBSUB = 4, "pubsub";
+    /// Not allowed from scripts.
+    NOSCRIPT = 5, "noscript";
+    /// May block the client.
+    BLOCKING = 6, "blocking";
+    /// Allowed while the dataset is loading.
+    LOADING = 7, "loading";
+    /// Allowed on a replica with stale data.
+    STALE = 8, "stale";
+    /// Not shown to MONITOR.
+    SKIP_MONITOR = 9, "skip_monitor";
+    /// Not recorded in the slow log.
+    SKIP_SLOWLOG = 10, "skip_slowlog";
+    /// O(1) or O(log N) and never blocks: `@fast`.
+    FAST = 11, "fast";
+    /// Allowed before authentication.
+    NO_AUTH = 12, "no_auth";
+    /// May be replicated though it is not a write.
+    MAY_REPLICATE = 13, "may_replicate";
+    /// Keys cannot be found from positions alone.
+    MOVABLEKEYS = 14, "movablekeys";
+    /// Refused inside MULTI.
+    NO_MULTI = 15, "no_multi";
+    /// Allowed while a script is busy.
+    ALLOW_BUSY = 16, "allow_busy";
+    /// Refused while loading asynchronously.
+    NO_ASYNC_LOADING = 17, "no_async_loading";
+    /// Some keys are optional.
+    NO_MANDATORY_KEYS = 18, "no_mandatory_keys";
+}
+
+impl Flags {
+    /// No flags.
+    pub const NONE: Flags = Flags(0);
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The union of two sets.
+    pub const fn with(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    /// The names of the set flags, in table order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Flags::NAMES
+            .iter()
+            .filter(move |(f, _)| self.contains(*f))
+            .map(|(_, name)| *name)
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+
+    fn bitor(self, other: Flags) -> Flags {
+        self.with(other)
+    }
+}
+
+/// The command group, as `COMMAND DOCS` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Key-generic commands (`DEL`, `EXPIRE`, ...).
+    Generic,
+    /// Strings.
+    String,
+    /// Lists.
+    List,
+    /// Sets.
+    Set,
+    /// Sorted sets.
+    SortedSet,
+    /// Hashes.
+    Hash,
+    /// Pub/sub.
+    Pubsub,
+    /// MULTI/EXEC/WATCH.
+    Transactions,
+    /// Connection management.
+    Connection,
+    /// Server management.
+    Server,
+    /// Scripting and functions.
+    Scripting,
+    /// HyperLogLog.
+    Hyperloglog,
+    /// Geospatial indexes.
+    Geo,
+    /// Streams.
+    Stream,
+    /// Bit operations.
+    Bitmap,
+}
+
+impl Group {
+    /// The name `COMMAND DOCS` reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Generic => "generic",
+            Group::String => "string",
+            Group::List => "list",
+            Group::Set => "set",
+            Group::SortedSet => "sorted-set",
+            Group::Hash => "hash",
+            Group::Pubsub => "pubsub",
+            Group::Transactions => "transactions",
+            Group::Connection => "connection",
+            Group::Server => "server",
+            Group::Scripting => "scripting",
+            Group::Hyperloglog => "hyperloglog",
+            Group::Geo => "geo",
+            Group::Stream => "stream",
+            Group::Bitmap => "bitmap",
+        }
+    }
+
+    /// The ACL category every command of the group belongs to, if any.
+    fn acl_category(self) -> Option<&'static str> {
+        Some(match self {
+            Group::Generic => "keyspace",
+            Group::String => "string",
+            Group::List => "list",
+            Group::Set => "set",
+            Group::SortedSet => "sortedset",
+            Group::Hash => "hash",
+            Group::Pubsub => "pubsub",
+            Group::Transactions => "transaction",
+            Group::Connection => "connection",
+            Group::Scripting => "scripting",
+            Group::Hyperloglog => "hyperloglog",
+            Group::Geo => "geo",
+            Group::Stream => "stream",
+            Group::Bitmap => "bitmap",
+            Group::Server => return None,
+        })
+    }
+}
+
+/// Where a command's keys are, in Redis's legacy `(first, last, step)` form: positions count
+/// the command name as 0, a negative `last` counts from the end (-1 is the last argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRange {
+    /// Position of the first key; 0 when the command takes no keys.
+    pub first: i32,
+    /// Position of the last key.
+    pub last: i32,
+    /// Distance between keys.
+    pub step: i32,
+}
+
+impl KeyRange {
+    /// No keys.
+    pub const NONE: KeyRange = KeyRange { first: 0, last: 0, step: 0 };
+
+    /// `(first, last, step)` as written in the table.
+    pub const fn from_tuple((first, last, step): (i32, i32, i32)) -> KeyRange {
+        KeyRange { first, last, step }
+    }
+}
+
+/// How the shards a command needs are found.
+#[derive(Debug, Clone, Copy)]
+pub enum Locks {
+    /// The shards of its keys (from [`CommandSpec::keys`]) in the session's database.
+    Keys,
+    /// Every shard of the session's database (`KEYS`, `FLUSHDB`, `DBSIZE`, ...).
+    Db,
+    /// Every shard of every database (`FLUSHALL`, `SWAPDB`, scripts).
+    All,
+    /// A command-specific plan (`MOVE`, `COPY ... DB`).
+    Custom(fn(&Engine, &Session, &[Bytes]) -> LockPlan),
+}
+
+/// What runs a command.
+#[derive(Debug, Clone, Copy)]
+pub enum Handler {
+    /// Runs in the engine with its shards held.
+    Engine(fn(&mut Ctx<'_, '_>, &mut Args<'_>, &mut Reply) -> CommandResult),
+    /// Connection or server state the engine does not own: the server runs it.
+    Server,
+    /// A container whose subcommands (in [`CommandSpec::subcommands`]) do the work.
+    Container,
+}
+
+/// Everything kv knows about one command or subcommand.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lowercase name (`get`; for a subcommand, `list` of `client list`).
+    pub name: &'static str,
+    /// Argument count including the name; negative means "at least -arity".
+    pub arity: i32,
+    /// Flags.
+    pub flags: Flags,
+    /// Key positions.
+    pub keys: KeyRange,
+    /// How the lock plan is made.
+    pub locks: Locks,
+    /// ACL categories beyond those derived from the flags and group (`dangerous`, ...).
+    pub extra_acl: &'static [&'static str],
+    /// Group.
+    pub group: Group,
+    /// Time complexity as documented.
+    pub complexity: &'static str,
+    /// The Redis version that introduced it.
+    pub since: &'static str,
+    /// One sentence on what it does.
+    pub summary: &'static str,
+    /// Argument syntax after the name, in redis.io's notation.
+    pub syntax: &'static str,
+    /// Subcommands of a container.
+    pub subcommands: &'static [CommandSpec],
+    /// What runs it.
+    pub handler: Handler,
+    /// Hints for clients and proxies (`nondeterministic_output`, `request_policy:...`).
+    pub tips: &'static [&'static str],
+}
+
+impl CommandSpec {
+    /// The defaults table rows override: no keys, no flags, run by the server.
+    pub const DEFAULT: CommandSpec = CommandSpec {
+        name: "",
+        arity: 1,
+        flags: Flags::NONE,
+        keys: KeyRange::NONE,
+        locks: Locks::Keys,
+        extra_acl: &[],
+        group: Group::Server,
+        complexity: "",
+        since: "",
+        summary: "",
+        syntax: "",
+        subcommands: &[],
+        handler: Handler::Server,
+        tips: &[],
+    };
+}
+
+impl CommandSpec {
+    /// Whether `args` (name included) has an acceptable count.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let arity = self.arity.unsigned_abs() as usize;
+        if self.arity >= 0 {
+            argc == arity
+        } else {
+            argc >= arity
+        }
+    }
+
+    /// Whether the command has `flag`.
+    pub fn has(&self, flag: Flags) -> bool {
+        self.flags.contains(flag)
+    }
+
+    /// Positions of the keys in `args` (name included).
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let KeyRange { first, last, step } = self.keys;
+        let argc = argc as i32;
+        let (start, end, step) = if first <= 0 || step <= 0 {
+            (0, -1, 1)
+        } else {
+            let last = if last < 0 { argc + last } else { last };
+            (first, last.min(argc - 1), step)
+        };
+        (start..=end).step_by(step as usize).map(|p| p as usize)
+    }
+
+    /// ACL categories as Redis derives them: from the flags, the group and the extras, listed
+    /// in Redis's category order.
+    pub fn acl_categories(&self) -> Vec<&'static str> {
+        let mut mine: Vec<&'static str> = Vec::new();
+        let derived = [
+            (self.has(Flags::WRITE), "write"),
+            (self.has(Flags::READONLY) && self.group != Group::Scripting, "read"),
+            (self.has(Flags::ADMIN), "admin"),
+            (self.has(Flags::ADMIN), "dangerous"),
+            (self.has(Flags::PUBSUB), "pubsub"),
+            (self.has(Flags::FAST), "fast"),
+            (self.has(Flags::BLOCKING), "blocking"),
+            (!self.has(Flags::FAST), "slow"),
+        ];
+        mine.extend(derived.iter().filter(|(on, _)| *on).map(|(_, c)| *c));
+        // A pure container (CONFIG, CLIENT, OBJECT) is only a name: its subcommands carry the
+        // group's category.
+        if !matches!(self.handler, Handler::Container) {
+            mine.extend(self.group.acl_category());
+        }
+        mine.extend(self.extra_acl.iter().copied());
+        ACL_CATEGORIES.iter().copied().filter(|c| mine.contains(c)).collect()
+    }
+}
+
+/// Every ACL category, in the order Redis lists them.
+pub const ACL_CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];

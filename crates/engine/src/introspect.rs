@@ -1,0 +1,332 @@
+//! `COMMAND` and its subcommands: the command table, described to clients.
+
+use crate::command::{CommandSpec, Handler};
+use crate::table::{self, command, engine, NO_KEYS};
+use crate::{Args, CommandError, CommandResult, Ctx, Flags, Reply};
+
+/// `COMMAND`: every command's description.
+pub fn command(_ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let all: Vec<_> = table::all().collect();
+    reply.array(all.len());
+    for spec in all {
+        write_info(spec, None, reply);
+    }
+    Ok(())
+}
+
+/// `COMMAND COUNT`
+pub fn count(_ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    reply.count(table::all().count());
+    Ok(())
+}
+
+/// `COMMAND INFO [command-name ...]`: nil for unknown names.
+pub fn info(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    if args.is_empty() {
+        return command(ctx, args, reply);
+    }
+    let names = args.rest();
+    reply.array(names.len());
+    for name in names {
+        match resolve(name) {
+            Some((spec, parent)) => write_info(spec, parent, reply),
+            None => reply.null_array(),
+        }
+    }
+    Ok(())
+}
+
+/// `COMMAND DOCS [command-name ...]`: a map from name to documentation; unknown names are
+/// left out.
+pub fn docs(_ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let specs: Vec<(&CommandSpec, Option<&CommandSpec>)> = if args.is_empty() {
+        table::all().map(|s| (s, None)).collect()
+    } else {
+        args.rest().iter().filter_map(|n| resolve(n)).collect()
+    };
+    reply.map(specs.len());
+    for (spec, parent) in specs {
+        reply.bulk(full_name(spec, parent).as_bytes());
+        write_docs(spec, parent, reply);
+    }
+    Ok(())
+}
+
+/// `COMMAND LIST [FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]`
+pub fn list(_ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    #[derive(Clone, Copy)]
+    enum Filter<'a> {
+        All,
+        Module,
+        Category(&'a [u8]),
+        Pattern(&'a [u8]),
+    }
+    let filter = if args.is_empty() {
+        Filter::All
+    } else if args.eat("filterby") && args.remaining() == 2 {
+        if args.eat("module") {
+            Filter::Module
+        } else if args.eat("aclcat") {
+            Filter::Category(args.next_bytes()?)
+        } else if args.eat("pattern") {
+            Filter::Pattern(args.next_bytes()?)
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    } else {
+        return Err(CommandError::Syntax);
+    };
+    let mut names = Vec::new();
+    for spec in table::all() {
+        let with_subs = std::iter::once((spec, None)).chain(spec.subcommands.iter().map(|s| (s, Some(spec))));
+        for (s, parent) in with_subs {
+            let name = full_name(s, parent);
+            let keep = match filter {
+                Filter::All => true,
+                Filter::Module => false,
+                Filter::Category(cat) => s.acl_categories().iter().any(|c| c.as_bytes().eq_ignore_ascii_case(cat)),
+                Filter::Pattern(p) => crate::glob::matches(p, name.as_bytes(), true),
+            };
+            // Without a filter Redis lists top-level commands only.
+            if keep && (parent.is_none() || !matches!(filter, Filter::All)) {
+                names.push(name);
+            }
+        }
+    }
+    reply.array(names.len());
+    for name in names {
+        reply.bulk(name.as_bytes());
+    }
+    Ok(())
+}
+
+/// `COMMAND GETKEYS command [arg ...]`
+pub fn getkeys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let (_, keys) = keys_of(ctx, args)?;
+    reply.array(keys.len());
+    for key in keys {
+        reply.bulk(key);
+    }
+    Ok(())
+}
+
+/// `COMMAND GETKEYSANDFLAGS command [arg ...]`
+pub fn getkeysandflags(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let (spec, keys) = keys_of(ctx, args)?;
+    reply.array(keys.len());
+    for key in keys {
+        reply.array(2);
+        reply.bulk(key);
+        let flags = key_flags(spec);
+        reply.set(flags.len());
+        for flag in flags {
+            reply.simple(flag);
+        }
+    }
+    Ok(())
+}
+
+/// The command named by `args` and its keys, with Redis's errors for bad input.
+fn keys_of<'a>(ctx: &Ctx<'_, '_>, args: &Args<'a>) -> Result<(&'static CommandSpec, Vec<&'a [u8]>), CommandError> {
+    let command = args.rest();
+    let (spec, _) = ctx.engine.lookup(command).map_err(|e| match e {
+        CommandError::WrongArity(_) => CommandError::msg("ERR Invalid number of arguments specified for command"),
+        _ => CommandError::msg("ERR Invalid command specified"),
+    })?;
+    let keys: Vec<&[u8]> = spec
+        .key_positions(command.len())
+        .filter_map(|p| command.get(p).map(|b| &b[..]))
+        .collect();
+    if keys.is_empty() {
+        return Err(CommandError::msg("ERR The command has no key arguments"));
+    }
+    Ok((spec, keys))
+}
+
+/// `COMMAND HELP`
+pub fn help(_ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let lines = [
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all commands.",
+        "COUNT",
+        "    Return the total number of commands.",
+        "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+        "    Return the names of commands, optionally filtered.",
+        "INFO [<command-name> ...]",
+        "    Return details about the named commands, or all of them.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation for the named commands, or all of them.",
+        "GETKEYS <full-command>",
+        "    Return the keys a full command would access.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys a full command would access, with their flags.",
+        "HELP",
+        "    Print this help.",
+    ];
+    reply.array(lines.len());
+    for line in lines {
+        reply.simple(line);
+    }
+    Ok(())
+}
+
+/// A command or `container|subcommand` name, ignoring case.
+fn resolve(name: &[u8]) -> Option<(&'static CommandSpec, Option<&'static CommandSpec>)> {
+    match name.iter().position(|&b| b == b'|') {
+        None => table::find(name).map(|s| (s, None)),
+        Some(bar) => {
+            let parent = table::find(&name[..bar])?;
+            let sub = &name[bar + 1..];
+            let spec = parent.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))?;
+            Some((spec, Some(parent)))
+        }
+    }
+}
+
+fn full_name(spec: &CommandSpec, parent: Option<&CommandSpec>) -> String {
+    match parent {
+        Some(p) => format!("{}|{}", p.name, spec.name),
+        None => spec.name.to_string(),
+    }
+}
+
+/// Key-spec flags kv derives from the command flags (Redis records them per key).
+fn key_flags(spec: &CommandSpec) -> [&'static str; 2] {
+    if spec.has(Flags::READONLY) {
+        ["RO", "access"]
+    } else {
+        ["RW", "update"]
+    }
+}
+
+/// One command's `COMMAND INFO` entry, the 10-element array Redis 7 sends.
+fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Reply) {
+    reply.array(10);
+    reply.bulk(full_name(spec, parent).as_bytes());
+    reply.integer(i64::from(spec.arity));
+    let flags: Vec<_> = spec.flags.names().collect();
+    reply.set(flags.len());
+    for flag in flags {
+        reply.simple(flag);
+    }
+    reply.integer(i64::from(spec.keys.first));
+    reply.integer(i64::from(spec.keys.last));
+    reply.integer(i64::from(spec.keys.step));
+    let categories = spec.acl_categories();
+    reply.set(categories.len());
+    for category in categories {
+        reply.simple(&format!("@{category}"));
+    }
+    reply.array(spec.tips.len());
+    for tip in spec.tips {
+        reply.bulk(tip.as_bytes());
+    }
+    if spec.keys.first > 0 {
+        let last = if spec.keys.last < 0 {
+            spec.keys.last
+        } else {
+            spec.keys.last - spec.keys.first
+        };
+        reply.array(1);
+        reply.map(3);
+        reply.bulk(b"flags");
+        let flags = key_flags(spec);
+        reply.set(flags.len());
+        for flag in flags {
+            reply.simple(flag);
+        }
+        reply.bulk(b"begin_search");
+        reply.map(2);
+        reply.bulk(b"type");
+        reply.bulk(b"index");
+        reply.bulk(b"spec");
+        reply.map(1);
+        reply.bulk(b"index");
+        reply.integer(i64::from(spec.keys.first));
+        reply.bulk(b"find_keys");
+        reply.map(2);
+        reply.bulk(b"type");
+        reply.bulk(b"range");
+        reply.bulk(b"spec");
+        reply.map(3);
+        reply.bulk(b"lastkey");
+        reply.integer(i64::from(last));
+        reply.bulk(b"keystep");
+        reply.integer(i64::from(spec.keys.step));
+        reply.bulk(b"limit");
+        reply.integer(0);
+    } else {
+        reply.array(0);
+    }
+    reply.array(spec.subcommands.len());
+    for sub in spec.subcommands {
+        write_info(sub, Some(spec), reply);
+    }
+}
+
+/// One command's `COMMAND DOCS` map.
+fn write_docs(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Reply) {
+    let arguments = crate::syntax::parse(spec.syntax);
+    let subcommands = !spec.subcommands.is_empty();
+    reply.map(4 + usize::from(!arguments.is_empty()) + usize::from(subcommands));
+    reply.bulk(b"summary");
+    reply.bulk(spec.summary.as_bytes());
+    reply.bulk(b"since");
+    reply.bulk(spec.since.as_bytes());
+    reply.bulk(b"group");
+    reply.bulk(spec.group.name().as_bytes());
+    reply.bulk(b"complexity");
+    reply.bulk(spec.complexity.as_bytes());
+    if !arguments.is_empty() {
+        reply.bulk(b"arguments");
+        crate::syntax::write(&arguments, reply);
+    }
+    if subcommands {
+        reply.bulk(b"subcommands");
+        reply.map(spec.subcommands.len());
+        for sub in spec.subcommands {
+            reply.bulk(full_name(sub, Some(spec)).as_bytes());
+            write_docs(sub, Some(spec), reply);
+        }
+    }
+    let _ = parent;
+}
+
+/// Whether a spec is a pure container (no behaviour of its own).
+pub fn is_container(spec: &CommandSpec) -> bool {
+    matches!(spec.handler, Handler::Container)
+}
+
+/// The subcommands of COMMAND.
+pub(crate) static COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
+    command!("count", 2, [LOADING, STALE], NO_KEYS, Server, engine!(count), "2.8.13", "O(1)",
+        "Returns how many commands there are.", "", extra_acl: &["connection"]),
+    command!("docs", -2, [LOADING, STALE], NO_KEYS, Server, engine!(docs), "7.0.0",
+        "O(N) where N is the number of commands to look up", "Returns documentation of commands.",
+        "[command-name [command-name ...]]", extra_acl: &["connection"], tips: &["nondeterministic_output_order"]),
+    command!("getkeys", -4, [LOADING, STALE], NO_KEYS, Server, engine!(getkeys), "2.8.13",
+        "O(N) where N is the number of arguments to the command", "Extracts the key names from a full command.",
+        "command [arg [arg ...]]", extra_acl: &["connection"]),
+    command!("getkeysandflags", -4, [LOADING, STALE], NO_KEYS, Server, engine!(getkeysandflags), "7.0.0",
+        "O(N) where N is the number of arguments to the command",
+        "Extracts the key names and their access flags from a full command.", "command [arg [arg ...]]",
+        extra_acl: &["connection"]),
+    command!("help", 2, [LOADING, STALE], NO_KEYS, Server, engine!(help), "5.0.0", "O(1)",
+        "Explains the COMMAND subcommands.", "", extra_acl: &["connection"]),
+    command!("info", -2, [LOADING, STALE], NO_KEYS, Server, engine!(info), "2.8.13",
+        "O(N) where N is the number of commands to look up", "Returns information about commands.",
+        "[command-name [command-name ...]]", extra_acl: &["connection"], tips: &["nondeterministic_output_order"]),
+    command!("list", -2, [LOADING, STALE], NO_KEYS, Server, engine!(list), "7.0.0",
+        "O(N) where N is the total number of Redis commands", "Returns the names of commands, optionally filtered.",
+        "[FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]", extra_acl: &["connection"],
+        tips: &["nondeterministic_output_order"]),
+];
+
+/// Registration block.
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    command!("command", -1, [LOADING, STALE], NO_KEYS, Server, engine!(command), "2.8.13",
+        "O(N) where N is the total number of Redis commands", "Returns detailed information about all commands.",
+        "", extra_acl: &["connection"], tips: &["nondeterministic_output_order"],
+        subcommands: COMMAND_SUBCOMMANDS),
+];

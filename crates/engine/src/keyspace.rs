@@ -1,0 +1,439 @@
+//! The keyspace: every database's keys, sharded, and the locking that makes commands atomic.
+//!
+//! # Locking
+//!
+//! Each database is a [`DashMap`] whose shards are `RwLock`ed hash maps; every database uses
+//! the same hasher and shard count, so a key lives in the same shard index whichever database
+//! it is in. A command never touches a map except through a [`Locked`] set of shard guards,
+//! acquired all at once before the command runs and released after it has finished:
+//!
+//! - the shards are named by `(database, shard)` pairs and always acquired in ascending order,
+//!   so two commands can never wait on each other in a cycle (no deadlock);
+//! - a command holds every shard it touches for its whole duration, so no other command sees
+//!   it half done (multi-key atomicity), and commands on other shards run in parallel;
+//! - read-only commands take shared locks, everything else exclusive ones.
+//!
+//! Transactions and scripts use the same mechanism with the union of their shards (or all of
+//! them). See ARCHITECTURE.md for the table of which commands take which locks.
+//!
+//! # Expiry
+//!
+//! Next to each shard sits an index of its volatile keys ordered by expiry time, guarded by the
+//! shard's lock (its mutex is only ever taken while the shard lock is held). Lookups treat an
+//! expired entry as absent; writers delete it on sight; [`Keyspace::expire_cycle`] deletes the
+//! rest in time order without scanning.
+
+use std::collections::BTreeSet;
+use std::hash::BuildHasher;
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dashmap::{DashMap, RwLockReadGuard, RwLockWriteGuard, SharedValue};
+use parking_lot::Mutex;
+
+use crate::{CommandError, CompactBytes, Entry};
+
+/// The hasher of every database: one seed shared by all, so shard indexes agree across them.
+type KeyHasher = foldhash::fast::RandomState;
+
+/// One shard's map, as dashmap stores it.
+type ShardMap = hashbrown::HashMap<CompactBytes, SharedValue<Entry>, KeyHasher>;
+
+/// Volatile keys of one shard, ordered by expiry time.
+type ExpiryIndex = BTreeSet<(u64, CompactBytes)>;
+
+/// All databases.
+#[derive(Debug)]
+pub struct Keyspace {
+    dbs: Box<[Db]>,
+    shard_count: usize,
+    /// Keys deleted because their time had come (INFO's `expired_keys`).
+    pub expired_keys: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Db {
+    map: DashMap<CompactBytes, Entry, KeyHasher>,
+    expiry: Box<[Mutex<ExpiryIndex>]>,
+}
+
+impl Db {
+    fn new(hasher: &KeyHasher, shards: usize) -> Db {
+        Db {
+            map: DashMap::with_hasher_and_shard_amount(hasher.clone(), shards),
+            expiry: (0..shards).map(|_| Mutex::new(ExpiryIndex::new())).collect(),
+        }
+    }
+}
+
+/// The shards a command needs, and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LockPlan {
+    /// Exclusive locks if true, shared ones otherwise.
+    pub write: bool,
+    /// `(database, shard)` pairs; sorted and deduplicated by [`Keyspace::lock`].
+    pub shards: Vec<(usize, usize)>,
+}
+
+impl Keyspace {
+    /// `databases` empty databases, each split into `shards` shards (a power of two).
+    pub fn new(databases: usize, shards: usize) -> Keyspace {
+        let hasher = KeyHasher::default();
+        let shards = shards.max(2).next_power_of_two();
+        Keyspace {
+            dbs: (0..databases.max(1)).map(|_| Db::new(&hasher, shards)).collect(),
+            shard_count: shards,
+            expired_keys: AtomicU64::new(0),
+        }
+    }
+
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Number of shards per database.
+    pub fn shard_count(&self) -> usize {
+        self.shard_count
+    }
+
+    /// The shard `key` lives in, in every database.
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        self.dbs[0].map.determine_map(key)
+    }
+
+    /// Adds every shard of database `db` to `plan`.
+    pub fn plan_whole_db(&self, plan: &mut LockPlan, db: usize) {
+        plan.shards.extend((0..self.shard_count).map(|s| (db, s)));
+    }
+
+    /// Adds every shard of every database to `plan`.
+    pub fn plan_everything(&self, plan: &mut LockPlan) {
+        for db in 0..self.dbs.len() {
+            self.plan_whole_db(plan, db);
+        }
+    }
+
+    /// Acquires the shards of `plan`, in ascending order, blocking until all are held.
+    pub fn lock(&self, mut plan: LockPlan) -> Locked<'_> {
+        plan.shards.sort_unstable();
+        plan.shards.dedup();
+        plan.shards.retain(|&(db, shard)| db < self.dbs.len() && shard < self.shard_count);
+        let held = plan
+            .shards
+            .iter()
+            .map(|&(db, shard)| {
+                let lock = &self.dbs[db].map.shards()[shard];
+                let guard = if plan.write {
+                    Guard::Write(lock.write())
+                } else {
+                    Guard::Read(lock.read())
+                };
+                Held { db, shard, guard }
+            })
+            .collect();
+        Locked {
+            keyspace: self,
+            held,
+        }
+    }
+
+    /// Number of keys in `db`, expired ones not yet reclaimed included (as Redis counts them).
+    pub fn db_len(&self, db: usize) -> usize {
+        self.dbs.get(db).map_or(0, |d| d.map.len())
+    }
+
+    /// Number of volatile keys in `db`.
+    pub fn db_volatile(&self, db: usize) -> usize {
+        self.dbs.get(db).map_or(0, |d| d.expiry.iter().map(|e| e.lock().len()).sum())
+    }
+
+    /// Deletes keys whose time has come, oldest first, at most `budget` of them; returns how
+    /// many it deleted. Holds one shard at a time, so it never stalls the whole keyspace.
+    pub fn expire_cycle(&self, now: u64, budget: usize) -> usize {
+        let mut deleted = 0;
+        for db in 0..self.dbs.len() {
+            for shard in 0..self.shard_count {
+                if deleted >= budget {
+                    return deleted;
+                }
+                // Peek without the shard lock: a stale answer only delays the work a cycle.
+                let due = self.dbs[db].expiry[shard]
+                    .lock()
+                    .first()
+                    .is_some_and(|(at, _)| *at <= now);
+                if !due {
+                    continue;
+                }
+                let mut locked = self.lock(LockPlan {
+                    write: true,
+                    shards: vec![(db, shard)],
+                });
+                deleted += locked.expire_due(db, shard, now, budget - deleted);
+            }
+        }
+        deleted
+    }
+}
+
+/// A set of held shard locks: the only way to read or change keys.
+#[derive(Debug)]
+pub struct Locked<'a> {
+    keyspace: &'a Keyspace,
+    /// Sorted by `(db, shard)`.
+    held: Vec<Held<'a>>,
+}
+
+struct Held<'a> {
+    db: usize,
+    shard: usize,
+    guard: Guard<'a>,
+}
+
+impl std::fmt::Debug for Held<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Held({}, {})", self.db, self.shard)
+    }
+}
+
+enum Guard<'a> {
+    Read(RwLockReadGuard<'a, ShardMap>),
+    Write(RwLockWriteGuard<'a, ShardMap>),
+}
+
+impl Guard<'_> {
+    fn map(&self) -> &ShardMap {
+        match self {
+            Guard::Read(g) => g,
+            Guard::Write(g) => g,
+        }
+    }
+}
+
+/// A command touched a key outside its lock plan: a bug in the command table, reported as an
+/// error rather than a crash.
+const NOT_LOCKED: CommandError = CommandError::Internal("key accessed outside the command's lock plan");
+
+impl<'a> Locked<'a> {
+    /// The keyspace these locks belong to.
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.keyspace
+    }
+
+    fn find(&self, db: usize, shard: usize) -> Option<usize> {
+        self.held
+            .binary_search_by(|h| (h.db, h.shard).cmp(&(db, shard)))
+            .ok()
+    }
+
+    fn map(&self, db: usize, key: &[u8]) -> Result<&ShardMap, CommandError> {
+        let shard = self.keyspace.shard_of(key);
+        let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
+        Ok(self.held[i].guard.map())
+    }
+
+    /// The write guard and expiry index for `key`'s shard in `db`.
+    fn shard_mut(&mut self, db: usize, shard: usize) -> Result<(&mut ShardMap, &'a Mutex<ExpiryIndex>), CommandError> {
+        let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
+        let index = &self.keyspace.dbs[db].expiry[shard];
+        match &mut self.held[i].guard {
+            Guard::Write(g) => Ok((&mut **g, index)),
+            Guard::Read(_) => Err(CommandError::Internal("write under a shared lock")),
+        }
+    }
+
+    /// The live entry at `key`, if any.
+    pub fn get(&self, db: usize, key: &[u8], now: u64) -> Result<Option<&Entry>, CommandError> {
+        let entry = self.map(db, key)?.get(key).map(SharedValue::get);
+        Ok(entry.filter(|e| !e.is_expired(now)))
+    }
+
+    /// The live entry at `key` for changing in place (its expiry is changed with
+    /// [`Locked::set_expiry`]). An expired entry found here is deleted.
+    pub fn get_mut(&mut self, db: usize, key: &[u8], now: u64) -> Result<Option<&mut Entry>, CommandError> {
+        self.reclaim_if_expired(db, key, now)?;
+        let shard = self.keyspace.shard_of(key);
+        let (map, _) = self.shard_mut(db, shard)?;
+        Ok(map.get_mut(key).map(SharedValue::get_mut))
+    }
+
+    /// Stores `entry` at `key`, replacing whatever was there; returns the previous live entry.
+    pub fn insert(&mut self, db: usize, key: &[u8], entry: Entry, now: u64) -> Result<Option<Entry>, CommandError> {
+        let shard = self.keyspace.shard_of(key);
+        let (map, index) = self.shard_mut(db, shard)?;
+        let new_expiry = entry.expires_at;
+        let old = match map.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot.get_mut(), entry)),
+            None => {
+                map.insert(CompactBytes::new(key), SharedValue::new(entry));
+                None
+            }
+        };
+        let old_expiry = old.as_ref().and_then(|o| o.expires_at);
+        if old_expiry != new_expiry {
+            let mut index = index.lock();
+            if let Some(at) = old_expiry {
+                index.remove(&(at.get(), CompactBytes::new(key)));
+            }
+            if let Some(at) = new_expiry {
+                index.insert((at.get(), CompactBytes::new(key)));
+            }
+        }
+        Ok(old.filter(|o| !o.is_expired(now)))
+    }
+
+    /// Deletes `key`; returns its entry if it was live.
+    pub fn remove(&mut self, db: usize, key: &[u8], now: u64) -> Result<Option<Entry>, CommandError> {
+        let shard = self.keyspace.shard_of(key);
+        let (map, index) = self.shard_mut(db, shard)?;
+        let Some(old) = map.remove(key).map(SharedValue::into_inner) else {
+            return Ok(None);
+        };
+        if let Some(at) = old.expires_at {
+            index.lock().remove(&(at.get(), CompactBytes::new(key)));
+        }
+        if old.is_expired(now) {
+            self.keyspace.expired_keys.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        Ok(Some(old))
+    }
+
+    /// Sets or clears the expiry of the live entry at `key`; false if there is none.
+    pub fn set_expiry(&mut self, db: usize, key: &[u8], at: Option<u64>, now: u64) -> Result<bool, CommandError> {
+        self.reclaim_if_expired(db, key, now)?;
+        let shard = self.keyspace.shard_of(key);
+        let (map, index) = self.shard_mut(db, shard)?;
+        let Some(entry) = map.get_mut(key).map(SharedValue::get_mut) else {
+            return Ok(false);
+        };
+        let at = at.and_then(NonZeroU64::new);
+        if entry.expires_at != at {
+            let mut index = index.lock();
+            if let Some(old) = entry.expires_at {
+                index.remove(&(old.get(), CompactBytes::new(key)));
+            }
+            if let Some(new) = at {
+                index.insert((new.get(), CompactBytes::new(key)));
+            }
+            entry.expires_at = at;
+        }
+        Ok(true)
+    }
+
+    /// Deletes `key` if it is there but expired.
+    fn reclaim_if_expired(&mut self, db: usize, key: &[u8], now: u64) -> Result<(), CommandError> {
+        if self.map(db, key)?.get(key).is_some_and(|e| e.get().is_expired(now)) {
+            self.remove(db, key, now)?;
+        }
+        Ok(())
+    }
+
+    /// Live entries of the held shards of `db`, in no particular order.
+    pub fn iter(&self, db: usize, now: u64) -> impl Iterator<Item = (&CompactBytes, &Entry)> + '_ {
+        self.held
+            .iter()
+            .filter(move |h| h.db == db)
+            .flat_map(|h| h.guard.map().iter())
+            .map(|(k, v)| (k, v.get()))
+            .filter(move |(_, e)| !e.is_expired(now))
+    }
+
+    /// Live entries of one held shard of `db`.
+    pub fn iter_shard(&self, db: usize, shard: usize, now: u64) -> Result<impl Iterator<Item = (&CompactBytes, &Entry)> + '_, CommandError> {
+        let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
+        Ok(self.held[i]
+            .guard
+            .map()
+            .iter()
+            .map(|(k, v)| (k, v.get()))
+            .filter(move |(_, e)| !e.is_expired(now)))
+    }
+
+    /// Number of keys in the held shards of `db`, expired ones not yet reclaimed included.
+    pub fn len(&self, db: usize) -> usize {
+        self.held.iter().filter(|h| h.db == db).map(|h| h.guard.map().len()).sum()
+    }
+
+    /// Whether the held shards of `db` hold no keys.
+    pub fn is_empty(&self, db: usize) -> bool {
+        self.len(db) == 0
+    }
+
+    /// Empties every held shard of `db`; returns what was removed, to be dropped by the caller
+    /// (possibly on another thread, for `FLUSHDB ASYNC`).
+    pub fn clear(&mut self, db: usize) -> Vec<ShardContents> {
+        let mut removed = Vec::new();
+        let keyspace = self.keyspace;
+        for held in self.held.iter_mut().filter(|h| h.db == db) {
+            if let Guard::Write(map) = &mut held.guard {
+                let hasher = map.hasher().clone();
+                let map = std::mem::replace(&mut **map, ShardMap::with_hasher(hasher));
+                let index = std::mem::take(&mut *keyspace.dbs[db].expiry[held.shard].lock());
+                removed.push(ShardContents { _map: map, _index: index });
+            }
+        }
+        removed
+    }
+
+    /// Exchanges the contents of databases `a` and `b`, whose every shard must be held for
+    /// writing.
+    pub fn swap_dbs(&mut self, a: usize, b: usize) -> Result<(), CommandError> {
+        if a == b {
+            return Ok(());
+        }
+        let keyspace = self.keyspace;
+        for shard in 0..keyspace.shard_count {
+            let (Some(i), Some(j)) = (self.find(a, shard), self.find(b, shard)) else {
+                return Err(NOT_LOCKED);
+            };
+            let (lo, hi) = (i.min(j), i.max(j));
+            let (left, right) = self.held.split_at_mut(hi);
+            match (&mut left[lo].guard, &mut right[0].guard) {
+                (Guard::Write(x), Guard::Write(y)) => std::mem::swap(&mut **x, &mut **y),
+                _ => return Err(CommandError::Internal("write under a shared lock")),
+            }
+            let mut x = keyspace.dbs[a].expiry[shard].lock();
+            let mut y = keyspace.dbs[b].expiry[shard].lock();
+            std::mem::swap(&mut *x, &mut *y);
+        }
+        Ok(())
+    }
+
+    /// Deletes up to `budget` due keys of one held shard; returns how many.
+    fn expire_due(&mut self, db: usize, shard: usize, now: u64, budget: usize) -> usize {
+        let Ok((map, index)) = self.shard_mut(db, shard) else {
+            return 0;
+        };
+        let mut index = index.lock();
+        let mut deleted = 0;
+        while deleted < budget {
+            match index.first() {
+                Some((at, _)) if *at <= now => {}
+                _ => break,
+            }
+            let Some((_, key)) = index.pop_first() else { break };
+            map.remove(key.as_bytes());
+            deleted += 1;
+        }
+        self.keyspace.expired_keys.fetch_add(deleted as u64, Ordering::Relaxed);
+        deleted
+    }
+}
+
+/// What [`Locked::clear`] took out of a shard; dropping it frees the memory.
+pub struct ShardContents {
+    _map: ShardMap,
+    _index: ExpiryIndex,
+}
+
+impl std::fmt::Debug for ShardContents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ShardContents({} keys)", self._map.len())
+    }
+}
+
+/// Hashes `key` the way shards are chosen; exposed for SCAN cursors.
+pub fn key_hash(keyspace: &Keyspace, key: &[u8]) -> u64 {
+    keyspace.dbs[0].map.hasher().hash_one(key)
+}

@@ -1,0 +1,71 @@
+//! What a key holds: a typed value and its metadata.
+
+use std::num::NonZeroU64;
+
+use crate::CompactBytes;
+
+/// A stored value. One keyspace holds every type, so a command finds the wrong type as a
+/// `WRONGTYPE` error rather than as a missing key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A string, also used for integers, floats and bitmaps, as in Redis.
+    Str(CompactBytes),
+}
+
+impl Value {
+    /// The name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name `OBJECT ENCODING` reports. kv's representations differ from Redis's; the names
+    /// are the ones Redis would report for the same content, which is what tools expect.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => {
+                if s.len() <= 20 && kv_resp::parse_i64(s).is_some() {
+                    "int"
+                } else if s.len() <= 44 {
+                    "embstr"
+                } else {
+                    "raw"
+                }
+            }
+        }
+    }
+}
+
+/// A value with the metadata kept for its key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry time in Unix milliseconds, if the key is volatile. Only the keyspace
+    /// changes it, so that its expiry index stays in step.
+    pub(crate) expires_at: Option<NonZeroU64>,
+    /// Last access time in milliseconds, for `OBJECT IDLETIME`.
+    pub(crate) accessed_at: u64,
+}
+
+impl Entry {
+    /// A persistent entry holding `value`.
+    pub fn new(value: Value, now: u64) -> Entry {
+        Entry {
+            value,
+            expires_at: None,
+            accessed_at: now,
+        }
+    }
+
+    /// The absolute expiry time in Unix milliseconds, if any.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.expires_at.map(NonZeroU64::get)
+    }
+
+    /// Whether the entry is logically gone at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|at| at.get() <= now)
+    }
+}
