@@ -147,7 +147,9 @@ mod tests {
         yes("[\\]]", "]");
         yes("a*b*c", "aXXbYYc");
         no("a*b*c", "aXXbYY");
-        yes("ab[", "ab");
+        no("ab[", "ab");
+        no("ab[", "abc");
+        yes("a[b", "ab");
         no("", "a");
         yes("", "");
         yes("a**", "a");
