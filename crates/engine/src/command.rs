@@ -186,7 +186,11 @@ pub struct KeyRange {
 
 impl KeyRange {
     /// No keys.
-    pub const NONE: KeyRange = KeyRange { first: 0, last: 0, step: 0 };
+    pub const NONE: KeyRange = KeyRange {
+        first: 0,
+        last: 0,
+        step: 0,
+    };
 
     /// `(first, last, step)` as written in the table.
     pub const fn from_tuple((first, last, step): (i32, i32, i32)) -> KeyRange {
@@ -306,7 +310,10 @@ impl CommandSpec {
         let mut mine: Vec<&'static str> = Vec::new();
         let derived = [
             (self.has(Flags::WRITE), "write"),
-            (self.has(Flags::READONLY) && self.group != Group::Scripting, "read"),
+            (
+                self.has(Flags::READONLY) && self.group != Group::Scripting,
+                "read",
+            ),
             (self.has(Flags::ADMIN), "admin"),
             (self.has(Flags::ADMIN), "dangerous"),
             (self.has(Flags::PUBSUB), "pubsub"),
@@ -321,7 +328,11 @@ impl CommandSpec {
             mine.extend(self.group.acl_category());
         }
         mine.extend(self.extra_acl.iter().copied());
-        ACL_CATEGORIES.iter().copied().filter(|c| mine.contains(c)).collect()
+        ACL_CATEGORIES
+            .iter()
+            .copied()
+            .filter(|c| mine.contains(c))
+            .collect()
     }
 }
 

@@ -144,7 +144,13 @@ mod tests {
         use std::hash::BuildHasher;
         let state = std::collections::hash_map::RandomState::new();
         let bytes = b"some key that is longer than inline";
-        assert_eq!(state.hash_one(CompactBytes::new(bytes)), state.hash_one(&bytes[..]));
-        assert_eq!(state.hash_one(CompactBytes::new(b"k")), state.hash_one(&b"k"[..]));
+        assert_eq!(
+            state.hash_one(CompactBytes::new(bytes)),
+            state.hash_one(&bytes[..])
+        );
+        assert_eq!(
+            state.hash_one(CompactBytes::new(b"k")),
+            state.hash_one(&b"k"[..])
+        );
     }
 }

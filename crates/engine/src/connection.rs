@@ -39,11 +39,31 @@ pub fn db_index(ctx: &Ctx<'_, '_>, index: i64) -> Result<usize, CommandError> {
 
 /// Registration block: the connection commands the engine runs.
 pub(crate) static COMMANDS: &[CommandSpec] = &[
-    command!("echo", 2, [LOADING, STALE, FAST], NO_KEYS, Connection, engine!(echo), "1.0.0",
-        "O(1)", "Returns the given string.", "message"),
+    command!(
+        "echo",
+        2,
+        [LOADING, STALE, FAST],
+        NO_KEYS,
+        Connection,
+        engine!(echo),
+        "1.0.0",
+        "O(1)",
+        "Returns the given string.",
+        "message"
+    ),
     command!("ping", -1, [FAST], NO_KEYS, Connection, engine!(ping), "1.0.0", "O(1)",
         "Returns PONG, or the given message.", "[message]",
         tips: &["request_policy:all_shards", "response_policy:all_succeeded"]),
-    command!("select", 2, [LOADING, STALE, FAST], NO_KEYS, Connection, engine!(select), "1.0.0",
-        "O(1)", "Changes the selected database.", "index"),
+    command!(
+        "select",
+        2,
+        [LOADING, STALE, FAST],
+        NO_KEYS,
+        Connection,
+        engine!(select),
+        "1.0.0",
+        "O(1)",
+        "Changes the selected database.",
+        "index"
+    ),
 ];

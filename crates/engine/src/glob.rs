@@ -23,7 +23,13 @@ fn fold(c: u8, nocase: bool) -> u8 {
     }
 }
 
-fn match_from(pattern: &[u8], string: &[u8], nocase: bool, skip_longer: &mut bool, nesting: usize) -> bool {
+fn match_from(
+    pattern: &[u8],
+    string: &[u8],
+    nocase: bool,
+    skip_longer: &mut bool,
+    nesting: usize,
+) -> bool {
     if nesting > MAX_NESTING {
         return false;
     }
@@ -38,7 +44,13 @@ fn match_from(pattern: &[u8], string: &[u8], nocase: bool, skip_longer: &mut boo
                     return true;
                 }
                 while s < string.len() {
-                    if match_from(&pattern[p + 1..], &string[s..], nocase, skip_longer, nesting + 1) {
+                    if match_from(
+                        &pattern[p + 1..],
+                        &string[s..],
+                        nocase,
+                        skip_longer,
+                        nesting + 1,
+                    ) {
                         return true;
                     }
                     if *skip_longer {
@@ -75,7 +87,8 @@ fn match_from(pattern: &[u8], string: &[u8], nocase: bool, skip_longer: &mut boo
                             break;
                         }
                         Some(&first) if p + 2 < pattern.len() && pattern[p + 1] == b'-' => {
-                            let (mut lo, mut hi) = (fold(first, nocase), fold(pattern[p + 2], nocase));
+                            let (mut lo, mut hi) =
+                                (fold(first, nocase), fold(pattern[p + 2], nocase));
                             if lo > hi {
                                 std::mem::swap(&mut lo, &mut hi);
                             }
@@ -128,8 +141,10 @@ mod tests {
 
     #[test]
     fn redis_glob_rules() {
-        let yes = |p: &str, s: &str| assert!(matches(p.as_bytes(), s.as_bytes(), false), "{p} ~ {s}");
-        let no = |p: &str, s: &str| assert!(!matches(p.as_bytes(), s.as_bytes(), false), "{p} !~ {s}");
+        let yes =
+            |p: &str, s: &str| assert!(matches(p.as_bytes(), s.as_bytes(), false), "{p} ~ {s}");
+        let no =
+            |p: &str, s: &str| assert!(!matches(p.as_bytes(), s.as_bytes(), false), "{p} !~ {s}");
         // Redis's matcher never matches an empty string (KEYS and SCAN special-case a lone `*`).
         no("*", "");
         yes("*", "anything");

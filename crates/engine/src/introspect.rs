@@ -78,13 +78,17 @@ pub fn list(_ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     };
     let mut names = Vec::new();
     for spec in table::all() {
-        let with_subs = std::iter::once((spec, None)).chain(spec.subcommands.iter().map(|s| (s, Some(spec))));
+        let with_subs =
+            std::iter::once((spec, None)).chain(spec.subcommands.iter().map(|s| (s, Some(spec))));
         for (s, parent) in with_subs {
             let name = full_name(s, parent);
             let keep = match filter {
                 Filter::All => true,
                 Filter::Module => false,
-                Filter::Category(cat) => s.acl_categories().iter().any(|c| c.as_bytes().eq_ignore_ascii_case(cat)),
+                Filter::Category(cat) => s
+                    .acl_categories()
+                    .iter()
+                    .any(|c| c.as_bytes().eq_ignore_ascii_case(cat)),
                 Filter::Pattern(p) => crate::glob::matches(p, name.as_bytes(), true),
             };
             // Without a filter Redis lists top-level commands only.
@@ -111,7 +115,11 @@ pub fn getkeys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
 }
 
 /// `COMMAND GETKEYSANDFLAGS command [arg ...]`
-pub fn getkeysandflags(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+pub fn getkeysandflags(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+) -> CommandResult {
     let (spec, keys) = keys_of(ctx, args)?;
     reply.array(keys.len());
     for key in keys {
@@ -127,10 +135,15 @@ pub fn getkeysandflags(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut R
 }
 
 /// The command named by `args` and its keys, with Redis's errors for bad input.
-fn keys_of<'a>(ctx: &Ctx<'_, '_>, args: &Args<'a>) -> Result<(&'static CommandSpec, Vec<&'a [u8]>), CommandError> {
+fn keys_of<'a>(
+    ctx: &Ctx<'_, '_>,
+    args: &Args<'a>,
+) -> Result<(&'static CommandSpec, Vec<&'a [u8]>), CommandError> {
     let command = args.rest();
     let (spec, _) = ctx.engine.lookup(command).map_err(|e| match e {
-        CommandError::WrongArity(_) => CommandError::msg("ERR Invalid number of arguments specified for command"),
+        CommandError::WrongArity(_) => {
+            CommandError::msg("ERR Invalid number of arguments specified for command")
+        }
         _ => CommandError::msg("ERR Invalid command specified"),
     })?;
     let keys: Vec<&[u8]> = spec
@@ -178,7 +191,10 @@ fn resolve(name: &[u8]) -> Option<(&'static CommandSpec, Option<&'static Command
         Some(bar) => {
             let parent = table::find(&name[..bar])?;
             let sub = &name[bar + 1..];
-            let spec = parent.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))?;
+            let spec = parent
+                .subcommands
+                .iter()
+                .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))?;
             Some((spec, Some(parent)))
         }
     }

@@ -61,7 +61,9 @@ impl Db {
     fn new(hasher: &KeyHasher, shards: usize) -> Db {
         Db {
             map: DashMap::with_hasher_and_shard_amount(hasher.clone(), shards),
-            expiry: (0..shards).map(|_| Mutex::new(ExpiryIndex::new())).collect(),
+            expiry: (0..shards)
+                .map(|_| Mutex::new(ExpiryIndex::new()))
+                .collect(),
         }
     }
 }
@@ -81,7 +83,9 @@ impl Keyspace {
         let hasher = KeyHasher::default();
         let shards = shards.max(2).next_power_of_two();
         Keyspace {
-            dbs: (0..databases.max(1)).map(|_| Db::new(&hasher, shards)).collect(),
+            dbs: (0..databases.max(1))
+                .map(|_| Db::new(&hasher, shards))
+                .collect(),
             shard_count: shards,
             expired_keys: AtomicU64::new(0),
         }
@@ -118,7 +122,8 @@ impl Keyspace {
     pub fn lock(&self, mut plan: LockPlan) -> Locked<'_> {
         plan.shards.sort_unstable();
         plan.shards.dedup();
-        plan.shards.retain(|&(db, shard)| db < self.dbs.len() && shard < self.shard_count);
+        plan.shards
+            .retain(|&(db, shard)| db < self.dbs.len() && shard < self.shard_count);
         let held = plan
             .shards
             .iter()
@@ -145,7 +150,9 @@ impl Keyspace {
 
     /// Number of volatile keys in `db`.
     pub fn db_volatile(&self, db: usize) -> usize {
-        self.dbs.get(db).map_or(0, |d| d.expiry.iter().map(|e| e.lock().len()).sum())
+        self.dbs
+            .get(db)
+            .map_or(0, |d| d.expiry.iter().map(|e| e.lock().len()).sum())
     }
 
     /// Deletes keys whose time has come, oldest first, at most `budget` of them; returns how
@@ -212,7 +219,8 @@ impl Guard<'_> {
 
 /// A command touched a key outside its lock plan: a bug in the command table, reported as an
 /// error rather than a crash.
-const NOT_LOCKED: CommandError = CommandError::Internal("key accessed outside the command's lock plan");
+const NOT_LOCKED: CommandError =
+    CommandError::Internal("key accessed outside the command's lock plan");
 
 impl<'a> Locked<'a> {
     /// The keyspace these locks belong to.
@@ -233,7 +241,11 @@ impl<'a> Locked<'a> {
     }
 
     /// The write guard and expiry index for `key`'s shard in `db`.
-    fn shard_mut(&mut self, db: usize, shard: usize) -> Result<(&mut ShardMap, &'a Mutex<ExpiryIndex>), CommandError> {
+    fn shard_mut(
+        &mut self,
+        db: usize,
+        shard: usize,
+    ) -> Result<(&mut ShardMap, &'a Mutex<ExpiryIndex>), CommandError> {
         let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
         let index = &self.keyspace.dbs[db].expiry[shard];
         match &mut self.held[i].guard {
@@ -250,7 +262,12 @@ impl<'a> Locked<'a> {
 
     /// The live entry at `key` for changing in place (its expiry is changed with
     /// [`Locked::set_expiry`]). An expired entry found here is deleted.
-    pub fn get_mut(&mut self, db: usize, key: &[u8], now: u64) -> Result<Option<&mut Entry>, CommandError> {
+    pub fn get_mut(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+    ) -> Result<Option<&mut Entry>, CommandError> {
         self.reclaim_if_expired(db, key, now)?;
         let shard = self.keyspace.shard_of(key);
         let (map, _) = self.shard_mut(db, shard)?;
@@ -258,7 +275,13 @@ impl<'a> Locked<'a> {
     }
 
     /// Stores `entry` at `key`, replacing whatever was there; returns the previous live entry.
-    pub fn insert(&mut self, db: usize, key: &[u8], entry: Entry, now: u64) -> Result<Option<Entry>, CommandError> {
+    pub fn insert(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        entry: Entry,
+        now: u64,
+    ) -> Result<Option<Entry>, CommandError> {
         let shard = self.keyspace.shard_of(key);
         let (map, index) = self.shard_mut(db, shard)?;
         let new_expiry = entry.expires_at;
@@ -283,7 +306,12 @@ impl<'a> Locked<'a> {
     }
 
     /// Deletes `key`; returns its entry if it was live.
-    pub fn remove(&mut self, db: usize, key: &[u8], now: u64) -> Result<Option<Entry>, CommandError> {
+    pub fn remove(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+    ) -> Result<Option<Entry>, CommandError> {
         let shard = self.keyspace.shard_of(key);
         let (map, index) = self.shard_mut(db, shard)?;
         let Some(old) = map.remove(key).map(SharedValue::into_inner) else {
@@ -300,7 +328,13 @@ impl<'a> Locked<'a> {
     }
 
     /// Sets or clears the expiry of the live entry at `key`; false if there is none.
-    pub fn set_expiry(&mut self, db: usize, key: &[u8], at: Option<u64>, now: u64) -> Result<bool, CommandError> {
+    pub fn set_expiry(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        at: Option<u64>,
+        now: u64,
+    ) -> Result<bool, CommandError> {
         self.reclaim_if_expired(db, key, now)?;
         let shard = self.keyspace.shard_of(key);
         let (map, index) = self.shard_mut(db, shard)?;
@@ -323,7 +357,11 @@ impl<'a> Locked<'a> {
 
     /// Deletes `key` if it is there but expired.
     fn reclaim_if_expired(&mut self, db: usize, key: &[u8], now: u64) -> Result<(), CommandError> {
-        if self.map(db, key)?.get(key).is_some_and(|e| e.get().is_expired(now)) {
+        if self
+            .map(db, key)?
+            .get(key)
+            .is_some_and(|e| e.get().is_expired(now))
+        {
             self.remove(db, key, now)?;
         }
         Ok(())
@@ -340,7 +378,12 @@ impl<'a> Locked<'a> {
     }
 
     /// Live entries of one held shard of `db`.
-    pub fn iter_shard(&self, db: usize, shard: usize, now: u64) -> Result<impl Iterator<Item = (&CompactBytes, &Entry)> + '_, CommandError> {
+    pub fn iter_shard(
+        &self,
+        db: usize,
+        shard: usize,
+        now: u64,
+    ) -> Result<impl Iterator<Item = (&CompactBytes, &Entry)> + '_, CommandError> {
         let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
         Ok(self.held[i]
             .guard
@@ -352,7 +395,11 @@ impl<'a> Locked<'a> {
 
     /// Number of keys in the held shards of `db`, expired ones not yet reclaimed included.
     pub fn len(&self, db: usize) -> usize {
-        self.held.iter().filter(|h| h.db == db).map(|h| h.guard.map().len()).sum()
+        self.held
+            .iter()
+            .filter(|h| h.db == db)
+            .map(|h| h.guard.map().len())
+            .sum()
     }
 
     /// Whether the held shards of `db` hold no keys.
@@ -370,7 +417,10 @@ impl<'a> Locked<'a> {
                 let hasher = map.hasher().clone();
                 let map = std::mem::replace(&mut **map, ShardMap::with_hasher(hasher));
                 let index = std::mem::take(&mut *keyspace.dbs[db].expiry[held.shard].lock());
-                removed.push(ShardContents { _map: map, _index: index });
+                removed.push(ShardContents {
+                    _map: map,
+                    _index: index,
+                });
             }
         }
         removed
@@ -412,11 +462,15 @@ impl<'a> Locked<'a> {
                 Some((at, _)) if *at <= now => {}
                 _ => break,
             }
-            let Some((_, key)) = index.pop_first() else { break };
+            let Some((_, key)) = index.pop_first() else {
+                break;
+            };
             map.remove(key.as_bytes());
             deleted += 1;
         }
-        self.keyspace.expired_keys.fetch_add(deleted as u64, Ordering::Relaxed);
+        self.keyspace
+            .expired_keys
+            .fetch_add(deleted as u64, Ordering::Relaxed);
         deleted
     }
 }

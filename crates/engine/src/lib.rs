@@ -28,11 +28,12 @@ pub mod glob;
 pub mod introspect;
 pub mod keys;
 pub mod keyspace;
+mod longdouble;
 pub mod reply;
+pub mod server_commands;
 pub mod syntax;
 pub mod t_string;
 pub mod table;
-mod longdouble;
 mod value;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -152,12 +153,19 @@ impl Engine {
         let Some(spec) = table::find(name) else {
             return Err(CommandError::UnknownCommand(unknown_command_text(args)));
         };
-        if let Handler::Container = spec.handler {
+        // A container needs a subcommand; a command with subcommands of its own (COMMAND)
+        // runs itself when given none.
+        let container = matches!(spec.handler, Handler::Container);
+        if !spec.subcommands.is_empty() && (container || args.len() > 1) {
             let full = |sub: &CommandSpec| format!("{}|{}", spec.name, sub.name);
             let Some(sub_name) = args.get(1) else {
                 return Err(CommandError::WrongArity(spec.name.to_string()));
             };
-            let Some(sub) = spec.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub_name)) else {
+            let Some(sub) = spec
+                .subcommands
+                .iter()
+                .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub_name))
+            else {
                 return Err(CommandError::UnknownSubcommand(
                     truncated(sub_name, 128),
                     spec.name.to_ascii_uppercase(),
@@ -177,7 +185,10 @@ impl Engine {
     /// The shards `spec` needs to run with `args` for `session`.
     pub fn lock_plan(&self, spec: &CommandSpec, session: &Session, args: &[Bytes]) -> LockPlan {
         let write = !spec.has(Flags::READONLY);
-        let mut plan = LockPlan { write, shards: Vec::new() };
+        let mut plan = LockPlan {
+            write,
+            shards: Vec::new(),
+        };
         match spec.locks {
             Locks::Keys => {
                 let keyspace = &self.keyspace;
@@ -204,7 +215,14 @@ impl Engine {
     }
 
     /// Runs a looked-up command with its locks held.
-    pub fn run(&self, spec: &CommandSpec, skip: usize, session: &mut Session, args: &[Bytes], reply: &mut Reply) {
+    pub fn run(
+        &self,
+        spec: &CommandSpec,
+        skip: usize,
+        session: &mut Session,
+        args: &[Bytes],
+        reply: &mut Reply,
+    ) {
         let Handler::Engine(handler) = spec.handler else {
             reply.error(&CommandError::Internal("not an engine command").to_string());
             return;

@@ -58,8 +58,9 @@ fn kind_of(name: &str) -> &'static str {
         n if n.starts_with("key") || matches!(n, "destination" | "source" | "newkey") => "key",
         n if n.starts_with("unix-time") => "unix-time",
         "pattern" => "pattern",
-        "seconds" | "milliseconds" | "count" | "index" | "offset" | "start" | "end" | "decrement" | "numkeys"
-        | "timeout" | "db" | "min-match-len" | "cursor" | "destination-db" | "index1" | "index2" => "integer",
+        "seconds" | "milliseconds" | "count" | "index" | "offset" | "start" | "end"
+        | "decrement" | "numkeys" | "timeout" | "db" | "min-match-len" | "cursor"
+        | "destination-db" | "index1" | "index2" => "integer",
         _ => "string",
     }
 }
@@ -102,7 +103,9 @@ fn sequence(tokens: &[&str], pos: &mut usize) -> Vec<Argument> {
             word if is_keyword(word) => {
                 *pos += 1;
                 match tokens.get(*pos) {
-                    Some(&value) if !is_keyword(value) && !matches!(value, "[" | "]" | "|" | "...") => {
+                    Some(&value)
+                        if !is_keyword(value) && !matches!(value, "[" | "]" | "|" | "...") =>
+                    {
                         *pos += 1;
                         let mut arg = plain(value);
                         arg.token = Some(word.to_string());
@@ -165,9 +168,19 @@ fn optional_group(out: &mut Vec<Argument>, mut alternatives: Vec<Vec<Argument>>)
     let children: Vec<Argument> = alternatives
         .into_iter()
         .filter(|a| !a.is_empty())
-        .map(|mut a| if a.len() == 1 { a.remove(0) } else { block(a, false, false) })
+        .map(|mut a| {
+            if a.len() == 1 {
+                a.remove(0)
+            } else {
+                block(a, false, false)
+            }
+        })
         .collect();
-    let name = children.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join("-");
+    let name = children
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join("-");
     out.push(Argument {
         name,
         kind: "oneof",
@@ -180,7 +193,11 @@ fn optional_group(out: &mut Vec<Argument>, mut alternatives: Vec<Vec<Argument>>)
 
 fn block(children: Vec<Argument>, optional: bool, multiple: bool) -> Argument {
     Argument {
-        name: children.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join("-"),
+        name: children
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join("-"),
         kind: "block",
         token: None,
         optional,

@@ -6,15 +6,27 @@ use crate::table::{command, engine};
 use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, Reply, Value};
 
 /// The string at `key`, `None` if missing, `WRONGTYPE` if another type.
-pub(crate) fn string_at<'c>(ctx: &'c Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c [u8]>, CommandError> {
+pub(crate) fn string_at<'c>(
+    ctx: &'c Ctx<'_, '_>,
+    key: &[u8],
+) -> Result<Option<&'c [u8]>, CommandError> {
     match ctx.lookup(key)? {
         None => Ok(None),
-        Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s.as_bytes())),
+        Some(Entry {
+            value: Value::Str(s),
+            ..
+        }) => Ok(Some(s.as_bytes())),
     }
 }
 
 /// Stores a string at `key`, keeping the key's TTL when `keep_ttl`.
-fn store(ctx: &mut Ctx<'_, '_>, key: &[u8], value: CompactBytes, keep_ttl: bool, expires_at: Option<u64>) -> CommandResult {
+fn store(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    value: CompactBytes,
+    keep_ttl: bool,
+    expires_at: Option<u64>,
+) -> CommandResult {
     let db = ctx.db();
     let now = ctx.now;
     let ttl = if keep_ttl {
@@ -22,7 +34,8 @@ fn store(ctx: &mut Ctx<'_, '_>, key: &[u8], value: CompactBytes, keep_ttl: bool,
     } else {
         expires_at
     };
-    ctx.locked.insert(db, key, Entry::new(Value::Str(value), now), now)?;
+    ctx.locked
+        .insert(db, key, Entry::new(Value::Str(value), now), now)?;
     if ttl.is_some() {
         ctx.locked.set_expiry(db, key, ttl, now)?;
     }
@@ -44,7 +57,11 @@ fn overwrite(ctx: &mut Ctx<'_, '_>, key: &[u8], value: CompactBytes) -> CommandR
 
 /// Fails unless `len` fits `proto-max-bulk-len`.
 fn check_length(ctx: &Ctx<'_, '_>, len: u64) -> CommandResult {
-    let max = ctx.engine.config.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed);
+    let max = ctx
+        .engine
+        .config
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed);
     if len > max {
         Err(CommandError::StringTooLong)
     } else {
@@ -84,7 +101,10 @@ enum Parsing {
 }
 
 impl<'a> StringOptions<'a> {
-    fn parse(args: &mut crate::Args<'a>, command: Parsing) -> Result<StringOptions<'a>, CommandError> {
+    fn parse(
+        args: &mut crate::Args<'a>,
+        command: Parsing,
+    ) -> Result<StringOptions<'a>, CommandError> {
         let mut o = StringOptions::default();
         while let Some(arg) = args.peek() {
             args.next_bytes()?;
@@ -133,17 +153,26 @@ impl<'a> StringOptions<'a> {
 }
 
 /// Converts an expiry argument to absolute milliseconds, refusing what Redis refuses.
-fn absolute_expiry(value: i64, unit: ExpiryUnit, now: u64, command: &'static str) -> Result<u64, CommandError> {
+fn absolute_expiry(
+    value: i64,
+    unit: ExpiryUnit,
+    now: u64,
+    command: &'static str,
+) -> Result<u64, CommandError> {
     let invalid = CommandError::InvalidExpireTime(command);
     if value <= 0 {
         return Err(invalid);
     }
     let millis = match unit {
-        ExpiryUnit::Seconds | ExpiryUnit::UnixSeconds => value.checked_mul(1000).ok_or(invalid.clone())?,
+        ExpiryUnit::Seconds | ExpiryUnit::UnixSeconds => {
+            value.checked_mul(1000).ok_or(invalid.clone())?
+        }
         ExpiryUnit::Millis | ExpiryUnit::UnixMillis => value,
     };
     let absolute = match unit {
-        ExpiryUnit::Seconds | ExpiryUnit::Millis => millis.checked_add(now as i64).ok_or(invalid.clone())?,
+        ExpiryUnit::Seconds | ExpiryUnit::Millis => {
+            millis.checked_add(now as i64).ok_or(invalid.clone())?
+        }
         ExpiryUnit::UnixSeconds | ExpiryUnit::UnixMillis => millis,
     };
     Ok(absolute as u64)
@@ -170,7 +199,13 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
         }
         return Ok(());
     }
-    store(ctx, key, CompactBytes::new(value), options.keep_ttl, expires_at)?;
+    store(
+        ctx,
+        key,
+        CompactBytes::new(value),
+        options.keep_ttl,
+        expires_at,
+    )?;
     if !options.get {
         reply.ok();
     }
@@ -221,7 +256,10 @@ pub fn get(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
     let key = args.next_bytes()?;
     match ctx.lookup(key)? {
         None => reply.null(),
-        Some(Entry { value: Value::Str(s), .. }) => reply.bulk(s),
+        Some(Entry {
+            value: Value::Str(s),
+            ..
+        }) => reply.bulk(s),
     }
     Ok(())
 }
@@ -237,7 +275,10 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         return Ok(());
     };
     let (db, now) = (ctx.db(), ctx.now);
-    let absolute = matches!(options.expiry, Some((ExpiryUnit::UnixSeconds | ExpiryUnit::UnixMillis, _)));
+    let absolute = matches!(
+        options.expiry,
+        Some((ExpiryUnit::UnixSeconds | ExpiryUnit::UnixMillis, _))
+    );
     match expires_at {
         Some(at) if absolute && at <= now => {
             ctx.locked.remove(db, key, now)?;
@@ -285,7 +326,10 @@ pub fn mget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     reply.array(keys.len());
     for key in keys {
         match ctx.lookup(key)? {
-            Some(Entry { value: Value::Str(s), .. }) => reply.bulk(s),
+            Some(Entry {
+                value: Value::Str(s),
+                ..
+            }) => reply.bulk(s),
             _ => reply.null(),
         }
     }
@@ -467,8 +511,14 @@ pub fn lcs(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
     let key_a = args.next_bytes()?;
     let key_b = args.next_bytes()?;
     let not_strings = CommandError::msg("ERR The specified keys must contain string values");
-    let a = string_at(ctx, key_a).map_err(|_| not_strings.clone())?.unwrap_or_default().to_vec();
-    let b = string_at(ctx, key_b).map_err(|_| not_strings)?.unwrap_or_default().to_vec();
+    let a = string_at(ctx, key_a)
+        .map_err(|_| not_strings.clone())?
+        .unwrap_or_default()
+        .to_vec();
+    let b = string_at(ctx, key_b)
+        .map_err(|_| not_strings)?
+        .unwrap_or_default()
+        .to_vec();
     let (mut idx, mut len, mut with_match_len, mut min_match_len) = (false, false, false, 0i64);
     while let Some(option) = args.peek() {
         args.next_bytes()?;
@@ -490,7 +540,11 @@ pub fn lcs(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
         ));
     }
     let cells = (a.len() as u64 + 1) * (b.len() as u64 + 1);
-    let max = ctx.engine.config.proto_max_bulk_len.load(std::sync::atomic::Ordering::Relaxed);
+    let max = ctx
+        .engine
+        .config
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed);
     if cells.saturating_mul(4) > max {
         return Err(CommandError::msg(
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",

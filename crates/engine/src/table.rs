@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::command::CommandSpec;
-use crate::{connection, introspect, keys, t_string};
+use crate::{connection, introspect, keys, server_commands, t_string};
 
 /// Builds one row; fields not given keep [`CommandSpec::DEFAULT`].
 macro_rules! command {
@@ -51,6 +51,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     connection::COMMANDS,
     introspect::COMMANDS,
+    server_commands::COMMANDS,
 ];
 
 /// Every command, family by family.

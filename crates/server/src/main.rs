@@ -1,2 +1,25 @@
-//! kv-server binary (filled in by the server issue).
-fn main() {}
+//! `kv-server [config-file] [--name value ...]`: started like redis-server.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(args.first().map(String::as_str), Some("-v" | "--version")) {
+        println!("kv-server v={}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let config = match kv_server::Config::from_args(&args) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("*** FATAL CONFIG ERROR ***\n{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match kv_server::run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kv-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

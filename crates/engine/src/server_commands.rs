@@ -1,0 +1,172 @@
+//! Rows for the commands the server runs itself, because they act on connections or on the
+//! server rather than on keys. Their behaviour lives in `kv-server`; their facts live here so
+//! the command table stays the one source of truth.
+
+use crate::command::{CommandSpec, Handler};
+use crate::table::{command, NO_KEYS};
+
+const SERVER: Handler = Handler::Server;
+const CONTAINER: Handler = Handler::Container;
+
+/// The subcommands of CLIENT kv implements.
+static CLIENT: &[CommandSpec] = &[
+    command!("getname", 2, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "2.6.9", "O(1)",
+        "Returns the name of the connection.", ""),
+    command!("help", 2, [LOADING, STALE], NO_KEYS, Connection, SERVER, "5.0.0", "O(1)",
+        "Explains the CLIENT subcommands.", ""),
+    command!("id", 2, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "5.0.0", "O(1)",
+        "Returns the unique id of the connection.", ""),
+    command!("info", 2, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "6.2.0", "O(1)",
+        "Returns information about the connection.", "", tips: &["nondeterministic_output"]),
+    command!("kill", -3, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "2.4.0",
+        "O(N) where N is the number of client connections", "Terminates open connections.",
+        "ip:port | [ID client-id] [TYPE NORMAL | MASTER | SLAVE | REPLICA | PUBSUB] [USER username] [ADDR ip:port] [LADDR ip:port] [SKIPME YES | NO]"),
+    command!("list", -2, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "2.4.0",
+        "O(N) where N is the number of client connections", "Lists open connections.",
+        "[TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]",
+        tips: &["nondeterministic_output"]),
+    command!("no-evict", 3, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "7.0.0", "O(1)",
+        "Sets the client eviction mode of the connection.", "ON | OFF"),
+    command!("reply", 3, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "3.2.0", "O(1)",
+        "Instructs the server whether to reply to commands.", "ON | OFF | SKIP"),
+    command!("setname", 3, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "2.6.9", "O(1)",
+        "Sets the name of the connection.", "connection-name"),
+];
+
+/// The subcommands of CONFIG.
+static CONFIG: &[CommandSpec] = &[
+    command!(
+        "get",
+        -3,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "Returns the effective values of configuration parameters.",
+        "parameter [parameter ...]"
+    ),
+    command!(
+        "help",
+        2,
+        [LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "5.0.0",
+        "O(1)",
+        "Explains the CONFIG subcommands.",
+        ""
+    ),
+    command!(
+        "resetstat",
+        2,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "2.0.0",
+        "O(1)",
+        "Resets the server's statistics.",
+        ""
+    ),
+    command!(
+        "rewrite",
+        2,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "2.8.0",
+        "O(1)",
+        "Persists the effective configuration to its file.",
+        ""
+    ),
+    command!(
+        "set",
+        -4,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+        "Sets configuration parameters at run time.",
+        "parameter value [parameter value ...]"
+    ),
+];
+
+/// Registration block.
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    command!(
+        "auth",
+        -2,
+        [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
+        NO_KEYS,
+        Connection,
+        SERVER,
+        "1.0.0",
+        "O(N) where N is the number of passwords defined for the user",
+        "Authenticates the connection.",
+        "[username] password"
+    ),
+    command!("client", -2, [], NO_KEYS, Connection, CONTAINER, "2.4.0", "Depends on subcommand.",
+        "A container for client connection commands.", "", subcommands: CLIENT),
+    command!("config", -2, [], NO_KEYS, Server, CONTAINER, "2.0.0", "Depends on subcommand.",
+        "A container for server configuration commands.", "", subcommands: CONFIG),
+    command!(
+        "hello",
+        -1,
+        [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
+        NO_KEYS,
+        Connection,
+        SERVER,
+        "6.0.0",
+        "O(1)",
+        "Handshakes with the server: protocol version, authentication, name.",
+        "[protover [AUTH username password] [SETNAME clientname]]"
+    ),
+    command!("info", -1, [LOADING, STALE], NO_KEYS, Server, SERVER, "1.0.0", "O(1)",
+        "Returns information and statistics about the server.", "[section [section ...]]",
+        extra_acl: &["dangerous"],
+        tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    command!(
+        "quit",
+        -1,
+        [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
+        NO_KEYS,
+        Connection,
+        SERVER,
+        "1.0.0",
+        "O(1)",
+        "Closes the connection.",
+        ""
+    ),
+    command!(
+        "reset",
+        1,
+        [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
+        NO_KEYS,
+        Connection,
+        SERVER,
+        "6.2.0",
+        "O(1)",
+        "Resets the connection to its initial state.",
+        ""
+    ),
+    command!(
+        "shutdown",
+        -1,
+        [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "1.0.0",
+        "O(N) when saving, where N is the total number of keys in all databases",
+        "Stops the server.",
+        "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"
+    ),
+    command!("time", 1, [LOADING, STALE, FAST], NO_KEYS, Server, SERVER, "2.6.0", "O(1)",
+        "Returns the server time.", "", tips: &["nondeterministic_output"]),
+];

@@ -1,0 +1,538 @@
+//! The commands the server runs itself: they act on the connection or the server, not on keys.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use kv_engine::{Args, CommandError, CommandSpec, Protocol};
+
+use crate::clients::valid_name;
+use crate::connection::{Connection, ReplyMode};
+
+/// The version kv reports where clients expect Redis's (HELLO, INFO's `redis_version`): the
+/// Redis release whose behaviour kv reproduces. kv's own version is INFO's `kv_version`.
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
+
+/// Runs a server-side command whose spec and arity the engine has already checked.
+pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
+    let container = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let is_sub = !spec.name.eq_ignore_ascii_case(&container);
+    let skip = if is_sub { 2 } else { 1 };
+    let mut rest = Args::new(&args[skip..]);
+    let mark = conn.reply.mark();
+    let result = match (is_sub.then_some(container.as_str()), spec.name) {
+        (None, "auth") => auth(conn, &mut rest),
+        (None, "hello") => hello(conn, &mut rest),
+        (None, "quit") => {
+            conn.reply.ok();
+            conn.close = true;
+            Ok(())
+        }
+        (None, "reset") => reset(conn),
+        (None, "time") => time(conn),
+        (None, "info") => {
+            let text = crate::info::render(conn, rest.rest());
+            conn.reply.verbatim(text.as_bytes());
+            Ok(())
+        }
+        (None, "shutdown") => shutdown(conn, &mut rest),
+        (Some("client"), sub) => client(conn, sub, &mut rest),
+        (Some("config"), sub) => config(conn, sub, &mut rest),
+        _ => Err(CommandError::Internal(
+            "server command without an implementation",
+        )),
+    };
+    if let Err(e) = result {
+        conn.reply.rollback(mark);
+        conn.reply.error(&e.to_string());
+    }
+}
+
+fn wrong_pass() -> CommandError {
+    CommandError::msg("WRONGPASS invalid username-password pair or user is disabled.")
+}
+
+/// Checks a username and password against the default user (kv has no ACL users yet).
+fn authenticate(conn: &mut Connection, user: &[u8], password: &[u8]) -> Result<(), CommandError> {
+    let required = conn.shared.config.get("requirepass");
+    let ok = user == b"default" && (required.is_empty() || password == required.as_bytes());
+    if !ok {
+        tracing::warn!(
+            "authentication failed for client {} ({})",
+            conn.handle.id,
+            conn.handle.addr
+        );
+        return Err(wrong_pass());
+    }
+    conn.authenticated = true;
+    Ok(())
+}
+
+/// `AUTH [username] password`
+fn auth(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError> {
+    let (user, password) = match args.rest() {
+        [password] => {
+            if conn.shared.config.get("requirepass").is_empty() {
+                return Err(CommandError::msg(
+                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                ));
+            }
+            (&b"default"[..], &password[..])
+        }
+        [user, password] => (&user[..], &password[..]),
+        _ => return Err(CommandError::Syntax),
+    };
+    authenticate(conn, user, password)?;
+    conn.reply.ok();
+    Ok(())
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`
+fn hello(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError> {
+    let mut version = None;
+    if !args.is_empty() {
+        let v = kv_resp::parse_i64(args.next_bytes()?).ok_or(CommandError::msg(
+            "ERR Protocol version is not an integer or out of range",
+        ))?;
+        if !(2..=3).contains(&v) {
+            return Err(CommandError::msg("NOPROTO unsupported protocol version"));
+        }
+        version = Some(v);
+    }
+    let (mut credentials, mut name) = (None, None);
+    while let Some(option) = args.peek() {
+        args.next_bytes()?;
+        if option.eq_ignore_ascii_case(b"auth") && args.remaining() >= 2 {
+            credentials = Some((args.next_bytes()?, args.next_bytes()?));
+        } else if option.eq_ignore_ascii_case(b"setname") && !args.is_empty() {
+            name = Some(args.next_bytes()?);
+        } else {
+            return Err(CommandError::Other(
+                format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(option)
+                )
+                .into(),
+            ));
+        }
+    }
+    if let Some((user, password)) = credentials {
+        authenticate(conn, user, password)?;
+    }
+    if !conn.authenticated {
+        return Err(CommandError::msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(name) = name {
+        set_name(conn, name)?;
+    }
+    match version {
+        Some(3) => conn.set_protocol(Protocol::Resp3),
+        Some(_) => conn.set_protocol(Protocol::Resp2),
+        None => {}
+    }
+    let proto = if conn.session.protocol == Protocol::Resp3 {
+        3
+    } else {
+        2
+    };
+    let reply = &mut conn.reply;
+    reply.map(7);
+    reply.bulk(b"server");
+    reply.bulk(b"redis");
+    reply.bulk(b"version");
+    reply.bulk(REDIS_COMPAT_VERSION.as_bytes());
+    reply.bulk(b"proto");
+    reply.integer(proto);
+    reply.bulk(b"id");
+    reply.integer(conn.handle.id as i64);
+    reply.bulk(b"mode");
+    reply.bulk(b"standalone");
+    reply.bulk(b"role");
+    reply.bulk(b"master");
+    reply.bulk(b"modules");
+    reply.array(0);
+    Ok(())
+}
+
+/// `RESET`: back to a fresh connection's state.
+fn reset(conn: &mut Connection) -> Result<(), CommandError> {
+    conn.session.db = 0;
+    conn.set_protocol(Protocol::Resp2);
+    conn.reply_mode = ReplyMode::On;
+    conn.authenticated = conn.shared.config.get("requirepass").is_empty();
+    {
+        let mut state = conn.handle.state.lock();
+        state.name = None;
+        state.db = 0;
+        state.no_evict = false;
+    }
+    conn.reply.simple("RESET");
+    Ok(())
+}
+
+/// `TIME`: seconds and microseconds.
+fn time(conn: &mut Connection) -> Result<(), CommandError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    conn.reply.array(2);
+    conn.reply.bulk(now.as_secs().to_string().as_bytes());
+    conn.reply.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+/// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`
+fn shutdown(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError> {
+    let (mut save, mut nosave, mut abort) = (false, false, false);
+    while let Some(option) = args.peek() {
+        args.next_bytes()?;
+        match option.to_ascii_lowercase().as_slice() {
+            b"save" => save = true,
+            b"nosave" => nosave = true,
+            b"now" | b"force" => {}
+            b"abort" => abort = true,
+            _ => return Err(CommandError::Syntax),
+        }
+    }
+    if (save && nosave) || (abort && (save || nosave || args.remaining() > 0)) {
+        return Err(CommandError::Syntax);
+    }
+    if abort {
+        return Err(CommandError::msg("ERR No shutdown in progress."));
+    }
+    if save {
+        tracing::warn!("SHUTDOWN SAVE refused: this kv build has no persistence to save to");
+        return Err(CommandError::msg(
+            "ERR Errors trying to SHUTDOWN. Check logs.",
+        ));
+    }
+    tracing::warn!("user requested shutdown...");
+    conn.shared.begin_shutdown();
+    conn.close = true;
+    Ok(())
+}
+
+fn set_name(conn: &mut Connection, name: &[u8]) -> Result<(), CommandError> {
+    if !valid_name(name) {
+        return Err(CommandError::msg(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    conn.handle.state.lock().name = (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
+    Ok(())
+}
+
+/// `CLIENT <subcommand>`
+fn client(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), CommandError> {
+    match sub {
+        "id" => conn.reply.integer(conn.handle.id as i64),
+        "getname" => match conn.handle.state.lock().name.clone() {
+            Some(name) => conn.reply.bulk(&name),
+            None => conn.reply.null(),
+        },
+        "setname" => {
+            set_name(conn, args.next_bytes()?)?;
+            conn.reply.ok();
+        }
+        "info" => {
+            let line = conn.handle.describe() + "\n";
+            conn.reply.verbatim(line.as_bytes());
+        }
+        "list" => client_list(conn, args)?,
+        "kill" => client_kill(conn, args)?,
+        "reply" => {
+            let mode = args.next_bytes()?;
+            if mode.eq_ignore_ascii_case(b"on") {
+                conn.reply_mode = ReplyMode::On;
+                conn.reply.ok();
+            } else if mode.eq_ignore_ascii_case(b"off") {
+                conn.reply_mode = ReplyMode::Off;
+            } else if mode.eq_ignore_ascii_case(b"skip") {
+                if conn.reply_mode != ReplyMode::Off {
+                    conn.reply_mode = ReplyMode::SkipNext;
+                }
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        "no-evict" => {
+            let mode = args.next_bytes()?;
+            let on = if mode.eq_ignore_ascii_case(b"on") {
+                true
+            } else if mode.eq_ignore_ascii_case(b"off") {
+                false
+            } else {
+                return Err(CommandError::Syntax);
+            };
+            conn.handle.state.lock().no_evict = on;
+            conn.reply.ok();
+        }
+        "help" => help(
+            conn,
+            &[
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are: ID <client-id>, TYPE (NORMAL|MASTER|REPLICA|PUBSUB),",
+                "    USER <username>, ADDR <ip:port>, LADDR <ip:port>, SKIPME (YES|NO).",
+                "LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <client-id> [<client-id> ...]]",
+                "    Return information about client connections.",
+                "NO-EVICT (ON|OFF)",
+                "    Protect the current client connection from eviction.",
+                "REPLY (ON|OFF|SKIP)",
+                "    Control the replies sent to the current connection.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "HELP",
+                "    Print this help.",
+            ],
+        ),
+        _ => return Err(CommandError::Internal("CLIENT subcommand without an implementation")),
+    }
+    Ok(())
+}
+
+/// `CLIENT LIST [TYPE type] [ID id [id ...]]`
+fn client_list(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError> {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut kind: Option<Vec<u8>> = None;
+    while !args.is_empty() {
+        if args.eat("type") {
+            let t = args.next_bytes()?.to_ascii_lowercase();
+            if !matches!(
+                t.as_slice(),
+                b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
+            ) {
+                return Err(CommandError::Other(
+                    format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&t)).into(),
+                ));
+            }
+            kind = Some(t);
+        } else if args.eat("id") {
+            let mut list = Vec::new();
+            while let Some(id) = args.peek() {
+                let id = kv_resp::parse_i64(id)
+                    .filter(|&i| i > 0)
+                    .ok_or(CommandError::msg("ERR Invalid client ID"))?;
+                args.next_bytes()?;
+                list.push(id as u64);
+            }
+            if list.is_empty() {
+                return Err(CommandError::Syntax);
+            }
+            ids = Some(list);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let mut text = String::new();
+    for client in conn.shared.clients.all() {
+        // Every kv client is a normal one for now: no replicas, no pub/sub yet.
+        let type_ok = kind.as_deref().is_none_or(|t| t == b"normal");
+        let id_ok = ids.as_ref().is_none_or(|ids| ids.contains(&client.id));
+        if type_ok && id_ok {
+            text.push_str(&client.describe());
+            text.push('\n');
+        }
+    }
+    conn.reply.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// `CLIENT KILL ip:port` or `CLIENT KILL <filter> <value> ...`
+fn client_kill(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError> {
+    if args.remaining() == 1 {
+        let addr = String::from_utf8_lossy(args.next_bytes()?).into_owned();
+        let target = conn
+            .shared
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.addr.to_string() == addr);
+        return match target {
+            Some(client) => {
+                kill(conn, &client);
+                conn.reply.ok();
+                Ok(())
+            }
+            None => Err(CommandError::msg("ERR No such client")),
+        };
+    }
+    let (mut id, mut addr, mut laddr, mut user, mut skip_me, mut kind) =
+        (None, None, None, None, true, None);
+    while !args.is_empty() {
+        let option = args.next_bytes()?.to_ascii_lowercase();
+        let value = args.next_bytes()?;
+        let text = String::from_utf8_lossy(value).into_owned();
+        match option.as_slice() {
+            b"id" => {
+                id = Some(
+                    kv_resp::parse_i64(value)
+                        .filter(|&i| i > 0)
+                        .ok_or(CommandError::msg("ERR client-id should be greater than 0"))?
+                        as u64,
+                )
+            }
+            b"addr" => addr = Some(text),
+            b"laddr" => laddr = Some(text),
+            b"user" => user = Some(text),
+            b"type" => {
+                let t = text.to_ascii_lowercase();
+                if !matches!(
+                    t.as_str(),
+                    "normal" | "master" | "replica" | "slave" | "pubsub"
+                ) {
+                    return Err(CommandError::Other(
+                        format!("ERR Unknown client type '{text}'").into(),
+                    ));
+                }
+                kind = Some(t);
+            }
+            b"skipme" => {
+                skip_me = match text.to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(CommandError::Syntax),
+                }
+            }
+            _ => return Err(CommandError::Syntax),
+        }
+    }
+    let mut killed = 0;
+    for client in conn.shared.clients.all() {
+        let matches = id.is_none_or(|id| client.id == id)
+            && addr.as_ref().is_none_or(|a| client.addr.to_string() == *a)
+            && laddr
+                .as_ref()
+                .is_none_or(|a| client.laddr.to_string() == *a)
+            && user.as_ref().is_none_or(|u| u == "default")
+            && kind.as_ref().is_none_or(|k| k == "normal")
+            && !(skip_me && client.id == conn.handle.id);
+        if matches {
+            kill(conn, &client);
+            killed += 1;
+        }
+    }
+    conn.reply.integer(killed);
+    Ok(())
+}
+
+/// Kills `client`; killing oneself closes after the reply, as in Redis.
+fn kill(conn: &mut Connection, client: &crate::clients::ClientHandle) {
+    if client.id == conn.handle.id {
+        conn.close = true;
+    } else {
+        client.kill();
+    }
+}
+
+/// `CONFIG <subcommand>`
+fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), CommandError> {
+    let shared = conn.shared.clone();
+    match sub {
+        "get" => {
+            let mut found: Vec<(&str, String)> = Vec::new();
+            for pattern in args.rest() {
+                for (name, value) in shared.config.matching(pattern) {
+                    if !found.iter().any(|(n, _)| *n == name) {
+                        found.push((name, value));
+                    }
+                }
+            }
+            conn.reply.map(found.len());
+            for (name, value) in found {
+                conn.reply.bulk(name.as_bytes());
+                conn.reply.bulk(value.as_bytes());
+            }
+        }
+        "set" => {
+            let rest = args.rest();
+            if rest.len() % 2 != 0 {
+                return Err(CommandError::WrongArity("config|set".into()));
+            }
+            let pairs: Vec<(String, String)> = rest
+                .chunks_exact(2)
+                .map(|p| {
+                    (
+                        String::from_utf8_lossy(&p[0]).into_owned(),
+                        String::from_utf8_lossy(&p[1]).into_owned(),
+                    )
+                })
+                .collect();
+            let changed = shared
+                .config
+                .set_many(&pairs)
+                .map_err(|e| CommandError::Other(e.into()))?;
+            if changed.contains(&"proto-max-bulk-len") {
+                let value = shared.config.int("proto-max-bulk-len") as u64;
+                shared
+                    .engine
+                    .config
+                    .proto_max_bulk_len
+                    .store(value, Ordering::Relaxed);
+            }
+            conn.reply.ok();
+        }
+        "resetstat" => {
+            shared.stats.reset();
+            shared
+                .engine
+                .stats
+                .keyspace_hits
+                .store(0, Ordering::Relaxed);
+            shared
+                .engine
+                .stats
+                .keyspace_misses
+                .store(0, Ordering::Relaxed);
+            shared
+                .engine
+                .keyspace
+                .expired_keys
+                .store(0, Ordering::Relaxed);
+            conn.reply.ok();
+        }
+        "rewrite" => {
+            shared
+                .config
+                .rewrite()
+                .map_err(|e| CommandError::Other(e.into()))?;
+            conn.reply.ok();
+        }
+        "help" => help(
+            conn,
+            &[
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+                "HELP",
+                "    Print this help.",
+            ],
+        ),
+        _ => {
+            return Err(CommandError::Internal(
+                "CONFIG subcommand without an implementation",
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn help(conn: &mut Connection, lines: &[&str]) {
+    conn.reply.array(lines.len());
+    for line in lines {
+        conn.reply.simple(line);
+    }
+}

@@ -1,0 +1,158 @@
+//! The registry of connected clients, and the `CLIENT` command.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// What other connections may see or change about a client.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// Unique, increasing id (`CLIENT ID`).
+    pub id: u64,
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// Our side of the connection.
+    pub laddr: SocketAddr,
+    /// The socket's file descriptor, for `CLIENT LIST`.
+    pub fd: i64,
+    /// When the connection was accepted.
+    pub created: Instant,
+    /// Fields the connection updates as it goes.
+    pub state: Mutex<ClientState>,
+    /// Set when someone asked this client to close.
+    pub killed: AtomicBool,
+    /// Wakes the connection when it is killed.
+    pub kill: Notify,
+}
+
+/// The mutable part of a client's description.
+#[derive(Debug, Clone)]
+pub struct ClientState {
+    /// `CLIENT SETNAME` name.
+    pub name: Option<Bytes>,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version (2 or 3).
+    pub resp: u8,
+    /// The last command's full name (`client|list`).
+    pub last_command: String,
+    /// When the last command ran.
+    pub last_interaction: Instant,
+    /// Bytes buffered but not yet parsed.
+    pub query_buffer: usize,
+    /// Whether eviction must spare this client.
+    pub no_evict: bool,
+}
+
+impl ClientHandle {
+    /// Asks the connection to close; it does so at its next wake-up.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill.notify_one();
+    }
+
+    /// The line `CLIENT LIST` and `CLIENT INFO` print for this client, in Redis's field order.
+    pub fn describe(&self) -> String {
+        let state = self.state.lock().clone();
+        let now = Instant::now();
+        let name = state
+            .name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
+        let qbuf = state.query_buffer;
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            now.duration_since(self.created).as_secs(),
+            now.duration_since(state.last_interaction).as_secs(),
+            state.db,
+            qbuf,
+            16 * 1024usize.saturating_sub(qbuf.min(16 * 1024)),
+            16 * 1024,
+            qbuf,
+            16 * 1024 + qbuf,
+            if state.last_command.is_empty() { "NULL" } else { &state.last_command },
+            state.resp,
+        )
+    }
+}
+
+/// Connected clients by id.
+#[derive(Debug, Default)]
+pub struct Clients {
+    by_id: DashMap<u64, Arc<ClientHandle>>,
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    /// Registers a new connection and returns its handle.
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = Instant::now();
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: now,
+            state: Mutex::new(ClientState {
+                name: None,
+                db: 0,
+                resp: 2,
+                last_command: String::new(),
+                last_interaction: now,
+                query_buffer: 0,
+                no_evict: false,
+            }),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.by_id.insert(id, handle.clone());
+        handle
+    }
+
+    /// Forgets a closed connection.
+    pub fn unregister(&self, id: u64) {
+        self.by_id.remove(&id);
+    }
+
+    /// How many clients are connected.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Every client, ordered by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        let mut all: Vec<_> = self.by_id.iter().map(|e| e.value().clone()).collect();
+        all.sort_by_key(|c| c.id);
+        all
+    }
+
+    /// Closes every connection (shutdown).
+    pub fn kill_all(&self) {
+        for client in self.by_id.iter() {
+            client.kill();
+        }
+    }
+}
+
+/// Whether `name` is acceptable to `CLIENT SETNAME`: printable ASCII without spaces.
+pub fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}

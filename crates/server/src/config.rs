@@ -1,0 +1,635 @@
+//! Configuration: one table of parameters, read from a redis.conf-style file and the command
+//! line, changed at run time by `CONFIG SET`, reported by `CONFIG GET`, written back by
+//! `CONFIG REWRITE`.
+//!
+//! Every parameter kv accepts is a row of [`PARAMS`]. Rows kv acts on say so in their doc;
+//! encoding-tuning rows (`hash-max-listpack-entries`, ...) are accepted and reported as Redis
+//! does, even though kv's encodings differ, so tools that set them keep working. Parameters for
+//! features kv does not have yet (snapshots, AOF, replication) accept only their "off" value, so
+//! a configuration that asks for them fails loudly instead of being silently ignored.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use parking_lot::RwLock;
+
+/// How a parameter's value is checked and written back.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// `yes` or `no`.
+    Bool,
+    /// An integer within `min..=max`.
+    Int {
+        /// Smallest accepted value.
+        min: i64,
+        /// Largest accepted value.
+        max: i64,
+    },
+    /// A byte count with an optional unit (`1gb`, `512mb`, `64k`) within `min..=max`.
+    Memory {
+        /// Smallest accepted value.
+        min: i64,
+        /// Largest accepted value.
+        max: i64,
+    },
+    /// Free text.
+    Text,
+    /// One of a fixed set of words.
+    Enum(&'static [&'static str]),
+    /// Checked by a function returning the canonical value or the reason it is refused.
+    Custom(fn(&str) -> Result<String, String>),
+}
+
+/// One configuration parameter.
+#[derive(Debug)]
+pub struct Param {
+    /// Canonical name.
+    pub name: &'static str,
+    /// Older names that read and write the same value (`slaveof` for `replicaof`).
+    pub aliases: &'static [&'static str],
+    /// Value when nothing sets it, in canonical form.
+    pub default: &'static str,
+    /// Validation.
+    pub kind: Kind,
+    /// Only settable at start-up.
+    pub immutable: bool,
+}
+
+macro_rules! param {
+    ($name:literal, $default:literal, $kind:expr) => {
+        Param {
+            name: $name,
+            aliases: &[],
+            default: $default,
+            kind: $kind,
+            immutable: false,
+        }
+    };
+    ($name:literal, $default:literal, $kind:expr, immutable) => {
+        Param {
+            name: $name,
+            aliases: &[],
+            default: $default,
+            kind: $kind,
+            immutable: true,
+        }
+    };
+    ($name:literal, $default:literal, $kind:expr, aliases: $aliases:expr) => {
+        Param {
+            name: $name,
+            aliases: $aliases,
+            default: $default,
+            kind: $kind,
+            immutable: false,
+        }
+    };
+}
+
+const INT: Kind = Kind::Int {
+    min: 0,
+    max: i32::MAX as i64,
+};
+const MEMORY: Kind = Kind::Memory {
+    min: 0,
+    max: i64::MAX,
+};
+const LOG_LEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+const EVICTION: &[&str] = &[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
+
+/// Every parameter kv accepts.
+pub static PARAMS: &[Param] = &[
+    // Network and clients: acted on by the listener and connections.
+    param!("port", "6379", Kind::Int { min: 0, max: 65535 }, immutable),
+    param!("bind", "127.0.0.1 -::1", Kind::Text, immutable),
+    param!("protected-mode", "yes", Kind::Bool),
+    param!("requirepass", "", Kind::Text),
+    param!(
+        "maxclients",
+        "10000",
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as i64
+        }
+    ),
+    param!("timeout", "0", INT),
+    param!("tcp-keepalive", "300", INT),
+    param!("tcp-backlog", "511", INT, immutable),
+    param!(
+        "client-query-buffer-limit",
+        "1073741824",
+        Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX
+        }
+    ),
+    param!(
+        "proto-max-bulk-len",
+        "536870912",
+        Kind::Memory {
+            min: 1024 * 1024,
+            max: i64::MAX
+        }
+    ),
+    param!(
+        "databases",
+        "16",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64
+        },
+        immutable
+    ),
+    param!(
+        "enable-debug-command",
+        "no",
+        Kind::Enum(&["no", "yes", "local"]),
+        immutable
+    ),
+    param!("loglevel", "notice", Kind::Enum(LOG_LEVELS)),
+    param!("logfile", "", Kind::Text, immutable),
+    param!("daemonize", "no", Kind::Enum(&["no"]), immutable),
+    param!("pidfile", "", Kind::Text, immutable),
+    param!("dir", "", Kind::Custom(directory)),
+    param!(
+        "hz",
+        "10",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64
+        }
+    ),
+    param!(
+        "slowlog-log-slower-than",
+        "10000",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX
+        }
+    ),
+    param!(
+        "slowlog-max-len",
+        "128",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        }
+    ),
+    param!(
+        "latency-monitor-threshold",
+        "0",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        }
+    ),
+    param!("maxmemory", "0", MEMORY),
+    param!("maxmemory-policy", "noeviction", Kind::Enum(EVICTION)),
+    param!("maxmemory-samples", "5", Kind::Int { min: 1, max: 64 }),
+    param!("active-expire-effort", "1", Kind::Int { min: 1, max: 10 }),
+    // Persistence and replication: only their "off" values until those features exist.
+    param!("save", "", Kind::Custom(no_snapshots)),
+    param!("appendonly", "no", Kind::Enum(&["no"])),
+    param!("dbfilename", "dump.rdb", Kind::Text),
+    param!("appendfilename", "appendonly.aof", Kind::Text, immutable),
+    param!("replicaof", "", Kind::Custom(no_replication), aliases: &["slaveof"]),
+    // Encoding tuning: accepted and reported; kv's encodings do not depend on them.
+    param!("hash-max-listpack-entries", "512", MEMORY, aliases: &["hash-max-ziplist-entries"]),
+    param!("hash-max-listpack-value", "64", MEMORY, aliases: &["hash-max-ziplist-value"]),
+    param!("list-max-listpack-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, aliases: &["list-max-ziplist-size"]),
+    param!("list-compress-depth", "0", INT),
+    param!("set-max-intset-entries", "512", MEMORY),
+    param!("zset-max-listpack-entries", "128", MEMORY, aliases: &["zset-max-ziplist-entries"]),
+    param!("zset-max-listpack-value", "64", MEMORY, aliases: &["zset-max-ziplist-value"]),
+    param!("hll-sparse-max-bytes", "3000", MEMORY),
+    param!("stream-node-max-bytes", "4096", MEMORY),
+    param!(
+        "stream-node-max-entries",
+        "100",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        }
+    ),
+    param!("activerehashing", "yes", Kind::Bool),
+    param!("lazyfree-lazy-user-del", "no", Kind::Bool),
+    param!("lazyfree-lazy-user-flush", "no", Kind::Bool),
+    param!("lazyfree-lazy-expire", "no", Kind::Bool),
+    param!("lazyfree-lazy-server-del", "no", Kind::Bool),
+    param!("io-threads", "1", Kind::Int { min: 1, max: 128 }, immutable),
+];
+
+/// `dir`: must be an existing directory.
+fn directory(value: &str) -> Result<String, String> {
+    if value.is_empty() || Path::new(value).is_dir() {
+        Ok(value.to_string())
+    } else {
+        Err(format!("No such file or directory: {value}"))
+    }
+}
+
+/// `save`: kv has no snapshots yet, so only the empty schedule is accepted.
+fn no_snapshots(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() || value.trim() == "\"\"" {
+        Ok(String::new())
+    } else {
+        Err("snapshots (save points) are not available in this kv build".to_string())
+    }
+}
+
+/// `replicaof`: kv has no replication yet, so only `no one` (or nothing) is accepted.
+fn no_replication(value: &str) -> Result<String, String> {
+    if value.is_empty() || value.eq_ignore_ascii_case("no one") {
+        Ok(String::new())
+    } else {
+        Err("replication is not available in this kv build".to_string())
+    }
+}
+
+/// Finds a parameter by name or alias, ignoring case.
+pub fn find(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Parses a memory value as Redis's `memtoull`: digits with an optional unit
+/// (k=1000, kb=1024, m, mb, g, gb), case-insensitive.
+pub fn parse_memory(text: &str) -> Option<i64> {
+    let lower = text.to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .unwrap_or(lower.len());
+    let (number, unit) = lower.split_at(digits_end);
+    let multiplier: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let n: i64 = number.parse().ok()?;
+    n.checked_mul(multiplier)
+}
+
+impl Param {
+    /// The canonical value for `raw`, or the reason it is refused (Redis's wording).
+    pub fn check(&self, raw: &str) -> Result<String, String> {
+        match self.kind {
+            Kind::Bool => match raw.to_ascii_lowercase().as_str() {
+                "yes" => Ok("yes".into()),
+                "no" => Ok("no".into()),
+                _ => Err("argument must be 'yes' or 'no'".into()),
+            },
+            Kind::Int { min, max } => {
+                let n: i64 = raw
+                    .parse()
+                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                if n < min || n > max {
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
+                }
+                // Redis silently caps hz at its maximum useful value.
+                let n = if self.name == "hz" { n.min(500) } else { n };
+                Ok(n.to_string())
+            }
+            Kind::Memory { min, max } => {
+                let n = parse_memory(raw)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?;
+                if n < min || n > max {
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
+                }
+                Ok(n.to_string())
+            }
+            Kind::Text => Ok(raw.to_string()),
+            Kind::Enum(words) => words
+                .iter()
+                .find(|w| w.eq_ignore_ascii_case(raw))
+                .map(|w| w.to_string())
+                .ok_or_else(|| {
+                    format!(
+                        "argument(s) must be one of the following: {}",
+                        words.join(", ")
+                    )
+                }),
+            Kind::Custom(check) => check(raw),
+        }
+    }
+}
+
+/// The live configuration.
+#[derive(Debug)]
+pub struct Config {
+    values: RwLock<HashMap<&'static str, String>>,
+    /// The file it was read from, for `CONFIG REWRITE`.
+    pub file: Option<PathBuf>,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A bad line in the file.
+    #[error("{file}:{line}: {message}\n>>> '{text}'")]
+    File {
+        /// The file.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// The line as written.
+        text: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A bad command-line option.
+    #[error("command line: {0}")]
+    Args(String),
+    /// The file could not be read.
+    #[error("cannot read config file {0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+impl Config {
+    /// Every parameter at its default.
+    pub fn defaults() -> Config {
+        Config {
+            values: RwLock::new(
+                PARAMS
+                    .iter()
+                    .map(|p| (p.name, p.default.to_string()))
+                    .collect(),
+            ),
+            file: None,
+        }
+    }
+
+    /// Reads `kv-server [config-file] [--name value ...]` as redis-server does: the file first,
+    /// then each `--name value...` as if it were one more line of the file.
+    pub fn from_args(args: &[String]) -> Result<Config, ConfigError> {
+        let mut config = Config::defaults();
+        let mut rest = args;
+        if let Some(first) = args.first() {
+            if !first.starts_with("--") {
+                let text = std::fs::read_to_string(first)
+                    .map_err(|e| ConfigError::Io(first.clone(), e))?;
+                config.load_text(&text, first)?;
+                config.file = Some(PathBuf::from(first));
+                rest = &args[1..];
+            }
+        }
+        let mut i = 0;
+        while i < rest.len() {
+            let Some(name) = rest[i].strip_prefix("--") else {
+                return Err(ConfigError::Args(format!(
+                    "expected an option, got '{}'",
+                    rest[i]
+                )));
+            };
+            let mut values = Vec::new();
+            i += 1;
+            while i < rest.len() && !rest[i].starts_with("--") {
+                values.push(rest[i].clone());
+                i += 1;
+            }
+            let param = find(name)
+                .ok_or_else(|| ConfigError::Args(format!("unknown option '--{name}'")))?;
+            let value = param
+                .check(&values.join(" "))
+                .map_err(|m| ConfigError::Args(format!("--{name}: {m}")))?;
+            config.values.write().insert(param.name, value);
+        }
+        Ok(config)
+    }
+
+    /// Applies the lines of a redis.conf-style text; `origin` names it in errors.
+    pub fn load_text(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        for (index, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let error = |message: String| ConfigError::File {
+                file: origin.to_string(),
+                line: index + 1,
+                text: line.to_string(),
+                message,
+            };
+            let words = kv_resp::split_inline(line.as_bytes())
+                .map_err(|_| error("Unbalanced quotes in configuration line".into()))?;
+            let words: Vec<String> = words
+                .iter()
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            let Some((name, values)) = words.split_first() else {
+                continue;
+            };
+            let param = find(name)
+                .ok_or_else(|| error("Bad directive or wrong number of arguments".into()))?;
+            let value = param.check(&values.join(" ")).map_err(error)?;
+            self.values.write().insert(param.name, value);
+        }
+        Ok(())
+    }
+
+    /// The current value of `name` (a canonical name from [`PARAMS`]).
+    pub fn get(&self, name: &str) -> String {
+        self.values.read().get(name).cloned().unwrap_or_default()
+    }
+
+    /// The current value of an integer or memory parameter.
+    pub fn int(&self, name: &str) -> i64 {
+        self.get(name).parse().unwrap_or(0)
+    }
+
+    /// The current value of a boolean parameter.
+    pub fn flag(&self, name: &str) -> bool {
+        self.get(name) == "yes"
+    }
+
+    /// Sets several parameters at once, all or none (`CONFIG SET`): each `(name, value)` is
+    /// checked first, and the error names the offending argument as Redis does.
+    pub fn set_many(&self, pairs: &[(String, String)]) -> Result<Vec<&'static str>, String> {
+        let mut checked: Vec<(&'static Param, String)> = Vec::new();
+        for (name, raw) in pairs {
+            let failed = |why: &str| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+            };
+            let Some(param) = find(name) else {
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ));
+            };
+            if param.immutable {
+                return Err(failed("can't set immutable config"));
+            }
+            if checked.iter().any(|(p, _)| p.name == param.name) {
+                return Err(failed("duplicate parameter"));
+            }
+            let value = param.check(raw).map_err(|why| failed(&why))?;
+            checked.push((param, value));
+        }
+        let mut values = self.values.write();
+        Ok(checked
+            .into_iter()
+            .map(|(param, value)| {
+                values.insert(param.name, value);
+                param.name
+            })
+            .collect())
+    }
+
+    /// `(name, value)` of every parameter (aliases included) matching `pattern`.
+    pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
+        let values = self.values.read();
+        let mut out = Vec::new();
+        for param in PARAMS {
+            for name in std::iter::once(&param.name).chain(param.aliases) {
+                if kv_engine::glob::matches(pattern, name.as_bytes(), true) {
+                    out.push((*name, values.get(param.name).cloned().unwrap_or_default()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes the current configuration back to its file (`CONFIG REWRITE`): lines for
+    /// parameters at their default are dropped, changed ones are updated in place, new ones
+    /// appended; comments and unknown text are kept.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let Some(path) = &self.file else {
+            return Err("ERR The server is running without a config file".into());
+        };
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let values = self.values.read();
+        let mut written = std::collections::HashSet::new();
+        let mut out = String::new();
+        for line in old.lines() {
+            let name = line.split_whitespace().next().unwrap_or("");
+            match find(name).filter(|_| !line.trim_start().starts_with('#')) {
+                Some(param) => {
+                    let value = values.get(param.name).cloned().unwrap_or_default();
+                    if written.insert(param.name) && value != param.default {
+                        out.push_str(&format!("{} {}\n", param.name, quote(&value)));
+                    }
+                }
+                None => {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        for param in PARAMS {
+            let value = values.get(param.name).cloned().unwrap_or_default();
+            if !written.contains(param.name) && value != param.default {
+                out.push_str(&format!("{} {}\n", param.name, quote(&value)));
+            }
+        }
+        let tmp = path.with_extension("rewrite.tmp");
+        std::fs::write(&tmp, out)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("ERR Rewriting config file: {e}"))
+    }
+}
+
+/// A value as a config-file word: quoted when empty or containing spaces.
+fn quote(value: &str) -> String {
+    if value.is_empty() || value.contains(char::is_whitespace) || value.contains('"') {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        value.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("1kb"), Some(1024));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("2GB"), Some(2 * 1024 * 1024 * 1024));
+        assert_eq!(parse_memory("1x"), None);
+        assert_eq!(parse_memory(""), None);
+    }
+
+    #[test]
+    fn values_are_checked_with_redis_wording() {
+        let maxclients = find("maxclients").unwrap();
+        assert_eq!(
+            maxclients.check("0"),
+            Err("argument must be between 1 and 4294967295 inclusive".into())
+        );
+        assert_eq!(
+            maxclients.check("abc"),
+            Err("argument couldn't be parsed into an integer".into())
+        );
+        assert_eq!(find("hz").unwrap().check("1000"), Ok("500".into()));
+        assert_eq!(
+            find("protected-mode").unwrap().check("YES"),
+            Ok("yes".into())
+        );
+        assert_eq!(find("SLAVEOF").unwrap().name, "replicaof");
+    }
+
+    #[test]
+    fn file_errors_name_the_line() {
+        let mut config = Config::defaults();
+        let err = config
+            .load_text("port 7000\n# comment\nfoo bar\n", "kv.conf")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "kv.conf:3: Bad directive or wrong number of arguments\n>>> 'foo bar'"
+        );
+        assert_eq!(config.get("port"), "7000");
+    }
+
+    #[test]
+    fn command_line_overrides_file() {
+        let config = Config::from_args(&[
+            "--port".into(),
+            "7001".into(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "::1".into(),
+        ])
+        .unwrap();
+        assert_eq!(config.get("port"), "7001");
+        assert_eq!(config.get("bind"), "127.0.0.1 ::1");
+        assert!(Config::from_args(&["--nope".into(), "1".into()]).is_err());
+    }
+
+    #[test]
+    fn set_many_is_all_or_nothing() {
+        let config = Config::defaults();
+        let err = config
+            .set_many(&[
+                ("hz".into(), "15".into()),
+                ("maxclients".into(), "abc".into()),
+            ])
+            .unwrap_err();
+        assert!(err.contains("'maxclients'"));
+        assert_eq!(config.get("hz"), "10");
+        assert_eq!(
+            config
+                .set_many(&[("hz".into(), "1".into()), ("hz".into(), "2".into())])
+                .unwrap_err(),
+            "ERR CONFIG SET failed (possibly related to argument 'hz') - duplicate parameter"
+        );
+    }
+}

@@ -1,0 +1,264 @@
+//! `INFO`: Redis's sections and field names, so exporters and dashboards that parse it work.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use crate::admin::REDIS_COMPAT_VERSION;
+use crate::connection::Connection;
+
+/// Sections `INFO` prints with no argument (or `default`).
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+];
+/// Sections `INFO all` adds.
+const ALL: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+];
+
+/// The INFO text for the requested sections (names are case-insensitive; unknown ones are
+/// skipped, as Redis does).
+pub fn render(conn: &Connection, args: &[Bytes]) -> String {
+    let mut wanted: Vec<String> = Vec::new();
+    for arg in args {
+        let name = String::from_utf8_lossy(arg).to_ascii_lowercase();
+        match name.as_str() {
+            "default" => wanted.extend(DEFAULT.iter().map(|s| s.to_string())),
+            "all" | "everything" => wanted.extend(ALL.iter().map(|s| s.to_string())),
+            _ => wanted.push(name),
+        }
+    }
+    if args.is_empty() {
+        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+    }
+    let mut out = String::new();
+    for section in ALL {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let title = match *section {
+            "cpu" => "CPU".to_string(),
+            other => {
+                let mut chars = other.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            }
+        };
+        let _ = write!(out, "# {title}\r\n");
+        match *section {
+            "server" => server(conn, &mut out),
+            "clients" => clients(conn, &mut out),
+            "memory" => memory(&mut out),
+            "persistence" => persistence(conn, &mut out),
+            "stats" => stats(conn, &mut out),
+            "replication" => replication(conn, &mut out),
+            "cpu" => cpu(&mut out),
+            "keyspace" => keyspace(conn, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn field(out: &mut String, name: &str, value: impl std::fmt::Display) {
+    let _ = write!(out, "{name}:{value}\r\n");
+}
+
+fn server(conn: &Connection, out: &mut String) {
+    let shared = &conn.shared;
+    let uptime = shared.started.elapsed().as_secs();
+    field(out, "redis_version", REDIS_COMPAT_VERSION);
+    field(out, "kv_version", env!("CARGO_PKG_VERSION"));
+    field(out, "redis_git_sha1", "00000000");
+    field(out, "redis_git_dirty", 0);
+    field(out, "redis_mode", "standalone");
+    field(out, "os", std::env::consts::OS);
+    field(out, "arch_bits", usize::BITS);
+    field(out, "multiplexing_api", "tokio");
+    field(out, "process_id", std::process::id());
+    field(out, "run_id", &shared.run_id);
+    field(out, "tcp_port", shared.port);
+    field(out, "server_time_usec", kv_engine::now_ms() * 1000);
+    field(out, "uptime_in_seconds", uptime);
+    field(out, "uptime_in_days", uptime / 86400);
+    field(out, "hz", shared.config.int("hz"));
+    field(
+        out,
+        "executable",
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+    field(
+        out,
+        "config_file",
+        shared
+            .config
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+    field(out, "io_threads_active", 0);
+}
+
+fn clients(conn: &Connection, out: &mut String) {
+    let shared = &conn.shared;
+    field(out, "connected_clients", shared.clients.len());
+    field(out, "cluster_connections", 0);
+    field(out, "maxclients", shared.config.int("maxclients"));
+    field(out, "client_recent_max_input_buffer", 0);
+    field(out, "client_recent_max_output_buffer", 0);
+    field(out, "blocked_clients", 0);
+    field(out, "tracking_clients", 0);
+    field(out, "clients_in_timeout_table", 0);
+}
+
+/// Resident memory in bytes, from /proc (0 where it is not available).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn human(bytes: u64) -> String {
+    let units = ["B", "K", "M", "G", "T"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.2}{}", units[unit])
+    }
+}
+
+fn memory(out: &mut String) {
+    // kv does not count its allocations yet, so used_memory is the resident set size.
+    let rss = rss_bytes();
+    field(out, "used_memory", rss);
+    field(out, "used_memory_human", human(rss));
+    field(out, "used_memory_rss", rss);
+    field(out, "used_memory_rss_human", human(rss));
+    field(out, "maxmemory", 0);
+    field(out, "maxmemory_human", "0B");
+    field(out, "maxmemory_policy", "noeviction");
+    field(out, "mem_allocator", "libc");
+}
+
+fn persistence(conn: &Connection, out: &mut String) {
+    let started = kv_engine::now_ms() / 1000 - conn.shared.started.elapsed().as_secs();
+    field(out, "loading", 0);
+    field(out, "async_loading", 0);
+    field(out, "rdb_changes_since_last_save", 0);
+    field(out, "rdb_bgsave_in_progress", 0);
+    field(out, "rdb_last_save_time", started);
+    field(out, "rdb_last_bgsave_status", "ok");
+    field(out, "aof_enabled", 0);
+    field(out, "aof_rewrite_in_progress", 0);
+    field(out, "aof_last_write_status", "ok");
+}
+
+fn stats(conn: &Connection, out: &mut String) {
+    let s = &conn.shared.stats;
+    let e = &conn.shared.engine;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    field(
+        out,
+        "total_connections_received",
+        load(&s.connections_received),
+    );
+    field(out, "total_commands_processed", load(&s.commands_processed));
+    field(out, "total_net_input_bytes", load(&s.net_input_bytes));
+    field(out, "total_net_output_bytes", load(&s.net_output_bytes));
+    field(out, "rejected_connections", load(&s.rejected_connections));
+    field(out, "expired_keys", load(&e.keyspace.expired_keys));
+    field(out, "evicted_keys", 0);
+    field(out, "keyspace_hits", load(&e.stats.keyspace_hits));
+    field(out, "keyspace_misses", load(&e.stats.keyspace_misses));
+    field(out, "pubsub_channels", 0);
+    field(out, "pubsub_patterns", 0);
+    field(out, "total_error_replies", load(&s.error_replies));
+}
+
+fn replication(conn: &Connection, out: &mut String) {
+    field(out, "role", "master");
+    field(out, "connected_slaves", 0);
+    field(out, "master_failover_state", "no-failover");
+    field(out, "master_replid", &conn.shared.run_id);
+    field(
+        out,
+        "master_replid2",
+        "0000000000000000000000000000000000000000",
+    );
+    field(out, "master_repl_offset", 0);
+    field(out, "second_repl_offset", -1);
+    field(out, "repl_backlog_active", 0);
+}
+
+/// CPU seconds (user, system) of this process, from /proc/self/stat, whose clock ticks are
+/// 1/100 s on Linux.
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (ticks(11), ticks(12))
+}
+
+fn cpu(out: &mut String) {
+    let (user, system) = cpu_seconds();
+    field(out, "used_cpu_sys", format!("{system:.6}"));
+    field(out, "used_cpu_user", format!("{user:.6}"));
+}
+
+fn keyspace(conn: &Connection, out: &mut String) {
+    let keyspace = &conn.shared.engine.keyspace;
+    for db in 0..keyspace.databases() {
+        let keys = keyspace.db_len(db);
+        if keys > 0 {
+            let _ = write!(
+                out,
+                "db{db}:keys={keys},expires={},avg_ttl=0\r\n",
+                keyspace.db_volatile(db)
+            );
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Shared server state, the listeners, background jobs and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use kv_engine::Engine;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::clients::Clients;
+use crate::config::Config;
+
+/// Counters for INFO that belong to the server rather than the engine.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    /// Connections accepted (`total_connections_received`).
+    pub connections_received: AtomicU64,
+    /// Connections refused by `maxclients` (`rejected_connections`).
+    pub rejected_connections: AtomicU64,
+    /// Commands processed (`total_commands_processed`).
+    pub commands_processed: AtomicU64,
+    /// Bytes read from clients (`total_net_input_bytes`).
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients (`total_net_output_bytes`).
+    pub net_output_bytes: AtomicU64,
+    /// Error replies sent (`total_error_replies`).
+    pub error_replies: AtomicU64,
+}
+
+impl ServerStats {
+    /// Zeroes every counter (`CONFIG RESETSTAT`).
+    pub fn reset(&self) {
+        for counter in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.error_replies,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Everything every connection shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The data.
+    pub engine: Engine,
+    /// The configuration.
+    pub config: Config,
+    /// Connected clients.
+    pub clients: Clients,
+    /// Server counters.
+    pub stats: ServerStats,
+    /// When the server started.
+    pub started: Instant,
+    /// 40 hex characters identifying this run (INFO's `run_id`).
+    pub run_id: String,
+    /// The TCP port clients connect to.
+    pub port: u16,
+    /// Set once shutdown has begun.
+    pub shutting_down: AtomicBool,
+    /// Wakes every task that must stop on shutdown.
+    pub shutdown: Notify,
+}
+
+impl Shared {
+    /// State for a server configured by `config`.
+    pub fn new(config: Config) -> Shared {
+        let databases = config.int("databases").max(1) as usize;
+        let engine = Engine::new(databases, 256);
+        engine
+            .config
+            .proto_max_bulk_len
+            .store(config.int("proto-max-bulk-len") as u64, Ordering::Relaxed);
+        let port = config.int("port") as u16;
+        Shared {
+            engine,
+            config,
+            clients: Clients::default(),
+            stats: ServerStats::default(),
+            started: Instant::now(),
+            run_id: run_id(),
+            port,
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
+        }
+    }
+
+    /// Begins a graceful stop: listeners stop accepting, connections close.
+    pub fn begin_shutdown(&self) {
+        if !self.shutting_down.swap(true, Ordering::SeqCst) {
+            tracing::warn!("shutting down");
+        }
+        self.shutdown.notify_waiters();
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// A random run id, from the OS's hashing randomness (no extra dependency needed).
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::with_capacity(40);
+    while out.len() < 40 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(Instant::now().elapsed().as_nanos());
+        out.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    out.truncate(40);
+    out
+}
+
+/// Starts logging, builds the runtime and serves until shutdown.
+pub fn run(config: Config) -> Result<()> {
+    init_logging(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("kv-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(Arc::new(Shared::new(config))))
+}
+
+fn init_logging(config: &Config) -> Result<()> {
+    let level = match config.get("loglevel").as_str() {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        _ => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let logfile = config.get("logfile");
+    if logfile.is_empty() {
+        builder.with_writer(std::io::stdout).init();
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+            .with_context(|| format!("cannot open logfile {logfile}"))?;
+        builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    }
+    Ok(())
+}
+
+/// Binds every `bind` address; an address written with a leading `-` is optional (as in
+/// Redis: skipped when the machine does not have it).
+async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
+    let port = config.int("port") as u16;
+    let mut listeners = Vec::new();
+    if port == 0 {
+        bail!("port 0 (no TCP listener) is not supported: kv has no unix socket yet");
+    }
+    for word in config.get("bind").split_whitespace() {
+        let (optional, host) = match word.strip_prefix('-') {
+            Some(host) => (true, host),
+            None => (false, word),
+        };
+        let host = match host {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            other => other,
+        };
+        let addr: SocketAddr = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(_) => bail!("invalid bind address '{host}'"),
+        };
+        match TcpListener::bind(addr).await {
+            Ok(listener) => listeners.push(listener),
+            Err(e) if optional => tracing::debug!("skipping optional bind address {addr}: {e}"),
+            Err(e) => return Err(e).with_context(|| format!("could not bind {addr}")),
+        }
+    }
+    if listeners.is_empty() {
+        bail!("no address to listen on");
+    }
+    Ok(listeners)
+}
+
+/// Accepts connections until shutdown; also runs the background jobs.
+pub async fn serve(shared: Arc<Shared>) -> Result<()> {
+    let listeners = bind(&shared.config).await?;
+    let addresses: Vec<String> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .map(|a| a.to_string())
+        .collect();
+    tracing::info!(
+        "kv-server v={} pid={} port={} listening on {} ready to accept connections",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        shared.port,
+        addresses.join(", ")
+    );
+    tokio::spawn(expire_loop(shared.clone()));
+    tokio::spawn(signals(shared.clone()));
+    let mut accepting = Vec::new();
+    for listener in listeners {
+        accepting.push(tokio::spawn(accept_loop(shared.clone(), listener)));
+    }
+    while !shared.is_shutting_down() {
+        let notified = shared.shutdown.notified();
+        if shared.is_shutting_down() {
+            break;
+        }
+        notified.await;
+    }
+    for task in accepting {
+        task.abort();
+    }
+    shared.clients.kill_all();
+    // Give connections a moment to flush and close.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while shared.clients.len() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::warn!("kv-server is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    crate::connection::serve_client(shared, stream, peer).await;
+                });
+            }
+            Err(e) => {
+                // Usually EMFILE: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Stops gracefully on SIGTERM and SIGINT.
+async fn signals(shared: Arc<Shared>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("received SIGTERM, scheduling shutdown"),
+            _ = int.recv() => tracing::warn!("received SIGINT, scheduling shutdown"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    shared.begin_shutdown();
+}
+
+/// Deletes expired keys in the background, `hz` times a second, as Redis's active expire
+/// cycle does: a bounded batch per tick, more batches while there is more to do, never more
+/// than a quarter of the tick.
+async fn expire_loop(shared: Arc<Shared>) {
+    const BATCH: usize = 2000;
+    loop {
+        let hz = shared.config.int("hz").clamp(1, 500) as u64;
+        let period = Duration::from_millis(1000 / hz);
+        tokio::time::sleep(period).await;
+        if shared.is_shutting_down() {
+            return;
+        }
+        let started = Instant::now();
+        while shared
+            .engine
+            .keyspace
+            .expire_cycle(kv_engine::now_ms(), BATCH)
+            == BATCH
+            && started.elapsed() < period / 4
+        {
+            tokio::task::yield_now().await;
+        }
+    }
+}
