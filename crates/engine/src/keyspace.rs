@@ -60,7 +60,7 @@ struct Db {
 impl Db {
     fn new(hasher: &KeyHasher, shards: usize) -> Db {
         Db {
-            map: DashMap::with_hasher_and_shard_amount(hasher.clone(), shards),
+            map: DashMap::with_hasher_and_shard_amount(*hasher, shards),
             expiry: (0..shards)
                 .map(|_| Mutex::new(ExpiryIndex::new()))
                 .collect(),
@@ -414,7 +414,7 @@ impl<'a> Locked<'a> {
         let keyspace = self.keyspace;
         for held in self.held.iter_mut().filter(|h| h.db == db) {
             if let Guard::Write(map) = &mut held.guard {
-                let hasher = map.hasher().clone();
+                let hasher = *map.hasher();
                 let map = std::mem::replace(&mut **map, ShardMap::with_hasher(hasher));
                 let index = std::mem::take(&mut *keyspace.dbs[db].expiry[held.shard].lock());
                 removed.push(ShardContents {

@@ -227,7 +227,7 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
     shared.clients.kill_all();
     // Give connections a moment to flush and close.
     let deadline = Instant::now() + Duration::from_secs(2);
-    while shared.clients.len() > 0 && Instant::now() < deadline {
+    while !shared.clients.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tracing::warn!("kv-server is now ready to exit, bye bye...");
