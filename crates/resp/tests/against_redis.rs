@@ -4,6 +4,9 @@
 //!
 //! Needs Debian's `redis-server` on the PATH (`cargo xtask test` installs it).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -39,7 +39,12 @@ fn decode_all(pieces: &[&[u8]]) -> Decoded {
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => frames.push(frame),
                 Ok(None) => break,
-                Err(e) => return Decoded { frames, end: Err(e) },
+                Err(e) => {
+                    return Decoded {
+                        frames,
+                        end: Err(e),
+                    }
+                }
             }
         }
     }
@@ -89,7 +94,10 @@ fn as_resp3(frame: &Frame) -> Frame {
 }
 
 fn pairs_as_resp3(pairs: &[(Frame, Frame)]) -> Vec<(Frame, Frame)> {
-    pairs.iter().map(|(k, v)| (as_resp3(k), as_resp3(v))).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (as_resp3(k), as_resp3(v)))
+        .collect()
 }
 
 /// What `frame` becomes once written in RESP2 and read back (the table in `kv_resp::encode`).
@@ -98,7 +106,9 @@ fn as_resp2(frame: &Frame) -> Frame {
         Frame::Simple(s) => Frame::Simple(without_crlf(s)),
         Frame::Error(s) | Frame::BulkError(s) => Frame::Error(without_crlf(s)),
         Frame::Integer(n) => Frame::Integer(*n),
-        Frame::Bulk(b) | Frame::BigNumber(b) | Frame::Verbatim { text: b, .. } => Frame::Bulk(b.clone()),
+        Frame::Bulk(b) | Frame::BigNumber(b) | Frame::Verbatim { text: b, .. } => {
+            Frame::Bulk(b.clone())
+        }
         Frame::NullBulk | Frame::Null => Frame::NullBulk,
         Frame::NullArray => Frame::NullArray,
         Frame::Boolean(b) => Frame::Integer(i64::from(*b)),

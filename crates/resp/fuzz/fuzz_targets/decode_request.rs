@@ -38,7 +38,12 @@ fn decode_all(pieces: &[&[u8]]) -> Decoded {
                     requests.push(args);
                 }
                 Ok(None) => break,
-                Err(e) => return Decoded { requests, end: Err(e) },
+                Err(e) => {
+                    return Decoded {
+                        requests,
+                        end: Err(e),
+                    }
+                }
             }
         }
     }
@@ -65,6 +70,10 @@ fuzz_target!(|data: &[u8]| {
         }
         let again = RequestDecoder::new(Limits::default()).decode(&mut buf);
         assert_eq!(again, Ok(Some(args.clone())), "multibulk round trip");
-        assert!(buf.is_empty(), "multibulk round trip left {} bytes", buf.len());
+        assert!(
+            buf.is_empty(),
+            "multibulk round trip left {} bytes",
+            buf.len()
+        );
     }
 });
