@@ -1,0 +1,497 @@
+//! kv-server driven over TCP by the `redis` crate and by raw RESP bytes: behaviour, bad input,
+//! limits, configuration and shutdown.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::Write;
+use std::time::Duration;
+
+use redis::{Commands, Value};
+use support::{exchange, read_to_close, resp, Server};
+
+#[test]
+fn strings_through_the_redis_crate() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let _: () = con.set("greeting", "hello").unwrap();
+    assert_eq!(con.get::<_, String>("greeting").unwrap(), "hello");
+    assert_eq!(con.incr::<_, _, i64>("counter", 5).unwrap(), 5);
+    assert_eq!(con.append::<_, _, i64>("greeting", " world").unwrap(), 11);
+    let _: () = redis::cmd("MSET")
+        .arg("a")
+        .arg("1")
+        .arg("b")
+        .arg("2")
+        .query(&mut con)
+        .unwrap();
+    let values: Vec<Option<String>> = con.mget(&["a", "b", "missing"]).unwrap();
+    assert_eq!(values, [Some("1".into()), Some("2".into()), None]);
+    let float: String = redis::cmd("INCRBYFLOAT")
+        .arg("f")
+        .arg("1000.1")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(float, "1000.09999999999999998");
+    let err = redis::cmd("INCR")
+        .arg("greeting")
+        .query::<i64>(&mut con)
+        .unwrap_err();
+    assert_eq!(
+        err.detail(),
+        Some("value is not an integer or out of range")
+    );
+}
+
+#[test]
+fn expiry_is_never_visible() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .arg("PX")
+        .arg(50)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(con.get::<_, Option<String>>("k").unwrap(), Some("v".into()));
+    std::thread::sleep(Duration::from_millis(80));
+    assert_eq!(con.get::<_, Option<String>>("k").unwrap(), None);
+    // The active cycle reclaims keys nobody reads.
+    for i in 0..200 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("t{i}"))
+            .arg("v")
+            .arg("PX")
+            .arg(20)
+            .query(&mut con)
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let info: String = redis::cmd("INFO").arg("keyspace").query(&mut con).unwrap();
+    assert!(
+        !info.contains("db0:"),
+        "expired keys were not reclaimed: {info}"
+    );
+    let stats: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
+    assert!(stats.contains("expired_keys:201"), "{stats}");
+}
+
+#[test]
+fn pipelined_commands_answer_in_order() {
+    let server = Server::kv(&[]);
+    let mut stream = server.raw();
+    let mut request = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..1000 {
+        request.extend(resp(&[b"INCR", b"n"]));
+        expected.extend(format!(":{}\r\n", i + 1).into_bytes());
+    }
+    // Plus an inline command in the middle of the stream.
+    request.extend_from_slice(b"ECHO \"a b\"\r\n");
+    expected.extend_from_slice(b"$3\r\na b\r\n");
+    let reply = exchange(&mut stream, &request, expected.len());
+    assert_eq!(reply, expected);
+}
+
+#[test]
+fn protocol_errors_close_only_that_connection() {
+    let server = Server::kv(&[]);
+    let cases: [(&[u8], &str); 5] = [
+        (
+            b"*x\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n$-5\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$536870913\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n+PING\r\n",
+            "-ERR Protocol error: expected '$', got '+'\r\n",
+        ),
+        (
+            b"SET a \"b\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+    ];
+    for (input, expected) in cases {
+        let mut stream = server.raw();
+        stream.write_all(input).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&read_to_close(&mut stream)),
+            expected
+        );
+    }
+    let mut stream = server.raw();
+    stream.write_all(&vec![b'x'; 70 * 1024]).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&read_to_close(&mut stream)),
+        "-ERR Protocol error: too big inline request\r\n"
+    );
+    let mut con = server.client();
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).unwrap(),
+        "PONG"
+    );
+}
+
+#[test]
+fn errors_match_redis_wording() {
+    let server = Server::kv(&[]);
+    let mut stream = server.raw();
+    stream
+        .write_all(b"GET\r\nFOO a b\r\nSELECT 99\r\nCLIENT NOPE\r\n")
+        .unwrap();
+    let text = support::read_lines(&mut stream, 4);
+    assert!(
+        text.contains("-ERR wrong number of arguments for 'get' command\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n"),
+        "{text}"
+    );
+    assert!(text.contains("-ERR DB index is out of range\r\n"), "{text}");
+    assert!(
+        text.contains("-ERR unknown subcommand 'NOPE'. Try CLIENT HELP.\r\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_slow_or_dead_client_does_not_stall_others() {
+    let server = Server::kv(&[]);
+    // Half a command, then silence.
+    let mut slow = server.raw();
+    slow.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk").unwrap();
+    // A client that declares a huge bulk and disconnects.
+    let mut dead = server.raw();
+    dead.write_all(b"*2\r\n$4\r\nECHO\r\n$100000000\r\nabc")
+        .unwrap();
+    drop(dead);
+    let mut con = server.client();
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).unwrap(),
+        "PONG"
+    );
+    // The slow client finishes its command later and gets its reply.
+    slow.write_all(b"\r\n$1\r\nv\r\n").unwrap();
+    assert_eq!(support::read_at_least(&mut slow, 5), b"+OK\r\n");
+}
+
+#[test]
+fn requirepass_auth_and_hello() {
+    let server = Server::kv(&["--requirepass", "s3cret"]);
+    let mut stream = server.raw();
+    assert_eq!(
+        exchange(&mut stream, &resp(&[b"GET", b"a"]), 10),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(
+        exchange(&mut stream, &resp(&[b"AUTH", b"wrong"]), 10),
+        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+    );
+    assert_eq!(
+        exchange(&mut stream, &resp(&[b"AUTH", b"s3cret"]), 5),
+        b"+OK\r\n"
+    );
+    assert_eq!(exchange(&mut stream, &resp(&[b"GET", b"a"]), 5), b"$-1\r\n");
+    // HELLO can authenticate and switch to RESP3 at once; then nulls are `_`.
+    let mut other = server.raw();
+    let hello = exchange(
+        &mut other,
+        &resp(&[b"HELLO", b"3", b"AUTH", b"default", b"s3cret"]),
+        50,
+    );
+    assert!(
+        hello.starts_with(b"%7\r\n$6\r\nserver\r\n"),
+        "{}",
+        String::from_utf8_lossy(&hello)
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    let _ = support::read_at_least(&mut other, 0);
+    assert_eq!(exchange(&mut other, &resp(&[b"GET", b"a"]), 3), b"_\r\n");
+    let client =
+        redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", server.port)).unwrap();
+    let mut con = client.get_connection().unwrap();
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).unwrap(),
+        "PONG"
+    );
+}
+
+#[test]
+fn maxclients_refuses_extra_connections() {
+    let server = Server::kv(&["--maxclients", "2"]);
+    let _a = server.client();
+    let _b = server.client();
+    let mut third = server.raw();
+    assert_eq!(
+        read_to_close(&mut third),
+        b"-ERR max number of clients reached\r\n"
+    );
+}
+
+#[test]
+fn idle_clients_time_out() {
+    let server = Server::kv(&["--timeout", "1"]);
+    let mut idle = server.raw();
+    let started = std::time::Instant::now();
+    assert!(read_to_close(&mut idle).is_empty());
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn query_buffer_limit_closes_the_client() {
+    let server = Server::kv(&["--client-query-buffer-limit", "1mb"]);
+    let mut greedy = server.raw();
+    greedy
+        .write_all(b"*2\r\n$4\r\nECHO\r\n$5000000\r\n")
+        .unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut closed = false;
+    for _ in 0..40 {
+        if greedy.write_all(&chunk).is_err() {
+            closed = true;
+            break;
+        }
+    }
+    if !closed {
+        closed = read_to_close(&mut greedy).is_empty();
+    }
+    assert!(closed);
+    let mut con = server.client();
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).unwrap(),
+        "PONG"
+    );
+}
+
+#[test]
+fn client_commands() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("worker-1")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        redis::cmd("CLIENT")
+            .arg("GETNAME")
+            .query::<String>(&mut con)
+            .unwrap(),
+        "worker-1"
+    );
+    let err = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("has space")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("Client names cannot contain spaces"));
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut con).unwrap();
+    let mut victim = server.client();
+    let victim_id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut victim).unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+    assert!(
+        list.contains(&format!("id={id} ")) && list.contains("name=worker-1"),
+        "{list}"
+    );
+    assert!(list.contains(&format!("id={victim_id} ")), "{list}");
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(victim_id)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(killed, 1);
+    assert!(redis::cmd("PING").query::<String>(&mut victim).is_err());
+    // CLIENT REPLY OFF silences replies until ON.
+    let mut stream = server.raw();
+    let reply = exchange(
+        &mut stream,
+        &[
+            resp(&[b"CLIENT", b"REPLY", b"OFF"]),
+            resp(&[b"SET", b"x", b"1"]),
+            resp(&[b"CLIENT", b"REPLY", b"ON"]),
+            resp(&[b"GET", b"x"]),
+        ]
+        .concat(),
+        12,
+    );
+    assert_eq!(reply, b"+OK\r\n$1\r\n1\r\n");
+}
+
+#[test]
+fn config_get_set_and_rewrite() {
+    let dir = std::env::temp_dir().join(format!("kv-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("kv.conf");
+    std::fs::write(&file, "# test config\nhz 20\nmaxclients 500\n").unwrap();
+    let server = Server::kv(&[file.to_str().unwrap()]);
+    let mut con = server.client();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("hz")
+        .arg("maxc*")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got, ["hz", "20", "maxclients", "500"]);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("hz")
+        .arg("30")
+        .arg("timeout")
+        .arg("100")
+        .query(&mut con)
+        .unwrap();
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxclients")
+        .arg("0")
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("argument must be between 1 and 4294967295 inclusive"),
+        "{err}"
+    );
+    let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut con).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("# test config") && text.contains("hz 30") && text.contains("timeout 100"),
+        "{text}"
+    );
+    assert!(text.contains("maxclients 500"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_config_file_is_refused_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("kv-badconf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.conf");
+    std::fs::write(&file, "port 7777\nno-such-directive yes\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.conf:2") && stderr.contains("no-such-directive"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sigterm_and_shutdown_stop_gracefully() {
+    let mut server = Server::kv(&[]);
+    let _con = server.client();
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(server.pid().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("kv-server did not stop on SIGTERM");
+    assert!(exit.success(), "{exit}");
+
+    let mut server = Server::kv(&[]);
+    let mut stream = server.raw();
+    stream.write_all(&resp(&[b"SHUTDOWN", b"NOSAVE"])).unwrap();
+    let exit = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("kv-server did not stop on SHUTDOWN");
+    assert!(exit.success());
+    assert!(!server.alive());
+}
+
+#[test]
+fn concurrent_increments_are_atomic() {
+    let server = Server::kv(&[]);
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let mut con = server.client();
+            std::thread::spawn(move || {
+                for _ in 0..500 {
+                    let _: i64 = con.incr("shared", 1).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut con = server.client();
+    assert_eq!(con.get::<_, i64>("shared").unwrap(), 4000);
+}
+
+#[test]
+fn multi_key_writes_are_never_seen_half_done() {
+    let server = Server::kv(&[]);
+    // Keys chosen to land in different shards in all likelihood.
+    let keys: Vec<String> = (0..8).map(|i| format!("k{i}:{}", i * 7919)).collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let mut con = server.client();
+            let keys = keys.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let value = format!("{w}-{i}");
+                    let mut cmd = redis::cmd("MSET");
+                    for k in &keys {
+                        cmd.arg(k).arg(&value);
+                    }
+                    let _: () = cmd.query(&mut con).unwrap();
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let mut reader = server.client();
+    for _ in 0..2000 {
+        let values: Vec<Option<String>> = reader.mget(&keys).unwrap();
+        let first = &values[0];
+        assert!(
+            values.iter().all(|v| v == first),
+            "torn MSET seen: {values:?}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+}
+
+#[test]
+fn resp3_replies_for_resp3_clients() {
+    let server = Server::kv(&[]);
+    let mut stream = server.raw();
+    let hello = exchange(&mut stream, &resp(&[b"HELLO", b"3"]), 100);
+    assert!(hello.starts_with(b"%7\r\n"));
+    std::thread::sleep(Duration::from_millis(50));
+    let _ = support::read_at_least(&mut stream, 0);
+    let reply = exchange(&mut stream, &resp(&[b"CONFIG", b"GET", b"port"]), 10);
+    assert!(
+        reply.starts_with(b"%1\r\n$4\r\nport\r\n"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    let _ = Value::Nil;
+}
