@@ -58,6 +58,8 @@ fn steps() -> Vec<Step> {
 
 /// Runs the steps in order, stopping at the first failure.
 pub fn run() -> Result<()> {
+    crate::toolchain::ensure_components()?;
+    crate::redis::ensure_installed()?;
     let steps = steps();
     let total = steps.len();
     let started = Instant::now();

@@ -7,6 +7,7 @@ mod cargo;
 mod ci;
 mod deps;
 mod redis;
+mod toolchain;
 mod test;
 
 use std::process::ExitCode;
