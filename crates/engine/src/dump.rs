@@ -26,7 +26,10 @@
 //! - The **checksum** is the reflected CRC-64 with the Jones polynomial (the one Redis uses),
 //!   initial value 0, no final XOR, over the tag, the value and the version.
 
-use crate::Value;
+use std::num::NonZeroU64;
+
+use crate::args::parse_i64;
+use crate::{Args, CommandError, CommandResult, Ctx, Entry, Reply, Value};
 
 /// The payload format version this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u16 = 1;
@@ -74,9 +77,9 @@ impl PayloadError {
     }
 }
 
-impl From<PayloadError> for crate::CommandError {
-    fn from(e: PayloadError) -> crate::CommandError {
-        crate::CommandError::msg(e.message())
+impl From<PayloadError> for CommandError {
+    fn from(e: PayloadError) -> CommandError {
+        CommandError::msg(e.message())
     }
 }
 
@@ -225,9 +228,121 @@ pub fn crc64(mut crc: u64, data: &[u8]) -> u64 {
     crc
 }
 
+// ---------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------
+
+/// `DUMP key`: the key's value as a payload, or nil when missing. The TTL is not included.
+pub fn dump(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    match ctx.lookup(args.next_bytes()?)? {
+        Some(entry) => reply.bulk(&serialize(&entry.value)),
+        None => reply.null(),
+    }
+    Ok(())
+}
+
+/// RESTORE's options after the payload.
+#[derive(Debug, Default)]
+struct RestoreOptions {
+    /// `REPLACE`: overwrite an existing key.
+    replace: bool,
+    /// `ABSTTL`: the TTL is a Unix time in milliseconds.
+    absttl: bool,
+    /// `IDLETIME seconds`: how long ago the key is to look last accessed.
+    idle_seconds: Option<i64>,
+    /// `FREQ frequency`: validated, then ignored, as Redis ignores it without an LFU policy.
+    freq: Option<i64>,
+}
+
+impl RestoreOptions {
+    /// Parses the options as Redis does: IDLETIME and FREQ exclude each other (the second is a
+    /// syntax error), and a bad value is reported where it is met.
+    fn parse(args: &mut Args<'_>) -> Result<RestoreOptions, CommandError> {
+        let mut o = RestoreOptions::default();
+        while let Some(option) = args.peek() {
+            args.next_bytes()?;
+            let has_value = !args.is_empty();
+            if option.eq_ignore_ascii_case(b"replace") {
+                o.replace = true;
+            } else if option.eq_ignore_ascii_case(b"absttl") {
+                o.absttl = true;
+            } else if option.eq_ignore_ascii_case(b"idletime") && has_value && o.freq.is_none() {
+                let idle = args.next_i64()?;
+                if idle < 0 {
+                    return Err(CommandError::msg(
+                        "ERR Invalid IDLETIME value, must be >= 0",
+                    ));
+                }
+                o.idle_seconds = Some(idle);
+            } else if option.eq_ignore_ascii_case(b"freq") && has_value && o.idle_seconds.is_none()
+            {
+                let freq = args.next_i64()?;
+                if !(0..=255).contains(&freq) {
+                    return Err(CommandError::msg(
+                        "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                    ));
+                }
+                o.freq = Some(freq);
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`:
+/// creates the key from a DUMP payload. A TTL of 0 means no expiry; one already in the past
+/// creates nothing (but REPLACE still deletes the old key) and replies OK, as in Redis.
+pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let ttl = args.next_bytes()?;
+    let payload = args.next_bytes()?;
+    let options = RestoreOptions::parse(args)?;
+    let (db, now) = (ctx.db(), ctx.now);
+    // Redis's order of checks: existing key, then TTL, then payload.
+    if !options.replace && ctx.locked.get(db, key, now)?.is_some() {
+        return Err(CommandError::msg("BUSYKEY Target key name already exists."));
+    }
+    let ttl = parse_i64(ttl)?;
+    if ttl < 0 {
+        return Err(CommandError::msg("ERR Invalid TTL value, must be >= 0"));
+    }
+    let value = deserialize(payload)?;
+    if options.replace {
+        ctx.locked.remove(db, key, now)?;
+    }
+    let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
+    // A relative TTL so large that the sum wraps lands in the past, as it does in Redis.
+    let expires_at = match ttl {
+        0 => None,
+        ttl if options.absttl => Some(ttl),
+        ttl => Some(ttl.wrapping_add(now_signed)),
+    };
+    if expires_at.is_some_and(|at| at <= now_signed) {
+        reply.ok();
+        return Ok(());
+    }
+    let idle_ms = options
+        .idle_seconds
+        .map_or(0, |s| s.saturating_mul(1000).unsigned_abs());
+    let entry = Entry {
+        value,
+        expires_at: expires_at.and_then(|at| NonZeroU64::new(at.unsigned_abs())),
+        accessed_at: now.saturating_sub(idle_ms),
+    };
+    ctx.locked.insert(db, key, entry, now)?;
+    reply.ok();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+    use kv_resp::Frame;
+
     use super::*;
+    use crate::keys::tests::Client;
     use crate::CompactBytes;
 
     fn string(s: &[u8]) -> Value {
@@ -253,7 +368,15 @@ mod tests {
 
     #[test]
     fn strings_round_trip() {
-        for s in [&b""[..], b"x", b"hello", b"12345", &[0u8, 255, 13, 10], &[b'a'; 200], &[7u8; 70_000]] {
+        for s in [
+            &b""[..],
+            b"x",
+            b"hello",
+            b"12345",
+            &[0u8, 255, 13, 10],
+            &[b'a'; 200],
+            &[7u8; 70_000],
+        ] {
             let payload = serialize(&string(s));
             assert_eq!(deserialize(&payload), Ok(string(s)), "{} bytes", s.len());
         }
@@ -286,7 +409,11 @@ mod tests {
     fn truncated_and_extended_payloads_are_refused() {
         let payload = serialize(&string(b"some value"));
         for len in 0..payload.len() {
-            assert_eq!(deserialize(&payload[..len]), Err(PayloadError::VersionOrChecksum), "{len}");
+            assert_eq!(
+                deserialize(&payload[..len]),
+                Err(PayloadError::VersionOrChecksum),
+                "{len}"
+            );
         }
         let mut longer = payload.clone();
         longer.push(0);
@@ -304,27 +431,231 @@ mod tests {
 
     #[test]
     fn newer_versions_are_refused_and_older_ones_read() {
-        assert_eq!(deserialize(&sealed(b"\x00\x01a", 2)), Err(PayloadError::VersionOrChecksum));
-        assert_eq!(deserialize(&sealed(b"\x00\x01a", u16::MAX)), Err(PayloadError::VersionOrChecksum));
+        assert_eq!(
+            deserialize(&sealed(b"\x00\x01a", 2)),
+            Err(PayloadError::VersionOrChecksum)
+        );
+        assert_eq!(
+            deserialize(&sealed(b"\x00\x01a", u16::MAX)),
+            Err(PayloadError::VersionOrChecksum)
+        );
         assert_eq!(deserialize(&sealed(b"\x00\x01a", 0)), Ok(string(b"a")));
     }
 
     #[test]
     fn well_sealed_nonsense_is_a_format_error() {
         let cases: &[&[u8]] = &[
-            b"",                                                // no tag
-            b"\x09\x00",                                        // unknown tag
-            b"\x00",                                            // no length
-            b"\x00\x05abc",                                     // length beyond the end
-            b"\x00\x01ab",                                      // trailing bytes
-            b"\x00\x80",                                        // unfinished varint
-            b"\x00\x81\x00a",                                   // redundant zero byte
-            b"\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",    // 2^64 - 1: far beyond the end
-            b"\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02",    // more than 64 bits
+            b"",                                                 // no tag
+            b"\x09\x00",                                         // unknown tag
+            b"\x00",                                             // no length
+            b"\x00\x05abc",                                      // length beyond the end
+            b"\x00\x01ab",                                       // trailing bytes
+            b"\x00\x80",                                         // unfinished varint
+            b"\x00\x81\x00a",                                    // redundant zero byte
+            b"\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",     // 2^64 - 1: far beyond the end
+            b"\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02",     // more than 64 bits
             b"\x00\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00", // eleven bytes
         ];
         for body in cases {
-            assert_eq!(deserialize(&sealed(body, FORMAT_VERSION)), Err(PayloadError::BadFormat), "{body:?}");
+            assert_eq!(
+                deserialize(&sealed(body, FORMAT_VERSION)),
+                Err(PayloadError::BadFormat),
+                "{body:?}"
+            );
         }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // DUMP and RESTORE through the engine
+    // -----------------------------------------------------------------------------------------
+
+    fn ok() -> Frame {
+        Frame::simple("OK")
+    }
+
+    fn err(text: &'static str) -> Frame {
+        Frame::error(text)
+    }
+
+    /// DUMP's payload for `key`.
+    fn dump_of(c: &mut Client, key: &str) -> Bytes {
+        match c.cmd(&format!("DUMP {key}")) {
+            Frame::Bulk(payload) => payload,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// RESTORE with the payload in third place and `options` after it.
+    fn restore(c: &mut Client, key: &str, ttl: &str, payload: &[u8], options: &str) -> Frame {
+        let mut args: Vec<&[u8]> = vec![b"RESTORE", key.as_bytes(), ttl.as_bytes(), payload];
+        args.extend(options.split_whitespace().map(str::as_bytes));
+        c.run(&args)
+    }
+
+    #[test]
+    fn dump_and_restore_round_trip() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("DUMP nope"), Frame::NullBulk);
+        c.run(&[b"SET", b"k", b"bin\x00\r\nary"]);
+        c.cmd("PEXPIRE k 100000");
+        let payload = dump_of(&mut c, "k");
+        assert_eq!(payload, Bytes::from(serialize(&string(b"bin\x00\r\nary"))));
+        assert_eq!(restore(&mut c, "copy", "0", &payload, ""), ok());
+        assert_eq!(c.cmd("GET copy"), Frame::bulk("bin\x00\r\nary"));
+        // DUMP does not carry the TTL.
+        assert_eq!(c.cmd("TTL copy"), Frame::Integer(-1));
+        assert_eq!(
+            restore(&mut c, "copy", "0", &payload, ""),
+            err("BUSYKEY Target key name already exists.")
+        );
+        assert_eq!(restore(&mut c, "copy", "5000", &payload, "REPLACE"), ok());
+        assert!((4_000..=5_000).contains(&c.int("PTTL copy")));
+        let at = crate::now_ms() + 60_000;
+        assert_eq!(
+            restore(&mut c, "abs", &at.to_string(), &payload, "ABSTTL"),
+            ok()
+        );
+        assert_eq!(c.cmd("PEXPIRETIME abs"), Frame::Integer(at as i64));
+        assert_eq!(c.engine.keyspace.db_volatile(0), 3);
+        c.cmd("SET big 12345");
+        let payload = dump_of(&mut c, "big");
+        assert_eq!(restore(&mut c, "n", "0", &payload, ""), ok());
+        assert_eq!(c.cmd("OBJECT ENCODING n"), Frame::bulk("int"));
+    }
+
+    #[test]
+    fn restore_ttl_in_the_past_creates_nothing() {
+        let mut c = Client::new();
+        let payload = serialize(&string(b"v"));
+        assert_eq!(restore(&mut c, "k", "1", &payload, "ABSTTL"), ok());
+        assert_eq!(c.cmd("EXISTS k"), Frame::Integer(0));
+        // A relative TTL that overflows lands in the past, as in Redis.
+        assert_eq!(
+            restore(&mut c, "k", "9223372036854775807", &payload, ""),
+            ok()
+        );
+        assert_eq!(c.cmd("EXISTS k"), Frame::Integer(0));
+        // REPLACE still deletes the old key.
+        c.cmd("SET k old");
+        assert_eq!(restore(&mut c, "k", "1", &payload, "REPLACE ABSTTL"), ok());
+        assert_eq!(c.cmd("EXISTS k"), Frame::Integer(0));
+        assert_eq!(c.engine.keyspace.db_volatile(0), 0);
+    }
+
+    #[test]
+    fn restore_idletime_and_freq() {
+        let mut c = Client::new();
+        let payload = serialize(&string(b"v"));
+        assert_eq!(restore(&mut c, "k", "0", &payload, "IDLETIME 50"), ok());
+        assert_eq!(c.cmd("OBJECT IDLETIME k"), Frame::Integer(50));
+        assert_eq!(
+            restore(&mut c, "k", "0", &payload, "idletime 1 idletime 2 replace"),
+            ok()
+        );
+        assert_eq!(c.cmd("OBJECT IDLETIME k"), Frame::Integer(2));
+        assert_eq!(
+            restore(
+                &mut c,
+                "k",
+                "0",
+                &payload,
+                "freq 1 freq 2 replace replace absttl absttl"
+            ),
+            ok()
+        );
+        assert_eq!(
+            restore(
+                &mut c,
+                "k",
+                "0",
+                &payload,
+                "IDLETIME 99999999999999999 REPLACE"
+            ),
+            ok()
+        );
+        assert_eq!(c.cmd("GET k"), Frame::bulk("v"));
+    }
+
+    #[test]
+    fn restore_argument_errors_in_redis_order() {
+        let mut c = Client::new();
+        c.cmd("SET x hello");
+        let good = serialize(&string(b"v"));
+        let checksum = err("ERR DUMP payload version or checksum are wrong");
+        let syntax = err("ERR syntax error");
+        let not_integer = err("ERR value is not an integer or out of range");
+        assert_eq!(
+            restore(&mut c, "x", "0", b"abc", ""),
+            err("BUSYKEY Target key name already exists.")
+        );
+        assert_eq!(restore(&mut c, "y", "0", b"abc", ""), checksum);
+        assert_eq!(restore(&mut c, "y", "0", b"", ""), checksum);
+        assert_eq!(
+            restore(&mut c, "y", "-1", b"abc", ""),
+            err("ERR Invalid TTL value, must be >= 0")
+        );
+        assert_eq!(
+            restore(&mut c, "x", "-1", b"abc", "REPLACE"),
+            err("ERR Invalid TTL value, must be >= 0")
+        );
+        assert_eq!(restore(&mut c, "y", "abc", b"abc", ""), not_integer);
+        assert_eq!(
+            restore(&mut c, "y", "0", b"abc", "IDLETIME -1"),
+            err("ERR Invalid IDLETIME value, must be >= 0")
+        );
+        assert_eq!(restore(&mut c, "y", "0", b"abc", "IDLETIME x"), not_integer);
+        assert_eq!(
+            restore(&mut c, "y", "0", b"abc", "FREQ 256"),
+            err("ERR Invalid FREQ value, must be >= 0 and <= 255")
+        );
+        assert_eq!(
+            restore(&mut c, "y", "0", b"abc", "FREQ -1"),
+            err("ERR Invalid FREQ value, must be >= 0 and <= 255")
+        );
+        assert_eq!(
+            restore(&mut c, "y", "0", &good, "FREQ 1 IDLETIME 1"),
+            syntax
+        );
+        assert_eq!(
+            restore(&mut c, "y", "0", &good, "IDLETIME 1 FREQ 1"),
+            syntax
+        );
+        assert_eq!(restore(&mut c, "y", "0", &good, "IDLETIME"), syntax);
+        assert_eq!(restore(&mut c, "x", "0", &good, "foo"), syntax);
+        assert_eq!(c.cmd("EXISTS y"), Frame::Integer(0));
+        let mut unknown_tag = b"\x09".to_vec();
+        unknown_tag.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let crc = crc64(0, &unknown_tag);
+        unknown_tag.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            restore(&mut c, "y", "0", &unknown_tag, ""),
+            err("ERR Bad data format")
+        );
+        assert_eq!(
+            c.cmd("RESTORE y 0"),
+            err("ERR wrong number of arguments for 'restore' command")
+        );
+    }
+
+    #[test]
+    fn restore_refuses_every_corrupted_payload() {
+        let mut c = Client::new();
+        c.cmd("SET k 0123456789abcdef");
+        let payload = dump_of(&mut c, "k").to_vec();
+        for i in 0..payload.len() {
+            for flip in [0x01u8, 0x10, 0x80, 0xff] {
+                let mut bad = payload.clone();
+                bad[i] ^= flip;
+                let reply = restore(&mut c, "r", "0", &bad, "REPLACE");
+                assert!(reply.is_error(), "byte {i} ^ {flip:#x}: {reply:?}");
+            }
+        }
+        for len in 0..payload.len() {
+            assert_eq!(
+                restore(&mut c, "r", "0", &payload[..len], ""),
+                err("ERR DUMP payload version or checksum are wrong")
+            );
+        }
+        assert_eq!(c.cmd("EXISTS r"), Frame::Integer(0));
     }
 }

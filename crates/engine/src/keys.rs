@@ -1,6 +1,2229 @@
-//! Key-generic commands (Redis's `db.c` and `expire.c`).
+//! Key-generic commands (Redis's `db.c`, `expire.c` and `object.c`): deleting, renaming,
+//! copying and moving keys, their expiry, iteration over the keyspace, whole-database
+//! commands, and `OBJECT`. `DUMP` and `RESTORE` live in [`crate::dump`] with their payload.
 
-use crate::command::CommandSpec;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use crate::args::parse_i64;
+use crate::command::{CommandSpec, Handler, Locks};
+use crate::keyspace::{key_hash, ShardContents};
+use crate::table::{command, engine, NO_KEYS};
+use crate::{
+    dump, Args, CommandError, CommandResult, CompactBytes, Ctx, Engine, Entry, LockPlan, Reply,
+    Session, Value,
+};
+
+/// COPY and MOVE to the same place.
+const SAME_OBJECT: CommandError =
+    CommandError::msg("ERR source and destination objects are the same");
+
+/// An `int` argument outside C's `int` range, as `getIntFromObjectOrReply` words it.
+const INT_RANGE: CommandError =
+    CommandError::msg("ERR value is out of range, value must between -2147483648 and 2147483647");
+
+/// `OBJECT FREQ` while no LFU eviction policy is selected (kv has no eviction yet).
+const NO_LFU: CommandError = CommandError::msg(
+    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+     Please note that when switching between policies at runtime LRU and LFU data \
+     will take some time to adjust.",
+);
+
+/// What `OBJECT REFCOUNT` reports for Redis's shared small integers (`OBJ_SHARED_REFCOUNT`).
+const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+
+/// Redis shares the integers below this (`OBJ_SHARED_INTEGERS`) between all keys.
+const SHARED_INTEGERS: i64 = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// Argument helpers
+// ---------------------------------------------------------------------------------------------
+
+/// An argument read as Redis's `getIntFromObjectOrReply`: a 64-bit integer that must fit a C
+/// `int`. `msg`, when given, replaces both error texts (as SWAPDB's "invalid first DB index").
+fn int_arg(arg: &[u8], msg: Option<&'static str>) -> Result<i32, CommandError> {
+    let value = parse_i64(arg).map_err(|e| msg.map_or(e, CommandError::msg))?;
+    i32::try_from(value).map_err(|_| msg.map_or(INT_RANGE, CommandError::msg))
+}
+
+/// A database index, if it names one of the engine's databases.
+fn existing_db(engine: &Engine, index: i32) -> Option<usize> {
+    usize::try_from(index)
+        .ok()
+        .filter(|&db| db < engine.keyspace.databases())
+}
+
+/// A database-index argument: parsed as an `int`, then checked against `databases`.
+fn db_arg(engine: &Engine, arg: &[u8]) -> Result<usize, CommandError> {
+    existing_db(engine, int_arg(arg, None)?).ok_or(CommandError::DbIndexOutOfRange)
+}
+
+/// A 64-bit value that differs from call to call, for RANDOMKEY. std's `RandomState` is seeded
+/// from the OS once per thread and perturbed on every construction, which is random enough to
+/// pick a key and needs no extra dependency.
+fn random_u64() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(crate::now_ms());
+    hasher.finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Existence, type, deletion
+// ---------------------------------------------------------------------------------------------
+
+/// `DEL key [key ...]`: how many of the keys existed and were deleted.
+pub fn del(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    let mut deleted = 0;
+    for key in args.rest() {
+        if ctx.locked.remove(db, key, now)?.is_some() {
+            deleted += 1;
+        }
+    }
+    reply.count(deleted);
+    Ok(())
+}
+
+/// `UNLINK key [key ...]`: DEL whose memory is freed in the background in Redis. Every kv value
+/// today is a string, one allocation that is as cheap to free as to hand to another thread, so
+/// UNLINK frees inline, exactly as Redis does for values below its lazy-free threshold.
+pub fn unlink(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    del(ctx, args, reply)
+}
+
+/// `EXISTS key [key ...]`: how many of the arguments name live keys; a key given twice counts
+/// twice.
+pub fn exists(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let mut found = 0;
+    for key in args.rest() {
+        if ctx.lookup(key)?.is_some() {
+            found += 1;
+        }
+    }
+    reply.count(found);
+    Ok(())
+}
+
+/// `TYPE key`: the type name as a status reply, `none` when missing.
+pub fn type_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let name = ctx.lookup(key)?.map_or("none", |e| e.value.type_name());
+    reply.simple(name);
+    Ok(())
+}
+
+/// `TOUCH key [key ...]`: marks the keys as just accessed (for `OBJECT IDLETIME`); replies how
+/// many exist. Readonly in the command table, as in Redis, but it changes access metadata, so
+/// it takes exclusive locks (see [`plan_touch`]).
+pub fn touch(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    let mut touched = 0;
+    for key in args.rest() {
+        // Counted as a read lookup, as Redis's `lookupKeyRead` counts it.
+        if ctx.lookup(key)?.is_none() {
+            continue;
+        }
+        if let Some(entry) = ctx.locked.get_mut(db, key, now)? {
+            entry.accessed_at = now;
+            touched += 1;
+        }
+    }
+    reply.count(touched);
+    Ok(())
+}
+
+/// TOUCH's lock plan: its keys' shards, held exclusively because TOUCH updates each entry's
+/// access time in place.
+fn plan_touch(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
+    let keyspace = &engine.keyspace;
+    LockPlan {
+        write: true,
+        shards: args
+            .iter()
+            .skip(1)
+            .map(|key| (session.db, keyspace.shard_of(key)))
+            .collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renaming, copying, moving
+// ---------------------------------------------------------------------------------------------
+
+/// `RENAME key newkey`
+pub fn rename(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    rename_generic(ctx, args, reply, false)
+}
+
+/// `RENAMENX key newkey`
+pub fn renamenx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    rename_generic(ctx, args, reply, true)
+}
+
+/// RENAME and RENAMENX: moves the entry (value, TTL and access time) to the new name, replacing
+/// what was there unless `nx`.
+fn rename_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    nx: bool,
+) -> CommandResult {
+    let from = args.next_bytes()?;
+    let to = args.next_bytes()?;
+    let (db, now) = (ctx.db(), ctx.now);
+    if ctx.locked.get(db, from, now)?.is_none() {
+        return Err(CommandError::NoSuchKey);
+    }
+    // Renaming a key to itself changes nothing, but still needs the key to exist.
+    if from == to {
+        rename_reply(reply, nx, false);
+        return Ok(());
+    }
+    if nx && ctx.locked.get(db, to, now)?.is_some() {
+        reply.integer(0);
+        return Ok(());
+    }
+    let entry = ctx
+        .locked
+        .remove(db, from, now)?
+        .ok_or(CommandError::NoSuchKey)?;
+    ctx.locked.insert(db, to, entry, now)?;
+    rename_reply(reply, nx, true);
+    Ok(())
+}
+
+/// RENAME's `+OK`, or RENAMENX's 1 or 0.
+fn rename_reply(reply: &mut Reply, nx: bool, renamed: bool) {
+    if nx {
+        reply.integer(i64::from(renamed));
+    } else {
+        reply.ok();
+    }
+}
+
+/// COPY's options after `source destination`.
+#[derive(Debug, Default)]
+struct CopyOptions {
+    /// The `DB destination-db` index, checked to exist.
+    db: Option<usize>,
+    /// `REPLACE`: overwrite an existing destination.
+    replace: bool,
+}
+
+impl CopyOptions {
+    /// Parses `[DB destination-db] [REPLACE]` in any order and number, reporting the first
+    /// problem in argument order, as Redis does.
+    fn parse(engine: &Engine, options: &[Bytes]) -> Result<CopyOptions, CommandError> {
+        let mut parsed = CopyOptions::default();
+        let mut args = Args::new(options);
+        while let Some(option) = args.peek() {
+            args.next_bytes()?;
+            if option.eq_ignore_ascii_case(b"replace") {
+                parsed.replace = true;
+            } else if option.eq_ignore_ascii_case(b"db") && !args.is_empty() {
+                parsed.db = Some(db_arg(engine, args.next_bytes()?)?);
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// `COPY source destination [DB destination-db] [REPLACE]`: 1 if copied, 0 if the source is
+/// missing or the destination exists without REPLACE. The copy keeps the source's TTL.
+pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let source = args.next_bytes()?;
+    let destination = args.next_bytes()?;
+    let options = CopyOptions::parse(ctx.engine, args.rest())?;
+    let (db, now) = (ctx.db(), ctx.now);
+    let target_db = options.db.unwrap_or(db);
+    if target_db == db && source == destination {
+        return Err(SAME_OBJECT);
+    }
+    let Some(entry) = ctx.lookup(source)? else {
+        reply.integer(0);
+        return Ok(());
+    };
+    let copy = Entry {
+        value: entry.value.clone(),
+        expires_at: entry.expires_at,
+        accessed_at: now,
+    };
+    if !options.replace && ctx.locked.get(target_db, destination, now)?.is_some() {
+        reply.integer(0);
+        return Ok(());
+    }
+    ctx.locked.insert(target_db, destination, copy, now)?;
+    reply.integer(1);
+    Ok(())
+}
+
+/// COPY's lock plan: the source in the session's database and the destination in the target
+/// database. When the options are malformed the handler fails before touching a key, so the
+/// session's database stands in for the target.
+fn plan_copy(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
+    let options = args.get(3..).unwrap_or_default();
+    let target_db = CopyOptions::parse(engine, options)
+        .ok()
+        .and_then(|o| o.db)
+        .unwrap_or(session.db);
+    let keyspace = &engine.keyspace;
+    let source = args.get(1).map(|key| (session.db, keyspace.shard_of(key)));
+    let destination = args.get(2).map(|key| (target_db, keyspace.shard_of(key)));
+    LockPlan {
+        write: true,
+        shards: source.into_iter().chain(destination).collect(),
+    }
+}
+
+/// `MOVE key db`: moves the entry (value, TTL, access time) to another database; 1 if moved, 0
+/// if the key is missing or already exists there.
+pub fn move_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let target_db = db_arg(ctx.engine, args.next_bytes()?)?;
+    let (db, now) = (ctx.db(), ctx.now);
+    if target_db == db {
+        return Err(SAME_OBJECT);
+    }
+    if ctx.locked.get(db, key, now)?.is_none() || ctx.locked.get(target_db, key, now)?.is_some() {
+        reply.integer(0);
+        return Ok(());
+    }
+    let entry = ctx
+        .locked
+        .remove(db, key, now)?
+        .ok_or(CommandError::NoSuchKey)?;
+    ctx.locked.insert(target_db, key, entry, now)?;
+    reply.integer(1);
+    Ok(())
+}
+
+/// MOVE's lock plan: the key's shard in the session's database and, when the index is valid,
+/// in the target database.
+fn plan_move(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
+    let mut plan = LockPlan {
+        write: true,
+        shards: Vec::new(),
+    };
+    let Some(key) = args.get(1) else {
+        return plan;
+    };
+    let shard = engine.keyspace.shard_of(key);
+    plan.shards.push((session.db, shard));
+    if let Some(target) = args.get(2).and_then(|arg| db_arg(engine, arg).ok()) {
+        plan.shards.push((target, shard));
+    }
+    plan
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole databases
+// ---------------------------------------------------------------------------------------------
+
+/// `SWAPDB index1 index2`: exchanges the contents of two databases.
+pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let (a, b) = swapdb_indexes(ctx.engine, args.rest())?;
+    ctx.locked.swap_dbs(a, b)?;
+    reply.ok();
+    Ok(())
+}
+
+/// SWAPDB's two indexes, with Redis's errors: both are parsed before either is range-checked.
+fn swapdb_indexes(engine: &Engine, args: &[Bytes]) -> Result<(usize, usize), CommandError> {
+    let (Some(first), Some(second)) = (args.first(), args.get(1)) else {
+        return Err(CommandError::Syntax);
+    };
+    let a = int_arg(first, Some("ERR invalid first DB index"))?;
+    let b = int_arg(second, Some("ERR invalid second DB index"))?;
+    match (existing_db(engine, a), existing_db(engine, b)) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(CommandError::DbIndexOutOfRange),
+    }
+}
+
+/// SWAPDB's lock plan: every shard of both databases, or nothing when the indexes are invalid
+/// (the handler then fails without touching a key).
+fn plan_swapdb(engine: &Engine, _session: &Session, args: &[Bytes]) -> LockPlan {
+    let mut plan = LockPlan {
+        write: true,
+        shards: Vec::new(),
+    };
+    if let Ok((a, b)) = swapdb_indexes(engine, args.get(1..).unwrap_or_default()) {
+        engine.keyspace.plan_whole_db(&mut plan, a);
+        engine.keyspace.plan_whole_db(&mut plan, b);
+    }
+    plan
+}
+
+/// FLUSHDB's and FLUSHALL's `[ASYNC | SYNC]`: true for ASYNC.
+fn flush_mode(args: &Args<'_>) -> Result<bool, CommandError> {
+    match args.rest() {
+        [] => Ok(false),
+        [mode] if mode.eq_ignore_ascii_case(b"sync") => Ok(false),
+        [mode] if mode.eq_ignore_ascii_case(b"async") => Ok(true),
+        _ => Err(CommandError::Syntax),
+    }
+}
+
+/// Frees what a flush removed: on a background thread for ASYNC (so the reply does not wait
+/// for the memory to be freed), here otherwise or if no thread can be started.
+fn free_flushed(removed: Vec<ShardContents>, asynchronous: bool) {
+    if asynchronous && !removed.is_empty() {
+        // If the thread cannot start, `spawn` drops the closure, and the contents with it,
+        // before returning the error: they are freed here instead.
+        let _ = std::thread::Builder::new()
+            .name("kv-lazyfree".into())
+            .spawn(move || drop(removed));
+    }
+}
+
+/// `FLUSHDB [ASYNC | SYNC]`: empties the selected database.
+pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let asynchronous = flush_mode(args)?;
+    let removed = ctx.locked.clear(ctx.db());
+    free_flushed(removed, asynchronous);
+    reply.ok();
+    Ok(())
+}
+
+/// `FLUSHALL [ASYNC | SYNC]`: empties every database.
+pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let asynchronous = flush_mode(args)?;
+    let databases = ctx.engine.keyspace.databases();
+    let removed = (0..databases).flat_map(|db| ctx.locked.clear(db)).collect();
+    free_flushed(removed, asynchronous);
+    reply.ok();
+    Ok(())
+}
+
+/// `DBSIZE`: keys in the selected database, expired ones not yet reclaimed included (as Redis
+/// counts them).
+pub fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    reply.count(ctx.locked.len(ctx.db()));
+    Ok(())
+}
+
+/// Whether `key` matches a KEYS or SCAN pattern. A lone `*` matches every key, the empty one
+/// included, as Redis special-cases it; other patterns go through the glob matcher.
+fn pattern_matches(pattern: &[u8], key: &[u8]) -> bool {
+    pattern == b"*" || crate::glob::matches(pattern, key, false)
+}
+
+/// `KEYS pattern`: every live key matching the pattern, in no particular order.
+pub fn keys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let pattern = args.next_bytes()?;
+    let found: Vec<&CompactBytes> = ctx
+        .locked
+        .iter(ctx.db(), ctx.now)
+        .map(|(key, _)| key)
+        .filter(|key| pattern_matches(pattern, key))
+        .collect();
+    reply.array(found.len());
+    for key in found {
+        reply.bulk(key);
+    }
+    Ok(())
+}
+
+/// `RANDOMKEY`: a random live key, or nil when there is none.
+///
+/// Picks a random shard, then a random live key in it, moving on to the next shard when one
+/// has no live key: O(keys in a shard), and close to uniform because keys spread evenly over
+/// shards.
+pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    let shards = ctx.engine.keyspace.shard_count();
+    let random = random_u64();
+    let start = (random % shards as u64) as usize;
+    for step in 0..shards {
+        let shard = (start + step) % shards;
+        let live = ctx.locked.iter_shard(db, shard, now)?.count();
+        if live == 0 {
+            continue;
+        }
+        // The high bits are independent of those that chose the shard.
+        let pick = ((random >> 32) % live as u64) as usize;
+        if let Some((key, _)) = ctx.locked.iter_shard(db, shard, now)?.nth(pick) {
+            reply.bulk(key);
+            return Ok(());
+        }
+    }
+    reply.null();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// SCAN
+// ---------------------------------------------------------------------------------------------
+
+/// How a SCAN cursor names a position in the keyspace.
+///
+/// Keys are put in a total order that does not depend on the layout of the hash tables: first
+/// by shard index, then by a prefix of the key's hash (the hash that also picks the shard,
+/// fixed for the life of the process and the same in every database). A cursor is a position
+/// in that order, one `u64`:
+///
+/// ```text
+/// | shard index: log2(shards) bits | hash prefix: the top 64 - log2(shards) bits of the hash |
+/// ```
+///
+/// A call returns every live key from the cursor's position up to (not including) the cursor it
+/// replies with, so the positions covered by successive calls are disjoint and, together, the
+/// whole order: a key present for the whole iteration is returned (exactly once), however the
+/// keyspace grows, shrinks or rehashes in between, and a key added or removed meanwhile may or
+/// may not be. Cursor 0 is the start, and the reply cursor is 0 only when the iteration is
+/// over (a position past the start has a nonzero shard or a nonzero prefix). Every `u64` is a
+/// valid cursor, so a client-made cursor cannot break anything: it just starts somewhere.
+#[derive(Debug, Clone, Copy)]
+struct CursorLayout {
+    /// Bits that hold the shard index: log2 of the shard count (a power of two, at least 2).
+    shard_bits: u32,
+    /// How many shards there are.
+    shards: usize,
+}
+
+impl CursorLayout {
+    /// The layout for `engine`'s shard count.
+    fn new(engine: &Engine) -> CursorLayout {
+        let shards = engine.keyspace.shard_count();
+        CursorLayout {
+            shard_bits: shards.trailing_zeros(),
+            shards,
+        }
+    }
+
+    /// Bits that hold the hash prefix.
+    fn prefix_bits(self) -> u32 {
+        64 - self.shard_bits
+    }
+
+    /// The largest hash prefix.
+    fn max_prefix(self) -> u64 {
+        u64::MAX >> self.shard_bits
+    }
+
+    /// The position a key with this hash has within its shard.
+    fn prefix_of(self, hash: u64) -> u64 {
+        hash >> self.shard_bits
+    }
+
+    /// `(shard, prefix)` of a cursor.
+    fn decode(self, cursor: u64) -> (usize, u64) {
+        (
+            (cursor >> self.prefix_bits()) as usize,
+            cursor & self.max_prefix(),
+        )
+    }
+
+    /// The cursor of `(shard, prefix)`; 0 (the end) once `shard` is past the last shard.
+    fn encode(self, shard: usize, prefix: u64) -> u64 {
+        if shard >= self.shards {
+            return 0;
+        }
+        ((shard as u64) << self.prefix_bits()) | prefix
+    }
+
+    /// The cursor just after the keys of `shard` whose prefix is `prefix`.
+    fn after(self, shard: usize, prefix: u64) -> u64 {
+        if prefix >= self.max_prefix() {
+            self.encode(shard + 1, 0)
+        } else {
+            self.encode(shard, prefix + 1)
+        }
+    }
+}
+
+/// A SCAN cursor argument, read as Redis reads it with `strtoul`: optional sign (a minus
+/// negates modulo 2^64), decimal digits, nothing else; the empty string is 0.
+fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
+    let invalid = CommandError::msg("ERR invalid cursor");
+    // C's isspace: space, \t, \n, \v, \f, \r.
+    if arg
+        .first()
+        .is_some_and(|&b| b == b' ' || (b'\t'..=b'\r').contains(&b))
+    {
+        return Err(invalid);
+    }
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        return Err(invalid);
+    }
+    let mut value = 0u64;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return Err(invalid);
+        }
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(digit - b'0')))
+            .ok_or_else(|| invalid.clone())?;
+    }
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// SCAN's options after the cursor.
+#[derive(Debug)]
+struct ScanOptions<'a> {
+    /// How many keys to examine (before filtering).
+    count: usize,
+    /// `MATCH pattern`.
+    pattern: Option<&'a [u8]>,
+    /// `TYPE type`.
+    type_name: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// Parses `[MATCH pattern] [COUNT count] [TYPE type]`, in any order, the last of each
+    /// winning.
+    fn parse(args: &mut Args<'a>) -> Result<ScanOptions<'a>, CommandError> {
+        let mut options = ScanOptions {
+            count: 10,
+            pattern: None,
+            type_name: None,
+        };
+        while let Some(option) = args.peek() {
+            args.next_bytes()?;
+            if args.is_empty() {
+                return Err(CommandError::Syntax);
+            }
+            if option.eq_ignore_ascii_case(b"count") {
+                let count = args.next_i64()?;
+                if count < 1 {
+                    return Err(CommandError::Syntax);
+                }
+                options.count = usize::try_from(count).unwrap_or(usize::MAX);
+            } else if option.eq_ignore_ascii_case(b"match") {
+                options.pattern = Some(args.next_bytes()?);
+            } else if option.eq_ignore_ascii_case(b"type") {
+                options.type_name = Some(args.next_bytes()?);
+            } else {
+                return Err(CommandError::Syntax);
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// The live keys a SCAN step found, with their entries (for the TYPE filter).
+type ScanBatch<'l> = Vec<(&'l CompactBytes, &'l Entry)>;
+
+/// One step of a SCAN: up to `count` live keys from `cursor` on (more when several keys share
+/// the last hash prefix, so that none is skipped) and the cursor to continue from.
+///
+/// Each shard visited costs O(keys in it): its keys are not stored in hash order, so finding
+/// the next ones means looking at all of them.
+fn scan_step<'l>(
+    ctx: &'l Ctx<'_, '_>,
+    cursor: u64,
+    count: usize,
+) -> Result<(u64, ScanBatch<'l>), CommandError> {
+    let layout = CursorLayout::new(ctx.engine);
+    let keyspace = &ctx.engine.keyspace;
+    let (db, now) = (ctx.db(), ctx.now);
+    let (mut shard, mut from) = layout.decode(cursor);
+    let mut found = Vec::new();
+    while shard < layout.shards {
+        let mut candidates: Vec<(u64, &CompactBytes, &Entry)> = ctx
+            .locked
+            .iter_shard(db, shard, now)?
+            .map(|(key, entry)| (layout.prefix_of(key_hash(keyspace, key)), key, entry))
+            .filter(|(prefix, _, _)| *prefix >= from)
+            .collect();
+        let room = count - found.len();
+        if candidates.len() > room {
+            // Keep the `room` lowest prefixes, plus any key tied with the last of them.
+            candidates.select_nth_unstable_by_key(room - 1, |c| c.0);
+            let last = candidates[room - 1].0;
+            found.extend(
+                candidates
+                    .into_iter()
+                    .filter(|c| c.0 <= last)
+                    .map(|(_, k, e)| (k, e)),
+            );
+            return Ok((layout.after(shard, last), found));
+        }
+        found.extend(candidates.into_iter().map(|(_, k, e)| (k, e)));
+        shard += 1;
+        from = 0;
+        if found.len() >= count {
+            return Ok((layout.encode(shard, 0), found));
+        }
+    }
+    Ok((0, found))
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`: the next cursor and a batch of
+/// keys; see [`CursorLayout`] for the guarantee. COUNT bounds the keys examined, so with MATCH
+/// or TYPE a batch may hold fewer, even none, before the iteration ends.
+pub fn scan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let cursor = parse_cursor(args.next_bytes()?)?;
+    let options = ScanOptions::parse(args)?;
+    let (next, batch) = scan_step(ctx, cursor, options.count)?;
+    let mut keys: Vec<&CompactBytes> = Vec::with_capacity(batch.len());
+    let mut type_checks = 0;
+    for (key, entry) in batch {
+        if options.pattern.is_some_and(|p| !pattern_matches(p, key)) {
+            continue;
+        }
+        if let Some(wanted) = options.type_name {
+            // Redis looks each key up to learn its type, which counts as a keyspace hit.
+            type_checks += 1;
+            if !entry
+                .value
+                .type_name()
+                .as_bytes()
+                .eq_ignore_ascii_case(wanted)
+            {
+                continue;
+            }
+        }
+        keys.push(key);
+    }
+    ctx.engine
+        .stats
+        .keyspace_hits
+        .fetch_add(type_checks, Ordering::Relaxed);
+    reply.array(2);
+    reply.bulk(itoa::Buffer::new().format(next).as_bytes());
+    reply.array(keys.len());
+    for key in keys {
+        reply.bulk(key);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expiry
+// ---------------------------------------------------------------------------------------------
+
+/// The `NX | XX | GT | LT` conditions of the EXPIRE family.
+#[derive(Debug, Default, Clone, Copy)]
+struct ExpireCondition {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+impl ExpireCondition {
+    /// Parses the options after the time, as Redis's `parseExtendedExpireArgumentsOrReply`:
+    /// unknown words first, then the incompatible combinations.
+    fn parse(args: &Args<'_>) -> Result<ExpireCondition, CommandError> {
+        let mut c = ExpireCondition::default();
+        for option in args.rest() {
+            if option.eq_ignore_ascii_case(b"nx") {
+                c.nx = true;
+            } else if option.eq_ignore_ascii_case(b"xx") {
+                c.xx = true;
+            } else if option.eq_ignore_ascii_case(b"gt") {
+                c.gt = true;
+            } else if option.eq_ignore_ascii_case(b"lt") {
+                c.lt = true;
+            } else {
+                // Redis formats the option as a C string: it ends at the first NUL byte.
+                let shown = option.split(|&b| b == 0).next().unwrap_or_default();
+                return Err(CommandError::Other(
+                    format!("ERR Unsupported option {}", String::from_utf8_lossy(shown)).into(),
+                ));
+            }
+        }
+        if c.nx && (c.xx || c.gt || c.lt) {
+            return Err(CommandError::msg(
+                "ERR NX and XX, GT or LT options at the same time are not compatible",
+            ));
+        }
+        if c.gt && c.lt {
+            return Err(CommandError::msg(
+                "ERR GT and LT options at the same time are not compatible",
+            ));
+        }
+        Ok(c)
+    }
+
+    /// Whether the new expiry `when` may replace `current` (None: the key is persistent, which
+    /// GT and LT treat as an infinite TTL).
+    fn allows(self, when: i64, current: Option<i64>) -> bool {
+        match current {
+            None => !(self.xx || self.gt),
+            Some(current) => {
+                !(self.nx || (self.gt && when <= current) || (self.lt && when >= current))
+            }
+        }
+    }
+}
+
+/// How an EXPIRE-family command gives its time.
+#[derive(Debug, Clone, Copy)]
+struct ExpireForm {
+    /// The command's name, for the error message.
+    name: &'static str,
+    /// Seconds rather than milliseconds.
+    seconds: bool,
+    /// A Unix time rather than a time from now.
+    absolute: bool,
+}
+
+/// `EXPIRE key seconds [NX | XX | GT | LT]`
+pub fn expire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = ExpireForm {
+        name: "expire",
+        seconds: true,
+        absolute: false,
+    };
+    expire_generic(ctx, args, reply, form)
+}
+
+/// `PEXPIRE key milliseconds [NX | XX | GT | LT]`
+pub fn pexpire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = ExpireForm {
+        name: "pexpire",
+        seconds: false,
+        absolute: false,
+    };
+    expire_generic(ctx, args, reply, form)
+}
+
+/// `EXPIREAT key unix-time-seconds [NX | XX | GT | LT]`
+pub fn expireat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = ExpireForm {
+        name: "expireat",
+        seconds: true,
+        absolute: true,
+    };
+    expire_generic(ctx, args, reply, form)
+}
+
+/// `PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]`
+pub fn pexpireat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = ExpireForm {
+        name: "pexpireat",
+        seconds: false,
+        absolute: true,
+    };
+    expire_generic(ctx, args, reply, form)
+}
+
+/// The time argument as absolute Unix milliseconds, refusing what would overflow as Redis's
+/// `expireGenericCommand` does. Negative results are allowed: they are in the past.
+fn expire_when(value: i64, form: ExpireForm, now: u64) -> Result<i64, CommandError> {
+    let invalid = CommandError::InvalidExpireTime(form.name);
+    let millis = if form.seconds {
+        value.checked_mul(1000).ok_or(invalid.clone())?
+    } else {
+        value
+    };
+    let base = if form.absolute {
+        0
+    } else {
+        i64::try_from(now).unwrap_or(i64::MAX)
+    };
+    millis.checked_add(base).ok_or(invalid)
+}
+
+/// The EXPIRE family: sets the key's expiry if the condition allows it; a time already past
+/// deletes the key. Replies 1 when the key was changed, 0 otherwise.
+fn expire_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    form: ExpireForm,
+) -> CommandResult {
+    let key = args.next_bytes()?;
+    let time = args.next_bytes()?;
+    // Redis checks the options before the number.
+    let condition = ExpireCondition::parse(args)?;
+    let (db, now) = (ctx.db(), ctx.now);
+    let when = expire_when(parse_i64(time)?, form, now)?;
+    let Some(entry) = ctx.locked.get(db, key, now)? else {
+        reply.integer(0);
+        return Ok(());
+    };
+    let current = entry
+        .expires_at()
+        .map(|at| i64::try_from(at).unwrap_or(i64::MAX));
+    if !condition.allows(when, current) {
+        reply.integer(0);
+        return Ok(());
+    }
+    match u64::try_from(when) {
+        Ok(at) if at > now => {
+            ctx.locked.set_expiry(db, key, Some(at), now)?;
+        }
+        _ => {
+            ctx.locked.remove(db, key, now)?;
+        }
+    }
+    reply.integer(1);
+    Ok(())
+}
+
+/// What the TTL family reports.
+#[derive(Debug, Clone, Copy)]
+struct TtlForm {
+    /// Milliseconds rather than seconds (rounded to the nearest).
+    millis: bool,
+    /// The absolute expiry time rather than the time left.
+    absolute: bool,
+}
+
+/// `TTL key`: seconds left (rounded), -1 without expiry, -2 when missing.
+pub fn ttl(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    ttl_generic(
+        ctx,
+        args,
+        reply,
+        TtlForm {
+            millis: false,
+            absolute: false,
+        },
+    )
+}
+
+/// `PTTL key`: milliseconds left, -1 without expiry, -2 when missing.
+pub fn pttl(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    ttl_generic(
+        ctx,
+        args,
+        reply,
+        TtlForm {
+            millis: true,
+            absolute: false,
+        },
+    )
+}
+
+/// `EXPIRETIME key`: the expiry as Unix seconds (rounded), -1 without expiry, -2 when missing.
+pub fn expiretime(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    ttl_generic(
+        ctx,
+        args,
+        reply,
+        TtlForm {
+            millis: false,
+            absolute: true,
+        },
+    )
+}
+
+/// `PEXPIRETIME key`: the expiry as Unix milliseconds, -1 without expiry, -2 when missing.
+pub fn pexpiretime(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    ttl_generic(
+        ctx,
+        args,
+        reply,
+        TtlForm {
+            millis: true,
+            absolute: true,
+        },
+    )
+}
+
+/// The TTL family, as Redis's `ttlGenericCommand` computes it, rounding included.
+fn ttl_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    form: TtlForm,
+) -> CommandResult {
+    let key = args.next_bytes()?;
+    let now = i64::try_from(ctx.now).unwrap_or(i64::MAX);
+    let Some(entry) = ctx.lookup(key)? else {
+        reply.integer(-2);
+        return Ok(());
+    };
+    let Some(at) = entry.expires_at() else {
+        reply.integer(-1);
+        return Ok(());
+    };
+    let at = i64::try_from(at).unwrap_or(i64::MAX);
+    let ms = if form.absolute {
+        at
+    } else {
+        at.saturating_sub(now).max(0)
+    };
+    reply.integer(if form.millis {
+        ms
+    } else {
+        ms.saturating_add(500) / 1000
+    });
+    Ok(())
+}
+
+/// `PERSIST key`: 1 if an expiry was removed, 0 if the key is missing or persistent.
+pub fn persist(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let (db, now) = (ctx.db(), ctx.now);
+    let volatile = ctx
+        .locked
+        .get(db, key, now)?
+        .is_some_and(|e| e.expires_at().is_some());
+    if volatile {
+        ctx.locked.set_expiry(db, key, None, now)?;
+    }
+    reply.integer(i64::from(volatile));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// OBJECT
+// ---------------------------------------------------------------------------------------------
+
+/// `OBJECT ENCODING key`: the name Redis would give the value's representation; nil if missing.
+pub fn object_encoding(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+) -> CommandResult {
+    match ctx.lookup(args.next_bytes()?)? {
+        Some(entry) => reply.bulk(entry.value.encoding().as_bytes()),
+        None => reply.null(),
+    }
+    Ok(())
+}
+
+/// `OBJECT FREQ key`: nil if missing, otherwise Redis's error for a server that does not track
+/// access frequency (kv has no LFU eviction).
+pub fn object_freq(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    match ctx.lookup(args.next_bytes()?)? {
+        Some(_) => Err(NO_LFU),
+        None => {
+            reply.null();
+            Ok(())
+        }
+    }
+}
+
+/// `OBJECT IDLETIME key`: whole seconds since the key was last written or touched; nil if
+/// missing.
+pub fn object_idletime(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+) -> CommandResult {
+    let now = ctx.now;
+    match ctx.lookup(args.next_bytes()?)? {
+        Some(entry) => reply.count((now.saturating_sub(entry.accessed_at) / 1000) as usize),
+        None => reply.null(),
+    }
+    Ok(())
+}
+
+/// `OBJECT REFCOUNT key`: 1, or `i32::MAX` for the small integers Redis shares between keys;
+/// nil if missing.
+pub fn object_refcount(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+) -> CommandResult {
+    match ctx.lookup(args.next_bytes()?)? {
+        Some(entry) => reply.integer(if is_shared_integer(&entry.value) {
+            SHARED_REFCOUNT
+        } else {
+            1
+        }),
+        None => reply.null(),
+    }
+    Ok(())
+}
+
+/// Whether Redis would store this value as one of its shared integer objects: an integer
+/// encoded string in `0..10000`.
+fn is_shared_integer(value: &Value) -> bool {
+    match value {
+        Value::Str(s) => {
+            value.encoding() == "int"
+                && kv_resp::parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n))
+        }
+    }
+}
+
+/// `OBJECT HELP`
+pub fn object_help(
+    _ctx: &mut Ctx<'_, '_>,
+    _args: &mut Args<'_>,
+    reply: &mut Reply,
+) -> CommandResult {
+    let lines = [
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    reply.array(lines.len());
+    for line in lines {
+        reply.simple(line);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+// ---------------------------------------------------------------------------------------------
+
+/// The subcommands of OBJECT.
+static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
+    command!("encoding", 3, [READONLY], (2, 2, 1), Generic, engine!(object_encoding), "2.2.3", "O(1)",
+        "Returns the internal encoding of a key's value.", "key", tips: &["nondeterministic_output"]),
+    command!("freq", 3, [READONLY], (2, 2, 1), Generic, engine!(object_freq), "4.0.0", "O(1)",
+        "Returns the logarithmic access frequency counter of a key's value.", "key",
+        tips: &["nondeterministic_output"]),
+    command!(
+        "help",
+        2,
+        [LOADING, STALE],
+        NO_KEYS,
+        Generic,
+        engine!(object_help),
+        "6.2.0",
+        "O(1)",
+        "Explains the OBJECT subcommands.",
+        ""
+    ),
+    command!("idletime", 3, [READONLY], (2, 2, 1), Generic, engine!(object_idletime), "2.2.3", "O(1)",
+        "Returns how long ago a key was last accessed, in seconds.", "key", tips: &["nondeterministic_output"]),
+    command!("refcount", 3, [READONLY], (2, 2, 1), Generic, engine!(object_refcount), "2.2.3", "O(1)",
+        "Returns how many references a key's value has.", "key", tips: &["nondeterministic_output"]),
+];
 
 /// Registration block: the key-generic commands' rows of the command table.
-pub(crate) static COMMANDS: &[CommandSpec] = &[];
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    command!("copy", -3, [WRITE, DENYOOM], (1, 2, 1), Generic, engine!(copy), "6.2.0",
+        "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.",
+        "Copies a key's value and TTL to another key, possibly in another database.",
+        "source destination [DB destination-db] [REPLACE]", locks: Locks::Custom(plan_copy)),
+    command!("dbsize", 1, [READONLY, FAST], NO_KEYS, Generic, engine!(dbsize), "1.0.0", "O(1)",
+        "Returns the number of keys in the selected database.", "", locks: Locks::Db,
+        tips: &["request_policy:all_shards", "response_policy:agg_sum"]),
+    command!("del", -2, [WRITE], (1, -1, 1), Generic, engine!(del), "1.0.0",
+        "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
+        "Deletes keys and counts how many existed.", "key [key ...]",
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    command!("dump", 2, [READONLY], (1, 1, 1), Generic, engine!(dump::dump), "2.6.0",
+        "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
+        "Serializes a key's value into a payload RESTORE accepts.", "key", tips: &["nondeterministic_output"]),
+    command!("exists", -2, [READONLY, FAST], (1, -1, 1), Generic, engine!(exists), "1.0.0",
+        "O(N) where N is the number of keys to check.",
+        "Counts how many of the given keys exist, repeats included.", "key [key ...]",
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    command!(
+        "expire",
+        -3,
+        [WRITE, FAST],
+        (1, 1, 1),
+        Generic,
+        engine!(expire),
+        "1.0.0",
+        "O(1)",
+        "Sets a key's time to live in seconds.",
+        "key seconds [NX | XX | GT | LT]"
+    ),
+    command!(
+        "expireat",
+        -3,
+        [WRITE, FAST],
+        (1, 1, 1),
+        Generic,
+        engine!(expireat),
+        "1.2.0",
+        "O(1)",
+        "Sets a key's expiry to a Unix time in seconds.",
+        "key unix-time-seconds [NX | XX | GT | LT]"
+    ),
+    command!(
+        "expiretime",
+        2,
+        [READONLY, FAST],
+        (1, 1, 1),
+        Generic,
+        engine!(expiretime),
+        "7.0.0",
+        "O(1)",
+        "Returns a key's expiry as a Unix time in seconds.",
+        "key"
+    ),
+    command!("flushall", -1, [WRITE], NO_KEYS, Generic, engine!(flushall), "1.0.0",
+        "O(N) where N is the total number of keys in all databases", "Deletes every key of every database.",
+        "[ASYNC | SYNC]", locks: Locks::All, extra_acl: &["dangerous"],
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    command!("flushdb", -1, [WRITE], NO_KEYS, Generic, engine!(flushdb), "1.0.0",
+        "O(N) where N is the number of keys in the selected database", "Deletes every key of the selected database.",
+        "[ASYNC | SYNC]", locks: Locks::Db, extra_acl: &["dangerous"],
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    command!("keys", 2, [READONLY], NO_KEYS, Generic, engine!(keys), "1.0.0",
+        "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
+        "Returns every key name matching a pattern.", "pattern", locks: Locks::Db, extra_acl: &["dangerous"],
+        tips: &["request_policy:all_shards", "nondeterministic_output_order"]),
+    command!("move", 3, [WRITE, FAST], (1, 1, 1), Generic, engine!(move_), "1.0.0", "O(1)",
+        "Moves a key to another database.", "key db", locks: Locks::Custom(plan_move)),
+    command!("object", -2, [], NO_KEYS, Generic, Handler::Container, "2.2.3", "Depends on subcommand.",
+        "A container for commands that inspect how a value is stored.", "", subcommands: OBJECT_SUBCOMMANDS),
+    command!(
+        "persist",
+        2,
+        [WRITE, FAST],
+        (1, 1, 1),
+        Generic,
+        engine!(persist),
+        "2.2.0",
+        "O(1)",
+        "Removes a key's expiry.",
+        "key"
+    ),
+    command!(
+        "pexpire",
+        -3,
+        [WRITE, FAST],
+        (1, 1, 1),
+        Generic,
+        engine!(pexpire),
+        "2.6.0",
+        "O(1)",
+        "Sets a key's time to live in milliseconds.",
+        "key milliseconds [NX | XX | GT | LT]"
+    ),
+    command!(
+        "pexpireat",
+        -3,
+        [WRITE, FAST],
+        (1, 1, 1),
+        Generic,
+        engine!(pexpireat),
+        "2.6.0",
+        "O(1)",
+        "Sets a key's expiry to a Unix time in milliseconds.",
+        "key unix-time-milliseconds [NX | XX | GT | LT]"
+    ),
+    command!(
+        "pexpiretime",
+        2,
+        [READONLY, FAST],
+        (1, 1, 1),
+        Generic,
+        engine!(pexpiretime),
+        "7.0.0",
+        "O(1)",
+        "Returns a key's expiry as a Unix time in milliseconds.",
+        "key"
+    ),
+    command!("pttl", 2, [READONLY, FAST], (1, 1, 1), Generic, engine!(pttl), "2.6.0", "O(1)",
+        "Returns a key's time to live in milliseconds.", "key", tips: &["nondeterministic_output"]),
+    command!("randomkey", 1, [READONLY], NO_KEYS, Generic, engine!(randomkey), "1.0.0", "O(1)",
+        "Returns a random key name from the selected database.", "", locks: Locks::Db,
+        tips: &["request_policy:all_shards", "nondeterministic_output"]),
+    command!(
+        "rename",
+        3,
+        [WRITE],
+        (1, 2, 1),
+        Generic,
+        engine!(rename),
+        "1.0.0",
+        "O(1)",
+        "Renames a key, overwriting the destination.",
+        "key newkey"
+    ),
+    command!(
+        "renamenx",
+        3,
+        [WRITE, FAST],
+        (1, 2, 1),
+        Generic,
+        engine!(renamenx),
+        "1.0.0",
+        "O(1)",
+        "Renames a key only if the new name is not taken.",
+        "key newkey"
+    ),
+    command!("restore", -4, [WRITE, DENYOOM], (1, 1, 1), Generic, engine!(dump::restore), "2.6.0",
+        "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        "Creates a key from a payload made by DUMP.",
+        "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]",
+        extra_acl: &["dangerous"]),
+    command!("scan", -2, [READONLY], NO_KEYS, Generic, engine!(scan), "2.8.0",
+        "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        "Iterates over the key names of the selected database.", "cursor [MATCH pattern] [COUNT count] [TYPE type]",
+        locks: Locks::Db, tips: &["nondeterministic_output", "request_policy:special"]),
+    command!("swapdb", 3, [WRITE, FAST], NO_KEYS, Generic, engine!(swapdb), "4.0.0",
+        "O(N) where N is the count of clients watching or blocking on keys from both databases.",
+        "Exchanges the contents of two databases.", "index1 index2", locks: Locks::Custom(plan_swapdb),
+        extra_acl: &["dangerous"]),
+    command!("touch", -2, [READONLY, FAST], (1, -1, 1), Generic, engine!(touch), "3.2.1",
+        "O(N) where N is the number of keys that will be touched.",
+        "Marks keys as just accessed and counts how many exist.", "key [key ...]",
+        locks: Locks::Custom(plan_touch), tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
+    command!("ttl", 2, [READONLY, FAST], (1, 1, 1), Generic, engine!(ttl), "1.0.0", "O(1)",
+        "Returns a key's time to live in seconds.", "key", tips: &["nondeterministic_output"]),
+    command!(
+        "type",
+        2,
+        [READONLY, FAST],
+        (1, 1, 1),
+        Generic,
+        engine!(type_),
+        "1.0.0",
+        "O(1)",
+        "Returns the type of a key's value.",
+        "key"
+    ),
+    command!("unlink", -2, [WRITE, FAST], (1, -1, 1), Generic, engine!(unlink), "4.0.0",
+        "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
+        "Deletes keys, freeing their memory in the background, and counts how many existed.", "key [key ...]",
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
+];
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::HashMap;
+    use std::num::NonZeroU64;
+
+    use bytes::Bytes;
+    use kv_resp::{Frame, FrameDecoder};
+
+    use super::*;
+    use crate::{now_ms, Engine, Session};
+
+    /// An engine and one client session, driven through `Engine::execute` like the server does.
+    /// Shared with the DUMP/RESTORE tests.
+    pub(crate) struct Client {
+        pub(crate) engine: Engine,
+        session: Session,
+    }
+
+    impl Client {
+        pub(crate) fn new() -> Client {
+            Client {
+                engine: Engine::new(16, 16),
+                session: Session::default(),
+            }
+        }
+
+        /// Runs one command given as raw arguments and decodes its single reply.
+        pub(crate) fn run(&mut self, args: &[&[u8]]) -> Frame {
+            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            let mut reply = Reply::new(self.session.protocol);
+            self.engine.execute(&mut self.session, &args, &mut reply);
+            let mut buf = reply.buf;
+            let frame = FrameDecoder::default()
+                .decode(&mut buf)
+                .expect("a well-formed reply")
+                .expect("a complete reply");
+            assert!(buf.is_empty(), "more than one reply to {args:?}");
+            frame
+        }
+
+        /// Runs a command written as space-separated words.
+        pub(crate) fn cmd(&mut self, line: &str) -> Frame {
+            let words: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+            self.run(&words)
+        }
+
+        /// Stores an entry directly, bypassing commands (for states commands cannot create,
+        /// such as a key whose expiry has passed but that is not reclaimed yet).
+        pub(crate) fn put(&self, db: usize, key: &[u8], entry: Entry) {
+            let keyspace = &self.engine.keyspace;
+            let mut locked = keyspace.lock(LockPlan {
+                write: true,
+                shards: vec![(db, keyspace.shard_of(key))],
+            });
+            locked.insert(db, key, entry, 0).expect("shard is locked");
+        }
+
+        /// Stores a key that expired long ago.
+        pub(crate) fn put_expired(&self, db: usize, key: &[u8]) {
+            self.put(
+                db,
+                key,
+                Entry {
+                    value: Value::Str(CompactBytes::new(b"stale")),
+                    expires_at: NonZeroU64::new(1),
+                    accessed_at: 0,
+                },
+            );
+        }
+
+        /// The integer reply of a command.
+        pub(crate) fn int(&mut self, line: &str) -> i64 {
+            match self.cmd(line) {
+                Frame::Integer(n) => n,
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+
+        /// The keys of a KEYS reply or the batch of a SCAN reply, sorted.
+        fn key_list(frame: Frame) -> Vec<Vec<u8>> {
+            let Frame::Array(items) = frame else {
+                panic!("{frame:?}")
+            };
+            let mut keys: Vec<Vec<u8>> = items
+                .into_iter()
+                .map(|f| match f {
+                    Frame::Bulk(b) => b.to_vec(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            keys.sort();
+            keys
+        }
+    }
+
+    fn ok() -> Frame {
+        Frame::simple("OK")
+    }
+
+    fn int(n: i64) -> Frame {
+        Frame::Integer(n)
+    }
+
+    fn bulk(s: &str) -> Frame {
+        Frame::bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn err(s: &'static str) -> Frame {
+        Frame::error(s)
+    }
+
+    fn strings(items: &[&str]) -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = items.iter().map(|s| s.as_bytes().to_vec()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn del_unlink_exists_and_type() {
+        let mut c = Client::new();
+        c.cmd("SET a 1");
+        c.cmd("SET b 2");
+        assert_eq!(c.cmd("EXISTS a a b nope"), int(3));
+        assert_eq!(c.cmd("TYPE a"), Frame::simple("string"));
+        assert_eq!(c.cmd("TYPE nope"), Frame::simple("none"));
+        assert_eq!(c.cmd("DEL a a b c"), int(2));
+        assert_eq!(c.cmd("EXISTS a b"), int(0));
+        c.cmd("SET a 1");
+        assert_eq!(c.cmd("UNLINK a nope"), int(1));
+        assert_eq!(
+            c.cmd("DEL"),
+            err("ERR wrong number of arguments for 'del' command")
+        );
+        // An expired but unreclaimed key is invisible and does not count as deleted.
+        c.put_expired(0, b"old");
+        assert_eq!(c.cmd("EXISTS old"), int(0));
+        assert_eq!(c.cmd("TYPE old"), Frame::simple("none"));
+        assert_eq!(c.cmd("DEL old"), int(0));
+        assert_eq!(c.cmd("DBSIZE"), int(0));
+    }
+
+    #[test]
+    fn lookups_count_hits_and_misses() {
+        let mut c = Client::new();
+        c.cmd("SET a 1");
+        let stats = |c: &Client| {
+            (
+                c.engine.stats.keyspace_hits.load(Ordering::Relaxed),
+                c.engine.stats.keyspace_misses.load(Ordering::Relaxed),
+            )
+        };
+        let before = stats(&c);
+        c.cmd("EXISTS a nope");
+        c.cmd("TTL a");
+        c.cmd("DEL nope");
+        c.cmd("RENAME a b");
+        let after = stats(&c);
+        assert_eq!((after.0 - before.0, after.1 - before.1), (2, 1));
+    }
+
+    #[test]
+    fn rename_and_renamenx() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("RENAME nope x"), err("ERR no such key"));
+        assert_eq!(c.cmd("RENAME nope nope"), err("ERR no such key"));
+        assert_eq!(c.cmd("RENAMENX nope x"), err("ERR no such key"));
+        c.cmd("SET a 1");
+        assert_eq!(c.cmd("RENAME a a"), ok());
+        assert_eq!(c.cmd("RENAMENX a a"), int(0));
+        c.cmd("PEXPIRE a 100000");
+        assert_eq!(c.cmd("RENAME a b"), ok());
+        assert_eq!(c.cmd("GET b"), bulk("1"));
+        assert_eq!(c.cmd("EXISTS a"), int(0));
+        // The TTL travels with the value.
+        assert!((99_000..=100_000).contains(&c.int("PTTL b")));
+        c.cmd("SET c 3");
+        assert_eq!(c.cmd("RENAMENX b c"), int(0));
+        assert_eq!(c.cmd("GET c"), bulk("3"));
+        assert_eq!(c.cmd("RENAMENX b d"), int(1));
+        assert_eq!(c.cmd("GET d"), bulk("1"));
+        // RENAME overwrites, and the overwritten key's TTL goes with it.
+        c.cmd("SET e 5");
+        c.cmd("PEXPIRE c 5000");
+        assert_eq!(c.cmd("RENAME e c"), ok());
+        assert_eq!(c.cmd("GET c"), bulk("5"));
+        assert_eq!(c.cmd("TTL c"), int(-1));
+        assert_eq!(c.engine.keyspace.db_volatile(0), 1);
+    }
+
+    #[test]
+    fn copy_within_and_across_databases() {
+        let mut c = Client::new();
+        c.cmd("SET x 1");
+        c.cmd("PEXPIRE x 100000");
+        assert_eq!(c.cmd("COPY x y"), int(1));
+        assert_eq!(c.cmd("GET y"), bulk("1"));
+        assert!(c.int("PTTL y") > 99_000);
+        assert_eq!(c.cmd("COPY x y"), int(0));
+        c.cmd("SET x 2");
+        assert_eq!(c.cmd("COPY x y REPLACE replace"), int(1));
+        assert_eq!(c.cmd("GET y"), bulk("2"));
+        assert_eq!(c.cmd("TTL y"), int(-1));
+        assert_eq!(c.cmd("COPY x y DB 1"), int(1));
+        assert_eq!(c.cmd("COPY x x db 1"), int(1));
+        assert_eq!(c.cmd("COPY x x db 1"), int(0));
+        assert_eq!(c.cmd("COPY x y db 0"), int(0));
+        assert_eq!(c.cmd("COPY nope y"), int(0));
+        c.cmd("SELECT 1");
+        assert_eq!(c.cmd("GET y"), bulk("2"));
+        assert_eq!(c.cmd("GET x"), bulk("2"));
+        c.cmd("SELECT 0");
+        assert_eq!(
+            c.cmd("COPY x x"),
+            err("ERR source and destination objects are the same")
+        );
+        assert_eq!(
+            c.cmd("COPY x x db 0"),
+            err("ERR source and destination objects are the same")
+        );
+        assert_eq!(c.cmd("COPY x y db 16"), err("ERR DB index is out of range"));
+        assert_eq!(c.cmd("COPY x y db -1"), err("ERR DB index is out of range"));
+        assert_eq!(
+            c.cmd("COPY nope y db 99"),
+            err("ERR DB index is out of range")
+        );
+        assert_eq!(
+            c.cmd("COPY x y db abc"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            c.cmd("COPY x y db 2147483648"),
+            err("ERR value is out of range, value must between -2147483648 and 2147483647")
+        );
+        assert_eq!(c.cmd("COPY x y db"), err("ERR syntax error"));
+        assert_eq!(c.cmd("COPY x y foo"), err("ERR syntax error"));
+        // The first problem in argument order is the one reported.
+        assert_eq!(
+            c.cmd("COPY x y db 99 foo"),
+            err("ERR DB index is out of range")
+        );
+        assert_eq!(c.cmd("COPY x y foo db 99"), err("ERR syntax error"));
+        assert_eq!(
+            c.cmd("COPY x"),
+            err("ERR wrong number of arguments for 'copy' command")
+        );
+    }
+
+    #[test]
+    fn lock_plans_cover_the_keys_touched() {
+        let engine = Engine::new(16, 16);
+        let session = Session {
+            db: 3,
+            ..Session::default()
+        };
+        let shard = |key: &[u8]| engine.keyspace.shard_of(key);
+        let args = |line: &str| -> Vec<Bytes> {
+            line.split_whitespace()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        let plan = plan_copy(&engine, &session, &args("copy a b db 7 replace"));
+        assert!(plan.write);
+        assert_eq!(plan.shards, vec![(3, shard(b"a")), (7, shard(b"b"))]);
+        let plan = plan_copy(&engine, &session, &args("copy a b db 99"));
+        assert_eq!(plan.shards, vec![(3, shard(b"a")), (3, shard(b"b"))]);
+        let plan = plan_move(&engine, &session, &args("move a 5"));
+        assert_eq!(plan.shards, vec![(3, shard(b"a")), (5, shard(b"a"))]);
+        let plan = plan_move(&engine, &session, &args("move a x"));
+        assert_eq!(plan.shards, vec![(3, shard(b"a"))]);
+        let plan = plan_swapdb(&engine, &session, &args("swapdb 1 2"));
+        assert_eq!(plan.shards.len(), 32);
+        assert!(plan.shards.iter().all(|&(db, _)| db == 1 || db == 2));
+        assert!(plan_swapdb(&engine, &session, &args("swapdb 1 99"))
+            .shards
+            .is_empty());
+        let plan = plan_touch(&engine, &session, &args("touch a b"));
+        assert!(plan.write);
+        assert_eq!(plan.shards, vec![(3, shard(b"a")), (3, shard(b"b"))]);
+    }
+
+    #[test]
+    fn move_between_databases() {
+        let mut c = Client::new();
+        c.cmd("SET x 1");
+        c.cmd("PEXPIRE x 100000");
+        assert_eq!(
+            c.cmd("MOVE x 0"),
+            err("ERR source and destination objects are the same")
+        );
+        assert_eq!(c.cmd("MOVE x 16"), err("ERR DB index is out of range"));
+        assert_eq!(c.cmd("MOVE x -1"), err("ERR DB index is out of range"));
+        assert_eq!(
+            c.cmd("MOVE x abc"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            c.cmd("MOVE x 99999999999"),
+            err("ERR value is out of range, value must between -2147483648 and 2147483647")
+        );
+        assert_eq!(c.cmd("MOVE nope 1"), int(0));
+        assert_eq!(c.cmd("MOVE x 1"), int(1));
+        assert_eq!(c.cmd("EXISTS x"), int(0));
+        c.cmd("SET x 2");
+        assert_eq!(c.cmd("MOVE x 1"), int(0));
+        assert_eq!(c.cmd("GET x"), bulk("2"));
+        c.cmd("SELECT 1");
+        assert_eq!(c.cmd("GET x"), bulk("1"));
+        assert!(c.int("PTTL x") > 99_000);
+        assert_eq!(c.engine.keyspace.db_volatile(1), 1);
+        assert_eq!(c.engine.keyspace.db_volatile(0), 0);
+    }
+
+    #[test]
+    fn swapdb_exchanges_contents() {
+        let mut c = Client::new();
+        c.cmd("SET a 0");
+        c.cmd("PEXPIRE a 100000");
+        c.cmd("SELECT 1");
+        c.cmd("SET b 1");
+        assert_eq!(c.cmd("SWAPDB 0 1"), ok());
+        assert_eq!(c.cmd("GET a"), bulk("0"));
+        assert_eq!(c.cmd("EXISTS b"), int(0));
+        assert!(c.int("PTTL a") > 99_000);
+        c.cmd("SELECT 0");
+        assert_eq!(c.cmd("GET b"), bulk("1"));
+        assert_eq!(c.cmd("SWAPDB 0 0"), ok());
+        assert_eq!(c.cmd("GET b"), bulk("1"));
+        assert_eq!(c.cmd("SWAPDB a 1"), err("ERR invalid first DB index"));
+        assert_eq!(c.cmd("SWAPDB a b"), err("ERR invalid first DB index"));
+        assert_eq!(c.cmd("SWAPDB 0 b"), err("ERR invalid second DB index"));
+        assert_eq!(
+            c.cmd("SWAPDB 99999999999 0"),
+            err("ERR invalid first DB index")
+        );
+        assert_eq!(c.cmd("SWAPDB 0 16"), err("ERR DB index is out of range"));
+        assert_eq!(c.cmd("SWAPDB -1 0"), err("ERR DB index is out of range"));
+    }
+
+    #[test]
+    fn flushdb_flushall_and_dbsize() {
+        let mut c = Client::new();
+        c.cmd("SET a 1");
+        c.cmd("SET b 2");
+        c.cmd("PEXPIRE b 100000");
+        c.cmd("SELECT 1");
+        c.cmd("SET c 3");
+        assert_eq!(c.cmd("DBSIZE"), int(1));
+        assert_eq!(c.cmd("FLUSHDB foo"), err("ERR syntax error"));
+        assert_eq!(c.cmd("FLUSHDB async sync"), err("ERR syntax error"));
+        assert_eq!(c.cmd("FLUSHDB"), ok());
+        assert_eq!(c.cmd("DBSIZE"), int(0));
+        c.cmd("SELECT 0");
+        assert_eq!(c.cmd("DBSIZE"), int(2));
+        assert_eq!(c.cmd("FLUSHDB ASYNC"), ok());
+        assert_eq!(c.cmd("DBSIZE"), int(0));
+        assert_eq!(c.engine.keyspace.db_volatile(0), 0);
+        for mode in ["", " sync", " ASYNC"] {
+            for db in 0..3 {
+                c.cmd(&format!("SELECT {db}"));
+                c.cmd("SET k v");
+            }
+            assert_eq!(c.cmd(&format!("FLUSHALL{mode}")), ok());
+            assert!((0..16).all(|db| c.engine.keyspace.db_len(db) == 0));
+        }
+        assert_eq!(c.cmd("FLUSHALL foo"), err("ERR syntax error"));
+        assert_eq!(c.cmd("FLUSHALL sync sync"), err("ERR syntax error"));
+        assert_eq!(
+            c.cmd("DBSIZE x"),
+            err("ERR wrong number of arguments for 'dbsize' command")
+        );
+    }
+
+    #[test]
+    fn keys_matches_patterns() {
+        let mut c = Client::new();
+        for key in ["hello", "hallo", "hxllo", "other"] {
+            c.cmd(&format!("SET {key} 1"));
+        }
+        c.run(&[b"SET", b"", b"empty"]);
+        c.put_expired(0, b"hillo");
+        assert_eq!(
+            Client::key_list(c.cmd("KEYS h?llo")),
+            strings(&["hallo", "hello", "hxllo"])
+        );
+        assert_eq!(
+            Client::key_list(c.cmd("KEYS h[ae]llo")),
+            strings(&["hallo", "hello"])
+        );
+        // A lone `*` matches the empty key too; `**` goes through the matcher, which does not.
+        assert_eq!(
+            Client::key_list(c.cmd("KEYS *")),
+            strings(&["", "hallo", "hello", "hxllo", "other"])
+        );
+        assert_eq!(
+            Client::key_list(c.cmd("KEYS **")),
+            strings(&["hallo", "hello", "hxllo", "other"])
+        );
+        assert_eq!(Client::key_list(c.cmd("KEYS nothing*")), strings(&[]));
+    }
+
+    #[test]
+    fn randomkey_returns_live_keys() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("RANDOMKEY"), Frame::NullBulk);
+        c.put_expired(0, b"old");
+        assert_eq!(c.cmd("RANDOMKEY"), Frame::NullBulk);
+        for key in ["a", "b", "c"] {
+            c.cmd(&format!("SET {key} 1"));
+        }
+        let mut seen = HashMap::new();
+        for _ in 0..300 {
+            match c.cmd("RANDOMKEY") {
+                Frame::Bulk(k) => *seen.entry(k.to_vec()).or_insert(0) += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut keys: Vec<_> = seen.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, strings(&["a", "b", "c"]));
+    }
+
+    /// Runs a SCAN loop to the end with `options`, returning every batch's keys.
+    fn scan_all(c: &mut Client, options: &str) -> Vec<Vec<u8>> {
+        let mut cursor = "0".to_string();
+        let mut keys = Vec::new();
+        for _ in 0..100_000 {
+            let Frame::Array(mut reply) = c.cmd(&format!("SCAN {cursor} {options}")) else {
+                panic!()
+            };
+            let batch = reply.pop().expect("batch");
+            let Some(Frame::Bulk(next)) = reply.pop() else {
+                panic!()
+            };
+            keys.extend(Client::key_list(batch));
+            cursor = String::from_utf8(next.to_vec()).expect("digits");
+            if cursor == "0" {
+                keys.sort();
+                return keys;
+            }
+        }
+        panic!("SCAN never finished");
+    }
+
+    #[test]
+    fn scan_options_and_errors() {
+        let mut c = Client::new();
+        for i in 0..30 {
+            c.cmd(&format!("SET key:{i} {i}"));
+        }
+        c.run(&[b"SET", b"", b"empty"]);
+        c.put_expired(0, b"key:old");
+        let mut all: Vec<Vec<u8>> = (0..30).map(|i| format!("key:{i}").into_bytes()).collect();
+        all.push(Vec::new());
+        all.sort();
+        assert_eq!(scan_all(&mut c, ""), all);
+        assert_eq!(scan_all(&mut c, "COUNT 1"), all);
+        assert_eq!(scan_all(&mut c, "count 1000 match *"), all);
+        assert_eq!(scan_all(&mut c, "TYPE STRING"), all);
+        assert_eq!(scan_all(&mut c, "type list"), Vec::<Vec<u8>>::new());
+        assert_eq!(
+            scan_all(&mut c, "MATCH key:1? count 3"),
+            strings(&[
+                "key:10", "key:11", "key:12", "key:13", "key:14", "key:15", "key:16", "key:17",
+                "key:18", "key:19"
+            ])
+        );
+        assert_eq!(
+            scan_all(&mut c, "MATCH nope MATCH key:2 COUNT 5 COUNT 7 TYPE string"),
+            strings(&["key:2"])
+        );
+        assert_eq!(scan_all(&mut c, "MATCH **"), all[1..].to_vec());
+        // One call with a large COUNT covers everything and ends the iteration.
+        let Frame::Array(reply) = c.cmd("SCAN 0 COUNT 1000") else {
+            panic!()
+        };
+        assert_eq!(reply[0], bulk("0"));
+        assert_eq!(c.cmd("SCAN abc"), err("ERR invalid cursor"));
+        assert_eq!(
+            c.cmd("SCAN 18446744073709551616"),
+            err("ERR invalid cursor")
+        );
+        assert_eq!(c.cmd("SCAN abc COUNT 0"), err("ERR invalid cursor"));
+        assert_eq!(c.cmd("SCAN 0 COUNT 0"), err("ERR syntax error"));
+        assert_eq!(c.cmd("SCAN 0 COUNT -1"), err("ERR syntax error"));
+        assert_eq!(
+            c.cmd("SCAN 0 COUNT x"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(c.cmd("SCAN 0 MATCH"), err("ERR syntax error"));
+        assert_eq!(c.cmd("SCAN 0 foo bar"), err("ERR syntax error"));
+        assert_eq!(c.cmd("SCAN 0 COUNT 5 extra"), err("ERR syntax error"));
+    }
+
+    #[test]
+    fn scan_cursors_parse_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Ok(0));
+        assert_eq!(parse_cursor(b""), Ok(0));
+        assert_eq!(parse_cursor(b"+12"), Ok(12));
+        assert_eq!(parse_cursor(b"007"), Ok(7));
+        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(parse_cursor(b"-18446744073709551615"), Ok(1));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        for bad in [
+            &b"-"[..],
+            b"+",
+            b" 1",
+            b"\x0b1",
+            b"1 ",
+            b"0x1",
+            b"18446744073709551616",
+            b"-18446744073709551616",
+        ] {
+            assert!(parse_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scan_accepts_any_cursor() {
+        let mut c = Client::new();
+        c.cmd("SET a 1");
+        for cursor in ["18446744073709551615", "-1", "9223372036854775808", "12345"] {
+            let Frame::Array(reply) = c.cmd(&format!("SCAN {cursor}")) else {
+                panic!()
+            };
+            assert_eq!(reply.len(), 2);
+        }
+    }
+
+    #[test]
+    fn cursor_layout_round_trips_and_ends_at_zero() {
+        let engine = Engine::new(1, 16);
+        let layout = CursorLayout::new(&engine);
+        assert_eq!(layout.shard_bits, 4);
+        assert_eq!(layout.decode(layout.encode(5, 77)), (5, 77));
+        assert_eq!(layout.decode(u64::MAX), (15, u64::MAX >> 4));
+        assert_eq!(layout.after(3, 9), layout.encode(3, 10));
+        assert_eq!(layout.after(3, layout.max_prefix()), layout.encode(4, 0));
+        assert_eq!(layout.after(15, layout.max_prefix()), 0);
+        assert_ne!(layout.after(0, 0), 0);
+        assert_ne!(layout.encode(1, 0), 0);
+        assert_eq!(layout.encode(16, 0), 0);
+    }
+
+    /// A small deterministic generator for the property test.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn scan_returns_every_stable_key_while_the_keyspace_changes() {
+        for seed in 1..=6u64 {
+            let mut rng = XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut c = Client::new();
+            let stable = 200 + (rng.next() % 300) as usize;
+            for i in 0..stable {
+                c.cmd(&format!("SET stable:{i} v"));
+            }
+            let mut churn: Vec<usize> = Vec::new();
+            let mut next_churn = 0;
+            let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+            let mut cursor = "0".to_string();
+            let mut calls = 0;
+            loop {
+                let count = 1 + rng.next() % 25;
+                let Frame::Array(mut reply) = c.cmd(&format!("SCAN {cursor} COUNT {count}")) else {
+                    panic!()
+                };
+                let batch = Client::key_list(reply.pop().expect("batch"));
+                let Some(Frame::Bulk(next)) = reply.pop() else {
+                    panic!()
+                };
+                for key in batch {
+                    *seen.entry(key).or_default() += 1;
+                }
+                cursor = String::from_utf8(next.to_vec()).expect("digits");
+                if cursor == "0" {
+                    break;
+                }
+                calls += 1;
+                assert!(calls < 10_000, "SCAN does not progress");
+                // Grow (forcing the shard tables to rehash) or shrink between calls.
+                if rng.next() % 3 == 0 && !churn.is_empty() {
+                    let drop = (rng.next() % churn.len() as u64) as usize + 1;
+                    for _ in 0..drop.min(churn.len()) {
+                        let i = churn.swap_remove((rng.next() % churn.len() as u64) as usize);
+                        c.cmd(&format!("DEL churn:{i}"));
+                    }
+                } else {
+                    for _ in 0..(rng.next() % 60) {
+                        c.cmd(&format!("SET churn:{next_churn} v"));
+                        churn.push(next_churn);
+                        next_churn += 1;
+                    }
+                }
+            }
+            for i in 0..stable {
+                let key = format!("stable:{i}").into_bytes();
+                assert_eq!(seen.get(&key), Some(&1), "seed {seed}: stable:{i}");
+            }
+        }
+    }
+
+    #[test]
+    fn expire_options_and_errors() {
+        let mut c = Client::new();
+        c.cmd("SET k v");
+        let nx_xx = err("ERR NX and XX, GT or LT options at the same time are not compatible");
+        assert_eq!(c.cmd("EXPIRE k 100 nx xx"), nx_xx);
+        assert_eq!(c.cmd("EXPIRE k 100 nx gt"), nx_xx);
+        assert_eq!(c.cmd("EXPIRE k 100 NX LT"), nx_xx);
+        assert_eq!(c.cmd("EXPIRE k abc nx xx"), nx_xx);
+        assert_eq!(
+            c.cmd("EXPIRE k 100 gt lt"),
+            err("ERR GT and LT options at the same time are not compatible")
+        );
+        assert_eq!(c.cmd("EXPIRE k 100 foo"), err("ERR Unsupported option foo"));
+        assert_eq!(c.cmd("EXPIRE k abc foo"), err("ERR Unsupported option foo"));
+        assert_eq!(
+            c.run(&[b"EXPIRE", b"k", b"1", b"n\0x"]),
+            err("ERR Unsupported option n")
+        );
+        assert_eq!(
+            c.cmd("EXPIRE k abc"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            c.cmd("EXPIRE nope abc"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            c.cmd("EXPIRE k 9223372036854775807"),
+            err("ERR invalid expire time in 'expire' command")
+        );
+        assert_eq!(
+            c.cmd("EXPIRE k 9223372036854775"),
+            err("ERR invalid expire time in 'expire' command")
+        );
+        assert_eq!(
+            c.cmd("EXPIRE k -9223372036854776"),
+            err("ERR invalid expire time in 'expire' command")
+        );
+        assert_eq!(
+            c.cmd("PEXPIRE k 9223372036854775807"),
+            err("ERR invalid expire time in 'pexpire' command")
+        );
+        assert_eq!(
+            c.cmd("EXPIREAT k 9223372036854775807"),
+            err("ERR invalid expire time in 'expireat' command")
+        );
+        assert_eq!(c.cmd("TTL k"), int(-1));
+        // The largest absolute time is accepted.
+        assert_eq!(c.cmd("PEXPIREAT k 9223372036854775807"), int(1));
+        assert_eq!(c.cmd("PEXPIRETIME k"), int(i64::MAX));
+        assert_eq!(
+            c.cmd("EXPIRE k"),
+            err("ERR wrong number of arguments for 'expire' command")
+        );
+    }
+
+    #[test]
+    fn expire_conditions() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("EXPIRE nope 10"), int(0));
+        assert_eq!(c.cmd("EXPIRE nope 10 xx"), int(0));
+        c.cmd("SET k v");
+        // A persistent key has an infinite TTL: GT never passes, LT always does.
+        assert_eq!(c.cmd("EXPIRE k 100 gt"), int(0));
+        assert_eq!(c.cmd("EXPIRE k 100 xx"), int(0));
+        assert_eq!(c.cmd("EXPIRE k 100 xx gt"), int(0));
+        assert_eq!(c.cmd("TTL k"), int(-1));
+        assert_eq!(c.cmd("EXPIRE k 200 lt"), int(1));
+        assert_eq!(c.cmd("TTL k"), int(200));
+        assert_eq!(c.cmd("EXPIRE k 100 nx"), int(0));
+        assert_eq!(c.cmd("EXPIRE k 300 xx"), int(1));
+        assert_eq!(c.cmd("EXPIRE k 300 gt"), int(0));
+        assert_eq!(c.cmd("EXPIRE k 400 gt"), int(1));
+        assert_eq!(c.cmd("EXPIRE k 400 lt"), int(0));
+        assert_eq!(c.cmd("EXPIRE k 50 LT XX"), int(1));
+        assert_eq!(c.cmd("TTL k"), int(50));
+        assert_eq!(c.cmd("PERSIST k"), int(1));
+        assert_eq!(c.cmd("PERSIST k"), int(0));
+        assert_eq!(c.cmd("PERSIST nope"), int(0));
+        assert_eq!(c.cmd("TTL k"), int(-1));
+        assert_eq!(c.cmd("EXPIRE k 10 nx"), int(1));
+        assert_eq!(c.engine.keyspace.db_volatile(0), 1);
+    }
+
+    #[test]
+    fn expiry_in_the_past_deletes() {
+        let mut c = Client::new();
+        for line in [
+            "EXPIRE k 0",
+            "EXPIRE k -1",
+            "PEXPIRE k -9223372036854775808",
+            "PEXPIREAT k 1",
+            "EXPIREAT k 1",
+        ] {
+            c.cmd("SET k v");
+            assert_eq!(c.cmd(line), int(1), "{line}");
+            assert_eq!(c.cmd("EXISTS k"), int(0), "{line}");
+        }
+        // A failing condition keeps the key even when the time is past.
+        c.cmd("SET k v");
+        assert_eq!(c.cmd("PEXPIREAT k 1 gt"), int(0));
+        assert_eq!(c.cmd("EXISTS k"), int(1));
+        assert_eq!(c.engine.keyspace.db_volatile(0), 0);
+    }
+
+    #[test]
+    fn short_expiry_takes_effect() {
+        let mut c = Client::new();
+        c.cmd("SET k v");
+        assert_eq!(c.cmd("PEXPIRE k 5"), int(1));
+        std::thread::sleep(std::time::Duration::from_millis(15));
+        assert_eq!(c.cmd("EXISTS k"), int(0));
+        assert_eq!(c.cmd("TTL k"), int(-2));
+        assert_eq!(c.cmd("EXPIRE k 10"), int(0));
+        assert_eq!(c.cmd("PERSIST k"), int(0));
+    }
+
+    #[test]
+    fn ttl_family_reports_and_rounds() {
+        let mut c = Client::new();
+        for line in [
+            "TTL nope",
+            "PTTL nope",
+            "EXPIRETIME nope",
+            "PEXPIRETIME nope",
+        ] {
+            assert_eq!(c.cmd(line), int(-2), "{line}");
+        }
+        c.cmd("SET k v");
+        for line in ["TTL k", "PTTL k", "EXPIRETIME k", "PEXPIRETIME k"] {
+            assert_eq!(c.cmd(line), int(-1), "{line}");
+        }
+        c.cmd("PEXPIREAT k 1999999999500");
+        assert_eq!(c.cmd("EXPIRETIME k"), int(2_000_000_000));
+        assert_eq!(c.cmd("PEXPIRETIME k"), int(1_999_999_999_500));
+        c.cmd("PEXPIREAT k 1999999999499");
+        assert_eq!(c.cmd("EXPIRETIME k"), int(1_999_999_999));
+        c.cmd("EXPIREAT k 2000000000");
+        assert_eq!(c.cmd("PEXPIRETIME k"), int(2_000_000_000_000));
+        // TTL rounds the milliseconds left to the nearest second.
+        let at = now_ms() + 100_000;
+        c.cmd(&format!("PEXPIREAT k {at}"));
+        let ttl = c.int("TTL k");
+        assert!(ttl == 100 || ttl == 99, "{ttl}");
+        let pttl = c.int("PTTL k");
+        assert!((99_000..=100_000).contains(&pttl), "{pttl}");
+    }
+
+    #[test]
+    fn touch_counts_and_resets_idle_time() {
+        let mut c = Client::new();
+        c.put(
+            0,
+            b"k",
+            Entry {
+                value: Value::Str(CompactBytes::new(b"v")),
+                expires_at: None,
+                accessed_at: now_ms() - 100_000,
+            },
+        );
+        c.put_expired(0, b"old");
+        assert!((100..=101).contains(&c.int("OBJECT IDLETIME k")));
+        assert_eq!(c.cmd("TOUCH k k nope old"), int(2));
+        assert_eq!(c.cmd("OBJECT IDLETIME k"), int(0));
+        assert_eq!(
+            c.cmd("TOUCH"),
+            err("ERR wrong number of arguments for 'touch' command")
+        );
+    }
+
+    #[test]
+    fn object_subcommands() {
+        let mut c = Client::new();
+        for (value, encoding, refcount) in [
+            ("0", "int", i64::from(i32::MAX)),
+            ("123", "int", i64::from(i32::MAX)),
+            ("9999", "int", i64::from(i32::MAX)),
+            ("10000", "int", 1),
+            ("-1", "int", 1),
+            ("-9223372036854775808", "int", 1),
+            ("+1", "embstr", 1),
+            ("01", "embstr", 1),
+            ("12345678901234567890", "embstr", 1),
+            ("abc", "embstr", 1),
+        ] {
+            c.cmd(&format!("SET k {value}"));
+            assert_eq!(c.cmd("OBJECT ENCODING k"), bulk(encoding), "{value}");
+            assert_eq!(c.cmd("OBJECT REFCOUNT k"), int(refcount), "{value}");
+        }
+        c.run(&[b"SET", b"k", &[b'x'; 45]]);
+        assert_eq!(c.cmd("OBJECT ENCODING k"), bulk("raw"));
+        assert_eq!(c.cmd("object idletime k"), int(0));
+        assert_eq!(
+            c.cmd("OBJECT FREQ k"),
+            err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")
+        );
+        for sub in ["ENCODING", "FREQ", "IDLETIME", "REFCOUNT"] {
+            assert_eq!(
+                c.cmd(&format!("OBJECT {sub} nope")),
+                Frame::NullBulk,
+                "{sub}"
+            );
+        }
+        let Frame::Array(help) = c.cmd("OBJECT HELP") else {
+            panic!()
+        };
+        assert_eq!(help.len(), 15);
+        assert_eq!(
+            help[0],
+            Frame::simple("OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+        );
+        assert_eq!(help[14], Frame::simple("    Prints this help."));
+        assert_eq!(
+            c.cmd("OBJECT foo k"),
+            err("ERR unknown subcommand 'foo'. Try OBJECT HELP.")
+        );
+        assert_eq!(
+            c.cmd("OBJECT"),
+            err("ERR wrong number of arguments for 'object' command")
+        );
+        assert_eq!(
+            c.cmd("OBJECT encoding k x"),
+            err("ERR wrong number of arguments for 'object|encoding' command")
+        );
+        assert_eq!(
+            c.cmd("OBJECT help x"),
+            err("ERR wrong number of arguments for 'object|help' command")
+        );
+    }
+
+    /// The facts `COMMAND INFO` reports for each row, as Redis 7.0.15 reports them: name,
+    /// arity, flags, first/last/step, ACL categories, tips.
+    const REDIS_INFO: &[&str] = &[
+        "copy -3 write,denyoom 1 2 1 @keyspace,@write,@slow",
+        "dbsize 1 readonly,fast 0 0 0 @keyspace,@read,@fast request_policy:all_shards,response_policy:agg_sum",
+        "del -2 write 1 -1 1 @keyspace,@write,@slow request_policy:multi_shard,response_policy:agg_sum",
+        "dump 2 readonly 1 1 1 @keyspace,@read,@slow nondeterministic_output",
+        "exists -2 readonly,fast 1 -1 1 @keyspace,@read,@fast request_policy:multi_shard,response_policy:agg_sum",
+        "expire -3 write,fast 1 1 1 @keyspace,@write,@fast",
+        "expireat -3 write,fast 1 1 1 @keyspace,@write,@fast",
+        "expiretime 2 readonly,fast 1 1 1 @keyspace,@read,@fast",
+        "flushall -1 write 0 0 0 @keyspace,@write,@slow,@dangerous request_policy:all_shards,response_policy:all_succeeded",
+        "flushdb -1 write 0 0 0 @keyspace,@write,@slow,@dangerous request_policy:all_shards,response_policy:all_succeeded",
+        "keys 2 readonly 0 0 0 @keyspace,@read,@slow,@dangerous request_policy:all_shards,nondeterministic_output_order",
+        "move 3 write,fast 1 1 1 @keyspace,@write,@fast",
+        "object -2 - 0 0 0 @slow",
+        "object|encoding 3 readonly 2 2 1 @keyspace,@read,@slow nondeterministic_output",
+        "object|freq 3 readonly 2 2 1 @keyspace,@read,@slow nondeterministic_output",
+        "object|help 2 loading,stale 0 0 0 @keyspace,@slow",
+        "object|idletime 3 readonly 2 2 1 @keyspace,@read,@slow nondeterministic_output",
+        "object|refcount 3 readonly 2 2 1 @keyspace,@read,@slow nondeterministic_output",
+        "persist 2 write,fast 1 1 1 @keyspace,@write,@fast",
+        "pexpire -3 write,fast 1 1 1 @keyspace,@write,@fast",
+        "pexpireat -3 write,fast 1 1 1 @keyspace,@write,@fast",
+        "pexpiretime 2 readonly,fast 1 1 1 @keyspace,@read,@fast",
+        "pttl 2 readonly,fast 1 1 1 @keyspace,@read,@fast nondeterministic_output",
+        "randomkey 1 readonly 0 0 0 @keyspace,@read,@slow request_policy:all_shards,nondeterministic_output",
+        "rename 3 write 1 2 1 @keyspace,@write,@slow",
+        "renamenx 3 write,fast 1 2 1 @keyspace,@write,@fast",
+        "restore -4 write,denyoom 1 1 1 @keyspace,@write,@slow,@dangerous",
+        "scan -2 readonly 0 0 0 @keyspace,@read,@slow nondeterministic_output,request_policy:special",
+        "swapdb 3 write,fast 0 0 0 @keyspace,@write,@fast,@dangerous",
+        "touch -2 readonly,fast 1 -1 1 @keyspace,@read,@fast request_policy:multi_shard,response_policy:agg_sum",
+        "ttl 2 readonly,fast 1 1 1 @keyspace,@read,@fast nondeterministic_output",
+        "type 2 readonly,fast 1 1 1 @keyspace,@read,@fast",
+        "unlink -2 write,fast 1 -1 1 @keyspace,@write,@fast request_policy:multi_shard,response_policy:agg_sum",
+    ];
+
+    /// One row in the format of [`REDIS_INFO`].
+    fn info_line(spec: &CommandSpec, parent: Option<&CommandSpec>) -> String {
+        let name = match parent {
+            Some(p) => format!("{}|{}", p.name, spec.name),
+            None => spec.name.to_string(),
+        };
+        let flags: Vec<_> = spec.flags.names().collect();
+        let flags = if flags.is_empty() {
+            "-".to_string()
+        } else {
+            flags.join(",")
+        };
+        let acl: Vec<String> = spec
+            .acl_categories()
+            .iter()
+            .map(|c| format!("@{c}"))
+            .collect();
+        let line = format!(
+            "{name} {} {flags} {} {} {} {}",
+            spec.arity,
+            spec.keys.first,
+            spec.keys.last,
+            spec.keys.step,
+            acl.join(",")
+        );
+        if spec.tips.is_empty() {
+            line
+        } else {
+            format!("{line} {}", spec.tips.join(","))
+        }
+    }
+
+    #[test]
+    fn rows_match_redis_command_info() {
+        let mut ours = Vec::new();
+        for spec in COMMANDS {
+            ours.push(info_line(spec, None));
+            ours.extend(
+                spec.subcommands
+                    .iter()
+                    .map(|sub| info_line(sub, Some(spec))),
+            );
+        }
+        assert_eq!(ours, REDIS_INFO);
+        for spec in COMMANDS.iter().chain(OBJECT_SUBCOMMANDS) {
+            assert!(
+                !spec.summary.is_empty() && !spec.since.is_empty() && !spec.complexity.is_empty(),
+                "{}",
+                spec.name
+            );
+        }
+    }
+}

@@ -23,6 +23,7 @@ pub mod args;
 pub mod command;
 mod compact;
 pub mod connection;
+pub mod dump;
 pub mod error;
 pub mod glob;
 pub mod introspect;
