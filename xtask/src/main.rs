@@ -3,12 +3,14 @@
 //! Plain Rust with no argument-parsing crate: the tasks take (almost) no arguments, and keeping
 //! xtask's dependency tree tiny keeps `cargo xtask` fast on a cold CI machine.
 
+mod bench;
 mod cargo;
 mod ci;
+mod compat;
 mod deps;
 mod redis;
-mod toolchain;
 mod test;
+mod toolchain;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,12 @@ Tasks:
   deps          check the crate dependency rules (the table in xtask/src/deps.rs)
   test [ARGS]   install the reference redis-server if missing, then
                 cargo test --workspace --all-features [ARGS]
+  compat        install the reference redis-server if missing, then replay
+                crates/server/tests/compat/*.txt and seeded random commands
+                against kv and Redis and print every reply that differs
+                (env: KV_COMPAT_SEED, KV_COMPAT_RANDOM)
+  bench         kv-server vs redis-server throughput, latency and memory per key;
+                rewrites the server section of BENCHMARKS.md
   help          show this list
 ";
 
@@ -55,6 +63,8 @@ fn dispatch(args: &[String]) -> Result<()> {
         "ci" => no_args(task, rest).and_then(|()| ci::run()),
         "deps" => no_args(task, rest).and_then(|()| deps::run()),
         "test" => test::run(rest),
+        "compat" => no_args(task, rest).and_then(|()| compat::run()),
+        "bench" => no_args(task, rest).and_then(|()| bench::run()),
         other => {
             eprint!("{USAGE}");
             bail!("unknown task `{other}`")

@@ -29,6 +29,7 @@ use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dashmap::{DashMap, RwLockReadGuard, RwLockWriteGuard, SharedValue};
+use hashbrown::hash_map::RawEntryMut;
 use parking_lot::Mutex;
 
 use crate::{CommandError, CompactBytes, Entry};
@@ -104,6 +105,13 @@ impl Keyspace {
     /// The shard `key` lives in, in every database.
     pub fn shard_of(&self, key: &[u8]) -> usize {
         self.dbs[0].map.determine_map(key)
+    }
+
+    /// `key`'s hash and shard, computed once: the same hash picks the shard (dashmap) and
+    /// the bucket inside it (hashbrown), as both use the one shared hasher.
+    fn locate(&self, key: &[u8]) -> (u64, usize) {
+        let hash = self.dbs[0].map.hasher().hash_one(key);
+        (hash, self.dbs[0].map.determine_shard(hash as usize))
     }
 
     /// Adds every shard of database `db` to `plan`.
@@ -256,7 +264,14 @@ impl<'a> Locked<'a> {
 
     /// The live entry at `key`, if any.
     pub fn get(&self, db: usize, key: &[u8], now: u64) -> Result<Option<&Entry>, CommandError> {
-        let entry = self.map(db, key)?.get(key).map(SharedValue::get);
+        let (hash, shard) = self.keyspace.locate(key);
+        let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
+        let entry = self.held[i]
+            .guard
+            .map()
+            .raw_entry()
+            .from_key_hashed_nocheck(hash, key)
+            .map(|(_, v)| v.get());
         Ok(entry.filter(|e| !e.is_expired(now)))
     }
 
@@ -268,10 +283,22 @@ impl<'a> Locked<'a> {
         key: &[u8],
         now: u64,
     ) -> Result<Option<&mut Entry>, CommandError> {
-        self.reclaim_if_expired(db, key, now)?;
-        let shard = self.keyspace.shard_of(key);
-        let (map, _) = self.shard_mut(db, shard)?;
-        Ok(map.get_mut(key).map(SharedValue::get_mut))
+        let (hash, shard) = self.keyspace.locate(key);
+        let keyspace = self.keyspace;
+        let (map, index) = self.shard_mut(db, shard)?;
+        // One probe: the entry is checked for expiry and handed out from the same slot.
+        match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
+            RawEntryMut::Vacant(_) => Ok(None),
+            RawEntryMut::Occupied(slot) if slot.get().get().is_expired(now) => {
+                let (_, old) = slot.remove_entry();
+                if let Some(at) = old.get().expires_at {
+                    index.lock().remove(&(at.get(), CompactBytes::new(key)));
+                }
+                keyspace.expired_keys.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            RawEntryMut::Occupied(slot) => Ok(Some(slot.into_mut().get_mut())),
+        }
     }
 
     /// Stores `entry` at `key`, replacing whatever was there; returns the previous live entry.
@@ -282,13 +309,16 @@ impl<'a> Locked<'a> {
         entry: Entry,
         now: u64,
     ) -> Result<Option<Entry>, CommandError> {
-        let shard = self.keyspace.shard_of(key);
+        let (hash, shard) = self.keyspace.locate(key);
         let (map, index) = self.shard_mut(db, shard)?;
         let new_expiry = entry.expires_at;
-        let old = match map.get_mut(key) {
-            Some(slot) => Some(std::mem::replace(slot.get_mut(), entry)),
-            None => {
-                map.insert(CompactBytes::new(key), SharedValue::new(entry));
+        // One probe for both cases: the table lookup is most of a SET's cost at scale.
+        let old = match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
+            RawEntryMut::Occupied(mut slot) => {
+                Some(std::mem::replace(slot.get_mut().get_mut(), entry))
+            }
+            RawEntryMut::Vacant(slot) => {
+                slot.insert_hashed_nocheck(hash, CompactBytes::new(key), SharedValue::new(entry));
                 None
             }
         };

@@ -40,8 +40,8 @@ pub struct ClientState {
     pub db: usize,
     /// Protocol version (2 or 3).
     pub resp: u8,
-    /// The last command's full name (`client|list`).
-    pub last_command: String,
+    /// The last command: its container (for a subcommand) and its name.
+    pub last_command: (Option<&'static str>, &'static str),
     /// When the last command ran.
     pub last_interaction: Instant,
     /// Bytes buffered but not yet parsed.
@@ -82,7 +82,11 @@ impl ClientHandle {
             16 * 1024,
             qbuf,
             16 * 1024 + qbuf,
-            if state.last_command.is_empty() { "NULL" } else { &state.last_command },
+            match state.last_command {
+                (_, "") => "NULL".to_string(),
+                (Some(container), name) => format!("{container}|{name}"),
+                (None, name) => name.to_string(),
+            },
             state.resp,
         )
     }
@@ -110,7 +114,7 @@ impl Clients {
                 name: None,
                 db: 0,
                 resp: 2,
-                last_command: String::new(),
+                last_command: (None, ""),
                 last_interaction: now,
                 query_buffer: 0,
                 no_evict: false,

@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use parking_lot::RwLock;
 
 /// How a parameter's value is checked and written back.
@@ -337,6 +339,18 @@ pub struct Config {
     values: RwLock<HashMap<&'static str, String>>,
     /// The file it was read from, for `CONFIG REWRITE`.
     pub file: Option<PathBuf>,
+    /// Values read on every read from a socket, kept parsed so that costs an atomic load.
+    pub hot: HotValues,
+}
+
+/// Parsed copies of the parameters the connection loop consults all the time, refreshed
+/// whenever the configuration changes.
+#[derive(Debug, Default)]
+pub struct HotValues {
+    /// `timeout`, in seconds (0: never).
+    pub timeout: AtomicI64,
+    /// `client-query-buffer-limit`, in bytes.
+    pub query_buffer_limit: AtomicI64,
 }
 
 /// Why a configuration could not be loaded.
@@ -365,7 +379,7 @@ pub enum ConfigError {
 impl Config {
     /// Every parameter at its default.
     pub fn defaults() -> Config {
-        Config {
+        let config = Config {
             values: RwLock::new(
                 PARAMS
                     .iter()
@@ -373,7 +387,20 @@ impl Config {
                     .collect(),
             ),
             file: None,
-        }
+            hot: HotValues::default(),
+        };
+        config.refresh_hot();
+        config
+    }
+
+    /// Re-parses [`HotValues`] from the current values.
+    fn refresh_hot(&self) {
+        self.hot
+            .timeout
+            .store(self.int("timeout"), Ordering::Relaxed);
+        self.hot
+            .query_buffer_limit
+            .store(self.int("client-query-buffer-limit"), Ordering::Relaxed);
     }
 
     /// Reads `kv-server [config-file] [--name value ...]` as redis-server does: the file first,
@@ -411,6 +438,7 @@ impl Config {
                 .map_err(|m| ConfigError::Args(format!("--{name}: {m}")))?;
             config.values.write().insert(param.name, value);
         }
+        config.refresh_hot();
         Ok(config)
     }
 
@@ -441,6 +469,7 @@ impl Config {
             let value = param.check(&values.join(" ")).map_err(error)?;
             self.values.write().insert(param.name, value);
         }
+        self.refresh_hot();
         Ok(())
     }
 
@@ -481,14 +510,18 @@ impl Config {
             let value = param.check(raw).map_err(|why| failed(&why))?;
             checked.push((param, value));
         }
-        let mut values = self.values.write();
-        Ok(checked
-            .into_iter()
-            .map(|(param, value)| {
-                values.insert(param.name, value);
-                param.name
-            })
-            .collect())
+        let changed = {
+            let mut values = self.values.write();
+            checked
+                .into_iter()
+                .map(|(param, value)| {
+                    values.insert(param.name, value);
+                    param.name
+                })
+                .collect()
+        };
+        self.refresh_hot();
+        Ok(changed)
     }
 
     /// `(name, value)` of every parameter (aliases included) matching `pattern`.

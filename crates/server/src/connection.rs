@@ -122,7 +122,7 @@ impl Connection {
                 return Ok(());
             }
             input.reserve(READ_CHUNK);
-            let timeout = self.shared.config.int("timeout");
+            let timeout = self.shared.config.hot.timeout.load(Ordering::Relaxed);
             let idle = async {
                 if timeout > 0 {
                     tokio::time::sleep(Duration::from_secs(timeout as u64)).await;
@@ -146,7 +146,13 @@ impl Connection {
                 .stats
                 .net_input_bytes
                 .fetch_add(read as u64, Ordering::Relaxed);
-            let limit = self.shared.config.int("client-query-buffer-limit").max(1) as usize;
+            let limit = self
+                .shared
+                .config
+                .hot
+                .query_buffer_limit
+                .load(Ordering::Relaxed)
+                .max(1) as usize;
             if input.len() > limit {
                 tracing::warn!(
                     "closing client {} ({}) that reached max query buffer length ({} bytes)",
@@ -233,23 +239,16 @@ impl Connection {
     }
 
     /// Records the command for CLIENT LIST and idle time.
-    fn note_command(&self, args: &[Bytes], spec: &CommandSpec, skip: usize) {
+    fn note_command(&self, args: &[Bytes], spec: &'static CommandSpec, skip: usize) {
+        let container = if skip == 2 {
+            kv_engine::table::find(&args[0]).map(|c| c.name)
+        } else {
+            None
+        };
         let mut state = self.handle.state.lock();
         state.last_interaction = Instant::now();
         state.db = self.session.db;
-        state.resp = if self.session.protocol == Protocol::Resp3 {
-            3
-        } else {
-            2
-        };
-        state.last_command.clear();
-        if skip == 2 {
-            state
-                .last_command
-                .push_str(&String::from_utf8_lossy(&args[0]).to_ascii_lowercase());
-            state.last_command.push('|');
-        }
-        state.last_command.push_str(spec.name);
+        state.last_command = (container, spec.name);
     }
 
     /// Switches the reply protocol (HELLO, RESET).

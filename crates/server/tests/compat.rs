@@ -1,0 +1,1008 @@
+//! Differential compatibility test: kv must answer every command byte for byte like Redis 7.0.
+//!
+//! Two tests share the machinery below, each with its own pair of servers (a kv-server built
+//! for these tests and Debian's `redis-server`, both on free loopback ports):
+//!
+//! - [`corpus_matches_redis`] replays the hand-written command sequences in `tests/compat/*.txt`.
+//! - [`random_commands_match_redis`] replays seeded random commands drawn from [`TEMPLATES`].
+//!
+//! Every command goes to both servers as a RESP multibulk request; exactly one reply is read
+//! from each with [`FrameDecoder`], and the raw reply bytes are compared. All differences are
+//! collected and printed as one report at the end; the test fails when one of them is not
+//! excused by `tests/compat/allowed.txt` (deliberate differences, also documented in
+//! `docs/differences.md`).
+//!
+//! # Corpus format
+//!
+//! One command per line in redis-cli inline syntax (split by [`split_inline`], so quotes and
+//! `\xHH` escapes work as in Redis inline commands). Blank lines and lines starting with `#` are
+//! ignored. A `---` line starts a new, independent session: both servers are emptied with
+//! FLUSHALL and reconnected, so protocol (HELLO 3), selected database and client name start
+//! over. Two directives:
+//!
+//! - `!nondeterministic CMD ARGS...` sends the command to both but only checks that both
+//!   replies have the same RESP type (so both are errors, or both are not): TIME, CLIENT ID,
+//!   TTL and the like.
+//! - `!sleep N` sleeps N milliseconds, for expiry tests.
+//!
+//! # Environment
+//!
+//! - `KV_COMPAT_SEED`: the random test's seed (decimal or `0x` hex; default [`DEFAULT_SEED`],
+//!   so CI is reproducible). The seed is printed, and every random difference is printed as an
+//!   inline command line that can be pasted into the corpus.
+//! - `KV_COMPAT_RANDOM`: how many random commands to send (default [`DEFAULT_RANDOM`]).
+
+mod support;
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kv_resp::{split_inline, Frame, FrameDecoder, Limits};
+use support::Server;
+
+/// Where the corpus and the allow-list live.
+const COMPAT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat");
+
+/// The allow-list's file name inside [`COMPAT_DIR`]; it is not a corpus file.
+const ALLOWED_FILE: &str = "allowed.txt";
+
+/// The random test's seed when `KV_COMPAT_SEED` is not set.
+const DEFAULT_SEED: u64 = 0x6b76_636f_6d70_6174;
+
+/// How many random commands to send when `KV_COMPAT_RANDOM` is not set.
+const DEFAULT_RANDOM: usize = 2000;
+
+/// Random commands per session: a fresh session now and then keeps one early difference from
+/// cascading into every later reply.
+const RANDOM_SESSION_LEN: usize = 100;
+
+/// At most this many differences are printed in full; the rest are only counted.
+const MAX_PRINTED: usize = 200;
+
+/// Longest reply, in bytes, shown whole in the report; longer ones are shown in part.
+const MAX_SHOWN: usize = 300;
+
+/// How many agreeing bytes the report shows before the first difference of a long reply.
+const SHOWN_BEFORE_DIFFERENCE: usize = 60;
+
+// ------------------------------------------------------------------------------------------
+// The two tests
+// ------------------------------------------------------------------------------------------
+
+/// Replays every corpus file against both servers.
+#[test]
+fn corpus_matches_redis() {
+    let allowed = AllowList::load();
+    let sessions = load_corpus();
+    let mut pair = Pair::start();
+    let mut run = Run::default();
+    for session in &sessions {
+        pair.fresh_session();
+        for step in &session.steps {
+            match step {
+                Step::Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+                Step::Command(command) => {
+                    run.check(&mut pair, command);
+                }
+            }
+        }
+    }
+    let title = format!(
+        "compat corpus: {} commands in {} sessions from {}",
+        run.checked,
+        sessions.len(),
+        COMPAT_DIR
+    );
+    finish(&title, &run, &allowed);
+}
+
+/// Replays `KV_COMPAT_RANDOM` seeded random commands against both servers.
+#[test]
+fn random_commands_match_redis() {
+    let allowed = AllowList::load();
+    let seed = env_number("KV_COMPAT_SEED").unwrap_or(DEFAULT_SEED);
+    let count = env_number("KV_COMPAT_RANDOM").map_or(DEFAULT_RANDOM, |n| n as usize);
+    let mut pair = Pair::start();
+    let implemented = pair.kv_command_list();
+    let templates: Vec<&Template> = TEMPLATES
+        .iter()
+        .filter(|t| implemented.contains(&t.command.to_ascii_lowercase()))
+        .collect();
+    assert!(!templates.is_empty(), "kv implements none of the templates");
+    println!(
+        "==> compat random: seed {seed:#x} (set KV_COMPAT_SEED to change), {count} commands, \
+         {} of {} templates active",
+        templates.len(),
+        TEMPLATES.len()
+    );
+    let mut rng = Rng(seed);
+    let mut run = Run::default();
+    let mut session: Vec<Command> = Vec::new();
+    for i in 0..count {
+        if i % RANDOM_SESSION_LEN == 0 {
+            pair.fresh_session();
+            session.clear();
+        }
+        let template = *rng.pick(&templates);
+        let args = generate(&mut rng, template);
+        let command = Command {
+            place: format!("random #{i} (seed {seed:#x})"),
+            text: render_inline(&args),
+            args,
+            compare: template.compare,
+        };
+        if run.check(&mut pair, &command) {
+            let difference = run.differences.last_mut().expect("check just recorded it");
+            difference.context = related(&session, &command);
+        }
+        session.push(command);
+    }
+    let title = format!("compat random: {count} commands, seed {seed:#x}");
+    finish(&title, &run, &allowed);
+}
+
+/// The last few commands of `session` that share an argument with `command` (a key, mostly),
+/// plus every SELECT, SWAPDB and MOVE: the history needed to replay a random difference.
+fn related(session: &[Command], command: &Command) -> Vec<String> {
+    const MAX_CONTEXT: usize = 12;
+    let shares_arg = |earlier: &Command| {
+        let name = earlier.args[0].to_ascii_uppercase();
+        matches!(name.as_slice(), b"SELECT" | b"SWAPDB" | b"MOVE")
+            || earlier.args[1..]
+                .iter()
+                .any(|a| command.args[1..].contains(a))
+    };
+    let mut context: Vec<String> = session
+        .iter()
+        .rev()
+        .filter(|earlier| shares_arg(earlier))
+        .take(MAX_CONTEXT)
+        .map(|earlier| format!("{}: {}", earlier.place, earlier.text))
+        .collect();
+    context.reverse();
+    context
+}
+
+/// Reads an unsigned number from the environment, decimal or `0x` hex.
+fn env_number(name: &str) -> Option<u64> {
+    let text = std::env::var(name).ok()?;
+    let text = text.trim();
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    Some(parsed.unwrap_or_else(|e| panic!("{name}={text:?} is not a number: {e}")))
+}
+
+// ------------------------------------------------------------------------------------------
+// The corpus
+// ------------------------------------------------------------------------------------------
+
+/// How two replies are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// The raw bytes must be identical.
+    Exact,
+    /// Only the RESP type byte must agree (`!nondeterministic`).
+    TypeOnly,
+}
+
+/// One command to send to both servers.
+#[derive(Debug)]
+struct Command {
+    /// Where it comes from, for the report: `file.txt:12` or `random #7`.
+    place: String,
+    /// The command as written (or rendered as an inline line), for the report and allow-list.
+    text: String,
+    /// The arguments, command name first.
+    args: Vec<Bytes>,
+    compare: Compare,
+}
+
+/// One line of a session that does something.
+#[derive(Debug)]
+enum Step {
+    Command(Command),
+    /// `!sleep N`, in milliseconds.
+    Sleep(u64),
+}
+
+/// Commands that run on a fresh pair of connections to emptied servers.
+#[derive(Debug, Default)]
+struct Session {
+    steps: Vec<Step>,
+}
+
+/// Reads every `*.txt` corpus file (except the allow-list), in name order.
+fn load_corpus() -> Vec<Session> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(COMPAT_DIR)
+        .expect("the corpus directory tests/compat must exist")
+        .map(|entry| entry.expect("readable corpus directory").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .filter(|p| p.file_name().is_some_and(|n| n != ALLOWED_FILE))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no corpus files in {COMPAT_DIR}");
+    files.iter().flat_map(|path| parse_file(path)).collect()
+}
+
+/// Splits one corpus file into sessions.
+fn parse_file(path: &Path) -> Vec<Session> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .expect("a corpus path has a file name");
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {name}: {e}"));
+    let mut sessions = vec![Session::default()];
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let place = format!("{name}:{}", i + 1);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let trimmed = line.trim_ascii();
+        if trimmed.is_empty() || trimmed.starts_with(b"#") {
+            continue;
+        }
+        if trimmed == b"---" {
+            sessions.push(Session::default());
+            continue;
+        }
+        let step = parse_step(place, trimmed);
+        sessions
+            .last_mut()
+            .expect("there is always a current session")
+            .steps
+            .push(step);
+    }
+    sessions.retain(|s| !s.steps.is_empty());
+    sessions
+}
+
+/// Parses a non-blank, non-comment line: a directive or a command.
+fn parse_step(place: String, line: &[u8]) -> Step {
+    if let Some(ms) = line.strip_prefix(b"!sleep ") {
+        let ms = std::str::from_utf8(ms)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{place}: `!sleep` wants milliseconds"));
+        return Step::Sleep(ms);
+    }
+    let (compare, command) = match line.strip_prefix(b"!nondeterministic ") {
+        Some(rest) => (Compare::TypeOnly, rest),
+        None => (Compare::Exact, line),
+    };
+    assert!(
+        !command.starts_with(b"!"),
+        "{place}: unknown directive (only `!sleep N` and `!nondeterministic CMD`)"
+    );
+    let args = split_inline(command).unwrap_or_else(|e| panic!("{place}: {e}"));
+    assert!(!args.is_empty(), "{place}: no command");
+    Step::Command(Command {
+        place,
+        text: String::from_utf8_lossy(command).into_owned(),
+        args,
+        compare,
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// Talking to the servers
+// ------------------------------------------------------------------------------------------
+
+/// What one server answered to one command.
+#[derive(Debug, Clone)]
+enum Reply {
+    /// One complete frame: its exact bytes, and the frame decoded from them.
+    Frame { raw: Vec<u8>, frame: Frame },
+    /// No frame: the connection closed, timed out, or sent bytes that are not RESP.
+    Failed(String),
+}
+
+impl Reply {
+    /// The reply's bytes; none for a failure.
+    fn raw(&self) -> &[u8] {
+        match self {
+            Reply::Frame { raw, .. } => raw,
+            Reply::Failed(_) => &[],
+        }
+    }
+
+    /// The escaped text shown in the report. A long reply is shown from a little before
+    /// `first_difference` (a byte offset), so the report shows where it stops agreeing.
+    fn show(&self, first_difference: usize) -> String {
+        match self {
+            Reply::Frame { raw, .. } if raw.len() > MAX_SHOWN => {
+                let start = first_difference.saturating_sub(SHOWN_BEFORE_DIFFERENCE);
+                let end = raw.len().min(start + MAX_SHOWN);
+                let part = escape(&raw[start.min(end)..end]);
+                format!("bytes {start}..{end} of {}: {part}", raw.len())
+            }
+            Reply::Frame { raw, .. } => escape(raw),
+            Reply::Failed(why) => format!("<no reply: {why}>"),
+        }
+    }
+}
+
+/// The offset of the first byte where `a` and `b` differ (the shorter length if one is a
+/// prefix of the other).
+fn first_difference(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// A raw connection that reads replies one frame at a time, keeping their bytes.
+struct Conn {
+    stream: TcpStream,
+    /// Bytes read but not yet decoded; the decoder only ever sees this grow between calls.
+    buf: BytesMut,
+    /// The same bytes as `buf`, kept because decoding consumes them and the report wants them.
+    raw: Vec<u8>,
+    decoder: FrameDecoder,
+    /// Set after a failure: the stream can no longer be trusted, so later calls fail at once
+    /// instead of each waiting for the read timeout.
+    broken: Option<String>,
+}
+
+impl Conn {
+    /// Connects to `server`, with the support module's read timeout.
+    fn open(server: &Server) -> Conn {
+        let stream = server.raw();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .expect("set a write timeout");
+        Conn {
+            stream,
+            buf: BytesMut::new(),
+            raw: Vec::new(),
+            decoder: FrameDecoder::new(Limits::DEFAULT),
+            broken: None,
+        }
+    }
+
+    /// Sends `args` as a multibulk request and reads exactly one reply.
+    fn call(&mut self, args: &[Bytes]) -> Reply {
+        if let Some(why) = &self.broken {
+            return Reply::Failed(format!("connection unusable since earlier: {why}"));
+        }
+        let reply = self.send(args).and_then(|()| self.read_reply());
+        reply.unwrap_or_else(|why| {
+            self.broken = Some(why.clone());
+            Reply::Failed(why)
+        })
+    }
+
+    /// Writes one request.
+    fn send(&mut self, args: &[Bytes]) -> Result<(), String> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+        self.stream
+            .write_all(&support::resp(&args))
+            .map_err(|e| format!("write failed: {e}"))
+    }
+
+    /// Reads until one whole frame has arrived and returns it with its bytes.
+    fn read_reply(&mut self) -> Result<Reply, String> {
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let before = self.buf.len();
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(frame)) => {
+                    let used = before - self.buf.len();
+                    let raw = self.raw.drain(..used).collect();
+                    return Ok(Reply::Frame { raw, frame });
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("not RESP: {e}")),
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err("connection closed".to_owned()),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.raw.extend_from_slice(&chunk[..n]);
+                }
+                Err(e) => return Err(format!("read failed: {e}")),
+            }
+        }
+    }
+}
+
+/// A kv-server and a redis-server, with one connection to each.
+struct Pair {
+    kv: Server,
+    redis: Server,
+    kv_conn: Conn,
+    redis_conn: Conn,
+}
+
+impl Pair {
+    /// Starts both servers and connects to them.
+    fn start() -> Pair {
+        let kv = Server::kv(&[]);
+        let redis = Server::redis(&[]);
+        let kv_conn = Conn::open(&kv);
+        let redis_conn = Conn::open(&redis);
+        Pair {
+            kv,
+            redis,
+            kv_conn,
+            redis_conn,
+        }
+    }
+
+    /// Starts a session: both servers emptied, fresh connections (so RESP2, database 0).
+    ///
+    /// A server that cannot FLUSHALL (kv before it implements the command) is restarted
+    /// instead, which empties it just as well.
+    fn fresh_session(&mut self) {
+        if !flushall(&mut Conn::open(&self.kv)) {
+            self.kv = Server::kv(&[]);
+        }
+        if !flushall(&mut Conn::open(&self.redis)) {
+            self.redis = Server::redis(&[]);
+        }
+        self.kv_conn = Conn::open(&self.kv);
+        self.redis_conn = Conn::open(&self.redis);
+    }
+
+    /// Sends `args` to both servers: kv's reply first, then Redis's.
+    fn call(&mut self, args: &[Bytes]) -> (Reply, Reply) {
+        (self.kv_conn.call(args), self.redis_conn.call(args))
+    }
+
+    /// The lower-case names `COMMAND LIST` reports on kv: what the random test may send.
+    fn kv_command_list(&mut self) -> Vec<String> {
+        let args = [Bytes::from_static(b"COMMAND"), Bytes::from_static(b"LIST")];
+        let Reply::Frame {
+            frame: Frame::Array(names),
+            ..
+        } = Conn::open(&self.kv).call(&args)
+        else {
+            panic!("kv-server did not answer COMMAND LIST with an array");
+        };
+        names
+            .iter()
+            .filter_map(|name| match name {
+                Frame::Bulk(b) | Frame::Simple(b) => {
+                    Some(String::from_utf8_lossy(b).to_ascii_lowercase())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Sends FLUSHALL on `conn`; whether the server answered `+OK`.
+fn flushall(conn: &mut Conn) -> bool {
+    let reply = conn.call(&[Bytes::from_static(b"FLUSHALL")]);
+    matches!(reply, Reply::Frame { raw, .. } if raw == b"+OK\r\n")
+}
+
+// ------------------------------------------------------------------------------------------
+// Comparing and reporting
+// ------------------------------------------------------------------------------------------
+
+/// One command whose replies differ.
+#[derive(Debug)]
+struct Difference {
+    place: String,
+    command: String,
+    kv: String,
+    redis: String,
+    /// Earlier commands of the session that explain the state, shown under the difference.
+    context: Vec<String>,
+}
+
+/// What one test has seen so far.
+#[derive(Debug, Default)]
+struct Run {
+    checked: usize,
+    /// How many of them Redis answered with an error: a generator that produces mostly
+    /// errors tests little beyond argument checking.
+    errors: usize,
+    differences: Vec<Difference>,
+}
+
+impl Run {
+    /// Sends `command` to both servers and records a difference if their replies disagree.
+    /// Returns whether they disagreed.
+    fn check(&mut self, pair: &mut Pair, command: &Command) -> bool {
+        self.checked += 1;
+        let (kv, redis) = pair.call(&command.args);
+        if matches!(redis.raw().first(), Some(b'-' | b'!')) {
+            self.errors += 1;
+        }
+        if !agree(command.compare, &kv, &redis) {
+            let at = first_difference(kv.raw(), redis.raw());
+            self.differences.push(Difference {
+                place: command.place.clone(),
+                command: command.text.clone(),
+                kv: kv.show(at),
+                redis: redis.show(at),
+                context: Vec::new(),
+            });
+            return true;
+        }
+        false
+    }
+}
+
+/// Whether two replies agree under `compare`.
+fn agree(compare: Compare, kv: &Reply, redis: &Reply) -> bool {
+    match (kv, redis) {
+        (Reply::Frame { raw: a, .. }, Reply::Frame { raw: b, .. }) => match compare {
+            Compare::Exact => a == b,
+            // The first byte is the RESP type, so this also means "both errors or neither".
+            Compare::TypeOnly => a.first() == b.first(),
+        },
+        // Both closed the connection (QUIT). Whether the next read sees EOF or a reset is up to
+        // TCP timing, so the reasons are not compared.
+        (Reply::Failed(_), Reply::Failed(_)) => true,
+        _ => false,
+    }
+}
+
+/// Prints the report for `run` and fails the test if a difference is not allowed.
+fn finish(title: &str, run: &Run, allowed: &AllowList) {
+    let mut report = String::new();
+    let mut unexpected = 0;
+    for (i, diff) in run.differences.iter().enumerate() {
+        let excuse = allowed.reason_for(&diff.command);
+        if excuse.is_none() {
+            unexpected += 1;
+        }
+        if i < MAX_PRINTED {
+            let tag = excuse.map_or(String::new(), |why| format!("  [allowed: {why}]"));
+            // Writing to a String cannot fail.
+            let _ = write!(
+                report,
+                "{}: {}{tag}\n    kv:    {}\n    redis: {}\n",
+                diff.place, diff.command, diff.kv, diff.redis
+            );
+            for earlier in &diff.context {
+                let _ = writeln!(report, "    after  {earlier}");
+            }
+        }
+    }
+    if run.differences.len() > MAX_PRINTED {
+        let _ = writeln!(
+            report,
+            "... and {} more differences",
+            run.differences.len() - MAX_PRINTED
+        );
+    }
+    let total = run.differences.len();
+    println!(
+        "==> {title} ({} answered with an error by Redis): {total} differences \
+         ({} allowed, {unexpected} unexpected)\n{report}",
+        run.errors,
+        total - unexpected
+    );
+    assert_eq!(
+        unexpected, 0,
+        "{title}: {unexpected} replies differ from Redis and are not in tests/compat/{ALLOWED_FILE} \
+         (report above)"
+    );
+}
+
+/// The deliberate differences: `tests/compat/allowed.txt`.
+///
+/// Each non-comment line is `PATTERN # REASON`: a glob (`*` any run of characters, `?` one
+/// character, compared ignoring ASCII case) matched against the command as written in the
+/// corpus or rendered by the random test. The reason is required; the same difference must be
+/// documented in `docs/differences.md`.
+#[derive(Debug)]
+struct AllowList {
+    entries: Vec<(String, String)>,
+}
+
+impl AllowList {
+    /// Reads the allow-list; a missing file means nothing is allowed.
+    fn load() -> AllowList {
+        let path = Path::new(COMPAT_DIR).join(ALLOWED_FILE);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let entries = text
+            .lines()
+            .enumerate()
+            .map(|(i, line)| (i + 1, line.trim()))
+            .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+            .map(|(n, line)| {
+                let (pattern, reason) = line
+                    .rsplit_once(" # ")
+                    .unwrap_or_else(|| panic!("{ALLOWED_FILE}:{n}: want `PATTERN # REASON`"));
+                (pattern.trim().to_owned(), reason.trim().to_owned())
+            })
+            .collect();
+        AllowList { entries }
+    }
+
+    /// The reason `command` may differ, if an entry matches it.
+    fn reason_for(&self, command: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(pattern, _)| glob_match(pattern.as_bytes(), command.as_bytes()))
+            .map(|(_, reason)| reason.as_str())
+    }
+}
+
+/// Glob matching with `*` and `?` only, ignoring ASCII case: enough for the allow-list.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob_match(rest, &text[skip..])),
+        Some((&p, rest)) => match text.split_first() {
+            Some((&t, text_rest)) if p == b'?' || p.eq_ignore_ascii_case(&t) => {
+                glob_match(rest, text_rest)
+            }
+            _ => false,
+        },
+    }
+}
+
+/// Bytes as printable text: `\r`, `\n`, `\"`, `\\` and `\xHH` escapes, in double quotes.
+fn escape(bytes: &[u8]) -> String {
+    let body: String = bytes
+        .iter()
+        .flat_map(|&b| std::ascii::escape_default(b))
+        .map(char::from)
+        .collect();
+    format!("\"{body}\"")
+}
+
+/// Renders arguments as one inline command line that [`split_inline`] splits back into them,
+/// so a random difference can be pasted into the corpus as is.
+fn render_inline(args: &[Bytes]) -> String {
+    let words: Vec<String> = args.iter().map(|a| render_arg(a)).collect();
+    words.join(" ")
+}
+
+/// One argument for [`render_inline`]: bare when that is unambiguous, else double-quoted.
+fn render_arg(arg: &[u8]) -> String {
+    let bare = !arg.is_empty()
+        && arg
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\');
+    if bare {
+        return String::from_utf8_lossy(arg).into_owned();
+    }
+    let mut out = String::from("\"");
+    for &b in arg {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b' ' => out.push(' '),
+            _ if b.is_ascii_graphic() => out.push(char::from(b)),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+// ------------------------------------------------------------------------------------------
+// The random generator
+// ------------------------------------------------------------------------------------------
+
+/// SplitMix64: tiny, seedable, and good enough to pick test inputs.
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`; `n` must not be 0.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True once in `n` times on average.
+    fn one_in(&mut self, n: usize) -> bool {
+        self.below(n) == 0
+    }
+
+    /// A random element of a non-empty slice.
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    /// The elements of `items` in random order (Fisher-Yates).
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
+/// A command shape for the random test: a command name and its argument template.
+///
+/// `args` is a space-separated list of literal words and `{placeholders}`; each placeholder
+/// expands to zero or more arguments (see [`expand`]). Templates whose command kv does not list
+/// in `COMMAND LIST` are skipped, so templates for commands being implemented can be added
+/// ahead of time and start running the day kv gains the command.
+#[derive(Debug)]
+struct Template {
+    command: &'static str,
+    args: &'static str,
+    compare: Compare,
+}
+
+/// A template compared byte for byte.
+const fn exact(command: &'static str, args: &'static str) -> Template {
+    Template {
+        command,
+        args,
+        compare: Compare::Exact,
+    }
+}
+
+/// A template whose replies are compared by type only (relative TTL readings).
+const fn type_only(command: &'static str, args: &'static str) -> Template {
+    Template {
+        command,
+        args,
+        compare: Compare::TypeOnly,
+    }
+}
+
+/// Every random command shape. Relative expiry times are only ever *set* (their exact readings
+/// depend on when each server ran the command), and GT/LT only meet absolute times.
+const TEMPLATES: &[Template] = &[
+    // Strings.
+    exact("SET", "{key} {val} {setopts}"),
+    exact("SET", "{key} {val}"),
+    exact("GET", "{key}"),
+    exact("GETEX", "{key} {getexopts}"),
+    exact("GETDEL", "{key}"),
+    exact("GETSET", "{key} {val}"),
+    exact("MGET", "{keys}"),
+    exact("MSET", "{pairs}"),
+    exact("MSETNX", "{pairs}"),
+    exact("SETNX", "{key} {val}"),
+    exact("SETEX", "{key} {ttl} {val}"),
+    exact("PSETEX", "{key} {ttl} {val}"),
+    exact("APPEND", "{key} {val}"),
+    exact("STRLEN", "{key}"),
+    exact("GETRANGE", "{key} {index} {index}"),
+    exact("SUBSTR", "{key} {index} {index}"),
+    exact("SETRANGE", "{key} {offset} {val}"),
+    exact("INCR", "{key}"),
+    exact("DECR", "{key}"),
+    exact("INCRBY", "{key} {int}"),
+    exact("DECRBY", "{key} {int}"),
+    exact("INCRBYFLOAT", "{key} {float}"),
+    exact("LCS", "{key} {key} {lcsopts}"),
+    // Connection.
+    exact("PING", "{optval}"),
+    exact("ECHO", "{val}"),
+    exact("SELECT", "{db}"),
+    // Keys (active once kv lists them).
+    exact("DEL", "{keys}"),
+    exact("UNLINK", "{keys}"),
+    exact("EXISTS", "{keys}"),
+    exact("TOUCH", "{keys}"),
+    exact("TYPE", "{key}"),
+    exact("RENAME", "{key} {key}"),
+    exact("RENAMENX", "{key} {key}"),
+    exact("COPY", "{key} {key} {copyopts}"),
+    exact("MOVE", "{key} {db}"),
+    exact("EXPIRE", "{key} {ttl} {setflag}"),
+    exact("PEXPIRE", "{key} {ttl} {setflag}"),
+    exact("EXPIREAT", "{key} {abstime} {expireflag}"),
+    exact("PEXPIREAT", "{key} {abstime} {expireflag}"),
+    exact("PERSIST", "{key}"),
+    // Keys set to expire in the past are counted until lazy or active expiry reclaims them,
+    // and when that happens differs between the servers (Redis's active expiry is timed).
+    type_only("DBSIZE", ""),
+    exact("SWAPDB", "{db} {db}"),
+    exact("OBJECT", "ENCODING {key}"),
+    // A key name as the pattern matches at most that one key, so the order cannot differ; a
+    // COUNT above the key space makes SCAN finish in one call.
+    exact("KEYS", "{key}"),
+    exact("SCAN", "0 MATCH {key} COUNT 1000"),
+    type_only("RANDOMKEY", ""),
+    type_only("TTL", "{key}"),
+    type_only("PTTL", "{key}"),
+    type_only("EXPIRETIME", "{key}"),
+    type_only("PEXPIRETIME", "{key}"),
+];
+
+/// Builds one random command from `template`, sometimes with one argument too few or too many
+/// so that arity errors are exercised too.
+fn generate(rng: &mut Rng, template: &Template) -> Vec<Bytes> {
+    let mut args = vec![random_case(rng, template.command)];
+    for word in template.args.split_whitespace() {
+        match word.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+            Some(placeholder) => args.extend(expand(rng, placeholder)),
+            None => args.push(random_case(rng, word)),
+        }
+    }
+    if rng.one_in(30) && args.len() > 1 {
+        args.pop();
+    } else if rng.one_in(30) {
+        args.push(Bytes::from_static(*rng.pick(VALUES)));
+    }
+    args
+}
+
+/// `word` in upper, lower or mixed case: names and options are case-insensitive.
+fn random_case(rng: &mut Rng, word: &str) -> Bytes {
+    let text: String = match rng.below(4) {
+        0 => word.to_ascii_lowercase(),
+        1 => word
+            .chars()
+            .map(|c| {
+                if rng.one_in(2) {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect(),
+        _ => word.to_ascii_uppercase(),
+    };
+    Bytes::from(text)
+}
+
+/// The ~20 keys random commands share, so that they collide often.
+// The pools are tables: rustfmt would put each value on a line of its own.
+#[rustfmt::skip]
+const KEYS: &[&[u8]] = &[
+    b"k0", b"k1", b"k2", b"k3", b"k4", b"k5", b"k6", b"k7", b"k8", b"k9", b"k10", b"k11",
+    b"counter", b"float", b"str", b"", b"key with spaces", b"\x00\xff\r\n", b"{tag}a", b"{tag}b",
+];
+
+/// Values: integers at and past the 64-bit limits, floats, empty, binary, plain text.
+#[rustfmt::skip]
+const VALUES: &[&[u8]] = &[
+    b"", b"0", b"1", b"-1", b"10", b"42", b"-100", b"007", b"+1", b"-0", b" 1", b"1 ", b"0x10",
+    b"9223372036854775807", b"-9223372036854775808", b"9223372036854775808",
+    b"-9223372036854775809", b"99999999999999999999999", b"3.14", b"-2.5", b"1e3", b"1.5e308",
+    b"5e-324", b"0.1", b".5", b"5.", b"inf", b"-inf", b"nan", b"abc", b"abcdef", b"bcdefg",
+    b"hello world", b"ohmytext", b"mynewtext", b"\x00", b"\x00\xff\r\n\x01", b"\xe2\x82\xac",
+    b"a\"quote'", b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+];
+
+/// Integer arguments (increments, counts): valid, at the limits, and not integers at all.
+#[rustfmt::skip]
+const INTS: &[&[u8]] = &[
+    b"0", b"1", b"-1", b"2", b"5", b"100", b"-100", b"9223372036854775807",
+    b"-9223372036854775808", b"9223372036854775808", b"-9223372036854775809", b"abc", b"",
+    b"1.5", b" 1", b"+1", b"-0", b"0x10", b"1e3",
+];
+
+/// Float increments for INCRBYFLOAT.
+#[rustfmt::skip]
+const FLOATS: &[&[u8]] = &[
+    b"0", b"1", b"-1", b"0.1", b"-0.1", b"3.0e3", b"1e308", b"-1e308", b"1.5e308", b"5e-324",
+    b"0.30000000000000004", b"10.5", b"inf", b"-inf", b"nan", b"abc", b"", b" 1", b"1.0.0",
+    b"9223372036854775807", b"1e-10",
+];
+
+/// GETRANGE/SUBSTR indexes: negative, out of range, at the limits, invalid.
+#[rustfmt::skip]
+const INDEXES: &[&[u8]] = &[
+    b"0", b"1", b"2", b"3", b"5", b"10", b"100", b"-1", b"-2", b"-3", b"-5", b"-100",
+    b"9223372036854775807", b"-9223372036854775808", b"abc", b"1.5", b"",
+];
+
+/// SETRANGE offsets: small ones (padding), the 512 MB limit, invalid ones. Never a large
+/// valid one, which would make both servers allocate that much.
+#[rustfmt::skip]
+const OFFSETS: &[&[u8]] = &[
+    b"0", b"1", b"2", b"5", b"10", b"50", b"-1", b"536870912", b"9223372036854775807", b"abc",
+    b"",
+];
+
+/// Relative expiry times: far enough in the future never to expire during the run, plus
+/// invalid and overflowing ones.
+#[rustfmt::skip]
+const TTLS: &[&[u8]] = &[
+    b"1000000", b"2000000", b"100000000", b"0", b"-1", b"-1000", b"abc", b"", b"1.5",
+    b"9223372036854775807", b"9223372036854775", b"9223372036854776", b"-9223372036854775808",
+];
+
+/// Absolute expiry times: in the past (expire at once), far future, invalid, overflowing.
+#[rustfmt::skip]
+const ABSTIMES: &[&[u8]] = &[
+    b"1", b"100", b"4102444800", b"4102444800000", b"5000000000", b"5000000000000", b"0",
+    b"-1", b"abc", b"9223372036854775807", b"9223372036854775", b"-9223372036854775808",
+];
+
+/// Database numbers: valid, out of range, invalid.
+#[rustfmt::skip]
+const DBS: &[&[u8]] = &[
+    b"0", b"1", b"2", b"15", b"16", b"-1", b"abc", b"99999999999", b"",
+];
+
+/// Expands one `{placeholder}` of a template into its arguments.
+fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
+    let one = |items: &[&'static [u8]], rng: &mut Rng| vec![Bytes::from_static(*rng.pick(items))];
+    match placeholder {
+        "key" => one(KEYS, rng),
+        "val" => one(VALUES, rng),
+        "int" => one(INTS, rng),
+        "float" => one(FLOATS, rng),
+        "index" => one(INDEXES, rng),
+        "offset" => one(OFFSETS, rng),
+        "ttl" => one(TTLS, rng),
+        "abstime" => one(ABSTIMES, rng),
+        "db" => one(DBS, rng),
+        "optval" => repeat(rng, 0, 1, |rng| one(VALUES, rng)),
+        "keys" => repeat(rng, 1, 4, |rng| one(KEYS, rng)),
+        "pairs" => pairs(rng),
+        "setopts" => options(
+            rng,
+            &["NX", "XX", "GET", "EX", "PX", "EXAT", "PXAT", "KEEPTTL"],
+        ),
+        "getexopts" => options(rng, &["EX", "PX", "EXAT", "PXAT", "PERSIST"]),
+        "lcsopts" => options(rng, &["LEN", "IDX", "MINMATCHLEN", "WITHMATCHLEN"]),
+        "copyopts" => options(rng, &["REPLACE", "DB"]),
+        "setflag" => options(rng, &["NX", "XX"]),
+        "expireflag" => options(rng, &["NX", "XX", "GT", "LT"]),
+        other => panic!("template placeholder {{{other}}} is unknown"),
+    }
+}
+
+/// Between `min` and `max` (inclusive) expansions of `each`, concatenated.
+fn repeat(
+    rng: &mut Rng,
+    min: usize,
+    max: usize,
+    each: impl Fn(&mut Rng) -> Vec<Bytes>,
+) -> Vec<Bytes> {
+    let n = min + rng.below(max - min + 1);
+    (0..n).flat_map(|_| each(rng)).collect()
+}
+
+/// One to three key-value pairs, and now and then a dangling key (an odd argument count).
+fn pairs(rng: &mut Rng) -> Vec<Bytes> {
+    let mut args = repeat(rng, 1, 3, |rng| {
+        vec![
+            Bytes::from_static(*rng.pick(KEYS)),
+            Bytes::from_static(*rng.pick(VALUES)),
+        ]
+    });
+    if rng.one_in(10) {
+        args.push(Bytes::from_static(*rng.pick(KEYS)));
+    }
+    args
+}
+
+/// Up to three distinct options from `names` in random order and case (rarely one twice),
+/// each followed by its value where it takes one. Conflicting combinations are the point.
+fn options(rng: &mut Rng, names: &[&str]) -> Vec<Bytes> {
+    let mut chosen: Vec<&str> = names.to_vec();
+    rng.shuffle(&mut chosen);
+    chosen.truncate(rng.below(4).min(names.len()));
+    if rng.one_in(15) {
+        if let Some(&first) = chosen.first() {
+            chosen.push(first);
+        }
+    }
+    let mut args = Vec::new();
+    for name in chosen {
+        args.push(random_case(rng, name));
+        let value: Option<&[&'static [u8]]> = match name {
+            "EX" | "PX" => Some(TTLS),
+            "EXAT" | "PXAT" => Some(ABSTIMES),
+            "MINMATCHLEN" => Some(INTS),
+            "DB" => Some(DBS),
+            _ => None,
+        };
+        if let Some(items) = value {
+            args.push(Bytes::from_static(*rng.pick(items)));
+        }
+    }
+    args
+}
