@@ -37,8 +37,43 @@ use crate::{CommandError, CompactBytes, Entry};
 /// The hasher of every database: one seed shared by all, so shard indexes agree across them.
 type KeyHasher = foldhash::fast::RandomState;
 
-/// One shard's map, as dashmap stores it.
-type ShardMap = hashbrown::HashMap<CompactBytes, SharedValue<Entry>, KeyHasher>;
+/// One shard's map, as dashmap stores it: a set of nodes.
+type ShardMap = hashbrown::HashMap<NodeBox, SharedValue<()>, KeyHasher>;
+
+/// A key and its entry in one allocation. The table then holds one pointer per key, so its
+/// unavoidable slack (hashbrown tables run between 44% and 87% full) costs 9 bytes a slot
+/// instead of a whole key and entry; with small values inline in the entry, a typical key
+/// costs one table slot and one allocation.
+#[derive(Debug)]
+struct Node {
+    key: CompactBytes,
+    entry: Entry,
+}
+
+/// The table's key: a boxed node, hashed and compared by its key bytes alone, so the table
+/// can be searched with a plain `&[u8]`.
+#[derive(Debug)]
+struct NodeBox(Box<Node>);
+
+impl std::hash::Hash for NodeBox {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.key.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for NodeBox {
+    fn eq(&self, other: &NodeBox) -> bool {
+        self.0.key.as_bytes() == other.0.key.as_bytes()
+    }
+}
+
+impl Eq for NodeBox {}
+
+impl std::borrow::Borrow<[u8]> for NodeBox {
+    fn borrow(&self) -> &[u8] {
+        self.0.key.as_bytes()
+    }
+}
 
 /// Volatile keys of one shard, ordered by expiry time.
 type ExpiryIndex = BTreeSet<(u64, CompactBytes)>;
@@ -54,7 +89,7 @@ pub struct Keyspace {
 
 #[derive(Debug)]
 struct Db {
-    map: DashMap<CompactBytes, Entry, KeyHasher>,
+    map: DashMap<NodeBox, (), KeyHasher>,
     expiry: Box<[Mutex<ExpiryIndex>]>,
 }
 
@@ -271,7 +306,7 @@ impl<'a> Locked<'a> {
             .map()
             .raw_entry()
             .from_key_hashed_nocheck(hash, key)
-            .map(|(_, v)| v.get());
+            .map(|(node, _)| &node.0.entry);
         Ok(entry.filter(|e| !e.is_expired(now)))
     }
 
@@ -289,15 +324,15 @@ impl<'a> Locked<'a> {
         // One probe: the entry is checked for expiry and handed out from the same slot.
         match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Vacant(_) => Ok(None),
-            RawEntryMut::Occupied(slot) if slot.get().get().is_expired(now) => {
-                let (_, old) = slot.remove_entry();
-                if let Some(at) = old.get().expires_at {
+            RawEntryMut::Occupied(slot) if slot.key().0.entry.is_expired(now) => {
+                let (old, _) = slot.remove_entry();
+                if let Some(at) = old.0.entry.expires_at {
                     index.lock().remove(&(at.get(), CompactBytes::new(key)));
                 }
                 keyspace.expired_keys.fetch_add(1, Ordering::Relaxed);
                 Ok(None)
             }
-            RawEntryMut::Occupied(slot) => Ok(Some(slot.into_mut().get_mut())),
+            RawEntryMut::Occupied(slot) => Ok(Some(&mut slot.into_key().0.entry)),
         }
     }
 
@@ -315,10 +350,14 @@ impl<'a> Locked<'a> {
         // One probe for both cases: the table lookup is most of a SET's cost at scale.
         let old = match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Occupied(mut slot) => {
-                Some(std::mem::replace(slot.get_mut().get_mut(), entry))
+                Some(std::mem::replace(&mut slot.key_mut().0.entry, entry))
             }
             RawEntryMut::Vacant(slot) => {
-                slot.insert_hashed_nocheck(hash, CompactBytes::new(key), SharedValue::new(entry));
+                let node = NodeBox(Box::new(Node {
+                    key: CompactBytes::new(key),
+                    entry,
+                }));
+                slot.insert_hashed_nocheck(hash, node, SharedValue::new(()));
                 None
             }
         };
@@ -344,7 +383,7 @@ impl<'a> Locked<'a> {
     ) -> Result<Option<Entry>, CommandError> {
         let shard = self.keyspace.shard_of(key);
         let (map, index) = self.shard_mut(db, shard)?;
-        let Some(old) = map.remove(key).map(SharedValue::into_inner) else {
+        let Some(old) = map.remove_entry(key).map(|(node, _)| node.0.entry) else {
             return Ok(None);
         };
         if let Some(at) = old.expires_at {
@@ -368,9 +407,10 @@ impl<'a> Locked<'a> {
         self.reclaim_if_expired(db, key, now)?;
         let shard = self.keyspace.shard_of(key);
         let (map, index) = self.shard_mut(db, shard)?;
-        let Some(entry) = map.get_mut(key).map(SharedValue::get_mut) else {
+        let RawEntryMut::Occupied(slot) = map.raw_entry_mut().from_key(key) else {
             return Ok(false);
         };
+        let entry = &mut slot.into_key().0.entry;
         let at = at.and_then(NonZeroU64::new);
         if entry.expires_at != at {
             let mut index = index.lock();
@@ -389,8 +429,8 @@ impl<'a> Locked<'a> {
     fn reclaim_if_expired(&mut self, db: usize, key: &[u8], now: u64) -> Result<(), CommandError> {
         if self
             .map(db, key)?
-            .get(key)
-            .is_some_and(|e| e.get().is_expired(now))
+            .get_key_value(key)
+            .is_some_and(|(node, _)| node.0.entry.is_expired(now))
         {
             self.remove(db, key, now)?;
         }
@@ -402,8 +442,8 @@ impl<'a> Locked<'a> {
         self.held
             .iter()
             .filter(move |h| h.db == db)
-            .flat_map(|h| h.guard.map().iter())
-            .map(|(k, v)| (k, v.get()))
+            .flat_map(|h| h.guard.map().keys())
+            .map(|node| (&node.0.key, &node.0.entry))
             .filter(move |(_, e)| !e.is_expired(now))
     }
 
@@ -418,8 +458,8 @@ impl<'a> Locked<'a> {
         Ok(self.held[i]
             .guard
             .map()
-            .iter()
-            .map(|(k, v)| (k, v.get()))
+            .keys()
+            .map(|node| (&node.0.key, &node.0.entry))
             .filter(move |(_, e)| !e.is_expired(now)))
     }
 

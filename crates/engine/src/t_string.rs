@@ -3,7 +3,7 @@
 use crate::args::parse_i64;
 use crate::command::CommandSpec;
 use crate::table::{command, engine};
-use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, Reply, Value};
+use crate::{Args, CommandError, CommandResult, Ctx, Entry, Reply, StrValue, Value};
 
 /// The string at `key`, `None` if missing, `WRONGTYPE` if another type.
 pub(crate) fn string_at<'c>(
@@ -23,7 +23,7 @@ pub(crate) fn string_at<'c>(
 fn store(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
-    value: CompactBytes,
+    value: StrValue,
     keep_ttl: bool,
     expires_at: Option<u64>,
 ) -> CommandResult {
@@ -43,7 +43,7 @@ fn store(
 }
 
 /// Replaces the string at an existing `key` in place, keeping its TTL.
-fn overwrite(ctx: &mut Ctx<'_, '_>, key: &[u8], value: CompactBytes) -> CommandResult {
+fn overwrite(ctx: &mut Ctx<'_, '_>, key: &[u8], value: StrValue) -> CommandResult {
     let (db, now) = (ctx.db(), ctx.now);
     match ctx.locked.get_mut(db, key, now)? {
         Some(entry) => {
@@ -186,7 +186,7 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
     let options = StringOptions::parse(args, Parsing::Set)?;
     let expires_at = options.expires_at(ctx.now, "set")?;
     if options.get {
-        let old = string_at(ctx, key)?.map(CompactBytes::new);
+        let old = string_at(ctx, key)?.map(StrValue::new);
         match &old {
             Some(old) => reply.bulk(old),
             None => reply.null(),
@@ -200,13 +200,7 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
         }
         return Ok(());
     }
-    store(
-        ctx,
-        key,
-        CompactBytes::new(value),
-        options.keep_ttl,
-        expires_at,
-    )?;
+    store(ctx, key, StrValue::new(value), options.keep_ttl, expires_at)?;
     if !options.get {
         reply.ok();
     }
@@ -221,7 +215,7 @@ pub fn setnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         reply.integer(0);
         return Ok(());
     }
-    store(ctx, key, CompactBytes::new(value), false, None)?;
+    store(ctx, key, StrValue::new(value), false, None)?;
     reply.integer(1);
     Ok(())
 }
@@ -247,7 +241,7 @@ fn set_with_ttl(
     let ttl = args.next_i64()?;
     let value = args.next_bytes()?;
     let at = absolute_expiry(ttl, unit, ctx.now, command)?;
-    store(ctx, key, CompactBytes::new(value), false, Some(at))?;
+    store(ctx, key, StrValue::new(value), false, Some(at))?;
     reply.ok();
     Ok(())
 }
@@ -271,7 +265,7 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     let key = args.next_bytes()?;
     let options = StringOptions::parse(args, Parsing::GetEx)?;
     let expires_at = options.expires_at(ctx.now, "getex")?;
-    let Some(value) = string_at(ctx, key)?.map(CompactBytes::new) else {
+    let Some(value) = string_at(ctx, key)?.map(StrValue::new) else {
         reply.null();
         return Ok(());
     };
@@ -299,7 +293,7 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
 /// `GETDEL key`
 pub fn getdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
-    let Some(value) = string_at(ctx, key)?.map(CompactBytes::new) else {
+    let Some(value) = string_at(ctx, key)?.map(StrValue::new) else {
         reply.null();
         return Ok(());
     };
@@ -312,8 +306,8 @@ pub fn getdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 pub fn getset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let value = args.next_bytes()?;
-    let old = string_at(ctx, key)?.map(CompactBytes::new);
-    store(ctx, key, CompactBytes::new(value), false, None)?;
+    let old = string_at(ctx, key)?.map(StrValue::new);
+    store(ctx, key, StrValue::new(value), false, None)?;
     match old {
         Some(old) => reply.bulk(&old),
         None => reply.null(),
@@ -341,7 +335,7 @@ pub fn mget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
 pub fn mset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let pairs = pairs(args, "mset")?;
     for pair in pairs.chunks_exact(2) {
-        store(ctx, &pair[0], CompactBytes::new(&pair[1]), false, None)?;
+        store(ctx, &pair[0], StrValue::new(&pair[1]), false, None)?;
     }
     reply.ok();
     Ok(())
@@ -357,7 +351,7 @@ pub fn msetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         }
     }
     for pair in pairs.chunks_exact(2) {
-        store(ctx, &pair[0], CompactBytes::new(&pair[1]), false, None)?;
+        store(ctx, &pair[0], StrValue::new(&pair[1]), false, None)?;
     }
     reply.integer(1);
     Ok(())
@@ -384,7 +378,7 @@ pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         }
     };
     let len = new.len();
-    overwrite(ctx, key, CompactBytes::from(new))?;
+    overwrite(ctx, key, StrValue::from(new))?;
     reply.count(len);
     Ok(())
 }
@@ -450,7 +444,7 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
     }
     value[offset..offset + patch.len()].copy_from_slice(patch);
     let len = value.len();
-    overwrite(ctx, key, CompactBytes::from(value))?;
+    overwrite(ctx, key, StrValue::from(value))?;
     reply.count(len);
     Ok(())
 }
@@ -493,7 +487,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, reply: &mut Reply, key: &[u8], by: i64) -> Com
             let new = parse_i64(text)?
                 .checked_add(by)
                 .ok_or(CommandError::Overflow)?;
-            *text = CompactBytes::new(itoa::Buffer::new().format(new).as_bytes());
+            *text = StrValue::new(itoa::Buffer::new().format(new).as_bytes());
             entry.accessed_at = now;
             new
         }
@@ -501,7 +495,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, reply: &mut Reply, key: &[u8], by: i64) -> Com
             store(
                 ctx,
                 key,
-                CompactBytes::new(itoa::Buffer::new().format(by).as_bytes()),
+                StrValue::new(itoa::Buffer::new().format(by).as_bytes()),
                 false,
                 None,
             )?;
@@ -518,7 +512,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
     let by = args.next_bytes()?;
     let current = string_at(ctx, key)?.unwrap_or(b"0").to_vec();
     let sum = crate::longdouble::incr_by_float(&current, by)?;
-    overwrite(ctx, key, CompactBytes::new(&sum))?;
+    overwrite(ctx, key, StrValue::new(&sum))?;
     reply.bulk(&sum);
     Ok(())
 }

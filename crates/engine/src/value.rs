@@ -4,12 +4,15 @@ use std::num::NonZeroU64;
 
 use crate::CompactBytes;
 
+/// A string value: up to 38 bytes inline, so a value and its key share one allocation.
+pub type StrValue = CompactBytes<38>;
+
 /// A stored value. One keyspace holds every type, so a command finds the wrong type as a
 /// `WRONGTYPE` error rather than as a missing key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string, also used for integers, floats and bitmaps, as in Redis.
-    Str(CompactBytes),
+    Str(StrValue),
 }
 
 impl Value {
