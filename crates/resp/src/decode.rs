@@ -320,11 +320,11 @@ fn token<'a>(input: &'a [u8], limits: &Limits, in_string: bool) -> PResult<'a, T
         )
         .map(|(r, n)| (r, Token::Scalar(Scalar::Integer(n)))),
         b'$' => {
-            let (rest, text) = line(i, header, ProtocolError::TooBigBulkCount)?;
-            if text == b"?" {
+            let (rest, length) = length_header(i, header, ProtocolError::TooBigBulkCount)?;
+            let Some(length) = length else {
                 return Ok((rest, Token::StreamedBulk));
-            }
-            match bulk_length(text, max_bulk) {
+            };
+            match bulk_length(length, max_bulk) {
                 Ok(None) => Ok((rest, Token::Scalar(Scalar::NullBulk))),
                 Ok(Some(len)) => {
                     payload(rest, len).map(|(r, s)| (r, Token::Scalar(Scalar::Bulk(s))))
@@ -366,7 +366,7 @@ fn token<'a>(input: &'a [u8], limits: &Limits, in_string: bool) -> PResult<'a, T
             }
         }
         b'*' | b'%' | b'~' | b'>' | b'|' => {
-            let (rest, text) = line(i, header, ProtocolError::TooBigMultibulkCount)?;
+            let (rest, length) = length_header(i, header, ProtocolError::TooBigMultibulkCount)?;
             let kind = match marker {
                 b'*' => Kind::Array,
                 b'%' => Kind::Map,
@@ -374,10 +374,13 @@ fn token<'a>(input: &'a [u8], limits: &Limits, in_string: bool) -> PResult<'a, T
                 b'>' => Kind::Push,
                 _ => Kind::Attribute,
             };
-            if text == b"?" && matches!(kind, Kind::Array | Kind::Map | Kind::Set) {
-                return Ok((rest, Token::Open(kind, None)));
-            }
-            match crate::parse::parse_i64(text) {
+            let Some(length) = length else {
+                return match kind {
+                    Kind::Array | Kind::Map | Kind::Set => Ok((rest, Token::Open(kind, None))),
+                    _ => fail(ProtocolError::InvalidMultibulkLength),
+                };
+            };
+            match length {
                 Some(-1) if kind == Kind::Array => Ok((rest, Token::Scalar(Scalar::NullArray))),
                 Some(n) if n >= 0 && (n as u64) <= limits.max_array_len => {
                     Ok((rest, Token::Open(kind, Some(n as u64))))
@@ -414,9 +417,26 @@ fn token<'a>(input: &'a [u8], limits: &Limits, in_string: bool) -> PResult<'a, T
     }
 }
 
-/// A bulk length header: `None` for RESP2's null (`-1`).
-fn bulk_length(text: &[u8], max: u64) -> Result<Option<usize>, ProtocolError> {
-    match crate::parse::parse_i64(text) {
+/// A length header: `None` for `?` (a streamed frame), else the number, itself `None` when
+/// the text is not an integer.
+fn length_header(
+    input: &[u8],
+    max: usize,
+    too_long: ProtocolError,
+) -> PResult<'_, Option<Option<i64>>> {
+    if let Some((rest, n)) = crate::parse::short_integer_line(input) {
+        return Ok((rest, Some(Some(n))));
+    }
+    let (rest, text) = line(input, max, too_long)?;
+    if text == b"?" {
+        return Ok((rest, None));
+    }
+    Ok((rest, Some(crate::parse::parse_i64(text))))
+}
+
+/// A bulk length: `None` for RESP2's null (`-1`).
+fn bulk_length(length: Option<i64>, max: u64) -> Result<Option<usize>, ProtocolError> {
+    match length {
         Some(-1) => Ok(None),
         Some(n) => checked_len(n, max)
             .map(Some)

@@ -94,11 +94,39 @@ pub(crate) fn integer_line(
     too_long: ProtocolError,
     invalid: ProtocolError,
 ) -> PResult<'_, i64> {
+    if let Some(done) = short_integer_line(input) {
+        return Ok(done);
+    }
     let (rest, text) = line(input, max_line, too_long)?;
     match parse_i64(text) {
         Some(n) => Ok((rest, n)),
         None => fail(invalid),
     }
+}
+
+/// The common case of [`integer_line`] in one pass: at most 18 digits (so no overflow is
+/// possible), no leading zero, then CRLF. Anything else (incomplete input, errors, long or
+/// unusual numbers) returns `None` and takes the general path, which has the same result.
+pub(crate) fn short_integer_line(input: &[u8]) -> Option<(&[u8], i64)> {
+    let (negative, digits) = match input.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, input),
+    };
+    let mut value: i64 = 0;
+    let mut len = 0;
+    while let Some(&b) = digits.get(len) {
+        if !b.is_ascii_digit() || len == 18 {
+            break;
+        }
+        value = value * 10 + i64::from(b - b'0');
+        len += 1;
+    }
+    let leading_zero = len > 1 && digits[0] == b'0';
+    let negative_zero = negative && len > 0 && digits[0] == b'0';
+    if len == 0 || leading_zero || negative_zero || digits.get(len..len + 2) != Some(b"\r\n") {
+        return None;
+    }
+    Some((&digits[len + 2..], if negative { -value } else { value }))
 }
 
 /// `len` payload bytes followed by CRLF.
@@ -160,6 +188,46 @@ mod tests {
             b"-9223372036854775809",
         ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn integer_lines_agree_with_the_general_path() {
+        let cases: &[&[u8]] = &[
+            b"0\r\n",
+            b"42\r\nrest",
+            b"-7\r\n",
+            b"01\r\n",
+            b"-0\r\n",
+            b"123456789012345678\r\n",
+            b"1234567890123456789\r\n",
+            b"9223372036854775807\r\n",
+            b"-9223372036854775808\r\n",
+            b"99999999999999999999\r\n",
+            b"12",
+            b"12\r",
+            b"1x\r\n",
+            b"\r\n",
+            b"-\r\n",
+            b"+1\r\n",
+        ];
+        for &case in cases {
+            let general = line(case, 64, ProtocolError::TooBigLine)
+                .map(|(rest, text)| (rest, parse_i64(text)));
+            let fast = integer_line(
+                case,
+                64,
+                ProtocolError::TooBigLine,
+                ProtocolError::InvalidInteger,
+            );
+            match (general, fast) {
+                (Ok((rest, Some(n))), Ok((fast_rest, m))) => {
+                    assert_eq!((rest, n), (fast_rest, m), "{case:?}")
+                }
+                (Ok((_, None)), Err(nom::Err::Failure(_))) => {}
+                (Err(nom::Err::Incomplete(_)), Err(nom::Err::Incomplete(_))) => {}
+                (g, f) => panic!("{case:?}: general {g:?}, fast {f:?}"),
+            }
         }
     }
 
