@@ -21,6 +21,9 @@ pub fn ensure_components() -> Result<()> {
         .args(["component", "add", "rustfmt", "clippy"])
         .status()
         .context("could not run rustup")?;
-    ensure!(status.success(), "`rustup component add rustfmt clippy` failed ({status})");
+    ensure!(
+        status.success(),
+        "`rustup component add rustfmt clippy` failed ({status})"
+    );
     Ok(())
 }

@@ -24,6 +24,11 @@ pub fn echo(_ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
 /// `SELECT index`
 pub fn select(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let index = args.next_i64()?;
+    if i32::try_from(index).is_err() {
+        return Err(CommandError::msg(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ));
+    }
     ctx.session.db = db_index(ctx, index)?;
     reply.ok();
     Ok(())

@@ -35,12 +35,13 @@ pub enum CommandError {
     /// The wrong number of arguments for the named command (its full name, e.g. `client|kill`).
     #[error("ERR wrong number of arguments for '{0}' command")]
     WrongArity(String),
-    /// A command name the table does not know; holds the finished message.
-    #[error("ERR unknown command {0}")]
-    UnknownCommand(String),
-    /// A subcommand the container does not know: `(subcommand, CONTAINER)`.
-    #[error("ERR unknown subcommand '{0}'. Try {1} HELP.")]
-    UnknownSubcommand(String, String),
+    /// A command name the table does not know; holds the rest of the message, with the
+    /// client's bytes as sent (see [`CommandError::to_bytes`]).
+    #[error("ERR unknown command {}", String::from_utf8_lossy(.0))]
+    UnknownCommand(Vec<u8>),
+    /// A subcommand the container does not know: `(subcommand as sent, CONTAINER)`.
+    #[error("ERR unknown subcommand '{}'. Try {} HELP.", String::from_utf8_lossy(.0), .1)]
+    UnknownSubcommand(Vec<u8>, String),
     /// A string that would grow past `proto-max-bulk-len`.
     #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
     StringTooLong,
@@ -56,6 +57,18 @@ impl CommandError {
     /// An error with a fixed text, code included.
     pub const fn msg(text: &'static str) -> CommandError {
         CommandError::Other(Cow::Borrowed(text))
+    }
+
+    /// The error line as sent to the client: the same words as `Display`, but names and
+    /// arguments the client sent are echoed as raw bytes, as Redis echoes them.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            CommandError::UnknownCommand(tail) => [&b"ERR unknown command "[..], tail].concat(),
+            CommandError::UnknownSubcommand(sub, container) => {
+                [&b"ERR unknown subcommand '"[..], sub, format!("'. Try {container} HELP.").as_bytes()].concat()
+            }
+            other => other.to_string().into_bytes(),
+        }
     }
 
     /// The error code: the first word (`ERR`, `WRONGTYPE`, ...), for INFO's `errorstats`.

@@ -175,7 +175,7 @@ pub fn help(_ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> 
         "GETKEYSANDFLAGS <full-command>",
         "    Return the keys a full command would access, with their flags.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
     reply.array(lines.len());
     for line in lines {

@@ -168,7 +168,7 @@ impl Engine {
                 .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub_name))
             else {
                 return Err(CommandError::UnknownSubcommand(
-                    truncated(sub_name, 128),
+                    c_string(sub_name, 128).to_vec(),
                     spec.name.to_ascii_uppercase(),
                 ));
             };
@@ -211,7 +211,7 @@ impl Engine {
     pub fn execute(&self, session: &mut Session, args: &[Bytes], reply: &mut Reply) {
         match self.lookup(args) {
             Ok((spec, skip)) => self.run(spec, skip, session, args, reply),
-            Err(e) => reply.error(&e.to_string()),
+            Err(e) => reply.command_error(&e),
         }
     }
 
@@ -239,27 +239,34 @@ impl Engine {
         };
         if let Err(e) = handler(&mut ctx, &mut Args::new(&args[skip..]), reply) {
             reply.rollback(mark);
-            reply.error(&e.to_string());
+            reply.command_error(&e);
         }
     }
 }
 
-/// The tail of Redis's unknown-command error: the name and the first arguments, quoted.
-fn unknown_command_text(args: &[Bytes]) -> String {
-    let mut text = format!("'{}', with args beginning with: ", truncated(&args[0], 128));
-    let mut listed = String::new();
+/// The tail of Redis's unknown-command error: the name and the first arguments, quoted, each
+/// cut at 128 bytes and at a NUL byte (Redis formats them with `%.128s`), the arguments listed
+/// until 128 bytes of them have been written.
+fn unknown_command_text(args: &[Bytes]) -> Vec<u8> {
+    let mut text = b"'".to_vec();
+    text.extend_from_slice(c_string(&args[0], 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    let mut listed = Vec::new();
     for arg in &args[1..] {
         if listed.len() >= 128 {
             break;
         }
         let room = 128 - listed.len();
-        listed.push_str(&format!("'{}' ", truncated(arg, room)));
+        listed.push(b'\'');
+        listed.extend_from_slice(c_string(arg, room));
+        listed.extend_from_slice(b"' ");
     }
-    text.push_str(&listed);
+    text.extend_from_slice(&listed);
     text
 }
 
-/// At most `max` bytes of `arg`, as text.
-fn truncated(arg: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&arg[..arg.len().min(max)]).into_owned()
+/// At most `max` bytes of `arg`, stopping at a NUL byte, as C's `%.*s` prints it.
+fn c_string(arg: &[u8], max: usize) -> &[u8] {
+    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+    &arg[..end.min(max)]
 }

@@ -39,6 +39,11 @@ impl Reply {
         encode::write_error(&mut self.buf, text.as_bytes());
     }
 
+    /// A command's error, with the client's own bytes echoed as sent.
+    pub fn command_error(&mut self, error: &crate::CommandError) {
+        encode::write_error(&mut self.buf, &error.to_bytes());
+    }
+
     /// An integer.
     pub fn integer(&mut self, n: i64) {
         encode::write_integer(&mut self.buf, n);

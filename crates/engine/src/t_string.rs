@@ -264,11 +264,12 @@ pub fn get(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
 pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let options = StringOptions::parse(args, Parsing::GetEx)?;
-    let expires_at = options.expires_at(ctx.now, "getex")?;
+    // Redis validates the expiry only once it has found a string to apply it to.
     let Some(value) = string_at(ctx, key)?.map(StrValue::new) else {
         reply.null();
         return Ok(());
     };
+    let expires_at = options.expires_at(ctx.now, "getex")?;
     let (db, now) = (ctx.db(), ctx.now);
     let absolute = matches!(
         options.expiry,

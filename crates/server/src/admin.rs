@@ -43,7 +43,7 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
     };
     if let Err(e) = result {
         conn.reply.rollback(mark);
-        conn.reply.error(&e.to_string());
+        conn.reply.command_error(&e);
     }
 }
 
@@ -290,7 +290,7 @@ fn client(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
                 "HELP",
-                "    Print this help.",
+                "    Prints this help.",
             ],
         ),
         _ => return Err(CommandError::Internal("CLIENT subcommand without an implementation")),
@@ -437,10 +437,21 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
     let shared = conn.shared.clone();
     match sub {
         "get" => {
-            let mut found: Vec<(&str, String)> = Vec::new();
+            let mut found: Vec<(String, String)> = Vec::new();
             for pattern in args.rest() {
-                for (name, value) in shared.config.matching(pattern) {
-                    if !found.iter().any(|(n, _)| *n == name) {
+                let text = String::from_utf8_lossy(pattern).into_owned();
+                // A plain name is looked up directly and echoed as the client typed it, as
+                // Redis does; only a pattern is matched against every name.
+                let matches = if text.contains(['*', '?', '[']) {
+                    shared.config.matching(pattern).into_iter().map(|(n, v)| (n.to_string(), v)).collect()
+                } else {
+                    match crate::config::find(&text) {
+                        Some(param) => vec![(text.clone(), shared.config.get(param.name))],
+                        None => Vec::new(),
+                    }
+                };
+                for (name, value) in matches {
+                    if !found.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
                         found.push((name, value));
                     }
                 }
@@ -518,7 +529,7 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 "REWRITE",
                 "    Rewrite the configuration file.",
                 "HELP",
-                "    Print this help.",
+                "    Prints this help.",
             ],
         ),
         _ => {

@@ -212,7 +212,7 @@ impl Connection {
             self.reply_mode = ReplyMode::On;
         }
         match self.shared.engine.lookup(args) {
-            Err(e) => self.reply.error(&e.to_string()),
+            Err(e) => self.reply.command_error(&e),
             Ok((spec, skip)) => {
                 if !self.authenticated && !spec.has(Flags::NO_AUTH) {
                     self.reply.error("NOAUTH Authentication required.");

@@ -28,9 +28,13 @@
 //! # Environment
 //!
 //! - `KV_COMPAT_SEED`: the random test's seed (decimal or `0x` hex; default [`DEFAULT_SEED`],
-//!   so CI is reproducible). The seed is printed, and every random difference is printed as an
-//!   inline command line that can be pasted into the corpus.
+//!   so CI is reproducible). The seed is printed. Every random difference is printed as an
+//!   inline command line that can be pasted into the corpus, followed by the earlier commands
+//!   of its session that touched the same keys.
 //! - `KV_COMPAT_RANDOM`: how many random commands to send (default [`DEFAULT_RANDOM`]).
+//!
+//! The same seed replays the same commands as long as kv's `COMMAND LIST` is unchanged: the
+//! random test only uses templates for commands kv lists (see [`Template`]).
 
 mod support;
 
@@ -126,11 +130,15 @@ fn random_commands_match_redis() {
         if i % RANDOM_SESSION_LEN == 0 {
             pair.fresh_session();
             session.clear();
+            // Every other session speaks RESP3, where nulls, maps and doubles look different.
+            if (i / RANDOM_SESSION_LEN) % 2 == 1 {
+                run.check(&mut pair, &hello3(format!("random #{i}")));
+            }
         }
         let template = *rng.pick(&templates);
         let args = generate(&mut rng, template);
         let command = Command {
-            place: format!("random #{i} (seed {seed:#x})"),
+            place: format!("random #{i}"),
             text: render_inline(&args),
             args,
             compare: template.compare,
@@ -145,16 +153,28 @@ fn random_commands_match_redis() {
     finish(&title, &run, &allowed);
 }
 
-/// The last few commands of `session` that share an argument with `command` (a key, mostly),
-/// plus every SELECT, SWAPDB and MOVE: the history needed to replay a random difference.
+/// `HELLO 3`, compared by type only: its reply holds the server version and client id.
+fn hello3(place: String) -> Command {
+    Command {
+        place,
+        text: "HELLO 3".to_owned(),
+        args: vec![Bytes::from_static(b"HELLO"), Bytes::from_static(b"3")],
+        compare: Compare::TypeOnly,
+    }
+}
+
+/// The last few commands of `session` that name one of the keys `command` names, plus every
+/// SELECT and SWAPDB: the history needed to replay a random difference.
 fn related(session: &[Command], command: &Command) -> Vec<String> {
     const MAX_CONTEXT: usize = 12;
+    let keys: Vec<&Bytes> = command.args[1..]
+        .iter()
+        .filter(|a| KEYS.contains(&a.as_ref()))
+        .collect();
     let shares_arg = |earlier: &Command| {
         let name = earlier.args[0].to_ascii_uppercase();
-        matches!(name.as_slice(), b"SELECT" | b"SWAPDB" | b"MOVE")
-            || earlier.args[1..]
-                .iter()
-                .any(|a| command.args[1..].contains(a))
+        matches!(name.as_slice(), b"SELECT" | b"SWAPDB")
+            || earlier.args[1..].iter().any(|a| keys.contains(&a))
     };
     let mut context: Vec<String> = session
         .iter()
@@ -570,6 +590,24 @@ fn finish(title: &str, run: &Run, allowed: &AllowList) {
             run.differences.len() - MAX_PRINTED
         );
     }
+    let unused: Vec<&str> = allowed
+        .entries
+        .iter()
+        .filter(|(pattern, _)| {
+            !run.differences
+                .iter()
+                .any(|d| glob_match(pattern.as_bytes(), d.command.as_bytes()))
+        })
+        .map(|(pattern, _)| pattern.as_str())
+        .collect();
+    if !unused.is_empty() {
+        // Not an error: the random test meets only some of them. In the corpus run it hints
+        // that a deliberate difference is gone and its entry can go too.
+        let _ = writeln!(
+            report,
+            "allow-list entries that excused nothing: {unused:?}"
+        );
+    }
     let total = run.differences.len();
     println!(
         "==> {title} ({} answered with an error by Redis): {total} differences \
@@ -638,14 +676,27 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     }
 }
 
-/// Bytes as printable text: `\r`, `\n`, `\"`, `\\` and `\xHH` escapes, in double quotes.
+/// Bytes as printable text in double quotes, with the escapes [`split_inline`] understands:
+/// `\"`, `\\`, `\r`, `\n`, `\t` and `\xHH` for any other byte that is not printable ASCII.
 fn escape(bytes: &[u8]) -> String {
-    let body: String = bytes
-        .iter()
-        .flat_map(|&b| std::ascii::escape_default(b))
-        .map(char::from)
-        .collect();
-    format!("\"{body}\"")
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b' ' | b'!'..=b'~' => out.push(char::from(b)),
+            _ => {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Renders arguments as one inline command line that [`split_inline`] splits back into them,
@@ -662,25 +713,41 @@ fn render_arg(arg: &[u8]) -> String {
             .iter()
             .all(|&b| b.is_ascii_graphic() && b != b'"' && b != b'\'' && b != b'\\');
     if bare {
-        return String::from_utf8_lossy(arg).into_owned();
+        String::from_utf8_lossy(arg).into_owned()
+    } else {
+        escape(arg)
     }
-    let mut out = String::from("\"");
-    for &b in arg {
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            b' ' => out.push(' '),
-            _ if b.is_ascii_graphic() => out.push(char::from(b)),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push('"');
-    out
+}
+
+/// The report's rendering of random commands must read back as the same arguments, or a
+/// pasted reproduction would test something else.
+#[test]
+fn rendered_commands_split_back() {
+    let pools = [
+        KEYS, VALUES, INTS, FLOATS, INDEXES, OFFSETS, TTLS, ABSTIMES, DBS,
+    ];
+    let args: Vec<Bytes> = pools
+        .iter()
+        .flat_map(|pool| pool.iter())
+        .map(|arg| Bytes::from_static(arg))
+        .chain([Bytes::from_static(b"\\x41\"'\t\x7f\x80")])
+        .collect();
+    let split = split_inline(render_inline(&args).as_bytes()).expect("rendered line splits");
+    assert_eq!(split, args);
+}
+
+/// The allow-list's glob: `*`, `?`, ASCII case ignored, the whole text must match.
+#[test]
+fn allow_list_globs() {
+    assert!(glob_match(b"DUMP *", b"dump key"));
+    assert!(glob_match(
+        b"OBJECT ENCODING after-*",
+        b"OBJECT ENCODING after-append"
+    ));
+    assert!(glob_match(b"GET ?", b"GET a"));
+    assert!(!glob_match(b"GET ?", b"GET ab"));
+    assert!(!glob_match(b"DUMP *", b"RESTORE DUMP x"));
+    assert!(glob_match(b"*", b""));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -714,6 +781,11 @@ impl Rng {
     /// A random element of a non-empty slice.
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
+    }
+
+    /// A random argument from one of the static pools.
+    fn pick_bytes(&mut self, items: &[&'static [u8]]) -> Bytes {
+        Bytes::from_static(items[self.below(items.len())])
     }
 
     /// The elements of `items` in random order (Fisher-Yates).
@@ -755,8 +827,12 @@ const fn type_only(command: &'static str, args: &'static str) -> Template {
     }
 }
 
-/// Every random command shape. Relative expiry times are only ever *set* (their exact readings
-/// depend on when each server ran the command), and GT/LT only meet absolute times.
+/// Every random command shape.
+///
+/// Relative expiry times are set but never read back exactly (the reading depends on when each
+/// server ran the command): TTL and friends compare by type only. GT and LT come only with
+/// absolute times, which lie years away from any relative expiry, so no comparison they make
+/// can depend on timing.
 const TEMPLATES: &[Template] = &[
     // Strings.
     exact("SET", "{key} {val} {setopts}"),
@@ -805,7 +881,9 @@ const TEMPLATES: &[Template] = &[
     // and when that happens differs between the servers (Redis's active expiry is timed).
     type_only("DBSIZE", ""),
     exact("SWAPDB", "{db} {db}"),
-    exact("OBJECT", "ENCODING {key}"),
+    // No OBJECT ENCODING: kv names it from the content, Redis from the write history
+    // (docs/differences.md).
+
     // A key name as the pattern matches at most that one key, so the order cannot differ; a
     // COUNT above the key space makes SCAN finish in one call.
     exact("KEYS", "{key}"),
@@ -830,7 +908,7 @@ fn generate(rng: &mut Rng, template: &Template) -> Vec<Bytes> {
     if rng.one_in(30) && args.len() > 1 {
         args.pop();
     } else if rng.one_in(30) {
-        args.push(Bytes::from_static(*rng.pick(VALUES)));
+        args.push(rng.pick_bytes(VALUES));
     }
     args
 }
@@ -927,7 +1005,7 @@ const DBS: &[&[u8]] = &[
 
 /// Expands one `{placeholder}` of a template into its arguments.
 fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
-    let one = |items: &[&'static [u8]], rng: &mut Rng| vec![Bytes::from_static(*rng.pick(items))];
+    let one = |items: &[&'static [u8]], rng: &mut Rng| vec![rng.pick_bytes(items)];
     match placeholder {
         "key" => one(KEYS, rng),
         "val" => one(VALUES, rng),
@@ -968,13 +1046,10 @@ fn repeat(
 /// One to three key-value pairs, and now and then a dangling key (an odd argument count).
 fn pairs(rng: &mut Rng) -> Vec<Bytes> {
     let mut args = repeat(rng, 1, 3, |rng| {
-        vec![
-            Bytes::from_static(*rng.pick(KEYS)),
-            Bytes::from_static(*rng.pick(VALUES)),
-        ]
+        vec![rng.pick_bytes(KEYS), rng.pick_bytes(VALUES)]
     });
     if rng.one_in(10) {
-        args.push(Bytes::from_static(*rng.pick(KEYS)));
+        args.push(rng.pick_bytes(KEYS));
     }
     args
 }
@@ -1001,7 +1076,7 @@ fn options(rng: &mut Rng, names: &[&str]) -> Vec<Bytes> {
             _ => None,
         };
         if let Some(items) = value {
-            args.push(Bytes::from_static(*rng.pick(items)));
+            args.push(rng.pick_bytes(items));
         }
     }
     args
