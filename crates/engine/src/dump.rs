@@ -329,7 +329,7 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     let entry = Entry {
         value,
         expires_at: expires_at.and_then(|at| NonZeroU64::new(at.unsigned_abs())),
-        accessed_at: now.saturating_sub(idle_ms),
+        accessed_at: std::sync::atomic::AtomicU64::new(now.saturating_sub(idle_ms)),
     };
     ctx.locked.insert(db, key, entry, now)?;
     reply.ok();

@@ -64,9 +64,12 @@ impl CommandError {
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             CommandError::UnknownCommand(tail) => [&b"ERR unknown command "[..], tail].concat(),
-            CommandError::UnknownSubcommand(sub, container) => {
-                [&b"ERR unknown subcommand '"[..], sub, format!("'. Try {container} HELP.").as_bytes()].concat()
-            }
+            CommandError::UnknownSubcommand(sub, container) => [
+                &b"ERR unknown subcommand '"[..],
+                sub,
+                format!("'. Try {container} HELP.").as_bytes(),
+            ]
+            .concat(),
             other => other.to_string().into_bytes(),
         }
     }

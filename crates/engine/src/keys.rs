@@ -98,7 +98,7 @@ pub fn unlink(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 pub fn exists(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let mut found = 0;
     for key in args.rest() {
-        if ctx.lookup(key)?.is_some() {
+        if ctx.peek(key)?.is_some() {
             found += 1;
         }
     }
@@ -109,43 +109,22 @@ pub fn exists(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 /// `TYPE key`: the type name as a status reply, `none` when missing.
 pub fn type_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
-    let name = ctx.lookup(key)?.map_or("none", |e| e.value.type_name());
+    let name = ctx.peek(key)?.map_or("none", |e| e.value.type_name());
     reply.simple(name);
     Ok(())
 }
 
 /// `TOUCH key [key ...]`: marks the keys as just accessed (for `OBJECT IDLETIME`); replies how
-/// many exist. Readonly in the command table, as in Redis, but it changes access metadata, so
-/// it takes exclusive locks (see [`plan_touch`]).
+/// many exist. A read lookup records the access by itself.
 pub fn touch(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let (db, now) = (ctx.db(), ctx.now);
     let mut touched = 0;
     for key in args.rest() {
-        // Counted as a read lookup, as Redis's `lookupKeyRead` counts it.
-        if ctx.lookup(key)?.is_none() {
-            continue;
-        }
-        if let Some(entry) = ctx.locked.get_mut(db, key, now)? {
-            entry.accessed_at = now;
+        if ctx.lookup(key)?.is_some() {
             touched += 1;
         }
     }
     reply.count(touched);
     Ok(())
-}
-
-/// TOUCH's lock plan: its keys' shards, held exclusively because TOUCH updates each entry's
-/// access time in place.
-fn plan_touch(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
-    let keyspace = &engine.keyspace;
-    LockPlan {
-        write: true,
-        shards: args
-            .iter()
-            .skip(1)
-            .map(|key| (session.db, keyspace.shard_of(key)))
-            .collect(),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -250,7 +229,7 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let copy = Entry {
         value: entry.value.clone(),
         expires_at: entry.expires_at,
-        accessed_at: now,
+        accessed_at: std::sync::atomic::AtomicU64::new(now),
     };
     if !options.replace && ctx.locked.get(target_db, destination, now)?.is_some() {
         reply.integer(0);
@@ -941,7 +920,7 @@ fn ttl_generic(
 ) -> CommandResult {
     let key = args.next_bytes()?;
     let now = i64::try_from(ctx.now).unwrap_or(i64::MAX);
-    let Some(entry) = ctx.lookup(key)? else {
+    let Some(entry) = ctx.peek(key)? else {
         reply.integer(-2);
         return Ok(());
     };
@@ -988,7 +967,7 @@ pub fn object_encoding(
     args: &mut Args<'_>,
     reply: &mut Reply,
 ) -> CommandResult {
-    match ctx.lookup(args.next_bytes()?)? {
+    match ctx.peek(args.next_bytes()?)? {
         Some(entry) => reply.bulk(entry.value.encoding().as_bytes()),
         None => reply.null(),
     }
@@ -998,7 +977,7 @@ pub fn object_encoding(
 /// `OBJECT FREQ key`: nil if missing, otherwise Redis's error for a server that does not track
 /// access frequency (kv has no LFU eviction).
 pub fn object_freq(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    match ctx.lookup(args.next_bytes()?)? {
+    match ctx.peek(args.next_bytes()?)? {
         Some(_) => Err(NO_LFU),
         None => {
             reply.null();
@@ -1015,8 +994,8 @@ pub fn object_idletime(
     reply: &mut Reply,
 ) -> CommandResult {
     let now = ctx.now;
-    match ctx.lookup(args.next_bytes()?)? {
-        Some(entry) => reply.count((now.saturating_sub(entry.accessed_at) / 1000) as usize),
+    match ctx.peek(args.next_bytes()?)? {
+        Some(entry) => reply.count((now.saturating_sub(entry.accessed_at()) / 1000) as usize),
         None => reply.null(),
     }
     Ok(())
@@ -1029,7 +1008,7 @@ pub fn object_refcount(
     args: &mut Args<'_>,
     reply: &mut Reply,
 ) -> CommandResult {
-    match ctx.lookup(args.next_bytes()?)? {
+    match ctx.peek(args.next_bytes()?)? {
         Some(entry) => reply.integer(if is_shared_integer(&entry.value) {
             SHARED_REFCOUNT
         } else {
@@ -1275,7 +1254,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("touch", -2, [READONLY, FAST], (1, -1, 1), Generic, engine!(touch), "3.2.1",
         "O(N) where N is the number of keys that will be touched.",
         "Marks keys as just accessed and counts how many exist.", "key [key ...]",
-        locks: Locks::Custom(plan_touch), tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
     command!("ttl", 2, [READONLY, FAST], (1, 1, 1), Generic, engine!(ttl), "1.0.0", "O(1)",
         "Returns a key's time to live in seconds.", "key", tips: &["nondeterministic_output"]),
     command!(
@@ -1361,7 +1340,7 @@ pub(crate) mod tests {
                 Entry {
                     value: Value::Str(CompactBytes::new(b"stale")),
                     expires_at: NonZeroU64::new(1),
-                    accessed_at: 0,
+                    accessed_at: std::sync::atomic::AtomicU64::new(0),
                 },
             );
         }
@@ -1571,9 +1550,6 @@ pub(crate) mod tests {
         assert!(plan_swapdb(&engine, &session, &args("swapdb 1 99"))
             .shards
             .is_empty());
-        let plan = plan_touch(&engine, &session, &args("touch a b"));
-        assert!(plan.write);
-        assert_eq!(plan.shards, vec![(3, shard(b"a")), (3, shard(b"b"))]);
     }
 
     #[test]
@@ -2063,7 +2039,7 @@ pub(crate) mod tests {
             Entry {
                 value: Value::Str(CompactBytes::new(b"v")),
                 expires_at: None,
-                accessed_at: now_ms() - 100_000,
+                accessed_at: std::sync::atomic::AtomicU64::new(now_ms() - 100_000),
             },
         );
         c.put_expired(0, b"old");
@@ -2074,6 +2050,26 @@ pub(crate) mod tests {
             c.cmd("TOUCH"),
             err("ERR wrong number of arguments for 'touch' command")
         );
+    }
+
+    #[test]
+    fn reads_reset_idle_time_but_inspection_does_not() {
+        let mut c = Client::new();
+        c.put(
+            0,
+            b"k",
+            Entry {
+                value: Value::Str(CompactBytes::new(b"v")),
+                expires_at: None,
+                accessed_at: std::sync::atomic::AtomicU64::new(now_ms() - 100_000),
+            },
+        );
+        c.cmd("TYPE k");
+        c.cmd("EXISTS k");
+        c.cmd("TTL k");
+        assert!((100..=101).contains(&c.int("OBJECT IDLETIME k")));
+        c.cmd("GET k");
+        assert_eq!(c.cmd("OBJECT IDLETIME k"), int(0));
     }
 
     #[test]

@@ -114,8 +114,19 @@ impl Ctx<'_, '_> {
         self.session.db
     }
 
-    /// The live entry at `key` in the selected database, counting a hit or a miss.
+    /// The live entry at `key` in the selected database, for a read: counts a hit or a miss
+    /// and records the access (as Redis's `lookupKeyRead`).
     pub fn lookup(&self, key: &[u8]) -> Result<Option<&Entry>, CommandError> {
+        let entry = self.peek(key)?;
+        if let Some(entry) = entry {
+            entry.touch(self.now);
+        }
+        Ok(entry)
+    }
+
+    /// Like [`Ctx::lookup`] but leaves the access time alone, for commands that inspect a key
+    /// without using it (TYPE, EXISTS, TTL, OBJECT: Redis's `LOOKUP_NOTOUCH`).
+    pub fn peek(&self, key: &[u8]) -> Result<Option<&Entry>, CommandError> {
         let entry = self.locked.get(self.session.db, key, self.now)?;
         let counter = if entry.is_some() {
             &self.engine.stats.keyspace_hits

@@ -48,7 +48,7 @@ fn overwrite(ctx: &mut Ctx<'_, '_>, key: &[u8], value: StrValue) -> CommandResul
     match ctx.locked.get_mut(db, key, now)? {
         Some(entry) => {
             entry.value = Value::Str(value);
-            entry.accessed_at = now;
+            entry.touch(now);
             Ok(())
         }
         None => store(ctx, key, value, false, None),
@@ -489,7 +489,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, reply: &mut Reply, key: &[u8], by: i64) -> Com
                 .checked_add(by)
                 .ok_or(CommandError::Overflow)?;
             *text = StrValue::new(itoa::Buffer::new().format(new).as_bytes());
-            entry.accessed_at = now;
+            entry.touch(now);
             new
         }
         None => {

@@ -1,6 +1,7 @@
 //! What a key holds: a typed value and its metadata.
 
 use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::CompactBytes;
 
@@ -41,15 +42,33 @@ impl Value {
 }
 
 /// A value with the metadata kept for its key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Entry {
     /// The value.
     pub value: Value,
     /// Absolute expiry time in Unix milliseconds, if the key is volatile. Only the keyspace
     /// changes it, so that its expiry index stays in step.
     pub(crate) expires_at: Option<NonZeroU64>,
-    /// Last access time in milliseconds, for `OBJECT IDLETIME`.
-    pub(crate) accessed_at: u64,
+    /// Last access time in milliseconds, for `OBJECT IDLETIME`. Atomic so that reads, which
+    /// hold only a shared lock, can record themselves as Redis's lookups do.
+    pub(crate) accessed_at: AtomicU64,
+}
+
+impl Clone for Entry {
+    fn clone(&self) -> Entry {
+        Entry {
+            value: self.value.clone(),
+            expires_at: self.expires_at,
+            accessed_at: AtomicU64::new(self.accessed_at()),
+        }
+    }
+}
+
+/// Entries are equal when their values and expiry are; access times are bookkeeping.
+impl PartialEq for Entry {
+    fn eq(&self, other: &Entry) -> bool {
+        self.value == other.value && self.expires_at == other.expires_at
+    }
 }
 
 impl Entry {
@@ -58,8 +77,18 @@ impl Entry {
         Entry {
             value,
             expires_at: None,
-            accessed_at: now,
+            accessed_at: AtomicU64::new(now),
         }
+    }
+
+    /// When the key was last read or written, in Unix milliseconds.
+    pub fn accessed_at(&self) -> u64 {
+        self.accessed_at.load(Ordering::Relaxed)
+    }
+
+    /// Records an access at `now`.
+    pub fn touch(&self, now: u64) {
+        self.accessed_at.store(now, Ordering::Relaxed);
     }
 
     /// The absolute expiry time in Unix milliseconds, if any.
