@@ -626,7 +626,10 @@ fn scan_step<'l>(
         // Redis's COUNT is a hint: returning more is allowed. Taking at least an eighth of
         // what is left in the shard bounds a full iteration to about 8 passes over each shard
         // (O(N) in all) instead of one pass per COUNT keys (O(N^2 / COUNT)).
-        let room = count.saturating_sub(found.len()).max(candidates.len() / 8).max(1);
+        let room = count
+            .saturating_sub(found.len())
+            .max(candidates.len() / 8)
+            .max(1);
         if candidates.len() > room {
             // Keep the `room` lowest prefixes, plus any key tied with the last of them.
             candidates.select_nth_unstable_by_key(room - 1, |c| c.0);

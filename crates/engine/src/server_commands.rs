@@ -27,10 +27,69 @@ static CLIENT: &[CommandSpec] = &[
         tips: &["nondeterministic_output"]),
     command!("no-evict", 3, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "7.0.0", "O(1)",
         "Sets the client eviction mode of the connection.", "ON | OFF"),
+    command!("pause", -3, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "2.9.50", "O(1)",
+        "Holds the commands of every client, or only those that may write, for a while.",
+        "timeout [WRITE | ALL]"),
     command!("reply", 3, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "3.2.0", "O(1)",
         "Instructs the server whether to reply to commands.", "ON | OFF | SKIP"),
     command!("setname", 3, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "2.6.9", "O(1)",
         "Sets the name of the connection.", "connection-name"),
+    command!("unpause", 2, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "6.2.0",
+        "O(N) Where N is the number of paused clients", "Ends a client pause, releasing the held commands.", ""),
+];
+
+/// The subcommands of SLOWLOG, in the order Redis 7.0 lists them.
+static SLOWLOG: &[CommandSpec] = &[
+    command!(
+        "help",
+        2,
+        [LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "6.2.0",
+        "O(1)",
+        "Explains the SLOWLOG subcommands.",
+        ""
+    ),
+    command!("reset", 2, [ADMIN, LOADING, STALE], NO_KEYS, Server, SERVER, "2.2.12",
+        "O(N) where N is the number of entries in the slowlog", "Empties the slow log.", "",
+        tips: &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    command!("len", 2, [ADMIN, LOADING, STALE], NO_KEYS, Server, SERVER, "2.2.12", "O(1)",
+        "Returns how many entries the slow log holds.", "",
+        tips: &["request_policy:all_nodes", "response_policy:agg_sum", "nondeterministic_output"]),
+    command!("get", -2, [ADMIN, LOADING, STALE], NO_KEYS, Server, SERVER, "2.2.12",
+        "O(N) where N is the number of entries returned", "Returns the newest entries of the slow log.",
+        "[count]", tips: &["request_policy:all_nodes", "nondeterministic_output"]),
+];
+
+/// The subcommands of LATENCY kv implements (not DOCTOR and GRAPH), in Redis 7.0's order.
+static LATENCY: &[CommandSpec] = &[
+    command!("reset", -2, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Server, SERVER, "2.8.13", "O(1)",
+        "Forgets the samples of some or all latency events.", "[event [event ...]]",
+        tips: &["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    command!("latest", 2, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Server, SERVER, "2.8.13", "O(1)",
+        "Returns the latest sample of every latency event.", "",
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    command!(
+        "help",
+        2,
+        [LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "2.8.13",
+        "O(1)",
+        "Explains the LATENCY subcommands.",
+        ""
+    ),
+    command!("histogram", -2, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Server, SERVER, "7.0.0",
+        "O(N) where N is the number of commands with latency information being retrieved.",
+        "Returns the cumulative latency distribution of some or all commands.", "[command [command ...]]",
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    command!("history", 3, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Server, SERVER, "2.8.13", "O(1)",
+        "Returns the recorded samples of a latency event.", "event",
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
 ];
 
 /// The subcommands of CONFIG.
@@ -116,6 +175,18 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("config", -2, [], NO_KEYS, Server, CONTAINER, "2.0.0", "Depends on subcommand.",
         "A container for server configuration commands.", "", subcommands: CONFIG),
     command!(
+        "debug",
+        -2,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "1.0.0",
+        "Depends on subcommand.",
+        "Debugging helpers: OBJECT, SLEEP, SET-ACTIVE-EXPIRE.",
+        ""
+    ),
+    command!(
         "hello",
         -1,
         [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
@@ -131,6 +202,23 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Returns information and statistics about the server.", "[section [section ...]]",
         extra_acl: &["dangerous"],
         tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    command!("lastsave", 1, [LOADING, STALE, FAST], NO_KEYS, Server, SERVER, "1.0.0", "O(1)",
+        "Returns the Unix time of the last successful save (the start time until kv can save).", "",
+        extra_acl: &["admin", "dangerous"], tips: &["nondeterministic_output"]),
+    command!("latency", -2, [], NO_KEYS, Server, CONTAINER, "2.8.13", "Depends on subcommand.",
+        "A container for latency monitor commands.", "", subcommands: LATENCY),
+    command!(
+        "monitor",
+        1,
+        [ADMIN, NOSCRIPT, LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "1.0.0",
+        "",
+        "Streams every command the server runs to this connection.",
+        ""
+    ),
     command!(
         "quit",
         -1,
@@ -167,6 +255,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Stops the server.",
         "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"
     ),
+    command!("slowlog", -2, [], NO_KEYS, Server, CONTAINER, "2.2.12", "Depends on subcommand.",
+        "A container for slow log commands.", "", subcommands: SLOWLOG),
     command!("time", 1, [LOADING, STALE, FAST], NO_KEYS, Server, SERVER, "2.6.0", "O(1)",
         "Returns the server time.", "", tips: &["nondeterministic_output"]),
 ];

@@ -35,8 +35,24 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
             Ok(())
         }
         (None, "shutdown") => shutdown(conn, &mut rest),
+        (None, "lastsave") => {
+            conn.reply.integer(conn.shared.started_unix as i64);
+            Ok(())
+        }
+        (None, "monitor") => {
+            crate::monitor::start(conn);
+            Ok(())
+        }
+        (None, "debug") => crate::debug::command(conn, args),
+        (Some("client"), "pause") => crate::pause::client_pause(conn, args),
+        (Some("client"), "unpause") => {
+            crate::pause::client_unpause(conn);
+            Ok(())
+        }
         (Some("client"), sub) => client(conn, sub, &mut rest),
         (Some("config"), sub) => config(conn, sub, &mut rest),
+        (Some("slowlog"), sub) => crate::slowlog::command(conn, sub, args),
+        (Some("latency"), sub) => crate::latency::command(conn, sub, args),
         _ => Err(CommandError::Internal(
             "server command without an implementation",
         )),
@@ -45,6 +61,20 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
         conn.reply.rollback(mark);
         conn.reply.command_error(&e);
     }
+}
+
+/// Redis's reply to a subcommand it knows but called with arguments it does not accept
+/// (`addReplySubcommandSyntaxError`), for the command `args`.
+pub fn subcommand_syntax_error(args: &[Bytes]) -> CommandError {
+    let sub = args.get(1).map_or(&b""[..], |a| &a[..a.len().min(128)]);
+    CommandError::Other(
+        format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            String::from_utf8_lossy(sub),
+            String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+        )
+        .into(),
+    )
 }
 
 fn wrong_pass() -> CommandError {
@@ -153,8 +183,9 @@ fn hello(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError>
     Ok(())
 }
 
-/// `RESET`: back to a fresh connection's state.
+/// `RESET`: back to a fresh connection's state, out of MONITOR mode.
 fn reset(conn: &mut Connection) -> Result<(), CommandError> {
+    crate::monitor::stop(conn);
     conn.session.db = 0;
     conn.set_protocol(Protocol::Resp2);
     conn.reply_mode = ReplyMode::On;
@@ -285,10 +316,14 @@ fn client(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 "    Return information about client connections.",
                 "NO-EVICT (ON|OFF)",
                 "    Protect the current client connection from eviction.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
                 "REPLY (ON|OFF|SKIP)",
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
                 "HELP",
                 "    Prints this help.",
             ],
@@ -443,7 +478,12 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 // A plain name is looked up directly and echoed as the client typed it, as
                 // Redis does; only a pattern is matched against every name.
                 let matches = if text.contains(['*', '?', '[']) {
-                    shared.config.matching(pattern).into_iter().map(|(n, v)| (n.to_string(), v)).collect()
+                    shared
+                        .config
+                        .matching(pattern)
+                        .into_iter()
+                        .map(|(n, v)| (n.to_string(), v))
+                        .collect()
                 } else {
                     match crate::config::find(&text) {
                         Some(param) => vec![(text.clone(), shared.config.get(param.name))],
@@ -492,6 +532,8 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
         }
         "resetstat" => {
             shared.stats.reset();
+            shared.cmdstats.reset();
+            shared.metrics.reset();
             shared
                 .engine
                 .stats
@@ -541,7 +583,8 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
     Ok(())
 }
 
-fn help(conn: &mut Connection, lines: &[&str]) {
+/// A HELP reply: one status line per line of text.
+pub(crate) fn help(conn: &mut Connection, lines: &[&str]) {
     conn.reply.array(lines.len());
     for line in lines {
         conn.reply.simple(line);

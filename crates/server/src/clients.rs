@@ -48,6 +48,30 @@ pub struct ClientState {
     pub query_buffer: usize,
     /// Whether eviction must spare this client.
     pub no_evict: bool,
+    /// Whether the client is in MONITOR mode (flag `O`).
+    pub monitor: bool,
+    /// Whether the client is waiting for a `CLIENT PAUSE` to end (flag `b`).
+    pub blocked: bool,
+}
+
+impl ClientState {
+    /// The `flags` field of `CLIENT LIST`, in Redis's letter order (`N` when none applies).
+    fn flags(&self) -> String {
+        let mut flags = String::new();
+        if self.monitor {
+            flags.push('O');
+        }
+        if self.blocked {
+            flags.push('b');
+        }
+        if self.no_evict {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        flags
+    }
 }
 
 impl ClientHandle {
@@ -68,7 +92,7 @@ impl ClientHandle {
             .unwrap_or_default();
         let qbuf = state.query_buffer;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -76,6 +100,7 @@ impl ClientHandle {
             name,
             now.duration_since(self.created).as_secs(),
             now.duration_since(state.last_interaction).as_secs(),
+            state.flags(),
             state.db,
             qbuf,
             16 * 1024usize.saturating_sub(qbuf.min(16 * 1024)),
@@ -118,6 +143,8 @@ impl Clients {
                 last_interaction: now,
                 query_buffer: 0,
                 no_evict: false,
+                monitor: false,
+                blocked: false,
             }),
             killed: AtomicBool::new(false),
             kill: Notify::new(),

@@ -343,14 +343,20 @@ pub struct Config {
     pub hot: HotValues,
 }
 
-/// Parsed copies of the parameters the connection loop consults all the time, refreshed
-/// whenever the configuration changes.
+/// Parsed copies of the parameters the connection loop consults all the time (on every read or
+/// after every command), refreshed whenever the configuration changes.
 #[derive(Debug, Default)]
 pub struct HotValues {
     /// `timeout`, in seconds (0: never).
     pub timeout: AtomicI64,
     /// `client-query-buffer-limit`, in bytes.
     pub query_buffer_limit: AtomicI64,
+    /// `slowlog-log-slower-than`, in microseconds (negative: the slow log is off).
+    pub slowlog_slower_than: AtomicI64,
+    /// `slowlog-max-len`, in entries.
+    pub slowlog_max_len: AtomicI64,
+    /// `latency-monitor-threshold`, in milliseconds (0: the latency monitor is off).
+    pub latency_threshold: AtomicI64,
 }
 
 /// Why a configuration could not be loaded.
@@ -401,6 +407,15 @@ impl Config {
         self.hot
             .query_buffer_limit
             .store(self.int("client-query-buffer-limit"), Ordering::Relaxed);
+        self.hot
+            .slowlog_slower_than
+            .store(self.int("slowlog-log-slower-than"), Ordering::Relaxed);
+        self.hot
+            .slowlog_max_len
+            .store(self.int("slowlog-max-len"), Ordering::Relaxed);
+        self.hot
+            .latency_threshold
+            .store(self.int("latency-monitor-threshold"), Ordering::Relaxed);
     }
 
     /// Reads `kv-server [config-file] [--name value ...]` as redis-server does: the file first,

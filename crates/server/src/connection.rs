@@ -1,18 +1,26 @@
 //! One client's connection: read what arrived, execute every complete command in it, write all
 //! the replies back in one go, repeat.
+//!
+//! Around each command the connection does what Redis's `processCommand` and `call` do: it
+//! refuses commands that may not run (counting them as rejected in INFO commandstats), holds
+//! commands while a CLIENT PAUSE covers them, times the command, and reports it to the
+//! per-command counters, the slow log, the latency monitor and MONITOR.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kv_engine::{CommandSpec, Flags, Handler, Protocol, Reply, Session};
+use kv_engine::{CommandError, CommandSpec, Flags, Handler, Protocol, Reply, Session};
 use kv_resp::{Limits, RequestDecoder};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 
 use crate::clients::ClientHandle;
+use crate::monitor::Monitor;
 use crate::server::Shared;
 
 /// Smallest free space kept in the read buffer before each read.
@@ -46,7 +54,31 @@ pub struct Connection {
     pub reply_mode: ReplyMode,
     /// Close once the pending replies are written (QUIT, protocol errors).
     pub close: bool,
+    /// This client's feed while it is in MONITOR mode.
+    pub monitor: Option<Arc<Monitor>>,
+    /// A pause `DEBUG SLEEP` asked for; taken as part of the command, after its handler.
+    pub sleep: Option<Duration>,
+    /// When the previous command ended, or the read that brought the current batch completed:
+    /// where the next command's duration starts. Chaining the clock like this reads it once
+    /// per command instead of twice (a clock read is a measurable share of a pipelined GET);
+    /// the price is that a duration also covers decoding its request, well under a
+    /// microsecond.
+    clock: Instant,
 }
+
+/// Why a connection's task woke up between commands.
+enum Wake {
+    /// This many bytes arrived (0: the peer closed).
+    Input(usize),
+    /// MONITOR lines are waiting.
+    Monitor,
+    /// The connection must close (killed, shutdown, idle).
+    Stop,
+}
+
+/// A command refused before it ran: the command if it was found (its `rejected_calls` count),
+/// and the error.
+type Refusal = (Option<&'static CommandSpec>, CommandError);
 
 /// Serves one accepted connection until it closes.
 pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
@@ -79,10 +111,14 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         reply: Reply::new(Protocol::Resp2),
         reply_mode: ReplyMode::On,
         close: false,
+        monitor: None,
+        sleep: None,
+        clock: Instant::now(),
     };
     if let Err(e) = connection.run(stream).await {
         tracing::debug!("client {} ({peer}) closed: {e}", handle.id);
     }
+    crate::monitor::stop(&mut connection);
     shared.clients.unregister(handle.id);
 }
 
@@ -104,66 +140,111 @@ fn refusal(shared: &Shared, peer: SocketAddr) -> Option<String> {
 const PROTECTED_MODE_REFUSAL: &str = "-DENIED kv is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to kv you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to kv from the same host the server is running, however MAKE SURE kv is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the kv configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 impl Connection {
-    async fn run(&mut self, stream: TcpStream) -> std::io::Result<()> {
+    async fn run(&mut self, stream: TcpStream) -> io::Result<()> {
         let (mut reader, mut writer) = stream.into_split();
         let mut input = BytesMut::with_capacity(READ_CHUNK);
         let mut decoder = RequestDecoder::new(self.limits());
         loop {
-            self.process(&mut input, &mut decoder);
-            if !self.reply.buf.is_empty() {
-                self.shared
-                    .stats
-                    .net_output_bytes
-                    .fetch_add(self.reply.buf.len() as u64, Ordering::Relaxed);
-                writer.write_all(&self.reply.buf).await?;
-                self.reply.buf.clear();
-            }
-            if self.close || self.handle.killed.load(Ordering::SeqCst) {
+            self.process(&mut input, &mut decoder, &mut writer).await?;
+            if !self.flush(&mut writer).await?
+                || self.close
+                || self.handle.killed.load(Ordering::SeqCst)
+            {
                 return Ok(());
             }
             input.reserve(READ_CHUNK);
-            let timeout = self.shared.config.hot.timeout.load(Ordering::Relaxed);
-            let idle = async {
-                if timeout > 0 {
-                    tokio::time::sleep(Duration::from_secs(timeout as u64)).await;
-                } else {
-                    std::future::pending::<()>().await;
+            match self.wait(&mut reader, &mut input).await? {
+                Wake::Input(0) | Wake::Stop => return Ok(()),
+                Wake::Input(read) => {
+                    self.clock = Instant::now();
+                    if !self.note_input(read, input.len()) {
+                        return Ok(());
+                    }
+                    decoder.set_limits(self.limits());
                 }
-            };
-            let read = tokio::select! {
-                read = reader.read_buf(&mut input) => read?,
-                _ = self.handle.kill.notified() => return Ok(()),
-                _ = self.shared.shutdown.notified() => return Ok(()),
-                _ = idle => {
-                    tracing::debug!("closing idle client {}", self.handle.id);
-                    return Ok(());
+                Wake::Monitor => {
+                    if let Some(monitor) = &self.monitor {
+                        monitor.drain_into(&mut self.reply.buf);
+                    }
                 }
-            };
-            if read == 0 {
-                return Ok(());
             }
-            self.shared
-                .stats
-                .net_input_bytes
-                .fetch_add(read as u64, Ordering::Relaxed);
-            let limit = self
-                .shared
-                .config
-                .hot
-                .query_buffer_limit
-                .load(Ordering::Relaxed)
-                .max(1) as usize;
-            if input.len() > limit {
-                tracing::warn!(
-                    "closing client {} ({}) that reached max query buffer length ({} bytes)",
-                    self.handle.id,
-                    self.handle.addr,
-                    input.len()
-                );
-                return Ok(());
-            }
-            decoder.set_limits(self.limits());
         }
+    }
+
+    /// Waits for input, MONITOR lines, or a reason to close.
+    async fn wait(&self, reader: &mut OwnedReadHalf, input: &mut BytesMut) -> io::Result<Wake> {
+        // Monitors never time out, as Redis exempts them (they are replicas there).
+        let timeout = match self.monitor {
+            Some(_) => 0,
+            None => self.shared.config.hot.timeout.load(Ordering::Relaxed),
+        };
+        let idle = async {
+            if timeout > 0 {
+                tokio::time::sleep(Duration::from_secs(timeout as u64)).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let monitor_lines = async {
+            match &self.monitor {
+                Some(monitor) => monitor.ready.notified().await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        Ok(tokio::select! {
+            read = reader.read_buf(input) => Wake::Input(read?),
+            _ = monitor_lines => Wake::Monitor,
+            _ = self.handle.kill.notified() => Wake::Stop,
+            _ = self.shared.shutdown.notified() => Wake::Stop,
+            _ = idle => {
+                tracing::debug!("closing idle client {}", self.handle.id);
+                Wake::Stop
+            }
+        })
+    }
+
+    /// Accounts for `read` new bytes; false when the query buffer (`buffered` bytes) is over
+    /// its limit and the client must be closed.
+    fn note_input(&self, read: usize, buffered: usize) -> bool {
+        self.shared
+            .stats
+            .net_input_bytes
+            .fetch_add(read as u64, Ordering::Relaxed);
+        let limit = self
+            .shared
+            .config
+            .hot
+            .query_buffer_limit
+            .load(Ordering::Relaxed)
+            .max(1) as usize;
+        if buffered > limit {
+            tracing::warn!(
+                "closing client {} ({}) that reached max query buffer length ({buffered} bytes)",
+                self.handle.id,
+                self.handle.addr,
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Writes the pending replies; false if the client was killed while the write waited (a
+    /// client that never reads must not keep its task, or a killer, waiting forever).
+    async fn flush<W: AsyncWrite + Unpin>(&mut self, writer: &mut W) -> io::Result<bool> {
+        if self.reply.buf.is_empty() {
+            return Ok(true);
+        }
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.reply.buf.len() as u64, Ordering::Relaxed);
+        tokio::select! {
+            biased;
+            written = writer.write_all(&self.reply.buf) => written?,
+            _ = self.handle.kill.notified() => return Ok(false),
+        }
+        self.reply.buf.clear();
+        Ok(true)
     }
 
     /// The decoder limits from the live configuration.
@@ -180,10 +261,15 @@ impl Connection {
     }
 
     /// Executes every complete request in `input`.
-    fn process(&mut self, input: &mut BytesMut, decoder: &mut RequestDecoder) {
+    async fn process<W: AsyncWrite + Unpin>(
+        &mut self,
+        input: &mut BytesMut,
+        decoder: &mut RequestDecoder,
+        writer: &mut W,
+    ) -> io::Result<()> {
         while !self.close {
             match decoder.decode(input) {
-                Ok(Some(args)) => self.execute(&args),
+                Ok(Some(args)) => self.execute(&args, writer).await?,
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(
@@ -191,62 +277,205 @@ impl Connection {
                         self.handle.id,
                         self.handle.addr
                     );
+                    let mark = self.reply.mark();
                     self.reply.error(&format!("ERR {e}"));
+                    self.count_error(mark);
                     self.close = true;
                 }
             }
         }
         self.handle.state.lock().query_buffer = input.len();
+        Ok(())
     }
 
-    /// Runs one command and leaves its reply (if any is due) in the reply buffer.
-    pub fn execute(&mut self, args: &[Bytes]) {
-        let shared = self.shared.clone();
+    /// Runs one command and leaves its reply (if any is due) in the reply buffer. `writer` is
+    /// where earlier replies go if the command must wait for a CLIENT PAUSE to end.
+    pub async fn execute<W: AsyncWrite + Unpin>(
+        &mut self,
+        args: &[Bytes],
+        writer: &mut W,
+    ) -> io::Result<()> {
+        let skip_reply = self.reply_mode != ReplyMode::On;
+        if self.reply_mode == ReplyMode::SkipNext {
+            self.reply_mode = ReplyMode::On;
+        }
+        let (spec, skip) = match self.admit(args) {
+            Ok(found) => found,
+            Err(refusal) => {
+                self.reject(refusal, skip_reply, args);
+                return Ok(());
+            }
+        };
+        let mut started = self.clock;
+        self.note_command(args, spec, skip, started);
+        if self.monitor.is_none() && self.shared.pause.holds(spec) {
+            // Replies to earlier commands go out now, as Redis sends them while it holds this one.
+            if !self.flush(writer).await? || !self.wait_unpaused(spec).await {
+                self.close = true;
+                return Ok(());
+            }
+            started = Instant::now();
+        }
+        let mark = self.reply.mark();
+        self.dispatch(spec, skip, args);
+        if let Some(pause) = self.sleep.take() {
+            if !self.sleep_unless_killed(pause).await {
+                self.close = true;
+            }
+        }
+        let ended = Instant::now();
+        self.clock = ended;
+        let usec = ended.duration_since(started).as_micros() as u64;
+        let failed = self.count_error(mark);
+        self.after_call(spec, skip, args, usec, failed);
+        self.drop_skipped_reply(mark, skip_reply, args);
+        Ok(())
+    }
+
+    /// Decides whether the command may run, in Redis's order: known and well-formed, DEBUG
+    /// allowed, authenticated, and not a keyspace command from a monitor.
+    fn admit(&self, args: &[Bytes]) -> Result<(&'static CommandSpec, usize), Refusal> {
+        let (spec, skip) = self.shared.engine.lookup(args).map_err(|e| {
+            let spec = match e {
+                CommandError::WrongArity(_) => refused_spec(args),
+                _ => None,
+            };
+            (spec, e)
+        })?;
+        if skip == 1 && spec.name == "debug" && !crate::debug::allowed(self) {
+            return Err((Some(spec), CommandError::msg(crate::debug::NOT_ALLOWED)));
+        }
+        if !self.authenticated && !spec.has(Flags::NO_AUTH) {
+            return Err((
+                Some(spec),
+                CommandError::msg("NOAUTH Authentication required."),
+            ));
+        }
+        let touches_keys =
+            spec.has(Flags::READONLY) || spec.has(Flags::WRITE) || spec.has(Flags::MAY_REPLICATE);
+        if self.monitor.is_some() && touches_keys {
+            // Redis treats a monitor as a replica, and replicas may not use the keyspace.
+            return Err((
+                Some(spec),
+                CommandError::msg("ERR Replica can't interact with the keyspace"),
+            ));
+        }
+        Ok((spec, skip))
+    }
+
+    /// Answers a refused command with its error and counts the refusal.
+    fn reject(&mut self, (spec, error): Refusal, skip_reply: bool, args: &[Bytes]) {
+        let mark = self.reply.mark();
+        // The client's own bytes are echoed as sent (unknown command names, ...).
+        self.reply.command_error(&error);
+        self.count_error(mark);
+        if let Some(spec) = spec {
+            self.shared.cmdstats.record_rejected(spec);
+        }
+        self.drop_skipped_reply(mark, skip_reply, args);
+    }
+
+    /// Runs an admitted command.
+    fn dispatch(&mut self, spec: &'static CommandSpec, skip: usize, args: &[Bytes]) {
+        match spec.handler {
+            // Borrowing the fields apart avoids touching the Arc's shared refcount per command.
+            Handler::Engine(_) => {
+                self.shared
+                    .engine
+                    .run(spec, skip, &mut self.session, args, &mut self.reply)
+            }
+            Handler::Server | Handler::Container => crate::admin::run(self, spec, args),
+        }
+    }
+
+    /// Waits for a CLIENT PAUSE holding `spec` to end; false if the client must close instead.
+    async fn wait_unpaused(&self, spec: &'static CommandSpec) -> bool {
+        self.handle.state.lock().blocked = true;
+        let released = tokio::select! {
+            _ = self.shared.pause.wait(spec) => true,
+            _ = self.handle.kill.notified() => false,
+            _ = self.shared.shutdown.notified() => false,
+        };
+        self.handle.state.lock().blocked = false;
+        released
+    }
+
+    /// DEBUG SLEEP's pause; false if the client must close instead.
+    async fn sleep_unless_killed(&self, pause: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => true,
+            _ = self.handle.kill.notified() => false,
+            _ = self.shared.shutdown.notified() => false,
+        }
+    }
+
+    /// Counts the reply written since `mark` if it is an error (`total_error_replies`,
+    /// `errorstats`); returns whether it was.
+    fn count_error(&self, mark: usize) -> bool {
+        let written = &self.reply.buf[mark..];
+        if written.first() != Some(&b'-') {
+            return false;
+        }
+        self.shared
+            .stats
+            .error_replies
+            .fetch_add(1, Ordering::Relaxed);
+        // The code is within the first 32 bytes of the line; stop at its end.
+        let head = &written[1..written.len().min(33)];
+        let line = head.split(|&b| b == b'\r').next().unwrap_or(head);
+        self.shared.cmdstats.record_error(line);
+        true
+    }
+
+    /// What follows a command that ran: counters, slow log, latency monitor, MONITOR.
+    fn after_call(
+        &self,
+        spec: &'static CommandSpec,
+        skip: usize,
+        args: &[Bytes],
+        usec: u64,
+        failed: bool,
+    ) {
+        let shared = &self.shared;
         shared
             .stats
             .commands_processed
             .fetch_add(1, Ordering::Relaxed);
-        let mark = self.reply.mark();
-        let skip_this = self.reply_mode != ReplyMode::On;
-        if self.reply_mode == ReplyMode::SkipNext {
-            self.reply_mode = ReplyMode::On;
-        }
-        match self.shared.engine.lookup(args) {
-            Err(e) => self.reply.command_error(&e),
-            Ok((spec, skip)) => {
-                if !self.authenticated && !spec.has(Flags::NO_AUTH) {
-                    self.reply.error("NOAUTH Authentication required.");
-                } else {
-                    self.note_command(args, spec, skip);
-                    match spec.handler {
-                        Handler::Engine(_) => {
-                            shared
-                                .engine
-                                .run(spec, skip, &mut self.session, args, &mut self.reply);
-                        }
-                        Handler::Server | Handler::Container => crate::admin::run(self, spec, args),
-                    }
-                }
+        shared.cmdstats.record_call(spec, usec, failed);
+        crate::latency::record_command(self, spec, usec);
+        if !spec.has(Flags::SKIP_SLOWLOG) {
+            if let Some(max_len) = crate::slowlog::threshold_met(self, usec) {
+                let shown = crate::redact::shown_args(spec, skip, args);
+                let name = self.handle.state.lock().name.clone().unwrap_or_default();
+                let peer = self.handle.addr.to_string();
+                shared.slowlog.push(&shown, usec, peer, name, max_len);
             }
         }
-        if self.reply.buf.get(mark) == Some(&b'-') {
-            shared.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        // Redis never shows administrative commands to monitors.
+        if shared.monitors.any() && !spec.has(Flags::SKIP_MONITOR) && !spec.has(Flags::ADMIN) {
+            let shown = crate::redact::shown_args(spec, skip, args);
+            let line = crate::monitor::format_line(self.session.db, self.handle.addr, &shown);
+            shared.monitors.feed(line);
         }
-        // CLIENT REPLY OFF/SKIP drop replies; only a CLIENT REPLY ON that took effect answers.
-        if skip_this && !(self.reply_mode == ReplyMode::On && is_reply_on(args)) {
+    }
+
+    /// Drops the reply CLIENT REPLY OFF/SKIP suppress; only a CLIENT REPLY ON that took effect
+    /// answers.
+    fn drop_skipped_reply(&mut self, mark: usize, skip_reply: bool, args: &[Bytes]) {
+        if skip_reply && !(self.reply_mode == ReplyMode::On && is_reply_on(args)) {
             self.reply.rollback(mark);
         }
     }
 
-    /// Records the command for CLIENT LIST and idle time.
-    fn note_command(&self, args: &[Bytes], spec: &'static CommandSpec, skip: usize) {
+    /// Records the command, run at `now`, for CLIENT LIST and idle time.
+    fn note_command(&self, args: &[Bytes], spec: &'static CommandSpec, skip: usize, now: Instant) {
         let container = if skip == 2 {
             kv_engine::table::find(&args[0]).map(|c| c.name)
         } else {
             None
         };
         let mut state = self.handle.state.lock();
-        state.last_interaction = Instant::now();
+        state.last_interaction = now;
         state.db = self.session.db;
         state.last_command = (container, spec.name);
     }
@@ -256,6 +485,19 @@ impl Connection {
         self.session.protocol = protocol;
         self.reply.protocol = protocol;
         self.handle.state.lock().resp = if protocol == Protocol::Resp3 { 3 } else { 2 };
+    }
+}
+
+/// The command a request that failed its arity check names, as Redis finds it to count the
+/// refusal: the command itself, or its subcommand when it has subcommands and one is given.
+fn refused_spec(args: &[Bytes]) -> Option<&'static CommandSpec> {
+    let base = kv_engine::table::find(args.first()?)?;
+    match args.get(1) {
+        Some(sub) if !base.subcommands.is_empty() => base
+            .subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub)),
+        _ => Some(base),
     }
 }
 

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::admin::REDIS_COMPAT_VERSION;
 use crate::connection::Connection;
 
-/// Sections `INFO` prints with no argument (or `default`).
+/// Sections `INFO` prints with no argument (or `default`). Redis includes errorstats here.
 const DEFAULT: &[&str] = &[
     "server",
     "clients",
@@ -17,9 +17,10 @@ const DEFAULT: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "errorstats",
     "keyspace",
 ];
-/// Sections `INFO all` adds.
+/// Sections `INFO all` (and `everything`) prints, in Redis's order.
 const ALL: &[&str] = &[
     "server",
     "clients",
@@ -28,6 +29,8 @@ const ALL: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "commandstats",
+    "errorstats",
     "keyspace",
 ];
 
@@ -73,6 +76,8 @@ pub fn render(conn: &Connection, args: &[Bytes]) -> String {
             "stats" => stats(conn, &mut out),
             "replication" => replication(conn, &mut out),
             "cpu" => cpu(&mut out),
+            "commandstats" => conn.shared.cmdstats.render_commandstats(&mut out),
+            "errorstats" => conn.shared.cmdstats.render_errorstats(&mut out),
             "keyspace" => keyspace(conn, &mut out),
             _ => {}
         }
@@ -175,7 +180,8 @@ fn memory(out: &mut String) {
 }
 
 fn persistence(conn: &Connection, out: &mut String) {
-    let started = kv_engine::now_ms() / 1000 - conn.shared.started.elapsed().as_secs();
+    // Redis considers the data saved at start-up; kv has nothing to save yet.
+    let started = conn.shared.started_unix;
     field(out, "loading", 0);
     field(out, "async_loading", 0);
     field(out, "rdb_changes_since_last_save", 0);
@@ -196,9 +202,17 @@ fn stats(conn: &Connection, out: &mut String) {
         "total_connections_received",
         load(&s.connections_received),
     );
+    let m = &conn.shared.metrics;
     field(out, "total_commands_processed", load(&s.commands_processed));
+    field(out, "instantaneous_ops_per_sec", m.ops.per_second());
     field(out, "total_net_input_bytes", load(&s.net_input_bytes));
     field(out, "total_net_output_bytes", load(&s.net_output_bytes));
+    // Redis divides in single precision: `(float)rate/1024`.
+    let kbps = |rate: &crate::metrics::Rate| {
+        format!("{:.2}", f64::from(rate.per_second() as f32 / 1024.0))
+    };
+    field(out, "instantaneous_input_kbps", kbps(&m.net_input));
+    field(out, "instantaneous_output_kbps", kbps(&m.net_output));
     field(out, "rejected_connections", load(&s.rejected_connections));
     field(out, "expired_keys", load(&e.keyspace.expired_keys));
     field(out, "evicted_keys", 0);

@@ -13,14 +13,26 @@
 //! - [`connection`]: one client's read-execute-write loop.
 //! - [`clients`]: the registry of connected clients and `CLIENT`.
 //! - [`admin`]: the other commands the server runs (HELLO, AUTH, INFO, TIME, ...).
+//! - [`info`]: INFO's sections.
+//! - [`cmdstats`] and [`metrics`]: per-command and per-error counters, instantaneous rates.
+//! - [`slowlog`], [`latency`], [`monitor`], [`debug`]: SLOWLOG, LATENCY, MONITOR, DEBUG.
+//! - [`pause`]: CLIENT PAUSE and UNPAUSE; [`redact`]: secrets hidden from MONITOR and SLOWLOG.
 #![deny(missing_docs)]
 
 pub mod admin;
 pub mod clients;
+pub mod cmdstats;
 pub mod config;
 pub mod connection;
+pub mod debug;
 pub mod info;
+pub mod latency;
+pub mod metrics;
+pub mod monitor;
+pub mod pause;
+pub mod redact;
 pub mod server;
+pub mod slowlog;
 
 pub use config::Config;
 pub use server::{run, Shared};

@@ -11,7 +11,13 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::clients::Clients;
+use crate::cmdstats::CommandStats;
 use crate::config::Config;
+use crate::latency::LatencyMonitor;
+use crate::metrics::Metrics;
+use crate::monitor::Monitors;
+use crate::pause::ClientPause;
+use crate::slowlog::SlowLog;
 
 /// Counters for INFO that belong to the server rather than the engine.
 #[derive(Debug, Default)]
@@ -20,7 +26,7 @@ pub struct ServerStats {
     pub connections_received: AtomicU64,
     /// Connections refused by `maxclients` (`rejected_connections`).
     pub rejected_connections: AtomicU64,
-    /// Commands processed (`total_commands_processed`).
+    /// Commands that ran (`total_commands_processed`); refused ones do not count, as in Redis.
     pub commands_processed: AtomicU64,
     /// Bytes read from clients (`total_net_input_bytes`).
     pub net_input_bytes: AtomicU64,
@@ -57,8 +63,24 @@ pub struct Shared {
     pub clients: Clients,
     /// Server counters.
     pub stats: ServerStats,
+    /// Per-command and per-error counters (INFO commandstats and errorstats).
+    pub cmdstats: CommandStats,
+    /// Sampled rates (INFO's `instantaneous_*`).
+    pub metrics: Metrics,
+    /// The slow log.
+    pub slowlog: SlowLog,
+    /// The latency monitor.
+    pub latency: LatencyMonitor,
+    /// Clients in MONITOR mode.
+    pub monitors: Monitors,
+    /// `CLIENT PAUSE` state.
+    pub pause: ClientPause,
+    /// Whether the background expiry task runs (`DEBUG SET-ACTIVE-EXPIRE`).
+    pub active_expire: AtomicBool,
     /// When the server started.
     pub started: Instant,
+    /// When the server started, in Unix seconds: `LASTSAVE` until kv can save.
+    pub started_unix: u64,
     /// 40 hex characters identifying this run (INFO's `run_id`).
     pub run_id: String,
     /// The TCP port clients connect to.
@@ -84,7 +106,15 @@ impl Shared {
             config,
             clients: Clients::default(),
             stats: ServerStats::default(),
+            cmdstats: CommandStats::new(),
+            metrics: Metrics::default(),
+            slowlog: SlowLog::default(),
+            latency: LatencyMonitor::default(),
+            monitors: Monitors::default(),
+            pause: ClientPause::default(),
+            active_expire: AtomicBool::new(true),
             started: Instant::now(),
+            started_unix: kv_engine::now_ms() / 1000,
             run_id: run_id(),
             port,
             shutting_down: AtomicBool::new(false),
@@ -209,6 +239,7 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
         addresses.join(", ")
     );
     tokio::spawn(expire_loop(shared.clone()));
+    tokio::spawn(metrics_loop(shared.clone()));
     tokio::spawn(signals(shared.clone()));
     let mut accepting = Vec::new();
     for listener in listeners {
@@ -278,7 +309,9 @@ async fn signals(shared: Arc<Shared>) {
 
 /// Deletes expired keys in the background, `hz` times a second, as Redis's active expire
 /// cycle does: a bounded batch per tick, more batches while there is more to do, never more
-/// than a quarter of the tick.
+/// than a quarter of the tick. Like Redis, it stands still while `DEBUG SET-ACTIVE-EXPIRE 0`
+/// is in force or clients are paused, and reports slow cycles to the latency monitor as
+/// `expire-cycle`.
 async fn expire_loop(shared: Arc<Shared>) {
     const BATCH: usize = 2000;
     loop {
@@ -287,6 +320,9 @@ async fn expire_loop(shared: Arc<Shared>) {
         tokio::time::sleep(period).await;
         if shared.is_shutting_down() {
             return;
+        }
+        if !shared.active_expire.load(Ordering::Relaxed) || shared.pause.is_paused() {
+            continue;
         }
         let started = Instant::now();
         while shared
@@ -298,5 +334,33 @@ async fn expire_loop(shared: Arc<Shared>) {
         {
             tokio::task::yield_now().await;
         }
+        let threshold = shared.config.hot.latency_threshold.load(Ordering::Relaxed);
+        let millis = started.elapsed().as_millis() as u64;
+        shared
+            .latency
+            .add_if_needed("expire-cycle", millis, threshold);
+    }
+}
+
+/// Samples the counters behind INFO's instantaneous rates every 100 ms, as Redis's cron does.
+async fn metrics_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if shared.is_shutting_down() {
+            return;
+        }
+        let stats = &shared.stats;
+        let metrics = &shared.metrics;
+        metrics
+            .ops
+            .sample(stats.commands_processed.load(Ordering::Relaxed));
+        metrics
+            .net_input
+            .sample(stats.net_input_bytes.load(Ordering::Relaxed));
+        metrics
+            .net_output
+            .sample(stats.net_output_bytes.load(Ordering::Relaxed));
     }
 }

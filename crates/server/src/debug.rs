@@ -1,0 +1,238 @@
+//! `DEBUG`: the subcommands kv implements (HELP, OBJECT, SET-ACTIVE-EXPIRE, SLEEP), and the
+//! `enable-debug-command` gate in front of them.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kv_engine::{CommandError, LockPlan, Value};
+
+use crate::connection::Connection;
+
+/// Redis's refusal when `enable-debug-command` does not allow this client.
+pub const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+/// Redis shares one object for the integers below this, with a constant refcount.
+const SHARED_INTEGERS: i64 = 10_000;
+/// The refcount Redis reports for shared objects.
+const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+/// Redis's LRU clock counts seconds in 24 bits.
+const LRU_CLOCK_MAX: u64 = (1 << 24) - 1;
+
+/// Whether `enable-debug-command` lets this client run DEBUG: `yes`, or `local` for a client
+/// connected from 127.0.0.1 or ::1 (exactly those, as Redis checks).
+pub fn allowed(conn: &Connection) -> bool {
+    match conn.shared.config.get("enable-debug-command").as_str() {
+        "yes" => true,
+        "local" => is_local(conn.handle.addr.ip()),
+        _ => false,
+    }
+}
+
+/// Redis's `islocalClient` for TCP clients.
+fn is_local(ip: std::net::IpAddr) -> bool {
+    ip == std::net::Ipv4Addr::LOCALHOST || ip == std::net::Ipv6Addr::LOCALHOST
+}
+
+/// `DEBUG <subcommand> ...`, with `args` the whole command.
+pub fn command(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError> {
+    let sub = args[1].to_ascii_lowercase();
+    match (sub.as_slice(), args.len()) {
+        (b"help", 2) => crate::admin::help(conn, HELP),
+        (b"object", 3) => object(conn, &args[2])?,
+        (b"sleep", 3) => sleep(conn, &args[2]),
+        (b"set-active-expire", 3) => {
+            let on = atoi(&args[2]) != 0;
+            conn.shared.active_expire.store(on, Ordering::Relaxed);
+            conn.reply.ok();
+        }
+        _ => return Err(crate::admin::subcommand_syntax_error(args)),
+    }
+    Ok(())
+}
+
+/// `DEBUG SLEEP seconds`: replies `+OK` after the pause.
+///
+/// **Deliberate difference from Redis:** Redis stops the whole server for the pause; kv holds
+/// only this client (its connection task awaits a timer, no worker thread blocks), so other
+/// clients go on being served. The pause still counts as the command's duration, so it shows in
+/// the slow log, the latency monitor and INFO commandstats as in Redis.
+fn sleep(conn: &mut Connection, seconds: &[u8]) {
+    // Redis reads the number with strtod and ignores what cannot be read: garbage is 0.
+    let seconds = strtod(seconds);
+    let pause = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::ZERO);
+    conn.sleep = Some(pause);
+    conn.reply.ok();
+}
+
+/// `DEBUG OBJECT key`: Redis's description of the key's value, with kv's facts: the entry's
+/// address, the encoding `OBJECT ENCODING` reports, the length of the value in kv's DUMP
+/// encoding (Redis reports its RDB encoding), and the access clock. Like Redis, it reads the key
+/// without touching it and without counting a keyspace hit or miss.
+fn object(conn: &mut Connection, key: &[u8]) -> Result<(), CommandError> {
+    let keyspace = &conn.shared.engine.keyspace;
+    let db = conn.session.db;
+    let locked = keyspace.lock(LockPlan {
+        write: false,
+        shards: vec![(db, keyspace.shard_of(key))],
+    });
+    let now = kv_engine::now_ms();
+    let Some(entry) = locked.get(db, key, now)? else {
+        return Err(CommandError::NoSuchKey);
+    };
+    let refcount = if is_shared_integer(&entry.value) {
+        SHARED_REFCOUNT
+    } else {
+        1
+    };
+    let idle = now.saturating_sub(entry.accessed_at()) / 1000;
+    let lru = (now / 1000).saturating_sub(idle) & LRU_CLOCK_MAX;
+    let line = format!(
+        "Value at:{entry:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{idle}",
+        entry.value.encoding(),
+        serialized_length(&entry.value),
+    );
+    drop(locked);
+    conn.reply.simple(&line);
+    Ok(())
+}
+
+/// Whether Redis would share this value's object between keys (small integers).
+fn is_shared_integer(value: &Value) -> bool {
+    match value {
+        Value::Str(s) => {
+            value.encoding() == "int"
+                && kv_resp::parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n))
+        }
+        // Only strings can be shared integers, whatever types kv gains.
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// The length of the value's own encoding in a DUMP payload: without the type tag, the
+/// version and the checksum, as Redis's `serializedlength` leaves out its type byte.
+fn serialized_length(value: &Value) -> usize {
+    const TAG_AND_FOOTER: usize = 1 + 2 + 8;
+    kv_engine::dump::serialize(value)
+        .len()
+        .saturating_sub(TAG_AND_FOOTER)
+}
+
+/// C's `atoi`: optional blanks and sign, then digits as far as they go; 0 if there are none.
+fn atoi(text: &[u8]) -> i64 {
+    let text = trim_leading_space(text);
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let mut n: i64 = 0;
+    for &d in digits.iter().take_while(|d| d.is_ascii_digit()) {
+        n = n.wrapping_mul(10).wrapping_add(i64::from(d - b'0'));
+    }
+    if negative {
+        n.wrapping_neg()
+    } else {
+        n
+    }
+}
+
+/// C's `strtod`: the longest prefix that reads as a number, 0 if none does.
+fn strtod(text: &[u8]) -> f64 {
+    let text = trim_leading_space(text);
+    let end = number_prefix(text);
+    std::str::from_utf8(&text[..end])
+        .ok()
+        .and_then(|number| number.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// The length of the longest prefix of `text` that is a decimal floating-point number
+/// (`[+-]digits[.digits][e[+-]digits]`) or an infinity or NaN word; 0 if there is none.
+fn number_prefix(text: &[u8]) -> usize {
+    let digits = |from: usize| {
+        text[from.min(text.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let sign = usize::from(matches!(text.first(), Some(b'+' | b'-')));
+    for word in ["infinity", "inf", "nan"] {
+        let end = sign + word.len();
+        if text.len() >= end && text[sign..end].eq_ignore_ascii_case(word.as_bytes()) {
+            return end;
+        }
+    }
+    let whole = digits(sign);
+    let mut end = sign + whole;
+    let mut fraction = 0;
+    if text.get(end) == Some(&b'.') {
+        fraction = digits(end + 1);
+        end += 1 + fraction;
+    }
+    if whole + fraction == 0 {
+        return 0;
+    }
+    if matches!(text.get(end), Some(b'e' | b'E')) {
+        let exp_sign = usize::from(matches!(text.get(end + 1), Some(b'+' | b'-')));
+        let exp_digits = digits(end + 1 + exp_sign);
+        if exp_digits > 0 {
+            end += 1 + exp_sign + exp_digits;
+        }
+    }
+    end
+}
+
+fn trim_leading_space(text: &[u8]) -> &[u8] {
+    let start = text
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(text.len());
+    &text[start..]
+}
+
+/// `DEBUG HELP`: Redis's text for the subcommands kv implements.
+const HELP: &[&str] = &[
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
+    "SLEEP <seconds>",
+    "    Stop the server for <seconds>. Decimals allowed.",
+    "HELP",
+    "    Prints this help.",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_read_as_c_reads_them() {
+        assert_eq!(atoi(b"1"), 1);
+        assert_eq!(atoi(b" 12abc"), 12);
+        assert_eq!(atoi(b"abc"), 0);
+        assert_eq!(atoi(b"-3"), -3);
+        assert_eq!(strtod(b"0.01"), 0.01);
+        assert_eq!(strtod(b"1.5xyz"), 1.5);
+        assert_eq!(strtod(b"abc"), 0.0);
+        assert_eq!(strtod(b"-1"), -1.0);
+        assert_eq!(strtod(b" 2e-3"), 0.002);
+        assert_eq!(strtod(b"3e"), 3.0);
+        assert_eq!(strtod(b".5."), 0.5);
+        assert_eq!(strtod(b"-."), 0.0);
+        assert!(strtod(b"INFINITE").is_infinite());
+    }
+
+    #[test]
+    fn only_loopback_addresses_are_local() {
+        assert!(is_local("127.0.0.1".parse().unwrap()));
+        assert!(is_local("::1".parse().unwrap()));
+        assert!(!is_local("127.0.0.2".parse().unwrap()));
+        assert!(!is_local("10.0.0.1".parse().unwrap()));
+    }
+}

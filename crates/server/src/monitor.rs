@@ -1,0 +1,207 @@
+//! `MONITOR`: clients that receive every command the server runs, as Redis's status lines.
+//!
+//! Each monitoring client has its own backlog of lines. Feeding a line only appends it to each
+//! backlog and wakes the monitor's task, so a monitor that reads slowly never slows the clients
+//! whose commands it watches. A backlog is bounded in bytes: a monitor that falls
+//! [`MAX_BACKLOG`] bytes behind is disconnected (and the server logs it), so memory stays
+//! bounded whatever the monitor does.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
+
+use crate::clients::ClientHandle;
+use crate::connection::Connection;
+
+/// Bytes of lines a monitor may have waiting before it is disconnected.
+pub const MAX_BACKLOG: usize = 32 * 1024 * 1024;
+
+/// Lines waiting for one monitor.
+#[derive(Debug, Default)]
+struct Backlog {
+    lines: VecDeque<Bytes>,
+    bytes: usize,
+    /// Set once the monitor fell too far behind; nothing is queued for it after that.
+    overflowed: bool,
+}
+
+/// One monitoring client.
+#[derive(Debug)]
+pub struct Monitor {
+    client: Arc<ClientHandle>,
+    backlog: Mutex<Backlog>,
+    /// Wakes the monitor's connection when lines arrive.
+    pub ready: Notify,
+}
+
+impl Monitor {
+    /// Appends `line`, or disconnects the monitor if that would exceed [`MAX_BACKLOG`].
+    fn push(&self, line: &Bytes) {
+        let mut backlog = self.backlog.lock();
+        if backlog.overflowed {
+            return;
+        }
+        if backlog.bytes + line.len() > MAX_BACKLOG {
+            let behind = backlog.bytes;
+            *backlog = Backlog {
+                overflowed: true,
+                ..Backlog::default()
+            };
+            drop(backlog);
+            tracing::warn!(
+                "closing MONITOR client {} ({}): it fell {behind} bytes behind",
+                self.client.id,
+                self.client.addr
+            );
+            self.client.kill();
+            return;
+        }
+        backlog.bytes += line.len();
+        backlog.lines.push_back(line.clone());
+        drop(backlog);
+        self.ready.notify_one();
+    }
+
+    /// Moves every waiting line into `out`.
+    pub fn drain_into(&self, out: &mut BytesMut) {
+        let mut backlog = self.backlog.lock();
+        for line in backlog.lines.drain(..) {
+            out.extend_from_slice(&line);
+        }
+        backlog.bytes = 0;
+    }
+}
+
+/// Every monitoring client.
+#[derive(Debug, Default)]
+pub struct Monitors {
+    list: RwLock<Vec<Arc<Monitor>>>,
+    /// `list.len()`, read without the lock on every command.
+    count: AtomicUsize,
+}
+
+impl Monitors {
+    /// Whether anyone is monitoring: the only cost of MONITOR to a command when nobody is.
+    pub fn any(&self) -> bool {
+        self.count.load(Ordering::Relaxed) > 0
+    }
+
+    /// Registers `client` as a monitor.
+    pub fn add(&self, client: Arc<ClientHandle>) -> Arc<Monitor> {
+        let monitor = Arc::new(Monitor {
+            client,
+            backlog: Mutex::new(Backlog::default()),
+            ready: Notify::new(),
+        });
+        let mut list = self.list.write();
+        list.push(monitor.clone());
+        self.count.store(list.len(), Ordering::Relaxed);
+        monitor
+    }
+
+    /// Forgets the monitor of client `id`, if it is one.
+    pub fn remove(&self, id: u64) {
+        let mut list = self.list.write();
+        list.retain(|m| m.client.id != id);
+        self.count.store(list.len(), Ordering::Relaxed);
+    }
+
+    /// Sends `line` to every monitor.
+    pub fn feed(&self, line: Bytes) {
+        for monitor in self.list.read().iter() {
+            monitor.push(&line);
+        }
+    }
+}
+
+/// The line monitors see for a command: `+<unix seconds>.<micros> [<db> <ip:port>] "arg" ...`.
+pub fn format_line(db: usize, peer: SocketAddr, args: &[Bytes]) -> Bytes {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut line = format!(
+        "+{}.{:06} [{db} {peer}] ",
+        now.as_secs(),
+        now.subsec_micros()
+    )
+    .into_bytes();
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            line.push(b' ');
+        }
+        repr(&mut line, arg);
+    }
+    line.extend_from_slice(b"\r\n");
+    Bytes::from(line)
+}
+
+/// Appends `bytes` quoted as Redis's `sdscatrepr` quotes them: printable ASCII as is, `\\`,
+/// `\"`, `\n`, `\r`, `\t`, `\a`, `\b` escaped, anything else as `\xhh`.
+pub fn repr(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &b in bytes {
+        match b {
+            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b' '..=b'~' => out.push(b),
+            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// `MONITOR`: from now on the connection receives every command. A second MONITOR is
+/// ignored without a reply, as in Redis.
+pub fn start(conn: &mut Connection) {
+    if conn.monitor.is_some() {
+        return;
+    }
+    let monitor = conn.shared.monitors.add(conn.handle.clone());
+    conn.monitor = Some(monitor);
+    conn.handle.state.lock().monitor = true;
+    conn.reply.ok();
+}
+
+/// Leaves monitor mode (RESET, or the connection closing).
+pub fn stop(conn: &mut Connection) {
+    if conn.monitor.take().is_some() {
+        conn.shared.monitors.remove(conn.handle.id);
+        conn.handle.state.lock().monitor = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_quoted_like_sdscatrepr() {
+        let mut out = Vec::new();
+        repr(&mut out, b"a b\n\"\\\x01\x80\xff\t\r\x07\x08~");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""a b\n\"\\\x01\x80\xff\t\r\a\b~""#
+        );
+    }
+
+    #[test]
+    fn lines_carry_time_db_and_peer() {
+        let peer: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        let line = format_line(3, peer, &[Bytes::from("SET"), Bytes::from("k")]);
+        let text = std::str::from_utf8(&line).unwrap();
+        let (time, rest) = text[1..].split_once(' ').unwrap();
+        let (secs, micros) = time.split_once('.').unwrap();
+        assert!(secs.parse::<u64>().unwrap() > 1_600_000_000);
+        assert_eq!(micros.len(), 6);
+        assert_eq!(rest, "[3 127.0.0.1:4242] \"SET\" \"k\"\r\n");
+    }
+}
