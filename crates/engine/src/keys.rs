@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::args::parse_i64;
 use crate::command::{CommandSpec, Handler, Locks};
-use crate::keyspace::{key_hash, ShardContents};
+use crate::keyspace::{key_hash, ShardContents, ShardList};
 use crate::table::{command, engine, NO_KEYS};
 use crate::{
     dump, Args, CommandError, CommandResult, CompactBytes, Ctx, Engine, Entry, LockPlan, Reply,
@@ -285,7 +285,7 @@ pub fn move_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
 fn plan_move(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
     let mut plan = LockPlan {
         write: true,
-        shards: Vec::new(),
+        shards: ShardList::new(),
     };
     let Some(key) = args.get(1) else {
         return plan;
@@ -328,7 +328,7 @@ fn swapdb_indexes(engine: &Engine, args: &[Bytes]) -> Result<(usize, usize), Com
 fn plan_swapdb(engine: &Engine, _session: &Session, args: &[Bytes]) -> LockPlan {
     let mut plan = LockPlan {
         write: true,
-        shards: Vec::new(),
+        shards: ShardList::new(),
     };
     if let Ok((a, b)) = swapdb_indexes(engine, args.get(1..).unwrap_or_default()) {
         engine.keyspace.plan_whole_db(&mut plan, a);
@@ -1334,7 +1334,7 @@ pub(crate) mod tests {
             let keyspace = &self.engine.keyspace;
             let mut locked = keyspace.lock(LockPlan {
                 write: true,
-                shards: vec![(db, keyspace.shard_of(key))],
+                shards: smallvec::smallvec![(db, keyspace.shard_of(key))],
             });
             locked.insert(db, key, entry, 0).expect("shard is locked");
         }
@@ -1544,13 +1544,22 @@ pub(crate) mod tests {
         };
         let plan = plan_copy(&engine, &session, &args("copy a b db 7 replace"));
         assert!(plan.write);
-        assert_eq!(plan.shards, vec![(3, shard(b"a")), (7, shard(b"b"))]);
+        assert_eq!(
+            plan.shards.to_vec(),
+            vec![(3, shard(b"a")), (7, shard(b"b"))]
+        );
         let plan = plan_copy(&engine, &session, &args("copy a b db 99"));
-        assert_eq!(plan.shards, vec![(3, shard(b"a")), (3, shard(b"b"))]);
+        assert_eq!(
+            plan.shards.to_vec(),
+            vec![(3, shard(b"a")), (3, shard(b"b"))]
+        );
         let plan = plan_move(&engine, &session, &args("move a 5"));
-        assert_eq!(plan.shards, vec![(3, shard(b"a")), (5, shard(b"a"))]);
+        assert_eq!(
+            plan.shards.to_vec(),
+            vec![(3, shard(b"a")), (5, shard(b"a"))]
+        );
         let plan = plan_move(&engine, &session, &args("move a x"));
-        assert_eq!(plan.shards, vec![(3, shard(b"a"))]);
+        assert_eq!(plan.shards.to_vec(), vec![(3, shard(b"a"))]);
         let plan = plan_swapdb(&engine, &session, &args("swapdb 1 2"));
         assert_eq!(plan.shards.len(), 32);
         assert!(plan.shards.iter().all(|&(db, _)| db == 1 || db == 2));

@@ -104,13 +104,16 @@ impl Db {
     }
 }
 
+/// `(database, shard)` pairs; most commands name one or two, kept without an allocation.
+pub type ShardList = smallvec::SmallVec<[(usize, usize); 4]>;
+
 /// The shards a command needs, and how.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockPlan {
     /// Exclusive locks if true, shared ones otherwise.
     pub write: bool,
     /// `(database, shard)` pairs; sorted and deduplicated by [`Keyspace::lock`].
-    pub shards: Vec<(usize, usize)>,
+    pub shards: ShardList,
 }
 
 impl Keyspace {
@@ -166,7 +169,7 @@ impl Keyspace {
         plan.shards.sort_unstable();
         plan.shards.dedup();
         plan.shards
-            .retain(|&(db, shard)| db < self.dbs.len() && shard < self.shard_count);
+            .retain(|&mut (db, shard)| db < self.dbs.len() && shard < self.shard_count);
         let held = plan
             .shards
             .iter()
@@ -217,7 +220,7 @@ impl Keyspace {
                 }
                 let mut locked = self.lock(LockPlan {
                     write: true,
-                    shards: vec![(db, shard)],
+                    shards: smallvec::smallvec![(db, shard)],
                 });
                 deleted += locked.expire_due(db, shard, now, budget - deleted);
             }
@@ -230,8 +233,8 @@ impl Keyspace {
 #[derive(Debug)]
 pub struct Locked<'a> {
     keyspace: &'a Keyspace,
-    /// Sorted by `(db, shard)`.
-    held: Vec<Held<'a>>,
+    /// Sorted by `(db, shard)`; inline for the usual one or two shards.
+    held: smallvec::SmallVec<[Held<'a>; 2]>,
 }
 
 struct Held<'a> {

@@ -61,7 +61,9 @@ pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
 
 /// The row for `name`, ignoring ASCII case.
 pub fn find(name: &[u8]) -> Option<&'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<Vec<u8>, &'static CommandSpec>> = OnceLock::new();
+    // foldhash rather than SipHash: this lookup runs for every command, on trusted keys.
+    static INDEX: OnceLock<HashMap<Vec<u8>, &'static CommandSpec, foldhash::fast::RandomState>> =
+        OnceLock::new();
     let index = INDEX.get_or_init(|| {
         all()
             .filter(|c| !c.name.is_empty())

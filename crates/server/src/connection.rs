@@ -64,6 +64,11 @@ pub struct Connection {
     /// the price is that a duration also covers decoding its request, well under a
     /// microsecond.
     clock: Instant,
+    /// Wall-clock time (Unix ms) at `wall_base`, read once per batch of input: a command's
+    /// time is derived from it and [`Connection::clock`] instead of reading the clock again.
+    wall_ms: u64,
+    /// The instant `wall_ms` was read at.
+    wall_base: Instant,
 }
 
 /// Why a connection's task woke up between commands.
@@ -114,6 +119,8 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         monitor: None,
         sleep: None,
         clock: Instant::now(),
+        wall_ms: kv_engine::now_ms(),
+        wall_base: Instant::now(),
     };
     if let Err(e) = connection.run(stream).await {
         tracing::debug!("client {} ({peer}) closed: {e}", handle.id);
@@ -157,6 +164,8 @@ impl Connection {
                 Wake::Input(0) | Wake::Stop => return Ok(()),
                 Wake::Input(read) => {
                     self.clock = Instant::now();
+                    self.wall_ms = kv_engine::now_ms();
+                    self.wall_base = self.clock;
                     if !self.note_input(read, input.len()) {
                         return Ok(());
                     }
@@ -375,14 +384,24 @@ impl Connection {
         self.drop_skipped_reply(mark, skip_reply, args);
     }
 
+    /// The time a command runs at, in Unix ms, without a system call.
+    fn now_ms(&self) -> u64 {
+        self.wall_ms
+            + self
+                .clock
+                .saturating_duration_since(self.wall_base)
+                .as_millis() as u64
+    }
+
     /// Runs an admitted command.
     fn dispatch(&mut self, spec: &'static CommandSpec, skip: usize, args: &[Bytes]) {
         match spec.handler {
             // Borrowing the fields apart avoids touching the Arc's shared refcount per command.
             Handler::Engine(_) => {
+                let now = self.now_ms();
                 self.shared
                     .engine
-                    .run(spec, skip, &mut self.session, args, &mut self.reply)
+                    .run_at(spec, skip, &mut self.session, args, &mut self.reply, now)
             }
             Handler::Server | Handler::Container => crate::admin::run(self, spec, args),
         }

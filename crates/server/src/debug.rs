@@ -74,7 +74,7 @@ fn object(conn: &mut Connection, key: &[u8]) -> Result<(), CommandError> {
     let db = conn.session.db;
     let locked = keyspace.lock(LockPlan {
         write: false,
-        shards: vec![(db, keyspace.shard_of(key))],
+        shards: kv_engine::ShardList::from_elem((db, keyspace.shard_of(key)), 1),
     });
     let now = kv_engine::now_ms();
     let Some(entry) = locked.get(db, key, now)? else {
