@@ -339,6 +339,43 @@ impl<'a> Locked<'a> {
         }
     }
 
+    /// The live entry at `key` for changing in place, created with `make` when there is none
+    /// (an expired one counts as none); the flag says whether it was created. One probe, where
+    /// a lookup followed by an insert would take two.
+    pub fn get_or_insert_with(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+        make: impl FnOnce() -> Entry,
+    ) -> Result<(&mut Entry, bool), CommandError> {
+        let (hash, shard) = self.keyspace.locate(key);
+        let keyspace = self.keyspace;
+        let (map, index) = self.shard_mut(db, shard)?;
+        match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
+            RawEntryMut::Occupied(slot) => {
+                let node = slot.into_key();
+                if !node.0.entry.is_expired(now) {
+                    return Ok((&mut node.0.entry, false));
+                }
+                if let Some(at) = node.0.entry.expires_at {
+                    index.lock().remove(&(at.get(), CompactBytes::new(key)));
+                }
+                keyspace.expired_keys.fetch_add(1, Ordering::Relaxed);
+                node.0.entry = make();
+                Ok((&mut node.0.entry, true))
+            }
+            RawEntryMut::Vacant(slot) => {
+                let node = NodeBox(Box::new(Node {
+                    key: CompactBytes::new(key),
+                    entry: make(),
+                }));
+                let (node, _) = slot.insert_hashed_nocheck(hash, node, SharedValue::new(()));
+                Ok((&mut node.0.entry, true))
+            }
+        }
+    }
+
     /// Stores `entry` at `key`, replacing whatever was there; returns the previous live entry.
     pub fn insert(
         &mut self,

@@ -481,28 +481,19 @@ pub fn decrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 
 fn incr_by(ctx: &mut Ctx<'_, '_>, reply: &mut Reply, key: &[u8], by: i64) -> CommandResult {
     let (db, now) = (ctx.db(), ctx.now);
-    // Changed in place: one table probe, and (as Redis's write lookups) no hit/miss counting.
-    let new = match ctx.locked.get_mut(db, key, now)? {
-        Some(entry) => {
-            let Value::Str(text) = &mut entry.value;
-            let new = parse_i64(text)?
-                .checked_add(by)
-                .ok_or(CommandError::Overflow)?;
-            *text = StrValue::new(itoa::Buffer::new().format(new).as_bytes());
-            entry.touch(now);
-            new
-        }
-        None => {
-            store(
-                ctx,
-                key,
-                StrValue::new(itoa::Buffer::new().format(by).as_bytes()),
-                false,
-                None,
-            )?;
-            by
-        }
+    // Changed in place, created if missing: one table probe, and (as Redis's write lookups)
+    // no hit/miss counting.
+    let (entry, created) = ctx.locked.get_or_insert_with(db, key, now, || {
+        Entry::new(Value::Str(StrValue::EMPTY), now)
+    })?;
+    let Value::Str(text) = &mut entry.value;
+    let current = if created { 0 } else { parse_i64(text)? };
+    let new = match current.checked_add(by) {
+        Some(new) => new,
+        None => return Err(CommandError::Overflow),
     };
+    *text = StrValue::new(itoa::Buffer::new().format(new).as_bytes());
+    entry.touch(now);
     reply.integer(new);
     Ok(())
 }
