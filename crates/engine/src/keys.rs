@@ -2069,6 +2069,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn writes_treat_expired_keys_as_missing() {
+        let mut c = Client::new();
+        c.put_expired(0, b"n");
+        assert_eq!(c.cmd("INCRBY n 5"), int(5));
+        assert_eq!(c.cmd("TTL n"), int(-1));
+        c.put_expired(0, b"s");
+        assert_eq!(c.cmd("APPEND s ab"), int(2));
+        assert_eq!(c.cmd("DBSIZE"), int(2));
+        assert_eq!(c.cmd("GET s"), Frame::bulk("ab"));
+    }
+
+    #[test]
     fn reads_reset_idle_time_but_inspection_does_not() {
         let mut c = Client::new();
         c.put(
