@@ -177,10 +177,7 @@ pub fn help(_ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> 
         "HELP",
         "    Prints this help.",
     ];
-    reply.array(lines.len());
-    for line in lines {
-        reply.simple(line);
-    }
+    reply.help(&lines);
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use crate::keyspace::{key_hash, ShardContents, ShardList};
 use crate::table::{command, engine, NO_KEYS};
 use crate::{
     dump, Args, CommandError, CommandResult, CompactBytes, Ctx, Engine, Entry, LockPlan, Reply,
-    Session, Value,
+    Session,
 };
 
 /// COPY and MOVE to the same place.
@@ -30,12 +30,6 @@ const NO_LFU: CommandError = CommandError::msg(
      Please note that when switching between policies at runtime LRU and LFU data \
      will take some time to adjust.",
 );
-
-/// What `OBJECT REFCOUNT` reports for Redis's shared small integers (`OBJ_SHARED_REFCOUNT`).
-const SHARED_REFCOUNT: i64 = i32::MAX as i64;
-
-/// Redis shares the integers below this (`OBJ_SHARED_INTEGERS`) between all keys.
-const SHARED_INTEGERS: i64 = 10_000;
 
 // ---------------------------------------------------------------------------------------------
 // Argument helpers
@@ -1016,25 +1010,10 @@ pub fn object_refcount(
     reply: &mut Reply,
 ) -> CommandResult {
     match ctx.peek(args.next_bytes()?)? {
-        Some(entry) => reply.integer(if is_shared_integer(&entry.value) {
-            SHARED_REFCOUNT
-        } else {
-            1
-        }),
+        Some(entry) => reply.integer(entry.value.refcount()),
         None => reply.null(),
     }
     Ok(())
-}
-
-/// Whether Redis would store this value as one of its shared integer objects: an integer
-/// encoded string in `0..10000`.
-fn is_shared_integer(value: &Value) -> bool {
-    match value {
-        Value::Str(s) => {
-            value.encoding() == "int"
-                && kv_resp::parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n))
-        }
-    }
 }
 
 /// `OBJECT HELP`
@@ -1060,10 +1039,7 @@ pub fn object_help(
         "HELP",
         "    Prints this help.",
     ];
-    reply.array(lines.len());
-    for line in lines {
-        reply.simple(line);
-    }
+    reply.help(&lines);
     Ok(())
 }
 
@@ -1291,6 +1267,7 @@ pub(crate) mod tests {
     use kv_resp::{Frame, FrameDecoder};
 
     use super::*;
+    use crate::Value;
     use crate::{now_ms, Engine, Session};
 
     /// An engine and one client session, driven through `Engine::execute` like the server does.

@@ -44,6 +44,14 @@ impl Reply {
         encode::write_error(&mut self.buf, &error.to_bytes());
     }
 
+    /// A HELP reply: one status line per line of text.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for line in lines {
+            self.simple(line);
+        }
+    }
+
     /// An integer.
     pub fn integer(&mut self, n: i64) {
         encode::write_integer(&mut self.buf, n);

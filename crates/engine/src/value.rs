@@ -41,6 +41,32 @@ impl Value {
     }
 }
 
+/// Redis shares one object between all keys for the integers below this
+/// (`OBJ_SHARED_INTEGERS`).
+const SHARED_INTEGERS: i64 = 10_000;
+
+/// The reference count Redis reports for such a shared object (`OBJ_SHARED_REFCOUNT`).
+const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+
+impl Value {
+    /// The reference count Redis would report for this value (`OBJECT REFCOUNT`, `DEBUG
+    /// OBJECT`): its shared refcount for a small integer string, 1 otherwise. kv shares
+    /// nothing; the number is what tools expect.
+    pub fn refcount(&self) -> i64 {
+        match self {
+            Value::Str(s) => {
+                let shared = self.encoding() == "int"
+                    && kv_resp::parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n));
+                if shared {
+                    SHARED_REFCOUNT
+                } else {
+                    1
+                }
+            }
+        }
+    }
+}
+
 /// A value with the metadata kept for its key.
 #[derive(Debug)]
 pub struct Entry {

@@ -585,8 +585,5 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
 
 /// A HELP reply: one status line per line of text.
 pub(crate) fn help(conn: &mut Connection, lines: &[&str]) {
-    conn.reply.array(lines.len());
-    for line in lines {
-        conn.reply.simple(line);
-    }
+    conn.reply.help(lines);
 }

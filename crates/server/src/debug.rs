@@ -12,10 +12,6 @@ use crate::connection::Connection;
 /// Redis's refusal when `enable-debug-command` does not allow this client.
 pub const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
-/// Redis shares one object for the integers below this, with a constant refcount.
-const SHARED_INTEGERS: i64 = 10_000;
-/// The refcount Redis reports for shared objects.
-const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 /// Redis's LRU clock counts seconds in 24 bits.
 const LRU_CLOCK_MAX: u64 = (1 << 24) - 1;
 
@@ -80,11 +76,7 @@ fn object(conn: &mut Connection, key: &[u8]) -> Result<(), CommandError> {
     let Some(entry) = locked.get(db, key, now)? else {
         return Err(CommandError::NoSuchKey);
     };
-    let refcount = if is_shared_integer(&entry.value) {
-        SHARED_REFCOUNT
-    } else {
-        1
-    };
+    let refcount = entry.value.refcount();
     let idle = now.saturating_sub(entry.accessed_at()) / 1000;
     let lru = (now / 1000).saturating_sub(idle) & LRU_CLOCK_MAX;
     let line = format!(
@@ -95,19 +87,6 @@ fn object(conn: &mut Connection, key: &[u8]) -> Result<(), CommandError> {
     drop(locked);
     conn.reply.simple(&line);
     Ok(())
-}
-
-/// Whether Redis would share this value's object between keys (small integers).
-fn is_shared_integer(value: &Value) -> bool {
-    match value {
-        Value::Str(s) => {
-            value.encoding() == "int"
-                && kv_resp::parse_i64(s).is_some_and(|n| (0..SHARED_INTEGERS).contains(&n))
-        }
-        // Only strings can be shared integers, whatever types kv gains.
-        #[allow(unreachable_patterns)]
-        _ => false,
-    }
 }
 
 /// The length of the value's own encoding in a DUMP payload: without the type tag, the
