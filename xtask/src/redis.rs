@@ -1,4 +1,5 @@
-//! The reference Redis the differential tests compare kv against.
+//! The reference Redis the differential tests compare kv against, and the Redis tools and
+//! clients the tool tests drive kv with.
 
 use std::process::Command;
 
@@ -10,6 +11,7 @@ use anyhow::{ensure, Context, Result};
 /// Only the binaries are wanted: every test starts its own `redis-server` on a free loopback
 /// port and stops it by its pid. If apt starts the system service too, the tests never use it.
 pub fn ensure_installed() -> Result<()> {
+    ensure_redis_py()?;
     if found("redis-server") && found("redis-cli") {
         return Ok(());
     }
@@ -59,4 +61,36 @@ fn found(program: &str) -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// Makes sure Python's `redis` client (redis-py) is importable, installing it from PyPI when it
+/// is not: the tool tests drive kv-server with it, as users will.
+fn ensure_redis_py() -> Result<()> {
+    let importable = |python: &str| {
+        Command::new(python)
+            .args(["-c", "import redis"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if importable("python3") {
+        return Ok(());
+    }
+    println!("==> installing redis-py: python3 -m pip install redis");
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "redis",
+        ])
+        .status()
+        .context("could not run python3 -m pip")?;
+    ensure!(status.success(), "`pip install redis` failed ({status})");
+    ensure!(
+        importable("python3"),
+        "redis-py is still not importable after pip install"
+    );
+    Ok(())
 }
