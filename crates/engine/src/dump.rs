@@ -43,8 +43,12 @@ const FOOTER_LEN: usize = 2 + 8;
 pub enum Tag {
     /// A string: varint length, then the bytes.
     String = 0,
+    /// A list: varint count, then each element as varint length and bytes.
+    List = 1,
+    /// A hash: varint count, then each field and its value as varint length and bytes.
+    Hash = 4,
     // Reserved for the types kv will add, so that their payloads never collide with each
-    // other: 1 list, 2 set, 3 sorted set, 4 hash, 5 stream.
+    // other: 2 set, 3 sorted set, 5 stream.
 }
 
 impl Tag {
@@ -52,6 +56,8 @@ impl Tag {
     fn from_byte(byte: u8) -> Option<Tag> {
         match byte {
             0 => Some(Tag::String),
+            1 => Some(Tag::List),
+            4 => Some(Tag::Hash),
             _ => None,
         }
     }
@@ -89,8 +95,22 @@ pub fn serialize(value: &Value) -> Vec<u8> {
     match value {
         Value::Str(s) => {
             out.push(Tag::String as u8);
-            write_varint(&mut out, s.len() as u64);
-            out.extend_from_slice(s);
+            write_bytes(&mut out, s);
+        }
+        Value::List(items) => {
+            out.push(Tag::List as u8);
+            write_varint(&mut out, items.len() as u64);
+            for item in items {
+                write_bytes(&mut out, item);
+            }
+        }
+        Value::Hash(fields) => {
+            out.push(Tag::Hash as u8);
+            write_varint(&mut out, fields.len() as u64);
+            for (field, value) in fields.iter() {
+                write_bytes(&mut out, field);
+                write_bytes(&mut out, value);
+            }
         }
     }
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -108,6 +128,32 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
         Tag::String => {
             let len = reader.varint()?;
             Value::Str(crate::CompactBytes::new(reader.take(len)?))
+        }
+        Tag::List => {
+            let count = reader.count()?;
+            let mut items = crate::ListValue::new();
+            for _ in 0..count {
+                items.push_back(crate::CompactBytes::new(reader.bytes()?));
+            }
+            if items.is_empty() {
+                return Err(PayloadError::BadFormat);
+            }
+            Value::List(items)
+        }
+        Tag::Hash => {
+            let count = reader.count()?;
+            let mut fields = crate::HashValue::default();
+            for _ in 0..count {
+                let field = crate::CompactBytes::new(reader.bytes()?);
+                let value = crate::CompactBytes::new(reader.bytes()?);
+                if fields.insert(field, value).is_some() {
+                    return Err(PayloadError::BadFormat);
+                }
+            }
+            if fields.is_empty() {
+                return Err(PayloadError::BadFormat);
+            }
+            Value::Hash(Box::new(fields))
         }
     };
     if !reader.rest.is_empty() {
@@ -137,6 +183,12 @@ fn verify(payload: &[u8]) -> Result<&[u8], PayloadError> {
 }
 
 /// Appends `n` as an unsigned LEB128 varint.
+/// A length-prefixed byte string.
+fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    write_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
 fn write_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8 & 0x7f) | 0x80);
@@ -181,6 +233,22 @@ impl<'a> Reader<'a> {
     }
 
     /// The next `len` bytes, refusing a length beyond the end before touching anything.
+    /// A length-prefixed byte string.
+    fn bytes(&mut self) -> Result<&'a [u8], PayloadError> {
+        let len = self.varint()?;
+        self.take(len)
+    }
+
+    /// An element count, refused when the payload cannot possibly hold that many elements
+    /// (each takes at least one byte), so a forged count never drives an allocation.
+    fn count(&mut self) -> Result<u64, PayloadError> {
+        let count = self.varint()?;
+        if count > self.rest.len() as u64 {
+            return Err(PayloadError::BadFormat);
+        }
+        Ok(count)
+    }
+
     fn take(&mut self, len: u64) -> Result<&'a [u8], PayloadError> {
         let len = usize::try_from(len).map_err(|_| PayloadError::BadFormat)?;
         if len > self.rest.len() {

@@ -49,7 +49,7 @@ pub use error::{CommandError, CommandResult};
 pub use keyspace::{Keyspace, LockPlan, Locked, ShardList};
 pub use kv_resp::Protocol;
 pub use reply::Reply;
-pub use value::{Entry, StrValue, Value};
+pub use value::{Entry, HashValue, ListValue, StrValue, Value};
 
 /// Settings the engine itself consults; the server owns the rest of the configuration.
 #[derive(Debug)]

@@ -16,6 +16,7 @@ pub(crate) fn string_at<'c>(
             value: Value::Str(s),
             ..
         }) => Ok(Some(s.as_bytes())),
+        Some(_) => Err(CommandError::WrongType),
     }
 }
 
@@ -255,6 +256,7 @@ pub fn get(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
             value: Value::Str(s),
             ..
         }) => reply.bulk(s),
+        Some(_) => return Err(CommandError::WrongType),
     }
     Ok(())
 }
@@ -486,7 +488,9 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, reply: &mut Reply, key: &[u8], by: i64) -> Com
     let (entry, created) = ctx.locked.get_or_insert_with(db, key, now, || {
         Entry::new(Value::Str(StrValue::EMPTY), now)
     })?;
-    let Value::Str(text) = &mut entry.value;
+    let Value::Str(text) = &mut entry.value else {
+        return Err(CommandError::WrongType);
+    };
     let current = if created { 0 } else { parse_i64(text)? };
     let new = match current.checked_add(by) {
         Some(new) => new,

@@ -8,12 +8,23 @@ use crate::CompactBytes;
 /// A string value: up to 38 bytes inline, so a value and its key share one allocation.
 pub type StrValue = CompactBytes<38>;
 
+/// A list: its elements in order, each a compact byte string. A ring buffer gives O(1) pushes
+/// and pops at both ends and O(1) access by index.
+pub type ListValue = std::collections::VecDeque<CompactBytes>;
+
+/// A hash: field to value, with a randomly seeded hasher because fields come from clients.
+pub type HashValue = std::collections::HashMap<CompactBytes, CompactBytes, std::hash::RandomState>;
+
 /// A stored value. One keyspace holds every type, so a command finds the wrong type as a
 /// `WRONGTYPE` error rather than as a missing key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string, also used for integers, floats and bitmaps, as in Redis.
     Str(StrValue),
+    /// A list. Never empty: the key goes when its last element does.
+    List(ListValue),
+    /// A hash, boxed to keep every value 40 bytes. Never empty.
+    Hash(Box<HashValue>),
 }
 
 impl Value {
@@ -21,6 +32,8 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -35,6 +48,16 @@ impl Value {
                     "embstr"
                 } else {
                     "raw"
+                }
+            }
+            // Redis 7.0 keeps every list in a quicklist.
+            Value::List(_) => "quicklist",
+            // Redis's defaults: hash-max-listpack-entries 512, hash-max-listpack-value 64.
+            Value::Hash(h) => {
+                if h.len() <= 512 && h.iter().all(|(f, v)| f.len() <= 64 && v.len() <= 64) {
+                    "listpack"
+                } else {
+                    "hashtable"
                 }
             }
         }
@@ -63,6 +86,7 @@ impl Value {
                     1
                 }
             }
+            Value::List(_) | Value::Hash(_) => 1,
         }
     }
 }
