@@ -253,6 +253,9 @@ pub struct CommandSpec {
     pub handler: Handler,
     /// Hints for clients and proxies (`nondeterministic_output`, `request_policy:...`).
     pub tips: &'static [&'static str],
+    /// For commands whose keys follow a count (`LMPOP numkeys key...`): the position of that
+    /// count. Such commands have the `movablekeys` flag and `(0, 0, 0)` as key range.
+    pub key_count_at: Option<usize>,
 }
 
 impl CommandSpec {
@@ -272,6 +275,7 @@ impl CommandSpec {
         subcommands: &[],
         handler: Handler::Server,
         tips: &[],
+        key_count_at: None,
     };
 }
 
@@ -291,7 +295,25 @@ impl CommandSpec {
         self.flags.contains(flag)
     }
 
-    /// Positions of the keys in `args` (name included).
+    /// Positions of the keys in `args` (name included), whatever form the command's key
+    /// specification takes: the key range, or a key count followed by the keys. A malformed
+    /// count names no key (the command reports the error before touching any).
+    pub fn keys_in(&self, args: &[Bytes]) -> Vec<usize> {
+        let Some(at) = self.key_count_at else {
+            return self.key_positions(args.len()).collect();
+        };
+        let count = args
+            .get(at)
+            .and_then(|n| kv_resp::parse_i64(n))
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0 && at + n < args.len());
+        match count {
+            Some(n) => (at + 1..=at + n).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Positions of the keys in `args` (name included), from the key range alone.
     pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
         let KeyRange { first, last, step } = self.keys;
         let argc = argc as i32;

@@ -147,11 +147,17 @@ fn keys_of<'a>(
         _ => CommandError::msg("ERR Invalid command specified"),
     })?;
     let keys: Vec<&[u8]> = spec
-        .key_positions(command.len())
+        .keys_in(command)
+        .into_iter()
         .filter_map(|p| command.get(p).map(|b| &b[..]))
         .collect();
     if keys.is_empty() {
-        return Err(CommandError::msg("ERR The command has no key arguments"));
+        // A key count that names no key is a bad argument, not a command without keys.
+        return Err(CommandError::msg(if spec.key_count_at.is_some() {
+            "ERR Invalid arguments specified for command"
+        } else {
+            "ERR The command has no key arguments"
+        }));
     }
     Ok((spec, keys))
 }
@@ -235,7 +241,36 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
     for tip in spec.tips {
         reply.bulk(tip.as_bytes());
     }
-    if spec.keys.first > 0 {
+    if let Some(at) = spec.key_count_at {
+        reply.array(1);
+        reply.map(3);
+        reply.bulk(b"flags");
+        let flags = key_flags(spec);
+        reply.set(flags.len());
+        for flag in flags {
+            reply.simple(flag);
+        }
+        reply.bulk(b"begin_search");
+        reply.map(2);
+        reply.bulk(b"type");
+        reply.bulk(b"index");
+        reply.bulk(b"spec");
+        reply.map(1);
+        reply.bulk(b"index");
+        reply.count(at);
+        reply.bulk(b"find_keys");
+        reply.map(2);
+        reply.bulk(b"type");
+        reply.bulk(b"keynum");
+        reply.bulk(b"spec");
+        reply.map(3);
+        reply.bulk(b"keynumidx");
+        reply.integer(0);
+        reply.bulk(b"firstkey");
+        reply.integer(1);
+        reply.bulk(b"keystep");
+        reply.integer(1);
+    } else if spec.keys.first > 0 {
         let last = if spec.keys.last < 0 {
             spec.keys.last
         } else {

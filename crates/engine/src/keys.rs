@@ -511,7 +511,7 @@ impl CursorLayout {
 
 /// A SCAN cursor argument, read as Redis reads it with `strtoul`: optional sign (a minus
 /// negates modulo 2^64), decimal digits, nothing else; the empty string is 0.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
     let invalid = CommandError::msg("ERR invalid cursor");
     // C's isspace: space, \t, \n, \v, \f, \r.
     if arg

@@ -33,6 +33,8 @@ mod longdouble;
 pub mod reply;
 pub mod server_commands;
 pub mod syntax;
+pub mod t_hash;
+pub mod t_list;
 pub mod t_string;
 pub mod table;
 mod value;
@@ -205,7 +207,8 @@ impl Engine {
             Locks::Keys => {
                 let keyspace = &self.keyspace;
                 plan.shards = spec
-                    .key_positions(args.len())
+                    .keys_in(args)
+                    .into_iter()
                     .filter_map(|p| args.get(p))
                     .map(|key| (session.db, keyspace.shard_of(key)))
                     .collect();

@@ -49,7 +49,7 @@ pub(crate) enum LongDouble {
 }
 
 impl LongDouble {
-    const fn zero(negative: bool) -> LongDouble {
+    pub(crate) const fn zero(negative: bool) -> LongDouble {
         LongDouble::Finite {
             negative,
             mantissa: 0,
@@ -58,7 +58,7 @@ impl LongDouble {
     }
 
     /// The x87 sum, rounded to nearest-even; `None` is the NaN of `∞ + -∞`.
-    fn add(self, other: LongDouble) -> Option<LongDouble> {
+    pub(crate) fn add(self, other: LongDouble) -> Option<LongDouble> {
         match (self, other) {
             (LongDouble::Infinite { negative: a }, LongDouble::Infinite { negative: b }) => {
                 (a == b).then_some(self)
@@ -360,7 +360,7 @@ fn nonzero(value: LongDouble) -> Option<LongDouble> {
 
 /// `ld2string(value, LD_STR_HUMAN)`: `%.17Lf`, then trailing fractional zeros and a bare
 /// point dropped, and `-0` written `0`.
-fn format_human(value: &LongDouble) -> Vec<u8> {
+pub(crate) fn format_human(value: &LongDouble) -> Vec<u8> {
     let (negative, mantissa, exponent) = match *value {
         LongDouble::Infinite { negative: true } => return b"-inf".to_vec(),
         LongDouble::Infinite { negative: false } => return b"inf".to_vec(),

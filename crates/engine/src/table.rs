@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::command::CommandSpec;
-use crate::{connection, introspect, keys, server_commands, t_string};
+use crate::{connection, introspect, keys, server_commands, t_hash, t_list, t_string};
 
 /// Builds one row; fields not given keep [`CommandSpec::DEFAULT`].
 macro_rules! command {
@@ -48,6 +48,8 @@ pub(crate) const NO_KEYS: (i32, i32, i32) = (0, 0, 0);
 /// Every family's registration block; together, every command kv implements.
 static FAMILIES: &[&[CommandSpec]] = &[
     t_string::COMMANDS,
+    t_list::COMMANDS,
+    t_hash::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     introspect::COMMANDS,

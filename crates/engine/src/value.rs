@@ -52,9 +52,8 @@ impl Value {
             }
             // Redis 7.0 keeps every list in a quicklist.
             Value::List(_) => "quicklist",
-            // Redis's defaults: hash-max-listpack-entries 512, hash-max-listpack-value 64.
             Value::Hash(h) => {
-                if h.len() <= 512 && h.iter().all(|(f, v)| f.len() <= 64 && v.len() <= 64) {
+                if is_compact_hash(h) {
                     "listpack"
                 } else {
                     "hashtable"
@@ -62,6 +61,13 @@ impl Value {
             }
         }
     }
+}
+
+/// Whether Redis would keep `hash` in its compact (listpack) encoding, with its defaults
+/// `hash-max-listpack-entries 512` and `hash-max-listpack-value 64`. Behaviour that depends on
+/// the encoding (OBJECT ENCODING, HSCAN returning the whole hash) follows this.
+pub(crate) fn is_compact_hash(hash: &HashValue) -> bool {
+    hash.len() <= 512 && hash.iter().all(|(f, v)| f.len() <= 64 && v.len() <= 64)
 }
 
 /// Redis shares one object between all keys for the integers below this

@@ -858,6 +858,35 @@ const TEMPLATES: &[Template] = &[
     exact("DECRBY", "{key} {int}"),
     exact("INCRBYFLOAT", "{key} {float}"),
     exact("LCS", "{key} {key} {lcsopts}"),
+    // Lists (their element order is deterministic, so every reply compares exactly).
+    exact("LPUSH", "{key} {vals}"),
+    exact("RPUSH", "{key} {vals}"),
+    exact("LPUSHX", "{key} {vals}"),
+    exact("RPUSHX", "{key} {vals}"),
+    exact("LPOP", "{key}"),
+    exact("RPOP", "{key} {index}"),
+    exact("LLEN", "{key}"),
+    exact("LRANGE", "{key} {index} {index}"),
+    exact("LINDEX", "{key} {index}"),
+    exact("LSET", "{key} {index} {val}"),
+    exact("LINSERT", "{key} {side} {val} {val}"),
+    exact("LREM", "{key} {index} {val}"),
+    exact("LTRIM", "{key} {index} {index}"),
+    exact("LPOS", "{key} {val}"),
+    exact("LMOVE", "{key} {key} {end} {end}"),
+    exact("RPOPLPUSH", "{key} {key}"),
+    exact("LMPOP", "{numkeys} {end}"),
+    // Hashes (only replies whose order is defined: no HGETALL/HKEYS/HVALS/HRANDFIELD).
+    exact("HSET", "{key} {fieldpairs}"),
+    exact("HSETNX", "{key} {field} {val}"),
+    exact("HGET", "{key} {field}"),
+    exact("HMGET", "{key} {fields}"),
+    exact("HDEL", "{key} {fields}"),
+    exact("HLEN", "{key}"),
+    exact("HSTRLEN", "{key} {field}"),
+    exact("HEXISTS", "{key} {field}"),
+    exact("HINCRBY", "{key} {field} {int}"),
+    exact("HINCRBYFLOAT", "{key} {field} {float}"),
     // Connection.
     exact("PING", "{optval}"),
     exact("ECHO", "{val}"),
@@ -942,13 +971,50 @@ const KEYS: &[&[u8]] = &[
 
 /// Values: integers at and past the 64-bit limits, floats, empty, binary, plain text.
 #[rustfmt::skip]
+/// Hash field names: few, so fields collide.
+const FIELDS: &[&[u8]] = &[b"f1", b"f2", b"f3", b"", b"\xff"];
+
 const VALUES: &[&[u8]] = &[
-    b"", b"0", b"1", b"-1", b"10", b"42", b"-100", b"007", b"+1", b"-0", b" 1", b"1 ", b"0x10",
-    b"9223372036854775807", b"-9223372036854775808", b"9223372036854775808",
-    b"-9223372036854775809", b"99999999999999999999999", b"3.14", b"-2.5", b"1e3", b"1.5e308",
-    b"5e-324", b"0.1", b".5", b"5.", b"inf", b"-inf", b"nan", b"abc", b"abcdef", b"bcdefg",
-    b"hello world", b"ohmytext", b"mynewtext", b"\x00", b"\x00\xff\r\n\x01", b"\xe2\x82\xac",
-    b"a\"quote'", b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    b"",
+    b"0",
+    b"1",
+    b"-1",
+    b"10",
+    b"42",
+    b"-100",
+    b"007",
+    b"+1",
+    b"-0",
+    b" 1",
+    b"1 ",
+    b"0x10",
+    b"9223372036854775807",
+    b"-9223372036854775808",
+    b"9223372036854775808",
+    b"-9223372036854775809",
+    b"99999999999999999999999",
+    b"3.14",
+    b"-2.5",
+    b"1e3",
+    b"1.5e308",
+    b"5e-324",
+    b"0.1",
+    b".5",
+    b"5.",
+    b"inf",
+    b"-inf",
+    b"nan",
+    b"abc",
+    b"abcdef",
+    b"bcdefg",
+    b"hello world",
+    b"ohmytext",
+    b"mynewtext",
+    b"\x00",
+    b"\x00\xff\r\n\x01",
+    b"\xe2\x82\xac",
+    b"a\"quote'",
+    b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 ];
 
 /// Integer arguments (increments, counts): valid, at the limits, and not integers at all.
@@ -1017,6 +1083,26 @@ fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
         "abstime" => one(ABSTIMES, rng),
         "db" => one(DBS, rng),
         "optval" => repeat(rng, 0, 1, |rng| one(VALUES, rng)),
+        "vals" => repeat(rng, 1, 3, |rng| one(VALUES, rng)),
+        "end" => {
+            let word = if rng.one_in(2) { "LEFT" } else { "RIGHT" };
+            vec![random_case(rng, word)]
+        }
+        "side" => {
+            let word = if rng.one_in(2) { "BEFORE" } else { "AFTER" };
+            vec![random_case(rng, word)]
+        }
+        "field" => one(FIELDS, rng),
+        "fields" => repeat(rng, 1, 3, |rng| one(FIELDS, rng)),
+        "fieldpairs" => repeat(rng, 1, 3, |rng| {
+            vec![rng.pick_bytes(FIELDS), rng.pick_bytes(VALUES)]
+        }),
+        "numkeys" => {
+            let keys = repeat(rng, 1, 3, |rng| one(KEYS, rng));
+            let mut args = vec![Bytes::from(keys.len().to_string())];
+            args.extend(keys);
+            args
+        }
         "keys" => repeat(rng, 1, 4, |rng| one(KEYS, rng)),
         "pairs" => pairs(rng),
         "setopts" => options(

@@ -1,0 +1,1020 @@
+//! Hash commands (Redis's `t_hash.c`).
+//!
+//! A hash is a `HashValue` map of field to value. It is never empty: the command that removes
+//! its last field deletes the key, as Redis does. Every command checks its arguments in the
+//! order Redis does, so that a request with several faults gets the same error from both.
+
+use std::hash::{BuildHasher, Hasher};
+
+use crate::command::CommandSpec;
+use crate::longdouble::{self, LongDouble};
+use crate::table::{command, engine};
+use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, HashValue, Reply, Value};
+
+/// The hash at `key` for a read (counts a keyspace hit or miss), `None` if missing,
+/// `WRONGTYPE` if another type.
+fn hash_at<'c>(ctx: &'c Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c HashValue>, CommandError> {
+    match ctx.lookup(key)? {
+        None => Ok(None),
+        Some(Entry {
+            value: Value::Hash(h),
+            ..
+        }) => Ok(Some(h)),
+        Some(_) => Err(CommandError::WrongType),
+    }
+}
+
+/// Runs `change` on the hash at `key` for a write. A missing key is created empty first when
+/// `create` (Redis's `hashTypeLookupWriteOrCreate`), else `change` is not run and `None` is
+/// returned. Whatever `change` did, a hash it leaves empty is deleted, so no command can leave
+/// an empty hash behind, even one that fails half-way.
+fn update<T>(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    create: bool,
+    change: impl FnOnce(&mut HashValue) -> Result<T, CommandError>,
+) -> Result<Option<T>, CommandError> {
+    let (db, now) = (ctx.db(), ctx.now);
+    let entry = if create {
+        let make = || Entry::new(Value::Hash(Box::default()), now);
+        Some(ctx.locked.get_or_insert_with(db, key, now, make)?.0)
+    } else {
+        ctx.locked.get_mut(db, key, now)?
+    };
+    let Some(entry) = entry else {
+        return Ok(None);
+    };
+    // Redis's write lookup records the access whatever the type it then finds.
+    entry.touch(now);
+    let Value::Hash(hash) = &mut entry.value else {
+        return Err(CommandError::WrongType);
+    };
+    let result = change(hash);
+    if hash.is_empty() {
+        ctx.locked.remove(db, key, now)?;
+    }
+    result.map(Some)
+}
+
+/// The field-value arguments of HSET/HMSET, which must come in pairs (at least one, which the
+/// arity already guarantees).
+fn field_pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [bytes::Bytes], CommandError> {
+    let rest = args.rest();
+    if rest.len() % 2 != 0 {
+        return Err(CommandError::WrongArity(command.to_string()));
+    }
+    Ok(rest)
+}
+
+/// Sets `field` to `value`; true if the field is new. An existing field's value is replaced
+/// in place, which saves copying the field again.
+fn put(hash: &mut HashValue, field: &[u8], value: CompactBytes) -> bool {
+    match hash.get_mut(field) {
+        Some(old) => {
+            *old = value;
+            false
+        }
+        None => {
+            hash.insert(CompactBytes::new(field), value);
+            true
+        }
+    }
+}
+
+/// Sets every pair of `pairs` in the hash at `key`; how many fields are new.
+fn set_pairs(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    pairs: &[bytes::Bytes],
+) -> Result<usize, CommandError> {
+    let created = update(ctx, key, true, |hash| {
+        let mut created = 0;
+        for pair in pairs.chunks_exact(2) {
+            if put(hash, &pair[0], CompactBytes::new(&pair[1])) {
+                created += 1;
+            }
+        }
+        Ok(created)
+    })?;
+    Ok(created.unwrap_or(0))
+}
+
+/// `HSET key field value [field value ...]`: how many fields were added.
+pub fn hset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let pairs = field_pairs(args, "hset")?;
+    let created = set_pairs(ctx, key, pairs)?;
+    reply.count(created);
+    Ok(())
+}
+
+/// `HMSET key field value [field value ...]`: HSET's old form, replying OK.
+pub fn hmset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let pairs = field_pairs(args, "hmset")?;
+    set_pairs(ctx, key, pairs)?;
+    reply.ok();
+    Ok(())
+}
+
+/// `HSETNX key field value`: 1 if the field was set, 0 if it already existed.
+pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let value = args.next_bytes()?;
+    let set = update(ctx, key, true, |hash| {
+        if hash.contains_key(field) {
+            return Ok(false);
+        }
+        hash.insert(CompactBytes::new(field), CompactBytes::new(value));
+        Ok(true)
+    })?;
+    reply.integer(i64::from(set == Some(true)));
+    Ok(())
+}
+
+/// `HGET key field`: the value, or nil.
+pub fn hget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    match hash_at(ctx, key)?.and_then(|h| h.get(field)) {
+        Some(value) => reply.bulk(value),
+        None => reply.null(),
+    }
+    Ok(())
+}
+
+/// `HMGET key field [field ...]`: a value or nil for each field.
+pub fn hmget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let fields = args.rest();
+    let hash = hash_at(ctx, key)?;
+    reply.array(fields.len());
+    for field in fields {
+        match hash.and_then(|h| h.get(&field[..])) {
+            Some(value) => reply.bulk(value),
+            None => reply.null(),
+        }
+    }
+    Ok(())
+}
+
+/// `HDEL key field [field ...]`: how many fields were removed; the key goes with the last.
+pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let fields = args.rest();
+    let removed = update(ctx, key, false, |hash| {
+        Ok(fields
+            .iter()
+            .filter(|field| hash.remove(&field[..]).is_some())
+            .count())
+    })?;
+    reply.count(removed.unwrap_or(0));
+    Ok(())
+}
+
+/// `HLEN key`: the number of fields, 0 for a missing key.
+pub fn hlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    reply.count(hash_at(ctx, key)?.map_or(0, HashValue::len));
+    Ok(())
+}
+
+/// `HSTRLEN key field`: the length of the value, 0 when there is none.
+pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let len = hash_at(ctx, key)?
+        .and_then(|h| h.get(field))
+        .map_or(0, |v| v.len());
+    reply.count(len);
+    Ok(())
+}
+
+/// `HEXISTS key field`: 1 if the field exists.
+pub fn hexists(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let exists = hash_at(ctx, key)?.is_some_and(|h| h.contains_key(field));
+    reply.integer(i64::from(exists));
+    Ok(())
+}
+
+/// What HKEYS, HVALS and HGETALL return of each field.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Parts {
+    Fields,
+    Values,
+    Both,
+}
+
+/// HKEYS, HVALS and HGETALL: every field, value or both, in the map's order (Redis's order
+/// is its own too: clients cannot rely on one). HGETALL is a map in RESP3, flat in RESP2.
+fn get_all(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    parts: Parts,
+) -> CommandResult {
+    let key = args.next_bytes()?;
+    let hash = hash_at(ctx, key)?;
+    let len = hash.map_or(0, HashValue::len);
+    if parts == Parts::Both {
+        reply.map(len);
+    } else {
+        reply.array(len);
+    }
+    for (field, value) in hash.into_iter().flatten() {
+        if parts != Parts::Values {
+            reply.bulk(field);
+        }
+        if parts != Parts::Fields {
+            reply.bulk(value);
+        }
+    }
+    Ok(())
+}
+
+/// `HKEYS key`
+pub fn hkeys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    get_all(ctx, args, reply, Parts::Fields)
+}
+
+/// `HVALS key`
+pub fn hvals(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    get_all(ctx, args, reply, Parts::Values)
+}
+
+/// `HGETALL key`
+pub fn hgetall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    get_all(ctx, args, reply, Parts::Both)
+}
+
+/// `HINCRBY key field increment`: the new value; a missing field counts as 0.
+pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    // Redis parses the increment before it looks at the key.
+    let by = args.next_i64()?;
+    let new = update(ctx, key, true, |hash| {
+        let current = match hash.get(field) {
+            Some(value) => kv_resp::parse_i64(value)
+                .ok_or(CommandError::msg("ERR hash value is not an integer"))?,
+            None => 0,
+        };
+        let new = current.checked_add(by).ok_or(CommandError::Overflow)?;
+        let text = CompactBytes::new(itoa::Buffer::new().format(new).as_bytes());
+        put(hash, field, text);
+        Ok(new)
+    })?;
+    reply.integer(new.unwrap_or(0));
+    Ok(())
+}
+
+/// `HINCRBYFLOAT key field increment`: the new value, computed and printed in 80-bit
+/// extended precision as Redis does on x86-64.
+pub fn hincrbyfloat(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    // The increment is checked before the key, as in Redis.
+    let by = longdouble::parse(args.next_bytes()?).ok_or(CommandError::NotFloat)?;
+    if matches!(by, LongDouble::Infinite { .. }) {
+        return Err(CommandError::msg("ERR value is NaN or Infinity"));
+    }
+    let new = update(ctx, key, true, |hash| {
+        let current = match hash.get(field) {
+            Some(value) => longdouble::parse(value)
+                .ok_or(CommandError::msg("ERR hash value is not a float"))?,
+            None => LongDouble::zero(false),
+        };
+        let sum = match current.add(by) {
+            Some(sum @ LongDouble::Finite { .. }) => sum,
+            _ => {
+                return Err(CommandError::msg(
+                    "ERR increment would produce NaN or Infinity",
+                ))
+            }
+        };
+        let text = longdouble::format_human(&sum);
+        put(hash, field, CompactBytes::new(&text));
+        Ok(text)
+    })?;
+    reply.bulk(&new.unwrap_or_default());
+    Ok(())
+}
+
+/// A source of random numbers for HRANDFIELD: std's `RandomState` seeds it (randomly per
+/// thread and perturbed per construction, so no extra dependency), splitmix64 steps it.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let mut hasher = std::hash::RandomState::new().build_hasher();
+        hasher.write_u64(crate::now_ms());
+        Rng(hasher.finish())
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`); the modulo bias is negligible for hash sizes.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Writes one HRANDFIELD pick: the field, and its value when asked (a pair array in RESP3).
+fn write_pick(reply: &mut Reply, with_values: bool, field: &[u8], value: &[u8]) {
+    if with_values && reply.protocol == crate::Protocol::Resp3 {
+        reply.array(2);
+    }
+    reply.bulk(field);
+    if with_values {
+        reply.bulk(value);
+    }
+}
+
+/// The header of an HRANDFIELD reply of `n` picks: flat pairs in RESP2, pair arrays in RESP3.
+fn write_picks_header(reply: &mut Reply, with_values: bool, n: usize) {
+    if with_values && reply.protocol != crate::Protocol::Resp3 {
+        reply.array(n.saturating_mul(2));
+    } else {
+        reply.array(n);
+    }
+}
+
+/// Most fields a negative HRANDFIELD count may ask for (16M).
+const MAX_REPEATED_PICKS: i64 = 1 << 24;
+
+/// `HRANDFIELD key [count [WITHVALUES]]`: random fields. A positive count gives distinct
+/// fields, at most the whole hash; a negative one gives exactly `-count`, possibly repeated.
+pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let Some(count_arg) = args.peek() else {
+        match hash_at(ctx, key)? {
+            None => reply.null(),
+            Some(hash) => {
+                let pick = Rng::new().below(hash.len());
+                match hash.iter().nth(pick) {
+                    Some((field, _)) => reply.bulk(field),
+                    None => return Err(CommandError::Internal("hash shorter than its length")),
+                }
+            }
+        }
+        return Ok(());
+    };
+    args.next_bytes()?;
+    // As Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): i64::MIN is refused.
+    let count = crate::args::parse_i64(count_arg)?;
+    if count == i64::MIN {
+        return Err(CommandError::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    let with_values = match args.remaining() {
+        0 => false,
+        1 if args.eat("withvalues") => true,
+        _ => return Err(CommandError::Syntax),
+    };
+    // Redis bounds the count so that twice it (field and value) cannot overflow.
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Err(CommandError::msg("ERR value is out of range"));
+    }
+    // A negative count repeats fields, so the reply grows with the count alone: past this kv
+    // refuses rather than build a reply of any size a client asks for (Redis 7.0 tries, and
+    // can crash).
+    if count < -MAX_REPEATED_PICKS {
+        return Err(CommandError::msg("ERR value is out of range"));
+    }
+    let Some(hash) = hash_at(ctx, key)? else {
+        reply.array(0);
+        return Ok(());
+    };
+    let wanted = count.unsigned_abs();
+    if wanted == 0 {
+        reply.array(0);
+        return Ok(());
+    }
+    let entries: Vec<(&CompactBytes, &CompactBytes)> = hash.iter().collect();
+    let mut rng = Rng::new();
+    if count < 0 {
+        // Independent draws; the count is not bounded by the hash size, so nothing is
+        // allocated in proportion to it.
+        let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
+        write_picks_header(reply, with_values, wanted);
+        for _ in 0..wanted {
+            let (field, value) = entries[rng.below(entries.len())];
+            write_pick(reply, with_values, field, value);
+        }
+        return Ok(());
+    }
+    // Distinct fields: a partial Fisher-Yates shuffle of the first `n` positions.
+    let n = usize::try_from(wanted).map_or(entries.len(), |w| w.min(entries.len()));
+    let mut entries = entries;
+    write_picks_header(reply, with_values, n);
+    for i in 0..n {
+        let j = i + rng.below(entries.len() - i);
+        entries.swap(i, j);
+        let (field, value) = entries[i];
+        write_pick(reply, with_values, field, value);
+    }
+    Ok(())
+}
+
+/// `HSCAN key cursor [MATCH pattern] [COUNT count]`: the next cursor and a batch of fields
+/// with their values.
+///
+/// A hash Redis would keep compact (listpack: see `Value::encoding`) comes back whole with cursor 0, whatever the
+/// cursor and COUNT, as Redis answers for its compact hashes. A bigger one is walked in the
+/// order of its fields' hashes (under the map's own hasher, fixed for the map's life): the
+/// cursor is the hash to resume from, so every field present for the whole iteration is
+/// returned at least once however the map grows, shrinks or rehashes in between.
+pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let cursor = crate::keys::parse_cursor(args.next_bytes()?)?;
+    // Redis looks the key up before it reads the options: a missing key answers an empty
+    // scan even with bad options.
+    let Some(hash) = hash_at(ctx, key)? else {
+        reply.array(2);
+        reply.bulk(b"0");
+        reply.array(0);
+        return Ok(());
+    };
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    while let Some(option) = args.peek() {
+        args.next_bytes()?;
+        if args.is_empty() {
+            return Err(CommandError::Syntax);
+        }
+        if option.eq_ignore_ascii_case(b"count") {
+            let n = args.next_i64()?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if option.eq_ignore_ascii_case(b"match") {
+            pattern = Some(args.next_bytes()?);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let (next, batch) = if crate::value::is_compact_hash(hash) {
+        (0, hash.iter().collect::<Vec<_>>())
+    } else {
+        scan_step(hash, cursor, count)
+    };
+    let keep = |field: &[u8]| pattern.is_none_or(|p| crate::glob::matches(p, field, false));
+    let batch: Vec<_> = batch.into_iter().filter(|(f, _)| keep(f)).collect();
+    reply.array(2);
+    reply.bulk(itoa::Buffer::new().format(next).as_bytes());
+    reply.array(batch.len() * 2);
+    for (field, value) in batch {
+        reply.bulk(field);
+        reply.bulk(value);
+    }
+    Ok(())
+}
+
+/// One step over a big hash: the `count` fields of smallest hash from `cursor` on (more when
+/// several share the last hash, so that none is skipped), in hash order, and the cursor after
+/// them; 0 when the walk is complete. O(fields) per call, with no sort of the whole hash.
+fn scan_step(
+    hash: &HashValue,
+    cursor: u64,
+    count: usize,
+) -> (u64, Vec<(&CompactBytes, &CompactBytes)>) {
+    let hasher = hash.hasher();
+    let mut candidates: Vec<(u64, &CompactBytes, &CompactBytes)> = hash
+        .iter()
+        .map(|(f, v)| (hasher.hash_one(f), f, v))
+        .filter(|(h, _, _)| *h >= cursor)
+        .collect();
+    let next = if candidates.len() > count {
+        let (_, nth, _) = candidates.select_nth_unstable_by_key(count - 1, |c| c.0);
+        let last = nth.0;
+        candidates.retain(|c| c.0 <= last);
+        // Past the largest hash there is nothing left: the end, cursor 0.
+        last.checked_add(1).unwrap_or(0)
+    } else {
+        0
+    };
+    candidates.sort_unstable_by_key(|c| c.0);
+    (
+        next,
+        candidates.into_iter().map(|(_, f, v)| (f, v)).collect(),
+    )
+}
+
+/// Registration block: the hash commands' rows of the command table.
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    command!("hdel", -3, [WRITE, FAST], (1, 1, 1), Hash, engine!(hdel), "2.0.0",
+        "O(N) where N is the number of fields to be removed.",
+        "Deletes fields and their values from a hash, and the key with its last field.",
+        "key field [field ...]"),
+    command!("hexists", 3, [READONLY, FAST], (1, 1, 1), Hash, engine!(hexists), "2.0.0",
+        "O(1)", "Tells whether a field exists in a hash.", "key field"),
+    command!("hget", 3, [READONLY, FAST], (1, 1, 1), Hash, engine!(hget), "2.0.0",
+        "O(1)", "Returns the value of a field in a hash.", "key field"),
+    command!("hgetall", 2, [READONLY], (1, 1, 1), Hash, engine!(hgetall), "2.0.0",
+        "O(N) where N is the size of the hash.", "Returns every field and value of a hash.",
+        "key", tips: &["nondeterministic_output_order"]),
+    command!("hincrby", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), Hash, engine!(hincrby), "2.0.0",
+        "O(1)", "Increments the integer value of a field in a hash by a number.",
+        "key field increment"),
+    command!("hincrbyfloat", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), Hash, engine!(hincrbyfloat),
+        "2.6.0", "O(1)", "Increments the floating-point value of a field in a hash by a number.",
+        "key field increment"),
+    command!("hkeys", 2, [READONLY], (1, 1, 1), Hash, engine!(hkeys), "2.0.0",
+        "O(N) where N is the size of the hash.", "Returns every field of a hash.", "key",
+        tips: &["nondeterministic_output_order"]),
+    command!("hlen", 2, [READONLY, FAST], (1, 1, 1), Hash, engine!(hlen), "2.0.0",
+        "O(1)", "Returns the number of fields in a hash.", "key"),
+    command!("hmget", -3, [READONLY, FAST], (1, 1, 1), Hash, engine!(hmget), "2.0.0",
+        "O(N) where N is the number of fields being requested.",
+        "Returns the values of several fields of a hash.", "key field [field ...]"),
+    command!("hmset", -4, [WRITE, DENYOOM, FAST], (1, 1, 1), Hash, engine!(hmset), "2.0.0",
+        "O(N) where N is the number of fields being set.",
+        "Sets several fields of a hash (HSET's older form, replying OK).",
+        "key field value [field value ...]"),
+    command!("hrandfield", -2, [READONLY], (1, 1, 1), Hash, engine!(hrandfield), "6.2.0",
+        "O(N) where N is the number of fields returned",
+        "Returns random fields of a hash, optionally with their values.",
+        "key [count [WITHVALUES]]", tips: &["nondeterministic_output"]),
+    command!("hscan", -3, [READONLY], (1, 1, 1), Hash, engine!(hscan), "2.8.0",
+        "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        "Iterates over the fields and values of a hash.", "key cursor [MATCH pattern] [COUNT count]",
+        tips: &["nondeterministic_output"]),
+    command!("hset", -4, [WRITE, DENYOOM, FAST], (1, 1, 1), Hash, engine!(hset), "2.0.0",
+        "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
+        "Sets fields of a hash, creating the key if needed.", "key field value [field value ...]"),
+    command!("hsetnx", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), Hash, engine!(hsetnx), "2.0.0",
+        "O(1)", "Sets a field of a hash only if the field does not exist.", "key field value"),
+    command!("hstrlen", 3, [READONLY, FAST], (1, 1, 1), Hash, engine!(hstrlen), "3.2.0",
+        "O(1)", "Returns the length of the value of a field in a hash.", "key field"),
+    command!("hvals", 2, [READONLY], (1, 1, 1), Hash, engine!(hvals), "2.0.0",
+        "O(N) where N is the size of the hash.", "Returns every value of a hash.", "key",
+        tips: &["nondeterministic_output_order"]),
+];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use bytes::Bytes;
+    use kv_resp::{Frame, FrameDecoder};
+
+    use super::*;
+    use crate::{Engine, Protocol, Session};
+
+    /// An engine and one client session, driven through `Engine::execute` as the server does.
+    struct Client {
+        engine: Engine,
+        session: Session,
+    }
+
+    impl Client {
+        fn new() -> Client {
+            Client {
+                engine: Engine::new(16, 16),
+                session: Session::default(),
+            }
+        }
+
+        fn run(&mut self, args: &[&[u8]]) -> Frame {
+            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            let mut reply = Reply::new(self.session.protocol);
+            self.engine.execute(&mut self.session, &args, &mut reply);
+            let mut buf = reply.buf;
+            let frame = FrameDecoder::default()
+                .decode(&mut buf)
+                .expect("a well-formed reply")
+                .expect("a complete reply");
+            assert!(buf.is_empty(), "more than one reply to {args:?}");
+            frame
+        }
+
+        fn cmd(&mut self, line: &str) -> Frame {
+            let words: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+            self.run(&words)
+        }
+    }
+
+    fn int(n: i64) -> Frame {
+        Frame::Integer(n)
+    }
+
+    fn bulk(s: &str) -> Frame {
+        Frame::bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn err(s: &'static str) -> Frame {
+        Frame::error(s)
+    }
+
+    /// The strings of an array of bulk strings, sorted (hash order is unspecified).
+    fn sorted(frame: Frame) -> Vec<String> {
+        let Frame::Array(items) = frame else {
+            panic!("{frame:?}")
+        };
+        let mut out: Vec<String> = items
+            .into_iter()
+            .map(|f| match f {
+                Frame::Bulk(b) => String::from_utf8(b.to_vec()).expect("utf-8"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+    #[test]
+    fn hset_hmset_hsetnx_and_reads() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("HSET h a 1 b 2"), int(2));
+        assert_eq!(c.cmd("HSET h a 10 c 3"), int(1));
+        assert_eq!(c.cmd("HMSET h d 4"), Frame::simple("OK"));
+        assert_eq!(
+            c.cmd("HSET h a"),
+            err("ERR wrong number of arguments for 'hset' command")
+        );
+        assert_eq!(
+            c.cmd("HMSET h a 1 b"),
+            err("ERR wrong number of arguments for 'hmset' command")
+        );
+        assert_eq!(c.cmd("HLEN h"), int(4));
+        assert_eq!(c.cmd("HGET h a"), bulk("10"));
+        assert_eq!(c.cmd("HGET h zz"), Frame::NullBulk);
+        assert_eq!(c.cmd("HGET nokey a"), Frame::NullBulk);
+        assert_eq!(
+            c.cmd("HMGET h a zz d"),
+            Frame::Array(vec![bulk("10"), Frame::NullBulk, bulk("4")])
+        );
+        assert_eq!(c.cmd("HMGET nokey a"), Frame::Array(vec![Frame::NullBulk]));
+        assert_eq!(c.cmd("HSETNX h a x"), int(0));
+        assert_eq!(c.cmd("HSETNX h e 5"), int(1));
+        assert_eq!(c.cmd("HSETNX new f v"), int(1));
+        assert_eq!(c.cmd("HGET h e"), bulk("5"));
+        assert_eq!(c.cmd("HEXISTS h e"), int(1));
+        assert_eq!(c.cmd("HEXISTS h zz"), int(0));
+        assert_eq!(c.cmd("HEXISTS nokey a"), int(0));
+        assert_eq!(c.cmd("HSTRLEN h a"), int(2));
+        assert_eq!(c.cmd("HSTRLEN h zz"), int(0));
+        assert_eq!(c.cmd("HSTRLEN nokey a"), int(0));
+        assert_eq!(c.cmd("HLEN nokey"), int(0));
+        assert_eq!(c.cmd("TYPE h"), Frame::simple("hash"));
+    }
+
+    #[test]
+    fn hkeys_hvals_hgetall_in_both_protocols() {
+        let mut c = Client::new();
+        c.cmd("HSET h a 1 b 2");
+        assert_eq!(sorted(c.cmd("HKEYS h")), ["a", "b"]);
+        assert_eq!(sorted(c.cmd("HVALS h")), ["1", "2"]);
+        assert_eq!(sorted(c.cmd("HGETALL h")), ["1", "2", "a", "b"]);
+        assert_eq!(c.cmd("HKEYS nokey"), Frame::Array(vec![]));
+        assert_eq!(c.cmd("HGETALL nokey"), Frame::Array(vec![]));
+        c.session.protocol = Protocol::Resp3;
+        let Frame::Map(mut pairs) = c.cmd("HGETALL h") else {
+            panic!("HGETALL is a map in RESP3")
+        };
+        pairs.sort_by_key(|(f, _)| format!("{f:?}"));
+        assert_eq!(pairs, vec![(bulk("a"), bulk("1")), (bulk("b"), bulk("2"))]);
+        assert_eq!(c.cmd("HGETALL nokey"), Frame::Map(vec![]));
+        assert_eq!(c.cmd("HGET h zz"), Frame::Null);
+    }
+
+    #[test]
+    fn hdel_deletes_the_key_with_its_last_field() {
+        let mut c = Client::new();
+        c.cmd("HSET h a 1 b 2 c 3");
+        assert_eq!(c.cmd("HDEL nokey a"), int(0));
+        assert_eq!(c.cmd("HDEL h a a zz"), int(1));
+        assert_eq!(c.cmd("EXISTS h"), int(1));
+        assert_eq!(c.cmd("HDEL h b c"), int(2));
+        assert_eq!(c.cmd("EXISTS h"), int(0));
+        assert_eq!(c.cmd("HLEN h"), int(0));
+    }
+
+    #[test]
+    fn hincrby_counts_and_refuses() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("HINCRBY h n 5"), int(5));
+        assert_eq!(c.cmd("HINCRBY h n -7"), int(-2));
+        assert_eq!(c.cmd("HGET h n"), bulk("-2"));
+        assert_eq!(
+            c.cmd("HINCRBY h n x"),
+            err("ERR value is not an integer or out of range")
+        );
+        c.cmd("HSET h s hello");
+        assert_eq!(
+            c.cmd("HINCRBY h s 1"),
+            err("ERR hash value is not an integer")
+        );
+        c.cmd("HSET h big 9223372036854775807");
+        assert_eq!(
+            c.cmd("HINCRBY h big 1"),
+            err("ERR increment or decrement would overflow")
+        );
+        assert_eq!(c.cmd("HGET h big"), bulk("9223372036854775807"));
+        // A failed increment on a missing key leaves nothing behind.
+        assert_eq!(
+            c.cmd("HINCRBY other n x"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(c.cmd("EXISTS other"), int(0));
+    }
+
+    #[test]
+    fn hincrbyfloat_uses_long_double() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("HINCRBYFLOAT h x 10.5"), bulk("10.5"));
+        assert_eq!(
+            c.cmd("HINCRBYFLOAT h y 1000.1"),
+            bulk("1000.09999999999999998")
+        );
+        assert_eq!(c.cmd("HINCRBYFLOAT h x -0.5"), bulk("10"));
+        assert_eq!(c.cmd("HGET h x"), bulk("10"));
+        assert_eq!(
+            c.cmd("HINCRBYFLOAT h x abc"),
+            err("ERR value is not a valid float")
+        );
+        assert_eq!(
+            c.cmd("HINCRBYFLOAT h x inf"),
+            err("ERR value is NaN or Infinity")
+        );
+        c.cmd("HSET h s hello");
+        assert_eq!(
+            c.cmd("HINCRBYFLOAT h s 1"),
+            err("ERR hash value is not a float")
+        );
+        c.cmd("HSET h i inf");
+        assert_eq!(
+            c.cmd("HINCRBYFLOAT h i 1"),
+            err("ERR increment would produce NaN or Infinity")
+        );
+        c.cmd("HSET h big 1.1e4932");
+        assert_eq!(
+            c.cmd("HINCRBYFLOAT h big 1.1e4932"),
+            err("ERR increment would produce NaN or Infinity")
+        );
+    }
+
+    #[test]
+    fn wrong_types_both_ways() {
+        let mut c = Client::new();
+        c.cmd("SET s v");
+        for line in [
+            "HSET s f v",
+            "HMSET s f v",
+            "HSETNX s f v",
+            "HGET s f",
+            "HMGET s f",
+            "HDEL s f",
+            "HLEN s",
+            "HSTRLEN s f",
+            "HEXISTS s f",
+            "HKEYS s",
+            "HVALS s",
+            "HGETALL s",
+            "HINCRBY s f 1",
+            "HINCRBYFLOAT s f 1",
+            "HRANDFIELD s",
+            "HRANDFIELD s 0",
+            "HSCAN s 0",
+        ] {
+            assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
+        }
+        // The argument is checked before the type, as in Redis.
+        assert_eq!(
+            c.cmd("HINCRBY s f x"),
+            err("ERR value is not an integer or out of range")
+        );
+        c.cmd("HSET h f v");
+        for line in ["GET h", "INCR h", "APPEND h x", "STRLEN h", "GETDEL h"] {
+            assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
+        }
+        assert_eq!(c.cmd("MGET h"), Frame::Array(vec![Frame::NullBulk]));
+        assert_eq!(c.cmd("GET s"), bulk("v"));
+    }
+
+    #[test]
+    fn hrandfield_counts() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("HRANDFIELD nokey"), Frame::NullBulk);
+        assert_eq!(c.cmd("HRANDFIELD nokey 3"), Frame::Array(vec![]));
+        // A repeating draw is refused before it could build an unbounded reply.
+        assert_eq!(
+            c.cmd("HRANDFIELD nokey -16777217"),
+            err("ERR value is out of range")
+        );
+        assert_eq!(c.cmd("HRANDFIELD nokey -16777216"), Frame::Array(vec![]));
+        let fields: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+        for f in &fields {
+            c.cmd(&format!("HSET h {f} v{f}"));
+        }
+        let all: HashSet<String> = fields.iter().cloned().collect();
+        let Frame::Bulk(one) = c.cmd("HRANDFIELD h") else {
+            panic!("a bulk string")
+        };
+        assert!(all.contains(std::str::from_utf8(&one).expect("utf-8")));
+        assert_eq!(c.cmd("HRANDFIELD h 0"), Frame::Array(vec![]));
+        // Positive: distinct, at most the hash.
+        let picked = sorted(c.cmd("HRANDFIELD h 5"));
+        assert_eq!(picked.len(), 5);
+        assert_eq!(picked.iter().collect::<HashSet<_>>().len(), 5);
+        assert!(picked.iter().all(|f| all.contains(f)));
+        assert_eq!(sorted(c.cmd("HRANDFIELD h 100")).len(), 20);
+        // Negative: exactly that many, repeats allowed.
+        let picked = sorted(c.cmd("HRANDFIELD h -50"));
+        assert_eq!(picked.len(), 50);
+        assert!(picked.iter().all(|f| all.contains(f)));
+        // WITHVALUES: flat pairs in RESP2, pair arrays in RESP3.
+        let Frame::Array(flat) = c.cmd("HRANDFIELD h 3 WITHVALUES") else {
+            panic!("an array")
+        };
+        assert_eq!(flat.len(), 6);
+        for pair in flat.chunks(2) {
+            let (Frame::Bulk(f), Frame::Bulk(v)) = (&pair[0], &pair[1]) else {
+                panic!("{pair:?}")
+            };
+            assert_eq!(&v[..], [&b"v"[..], &f[..]].concat());
+        }
+        c.session.protocol = Protocol::Resp3;
+        let Frame::Array(pairs) = c.cmd("HRANDFIELD h -4 withvalues") else {
+            panic!("an array")
+        };
+        assert_eq!(pairs.len(), 4);
+        assert!(pairs
+            .iter()
+            .all(|p| matches!(p, Frame::Array(pair) if pair.len() == 2)));
+        c.session.protocol = Protocol::Resp2;
+        assert_eq!(c.cmd("HRANDFIELD h 1 foo"), err("ERR syntax error"));
+        assert_eq!(
+            c.cmd("HRANDFIELD h x"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            c.cmd("HRANDFIELD h -9223372036854775808"),
+            err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+        );
+        assert_eq!(
+            c.cmd("HRANDFIELD h -4611686018427387904 WITHVALUES"),
+            err("ERR value is out of range")
+        );
+    }
+
+    /// Every field a complete HSCAN iteration returns, and how many calls it took.
+    fn scan_all(c: &mut Client, key: &str, options: &str) -> (Vec<String>, usize) {
+        let mut cursor = "0".to_string();
+        let mut fields = Vec::new();
+        let mut calls = 0;
+        loop {
+            calls += 1;
+            let Frame::Array(mut reply) = c.cmd(&format!("HSCAN {key} {cursor} {options}")) else {
+                panic!("an array")
+            };
+            let batch = reply.pop().expect("batch");
+            let Some(Frame::Bulk(next)) = reply.pop() else {
+                panic!("a cursor")
+            };
+            let Frame::Array(items) = batch else {
+                panic!("{batch:?}")
+            };
+            for pair in items.chunks(2) {
+                let Frame::Bulk(f) = &pair[0] else {
+                    panic!("{pair:?}")
+                };
+                fields.push(String::from_utf8(f.to_vec()).expect("utf-8"));
+            }
+            cursor = String::from_utf8(next.to_vec()).expect("digits");
+            if cursor == "0" {
+                return (fields, calls);
+            }
+        }
+    }
+
+    #[test]
+    fn hscan_small_and_big_hashes() {
+        let mut c = Client::new();
+        assert_eq!(
+            c.cmd("HSCAN nokey 0"),
+            Frame::Array(vec![bulk("0"), Frame::Array(vec![])])
+        );
+        c.cmd("HSET small a 1 b 2 ab 3");
+        let (mut fields, calls) = scan_all(&mut c, "small", "COUNT 1");
+        fields.sort();
+        assert_eq!(
+            (fields, calls),
+            (vec!["a".into(), "ab".into(), "b".into()], 1)
+        );
+        let (mut fields, _) = scan_all(&mut c, "small", "MATCH a*");
+        fields.sort();
+        assert_eq!(fields, ["a", "ab"]);
+        assert_eq!(c.cmd("HSCAN small x"), err("ERR invalid cursor"));
+        assert_eq!(c.cmd("HSCAN small 0 COUNT 0"), err("ERR syntax error"));
+        assert_eq!(c.cmd("HSCAN small 0 TYPE hash"), err("ERR syntax error"));
+        assert_eq!(c.cmd("HSCAN small 0 MATCH"), err("ERR syntax error"));
+
+        // A big hash is walked in several calls and every field comes back.
+        for chunk in 0..10 {
+            let mut line = "HSET big".to_string();
+            for i in 0..100 {
+                line.push_str(&format!(" f{} v", chunk * 100 + i));
+            }
+            c.cmd(&line);
+        }
+        let (fields, calls) = scan_all(&mut c, "big", "COUNT 50");
+        assert!(calls >= 20, "{calls} calls");
+        let unique: HashSet<String> = fields.iter().cloned().collect();
+        assert_eq!(unique.len(), 1000);
+        assert_eq!(
+            fields.len(),
+            1000,
+            "no field is returned twice by a stable hash"
+        );
+        let (fields, _) = scan_all(&mut c, "big", "MATCH f99* COUNT 7");
+        let unique: HashSet<String> = fields.into_iter().collect();
+        assert_eq!(unique.len(), 11, "f99 and f990..f999");
+    }
+
+    #[test]
+    fn hscan_keeps_its_guarantee_while_the_hash_changes() {
+        let mut c = Client::new();
+        for i in 0..1000 {
+            c.cmd(&format!("HSET h stable{i} v"));
+        }
+        let mut cursor = "0".to_string();
+        let mut seen = HashSet::new();
+        let mut round = 0;
+        loop {
+            let Frame::Array(mut reply) = c.cmd(&format!("HSCAN h {cursor} COUNT 30")) else {
+                panic!("an array")
+            };
+            let Some(Frame::Array(items)) = reply.pop() else {
+                panic!("a batch")
+            };
+            let Some(Frame::Bulk(next)) = reply.pop() else {
+                panic!("a cursor")
+            };
+            for pair in items.chunks(2) {
+                if let Frame::Bulk(f) = &pair[0] {
+                    seen.insert(f.to_vec());
+                }
+            }
+            // Grow and shrink the hash between calls: forces rehashing.
+            for i in 0..40 {
+                c.cmd(&format!("HSET h churn{round}_{i} v"));
+            }
+            for i in 0..40 {
+                c.cmd(&format!("HDEL h churn{round}_{i}"));
+            }
+            round += 1;
+            cursor = String::from_utf8(next.to_vec()).expect("digits");
+            if cursor == "0" {
+                break;
+            }
+        }
+        for i in 0..1000 {
+            assert!(seen.contains(format!("stable{i}").as_bytes()), "stable{i}");
+        }
+    }
+
+    #[test]
+    fn hscan_cursors_parse_like_strtoul() {
+        assert_eq!(crate::keys::parse_cursor(b""), Ok(0));
+        assert_eq!(crate::keys::parse_cursor(b"+12"), Ok(12));
+        assert_eq!(crate::keys::parse_cursor(b"-1"), Ok(u64::MAX));
+        for bad in [&b" 1"[..], b"1x", b"-", b"18446744073709551616"] {
+            assert!(crate::keys::parse_cursor(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rows_match_redis_facts() {
+        let row = |name: &str| {
+            COMMANDS
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        assert_eq!(row("hset").arity, -4);
+        assert_eq!(row("hrandfield").arity, -2);
+        assert_eq!(row("hscan").arity, -3);
+        assert_eq!(row("hgetall").tips, ["nondeterministic_output_order"]);
+        assert!(COMMANDS
+            .iter()
+            .all(|c| crate::table::find(c.name.as_bytes()).is_some()));
+    }
+}

@@ -1,0 +1,979 @@
+//! List commands (Redis's `t_list.c`), the non-blocking ones.
+//!
+//! A list is a `VecDeque` (see [`ListValue`]), so pushes and pops at both ends and access by
+//! index are O(1). A list is never empty: the command that removes its last element deletes
+//! the key, as Redis does. Arguments are parsed and keys looked up in the same order as Redis,
+//! so that a request with several faults reports the same one.
+
+use crate::args::parse_i64;
+use crate::command::CommandSpec;
+use crate::table::{command, engine};
+use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, ListValue, Reply, Value};
+
+/// The error LPOP and RPOP give for a count that is not a non-negative integer.
+const POP_COUNT: CommandError = CommandError::msg("ERR value is out of range, must be positive");
+
+/// Which end of a list a command works at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The head (index 0): LEFT.
+    Left,
+    /// The tail: RIGHT.
+    Right,
+}
+
+impl End {
+    /// `LEFT` or `RIGHT`, in any case (Redis's `getListPositionFromObjectOrReply`).
+    fn parse(arg: &[u8]) -> Result<End, CommandError> {
+        if arg.eq_ignore_ascii_case(b"left") {
+            Ok(End::Left)
+        } else if arg.eq_ignore_ascii_case(b"right") {
+            Ok(End::Right)
+        } else {
+            Err(CommandError::Syntax)
+        }
+    }
+}
+
+/// Adds `element` at `end` of `list`.
+fn push(list: &mut ListValue, end: End, element: CompactBytes) {
+    match end {
+        End::Left => list.push_front(element),
+        End::Right => list.push_back(element),
+    }
+}
+
+/// Takes the element at `end` of `list`.
+fn pop(list: &mut ListValue, end: End) -> Option<CompactBytes> {
+    match end {
+        End::Left => list.pop_front(),
+        End::Right => list.pop_back(),
+    }
+}
+
+/// The list at `key` for a read (counted as a keyspace hit or miss): `None` if missing,
+/// `WRONGTYPE` if another type.
+fn list_at<'c>(ctx: &'c Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c ListValue>, CommandError> {
+    match ctx.lookup(key)? {
+        None => Ok(None),
+        Some(Entry {
+            value: Value::List(list),
+            ..
+        }) => Ok(Some(list)),
+        Some(_) => Err(CommandError::WrongType),
+    }
+}
+
+/// The list at `key` for changing in place (a write lookup: not counted, as Redis's
+/// `lookupKeyWrite`): `None` if missing, `WRONGTYPE` if another type.
+fn list_mut<'c>(
+    ctx: &'c mut Ctx<'_, '_>,
+    key: &[u8],
+) -> Result<Option<&'c mut ListValue>, CommandError> {
+    let (db, now) = (ctx.db(), ctx.now);
+    let Some(entry) = ctx.locked.get_mut(db, key, now)? else {
+        return Ok(None);
+    };
+    entry.touch(now);
+    match &mut entry.value {
+        Value::List(list) => Ok(Some(list)),
+        _ => Err(CommandError::WrongType),
+    }
+}
+
+/// Deletes `key` when the command has just emptied its list, keeping lists non-empty.
+fn delete_if_empty(ctx: &mut Ctx<'_, '_>, key: &[u8], empty: bool) -> CommandResult {
+    if empty {
+        let (db, now) = (ctx.db(), ctx.now);
+        ctx.locked.remove(db, key, now)?;
+    }
+    Ok(())
+}
+
+/// Stores a new list at `key` (which holds no live value).
+fn create(ctx: &mut Ctx<'_, '_>, key: &[u8], list: ListValue) -> CommandResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    ctx.locked
+        .insert(db, key, Entry::new(Value::List(list), now), now)?;
+    Ok(())
+}
+
+/// `start..=end` (negative counting from the tail) clamped to a list of `len` elements, as
+/// LRANGE and LTRIM compute it; `None` when nothing is in range.
+fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    // A negative index plus a non-negative length cannot overflow.
+    let start = if start < 0 { start + len } else { start }.max(0);
+    let end = if end < 0 { end + len } else { end };
+    if start > end || start >= len {
+        return None;
+    }
+    let end = end.min(len - 1);
+    Some((start as usize, end as usize))
+}
+
+/// The position of `index` (negative counting from the tail) in a list of `len` elements.
+fn resolve_index(index: i64, len: usize) -> Option<usize> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    let index = if index < 0 { index + len } else { index };
+    (0..len).contains(&index).then_some(index as usize)
+}
+
+/// `LPUSH key element [element ...]`
+pub fn lpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    push_generic(ctx, args, reply, End::Left, false)
+}
+
+/// `RPUSH key element [element ...]`
+pub fn rpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    push_generic(ctx, args, reply, End::Right, false)
+}
+
+/// `LPUSHX key element [element ...]`: only onto an existing list.
+pub fn lpushx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    push_generic(ctx, args, reply, End::Left, true)
+}
+
+/// `RPUSHX key element [element ...]`: only onto an existing list.
+pub fn rpushx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    push_generic(ctx, args, reply, End::Right, true)
+}
+
+/// Pushes every element in turn at `end` (so LPUSH reverses them); replies with the new length,
+/// or 0 when `existing_only` and there is no list.
+fn push_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    end: End,
+    existing_only: bool,
+) -> CommandResult {
+    let key = args.next_bytes()?;
+    let elements = args.rest();
+    let len = match list_mut(ctx, key)? {
+        Some(list) => {
+            for element in elements {
+                push(list, end, CompactBytes::new(element));
+            }
+            list.len()
+        }
+        None if existing_only => 0,
+        None => {
+            let mut list = ListValue::with_capacity(elements.len());
+            for element in elements {
+                push(&mut list, end, CompactBytes::new(element));
+            }
+            let len = list.len();
+            create(ctx, key, list)?;
+            len
+        }
+    };
+    reply.count(len);
+    Ok(())
+}
+
+/// `LPOP key [count]`
+pub fn lpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    pop_generic(ctx, args, reply, End::Left, "lpop")
+}
+
+/// `RPOP key [count]`
+pub fn rpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    pop_generic(ctx, args, reply, End::Right, "rpop")
+}
+
+/// Without a count: the popped element, or nil. With one: an array of up to `count` elements
+/// in the order popped, a nil array when the key is missing, an empty array for count 0.
+fn pop_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    end: End,
+    name: &str,
+) -> CommandResult {
+    let key = args.next_bytes()?;
+    // The table's arity (-2) lets any number through; Redis refuses more than a count itself.
+    if args.remaining() > 1 {
+        return Err(CommandError::WrongArity(name.to_string()));
+    }
+    let count = match args.peek() {
+        Some(arg) => match parse_i64(arg) {
+            Ok(n) if n >= 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            _ => return Err(POP_COUNT),
+        },
+        None => None,
+    };
+    let Some(list) = list_mut(ctx, key)? else {
+        match count {
+            Some(_) => reply.null_array(),
+            None => reply.null(),
+        }
+        return Ok(());
+    };
+    match count {
+        None => match pop(list, end) {
+            Some(element) => reply.bulk(&element),
+            // Unreachable as lists are never empty; answer as for a missing key.
+            None => reply.null(),
+        },
+        Some(count) => {
+            let n = count.min(list.len());
+            reply.array(n);
+            for _ in 0..n {
+                if let Some(element) = pop(list, end) {
+                    reply.bulk(&element);
+                }
+            }
+        }
+    }
+    let empty = list.is_empty();
+    delete_if_empty(ctx, key, empty)
+}
+
+/// `LLEN key`
+pub fn llen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let len = list_at(ctx, key)?.map_or(0, ListValue::len);
+    reply.count(len);
+    Ok(())
+}
+
+/// `LRANGE key start stop`
+pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    // Redis parses the range before looking the key up.
+    let start = args.next_i64()?;
+    let stop = args.next_i64()?;
+    let Some(list) = list_at(ctx, key)? else {
+        reply.array(0);
+        return Ok(());
+    };
+    match clamp_range(start, stop, list.len()) {
+        Some((start, stop)) => reply.bulks(list.range(start..=stop).map(|e| e.as_bytes())),
+        None => reply.array(0),
+    }
+    Ok(())
+}
+
+/// `LINDEX key index`
+pub fn lindex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    // Redis looks the key up first: a bad index on a missing key is just nil.
+    let Some(list) = list_at(ctx, key)? else {
+        reply.null();
+        return Ok(());
+    };
+    let index = args.next_i64()?;
+    match resolve_index(index, list.len()).and_then(|i| list.get(i)) {
+        Some(element) => reply.bulk(element),
+        None => reply.null(),
+    }
+    Ok(())
+}
+
+/// `LSET key index element`
+pub fn lset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let Some(list) = list_mut(ctx, key)? else {
+        return Err(CommandError::NoSuchKey);
+    };
+    let index = args.next_i64()?;
+    let element = args.next_bytes()?;
+    let slot = resolve_index(index, list.len())
+        .and_then(|i| list.get_mut(i))
+        .ok_or(CommandError::msg("ERR index out of range"))?;
+    *slot = CompactBytes::new(element);
+    reply.ok();
+    Ok(())
+}
+
+/// `LINSERT key <BEFORE | AFTER> pivot element`: the new length, -1 when the pivot is not
+/// found, 0 when the key is missing.
+pub fn linsert(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let after = if args.eat("after") {
+        true
+    } else if args.eat("before") {
+        false
+    } else {
+        return Err(CommandError::Syntax);
+    };
+    let pivot = args.next_bytes()?;
+    let element = args.next_bytes()?;
+    let Some(list) = list_mut(ctx, key)? else {
+        reply.integer(0);
+        return Ok(());
+    };
+    match list.iter().position(|e| e.as_bytes() == pivot) {
+        Some(at) => {
+            list.insert(at + usize::from(after), CompactBytes::new(element));
+            reply.count(list.len());
+        }
+        None => reply.integer(-1),
+    }
+    Ok(())
+}
+
+/// `LREM key count element`: removes the first `count` occurrences from the head (count > 0),
+/// from the tail (count < 0), or all of them (0); replies with how many went.
+pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let count = args.next_i64()?;
+    let element = args.next_bytes()?;
+    let Some(list) = list_mut(ctx, key)? else {
+        reply.integer(0);
+        return Ok(());
+    };
+    let limit = match count {
+        0 => usize::MAX,
+        n => usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX),
+    };
+    // Matches at or after `first` may go: 0 from the head; from the tail, the position of the
+    // `limit`-th match counting backwards, so one `retain` pass serves both directions.
+    let first = if count < 0 {
+        list.iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, e)| e.as_bytes() == element)
+            .take(limit)
+            .last()
+            .map_or(0, |(i, _)| i)
+    } else {
+        0
+    };
+    let mut removed = 0usize;
+    let mut index = 0usize;
+    list.retain(|e| {
+        let drop = index >= first && removed < limit && e.as_bytes() == element;
+        index += 1;
+        removed += usize::from(drop);
+        !drop
+    });
+    let empty = list.is_empty();
+    delete_if_empty(ctx, key, empty)?;
+    reply.count(removed);
+    Ok(())
+}
+
+/// `LTRIM key start stop`: keeps only the range, deleting the key when nothing is left.
+pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let start = args.next_i64()?;
+    let stop = args.next_i64()?;
+    if let Some(list) = list_mut(ctx, key)? {
+        match clamp_range(start, stop, list.len()) {
+            Some((start, stop)) => {
+                list.truncate(stop + 1);
+                list.drain(..start);
+            }
+            None => list.clear(),
+        }
+        let empty = list.is_empty();
+        delete_if_empty(ctx, key, empty)?;
+    }
+    reply.ok();
+    Ok(())
+}
+
+/// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`
+pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let element = args.next_bytes()?;
+    let mut rank: i64 = 1;
+    // `None`: no COUNT option, so the reply is one position rather than an array.
+    let mut count: Option<i64> = None;
+    let mut maxlen: i64 = 0;
+    while let Some(option) = args.peek() {
+        args.next_bytes()?;
+        // An option without its value falls through to the syntax error, as in Redis.
+        let has_value = !args.is_empty();
+        if option.eq_ignore_ascii_case(b"rank") && has_value {
+            rank = args.next_i64()?;
+            if rank == 0 {
+                return Err(CommandError::msg(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the \
+                     second ... or use negative to start from the end of the list",
+                ));
+            }
+        } else if option.eq_ignore_ascii_case(b"count") && has_value {
+            count = Some(non_negative(
+                args.next_bytes()?,
+                "ERR COUNT can't be negative",
+            )?);
+        } else if option.eq_ignore_ascii_case(b"maxlen") && has_value {
+            maxlen = non_negative(args.next_bytes()?, "ERR MAXLEN can't be negative")?;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    // A negative rank searches from the tail. Redis 7.0 negates without a range check, so
+    // RANK -9223372036854775808 stays negative and then accepts the first match: wrapping
+    // arithmetic below reproduces that.
+    let from_tail = rank < 0;
+    if from_tail {
+        rank = rank.wrapping_neg();
+    }
+    let Some(list) = list_at(ctx, key)? else {
+        match count {
+            Some(_) => reply.array(0),
+            None => reply.null(),
+        }
+        return Ok(());
+    };
+    let len = list.len();
+    let scan = usize::try_from(maxlen)
+        .ok()
+        .filter(|&m| m > 0)
+        .unwrap_or(usize::MAX);
+    let positions = (0..len)
+        .map(|i| if from_tail { len - 1 - i } else { i })
+        .take(scan);
+    let mut found = Vec::new();
+    let mut matches: i64 = 0;
+    for position in positions {
+        if list[position].as_bytes() != element {
+            continue;
+        }
+        matches += 1;
+        if matches < rank {
+            continue;
+        }
+        found.push(position);
+        match count {
+            // COUNT 0 means every match.
+            Some(count) if count == 0 || matches.wrapping_sub(rank).wrapping_add(1) < count => {}
+            _ => break,
+        }
+    }
+    match count {
+        Some(_) => {
+            reply.array(found.len());
+            for position in found {
+                reply.count(position);
+            }
+        }
+        None => match found.first() {
+            Some(&position) => reply.count(position),
+            None => reply.null(),
+        },
+    }
+    Ok(())
+}
+
+/// An integer that must not be negative; `message` for anything else, including a value that
+/// is not an integer (Redis's `getPositiveLongFromObjectOrReply` with a message).
+fn non_negative(arg: &[u8], message: &'static str) -> Result<i64, CommandError> {
+    match parse_i64(arg) {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err(CommandError::msg(message)),
+    }
+}
+
+/// `LMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT>`
+pub fn lmove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let source = args.next_bytes()?;
+    let destination = args.next_bytes()?;
+    let from = End::parse(args.next_bytes()?)?;
+    let to = End::parse(args.next_bytes()?)?;
+    move_generic(ctx, reply, source, destination, from, to)
+}
+
+/// `RPOPLPUSH source destination`: LMOVE source destination RIGHT LEFT.
+pub fn rpoplpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let source = args.next_bytes()?;
+    let destination = args.next_bytes()?;
+    move_generic(ctx, reply, source, destination, End::Right, End::Left)
+}
+
+/// Moves one element from `from` of `source` to `to` of `destination`; nil when the source is
+/// missing. Both types are checked before anything changes, so a WRONGTYPE destination leaves
+/// the source intact.
+fn move_generic(
+    ctx: &mut Ctx<'_, '_>,
+    reply: &mut Reply,
+    source: &[u8],
+    destination: &[u8],
+    from: End,
+    to: End,
+) -> CommandResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    if list_mut(ctx, source)?.is_none() {
+        reply.null();
+        return Ok(());
+    }
+    let same = source == destination;
+    if !same {
+        if let Some(entry) = ctx.locked.get(db, destination, now)? {
+            if !matches!(entry.value, Value::List(_)) {
+                return Err(CommandError::WrongType);
+            }
+        }
+    }
+    let Some(list) = list_mut(ctx, source)? else {
+        return Err(CommandError::Internal(
+            "source list vanished under its lock",
+        ));
+    };
+    let Some(element) = pop(list, from) else {
+        return Err(CommandError::Internal("empty list"));
+    };
+    reply.bulk(&element);
+    if same {
+        // Rotation: the element goes back into the list it came from.
+        push(list, to, element);
+        return Ok(());
+    }
+    let empty = list.is_empty();
+    delete_if_empty(ctx, source, empty)?;
+    match list_mut(ctx, destination)? {
+        Some(list) => push(list, to, element),
+        None => create(ctx, destination, ListValue::from([element]))?,
+    }
+    Ok(())
+}
+
+/// `LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`: pops up to `count` (default 1)
+/// elements from the first non-empty list; replies `[key, [elements]]`, or a nil array.
+pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let numkeys = numkeys(args.next_bytes()?)?;
+    let rest = args.rest();
+    // The keys, then the end: a numkeys reaching past the arguments is a syntax error.
+    let keys = rest.get(..numkeys).ok_or(CommandError::Syntax)?;
+    let end = End::parse(rest.get(numkeys).ok_or(CommandError::Syntax)?)?;
+    let mut options = Args::new(&rest[numkeys + 1..]);
+    let mut count = None;
+    while let Some(option) = options.peek() {
+        options.next_bytes()?;
+        if count.is_none() && option.eq_ignore_ascii_case(b"count") && !options.is_empty() {
+            count = Some(match options.next_i64() {
+                Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
+                _ => return Err(CommandError::msg("ERR count should be greater than 0")),
+            });
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let count = count.unwrap_or(1);
+    for key in keys {
+        // A missing key is skipped; another type stops the search with WRONGTYPE.
+        let Some(list) = list_mut(ctx, key)? else {
+            continue;
+        };
+        let n = count.min(list.len());
+        reply.array(2);
+        reply.bulk(key);
+        reply.array(n);
+        for _ in 0..n {
+            if let Some(element) = pop(list, end) {
+                reply.bulk(&element);
+            }
+        }
+        let empty = list.is_empty();
+        return delete_if_empty(ctx, key, empty);
+    }
+    reply.null_array();
+    Ok(())
+}
+
+/// LMPOP's `numkeys`: a positive integer.
+fn numkeys(arg: &[u8]) -> Result<usize, CommandError> {
+    match parse_i64(arg) {
+        Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => Err(CommandError::msg("ERR numkeys should be greater than 0")),
+    }
+}
+
+/// Registration block: the list commands' rows of the command table.
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    command!("lindex", 3, [READONLY], (1, 1, 1), List, engine!(lindex), "1.0.0",
+        "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
+        "Returns an element from a list by its index.", "key index"),
+    command!("linsert", 5, [WRITE, DENYOOM], (1, 1, 1), List, engine!(linsert), "2.2.0",
+        "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+        "Inserts an element before or after another element of a list.",
+        "key <BEFORE | AFTER> pivot element"),
+    command!("llen", 2, [READONLY, FAST], (1, 1, 1), List, engine!(llen), "1.0.0",
+        "O(1)", "Returns the length of a list.", "key"),
+    command!("lmove", 5, [WRITE, DENYOOM], (1, 2, 1), List, engine!(lmove), "6.2.0",
+        "O(1)", "Moves an element from one end of a list to an end of another list, and returns it.",
+        "source destination <LEFT | RIGHT> <LEFT | RIGHT>"),
+    command!("lmpop", -4, [WRITE, MOVABLEKEYS], (0, 0, 0), List, engine!(lmpop), "7.0.0",
+        "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        "Pops elements from the first non-empty list of several.",
+        "numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", key_count_at: Some(1)),
+    command!("lpop", -2, [WRITE, FAST], (1, 1, 1), List, engine!(lpop), "1.0.0",
+        "O(N) where N is the number of elements returned",
+        "Removes and returns the first elements of a list, deleting it when emptied.", "key [count]"),
+    command!("lpos", -3, [READONLY], (1, 1, 1), List, engine!(lpos), "6.0.6",
+        "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.",
+        "Returns the positions of the elements of a list that equal a value.",
+        "key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
+    command!("lpush", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), List, engine!(lpush), "1.0.0",
+        "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Prepends elements to a list, creating it if needed.", "key element [element ...]"),
+    command!("lpushx", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), List, engine!(lpushx), "2.2.0",
+        "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Prepends elements to a list only if the list exists.", "key element [element ...]"),
+    command!("lrange", 4, [READONLY], (1, 1, 1), List, engine!(lrange), "1.0.0",
+        "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.",
+        "Returns a range of elements of a list.", "key start stop"),
+    command!("lrem", 4, [WRITE], (1, 1, 1), List, engine!(lrem), "1.0.0",
+        "O(N+M) where N is the length of the list and M is the number of elements removed.",
+        "Removes occurrences of an element from a list.", "key count element"),
+    command!("lset", 4, [WRITE, DENYOOM], (1, 1, 1), List, engine!(lset), "1.0.0",
+        "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).",
+        "Replaces the element of a list at an index.", "key index element"),
+    command!("ltrim", 4, [WRITE], (1, 1, 1), List, engine!(ltrim), "1.0.0",
+        "O(N) where N is the number of elements to be removed by the operation.",
+        "Keeps only a range of elements of a list, deleting it when nothing is left.", "key start stop"),
+    command!("rpop", -2, [WRITE, FAST], (1, 1, 1), List, engine!(rpop), "1.0.0",
+        "O(N) where N is the number of elements returned",
+        "Removes and returns the last elements of a list, deleting it when emptied.", "key [count]"),
+    command!("rpoplpush", 3, [WRITE, DENYOOM], (1, 2, 1), List, engine!(rpoplpush), "1.2.0",
+        "O(1)", "Moves the last element of a list to the head of another list, and returns it.",
+        "source destination"),
+    command!("rpush", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), List, engine!(rpush), "1.0.0",
+        "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Appends elements to a list, creating it if needed.", "key element [element ...]"),
+    command!("rpushx", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), List, engine!(rpushx), "2.2.0",
+        "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Appends elements to a list only if the list exists.", "key element [element ...]"),
+];
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use kv_resp::Frame;
+
+    use crate::keys::tests::Client;
+    use crate::{Engine, Session};
+
+    fn int(n: i64) -> Frame {
+        Frame::Integer(n)
+    }
+
+    fn bulk(s: &str) -> Frame {
+        Frame::bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn err(s: &'static str) -> Frame {
+        Frame::error(s)
+    }
+
+    /// An array of bulk strings.
+    fn bulks(items: &[&str]) -> Frame {
+        Frame::Array(items.iter().map(|s| bulk(s)).collect())
+    }
+
+    fn ints(items: &[i64]) -> Frame {
+        Frame::Array(items.iter().map(|&n| int(n)).collect())
+    }
+
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+    #[test]
+    fn push_and_range() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("LPUSH l a b c"), int(3));
+        assert_eq!(c.cmd("RPUSH l d e"), int(5));
+        assert_eq!(c.cmd("LRANGE l 0 -1"), bulks(&["c", "b", "a", "d", "e"]));
+        assert_eq!(c.cmd("LRANGE l -2 100"), bulks(&["d", "e"]));
+        assert_eq!(c.cmd("LRANGE l 3 1"), bulks(&[]));
+        assert_eq!(c.cmd("LRANGE l 5 9"), bulks(&[]));
+        assert_eq!(c.cmd("LRANGE l -100 0"), bulks(&["c"]));
+        assert_eq!(c.cmd("LRANGE nope 0 -1"), bulks(&[]));
+        assert_eq!(
+            c.cmd("LRANGE l x 1"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(c.cmd("LLEN l"), int(5));
+        assert_eq!(c.cmd("LLEN nope"), int(0));
+        assert_eq!(c.cmd("TYPE l"), Frame::simple("list"));
+        assert_eq!(c.cmd("LPUSHX nope a"), int(0));
+        assert_eq!(c.cmd("EXISTS nope"), int(0));
+        assert_eq!(c.cmd("LPUSHX l x y"), int(7));
+        assert_eq!(c.cmd("RPUSHX l z"), int(8));
+        assert_eq!(c.cmd("LRANGE l 0 1"), bulks(&["y", "x"]));
+        assert_eq!(c.cmd("LINDEX l -1"), bulk("z"));
+        assert_eq!(
+            c.cmd("LPUSH l"),
+            err("ERR wrong number of arguments for 'lpush' command")
+        );
+    }
+
+    #[test]
+    fn pops_with_and_without_count() {
+        let mut c = Client::new();
+        c.cmd("RPUSH l a b c d e");
+        assert_eq!(c.cmd("LPOP l"), bulk("a"));
+        assert_eq!(c.cmd("RPOP l"), bulk("e"));
+        assert_eq!(c.cmd("LPOP l 0"), bulks(&[]));
+        assert_eq!(c.cmd("RPOP l 2"), bulks(&["d", "c"]));
+        assert_eq!(c.cmd("LPOP l 5"), bulks(&["b"]));
+        // The last element took the key with it.
+        assert_eq!(c.cmd("EXISTS l"), int(0));
+        assert_eq!(c.cmd("LPOP l"), Frame::NullBulk);
+        assert_eq!(c.cmd("LPOP l 0"), Frame::NullArray);
+        assert_eq!(c.cmd("RPOP l 3"), Frame::NullArray);
+        let positive = "ERR value is out of range, must be positive";
+        assert_eq!(c.cmd("LPOP l -1"), err(positive));
+        assert_eq!(c.cmd("RPOP l abc"), err(positive));
+        assert_eq!(
+            c.cmd("LPOP l 1 2"),
+            err("ERR wrong number of arguments for 'lpop' command")
+        );
+        assert_eq!(
+            c.cmd("RPOP l 1 2"),
+            err("ERR wrong number of arguments for 'rpop' command")
+        );
+    }
+
+    #[test]
+    fn index_and_set() {
+        let mut c = Client::new();
+        c.cmd("RPUSH l a b c");
+        assert_eq!(c.cmd("LINDEX l 0"), bulk("a"));
+        assert_eq!(c.cmd("LINDEX l -3"), bulk("a"));
+        assert_eq!(c.cmd("LINDEX l 3"), Frame::NullBulk);
+        assert_eq!(c.cmd("LINDEX l -4"), Frame::NullBulk);
+        assert_eq!(c.cmd("LINDEX nope abc"), Frame::NullBulk);
+        assert_eq!(
+            c.cmd("LINDEX l abc"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(c.cmd("LSET l -1 C"), Frame::simple("OK"));
+        assert_eq!(c.cmd("LSET l 0 A"), Frame::simple("OK"));
+        assert_eq!(c.cmd("LRANGE l 0 -1"), bulks(&["A", "b", "C"]));
+        assert_eq!(c.cmd("LSET l 3 x"), err("ERR index out of range"));
+        assert_eq!(c.cmd("LSET l -4 x"), err("ERR index out of range"));
+        assert_eq!(c.cmd("LSET nope 0 x"), err("ERR no such key"));
+        assert_eq!(
+            c.cmd("LSET l x x"),
+            err("ERR value is not an integer or out of range")
+        );
+    }
+
+    #[test]
+    fn insert_remove_trim() {
+        let mut c = Client::new();
+        c.cmd("RPUSH l a b c b");
+        assert_eq!(c.cmd("LINSERT l BEFORE b x"), int(5));
+        assert_eq!(c.cmd("LINSERT l after b y"), int(6));
+        assert_eq!(
+            c.cmd("LRANGE l 0 -1"),
+            bulks(&["a", "x", "b", "y", "c", "b"])
+        );
+        assert_eq!(c.cmd("LINSERT l before zz x"), int(-1));
+        assert_eq!(c.cmd("LINSERT nope before a b"), int(0));
+        assert_eq!(c.cmd("LINSERT l middle a b"), err("ERR syntax error"));
+
+        c.cmd("DEL l");
+        c.cmd("RPUSH l a b a c a b a");
+        assert_eq!(c.cmd("LREM l 2 a"), int(2));
+        assert_eq!(c.cmd("LRANGE l 0 -1"), bulks(&["b", "c", "a", "b", "a"]));
+        assert_eq!(c.cmd("LREM l -1 a"), int(1));
+        assert_eq!(c.cmd("LRANGE l 0 -1"), bulks(&["b", "c", "a", "b"]));
+        assert_eq!(c.cmd("LREM l -1 b"), int(1));
+        assert_eq!(c.cmd("LRANGE l 0 -1"), bulks(&["b", "c", "a"]));
+        assert_eq!(c.cmd("LREM l 0 zz"), int(0));
+        assert_eq!(c.cmd("LREM nope 0 a"), int(0));
+        assert_eq!(c.cmd("LREM l 0 b"), int(1));
+        assert_eq!(c.cmd("LREM l 0 c"), int(1));
+        assert_eq!(c.cmd("LREM l 0 a"), int(1));
+        assert_eq!(c.cmd("EXISTS l"), int(0));
+
+        c.cmd("RPUSH l a b c d e f");
+        assert_eq!(c.cmd("LTRIM l 1 -2"), Frame::simple("OK"));
+        assert_eq!(c.cmd("LRANGE l 0 -1"), bulks(&["b", "c", "d", "e"]));
+        assert_eq!(c.cmd("LTRIM l -100 100"), Frame::simple("OK"));
+        assert_eq!(c.cmd("LLEN l"), int(4));
+        assert_eq!(c.cmd("LTRIM l 2 1"), Frame::simple("OK"));
+        assert_eq!(c.cmd("EXISTS l"), int(0));
+        assert_eq!(c.cmd("LTRIM nope 0 1"), Frame::simple("OK"));
+    }
+
+    #[test]
+    fn lpos_options() {
+        let mut c = Client::new();
+        c.cmd("RPUSH l a b c a b c a");
+        assert_eq!(c.cmd("LPOS l a"), int(0));
+        assert_eq!(c.cmd("LPOS l zz"), Frame::NullBulk);
+        assert_eq!(c.cmd("LPOS l a RANK 2"), int(3));
+        assert_eq!(c.cmd("LPOS l a RANK -1"), int(6));
+        assert_eq!(c.cmd("LPOS l a RANK -2"), int(3));
+        assert_eq!(c.cmd("LPOS l a RANK 4"), Frame::NullBulk);
+        assert_eq!(c.cmd("LPOS l a COUNT 0"), ints(&[0, 3, 6]));
+        assert_eq!(c.cmd("LPOS l a COUNT 2"), ints(&[0, 3]));
+        assert_eq!(c.cmd("LPOS l a RANK -1 COUNT 2"), ints(&[6, 3]));
+        assert_eq!(c.cmd("LPOS l a RANK 2 COUNT 0"), ints(&[3, 6]));
+        assert_eq!(c.cmd("LPOS l a COUNT 0 MAXLEN 4"), ints(&[0, 3]));
+        assert_eq!(c.cmd("LPOS l c RANK -1 MAXLEN 1"), Frame::NullBulk);
+        assert_eq!(c.cmd("LPOS l zz COUNT 1"), ints(&[]));
+        assert_eq!(c.cmd("LPOS nope a"), Frame::NullBulk);
+        assert_eq!(c.cmd("LPOS nope a COUNT 1"), ints(&[]));
+        // Redis 7.0 negates the most negative rank without a check: it finds the first match
+        // from the tail.
+        assert_eq!(c.cmd("LPOS l a RANK -9223372036854775808"), int(6));
+        assert_eq!(
+            c.cmd("LPOS l a RANK 0"),
+            err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list")
+        );
+        assert_eq!(
+            c.cmd("LPOS l a COUNT -1"),
+            err("ERR COUNT can't be negative")
+        );
+        assert_eq!(
+            c.cmd("LPOS l a MAXLEN x"),
+            err("ERR MAXLEN can't be negative")
+        );
+        assert_eq!(c.cmd("LPOS l a RANK"), err("ERR syntax error"));
+        assert_eq!(c.cmd("LPOS l a FOO 1"), err("ERR syntax error"));
+    }
+
+    #[test]
+    fn lmove_and_rpoplpush() {
+        let mut c = Client::new();
+        c.cmd("RPUSH src a b c");
+        assert_eq!(c.cmd("LMOVE src dst LEFT RIGHT"), bulk("a"));
+        assert_eq!(c.cmd("LMOVE src dst right left"), bulk("c"));
+        assert_eq!(c.cmd("LRANGE dst 0 -1"), bulks(&["c", "a"]));
+        assert_eq!(c.cmd("RPOPLPUSH src dst"), bulk("b"));
+        assert_eq!(c.cmd("EXISTS src"), int(0));
+        assert_eq!(c.cmd("LRANGE dst 0 -1"), bulks(&["b", "c", "a"]));
+        assert_eq!(c.cmd("LMOVE src dst LEFT LEFT"), Frame::NullBulk);
+        // Same key: a rotation.
+        assert_eq!(c.cmd("LMOVE dst dst LEFT RIGHT"), bulk("b"));
+        assert_eq!(c.cmd("LRANGE dst 0 -1"), bulks(&["c", "a", "b"]));
+        assert_eq!(c.cmd("RPOPLPUSH dst dst"), bulk("b"));
+        assert_eq!(c.cmd("LRANGE dst 0 -1"), bulks(&["b", "c", "a"]));
+        assert_eq!(c.cmd("LMOVE dst dst UP LEFT"), err("ERR syntax error"));
+        // A string destination is refused before the source changes.
+        c.cmd("SET s v");
+        assert_eq!(c.cmd("LMOVE dst s LEFT LEFT"), err(WRONGTYPE));
+        assert_eq!(c.cmd("LLEN dst"), int(3));
+        assert_eq!(c.cmd("LMOVE nope s LEFT LEFT"), Frame::NullBulk);
+        assert_eq!(c.cmd("RPOPLPUSH s dst"), err(WRONGTYPE));
+    }
+
+    #[test]
+    fn lmpop_picks_the_first_non_empty_list() {
+        let mut c = Client::new();
+        c.cmd("RPUSH l1 a b c");
+        c.cmd("RPUSH l2 x y");
+        assert_eq!(
+            c.cmd("LMPOP 2 nope l1 RIGHT"),
+            Frame::Array(vec![bulk("l1"), bulks(&["c"])])
+        );
+        assert_eq!(
+            c.cmd("LMPOP 2 l2 l1 left COUNT 5"),
+            Frame::Array(vec![bulk("l2"), bulks(&["x", "y"])])
+        );
+        assert_eq!(c.cmd("EXISTS l2"), int(0));
+        assert_eq!(c.cmd("LMPOP 1 nope LEFT"), Frame::NullArray);
+        let numkeys = "ERR numkeys should be greater than 0";
+        assert_eq!(c.cmd("LMPOP 0 l1 LEFT"), err(numkeys));
+        assert_eq!(c.cmd("LMPOP x l1 LEFT"), err(numkeys));
+        assert_eq!(c.cmd("LMPOP 2 l1 LEFT"), err("ERR syntax error"));
+        assert_eq!(c.cmd("LMPOP 1 l1 UP"), err("ERR syntax error"));
+        let count = "ERR count should be greater than 0";
+        assert_eq!(c.cmd("LMPOP 1 l1 LEFT COUNT 0"), err(count));
+        assert_eq!(c.cmd("LMPOP 1 l1 LEFT COUNT x"), err(count));
+        assert_eq!(
+            c.cmd("LMPOP 1 l1 LEFT COUNT 1 COUNT 1"),
+            err("ERR syntax error")
+        );
+        c.cmd("SET s v");
+        assert_eq!(c.cmd("LMPOP 2 s l1 LEFT"), err(WRONGTYPE));
+        assert_eq!(
+            c.cmd("LMPOP 2 l1 s LEFT"),
+            Frame::Array(vec![bulk("l1"), bulks(&["a"])])
+        );
+    }
+
+    #[test]
+    fn lmpop_locks_the_keys_numkeys_names() {
+        let engine = Engine::new(1, 16);
+        let session = Session::default();
+        let args = |words: &[&str]| -> Vec<Bytes> {
+            words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        let (spec, _) = engine
+            .lookup(&args(&["LMPOP", "2", "a", "b", "LEFT"]))
+            .expect("lmpop is in the table");
+        let plan = engine.lock_plan(spec, &session, &args(&["LMPOP", "2", "a", "b", "LEFT"]));
+        let keyspace = &engine.keyspace;
+        assert!(plan.write);
+        assert_eq!(
+            plan.shards.to_vec(),
+            vec![(0, keyspace.shard_of(b"a")), (0, keyspace.shard_of(b"b"))]
+        );
+        for bad in [
+            &["LMPOP", "0", "a", "LEFT"][..],
+            &["LMPOP", "x", "a", "LEFT"],
+            &["LMPOP", "5", "a", "LEFT"],
+        ] {
+            assert!(engine
+                .lock_plan(spec, &session, &args(bad))
+                .shards
+                .is_empty());
+        }
+    }
+
+    #[test]
+    fn wrong_types_both_ways() {
+        let mut c = Client::new();
+        c.cmd("SET s v");
+        for line in [
+            "LPUSH s a",
+            "RPUSH s a",
+            "LPUSHX s a",
+            "RPUSHX s a",
+            "LPOP s",
+            "RPOP s 0",
+            "LLEN s",
+            "LRANGE s 0 -1",
+            "LINDEX s 0",
+            "LSET s 0 a",
+            "LINSERT s BEFORE a b",
+            "LREM s 0 a",
+            "LTRIM s 0 1",
+            "LPOS s a",
+            "LMOVE s d LEFT LEFT",
+            "RPOPLPUSH s d",
+            "LMPOP 1 s LEFT",
+        ] {
+            assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
+        }
+        assert_eq!(c.cmd("GET s"), bulk("v"));
+        c.cmd("RPUSH l a");
+        for line in [
+            "GET l",
+            "APPEND l x",
+            "INCR l",
+            "STRLEN l",
+            "GETRANGE l 0 1",
+        ] {
+            assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
+        }
+        // SET replaces a list whatever its type.
+        assert_eq!(c.cmd("SET l v"), Frame::simple("OK"));
+        assert_eq!(c.cmd("LLEN l"), err(WRONGTYPE));
+    }
+
+    #[test]
+    fn expiry_survives_changes_and_goes_with_the_key() {
+        let mut c = Client::new();
+        c.cmd("RPUSH l a b");
+        assert_eq!(c.cmd("EXPIRE l 100"), int(1));
+        c.cmd("RPUSH l c");
+        c.cmd("LPOP l");
+        assert!(c.int("TTL l") > 0);
+        c.cmd("LPOP l 2");
+        assert_eq!(c.cmd("TTL l"), int(-2));
+        c.cmd("RPUSH l a");
+        assert_eq!(c.cmd("TTL l"), int(-1));
+    }
+}
