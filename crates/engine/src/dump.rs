@@ -45,10 +45,12 @@ pub enum Tag {
     String = 0,
     /// A list: varint count, then each element as varint length and bytes.
     List = 1,
+    /// A set: varint count, then each member as varint length and bytes.
+    Set = 2,
     /// A hash: varint count, then each field and its value as varint length and bytes.
     Hash = 4,
     // Reserved for the types kv will add, so that their payloads never collide with each
-    // other: 2 set, 3 sorted set, 5 stream.
+    // other: 3 sorted set, 5 stream.
 }
 
 impl Tag {
@@ -57,6 +59,7 @@ impl Tag {
         match byte {
             0 => Some(Tag::String),
             1 => Some(Tag::List),
+            2 => Some(Tag::Set),
             4 => Some(Tag::Hash),
             _ => None,
         }
@@ -104,6 +107,13 @@ pub fn serialize(value: &Value) -> Vec<u8> {
                 write_bytes(&mut out, item);
             }
         }
+        Value::Set(members) => {
+            out.push(Tag::Set as u8);
+            write_varint(&mut out, members.len() as u64);
+            for member in members.iter() {
+                write_bytes(&mut out, member);
+            }
+        }
         Value::Hash(fields) => {
             out.push(Tag::Hash as u8);
             write_varint(&mut out, fields.len() as u64);
@@ -139,6 +149,20 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
                 return Err(PayloadError::BadFormat);
             }
             Value::List(items)
+        }
+        Tag::Set => {
+            let count = reader.count()?;
+            let mut members = crate::SetValue::default();
+            for _ in 0..count {
+                // A member twice would silently shrink the set: refuse, as for hash fields.
+                if !members.insert(crate::CompactBytes::new(reader.bytes()?)) {
+                    return Err(PayloadError::BadFormat);
+                }
+            }
+            if members.is_empty() {
+                return Err(PayloadError::BadFormat);
+            }
+            Value::Set(Box::new(members))
         }
         Tag::Hash => {
             let count = reader.count()?;

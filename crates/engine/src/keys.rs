@@ -2,7 +2,6 @@
 //! copying and moving keys, their expiry, iteration over the keyspace, whole-database
 //! commands, and `OBJECT`. `DUMP` and `RESTORE` live in [`crate::dump`] with their payload.
 
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -54,13 +53,9 @@ fn db_arg(engine: &Engine, arg: &[u8]) -> Result<usize, CommandError> {
     existing_db(engine, int_arg(arg, None)?).ok_or(CommandError::DbIndexOutOfRange)
 }
 
-/// A 64-bit value that differs from call to call, for RANDOMKEY. std's `RandomState` is seeded
-/// from the OS once per thread and perturbed on every construction, which is random enough to
-/// pick a key and needs no extra dependency.
+/// A 64-bit value that differs from call to call, for RANDOMKEY.
 fn random_u64() -> u64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(crate::now_ms());
-    hasher.finish()
+    crate::random::Rng::new().next_u64()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1283,6 +1278,11 @@ pub(crate) mod tests {
                 engine: Engine::new(16, 16),
                 session: Session::default(),
             }
+        }
+
+        /// Switches the session's protocol, as HELLO would.
+        pub(crate) fn set_protocol(&mut self, protocol: crate::Protocol) {
+            self.session.protocol = protocol;
         }
 
         /// Runs one command given as raw arguments and decodes its single reply.

@@ -30,11 +30,13 @@ pub mod introspect;
 pub mod keys;
 pub mod keyspace;
 mod longdouble;
+mod random;
 pub mod reply;
 pub mod server_commands;
 pub mod syntax;
 pub mod t_hash;
 pub mod t_list;
+pub mod t_set;
 pub mod t_string;
 pub mod table;
 mod value;
@@ -51,7 +53,7 @@ pub use error::{CommandError, CommandResult};
 pub use keyspace::{Keyspace, LockPlan, Locked, ShardList};
 pub use kv_resp::Protocol;
 pub use reply::Reply;
-pub use value::{Entry, HashValue, ListValue, StrValue, Value};
+pub use value::{Entry, HashValue, ListValue, SetValue, StrValue, Value};
 
 /// Settings the engine itself consults; the server owns the rest of the configuration.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 //! its last field deletes the key, as Redis does. Every command checks its arguments in the
 //! order Redis does, so that a request with several faults gets the same error from both.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 
 use crate::command::CommandSpec;
 use crate::longdouble::{self, LongDouble};
@@ -307,31 +307,6 @@ pub fn hincrbyfloat(
     Ok(())
 }
 
-/// A source of random numbers for HRANDFIELD: std's `RandomState` seeds it (randomly per
-/// thread and perturbed per construction, so no extra dependency), splitmix64 steps it.
-struct Rng(u64);
-
-impl Rng {
-    fn new() -> Rng {
-        let mut hasher = std::hash::RandomState::new().build_hasher();
-        hasher.write_u64(crate::now_ms());
-        Rng(hasher.finish())
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`); the modulo bias is negligible for hash sizes.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
-
 /// Writes one HRANDFIELD pick: the field, and its value when asked (a pair array in RESP3).
 fn write_pick(reply: &mut Reply, with_values: bool, field: &[u8], value: &[u8]) {
     if with_values && reply.protocol == crate::Protocol::Resp3 {
@@ -363,7 +338,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         match hash_at(ctx, key)? {
             None => reply.null(),
             Some(hash) => {
-                let pick = Rng::new().below(hash.len());
+                let pick = crate::random::Rng::new().below(hash.len());
                 match hash.iter().nth(pick) {
                     Some((field, _)) => reply.bulk(field),
                     None => return Err(CommandError::Internal("hash shorter than its length")),
@@ -405,7 +380,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         return Ok(());
     }
     let entries: Vec<(&CompactBytes, &CompactBytes)> = hash.iter().collect();
-    let mut rng = Rng::new();
+    let mut rng = crate::random::Rng::new();
     if count < 0 {
         // Independent draws; the count is not bounded by the hash size, so nothing is
         // allocated in proportion to it.
@@ -571,43 +546,11 @@ mod tests {
     use std::collections::HashSet;
 
     use bytes::Bytes;
-    use kv_resp::{Frame, FrameDecoder};
+    use kv_resp::Frame;
 
     use super::*;
-    use crate::{Engine, Protocol, Session};
-
-    /// An engine and one client session, driven through `Engine::execute` as the server does.
-    struct Client {
-        engine: Engine,
-        session: Session,
-    }
-
-    impl Client {
-        fn new() -> Client {
-            Client {
-                engine: Engine::new(16, 16),
-                session: Session::default(),
-            }
-        }
-
-        fn run(&mut self, args: &[&[u8]]) -> Frame {
-            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-            let mut reply = Reply::new(self.session.protocol);
-            self.engine.execute(&mut self.session, &args, &mut reply);
-            let mut buf = reply.buf;
-            let frame = FrameDecoder::default()
-                .decode(&mut buf)
-                .expect("a well-formed reply")
-                .expect("a complete reply");
-            assert!(buf.is_empty(), "more than one reply to {args:?}");
-            frame
-        }
-
-        fn cmd(&mut self, line: &str) -> Frame {
-            let words: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
-            self.run(&words)
-        }
-    }
+    use crate::keys::tests::Client;
+    use crate::Protocol;
 
     fn int(n: i64) -> Frame {
         Frame::Integer(n)
@@ -685,7 +628,7 @@ mod tests {
         assert_eq!(sorted(c.cmd("HGETALL h")), ["1", "2", "a", "b"]);
         assert_eq!(c.cmd("HKEYS nokey"), Frame::Array(vec![]));
         assert_eq!(c.cmd("HGETALL nokey"), Frame::Array(vec![]));
-        c.session.protocol = Protocol::Resp3;
+        c.set_protocol(Protocol::Resp3);
         let Frame::Map(mut pairs) = c.cmd("HGETALL h") else {
             panic!("HGETALL is a map in RESP3")
         };
@@ -851,7 +794,7 @@ mod tests {
             };
             assert_eq!(&v[..], [&b"v"[..], &f[..]].concat());
         }
-        c.session.protocol = Protocol::Resp3;
+        c.set_protocol(Protocol::Resp3);
         let Frame::Array(pairs) = c.cmd("HRANDFIELD h -4 withvalues") else {
             panic!("an array")
         };
@@ -859,7 +802,7 @@ mod tests {
         assert!(pairs
             .iter()
             .all(|p| matches!(p, Frame::Array(pair) if pair.len() == 2)));
-        c.session.protocol = Protocol::Resp2;
+        c.set_protocol(Protocol::Resp2);
         assert_eq!(c.cmd("HRANDFIELD h 1 foo"), err("ERR syntax error"));
         assert_eq!(
             c.cmd("HRANDFIELD h x"),

@@ -15,6 +15,9 @@ pub type ListValue = std::collections::VecDeque<CompactBytes>;
 /// A hash: field to value, with a randomly seeded hasher because fields come from clients.
 pub type HashValue = std::collections::HashMap<CompactBytes, CompactBytes, std::hash::RandomState>;
 
+/// A set of members, with a randomly seeded hasher because members come from clients.
+pub type SetValue = std::collections::HashSet<CompactBytes, std::hash::RandomState>;
+
 /// A stored value. One keyspace holds every type, so a command finds the wrong type as a
 /// `WRONGTYPE` error rather than as a missing key.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +28,8 @@ pub enum Value {
     List(ListValue),
     /// A hash, boxed to keep every value 40 bytes. Never empty.
     Hash(Box<HashValue>),
+    /// A set, boxed to keep every value 40 bytes. Never empty.
+    Set(Box<SetValue>),
 }
 
 impl Value {
@@ -34,6 +39,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -59,6 +65,14 @@ impl Value {
                     "hashtable"
                 }
             }
+            // Redis 7.0 has no listpack sets: an intset, else a hash table.
+            Value::Set(s) => {
+                if is_intset(s) {
+                    "intset"
+                } else {
+                    "hashtable"
+                }
+            }
         }
     }
 }
@@ -68,6 +82,18 @@ impl Value {
 /// the encoding (OBJECT ENCODING, HSCAN returning the whole hash) follows this.
 pub(crate) fn is_compact_hash(hash: &HashValue) -> bool {
     hash.len() <= 512 && hash.iter().all(|(f, v)| f.len() <= 64 && v.len() <= 64)
+}
+
+/// Whether Redis would keep `set` as an intset: every member an integer as Redis's
+/// `string2ll` reads one, and at most `set-max-intset-entries` (512) of them. OBJECT ENCODING,
+/// SSCAN returning the whole set, and the numeric order kv replies in all follow this.
+pub(crate) fn is_intset(set: &SetValue) -> bool {
+    set.len() <= 512 && set.iter().all(|m| is_intset_member(m))
+}
+
+/// Whether `member` is an integer an intset can hold (Redis's `string2ll`).
+pub(crate) fn is_intset_member(member: &[u8]) -> bool {
+    member.len() <= 20 && kv_resp::parse_i64(member).is_some()
 }
 
 /// Redis shares one object between all keys for the integers below this
@@ -92,7 +118,7 @@ impl Value {
                     1
                 }
             }
-            Value::List(_) | Value::Hash(_) => 1,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) => 1,
         }
     }
 }

@@ -887,6 +887,21 @@ const TEMPLATES: &[Template] = &[
     exact("HEXISTS", "{key} {field}"),
     exact("HINCRBY", "{key} {field} {int}"),
     exact("HINCRBYFLOAT", "{key} {field} {float}"),
+    // Sets: only replies whose order cannot differ (counts, flags, stores) are compared byte
+    // for byte; SRANDMEMBER and SMEMBERS by type only. No SPOP: what it removes is random.
+    exact("SADD", "{key} {vals}"),
+    exact("SREM", "{key} {vals}"),
+    exact("SCARD", "{key}"),
+    exact("SISMEMBER", "{key} {val}"),
+    exact("SMISMEMBER", "{key} {vals}"),
+    exact("SMOVE", "{key} {key} {val}"),
+    exact("SINTERCARD", "{numkeys}"),
+    exact("SINTERCARD", "{numkeys} LIMIT {int}"),
+    exact("SINTERSTORE", "{key} {keys}"),
+    exact("SUNIONSTORE", "{key} {keys}"),
+    exact("SDIFFSTORE", "{key} {keys}"),
+    type_only("SMEMBERS", "{key}"),
+    type_only("SRANDMEMBER", "{key} {count}"),
     // Connection.
     exact("PING", "{optval}"),
     exact("ECHO", "{val}"),
@@ -1025,6 +1040,14 @@ const INTS: &[&[u8]] = &[
     b"1.5", b" 1", b"+1", b"-0", b"0x10", b"1e3",
 ];
 
+/// SRANDMEMBER counts: small ones either way and invalid ones, never a huge negative one
+/// (Redis would build a reply that large).
+#[rustfmt::skip]
+const COUNTS: &[&[u8]] = &[
+    b"0", b"1", b"2", b"5", b"100", b"-1", b"-3", b"-20", b"abc", b"", b"1.5",
+    b"9223372036854775807", b"-9223372036854775808",
+];
+
 /// Float increments for INCRBYFLOAT.
 #[rustfmt::skip]
 const FLOATS: &[&[u8]] = &[
@@ -1092,6 +1115,7 @@ fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
             let word = if rng.one_in(2) { "BEFORE" } else { "AFTER" };
             vec![random_case(rng, word)]
         }
+        "count" => one(COUNTS, rng),
         "field" => one(FIELDS, rng),
         "fields" => repeat(rng, 1, 3, |rng| one(FIELDS, rng)),
         "fieldpairs" => repeat(rng, 1, 3, |rng| {

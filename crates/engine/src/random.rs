@@ -1,0 +1,46 @@
+//! Random numbers for the commands that pick at random (RANDOMKEY, HRANDFIELD, SPOP, ...).
+//!
+//! std's `RandomState` seeds it (from the OS once per thread, perturbed on every construction),
+//! splitmix64 steps it: random enough to pick keys and members, with no extra dependency.
+//! Nothing here is meant for secrets.
+
+use std::hash::{BuildHasher, Hasher};
+
+/// A splitmix64 generator.
+#[derive(Debug)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    /// A generator with a fresh seed.
+    pub(crate) fn new() -> Rng {
+        let mut hasher = std::hash::RandomState::new().build_hasher();
+        hasher.write_u64(crate::now_ms());
+        Rng(hasher.finish())
+    }
+
+    /// The next 64 random bits.
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`); the modulo bias is negligible for collection sizes.
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// `count` distinct items of `items` in random order (all of them if there are fewer): a
+    /// partial Fisher-Yates shuffle, O(len) for the copy it is given.
+    pub(crate) fn distinct<T>(&mut self, mut items: Vec<T>, count: usize) -> Vec<T> {
+        let count = count.min(items.len());
+        for i in 0..count {
+            let j = i + self.below(items.len() - i);
+            items.swap(i, j);
+        }
+        items.truncate(count);
+        items
+    }
+}

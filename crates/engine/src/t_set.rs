@@ -1,0 +1,1042 @@
+//! Set commands (Redis's `t_set.c`).
+//!
+//! A set is a `SetValue` of members. It is never empty: the command that removes its last
+//! member deletes the key, and a `*STORE` command whose result is empty deletes its
+//! destination, as Redis does. Arguments are checked in Redis's order, so that a request with
+//! several faults gets the same error from both.
+//!
+//! Reply order: Redis walks an intset (every member an integer, at most 512) in ascending
+//! numeric order and a hash table in its own order. kv replies with such all-integer results in
+//! ascending numeric order too, so that clients see what Redis would show them; other results
+//! come in kv's hash order, which no client may rely on.
+
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+
+use bytes::Bytes;
+
+use crate::command::CommandSpec;
+use crate::table::{command, engine};
+use crate::value::{is_intset, is_intset_member};
+use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, Reply, SetValue, Value};
+
+/// The set at `key` for a read (counts a keyspace hit or miss): `None` if missing,
+/// `WRONGTYPE` if another type.
+fn set_at<'c>(ctx: &'c Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c SetValue>, CommandError> {
+    as_set(ctx.lookup(key)?)
+}
+
+/// The set in `entry`, if any; `WRONGTYPE` for another type.
+fn as_set(entry: Option<&Entry>) -> Result<Option<&SetValue>, CommandError> {
+    match entry {
+        None => Ok(None),
+        Some(Entry {
+            value: Value::Set(set),
+            ..
+        }) => Ok(Some(set)),
+        Some(_) => Err(CommandError::WrongType),
+    }
+}
+
+/// The sets at `keys`, every type checked before any result is computed (Redis checks them
+/// all, even after a missing key). A `write` command looks its sources up as Redis's
+/// `lookupKeyWrite` does, without counting keyspace hits or misses.
+fn sets_at<'c>(
+    ctx: &'c Ctx<'_, '_>,
+    keys: &[Bytes],
+    write: bool,
+) -> Result<Vec<Option<&'c SetValue>>, CommandError> {
+    keys.iter()
+        .map(|key| {
+            if write {
+                let entry = ctx.locked.get(ctx.db(), key, ctx.now)?;
+                if let Some(entry) = entry {
+                    entry.touch(ctx.now);
+                }
+                as_set(entry)
+            } else {
+                set_at(ctx, key)
+            }
+        })
+        .collect()
+}
+
+/// Runs `change` on the set at `key` for a write. A missing key is created empty first when
+/// `create`, else `change` is not run and `None` is returned. A set `change` leaves empty is
+/// deleted, so no command can leave an empty set behind.
+fn update<T>(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    create: bool,
+    change: impl FnOnce(&mut SetValue) -> T,
+) -> Result<Option<T>, CommandError> {
+    let (db, now) = (ctx.db(), ctx.now);
+    let entry = if create {
+        let make = || Entry::new(Value::Set(Box::default()), now);
+        Some(ctx.locked.get_or_insert_with(db, key, now, make)?.0)
+    } else {
+        ctx.locked.get_mut(db, key, now)?
+    };
+    let Some(entry) = entry else {
+        return Ok(None);
+    };
+    // Redis's write lookup records the access whatever the type it then finds.
+    entry.touch(now);
+    let Value::Set(set) = &mut entry.value else {
+        return Err(CommandError::WrongType);
+    };
+    let result = change(set);
+    if set.is_empty() {
+        ctx.locked.remove(db, key, now)?;
+    }
+    Ok(Some(result))
+}
+
+/// Stores `members` at `destination` as a fresh persistent set, replacing any value of any
+/// type; an empty result deletes the destination instead. Returns the stored size.
+fn store(
+    ctx: &mut Ctx<'_, '_>,
+    destination: &[u8],
+    members: SetValue,
+) -> Result<usize, CommandError> {
+    let (db, now) = (ctx.db(), ctx.now);
+    let len = members.len();
+    if len == 0 {
+        ctx.locked.remove(db, destination, now)?;
+    } else {
+        let entry = Entry::new(Value::Set(Box::new(members)), now);
+        ctx.locked.insert(db, destination, entry, now)?;
+    }
+    Ok(len)
+}
+
+/// Writes `members` as a set (RESP3 `~`, an array in RESP2) or an array, in ascending numeric
+/// order when they would make an intset (Redis's own order for those), else as given.
+fn write_members(reply: &mut Reply, mut members: Vec<&[u8]>, as_set: bool) {
+    if members.len() <= 512 && members.iter().all(|m| is_intset_member(m)) {
+        // Every member parsed just above; a failure cannot happen and would only reorder.
+        members.sort_by_key(|m| kv_resp::parse_i64(m).unwrap_or(0));
+    }
+    if as_set {
+        reply.set(members.len());
+    } else {
+        reply.array(members.len());
+    }
+    for member in members {
+        reply.bulk(member);
+    }
+}
+
+/// The members of `set`, in the order `write_members` would give them.
+fn members_of(set: &SetValue) -> Vec<&[u8]> {
+    set.iter().map(|m| m.as_bytes()).collect()
+}
+
+/// `SADD key member [member ...]`: how many members were added.
+pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let members = args.rest();
+    let added = update(ctx, key, true, |set| {
+        members
+            .iter()
+            .filter(|m| {
+                // Copy a member only when it is new.
+                !set.contains(&m[..]) && set.insert(CompactBytes::new(m))
+            })
+            .count()
+    })?;
+    reply.count(added.unwrap_or(0));
+    Ok(())
+}
+
+/// `SREM key member [member ...]`: how many members were removed; the key goes with the last.
+pub fn srem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let members = args.rest();
+    let removed = update(ctx, key, false, |set| {
+        members.iter().filter(|m| set.remove(&m[..])).count()
+    })?;
+    reply.count(removed.unwrap_or(0));
+    Ok(())
+}
+
+/// `SCARD key`: the number of members, 0 for a missing key.
+pub fn scard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    reply.count(set_at(ctx, key)?.map_or(0, |s| s.len()));
+    Ok(())
+}
+
+/// `SISMEMBER key member`: 1 if the member is in the set, else 0.
+pub fn sismember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let member = args.next_bytes()?;
+    let found = set_at(ctx, key)?.is_some_and(|s| s.contains(member));
+    reply.integer(i64::from(found));
+    Ok(())
+}
+
+/// `SMISMEMBER key member [member ...]`: 1 or 0 for each member.
+pub fn smismember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let members = args.rest();
+    let set = set_at(ctx, key)?;
+    reply.array(members.len());
+    for member in members {
+        reply.integer(i64::from(set.is_some_and(|s| s.contains(&member[..]))));
+    }
+    Ok(())
+}
+
+/// `SMEMBERS key`: every member (a set in RESP3, as Redis answers it through SINTER).
+pub fn smembers(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let members = set_at(ctx, key)?.map(members_of).unwrap_or_default();
+    write_members(reply, members, true);
+    Ok(())
+}
+
+/// The set operations SINTER, SUNION and SDIFF share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// The members of `op` over `sets` (`None` is a missing key, an empty set), without
+/// duplicates. `limit` stops an intersection once it has that many (0: no limit).
+fn combine<'s>(sets: &[Option<&'s SetValue>], op: Op, limit: usize) -> Vec<&'s CompactBytes> {
+    match op {
+        Op::Inter => {
+            // An intersection with an empty set is empty.
+            let Some(mut present) = sets.iter().copied().collect::<Option<Vec<_>>>() else {
+                return Vec::new();
+            };
+            // Walk the smallest set and probe the others, as Redis does.
+            present.sort_by_key(|s| s.len());
+            let Some((smallest, others)) = present.split_first() else {
+                return Vec::new();
+            };
+            let mut out = Vec::new();
+            for member in smallest.iter() {
+                if others.iter().all(|s| s.contains(member)) {
+                    out.push(member);
+                    if out.len() == limit {
+                        break;
+                    }
+                }
+            }
+            out
+        }
+        Op::Union => {
+            let mut seen: HashSet<&[u8]> = HashSet::new();
+            sets.iter()
+                .flatten()
+                .flat_map(|s| s.iter())
+                .filter(|m| seen.insert(m.as_bytes()))
+                .collect()
+        }
+        Op::Diff => {
+            let Some(Some(first)) = sets.first() else {
+                return Vec::new();
+            };
+            let others: Vec<&SetValue> = sets[1..].iter().flatten().copied().collect();
+            first
+                .iter()
+                .filter(|m| !others.iter().any(|s| s.contains(*m)))
+                .collect()
+        }
+    }
+}
+
+/// SINTER, SUNION, SDIFF and their `*STORE` forms: replies with the members, or stores them
+/// at the destination and replies with how many there are.
+fn combine_command(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    op: Op,
+    with_store: bool,
+) -> CommandResult {
+    let destination = if with_store {
+        Some(args.next_bytes()?)
+    } else {
+        None
+    };
+    let keys = args.rest();
+    let sets = sets_at(ctx, keys, with_store)?;
+    let members = combine(&sets, op, 0);
+    let Some(destination) = destination else {
+        write_members(reply, members.iter().map(|m| m.as_bytes()).collect(), true);
+        return Ok(());
+    };
+    let owned: SetValue = members.into_iter().cloned().collect();
+    let len = store(ctx, destination, owned)?;
+    reply.count(len);
+    Ok(())
+}
+
+/// `SINTER key [key ...]`: the members in every set.
+pub fn sinter(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    combine_command(ctx, args, reply, Op::Inter, false)
+}
+
+/// `SINTERSTORE destination key [key ...]`
+pub fn sinterstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    combine_command(ctx, args, reply, Op::Inter, true)
+}
+
+/// `SUNION key [key ...]`: the members in any set.
+pub fn sunion(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    combine_command(ctx, args, reply, Op::Union, false)
+}
+
+/// `SUNIONSTORE destination key [key ...]`
+pub fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    combine_command(ctx, args, reply, Op::Union, true)
+}
+
+/// `SDIFF key [key ...]`: the members of the first set in none of the others.
+pub fn sdiff(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    combine_command(ctx, args, reply, Op::Diff, false)
+}
+
+/// `SDIFFSTORE destination key [key ...]`
+pub fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    combine_command(ctx, args, reply, Op::Diff, true)
+}
+
+/// `SINTERCARD numkeys key [key ...] [LIMIT limit]`: the size of the intersection, counting
+/// stopped at `limit` when it is not 0.
+pub fn sintercard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let numkeys = match crate::args::parse_i64(args.next_bytes()?) {
+        Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => return Err(CommandError::msg("ERR numkeys should be greater than 0")),
+    };
+    let rest = args.rest();
+    let Some(keys) = rest.get(..numkeys) else {
+        return Err(CommandError::msg(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    };
+    let mut options = Args::new(&rest[numkeys..]);
+    let mut limit = 0usize;
+    while let Some(option) = options.peek() {
+        options.next_bytes()?;
+        // A repeated LIMIT is allowed: the last one counts.
+        if option.eq_ignore_ascii_case(b"limit") && !options.is_empty() {
+            limit = match crate::args::parse_i64(options.next_bytes()?) {
+                Ok(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),
+                _ => return Err(CommandError::msg("ERR LIMIT can't be negative")),
+            };
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let sets = sets_at(ctx, keys, false)?;
+    reply.count(combine(&sets, Op::Inter, limit).len());
+    Ok(())
+}
+
+/// `SMOVE source destination member`: 1 if the member moved, 0 if the source lacks it.
+///
+/// Both types are checked before anything changes (a missing source answers 0 without looking
+/// at the destination's type, as Redis does), so a WRONGTYPE destination leaves the source
+/// intact.
+pub fn smove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let source = args.next_bytes()?;
+    let destination = args.next_bytes()?;
+    let member = args.next_bytes()?;
+    let (db, now) = (ctx.db(), ctx.now);
+    let Some(src) = ctx.locked.get(db, source, now)? else {
+        reply.integer(0);
+        return Ok(());
+    };
+    let Some(src) = as_set(Some(src))? else {
+        return Err(CommandError::Internal("a present key read as missing"));
+    };
+    if source == destination {
+        // Moving a member onto its own set changes nothing.
+        reply.integer(i64::from(src.contains(member)));
+        return Ok(());
+    }
+    as_set(ctx.locked.get(db, destination, now)?)?;
+    let removed = update(ctx, source, false, |set| set.remove(member))?;
+    if removed != Some(true) {
+        reply.integer(0);
+        return Ok(());
+    }
+    update(ctx, destination, true, |set| {
+        set.insert(CompactBytes::new(member));
+    })?;
+    reply.integer(1);
+    Ok(())
+}
+
+/// A random member of `set` (non-empty), or an internal error if it turns out empty.
+fn random_member(set: &SetValue) -> Result<&CompactBytes, CommandError> {
+    if set.is_empty() {
+        return Err(CommandError::Internal("empty set"));
+    }
+    let pick = crate::random::Rng::new().below(set.len());
+    set.iter()
+        .nth(pick)
+        .ok_or(CommandError::Internal("set shorter than its length"))
+}
+
+/// `SPOP key [count]`: removes and returns a random member (nil if missing), or up to `count`
+/// distinct members as a set; the key goes with its last member.
+pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    if args.remaining() > 1 {
+        return Err(CommandError::Syntax);
+    }
+    let Some(count_arg) = args.peek() else {
+        let popped = update(ctx, key, false, |set| {
+            let member = random_member(set)?.clone();
+            set.remove(&member);
+            Ok::<_, CommandError>(member)
+        })?;
+        match popped.transpose()? {
+            Some(member) => reply.bulk(&member),
+            None => reply.null(),
+        }
+        return Ok(());
+    };
+    let count = match crate::args::parse_i64(count_arg) {
+        Ok(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),
+        _ => {
+            return Err(CommandError::msg(
+                "ERR value is out of range, must be positive",
+            ))
+        }
+    };
+    let popped = update(ctx, key, false, |set| {
+        if count >= set.len() {
+            // The whole set: the key goes.
+            return std::mem::take(set).into_iter().collect::<Vec<_>>();
+        }
+        let picked: Vec<CompactBytes> = crate::random::Rng::new()
+            .distinct(members_of(set), count)
+            .into_iter()
+            .map(CompactBytes::new)
+            .collect();
+        for member in &picked {
+            set.remove(member);
+        }
+        picked
+    })?;
+    let popped = popped.unwrap_or_default();
+    write_members(reply, popped.iter().map(|m| m.as_bytes()).collect(), true);
+    Ok(())
+}
+
+/// Most members a negative SRANDMEMBER count may ask for (16M).
+const MAX_REPEATED_PICKS: i64 = 1 << 24;
+
+/// `SRANDMEMBER key [count]`: a random member (nil if missing), or with a count an array: a
+/// positive count gives distinct members, at most the whole set; a negative one gives exactly
+/// `-count`, possibly repeated.
+pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    if args.remaining() > 1 {
+        return Err(CommandError::Syntax);
+    }
+    let Some(count_arg) = args.peek() else {
+        match set_at(ctx, key)? {
+            None => reply.null(),
+            Some(set) => reply.bulk(random_member(set)?),
+        }
+        return Ok(());
+    };
+    // As Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): i64::MIN is refused.
+    let count = crate::args::parse_i64(count_arg)?;
+    if count == i64::MIN {
+        return Err(CommandError::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    // A negative count repeats members, so the reply grows with the count alone: past this kv
+    // refuses rather than build a reply of any size a client asks for (Redis 7.0 tries).
+    if count < -MAX_REPEATED_PICKS {
+        return Err(CommandError::msg("ERR value is out of range"));
+    }
+    let Some(set) = set_at(ctx, key)? else {
+        reply.array(0);
+        return Ok(());
+    };
+    let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+    let members = members_of(set);
+    let mut rng = crate::random::Rng::new();
+    if count < 0 {
+        // Independent draws; nothing is allocated in proportion to the count.
+        reply.array(wanted);
+        for _ in 0..wanted {
+            reply.bulk(members[rng.below(members.len())]);
+        }
+        return Ok(());
+    }
+    if wanted >= members.len() {
+        // The whole set, in the order Redis walks it.
+        write_members(reply, members, false);
+        return Ok(());
+    }
+    let picked = rng.distinct(members, wanted);
+    reply.array(picked.len());
+    for member in picked {
+        reply.bulk(member);
+    }
+    Ok(())
+}
+
+/// `SSCAN key cursor [MATCH pattern] [COUNT count]`: the next cursor and a batch of members.
+///
+/// A set Redis would keep as an intset (see `Value::encoding`) comes back whole with cursor 0,
+/// in ascending numeric order, whatever the cursor and COUNT, as Redis answers for intsets. A
+/// bigger one is walked in the order of its members' hashes (under the set's own hasher, fixed
+/// for the set's life): the cursor is the hash to resume from, so every member present for the
+/// whole iteration is returned at least once however the set grows, shrinks or rehashes.
+pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let cursor = crate::keys::parse_cursor(args.next_bytes()?)?;
+    // Redis looks the key up before it reads the options: a missing key answers an empty
+    // scan even with bad options.
+    let Some(set) = set_at(ctx, key)? else {
+        reply.array(2);
+        reply.bulk(b"0");
+        reply.array(0);
+        return Ok(());
+    };
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    while let Some(option) = args.peek() {
+        args.next_bytes()?;
+        if args.is_empty() {
+            return Err(CommandError::Syntax);
+        }
+        if option.eq_ignore_ascii_case(b"count") {
+            let n = args.next_i64()?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if option.eq_ignore_ascii_case(b"match") {
+            pattern = Some(args.next_bytes()?);
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let (next, batch) = if is_intset(set) {
+        (0, members_of(set))
+    } else {
+        scan_step(set, cursor, count)
+    };
+    let keep = |member: &[u8]| pattern.is_none_or(|p| crate::glob::matches(p, member, false));
+    let batch: Vec<&[u8]> = batch.into_iter().filter(|m| keep(m)).collect();
+    reply.array(2);
+    reply.bulk(itoa::Buffer::new().format(next).as_bytes());
+    write_members(reply, batch, false);
+    Ok(())
+}
+
+/// One step over a big set: the `count` members of smallest hash from `cursor` on (more when
+/// several share the last hash, so that none is skipped), in hash order, and the cursor after
+/// them; 0 when the walk is complete. O(members) per call, with no sort of the whole set.
+fn scan_step(set: &SetValue, cursor: u64, count: usize) -> (u64, Vec<&[u8]>) {
+    let hasher = set.hasher();
+    let mut candidates: Vec<(u64, &[u8])> = set
+        .iter()
+        .map(|m| (hasher.hash_one(m), m.as_bytes()))
+        .filter(|(h, _)| *h >= cursor)
+        .collect();
+    let next = if candidates.len() > count {
+        let (_, nth, _) = candidates.select_nth_unstable_by_key(count - 1, |c| c.0);
+        let last = nth.0;
+        candidates.retain(|c| c.0 <= last);
+        // Past the largest hash there is nothing left: the end, cursor 0.
+        last.checked_add(1).unwrap_or(0)
+    } else {
+        0
+    };
+    candidates.sort_unstable_by_key(|c| c.0);
+    (next, candidates.into_iter().map(|(_, m)| m).collect())
+}
+
+/// Registration block: the set commands' rows of the command table.
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    command!("sadd", -3, [WRITE, DENYOOM, FAST], (1, 1, 1), Set, engine!(sadd), "1.0.0",
+        "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.",
+        "Adds members to a set, creating it if needed.", "key member [member ...]"),
+    command!("scard", 2, [READONLY, FAST], (1, 1, 1), Set, engine!(scard), "1.0.0",
+        "O(1)", "Returns the number of members in a set.", "key"),
+    command!("sdiff", -2, [READONLY], (1, -1, 1), Set, engine!(sdiff), "1.0.0",
+        "O(N) where N is the total number of elements in all given sets.",
+        "Returns the members of the first set that are in none of the others.", "key [key ...]",
+        tips: &["nondeterministic_output_order"]),
+    command!("sdiffstore", -3, [WRITE, DENYOOM], (1, -1, 1), Set, engine!(sdiffstore), "1.0.0",
+        "O(N) where N is the total number of elements in all given sets.",
+        "Stores the difference of sets in a key, deleting it when the difference is empty.",
+        "destination key [key ...]"),
+    command!("sinter", -2, [READONLY], (1, -1, 1), Set, engine!(sinter), "1.0.0",
+        "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        "Returns the members common to every set.", "key [key ...]",
+        tips: &["nondeterministic_output_order"]),
+    command!("sintercard", -3, [READONLY, MOVABLEKEYS], (0, 0, 0), Set, engine!(sintercard),
+        "7.0.0",
+        "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        "Returns the number of members common to every set, optionally stopping at a limit.",
+        "numkeys key [key ...] [LIMIT limit]", key_count_at: Some(1)),
+    command!("sinterstore", -3, [WRITE, DENYOOM], (1, -1, 1), Set, engine!(sinterstore), "1.0.0",
+        "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
+        "Stores the intersection of sets in a key, deleting it when the intersection is empty.",
+        "destination key [key ...]"),
+    command!("sismember", 3, [READONLY, FAST], (1, 1, 1), Set, engine!(sismember), "1.0.0",
+        "O(1)", "Tells whether a member is in a set.", "key member"),
+    command!("smembers", 2, [READONLY], (1, 1, 1), Set, engine!(smembers), "1.0.0",
+        "O(N) where N is the set cardinality.", "Returns every member of a set.", "key",
+        tips: &["nondeterministic_output_order"]),
+    command!("smismember", -3, [READONLY, FAST], (1, 1, 1), Set, engine!(smismember), "6.2.0",
+        "O(N) where N is the number of elements being checked for membership",
+        "Tells for each of several members whether it is in a set.", "key member [member ...]"),
+    command!("smove", 4, [WRITE, FAST], (1, 2, 1), Set, engine!(smove), "1.0.0",
+        "O(1)", "Moves a member from one set to another.", "source destination member"),
+    command!("spop", -2, [WRITE, FAST], (1, 1, 1), Set, engine!(spop), "1.0.0",
+        "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.",
+        "Removes and returns random members of a set, deleting it when emptied.", "key [count]",
+        tips: &["nondeterministic_output"]),
+    command!("srandmember", -2, [READONLY], (1, 1, 1), Set, engine!(srandmember), "1.0.0",
+        "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.",
+        "Returns random members of a set.", "key [count]", tips: &["nondeterministic_output"]),
+    command!("srem", -3, [WRITE, FAST], (1, 1, 1), Set, engine!(srem), "1.0.0",
+        "O(N) where N is the number of members to be removed.",
+        "Removes members from a set, deleting it with its last member.", "key member [member ...]"),
+    command!("sscan", -3, [READONLY], (1, 1, 1), Set, engine!(sscan), "2.8.0",
+        "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+        "Iterates over the members of a set.", "key cursor [MATCH pattern] [COUNT count]",
+        tips: &["nondeterministic_output"]),
+    command!("sunion", -2, [READONLY], (1, -1, 1), Set, engine!(sunion), "1.0.0",
+        "O(N) where N is the total number of elements in all given sets.",
+        "Returns the members in any of several sets.", "key [key ...]",
+        tips: &["nondeterministic_output_order"]),
+    command!("sunionstore", -3, [WRITE, DENYOOM], (1, -1, 1), Set, engine!(sunionstore), "1.0.0",
+        "O(N) where N is the total number of elements in all given sets.",
+        "Stores the union of sets in a key, deleting it when the union is empty.",
+        "destination key [key ...]"),
+];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use bytes::Bytes;
+    use kv_resp::Frame;
+
+    use super::COMMANDS;
+    use crate::keys::tests::Client;
+    use crate::Protocol;
+
+    fn int(n: i64) -> Frame {
+        Frame::Integer(n)
+    }
+
+    fn bulk(s: &str) -> Frame {
+        Frame::bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    fn err(s: &'static str) -> Frame {
+        Frame::error(s)
+    }
+
+    fn bulks(items: &[&str]) -> Frame {
+        Frame::Array(items.iter().map(|s| bulk(s)).collect())
+    }
+
+    /// The strings of an array (or RESP3 set) of bulk strings, sorted (set order is kv's).
+    fn sorted(frame: Frame) -> Vec<String> {
+        let (Frame::Array(items) | Frame::Set(items)) = frame else {
+            panic!("{frame:?}")
+        };
+        let mut out: Vec<String> = items
+            .into_iter()
+            .map(|f| match f {
+                Frame::Bulk(b) => String::from_utf8(b.to_vec()).expect("utf-8"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+    #[test]
+    fn sadd_srem_and_reads() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("SADD s a b a c"), int(3));
+        assert_eq!(c.cmd("SADD s c d"), int(1));
+        assert_eq!(c.cmd("SCARD s"), int(4));
+        assert_eq!(c.cmd("SCARD nokey"), int(0));
+        assert_eq!(c.cmd("SISMEMBER s a"), int(1));
+        assert_eq!(c.cmd("SISMEMBER s z"), int(0));
+        assert_eq!(c.cmd("SISMEMBER nokey a"), int(0));
+        assert_eq!(
+            c.cmd("SMISMEMBER s a z d"),
+            Frame::Array(vec![int(1), int(0), int(1)])
+        );
+        assert_eq!(c.cmd("SMISMEMBER nokey a"), Frame::Array(vec![int(0)]));
+        assert_eq!(sorted(c.cmd("SMEMBERS s")), ["a", "b", "c", "d"]);
+        assert_eq!(c.cmd("SMEMBERS nokey"), bulks(&[]));
+        assert_eq!(c.cmd("TYPE s"), Frame::simple("set"));
+        assert_eq!(c.cmd("OBJECT ENCODING s"), Frame::bulk("hashtable"));
+        assert_eq!(
+            c.cmd("SADD s"),
+            err("ERR wrong number of arguments for 'sadd' command")
+        );
+        assert_eq!(c.cmd("SREM nokey a"), int(0));
+        assert_eq!(c.cmd("SREM s a a z"), int(1));
+        assert_eq!(c.cmd("SREM s b c"), int(2));
+        assert_eq!(c.cmd("EXISTS s"), int(1));
+        assert_eq!(c.cmd("SREM s d"), int(1));
+        assert_eq!(c.cmd("EXISTS s"), int(0), "the last member takes the key");
+    }
+
+    #[test]
+    fn integer_sets_are_intsets_in_numeric_order() {
+        let mut c = Client::new();
+        c.cmd("SADD s 10 -3 2 9223372036854775807 -9223372036854775808");
+        assert_eq!(c.cmd("OBJECT ENCODING s"), Frame::bulk("intset"));
+        assert_eq!(
+            c.cmd("SMEMBERS s"),
+            bulks(&[
+                "-9223372036854775808",
+                "-3",
+                "2",
+                "10",
+                "9223372036854775807"
+            ])
+        );
+        assert_eq!(
+            c.cmd("SSCAN s 0 COUNT 1"),
+            Frame::Array(vec![
+                bulk("0"),
+                bulks(&[
+                    "-9223372036854775808",
+                    "-3",
+                    "2",
+                    "10",
+                    "9223372036854775807"
+                ])
+            ])
+        );
+        // Not integers as Redis reads them: a hash table.
+        c.cmd("SADD t 1 007");
+        assert_eq!(c.cmd("OBJECT ENCODING t"), Frame::bulk("hashtable"));
+        for i in 0..513 {
+            c.cmd(&format!("SADD big {i}"));
+        }
+        assert_eq!(c.cmd("OBJECT ENCODING big"), Frame::bulk("hashtable"));
+        assert_eq!(c.cmd("OBJECT REFCOUNT big"), int(1));
+    }
+
+    #[test]
+    fn resp3_replies_sets_where_redis_does() {
+        let mut c = Client::new();
+        c.cmd("SADD s 1 2");
+        c.set_protocol(Protocol::Resp3);
+        assert_eq!(c.cmd("SMEMBERS s"), Frame::Set(vec![bulk("1"), bulk("2")]));
+        assert_eq!(c.cmd("SMEMBERS nokey"), Frame::Set(vec![]));
+        assert_eq!(c.cmd("SINTER s"), Frame::Set(vec![bulk("1"), bulk("2")]));
+        assert_eq!(c.cmd("SUNION nokey"), Frame::Set(vec![]));
+        assert_eq!(c.cmd("SDIFF s"), Frame::Set(vec![bulk("1"), bulk("2")]));
+        assert_eq!(c.cmd("SPOP nokey 1"), Frame::Set(vec![]));
+        assert_eq!(c.cmd("SPOP s 0"), Frame::Set(vec![]));
+        // SRANDMEMBER answers arrays, even with the whole set.
+        assert_eq!(c.cmd("SRANDMEMBER s 10"), bulks(&["1", "2"]));
+        assert_eq!(c.cmd("SRANDMEMBER nokey"), Frame::Null);
+        assert_eq!(c.cmd("SPOP s 5"), Frame::Set(vec![bulk("1"), bulk("2")]));
+        assert_eq!(c.cmd("EXISTS s"), int(0));
+    }
+
+    #[test]
+    fn combinations_and_stores() {
+        let mut c = Client::new();
+        c.cmd("SADD a x y z 1");
+        c.cmd("SADD b y z w");
+        c.cmd("SADD c z q");
+        assert_eq!(sorted(c.cmd("SINTER a b")), ["y", "z"]);
+        assert_eq!(sorted(c.cmd("SINTER a b c")), ["z"]);
+        assert_eq!(c.cmd("SINTER a nokey"), bulks(&[]));
+        assert_eq!(sorted(c.cmd("SUNION a nokey c")), ["1", "q", "x", "y", "z"]);
+        assert_eq!(sorted(c.cmd("SDIFF a b")), ["1", "x"]);
+        assert_eq!(sorted(c.cmd("SDIFF a nokey c")), ["1", "x", "y"]);
+        assert_eq!(c.cmd("SDIFF nokey a"), bulks(&[]));
+        assert_eq!(c.cmd("SDIFF a a"), bulks(&[]));
+        assert_eq!(c.cmd("SINTERCARD 2 a b"), int(2));
+        assert_eq!(c.cmd("SINTERCARD 2 a b LIMIT 1"), int(1));
+        assert_eq!(c.cmd("SINTERCARD 2 a b LIMIT 0"), int(2));
+        assert_eq!(c.cmd("SINTERCARD 2 a b limit 1 LIMIT 0"), int(2));
+        assert_eq!(c.cmd("SINTERCARD 1 nokey"), int(0));
+        for (line, error) in [
+            ("SINTERCARD 0 a", "ERR numkeys should be greater than 0"),
+            ("SINTERCARD x a", "ERR numkeys should be greater than 0"),
+            (
+                "SINTERCARD 3 a b",
+                "ERR Number of keys can't be greater than number of args",
+            ),
+            ("SINTERCARD 2 a b LIMIT -1", "ERR LIMIT can't be negative"),
+            ("SINTERCARD 2 a b LIMIT x", "ERR LIMIT can't be negative"),
+            ("SINTERCARD 2 a b LIMIT", "ERR syntax error"),
+            ("SINTERCARD 2 a b FOO 1", "ERR syntax error"),
+        ] {
+            assert_eq!(c.cmd(line), err(error), "{line}");
+        }
+        // Stores replace any value, TTL included, and reply the size.
+        c.cmd("SET d str");
+        c.cmd("EXPIRE d 100");
+        assert_eq!(c.cmd("SINTERSTORE d a b"), int(2));
+        assert_eq!(c.cmd("TTL d"), int(-1));
+        assert_eq!(sorted(c.cmd("SMEMBERS d")), ["y", "z"]);
+        assert_eq!(c.cmd("SUNIONSTORE d a b c"), int(6));
+        assert_eq!(c.cmd("SDIFFSTORE d a b c"), int(2));
+        assert_eq!(sorted(c.cmd("SMEMBERS d")), ["1", "x"]);
+        // A store reading its own destination sees the old value.
+        assert_eq!(c.cmd("SUNIONSTORE d d c"), int(4));
+        // An empty result deletes the destination and replies 0.
+        assert_eq!(c.cmd("SINTERSTORE d a nokey"), int(0));
+        assert_eq!(c.cmd("EXISTS d"), int(0));
+        c.cmd("SET d str");
+        assert_eq!(c.cmd("SDIFFSTORE d a a"), int(0));
+        assert_eq!(c.cmd("EXISTS d"), int(0));
+        c.cmd("SET d str");
+        assert_eq!(c.cmd("SUNIONSTORE d nokey"), int(0));
+        assert_eq!(c.cmd("EXISTS d"), int(0));
+        // Every source's type is checked, even after a missing key.
+        c.cmd("SET str v");
+        for line in [
+            "SINTER nokey str",
+            "SINTER a str",
+            "SUNION nokey str",
+            "SDIFF nokey str",
+            "SINTERCARD 2 nokey str",
+            "SINTERSTORE d nokey str",
+            "SUNIONSTORE d a str",
+            "SDIFFSTORE d a str",
+        ] {
+            assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
+        }
+        assert_eq!(c.cmd("EXISTS d"), int(0), "a failed store writes nothing");
+    }
+
+    #[test]
+    fn smove_moves_and_checks_types_first() {
+        let mut c = Client::new();
+        c.cmd("SADD src a b");
+        c.cmd("SET str v");
+        assert_eq!(c.cmd("SMOVE nokey str a"), int(0));
+        assert_eq!(c.cmd("SMOVE src str a"), err(WRONGTYPE));
+        assert_eq!(c.cmd("SMOVE str src a"), err(WRONGTYPE));
+        assert_eq!(c.cmd("SCARD src"), int(2));
+        assert_eq!(c.cmd("SMOVE src src a"), int(1));
+        assert_eq!(c.cmd("SMOVE src src z"), int(0));
+        assert_eq!(c.cmd("SMOVE src dst z"), int(0));
+        assert_eq!(c.cmd("EXISTS dst"), int(0));
+        assert_eq!(c.cmd("SMOVE src dst a"), int(1));
+        assert_eq!(c.cmd("SMEMBERS dst"), bulks(&["a"]));
+        c.cmd("SADD dst b");
+        assert_eq!(c.cmd("SMOVE src dst b"), int(1));
+        assert_eq!(c.cmd("EXISTS src"), int(0), "the last member takes the key");
+        assert_eq!(c.cmd("SCARD dst"), int(2));
+    }
+
+    #[test]
+    fn spop_counts() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("SPOP nokey"), Frame::NullBulk);
+        assert_eq!(c.cmd("SPOP nokey 3"), bulks(&[]));
+        assert_eq!(
+            c.cmd("SPOP nokey -1"),
+            err("ERR value is out of range, must be positive")
+        );
+        assert_eq!(
+            c.cmd("SPOP nokey x"),
+            err("ERR value is out of range, must be positive")
+        );
+        assert_eq!(c.cmd("SPOP nokey 1 2"), err("ERR syntax error"));
+        let all: HashSet<String> = (0..20).map(|i| format!("m{i}")).collect();
+        for m in &all {
+            c.cmd(&format!("SADD s {m}"));
+        }
+        let Frame::Bulk(one) = c.cmd("SPOP s") else {
+            panic!("a bulk string")
+        };
+        let one = String::from_utf8(one.to_vec()).expect("utf-8");
+        assert!(all.contains(&one));
+        assert_eq!(c.cmd(&format!("SISMEMBER s {one}")), int(0));
+        assert_eq!(c.cmd("SPOP s 0"), bulks(&[]));
+        let popped = sorted(c.cmd("SPOP s 5"));
+        assert_eq!(popped.iter().collect::<HashSet<_>>().len(), 5);
+        assert_eq!(c.cmd("SCARD s"), int(14));
+        assert_eq!(sorted(c.cmd("SPOP s 100")).len(), 14);
+        assert_eq!(c.cmd("EXISTS s"), int(0));
+        c.cmd("SADD s only");
+        assert_eq!(c.cmd("SPOP s"), bulk("only"));
+        assert_eq!(c.cmd("EXISTS s"), int(0));
+    }
+
+    #[test]
+    fn srandmember_counts() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("SRANDMEMBER nokey"), Frame::NullBulk);
+        assert_eq!(c.cmd("SRANDMEMBER nokey 3"), bulks(&[]));
+        assert_eq!(
+            c.cmd("SRANDMEMBER nokey -16777217"),
+            err("ERR value is out of range")
+        );
+        assert_eq!(c.cmd("SRANDMEMBER nokey -16777216"), bulks(&[]));
+        assert_eq!(c.cmd("SRANDMEMBER nokey 1 2"), err("ERR syntax error"));
+        assert_eq!(
+            c.cmd("SRANDMEMBER nokey x"),
+            err("ERR value is not an integer or out of range")
+        );
+        assert_eq!(
+            c.cmd("SRANDMEMBER nokey -9223372036854775808"),
+            err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+        );
+        let all: HashSet<String> = (0..20).map(|i| format!("m{i}")).collect();
+        for m in &all {
+            c.cmd(&format!("SADD s {m}"));
+        }
+        let Frame::Bulk(one) = c.cmd("SRANDMEMBER s") else {
+            panic!("a bulk string")
+        };
+        assert!(all.contains(std::str::from_utf8(&one).expect("utf-8")));
+        assert_eq!(c.cmd("SRANDMEMBER s 0"), bulks(&[]));
+        let picked = sorted(c.cmd("SRANDMEMBER s 5"));
+        assert_eq!(picked.iter().collect::<HashSet<_>>().len(), 5);
+        assert!(picked.iter().all(|m| all.contains(m)));
+        assert_eq!(sorted(c.cmd("SRANDMEMBER s 100")).len(), 20);
+        let picked = sorted(c.cmd("SRANDMEMBER s -50"));
+        assert_eq!(picked.len(), 50);
+        assert!(picked.iter().all(|m| all.contains(m)));
+        assert_eq!(c.cmd("SCARD s"), int(20), "SRANDMEMBER removes nothing");
+    }
+
+    #[test]
+    fn wrong_types_both_ways() {
+        let mut c = Client::new();
+        c.cmd("SET str v");
+        for line in [
+            "SADD str a",
+            "SREM str a",
+            "SCARD str",
+            "SISMEMBER str a",
+            "SMISMEMBER str a",
+            "SMEMBERS str",
+            "SPOP str",
+            "SPOP str 1",
+            "SRANDMEMBER str",
+            "SRANDMEMBER str 1",
+            "SSCAN str 0",
+        ] {
+            assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
+        }
+        c.cmd("SADD s a");
+        for line in ["GET s", "LPUSH s x", "HSET s f v", "APPEND s x"] {
+            assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
+        }
+        assert_eq!(c.cmd("SCARD s"), int(1));
+    }
+
+    /// Every member a complete SSCAN iteration returns, and how many calls it took.
+    fn scan_all(c: &mut Client, key: &str, options: &str) -> (Vec<String>, usize) {
+        let mut cursor = "0".to_string();
+        let mut members = Vec::new();
+        let mut calls = 0;
+        loop {
+            calls += 1;
+            let Frame::Array(mut reply) = c.cmd(&format!("SSCAN {key} {cursor} {options}")) else {
+                panic!("an array")
+            };
+            let batch = reply.pop().expect("batch");
+            let Some(Frame::Bulk(next)) = reply.pop() else {
+                panic!("a cursor")
+            };
+            members.extend(sorted(batch));
+            cursor = String::from_utf8(next.to_vec()).expect("digits");
+            if cursor == "0" {
+                return (members, calls);
+            }
+        }
+    }
+
+    #[test]
+    fn sscan_small_and_big_sets() {
+        let mut c = Client::new();
+        assert_eq!(
+            c.cmd("SSCAN nokey 0 COUNT 0"),
+            Frame::Array(vec![bulk("0"), bulks(&[])])
+        );
+        c.cmd("SADD small 3 1 2 11");
+        assert_eq!(
+            scan_all(&mut c, "small", "COUNT 1"),
+            (vec!["1".into(), "11".into(), "2".into(), "3".into()], 1)
+        );
+        assert_eq!(scan_all(&mut c, "small", "MATCH 1*").0, ["1", "11"]);
+        assert_eq!(c.cmd("SSCAN small x"), err("ERR invalid cursor"));
+        assert_eq!(c.cmd("SSCAN small 0 COUNT 0"), err("ERR syntax error"));
+        assert_eq!(c.cmd("SSCAN small 0 MATCH"), err("ERR syntax error"));
+        for chunk in 0..10 {
+            let mut line = "SADD big".to_string();
+            for i in 0..100 {
+                line.push_str(&format!(" m{}", chunk * 100 + i));
+            }
+            c.cmd(&line);
+        }
+        let (members, calls) = scan_all(&mut c, "big", "COUNT 50");
+        assert!(calls >= 20, "{calls} calls");
+        assert_eq!(members.len(), 1000, "no member twice from a stable set");
+        assert_eq!(members.iter().collect::<HashSet<_>>().len(), 1000);
+        let (members, _) = scan_all(&mut c, "big", "MATCH m99* COUNT 7");
+        assert_eq!(members.len(), 11, "m99 and m990..m999");
+    }
+
+    #[test]
+    fn dump_and_restore_sets() {
+        let mut c = Client::new();
+        c.cmd("SADD s a b 1");
+        let Frame::Bulk(payload) = c.cmd("DUMP s") else {
+            panic!("a payload")
+        };
+        assert_eq!(payload[0], 2, "tag 2 is a set");
+        let restored = c.run(&[b"RESTORE", b"t", b"0", &payload]);
+        assert_eq!(restored, Frame::simple("OK"));
+        assert_eq!(sorted(c.cmd("SMEMBERS t")), ["1", "a", "b"]);
+        // A duplicate member cannot be built through the set itself; write one by hand.
+        let mut body = vec![2u8, 2, 1, b'x', 1, b'x'];
+        body.extend_from_slice(&crate::dump::FORMAT_VERSION.to_le_bytes());
+        let crc = crate::dump::crc64(0, &body);
+        body.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            crate::dump::deserialize(&body),
+            Err(crate::dump::PayloadError::BadFormat)
+        );
+    }
+
+    #[test]
+    fn rows_match_redis_facts() {
+        let row = |name: &str| {
+            COMMANDS
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        assert_eq!(row("sadd").arity, -3);
+        assert_eq!(row("smove").arity, 4);
+        assert_eq!(row("sintercard").key_count_at, Some(1));
+        assert_eq!(row("smembers").tips, ["nondeterministic_output_order"]);
+        assert!(COMMANDS
+            .iter()
+            .all(|c| crate::table::find(c.name.as_bytes()).is_some()));
+    }
+}
