@@ -183,3 +183,16 @@ impl Entry {
         self.expires_at.is_some_and(|at| at.get() <= now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-key memory figure in BENCHMARKS.md rests on these sizes: a new type must not
+    /// grow every value (box it instead).
+    #[test]
+    fn values_stay_small() {
+        assert_eq!(std::mem::size_of::<Value>(), 40);
+        assert_eq!(std::mem::size_of::<Entry>(), 56);
+    }
+}
