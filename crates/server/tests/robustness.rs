@@ -146,7 +146,7 @@ fn every_command_with_random_arguments() {
 #[test]
 fn random_bytes_never_take_the_server_down() {
     let server = Server::kv(&[]);
-    let mut rng = Rng(0x6761_7262_6167_65);
+    let mut rng = Rng(0x0067_6172_6261_6765);
     for _ in 0..200 {
         let mut stream = server.raw();
         stream
