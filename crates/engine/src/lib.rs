@@ -32,6 +32,7 @@ pub mod keyspace;
 mod longdouble;
 mod random;
 pub mod reply;
+mod scan;
 pub mod server_commands;
 pub mod syntax;
 pub mod t_hash;

@@ -419,37 +419,21 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     // Redis looks the key up before it reads the options: a missing key answers an empty
     // scan even with bad options.
     let Some(hash) = hash_at(ctx, key)? else {
-        reply.array(2);
-        reply.bulk(b"0");
-        reply.array(0);
+        crate::scan::empty_scan(reply);
         return Ok(());
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    while let Some(option) = args.peek() {
-        args.next_bytes()?;
-        if args.is_empty() {
-            return Err(CommandError::Syntax);
-        }
-        if option.eq_ignore_ascii_case(b"count") {
-            let n = args.next_i64()?;
-            if n < 1 {
-                return Err(CommandError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if option.eq_ignore_ascii_case(b"match") {
-            pattern = Some(args.next_bytes()?);
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
+    let options = crate::scan::ScanOptions::parse(args)?;
     let (next, batch) = if crate::value::is_compact_hash(hash) {
         (0, hash.iter().collect::<Vec<_>>())
     } else {
-        scan_step(hash, cursor, count)
+        let hasher = hash.hasher();
+        let items = hash.iter().map(|(f, v)| (hasher.hash_one(f), (f, v)));
+        crate::scan::hash_order_step(items, cursor, options.count)
     };
-    let keep = |field: &[u8]| pattern.is_none_or(|p| crate::glob::matches(p, field, false));
-    let batch: Vec<_> = batch.into_iter().filter(|(f, _)| keep(f)).collect();
+    let batch: Vec<_> = batch
+        .into_iter()
+        .filter(|(f, _)| options.keeps(f))
+        .collect();
     reply.array(2);
     reply.bulk(itoa::Buffer::new().format(next).as_bytes());
     reply.array(batch.len() * 2);
@@ -458,36 +442,6 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         reply.bulk(value);
     }
     Ok(())
-}
-
-/// One step over a big hash: the `count` fields of smallest hash from `cursor` on (more when
-/// several share the last hash, so that none is skipped), in hash order, and the cursor after
-/// them; 0 when the walk is complete. O(fields) per call, with no sort of the whole hash.
-fn scan_step(
-    hash: &HashValue,
-    cursor: u64,
-    count: usize,
-) -> (u64, Vec<(&CompactBytes, &CompactBytes)>) {
-    let hasher = hash.hasher();
-    let mut candidates: Vec<(u64, &CompactBytes, &CompactBytes)> = hash
-        .iter()
-        .map(|(f, v)| (hasher.hash_one(f), f, v))
-        .filter(|(h, _, _)| *h >= cursor)
-        .collect();
-    let next = if candidates.len() > count {
-        let (_, nth, _) = candidates.select_nth_unstable_by_key(count - 1, |c| c.0);
-        let last = nth.0;
-        candidates.retain(|c| c.0 <= last);
-        // Past the largest hash there is nothing left: the end, cursor 0.
-        last.checked_add(1).unwrap_or(0)
-    } else {
-        0
-    };
-    candidates.sort_unstable_by_key(|c| c.0);
-    (
-        next,
-        candidates.into_iter().map(|(_, f, v)| (f, v)).collect(),
-    )
 }
 
 /// Registration block: the hash commands' rows of the command table.

@@ -503,64 +503,22 @@ pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     // Redis looks the key up before it reads the options: a missing key answers an empty
     // scan even with bad options.
     let Some(set) = set_at(ctx, key)? else {
-        reply.array(2);
-        reply.bulk(b"0");
-        reply.array(0);
+        crate::scan::empty_scan(reply);
         return Ok(());
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    while let Some(option) = args.peek() {
-        args.next_bytes()?;
-        if args.is_empty() {
-            return Err(CommandError::Syntax);
-        }
-        if option.eq_ignore_ascii_case(b"count") {
-            let n = args.next_i64()?;
-            if n < 1 {
-                return Err(CommandError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if option.eq_ignore_ascii_case(b"match") {
-            pattern = Some(args.next_bytes()?);
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
+    let options = crate::scan::ScanOptions::parse(args)?;
     let (next, batch) = if is_intset(set) {
         (0, members_of(set))
     } else {
-        scan_step(set, cursor, count)
+        let hasher = set.hasher();
+        let items = set.iter().map(|m| (hasher.hash_one(m), m.as_bytes()));
+        crate::scan::hash_order_step(items, cursor, options.count)
     };
-    let keep = |member: &[u8]| pattern.is_none_or(|p| crate::glob::matches(p, member, false));
-    let batch: Vec<&[u8]> = batch.into_iter().filter(|m| keep(m)).collect();
+    let batch: Vec<&[u8]> = batch.into_iter().filter(|m| options.keeps(m)).collect();
     reply.array(2);
     reply.bulk(itoa::Buffer::new().format(next).as_bytes());
     write_members(reply, batch, false);
     Ok(())
-}
-
-/// One step over a big set: the `count` members of smallest hash from `cursor` on (more when
-/// several share the last hash, so that none is skipped), in hash order, and the cursor after
-/// them; 0 when the walk is complete. O(members) per call, with no sort of the whole set.
-fn scan_step(set: &SetValue, cursor: u64, count: usize) -> (u64, Vec<&[u8]>) {
-    let hasher = set.hasher();
-    let mut candidates: Vec<(u64, &[u8])> = set
-        .iter()
-        .map(|m| (hasher.hash_one(m), m.as_bytes()))
-        .filter(|(h, _)| *h >= cursor)
-        .collect();
-    let next = if candidates.len() > count {
-        let (_, nth, _) = candidates.select_nth_unstable_by_key(count - 1, |c| c.0);
-        let last = nth.0;
-        candidates.retain(|c| c.0 <= last);
-        // Past the largest hash there is nothing left: the end, cursor 0.
-        last.checked_add(1).unwrap_or(0)
-    } else {
-        0
-    };
-    candidates.sort_unstable_by_key(|c| c.0);
-    (next, candidates.into_iter().map(|(_, m)| m).collect())
 }
 
 /// Registration block: the set commands' rows of the command table.
