@@ -1358,16 +1358,24 @@ pub(crate) mod tests {
         Frame::simple("OK")
     }
 
-    fn int(n: i64) -> Frame {
+    /// An integer reply.
+    pub(crate) fn int(n: i64) -> Frame {
         Frame::Integer(n)
     }
 
-    fn bulk(s: &str) -> Frame {
+    /// A bulk string reply.
+    pub(crate) fn bulk(s: &str) -> Frame {
         Frame::bulk(Bytes::copy_from_slice(s.as_bytes()))
     }
 
-    fn err(s: &'static str) -> Frame {
+    /// An error reply.
+    pub(crate) fn err(s: &'static str) -> Frame {
         Frame::error(s)
+    }
+
+    /// An array of bulk strings.
+    pub(crate) fn bulks(items: &[&str]) -> Frame {
+        Frame::Array(items.iter().map(|s| bulk(s)).collect())
     }
 
     fn strings(items: &[&str]) -> Vec<Vec<u8>> {

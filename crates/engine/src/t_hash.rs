@@ -499,24 +499,11 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 mod tests {
     use std::collections::HashSet;
 
-    use bytes::Bytes;
     use kv_resp::Frame;
 
     use super::*;
-    use crate::keys::tests::Client;
+    use crate::keys::tests::{bulk, err, int, Client};
     use crate::Protocol;
-
-    fn int(n: i64) -> Frame {
-        Frame::Integer(n)
-    }
-
-    fn bulk(s: &str) -> Frame {
-        Frame::bulk(Bytes::copy_from_slice(s.as_bytes()))
-    }
-
-    fn err(s: &'static str) -> Frame {
-        Frame::error(s)
-    }
 
     /// The strings of an array of bulk strings, sorted (hash order is unspecified).
     fn sorted(frame: Frame) -> Vec<String> {

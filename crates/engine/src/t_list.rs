@@ -645,25 +645,8 @@ mod tests {
     use bytes::Bytes;
     use kv_resp::Frame;
 
-    use crate::keys::tests::Client;
+    use crate::keys::tests::{bulk, bulks, err, int, Client};
     use crate::{Engine, Session};
-
-    fn int(n: i64) -> Frame {
-        Frame::Integer(n)
-    }
-
-    fn bulk(s: &str) -> Frame {
-        Frame::bulk(Bytes::copy_from_slice(s.as_bytes()))
-    }
-
-    fn err(s: &'static str) -> Frame {
-        Frame::error(s)
-    }
-
-    /// An array of bulk strings.
-    fn bulks(items: &[&str]) -> Frame {
-        Frame::Array(items.iter().map(|s| bulk(s)).collect())
-    }
 
     fn ints(items: &[i64]) -> Frame {
         Frame::Array(items.iter().map(|&n| int(n)).collect())

@@ -587,28 +587,11 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 mod tests {
     use std::collections::HashSet;
 
-    use bytes::Bytes;
     use kv_resp::Frame;
 
     use super::COMMANDS;
-    use crate::keys::tests::Client;
+    use crate::keys::tests::{bulk, bulks, err, int, Client};
     use crate::Protocol;
-
-    fn int(n: i64) -> Frame {
-        Frame::Integer(n)
-    }
-
-    fn bulk(s: &str) -> Frame {
-        Frame::bulk(Bytes::copy_from_slice(s.as_bytes()))
-    }
-
-    fn err(s: &'static str) -> Frame {
-        Frame::error(s)
-    }
-
-    fn bulks(items: &[&str]) -> Frame {
-        Frame::Array(items.iter().map(|s| bulk(s)).collect())
-    }
 
     /// The strings of an array (or RESP3 set) of bulk strings, sorted (set order is kv's).
     fn sorted(frame: Frame) -> Vec<String> {
