@@ -152,7 +152,15 @@ fn run_id() -> String {
 /// Starts logging, builds the runtime and serves until shutdown.
 pub fn run(config: Config) -> Result<()> {
     init_logging(&config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // On a single core a work-stealing scheduler has nobody to steal for: the single-threaded
+    // one does the same work with less synchronisation.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = builder
         .enable_all()
         .thread_name("kv-worker")
         .build()
