@@ -67,6 +67,10 @@ struct Sample {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Requests served per second of the server's own CPU time (user + system): what the
+    /// server costs per request, which still tells the servers apart when the load generator
+    /// is the bottleneck.
+    per_cpu_second: f64,
 }
 
 /// Runs redis-benchmark for one test and returns its CSV figures.
@@ -108,6 +112,7 @@ fn benchmark(port: u16, test: &str, pipeline: u32) -> Result<Sample> {
         rps: fields[0],
         p50_ms: fields[3],
         p99_ms: fields[5],
+        per_cpu_second: 0.0,
     })
 }
 
@@ -193,7 +198,11 @@ pub fn run() -> Result<()> {
                             &["--save", "", "--appendonly", "no"],
                         )?
                     };
-                    let sample = benchmark(server.port, test, pipeline)?;
+                    let cpu_before = cpu_seconds(server.child.id())?;
+                    let mut sample = benchmark(server.port, test, pipeline)?;
+                    let cpu = cpu_seconds(server.child.id())? - cpu_before;
+                    let requests: f64 = REQUESTS.parse().unwrap_or(0.0);
+                    sample.per_cpu_second = if cpu > 0.0 { requests / cpu } else { 0.0 };
                     println!(
                         "{:<12} {test:<5} P={pipeline:<2} round {round}: {:>12.0} ops/s",
                         server.name, sample.rps
@@ -228,7 +237,18 @@ fn summarize(samples: &[Sample]) -> Sample {
         rps: median(samples.iter().map(|s| s.rps).collect()),
         p50_ms: median(samples.iter().map(|s| s.p50_ms).collect()),
         p99_ms: median(samples.iter().map(|s| s.p99_ms).collect()),
+        per_cpu_second: median(samples.iter().map(|s| s.per_cpu_second).collect()),
     }
+}
+
+/// CPU time (user + system) a process has used, from /proc, whose clock ticks are 1/100 s
+/// on Linux.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    Ok((ticks(11) + ticks(12)) / 100.0)
 }
 
 fn render(rows: &[(&str, u32, Sample, Sample)], kv_bytes: f64, redis_bytes: f64) -> String {
@@ -253,11 +273,11 @@ fn render(rows: &[(&str, u32, Sample, Sample)], kv_bytes: f64, redis_bytes: f64)
          1M keyspace (`-r 1000000`), 32-byte values; median of {ROUNDS} alternating runs.\n\n",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     ));
-    out.push_str("| test | pipeline | kv ops/s | Redis ops/s | kv / Redis | kv p50 ms | Redis p50 ms | kv p99 ms | Redis p99 ms |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| test | pipeline | kv ops/s | Redis ops/s | kv / Redis | kv p50 ms | Redis p50 ms | kv p99 ms | Redis p99 ms | kv ops per CPU-s | Redis ops per CPU-s | kv / Redis |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (test, pipeline, kv, redis) in rows {
         out.push_str(&format!(
-            "| {} | {pipeline} | {:.0} | {:.0} | **{:.2}** | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+            "| {} | {pipeline} | {:.0} | {:.0} | **{:.2}** | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} | **{:.2}** |\n",
             test.to_uppercase(),
             kv.rps,
             redis.rps,
@@ -265,7 +285,10 @@ fn render(rows: &[(&str, u32, Sample, Sample)], kv_bytes: f64, redis_bytes: f64)
             kv.p50_ms,
             redis.p50_ms,
             kv.p99_ms,
-            redis.p99_ms
+            redis.p99_ms,
+            kv.per_cpu_second,
+            redis.per_cpu_second,
+            kv.per_cpu_second / redis.per_cpu_second.max(1.0)
         ));
     }
     out.push_str(&format!(

@@ -203,8 +203,9 @@ impl Connection {
         Ok(tokio::select! {
             read = reader.read_buf(input) => Wake::Input(read?),
             _ = monitor_lines => Wake::Monitor,
+            // Shutdown reaches connections as a kill too (`Clients::kill_all`), so waiting
+            // here on the kill alone saves registering with a second notifier on every read.
             _ = self.handle.kill.notified() => Wake::Stop,
-            _ = self.shared.shutdown.notified() => Wake::Stop,
             _ = idle => {
                 tracing::debug!("closing idle client {}", self.handle.id);
                 Wake::Stop
