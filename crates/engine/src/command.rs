@@ -253,6 +253,11 @@ pub struct CommandSpec {
     pub handler: Handler,
     /// Hints for clients and proxies (`nondeterministic_output`, `request_policy:...`).
     pub tips: &'static [&'static str],
+    /// Flags of the command's key specification (`RW`, `OW`, `RM`, `RO`, `access`,
+    /// `insert`, `update`, `delete`, ...), as `COMMAND INFO` and `COMMAND GETKEYSANDFLAGS`
+    /// report them; empty means the default derived from the command flags (`RO access` for a
+    /// read-only command, `RW update` otherwise).
+    pub key_flags: &'static [&'static str],
     /// For commands whose keys follow a count (`LMPOP numkeys key...`): the position of that
     /// count. Such commands have the `movablekeys` flag and `(0, 0, 0)` as key range.
     pub key_count_at: Option<usize>,
@@ -275,6 +280,7 @@ impl CommandSpec {
         subcommands: &[],
         handler: Handler::Server,
         tips: &[],
+        key_flags: &[],
         key_count_at: None,
     };
 }

@@ -127,7 +127,7 @@ pub fn getkeysandflags(
         reply.bulk(key);
         let flags = key_flags(spec);
         reply.set(flags.len());
-        for flag in flags {
+        for flag in flags.iter() {
             reply.simple(flag);
         }
     }
@@ -210,12 +210,14 @@ fn full_name(spec: &CommandSpec, parent: Option<&CommandSpec>) -> String {
     }
 }
 
-/// Key-spec flags kv derives from the command flags (Redis records them per key).
-fn key_flags(spec: &CommandSpec) -> [&'static str; 2] {
-    if spec.has(Flags::READONLY) {
-        ["RO", "access"]
+/// The flags of a command's key specification: from its row, or derived from its flags.
+fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
+    if !spec.key_flags.is_empty() {
+        spec.key_flags
+    } else if spec.has(Flags::READONLY) {
+        &["RO", "access"]
     } else {
-        ["RW", "update"]
+        &["RW", "update"]
     }
 }
 
@@ -247,7 +249,7 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
         reply.bulk(b"flags");
         let flags = key_flags(spec);
         reply.set(flags.len());
-        for flag in flags {
+        for flag in flags.iter() {
             reply.simple(flag);
         }
         reply.bulk(b"begin_search");
@@ -281,7 +283,7 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
         reply.bulk(b"flags");
         let flags = key_flags(spec);
         reply.set(flags.len());
-        for flag in flags {
+        for flag in flags.iter() {
             reply.simple(flag);
         }
         reply.bulk(b"begin_search");

@@ -1045,10 +1045,10 @@ pub fn object_help(
 /// The subcommands of OBJECT.
 static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     command!("encoding", 3, [READONLY], (2, 2, 1), Generic, engine!(object_encoding), "2.2.3", "O(1)",
-        "Returns the internal encoding of a key's value.", "key", tips: &["nondeterministic_output"]),
+        "Returns the internal encoding of a key's value.", "key", tips: &["nondeterministic_output"], key_flags: &["RO"]),
     command!("freq", 3, [READONLY], (2, 2, 1), Generic, engine!(object_freq), "4.0.0", "O(1)",
         "Returns the logarithmic access frequency counter of a key's value.", "key",
-        tips: &["nondeterministic_output"]),
+        tips: &["nondeterministic_output"], key_flags: &["RO"]),
     command!(
         "help",
         2,
@@ -1062,9 +1062,9 @@ static OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         ""
     ),
     command!("idletime", 3, [READONLY], (2, 2, 1), Generic, engine!(object_idletime), "2.2.3", "O(1)",
-        "Returns how long ago a key was last accessed, in seconds.", "key", tips: &["nondeterministic_output"]),
+        "Returns how long ago a key was last accessed, in seconds.", "key", tips: &["nondeterministic_output"], key_flags: &["RO"]),
     command!("refcount", 3, [READONLY], (2, 2, 1), Generic, engine!(object_refcount), "2.2.3", "O(1)",
-        "Returns how many references a key's value has.", "key", tips: &["nondeterministic_output"]),
+        "Returns how many references a key's value has.", "key", tips: &["nondeterministic_output"], key_flags: &["RO"]),
 ];
 
 /// Registration block: the key-generic commands' rows of the command table.
@@ -1079,14 +1079,14 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("del", -2, [WRITE], (1, -1, 1), Generic, engine!(del), "1.0.0",
         "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
         "Deletes keys and counts how many existed.", "key [key ...]",
-        tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"], key_flags: &["RM", "delete"]),
     command!("dump", 2, [READONLY], (1, 1, 1), Generic, engine!(dump::dump), "2.6.0",
         "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).",
         "Serializes a key's value into a payload RESTORE accepts.", "key", tips: &["nondeterministic_output"]),
     command!("exists", -2, [READONLY, FAST], (1, -1, 1), Generic, engine!(exists), "1.0.0",
         "O(N) where N is the number of keys to check.",
         "Counts how many of the given keys exist, repeats included.", "key [key ...]",
-        tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"], key_flags: &["RO"]),
     command!(
         "expire",
         -3,
@@ -1136,7 +1136,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Returns every key name matching a pattern.", "pattern", locks: Locks::Db, extra_acl: &["dangerous"],
         tips: &["request_policy:all_shards", "nondeterministic_output_order"]),
     command!("move", 3, [WRITE, FAST], (1, 1, 1), Generic, engine!(move_), "1.0.0", "O(1)",
-        "Moves a key to another database.", "key db", locks: Locks::Custom(plan_move)),
+        "Moves a key to another database.", "key db", locks: Locks::Custom(plan_move), key_flags: &["RW", "access", "update"]),
     command!("object", -2, [], NO_KEYS, Generic, Handler::Container, "2.2.3", "Depends on subcommand.",
         "A container for commands that inspect how a value is stored.", "", subcommands: OBJECT_SUBCOMMANDS),
     command!(
@@ -1220,7 +1220,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
         "Creates a key from a payload made by DUMP.",
         "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]",
-        extra_acl: &["dangerous"]),
+        extra_acl: &["dangerous"], key_flags: &["OW", "update"]),
     command!("scan", -2, [READONLY], NO_KEYS, Generic, engine!(scan), "2.8.0",
         "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
         "Iterates over the key names of the selected database.", "cursor [MATCH pattern] [COUNT count] [TYPE type]",
@@ -1232,7 +1232,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("touch", -2, [READONLY, FAST], (1, -1, 1), Generic, engine!(touch), "3.2.1",
         "O(N) where N is the number of keys that will be touched.",
         "Marks keys as just accessed and counts how many exist.", "key [key ...]",
-        tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"], key_flags: &["RO"]),
     command!("ttl", 2, [READONLY, FAST], (1, 1, 1), Generic, engine!(ttl), "1.0.0", "O(1)",
         "Returns a key's time to live in seconds.", "key", tips: &["nondeterministic_output"]),
     command!(
@@ -1245,12 +1245,13 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "O(1)",
         "Returns the type of a key's value.",
-        "key"
+        "key",
+        key_flags: &["RO"]
     ),
     command!("unlink", -2, [WRITE, FAST], (1, -1, 1), Generic, engine!(unlink), "4.0.0",
         "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.",
         "Deletes keys, freeing their memory in the background, and counts how many existed.", "key [key ...]",
-        tips: &["request_policy:multi_shard", "response_policy:agg_sum"]),
+        tips: &["request_policy:multi_shard", "response_policy:agg_sum"], key_flags: &["RM", "delete"]),
 ];
 
 #[cfg(test)]
