@@ -26,57 +26,93 @@ impl Server {
     /// Starts the kv-server binary built for these tests, with extra `--name value` options
     /// (a config file, if any, comes first, as redis-server wants it).
     pub fn kv(extra: &[&str]) -> Server {
-        let port = free_port();
         let (file, options) = match extra.first() {
             Some(first) if !first.starts_with("--") => (Some(*first), &extra[1..]),
             _ => (None, extra),
         };
-        let child = Command::new(env!("CARGO_BIN_EXE_kv-server"))
-            .args(file)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(options)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start kv-server");
-        Server::wait(child, port)
+        Server::start(|port| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_kv-server"));
+            command
+                .args(file)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(options);
+            command
+        })
     }
 
     /// Starts the reference Redis (Debian's redis-server, installed by `cargo xtask test`).
     pub fn redis(extra: &[&str]) -> Server {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed: run `cargo xtask test`, which installs it");
-        Server::wait(child, port)
+        Server::start(|port| {
+            let mut command = Command::new("redis-server");
+            command
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(extra);
+            command
+        })
     }
 
-    fn wait(mut child: Child, port: u16) -> Server {
+    /// Starts `command(port)` on a free port and waits until that very process answers there.
+    ///
+    /// A port found free can be taken by another test's server before ours binds it; then ours
+    /// exits, or another process answers on the port. So the server must report our child's
+    /// pid (INFO's `process_id`) before it counts as started, and a lost race is retried on a
+    /// new port.
+    fn start(command: impl Fn(u16) -> Command) -> Server {
+        for _ in 0..10 {
+            let port = free_port();
+            let child = command(port)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect(
+                    "cannot start the server (redis-server is installed by `cargo xtask test`)",
+                );
+            if let Some(server) = Server::wait(child, port) {
+                return server;
+            }
+        }
+        panic!("could not start a server on a free port after 10 tries");
+    }
+
+    /// Waits for `child` to answer on `port`; `None` (child killed) if it exits or another
+    /// process answers there instead.
+    fn wait(mut child: Child, port: u16) -> Option<Server> {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("server exited during start-up: {status}");
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return None;
             }
             assert!(
                 Instant::now() < deadline,
                 "server did not start listening on {port}"
             );
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+                stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
+                let info = exchange(&mut stream, &resp(&[b"INFO", b"server"]), 1);
+                let bytes = read_more(&mut stream, info);
+                let text = String::from_utf8_lossy(&bytes);
+                if text.contains(&format!("process_id:{}\r\n", child.id())) {
+                    return Some(Server { child, port });
+                }
+                if text.starts_with("-NOAUTH") {
+                    // A password-protected server will not say who it is; a loser of the port
+                    // race exits at once, so one still running after a moment is ours.
+                    std::thread::sleep(Duration::from_millis(200));
+                    if let Ok(None) = child.try_wait() {
+                        return Some(Server { child, port });
+                    }
+                    return None;
+                }
+                if text.contains("process_id:") {
+                    // Someone else's server took the port.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Server { child, port }
     }
 
     /// A `redis` crate client.
@@ -127,6 +163,19 @@ impl Drop for Server {
 pub fn exchange(stream: &mut TcpStream, request: &[u8], expected_len: usize) -> Vec<u8> {
     stream.write_all(request).expect("write");
     read_at_least(stream, expected_len)
+}
+
+/// Keeps reading after `first` until INFO's `process_id` line has arrived (or the read
+/// timed out).
+fn read_more(stream: &mut TcpStream, mut first: Vec<u8>) -> Vec<u8> {
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&first).contains("run_id:") {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => first.extend_from_slice(&chunk[..k]),
+        }
+    }
+    first
 }
 
 /// Reads until `n` bytes arrived, the peer closed, or the read timed out.
