@@ -22,33 +22,49 @@ struct Redis {
 }
 
 impl Redis {
+    /// Starts redis-server on a free port. A port found free can be taken by another test's
+    /// server before ours binds it, so the server must report our child's pid before it is
+    /// used; a lost race is retried on another port.
     fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--enable-debug-command", "yes"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (run `cargo xtask test`, which installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..10 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--enable-debug-command",
+                    "yes",
+                ])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect(
+                    "redis-server must be installed (run `cargo xtask test`, which installs it)",
+                );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while TcpStream::connect(("127.0.0.1", port)).is_err()
+                && child.try_wait().unwrap().is_none()
+            {
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let info = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "INFO", "server"])
+                .output();
+            let ours = format!("process_id:{}", child.id());
+            if info.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&ours)) {
+                return Redis { child, port };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        Redis { child, port }
+        panic!("could not start redis-server on a free port");
     }
 }
 
