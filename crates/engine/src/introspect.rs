@@ -244,74 +244,63 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
         reply.bulk(tip.as_bytes());
     }
     if let Some(at) = spec.key_count_at {
-        reply.array(1);
-        reply.map(3);
-        reply.bulk(b"flags");
-        let flags = key_flags(spec);
-        reply.set(flags.len());
-        for flag in flags.iter() {
-            reply.simple(flag);
-        }
-        reply.bulk(b"begin_search");
-        reply.map(2);
-        reply.bulk(b"type");
-        reply.bulk(b"index");
-        reply.bulk(b"spec");
-        reply.map(1);
-        reply.bulk(b"index");
-        reply.count(at);
-        reply.bulk(b"find_keys");
-        reply.map(2);
-        reply.bulk(b"type");
-        reply.bulk(b"keynum");
-        reply.bulk(b"spec");
-        reply.map(3);
-        reply.bulk(b"keynumidx");
-        reply.integer(0);
-        reply.bulk(b"firstkey");
-        reply.integer(1);
-        reply.bulk(b"keystep");
-        reply.integer(1);
+        let find = [("keynumidx", 0), ("firstkey", 1), ("keystep", 1)];
+        write_key_spec(spec, at as i64, "keynum", &find, reply);
     } else if spec.keys.first > 0 {
         let last = if spec.keys.last < 0 {
             spec.keys.last
         } else {
             spec.keys.last - spec.keys.first
         };
-        reply.array(1);
-        reply.map(3);
-        reply.bulk(b"flags");
-        let flags = key_flags(spec);
-        reply.set(flags.len());
-        for flag in flags.iter() {
-            reply.simple(flag);
-        }
-        reply.bulk(b"begin_search");
-        reply.map(2);
-        reply.bulk(b"type");
-        reply.bulk(b"index");
-        reply.bulk(b"spec");
-        reply.map(1);
-        reply.bulk(b"index");
-        reply.integer(i64::from(spec.keys.first));
-        reply.bulk(b"find_keys");
-        reply.map(2);
-        reply.bulk(b"type");
-        reply.bulk(b"range");
-        reply.bulk(b"spec");
-        reply.map(3);
-        reply.bulk(b"lastkey");
-        reply.integer(i64::from(last));
-        reply.bulk(b"keystep");
-        reply.integer(i64::from(spec.keys.step));
-        reply.bulk(b"limit");
-        reply.integer(0);
+        let find = [
+            ("lastkey", i64::from(last)),
+            ("keystep", i64::from(spec.keys.step)),
+            ("limit", 0),
+        ];
+        write_key_spec(spec, i64::from(spec.keys.first), "range", &find, reply);
     } else {
         reply.array(0);
     }
     reply.array(spec.subcommands.len());
     for sub in spec.subcommands {
         write_info(sub, Some(spec), reply);
+    }
+}
+
+/// The one key specification kv reports for `spec`: its flags, the search starting at
+/// argument `begin`, and a `find_keys` of type `find_type` with the given integer fields.
+fn write_key_spec(
+    spec: &CommandSpec,
+    begin: i64,
+    find_type: &str,
+    find: &[(&str, i64)],
+    reply: &mut Reply,
+) {
+    reply.array(1);
+    reply.map(3);
+    reply.bulk(b"flags");
+    let flags = key_flags(spec);
+    reply.set(flags.len());
+    for flag in flags.iter() {
+        reply.simple(flag);
+    }
+    reply.bulk(b"begin_search");
+    reply.map(2);
+    reply.bulk(b"type");
+    reply.bulk(b"index");
+    reply.bulk(b"spec");
+    reply.map(1);
+    reply.bulk(b"index");
+    reply.integer(begin);
+    reply.bulk(b"find_keys");
+    reply.map(2);
+    reply.bulk(b"type");
+    reply.bulk(find_type.as_bytes());
+    reply.bulk(b"spec");
+    reply.map(find.len());
+    for (name, value) in find {
+        reply.bulk(name.as_bytes());
+        reply.integer(*value);
     }
 }
 
