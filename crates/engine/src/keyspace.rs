@@ -280,6 +280,13 @@ impl<'a> Locked<'a> {
             .ok()
     }
 
+    /// Whether this guard holds `key`'s shard of `db` for writing.
+    pub fn holds_for_write(&self, db: usize, key: &[u8]) -> bool {
+        let shard = self.keyspace.shard_of(key);
+        self.find(db, shard)
+            .is_some_and(|i| matches!(self.held[i].guard, Guard::Write(_)))
+    }
+
     fn map(&self, db: usize, key: &[u8]) -> Result<&ShardMap, CommandError> {
         let shard = self.keyspace.shard_of(key);
         let i = self.find(db, shard).ok_or(NOT_LOCKED)?;

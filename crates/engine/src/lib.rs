@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod blocking;
 pub mod command;
 mod compact;
 pub mod connection;
@@ -43,11 +44,13 @@ pub mod table;
 mod value;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
 pub use args::Args;
+pub use blocking::{Blocking, Cancel, Waiter, Waker};
 pub use command::{CommandSpec, Flags, Group, Handler, Locks};
 pub use compact::CompactBytes;
 pub use error::{CommandError, CommandResult};
@@ -89,6 +92,8 @@ pub struct Engine {
     pub config: EngineConfig,
     /// Counters.
     pub stats: Stats,
+    /// Clients blocked on keys.
+    pub blocking: Blocking,
 }
 
 /// What the engine keeps per client.
@@ -98,6 +103,9 @@ pub struct Session {
     pub db: usize,
     /// The protocol the client speaks.
     pub protocol: Protocol,
+    /// How to wake this client once it blocks; `None` for a client that may not block (a
+    /// transaction, a script, AOF replay): its blocking commands answer as if timed out.
+    pub waker: Option<Waker>,
 }
 
 /// Everything a running command can reach.
@@ -111,6 +119,8 @@ pub struct Ctx<'a, 'l> {
     pub session: &'a mut Session,
     /// The time the command runs at, in Unix milliseconds: one instant for the whole command.
     pub now: u64,
+    /// The wait a blocking command asked for ([`Ctx::block_on`]).
+    pub(crate) block: Option<blocking::BlockRequest>,
 }
 
 impl Ctx<'_, '_> {
@@ -127,6 +137,29 @@ impl Ctx<'_, '_> {
             entry.touch(self.now);
         }
         Ok(entry)
+    }
+
+    /// Asks to block this client on `keys` until one can serve `operation` or `deadline`
+    /// (Unix ms) passes. False when the client may not block: the command must then answer
+    /// as if it had timed out.
+    pub(crate) fn block_on(
+        &mut self,
+        keys: impl IntoIterator<Item = impl AsRef<[u8]>>,
+        operation: blocking::Operation,
+        deadline: Option<u64>,
+    ) -> bool {
+        if self.session.waker.is_none() {
+            return false;
+        }
+        self.block = Some(blocking::BlockRequest {
+            keys: keys
+                .into_iter()
+                .map(|k| CompactBytes::new(k.as_ref()))
+                .collect(),
+            operation,
+            deadline,
+        });
+        true
     }
 
     /// Like [`Ctx::lookup`] but leaves the access time alone, for commands that inspect a key
@@ -157,6 +190,7 @@ impl Engine {
             keyspace: Keyspace::new(databases, shards),
             config: EngineConfig::default(),
             stats: Stats::default(),
+            blocking: Blocking::default(),
         }
     }
 
@@ -224,11 +258,20 @@ impl Engine {
     }
 
     /// Runs one command: lookup, arity, locks, handler. Errors are written to `reply` as
-    /// Redis's error lines. Commands the server must run are refused here.
-    pub fn execute(&self, session: &mut Session, args: &[Bytes], reply: &mut Reply) {
+    /// Redis's error lines. Commands the server must run are refused here. Returns the waiter
+    /// if the command blocked (see [`Engine::run_at`]).
+    pub fn execute(
+        &self,
+        session: &mut Session,
+        args: &[Bytes],
+        reply: &mut Reply,
+    ) -> Option<Arc<Waiter>> {
         match self.lookup(args) {
             Ok((spec, skip)) => self.run(spec, skip, session, args, reply),
-            Err(e) => reply.command_error(&e),
+            Err(e) => {
+                reply.command_error(&e);
+                None
+            }
         }
     }
 
@@ -240,12 +283,18 @@ impl Engine {
         session: &mut Session,
         args: &[Bytes],
         reply: &mut Reply,
-    ) {
-        self.run_at(spec, skip, session, args, reply, now_ms());
+    ) -> Option<Arc<Waiter>> {
+        self.run_at(spec, skip, session, args, reply, now_ms())
     }
 
     /// Runs a looked-up command with its locks held, as of `now` (Unix ms): a caller that
     /// already knows the time (a connection, once per batch of requests) saves a clock read.
+    ///
+    /// A blocking command that found nothing to take writes no reply and returns its
+    /// [`Waiter`]: the caller waits for its waker, then sends [`Waiter::take_reply`], or ends
+    /// the wait with [`Blocking::cancel`]. After a write, clients blocked on the keys it
+    /// wrote are served before the locks are released.
+    #[must_use = "a blocked command's reply comes through its waiter"]
     pub fn run_at(
         &self,
         spec: &CommandSpec,
@@ -254,10 +303,10 @@ impl Engine {
         args: &[Bytes],
         reply: &mut Reply,
         now: u64,
-    ) {
+    ) -> Option<Arc<Waiter>> {
         let Handler::Engine(handler) = spec.handler else {
             reply.error(&CommandError::Internal("not an engine command").to_string());
-            return;
+            return None;
         };
         let plan = self.lock_plan(spec, session, args);
         let mut locked = self.keyspace.lock(plan);
@@ -267,11 +316,35 @@ impl Engine {
             locked: &mut locked,
             session,
             now,
+            block: None,
         };
         if let Err(e) = handler(&mut ctx, &mut Args::new(&args[skip..]), reply) {
             reply.rollback(mark);
             reply.command_error(&e);
         }
+        let request = ctx.block.take();
+        let waiter = match (request, &session.waker) {
+            (Some(request), Some(waker)) => Some(self.block(session, waker.clone(), request)),
+            _ => None,
+        };
+        if self.blocking.blocked_clients() == 0 || spec.has(Flags::READONLY) {
+            return waiter;
+        }
+        let later = match spec.locks {
+            Locks::Keys => {
+                let keys: Vec<&[u8]> = spec
+                    .keys_in(args)
+                    .into_iter()
+                    .filter_map(|p| args.get(p))
+                    .map(|k| &k[..])
+                    .collect();
+                self.serve_after_write(&mut locked, session.db, Some(&keys), now)
+            }
+            _ => self.serve_after_write(&mut locked, session.db, None, now),
+        };
+        drop(locked);
+        self.serve_later(later, now);
+        waiter
     }
 }
 

@@ -57,6 +57,54 @@ impl LongDouble {
         }
     }
 
+    /// `(long long) ceill(self * 1000.0)` as Redis computes a timeout in milliseconds from
+    /// seconds: the x87 product rounded to 64 significant bits (nearest-even), rounded up to
+    /// an integer, converted. A result out of `i64`'s range, infinity included, is the x87
+    /// "integer indefinite", `i64::MIN`.
+    pub(crate) fn thousandfold_ceiling(self) -> i64 {
+        let (negative, mantissa, exponent) = match self {
+            LongDouble::Infinite { .. } => return i64::MIN,
+            LongDouble::Finite {
+                negative,
+                mantissa,
+                exponent,
+            } => (negative, mantissa, exponent),
+        };
+        let mut product = u128::from(mantissa) * 1000;
+        let mut exponent = exponent;
+        let bits = 128 - i64::from(product.leading_zeros());
+        if bits > 64 {
+            let shift = (bits - 64) as u32;
+            let rest = product & ((1u128 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            product >>= shift;
+            exponent += i64::from(shift);
+            if rest > half || (rest == half && product & 1 == 1) {
+                product += 1;
+            }
+        }
+        // |product| = whole + a fraction (`fractional` when not zero).
+        let (whole, fractional) = if exponent >= 0 {
+            let bits = 128 - i64::from(product.leading_zeros());
+            if product != 0 && bits + exponent > 63 {
+                return i64::MIN;
+            }
+            (product << exponent, false)
+        } else if exponent <= -128 {
+            (0, product != 0)
+        } else {
+            let shift = -exponent;
+            (product >> shift, product & ((1u128 << shift) - 1) != 0)
+        };
+        // Rounding up: away from zero for a positive value, toward zero for a negative one.
+        let whole = whole as i64;
+        match (negative, fractional) {
+            (true, _) => -whole,
+            (false, true) => whole.checked_add(1).unwrap_or(i64::MIN),
+            (false, false) => whole,
+        }
+    }
+
     /// The x87 sum, rounded to nearest-even; `None` is the NaN of `∞ + -∞`.
     pub(crate) fn add(self, other: LongDouble) -> Option<LongDouble> {
         match (self, other) {

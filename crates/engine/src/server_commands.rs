@@ -34,6 +34,10 @@ static CLIENT: &[CommandSpec] = &[
         "Instructs the server whether to reply to commands.", "ON | OFF | SKIP"),
     command!("setname", 3, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "2.6.9", "O(1)",
         "Sets the name of the connection.", "connection-name"),
+    command!("unblock", -3, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "5.0.0",
+        "O(log N) where N is the number of client connections",
+        "Ends the wait of a client blocked in a blocking command, as a timeout or an error.",
+        "client-id [TIMEOUT | ERROR]"),
     command!("unpause", 2, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "6.2.0",
         "O(N) Where N is the number of paused clients", "Ends a client pause, releasing the held commands.", ""),
 ];

@@ -5,22 +5,16 @@
 //! the key, as Redis does. Arguments are parsed and keys looked up in the same order as Redis,
 //! so that a request with several faults reports the same one.
 
+use bytes::Bytes;
+
 use crate::args::parse_i64;
+use crate::blocking::{parse_timeout, End, Operation};
 use crate::command::CommandSpec;
 use crate::table::{command, engine};
 use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, ListValue, Reply, Value};
 
 /// The error LPOP and RPOP give for a count that is not a non-negative integer.
 const POP_COUNT: CommandError = CommandError::msg("ERR value is out of range, must be positive");
-
-/// Which end of a list a command works at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    /// The head (index 0): LEFT.
-    Left,
-    /// The tail: RIGHT.
-    Right,
-}
 
 impl End {
     /// `LEFT` or `RIGHT`, in any case (Redis's `getListPositionFromObjectOrReply`).
@@ -475,31 +469,37 @@ pub fn lmove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     let destination = args.next_bytes()?;
     let from = End::parse(args.next_bytes()?)?;
     let to = End::parse(args.next_bytes()?)?;
-    move_generic(ctx, reply, source, destination, from, to)
+    if !move_generic(ctx, reply, source, destination, from, to)? {
+        reply.null();
+    }
+    Ok(())
 }
 
 /// `RPOPLPUSH source destination`: LMOVE source destination RIGHT LEFT.
 pub fn rpoplpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let source = args.next_bytes()?;
     let destination = args.next_bytes()?;
-    move_generic(ctx, reply, source, destination, End::Right, End::Left)
+    if !move_generic(ctx, reply, source, destination, End::Right, End::Left)? {
+        reply.null();
+    }
+    Ok(())
 }
 
-/// Moves one element from `from` of `source` to `to` of `destination`; nil when the source is
-/// missing. Both types are checked before anything changes, so a WRONGTYPE destination leaves
-/// the source intact.
-fn move_generic(
+/// Moves one element from `from` of `source` to `to` of `destination` and replies with it;
+/// false, with no reply, when the source is missing. Both types are checked before anything
+/// changes, so a WRONGTYPE destination leaves the source intact. Also what a client blocked
+/// in BLMOVE runs once its source has elements.
+pub(crate) fn move_generic(
     ctx: &mut Ctx<'_, '_>,
     reply: &mut Reply,
     source: &[u8],
     destination: &[u8],
     from: End,
     to: End,
-) -> CommandResult {
+) -> Result<bool, CommandError> {
     let (db, now) = (ctx.db(), ctx.now);
     if list_mut(ctx, source)?.is_none() {
-        reply.null();
-        return Ok(());
+        return Ok(false);
     }
     let same = source == destination;
     if !same {
@@ -521,7 +521,7 @@ fn move_generic(
     if same {
         // Rotation: the element goes back into the list it came from.
         push(list, to, element);
-        return Ok(());
+        return Ok(true);
     }
     let empty = list.is_empty();
     delete_if_empty(ctx, source, empty)?;
@@ -529,12 +529,26 @@ fn move_generic(
         Some(list) => push(list, to, element),
         None => create(ctx, destination, ListValue::from([element]))?,
     }
-    Ok(())
+    Ok(true)
 }
 
 /// `LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`: pops up to `count` (default 1)
 /// elements from the first non-empty list; replies `[key, [elements]]`, or a nil array.
 pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let (keys, end, count) = parse_mpop(args)?;
+    for key in keys {
+        // A missing key is skipped; another type stops the search with WRONGTYPE.
+        if serve_pop(ctx, key, end, Some(count), reply)? {
+            return Ok(());
+        }
+    }
+    reply.null_array();
+    Ok(())
+}
+
+/// LMPOP's and BLMPOP's arguments from `numkeys` on: the keys, the end, and the count
+/// (default 1), checked in Redis's order.
+fn parse_mpop<'a>(args: &mut Args<'a>) -> Result<(&'a [Bytes], End, usize), CommandError> {
     let numkeys = numkeys(args.next_bytes()?)?;
     let rest = args.rest();
     // The keys, then the end: a numkeys reaching past the arguments is a syntax error.
@@ -553,25 +567,137 @@ pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
             return Err(CommandError::Syntax);
         }
     }
-    let count = count.unwrap_or(1);
-    for key in keys {
-        // A missing key is skipped; another type stops the search with WRONGTYPE.
-        let Some(list) = list_mut(ctx, key)? else {
-            continue;
-        };
-        let n = count.min(list.len());
-        reply.array(2);
-        reply.bulk(key);
-        reply.array(n);
-        for _ in 0..n {
-            if let Some(element) = pop(list, end) {
-                reply.bulk(&element);
+    Ok((keys, end, count.unwrap_or(1)))
+}
+
+/// Pops from the list at `key` and replies with the key and what was popped: one element as
+/// `[key, element]` (BLPOP, BRPOP), or up to `count` as `[key, [elements]]` (LMPOP, BLMPOP).
+/// False, with no reply, when there is no list; WRONGTYPE for another type. Also what a
+/// client blocked on `key` runs once it has elements.
+pub(crate) fn serve_pop(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    end: End,
+    count: Option<usize>,
+    reply: &mut Reply,
+) -> Result<bool, CommandError> {
+    let Some(list) = list_mut(ctx, key)? else {
+        return Ok(false);
+    };
+    reply.array(2);
+    reply.bulk(key);
+    match count {
+        None => match pop(list, end) {
+            Some(element) => reply.bulk(&element),
+            None => return Err(CommandError::Internal("empty list")),
+        },
+        Some(count) => {
+            let n = count.min(list.len());
+            reply.array(n);
+            for _ in 0..n {
+                if let Some(element) = pop(list, end) {
+                    reply.bulk(&element);
+                }
             }
         }
-        let empty = list.is_empty();
-        return delete_if_empty(ctx, key, empty);
     }
-    reply.null_array();
+    let empty = list.is_empty();
+    delete_if_empty(ctx, key, empty)?;
+    Ok(true)
+}
+
+/// `BLPOP key [key ...] timeout`
+pub fn blpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    blocking_pop(ctx, args, reply, End::Left)
+}
+
+/// `BRPOP key [key ...] timeout`
+pub fn brpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    blocking_pop(ctx, args, reply, End::Right)
+}
+
+/// BLPOP and BRPOP: the timeout is checked first, then the keys in order; the first list
+/// found is popped at once, else the client blocks on every key.
+fn blocking_pop(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    end: End,
+) -> CommandResult {
+    let all = args.rest();
+    let (timeout, keys) = all.split_last().ok_or(CommandError::Syntax)?;
+    let deadline = parse_timeout(timeout, ctx.now)?;
+    block_unless_served(ctx, keys, end, None, deadline, reply)
+}
+
+/// `BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`
+pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let timeout = args.next_bytes()?;
+    let (keys, end, count) = parse_mpop(args)?;
+    let deadline = parse_timeout(timeout, ctx.now)?;
+    block_unless_served(ctx, keys, end, Some(count), deadline, reply)
+}
+
+/// Pops from the first of `keys` holding a list, else blocks on all of them (or, for a client
+/// that may not block, answers a nil array as a timeout would).
+fn block_unless_served(
+    ctx: &mut Ctx<'_, '_>,
+    keys: &[Bytes],
+    end: End,
+    count: Option<usize>,
+    deadline: Option<u64>,
+    reply: &mut Reply,
+) -> CommandResult {
+    for key in keys {
+        if serve_pop(ctx, key, end, count, reply)? {
+            return Ok(());
+        }
+    }
+    if !ctx.block_on(keys, Operation::ListPop { end, count }, deadline) {
+        reply.null_array();
+    }
+    Ok(())
+}
+
+/// `BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout`
+pub fn blmove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let source = args.next_bytes()?;
+    let destination = args.next_bytes()?;
+    let from = End::parse(args.next_bytes()?)?;
+    let to = End::parse(args.next_bytes()?)?;
+    let deadline = parse_timeout(args.next_bytes()?, ctx.now)?;
+    blocking_move(ctx, reply, (source, destination), (from, to), deadline)
+}
+
+/// `BRPOPLPUSH source destination timeout`: BLMOVE source destination RIGHT LEFT timeout.
+pub fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let source = args.next_bytes()?;
+    let destination = args.next_bytes()?;
+    let deadline = parse_timeout(args.next_bytes()?, ctx.now)?;
+    let ends = (End::Right, End::Left);
+    blocking_move(ctx, reply, (source, destination), ends, deadline)
+}
+
+/// BLMOVE and BRPOPLPUSH once parsed: a move now if the source has elements, else a wait on
+/// the source alone (the destination's type is checked only when an element moves).
+fn blocking_move(
+    ctx: &mut Ctx<'_, '_>,
+    reply: &mut Reply,
+    (source, destination): (&[u8], &[u8]),
+    (from, to): (End, End),
+    deadline: Option<u64>,
+) -> CommandResult {
+    if move_generic(ctx, reply, source, destination, from, to)? {
+        return Ok(());
+    }
+    let operation = Operation::ListMove {
+        from,
+        to,
+        destination: CompactBytes::new(destination),
+    };
+    if !ctx.block_on([source], operation, deadline) {
+        reply.null();
+    }
     Ok(())
 }
 
@@ -585,6 +711,24 @@ fn numkeys(arg: &[u8]) -> Result<usize, CommandError> {
 
 /// Registration block: the list commands' rows of the command table.
 pub(crate) static COMMANDS: &[CommandSpec] = &[
+    command!("blmove", 6, [WRITE, DENYOOM, NOSCRIPT, BLOCKING], (1, 2, 1), List, engine!(blmove), "6.2.0",
+        "O(1)", "Moves an element from one end of a list to an end of another, waiting for one to arrive if the source is empty.",
+        "source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout"),
+    command!("blmpop", -5, [WRITE, BLOCKING, MOVABLEKEYS], (0, 0, 0), List, engine!(blmpop), "7.0.0",
+        "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
+        "Pops elements from the first non-empty list of several, waiting for one to be filled if all are empty.",
+        "timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]", key_count_at: Some(2), key_flags: &["RW", "access", "delete"]),
+    command!("blpop", -3, [WRITE, NOSCRIPT, BLOCKING], (1, -2, 1), List, engine!(blpop), "2.0.0",
+        "O(N) where N is the number of provided keys.",
+        "Removes and returns the first element of the first non-empty list, waiting for one if all are empty.",
+        "key [key ...] timeout", key_flags: &["RW", "access", "delete"]),
+    command!("brpop", -3, [WRITE, NOSCRIPT, BLOCKING], (1, -2, 1), List, engine!(brpop), "2.0.0",
+        "O(N) where N is the number of provided keys.",
+        "Removes and returns the last element of the first non-empty list, waiting for one if all are empty.",
+        "key [key ...] timeout", key_flags: &["RW", "access", "delete"]),
+    command!("brpoplpush", 4, [WRITE, DENYOOM, NOSCRIPT, BLOCKING], (1, 2, 1), List, engine!(brpoplpush), "2.2.0",
+        "O(1)", "Moves the last element of a list to the head of another, waiting for one to arrive if the source is empty.",
+        "source destination timeout"),
     command!("lindex", 3, [READONLY], (1, 1, 1), List, engine!(lindex), "1.0.0",
         "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).",
         "Returns an element from a list by its index.", "key index"),

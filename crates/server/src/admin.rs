@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use kv_engine::{Args, CommandError, CommandSpec, Protocol};
+use kv_engine::{Args, Cancel, CommandError, CommandSpec, Protocol};
 
 use crate::clients::valid_name;
 use crate::connection::{Connection, ReplyMode};
@@ -297,6 +297,7 @@ fn client(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
             conn.handle.state.lock().no_evict = on;
             conn.reply.ok();
         }
+        "unblock" => client_unblock(conn, args)?,
         "help" => help(
             conn,
             &[
@@ -322,6 +323,8 @@ fn client(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
                 "UNPAUSE",
                 "    Stop the current client pause, resuming traffic.",
                 "HELP",
@@ -330,6 +333,34 @@ fn client(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
         ),
         _ => return Err(CommandError::Internal("CLIENT subcommand without an implementation")),
     }
+    Ok(())
+}
+
+/// `CLIENT UNBLOCK client-id [TIMEOUT | ERROR]`: 1 if the client was blocked in a blocking
+/// command and is no longer, 0 otherwise.
+fn client_unblock(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError> {
+    if args.remaining() > 2 {
+        return Err(CommandError::msg(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        ));
+    }
+    let id = args.next_i64()?;
+    let why = match args.peek() {
+        None => Cancel::Timeout,
+        Some(reason) if reason.eq_ignore_ascii_case(b"timeout") => Cancel::Timeout,
+        Some(reason) if reason.eq_ignore_ascii_case(b"error") => Cancel::Error,
+        Some(_) => {
+            return Err(CommandError::msg(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let waiter = u64::try_from(id)
+        .ok()
+        .and_then(|id| conn.shared.clients.get(id))
+        .and_then(|client| client.state.lock().waiter.clone());
+    let unblocked = waiter.is_some_and(|w| conn.shared.engine.blocking.cancel(&w, why));
+    conn.reply.integer(i64::from(unblocked));
     Ok(())
 }
 

@@ -52,6 +52,8 @@ pub struct ClientState {
     pub monitor: bool,
     /// Whether the client is waiting for a `CLIENT PAUSE` to end (flag `b`).
     pub blocked: bool,
+    /// The wait of a blocking command (BLPOP, ...) it is in (flag `b`), for CLIENT UNBLOCK.
+    pub waiter: Option<Arc<kv_engine::Waiter>>,
 }
 
 impl ClientState {
@@ -61,7 +63,7 @@ impl ClientState {
         if self.monitor {
             flags.push('O');
         }
-        if self.blocked {
+        if self.blocked || self.waiter.is_some() {
             flags.push('b');
         }
         if self.no_evict {
@@ -145,6 +147,7 @@ impl Clients {
                 no_evict: false,
                 monitor: false,
                 blocked: false,
+                waiter: None,
             }),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
@@ -166,6 +169,11 @@ impl Clients {
     /// Whether no client is connected.
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
+    }
+
+    /// The client with `id`, if connected.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.by_id.get(&id).map(|c| c.value().clone())
     }
 
     /// Every client, ordered by id.

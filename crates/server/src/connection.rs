@@ -13,11 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kv_engine::{CommandError, CommandSpec, Flags, Handler, Protocol, Reply, Session};
+use kv_engine::{
+    Cancel, CommandError, CommandSpec, Flags, Handler, Protocol, Reply, Session, Waiter, Waker,
+};
 use kv_resp::{Limits, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 use crate::clients::ClientHandle;
 use crate::monitor::Monitor;
@@ -58,6 +61,11 @@ pub struct Connection {
     pub monitor: Option<Arc<Monitor>>,
     /// A pause `DEBUG SLEEP` asked for; taken as part of the command, after its handler.
     pub sleep: Option<Duration>,
+    /// The blocking command this client waits in, if any: no further command runs until it
+    /// ends.
+    blocked: Option<Blocked>,
+    /// Notified when the wait of a blocking command ends (the session's waker).
+    unblocked: Arc<Notify>,
     /// When the previous command ended, or the read that brought the current batch completed:
     /// where the next command's duration starts. Chaining the clock like this reads it once
     /// per command instead of twice (a clock read is a measurable share of a pipelined GET);
@@ -71,12 +79,27 @@ pub struct Connection {
     wall_base: Instant,
 }
 
+/// A blocking command waiting for a key.
+#[derive(Debug)]
+struct Blocked {
+    /// The engine's side of the wait.
+    waiter: Arc<Waiter>,
+    /// When it times out.
+    deadline: Option<tokio::time::Instant>,
+    /// Whether CLIENT REPLY had the reply suppressed.
+    skip_reply: bool,
+}
+
 /// Why a connection's task woke up between commands.
 enum Wake {
     /// This many bytes arrived (0: the peer closed).
     Input(usize),
     /// MONITOR lines are waiting.
     Monitor,
+    /// The blocking command's wait may have ended (served, or unblocked by another client).
+    Unblocked,
+    /// The blocking command's timeout passed.
+    TimedOut,
     /// The connection must close (killed, shutdown, idle).
     Stop,
 }
@@ -108,22 +131,39 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         return;
     }
     let handle = shared.clients.register(peer, laddr, fd);
+    let unblocked = Arc::new(Notify::new());
+    let waker = {
+        let unblocked = unblocked.clone();
+        Waker::new(move || unblocked.notify_one())
+    };
     let mut connection = Connection {
         authenticated: shared.config.get("requirepass").is_empty(),
         shared: shared.clone(),
         handle: handle.clone(),
-        session: Session::default(),
+        session: Session {
+            waker: Some(waker),
+            ..Session::default()
+        },
         reply: Reply::new(Protocol::Resp2),
         reply_mode: ReplyMode::On,
         close: false,
         monitor: None,
         sleep: None,
+        blocked: None,
+        unblocked,
         clock: Instant::now(),
         wall_ms: kv_engine::now_ms(),
         wall_base: Instant::now(),
     };
     if let Err(e) = connection.run(stream).await {
         tracing::debug!("client {} ({peer}) closed: {e}", handle.id);
+    }
+    // A client that leaves while blocked leaves nothing behind on its keys.
+    if let Some(blocked) = connection.blocked.take() {
+        shared
+            .engine
+            .blocking
+            .cancel(&blocked.waiter, Cancel::Disconnect);
     }
     crate::monitor::stop(&mut connection);
     shared.clients.unregister(handle.id);
@@ -176,16 +216,53 @@ impl Connection {
                         monitor.drain_into(&mut self.reply.buf);
                     }
                 }
+                Wake::Unblocked => self.finish_blocked(false),
+                Wake::TimedOut => self.finish_blocked(true),
             }
+        }
+    }
+
+    /// Sends the reply of the blocking command this client waits in, if its wait is over
+    /// (`timed_out`: end it now as a timeout, unless it was served meanwhile).
+    fn finish_blocked(&mut self, timed_out: bool) {
+        let Some(blocked) = &mut self.blocked else {
+            return;
+        };
+        if timed_out {
+            let now = kv_engine::now_ms();
+            if blocked.waiter.deadline().is_some_and(|at| at > now) {
+                // A timer set short of a far deadline: set it again.
+                blocked.deadline = timer_deadline(&blocked.waiter, now);
+                return;
+            }
+            self.shared
+                .engine
+                .blocking
+                .cancel(&blocked.waiter, Cancel::Timeout);
+        }
+        // A wake-up left over from an earlier wait finds nothing: keep waiting.
+        let Some(reply) = blocked.waiter.take_reply() else {
+            return;
+        };
+        let skip_reply = blocked.skip_reply;
+        self.blocked = None;
+        self.handle.state.lock().waiter = None;
+        self.clock = Instant::now();
+        if !skip_reply {
+            let mark = self.reply.mark();
+            self.reply.buf.extend_from_slice(&reply);
+            self.count_error(mark);
         }
     }
 
     /// Waits for input, MONITOR lines, or a reason to close.
     async fn wait(&self, reader: &mut OwnedReadHalf, input: &mut BytesMut) -> io::Result<Wake> {
-        // Monitors never time out, as Redis exempts them (they are replicas there).
-        let timeout = match self.monitor {
-            Some(_) => 0,
-            None => self.shared.config.hot.timeout.load(Ordering::Relaxed),
+        // Monitors never time out, as Redis exempts them; nor do clients in a blocking
+        // command, which have a timeout of their own.
+        let timeout = if self.monitor.is_some() || self.blocked.is_some() {
+            0
+        } else {
+            self.shared.config.hot.timeout.load(Ordering::Relaxed)
         };
         let idle = async {
             if timeout > 0 {
@@ -200,9 +277,23 @@ impl Connection {
                 None => std::future::pending::<()>().await,
             }
         };
+        let unblocked = async {
+            match &self.blocked {
+                Some(_) => self.unblocked.notified().await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let timed_out = async {
+            match self.blocked.as_ref().and_then(|b| b.deadline) {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
         Ok(tokio::select! {
             read = reader.read_buf(input) => Wake::Input(read?),
             _ = monitor_lines => Wake::Monitor,
+            _ = unblocked => Wake::Unblocked,
+            _ = timed_out => Wake::TimedOut,
             // Shutdown reaches connections as a kill too (`Clients::kill_all`), so waiting
             // here on the kill alone saves registering with a second notifier on every read.
             _ = self.handle.kill.notified() => Wake::Stop,
@@ -277,7 +368,8 @@ impl Connection {
         decoder: &mut RequestDecoder,
         writer: &mut W,
     ) -> io::Result<()> {
-        while !self.close {
+        // A blocked client's further commands wait in the buffer, as in Redis.
+        while !self.close && self.blocked.is_none() {
             match decoder.decode(input) {
                 Ok(Some(args)) => self.execute(&args, writer).await?,
                 Ok(None) => break,
@@ -327,7 +419,9 @@ impl Connection {
             started = Instant::now();
         }
         let mark = self.reply.mark();
-        self.dispatch(spec, skip, args);
+        if let Some(waiter) = self.dispatch(spec, skip, args) {
+            self.block(waiter, skip_reply);
+        }
         if let Some(pause) = self.sleep.take() {
             if !self.sleep_unless_killed(pause).await {
                 self.close = true;
@@ -394,8 +488,13 @@ impl Connection {
                 .as_millis() as u64
     }
 
-    /// Runs an admitted command.
-    fn dispatch(&mut self, spec: &'static CommandSpec, skip: usize, args: &[Bytes]) {
+    /// Runs an admitted command; returns the waiter of a blocking command that must wait.
+    fn dispatch(
+        &mut self,
+        spec: &'static CommandSpec,
+        skip: usize,
+        args: &[Bytes],
+    ) -> Option<Arc<Waiter>> {
         match spec.handler {
             // Borrowing the fields apart avoids touching the Arc's shared refcount per command.
             Handler::Engine(_) => {
@@ -404,8 +503,23 @@ impl Connection {
                     .engine
                     .run_at(spec, skip, &mut self.session, args, &mut self.reply, now)
             }
-            Handler::Server | Handler::Container => crate::admin::run(self, spec, args),
+            Handler::Server | Handler::Container => {
+                crate::admin::run(self, spec, args);
+                None
+            }
         }
+    }
+
+    /// Puts this client in the wait of a blocking command: no command of its runs until
+    /// [`Connection::finish_blocked`] sends the reply.
+    fn block(&mut self, waiter: Arc<Waiter>, skip_reply: bool) {
+        let deadline = timer_deadline(&waiter, self.now_ms());
+        self.handle.state.lock().waiter = Some(waiter.clone());
+        self.blocked = Some(Blocked {
+            waiter,
+            deadline,
+            skip_reply,
+        });
     }
 
     /// Waits for a CLIENT PAUSE holding `spec` to end; false if the client must close instead.
@@ -506,6 +620,14 @@ impl Connection {
         self.reply.protocol = protocol;
         self.handle.state.lock().resp = if protocol == Protocol::Resp3 { 3 } else { 2 };
     }
+}
+
+/// When to check whether `waiter`'s timeout has passed, from `now` (Unix ms): its deadline,
+/// or a year from now for a deadline further off than a timer can be set.
+fn timer_deadline(waiter: &Waiter, now: u64) -> Option<tokio::time::Instant> {
+    const LONGEST_TIMER_MS: u64 = 365 * 24 * 3600 * 1000;
+    let wait = waiter.deadline()?.saturating_sub(now).min(LONGEST_TIMER_MS);
+    Some(tokio::time::Instant::now() + Duration::from_millis(wait))
 }
 
 /// The command a request that failed its arity check names, as Redis finds it to count the

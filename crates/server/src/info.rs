@@ -134,9 +134,14 @@ fn clients(conn: &Connection, out: &mut String) {
     field(out, "maxclients", shared.config.int("maxclients"));
     field(out, "client_recent_max_input_buffer", 0);
     field(out, "client_recent_max_output_buffer", 0);
-    field(out, "blocked_clients", 0);
+    let blocking = &shared.engine.blocking;
+    field(out, "blocked_clients", blocking.blocked_clients());
     field(out, "tracking_clients", 0);
-    field(out, "clients_in_timeout_table", 0);
+    field(
+        out,
+        "clients_in_timeout_table",
+        blocking.clients_with_timeout(),
+    );
 }
 
 /// Resident memory in bytes, from /proc (0 where it is not available).
