@@ -26,6 +26,7 @@ pub mod connection;
 pub mod dump;
 pub mod error;
 pub mod glob;
+mod hash_value;
 pub mod introspect;
 pub mod keys;
 pub mod keyspace;
