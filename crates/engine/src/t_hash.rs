@@ -461,9 +461,7 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         (0, hash.iter(now).collect::<Vec<_>>())
     } else {
         let hasher = hash.hasher();
-        let items = hash
-            .iter(now)
-            .map(|(f, v)| (hasher.hash_one(f), (f, v)));
+        let items = hash.iter(now).map(|(f, v)| (hasher.hash_one(f), (f, v)));
         crate::scan::hash_order_step(items, cursor, options.count)
     };
     let batch: Vec<_> = batch
@@ -571,7 +569,10 @@ fn fields_block<'a>(
     name: &str,
     bad_count: &'static str,
 ) -> Result<&'a [Bytes], CommandError> {
-    if !rest.first().is_some_and(|w| w.eq_ignore_ascii_case(b"fields")) {
+    if !rest
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"fields"))
+    {
         return Err(NO_FIELDS);
     }
     let count = rest
@@ -702,7 +703,9 @@ fn hexpire_generic(
     reply.array(fields.len());
     match codes {
         Some(codes) => codes.into_iter().for_each(|c| reply.integer(c as i64)),
-        None => fields.iter().for_each(|_| reply.integer(Expired::NoField as i64)),
+        None => fields
+            .iter()
+            .for_each(|_| reply.integer(Expired::NoField as i64)),
     }
     Ok(())
 }
@@ -785,7 +788,11 @@ fn httl_generic(
         // step below can overflow or go negative.
         let base = if form.absolute { 0 } else { now };
         let left = at - base;
-        let shown = if form.millis { left } else { left.div_ceil(1000) };
+        let shown = if form.millis {
+            left
+        } else {
+            left.div_ceil(1000)
+        };
         reply.integer(i64::try_from(shown).unwrap_or(i64::MAX));
     }
     Ok(())
@@ -1015,15 +1022,19 @@ impl<'a> SetExOptions<'a> {
     }
 }
 
-/// Redis's `unknown argument: %s`: the argument as a C string (cut at its first NUL byte), with
-/// CR and LF turned into spaces as Redis does for every formatted error.
+/// Redis's `unknown argument: %s`: the argument as a C string (cut at its first NUL byte), then
+/// as Redis treats every formatted error: CR and LF trimmed from the end, the others turned
+/// into spaces.
 fn unknown_argument(word: &[u8]) -> CommandError {
-    let shown: Vec<u8> = word
-        .split(|&b| b == 0)
-        .next()
-        .unwrap_or_default()
+    let line_break = |b: &u8| *b == b'\r' || *b == b'\n';
+    let text = word.split(|&b| b == 0).next().unwrap_or_default();
+    let end = text
         .iter()
-        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .rposition(|b| !line_break(b))
+        .map_or(0, |i| i + 1);
+    let shown: Vec<u8> = text[..end]
+        .iter()
+        .map(|b| if line_break(b) { b' ' } else { *b })
         .collect();
     CommandError::Other(format!("ERR unknown argument: {}", String::from_utf8_lossy(&shown)).into())
 }
