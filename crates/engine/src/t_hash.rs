@@ -668,9 +668,10 @@ fn expire_field(
     }
 }
 
-/// The HEXPIRE family: sets each field's expiry where the condition allows it, deleting fields
-/// whose new time is already past. Replies one code per field (see [`Expired`]), -2 for every
-/// field of a missing key.
+/// The HEXPIRE family (Redis 7.4, unchanged in 8.0): sets each field's expiry where the
+/// condition allows it, deleting fields whose new time is already past. Replies one code per
+/// field (see [`Expired`]), -2 for every field of a missing key (7.4.0's final behaviour; its
+/// first release candidate replied nil).
 fn hexpire_generic(
     ctx: &mut Ctx<'_, '_>,
     args: &mut Args<'_>,
@@ -761,8 +762,8 @@ struct TtlForm {
     absolute: bool,
 }
 
-/// The HTTL family: for each field, its expiry as the form asks, -1 without one, -2 if there is
-/// no such field (or key). Seconds are rounded up, as Redis's `httlGenericCommand` does (unlike
+/// The HTTL family (Redis 7.4, unchanged in 8.0): for each field, its expiry as the form asks,
+/// -1 without one, -2 if there is no such field (or key). Seconds are rounded up, as Redis's `httlGenericCommand` does (unlike
 /// TTL, which rounds to the nearest).
 fn httl_generic(
     ctx: &mut Ctx<'_, '_>,
@@ -842,8 +843,9 @@ pub fn hpexpiretime(
     httl_generic(ctx, args, reply, form)
 }
 
-/// `HPERSIST key FIELDS numfields field [field ...]`: removes each field's expiry; per field 1
-/// if removed, -1 if it had none, -2 if there is no such field (or key).
+/// `HPERSIST key FIELDS numfields field [field ...]` (Redis 7.4, unchanged in 8.0): removes
+/// each field's expiry; per field 1 if removed, -1 if it had none, -2 if there is no such field
+/// (or key).
 pub fn hpersist(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     check_hash_type(ctx, key)?;
