@@ -25,7 +25,7 @@
 //!
 //! Hash fields can expire too (Redis 7.4's HEXPIRE family). Next to the key index sits a second
 //! one per shard, of the hashes that have fields with a TTL, ordered by each hash's earliest
-//! field expiry (a hash is indexed under [`HashValue::min_expiry`], and only then). It follows
+//! field expiry (a hash is indexed under [`crate::HashValue::min_expiry`], and only then). It follows
 //! the hash wherever the hash goes: the functions that store, move or drop entries keep it, and
 //! the hash commands report in-place changes with [`Locked::reindex_fields`].
 //! [`Keyspace::expire_fields_cycle`] reclaims due fields from it, earliest first, and deletes a
@@ -41,7 +41,7 @@ use dashmap::{DashMap, RwLockReadGuard, RwLockWriteGuard, SharedValue};
 use hashbrown::hash_map::RawEntryMut;
 use parking_lot::Mutex;
 
-use crate::{CommandError, CompactBytes, Entry, HashValue, Value};
+use crate::{CommandError, CompactBytes, Entry, Value};
 
 /// The hasher of every database: one seed shared by all, so shard indexes agree across them.
 type KeyHasher = foldhash::fast::RandomState;
@@ -227,7 +227,7 @@ impl Keyspace {
     }
 
     /// Reclaims hash fields whose time has come, earliest first, with at most `budget` units
-    /// of work (see [`Locked::expire_fields_due`]); returns how many it used. Like
+    /// of work (see `Locked::expire_fields_due`); returns how many it used. Like
     /// [`Keyspace::expire_cycle`], it holds one shard at a time, for writing.
     pub fn expire_fields_cycle(&self, now: u64, budget: usize) -> usize {
         let mut work = 0;
@@ -680,7 +680,7 @@ impl<'a> Locked<'a> {
     }
 
     /// Records that the hash at `key` in `db`, changed in place, is now indexed under its
-    /// earliest field expiry `new` instead of `old` (see [`HashValue::min_expiry`]). Hash
+    /// earliest field expiry `new` instead of `old` (see [`crate::HashValue::min_expiry`]). Hash
     /// commands call this after every change to a hash's field TTLs, the shard still held for
     /// writing.
     pub fn reindex_fields(
@@ -786,7 +786,7 @@ impl std::fmt::Debug for ShardContents {
 /// hash with field TTLs.
 fn field_expiry(entry: &Entry) -> Option<u64> {
     match &entry.value {
-        Value::Hash(hash) => HashValue::min_expiry(hash),
+        Value::Hash(hash) => hash.min_expiry(),
         _ => None,
     }
 }

@@ -12,7 +12,7 @@
 //! family). HGETEX, HSETEX and HGETDEL follow Redis 8.0, which added them. A field whose time
 //! has come is never visible: readers skip it (they hold a shared lock and cannot delete),
 //! writers reclaim every expired field of the hash they change before changing it (see
-//! [`update`]), and the keyspace's active expiry reclaims the rest
+//! `update`), and the keyspace's active expiry reclaims the rest
 //! ([`crate::Keyspace::expire_fields_cycle`]). A hash whose every field has expired counts as
 //! a missing key everywhere (see [`Entry::is_expired`]). Each reclaimed field counts in INFO's
 //! `expired_subkeys`, as in Redis.
@@ -370,13 +370,17 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
     let Some(count_arg) = args.peek() else {
         match hash_at(ctx, key)? {
             None => reply.null(),
-            Some(hash) => {
-                let pick = crate::random::Rng::new().below(hash.live_len(now));
-                match hash.iter(now).nth(pick) {
-                    Some((field, _)) => reply.bulk(field),
-                    None => return Err(CommandError::Internal("hash shorter than its length")),
+            // A hash with no live field is already a missing key; 0 only guards the draw.
+            Some(hash) => match hash.live_len(now) {
+                0 => reply.null(),
+                live => {
+                    let pick = crate::random::Rng::new().below(live);
+                    match hash.iter(now).nth(pick) {
+                        Some((field, _)) => reply.bulk(field),
+                        None => return Err(CommandError::Internal("hash shorter than its length")),
+                    }
                 }
-            }
+            },
         }
         return Ok(());
     };
@@ -408,11 +412,11 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         return Ok(());
     };
     let wanted = count.unsigned_abs();
-    if wanted == 0 {
+    let entries: Vec<(&CompactBytes, &CompactBytes)> = hash.iter(now).collect();
+    if wanted == 0 || entries.is_empty() {
         reply.array(0);
         return Ok(());
     }
-    let entries: Vec<(&CompactBytes, &CompactBytes)> = hash.iter(now).collect();
     let mut rng = crate::random::Rng::new();
     if count < 0 {
         // Independent draws; the count is not bounded by the hash size, so nothing is
