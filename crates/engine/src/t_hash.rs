@@ -7,9 +7,11 @@
 //!
 //! # Field expiry
 //!
-//! The HEXPIRE family, HTTL family and HPERSIST follow Redis 7.4 (their replies and errors did
-//! not change in 8.0; their rows take 8.0's flags, which dropped `denyoom` from the HEXPIRE
-//! family). HGETEX, HSETEX and HGETDEL follow Redis 8.0, which added them. A field whose time
+//! The HEXPIRE family, HTTL family and HPERSIST came with Redis 7.4 (in their final form, with
+//! the `FIELDS` keyword and -2 replies for a missing key, from 7.4.0's second release
+//! candidate); kv follows them as Redis 8.0's `t_hash.c` implements them, and their rows take
+//! 8.0's flags (8.0 dropped `denyoom` from the HEXPIRE family). HGETEX, HSETEX and HGETDEL
+//! follow Redis 8.0, which added them. A field whose time
 //! has come is never visible: readers skip it (they hold a shared lock and cannot delete),
 //! writers reclaim every expired field of the hash they change before changing it (see
 //! `update`), and the keyspace's active expiry reclaims the rest
@@ -672,7 +674,7 @@ fn expire_field(
     }
 }
 
-/// The HEXPIRE family (Redis 7.4, unchanged in 8.0): sets each field's expiry where the
+/// The HEXPIRE family (Redis 7.4, as 8.0 implements it): sets each field's expiry where the
 /// condition allows it, deleting fields whose new time is already past. Replies one code per
 /// field (see [`Expired`]), -2 for every field of a missing key (7.4.0's final behaviour; its
 /// first release candidate replied nil).
@@ -766,7 +768,7 @@ struct TtlForm {
     absolute: bool,
 }
 
-/// The HTTL family (Redis 7.4, unchanged in 8.0): for each field, its expiry as the form asks,
+/// The HTTL family (Redis 7.4, as 8.0 implements it): for each field, its expiry as the form asks,
 /// -1 without one, -2 if there is no such field (or key). Seconds are rounded up, as Redis's `httlGenericCommand` does (unlike
 /// TTL, which rounds to the nearest).
 fn httl_generic(
@@ -847,7 +849,7 @@ pub fn hpexpiretime(
     httl_generic(ctx, args, reply, form)
 }
 
-/// `HPERSIST key FIELDS numfields field [field ...]` (Redis 7.4, unchanged in 8.0): removes
+/// `HPERSIST key FIELDS numfields field [field ...]` (Redis 7.4, as 8.0 implements it): removes
 /// each field's expiry; per field 1 if removed, -1 if it had none, -2 if there is no such field
 /// (or key).
 pub fn hpersist(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
