@@ -88,7 +88,10 @@ fn update<T>(
     };
     let indexed = hash.min_expiry();
     let reclaimed = hash.remove_expired(now, usize::MAX);
-    expired.fetch_add(reclaimed as u64, Ordering::Relaxed);
+    if reclaimed > 0 {
+        // Only then: every thread's hash writes would otherwise contend on the counter.
+        expired.fetch_add(reclaimed as u64, Ordering::Relaxed);
+    }
     let result = change(hash);
     let (earliest, empty) = (hash.min_expiry(), hash.is_empty());
     ctx.locked.reindex_fields(db, key, indexed, earliest)?;
