@@ -21,6 +21,10 @@
 //!   encoding. A reader checks each declared length against the bytes actually present before
 //!   using it, so a hostile payload can neither make it allocate nor read out of bounds.
 //! - A **string** (tag 0) is its length followed by its bytes.
+//! - A **hash with field TTLs** (tag 6) is a hash (tag 4) whose fields each carry a third
+//!   varint after the value: the field's expiry in Unix milliseconds, 0 for none. A hash
+//!   without field TTLs is still written with tag 4, so its payload is what it always was and
+//!   older kv builds can restore it; they refuse tag 6 as a tag they do not know.
 //! - The **version** is [`FORMAT_VERSION`]. A reader refuses versions newer than its own; a
 //!   later version may change encodings and must keep reading older ones.
 //! - The **checksum** is the reflected CRC-64 with the Jones polynomial (the one Redis uses),
@@ -49,6 +53,9 @@ pub enum Tag {
     Set = 2,
     /// A hash: varint count, then each field and its value as varint length and bytes.
     Hash = 4,
+    /// A hash with field TTLs: as [`Tag::Hash`], with each field's expiry (Unix milliseconds,
+    /// 0 for none) as a varint after its value.
+    HashWithTtls = 6,
     // Reserved for the types kv will add, so that their payloads never collide with each
     // other: 3 sorted set, 5 stream.
 }
@@ -61,6 +68,7 @@ impl Tag {
             1 => Some(Tag::List),
             2 => Some(Tag::Set),
             4 => Some(Tag::Hash),
+            6 => Some(Tag::HashWithTtls),
             _ => None,
         }
     }
@@ -114,12 +122,18 @@ pub fn serialize(value: &Value) -> Vec<u8> {
                 write_bytes(&mut out, member);
             }
         }
-        Value::Hash(fields) => {
-            out.push(Tag::Hash as u8);
-            write_varint(&mut out, fields.len() as u64);
-            for (field, value) in fields.iter() {
+        Value::Hash(hash) => {
+            // Every stored field: one whose time has passed is dropped by RESTORE, which
+            // knows the time, so DUMP (which must not change the hash) need not.
+            let ttls = hash.has_ttls();
+            out.push(if ttls { Tag::HashWithTtls } else { Tag::Hash } as u8);
+            write_varint(&mut out, hash.len() as u64);
+            for (field, value) in hash.iter_stored() {
                 write_bytes(&mut out, field);
                 write_bytes(&mut out, value);
+                if ttls {
+                    write_varint(&mut out, hash.expires_at(field).unwrap_or(0));
+                }
             }
         }
     }
@@ -164,20 +178,29 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
             }
             Value::Set(Box::new(members))
         }
-        Tag::Hash => {
+        Tag::Hash | Tag::HashWithTtls => {
             let count = reader.count()?;
-            let mut fields = crate::HashValue::default();
+            let mut hash = crate::HashValue::default();
             for _ in 0..count {
-                let field = crate::CompactBytes::new(reader.bytes()?);
+                let field = reader.bytes()?;
                 let value = crate::CompactBytes::new(reader.bytes()?);
-                if fields.insert(field, value).is_some() {
+                // A field twice would silently shrink the hash: refuse.
+                if !hash.insert(field, value) {
                     return Err(PayloadError::BadFormat);
                 }
+                if tag == Tag::HashWithTtls {
+                    match reader.varint()? {
+                        0 => {}
+                        at => {
+                            hash.set_expiry(field, at);
+                        }
+                    }
+                }
             }
-            if fields.is_empty() {
+            if hash.is_empty() {
                 return Err(PayloadError::BadFormat);
             }
-            Value::Hash(Box::new(fields))
+            Value::Hash(Box::new(hash))
         }
     };
     if !reader.rest.is_empty() {
@@ -400,9 +423,18 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     if ttl < 0 {
         return Err(CommandError::msg("ERR Invalid TTL value, must be >= 0"));
     }
-    let value = deserialize(payload)?;
+    let mut value = deserialize(payload)?;
     if options.replace {
         ctx.locked.remove(db, key, now)?;
+    }
+    // Hash fields whose time has passed are not restored; a hash left with none is like a TTL
+    // already past: nothing is created.
+    if let Value::Hash(hash) = &mut value {
+        hash.remove_expired(now, usize::MAX);
+        if hash.is_empty() {
+            reply.ok();
+            return Ok(());
+        }
     }
     let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
     // A relative TTL so large that the sum wraps lands in the past, as it does in Redis.

@@ -1306,6 +1306,34 @@ pub(crate) mod tests {
             self.run(&words)
         }
 
+        /// Runs one command given as raw arguments as of `now` (Unix ms), as a connection
+        /// does with the time it read once for a batch: expiry tests set the clock instead of
+        /// sleeping.
+        pub(crate) fn run_at(&mut self, args: &[&[u8]], now: u64) -> Frame {
+            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            let mut reply = Reply::new(self.session.protocol);
+            match self.engine.lookup(&args) {
+                Ok((spec, skip)) => {
+                    self.engine
+                        .run_at(spec, skip, &mut self.session, &args, &mut reply, now);
+                }
+                Err(e) => reply.command_error(&e),
+            }
+            let mut buf = reply.buf;
+            let frame = FrameDecoder::default()
+                .decode(&mut buf)
+                .expect("a well-formed reply")
+                .expect("a complete reply");
+            assert!(buf.is_empty(), "more than one reply to {args:?}");
+            frame
+        }
+
+        /// Runs a command written as space-separated words, as of `now` (Unix ms).
+        pub(crate) fn cmd_at(&mut self, line: &str, now: u64) -> Frame {
+            let words: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+            self.run_at(&words, now)
+        }
+
         /// Stores an entry directly, bypassing commands (for states commands cannot create,
         /// such as a key whose expiry has passed but that is not reclaimed yet).
         pub(crate) fn put(&self, db: usize, key: &[u8], entry: Entry) {

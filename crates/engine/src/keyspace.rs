@@ -22,6 +22,15 @@
 //! shard's lock (its mutex is only ever taken while the shard lock is held). Lookups treat an
 //! expired entry as absent; writers delete it on sight; [`Keyspace::expire_cycle`] deletes the
 //! rest in time order without scanning.
+//!
+//! Hash fields can expire too (Redis 7.4's HEXPIRE family). Next to the key index sits a second
+//! one per shard, of the hashes that have fields with a TTL, ordered by each hash's earliest
+//! field expiry (a hash is indexed under [`crate::HashValue::min_expiry`], and only then). It follows
+//! the hash wherever the hash goes: the functions that store, move or drop entries keep it, and
+//! the hash commands report in-place changes with [`Locked::reindex_fields`].
+//! [`Keyspace::expire_fields_cycle`] reclaims due fields from it, earliest first, and deletes a
+//! hash whose last field goes. Whenever both index mutexes are held at once, the key index is
+//! locked first.
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
@@ -32,7 +41,7 @@ use dashmap::{DashMap, RwLockReadGuard, RwLockWriteGuard, SharedValue};
 use hashbrown::hash_map::RawEntryMut;
 use parking_lot::Mutex;
 
-use crate::{CommandError, CompactBytes, Entry};
+use crate::{CommandError, CompactBytes, Entry, Value};
 
 /// The hasher of every database: one seed shared by all, so shard indexes agree across them.
 type KeyHasher = foldhash::fast::RandomState;
@@ -78,6 +87,9 @@ impl std::borrow::Borrow<[u8]> for NodeBox {
 /// Volatile keys of one shard, ordered by expiry time.
 type ExpiryIndex = BTreeSet<(u64, CompactBytes)>;
 
+/// Hashes of one shard that have fields with a TTL, ordered by their earliest field expiry.
+type FieldIndex = BTreeSet<(u64, CompactBytes)>;
+
 /// All databases.
 #[derive(Debug)]
 pub struct Keyspace {
@@ -85,12 +97,16 @@ pub struct Keyspace {
     shard_count: usize,
     /// Keys deleted because their time had come (INFO's `expired_keys`).
     pub expired_keys: AtomicU64,
+    /// Hash fields deleted because their time had come (INFO's `expired_subkeys`, Redis 7.4).
+    pub expired_subkeys: AtomicU64,
 }
 
 #[derive(Debug)]
 struct Db {
     map: DashMap<NodeBox, (), KeyHasher>,
     expiry: Box<[Mutex<ExpiryIndex>]>,
+    /// Per shard, like `expiry`, and guarded the same way.
+    fields: Box<[Mutex<FieldIndex>]>,
 }
 
 impl Db {
@@ -100,6 +116,7 @@ impl Db {
             expiry: (0..shards)
                 .map(|_| Mutex::new(ExpiryIndex::new()))
                 .collect(),
+            fields: (0..shards).map(|_| Mutex::new(FieldIndex::new())).collect(),
         }
     }
 }
@@ -127,6 +144,7 @@ impl Keyspace {
                 .collect(),
             shard_count: shards,
             expired_keys: AtomicU64::new(0),
+            expired_subkeys: AtomicU64::new(0),
         }
     }
 
@@ -199,6 +217,62 @@ impl Keyspace {
         self.dbs
             .get(db)
             .map_or(0, |d| d.expiry.iter().map(|e| e.lock().len()).sum())
+    }
+
+    /// Number of hashes in `db` that have fields with a TTL (INFO keyspace's `subexpiry`).
+    pub fn db_subexpiry(&self, db: usize) -> usize {
+        self.dbs
+            .get(db)
+            .map_or(0, |d| d.fields.iter().map(|f| f.lock().len()).sum())
+    }
+
+    /// Reclaims hash fields whose time has come, earliest first, with at most `budget` units
+    /// of work (see `Locked::expire_fields_due`); returns how many it used. Like
+    /// [`Keyspace::expire_cycle`], it holds one shard at a time, for writing.
+    pub fn expire_fields_cycle(&self, now: u64, budget: usize) -> usize {
+        let mut work = 0;
+        for db in 0..self.dbs.len() {
+            for shard in 0..self.shard_count {
+                if work >= budget {
+                    return work;
+                }
+                // Peek without the shard lock: a stale answer only delays the work a cycle.
+                let due = self.dbs[db].fields[shard]
+                    .lock()
+                    .first()
+                    .is_some_and(|(at, _)| *at <= now);
+                if !due {
+                    continue;
+                }
+                let mut locked = self.lock(LockPlan {
+                    write: true,
+                    shards: smallvec::smallvec![(db, shard)],
+                });
+                work += locked.expire_fields_due(db, shard, now, budget - work);
+            }
+        }
+        work
+    }
+
+    /// Drops `entry`, just taken out of `key`'s place in `(db, shard)`, from the field index.
+    fn unindex_fields(&self, db: usize, shard: usize, key: &[u8], entry: &Entry) {
+        if let Some(at) = field_expiry(entry) {
+            self.dbs[db].fields[shard]
+                .lock()
+                .remove(&(at, CompactBytes::new(key)));
+        }
+    }
+
+    /// Counts the deletion of `entry`, found expired at `now`: in `expired_keys` if its own
+    /// time had come, else (a hash whose every field had expired) in `expired_subkeys`, one
+    /// per field, as Redis counts the fields it reclaims.
+    fn count_expired(&self, entry: &Entry, now: u64) {
+        if entry.key_expired(now) {
+            self.expired_keys.fetch_add(1, Ordering::Relaxed);
+        } else if let Value::Hash(hash) = &entry.value {
+            self.expired_subkeys
+                .fetch_add(hash.len() as u64, Ordering::Relaxed);
+        }
     }
 
     /// Deletes keys whose time has come, oldest first, at most `budget` of them; returns how
@@ -339,7 +413,8 @@ impl<'a> Locked<'a> {
                 if let Some(at) = old.0.entry.expires_at {
                     index.lock().remove(&(at.get(), CompactBytes::new(key)));
                 }
-                keyspace.expired_keys.fetch_add(1, Ordering::Relaxed);
+                keyspace.unindex_fields(db, shard, key, &old.0.entry);
+                keyspace.count_expired(&old.0.entry, now);
                 Ok(None)
             }
             RawEntryMut::Occupied(slot) => Ok(Some(&mut slot.into_key().0.entry)),
@@ -368,7 +443,8 @@ impl<'a> Locked<'a> {
                 if let Some(at) = node.0.entry.expires_at {
                     index.lock().remove(&(at.get(), CompactBytes::new(key)));
                 }
-                keyspace.expired_keys.fetch_add(1, Ordering::Relaxed);
+                keyspace.unindex_fields(db, shard, key, &node.0.entry);
+                keyspace.count_expired(&node.0.entry, now);
                 node.0.entry = make();
                 Ok((&mut node.0.entry, true))
             }
@@ -394,6 +470,7 @@ impl<'a> Locked<'a> {
         let (hash, shard) = self.keyspace.locate(key);
         let (map, index) = self.shard_mut(db, shard)?;
         let new_expiry = entry.expires_at;
+        let new_fields = field_expiry(&entry);
         // One probe for both cases: the table lookup is most of a SET's cost at scale.
         let old = match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Occupied(mut slot) => {
@@ -408,6 +485,15 @@ impl<'a> Locked<'a> {
                 None
             }
         };
+        let keyspace = self.keyspace;
+        if let Some(old) = &old {
+            keyspace.unindex_fields(db, shard, key, old);
+        }
+        if let Some(at) = new_fields {
+            keyspace.dbs[db].fields[shard]
+                .lock()
+                .insert((at, CompactBytes::new(key)));
+        }
         let old_expiry = old.as_ref().and_then(|o| o.expires_at);
         if old_expiry != new_expiry {
             let mut index = index.lock();
@@ -436,8 +522,9 @@ impl<'a> Locked<'a> {
         if let Some(at) = old.expires_at {
             index.lock().remove(&(at.get(), CompactBytes::new(key)));
         }
+        self.keyspace.unindex_fields(db, shard, key, &old);
         if old.is_expired(now) {
-            self.keyspace.expired_keys.fetch_add(1, Ordering::Relaxed);
+            self.keyspace.count_expired(&old, now);
             return Ok(None);
         }
         Ok(Some(old))
@@ -534,9 +621,11 @@ impl<'a> Locked<'a> {
                 let hasher = *map.hasher();
                 let map = std::mem::replace(&mut **map, ShardMap::with_hasher(hasher));
                 let index = std::mem::take(&mut *keyspace.dbs[db].expiry[held.shard].lock());
+                let fields = std::mem::take(&mut *keyspace.dbs[db].fields[held.shard].lock());
                 removed.push(ShardContents {
                     _map: map,
                     _index: index,
+                    _fields: fields,
                 });
             }
         }
@@ -563,12 +652,16 @@ impl<'a> Locked<'a> {
             let mut x = keyspace.dbs[a].expiry[shard].lock();
             let mut y = keyspace.dbs[b].expiry[shard].lock();
             std::mem::swap(&mut *x, &mut *y);
+            let mut x = keyspace.dbs[a].fields[shard].lock();
+            let mut y = keyspace.dbs[b].fields[shard].lock();
+            std::mem::swap(&mut *x, &mut *y);
         }
         Ok(())
     }
 
     /// Deletes up to `budget` due keys of one held shard; returns how many.
     fn expire_due(&mut self, db: usize, shard: usize, now: u64, budget: usize) -> usize {
+        let keyspace = self.keyspace;
         let Ok((map, index)) = self.shard_mut(db, shard) else {
             return 0;
         };
@@ -582,13 +675,104 @@ impl<'a> Locked<'a> {
             let Some((_, key)) = index.pop_first() else {
                 break;
             };
-            map.remove(key.as_bytes());
+            if let Some((node, _)) = map.remove_entry(key.as_bytes()) {
+                keyspace.unindex_fields(db, shard, &key, &node.0.entry);
+            }
             deleted += 1;
         }
-        self.keyspace
+        keyspace
             .expired_keys
             .fetch_add(deleted as u64, Ordering::Relaxed);
         deleted
+    }
+
+    /// Records that the hash at `key` in `db`, changed in place, is now indexed under its
+    /// earliest field expiry `new` instead of `old` (see [`crate::HashValue::min_expiry`]). Hash
+    /// commands call this after every change to a hash's field TTLs, the shard still held for
+    /// writing.
+    pub fn reindex_fields(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        old: Option<u64>,
+        new: Option<u64>,
+    ) -> Result<(), CommandError> {
+        let shard = self.keyspace.shard_of(key);
+        let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
+        if !matches!(self.held[i].guard, Guard::Write(_)) {
+            return Err(CommandError::Internal("write under a shared lock"));
+        }
+        if old == new {
+            return Ok(());
+        }
+        let mut index = self.keyspace.dbs[db].fields[shard].lock();
+        if let Some(at) = old {
+            index.remove(&(at, CompactBytes::new(key)));
+        }
+        if let Some(at) = new {
+            index.insert((at, CompactBytes::new(key)));
+        }
+        Ok(())
+    }
+
+    /// Reclaims hash fields of one held shard whose time has come, earliest first, deleting a
+    /// hash whose last field goes. Stops after `budget` units of work (a field reclaimed, or an
+    /// index entry found stale); returns how many it used.
+    fn expire_fields_due(&mut self, db: usize, shard: usize, now: u64, budget: usize) -> usize {
+        let keyspace = self.keyspace;
+        let Ok((map, keys)) = self.shard_mut(db, shard) else {
+            return 0;
+        };
+        // The key index first, as everywhere both are held: an emptied hash may be volatile.
+        let mut keys = keys.lock();
+        let mut index = keyspace.dbs[db].fields[shard].lock();
+        let (mut work, mut reclaimed) = (0, 0);
+        while work < budget {
+            match index.first() {
+                Some((at, _)) if *at <= now => {}
+                _ => break,
+            }
+            let Some((at, key)) = index.pop_first() else {
+                break;
+            };
+            let RawEntryMut::Occupied(mut slot) = map.raw_entry_mut().from_key(key.as_bytes())
+            else {
+                work += 1;
+                continue;
+            };
+            let entry = &mut slot.key_mut().0.entry;
+            let Value::Hash(hash) = &mut entry.value else {
+                work += 1;
+                continue;
+            };
+            // An entry for another time is stale (the invariant says it cannot be, but a stale
+            // entry must cost a little work, never a wrong deletion); the hash's real one is
+            // put back, which is a no-op when it is there.
+            if hash.min_expiry() != Some(at) {
+                if let Some(real) = hash.min_expiry() {
+                    index.insert((real, key));
+                }
+                work += 1;
+                continue;
+            }
+            let removed = hash.remove_expired(now, budget - work);
+            work += removed.max(1);
+            reclaimed += removed;
+            if !hash.is_empty() {
+                if let Some(next) = hash.min_expiry() {
+                    index.insert((next, key));
+                }
+                continue;
+            }
+            let (node, _) = slot.remove_entry();
+            if let Some(at) = node.0.entry.expires_at {
+                keys.remove(&(at.get(), key));
+            }
+        }
+        keyspace
+            .expired_subkeys
+            .fetch_add(reclaimed as u64, Ordering::Relaxed);
+        work
     }
 }
 
@@ -596,11 +780,21 @@ impl<'a> Locked<'a> {
 pub struct ShardContents {
     _map: ShardMap,
     _index: ExpiryIndex,
+    _fields: FieldIndex,
 }
 
 impl std::fmt::Debug for ShardContents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "ShardContents({} keys)", self._map.len())
+    }
+}
+
+/// The time the field index files `entry` under: its hash's earliest field expiry, if it is a
+/// hash with field TTLs.
+fn field_expiry(entry: &Entry) -> Option<u64> {
+    match &entry.value {
+        Value::Hash(hash) => hash.min_expiry(),
+        _ => None,
     }
 }
 

@@ -9,10 +9,13 @@
 //! on `kv-resp` and on no other kv crate; `cargo xtask ci` checks this.
 //!
 //! Map of the crate:
-//! - [`keyspace`]: databases, shards, the lock discipline, expiry index.
+//! - [`keyspace`]: databases, shards, the lock discipline, the key and hash-field expiry
+//!   indexes.
 //! - [`command`] and [`table`]: the declarative command table and what is derived from it.
 //! - [`args`]: the argument cursor with Redis-exact number parsing; [`error`]: every error
 //!   string in one place; [`reply`]: the reply writer.
+//! - [`HashValue`]: a hash's fields and the expiry times of those that have one (Redis 7.4's
+//!   hash field expiry); the hash commands, field expiry included, are in [`t_hash`].
 //! - One module per type family, as Redis's `t_*.c`: [`t_string`]; key-generic commands in
 //!   [`keys`]; connection-level commands the engine can answer in [`connection`];
 //!   introspection of the table in [`introspect`].
@@ -27,6 +30,7 @@ pub mod connection;
 pub mod dump;
 pub mod error;
 pub mod glob;
+mod hash_value;
 pub mod introspect;
 pub mod keys;
 pub mod keyspace;

@@ -60,7 +60,7 @@ fn kind_of(name: &str) -> &'static str {
         "pattern" => "pattern",
         "seconds" | "milliseconds" | "count" | "index" | "offset" | "start" | "end"
         | "decrement" | "numkeys" | "timeout" | "db" | "min-match-len" | "cursor"
-        | "destination-db" | "index1" | "index2" => "integer",
+        | "destination-db" | "index1" | "index2" | "numfields" => "integer",
         _ => "string",
     }
 }

@@ -1,10 +1,32 @@
-//! Hash commands (Redis's `t_hash.c`).
+//! Hash commands (Redis's `t_hash.c`), field expiry included.
 //!
-//! A hash is a `HashValue` map of field to value. It is never empty: the command that removes
-//! its last field deletes the key, as Redis does. Every command checks its arguments in the
-//! order Redis does, so that a request with several faults gets the same error from both.
+//! A hash is a [`HashValue`]: field to value, plus an expiry time for the fields that have one.
+//! It is never empty: the command that removes its last field deletes the key, as Redis does.
+//! Every command checks its arguments in the order Redis does, so that a request with several
+//! faults gets the same error from both.
+//!
+//! # Field expiry
+//!
+//! The HEXPIRE family, HTTL family and HPERSIST came with Redis 7.4 (in their final form, with
+//! the `FIELDS` keyword and -2 replies for a missing key, from 7.4.0's second release
+//! candidate); kv follows them as Redis 8.0's `t_hash.c` implements them, and their rows take
+//! 8.0's flags (8.0 dropped `denyoom` from the HEXPIRE family). HGETEX, HSETEX and HGETDEL
+//! follow Redis 8.0, which added them. A field whose time
+//! has come is never visible: readers skip it (they hold a shared lock and cannot delete),
+//! writers reclaim every expired field of the hash they change before changing it (see
+//! `update`), and the keyspace's active expiry reclaims the rest
+//! ([`crate::Keyspace::expire_fields_cycle`]). A hash whose every field has expired counts as
+//! a missing key everywhere (see [`Entry::is_expired`]). Each reclaimed field counts in INFO's
+//! `expired_subkeys`, as in Redis.
+//!
+//! What clears a field's TTL is what Redis's documentation says: commands that delete or
+//! overwrite the field (HDEL, HSET, HMSET, HSETEX without KEEPTTL, HGETDEL) and HPERSIST;
+//! commands that change a value without replacing the field (HINCRBY, HINCRBYFLOAT) keep it.
 
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
 
 use crate::command::CommandSpec;
 use crate::longdouble::{self, LongDouble};
@@ -24,17 +46,32 @@ fn hash_at<'c>(ctx: &'c Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c HashValue>
     }
 }
 
+/// `WRONGTYPE` if `key` holds something other than a hash, for the write commands that, like
+/// Redis (`lookupKeyWrite` then `checkType`), check the type before their arguments. A write
+/// lookup counts no hit or miss.
+fn check_hash_type(ctx: &Ctx<'_, '_>, key: &[u8]) -> CommandResult {
+    match ctx.locked.get(ctx.db(), key, ctx.now)? {
+        Some(entry) if !matches!(entry.value, Value::Hash(_)) => Err(CommandError::WrongType),
+        _ => Ok(()),
+    }
+}
+
 /// Runs `change` on the hash at `key` for a write. A missing key is created empty first when
 /// `create` (Redis's `hashTypeLookupWriteOrCreate`), else `change` is not run and `None` is
-/// returned. Whatever `change` did, a hash it leaves empty is deleted, so no command can leave
-/// an empty hash behind, even one that fails half-way.
+/// returned.
+///
+/// Before `change` runs, every field of the hash whose time has come is reclaimed, so `change`
+/// sees live fields only and may treat the stored ones as the truth. After it, the keyspace's
+/// field-expiry index learns the hash's new earliest field expiry, and a hash left empty is
+/// deleted, so no command can leave an empty hash behind, even one that fails half-way.
 fn update<T>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
     change: impl FnOnce(&mut HashValue) -> Result<T, CommandError>,
 ) -> Result<Option<T>, CommandError> {
-    let (db, now) = (ctx.db(), ctx.now);
+    let (db, now, engine) = (ctx.db(), ctx.now, ctx.engine);
+    let expired = &engine.keyspace.expired_subkeys;
     let entry = if create {
         let make = || Entry::new(Value::Hash(Box::default()), now);
         Some(ctx.locked.get_or_insert_with(db, key, now, make)?.0)
@@ -49,8 +86,16 @@ fn update<T>(
     let Value::Hash(hash) = &mut entry.value else {
         return Err(CommandError::WrongType);
     };
+    let indexed = hash.min_expiry();
+    let reclaimed = hash.remove_expired(now, usize::MAX);
+    if reclaimed > 0 {
+        // Only then: every thread's hash writes would otherwise contend on the counter.
+        expired.fetch_add(reclaimed as u64, Ordering::Relaxed);
+    }
     let result = change(hash);
-    if hash.is_empty() {
+    let (earliest, empty) = (hash.min_expiry(), hash.is_empty());
+    ctx.locked.reindex_fields(db, key, indexed, earliest)?;
+    if empty {
         ctx.locked.remove(db, key, now)?;
     }
     result.map(Some)
@@ -58,7 +103,7 @@ fn update<T>(
 
 /// The field-value arguments of HSET/HMSET, which must come in pairs (at least one, which the
 /// arity already guarantees).
-fn field_pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [bytes::Bytes], CommandError> {
+fn field_pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [Bytes], CommandError> {
     let rest = args.rest();
     if rest.len() % 2 != 0 {
         return Err(CommandError::WrongArity(command.to_string()));
@@ -66,31 +111,13 @@ fn field_pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [bytes::Bytes],
     Ok(rest)
 }
 
-/// Sets `field` to `value`; true if the field is new. An existing field's value is replaced
-/// in place, which saves copying the field again.
-fn put(hash: &mut HashValue, field: &[u8], value: CompactBytes) -> bool {
-    match hash.get_mut(field) {
-        Some(old) => {
-            *old = value;
-            false
-        }
-        None => {
-            hash.insert(CompactBytes::new(field), value);
-            true
-        }
-    }
-}
-
-/// Sets every pair of `pairs` in the hash at `key`; how many fields are new.
-fn set_pairs(
-    ctx: &mut Ctx<'_, '_>,
-    key: &[u8],
-    pairs: &[bytes::Bytes],
-) -> Result<usize, CommandError> {
+/// Sets every pair of `pairs` in the hash at `key`, clearing their TTLs; how many fields are
+/// new.
+fn set_pairs(ctx: &mut Ctx<'_, '_>, key: &[u8], pairs: &[Bytes]) -> Result<usize, CommandError> {
     let created = update(ctx, key, true, |hash| {
         let mut created = 0;
         for pair in pairs.chunks_exact(2) {
-            if put(hash, &pair[0], CompactBytes::new(&pair[1])) {
+            if hash.insert(&pair[0], CompactBytes::new(&pair[1])) {
                 created += 1;
             }
         }
@@ -122,11 +149,12 @@ pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let value = args.next_bytes()?;
+    let now = ctx.now;
     let set = update(ctx, key, true, |hash| {
-        if hash.contains_key(field) {
+        if hash.contains(field, now) {
             return Ok(false);
         }
-        hash.insert(CompactBytes::new(field), CompactBytes::new(value));
+        hash.insert(field, CompactBytes::new(value));
         Ok(true)
     })?;
     reply.integer(i64::from(set == Some(true)));
@@ -137,7 +165,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 pub fn hget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
-    match hash_at(ctx, key)?.and_then(|h| h.get(field)) {
+    match hash_at(ctx, key)?.and_then(|h| h.get(field, ctx.now)) {
         Some(value) => reply.bulk(value),
         None => reply.null(),
     }
@@ -151,7 +179,7 @@ pub fn hmget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     let hash = hash_at(ctx, key)?;
     reply.array(fields.len());
     for field in fields {
-        match hash.and_then(|h| h.get(&field[..])) {
+        match hash.and_then(|h| h.get(field, ctx.now)) {
             Some(value) => reply.bulk(value),
             None => reply.null(),
         }
@@ -166,7 +194,7 @@ pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let removed = update(ctx, key, false, |hash| {
         Ok(fields
             .iter()
-            .filter(|field| hash.remove(&field[..]).is_some())
+            .filter(|field| hash.remove(field).is_some())
             .count())
     })?;
     reply.count(removed.unwrap_or(0));
@@ -174,9 +202,13 @@ pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
 }
 
 /// `HLEN key`: the number of fields, 0 for a missing key.
+///
+/// Fields whose time has come are not counted, reclaimed or not. Redis 7.4 counts them until
+/// they are reclaimed, which its reads do on access; kv's reads cannot (they hold a shared
+/// lock), so counting them would make HLEN disagree with Redis after any read of the field.
 pub fn hlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
-    reply.count(hash_at(ctx, key)?.map_or(0, HashValue::len));
+    reply.count(hash_at(ctx, key)?.map_or(0, |h| h.live_len(ctx.now)));
     Ok(())
 }
 
@@ -185,7 +217,7 @@ pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let len = hash_at(ctx, key)?
-        .and_then(|h| h.get(field))
+        .and_then(|h| h.get(field, ctx.now))
         .map_or(0, |v| v.len());
     reply.count(len);
     Ok(())
@@ -195,7 +227,7 @@ pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
 pub fn hexists(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
-    let exists = hash_at(ctx, key)?.is_some_and(|h| h.contains_key(field));
+    let exists = hash_at(ctx, key)?.is_some_and(|h| h.contains(field, ctx.now));
     reply.integer(i64::from(exists));
     Ok(())
 }
@@ -208,8 +240,8 @@ enum Parts {
     Both,
 }
 
-/// HKEYS, HVALS and HGETALL: every field, value or both, in the map's order (Redis's order
-/// is its own too: clients cannot rely on one). HGETALL is a map in RESP3, flat in RESP2.
+/// HKEYS, HVALS and HGETALL: every live field, value or both, in the map's order (Redis's
+/// order is its own too: clients cannot rely on one). HGETALL is a map in RESP3, flat in RESP2.
 fn get_all(
     ctx: &mut Ctx<'_, '_>,
     args: &mut Args<'_>,
@@ -217,14 +249,15 @@ fn get_all(
     parts: Parts,
 ) -> CommandResult {
     let key = args.next_bytes()?;
+    let now = ctx.now;
     let hash = hash_at(ctx, key)?;
-    let len = hash.map_or(0, HashValue::len);
+    let len = hash.map_or(0, |h| h.live_len(now));
     if parts == Parts::Both {
         reply.map(len);
     } else {
         reply.array(len);
     }
-    for (field, value) in hash.into_iter().flatten() {
+    for (field, value) in hash.into_iter().flat_map(|h| h.iter(now)) {
         if parts != Parts::Values {
             reply.bulk(field);
         }
@@ -250,21 +283,23 @@ pub fn hgetall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     get_all(ctx, args, reply, Parts::Both)
 }
 
-/// `HINCRBY key field increment`: the new value; a missing field counts as 0.
+/// `HINCRBY key field increment`: the new value; a missing field counts as 0. The field keeps
+/// its TTL (Redis's `HASH_SET_KEEP_TTL`).
 pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     // Redis parses the increment before it looks at the key.
     let by = args.next_i64()?;
+    let now = ctx.now;
     let new = update(ctx, key, true, |hash| {
-        let current = match hash.get(field) {
+        let current = match hash.get(field, now) {
             Some(value) => kv_resp::parse_i64(value)
                 .ok_or(CommandError::msg("ERR hash value is not an integer"))?,
             None => 0,
         };
         let new = current.checked_add(by).ok_or(CommandError::Overflow)?;
         let text = CompactBytes::new(itoa::Buffer::new().format(new).as_bytes());
-        put(hash, field, text);
+        hash.insert_keep_ttl(field, text);
         Ok(new)
     })?;
     reply.integer(new.unwrap_or(0));
@@ -272,7 +307,7 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
 }
 
 /// `HINCRBYFLOAT key field increment`: the new value, computed and printed in 80-bit
-/// extended precision as Redis does on x86-64.
+/// extended precision as Redis does on x86-64. The field keeps its TTL, as with HINCRBY.
 pub fn hincrbyfloat(
     ctx: &mut Ctx<'_, '_>,
     args: &mut Args<'_>,
@@ -285,8 +320,9 @@ pub fn hincrbyfloat(
     if matches!(by, LongDouble::Infinite { .. }) {
         return Err(CommandError::msg("ERR value is NaN or Infinity"));
     }
+    let now = ctx.now;
     let new = update(ctx, key, true, |hash| {
-        let current = match hash.get(field) {
+        let current = match hash.get(field, now) {
             Some(value) => longdouble::parse(value)
                 .ok_or(CommandError::msg("ERR hash value is not a float"))?,
             None => LongDouble::zero(false),
@@ -300,7 +336,7 @@ pub fn hincrbyfloat(
             }
         };
         let text = longdouble::format_human(&sum);
-        put(hash, field, CompactBytes::new(&text));
+        hash.insert_keep_ttl(field, CompactBytes::new(&text));
         Ok(text)
     })?;
     reply.bulk(&new.unwrap_or_default());
@@ -330,20 +366,26 @@ fn write_picks_header(reply: &mut Reply, with_values: bool, n: usize) {
 /// Most fields a negative HRANDFIELD count may ask for (16M).
 const MAX_REPEATED_PICKS: i64 = 1 << 24;
 
-/// `HRANDFIELD key [count [WITHVALUES]]`: random fields. A positive count gives distinct
+/// `HRANDFIELD key [count [WITHVALUES]]`: random live fields. A positive count gives distinct
 /// fields, at most the whole hash; a negative one gives exactly `-count`, possibly repeated.
+/// (Redis reclaims the hash's expired fields first; kv leaves them out, with the same result.)
 pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
+    let now = ctx.now;
     let Some(count_arg) = args.peek() else {
         match hash_at(ctx, key)? {
             None => reply.null(),
-            Some(hash) => {
-                let pick = crate::random::Rng::new().below(hash.len());
-                match hash.iter().nth(pick) {
-                    Some((field, _)) => reply.bulk(field),
-                    None => return Err(CommandError::Internal("hash shorter than its length")),
+            // A hash with no live field is already a missing key; 0 only guards the draw.
+            Some(hash) => match hash.live_len(now) {
+                0 => reply.null(),
+                live => {
+                    let pick = crate::random::Rng::new().below(live);
+                    match hash.iter(now).nth(pick) {
+                        Some((field, _)) => reply.bulk(field),
+                        None => return Err(CommandError::Internal("hash shorter than its length")),
+                    }
                 }
-            }
+            },
         }
         return Ok(());
     };
@@ -375,11 +417,11 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         return Ok(());
     };
     let wanted = count.unsigned_abs();
-    if wanted == 0 {
+    let entries: Vec<(&CompactBytes, &CompactBytes)> = hash.iter(now).collect();
+    if wanted == 0 || entries.is_empty() {
         reply.array(0);
         return Ok(());
     }
-    let entries: Vec<(&CompactBytes, &CompactBytes)> = hash.iter().collect();
     let mut rng = crate::random::Rng::new();
     if count < 0 {
         // Independent draws; the count is not bounded by the hash size, so nothing is
@@ -405,17 +447,18 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
     Ok(())
 }
 
-/// `HSCAN key cursor [MATCH pattern] [COUNT count]`: the next cursor and a batch of fields
+/// `HSCAN key cursor [MATCH pattern] [COUNT count]`: the next cursor and a batch of live fields
 /// with their values.
 ///
-/// A hash Redis would keep compact (listpack: see `Value::encoding`) comes back whole with cursor 0, whatever the
-/// cursor and COUNT, as Redis answers for its compact hashes. A bigger one is walked in the
-/// order of its fields' hashes (under the map's own hasher, fixed for the map's life): the
-/// cursor is the hash to resume from, so every field present for the whole iteration is
-/// returned at least once however the map grows, shrinks or rehashes in between.
+/// A hash Redis would keep compact (listpack: see `Value::encoding`) comes back whole with
+/// cursor 0, whatever the cursor and COUNT, as Redis answers for its compact hashes. A bigger
+/// one is walked in the order of its fields' hashes (under the map's own hasher, fixed for the
+/// map's life): the cursor is the hash to resume from, so every field present for the whole
+/// iteration is returned at least once however the map grows, shrinks or rehashes in between.
 pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = crate::keys::parse_cursor(args.next_bytes()?)?;
+    let now = ctx.now;
     // Redis looks the key up before it reads the options: a missing key answers an empty
     // scan even with bad options.
     let Some(hash) = hash_at(ctx, key)? else {
@@ -424,10 +467,10 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     };
     let options = crate::scan::ScanOptions::parse(args)?;
     let (next, batch) = if crate::value::is_compact_hash(hash) {
-        (0, hash.iter().collect::<Vec<_>>())
+        (0, hash.iter(now).collect::<Vec<_>>())
     } else {
         let hasher = hash.hasher();
-        let items = hash.iter().map(|(f, v)| (hasher.hash_one(f), (f, v)));
+        let items = hash.iter(now).map(|(f, v)| (hasher.hash_one(f), (f, v)));
         crate::scan::hash_order_step(items, cursor, options.count)
     };
     let batch: Vec<_> = batch
@@ -444,7 +487,635 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Field expiry: argument parsing
+// ---------------------------------------------------------------------------------------------
+
+/// The latest field expiry Redis accepts, in Unix milliseconds (`HFE_MAX_ABS_TIME_MSEC`: its
+/// 48-bit expiry times with the top two bits kept for later use), in the year 4199.
+const MAX_FIELD_EXPIRY: i64 = (1 << 46) - 1;
+
+/// A negative time, which field expiry refuses where key expiry deletes the key.
+const NEGATIVE_TIME: CommandError = CommandError::msg("ERR invalid expire time, must be >= 0");
+
+/// The `FIELDS` keyword is not where the syntax puts it.
+const NO_FIELDS: CommandError =
+    CommandError::msg("ERR Mandatory argument FIELDS is missing or not at the right position");
+
+/// A field count that is not a positive integer, as the HEXPIRE family words it.
+const EXPIRE_BAD_COUNT: &str = "ERR Parameter `numFields` should be greater than 0";
+
+/// A field count that is not a positive integer, as HTTL, HPERSIST, HGETEX and HGETDEL word it.
+const BAD_COUNT: &str = "ERR Number of fields must be a positive integer";
+
+/// A field count that does not match the fields that follow it.
+const COUNT_MISMATCH: CommandError =
+    CommandError::msg("ERR The `numfields` parameter must match the number of arguments");
+
+/// How a command gives an expiry time.
+#[derive(Debug, Clone, Copy)]
+struct TimeForm {
+    /// The command's name, for `invalid expire time in '...' command`.
+    name: &'static str,
+    /// Seconds rather than milliseconds.
+    seconds: bool,
+    /// A Unix time rather than a time from now.
+    absolute: bool,
+}
+
+impl TimeForm {
+    /// `EX`, `PX`, `EXAT` or `PXAT` of HGETEX and HSETEX, if `word` is one.
+    fn from_option(name: &'static str, word: &[u8]) -> Option<TimeForm> {
+        let (seconds, absolute) = match word.to_ascii_lowercase().as_slice() {
+            b"ex" => (true, false),
+            b"px" => (false, false),
+            b"exat" => (true, true),
+            b"pxat" => (false, true),
+            _ => return None,
+        };
+        Some(TimeForm {
+            name,
+            seconds,
+            absolute,
+        })
+    }
+
+    /// The absolute expiry, in Unix milliseconds, that `arg` gives at `now`, with Redis's
+    /// checks (`parseExpireTime`): an integer, not negative, and not past
+    /// [`MAX_FIELD_EXPIRY`] once converted, which also keeps every step free of overflow.
+    fn parse(self, arg: &[u8], now: u64) -> Result<u64, CommandError> {
+        let value = crate::args::parse_i64(arg)?;
+        if value < 0 {
+            return Err(NEGATIVE_TIME);
+        }
+        let invalid = CommandError::InvalidExpireTime(self.name);
+        let millis = if self.seconds {
+            if value > MAX_FIELD_EXPIRY / 1000 {
+                return Err(invalid);
+            }
+            value * 1000
+        } else {
+            value
+        };
+        let base = if self.absolute {
+            0
+        } else {
+            i64::try_from(now).unwrap_or(i64::MAX)
+        };
+        if millis > MAX_FIELD_EXPIRY.saturating_sub(base) {
+            return Err(invalid);
+        }
+        Ok((millis + base).unsigned_abs())
+    }
+}
+
+/// The fields of a `FIELDS numfields field [field ...]` block that starts `rest`, with Redis's
+/// checks in its order: the keyword, the count (a positive integer, else `bad_count`), then
+/// the count against what follows. `name` is for a block cut short before its count (only
+/// HGETEX can be, as Redis does not check that case; kv calls it an arity error).
+fn fields_block<'a>(
+    rest: &'a [Bytes],
+    name: &str,
+    bad_count: &'static str,
+) -> Result<&'a [Bytes], CommandError> {
+    if !rest
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"fields"))
+    {
+        return Err(NO_FIELDS);
+    }
+    let count = rest
+        .get(1)
+        .ok_or_else(|| CommandError::WrongArity(name.to_string()))?;
+    let count = kv_resp::parse_i64(count)
+        .filter(|&n| n > 0)
+        .ok_or(CommandError::msg(bad_count))?;
+    let fields = &rest[2..];
+    if usize::try_from(count).ok() != Some(fields.len()) {
+        return Err(COUNT_MISMATCH);
+    }
+    Ok(fields)
+}
+
+/// HEXPIRE's `NX | XX | GT | LT`, checked per field against its current expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldCondition {
+    /// No condition.
+    Always,
+    /// Only a field without a TTL.
+    Nx,
+    /// Only a field with a TTL.
+    Xx,
+    /// Only a later time; a field without a TTL has an infinite one, so never.
+    Gt,
+    /// Only an earlier time; a field without a TTL has an infinite one, so always.
+    Lt,
+}
+
+impl FieldCondition {
+    /// Consumes the condition, if the next argument is one (Redis looks at that one position
+    /// only, so anything else there must be `FIELDS`).
+    fn parse(args: &mut Args<'_>) -> FieldCondition {
+        for (word, condition) in [
+            ("nx", FieldCondition::Nx),
+            ("xx", FieldCondition::Xx),
+            ("gt", FieldCondition::Gt),
+            ("lt", FieldCondition::Lt),
+        ] {
+            if args.eat(word) {
+                return condition;
+            }
+        }
+        FieldCondition::Always
+    }
+
+    /// Whether a field whose expiry is `current` may be given `at`.
+    fn allows(self, at: u64, current: Option<u64>) -> bool {
+        match self {
+            FieldCondition::Always => true,
+            FieldCondition::Nx => current.is_none(),
+            FieldCondition::Xx => current.is_some(),
+            FieldCondition::Gt => current.is_some_and(|c| at > c),
+            FieldCondition::Lt => current.is_none_or(|c| at < c),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field expiry: commands
+// ---------------------------------------------------------------------------------------------
+
+/// What happened to one field of an HEXPIRE (the integers are Redis's replies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expired {
+    /// The field does not exist (-2).
+    NoField = -2,
+    /// The condition was not met (0).
+    Unchanged = 0,
+    /// The expiry was set (1).
+    Set = 1,
+    /// The time was already past, so the field was deleted (2).
+    Deleted = 2,
+}
+
+/// Gives the live `field` the expiry `at`, or deletes it when `at` is not after `now` (Redis's
+/// `hashTypeSetEx`: a time already come deletes, and the deletion counts as an expiry).
+fn expire_field(
+    hash: &mut HashValue,
+    field: &[u8],
+    at: u64,
+    now: u64,
+    expired: &AtomicU64,
+) -> Expired {
+    if at <= now {
+        hash.remove(field);
+        expired.fetch_add(1, Ordering::Relaxed);
+        Expired::Deleted
+    } else {
+        hash.set_expiry(field, at);
+        Expired::Set
+    }
+}
+
+/// The HEXPIRE family (Redis 7.4, as 8.0 implements it): sets each field's expiry where the
+/// condition allows it, deleting fields whose new time is already past. Replies one code per
+/// field (see [`Expired`]), -2 for every field of a missing key (7.4.0's final behaviour; its
+/// first release candidate replied nil).
+fn hexpire_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    form: TimeForm,
+) -> CommandResult {
+    let key = args.next_bytes()?;
+    check_hash_type(ctx, key)?;
+    let now = ctx.now;
+    let at = form.parse(args.next_bytes()?, now)?;
+    let condition = FieldCondition::parse(args);
+    let fields = fields_block(args.rest(), form.name, EXPIRE_BAD_COUNT)?;
+    let engine = ctx.engine;
+    let expired = &engine.keyspace.expired_subkeys;
+    let codes = update(ctx, key, false, |hash| {
+        let codes: Vec<Expired> = fields
+            .iter()
+            .map(|field| {
+                if !hash.contains(field, now) {
+                    Expired::NoField
+                } else if !condition.allows(at, hash.expires_at(field)) {
+                    Expired::Unchanged
+                } else {
+                    expire_field(hash, field, at, now, expired)
+                }
+            })
+            .collect();
+        Ok(codes)
+    })?;
+    reply.array(fields.len());
+    match codes {
+        Some(codes) => codes.into_iter().for_each(|c| reply.integer(c as i64)),
+        None => fields
+            .iter()
+            .for_each(|_| reply.integer(Expired::NoField as i64)),
+    }
+    Ok(())
+}
+
+/// `HEXPIRE key seconds [NX | XX | GT | LT] FIELDS numfields field [field ...]`
+pub fn hexpire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = TimeForm {
+        name: "hexpire",
+        seconds: true,
+        absolute: false,
+    };
+    hexpire_generic(ctx, args, reply, form)
+}
+
+/// `HPEXPIRE key milliseconds [NX | XX | GT | LT] FIELDS numfields field [field ...]`
+pub fn hpexpire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = TimeForm {
+        name: "hpexpire",
+        seconds: false,
+        absolute: false,
+    };
+    hexpire_generic(ctx, args, reply, form)
+}
+
+/// `HEXPIREAT key unix-time-seconds [NX | XX | GT | LT] FIELDS numfields field [field ...]`
+pub fn hexpireat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = TimeForm {
+        name: "hexpireat",
+        seconds: true,
+        absolute: true,
+    };
+    hexpire_generic(ctx, args, reply, form)
+}
+
+/// `HPEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT] FIELDS numfields field [field ...]`
+pub fn hpexpireat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = TimeForm {
+        name: "hpexpireat",
+        seconds: false,
+        absolute: true,
+    };
+    hexpire_generic(ctx, args, reply, form)
+}
+
+/// What the HTTL family reports of a field's expiry.
+#[derive(Debug, Clone, Copy)]
+struct TtlForm {
+    /// The command's name, for an arity error.
+    name: &'static str,
+    /// Milliseconds rather than seconds.
+    millis: bool,
+    /// The expiry time rather than the time left.
+    absolute: bool,
+}
+
+/// The HTTL family (Redis 7.4, as 8.0 implements it): for each field, its expiry as the form asks,
+/// -1 without one, -2 if there is no such field (or key). Seconds are rounded up, as Redis's `httlGenericCommand` does (unlike
+/// TTL, which rounds to the nearest).
+fn httl_generic(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    form: TtlForm,
+) -> CommandResult {
+    let key = args.next_bytes()?;
+    let now = ctx.now;
+    let hash = hash_at(ctx, key)?;
+    let fields = fields_block(args.rest(), form.name, BAD_COUNT)?;
+    reply.array(fields.len());
+    for field in fields {
+        let Some(hash) = hash.filter(|h| h.contains(field, now)) else {
+            reply.integer(-2);
+            continue;
+        };
+        let Some(at) = hash.expires_at(field) else {
+            reply.integer(-1);
+            continue;
+        };
+        // A live field's time is after `now`, and no expiry exceeds MAX_FIELD_EXPIRY: no
+        // step below can overflow or go negative.
+        let base = if form.absolute { 0 } else { now };
+        let left = at - base;
+        let shown = if form.millis {
+            left
+        } else {
+            left.div_ceil(1000)
+        };
+        reply.integer(i64::try_from(shown).unwrap_or(i64::MAX));
+    }
+    Ok(())
+}
+
+/// `HTTL key FIELDS numfields field [field ...]`: seconds left, rounded up.
+pub fn httl(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = TtlForm {
+        name: "httl",
+        millis: false,
+        absolute: false,
+    };
+    httl_generic(ctx, args, reply, form)
+}
+
+/// `HPTTL key FIELDS numfields field [field ...]`: milliseconds left.
+pub fn hpttl(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = TtlForm {
+        name: "hpttl",
+        millis: true,
+        absolute: false,
+    };
+    httl_generic(ctx, args, reply, form)
+}
+
+/// `HEXPIRETIME key FIELDS numfields field [field ...]`: the expiry as Unix seconds, rounded up.
+pub fn hexpiretime(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let form = TtlForm {
+        name: "hexpiretime",
+        millis: false,
+        absolute: true,
+    };
+    httl_generic(ctx, args, reply, form)
+}
+
+/// `HPEXPIRETIME key FIELDS numfields field [field ...]`: the expiry as Unix milliseconds.
+pub fn hpexpiretime(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+) -> CommandResult {
+    let form = TtlForm {
+        name: "hpexpiretime",
+        millis: true,
+        absolute: true,
+    };
+    httl_generic(ctx, args, reply, form)
+}
+
+/// `HPERSIST key FIELDS numfields field [field ...]` (Redis 7.4, as 8.0 implements it): removes
+/// each field's expiry; per field 1 if removed, -1 if it had none, -2 if there is no such field
+/// (or key).
+pub fn hpersist(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    check_hash_type(ctx, key)?;
+    let fields = fields_block(args.rest(), "hpersist", BAD_COUNT)?;
+    let now = ctx.now;
+    let codes = update(ctx, key, false, |hash| {
+        let codes: Vec<i64> = fields
+            .iter()
+            .map(|field| match hash.contains(field, now) {
+                false => -2,
+                true if hash.clear_expiry(field).is_some() => 1,
+                true => -1,
+            })
+            .collect();
+        Ok(codes)
+    })?;
+    reply.array(fields.len());
+    match codes {
+        Some(codes) => codes.into_iter().for_each(|c| reply.integer(c)),
+        None => fields.iter().for_each(|_| reply.integer(-2)),
+    }
+    Ok(())
+}
+
+/// What HGETEX does to the fields it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GetExpiry {
+    /// Nothing.
+    Keep,
+    /// `EX`, `PX`, `EXAT`, `PXAT`: give them this expiry (Unix milliseconds).
+    At(u64),
+    /// `PERSIST`: remove their expiry.
+    Persist,
+}
+
+/// `HGETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+/// PXAT unix-time-milliseconds | PERSIST] FIELDS numfields field [field ...]` (Redis 8.0):
+/// each field's value or nil, then the expiry change on the fields that exist. A time already
+/// past deletes them (after their values are read).
+pub fn hgetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    check_hash_type(ctx, key)?;
+    let now = ctx.now;
+    // Redis looks for an option in the one position after the key.
+    let option = args.peek().unwrap_or_default();
+    let expiry = if let Some(form) = TimeForm::from_option("hgetex", option) {
+        args.next_bytes()?;
+        GetExpiry::At(form.parse(args.next_bytes()?, now)?)
+    } else if args.eat("persist") {
+        GetExpiry::Persist
+    } else {
+        GetExpiry::Keep
+    };
+    let fields = fields_block(args.rest(), "hgetex", BAD_COUNT)?;
+    let engine = ctx.engine;
+    let expired = &engine.keyspace.expired_subkeys;
+    let values = update(ctx, key, false, |hash| {
+        let mut values = Vec::with_capacity(fields.len());
+        for field in fields {
+            let value = hash.get(field, now).cloned();
+            if value.is_some() {
+                match expiry {
+                    GetExpiry::Keep => {}
+                    GetExpiry::At(at) => {
+                        expire_field(hash, field, at, now, expired);
+                    }
+                    GetExpiry::Persist => {
+                        hash.clear_expiry(field);
+                    }
+                }
+            }
+            values.push(value);
+        }
+        Ok(values)
+    })?;
+    reply.array(fields.len());
+    match values {
+        Some(values) => values.iter().for_each(|v| match v {
+            Some(value) => reply.bulk(value),
+            None => reply.null(),
+        }),
+        None => fields.iter().for_each(|_| reply.null()),
+    }
+    Ok(())
+}
+
+/// What HSETEX does to the expiry of the fields it sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetExpiry {
+    /// No option: the fields lose any TTL, as with HSET.
+    Clear,
+    /// `KEEPTTL`: existing fields keep theirs.
+    Keep,
+    /// `EX`, `PX`, `EXAT`, `PXAT`: this expiry (Unix milliseconds).
+    At(u64),
+}
+
+/// HSETEX's arguments after the key.
+#[derive(Debug)]
+struct SetExOptions<'a> {
+    /// `FNX`: set only if none of the fields exists.
+    fnx: bool,
+    /// `FXX`: set only if all the fields exist.
+    fxx: bool,
+    /// The expiry option.
+    expiry: SetExpiry,
+    /// The field-value pairs.
+    pairs: &'a [Bytes],
+}
+
+impl<'a> SetExOptions<'a> {
+    /// Parses the options and the `FIELDS` block as Redis 8.0's `hsetexParseArgs` does: left
+    /// to right, the first problem met is the one reported, and the pairs must fill the rest
+    /// of the command exactly (else an arity error).
+    fn parse(args: &Args<'a>, now: u64) -> Result<SetExOptions<'a>, CommandError> {
+        let rest = args.rest();
+        let mut options = SetExOptions {
+            fnx: false,
+            fxx: false,
+            expiry: SetExpiry::Clear,
+            pairs: &[],
+        };
+        let mut expiry_given = false;
+        let arity = || CommandError::WrongArity("hsetex".to_string());
+        let mut i = 0;
+        while let Some(word) = rest.get(i) {
+            if word.eq_ignore_ascii_case(b"fields") {
+                // At least a count, a field and a value must follow.
+                if i + 3 >= rest.len() {
+                    return Err(arity());
+                }
+                let count = kv_resp::parse_i64(&rest[i + 1])
+                    .filter(|n| (1..=i64::from(i32::MAX)).contains(n))
+                    .ok_or(CommandError::msg("ERR invalid number of fields"))?;
+                let pairs = &rest[i + 2..];
+                if pairs.len() % 2 != 0 || usize::try_from(count).ok() != Some(pairs.len() / 2) {
+                    return Err(arity());
+                }
+                options.pairs = pairs;
+                return Ok(options);
+            }
+            let form = TimeForm::from_option("hsetex", word);
+            let keepttl = word.eq_ignore_ascii_case(b"keepttl");
+            if form.is_some() || keepttl {
+                if expiry_given {
+                    return Err(CommandError::msg(
+                        "ERR Only one of EX, PX, EXAT, PXAT or KEEPTTL arguments can be specified",
+                    ));
+                }
+                expiry_given = true;
+                options.expiry = match form {
+                    None => SetExpiry::Keep,
+                    Some(form) => {
+                        i += 1;
+                        let time = rest
+                            .get(i)
+                            .ok_or(CommandError::msg("ERR missing expire time"))?;
+                        SetExpiry::At(form.parse(time, now)?)
+                    }
+                };
+            } else if word.eq_ignore_ascii_case(b"fnx") || word.eq_ignore_ascii_case(b"fxx") {
+                if options.fnx || options.fxx {
+                    return Err(CommandError::msg(
+                        "ERR Only one of FXX or FNX arguments can be specified",
+                    ));
+                }
+                options.fnx = word.eq_ignore_ascii_case(b"fnx");
+                options.fxx = !options.fnx;
+            } else {
+                return Err(unknown_argument(word));
+            }
+            i += 1;
+        }
+        // Redis's arity (-6) leaves no way to get here without meeting an error above.
+        Err(NO_FIELDS)
+    }
+}
+
+/// Redis's `unknown argument: %s`: the argument as a C string (cut at its first NUL byte), then
+/// as Redis treats every formatted error: CR and LF trimmed from the end, the others turned
+/// into spaces.
+fn unknown_argument(word: &[u8]) -> CommandError {
+    let line_break = |b: &u8| *b == b'\r' || *b == b'\n';
+    let text = word.split(|&b| b == 0).next().unwrap_or_default();
+    let end = text
+        .iter()
+        .rposition(|b| !line_break(b))
+        .map_or(0, |i| i + 1);
+    let shown: Vec<u8> = text[..end]
+        .iter()
+        .map(|b| if line_break(b) { b' ' } else { *b })
+        .collect();
+    CommandError::Other(format!("ERR unknown argument: {}", String::from_utf8_lossy(&shown)).into())
+}
+
+/// `HSETEX key [FNX | FXX] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+/// PXAT unix-time-milliseconds | KEEPTTL] FIELDS numfields field value [field value ...]`
+/// (Redis 8.0): sets the fields and their expiry; 1 if set, 0 if FNX or FXX forbade it. A time
+/// already past deletes the fields as it sets them (and the key with its last field).
+pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    let now = ctx.now;
+    // Redis reads every argument before it looks at the key.
+    let options = SetExOptions::parse(args, now)?;
+    let engine = ctx.engine;
+    let expired = &engine.keyspace.expired_subkeys;
+    let set = update(ctx, key, !options.fxx, |hash| {
+        let fields = || options.pairs.chunks_exact(2).map(|pair| &pair[0][..]);
+        if (options.fnx && fields().any(|f| hash.contains(f, now)))
+            || (options.fxx && !fields().all(|f| hash.contains(f, now)))
+        {
+            return Ok(false);
+        }
+        for pair in options.pairs.chunks_exact(2) {
+            let (field, value) = (&pair[0][..], CompactBytes::new(&pair[1]));
+            match options.expiry {
+                SetExpiry::Clear => {
+                    hash.insert(field, value);
+                }
+                SetExpiry::Keep => {
+                    hash.insert_keep_ttl(field, value);
+                }
+                SetExpiry::At(at) => {
+                    hash.insert_keep_ttl(field, value);
+                    expire_field(hash, field, at, now, expired);
+                }
+            }
+        }
+        Ok(true)
+    })?;
+    reply.integer(i64::from(set == Some(true)));
+    Ok(())
+}
+
+/// `HGETDEL key FIELDS numfields field [field ...]` (Redis 8.0): each field's value or nil,
+/// deleting the fields that exist; the key goes with its last field.
+pub fn hgetdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let key = args.next_bytes()?;
+    check_hash_type(ctx, key)?;
+    let fields = fields_block(args.rest(), "hgetdel", BAD_COUNT)?;
+    let values = update(ctx, key, false, |hash| {
+        Ok(fields
+            .iter()
+            .map(|field| hash.remove(field))
+            .collect::<Vec<_>>())
+    })?;
+    reply.array(fields.len());
+    match values {
+        Some(values) => values.iter().for_each(|v| match v {
+            Some(value) => reply.bulk(value),
+            None => reply.null(),
+        }),
+        None => fields.iter().for_each(|_| reply.null()),
+    }
+    Ok(())
+}
+
 /// Registration block: the hash commands' rows of the command table.
+///
+/// The field-expiry rows take Redis 8.0's facts: the HEXPIRE family without `denyoom` (8.0
+/// dropped it, as EXPIRE never had it), `since` the release that added each command.
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("hdel", -3, [WRITE, FAST], (1, 1, 1), Hash, engine!(hdel), "2.0.0",
         "O(N) where N is the number of fields to be removed.",
@@ -452,11 +1123,32 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "key field [field ...]", key_flags: &["RW", "delete"]),
     command!("hexists", 3, [READONLY, FAST], (1, 1, 1), Hash, engine!(hexists), "2.0.0",
         "O(1)", "Tells whether a field exists in a hash.", "key field", key_flags: &["RO"]),
+    command!("hexpire", -6, [WRITE, FAST], (1, 1, 1), Hash, engine!(hexpire), "7.4.0",
+        "O(N) where N is the number of specified fields",
+        "Gives fields of a hash a time to live in seconds.",
+        "key seconds [NX | XX | GT | LT] FIELDS numfields field [field ...]"),
+    command!("hexpireat", -6, [WRITE, FAST], (1, 1, 1), Hash, engine!(hexpireat), "7.4.0",
+        "O(N) where N is the number of specified fields",
+        "Makes fields of a hash expire at a Unix time in seconds.",
+        "key unix-time-seconds [NX | XX | GT | LT] FIELDS numfields field [field ...]"),
+    command!("hexpiretime", -5, [READONLY, FAST], (1, 1, 1), Hash, engine!(hexpiretime), "7.4.0",
+        "O(N) where N is the number of specified fields",
+        "Returns when fields of a hash expire, as Unix times in seconds.",
+        "key FIELDS numfields field [field ...]"),
     command!("hget", 3, [READONLY, FAST], (1, 1, 1), Hash, engine!(hget), "2.0.0",
         "O(1)", "Returns the value of a field in a hash.", "key field"),
     command!("hgetall", 2, [READONLY], (1, 1, 1), Hash, engine!(hgetall), "2.0.0",
         "O(N) where N is the size of the hash.", "Returns every field and value of a hash.",
         "key", tips: &["nondeterministic_output_order"]),
+    command!("hgetdel", -5, [WRITE, FAST], (1, 1, 1), Hash, engine!(hgetdel), "8.0.0",
+        "O(N) where N is the number of specified fields",
+        "Returns the values of fields of a hash and deletes the fields.",
+        "key FIELDS numfields field [field ...]", key_flags: &["RW", "access", "delete"]),
+    command!("hgetex", -5, [WRITE, FAST], (1, 1, 1), Hash, engine!(hgetex), "8.0.0",
+        "O(N) where N is the number of specified fields",
+        "Returns the values of fields of a hash, optionally changing their expiry.",
+        "key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST] FIELDS numfields field [field ...]",
+        key_flags: &["RW", "access", "update"]),
     command!("hincrby", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), Hash, engine!(hincrby), "2.0.0",
         "O(1)", "Increments the integer value of a field in a hash by a number.",
         "key field increment", key_flags: &["RW", "access", "update"]),
@@ -475,6 +1167,25 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "O(N) where N is the number of fields being set.",
         "Sets several fields of a hash (HSET's older form, replying OK).",
         "key field value [field value ...]"),
+    command!("hpersist", -5, [WRITE, FAST], (1, 1, 1), Hash, engine!(hpersist), "7.4.0",
+        "O(N) where N is the number of specified fields",
+        "Removes the expiry of fields of a hash.", "key FIELDS numfields field [field ...]"),
+    command!("hpexpire", -6, [WRITE, FAST], (1, 1, 1), Hash, engine!(hpexpire), "7.4.0",
+        "O(N) where N is the number of specified fields",
+        "Gives fields of a hash a time to live in milliseconds.",
+        "key milliseconds [NX | XX | GT | LT] FIELDS numfields field [field ...]"),
+    command!("hpexpireat", -6, [WRITE, FAST], (1, 1, 1), Hash, engine!(hpexpireat), "7.4.0",
+        "O(N) where N is the number of specified fields",
+        "Makes fields of a hash expire at a Unix time in milliseconds.",
+        "key unix-time-milliseconds [NX | XX | GT | LT] FIELDS numfields field [field ...]"),
+    command!("hpexpiretime", -5, [READONLY, FAST], (1, 1, 1), Hash, engine!(hpexpiretime),
+        "7.4.0", "O(N) where N is the number of specified fields",
+        "Returns when fields of a hash expire, as Unix times in milliseconds.",
+        "key FIELDS numfields field [field ...]"),
+    command!("hpttl", -5, [READONLY, FAST], (1, 1, 1), Hash, engine!(hpttl), "7.4.0",
+        "O(N) where N is the number of specified fields",
+        "Returns the time to live of fields of a hash in milliseconds.",
+        "key FIELDS numfields field [field ...]"),
     command!("hrandfield", -2, [READONLY], (1, 1, 1), Hash, engine!(hrandfield), "6.2.0",
         "O(N) where N is the number of fields returned",
         "Returns random fields of a hash, optionally with their values.",
@@ -486,14 +1197,25 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("hset", -4, [WRITE, DENYOOM, FAST], (1, 1, 1), Hash, engine!(hset), "2.0.0",
         "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.",
         "Sets fields of a hash, creating the key if needed.", "key field value [field value ...]"),
+    command!("hsetex", -6, [WRITE, DENYOOM, FAST], (1, 1, 1), Hash, engine!(hsetex), "8.0.0",
+        "O(N) where N is the number of fields being set.",
+        "Sets fields of a hash and, optionally, their expiry.",
+        "key [FNX | FXX] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL] FIELDS numfields field value [field value ...]"),
     command!("hsetnx", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), Hash, engine!(hsetnx), "2.0.0",
         "O(1)", "Sets a field of a hash only if the field does not exist.", "key field value", key_flags: &["RW", "insert"]),
     command!("hstrlen", 3, [READONLY, FAST], (1, 1, 1), Hash, engine!(hstrlen), "3.2.0",
         "O(1)", "Returns the length of the value of a field in a hash.", "key field", key_flags: &["RO"]),
+    command!("httl", -5, [READONLY, FAST], (1, 1, 1), Hash, engine!(httl), "7.4.0",
+        "O(N) where N is the number of specified fields",
+        "Returns the time to live of fields of a hash in seconds.",
+        "key FIELDS numfields field [field ...]"),
     command!("hvals", 2, [READONLY], (1, 1, 1), Hash, engine!(hvals), "2.0.0",
         "O(N) where N is the size of the hash.", "Returns every value of a hash.", "key",
         tips: &["nondeterministic_output_order"]),
 ];
+
+#[cfg(test)]
+mod field_expiry_tests;
 
 #[cfg(test)]
 mod tests {

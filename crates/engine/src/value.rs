@@ -12,8 +12,7 @@ pub type StrValue = CompactBytes<38>;
 /// and pops at both ends and O(1) access by index.
 pub type ListValue = std::collections::VecDeque<CompactBytes>;
 
-/// A hash: field to value, with a randomly seeded hasher because fields come from clients.
-pub type HashValue = std::collections::HashMap<CompactBytes, CompactBytes, std::hash::RandomState>;
+pub use crate::hash_value::HashValue;
 
 /// A set of members, with a randomly seeded hasher because members come from clients.
 pub type SetValue = std::collections::HashSet<CompactBytes, std::hash::RandomState>;
@@ -26,7 +25,8 @@ pub enum Value {
     Str(StrValue),
     /// A list. Never empty: the key goes when its last element does.
     List(ListValue),
-    /// A hash, boxed to keep every value 40 bytes. Never empty.
+    /// A hash, boxed to keep every value 40 bytes. Never empty. Its fields may have expiry
+    /// times of their own (see [`HashValue`]).
     Hash(Box<HashValue>),
     /// A set, boxed to keep every value 40 bytes. Never empty.
     Set(Box<SetValue>),
@@ -58,13 +58,13 @@ impl Value {
             }
             // Redis 7.0 keeps every list in a quicklist.
             Value::List(_) => "quicklist",
-            Value::Hash(h) => {
-                if is_compact_hash(h) {
-                    "listpack"
-                } else {
-                    "hashtable"
-                }
-            }
+            // Redis 7.4 keeps a small hash with field TTLs in a listpack of triplets (field,
+            // value, expiry), which it names `listpackex`.
+            Value::Hash(h) => match (is_compact_hash(h), h.has_ttls()) {
+                (true, false) => "listpack",
+                (true, true) => "listpackex",
+                (false, _) => "hashtable",
+            },
             // Redis 7.0 has no listpack sets: an intset, else a hash table.
             Value::Set(s) => {
                 if is_intset(s) {
@@ -81,7 +81,10 @@ impl Value {
 /// `hash-max-listpack-entries 512` and `hash-max-listpack-value 64`. Behaviour that depends on
 /// the encoding (OBJECT ENCODING, HSCAN returning the whole hash) follows this.
 pub(crate) fn is_compact_hash(hash: &HashValue) -> bool {
-    hash.len() <= 512 && hash.iter().all(|(f, v)| f.len() <= 64 && v.len() <= 64)
+    hash.len() <= 512
+        && hash
+            .iter_stored()
+            .all(|(f, v)| f.len() <= 64 && v.len() <= 64)
 }
 
 /// Whether Redis would keep `set` as an intset: every member an integer as Redis's
@@ -178,8 +181,15 @@ impl Entry {
         self.expires_at.map(NonZeroU64::get)
     }
 
-    /// Whether the entry is logically gone at `now`.
+    /// Whether the entry is logically gone at `now`: its own time has come, or it is a hash
+    /// whose every field has expired (Redis deletes such a hash on first access, so no command
+    /// can tell it apart from a missing key).
     pub fn is_expired(&self, now: u64) -> bool {
+        self.key_expired(now) || matches!(&self.value, Value::Hash(h) if h.all_expired(now))
+    }
+
+    /// Whether the key's own expiry time has come (field expiry aside).
+    pub fn key_expired(&self, now: u64) -> bool {
         self.expires_at.is_some_and(|at| at.get() <= now)
     }
 }
@@ -194,5 +204,11 @@ mod tests {
     fn values_stay_small() {
         assert_eq!(std::mem::size_of::<Value>(), 40);
         assert_eq!(std::mem::size_of::<Entry>(), 56);
+        // Field expiry costs a hash without field TTLs one pointer (a `None`) in the box it
+        // already has: 56 bytes instead of 48, the same 64-byte allocation with glibc.
+        assert_eq!(
+            std::mem::size_of::<HashValue>(),
+            std::mem::size_of::<crate::hash_value::FieldMap>() + 8
+        );
     }
 }

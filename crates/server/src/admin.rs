@@ -580,6 +580,11 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 .keyspace
                 .expired_keys
                 .store(0, Ordering::Relaxed);
+            shared
+                .engine
+                .keyspace
+                .expired_subkeys
+                .store(0, Ordering::Relaxed);
             conn.reply.ok();
         }
         "rewrite" => {

@@ -220,6 +220,8 @@ fn stats(conn: &Connection, out: &mut String) {
     field(out, "instantaneous_output_kbps", kbps(&m.net_output));
     field(out, "rejected_connections", load(&s.rejected_connections));
     field(out, "expired_keys", load(&e.keyspace.expired_keys));
+    // Redis 7.4: hash fields reclaimed because their time had come.
+    field(out, "expired_subkeys", load(&e.keyspace.expired_subkeys));
     field(out, "evicted_keys", 0);
     field(out, "keyspace_hits", load(&e.stats.keyspace_hits));
     field(out, "keyspace_misses", load(&e.stats.keyspace_misses));
@@ -273,10 +275,12 @@ fn keyspace(conn: &Connection, out: &mut String) {
     for db in 0..keyspace.databases() {
         let keys = keyspace.db_len(db);
         if keys > 0 {
+            // `subexpiry` (Redis 7.4): hashes with at least one field TTL.
             let _ = write!(
                 out,
-                "db{db}:keys={keys},expires={},avg_ttl=0\r\n",
-                keyspace.db_volatile(db)
+                "db{db}:keys={keys},expires={},avg_ttl=0,subexpiry={}\r\n",
+                keyspace.db_volatile(db),
+                keyspace.db_subexpiry(db)
             );
         }
     }

@@ -315,11 +315,11 @@ async fn signals(shared: Arc<Shared>) {
     shared.begin_shutdown();
 }
 
-/// Deletes expired keys in the background, `hz` times a second, as Redis's active expire
-/// cycle does: a bounded batch per tick, more batches while there is more to do, never more
-/// than a quarter of the tick. Like Redis, it stands still while `DEBUG SET-ACTIVE-EXPIRE 0`
-/// is in force or clients are paused, and reports slow cycles to the latency monitor as
-/// `expire-cycle`.
+/// Deletes expired keys and reclaims expired hash fields in the background, `hz` times a
+/// second, as Redis's active expire cycle does: a bounded batch of each per tick, more batches
+/// while there is more to do, never more than a quarter of the tick. Like Redis, it stands
+/// still while `DEBUG SET-ACTIVE-EXPIRE 0` is in force or clients are paused, and reports slow
+/// cycles to the latency monitor as `expire-cycle`.
 async fn expire_loop(shared: Arc<Shared>) {
     const BATCH: usize = 2000;
     loop {
@@ -333,13 +333,14 @@ async fn expire_loop(shared: Arc<Shared>) {
             continue;
         }
         let started = Instant::now();
-        while shared
-            .engine
-            .keyspace
-            .expire_cycle(kv_engine::now_ms(), BATCH)
-            == BATCH
-            && started.elapsed() < period / 4
-        {
+        let keyspace = &shared.engine.keyspace;
+        loop {
+            let now = kv_engine::now_ms();
+            let keys = keyspace.expire_cycle(now, BATCH);
+            let fields = keyspace.expire_fields_cycle(now, BATCH);
+            if (keys < BATCH && fields < BATCH) || started.elapsed() >= period / 4 {
+                break;
+            }
             tokio::task::yield_now().await;
         }
         let threshold = shared.config.hot.latency_threshold.load(Ordering::Relaxed);

@@ -78,6 +78,70 @@ fn expiry_is_never_visible() {
     assert!(stats.contains("expired_keys:201"), "{stats}");
 }
 
+/// Hash fields with a TTL are reclaimed by the background cycle even when nobody reads them.
+/// Only INFO and DBSIZE are asked, and both count what is stored, reclaimed or not, so they
+/// change only when the server reclaims on its own: the hash that loses one field stays, the
+/// one that loses its only field is deleted.
+#[test]
+fn hash_fields_expire_actively() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let hset = |con: &mut redis::Connection, key: &str, fields: &[&str]| {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(key);
+        for field in fields {
+            cmd.arg(field).arg("v");
+        }
+        cmd.query::<i64>(con).unwrap()
+    };
+    assert_eq!(hset(&mut con, "h", &["keep", "short"]), 2);
+    assert_eq!(hset(&mut con, "gone", &["only"]), 1);
+    for (key, field) in [("h", "short"), ("gone", "only")] {
+        let codes: Vec<i64> = redis::cmd("HPEXPIRE")
+            .arg(key)
+            .arg(50)
+            .arg("FIELDS")
+            .arg(1)
+            .arg(field)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(codes, [1]);
+    }
+    let info = |con: &mut redis::Connection, section: &str| {
+        redis::cmd("INFO")
+            .arg(section)
+            .query::<String>(con)
+            .unwrap()
+    };
+    assert!(
+        info(&mut con, "keyspace").contains("db0:keys=2,expires=0,avg_ttl=0,subexpiry=2"),
+        "{}",
+        info(&mut con, "keyspace")
+    );
+    // The cycle runs `hz` (10) times a second; give it a generous while.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = info(&mut con, "stats");
+        if stats.contains("expired_subkeys:2\r\n") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fields not reclaimed: {stats}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let keyspace = info(&mut con, "keyspace");
+    assert!(
+        keyspace.contains("db0:keys=1,expires=0,avg_ttl=0,subexpiry=0"),
+        "{keyspace}"
+    );
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 1);
+    let left: Vec<String> = redis::cmd("HKEYS").arg("h").query(&mut con).unwrap();
+    assert_eq!(left, ["keep"]);
+    assert!(info(&mut con, "stats").contains("expired_keys:0\r\n"));
+}
+
 #[test]
 fn pipelined_commands_answer_in_order() {
     let server = Server::kv(&[]);
