@@ -1314,8 +1314,11 @@ pub(crate) mod tests {
             let mut reply = Reply::new(self.session.protocol);
             match self.engine.lookup(&args) {
                 Ok((spec, skip)) => {
-                    self.engine
-                        .run_at(spec, skip, &mut self.session, &args, &mut reply, now);
+                    // The test session has no waker, so nothing blocks.
+                    let waiter =
+                        self.engine
+                            .run_at(spec, skip, &mut self.session, &args, &mut reply, now);
+                    assert!(waiter.is_none(), "{args:?} blocked");
                 }
                 Err(e) => reply.command_error(&e),
             }
