@@ -27,8 +27,6 @@ fn requests(pipeline: u32) -> u64 {
         REQUESTS
     }
 }
-/// Keys loaded for the memory measurement.
-const MEMORY_KEYS: usize = 1_000_000;
 
 const BEGIN: &str = "<!-- server-bench:begin -->";
 const END: &str = "<!-- server-bench:end -->";
@@ -83,8 +81,112 @@ struct Sample {
     per_cpu_second: f64,
 }
 
-/// Runs redis-benchmark for one test and returns its CSV figures.
-fn benchmark(port: u16, test: &str, pipeline: u32) -> Result<Sample> {
+/// One line of the comparison: what redis-benchmark runs, and what must be in the server
+/// first.
+struct Workload {
+    /// The name in the table.
+    name: &'static str,
+    /// redis-benchmark's arguments after the common options: `-t test` for a built-in test,
+    /// or a command (with `__rand_int__` placeholders) for a custom one.
+    command: &'static [&'static str],
+    /// An unmeasured run before it, with the same options but this command, as many
+    /// requests as the measured run plus a tenth, and this `-r` range: fills what the test
+    /// takes away or looks up.
+    setup: Option<(&'static [&'static str], &'static str)>,
+}
+
+/// Every line of the comparison, in table order.
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "SET",
+        command: &["-t", "set"],
+        setup: None,
+    },
+    Workload {
+        name: "GET",
+        command: &["-t", "get"],
+        setup: None,
+    },
+    Workload {
+        name: "INCR",
+        command: &["-t", "incr"],
+        setup: None,
+    },
+    Workload {
+        name: "MSET",
+        command: &["-t", "mset"],
+        setup: None,
+    },
+    Workload {
+        name: "LPUSH",
+        command: &["-t", "lpush"],
+        setup: None,
+    },
+    Workload {
+        name: "LPOP",
+        command: &["-t", "lpop"],
+        setup: Some((&["-t", "lpush"], "1000000")),
+    },
+    Workload {
+        name: "LRANGE_100",
+        command: &["-t", "lrange_100"],
+        setup: None,
+    },
+    Workload {
+        name: "SADD",
+        command: &["-t", "sadd"],
+        setup: None,
+    },
+    Workload {
+        name: "SPOP",
+        command: &["-t", "spop"],
+        setup: Some((&["SADD", "myset", "element:__rand_int__"], "100000000")),
+    },
+    Workload {
+        name: "HSET",
+        command: &["-t", "hset"],
+        setup: None,
+    },
+    Workload {
+        name: "ZADD",
+        command: &["-t", "zadd"],
+        setup: None,
+    },
+    Workload {
+        name: "ZRANGEBYSCORE",
+        command: &[
+            "ZRANGEBYSCORE",
+            "myzset",
+            "__rand_int__",
+            "+inf",
+            "LIMIT",
+            "0",
+            "10",
+        ],
+        setup: Some((
+            &["ZADD", "myzset", "__rand_int__", "element:__rand_int__"],
+            "1000000",
+        )),
+    },
+    Workload {
+        name: "ZRANK",
+        command: &["ZRANK", "myzset", "element:__rand_int__"],
+        setup: Some((
+            &["ZADD", "myzset", "__rand_int__", "element:__rand_int__"],
+            "1000000",
+        )),
+    },
+];
+
+/// Runs redis-benchmark with `command` (see [`Workload::command`]) and returns the figures of
+/// its last CSV line (a built-in test may run a filler first, as LRANGE runs an LPUSH).
+fn benchmark(
+    port: u16,
+    command: &[&str],
+    pipeline: u32,
+    requests: u64,
+    range: &str,
+) -> Result<Sample> {
     let output = Command::new("taskset")
         .args([
             "-c",
@@ -99,15 +201,16 @@ fn benchmark(port: u16, test: &str, pipeline: u32) -> Result<Sample> {
             "-c",
             "50",
             "-n",
-            &requests(pipeline).to_string(),
+            &requests.to_string(),
             "-r",
-            "1000000",
+            range,
             "-d",
             "32",
             "--csv",
             "-q",
         ])
-        .args(["-P", &pipeline.to_string(), "-t", test])
+        .args(["-P", &pipeline.to_string()])
+        .args(command)
         .output()
         .context("cannot run redis-benchmark")?;
     ensure!(
@@ -119,6 +222,7 @@ fn benchmark(port: u16, test: &str, pipeline: u32) -> Result<Sample> {
     // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
     let line = text
         .lines()
+        .rev()
         .find(|l| l.starts_with('"') && !l.starts_with("\"test\""))
         .with_context(|| format!("no result line in: {text}"))?;
     let fields: Vec<f64> = line
@@ -152,20 +256,73 @@ fn rss(pid: u32) -> Result<u64> {
     Ok(kb * 1024)
 }
 
-/// Loads `MEMORY_KEYS` keys of 16 bytes with 32-byte values through `redis-cli --pipe` and
-/// returns the growth of the server's resident memory per key.
-fn bytes_per_key(server: &Server) -> Result<f64> {
+/// A memory measurement: what is loaded, one item at a time.
+struct MemoryLoad {
+    /// The row's description.
+    what: &'static str,
+    /// The command that adds item `i` (of [`MEMORY_ITEMS`]), as arguments.
+    item: fn(usize) -> Vec<String>,
+}
+
+/// Items loaded for each memory measurement.
+const MEMORY_ITEMS: usize = 1_000_000;
+
+/// The memory rows: 1M string keys, then one key of each collection type with 1M elements.
+/// Members and fields are 20 bytes (`element:` and 12 digits), values 16.
+const MEMORY_LOADS: &[MemoryLoad] = &[
+    MemoryLoad {
+        what: "string keys (16-byte keys, 32-byte values)",
+        item: |i| {
+            vec![
+                "SET".into(),
+                format!("key:{i:012}"),
+                format!("value:{i:026}"),
+            ]
+        },
+    },
+    MemoryLoad {
+        what: "list elements (one list)",
+        item: |i| vec!["RPUSH".into(), "list".into(), format!("element:{i:012}")],
+    },
+    MemoryLoad {
+        what: "hash fields (one hash, 16-byte values)",
+        item: |i| {
+            vec![
+                "HSET".into(),
+                "hash".into(),
+                format!("element:{i:012}"),
+                format!("value:{i:010}"),
+            ]
+        },
+    },
+    MemoryLoad {
+        what: "set members (one set)",
+        item: |i| vec!["SADD".into(), "set".into(), format!("element:{i:012}")],
+    },
+    MemoryLoad {
+        what: "sorted set members (one sorted set)",
+        item: |i| {
+            vec![
+                "ZADD".into(),
+                "zset".into(),
+                i.to_string(),
+                format!("element:{i:012}"),
+            ]
+        },
+    },
+];
+
+/// Loads [`MEMORY_ITEMS`] items through `redis-cli --pipe` and returns the growth of the
+/// server's resident memory per item.
+fn bytes_per_item(server: &Server, load: &MemoryLoad) -> Result<f64> {
     let before = rss(server.child.id())?;
-    let mut stream = Vec::with_capacity(MEMORY_KEYS * 64);
-    for i in 0..MEMORY_KEYS {
-        let key = format!("key:{i:012}");
-        let value = format!("value:{i:026}");
-        write!(
-            stream,
-            "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
-            key.len(),
-            value.len()
-        )?;
+    let mut stream = Vec::with_capacity(MEMORY_ITEMS * 64);
+    for i in 0..MEMORY_ITEMS {
+        let args = (load.item)(i);
+        write!(stream, "*{}\r\n", args.len())?;
+        for arg in &args {
+            write!(stream, "${}\r\n{arg}\r\n", arg.len())?;
+        }
     }
     let mut child = Command::new("redis-cli")
         .args(["-p", &server.port.to_string(), "--pipe"])
@@ -180,7 +337,7 @@ fn bytes_per_key(server: &Server) -> Result<f64> {
     );
     std::thread::sleep(Duration::from_millis(500));
     let after = rss(server.child.id())?;
-    Ok(after.saturating_sub(before) as f64 / MEMORY_KEYS as f64)
+    Ok(after.saturating_sub(before) as f64 / MEMORY_ITEMS as f64)
 }
 
 /// Builds kv-server in release mode and returns its path.
@@ -194,10 +351,9 @@ pub fn run() -> Result<()> {
     crate::redis::ensure_installed()?;
     let kv_path = build_kv()?;
     let redis_path = PathBuf::from("redis-server");
-    let tests = ["set", "get", "incr", "mset"];
     let pipelines = [1u32, 16];
     let mut rows = Vec::new();
-    for test in tests {
+    for workload in WORKLOADS {
         for pipeline in pipelines {
             let (mut kv, mut redis) = (Vec::new(), Vec::new());
             for round in 0..ROUNDS {
@@ -217,14 +373,25 @@ pub fn run() -> Result<()> {
                             &["--save", "", "--appendonly", "no"],
                         )?
                     };
+                    let count = requests(pipeline);
+                    if let Some(setup) = workload.setup {
+                        benchmark(
+                            server.port,
+                            setup,
+                            pipeline,
+                            count + count / 10,
+                            "100000000",
+                        )?;
+                    }
                     let cpu_before = cpu_seconds(server.child.id())?;
-                    let mut sample = benchmark(server.port, test, pipeline)?;
+                    let mut sample =
+                        benchmark(server.port, workload.command, pipeline, count, "1000000")?;
                     let cpu = cpu_seconds(server.child.id())? - cpu_before;
-                    let served = requests(pipeline) as f64;
+                    let served = count as f64;
                     sample.per_cpu_second = if cpu > 0.0 { served / cpu } else { 0.0 };
                     println!(
-                        "{:<12} {test:<5} P={pipeline:<2} round {round}: {:>12.0} ops/s",
-                        server.name, sample.rps
+                        "{:<12} {:<13} P={pipeline:<2} round {round}: {:>12.0} ops/s",
+                        server.name, workload.name, sample.rps
                     );
                     if is_kv {
                         kv.push(sample)
@@ -233,20 +400,28 @@ pub fn run() -> Result<()> {
                     }
                 }
             }
-            rows.push((test, pipeline, summarize(&kv), summarize(&redis)));
+            rows.push((workload.name, pipeline, summarize(&kv), summarize(&redis)));
         }
     }
-    let kv_server = start("kv-server", &kv_path, &[])?;
-    let kv_bytes = bytes_per_key(&kv_server)?;
-    drop(kv_server);
-    let redis_server = start(
-        "redis-server",
-        &redis_path,
-        &["--save", "", "--appendonly", "no"],
-    )?;
-    let redis_bytes = bytes_per_key(&redis_server)?;
-    drop(redis_server);
-    let section = render(&rows, kv_bytes, redis_bytes);
+    let mut memory = Vec::new();
+    for load in MEMORY_LOADS {
+        let kv_server = start("kv-server", &kv_path, &[])?;
+        let kv_bytes = bytes_per_item(&kv_server, load)?;
+        drop(kv_server);
+        let redis_server = start(
+            "redis-server",
+            &redis_path,
+            &["--save", "", "--appendonly", "no"],
+        )?;
+        let redis_bytes = bytes_per_item(&redis_server, load)?;
+        drop(redis_server);
+        println!(
+            "memory {:<40} kv {kv_bytes:.1} B, Redis {redis_bytes:.1} B",
+            load.what
+        );
+        memory.push((load.what, kv_bytes, redis_bytes));
+    }
+    let section = render(&rows, &memory);
     println!("{section}");
     write_section(&section)
 }
@@ -275,7 +450,7 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok((ticks(11) + ticks(12)) / 100.0)
 }
 
-fn render(rows: &[(&str, u32, Sample, Sample)], kv_bytes: f64, redis_bytes: f64) -> String {
+fn render(rows: &[(&str, u32, Sample, Sample)], memory: &[(&str, f64, f64)]) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -303,7 +478,7 @@ fn render(rows: &[(&str, u32, Sample, Sample)], kv_bytes: f64, redis_bytes: f64)
     for (test, pipeline, kv, redis) in rows {
         out.push_str(&format!(
             "| {} | {pipeline} | {:.0} | {:.0} | **{:.2}** | {:.3} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} | **{:.2}** |\n",
-            test.to_uppercase(),
+            test,
             kv.rps,
             redis.rps,
             kv.rps / redis.rps.max(1.0),
@@ -317,10 +492,16 @@ fn render(rows: &[(&str, u32, Sample, Sample)], kv_bytes: f64, redis_bytes: f64)
         ));
     }
     out.push_str(&format!(
-        "\nMemory: resident bytes per key after loading {MEMORY_KEYS} keys (16-byte keys, 32-byte values) with \
-         `redis-cli --pipe`: kv **{kv_bytes:.1}**, Redis **{redis_bytes:.1}** (kv / Redis = {:.2}).\n{END}",
-        kv_bytes / redis_bytes.max(1.0)
+        "\nMemory: growth of resident memory per item after loading {MEMORY_ITEMS} items with \
+         `redis-cli --pipe` into a fresh server.\n\n| items | kv bytes | Redis bytes | kv / Redis |\n|---|---|---|---|\n"
     ));
+    for (what, kv_bytes, redis_bytes) in memory {
+        out.push_str(&format!(
+            "| {what} | {kv_bytes:.1} | {redis_bytes:.1} | **{:.2}** |\n",
+            kv_bytes / redis_bytes.max(1.0)
+        ));
+    }
+    out.push_str(END);
     out
 }
 
