@@ -374,14 +374,8 @@ pub fn run() -> Result<()> {
                         )?
                     };
                     let count = requests(pipeline);
-                    if let Some(setup) = workload.setup {
-                        benchmark(
-                            server.port,
-                            setup,
-                            pipeline,
-                            count + count / 10,
-                            "100000000",
-                        )?;
+                    if let Some((setup, range)) = workload.setup {
+                        benchmark(server.port, setup, pipeline, count + count / 10, range)?;
                     }
                     let cpu_before = cpu_seconds(server.child.id())?;
                     let mut sample =
