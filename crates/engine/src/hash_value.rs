@@ -15,8 +15,9 @@ use std::hash::RandomState;
 
 use crate::CompactBytes;
 
-/// Field to value, with a randomly seeded hasher because fields come from clients.
-pub(crate) type FieldMap = HashMap<CompactBytes, CompactBytes, RandomState>;
+/// Field to value, with a randomly seeded hasher because fields come from clients, and O(1)
+/// random picks for HRANDFIELD.
+pub(crate) type FieldMap = crate::indexed::IndexedMap<CompactBytes>;
 
 /// A hash: field to value, plus the expiry times of the fields that have one.
 ///
@@ -128,6 +129,59 @@ impl HashValue {
     /// content (the encoding Redis would pick, the DUMP payload).
     pub fn iter_stored(&self) -> impl Iterator<Item = (&CompactBytes, &CompactBytes)> + '_ {
         self.fields.iter()
+    }
+
+    /// The stored field at `position` (`0..len`) with its value, expired or not: random picks
+    /// address fields this way.
+    pub fn stored_at(&self, position: usize) -> Option<(&CompactBytes, &CompactBytes)> {
+        self.fields.entry_at(position)
+    }
+
+    /// A uniformly random field not expired at `now`, with its value. O(1) draws; only when
+    /// most stored fields are expired does it fall back to listing the live ones.
+    pub(crate) fn random_live(
+        &self,
+        rng: &mut crate::random::Rng,
+        now: u64,
+    ) -> Option<(&CompactBytes, &CompactBytes)> {
+        if self.ttls.is_none() {
+            return self.fields.random(rng);
+        }
+        for _ in 0..16 {
+            let (field, value) = self.fields.random(rng)?;
+            if self.unexpired(field, now) {
+                return Some((field, value));
+            }
+        }
+        let live: Vec<_> = self.iter(now).collect();
+        if live.is_empty() {
+            return None;
+        }
+        live.get(rng.below(live.len())).copied()
+    }
+
+    /// `count` distinct fields not expired at `now` (all of them if fewer), chosen uniformly,
+    /// with their values. O(count) for a hash without field TTLs; O(N) with them.
+    pub(crate) fn distinct_live(
+        &self,
+        rng: &mut crate::random::Rng,
+        count: usize,
+        now: u64,
+    ) -> Vec<(&CompactBytes, &CompactBytes)> {
+        if self.ttls.is_none() {
+            return self
+                .fields
+                .distinct_positions(rng, count)
+                .into_iter()
+                .filter_map(|p| self.fields.entry_at(p))
+                .collect();
+        }
+        rng.distinct(self.iter(now).collect(), count)
+    }
+
+    /// Whether the stored `field` is expired at `now`.
+    pub fn is_expired_field(&self, field: &[u8], now: u64) -> bool {
+        !self.unexpired(field, now)
     }
 
     /// The map's hasher, fixed for the map's life (HSCAN orders fields by it).

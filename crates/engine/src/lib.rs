@@ -31,6 +31,7 @@ pub mod dump;
 pub mod error;
 pub mod glob;
 mod hash_value;
+pub mod indexed;
 pub mod introspect;
 pub mod keys;
 pub mod keyspace;

@@ -375,16 +375,10 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
     let Some(count_arg) = args.peek() else {
         match hash_at(ctx, key)? {
             None => reply.null(),
-            // A hash with no live field is already a missing key; 0 only guards the draw.
-            Some(hash) => match hash.live_len(now) {
-                0 => reply.null(),
-                live => {
-                    let pick = crate::random::Rng::new().below(live);
-                    match hash.iter(now).nth(pick) {
-                        Some((field, _)) => reply.bulk(field),
-                        None => return Err(CommandError::Internal("hash shorter than its length")),
-                    }
-                }
+            // A hash with no live field is already a missing key; `None` only guards the draw.
+            Some(hash) => match hash.random_live(&mut crate::random::Rng::new(), now) {
+                Some((field, _)) => reply.bulk(field),
+                None => reply.null(),
             },
         }
         return Ok(());
@@ -416,32 +410,27 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         reply.array(0);
         return Ok(());
     };
-    let wanted = count.unsigned_abs();
-    let entries: Vec<(&CompactBytes, &CompactBytes)> = hash.iter(now).collect();
-    if wanted == 0 || entries.is_empty() {
+    let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
+    let mut rng = crate::random::Rng::new();
+    if wanted == 0 || hash.random_live(&mut rng, now).is_none() {
         reply.array(0);
         return Ok(());
     }
-    let mut rng = crate::random::Rng::new();
     if count < 0 {
-        // Independent draws; the count is not bounded by the hash size, so nothing is
+        // Independent O(1) draws; the count is not bounded by the hash size, so nothing is
         // allocated in proportion to it.
-        let wanted = usize::try_from(wanted).unwrap_or(usize::MAX);
         write_picks_header(reply, with_values, wanted);
         for _ in 0..wanted {
-            let (field, value) = entries[rng.below(entries.len())];
+            let (field, value) = hash
+                .random_live(&mut rng, now)
+                .ok_or(CommandError::Internal("hash emptied under its lock"))?;
             write_pick(reply, with_values, field, value);
         }
         return Ok(());
     }
-    // Distinct fields: a partial Fisher-Yates shuffle of the first `n` positions.
-    let n = usize::try_from(wanted).map_or(entries.len(), |w| w.min(entries.len()));
-    let mut entries = entries;
-    write_picks_header(reply, with_values, n);
-    for i in 0..n {
-        let j = i + rng.below(entries.len() - i);
-        entries.swap(i, j);
-        let (field, value) = entries[i];
+    let picked = hash.distinct_live(&mut rng, wanted, now);
+    write_picks_header(reply, with_values, picked.len());
+    for (field, value) in picked {
         write_pick(reply, with_values, field, value);
     }
     Ok(())

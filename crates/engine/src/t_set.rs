@@ -374,17 +374,6 @@ pub fn smove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     Ok(())
 }
 
-/// A random member of `set` (non-empty), or an internal error if it turns out empty.
-fn random_member(set: &SetValue) -> Result<&CompactBytes, CommandError> {
-    if set.is_empty() {
-        return Err(CommandError::Internal("empty set"));
-    }
-    let pick = crate::random::Rng::new().below(set.len());
-    set.iter()
-        .nth(pick)
-        .ok_or(CommandError::Internal("set shorter than its length"))
-}
-
 /// `SPOP key [count]`: removes and returns a random member (nil if missing), or up to `count`
 /// distinct members as a set; the key goes with its last member.
 pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
@@ -394,11 +383,9 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     }
     let Some(count_arg) = args.peek() else {
         let popped = update(ctx, key, false, |set| {
-            let member = random_member(set)?.clone();
-            set.remove(&member);
-            Ok::<_, CommandError>(member)
+            set.pop_random(&mut crate::random::Rng::new())
         })?;
-        match popped.transpose()? {
+        match popped.flatten() {
             Some(member) => reply.bulk(&member),
             None => reply.null(),
         }
@@ -415,17 +402,13 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let popped = update(ctx, key, false, |set| {
         if count >= set.len() {
             // The whole set: the key goes.
-            return std::mem::take(set).into_iter().collect::<Vec<_>>();
+            return std::mem::take(set).iter().cloned().collect::<Vec<_>>();
         }
-        let picked: Vec<CompactBytes> = crate::random::Rng::new()
-            .distinct(members_of(set), count)
-            .into_iter()
-            .map(CompactBytes::new)
-            .collect();
-        for member in &picked {
-            set.remove(member);
-        }
-        picked
+        // O(count): each pop is O(1).
+        let mut rng = crate::random::Rng::new();
+        (0..count)
+            .filter_map(|_| set.pop_random(&mut rng))
+            .collect()
     })?;
     let popped = popped.unwrap_or_default();
     write_members(reply, popped.iter().map(|m| m.as_bytes()).collect(), true);
@@ -446,7 +429,10 @@ pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
     let Some(count_arg) = args.peek() else {
         match set_at(ctx, key)? {
             None => reply.null(),
-            Some(set) => reply.bulk(random_member(set)?),
+            Some(set) => {
+                let member = set.random(&mut crate::random::Rng::new());
+                reply.bulk(member.ok_or(CommandError::Internal("empty set"))?);
+            }
         }
         return Ok(());
     };
@@ -467,22 +453,22 @@ pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
         return Ok(());
     };
     let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
-    let members = members_of(set);
     let mut rng = crate::random::Rng::new();
     if count < 0 {
-        // Independent draws; nothing is allocated in proportion to the count.
+        // Independent O(1) draws; nothing is allocated in proportion to the count.
         reply.array(wanted);
         for _ in 0..wanted {
-            reply.bulk(members[rng.below(members.len())]);
+            let member = set.random(&mut rng);
+            reply.bulk(member.ok_or(CommandError::Internal("empty set"))?);
         }
         return Ok(());
     }
-    if wanted >= members.len() {
+    if wanted >= set.len() {
         // The whole set, in the order Redis walks it.
-        write_members(reply, members, false);
+        write_members(reply, members_of(set), false);
         return Ok(());
     }
-    let picked = rng.distinct(members, wanted);
+    let picked = set.distinct(&mut rng, wanted);
     reply.array(picked.len());
     for member in picked {
         reply.bulk(member);

@@ -14,8 +14,9 @@ pub type ListValue = std::collections::VecDeque<CompactBytes>;
 
 pub use crate::hash_value::HashValue;
 
-/// A set of members, with a randomly seeded hasher because members come from clients.
-pub type SetValue = std::collections::HashSet<CompactBytes, std::hash::RandomState>;
+/// A set of members: a hash set with O(1) random picks (SPOP, SRANDMEMBER), seeded randomly
+/// because members come from clients.
+pub type SetValue = crate::indexed::IndexedSet;
 
 /// A stored value. One keyspace holds every type, so a command finds the wrong type as a
 /// `WRONGTYPE` error rather than as a missing key.

@@ -1,0 +1,413 @@
+//! A hash map whose entries also sit densely in a vector, so that a uniformly random entry is
+//! one index away: what SPOP, SRANDMEMBER and HRANDFIELD need to run in the O(1) per pick that
+//! redis.io documents (a plain hash table can only find its n-th entry by walking).
+//!
+//! Entries live in a `Vec` in no particular order; a hashbrown table of their positions finds
+//! one by key. Removal moves the last entry into the hole (`swap_remove`) and re-points its
+//! table slot, so every operation stays O(1). The table holds one `usize` per entry instead
+//! of a whole key, which also makes this smaller than a `HashMap` of the same entries.
+
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+
+use crate::random::Rng;
+use crate::CompactBytes;
+
+/// Keys (client-chosen bytes, hence a randomly seeded hasher) to values, with O(1) random
+/// access. `IndexedMap<()>` is a set.
+#[derive(Clone)]
+pub struct IndexedMap<V> {
+    /// The entries, densely packed.
+    entries: Vec<(CompactBytes, V)>,
+    /// Positions in `entries`, hashed by the key they point at.
+    index: HashTable<usize>,
+    /// Hashes keys for `index`.
+    hasher: RandomState,
+}
+
+impl<V> IndexedMap<V> {
+    /// An empty map.
+    pub fn new() -> IndexedMap<V> {
+        IndexedMap {
+            entries: Vec::new(),
+            index: HashTable::new(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The hasher keys are hashed with (SCAN-style cursors order entries by it).
+    pub fn hasher(&self) -> &RandomState {
+        &self.hasher
+    }
+
+    /// Where `key`'s entry is in `entries`.
+    fn position(&self, key: &[u8]) -> Option<usize> {
+        let hash = self.hasher.hash_one(key);
+        let entries = &self.entries;
+        self.index
+            .find(hash, |&i| entries[i].0.as_bytes() == key)
+            .copied()
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.position(key).is_some()
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        self.position(key).map(|i| &self.entries[i].1)
+    }
+
+    /// The value of `key`, to change in place.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        let i = self.position(key)?;
+        Some(&mut self.entries[i].1)
+    }
+
+    /// Sets `key` to `value`; returns the value it replaced.
+    pub fn insert(&mut self, key: CompactBytes, value: V) -> Option<V> {
+        if let Some(i) = self.position(&key) {
+            return Some(std::mem::replace(&mut self.entries[i].1, value));
+        }
+        let hash = self.hasher.hash_one(key.as_bytes());
+        let position = self.entries.len();
+        self.entries.push((key, value));
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.insert_unique(hash, position, |&i| {
+            hasher.hash_one(entries[i].0.as_bytes())
+        });
+        None
+    }
+
+    /// Removes `key`; returns its entry.
+    pub fn remove_entry(&mut self, key: &[u8]) -> Option<(CompactBytes, V)> {
+        let hash = self.hasher.hash_one(key);
+        let entries = &self.entries;
+        let slot = self
+            .index
+            .find_entry(hash, |&i| entries[i].0.as_bytes() == key)
+            .ok()?;
+        let (position, _) = slot.remove();
+        Some(self.take(position))
+    }
+
+    /// Removes `key`; returns its value.
+    pub fn remove(&mut self, key: &[u8]) -> Option<V> {
+        self.remove_entry(key).map(|(_, value)| value)
+    }
+
+    /// Takes the entry at `position` out of `entries` (its table slot already gone), moving the
+    /// last entry into its place and re-pointing that entry's slot.
+    fn take(&mut self, position: usize) -> (CompactBytes, V) {
+        let last = self.entries.len() - 1;
+        if position != last {
+            let hash = self.hasher.hash_one(self.entries[last].0.as_bytes());
+            if let Some(slot) = self.index.find_mut(hash, |&i| i == last) {
+                *slot = position;
+            }
+        }
+        let entry = self.entries.swap_remove(position);
+        // Give back memory after large removals, as Redis shrinks its tables.
+        if self.entries.capacity() > 64 && self.entries.len() < self.entries.capacity() / 4 {
+            self.entries.shrink_to(self.entries.len() * 2);
+            let (entries, hasher) = (&self.entries, &self.hasher);
+            self.index
+                .shrink_to(entries.len(), |&i| hasher.hash_one(entries[i].0.as_bytes()));
+        }
+        entry
+    }
+
+    /// The entry at `position` (`0..len`), the way random picks address entries.
+    pub fn entry_at(&self, position: usize) -> Option<(&CompactBytes, &V)> {
+        self.entries.get(position).map(|(k, v)| (k, v))
+    }
+
+    /// A uniformly random entry; `None` when empty. O(1).
+    pub(crate) fn random(&self, rng: &mut Rng) -> Option<(&CompactBytes, &V)> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        self.entry_at(rng.below(self.entries.len()))
+    }
+
+    /// Removes and returns a uniformly random entry; `None` when empty. O(1).
+    pub(crate) fn pop_random(&mut self, rng: &mut Rng) -> Option<(CompactBytes, V)> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let position = rng.below(self.entries.len());
+        let hash = self.hasher.hash_one(self.entries[position].0.as_bytes());
+        if let Ok(slot) = self.index.find_entry(hash, |&i| i == position) {
+            slot.remove();
+        }
+        Some(self.take(position))
+    }
+
+    /// `count` distinct positions (all of them if `count >= len`), uniformly chosen, in random
+    /// order. O(count): rejection sampling while few are wanted, a partial shuffle of all
+    /// positions once they are a sizeable share (as Redis's SRANDMEMBER switches strategy).
+    pub(crate) fn distinct_positions(&self, rng: &mut Rng, count: usize) -> Vec<usize> {
+        let len = self.entries.len();
+        if count.saturating_mul(3) >= len {
+            return rng.distinct((0..len).collect(), count);
+        }
+        let mut chosen = hashbrown::HashSet::with_capacity(count);
+        let mut picks = Vec::with_capacity(count);
+        while picks.len() < count {
+            let position = rng.below(len);
+            if chosen.insert(position) {
+                picks.push(position);
+            }
+        }
+        picks
+    }
+
+    /// Every entry, in storage order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&CompactBytes, &V)> + '_ {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Every key, in storage order.
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &CompactBytes> + '_ {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    /// Removes every entry for which `keep` is false.
+    pub fn retain(&mut self, mut keep: impl FnMut(&CompactBytes, &mut V) -> bool) {
+        self.entries.retain_mut(|(k, v)| keep(k, v));
+        self.reindex();
+    }
+
+    /// Rebuilds the table after `entries` moved wholesale.
+    fn reindex(&mut self) {
+        self.index.clear();
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        for position in 0..entries.len() {
+            let hash = hasher.hash_one(entries[position].0.as_bytes());
+            self.index.insert_unique(hash, position, |&i| {
+                hasher.hash_one(entries[i].0.as_bytes())
+            });
+        }
+    }
+}
+
+/// A set of byte strings with O(1) random access, with `HashSet`'s method names.
+#[derive(Clone, Default, PartialEq)]
+pub struct IndexedSet(IndexedMap<()>);
+
+impl IndexedSet {
+    /// An empty set.
+    pub fn new() -> IndexedSet {
+        IndexedSet(IndexedMap::new())
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds `member`; false if it was there already.
+    pub fn insert(&mut self, member: CompactBytes) -> bool {
+        self.0.insert(member, ()).is_none()
+    }
+
+    /// Whether `member` is present.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.0.contains_key(member)
+    }
+
+    /// Removes `member`; false if it was not there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        self.0.remove_entry(member).is_some()
+    }
+
+    /// Every member, in storage order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &CompactBytes> + '_ {
+        self.0.keys()
+    }
+
+    /// The hasher members are hashed with (SSCAN orders members by it).
+    pub fn hasher(&self) -> &RandomState {
+        self.0.hasher()
+    }
+
+    /// The member at `position` (`0..len`).
+    pub fn member_at(&self, position: usize) -> Option<&CompactBytes> {
+        self.0.entry_at(position).map(|(member, _)| member)
+    }
+
+    /// A uniformly random member. O(1).
+    pub(crate) fn random(&self, rng: &mut Rng) -> Option<&CompactBytes> {
+        self.0.random(rng).map(|(member, _)| member)
+    }
+
+    /// Removes and returns a uniformly random member. O(1).
+    pub(crate) fn pop_random(&mut self, rng: &mut Rng) -> Option<CompactBytes> {
+        self.0.pop_random(rng).map(|(member, _)| member)
+    }
+
+    /// `count` distinct members chosen uniformly, in random order. O(count).
+    pub(crate) fn distinct(&self, rng: &mut Rng, count: usize) -> Vec<&CompactBytes> {
+        self.0
+            .distinct_positions(rng, count)
+            .into_iter()
+            .filter_map(|p| self.member_at(p))
+            .collect()
+    }
+}
+
+impl FromIterator<CompactBytes> for IndexedSet {
+    fn from_iter<I: IntoIterator<Item = CompactBytes>>(items: I) -> IndexedSet {
+        let mut set = IndexedSet::new();
+        for item in items {
+            set.insert(item);
+        }
+        set
+    }
+}
+
+impl fmt::Debug for IndexedSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl<V> FromIterator<(CompactBytes, V)> for IndexedMap<V> {
+    fn from_iter<I: IntoIterator<Item = (CompactBytes, V)>>(items: I) -> IndexedMap<V> {
+        let mut map = IndexedMap::new();
+        for (key, value) in items {
+            map.insert(key, value);
+        }
+        map
+    }
+}
+
+impl<V> Default for IndexedMap<V> {
+    fn default() -> IndexedMap<V> {
+        IndexedMap::new()
+    }
+}
+
+/// Equal when they hold the same entries, whatever their order.
+impl<V: PartialEq> PartialEq for IndexedMap<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for IndexedMap<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, u32),
+        Remove(u8),
+        PopRandom,
+        Retain(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (any::<u8>(), any::<u32>()).prop_map(|(k, v)| Op::Insert(k % 64, v)),
+            2 => any::<u8>().prop_map(|k| Op::Remove(k % 64)),
+            1 => Just(Op::PopRandom),
+            1 => any::<u8>().prop_map(|m| Op::Retain(m % 7 + 2)),
+        ]
+    }
+
+    fn key(k: u8) -> CompactBytes {
+        CompactBytes::new(format!("key-{k}").as_bytes())
+    }
+
+    proptest! {
+        /// Random operations agree with a std HashMap, and every key stays findable after the
+        /// swaps removals make.
+        #[test]
+        fn behaves_like_a_hash_map(ops in proptest::collection::vec(op(), 1..300)) {
+            let mut map = IndexedMap::new();
+            let mut model: HashMap<Vec<u8>, u32> = HashMap::new();
+            let mut rng = crate::random::Rng::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        let old = map.insert(key(k), v);
+                        prop_assert_eq!(old, model.insert(key(k).to_vec(), v));
+                    }
+                    Op::Remove(k) => {
+                        prop_assert_eq!(map.remove(&key(k)), model.remove(&key(k).to_vec()));
+                    }
+                    Op::PopRandom => match map.pop_random(&mut rng) {
+                        Some((k, v)) => prop_assert_eq!(model.remove(k.as_bytes()), Some(v)),
+                        None => prop_assert!(model.is_empty()),
+                    },
+                    Op::Retain(m) => {
+                        map.retain(|_, v| *v % u32::from(m) != 0);
+                        model.retain(|_, v| *v % u32::from(m) != 0);
+                    }
+                }
+                prop_assert_eq!(map.len(), model.len());
+                for (k, v) in &model {
+                    prop_assert_eq!(map.get(k), Some(v));
+                }
+                for (k, v) in map.iter() {
+                    prop_assert_eq!(model.get(k.as_bytes()), Some(v));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn distinct_positions_are_distinct_and_in_range() {
+        let set: IndexedSet = (0..1000).map(|i| key((i % 256) as u8)).collect();
+        let mut rng = crate::random::Rng::new();
+        for count in [0, 1, 5, 85, 86, 255, 256, 300] {
+            let picks = set.0.distinct_positions(&mut rng, count);
+            assert_eq!(picks.len(), count.min(set.len()));
+            let unique: std::collections::HashSet<_> = picks.iter().collect();
+            assert_eq!(unique.len(), picks.len());
+            assert!(picks.iter().all(|&p| p < set.len()));
+        }
+    }
+
+    #[test]
+    fn random_picks_reach_every_entry() {
+        let set: IndexedSet = (0..8).map(key).collect();
+        let mut rng = crate::random::Rng::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            if let Some(member) = set.random(&mut rng) {
+                seen.insert(member.clone());
+            }
+        }
+        assert_eq!(seen.len(), 8);
+    }
+}
