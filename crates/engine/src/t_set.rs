@@ -244,7 +244,7 @@ fn combine<'s>(sets: &[Option<&'s SetValue>], op: Op, limit: usize) -> Vec<&'s C
             let others: Vec<&SetValue> = sets[1..].iter().flatten().copied().collect();
             first
                 .iter()
-                .filter(|m| !others.iter().any(|s| s.contains(*m)))
+                .filter(|m| !others.iter().any(|s| s.contains(m)))
                 .collect()
         }
     }
