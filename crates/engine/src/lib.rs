@@ -36,6 +36,8 @@ pub mod introspect;
 pub mod keys;
 pub mod keyspace;
 mod longdouble;
+#[cfg(test)]
+mod model_tests;
 mod random;
 pub mod reply;
 mod scan;
