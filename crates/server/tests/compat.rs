@@ -876,6 +876,12 @@ const TEMPLATES: &[Template] = &[
     exact("LMOVE", "{key} {key} {end} {end}"),
     exact("RPOPLPUSH", "{key} {key}"),
     exact("LMPOP", "{numkeys} {end}"),
+    // Blocking forms: on one connection they answer at once or time out after 10 ms.
+    exact("BLPOP", "{key} {key} 0.01"),
+    exact("BRPOP", "{key} 0.01"),
+    exact("BLMOVE", "{key} {key} {end} {end} 0.01"),
+    exact("BRPOPLPUSH", "{key} {key} 0.01"),
+    exact("BLMPOP", "0.01 {numkeys} {end}"),
     // Hashes (only replies whose order is defined: no HGETALL/HKEYS/HVALS/HRANDFIELD).
     exact("HSET", "{key} {fieldpairs}"),
     exact("HSETNX", "{key} {field} {val}"),
