@@ -41,6 +41,7 @@ pub mod t_set;
 pub mod t_string;
 pub mod table;
 mod value;
+pub mod zset;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
