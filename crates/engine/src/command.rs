@@ -302,8 +302,9 @@ impl CommandSpec {
     }
 
     /// Positions of the keys in `args` (name included), whatever form the command's key
-    /// specification takes: the key range, or a key count followed by the keys. A malformed
-    /// count names no key (the command reports the error before touching any).
+    /// specification takes: the key range, then the keys after a key count (a command such as
+    /// `ZUNIONSTORE destination numkeys key...` has both). A malformed count names no key at all
+    /// (the command reports the error before touching any).
     pub fn keys_in(&self, args: &[Bytes]) -> Vec<usize> {
         let Some(at) = self.key_count_at else {
             return self.key_positions(args.len()).collect();
@@ -314,7 +315,10 @@ impl CommandSpec {
             .and_then(|n| usize::try_from(n).ok())
             .filter(|&n| n > 0 && at + n < args.len());
         match count {
-            Some(n) => (at + 1..=at + n).collect(),
+            Some(n) => self
+                .key_positions(args.len())
+                .chain(at + 1..=at + n)
+                .collect(),
             None => Vec::new(),
         }
     }
