@@ -23,8 +23,8 @@
 //! - A **string** (tag 0) is its length followed by its bytes.
 //! - A **sorted set** (tag 3) is its count, then each member in ascending `(score, member)`
 //!   order as a length-prefixed string followed by its score as an IEEE-754 double, 8 bytes
-//!   little-endian. A reader refuses NaN scores and repeated members; the form the restored set
-//!   takes follows its content, as when Redis loads one.
+//!   little-endian. A reader refuses NaN scores and repeated members; RESTORE gives the set the
+//!   form its content calls for, as Redis does when it loads one.
 //! - The **version** is [`FORMAT_VERSION`]. A reader refuses versions newer than its own; a
 //!   later version may change encodings and must keep reading older ones.
 //! - The **checksum** is the reflected CRC-64 with the Jones polynomial (the one Redis uses),
@@ -197,10 +197,9 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
                 return Err(PayloadError::BadFormat);
             }
             items.sort_by(|a, b| crate::zset::cmp_elements(a.1, &a.0, b.1, &b.0));
-            Value::ZSet(Box::new(crate::ZSetValue::from_sorted(
-                items,
-                crate::zset::Limits::DEFAULT,
-            )))
+            // Built large, so scores stay exactly as written (a small set would turn -0 into
+            // 0); RESTORE then picks the form for the server's limits, as Redis does on load.
+            Value::ZSet(Box::new(crate::ZSetValue::large_from_sorted(items)))
         }
         Tag::Hash => {
             let count = reader.count()?;

@@ -1595,3 +1595,993 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]",
         key_count_at: Some(2)),
 ];
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use kv_resp::Frame;
+
+    use super::{pop, PopReply, Side, COMMANDS};
+    use crate::keys::tests::{bulk, bulks, err, int, Client};
+    use crate::{Engine, Protocol, Session};
+
+    const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    const NOT_FLOAT: &str = "ERR value is not a valid float";
+    const RANGE_NOT_FLOAT: &str = "ERR min or max is not a float";
+    const BAD_LEX: &str = "ERR min or max not valid string range item";
+
+    fn arr(items: Vec<Frame>) -> Frame {
+        Frame::Array(items)
+    }
+
+    /// A RESP3 `[member, score]` pair.
+    fn pair(member: &str, score: f64) -> Frame {
+        arr(vec![bulk(member), Frame::Double(score)])
+    }
+
+    /// A client with `z` = a:1 b:2 c:3 d:4 e:5.
+    fn with_abcde() -> Client {
+        let mut c = Client::new();
+        c.cmd("ZADD z 1 a 2 b 3 c 4 d 5 e");
+        c
+    }
+
+    #[test]
+    fn zadd_adds_updates_and_counts() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("ZADD z 1 a"), int(1));
+        assert_eq!(c.cmd("ZADD z 2 b 3 c"), int(2));
+        assert_eq!(c.cmd("ZADD z 10 a 4 d"), int(1), "updates are not counted");
+        assert_eq!(c.cmd("ZADD z 1 a 1 a 2 a"), int(0), "the last pair wins");
+        assert_eq!(c.cmd("ZSCORE z a"), bulk("2"));
+        assert_eq!(c.cmd("ZCARD z"), int(4));
+        assert_eq!(c.cmd("TYPE z"), Frame::simple("zset"));
+        assert_eq!(c.cmd("OBJECT ENCODING z"), bulk("listpack"));
+        for (line, error) in [
+            ("ZADD z NX 1", "ERR syntax error"),
+            ("ZADD z 1 a 2", "ERR syntax error"),
+            ("ZADD z NX CH", "ERR syntax error"),
+            ("ZADD z nan a", NOT_FLOAT),
+            ("ZADD z 1 a x b", NOT_FLOAT),
+            ("ZADD z 1 a NX 2 b", "ERR syntax error"),
+            ("ZADD z", "ERR wrong number of arguments for 'zadd' command"),
+        ] {
+            assert_eq!(c.cmd(line), err(error), "{line}");
+        }
+        assert_eq!(c.cmd("ZSCORE z b"), bulk("2"), "a failed ZADD changes nothing");
+    }
+
+    #[test]
+    fn zadd_options() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("ZADD z NX 1 a 2 b"), int(2));
+        assert_eq!(c.cmd("ZADD z NX 10 a 3 c"), int(1));
+        assert_eq!(c.cmd("ZSCORE z a"), bulk("1"));
+        assert_eq!(c.cmd("ZADD z XX 10 a 20 new"), int(0));
+        assert_eq!(c.cmd("ZSCORE z a"), bulk("10"));
+        assert_eq!(c.cmd("ZSCORE z new"), Frame::NullBulk);
+        assert_eq!(c.cmd("ZADD z CH 10 a 5 b 6 d"), int(2), "b changed, d added");
+        assert_eq!(c.cmd("ZADD z GT CH 1 a 20 b 9 e"), int(2), "b raised, e added");
+        assert_eq!(c.cmd("ZADD z LT CH 100 a 1 b"), int(1));
+        assert_eq!(c.cmd("ZSCORE z a"), bulk("10"));
+        assert_eq!(c.cmd("ZSCORE z b"), bulk("1"));
+        assert_eq!(c.cmd("ZADD z INCR 5 a"), bulk("15"));
+        assert_eq!(c.cmd("ZADD z INCR -5.5 a"), bulk("9.5"));
+        assert_eq!(c.cmd("ZADD z NX INCR 1 a"), Frame::NullBulk);
+        assert_eq!(c.cmd("ZADD z XX INCR 1 nothere"), Frame::NullBulk);
+        assert_eq!(c.cmd("ZADD z GT INCR -1 a"), Frame::NullBulk);
+        assert_eq!(c.cmd("ZADD z LT INCR -1 a"), bulk("8.5"));
+        assert_eq!(c.cmd("ZADD z GT INCR 1 brand"), bulk("1"), "GT/LT only refuse updates");
+        assert_eq!(c.cmd("ZADD z INCR 0 a"), bulk("8.5"), "an unchanged score is a result");
+        for (line, error) in [
+            ("ZADD z NX XX 1 a", "ERR XX and NX options at the same time are not compatible"),
+            ("ZADD z nx xx x a", "ERR XX and NX options at the same time are not compatible"),
+            ("ZADD z GT LT 1 a", "ERR GT, LT, and/or NX options at the same time are not compatible"),
+            ("ZADD z GT NX 1 a", "ERR GT, LT, and/or NX options at the same time are not compatible"),
+            ("ZADD z LT NX 1 a", "ERR GT, LT, and/or NX options at the same time are not compatible"),
+            ("ZADD z INCR 1 a 2 b", "ERR INCR option supports a single increment-element pair"),
+            ("ZADD z INCR NX XX 1 a 2", "ERR syntax error"),
+        ] {
+            assert_eq!(c.cmd(line), err(error), "{line}");
+        }
+        // XX on a missing key creates nothing, whatever else is asked.
+        assert_eq!(c.cmd("ZADD nokey XX 1 a"), int(0));
+        assert_eq!(c.cmd("ZADD nokey XX CH 1 a"), int(0));
+        assert_eq!(c.cmd("ZADD nokey XX INCR 1 a"), Frame::NullBulk);
+        assert_eq!(c.cmd("EXISTS nokey"), int(0));
+        // INCR reaching NaN (inf - inf) is an error and changes nothing.
+        c.cmd("ZADD inf 1 m");
+        assert_eq!(c.cmd("ZADD inf INCR inf m"), bulk("inf"));
+        assert_eq!(
+            c.cmd("ZADD inf INCR -inf m"),
+            err("ERR resulting score is not a number (NaN)")
+        );
+        assert_eq!(c.cmd("ZSCORE inf m"), bulk("inf"));
+    }
+
+    #[test]
+    fn zincrby_reads_zadd_options() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("ZINCRBY z 2 a"), bulk("2"));
+        assert_eq!(c.cmd("ZINCRBY z 2.5 a"), bulk("4.5"));
+        c.cmd("ZADD t 0.1 m");
+        assert_eq!(c.cmd("ZINCRBY t 0.2 m"), bulk("0.30000000000000004"));
+        // A word that is a ZADD option is one: "nx" here is not an increment.
+        assert_eq!(c.cmd("ZINCRBY z nx a"), err("ERR syntax error"));
+        assert_eq!(c.cmd("ZINCRBY z 5 nx"), bulk("5"));
+        assert_eq!(c.cmd("ZINCRBY z xx nx"), err("ERR syntax error"));
+        assert_eq!(c.cmd("ZINCRBY z x a"), err(NOT_FLOAT));
+        assert_eq!(c.cmd("ZINCRBY z nan a"), err(NOT_FLOAT));
+        assert_eq!(
+            c.cmd("ZINCRBY z 1"),
+            err("ERR wrong number of arguments for 'zincrby' command")
+        );
+        c.cmd("ZADD i inf m");
+        assert_eq!(
+            c.cmd("ZINCRBY i -inf m"),
+            err("ERR resulting score is not a number (NaN)")
+        );
+        c.set_protocol(Protocol::Resp3);
+        assert_eq!(c.cmd("ZINCRBY z 1 a"), Frame::Double(5.5));
+        assert_eq!(c.cmd("ZADD z NX INCR 1 a"), Frame::Null);
+    }
+
+    #[test]
+    fn scores_parse_as_string2d_and_print_as_17_digits() {
+        let mut c = Client::new();
+        for (score, shown) in [
+            ("0x10", "16"),
+            ("0X1P3", "8"),
+            ("+inf", "inf"),
+            ("-Infinity", "-inf"),
+            ("5e-324", "4.9406564584124654e-324"),
+            ("1.", "1"),
+            (".5", "0.5"),
+            ("0.1", "0.10000000000000001"),
+            ("123456789012345678", "1.2345678901234568e+17"),
+            ("1e20", "1e+20"),
+            ("1e15", "1000000000000000"),
+        ] {
+            c.run(&[b"DEL", b"s"]);
+            assert_eq!(c.run(&[b"ZADD", b"s", score.as_bytes(), b"m"]), int(1), "{score}");
+            assert_eq!(c.cmd("ZSCORE s m"), bulk(shown), "{score}");
+        }
+        for bad in [&b"1e400"[..], b"1e-400", b" 1", b"1 ", b"", b"nan", b"1e", b"0x", b"1\x00"] {
+            assert_eq!(c.run(&[b"ZADD", b"s", bad, b"m"]), err(NOT_FLOAT), "{bad:?}");
+        }
+        // -0: the small form stores 0 (as Redis's listpack), the large form keeps -0.
+        assert_eq!(c.cmd("ZADD small -0 m"), int(1));
+        assert_eq!(c.cmd("ZSCORE small m"), bulk("0"));
+        assert_eq!(c.cmd("ZINCRBY small2 -0 m"), bulk("-0"), "the reply is the sum itself");
+        assert_eq!(c.cmd("ZSCORE small2 m"), bulk("0"));
+        c.engine
+            .config
+            .zset_max_listpack_entries
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(c.cmd("ZADD large -0 m"), int(1));
+        assert_eq!(c.cmd("OBJECT ENCODING large"), bulk("skiplist"));
+        assert_eq!(c.cmd("ZSCORE large m"), bulk("-0"));
+    }
+
+    #[test]
+    fn score_ranges_parse_as_strtod() {
+        let mut c = with_abcde();
+        let count = |c: &mut Client, min: &[u8], max: &[u8]| c.run(&[b"ZCOUNT", b"z", min, max]);
+        assert_eq!(count(&mut c, b"-inf", b"+inf"), int(5));
+        assert_eq!(count(&mut c, b"(1", b"(5"), int(3));
+        assert_eq!(count(&mut c, b"", b"1"), int(1), "empty reads as 0");
+        assert_eq!(count(&mut c, b"(", b"1"), int(1));
+        assert_eq!(count(&mut c, b" 2", b"3"), int(2), "leading space is skipped");
+        assert_eq!(count(&mut c, b"0x2", b"0x3"), int(2));
+        assert_eq!(count(&mut c, b"1", b"1e400"), int(5), "overflow is inf here");
+        assert_eq!(count(&mut c, b"2\x00junk", b"3"), int(2), "a NUL ends the text");
+        assert_eq!(count(&mut c, b"(3", b"3"), int(0));
+        assert_eq!(count(&mut c, b"3", b"1"), int(0));
+        for (min, max) in [
+            (&b"1 "[..], &b"2"[..]),
+            (b"nan", b"2"),
+            (b"(nan", b"2"),
+            (b"((1", b"2"),
+            (b"1", b"abc"),
+        ] {
+            assert_eq!(count(&mut c, min, max), err(RANGE_NOT_FLOAT), "{min:?} {max:?}");
+        }
+        assert_eq!(c.cmd("ZCOUNT nokey 0 1"), int(0));
+        assert_eq!(c.cmd("ZCOUNT nokey x 1"), err(RANGE_NOT_FLOAT));
+    }
+
+    #[test]
+    fn single_member_reads() {
+        let mut c = Client::new();
+        c.cmd("ZADD z 1 a 2 b 3 c 3 d -1 e");
+        assert_eq!(c.cmd("ZREM z a zz a"), int(1));
+        assert_eq!(c.cmd("ZREM nokey a"), int(0));
+        assert_eq!(c.cmd("ZCARD z"), int(4));
+        assert_eq!(c.cmd("ZCARD nokey"), int(0));
+        assert_eq!(c.cmd("ZSCORE z zz"), Frame::NullBulk);
+        assert_eq!(c.cmd("ZSCORE nokey a"), Frame::NullBulk);
+        assert_eq!(
+            c.cmd("ZMSCORE z b zz c"),
+            arr(vec![bulk("2"), Frame::NullBulk, bulk("3")])
+        );
+        assert_eq!(
+            c.cmd("ZMSCORE nokey a b"),
+            arr(vec![Frame::NullBulk, Frame::NullBulk])
+        );
+        assert_eq!(c.cmd("ZRANK z e"), int(0));
+        assert_eq!(c.cmd("ZRANK z d"), int(3), "equal scores order by member");
+        assert_eq!(c.cmd("ZREVRANK z d"), int(0));
+        assert_eq!(c.cmd("ZRANK z zz"), Frame::NullBulk);
+        assert_eq!(c.cmd("ZREVRANK nokey a"), Frame::NullBulk);
+        // Redis 7.2's WITHSCORE.
+        assert_eq!(c.cmd("ZRANK z c WITHSCORE"), arr(vec![int(2), bulk("3")]));
+        assert_eq!(c.cmd("ZREVRANK z e withscore"), arr(vec![int(3), bulk("-1")]));
+        assert_eq!(c.cmd("ZRANK z zz WITHSCORE"), Frame::NullArray);
+        assert_eq!(c.cmd("ZRANK nokey a WITHSCORE"), Frame::NullArray);
+        assert_eq!(c.cmd("ZRANK z c foo"), err("ERR syntax error"));
+        assert_eq!(
+            c.cmd("ZRANK z c WITHSCORE x"),
+            err("ERR wrong number of arguments for 'zrank' command")
+        );
+        c.set_protocol(Protocol::Resp3);
+        assert_eq!(c.cmd("ZSCORE z b"), Frame::Double(2.0));
+        assert_eq!(c.cmd("ZSCORE z zz"), Frame::Null);
+        assert_eq!(
+            c.cmd("ZMSCORE z b zz"),
+            arr(vec![Frame::Double(2.0), Frame::Null])
+        );
+        assert_eq!(
+            c.cmd("ZRANK z c WITHSCORE"),
+            arr(vec![int(2), Frame::Double(3.0)])
+        );
+        assert_eq!(c.cmd("ZRANK z zz WITHSCORE"), Frame::Null);
+        assert_eq!(c.cmd("ZREM z b c d e"), int(4));
+        assert_eq!(c.cmd("EXISTS z"), int(0), "the last member takes the key");
+    }
+
+    #[test]
+    fn zrange_by_rank() {
+        let mut c = with_abcde();
+        assert_eq!(c.cmd("ZRANGE z 0 -1"), bulks(&["a", "b", "c", "d", "e"]));
+        assert_eq!(c.cmd("ZRANGE z 1 3"), bulks(&["b", "c", "d"]));
+        assert_eq!(c.cmd("ZRANGE z -2 -1"), bulks(&["d", "e"]));
+        assert_eq!(c.cmd("ZRANGE z -100 100"), bulks(&["a", "b", "c", "d", "e"]));
+        assert_eq!(c.cmd("ZRANGE z 3 1"), bulks(&[]));
+        assert_eq!(c.cmd("ZRANGE z 5 10"), bulks(&[]));
+        assert_eq!(c.cmd("ZRANGE z 0 -6"), bulks(&[]));
+        assert_eq!(
+            c.cmd("ZRANGE z -9223372036854775808 9223372036854775807"),
+            bulks(&["a", "b", "c", "d", "e"])
+        );
+        assert_eq!(c.cmd("ZRANGE z 0 1 REV"), bulks(&["e", "d"]));
+        assert_eq!(
+            c.cmd("ZRANGE z 0 1 REV WITHSCORES"),
+            bulks(&["e", "5", "d", "4"])
+        );
+        assert_eq!(c.cmd("ZREVRANGE z -2 -1"), bulks(&["b", "a"]));
+        assert_eq!(c.cmd("ZRANGE z 0 1 LIMIT 0 -1"), bulks(&["a", "b"]), "no limit given");
+        assert_eq!(c.cmd("ZRANGE nokey 0 -1"), bulks(&[]));
+        c.set_protocol(Protocol::Resp3);
+        assert_eq!(
+            c.cmd("ZRANGE z 0 1 WITHSCORES"),
+            arr(vec![pair("a", 1.0), pair("b", 2.0)])
+        );
+        assert_eq!(c.cmd("ZREVRANGE z 0 0 WITHSCORES"), arr(vec![pair("e", 5.0)]));
+        assert_eq!(c.cmd("ZRANGE z 0 1"), bulks(&["a", "b"]));
+    }
+
+    #[test]
+    fn zrange_by_score_with_limits() {
+        let mut c = Client::new();
+        c.cmd("ZADD z -inf ninf 1 a 2 b 3 c 4 d 5 e 6 f inf pinf");
+        assert_eq!(c.cmd("ZRANGE z (1 3 BYSCORE"), bulks(&["b", "c"]));
+        assert_eq!(c.cmd("ZRANGE z -inf -inf BYSCORE"), bulks(&["ninf"]));
+        assert_eq!(c.cmd("ZRANGE z (-inf (inf BYSCORE LIMIT 0 2"), bulks(&["a", "b"]));
+        assert_eq!(c.cmd("ZRANGE z 3 1 BYSCORE REV"), bulks(&["c", "b", "a"]));
+        assert_eq!(
+            c.cmd("ZRANGE z 5 (2 BYSCORE REV LIMIT 1 2 WITHSCORES"),
+            bulks(&["d", "4", "c", "3"])
+        );
+        assert_eq!(c.cmd("ZRANGEBYSCORE z 1 6 LIMIT 2 2"), bulks(&["c", "d"]));
+        assert_eq!(c.cmd("ZRANGEBYSCORE z 1 6 LIMIT 5 10"), bulks(&["f"]));
+        assert_eq!(c.cmd("ZRANGEBYSCORE z 1 6 LIMIT 6 10"), bulks(&[]));
+        assert_eq!(c.cmd("ZRANGEBYSCORE z 1 6 LIMIT 0 0"), bulks(&[]));
+        assert_eq!(
+            c.cmd("ZRANGEBYSCORE z 1 6 LIMIT 3 -5"),
+            bulks(&["d", "e", "f"]),
+            "a negative count is no limit"
+        );
+        assert_eq!(
+            c.cmd("ZRANGEBYSCORE z 1 6 LIMIT -1 2"),
+            bulks(&[]),
+            "a negative offset selects nothing"
+        );
+        assert_eq!(c.cmd("ZREVRANGEBYSCORE z 6 1 LIMIT 4 10"), bulks(&["b", "a"]));
+        assert_eq!(c.cmd("ZREVRANGEBYSCORE z 6 1 LIMIT 6 10"), bulks(&[]));
+        assert_eq!(
+            c.cmd("ZRANGEBYSCORE z 1 2 WITHSCORES"),
+            bulks(&["a", "1", "b", "2"])
+        );
+        assert_eq!(c.cmd("ZRANGEBYSCORE nokey 1 2"), bulks(&[]));
+        c.set_protocol(Protocol::Resp3);
+        assert_eq!(
+            c.cmd("ZREVRANGEBYSCORE z +inf 6 WITHSCORES"),
+            arr(vec![pair("pinf", f64::INFINITY), pair("f", 6.0)])
+        );
+    }
+
+    #[test]
+    fn zrange_by_lex() {
+        let mut c = Client::new();
+        c.cmd("ZADD l 0 a 0 b 0 bb 0 c 0 d 0 e");
+        assert_eq!(c.cmd("ZRANGE l - + BYLEX"), bulks(&["a", "b", "bb", "c", "d", "e"]));
+        assert_eq!(c.cmd("ZRANGE l [b [c BYLEX"), bulks(&["b", "bb", "c"]));
+        assert_eq!(c.cmd("ZRANGE l (b (d BYLEX"), bulks(&["bb", "c"]));
+        assert_eq!(c.cmd("ZRANGE l + - BYLEX"), bulks(&[]));
+        assert_eq!(c.cmd("ZRANGE l [a [a BYLEX"), bulks(&["a"]));
+        assert_eq!(c.cmd("ZRANGE l (a [a BYLEX"), bulks(&[]));
+        assert_eq!(c.cmd("ZRANGE l [d [b BYLEX REV"), bulks(&["d", "c", "bb", "b"]));
+        assert_eq!(c.cmd("ZRANGE l - + BYLEX LIMIT 1 2"), bulks(&["b", "bb"]));
+        assert_eq!(c.cmd("ZRANGEBYLEX l [c +"), bulks(&["c", "d", "e"]));
+        assert_eq!(c.cmd("ZREVRANGEBYLEX l + (c LIMIT 0 1"), bulks(&["e"]));
+        assert_eq!(c.run(&[b"ZRANGE", b"l", b"[", b"(b", b"BYLEX"]), bulks(&["a"]));
+        assert_eq!(c.run(&[b"ZRANGE", b"l", b"-\x00", b"[a", b"BYLEX"]), bulks(&["a"]));
+        assert_eq!(c.cmd("ZLEXCOUNT l [b [d"), int(4));
+        assert_eq!(c.cmd("ZLEXCOUNT l (b (d"), int(2));
+        assert_eq!(c.cmd("ZLEXCOUNT nokey - +"), int(0));
+        for line in [
+            "ZRANGE l a + BYLEX",
+            "ZRANGE l - b BYLEX",
+            "ZRANGE l -a + BYLEX",
+            "ZRANGE l +b + BYLEX",
+            "ZRANGEBYLEX l x y",
+            "ZLEXCOUNT l a +",
+            "ZLEXCOUNT nokey a +",
+            "ZREMRANGEBYLEX l x +",
+        ] {
+            assert_eq!(c.cmd(line), err(BAD_LEX), "{line}");
+        }
+        assert_eq!(c.run(&[b"ZRANGEBYLEX", b"l", b"", b"+"]), err(BAD_LEX));
+    }
+
+    #[test]
+    fn zrange_option_errors() {
+        let mut c = with_abcde();
+        c.cmd("SET str v");
+        for (line, error) in [
+            ("ZRANGE z 0 -1 LIMIT 0 1", "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"),
+            ("ZREVRANGE z 0 1 LIMIT 0 1", "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"),
+            ("ZRANGE z - + BYLEX WITHSCORES", "ERR syntax error, WITHSCORES not supported in combination with BYLEX"),
+            ("ZRANGEBYLEX z - + WITHSCORES", "ERR syntax error, WITHSCORES not supported in combination with BYLEX"),
+            ("ZRANGE z 0 1 BYSCORE BYLEX", "ERR syntax error"),
+            ("ZRANGE z 0 1 REV REV", "ERR syntax error"),
+            ("ZRANGE z 0 1 foo", "ERR syntax error"),
+            ("ZRANGE z 0 1 LIMIT", "ERR syntax error"),
+            ("ZRANGE z 0 1 LIMIT 0", "ERR syntax error"),
+            ("ZRANGEBYSCORE z 0 1 REV", "ERR syntax error"),
+            ("ZRANGEBYSCORE z 0 1 BYSCORE", "ERR syntax error"),
+            ("ZREVRANGE z 0 1 BYSCORE", "ERR syntax error"),
+            ("ZRANGESTORE d z 0 -1 WITHSCORES", "ERR syntax error"),
+            ("ZRANGE z x 1", "ERR value is not an integer or out of range"),
+            ("ZRANGE z 0 1 BYSCORE LIMIT x 1", "ERR value is not an integer or out of range"),
+            ("ZRANGE z x 1 BYSCORE", RANGE_NOT_FLOAT),
+            ("ZRANGE z x 1 BYLEX", BAD_LEX),
+            // The range is read before the key's type is looked at.
+            ("ZRANGE str x 1", "ERR value is not an integer or out of range"),
+            ("ZRANGE str 0 1", WRONGTYPE),
+            ("ZRANGE z 0", "ERR wrong number of arguments for 'zrange' command"),
+        ] {
+            assert_eq!(c.cmd(line), err(error), "{line}");
+        }
+    }
+
+    #[test]
+    fn zrangestore_stores_and_deletes() {
+        let mut c = Client::new();
+        c.cmd("ZADD src 1 a 2 b 3 c 4 d");
+        assert_eq!(c.cmd("ZRANGESTORE dst src 1 2 REV"), int(2));
+        assert_eq!(c.cmd("ZRANGE dst 0 -1 WITHSCORES"), bulks(&["b", "2", "c", "3"]));
+        assert_eq!(c.cmd("ZRANGESTORE dst src (1 +inf BYSCORE LIMIT 1 1"), int(1));
+        assert_eq!(c.cmd("ZRANGE dst 0 -1 WITHSCORES"), bulks(&["c", "3"]));
+        c.cmd("ZADD lex 0 a 0 b 0 c");
+        assert_eq!(c.cmd("ZRANGESTORE dst lex [b + BYLEX"), int(2));
+        assert_eq!(c.cmd("ZRANGE dst 0 -1 WITHSCORES"), bulks(&["b", "0", "c", "0"]));
+        c.cmd("SET str v");
+        c.cmd("EXPIRE str 100");
+        assert_eq!(c.cmd("ZRANGESTORE str src 0 0"), int(1));
+        assert_eq!(c.cmd("TTL str"), int(-1), "a store replaces the TTL too");
+        assert_eq!(c.cmd("TYPE str"), Frame::simple("zset"));
+        assert_eq!(c.cmd("ZRANGESTORE dst src 10 20"), int(0));
+        assert_eq!(c.cmd("EXISTS dst"), int(0), "an empty range deletes the destination");
+        c.cmd("ZADD dst 1 x");
+        assert_eq!(c.cmd("ZRANGESTORE dst nokey 0 -1"), int(0));
+        assert_eq!(c.cmd("EXISTS dst"), int(0));
+        assert_eq!(c.cmd("ZRANGESTORE src src 1 2"), int(2), "reading its own destination");
+        assert_eq!(c.cmd("ZRANGE src 0 -1"), bulks(&["b", "c"]));
+        c.cmd("SET s2 v");
+        assert_eq!(c.cmd("ZRANGESTORE dst s2 0 -1"), err(WRONGTYPE));
+    }
+
+    #[test]
+    fn zremrange_commands() {
+        let mut c = Client::new();
+        c.cmd("ZADD z 1 a 2 b 3 c 4 d 5 e 6 f");
+        assert_eq!(c.cmd("ZREMRANGEBYRANK z 0 0"), int(1));
+        assert_eq!(c.cmd("ZREMRANGEBYRANK z -1 -1"), int(1));
+        assert_eq!(c.cmd("ZREMRANGEBYRANK z 10 20"), int(0));
+        assert_eq!(c.cmd("ZREMRANGEBYSCORE z (2 3"), int(1));
+        assert_eq!(c.cmd("ZRANGE z 0 -1"), bulks(&["b", "d", "e"]));
+        assert_eq!(c.cmd("ZREMRANGEBYRANK z x 1"), err("ERR value is not an integer or out of range"));
+        assert_eq!(c.cmd("ZREMRANGEBYSCORE z x 1"), err(RANGE_NOT_FLOAT));
+        assert_eq!(c.cmd("ZREMRANGEBYRANK z 0 -1"), int(3));
+        assert_eq!(c.cmd("EXISTS z"), int(0));
+        assert_eq!(c.cmd("ZREMRANGEBYRANK nokey 0 -1"), int(0));
+        c.cmd("ZADD l 0 a 0 b 0 c 0 d 0 e");
+        assert_eq!(c.cmd("ZREMRANGEBYLEX l [b (d"), int(2));
+        assert_eq!(c.cmd("ZRANGE l 0 -1"), bulks(&["a", "d", "e"]));
+        assert_eq!(c.cmd("ZREMRANGEBYLEX l - +"), int(3));
+        assert_eq!(c.cmd("EXISTS l"), int(0));
+        c.cmd("SET str v");
+        assert_eq!(c.cmd("ZREMRANGEBYSCORE str 0 1"), err(WRONGTYPE));
+        assert_eq!(c.cmd("ZREMRANGEBYSCORE str x 1"), err(RANGE_NOT_FLOAT));
+    }
+
+    #[test]
+    fn zpop_replies_in_both_protocols() {
+        let mut c = with_abcde();
+        assert_eq!(c.cmd("ZPOPMIN z"), bulks(&["a", "1"]));
+        assert_eq!(c.cmd("ZPOPMAX z"), bulks(&["e", "5"]));
+        assert_eq!(c.cmd("ZPOPMIN z 2"), bulks(&["b", "2", "c", "3"]));
+        assert_eq!(c.cmd("ZPOPMAX z 0"), bulks(&[]));
+        assert_eq!(c.cmd("ZPOPMAX z 10"), bulks(&["d", "4"]));
+        assert_eq!(c.cmd("EXISTS z"), int(0));
+        assert_eq!(c.cmd("ZPOPMIN z"), bulks(&[]));
+        let positive = "ERR value is out of range, must be positive";
+        assert_eq!(c.cmd("ZPOPMIN z -1"), err(positive));
+        assert_eq!(c.cmd("ZPOPMIN z x"), err(positive));
+        assert_eq!(c.cmd("ZPOPMIN z 1 2"), err("ERR syntax error"));
+        c.cmd("SET str v");
+        assert_eq!(c.cmd("ZPOPMIN str 0"), err(WRONGTYPE), "the type is checked first");
+        c.cmd("ZADD z 1 a 2 b");
+        c.set_protocol(Protocol::Resp3);
+        assert_eq!(
+            c.cmd("ZPOPMIN z"),
+            arr(vec![bulk("a"), Frame::Double(1.0)]),
+            "without a count: flat"
+        );
+        c.cmd("ZADD z 1 a");
+        assert_eq!(
+            c.cmd("ZPOPMAX z 5"),
+            arr(vec![pair("b", 2.0), pair("a", 1.0)]),
+            "with a count: pairs"
+        );
+        assert_eq!(c.cmd("ZPOPMIN nokey 1"), arr(vec![]));
+    }
+
+    #[test]
+    fn zmpop_takes_the_first_non_empty_set() {
+        let mut c = Client::new();
+        c.cmd("ZADD z1 1 a 2 b 3 c");
+        c.cmd("ZADD z2 10 x 20 y");
+        assert_eq!(
+            c.cmd("ZMPOP 2 nokey z1 MIN"),
+            arr(vec![bulk("z1"), arr(vec![bulks(&["a", "1"])])])
+        );
+        assert_eq!(
+            c.cmd("ZMPOP 2 z1 z2 max COUNT 5"),
+            arr(vec![bulk("z1"), arr(vec![bulks(&["c", "3"]), bulks(&["b", "2"])])])
+        );
+        assert_eq!(c.cmd("EXISTS z1"), int(0));
+        assert_eq!(c.cmd("ZMPOP 1 nokey MIN"), Frame::NullArray);
+        let numkeys = "ERR numkeys should be greater than 0";
+        let count = "ERR count should be greater than 0";
+        for (line, error) in [
+            ("ZMPOP 0 z2 MIN", numkeys),
+            ("ZMPOP x z2 MIN", numkeys),
+            ("ZMPOP 1 z2 foo", "ERR syntax error"),
+            ("ZMPOP 2 z2 MIN", "ERR syntax error"),
+            ("ZMPOP 9223372036854775807 z2 MIN", "ERR syntax error"),
+            ("ZMPOP 1 z2 MIN COUNT 0", count),
+            ("ZMPOP 1 z2 MIN COUNT x", count),
+            ("ZMPOP 1 z2 MIN COUNT", "ERR syntax error"),
+            ("ZMPOP 1 z2 MIN COUNT 1 COUNT 1", "ERR syntax error"),
+        ] {
+            assert_eq!(c.cmd(line), err(error), "{line}");
+        }
+        c.cmd("SET str v");
+        assert_eq!(c.cmd("ZMPOP 2 nokey str MIN"), err(WRONGTYPE));
+        c.set_protocol(Protocol::Resp3);
+        assert_eq!(
+            c.cmd("ZMPOP 2 z2 str MIN"),
+            arr(vec![bulk("z2"), arr(vec![pair("x", 10.0)])])
+        );
+        assert_eq!(c.cmd("ZMPOP 1 nokey MIN"), Frame::Null);
+    }
+
+    /// The pop the blocking commands build on: every reply shape, and the key going with its
+    /// last member.
+    #[test]
+    fn pop_for_the_blocking_commands() {
+        let engine = Engine::new(1, 4);
+        let mut session = Session::default();
+        let args = |words: &[&str]| -> Vec<Bytes> {
+            words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+        };
+        let mut reply = crate::Reply::new(Protocol::Resp2);
+        engine.execute(&mut session, &args(&["ZADD", "z", "1", "a", "2", "b"]), &mut reply);
+        let run = |side, count, shape, protocol| {
+            let mut reply = crate::Reply::new(protocol);
+            let plan = crate::LockPlan {
+                write: true,
+                shards: smallvec::smallvec![(0, engine.keyspace.shard_of(b"z"))],
+            };
+            let mut locked = engine.keyspace.lock(plan);
+            let mut session = Session::default();
+            let mut ctx = crate::Ctx {
+                engine: &engine,
+                locked: &mut locked,
+                session: &mut session,
+                now: crate::now_ms(),
+            };
+            let popped = pop(&mut ctx, b"z", side, count, shape, &mut reply);
+            (popped, reply.buf.to_vec())
+        };
+        assert_eq!(
+            run(Side::Max, 1, PopReply::KeyFlat, Protocol::Resp3),
+            (Ok(Some(1)), b"*3\r\n$1\r\nz\r\n$1\r\nb\r\n,2\r\n".to_vec())
+        );
+        assert_eq!(
+            run(Side::Min, 5, PopReply::KeyNested, Protocol::Resp2),
+            (
+                Ok(Some(1)),
+                b"*2\r\n$1\r\nz\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n".to_vec()
+            )
+        );
+        assert_eq!(
+            run(Side::Min, 1, PopReply::Flat, Protocol::Resp2),
+            (Ok(None), Vec::new()),
+            "the emptied key went; a missing key writes nothing"
+        );
+    }
+
+    #[test]
+    fn union_inter_diff() {
+        let mut c = Client::new();
+        c.cmd("ZADD a 1 x 2 y 3 z");
+        c.cmd("ZADD b 10 y 20 z 30 w");
+        c.cmd("SADD set y w q");
+        assert_eq!(
+            c.cmd("ZUNION 2 a b WITHSCORES"),
+            bulks(&["x", "1", "y", "12", "z", "23", "w", "30"])
+        );
+        assert_eq!(
+            c.cmd("ZUNION 2 a b WEIGHTS 2 -1 WITHSCORES"),
+            bulks(&["w", "-30", "z", "-14", "y", "-6", "x", "2"])
+        );
+        assert_eq!(
+            c.cmd("ZUNION 2 a b AGGREGATE MIN WITHSCORES"),
+            bulks(&["x", "1", "y", "2", "z", "3", "w", "30"])
+        );
+        assert_eq!(
+            c.cmd("ZUNION 3 a nokey set WITHSCORES"),
+            bulks(&["q", "1", "w", "1", "x", "1", "y", "3", "z", "3"]),
+            "a plain set scores 1"
+        );
+        assert_eq!(c.cmd("ZINTER 2 a b"), bulks(&["y", "z"]));
+        assert_eq!(
+            c.cmd("ZINTER 2 a b AGGREGATE MAX WITHSCORES"),
+            bulks(&["y", "10", "z", "20"])
+        );
+        assert_eq!(c.cmd("ZINTER 2 a nokey"), bulks(&[]));
+        assert_eq!(c.cmd("ZINTER 3 a b set WITHSCORES"), bulks(&["y", "13"]));
+        assert_eq!(c.cmd("ZDIFF 2 a b WITHSCORES"), bulks(&["x", "1"]));
+        assert_eq!(c.cmd("ZDIFF 2 b set"), bulks(&["z"]));
+        assert_eq!(c.cmd("ZDIFF 2 nokey a"), bulks(&[]));
+        // inf - inf sums to 0; 0 × inf weighs 0.
+        c.cmd("ZADD p inf m");
+        c.cmd("ZADD n -inf m");
+        assert_eq!(c.cmd("ZUNION 2 p n WITHSCORES"), bulks(&["m", "0"]));
+        assert_eq!(c.cmd("ZUNION 2 p n WEIGHTS 0 1 WITHSCORES"), bulks(&["m", "-inf"]));
+        c.set_protocol(Protocol::Resp3);
+        assert_eq!(
+            c.cmd("ZINTER 2 a b WITHSCORES"),
+            arr(vec![pair("y", 12.0), pair("z", 23.0)])
+        );
+        assert_eq!(c.cmd("ZDIFF 2 a b"), bulks(&["x"]));
+    }
+
+    #[test]
+    fn combine_errors() {
+        let mut c = Client::new();
+        c.cmd("ZADD a 1 x");
+        c.cmd("SET str v");
+        for (line, error) in [
+            ("ZUNION 0 a", "ERR at least 1 input key is needed for 'zunion' command"),
+            ("ZINTER -1 a", "ERR at least 1 input key is needed for 'zinter' command"),
+            ("ZDIFFSTORE d 0 a", "ERR at least 1 input key is needed for 'zdiffstore' command"),
+            ("ZINTERCARD 0 a", "ERR at least 1 input key is needed for 'zintercard' command"),
+            ("ZUNION x a", "ERR value is not an integer or out of range"),
+            ("ZUNION 3 a a", "ERR syntax error"),
+            ("ZUNION 2 a a WEIGHTS 1", "ERR syntax error"),
+            ("ZUNION 2 a a WEIGHTS 1 x", "ERR weight value is not a float"),
+            ("ZUNION 2 a a WEIGHTS 1 nan", "ERR weight value is not a float"),
+            ("ZUNION 1 a AGGREGATE avg", "ERR syntax error"),
+            ("ZUNION 1 a AGGREGATE", "ERR syntax error"),
+            ("ZUNIONSTORE d 1 a WITHSCORES", "ERR syntax error"),
+            ("ZDIFF 1 a WEIGHTS 1", "ERR syntax error"),
+            ("ZDIFF 1 a AGGREGATE SUM", "ERR syntax error"),
+            ("ZINTERCARD 1 a LIMIT -1", "ERR LIMIT can't be negative"),
+            ("ZINTERCARD 1 a LIMIT x", "ERR LIMIT can't be negative"),
+            ("ZINTERCARD 1 a LIMIT", "ERR syntax error"),
+            ("ZINTERCARD 1 a WITHSCORES", "ERR syntax error"),
+            // Every input's type is checked before the options are read.
+            ("ZUNION 2 str nokey WEIGHTS x y", WRONGTYPE),
+            ("ZINTER 2 nokey str", WRONGTYPE),
+            ("ZINTERCARD 2 a str", WRONGTYPE),
+        ] {
+            assert_eq!(c.cmd(line), err(error), "{line}");
+        }
+    }
+
+    #[test]
+    fn stores_and_intercard() {
+        let mut c = Client::new();
+        c.cmd("ZADD a 1 x 2 y 3 z");
+        c.cmd("ZADD b 10 y 20 z 30 w");
+        c.cmd("SET d str");
+        c.cmd("EXPIRE d 100");
+        assert_eq!(c.cmd("ZUNIONSTORE d 2 a b"), int(4));
+        assert_eq!(c.cmd("TTL d"), int(-1));
+        assert_eq!(c.cmd("ZINTERSTORE d 2 a b WEIGHTS 1 2 AGGREGATE MAX"), int(2));
+        assert_eq!(c.cmd("ZRANGE d 0 -1 WITHSCORES"), bulks(&["y", "20", "z", "40"]));
+        assert_eq!(c.cmd("ZDIFFSTORE d 2 a b"), int(1));
+        assert_eq!(c.cmd("ZUNIONSTORE d 2 d b"), int(4), "the old destination is an input");
+        assert_eq!(c.cmd("ZINTERSTORE d 2 a nokey"), int(0));
+        assert_eq!(c.cmd("EXISTS d"), int(0));
+        assert_eq!(c.cmd("ZINTERCARD 2 a b"), int(2));
+        assert_eq!(c.cmd("ZINTERCARD 2 a b LIMIT 1"), int(1));
+        assert_eq!(c.cmd("ZINTERCARD 2 a b LIMIT 0"), int(2));
+        assert_eq!(c.cmd("ZINTERCARD 2 a nokey"), int(0));
+    }
+
+    /// Sums over three inputs add from the smallest input up, as Redis does, so that the
+    /// rounding is the same.
+    #[test]
+    fn sums_add_smallest_input_first() {
+        let mut c = Client::new();
+        c.cmd("ZADD e1 1e16 m 1 p 2 q");
+        c.cmd("ZADD e2 1 m");
+        c.cmd("ZADD e3 1 m 1 p");
+        // e2 + e3 first (2), then 1e16: 1e16 + 2 is exact, 1e16 + 1 + 1 is not.
+        assert_eq!(c.cmd("ZSCORE e1 m"), bulk("10000000000000000"));
+        let Frame::Array(items) = c.cmd("ZUNION 3 e1 e2 e3 WITHSCORES") else {
+            panic!("an array")
+        };
+        assert_eq!(items.last(), Some(&bulk("10000000000000002")));
+    }
+
+    #[test]
+    fn zrandmember_counts() {
+        let mut c = Client::new();
+        c.cmd("ZADD z 1 a 2 b 3 c");
+        assert_eq!(c.cmd("ZRANDMEMBER z 3"), bulks(&["c", "b", "a"]), "whole set: descending");
+        assert_eq!(
+            c.cmd("ZRANDMEMBER z 10 WITHSCORES"),
+            bulks(&["c", "3", "b", "2", "a", "1"])
+        );
+        assert_eq!(c.cmd("ZRANDMEMBER z 0"), bulks(&[]));
+        let Frame::Array(two) = c.cmd("ZRANDMEMBER z 2") else {
+            panic!("an array")
+        };
+        assert_eq!(two.len(), 2);
+        assert_ne!(two[0], two[1], "a positive count gives distinct members");
+        let Frame::Array(many) = c.cmd("ZRANDMEMBER z -20 WITHSCORES") else {
+            panic!("an array")
+        };
+        assert_eq!(many.len(), 40, "a negative count repeats");
+        assert!(matches!(c.cmd("ZRANDMEMBER z"), Frame::Bulk(_)));
+        assert_eq!(c.cmd("ZRANDMEMBER nokey"), Frame::NullBulk);
+        assert_eq!(c.cmd("ZRANDMEMBER nokey 5"), bulks(&[]));
+        for (line, error) in [
+            ("ZRANDMEMBER z x", "ERR value is not an integer or out of range"),
+            ("ZRANDMEMBER z x foo", "ERR value is not an integer or out of range"),
+            ("ZRANDMEMBER z 1 foo", "ERR syntax error"),
+            ("ZRANDMEMBER z 1 WITHSCORES foo", "ERR syntax error"),
+            ("ZRANDMEMBER nokey 1 foo", "ERR syntax error"),
+            ("ZRANDMEMBER z -9223372036854775808", "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
+            ("ZRANDMEMBER z 9223372036854775807 WITHSCORES", "ERR value is out of range"),
+            ("ZRANDMEMBER z -16777217", "ERR value is out of range"),
+        ] {
+            assert_eq!(c.cmd(line), err(error), "{line}");
+        }
+        assert_eq!(c.cmd("ZRANDMEMBER nokey -16777216"), bulks(&[]));
+        c.set_protocol(Protocol::Resp3);
+        assert_eq!(
+            c.cmd("ZRANDMEMBER z 5 WITHSCORES"),
+            arr(vec![pair("c", 3.0), pair("b", 2.0), pair("a", 1.0)])
+        );
+        // Distinct picks from a large set.
+        for i in 0..1000 {
+            c.cmd(&format!("ZADD big {i} m{i}"));
+        }
+        let Frame::Array(picked) = c.cmd("ZRANDMEMBER big 10") else {
+            panic!("an array")
+        };
+        let distinct: std::collections::HashSet<String> = picked.iter().map(|f| format!("{f:?}")).collect();
+        assert_eq!(distinct.len(), 10);
+        let Frame::Array(picked) = c.cmd("ZRANDMEMBER big 900") else {
+            panic!("an array")
+        };
+        let distinct: std::collections::HashSet<String> = picked.iter().map(|f| format!("{f:?}")).collect();
+        assert_eq!(distinct.len(), 900);
+    }
+
+    /// Every member a complete ZSCAN iteration returns (members only), and how many calls it
+    /// took.
+    fn scan_all(c: &mut Client, key: &str, options: &str) -> (Vec<String>, usize) {
+        let mut cursor = "0".to_string();
+        let mut members = Vec::new();
+        let mut calls = 0;
+        loop {
+            calls += 1;
+            let Frame::Array(mut reply) = c.cmd(&format!("ZSCAN {key} {cursor} {options}")) else {
+                panic!("an array")
+            };
+            let Some(Frame::Array(batch)) = reply.pop() else {
+                panic!("a batch")
+            };
+            let Some(Frame::Bulk(next)) = reply.pop() else {
+                panic!("a cursor")
+            };
+            for item in batch.chunks(2) {
+                let Frame::Bulk(m) = &item[0] else { panic!("a member") };
+                members.push(String::from_utf8(m.to_vec()).expect("utf-8"));
+            }
+            cursor = String::from_utf8(next.to_vec()).expect("digits");
+            if cursor == "0" {
+                members.sort();
+                return (members, calls);
+            }
+        }
+    }
+
+    #[test]
+    fn zscan_small_and_large() {
+        let mut c = Client::new();
+        assert_eq!(c.cmd("ZSCAN nokey 0 COUNT 0"), arr(vec![bulk("0"), bulks(&[])]));
+        c.cmd("ZADD z 4611686018427387904 a 9223372036854775807 b 0.1 c -inf d");
+        // A small set comes back whole, in order, scores as a listpack holds them.
+        assert_eq!(
+            c.cmd("ZSCAN z 7 COUNT 1"),
+            arr(vec![
+                bulk("0"),
+                bulks(&[
+                    "d",
+                    "-inf",
+                    "c",
+                    "0.10000000000000001",
+                    "a",
+                    "4611686018427387904",
+                    "b",
+                    "9.2233720368547758e+18"
+                ])
+            ])
+        );
+        assert_eq!(
+            c.cmd("ZSCAN z 0 MATCH [ab]"),
+            arr(vec![bulk("0"), bulks(&["a", "4611686018427387904", "b", "9.2233720368547758e+18"])])
+        );
+        assert_eq!(c.cmd("ZSCAN z x"), err("ERR invalid cursor"));
+        assert_eq!(c.cmd("ZSCAN z 0 COUNT 0"), err("ERR syntax error"));
+        assert_eq!(c.cmd("ZSCAN z 0 MATCH"), err("ERR syntax error"));
+        for i in 0..1000 {
+            c.cmd(&format!("ZADD big {i} m{i}"));
+        }
+        assert_eq!(c.cmd("OBJECT ENCODING big"), bulk("skiplist"));
+        let (members, calls) = scan_all(&mut c, "big", "COUNT 50");
+        assert!(calls >= 20, "{calls} calls");
+        assert_eq!(members.len(), 1000, "every member once from a stable set");
+        assert_eq!(members.iter().collect::<std::collections::HashSet<_>>().len(), 1000);
+        assert_eq!(scan_all(&mut c, "big", "MATCH m99* COUNT 7").0.len(), 11);
+        // A large set prints its scores as %.17g.
+        c.cmd("ZADD big 4611686018427387904 huge");
+        assert_eq!(
+            c.cmd("ZSCAN big 0 MATCH huge COUNT 10000"),
+            arr(vec![bulk("0"), bulks(&["huge", "4.6116860184273879e+18"])])
+        );
+    }
+
+    #[test]
+    fn encodings_follow_the_thresholds() {
+        let mut c = Client::new();
+        let long = "x".repeat(65);
+        c.cmd(&format!("ZADD long 1 {long}"));
+        assert_eq!(c.cmd("OBJECT ENCODING long"), bulk("skiplist"), "a long first member");
+        c.cmd(&format!("ZADD late 1 a 2 {long}"));
+        assert_eq!(c.cmd("OBJECT ENCODING late"), bulk("skiplist"));
+        c.cmd(&format!("ZREM late {long}"));
+        assert_eq!(c.cmd("OBJECT ENCODING late"), bulk("skiplist"), "never back");
+        let mut line = "ZADD k".to_string();
+        for i in 0..128 {
+            line.push_str(&format!(" {i} m{i}"));
+        }
+        c.cmd(&line);
+        assert_eq!(c.cmd("OBJECT ENCODING k"), bulk("listpack"));
+        c.cmd("ZADD k 0 m0");
+        assert_eq!(c.cmd("OBJECT ENCODING k"), bulk("listpack"), "an update adds nothing");
+        c.cmd("ZADD k 128 m128");
+        assert_eq!(c.cmd("OBJECT ENCODING k"), bulk("skiplist"));
+        // A stored result takes the form its content calls for; COPY keeps the form.
+        assert_eq!(c.cmd("ZRANGESTORE small k 0 9"), int(10));
+        assert_eq!(c.cmd("OBJECT ENCODING small"), bulk("listpack"));
+        assert_eq!(c.cmd("ZUNIONSTORE big 1 k"), int(129));
+        assert_eq!(c.cmd("OBJECT ENCODING big"), bulk("skiplist"));
+        c.cmd("ZREMRANGEBYRANK k 0 -3");
+        assert_eq!(c.cmd("COPY k k2"), int(1));
+        assert_eq!(c.cmd("OBJECT ENCODING k2"), bulk("skiplist"));
+        // The thresholds are live settings.
+        let config = &c.engine.config;
+        config
+            .zset_max_listpack_entries
+            .store(2, std::sync::atomic::Ordering::Relaxed);
+        c.cmd("ZADD two 1 a 2 b");
+        assert_eq!(c.cmd("OBJECT ENCODING two"), bulk("listpack"));
+        c.cmd("ZADD two 3 c");
+        assert_eq!(c.cmd("OBJECT ENCODING two"), bulk("skiplist"));
+        c.engine
+            .config
+            .zset_max_listpack_value
+            .store(1, std::sync::atomic::Ordering::Relaxed);
+        c.cmd("ZADD v 1 ab");
+        assert_eq!(c.cmd("OBJECT ENCODING v"), bulk("skiplist"));
+    }
+
+    #[test]
+    fn dump_and_restore_sorted_sets() {
+        let mut c = Client::new();
+        c.cmd("ZADD z 1.5 a -inf b 0.1 c");
+        let Frame::Bulk(payload) = c.cmd("DUMP z") else {
+            panic!("a payload")
+        };
+        assert_eq!(payload[0], 3, "tag 3 is a sorted set");
+        assert_eq!(c.run(&[b"RESTORE", b"t", b"0", &payload]), Frame::simple("OK"));
+        assert_eq!(c.cmd("ZRANGE t 0 -1 WITHSCORES"), c.cmd("ZRANGE z 0 -1 WITHSCORES"));
+        assert_eq!(c.cmd("OBJECT ENCODING t"), bulk("listpack"));
+        // A large set round-trips too, and comes back small when it fits.
+        c.engine
+            .config
+            .zset_max_listpack_entries
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        c.cmd("ZADD big -0 m 2 n");
+        let Frame::Bulk(payload) = c.cmd("DUMP big") else {
+            panic!("a payload")
+        };
+        assert_eq!(c.run(&[b"RESTORE", b"big2", b"0", &payload]), Frame::simple("OK"));
+        assert_eq!(c.cmd("OBJECT ENCODING big2"), bulk("skiplist"));
+        assert_eq!(c.cmd("ZSCORE big2 m"), bulk("-0"));
+        c.engine
+            .config
+            .zset_max_listpack_entries
+            .store(128, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(c.run(&[b"RESTORE", b"big3", b"0", &payload]), Frame::simple("OK"));
+        assert_eq!(c.cmd("OBJECT ENCODING big3"), bulk("listpack"));
+        // Forged payloads: a NaN score, a member twice, no member at all.
+        let forge = |body: &[u8]| {
+            let mut out = body.to_vec();
+            out.extend_from_slice(&crate::dump::FORMAT_VERSION.to_le_bytes());
+            let crc = crate::dump::crc64(0, &out);
+            out.extend_from_slice(&crc.to_le_bytes());
+            crate::dump::deserialize(&out)
+        };
+        let mut nan = vec![3u8, 1, 1, b'x'];
+        nan.extend_from_slice(&f64::NAN.to_le_bytes());
+        assert_eq!(forge(&nan), Err(crate::dump::PayloadError::BadFormat));
+        let mut twice = vec![3u8, 2, 1, b'x'];
+        twice.extend_from_slice(&1.0f64.to_le_bytes());
+        twice.extend_from_slice(&[1, b'x']);
+        twice.extend_from_slice(&2.0f64.to_le_bytes());
+        assert_eq!(forge(&twice), Err(crate::dump::PayloadError::BadFormat));
+        assert_eq!(forge(&[3u8, 0]), Err(crate::dump::PayloadError::BadFormat));
+        assert_eq!(forge(&[3u8, 1, 1, b'x', 0, 0]), Err(crate::dump::PayloadError::BadFormat));
+    }
+
+    #[test]
+    fn wrong_types_both_ways() {
+        let mut c = Client::new();
+        c.cmd("SET str v");
+        for line in [
+            "ZADD str 1 a",
+            "ZINCRBY str 1 a",
+            "ZREM str a",
+            "ZCARD str",
+            "ZSCORE str a",
+            "ZMSCORE str a",
+            "ZRANK str a",
+            "ZREVRANK str a",
+            "ZCOUNT str 0 1",
+            "ZLEXCOUNT str - +",
+            "ZRANGE str 0 1",
+            "ZRANGEBYSCORE str 0 1",
+            "ZRANGEBYLEX str - +",
+            "ZREVRANGE str 0 1",
+            "ZREMRANGEBYRANK str 0 1",
+            "ZREMRANGEBYSCORE str 0 1",
+            "ZREMRANGEBYLEX str - +",
+            "ZPOPMIN str",
+            "ZPOPMAX str 1",
+            "ZRANDMEMBER str",
+            "ZRANDMEMBER str 1",
+            "ZSCAN str 0",
+            "ZUNION 1 str",
+            "ZINTERCARD 1 str",
+            "ZMPOP 1 str MIN",
+        ] {
+            assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
+        }
+        c.cmd("ZADD z 1 a");
+        for line in ["GET z", "LPUSH z x", "SADD z x", "HSET z f v", "INCR z", "SMEMBERS z"] {
+            assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
+        }
+        assert_eq!(c.cmd("SCAN 0 TYPE zset"), arr(vec![bulk("0"), bulks(&["z"])]));
+        assert_eq!(c.cmd("ZCARD z"), int(1));
+    }
+
+    #[test]
+    fn key_positions_and_lock_plans() {
+        let engine = Engine::new(1, 16);
+        let args = |words: &[&str]| -> Vec<Bytes> {
+            words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+        };
+        let keys = |words: &[&str]| {
+            let args = args(words);
+            let (spec, _) = engine.lookup(&args).expect("in the table");
+            spec.keys_in(&args)
+        };
+        // A destination before numkeys, then the counted keys.
+        assert_eq!(keys(&["ZUNIONSTORE", "d", "2", "a", "b"]), vec![1, 3, 4]);
+        assert_eq!(keys(&["ZINTERSTORE", "d", "1", "a", "WEIGHTS", "2"]), vec![1, 3]);
+        assert_eq!(keys(&["ZDIFFSTORE", "d", "0", "a"]), Vec::<usize>::new());
+        assert_eq!(keys(&["ZUNIONSTORE", "d", "5", "a"]), Vec::<usize>::new());
+        assert_eq!(keys(&["ZUNION", "2", "a", "b", "WITHSCORES"]), vec![2, 3]);
+        assert_eq!(keys(&["ZMPOP", "1", "a", "MIN"]), vec![2]);
+        assert_eq!(keys(&["ZINTERCARD", "2", "a", "b"]), vec![2, 3]);
+        assert_eq!(keys(&["ZRANGESTORE", "d", "s", "0", "1"]), vec![1, 2]);
+        let words = ["ZUNIONSTORE", "d", "2", "a", "b"];
+        let plan = engine.lock_plan(
+            engine.lookup(&args(&words)).expect("in the table").0,
+            &Session::default(),
+            &args(&words),
+        );
+        assert!(plan.write);
+        let mut shards: Vec<usize> = ["d", "a", "b"]
+            .iter()
+            .map(|k| engine.keyspace.shard_of(k.as_bytes()))
+            .collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let mut planned: Vec<usize> = plan.shards.iter().map(|&(_, s)| s).collect();
+        planned.sort_unstable();
+        planned.dedup();
+        assert_eq!(planned, shards);
+    }
+
+    #[test]
+    fn rows_match_redis_facts() {
+        let row = |name: &str| {
+            COMMANDS
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap_or_else(|| panic!("{name}"))
+        };
+        assert_eq!(row("zadd").arity, -4);
+        assert_eq!(row("zrangestore").arity, -5);
+        assert_eq!(row("zunionstore").key_count_at, Some(2));
+        assert_eq!(row("zmpop").key_count_at, Some(1));
+        assert_eq!(row("zrank").arity, -3, "Redis 7.2's WITHSCORE");
+        assert_eq!(row("zscan").tips, ["nondeterministic_output"]);
+        assert_eq!(COMMANDS.len(), 32);
+        assert!(COMMANDS
+            .iter()
+            .all(|c| crate::table::find(c.name.as_bytes()).is_some()));
+    }
+}

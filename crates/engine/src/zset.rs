@@ -282,19 +282,29 @@ impl ZSetValue {
                 .collect();
             ZSetValue(Repr::Small(items))
         } else {
-            let mut list = SkipList::new();
-            for (member, score) in items {
-                list.insert(member, score);
-            }
-            ZSetValue(Repr::Large(list))
+            ZSetValue::large_from_sorted(items)
         }
     }
 
     /// Re-chooses the form from the content, as Redis does when it loads a value.
     pub fn refit(&mut self, limits: Limits) {
+        let longest = self.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+        if limits.fit(self.len(), longest) == self.is_small() {
+            return;
+        }
         let items: Vec<(CompactBytes, f64)> =
             self.iter().map(|(m, s)| (CompactBytes::new(m), s)).collect();
         *self = ZSetValue::from_sorted(items, limits);
+    }
+
+    /// A set holding `items` (sorted, distinct) in the large form, whatever their number, with
+    /// scores exactly as given; [`ZSetValue::refit`] then picks the form.
+    pub fn large_from_sorted(items: Vec<(CompactBytes, f64)>) -> ZSetValue {
+        let mut list = SkipList::new();
+        for (member, score) in items {
+            list.insert(member, score);
+        }
+        ZSetValue(Repr::Large(list))
     }
 
     /// How many members there are.
