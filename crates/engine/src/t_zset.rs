@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::args::{parse_f64_opt, parse_i64};
-use crate::command::CommandSpec;
+use crate::command::{CommandSpec, FindKeys, KeySpec};
 use crate::table::{command, engine};
 use crate::zset::{cmp_elements, LexBound, LexRange, ScoreRange};
 use crate::{
@@ -1463,6 +1463,51 @@ pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
 // Registration
 // ---------------------------------------------------------------------------------------------
 
+/// ZRANGESTORE's keys: the destination is written over, the source only read.
+const RANGESTORE_KEYS: &[KeySpec] = &[
+    KeySpec {
+        flags: &["OW", "update"],
+        begin: 1,
+        find: FindKeys::Range {
+            last: 0,
+            step: 1,
+            limit: 0,
+        },
+    },
+    KeySpec {
+        flags: &["RO", "access"],
+        begin: 2,
+        find: FindKeys::Range {
+            last: 0,
+            step: 1,
+            limit: 0,
+        },
+    },
+];
+
+/// The keys of ZUNIONSTORE, ZINTERSTORE and ZDIFFSTORE: the destination, written over, then
+/// `numkeys` sources, only read.
+const STORE_KEYS: &[KeySpec] = &[
+    KeySpec {
+        flags: &["OW", "update"],
+        begin: 1,
+        find: FindKeys::Range {
+            last: 0,
+            step: 1,
+            limit: 0,
+        },
+    },
+    KeySpec {
+        flags: &["RO", "access"],
+        begin: 2,
+        find: FindKeys::Keynum {
+            count_at: 0,
+            first: 1,
+            step: 1,
+        },
+    },
+];
+
 /// Registration block: the sorted-set commands' rows of the command table.
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("zadd", -4, [WRITE, DENYOOM, FAST], (1, 1, 1), SortedSet, engine!(zadd), "1.2.0",
@@ -1482,7 +1527,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         engine!(zdiffstore), "6.2.0",
         "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.",
         "Stores the difference of sorted sets in a key, deleting it when the difference is empty.",
-        "destination numkeys key [key ...]", key_count_at: Some(2)),
+        "destination numkeys key [key ...]", key_count_at: Some(2), key_specs: STORE_KEYS),
     command!("zincrby", 4, [WRITE, DENYOOM, FAST], (1, 1, 1), SortedSet, engine!(zincrby), "1.2.0",
         "O(log(N)) where N is the number of elements in the sorted set.",
         "Adds to the score of a sorted-set member, creating the member or the set if needed.",
@@ -1502,7 +1547,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.",
         "Stores the intersection of sorted sets in a key, deleting it when the intersection is empty.",
         "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]",
-        key_count_at: Some(2)),
+        key_count_at: Some(2), key_specs: STORE_KEYS),
     command!("zlexcount", 4, [READONLY, FAST], (1, 1, 1), SortedSet, engine!(zlexcount), "2.8.9",
         "O(log(N)) with N being the number of elements in the sorted set.",
         "Counts the members of a sorted set within a lexicographic range.", "key min max"),
@@ -1541,7 +1586,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("zrangestore", -5, [WRITE, DENYOOM], (1, 2, 1), SortedSet, engine!(zrangestore), "6.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
         "Stores a range of a sorted set in another key, deleting it when the range is empty.",
-        "dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]"),
+        "dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]", key_specs: RANGESTORE_KEYS),
     command!("zrank", -3, [READONLY, FAST], (1, 1, 1), SortedSet, engine!(zrank), "2.0.0",
         "O(log(N))", "Returns the rank of a sorted-set member, lowest score first.",
         "key member [WITHSCORE]"),
@@ -1593,7 +1638,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
         "Stores the union of sorted sets in a key, deleting it when the union is empty.",
         "destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]",
-        key_count_at: Some(2)),
+        key_count_at: Some(2), key_specs: STORE_KEYS),
 ];
 
 #[cfg(test)]
@@ -2563,6 +2608,45 @@ mod tests {
         planned.sort_unstable();
         planned.dedup();
         assert_eq!(planned, shards);
+    }
+
+    /// The STORE forms report a destination written over and sources only read, as Redis's
+    /// two key specifications say.
+    #[test]
+    fn store_forms_flag_each_key_by_its_role() {
+        let mut c = Client::new();
+        let flagged = |key: &str, flags: &[&'static str]| {
+            arr(vec![
+                bulk(key),
+                arr(flags.iter().map(|f| Frame::simple(*f)).collect()),
+            ])
+        };
+        assert_eq!(
+            c.cmd("COMMAND GETKEYSANDFLAGS ZUNIONSTORE d 2 a b"),
+            arr(vec![
+                flagged("d", &["OW", "update"]),
+                flagged("a", &["RO", "access"]),
+                flagged("b", &["RO", "access"]),
+            ])
+        );
+        assert_eq!(
+            c.cmd("COMMAND GETKEYSANDFLAGS ZRANGESTORE d s 0 1"),
+            arr(vec![flagged("d", &["OW", "update"]), flagged("s", &["RO", "access"])])
+        );
+        assert_eq!(
+            c.cmd("COMMAND GETKEYS ZDIFFSTORE d 0 a"),
+            err("ERR Invalid arguments specified for command")
+        );
+        let Frame::Array(info) = c.cmd("COMMAND INFO zinterstore") else {
+            panic!("an array")
+        };
+        let Some(Frame::Array(row)) = info.first() else {
+            panic!("a row")
+        };
+        let Some(Frame::Array(specs)) = row.get(8) else {
+            panic!("key specs")
+        };
+        assert_eq!(specs.len(), 2);
     }
 
     #[test]
