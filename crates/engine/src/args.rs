@@ -146,7 +146,8 @@ pub fn strtod(text: &[u8]) -> Strtod {
     };
     let signed = |v: f64| if negative { -v } else { v };
     let rest = &text[i..];
-    let starts = |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
+    let starts =
+        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
     if starts(b"inf") {
         let n = if starts(b"infinity") { 8 } else { 3 };
         return Strtod {
@@ -186,7 +187,12 @@ pub fn strtod(text: &[u8]) -> Strtod {
             out_of_range: value.is_infinite() || value == 0.0 && !hex_zero(&rest[2..2 + len]),
         };
     }
-    let digits = |from: usize| rest[from.min(rest.len())..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits = |from: usize| {
+        rest[from.min(rest.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
     let int_digits = digits(0);
     let mut end = int_digits;
     let mut frac_digits = 0;
@@ -214,7 +220,9 @@ pub fn strtod(text: &[u8]) -> Strtod {
         .ok()
         .and_then(|t| t.parse::<f64>().ok())
         .unwrap_or(0.0);
-    let nonzero = rest[..mantissa_end].iter().any(|b| (b'1'..=b'9').contains(b));
+    let nonzero = rest[..mantissa_end]
+        .iter()
+        .any(|b| (b'1'..=b'9').contains(b));
     Strtod {
         value,
         len: i + end,
@@ -228,9 +236,7 @@ fn hex_zero(text: &[u8]) -> bool {
         .iter()
         .position(|&b| b | 0x20 == b'p')
         .unwrap_or(text.len());
-    text[..mantissa_end]
-        .iter()
-        .all(|&b| b == b'0' || b == b'.')
+    text[..mantissa_end].iter().all(|&b| b == b'0' || b == b'.')
 }
 
 /// Reads the part of a hex float after `0x`: hex digits, an optional fraction, an optional
@@ -367,13 +373,37 @@ mod tests {
             (b"0x1.fffffffffffffp1023", f64::MAX),
         ];
         for (text, want) in ok {
-            assert_eq!(parse_f64_opt(text), Some(*want), "{:?}", String::from_utf8_lossy(text));
+            assert_eq!(
+                parse_f64_opt(text),
+                Some(*want),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
         for bad in [
-            &b"1e400"[..], b"1e-400", b"-1e400", b"1e", b"1_0", b"\x0b1", b"1\x00", b"0x", b"0x1p", b"nan(1)",
-            b"0x1p-1080", b"0x1p1024", b"0x1.fffffffffffff8p1023", b"-", b".", b"+",
+            &b"1e400"[..],
+            b"1e-400",
+            b"-1e400",
+            b"1e",
+            b"1_0",
+            b"\x0b1",
+            b"1\x00",
+            b"0x",
+            b"0x1p",
+            b"nan(1)",
+            b"0x1p-1080",
+            b"0x1p1024",
+            b"0x1.fffffffffffff8p1023",
+            b"-",
+            b".",
+            b"+",
         ] {
-            assert_eq!(parse_f64_opt(bad), None, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_f64_opt(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
@@ -405,8 +435,14 @@ mod tests {
         assert!(!strtod(b"1e-310").out_of_range);
         // Rounding of long hex mantissas: ties go to even, anything past the tie rounds up.
         assert_eq!(strtod(b"0x1.00000000000008p0").value, 1.0);
-        assert_eq!(strtod(b"0x1.000000000000080000001p0").value, 1.0 + f64::EPSILON);
-        assert_eq!(strtod(b"0x1.00000000000018p0").value, 1.0 + 2.0 * f64::EPSILON);
+        assert_eq!(
+            strtod(b"0x1.000000000000080000001p0").value,
+            1.0 + f64::EPSILON
+        );
+        assert_eq!(
+            strtod(b"0x1.00000000000018p0").value,
+            1.0 + 2.0 * f64::EPSILON
+        );
         // Subnormal rounding: half the smallest subnormal rounds to even (zero), more up.
         assert_eq!(strtod(b"0x1p-1075").value, 0.0);
         assert_eq!(strtod(b"0x1.1p-1075").value, 5e-324);

@@ -271,7 +271,11 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
                     step,
                 } => (
                     "keynum",
-                    [("keynumidx", count_at), ("firstkey", first), ("keystep", step)],
+                    [
+                        ("keynumidx", count_at),
+                        ("firstkey", first),
+                        ("keystep", step),
+                    ],
                 ),
             };
             let find = find.map(|(name, value)| (name, i64::from(value)));

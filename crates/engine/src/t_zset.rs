@@ -256,7 +256,7 @@ fn zadd_generic(
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (o.gt && o.nx) || (o.lt && o.nx) || (o.gt && o.lt) {
+    if (o.nx && (o.gt || o.lt)) || (o.gt && o.lt) {
         return Err(CommandError::msg(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -414,10 +414,7 @@ pub fn zrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         reply.integer(0);
         return Ok(());
     };
-    let removed = members
-        .iter()
-        .filter(|m| zset.remove(m).is_some())
-        .count();
+    let removed = members.iter().filter(|m| zset.remove(m).is_some()).count();
     let empty = zset.is_empty();
     delete_if_empty(ctx, key, empty)?;
     reply.count(removed);
@@ -551,6 +548,9 @@ enum Range {
     Lex(LexRange),
 }
 
+/// Whether an element `(member, score)` is still inside a range, on the side a walk leaves it.
+type InRange<'r> = Box<dyn Fn(&[u8], f64) -> bool + 'r>;
+
 /// The elements a ZRANGE-family range selects, in reply order (O(log n + m)): by rank; or from
 /// the first (last, in reverse) element in range, skipping `offset`, while in range and up to
 /// `limit` (negative: no limit), as Redis walks them. A negative offset selects nothing, as
@@ -568,15 +568,23 @@ fn select<'z>(
             return Vec::new();
         };
         let from = if reverse { len - 1 - start } else { start };
-        return zset.iter_from(from, reverse).take(end - start + 1).collect();
+        return zset
+            .iter_from(from, reverse)
+            .take(end - start + 1)
+            .collect();
     }
     let Ok(offset) = usize::try_from(offset) else {
         return Vec::new();
     };
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let (edge, inside): (Option<usize>, Box<dyn Fn(&[u8], f64) -> bool + '_>) = match range {
-        Range::Score(r) if reverse => (zset.last_in_score_range(r), Box::new(|_, s| r.above_min(s))),
-        Range::Score(r) => (zset.first_in_score_range(r), Box::new(|_, s| r.below_max(s))),
+    let (edge, inside): (Option<usize>, InRange<'_>) = match range {
+        Range::Score(r) if reverse => {
+            (zset.last_in_score_range(r), Box::new(|_, s| r.above_min(s)))
+        }
+        Range::Score(r) => (
+            zset.first_in_score_range(r),
+            Box::new(|_, s| r.below_max(s)),
+        ),
         Range::Lex(r) if reverse => (zset.last_in_lex_range(r), Box::new(|m, _| r.above_min(m))),
         Range::Lex(r) => (zset.first_in_lex_range(r), Box::new(|m, _| r.below_max(m))),
         Range::Rank(..) => (None, Box::new(|_, _| false)),
@@ -699,7 +707,14 @@ pub fn zrangebyscore(
     args: &mut Args<'_>,
     reply: &mut Reply,
 ) -> CommandResult {
-    zrange_generic(ctx, args, reply, false, RangeKind::Score, Direction::Forward)
+    zrange_generic(
+        ctx,
+        args,
+        reply,
+        false,
+        RangeKind::Score,
+        Direction::Forward,
+    )
 }
 
 /// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`
@@ -708,7 +723,14 @@ pub fn zrevrangebyscore(
     args: &mut Args<'_>,
     reply: &mut Reply,
 ) -> CommandResult {
-    zrange_generic(ctx, args, reply, false, RangeKind::Score, Direction::Reverse)
+    zrange_generic(
+        ctx,
+        args,
+        reply,
+        false,
+        RangeKind::Score,
+        Direction::Reverse,
+    )
 }
 
 /// `ZRANGEBYLEX key min max [LIMIT offset count]`
@@ -1402,10 +1424,7 @@ fn listpack_score_text(score: f64) -> Vec<u8> {
     const LIMIT: f64 = 4_611_686_018_427_387_904.0;
     if score.fract() == 0.0 && (-LIMIT..=LIMIT).contains(&score) {
         // In range and integral, so the conversion is exact.
-        itoa::Buffer::new()
-            .format(score as i64)
-            .as_bytes()
-            .to_vec()
+        itoa::Buffer::new().format(score as i64).as_bytes().to_vec()
     } else {
         score_text(score)
     }
@@ -1443,7 +1462,10 @@ pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         let items = zset.iter().map(|(m, s)| (zset.member_hash(m), (m, s)));
         crate::scan::hash_order_step(items, cursor, options.count)
     };
-    let batch: Vec<(&[u8], f64)> = batch.into_iter().filter(|(m, _)| options.keeps(m)).collect();
+    let batch: Vec<(&[u8], f64)> = batch
+        .into_iter()
+        .filter(|(m, _)| options.keeps(m))
+        .collect();
     reply.array(2);
     reply.bulk(itoa::Buffer::new().format(next).as_bytes());
     reply.array(batch.len() * 2);
@@ -1693,7 +1715,11 @@ mod tests {
         ] {
             assert_eq!(c.cmd(line), err(error), "{line}");
         }
-        assert_eq!(c.cmd("ZSCORE z b"), bulk("2"), "a failed ZADD changes nothing");
+        assert_eq!(
+            c.cmd("ZSCORE z b"),
+            bulk("2"),
+            "a failed ZADD changes nothing"
+        );
     }
 
     #[test]
@@ -1705,8 +1731,16 @@ mod tests {
         assert_eq!(c.cmd("ZADD z XX 10 a 20 new"), int(0));
         assert_eq!(c.cmd("ZSCORE z a"), bulk("10"));
         assert_eq!(c.cmd("ZSCORE z new"), Frame::NullBulk);
-        assert_eq!(c.cmd("ZADD z CH 10 a 5 b 6 d"), int(2), "b changed, d added");
-        assert_eq!(c.cmd("ZADD z GT CH 1 a 20 b 9 e"), int(2), "b raised, e added");
+        assert_eq!(
+            c.cmd("ZADD z CH 10 a 5 b 6 d"),
+            int(2),
+            "b changed, d added"
+        );
+        assert_eq!(
+            c.cmd("ZADD z GT CH 1 a 20 b 9 e"),
+            int(2),
+            "b raised, e added"
+        );
         assert_eq!(c.cmd("ZADD z LT CH 100 a 1 b"), int(1));
         assert_eq!(c.cmd("ZSCORE z a"), bulk("10"));
         assert_eq!(c.cmd("ZSCORE z b"), bulk("1"));
@@ -1716,15 +1750,41 @@ mod tests {
         assert_eq!(c.cmd("ZADD z XX INCR 1 nothere"), Frame::NullBulk);
         assert_eq!(c.cmd("ZADD z GT INCR -1 a"), Frame::NullBulk);
         assert_eq!(c.cmd("ZADD z LT INCR -1 a"), bulk("8.5"));
-        assert_eq!(c.cmd("ZADD z GT INCR 1 brand"), bulk("1"), "GT/LT only refuse updates");
-        assert_eq!(c.cmd("ZADD z INCR 0 a"), bulk("8.5"), "an unchanged score is a result");
+        assert_eq!(
+            c.cmd("ZADD z GT INCR 1 brand"),
+            bulk("1"),
+            "GT/LT only refuse updates"
+        );
+        assert_eq!(
+            c.cmd("ZADD z INCR 0 a"),
+            bulk("8.5"),
+            "an unchanged score is a result"
+        );
         for (line, error) in [
-            ("ZADD z NX XX 1 a", "ERR XX and NX options at the same time are not compatible"),
-            ("ZADD z nx xx x a", "ERR XX and NX options at the same time are not compatible"),
-            ("ZADD z GT LT 1 a", "ERR GT, LT, and/or NX options at the same time are not compatible"),
-            ("ZADD z GT NX 1 a", "ERR GT, LT, and/or NX options at the same time are not compatible"),
-            ("ZADD z LT NX 1 a", "ERR GT, LT, and/or NX options at the same time are not compatible"),
-            ("ZADD z INCR 1 a 2 b", "ERR INCR option supports a single increment-element pair"),
+            (
+                "ZADD z NX XX 1 a",
+                "ERR XX and NX options at the same time are not compatible",
+            ),
+            (
+                "ZADD z nx xx x a",
+                "ERR XX and NX options at the same time are not compatible",
+            ),
+            (
+                "ZADD z GT LT 1 a",
+                "ERR GT, LT, and/or NX options at the same time are not compatible",
+            ),
+            (
+                "ZADD z GT NX 1 a",
+                "ERR GT, LT, and/or NX options at the same time are not compatible",
+            ),
+            (
+                "ZADD z LT NX 1 a",
+                "ERR GT, LT, and/or NX options at the same time are not compatible",
+            ),
+            (
+                "ZADD z INCR 1 a 2 b",
+                "ERR INCR option supports a single increment-element pair",
+            ),
             ("ZADD z INCR NX XX 1 a 2", "ERR syntax error"),
         ] {
             assert_eq!(c.cmd(line), err(error), "{line}");
@@ -1788,16 +1848,38 @@ mod tests {
             ("1e15", "1000000000000000"),
         ] {
             c.run(&[b"DEL", b"s"]);
-            assert_eq!(c.run(&[b"ZADD", b"s", score.as_bytes(), b"m"]), int(1), "{score}");
+            assert_eq!(
+                c.run(&[b"ZADD", b"s", score.as_bytes(), b"m"]),
+                int(1),
+                "{score}"
+            );
             assert_eq!(c.cmd("ZSCORE s m"), bulk(shown), "{score}");
         }
-        for bad in [&b"1e400"[..], b"1e-400", b" 1", b"1 ", b"", b"nan", b"1e", b"0x", b"1\x00"] {
-            assert_eq!(c.run(&[b"ZADD", b"s", bad, b"m"]), err(NOT_FLOAT), "{bad:?}");
+        for bad in [
+            &b"1e400"[..],
+            b"1e-400",
+            b" 1",
+            b"1 ",
+            b"",
+            b"nan",
+            b"1e",
+            b"0x",
+            b"1\x00",
+        ] {
+            assert_eq!(
+                c.run(&[b"ZADD", b"s", bad, b"m"]),
+                err(NOT_FLOAT),
+                "{bad:?}"
+            );
         }
         // -0: the small form stores 0 (as Redis's listpack), the large form keeps -0.
         assert_eq!(c.cmd("ZADD small -0 m"), int(1));
         assert_eq!(c.cmd("ZSCORE small m"), bulk("0"));
-        assert_eq!(c.cmd("ZINCRBY small2 -0 m"), bulk("-0"), "the reply is the sum itself");
+        assert_eq!(
+            c.cmd("ZINCRBY small2 -0 m"),
+            bulk("-0"),
+            "the reply is the sum itself"
+        );
         assert_eq!(c.cmd("ZSCORE small2 m"), bulk("0"));
         c.engine
             .config
@@ -1816,10 +1898,22 @@ mod tests {
         assert_eq!(count(&mut c, b"(1", b"(5"), int(3));
         assert_eq!(count(&mut c, b"", b"1"), int(1), "empty reads as 0");
         assert_eq!(count(&mut c, b"(", b"1"), int(1));
-        assert_eq!(count(&mut c, b" 2", b"3"), int(2), "leading space is skipped");
+        assert_eq!(
+            count(&mut c, b" 2", b"3"),
+            int(2),
+            "leading space is skipped"
+        );
         assert_eq!(count(&mut c, b"0x2", b"0x3"), int(2));
-        assert_eq!(count(&mut c, b"1", b"1e400"), int(5), "overflow is inf here");
-        assert_eq!(count(&mut c, b"2\x00junk", b"3"), int(2), "a NUL ends the text");
+        assert_eq!(
+            count(&mut c, b"1", b"1e400"),
+            int(5),
+            "overflow is inf here"
+        );
+        assert_eq!(
+            count(&mut c, b"2\x00junk", b"3"),
+            int(2),
+            "a NUL ends the text"
+        );
         assert_eq!(count(&mut c, b"(3", b"3"), int(0));
         assert_eq!(count(&mut c, b"3", b"1"), int(0));
         for (min, max) in [
@@ -1829,7 +1923,11 @@ mod tests {
             (b"((1", b"2"),
             (b"1", b"abc"),
         ] {
-            assert_eq!(count(&mut c, min, max), err(RANGE_NOT_FLOAT), "{min:?} {max:?}");
+            assert_eq!(
+                count(&mut c, min, max),
+                err(RANGE_NOT_FLOAT),
+                "{min:?} {max:?}"
+            );
         }
         assert_eq!(c.cmd("ZCOUNT nokey 0 1"), int(0));
         assert_eq!(c.cmd("ZCOUNT nokey x 1"), err(RANGE_NOT_FLOAT));
@@ -1860,7 +1958,10 @@ mod tests {
         assert_eq!(c.cmd("ZREVRANK nokey a"), Frame::NullBulk);
         // Redis 7.2's WITHSCORE.
         assert_eq!(c.cmd("ZRANK z c WITHSCORE"), arr(vec![int(2), bulk("3")]));
-        assert_eq!(c.cmd("ZREVRANK z e withscore"), arr(vec![int(3), bulk("-1")]));
+        assert_eq!(
+            c.cmd("ZREVRANK z e withscore"),
+            arr(vec![int(3), bulk("-1")])
+        );
         assert_eq!(c.cmd("ZRANK z zz WITHSCORE"), Frame::NullArray);
         assert_eq!(c.cmd("ZRANK nokey a WITHSCORE"), Frame::NullArray);
         assert_eq!(c.cmd("ZRANK z c foo"), err("ERR syntax error"));
@@ -1890,7 +1991,10 @@ mod tests {
         assert_eq!(c.cmd("ZRANGE z 0 -1"), bulks(&["a", "b", "c", "d", "e"]));
         assert_eq!(c.cmd("ZRANGE z 1 3"), bulks(&["b", "c", "d"]));
         assert_eq!(c.cmd("ZRANGE z -2 -1"), bulks(&["d", "e"]));
-        assert_eq!(c.cmd("ZRANGE z -100 100"), bulks(&["a", "b", "c", "d", "e"]));
+        assert_eq!(
+            c.cmd("ZRANGE z -100 100"),
+            bulks(&["a", "b", "c", "d", "e"])
+        );
         assert_eq!(c.cmd("ZRANGE z 3 1"), bulks(&[]));
         assert_eq!(c.cmd("ZRANGE z 5 10"), bulks(&[]));
         assert_eq!(c.cmd("ZRANGE z 0 -6"), bulks(&[]));
@@ -1904,14 +2008,21 @@ mod tests {
             bulks(&["e", "5", "d", "4"])
         );
         assert_eq!(c.cmd("ZREVRANGE z -2 -1"), bulks(&["b", "a"]));
-        assert_eq!(c.cmd("ZRANGE z 0 1 LIMIT 0 -1"), bulks(&["a", "b"]), "no limit given");
+        assert_eq!(
+            c.cmd("ZRANGE z 0 1 LIMIT 0 -1"),
+            bulks(&["a", "b"]),
+            "no limit given"
+        );
         assert_eq!(c.cmd("ZRANGE nokey 0 -1"), bulks(&[]));
         c.set_protocol(Protocol::Resp3);
         assert_eq!(
             c.cmd("ZRANGE z 0 1 WITHSCORES"),
             arr(vec![pair("a", 1.0), pair("b", 2.0)])
         );
-        assert_eq!(c.cmd("ZREVRANGE z 0 0 WITHSCORES"), arr(vec![pair("e", 5.0)]));
+        assert_eq!(
+            c.cmd("ZREVRANGE z 0 0 WITHSCORES"),
+            arr(vec![pair("e", 5.0)])
+        );
         assert_eq!(c.cmd("ZRANGE z 0 1"), bulks(&["a", "b"]));
     }
 
@@ -1921,7 +2032,10 @@ mod tests {
         c.cmd("ZADD z -inf ninf 1 a 2 b 3 c 4 d 5 e 6 f inf pinf");
         assert_eq!(c.cmd("ZRANGE z (1 3 BYSCORE"), bulks(&["b", "c"]));
         assert_eq!(c.cmd("ZRANGE z -inf -inf BYSCORE"), bulks(&["ninf"]));
-        assert_eq!(c.cmd("ZRANGE z (-inf (inf BYSCORE LIMIT 0 2"), bulks(&["a", "b"]));
+        assert_eq!(
+            c.cmd("ZRANGE z (-inf (inf BYSCORE LIMIT 0 2"),
+            bulks(&["a", "b"])
+        );
         assert_eq!(c.cmd("ZRANGE z 3 1 BYSCORE REV"), bulks(&["c", "b", "a"]));
         assert_eq!(
             c.cmd("ZRANGE z 5 (2 BYSCORE REV LIMIT 1 2 WITHSCORES"),
@@ -1941,7 +2055,10 @@ mod tests {
             bulks(&[]),
             "a negative offset selects nothing"
         );
-        assert_eq!(c.cmd("ZREVRANGEBYSCORE z 6 1 LIMIT 4 10"), bulks(&["b", "a"]));
+        assert_eq!(
+            c.cmd("ZREVRANGEBYSCORE z 6 1 LIMIT 4 10"),
+            bulks(&["b", "a"])
+        );
         assert_eq!(c.cmd("ZREVRANGEBYSCORE z 6 1 LIMIT 6 10"), bulks(&[]));
         assert_eq!(
             c.cmd("ZRANGEBYSCORE z 1 2 WITHSCORES"),
@@ -1959,18 +2076,30 @@ mod tests {
     fn zrange_by_lex() {
         let mut c = Client::new();
         c.cmd("ZADD l 0 a 0 b 0 bb 0 c 0 d 0 e");
-        assert_eq!(c.cmd("ZRANGE l - + BYLEX"), bulks(&["a", "b", "bb", "c", "d", "e"]));
+        assert_eq!(
+            c.cmd("ZRANGE l - + BYLEX"),
+            bulks(&["a", "b", "bb", "c", "d", "e"])
+        );
         assert_eq!(c.cmd("ZRANGE l [b [c BYLEX"), bulks(&["b", "bb", "c"]));
         assert_eq!(c.cmd("ZRANGE l (b (d BYLEX"), bulks(&["bb", "c"]));
         assert_eq!(c.cmd("ZRANGE l + - BYLEX"), bulks(&[]));
         assert_eq!(c.cmd("ZRANGE l [a [a BYLEX"), bulks(&["a"]));
         assert_eq!(c.cmd("ZRANGE l (a [a BYLEX"), bulks(&[]));
-        assert_eq!(c.cmd("ZRANGE l [d [b BYLEX REV"), bulks(&["d", "c", "bb", "b"]));
+        assert_eq!(
+            c.cmd("ZRANGE l [d [b BYLEX REV"),
+            bulks(&["d", "c", "bb", "b"])
+        );
         assert_eq!(c.cmd("ZRANGE l - + BYLEX LIMIT 1 2"), bulks(&["b", "bb"]));
         assert_eq!(c.cmd("ZRANGEBYLEX l [c +"), bulks(&["c", "d", "e"]));
         assert_eq!(c.cmd("ZREVRANGEBYLEX l + (c LIMIT 0 1"), bulks(&["e"]));
-        assert_eq!(c.run(&[b"ZRANGE", b"l", b"[", b"(b", b"BYLEX"]), bulks(&["a"]));
-        assert_eq!(c.run(&[b"ZRANGE", b"l", b"-\x00", b"[a", b"BYLEX"]), bulks(&["a"]));
+        assert_eq!(
+            c.run(&[b"ZRANGE", b"l", b"[", b"(b", b"BYLEX"]),
+            bulks(&["a"])
+        );
+        assert_eq!(
+            c.run(&[b"ZRANGE", b"l", b"-\x00", b"[a", b"BYLEX"]),
+            bulks(&["a"])
+        );
         assert_eq!(c.cmd("ZLEXCOUNT l [b [d"), int(4));
         assert_eq!(c.cmd("ZLEXCOUNT l (b (d"), int(2));
         assert_eq!(c.cmd("ZLEXCOUNT nokey - +"), int(0));
@@ -2025,23 +2154,40 @@ mod tests {
         let mut c = Client::new();
         c.cmd("ZADD src 1 a 2 b 3 c 4 d");
         assert_eq!(c.cmd("ZRANGESTORE dst src 1 2 REV"), int(2));
-        assert_eq!(c.cmd("ZRANGE dst 0 -1 WITHSCORES"), bulks(&["b", "2", "c", "3"]));
-        assert_eq!(c.cmd("ZRANGESTORE dst src (1 +inf BYSCORE LIMIT 1 1"), int(1));
+        assert_eq!(
+            c.cmd("ZRANGE dst 0 -1 WITHSCORES"),
+            bulks(&["b", "2", "c", "3"])
+        );
+        assert_eq!(
+            c.cmd("ZRANGESTORE dst src (1 +inf BYSCORE LIMIT 1 1"),
+            int(1)
+        );
         assert_eq!(c.cmd("ZRANGE dst 0 -1 WITHSCORES"), bulks(&["c", "3"]));
         c.cmd("ZADD lex 0 a 0 b 0 c");
         assert_eq!(c.cmd("ZRANGESTORE dst lex [b + BYLEX"), int(2));
-        assert_eq!(c.cmd("ZRANGE dst 0 -1 WITHSCORES"), bulks(&["b", "0", "c", "0"]));
+        assert_eq!(
+            c.cmd("ZRANGE dst 0 -1 WITHSCORES"),
+            bulks(&["b", "0", "c", "0"])
+        );
         c.cmd("SET str v");
         c.cmd("EXPIRE str 100");
         assert_eq!(c.cmd("ZRANGESTORE str src 0 0"), int(1));
         assert_eq!(c.cmd("TTL str"), int(-1), "a store replaces the TTL too");
         assert_eq!(c.cmd("TYPE str"), Frame::simple("zset"));
         assert_eq!(c.cmd("ZRANGESTORE dst src 10 20"), int(0));
-        assert_eq!(c.cmd("EXISTS dst"), int(0), "an empty range deletes the destination");
+        assert_eq!(
+            c.cmd("EXISTS dst"),
+            int(0),
+            "an empty range deletes the destination"
+        );
         c.cmd("ZADD dst 1 x");
         assert_eq!(c.cmd("ZRANGESTORE dst nokey 0 -1"), int(0));
         assert_eq!(c.cmd("EXISTS dst"), int(0));
-        assert_eq!(c.cmd("ZRANGESTORE src src 1 2"), int(2), "reading its own destination");
+        assert_eq!(
+            c.cmd("ZRANGESTORE src src 1 2"),
+            int(2),
+            "reading its own destination"
+        );
         assert_eq!(c.cmd("ZRANGE src 0 -1"), bulks(&["b", "c"]));
         c.cmd("SET s2 v");
         assert_eq!(c.cmd("ZRANGESTORE dst s2 0 -1"), err(WRONGTYPE));
@@ -2056,7 +2202,10 @@ mod tests {
         assert_eq!(c.cmd("ZREMRANGEBYRANK z 10 20"), int(0));
         assert_eq!(c.cmd("ZREMRANGEBYSCORE z (2 3"), int(1));
         assert_eq!(c.cmd("ZRANGE z 0 -1"), bulks(&["b", "d", "e"]));
-        assert_eq!(c.cmd("ZREMRANGEBYRANK z x 1"), err("ERR value is not an integer or out of range"));
+        assert_eq!(
+            c.cmd("ZREMRANGEBYRANK z x 1"),
+            err("ERR value is not an integer or out of range")
+        );
         assert_eq!(c.cmd("ZREMRANGEBYSCORE z x 1"), err(RANGE_NOT_FLOAT));
         assert_eq!(c.cmd("ZREMRANGEBYRANK z 0 -1"), int(3));
         assert_eq!(c.cmd("EXISTS z"), int(0));
@@ -2086,7 +2235,11 @@ mod tests {
         assert_eq!(c.cmd("ZPOPMIN z x"), err(positive));
         assert_eq!(c.cmd("ZPOPMIN z 1 2"), err("ERR syntax error"));
         c.cmd("SET str v");
-        assert_eq!(c.cmd("ZPOPMIN str 0"), err(WRONGTYPE), "the type is checked first");
+        assert_eq!(
+            c.cmd("ZPOPMIN str 0"),
+            err(WRONGTYPE),
+            "the type is checked first"
+        );
         c.cmd("ZADD z 1 a 2 b");
         c.set_protocol(Protocol::Resp3);
         assert_eq!(
@@ -2114,7 +2267,10 @@ mod tests {
         );
         assert_eq!(
             c.cmd("ZMPOP 2 z1 z2 max COUNT 5"),
-            arr(vec![bulk("z1"), arr(vec![bulks(&["c", "3"]), bulks(&["b", "2"])])])
+            arr(vec![
+                bulk("z1"),
+                arr(vec![bulks(&["c", "3"]), bulks(&["b", "2"])])
+            ])
         );
         assert_eq!(c.cmd("EXISTS z1"), int(0));
         assert_eq!(c.cmd("ZMPOP 1 nokey MIN"), Frame::NullArray);
@@ -2150,10 +2306,17 @@ mod tests {
         let engine = Engine::new(1, 4);
         let mut session = Session::default();
         let args = |words: &[&str]| -> Vec<Bytes> {
-            words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+            words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
         };
         let mut reply = crate::Reply::new(Protocol::Resp2);
-        engine.execute(&mut session, &args(&["ZADD", "z", "1", "a", "2", "b"]), &mut reply);
+        engine.execute(
+            &mut session,
+            &args(&["ZADD", "z", "1", "a", "2", "b"]),
+            &mut reply,
+        );
         let run = |side, count, shape, protocol| {
             let mut reply = crate::Reply::new(protocol);
             let plan = crate::LockPlan {
@@ -2226,7 +2389,10 @@ mod tests {
         c.cmd("ZADD p inf m");
         c.cmd("ZADD n -inf m");
         assert_eq!(c.cmd("ZUNION 2 p n WITHSCORES"), bulks(&["m", "0"]));
-        assert_eq!(c.cmd("ZUNION 2 p n WEIGHTS 0 1 WITHSCORES"), bulks(&["m", "-inf"]));
+        assert_eq!(
+            c.cmd("ZUNION 2 p n WEIGHTS 0 1 WITHSCORES"),
+            bulks(&["m", "-inf"])
+        );
         c.set_protocol(Protocol::Resp3);
         assert_eq!(
             c.cmd("ZINTER 2 a b WITHSCORES"),
@@ -2241,15 +2407,33 @@ mod tests {
         c.cmd("ZADD a 1 x");
         c.cmd("SET str v");
         for (line, error) in [
-            ("ZUNION 0 a", "ERR at least 1 input key is needed for 'zunion' command"),
-            ("ZINTER -1 a", "ERR at least 1 input key is needed for 'zinter' command"),
-            ("ZDIFFSTORE d 0 a", "ERR at least 1 input key is needed for 'zdiffstore' command"),
-            ("ZINTERCARD 0 a", "ERR at least 1 input key is needed for 'zintercard' command"),
+            (
+                "ZUNION 0 a",
+                "ERR at least 1 input key is needed for 'zunion' command",
+            ),
+            (
+                "ZINTER -1 a",
+                "ERR at least 1 input key is needed for 'zinter' command",
+            ),
+            (
+                "ZDIFFSTORE d 0 a",
+                "ERR at least 1 input key is needed for 'zdiffstore' command",
+            ),
+            (
+                "ZINTERCARD 0 a",
+                "ERR at least 1 input key is needed for 'zintercard' command",
+            ),
             ("ZUNION x a", "ERR value is not an integer or out of range"),
             ("ZUNION 3 a a", "ERR syntax error"),
             ("ZUNION 2 a a WEIGHTS 1", "ERR syntax error"),
-            ("ZUNION 2 a a WEIGHTS 1 x", "ERR weight value is not a float"),
-            ("ZUNION 2 a a WEIGHTS 1 nan", "ERR weight value is not a float"),
+            (
+                "ZUNION 2 a a WEIGHTS 1 x",
+                "ERR weight value is not a float",
+            ),
+            (
+                "ZUNION 2 a a WEIGHTS 1 nan",
+                "ERR weight value is not a float",
+            ),
             ("ZUNION 1 a AGGREGATE avg", "ERR syntax error"),
             ("ZUNION 1 a AGGREGATE", "ERR syntax error"),
             ("ZUNIONSTORE d 1 a WITHSCORES", "ERR syntax error"),
@@ -2277,10 +2461,20 @@ mod tests {
         c.cmd("EXPIRE d 100");
         assert_eq!(c.cmd("ZUNIONSTORE d 2 a b"), int(4));
         assert_eq!(c.cmd("TTL d"), int(-1));
-        assert_eq!(c.cmd("ZINTERSTORE d 2 a b WEIGHTS 1 2 AGGREGATE MAX"), int(2));
-        assert_eq!(c.cmd("ZRANGE d 0 -1 WITHSCORES"), bulks(&["y", "20", "z", "40"]));
+        assert_eq!(
+            c.cmd("ZINTERSTORE d 2 a b WEIGHTS 1 2 AGGREGATE MAX"),
+            int(2)
+        );
+        assert_eq!(
+            c.cmd("ZRANGE d 0 -1 WITHSCORES"),
+            bulks(&["y", "20", "z", "40"])
+        );
         assert_eq!(c.cmd("ZDIFFSTORE d 2 a b"), int(1));
-        assert_eq!(c.cmd("ZUNIONSTORE d 2 d b"), int(4), "the old destination is an input");
+        assert_eq!(
+            c.cmd("ZUNIONSTORE d 2 d b"),
+            int(4),
+            "the old destination is an input"
+        );
         assert_eq!(c.cmd("ZINTERSTORE d 2 a nokey"), int(0));
         assert_eq!(c.cmd("EXISTS d"), int(0));
         assert_eq!(c.cmd("ZINTERCARD 2 a b"), int(2));
@@ -2309,7 +2503,11 @@ mod tests {
     fn zrandmember_counts() {
         let mut c = Client::new();
         c.cmd("ZADD z 1 a 2 b 3 c");
-        assert_eq!(c.cmd("ZRANDMEMBER z 3"), bulks(&["c", "b", "a"]), "whole set: descending");
+        assert_eq!(
+            c.cmd("ZRANDMEMBER z 3"),
+            bulks(&["c", "b", "a"]),
+            "whole set: descending"
+        );
         assert_eq!(
             c.cmd("ZRANDMEMBER z 10 WITHSCORES"),
             bulks(&["c", "3", "b", "2", "a", "1"])
@@ -2352,12 +2550,14 @@ mod tests {
         let Frame::Array(picked) = c.cmd("ZRANDMEMBER big 10") else {
             panic!("an array")
         };
-        let distinct: std::collections::HashSet<String> = picked.iter().map(|f| format!("{f:?}")).collect();
+        let distinct: std::collections::HashSet<String> =
+            picked.iter().map(|f| format!("{f:?}")).collect();
         assert_eq!(distinct.len(), 10);
         let Frame::Array(picked) = c.cmd("ZRANDMEMBER big 900") else {
             panic!("an array")
         };
-        let distinct: std::collections::HashSet<String> = picked.iter().map(|f| format!("{f:?}")).collect();
+        let distinct: std::collections::HashSet<String> =
+            picked.iter().map(|f| format!("{f:?}")).collect();
         assert_eq!(distinct.len(), 900);
     }
 
@@ -2379,7 +2579,9 @@ mod tests {
                 panic!("a cursor")
             };
             for item in batch.chunks(2) {
-                let Frame::Bulk(m) = &item[0] else { panic!("a member") };
+                let Frame::Bulk(m) = &item[0] else {
+                    panic!("a member")
+                };
                 members.push(String::from_utf8(m.to_vec()).expect("utf-8"));
             }
             cursor = String::from_utf8(next.to_vec()).expect("digits");
@@ -2393,7 +2595,10 @@ mod tests {
     #[test]
     fn zscan_small_and_large() {
         let mut c = Client::new();
-        assert_eq!(c.cmd("ZSCAN nokey 0 COUNT 0"), arr(vec![bulk("0"), bulks(&[])]));
+        assert_eq!(
+            c.cmd("ZSCAN nokey 0 COUNT 0"),
+            arr(vec![bulk("0"), bulks(&[])])
+        );
         c.cmd("ZADD z 4611686018427387904 a 9223372036854775807 b 0.1 c -inf d");
         // A small set comes back whole, in order, scores as a listpack holds them.
         assert_eq!(
@@ -2414,7 +2619,10 @@ mod tests {
         );
         assert_eq!(
             c.cmd("ZSCAN z 0 MATCH [ab]"),
-            arr(vec![bulk("0"), bulks(&["a", "4611686018427387904", "b", "9.2233720368547758e+18"])])
+            arr(vec![
+                bulk("0"),
+                bulks(&["a", "4611686018427387904", "b", "9.2233720368547758e+18"])
+            ])
         );
         assert_eq!(c.cmd("ZSCAN z x"), err("ERR invalid cursor"));
         assert_eq!(c.cmd("ZSCAN z 0 COUNT 0"), err("ERR syntax error"));
@@ -2426,7 +2634,13 @@ mod tests {
         let (members, calls) = scan_all(&mut c, "big", "COUNT 50");
         assert!(calls >= 20, "{calls} calls");
         assert_eq!(members.len(), 1000, "every member once from a stable set");
-        assert_eq!(members.iter().collect::<std::collections::HashSet<_>>().len(), 1000);
+        assert_eq!(
+            members
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
+            1000
+        );
         assert_eq!(scan_all(&mut c, "big", "MATCH m99* COUNT 7").0.len(), 11);
         // A large set prints its scores as %.17g.
         c.cmd("ZADD big 4611686018427387904 huge");
@@ -2441,11 +2655,19 @@ mod tests {
         let mut c = Client::new();
         let long = "x".repeat(65);
         c.cmd(&format!("ZADD long 1 {long}"));
-        assert_eq!(c.cmd("OBJECT ENCODING long"), bulk("skiplist"), "a long first member");
+        assert_eq!(
+            c.cmd("OBJECT ENCODING long"),
+            bulk("skiplist"),
+            "a long first member"
+        );
         c.cmd(&format!("ZADD late 1 a 2 {long}"));
         assert_eq!(c.cmd("OBJECT ENCODING late"), bulk("skiplist"));
         c.cmd(&format!("ZREM late {long}"));
-        assert_eq!(c.cmd("OBJECT ENCODING late"), bulk("skiplist"), "never back");
+        assert_eq!(
+            c.cmd("OBJECT ENCODING late"),
+            bulk("skiplist"),
+            "never back"
+        );
         let mut line = "ZADD k".to_string();
         for i in 0..128 {
             line.push_str(&format!(" {i} m{i}"));
@@ -2453,7 +2675,11 @@ mod tests {
         c.cmd(&line);
         assert_eq!(c.cmd("OBJECT ENCODING k"), bulk("listpack"));
         c.cmd("ZADD k 0 m0");
-        assert_eq!(c.cmd("OBJECT ENCODING k"), bulk("listpack"), "an update adds nothing");
+        assert_eq!(
+            c.cmd("OBJECT ENCODING k"),
+            bulk("listpack"),
+            "an update adds nothing"
+        );
         c.cmd("ZADD k 128 m128");
         assert_eq!(c.cmd("OBJECT ENCODING k"), bulk("skiplist"));
         // A stored result takes the form its content calls for; COPY keeps the form.
@@ -2489,8 +2715,14 @@ mod tests {
             panic!("a payload")
         };
         assert_eq!(payload[0], 3, "tag 3 is a sorted set");
-        assert_eq!(c.run(&[b"RESTORE", b"t", b"0", &payload]), Frame::simple("OK"));
-        assert_eq!(c.cmd("ZRANGE t 0 -1 WITHSCORES"), c.cmd("ZRANGE z 0 -1 WITHSCORES"));
+        assert_eq!(
+            c.run(&[b"RESTORE", b"t", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(
+            c.cmd("ZRANGE t 0 -1 WITHSCORES"),
+            c.cmd("ZRANGE z 0 -1 WITHSCORES")
+        );
         assert_eq!(c.cmd("OBJECT ENCODING t"), bulk("listpack"));
         // A large set round-trips too, and comes back small when it fits.
         c.engine
@@ -2501,14 +2733,20 @@ mod tests {
         let Frame::Bulk(payload) = c.cmd("DUMP big") else {
             panic!("a payload")
         };
-        assert_eq!(c.run(&[b"RESTORE", b"big2", b"0", &payload]), Frame::simple("OK"));
+        assert_eq!(
+            c.run(&[b"RESTORE", b"big2", b"0", &payload]),
+            Frame::simple("OK")
+        );
         assert_eq!(c.cmd("OBJECT ENCODING big2"), bulk("skiplist"));
         assert_eq!(c.cmd("ZSCORE big2 m"), bulk("-0"));
         c.engine
             .config
             .zset_max_listpack_entries
             .store(128, std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(c.run(&[b"RESTORE", b"big3", b"0", &payload]), Frame::simple("OK"));
+        assert_eq!(
+            c.run(&[b"RESTORE", b"big3", b"0", &payload]),
+            Frame::simple("OK")
+        );
         assert_eq!(c.cmd("OBJECT ENCODING big3"), bulk("listpack"));
         // Forged payloads: a NaN score, a member twice, no member at all.
         let forge = |body: &[u8]| {
@@ -2527,7 +2765,10 @@ mod tests {
         twice.extend_from_slice(&2.0f64.to_le_bytes());
         assert_eq!(forge(&twice), Err(crate::dump::PayloadError::BadFormat));
         assert_eq!(forge(&[3u8, 0]), Err(crate::dump::PayloadError::BadFormat));
-        assert_eq!(forge(&[3u8, 1, 1, b'x', 0, 0]), Err(crate::dump::PayloadError::BadFormat));
+        assert_eq!(
+            forge(&[3u8, 1, 1, b'x', 0, 0]),
+            Err(crate::dump::PayloadError::BadFormat)
+        );
     }
 
     #[test]
@@ -2564,10 +2805,20 @@ mod tests {
             assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
         }
         c.cmd("ZADD z 1 a");
-        for line in ["GET z", "LPUSH z x", "SADD z x", "HSET z f v", "INCR z", "SMEMBERS z"] {
+        for line in [
+            "GET z",
+            "LPUSH z x",
+            "SADD z x",
+            "HSET z f v",
+            "INCR z",
+            "SMEMBERS z",
+        ] {
             assert_eq!(c.cmd(line), err(WRONGTYPE), "{line}");
         }
-        assert_eq!(c.cmd("SCAN 0 TYPE zset"), arr(vec![bulk("0"), bulks(&["z"])]));
+        assert_eq!(
+            c.cmd("SCAN 0 TYPE zset"),
+            arr(vec![bulk("0"), bulks(&["z"])])
+        );
         assert_eq!(c.cmd("ZCARD z"), int(1));
     }
 
@@ -2575,7 +2826,10 @@ mod tests {
     fn key_positions_and_lock_plans() {
         let engine = Engine::new(1, 16);
         let args = |words: &[&str]| -> Vec<Bytes> {
-            words.iter().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect()
+            words
+                .iter()
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
         };
         let keys = |words: &[&str]| {
             let args = args(words);
@@ -2584,7 +2838,10 @@ mod tests {
         };
         // A destination before numkeys, then the counted keys.
         assert_eq!(keys(&["ZUNIONSTORE", "d", "2", "a", "b"]), vec![1, 3, 4]);
-        assert_eq!(keys(&["ZINTERSTORE", "d", "1", "a", "WEIGHTS", "2"]), vec![1, 3]);
+        assert_eq!(
+            keys(&["ZINTERSTORE", "d", "1", "a", "WEIGHTS", "2"]),
+            vec![1, 3]
+        );
         assert_eq!(keys(&["ZDIFFSTORE", "d", "0", "a"]), Vec::<usize>::new());
         assert_eq!(keys(&["ZUNIONSTORE", "d", "5", "a"]), Vec::<usize>::new());
         assert_eq!(keys(&["ZUNION", "2", "a", "b", "WITHSCORES"]), vec![2, 3]);
@@ -2631,7 +2888,10 @@ mod tests {
         );
         assert_eq!(
             c.cmd("COMMAND GETKEYSANDFLAGS ZRANGESTORE d s 0 1"),
-            arr(vec![flagged("d", &["OW", "update"]), flagged("s", &["RO", "access"])])
+            arr(vec![
+                flagged("d", &["OW", "update"]),
+                flagged("s", &["RO", "access"])
+            ])
         );
         assert_eq!(
             c.cmd("COMMAND GETKEYS ZDIFFSTORE d 0 a"),

@@ -108,8 +108,7 @@ impl ScoreRange {
 
     /// Whether no score can be in the range.
     pub fn is_empty(&self) -> bool {
-        self.min > self.max
-            || (self.min == self.max && (self.min_exclusive || self.max_exclusive))
+        self.min > self.max || (self.min == self.max && (self.min_exclusive || self.max_exclusive))
     }
 }
 
@@ -222,7 +221,10 @@ pub struct Iter<'a> {
 #[derive(Debug)]
 enum IterInner<'a> {
     /// The small form: the next index, and one past the last (forward) or none (backward).
-    Small { items: &'a [Item], next: Option<usize> },
+    Small {
+        items: &'a [Item],
+        next: Option<usize>,
+    },
     /// The large form: the next node, `NIL` at the end.
     Large { list: &'a SkipList, node: u32 },
 }
@@ -293,8 +295,10 @@ impl ZSetValue {
         if limits.fit(self.len(), longest) == self.is_small() {
             return;
         }
-        let items: Vec<(CompactBytes, f64)> =
-            self.iter().map(|(m, s)| (CompactBytes::new(m), s)).collect();
+        let items: Vec<(CompactBytes, f64)> = self
+            .iter()
+            .map(|(m, s)| (CompactBytes::new(m), s))
+            .collect();
         *self = ZSetValue::from_sorted(items, limits);
     }
 
@@ -733,7 +737,10 @@ impl SkipList {
         let node = &self.nodes[node as usize];
         match level {
             0 => usize::from(node.next0 != NIL),
-            _ => node.upper.as_ref().map_or(0, |u| u[level - 1].span as usize),
+            _ => node
+                .upper
+                .as_ref()
+                .map_or(0, |u| u[level - 1].span as usize),
         }
     }
 
@@ -880,9 +887,9 @@ impl SkipList {
             self.set_link(id, l, next, span - (rank[0] - rank[l]));
             self.set_link(before, l, id, rank[0] - rank[l] + 1);
         }
-        for l in level..self.level {
-            let span = self.span(update[l], l);
-            self.set_span(update[l], l, span + 1);
+        for (l, &before) in update.iter().enumerate().take(self.level).skip(level) {
+            let span = self.span(before, l);
+            self.set_span(before, l, span + 1);
         }
         self.nodes[id as usize].prev = if update[0] == HEAD { NIL } else { update[0] };
         let next = self.nodes[id as usize].next0;
@@ -1057,7 +1064,10 @@ impl SkipList {
         let mut x = self.nodes[HEAD as usize].next0;
         while x != NIL {
             let node = &mut self.nodes[x as usize];
-            items.push((std::mem::replace(&mut node.member, CompactBytes::EMPTY), node.score));
+            items.push((
+                std::mem::replace(&mut node.member, CompactBytes::EMPTY),
+                node.score,
+            ));
             x = node.next0;
         }
         let mut fresh = SkipList::new();
@@ -1240,7 +1250,9 @@ mod tests {
                         let mut v: Vec<Vec<u8>> =
                             model.items.iter().map(|(_, m)| m.clone()).collect();
                         v.sort();
-                        v.into_iter().map(|m| (CompactBytes::new(&m), 0.0)).collect()
+                        v.into_iter()
+                            .map(|m| (CompactBytes::new(&m), 0.0))
+                            .collect()
                     };
                     // Exercise the form of the set under test.
                     let mut zero = ZSetValue::from_sorted(flat.clone(), limits);
@@ -1292,8 +1304,10 @@ mod tests {
                     }
                 }
                 Op::IterFrom(r, rev) => {
-                    let got: Vec<(f64, Vec<u8>)> =
-                        set.iter_from(r, rev).map(|(m, s)| (s, m.to_vec())).collect();
+                    let got: Vec<(f64, Vec<u8>)> = set
+                        .iter_from(r, rev)
+                        .map(|(m, s)| (s, m.to_vec()))
+                        .collect();
                     let expected: Vec<(f64, Vec<u8>)> = if r >= model.items.len() {
                         Vec::new()
                     } else if rev {
@@ -1373,14 +1387,27 @@ mod tests {
             "skiplist"
         );
         assert_eq!(
-            ZSetValue::for_first_member(b"a", Limits { max_entries: 0, ..limits }).encoding(),
+            ZSetValue::for_first_member(
+                b"a",
+                Limits {
+                    max_entries: 0,
+                    ..limits
+                }
+            )
+            .encoding(),
             "skiplist"
         );
         let items = vec![(CompactBytes::new(b"x"), -0.0)];
         let small = ZSetValue::from_sorted(items.clone(), limits);
         assert!(small.is_small());
         assert!(small.score(b"x").is_some_and(|s| s.is_sign_positive()));
-        let mut large = ZSetValue::from_sorted(items, Limits { max_entries: 0, ..limits });
+        let mut large = ZSetValue::from_sorted(
+            items,
+            Limits {
+                max_entries: 0,
+                ..limits
+            },
+        );
         assert!(large.score(b"x").is_some_and(|s| s.is_sign_negative()));
         large.refit(limits);
         assert!(large.is_small());
@@ -1388,7 +1415,13 @@ mod tests {
 
     #[test]
     fn mass_removal_compacts_the_arena() {
-        let mut set = ZSetValue::for_first_member(b"", Limits { max_entries: 0, max_value: 0 });
+        let mut set = ZSetValue::for_first_member(
+            b"",
+            Limits {
+                max_entries: 0,
+                max_value: 0,
+            },
+        );
         for i in 0..10_000u32 {
             set.insert(format!("m{i}").as_bytes(), f64::from(i), Limits::DEFAULT);
         }
@@ -1396,14 +1429,23 @@ mod tests {
         assert_eq!(set.remove_ranks(0, 9_899), 9_900);
         assert!(set.heap_size() < full / 10, "{} of {full}", set.heap_size());
         assert_eq!(set.rank(b"m9950"), Some(50));
-        assert_eq!(set.get(99).map(|(m, _)| m.to_vec()), Some(b"m9999".to_vec()));
+        assert_eq!(
+            set.get(99).map(|(m, _)| m.to_vec()),
+            Some(b"m9999".to_vec())
+        );
     }
 
     /// The structure's own allocations for a large set of 20-byte members stay well under
     /// Redis's ~130 bytes an element (BENCHMARKS.md has the resident figure).
     #[test]
     fn large_form_bytes_per_element() {
-        let mut set = ZSetValue::for_first_member(b"", Limits { max_entries: 0, max_value: 0 });
+        let mut set = ZSetValue::for_first_member(
+            b"",
+            Limits {
+                max_entries: 0,
+                max_value: 0,
+            },
+        );
         let n = 100_000u32;
         for i in 0..n {
             let m = format!("member:{i:013}");

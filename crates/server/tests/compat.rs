@@ -724,8 +724,22 @@ fn render_arg(arg: &[u8]) -> String {
 #[test]
 fn rendered_commands_split_back() {
     let pools = [
-        KEYS, VALUES, INTS, FLOATS, INDEXES, OFFSETS, TTLS, ABSTIMES, DBS, LEX_KEYS, MEMBERS,
-        SCORES, SCORE_BOUNDS, LEX_BOUNDS, LIMITS, WEIGHTS,
+        KEYS,
+        VALUES,
+        INTS,
+        FLOATS,
+        INDEXES,
+        OFFSETS,
+        TTLS,
+        ABSTIMES,
+        DBS,
+        LEX_KEYS,
+        MEMBERS,
+        SCORES,
+        SCORE_BOUNDS,
+        LEX_BOUNDS,
+        LIMITS,
+        WEIGHTS,
     ];
     let args: Vec<Bytes> = pools
         .iter()
@@ -918,13 +932,25 @@ const TEMPLATES: &[Template] = &[
     exact("ZREVRANK", "{key} {member}"),
     exact("ZCOUNT", "{key} {scorebound} {scorebound}"),
     exact("ZRANGE", "{key} {index} {index} {zrangeopts}"),
-    exact("ZRANGE", "{key} {scorebound} {scorebound} BYSCORE {zrangeopts}"),
+    exact(
+        "ZRANGE",
+        "{key} {scorebound} {scorebound} BYSCORE {zrangeopts}",
+    ),
     exact("ZRANGE", "{key} 0 -1 WITHSCORES"),
     exact("ZRANGESTORE", "{key} {key} {index} {index} {zrangeopts}"),
-    exact("ZRANGESTORE", "{key} {key} {scorebound} {scorebound} BYSCORE {zrangeopts}"),
+    exact(
+        "ZRANGESTORE",
+        "{key} {key} {scorebound} {scorebound} BYSCORE {zrangeopts}",
+    ),
     exact("ZREVRANGE", "{key} {index} {index} {withscores}"),
-    exact("ZRANGEBYSCORE", "{key} {scorebound} {scorebound} {zrangeopts}"),
-    exact("ZREVRANGEBYSCORE", "{key} {scorebound} {scorebound} {zrangeopts}"),
+    exact(
+        "ZRANGEBYSCORE",
+        "{key} {scorebound} {scorebound} {zrangeopts}",
+    ),
+    exact(
+        "ZREVRANGEBYSCORE",
+        "{key} {scorebound} {scorebound} {zrangeopts}",
+    ),
     exact("ZREMRANGEBYRANK", "{key} {index} {index}"),
     exact("ZREMRANGEBYSCORE", "{key} {scorebound} {scorebound}"),
     exact("ZPOPMIN", "{key} {optcount}"),
@@ -945,8 +971,14 @@ const TEMPLATES: &[Template] = &[
     type_only("ZSCAN", "{key} 0 COUNT 1000"),
     exact("ZADD", "{lexkey} {lexpairs}"),
     exact("ZRANGEBYLEX", "{lexkey} {lexbound} {lexbound} {lexlimit}"),
-    exact("ZREVRANGEBYLEX", "{lexkey} {lexbound} {lexbound} {lexlimit}"),
-    exact("ZRANGE", "{lexkey} {lexbound} {lexbound} BYLEX {zrangeopts}"),
+    exact(
+        "ZREVRANGEBYLEX",
+        "{lexkey} {lexbound} {lexbound} {lexlimit}",
+    ),
+    exact(
+        "ZRANGE",
+        "{lexkey} {lexbound} {lexbound} BYLEX {zrangeopts}",
+    ),
     exact("ZLEXCOUNT", "{lexkey} {lexbound} {lexbound}"),
     exact("ZREMRANGEBYLEX", "{lexkey} {lexbound} {lexbound}"),
     exact("ZRANGE", "{lexkey} 0 -1"),

@@ -503,12 +503,18 @@ fn resp3_replies_for_resp3_clients() {
 fn sorted_sets_withscore_and_encoding_settings() {
     let server = Server::kv(&["--zset-max-listpack-value", "3"]);
     let mut con = server.client();
-    let added: i64 = con.zadd_multiple("z", &[(1, "one"), (2, "two"), (3, "three")]).unwrap();
+    let added: i64 = con
+        .zadd_multiple("z", &[(1, "one"), (2, "two"), (3, "three")])
+        .unwrap();
     assert_eq!(added, 3);
     let range: Vec<(String, f64)> = con.zrange_withscores("z", 0, -1).unwrap();
     assert_eq!(
         range,
-        [("one".into(), 1.0), ("two".into(), 2.0), ("three".into(), 3.0)]
+        [
+            ("one".into(), 1.0),
+            ("two".into(), 2.0),
+            ("three".into(), 3.0)
+        ]
     );
     // redis.io's ZRANK example: `ZRANK myzset "three" WITHSCORE` is rank 2, score "3".
     let ranked: (i64, String) = redis::cmd("ZRANK")
@@ -537,13 +543,13 @@ fn sorted_sets_withscore_and_encoding_settings() {
     // The map of 7 fields is 26 lines.
     let hello = support::read_lines(&mut raw, 26);
     assert!(hello.starts_with("%7\r\n"), "{hello}");
+    let reply = exchange(&mut raw, &resp(&[b"ZRANK", b"z", b"two", b"WITHSCORE"]), 12);
+    assert_eq!(reply, b"*2\r\n:1\r\n,2\r\n");
     let reply = exchange(
         &mut raw,
-        &resp(&[b"ZRANK", b"z", b"two", b"WITHSCORE"]),
-        12,
+        &resp(&[b"ZREVRANK", b"z", b"nope", b"WITHSCORE"]),
+        3,
     );
-    assert_eq!(reply, b"*2\r\n:1\r\n,2\r\n");
-    let reply = exchange(&mut raw, &resp(&[b"ZREVRANK", b"z", b"nope", b"WITHSCORE"]), 3);
     assert_eq!(reply, b"_\r\n");
     // `--zset-max-listpack-value 3`: "one" and "two" fit, "three" did not.
     let encoding: String = redis::cmd("OBJECT")
@@ -560,7 +566,9 @@ fn sorted_sets_withscore_and_encoding_settings() {
         .arg("2")
         .query(&mut con)
         .unwrap();
-    let _: i64 = con.zadd_multiple("small", &[(1, "three"), (2, "four")]).unwrap();
+    let _: i64 = con
+        .zadd_multiple("small", &[(1, "three"), (2, "four")])
+        .unwrap();
     let encoding: String = redis::cmd("OBJECT")
         .arg("ENCODING")
         .arg("small")
