@@ -211,11 +211,17 @@ fn clamp_ranks(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 /// ZADD's options (ZINCRBY is ZADD with INCR set).
 #[derive(Debug, Default, Clone, Copy)]
 struct AddOptions {
+    /// Only add new members.
     nx: bool,
+    /// Only update existing members.
     xx: bool,
+    /// Only update to a greater score.
     gt: bool,
+    /// Only update to a lesser score.
     lt: bool,
+    /// Reply members added or changed, not only added.
     ch: bool,
+    /// Add the score to the current one and reply the result.
     incr: bool,
 }
 
@@ -526,8 +532,11 @@ pub fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) 
 enum RangeKind {
     /// Not fixed by the command: ZRANGE and ZRANGESTORE take BYSCORE/BYLEX, else ranks.
     Auto,
+    /// By 0-based rank, negative counting from the end.
     Rank,
+    /// By score (BYSCORE).
     Score,
+    /// By member bytes (BYLEX).
     Lex,
 }
 
@@ -536,15 +545,20 @@ enum RangeKind {
 enum Direction {
     /// Not fixed by the command: ZRANGE and ZRANGESTORE take REV.
     Auto,
+    /// Lowest first.
     Forward,
+    /// Highest first (REV).
     Reverse,
 }
 
 /// A parsed range.
 #[derive(Debug)]
 enum Range {
+    /// Start and stop ranks as given.
     Rank(i64, i64),
+    /// A score interval.
     Score(ScoreRange),
+    /// A lexicographic interval.
     Lex(LexRange),
 }
 
@@ -997,16 +1011,22 @@ pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
 /// The operations ZUNION, ZINTER and ZDIFF compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SetOp {
+    /// Members of any input.
     Union,
+    /// Members of every input.
     Inter,
+    /// Members of the first input in no other.
     Diff,
 }
 
 /// How scores of a member found in several inputs combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Aggregate {
+    /// The weighted scores added up (the default).
     Sum,
+    /// The least weighted score.
     Min,
+    /// The greatest weighted score.
     Max,
 }
 
@@ -1039,8 +1059,11 @@ impl Aggregate {
 /// Redis), or a missing key (empty).
 #[derive(Debug, Clone, Copy)]
 enum Source<'a> {
+    /// A missing key: no members.
     Missing,
+    /// A sorted set.
     ZSet(&'a ZSetValue),
+    /// A set, each member scoring 1.
     Set(&'a SetValue),
 }
 
@@ -1061,6 +1084,7 @@ impl<'a> Source<'a> {
         })
     }
 
+    /// How many members the input has.
     fn len(&self) -> usize {
         match self {
             Source::Missing => 0,
@@ -1091,8 +1115,11 @@ impl<'a> Source<'a> {
 /// The options of the set operations, after the keys.
 #[derive(Debug)]
 struct CombineOptions {
+    /// One weight per input (WEIGHTS), 1 by default.
     weights: Vec<f64>,
+    /// How the scores of a member found in several inputs combine (AGGREGATE).
     aggregate: Aggregate,
+    /// Whether the reply carries scores (WITHSCORES).
     withscores: bool,
     /// ZINTERCARD's LIMIT; 0 is no limit.
     limit: usize,

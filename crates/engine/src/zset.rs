@@ -194,7 +194,9 @@ impl LexRange {
 /// One element of the small form.
 #[derive(Debug, Clone, PartialEq)]
 struct Item {
+    /// The member's bytes.
     member: CompactBytes,
+    /// Its score; never NaN, never -0.
     score: f64,
 }
 
@@ -203,6 +205,7 @@ struct Item {
 #[derive(Clone)]
 pub struct ZSetValue(Repr);
 
+/// The two forms a sorted set takes.
 #[derive(Clone)]
 enum Repr {
     /// Sorted `(member, score)` pairs (Redis's listpack encoding).
@@ -214,19 +217,29 @@ enum Repr {
 /// Iterates a sorted set's elements from a rank, forward or backward.
 #[derive(Debug)]
 pub struct Iter<'a> {
+    /// Where the walk is.
     inner: IterInner<'a>,
+    /// Whether it walks from high to low.
     reverse: bool,
 }
 
+/// The position of an [`Iter`] in either form.
 #[derive(Debug)]
 enum IterInner<'a> {
-    /// The small form: the next index, and one past the last (forward) or none (backward).
+    /// The small form.
     Small {
+        /// The elements.
         items: &'a [Item],
+        /// The next index to yield; `None` once a backward walk has passed the front.
         next: Option<usize>,
     },
-    /// The large form: the next node, `NIL` at the end.
-    Large { list: &'a SkipList, node: u32 },
+    /// The large form.
+    Large {
+        /// The skiplist.
+        list: &'a SkipList,
+        /// The next node to yield, `NIL` at the end.
+        node: u32,
+    },
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -657,7 +670,9 @@ const HEAD: u32 = 0;
 /// (for a link to `NIL`, how many elements follow the node).
 #[derive(Debug, Clone, Copy)]
 struct Link {
+    /// The next node at this level, `NIL` for none.
     next: u32,
+    /// Elements skipped by following the link.
     span: u32,
 }
 
@@ -665,7 +680,9 @@ struct Link {
 /// link is stored.
 #[derive(Debug, Clone)]
 struct Node {
+    /// The member's bytes (empty for the head and free slots).
     member: CompactBytes,
+    /// Its score.
     score: f64,
     /// The previous element's node; `NIL` for the first element.
     prev: u32,
@@ -708,6 +725,7 @@ struct SkipList {
 }
 
 impl SkipList {
+    /// An empty list: the head alone, with a link at every level.
     fn new() -> SkipList {
         let mut head = Node::FREE;
         head.upper = Some(vec![Link { next: NIL, span: 0 }; MAX_LEVEL - 1].into_boxed_slice());
@@ -1000,6 +1018,13 @@ impl SkipList {
     fn select(&self, rank: usize) -> Option<u32> {
         if rank == 0 || rank > self.len {
             return None;
+        }
+        // The ends are linked directly: the first and last elements cost no descent.
+        if rank == 1 {
+            return Some(self.nodes[HEAD as usize].next0);
+        }
+        if rank == self.len {
+            return Some(self.tail);
         }
         let mut x = HEAD;
         let mut traversed = 0;
