@@ -14,8 +14,9 @@
 //!   index, which keeps the code free of `unsafe` and a node at 56 bytes: the member (24, inline
 //!   up to 22 bytes), the score, the level-0 forward and backward links, and a boxed slice for
 //!   the higher levels that only a quarter of the nodes have. The hash index stores node indexes
-//!   (4 bytes a slot) and compares members through the arena, so a member is stored once.
-//!   74 resident bytes an element for a million 20-byte members (Redis 7.0: 133; see
+//!   (4 bytes a slot) and compares members through the arena, so a member is stored once. The
+//!   arena stays dense: a removed node's slot takes the arena's last node, so memory follows
+//!   the set down with no rebuild and no latency spike. 74 resident bytes an element for a million 20-byte members (Redis 7.0: 133; see
 //!   BENCHMARKS.md).
 //!
 //! A set starts small unless its first member is already too long, converts to large when an
@@ -680,7 +681,7 @@ struct Link {
 /// link is stored.
 #[derive(Debug, Clone)]
 struct Node {
-    /// The member's bytes (empty for the head and free slots).
+    /// The member's bytes (empty for the head).
     member: CompactBytes,
     /// Its score.
     score: f64,
@@ -693,8 +694,8 @@ struct Node {
 }
 
 impl Node {
-    /// A free arena slot.
-    const FREE: Node = Node {
+    /// A node without an element (the head, before its links are made).
+    const EMPTY: Node = Node {
         member: CompactBytes::EMPTY,
         score: 0.0,
         prev: NIL,
@@ -703,13 +704,13 @@ impl Node {
     };
 }
 
-/// Redis's `zskiplist` plus its `dict`, in an arena.
+/// Redis's `zskiplist` plus its `dict`, in an arena kept dense: a removed node's slot is
+/// filled by the arena's last node (whose few incoming links are found by one descent), so the
+/// arena always holds exactly the elements and shrinks with them, without ever a rebuild.
 #[derive(Debug, Clone)]
 struct SkipList {
-    /// Every node; slot 0 is the head, slots in `free` are unused.
+    /// The head in slot 0, then every element's node, in no particular order.
     nodes: Vec<Node>,
-    /// Unused slots, reused before the arena grows.
-    free: Vec<u32>,
     /// Member to node, hashed with `hasher` and compared through `nodes`.
     index: HashTable<u32>,
     /// Randomly seeded, as members come from clients.
@@ -727,11 +728,10 @@ struct SkipList {
 impl SkipList {
     /// An empty list: the head alone, with a link at every level.
     fn new() -> SkipList {
-        let mut head = Node::FREE;
+        let mut head = Node::EMPTY;
         head.upper = Some(vec![Link { next: NIL, span: 0 }; MAX_LEVEL - 1].into_boxed_slice());
         SkipList {
             nodes: vec![head],
-            free: Vec::new(),
             index: HashTable::new(),
             hasher: RandomState::new(),
             level: 1,
@@ -799,27 +799,26 @@ impl SkipList {
         level
     }
 
-    /// A slot for a new node of `level` levels.
+    /// A new node of `level` levels at the end of the arena; returns its slot.
     fn alloc(&mut self, member: CompactBytes, score: f64, level: usize) -> u32 {
-        let node = Node {
+        self.nodes.push(Node {
             member,
             score,
             prev: NIL,
             next0: NIL,
             upper: (level > 1)
                 .then(|| vec![Link { next: NIL, span: 0 }; level - 1].into_boxed_slice()),
-        };
-        match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                // MAX_LEN keeps the arena below u32::MAX slots.
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        }
+        });
+        // MAX_LEN keeps the arena below u32::MAX slots.
+        (self.nodes.len() - 1) as u32
+    }
+
+    /// How many levels node `id` has.
+    fn levels(&self, id: u32) -> usize {
+        1 + self.nodes[id as usize]
+            .upper
+            .as_ref()
+            .map_or(0, |u| u.len())
     }
 
     /// The node holding `member`.
@@ -887,8 +886,20 @@ impl SkipList {
 
     /// Links a new node into the list (not the index); returns its slot.
     fn link_new(&mut self, member: CompactBytes, score: f64) -> u32 {
-        let (mut update, mut rank) = self.predecessors(score, &member);
         let level = self.random_level();
+        let id = self.alloc(member, score, level);
+        self.link(id);
+        id
+    }
+
+    /// Links node `id`, which is in the arena but not in the list, at the place its score and
+    /// member call for (Redis's `zslInsert` after the node is made).
+    fn link(&mut self, id: u32) {
+        let level = self.levels(id);
+        let (mut update, mut rank) = {
+            let node = &self.nodes[id as usize];
+            self.predecessors(node.score, &node.member)
+        };
         if level > self.level {
             for l in self.level..level {
                 rank[l] = 0;
@@ -897,7 +908,6 @@ impl SkipList {
             }
             self.level = level;
         }
-        let id = self.alloc(member, score, level);
         for l in 0..level {
             let before = update[l];
             let next = self.next(before, l);
@@ -917,11 +927,10 @@ impl SkipList {
             self.nodes[next as usize].prev = id;
         }
         self.len += 1;
-        id
     }
 
-    /// Unlinks node `x` given its predecessors (Redis's `zslDeleteNode`); the slot is not
-    /// freed.
+    /// Unlinks node `x` given its predecessors (Redis's `zslDeleteNode`); the node stays in
+    /// the arena and the index.
     fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
         for (l, &before) in update.iter().enumerate().take(self.level) {
             let span = self.span(before, l);
@@ -947,15 +956,58 @@ impl SkipList {
         self.len -= 1;
     }
 
-    /// Drops `x` from the index and frees its slot; returns its member.
-    fn release(&mut self, x: u32) -> CompactBytes {
-        let member = std::mem::replace(&mut self.nodes[x as usize], Node::FREE).member;
-        let hash = self.hasher.hash_one(member.as_bytes());
+    /// Drops unlinked node `x` from the index and the arena. The arena's last node moves into
+    /// its slot: the links to it (found by one descent to its place), its successor's backward
+    /// link, the tail and its index entry are pointed at the new slot. Returns the move made,
+    /// `(from, to)`, so that a caller holding slot numbers can follow it. O(log n).
+    fn release(&mut self, x: u32) -> Option<(u32, u32)> {
+        let hash = self
+            .hasher
+            .hash_one(self.nodes[x as usize].member.as_bytes());
         if let Ok(entry) = self.index.find_entry(hash, |&id| id == x) {
             entry.remove();
         }
-        self.free.push(x);
-        member
+        let last = (self.nodes.len() - 1) as u32;
+        let moved = (last != x).then(|| {
+            let (update, _) = {
+                let node = &self.nodes[last as usize];
+                self.predecessors(node.score, &node.member)
+            };
+            for (l, &before) in update.iter().enumerate().take(self.levels(last)) {
+                let span = self.span(before, l);
+                self.set_link(before, l, x, span);
+            }
+            let next = self.nodes[last as usize].next0;
+            if next == NIL {
+                self.tail = x;
+            } else {
+                self.nodes[next as usize].prev = x;
+            }
+            let hash = self
+                .hasher
+                .hash_one(self.nodes[last as usize].member.as_bytes());
+            if let Some(slot) = self.index.find_mut(hash, |&id| id == last) {
+                *slot = x;
+            }
+            (last, x)
+        });
+        self.nodes.swap_remove(x as usize);
+        self.shrink();
+        moved
+    }
+
+    /// Gives memory back when the set has shrunk to a quarter of what its arena and index
+    /// were sized for (amortized O(1) per removal: each shrink copies what is left).
+    fn shrink(&mut self) {
+        if self.nodes.capacity() > 64 && self.nodes.len() < self.nodes.capacity() / 4 {
+            self.nodes.shrink_to(self.nodes.len() * 2);
+        }
+        if self.index.capacity() > 64 && self.index.len() < self.index.capacity() / 4 {
+            let (nodes, hasher) = (&self.nodes, &self.hasher);
+            self.index.shrink_to(self.index.len() * 2, |&i| {
+                hasher.hash_one(nodes[i as usize].member.as_bytes())
+            });
+        }
     }
 
     /// Removes `member`; its score if present.
@@ -965,7 +1017,6 @@ impl SkipList {
         let (update, _) = self.predecessors(score, member);
         self.unlink(id, &update);
         self.release(id);
-        self.maybe_compact();
         Some(score)
     }
 
@@ -994,15 +1045,9 @@ impl SkipList {
         let old = self.nodes[id as usize].score;
         let (update, _) = self.predecessors(old, member);
         self.unlink(id, &update);
-        // The slot keeps its index entry: take the member out, link a fresh node, and point
-        // the index entry at it.
-        let owned = std::mem::replace(&mut self.nodes[id as usize], Node::FREE).member;
-        self.free.push(id);
-        let new_id = self.link_new(owned, score);
-        let hash = self.hasher.hash_one(member);
-        if let Some(slot) = self.index.find_mut(hash, |&i| i == id) {
-            *slot = new_id;
-        }
+        // The node keeps its slot, its levels and its index entry; only its place changes.
+        self.nodes[id as usize].score = score;
+        self.link(id);
     }
 
     /// The 0-based rank of `member`.
@@ -1068,40 +1113,22 @@ impl SkipList {
         let mut x = self.next(x, 0);
         let mut removed = 0;
         while x != NIL && traversed <= end {
-            let next = self.nodes[x as usize].next0;
+            let mut next = self.nodes[x as usize].next0;
             self.unlink(x, &update);
-            self.release(x);
+            // The arena's last node may have moved into x's slot: follow it.
+            if let Some((from, to)) = self.release(x) {
+                for before in update.iter_mut().filter(|b| **b == from) {
+                    *before = to;
+                }
+                if next == from {
+                    next = to;
+                }
+            }
             removed += 1;
             traversed += 1;
             x = next;
         }
-        self.maybe_compact();
         removed
-    }
-
-    /// Rebuilds the arena when more than half of it is free slots, so memory follows the set
-    /// down after mass removals; amortized O(log n) per removal.
-    fn maybe_compact(&mut self) {
-        if self.free.len() <= 64 || self.free.len() <= self.nodes.len() / 2 {
-            return;
-        }
-        let mut items = Vec::with_capacity(self.len);
-        let mut x = self.nodes[HEAD as usize].next0;
-        while x != NIL {
-            let node = &mut self.nodes[x as usize];
-            items.push((
-                std::mem::replace(&mut node.member, CompactBytes::EMPTY),
-                node.score,
-            ));
-            x = node.next0;
-        }
-        let mut fresh = SkipList::new();
-        fresh.hasher = self.hasher.clone();
-        fresh.nodes.reserve(items.len());
-        for (member, score) in items {
-            fresh.insert(member, score);
-        }
-        *self = fresh;
     }
 
     /// Heap bytes owned: the arena, the index, the higher-level links and long members.
@@ -1121,7 +1148,7 @@ impl SkipList {
                         .map_or(0, |u| u.len() * std::mem::size_of::<Link>())
             })
             .sum();
-        arena + index + nodes + self.free.capacity() * 4
+        arena + index + nodes
     }
 }
 
@@ -1439,7 +1466,7 @@ mod tests {
     }
 
     #[test]
-    fn mass_removal_compacts_the_arena() {
+    fn mass_removal_gives_memory_back() {
         let mut set = ZSetValue::for_first_member(
             b"",
             Limits {
