@@ -14,9 +14,10 @@
 //!   index, which keeps the code free of `unsafe` and a node at 56 bytes: the member (24, inline
 //!   up to 22 bytes), the score, the level-0 forward and backward links, and a boxed slice for
 //!   the higher levels that only a quarter of the nodes have. The hash index stores node indexes
-//!   (4 bytes a slot) and compares members through the arena, so a member is stored once. The
-//!   arena stays dense: a removed node's slot takes the arena's last node, so memory follows
-//!   the set down with no rebuild and no latency spike. 74 resident bytes an element for a million 20-byte members (Redis 7.0: 133; see
+//!   (4 bytes a slot) and compares members through the arena, so a member is stored once. A
+//!   removed node's slot is reused by the next insertion; when free slots outnumber live ones
+//!   the arena is renumbered in one pass (links rewritten, no comparisons), so memory follows
+//!   the set down at an amortized O(1) a removal. 74 resident bytes an element for a million 20-byte members (Redis 7.0: 133; see
 //!   BENCHMARKS.md).
 //!
 //! A set starts small unless its first member is already too long, converts to large when an
@@ -694,7 +695,7 @@ struct Node {
 }
 
 impl Node {
-    /// A node without an element (the head, before its links are made).
+    /// A node without an element: the head before its links are made, or a free slot.
     const EMPTY: Node = Node {
         member: CompactBytes::EMPTY,
         score: 0.0,
@@ -704,13 +705,13 @@ impl Node {
     };
 }
 
-/// Redis's `zskiplist` plus its `dict`, in an arena kept dense: a removed node's slot is
-/// filled by the arena's last node (whose few incoming links are found by one descent), so the
-/// arena always holds exactly the elements and shrinks with them, without ever a rebuild.
+/// Redis's `zskiplist` plus its `dict`, in an arena.
 #[derive(Debug, Clone)]
 struct SkipList {
-    /// The head in slot 0, then every element's node, in no particular order.
+    /// Every node; slot 0 is the head, the slots in `free` are unused.
     nodes: Vec<Node>,
+    /// Unused slots, reused before the arena grows.
+    free: Vec<u32>,
     /// Member to node, hashed with `hasher` and compared through `nodes`.
     index: HashTable<u32>,
     /// Randomly seeded, as members come from clients.
@@ -732,6 +733,7 @@ impl SkipList {
         head.upper = Some(vec![Link { next: NIL, span: 0 }; MAX_LEVEL - 1].into_boxed_slice());
         SkipList {
             nodes: vec![head],
+            free: Vec::new(),
             index: HashTable::new(),
             hasher: RandomState::new(),
             level: 1,
@@ -799,18 +801,27 @@ impl SkipList {
         level
     }
 
-    /// A new node of `level` levels at the end of the arena; returns its slot.
+    /// A slot for a new node of `level` levels: a free one, else a new one at the end.
     fn alloc(&mut self, member: CompactBytes, score: f64, level: usize) -> u32 {
-        self.nodes.push(Node {
+        let node = Node {
             member,
             score,
             prev: NIL,
             next0: NIL,
             upper: (level > 1)
                 .then(|| vec![Link { next: NIL, span: 0 }; level - 1].into_boxed_slice()),
-        });
-        // MAX_LEN keeps the arena below u32::MAX slots.
-        (self.nodes.len() - 1) as u32
+        };
+        match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                // MAX_LEN keeps the arena below u32::MAX slots.
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        }
     }
 
     /// How many levels node `id` has.
@@ -956,58 +967,59 @@ impl SkipList {
         self.len -= 1;
     }
 
-    /// Drops unlinked node `x` from the index and the arena. The arena's last node moves into
-    /// its slot: the links to it (found by one descent to its place), its successor's backward
-    /// link, the tail and its index entry are pointed at the new slot. Returns the move made,
-    /// `(from, to)`, so that a caller holding slot numbers can follow it. O(log n).
-    fn release(&mut self, x: u32) -> Option<(u32, u32)> {
-        let hash = self
-            .hasher
-            .hash_one(self.nodes[x as usize].member.as_bytes());
+    /// Drops unlinked node `x` from the index and frees its slot. O(1).
+    fn release(&mut self, x: u32) {
+        let node = std::mem::replace(&mut self.nodes[x as usize], Node::EMPTY);
+        let hash = self.hasher.hash_one(node.member.as_bytes());
         if let Ok(entry) = self.index.find_entry(hash, |&id| id == x) {
             entry.remove();
         }
-        let last = (self.nodes.len() - 1) as u32;
-        let moved = (last != x).then(|| {
-            let (update, _) = {
-                let node = &self.nodes[last as usize];
-                self.predecessors(node.score, &node.member)
-            };
-            for (l, &before) in update.iter().enumerate().take(self.levels(last)) {
-                let span = self.span(before, l);
-                self.set_link(before, l, x, span);
-            }
-            let next = self.nodes[last as usize].next0;
-            if next == NIL {
-                self.tail = x;
-            } else {
-                self.nodes[next as usize].prev = x;
-            }
-            let hash = self
-                .hasher
-                .hash_one(self.nodes[last as usize].member.as_bytes());
-            if let Some(slot) = self.index.find_mut(hash, |&id| id == last) {
-                *slot = x;
-            }
-            (last, x)
-        });
-        self.nodes.swap_remove(x as usize);
-        self.shrink();
-        moved
+        self.free.push(x);
     }
 
-    /// Gives memory back when the set has shrunk to a quarter of what its arena and index
-    /// were sized for (amortized O(1) per removal: each shrink copies what is left).
-    fn shrink(&mut self) {
-        if self.nodes.capacity() > 64 && self.nodes.len() < self.nodes.capacity() / 4 {
-            self.nodes.shrink_to(self.nodes.len() * 2);
+    /// Once free slots outnumber the live ones, renumbers the arena in one pass: live nodes
+    /// close up in slot order, every link and index entry is rewritten through the old-to-new
+    /// map (hashes depend on members only, so nothing is rehashed), and the spare capacity is
+    /// given back. O(n) with no comparisons, after at least n/2 removals: amortized O(1) each.
+    fn maybe_compact(&mut self) {
+        if self.free.len() <= 32 || self.free.len() <= self.nodes.len() / 2 {
+            return;
         }
-        if self.index.capacity() > 64 && self.index.len() < self.index.capacity() / 4 {
-            let (nodes, hasher) = (&self.nodes, &self.hasher);
-            self.index.shrink_to(self.index.len() * 2, |&i| {
-                hasher.hash_one(nodes[i as usize].member.as_bytes())
-            });
+        let mut map = vec![0u32; self.nodes.len()];
+        for &slot in &self.free {
+            map[slot as usize] = NIL;
         }
+        let mut fresh = 0u32;
+        for slot in map.iter_mut() {
+            if *slot != NIL {
+                *slot = fresh;
+                fresh += 1;
+            }
+        }
+        let renumber = |id: u32| if id == NIL { NIL } else { map[id as usize] };
+        let mut slot = 0;
+        self.nodes.retain(|_| {
+            slot += 1;
+            map[slot - 1] != NIL
+        });
+        for node in &mut self.nodes {
+            node.prev = renumber(node.prev);
+            node.next0 = renumber(node.next0);
+            for link in node.upper.iter_mut().flat_map(|u| u.iter_mut()) {
+                link.next = renumber(link.next);
+            }
+        }
+        self.tail = renumber(self.tail);
+        for id in self.index.iter_mut() {
+            *id = renumber(*id);
+        }
+        self.free = Vec::new();
+        self.nodes
+            .shrink_to(self.nodes.len() + self.nodes.len() / 2);
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index.shrink_to(self.len, |&i| {
+            hasher.hash_one(nodes[i as usize].member.as_bytes())
+        });
     }
 
     /// Removes `member`; its score if present.
@@ -1017,6 +1029,7 @@ impl SkipList {
         let (update, _) = self.predecessors(score, member);
         self.unlink(id, &update);
         self.release(id);
+        self.maybe_compact();
         Some(score)
     }
 
@@ -1113,21 +1126,14 @@ impl SkipList {
         let mut x = self.next(x, 0);
         let mut removed = 0;
         while x != NIL && traversed <= end {
-            let mut next = self.nodes[x as usize].next0;
+            let next = self.nodes[x as usize].next0;
             self.unlink(x, &update);
-            // The arena's last node may have moved into x's slot: follow it.
-            if let Some((from, to)) = self.release(x) {
-                for before in update.iter_mut().filter(|b| **b == from) {
-                    *before = to;
-                }
-                if next == from {
-                    next = to;
-                }
-            }
+            self.release(x);
             removed += 1;
             traversed += 1;
             x = next;
         }
+        self.maybe_compact();
         removed
     }
 
@@ -1148,7 +1154,7 @@ impl SkipList {
                         .map_or(0, |u| u.len() * std::mem::size_of::<Link>())
             })
             .sum();
-        arena + index + nodes
+        arena + index + nodes + self.free.capacity() * std::mem::size_of::<u32>()
     }
 }
 
@@ -1485,6 +1491,44 @@ mod tests {
             set.get(99).map(|(m, _)| m.to_vec()),
             Some(b"m9999".to_vec())
         );
+    }
+
+    /// Removals that trigger the arena's renumbering, interleaved with insertions and score
+    /// changes, leave the set equal to its model.
+    #[test]
+    fn churn_through_renumbering() {
+        let large = Limits {
+            max_entries: 0,
+            max_value: 0,
+        };
+        let mut set = ZSetValue::for_first_member(b"", large);
+        let mut model = Model::default();
+        let mut rng = crate::random::Rng::new();
+        for round in 0..6u32 {
+            for i in 0..400u32 {
+                let m = format!("r{round}m{i}").into_bytes();
+                let score = f64::from(rng.below(50) as u32);
+                assert!(set.insert(&m, score, large));
+                model.items.push((score, m));
+            }
+            model.sort();
+            // Remove about three quarters: single members, then a rank range.
+            let members: Vec<Vec<u8>> = model.items.iter().map(|(_, m)| m.clone()).collect();
+            for m in members.iter().step_by(2) {
+                let at = model.find(m).expect("present");
+                assert_eq!(set.remove(m), Some(model.items.remove(at).0));
+            }
+            let n = model.items.len() / 2;
+            assert_eq!(set.remove_ranks(n / 2, n / 2 + n - 1), n);
+            model.items.drain(n / 2..n / 2 + n);
+            // Move some survivors.
+            for (score, m) in model.items.iter_mut().step_by(3) {
+                *score += 100.0;
+                set.set_score(m, *score);
+            }
+            model.sort();
+            check_same(&set, &model);
+        }
     }
 
     /// The structure's own allocations for a large set of 20-byte members stay well under
