@@ -198,6 +198,95 @@ impl KeyRange {
     }
 }
 
+/// How a key specification finds its keys from where its search begins (Redis's
+/// `find_keys`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindKeys {
+    /// Keys from the beginning to `last` (relative to it; negative counts from the end of the
+    /// arguments), `step` apart, at most `limit` of them (0: no limit).
+    Range {
+        /// The last key, relative to the beginning.
+        last: i32,
+        /// Distance between keys.
+        step: i32,
+        /// Most keys (0: all).
+        limit: i32,
+    },
+    /// A key count at `count_at`, then that many keys from `first`, `step` apart (positions
+    /// relative to the beginning).
+    Keynum {
+        /// Where the count is.
+        count_at: i32,
+        /// Where the first key is.
+        first: i32,
+        /// Distance between keys.
+        step: i32,
+    },
+}
+
+/// One key specification of a command whose keys play several roles (a destination written
+/// over and sources only read): its flags and where its keys are, as `COMMAND INFO` reports
+/// them and `COMMAND GETKEYSANDFLAGS` applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Key-spec flags (`OW`, `update`, `RO`, `access`, ...).
+    pub flags: &'static [&'static str],
+    /// The argument the search begins at (the command name is 0).
+    pub begin: i32,
+    /// How the keys are found from there.
+    pub find: FindKeys,
+}
+
+impl KeySpec {
+    /// The positions of this specification's keys in `args` (name included); none when a key
+    /// count is malformed or reaches past the arguments.
+    pub fn positions(&self, args: &[Bytes]) -> Vec<usize> {
+        let argc = args.len() as i64;
+        let begin = i64::from(self.begin);
+        let (first, last, step) = match self.find {
+            FindKeys::Range { last, step, limit } => {
+                let last = if last < 0 {
+                    argc + i64::from(last)
+                } else {
+                    begin + i64::from(last)
+                };
+                let step = i64::from(step.max(1));
+                let last = if limit > 0 {
+                    last.min(begin + (i64::from(limit) - 1) * step)
+                } else {
+                    last
+                };
+                (begin, last.min(argc - 1), step)
+            }
+            FindKeys::Keynum {
+                count_at,
+                first,
+                step,
+            } => {
+                let count = usize::try_from(begin + i64::from(count_at))
+                    .ok()
+                    .and_then(|at| args.get(at))
+                    .and_then(|n| kv_resp::parse_i64(n))
+                    .filter(|&n| n > 0);
+                let Some(count) = count else {
+                    return Vec::new();
+                };
+                let step = i64::from(step.max(1));
+                let first = begin + i64::from(first);
+                let last = first.saturating_add((count - 1).saturating_mul(step));
+                if last >= argc {
+                    return Vec::new();
+                }
+                (first, last, step)
+            }
+        };
+        (first..=last)
+            .step_by(usize::try_from(step).unwrap_or(1))
+            .filter_map(|p| usize::try_from(p).ok())
+            .collect()
+    }
+}
+
 /// How the shards a command needs are found.
 #[derive(Debug, Clone, Copy)]
 pub enum Locks {
@@ -259,8 +348,13 @@ pub struct CommandSpec {
     /// read-only command, `RW update` otherwise).
     pub key_flags: &'static [&'static str],
     /// For commands whose keys follow a count (`LMPOP numkeys key...`): the position of that
-    /// count. Such commands have the `movablekeys` flag and `(0, 0, 0)` as key range.
+    /// count. Such commands have the `movablekeys` flag; their key range is `(0, 0, 0)`, or
+    /// names the keys before the count (`ZUNIONSTORE destination numkeys key...`).
     pub key_count_at: Option<usize>,
+    /// The key specifications of a command whose keys play several roles, when `COMMAND INFO`
+    /// must list them one by one; empty means the one specification derived from the key range
+    /// (or `key_count_at`) and `key_flags`.
+    pub key_specs: &'static [KeySpec],
 }
 
 impl CommandSpec {
@@ -282,6 +376,7 @@ impl CommandSpec {
         tips: &[],
         key_flags: &[],
         key_count_at: None,
+        key_specs: &[],
     };
 }
 
@@ -302,8 +397,9 @@ impl CommandSpec {
     }
 
     /// Positions of the keys in `args` (name included), whatever form the command's key
-    /// specification takes: the key range, or a key count followed by the keys. A malformed
-    /// count names no key (the command reports the error before touching any).
+    /// specification takes: the key range, then the keys after a key count (a command such as
+    /// `ZUNIONSTORE destination numkeys key...` has both). A malformed count names no key at all
+    /// (the command reports the error before touching any).
     pub fn keys_in(&self, args: &[Bytes]) -> Vec<usize> {
         let Some(at) = self.key_count_at else {
             return self.key_positions(args.len()).collect();
@@ -314,7 +410,10 @@ impl CommandSpec {
             .and_then(|n| usize::try_from(n).ok())
             .filter(|&n| n > 0 && at + n < args.len());
         match count {
-            Some(n) => (at + 1..=at + n).collect(),
+            Some(n) => self
+                .key_positions(args.len())
+                .chain(at + 1..=at + n)
+                .collect(),
             None => Vec::new(),
         }
     }

@@ -21,6 +21,10 @@
 //!   encoding. A reader checks each declared length against the bytes actually present before
 //!   using it, so a hostile payload can neither make it allocate nor read out of bounds.
 //! - A **string** (tag 0) is its length followed by its bytes.
+//! - A **sorted set** (tag 3) is its count, then each member in ascending `(score, member)`
+//!   order as a length-prefixed string followed by its score as an IEEE-754 double, 8 bytes
+//!   little-endian. A reader refuses NaN scores and repeated members; RESTORE gives the set the
+//!   form its content calls for, as Redis does when it loads one.
 //! - A **hash with field TTLs** (tag 6) is a hash (tag 4) whose fields each carry a third
 //!   varint after the value: the field's expiry in Unix milliseconds, 0 for none. A hash
 //!   without field TTLs is still written with tag 4, so its payload is what it always was and
@@ -51,13 +55,16 @@ pub enum Tag {
     List = 1,
     /// A set: varint count, then each member as varint length and bytes.
     Set = 2,
+    /// A sorted set: varint count, then each member as varint length and bytes followed by its
+    /// score (f64, 8 bytes LE), in ascending order.
+    ZSet = 3,
     /// A hash: varint count, then each field and its value as varint length and bytes.
     Hash = 4,
     /// A hash with field TTLs: as [`Tag::Hash`], with each field's expiry (Unix milliseconds,
     /// 0 for none) as a varint after its value.
     HashWithTtls = 6,
     // Reserved for the types kv will add, so that their payloads never collide with each
-    // other: 3 sorted set, 5 stream.
+    // other: 5 stream.
 }
 
 impl Tag {
@@ -67,6 +74,7 @@ impl Tag {
             0 => Some(Tag::String),
             1 => Some(Tag::List),
             2 => Some(Tag::Set),
+            3 => Some(Tag::ZSet),
             4 => Some(Tag::Hash),
             6 => Some(Tag::HashWithTtls),
             _ => None,
@@ -120,6 +128,14 @@ pub fn serialize(value: &Value) -> Vec<u8> {
             write_varint(&mut out, members.len() as u64);
             for member in members.iter() {
                 write_bytes(&mut out, member);
+            }
+        }
+        Value::ZSet(zset) => {
+            out.push(Tag::ZSet as u8);
+            write_varint(&mut out, zset.len() as u64);
+            for (member, score) in zset.iter() {
+                write_bytes(&mut out, member);
+                out.extend_from_slice(&score.to_le_bytes());
             }
         }
         Value::Hash(hash) => {
@@ -177,6 +193,27 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
                 return Err(PayloadError::BadFormat);
             }
             Value::Set(Box::new(members))
+        }
+        Tag::ZSet => {
+            let count = reader.count()?;
+            let mut items = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..count {
+                let member = reader.bytes()?;
+                let score = f64::from_le_bytes(reader.array()?);
+                // A NaN score or a member twice cannot be built through commands.
+                if score.is_nan() || !seen.insert(member) {
+                    return Err(PayloadError::BadFormat);
+                }
+                items.push((crate::CompactBytes::new(member), score));
+            }
+            if items.is_empty() {
+                return Err(PayloadError::BadFormat);
+            }
+            items.sort_by(|a, b| crate::zset::cmp_elements(a.1, &a.0, b.1, &b.0));
+            // Built large, so scores stay exactly as written (a small set would turn -0 into
+            // 0); RESTORE then picks the form for the server's limits, as Redis does on load.
+            Value::ZSet(Box::new(crate::ZSetValue::large_from_sorted(items)))
         }
         Tag::Hash | Tag::HashWithTtls => {
             let count = reader.count()?;
@@ -294,6 +331,13 @@ impl<'a> Reader<'a> {
             return Err(PayloadError::BadFormat);
         }
         Ok(count)
+    }
+
+    /// The next `N` bytes as an array (a fixed-size field such as a score).
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], PayloadError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N as u64)?);
+        Ok(out)
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8], PayloadError> {
@@ -424,6 +468,10 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         return Err(CommandError::msg("ERR Invalid TTL value, must be >= 0"));
     }
     let mut value = deserialize(payload)?;
+    if let Value::ZSet(zset) = &mut value {
+        // Redis loads a sorted set in the form its content and the current limits call for.
+        zset.refit(ctx.engine.config.zset_limits());
+    }
     if options.replace {
         ctx.locked.remove(db, key, now)?;
     }

@@ -1,6 +1,6 @@
 //! `COMMAND` and its subcommands: the command table, described to clients.
 
-use crate::command::{CommandSpec, Handler};
+use crate::command::{CommandSpec, FindKeys, Handler};
 use crate::table::{self, command, engine, NO_KEYS};
 use crate::{Args, CommandError, CommandResult, Ctx, Flags, Reply};
 
@@ -121,11 +121,25 @@ pub fn getkeysandflags(
     reply: &mut Reply,
 ) -> CommandResult {
     let (spec, keys) = keys_of(ctx, args)?;
-    reply.array(keys.len());
-    for key in keys {
+    // A command with several key roles flags each key by the specification that found it.
+    let command = args.rest();
+    let flagged: Vec<(&[u8], &[&str])> = if spec.key_specs.is_empty() {
+        keys.into_iter().map(|key| (key, key_flags(spec))).collect()
+    } else {
+        spec.key_specs
+            .iter()
+            .flat_map(|ks| {
+                ks.positions(command)
+                    .into_iter()
+                    .filter_map(|p| command.get(p))
+                    .map(|key| (&key[..], ks.flags))
+            })
+            .collect()
+    };
+    reply.array(flagged.len());
+    for (key, flags) in flagged {
         reply.array(2);
         reply.bulk(key);
-        let flags = key_flags(spec);
         reply.set(flags.len());
         for flag in flags.iter() {
             reply.simple(flag);
@@ -243,9 +257,40 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
     for tip in spec.tips {
         reply.bulk(tip.as_bytes());
     }
-    if let Some(at) = spec.key_count_at {
+    if !spec.key_specs.is_empty() {
+        reply.array(spec.key_specs.len());
+        for key_spec in spec.key_specs {
+            let (find_type, find) = match key_spec.find {
+                FindKeys::Range { last, step, limit } => (
+                    "range",
+                    [("lastkey", last), ("keystep", step), ("limit", limit)],
+                ),
+                FindKeys::Keynum {
+                    count_at,
+                    first,
+                    step,
+                } => (
+                    "keynum",
+                    [
+                        ("keynumidx", count_at),
+                        ("firstkey", first),
+                        ("keystep", step),
+                    ],
+                ),
+            };
+            let find = find.map(|(name, value)| (name, i64::from(value)));
+            write_key_spec(
+                key_spec.flags,
+                i64::from(key_spec.begin),
+                find_type,
+                &find,
+                reply,
+            );
+        }
+    } else if let Some(at) = spec.key_count_at {
         let find = [("keynumidx", 0), ("firstkey", 1), ("keystep", 1)];
-        write_key_spec(spec, at as i64, "keynum", &find, reply);
+        reply.array(1);
+        write_key_spec(key_flags(spec), at as i64, "keynum", &find, reply);
     } else if spec.keys.first > 0 {
         let last = if spec.keys.last < 0 {
             spec.keys.last
@@ -257,7 +302,14 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
             ("keystep", i64::from(spec.keys.step)),
             ("limit", 0),
         ];
-        write_key_spec(spec, i64::from(spec.keys.first), "range", &find, reply);
+        reply.array(1);
+        write_key_spec(
+            key_flags(spec),
+            i64::from(spec.keys.first),
+            "range",
+            &find,
+            reply,
+        );
     } else {
         reply.array(0);
     }
@@ -267,19 +319,17 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
     }
 }
 
-/// The one key specification kv reports for `spec`: its flags, the search starting at
-/// argument `begin`, and a `find_keys` of type `find_type` with the given integer fields.
+/// One key specification: its flags, the search starting at argument `begin`, and a
+/// `find_keys` of type `find_type` with the given integer fields.
 fn write_key_spec(
-    spec: &CommandSpec,
+    flags: &[&str],
     begin: i64,
     find_type: &str,
     find: &[(&str, i64)],
     reply: &mut Reply,
 ) {
-    reply.array(1);
     reply.map(3);
     reply.bulk(b"flags");
-    let flags = key_flags(spec);
     reply.set(flags.len());
     for flag in flags.iter() {
         reply.simple(flag);

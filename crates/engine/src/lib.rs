@@ -16,7 +16,8 @@
 //!   string in one place; [`reply`]: the reply writer.
 //! - [`HashValue`]: a hash's fields and the expiry times of those that have one (Redis 7.4's
 //!   hash field expiry); the hash commands, field expiry included, are in [`t_hash`].
-//! - One module per type family, as Redis's `t_*.c`: [`t_string`]; key-generic commands in
+//! - One module per type family, as Redis's `t_*.c`: [`t_string`], [`t_list`], [`t_hash`],
+//!   [`t_set`], [`t_zset`] (its value type in [`zset`]); key-generic commands in
 //!   [`keys`]; connection-level commands the engine can answer in [`connection`];
 //!   introspection of the table in [`introspect`].
 //! - [`glob`]: Redis's glob matcher for `KEYS`, `SCAN MATCH` and friends.
@@ -47,8 +48,10 @@ pub mod t_hash;
 pub mod t_list;
 pub mod t_set;
 pub mod t_string;
+pub mod t_zset;
 pub mod table;
 mod value;
+pub mod zset;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -65,18 +68,37 @@ pub use keyspace::{Keyspace, LockPlan, Locked, ShardList};
 pub use kv_resp::Protocol;
 pub use reply::Reply;
 pub use value::{Entry, HashValue, ListValue, SetValue, StrValue, Value};
+pub use zset::ZSetValue;
 
 /// Settings the engine itself consults; the server owns the rest of the configuration.
 #[derive(Debug)]
 pub struct EngineConfig {
     /// Longest string a command may build (`proto-max-bulk-len`).
     pub proto_max_bulk_len: AtomicU64,
+    /// Most members a sorted set keeps in its small form (`zset-max-listpack-entries`).
+    pub zset_max_listpack_entries: AtomicU64,
+    /// Longest member, in bytes, a sorted set keeps in its small form
+    /// (`zset-max-listpack-value`).
+    pub zset_max_listpack_value: AtomicU64,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             proto_max_bulk_len: AtomicU64::new(512 * 1024 * 1024),
+            zset_max_listpack_entries: AtomicU64::new(128),
+            zset_max_listpack_value: AtomicU64::new(64),
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The sorted-set encoding thresholds, as set now.
+    pub fn zset_limits(&self) -> zset::Limits {
+        let read = |v: &AtomicU64| usize::try_from(v.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
+        zset::Limits {
+            max_entries: read(&self.zset_max_listpack_entries),
+            max_value: read(&self.zset_max_listpack_value),
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::hash::{BuildHasher, Hasher};
 
 /// A splitmix64 generator.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
 
 impl Rng {

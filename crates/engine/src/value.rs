@@ -3,6 +3,7 @@
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::zset::ZSetValue;
 use crate::CompactBytes;
 
 /// A string value: up to 38 bytes inline, so a value and its key share one allocation.
@@ -31,6 +32,8 @@ pub enum Value {
     Hash(Box<HashValue>),
     /// A set, boxed to keep every value 40 bytes. Never empty.
     Set(Box<SetValue>),
+    /// A sorted set, boxed to keep every value 40 bytes. Never empty.
+    ZSet(Box<ZSetValue>),
 }
 
 impl Value {
@@ -41,6 +44,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -74,6 +78,9 @@ impl Value {
                     "hashtable"
                 }
             }
+            // A sorted set reports the form it is in: it changes only on the way up, as in
+            // Redis, so the name follows the write history just as Redis's does.
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }
@@ -122,7 +129,7 @@ impl Value {
                     1
                 }
             }
-            Value::List(_) | Value::Hash(_) | Value::Set(_) => 1,
+            Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => 1,
         }
     }
 }

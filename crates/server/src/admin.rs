@@ -559,6 +559,12 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                     .proto_max_bulk_len
                     .store(value, Ordering::Relaxed);
             }
+            if changed
+                .iter()
+                .any(|name| crate::config::ENGINE_SETTINGS.contains(name))
+            {
+                crate::config::apply_engine_settings(&shared.config, &shared.engine.config);
+            }
             conn.reply.ok();
         }
         "resetstat" => {

@@ -4,7 +4,9 @@
 //!
 //! Every parameter kv accepts is a row of [`PARAMS`]. Rows kv acts on say so in their doc;
 //! encoding-tuning rows (`hash-max-listpack-entries`, ...) are accepted and reported as Redis
-//! does, even though kv's encodings differ, so tools that set them keep working. Parameters for
+//! does, even though kv's encodings differ, so tools that set them keep working; the sorted-set
+//! thresholds (`zset-max-listpack-*`) also steer kv's own small form, through
+//! [`apply_engine_settings`]. Parameters for
 //! features kv does not have yet (snapshots, AOF, replication) accept only their "off" value, so
 //! a configuration that asks for them fails loudly instead of being silently ignored.
 
@@ -203,7 +205,8 @@ pub static PARAMS: &[Param] = &[
     param!("dbfilename", "dump.rdb", Kind::Text),
     param!("appendfilename", "appendonly.aof", Kind::Text, immutable),
     param!("replicaof", "", Kind::Custom(no_replication), aliases: &["slaveof"]),
-    // Encoding tuning: accepted and reported; kv's encodings do not depend on them.
+    // Encoding tuning: accepted and reported. kv's encodings do not depend on them, except
+    // for the sorted-set thresholds, which the engine reads (ENGINE_SETTINGS).
     param!("hash-max-listpack-entries", "512", MEMORY, aliases: &["hash-max-ziplist-entries"]),
     param!("hash-max-listpack-value", "64", MEMORY, aliases: &["hash-max-ziplist-value"]),
     param!("list-max-listpack-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, aliases: &["list-max-ziplist-size"]),
@@ -331,6 +334,21 @@ impl Param {
             Kind::Custom(check) => check(raw),
         }
     }
+}
+
+/// Parameters the engine reads, through [`apply_engine_settings`], whenever they change.
+pub const ENGINE_SETTINGS: &[&str] = &["zset-max-listpack-entries", "zset-max-listpack-value"];
+
+/// Copies the parameters the engine consults into its atomics: at start-up, and after a
+/// `CONFIG SET` of one of [`ENGINE_SETTINGS`].
+pub fn apply_engine_settings(config: &Config, engine: &kv_engine::EngineConfig) {
+    let read = |name: &str| u64::try_from(config.int(name)).unwrap_or(0);
+    engine
+        .zset_max_listpack_entries
+        .store(read("zset-max-listpack-entries"), Ordering::Relaxed);
+    engine
+        .zset_max_listpack_value
+        .store(read("zset-max-listpack-value"), Ordering::Relaxed);
 }
 
 /// The live configuration.

@@ -100,6 +100,7 @@ impl Shared {
             .config
             .proto_max_bulk_len
             .store(config.int("proto-max-bulk-len") as u64, Ordering::Relaxed);
+        crate::config::apply_engine_settings(&config, &engine.config);
         let port = config.int("port") as u16;
         Shared {
             engine,

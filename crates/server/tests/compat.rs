@@ -169,7 +169,7 @@ fn related(session: &[Command], command: &Command) -> Vec<String> {
     const MAX_CONTEXT: usize = 12;
     let keys: Vec<&Bytes> = command.args[1..]
         .iter()
-        .filter(|a| KEYS.contains(&a.as_ref()))
+        .filter(|a| KEYS.contains(&a.as_ref()) || LEX_KEYS.contains(&a.as_ref()))
         .collect();
     let shares_arg = |earlier: &Command| {
         let name = earlier.args[0].to_ascii_uppercase();
@@ -724,7 +724,22 @@ fn render_arg(arg: &[u8]) -> String {
 #[test]
 fn rendered_commands_split_back() {
     let pools = [
-        KEYS, VALUES, INTS, FLOATS, INDEXES, OFFSETS, TTLS, ABSTIMES, DBS,
+        KEYS,
+        VALUES,
+        INTS,
+        FLOATS,
+        INDEXES,
+        OFFSETS,
+        TTLS,
+        ABSTIMES,
+        DBS,
+        LEX_KEYS,
+        MEMBERS,
+        SCORES,
+        SCORE_BOUNDS,
+        LEX_BOUNDS,
+        LIMITS,
+        WEIGHTS,
     ];
     let args: Vec<Bytes> = pools
         .iter()
@@ -908,6 +923,71 @@ const TEMPLATES: &[Template] = &[
     exact("SDIFFSTORE", "{key} {keys}"),
     type_only("SMEMBERS", "{key}"),
     type_only("SRANDMEMBER", "{key} {count}"),
+    // Sorted sets: replies are ordered, so everything compares byte for byte except random
+    // picks (ZRANDMEMBER) and ZSCAN, which walks a large set in hash order. A member longer
+    // than 64 bytes turns a set into a skiplist. Lexicographic ranges are only defined over
+    // equal scores, so they run on keys of their own where every score is 0.
+    exact("ZADD", "{key} {zaddopts} {zpairs}"),
+    exact("ZADD", "{key} {zpairs}"),
+    exact("ZINCRBY", "{key} {score} {member}"),
+    exact("ZREM", "{key} {members}"),
+    exact("ZCARD", "{key}"),
+    exact("ZSCORE", "{key} {member}"),
+    exact("ZMSCORE", "{key} {members}"),
+    exact("ZRANK", "{key} {member}"),
+    exact("ZREVRANK", "{key} {member}"),
+    exact("ZCOUNT", "{key} {scorebound} {scorebound}"),
+    exact("ZRANGE", "{key} {index} {index} {zrangeopts}"),
+    exact(
+        "ZRANGE",
+        "{key} {scorebound} {scorebound} BYSCORE {zrangeopts}",
+    ),
+    exact("ZRANGE", "{key} 0 -1 WITHSCORES"),
+    exact("ZRANGESTORE", "{key} {key} {index} {index} {zrangeopts}"),
+    exact(
+        "ZRANGESTORE",
+        "{key} {key} {scorebound} {scorebound} BYSCORE {zrangeopts}",
+    ),
+    exact("ZREVRANGE", "{key} {index} {index} {withscores}"),
+    exact(
+        "ZRANGEBYSCORE",
+        "{key} {scorebound} {scorebound} {zrangeopts}",
+    ),
+    exact(
+        "ZREVRANGEBYSCORE",
+        "{key} {scorebound} {scorebound} {zrangeopts}",
+    ),
+    exact("ZREMRANGEBYRANK", "{key} {index} {index}"),
+    exact("ZREMRANGEBYSCORE", "{key} {scorebound} {scorebound}"),
+    exact("ZPOPMIN", "{key} {optcount}"),
+    exact("ZPOPMAX", "{key} {optcount}"),
+    exact("ZMPOP", "{numkeys} {minmax} {zmpopopts}"),
+    exact("ZUNION", "{numkeys} {withscores}"),
+    exact("ZUNION", "2 {key} {key} {combineopts}"),
+    exact("ZINTER", "2 {key} {key} {combineopts}"),
+    exact("ZINTER", "{numkeys} {withscores}"),
+    exact("ZDIFF", "{numkeys} {withscores}"),
+    exact("ZUNIONSTORE", "{key} 2 {key} {key} {combineopts}"),
+    exact("ZUNIONSTORE", "{key} {numkeys}"),
+    exact("ZINTERSTORE", "{key} {numkeys}"),
+    exact("ZINTERSTORE", "{key} 2 {key} {key} {combineopts}"),
+    exact("ZDIFFSTORE", "{key} {numkeys}"),
+    exact("ZINTERCARD", "{numkeys} {intercardopts}"),
+    type_only("ZRANDMEMBER", "{key} {count} {withscores}"),
+    type_only("ZSCAN", "{key} 0 COUNT 1000"),
+    exact("ZADD", "{lexkey} {lexpairs}"),
+    exact("ZRANGEBYLEX", "{lexkey} {lexbound} {lexbound} {lexlimit}"),
+    exact(
+        "ZREVRANGEBYLEX",
+        "{lexkey} {lexbound} {lexbound} {lexlimit}",
+    ),
+    exact(
+        "ZRANGE",
+        "{lexkey} {lexbound} {lexbound} BYLEX {zrangeopts}",
+    ),
+    exact("ZLEXCOUNT", "{lexkey} {lexbound} {lexbound}"),
+    exact("ZREMRANGEBYLEX", "{lexkey} {lexbound} {lexbound}"),
+    exact("ZRANGE", "{lexkey} 0 -1"),
     // Connection.
     exact("PING", "{optval}"),
     exact("ECHO", "{val}"),
@@ -1098,6 +1178,47 @@ const DBS: &[&[u8]] = &[
     b"0", b"1", b"2", b"15", b"16", b"-1", b"abc", b"99999999999", b"",
 ];
 
+/// Keys only the lexicographic templates use, so that every score in them stays 0.
+#[rustfmt::skip]
+const LEX_KEYS: &[&[u8]] = &[b"lex1", b"lex2"];
+
+/// Sorted-set members: few, so they collide; one longer than 64 bytes, which makes a set a
+/// skiplist.
+#[rustfmt::skip]
+const MEMBERS: &[&[u8]] = &[
+    b"a", b"b", b"c", b"d", b"e", b"", b"m1", b"1", b"\x00\xff",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+];
+
+/// Scores: integers, fractions, signed zero, infinities in every spelling, hex, and ones
+/// Redis refuses (NaN, overflow, spaces, empty).
+#[rustfmt::skip]
+const SCORES: &[&[u8]] = &[
+    b"0", b"1", b"-1", b"2", b"3", b"2.5", b"-0", b"0.1", b"0.2", b"1e3", b"inf", b"-inf",
+    b"+inf", b"nan", b"abc", b"", b"0x10", b"1e400", b" 1", b"1e-400",
+];
+
+/// Ends of score ranges: open and closed, infinite, and malformed.
+#[rustfmt::skip]
+const SCORE_BOUNDS: &[&[u8]] = &[
+    b"-inf", b"+inf", b"inf", b"0", b"1", b"(1", b"(0", b"2.5", b"(2.5", b"-1", b"(-1", b"abc",
+    b"(", b"", b"1e400", b"nan", b"((1", b" 2",
+];
+
+/// Ends of lexicographic ranges: `-`, `+`, open and closed members, and malformed ones.
+#[rustfmt::skip]
+const LEX_BOUNDS: &[&[u8]] = &[
+    b"-", b"+", b"[a", b"(a", b"[b", b"(b", b"[c", b"(d", b"[", b"(", b"a", b"[m1", b"(\x00",
+];
+
+/// LIMIT offsets and counts: negative ones select nothing (offset) or everything (count).
+#[rustfmt::skip]
+const LIMITS: &[&[u8]] = &[b"0", b"1", b"2", b"-1", b"5", b"-5", b"x"];
+
+/// WEIGHTS values, NaN products and invalid ones included.
+#[rustfmt::skip]
+const WEIGHTS: &[&[u8]] = &[b"1", b"2", b"0", b"-1", b"0.5", b"inf", b"nan", b"x"];
+
 /// Expands one `{placeholder}` of a template into its arguments.
 fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
     let one = |items: &[&'static [u8]], rng: &mut Rng| vec![rng.pick_bytes(items)];
@@ -1122,6 +1243,44 @@ fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
             vec![random_case(rng, word)]
         }
         "count" => one(COUNTS, rng),
+        "optcount" => repeat(rng, 0, 1, |rng| one(COUNTS, rng)),
+        "lexkey" => one(LEX_KEYS, rng),
+        "member" => one(MEMBERS, rng),
+        "members" => repeat(rng, 1, 3, |rng| one(MEMBERS, rng)),
+        "score" => one(SCORES, rng),
+        "scorebound" => one(SCORE_BOUNDS, rng),
+        "lexbound" => one(LEX_BOUNDS, rng),
+        "zpairs" => {
+            let mut args = repeat(rng, 1, 3, |rng| {
+                vec![rng.pick_bytes(SCORES), rng.pick_bytes(MEMBERS)]
+            });
+            if rng.one_in(10) {
+                args.push(rng.pick_bytes(MEMBERS));
+            }
+            args
+        }
+        "lexpairs" => repeat(rng, 1, 3, |rng| {
+            vec![Bytes::from_static(b"0"), rng.pick_bytes(MEMBERS)]
+        }),
+        "withscores" => repeat(rng, 0, 1, |rng| vec![random_case(rng, "WITHSCORES")]),
+        "minmax" => {
+            let word = *rng.pick(&["MIN", "MAX", "MIN", "MAX", "LEFT"]);
+            vec![random_case(rng, word)]
+        }
+        "lexlimit" => repeat(rng, 0, 1, |rng| {
+            vec![
+                random_case(rng, "LIMIT"),
+                rng.pick_bytes(LIMITS),
+                rng.pick_bytes(LIMITS),
+            ]
+        }),
+        "intercardopts" => repeat(rng, 0, 1, |rng| {
+            vec![random_case(rng, "LIMIT"), rng.pick_bytes(INTS)]
+        }),
+        "zaddopts" => options(rng, &["NX", "XX", "GT", "LT", "CH", "INCR"]),
+        "zrangeopts" => options(rng, &["BYSCORE", "REV", "LIMIT", "WITHSCORES"]),
+        "zmpopopts" => options(rng, &["COUNT"]),
+        "combineopts" => options(rng, &["WEIGHTS", "AGGREGATE", "WITHSCORES"]),
         "field" => one(FIELDS, rng),
         "fields" => repeat(rng, 1, 3, |rng| one(FIELDS, rng)),
         "fieldpairs" => repeat(rng, 1, 3, |rng| {
@@ -1184,14 +1343,18 @@ fn options(rng: &mut Rng, names: &[&str]) -> Vec<Bytes> {
     let mut args = Vec::new();
     for name in chosen {
         args.push(random_case(rng, name));
-        let value: Option<&[&'static [u8]]> = match name {
-            "EX" | "PX" => Some(TTLS),
-            "EXAT" | "PXAT" => Some(ABSTIMES),
-            "MINMATCHLEN" => Some(INTS),
-            "DB" => Some(DBS),
-            _ => None,
+        let values: &[&[&'static [u8]]] = match name {
+            "EX" | "PX" => &[TTLS],
+            "EXAT" | "PXAT" => &[ABSTIMES],
+            "MINMATCHLEN" => &[INTS],
+            "DB" => &[DBS],
+            "COUNT" => &[COUNTS],
+            "LIMIT" => &[LIMITS, LIMITS],
+            "WEIGHTS" => &[WEIGHTS, WEIGHTS],
+            "AGGREGATE" => &[&[b"SUM", b"MIN", b"MAX", b"max", b"avg"]],
+            _ => &[],
         };
-        if let Some(items) = value {
+        for items in values {
             args.push(rng.pick_bytes(items));
         }
     }

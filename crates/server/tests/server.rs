@@ -559,3 +559,91 @@ fn resp3_replies_for_resp3_clients() {
     );
     let _ = Value::Nil;
 }
+
+/// Sorted sets over TCP: the `redis` crate's view, Redis 7.2's ZRANK/ZREVRANK WITHSCORE (which
+/// the 7.0 reference server of the compat test does not have) in both protocols, and the
+/// encoding thresholds as live configuration, from the command line and from CONFIG SET.
+#[test]
+fn sorted_sets_withscore_and_encoding_settings() {
+    let server = Server::kv(&["--zset-max-listpack-value", "3"]);
+    let mut con = server.client();
+    let added: i64 = con
+        .zadd_multiple("z", &[(1, "one"), (2, "two"), (3, "three")])
+        .unwrap();
+    assert_eq!(added, 3);
+    let range: Vec<(String, f64)> = con.zrange_withscores("z", 0, -1).unwrap();
+    assert_eq!(
+        range,
+        [
+            ("one".into(), 1.0),
+            ("two".into(), 2.0),
+            ("three".into(), 3.0)
+        ]
+    );
+    // redis.io's ZRANK example: `ZRANK myzset "three" WITHSCORE` is rank 2, score "3".
+    let ranked: (i64, String) = redis::cmd("ZRANK")
+        .arg("z")
+        .arg("three")
+        .arg("WITHSCORE")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(ranked, (2, "3".into()));
+    let ranked: (i64, String) = redis::cmd("ZREVRANK")
+        .arg("z")
+        .arg("three")
+        .arg("withscore")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(ranked, (0, "3".into()));
+    let missing: Value = redis::cmd("ZRANK")
+        .arg("z")
+        .arg("four")
+        .arg("WITHSCORE")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(missing, Value::Nil);
+    let mut raw = server.raw();
+    raw.write_all(&resp(&[b"HELLO", b"3"])).unwrap();
+    // The map of 7 fields is 26 lines.
+    let hello = support::read_lines(&mut raw, 26);
+    assert!(hello.starts_with("%7\r\n"), "{hello}");
+    let reply = exchange(&mut raw, &resp(&[b"ZRANK", b"z", b"two", b"WITHSCORE"]), 12);
+    assert_eq!(reply, b"*2\r\n:1\r\n,2\r\n");
+    let reply = exchange(
+        &mut raw,
+        &resp(&[b"ZREVRANK", b"z", b"nope", b"WITHSCORE"]),
+        3,
+    );
+    assert_eq!(reply, b"_\r\n");
+    // `--zset-max-listpack-value 3`: "one" and "two" fit, "three" did not.
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("z")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(encoding, "skiplist");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("zset-max-ziplist-value")
+        .arg("64")
+        .arg("zset-max-listpack-entries")
+        .arg("2")
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = con
+        .zadd_multiple("small", &[(1, "three"), (2, "four")])
+        .unwrap();
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("small")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(encoding, "listpack");
+    let _: i64 = con.zadd("small", "five", 3).unwrap();
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("small")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(encoding, "skiplist", "CONFIG SET reached the engine");
+}
