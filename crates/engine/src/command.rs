@@ -211,6 +211,55 @@ pub enum Locks {
     Custom(fn(&Engine, &Session, &[Bytes]) -> LockPlan),
 }
 
+/// Flags of one key, as `COMMAND GETKEYSANDFLAGS` reports them (`RW`, `access`, ...).
+pub type KeyFlags = &'static [&'static str];
+
+/// Finds the keys of a command whose keys no position rule describes (Redis's
+/// `getkeys_proc`, e.g. SORT's `STORE destination`, which may appear anywhere): given the
+/// arguments (name included), each key's position and its flags, in argument order.
+pub type KeyFinder = fn(&[Bytes]) -> Vec<(usize, KeyFlags)>;
+
+/// Where the search for a key specification's keys begins (`begin_search` in `COMMAND INFO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeginSearch {
+    /// At a fixed argument position.
+    Index(i64),
+    /// Nowhere fixed: the keys depend on the content of the arguments or of the data.
+    Unknown,
+}
+
+/// How a key specification's keys are found once the search has begun (`find_keys`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindKeys {
+    /// A range: up to `lastkey` (relative to the start; negative counts from the end), every
+    /// `keystep` arguments, or a `limit`-th of what is left (0: no limit).
+    Range {
+        /// The last key, relative to where the search began.
+        lastkey: i64,
+        /// Distance between keys.
+        keystep: i64,
+        /// 0, or the divisor of the remaining arguments that are keys.
+        limit: i64,
+    },
+    /// Cannot be described.
+    Unknown,
+}
+
+/// One key specification as Redis 7's `COMMAND INFO` reports it, for commands whose keys play
+/// several roles or cannot be found by position alone. Commands without one get a
+/// specification derived from their key range or key count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Redis's explanatory note, if the specification has one.
+    pub notes: Option<&'static str>,
+    /// The key flags (`RO`, `OW`, `access`, `update`, ...).
+    pub flags: KeyFlags,
+    /// Where the search begins.
+    pub begin_search: BeginSearch,
+    /// How the keys are found from there.
+    pub find_keys: FindKeys,
+}
+
 /// What runs a command.
 #[derive(Debug, Clone, Copy)]
 pub enum Handler {
@@ -261,6 +310,16 @@ pub struct CommandSpec {
     /// For commands whose keys follow a count (`LMPOP numkeys key...`): the position of that
     /// count. Such commands have the `movablekeys` flag and `(0, 0, 0)` as key range.
     pub key_count_at: Option<usize>,
+    /// For commands with keys no position rule finds (SORT's `STORE destination`): the
+    /// function that finds them, which `COMMAND GETKEYS` and [`CommandSpec::keys_in`] then
+    /// use instead of the key range. Such commands have the `movablekeys` flag.
+    pub find_keys: Option<KeyFinder>,
+    /// The key specifications `COMMAND INFO` reports, when the one derived from the key range
+    /// or key count would not be Redis's (several key roles, keys found from the data).
+    pub key_specs: &'static [KeySpec],
+    /// Whether the group's ACL category applies. Redis files a few generic commands (SORT,
+    /// SORT_RO) only under the categories of the types they read, not `@keyspace`.
+    pub group_acl: bool,
 }
 
 impl CommandSpec {
@@ -282,6 +341,9 @@ impl CommandSpec {
         tips: &[],
         key_flags: &[],
         key_count_at: None,
+        find_keys: None,
+        key_specs: &[],
+        group_acl: true,
     };
 }
 
@@ -305,6 +367,9 @@ impl CommandSpec {
     /// specification takes: the key range, or a key count followed by the keys. A malformed
     /// count names no key (the command reports the error before touching any).
     pub fn keys_in(&self, args: &[Bytes]) -> Vec<usize> {
+        if let Some(find) = self.find_keys {
+            return find(args).into_iter().map(|(at, _)| at).collect();
+        }
         let Some(at) = self.key_count_at else {
             return self.key_positions(args.len()).collect();
         };
@@ -316,6 +381,33 @@ impl CommandSpec {
         match count {
             Some(n) => (at + 1..=at + n).collect(),
             None => Vec::new(),
+        }
+    }
+
+    /// Positions of the keys in `args` (name included), each with its flags: as
+    /// [`CommandSpec::keys_in`], with the flags the key function gives, else the command's.
+    pub fn keys_and_flags_in(&self, args: &[Bytes]) -> Vec<(usize, KeyFlags)> {
+        match self.find_keys {
+            Some(find) => find(args),
+            None => {
+                let flags = self.default_key_flags();
+                self.keys_in(args)
+                    .into_iter()
+                    .map(|at| (at, flags))
+                    .collect()
+            }
+        }
+    }
+
+    /// The flags of the command's keys when no key function says otherwise: its row's
+    /// `key_flags`, else `RO access` for a read-only command and `RW update` for the rest.
+    pub fn default_key_flags(&self) -> KeyFlags {
+        if !self.key_flags.is_empty() {
+            self.key_flags
+        } else if self.has(Flags::READONLY) {
+            &["RO", "access"]
+        } else {
+            &["RW", "update"]
         }
     }
 
@@ -352,7 +444,7 @@ impl CommandSpec {
         mine.extend(derived.iter().filter(|(on, _)| *on).map(|(_, c)| *c));
         // A pure container (CONFIG, CLIENT, OBJECT) is only a name: its subcommands carry the
         // group's category.
-        if !matches!(self.handler, Handler::Container) {
+        if !matches!(self.handler, Handler::Container) && self.group_acl {
             mine.extend(self.group.acl_category());
         }
         mine.extend(self.extra_acl.iter().copied());

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::command::CommandSpec;
-use crate::{connection, introspect, keys, server_commands, t_hash, t_list, t_set, t_string};
+use crate::{
+    connection, introspect, keys, server_commands, t_hash, t_list, t_set, t_sort, t_string,
+};
 
 /// Builds one row; fields not given keep [`CommandSpec::DEFAULT`].
 macro_rules! command {
@@ -51,6 +53,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     t_list::COMMANDS,
     t_hash::COMMANDS,
     t_set::COMMANDS,
+    t_sort::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     introspect::COMMANDS,
