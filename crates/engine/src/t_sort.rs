@@ -230,12 +230,14 @@ fn lookup_by_pattern<'c>(
 /// The elements SORT works on, and the positions of them the reply covers once in order.
 #[derive(Debug)]
 struct Loaded<'v> {
+    /// The elements, in load order.
     elements: Vec<&'v [u8]>,
+    /// The positions the reply covers once the elements are in order.
     window: Range<usize>,
 }
 
 /// Collects the elements of `value` (`None`: a missing key, which sorts as an empty list),
-/// the one place SORT looks at value types. A string or hash is `WRONGTYPE`.
+/// the one place SORT looks at the sorted key's type. A string or hash is `WRONGTYPE`.
 ///
 /// With `BY nosort` a list needs no sorting, so only the window is loaded, straight in list
 /// order (from the tail for `DESC`), and the window becomes all of it. A set has no order of
@@ -305,6 +307,7 @@ fn set_members(set: &SetValue) -> Vec<&[u8]> {
 /// One element and what it sorts by.
 #[derive(Debug, Clone, Copy)]
 struct Item<'v> {
+    /// The element itself.
     element: &'v [u8],
     /// Where it was loaded: equal elements keep this order.
     position: usize,
@@ -374,15 +377,18 @@ fn number(text: &[u8]) -> Option<f64> {
 /// How two items compare, as Redis's `sortCompare`.
 #[derive(Debug, Clone, Copy)]
 struct Comparison {
+    /// `ALPHA`: text rather than numbers.
     alpha: bool,
     /// ALPHA compares `BY` weights rather than the elements.
     by: bool,
     /// Text compares over its whole length (with STORE), else as `strcoll` in the C locale.
     binary: bool,
+    /// `DESC`: the whole comparison reversed, ties included.
     desc: bool,
 }
 
 impl Comparison {
+    /// How `a` compares with `b` in the reply's order.
     fn compare(self, a: &Item<'_>, b: &Item<'_>) -> Ordering {
         let order = if !self.alpha {
             // No weight is NaN, so two weights are ordered or equal; equal weights are ordered
@@ -408,6 +414,7 @@ impl Comparison {
         }
     }
 
+    /// How two texts compare under ALPHA.
     fn text(self, a: &[u8], b: &[u8]) -> Ordering {
         if self.binary {
             a.cmp(b)
@@ -673,6 +680,7 @@ pub fn sort_ro(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     sort_generic(ctx, args, reply, true)
 }
 
+/// SORT and SORT_RO: parse, look the key up, load, weigh, order, then reply or store.
 fn sort_generic(
     ctx: &mut Ctx<'_, '_>,
     args: &mut Args<'_>,
