@@ -198,95 +198,6 @@ impl KeyRange {
     }
 }
 
-/// How a key specification finds its keys from where its search begins (Redis's
-/// `find_keys`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FindKeys {
-    /// Keys from the beginning to `last` (relative to it; negative counts from the end of the
-    /// arguments), `step` apart, at most `limit` of them (0: no limit).
-    Range {
-        /// The last key, relative to the beginning.
-        last: i32,
-        /// Distance between keys.
-        step: i32,
-        /// Most keys (0: all).
-        limit: i32,
-    },
-    /// A key count at `count_at`, then that many keys from `first`, `step` apart (positions
-    /// relative to the beginning).
-    Keynum {
-        /// Where the count is.
-        count_at: i32,
-        /// Where the first key is.
-        first: i32,
-        /// Distance between keys.
-        step: i32,
-    },
-}
-
-/// One key specification of a command whose keys play several roles (a destination written
-/// over and sources only read): its flags and where its keys are, as `COMMAND INFO` reports
-/// them and `COMMAND GETKEYSANDFLAGS` applies them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KeySpec {
-    /// Key-spec flags (`OW`, `update`, `RO`, `access`, ...).
-    pub flags: &'static [&'static str],
-    /// The argument the search begins at (the command name is 0).
-    pub begin: i32,
-    /// How the keys are found from there.
-    pub find: FindKeys,
-}
-
-impl KeySpec {
-    /// The positions of this specification's keys in `args` (name included); none when a key
-    /// count is malformed or reaches past the arguments.
-    pub fn positions(&self, args: &[Bytes]) -> Vec<usize> {
-        let argc = args.len() as i64;
-        let begin = i64::from(self.begin);
-        let (first, last, step) = match self.find {
-            FindKeys::Range { last, step, limit } => {
-                let last = if last < 0 {
-                    argc + i64::from(last)
-                } else {
-                    begin + i64::from(last)
-                };
-                let step = i64::from(step.max(1));
-                let last = if limit > 0 {
-                    last.min(begin + (i64::from(limit) - 1) * step)
-                } else {
-                    last
-                };
-                (begin, last.min(argc - 1), step)
-            }
-            FindKeys::Keynum {
-                count_at,
-                first,
-                step,
-            } => {
-                let count = usize::try_from(begin + i64::from(count_at))
-                    .ok()
-                    .and_then(|at| args.get(at))
-                    .and_then(|n| kv_resp::parse_i64(n))
-                    .filter(|&n| n > 0);
-                let Some(count) = count else {
-                    return Vec::new();
-                };
-                let step = i64::from(step.max(1));
-                let first = begin + i64::from(first);
-                let last = first.saturating_add((count - 1).saturating_mul(step));
-                if last >= argc {
-                    return Vec::new();
-                }
-                (first, last, step)
-            }
-        };
-        (first..=last)
-            .step_by(usize::try_from(step).unwrap_or(1))
-            .filter_map(|p| usize::try_from(p).ok())
-            .collect()
-    }
-}
-
 /// How the shards a command needs are found.
 #[derive(Debug, Clone, Copy)]
 pub enum Locks {
@@ -298,6 +209,123 @@ pub enum Locks {
     All,
     /// A command-specific plan (`MOVE`, `COPY ... DB`).
     Custom(fn(&Engine, &Session, &[Bytes]) -> LockPlan),
+}
+
+/// Flags of one key, as `COMMAND GETKEYSANDFLAGS` reports them (`RW`, `access`, ...).
+pub type KeyFlags = &'static [&'static str];
+
+/// Finds the keys of a command whose keys no position rule describes (Redis's
+/// `getkeys_proc`, e.g. SORT's `STORE destination`, which may appear anywhere): given the
+/// arguments (name included), each key's position and its flags, in argument order.
+pub type KeyFinder = fn(&[Bytes]) -> Vec<(usize, KeyFlags)>;
+
+/// Where the search for a key specification's keys begins (`begin_search` in `COMMAND INFO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BeginSearch {
+    /// At a fixed argument position.
+    Index(i64),
+    /// Nowhere fixed: the keys depend on the content of the arguments or of the data.
+    Unknown,
+}
+
+/// How a key specification's keys are found once the search has begun (`find_keys`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindKeys {
+    /// A range: up to `lastkey` (relative to the start; negative counts from the end), every
+    /// `keystep` arguments, or a `limit`-th of what is left (0: no limit).
+    Range {
+        /// The last key, relative to where the search began.
+        lastkey: i64,
+        /// Distance between keys.
+        keystep: i64,
+        /// 0, or the divisor of the remaining arguments that are keys.
+        limit: i64,
+    },
+    /// A key count at `keynumidx` (relative to where the search began), then that many keys
+    /// from `firstkey` (relative too), `keystep` apart.
+    Keynum {
+        /// Where the count is.
+        keynumidx: i64,
+        /// Where the first key is.
+        firstkey: i64,
+        /// Distance between keys.
+        keystep: i64,
+    },
+    /// Cannot be described.
+    Unknown,
+}
+
+/// One key specification as Redis 7's `COMMAND INFO` reports it, for commands whose keys play
+/// several roles or cannot be found by position alone. Commands without one get a
+/// specification derived from their key range or key count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Redis's explanatory note, if the specification has one.
+    pub notes: Option<&'static str>,
+    /// The key flags (`RO`, `OW`, `access`, `update`, ...).
+    pub flags: KeyFlags,
+    /// Where the search begins.
+    pub begin_search: BeginSearch,
+    /// How the keys are found from there.
+    pub find_keys: FindKeys,
+}
+
+impl KeySpec {
+    /// The positions of this specification's keys in `args` (name included); none when the
+    /// search has no fixed beginning, or a key count is malformed or reaches past the
+    /// arguments.
+    pub fn positions(&self, args: &[Bytes]) -> Vec<usize> {
+        let argc = args.len() as i64;
+        let BeginSearch::Index(begin) = self.begin_search else {
+            return Vec::new();
+        };
+        let (first, last, step) = match self.find_keys {
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                let last = if lastkey < 0 {
+                    argc + lastkey
+                } else {
+                    begin + lastkey
+                };
+                let step = keystep.max(1);
+                let last = if limit > 0 {
+                    last.min(begin + (limit - 1) * step)
+                } else {
+                    last
+                };
+                (begin, last.min(argc - 1), step)
+            }
+            FindKeys::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                let count = usize::try_from(begin + keynumidx)
+                    .ok()
+                    .and_then(|at| args.get(at))
+                    .and_then(|n| kv_resp::parse_i64(n))
+                    .filter(|&n| n > 0);
+                let Some(count) = count else {
+                    return Vec::new();
+                };
+                let step = keystep.max(1);
+                let first = begin + firstkey;
+                let last = first.saturating_add((count - 1).saturating_mul(step));
+                if last >= argc {
+                    return Vec::new();
+                }
+                (first, last, step)
+            }
+            FindKeys::Unknown => return Vec::new(),
+        };
+        (first..=last)
+            .step_by(usize::try_from(step).unwrap_or(1))
+            .filter_map(|p| usize::try_from(p).ok())
+            .collect()
+    }
 }
 
 /// What runs a command.
@@ -351,10 +379,16 @@ pub struct CommandSpec {
     /// count. Such commands have the `movablekeys` flag; their key range is `(0, 0, 0)`, or
     /// names the keys before the count (`ZUNIONSTORE destination numkeys key...`).
     pub key_count_at: Option<usize>,
-    /// The key specifications of a command whose keys play several roles, when `COMMAND INFO`
-    /// must list them one by one; empty means the one specification derived from the key range
-    /// (or `key_count_at`) and `key_flags`.
+    /// For commands with keys no position rule finds (SORT's `STORE destination`): the
+    /// function that finds them, which `COMMAND GETKEYS` and [`CommandSpec::keys_in`] then
+    /// use instead of the key range. Such commands have the `movablekeys` flag.
+    pub find_keys: Option<KeyFinder>,
+    /// The key specifications `COMMAND INFO` reports, when the one derived from the key range
+    /// or key count would not be Redis's (several key roles, keys found from the data).
     pub key_specs: &'static [KeySpec],
+    /// Whether the group's ACL category applies. Redis files a few generic commands (SORT,
+    /// SORT_RO) only under the categories of the types they read, not `@keyspace`.
+    pub group_acl: bool,
 }
 
 impl CommandSpec {
@@ -376,7 +410,9 @@ impl CommandSpec {
         tips: &[],
         key_flags: &[],
         key_count_at: None,
+        find_keys: None,
         key_specs: &[],
+        group_acl: true,
     };
 }
 
@@ -401,6 +437,9 @@ impl CommandSpec {
     /// `ZUNIONSTORE destination numkeys key...` has both). A malformed count names no key at all
     /// (the command reports the error before touching any).
     pub fn keys_in(&self, args: &[Bytes]) -> Vec<usize> {
+        if let Some(find) = self.find_keys {
+            return find(args).into_iter().map(|(at, _)| at).collect();
+        }
         let Some(at) = self.key_count_at else {
             return self.key_positions(args.len()).collect();
         };
@@ -415,6 +454,48 @@ impl CommandSpec {
                 .chain(at + 1..=at + n)
                 .collect(),
             None => Vec::new(),
+        }
+    }
+
+    /// Positions of the keys in `args` (name included), each with its flags: as
+    /// [`CommandSpec::keys_in`], with the flags the key function gives, else the command's.
+    pub fn keys_and_flags_in(&self, args: &[Bytes]) -> Vec<(usize, KeyFlags)> {
+        match self.find_keys {
+            Some(find) => find(args),
+            // A command with several key roles flags each key by the specification that
+            // finds it.
+            None if !self.key_specs.is_empty() => {
+                let mut keys = Vec::new();
+                for spec in self.key_specs {
+                    let positions = spec.positions(args);
+                    // A key count always names a key: none means a malformed count, and then
+                    // the command names no key at all, as with `keys_in`.
+                    if positions.is_empty() && matches!(spec.find_keys, FindKeys::Keynum { .. }) {
+                        return Vec::new();
+                    }
+                    keys.extend(positions.into_iter().map(|at| (at, spec.flags)));
+                }
+                keys
+            }
+            None => {
+                let flags = self.default_key_flags();
+                self.keys_in(args)
+                    .into_iter()
+                    .map(|at| (at, flags))
+                    .collect()
+            }
+        }
+    }
+
+    /// The flags of the command's keys when no key function says otherwise: its row's
+    /// `key_flags`, else `RO access` for a read-only command and `RW update` for the rest.
+    pub fn default_key_flags(&self) -> KeyFlags {
+        if !self.key_flags.is_empty() {
+            self.key_flags
+        } else if self.has(Flags::READONLY) {
+            &["RO", "access"]
+        } else {
+            &["RW", "update"]
         }
     }
 
@@ -451,7 +532,7 @@ impl CommandSpec {
         mine.extend(derived.iter().filter(|(on, _)| *on).map(|(_, c)| *c));
         // A pure container (CONFIG, CLIENT, OBJECT) is only a name: its subcommands carry the
         // group's category.
-        if !matches!(self.handler, Handler::Container) {
+        if !matches!(self.handler, Handler::Container) && self.group_acl {
             mine.extend(self.group.acl_category());
         }
         mine.extend(self.extra_acl.iter().copied());

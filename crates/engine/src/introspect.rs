@@ -1,8 +1,8 @@
 //! `COMMAND` and its subcommands: the command table, described to clients.
 
-use crate::command::{CommandSpec, FindKeys, Handler};
+use crate::command::{BeginSearch, CommandSpec, FindKeys, Handler, KeyFlags, KeySpec};
 use crate::table::{self, command, engine, NO_KEYS};
-use crate::{Args, CommandError, CommandResult, Ctx, Flags, Reply};
+use crate::{Args, CommandError, CommandResult, Ctx, Reply};
 
 /// `COMMAND`: every command's description.
 pub fn command(_ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
@@ -106,9 +106,9 @@ pub fn list(_ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
 
 /// `COMMAND GETKEYS command [arg ...]`
 pub fn getkeys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let (_, keys) = keys_of(ctx, args)?;
+    let keys = keys_of(ctx, args)?;
     reply.array(keys.len());
-    for key in keys {
+    for (key, _) in keys {
         reply.bulk(key);
     }
     Ok(())
@@ -120,24 +120,9 @@ pub fn getkeysandflags(
     args: &mut Args<'_>,
     reply: &mut Reply,
 ) -> CommandResult {
-    let (spec, keys) = keys_of(ctx, args)?;
-    // A command with several key roles flags each key by the specification that found it.
-    let command = args.rest();
-    let flagged: Vec<(&[u8], &[&str])> = if spec.key_specs.is_empty() {
-        keys.into_iter().map(|key| (key, key_flags(spec))).collect()
-    } else {
-        spec.key_specs
-            .iter()
-            .flat_map(|ks| {
-                ks.positions(command)
-                    .into_iter()
-                    .filter_map(|p| command.get(p))
-                    .map(|key| (&key[..], ks.flags))
-            })
-            .collect()
-    };
-    reply.array(flagged.len());
-    for (key, flags) in flagged {
+    let keys = keys_of(ctx, args)?;
+    reply.array(keys.len());
+    for (key, flags) in keys {
         reply.array(2);
         reply.bulk(key);
         reply.set(flags.len());
@@ -148,11 +133,12 @@ pub fn getkeysandflags(
     Ok(())
 }
 
-/// The command named by `args` and its keys, with Redis's errors for bad input.
+/// The keys of the command named by `args`, each with its flags, with Redis's errors for bad
+/// input.
 fn keys_of<'a>(
     ctx: &Ctx<'_, '_>,
     args: &Args<'a>,
-) -> Result<(&'static CommandSpec, Vec<&'a [u8]>), CommandError> {
+) -> Result<Vec<(&'a [u8], KeyFlags)>, CommandError> {
     let command = args.rest();
     let (spec, _) = ctx.engine.lookup(command).map_err(|e| match e {
         CommandError::WrongArity(_) => {
@@ -160,10 +146,10 @@ fn keys_of<'a>(
         }
         _ => CommandError::msg("ERR Invalid command specified"),
     })?;
-    let keys: Vec<&[u8]> = spec
-        .keys_in(command)
+    let keys: Vec<(&[u8], KeyFlags)> = spec
+        .keys_and_flags_in(command)
         .into_iter()
-        .filter_map(|p| command.get(p).map(|b| &b[..]))
+        .filter_map(|(p, flags)| command.get(p).map(|b| (&b[..], flags)))
         .collect();
     if keys.is_empty() {
         // A key count that names no key is a bad argument, not a command without keys.
@@ -173,7 +159,7 @@ fn keys_of<'a>(
             "ERR The command has no key arguments"
         }));
     }
-    Ok((spec, keys))
+    Ok(keys)
 }
 
 /// `COMMAND HELP`
@@ -224,17 +210,6 @@ fn full_name(spec: &CommandSpec, parent: Option<&CommandSpec>) -> String {
     }
 }
 
-/// The flags of a command's key specification: from its row, or derived from its flags.
-fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
-    if !spec.key_flags.is_empty() {
-        spec.key_flags
-    } else if spec.has(Flags::READONLY) {
-        &["RO", "access"]
-    } else {
-        &["RW", "update"]
-    }
-}
-
 /// One command's `COMMAND INFO` entry, the 10-element array Redis 7 sends.
 fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Reply) {
     reply.array(10);
@@ -258,39 +233,10 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
         reply.bulk(tip.as_bytes());
     }
     if !spec.key_specs.is_empty() {
-        reply.array(spec.key_specs.len());
-        for key_spec in spec.key_specs {
-            let (find_type, find) = match key_spec.find {
-                FindKeys::Range { last, step, limit } => (
-                    "range",
-                    [("lastkey", last), ("keystep", step), ("limit", limit)],
-                ),
-                FindKeys::Keynum {
-                    count_at,
-                    first,
-                    step,
-                } => (
-                    "keynum",
-                    [
-                        ("keynumidx", count_at),
-                        ("firstkey", first),
-                        ("keystep", step),
-                    ],
-                ),
-            };
-            let find = find.map(|(name, value)| (name, i64::from(value)));
-            write_key_spec(
-                key_spec.flags,
-                i64::from(key_spec.begin),
-                find_type,
-                &find,
-                reply,
-            );
-        }
+        write_key_specs(spec.key_specs, reply);
     } else if let Some(at) = spec.key_count_at {
         let find = [("keynumidx", 0), ("firstkey", 1), ("keystep", 1)];
-        reply.array(1);
-        write_key_spec(key_flags(spec), at as i64, "keynum", &find, reply);
+        write_key_spec(spec, at as i64, "keynum", &find, reply);
     } else if spec.keys.first > 0 {
         let last = if spec.keys.last < 0 {
             spec.keys.last
@@ -302,14 +248,7 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
             ("keystep", i64::from(spec.keys.step)),
             ("limit", 0),
         ];
-        reply.array(1);
-        write_key_spec(
-            key_flags(spec),
-            i64::from(spec.keys.first),
-            "range",
-            &find,
-            reply,
-        );
+        write_key_spec(spec, i64::from(spec.keys.first), "range", &find, reply);
     } else {
         reply.array(0);
     }
@@ -319,21 +258,73 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
     }
 }
 
-/// One key specification: its flags, the search starting at argument `begin`, and a
-/// `find_keys` of type `find_type` with the given integer fields.
+/// The one key specification kv reports for `spec`: its flags, the search starting at
+/// argument `begin`, and a `find_keys` of type `find_type` with the given integer fields.
 fn write_key_spec(
-    flags: &[&str],
+    spec: &CommandSpec,
     begin: i64,
     find_type: &str,
     find: &[(&str, i64)],
     reply: &mut Reply,
 ) {
+    reply.array(1);
     reply.map(3);
+    write_key_flags(spec.default_key_flags(), reply);
+    write_begin_index(begin, reply);
+    write_find_keys(find_type, find, reply);
+}
+
+/// Key specifications written out in a table row (see [`KeySpec`]), in order.
+fn write_key_specs(specs: &[KeySpec], reply: &mut Reply) {
+    reply.array(specs.len());
+    for spec in specs {
+        reply.map(3 + usize::from(spec.notes.is_some()));
+        if let Some(notes) = spec.notes {
+            reply.bulk(b"notes");
+            reply.bulk(notes.as_bytes());
+        }
+        write_key_flags(spec.flags, reply);
+        match spec.begin_search {
+            BeginSearch::Index(at) => write_begin_index(at, reply),
+            BeginSearch::Unknown => write_unknown(b"begin_search", reply),
+        }
+        match spec.find_keys {
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                let find = [("lastkey", lastkey), ("keystep", keystep), ("limit", limit)];
+                write_find_keys("range", &find, reply);
+            }
+            FindKeys::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                let find = [
+                    ("keynumidx", keynumidx),
+                    ("firstkey", firstkey),
+                    ("keystep", keystep),
+                ];
+                write_find_keys("keynum", &find, reply);
+            }
+            FindKeys::Unknown => write_unknown(b"find_keys", reply),
+        }
+    }
+}
+
+/// The `flags` entry of a key specification.
+fn write_key_flags(flags: KeyFlags, reply: &mut Reply) {
     reply.bulk(b"flags");
     reply.set(flags.len());
     for flag in flags.iter() {
         reply.simple(flag);
     }
+}
+
+/// A `begin_search` entry of type `index`, starting at argument `at`.
+fn write_begin_index(at: i64, reply: &mut Reply) {
     reply.bulk(b"begin_search");
     reply.map(2);
     reply.bulk(b"type");
@@ -341,7 +332,11 @@ fn write_key_spec(
     reply.bulk(b"spec");
     reply.map(1);
     reply.bulk(b"index");
-    reply.integer(begin);
+    reply.integer(at);
+}
+
+/// A `find_keys` entry of type `find_type` with the given integer fields.
+fn write_find_keys(find_type: &str, find: &[(&str, i64)], reply: &mut Reply) {
     reply.bulk(b"find_keys");
     reply.map(2);
     reply.bulk(b"type");
@@ -352,6 +347,16 @@ fn write_key_spec(
         reply.bulk(name.as_bytes());
         reply.integer(*value);
     }
+}
+
+/// A `begin_search` or `find_keys` entry (`name`) of type `unknown`, with an empty spec.
+fn write_unknown(name: &[u8], reply: &mut Reply) {
+    reply.bulk(name);
+    reply.map(2);
+    reply.bulk(b"type");
+    reply.bulk(b"unknown");
+    reply.bulk(b"spec");
+    reply.map(0);
 }
 
 /// One command's `COMMAND DOCS` map.

@@ -20,7 +20,9 @@
 //!   [`t_set`], [`t_zset`] (its value type in [`zset`]); key-generic commands in
 //!   [`keys`]; connection-level commands the engine can answer in [`connection`];
 //!   introspection of the table in [`introspect`].
-//! - [`glob`]: Redis's glob matcher for `KEYS`, `SCAN MATCH` and friends.
+//! - [`t_sort`]: SORT and SORT_RO, which read the keys their patterns name.
+//! - [`glob`]: Redis's glob matcher for `KEYS`, `SCAN MATCH` and friends; `strtod`: C's
+//!   `strtod`, for the numbers Redis reads with it.
 #![deny(missing_docs)]
 
 pub mod args;
@@ -43,10 +45,12 @@ mod random;
 pub mod reply;
 mod scan;
 pub mod server_commands;
+mod strtod;
 pub mod syntax;
 pub mod t_hash;
 pub mod t_list;
 pub mod t_set;
+pub mod t_sort;
 pub mod t_string;
 pub mod t_zset;
 pub mod table;

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::args::{parse_f64_opt, parse_i64};
-use crate::command::{CommandSpec, FindKeys, KeySpec};
+use crate::command::{BeginSearch, CommandSpec, FindKeys, KeySpec};
 use crate::table::{command, engine};
 use crate::zset::{cmp_elements, LexBound, LexRange, ScoreRange};
 use crate::{
@@ -1515,20 +1515,22 @@ pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
 /// ZRANGESTORE's keys: the destination is written over, the source only read.
 const RANGESTORE_KEYS: &[KeySpec] = &[
     KeySpec {
+        notes: None,
         flags: &["OW", "update"],
-        begin: 1,
-        find: FindKeys::Range {
-            last: 0,
-            step: 1,
+        begin_search: BeginSearch::Index(1),
+        find_keys: FindKeys::Range {
+            lastkey: 0,
+            keystep: 1,
             limit: 0,
         },
     },
     KeySpec {
+        notes: None,
         flags: &["RO", "access"],
-        begin: 2,
-        find: FindKeys::Range {
-            last: 0,
-            step: 1,
+        begin_search: BeginSearch::Index(2),
+        find_keys: FindKeys::Range {
+            lastkey: 0,
+            keystep: 1,
             limit: 0,
         },
     },
@@ -1538,21 +1540,23 @@ const RANGESTORE_KEYS: &[KeySpec] = &[
 /// `numkeys` sources, only read.
 const STORE_KEYS: &[KeySpec] = &[
     KeySpec {
+        notes: None,
         flags: &["OW", "update"],
-        begin: 1,
-        find: FindKeys::Range {
-            last: 0,
-            step: 1,
+        begin_search: BeginSearch::Index(1),
+        find_keys: FindKeys::Range {
+            lastkey: 0,
+            keystep: 1,
             limit: 0,
         },
     },
     KeySpec {
+        notes: None,
         flags: &["RO", "access"],
-        begin: 2,
-        find: FindKeys::Keynum {
-            count_at: 0,
-            first: 1,
-            step: 1,
+        begin_search: BeginSearch::Index(2),
+        find_keys: FindKeys::Keynum {
+            keynumidx: 0,
+            firstkey: 1,
+            keystep: 1,
         },
     },
 ];

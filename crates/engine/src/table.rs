@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use crate::command::CommandSpec;
 use crate::{
-    connection, introspect, keys, server_commands, t_hash, t_list, t_set, t_string, t_zset,
+    connection, introspect, keys, server_commands, t_hash, t_list, t_set, t_sort, t_string, t_zset,
 };
 
 /// Builds one row; fields not given keep [`CommandSpec::DEFAULT`].
@@ -54,6 +54,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     t_hash::COMMANDS,
     t_set::COMMANDS,
     t_zset::COMMANDS,
+    t_sort::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     introspect::COMMANDS,

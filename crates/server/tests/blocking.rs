@@ -151,6 +151,30 @@ fn a_key_of_another_type_leaves_the_client_blocked() {
     );
 }
 
+/// SORT ... STORE creates a list like a push does, under either of its lock plans (its key and
+/// destination, or the whole database when a BY pattern reads other keys).
+#[test]
+fn sort_store_serves_the_blocked_client() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let _: i64 = con.rpush("l", &["3", "1", "2"]).unwrap();
+    for (store, expected) in [
+        (&["SORT", "l", "STORE", "dst"][..], "1"),
+        (&["SORT", "l", "BY", "w_*", "DESC", "STORE", "dst"], "3"),
+    ] {
+        let _: () = con.del("dst").unwrap();
+        let waiting = spawn(&server, cmd(&["BLPOP", "dst", "0"]));
+        wait_blocked(&mut con, 1);
+        let stored: i64 = cmd(store).query(&mut con).unwrap();
+        assert_eq!(stored, 3);
+        assert_eq!(
+            waiting.join().unwrap().unwrap(),
+            Value::Array(vec![bulk("dst"), bulk(expected)])
+        );
+        assert_eq!(con.llen::<_, i64>("dst").unwrap(), 2);
+    }
+}
+
 #[test]
 fn timeouts_answer_nil_and_zero_waits_for_ever() {
     let server = Server::kv(&[]);

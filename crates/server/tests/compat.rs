@@ -988,6 +988,14 @@ const TEMPLATES: &[Template] = &[
     exact("ZLEXCOUNT", "{lexkey} {lexbound} {lexbound}"),
     exact("ZREMRANGEBYLEX", "{lexkey} {lexbound} {lexbound}"),
     exact("ZRANGE", "{lexkey} 0 -1"),
+    // SORT: ALPHA with STORE compares whole byte strings, a total order, so the count and the
+    // stored list are the same for sets, whose own order differs between the servers (BY
+    // nosort with STORE sorts a set by bytes too). SORT_RO (no STORE: ties under C's strcoll,
+    // a set's order under BY nosort) compares by type only. Never a numeric sort: after a
+    // weight strtod cannot represent (5e-324), Redis 7.0 leaves errno at ERANGE and fails later
+    // numeric sorts (docs/differences.md); the corpus covers numbers.
+    exact("SORT", "{key} ALPHA {sortopts} STORE {key}"),
+    type_only("SORT_RO", "{key} ALPHA {sortopts}"),
     // Connection.
     exact("PING", "{optval}"),
     exact("ECHO", "{val}"),
@@ -1301,10 +1309,39 @@ fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
         "getexopts" => options(rng, &["EX", "PX", "EXAT", "PXAT", "PERSIST"]),
         "lcsopts" => options(rng, &["LEN", "IDX", "MINMATCHLEN", "WITHMATCHLEN"]),
         "copyopts" => options(rng, &["REPLACE", "DB"]),
+        "sortopts" => sort_options(rng),
         "setflag" => options(rng, &["NX", "XX"]),
         "expireflag" => options(rng, &["NX", "XX", "GT", "LT"]),
         other => panic!("template placeholder {{{other}}} is unknown"),
     }
+}
+
+/// Up to three SORT options besides ALPHA and STORE (which the templates fix), repeats and
+/// conflicts included: DESC, ASC, LIMIT, BY nosort, and GET patterns that name the element,
+/// string keys, hash fields, or nothing.
+fn sort_options(rng: &mut Rng) -> Vec<Bytes> {
+    const PATTERNS: &[&[u8]] = &[b"#", b"k*", b"*", b"k*->f1", b"nostar", b"*->"];
+    let mut args = Vec::new();
+    for _ in 0..rng.below(4) {
+        match rng.below(5) {
+            0 => args.push(random_case(rng, "DESC")),
+            1 => args.push(random_case(rng, "ASC")),
+            2 => {
+                args.push(random_case(rng, "LIMIT"));
+                args.push(rng.pick_bytes(INDEXES));
+                args.push(rng.pick_bytes(INDEXES));
+            }
+            3 => {
+                args.push(random_case(rng, "BY"));
+                args.push(random_case(rng, "nosort"));
+            }
+            _ => {
+                args.push(random_case(rng, "GET"));
+                args.push(rng.pick_bytes(PATTERNS));
+            }
+        }
+    }
+    args
 }
 
 /// Between `min` and `max` (inclusive) expansions of `each`, concatenated.
