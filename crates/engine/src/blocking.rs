@@ -61,6 +61,14 @@ pub enum Operation {
         /// The destination list's key.
         destination: CompactBytes,
     },
+    /// BZPOPMIN and BZPOPMAX (`count: None`, reply `[key, member, score]`), BZMPOP
+    /// (`Some(count)`, reply `[key, [[member, score], ...]]`).
+    ZSetPop {
+        /// Lowest scores (Left) or highest (Right).
+        end: End,
+        /// BZMPOP's count.
+        count: Option<usize>,
+    },
 }
 
 impl Operation {
@@ -70,6 +78,7 @@ impl Operation {
             Operation::ListPop { .. } | Operation::ListMove { .. } => {
                 matches!(value, Value::List(_))
             }
+            Operation::ZSetPop { .. } => matches!(value, Value::ZSet(_)),
         }
     }
 
@@ -491,6 +500,9 @@ fn serve(
             to,
             destination,
         } => crate::t_list::move_generic(ctx, reply, key, destination, *from, *to),
+        Operation::ZSetPop { end, count } => {
+            crate::t_zset::serve_pop(ctx, key, *end, *count, reply)
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::args::{parse_f64_opt, parse_i64};
+use crate::blocking::{parse_timeout, End, Operation};
 use crate::command::{BeginSearch, CommandSpec, FindKeys, KeySpec};
 use crate::table::{command, engine};
 use crate::zset::{cmp_elements, LexBound, LexRange, ScoreRange};
@@ -848,9 +849,7 @@ pub(crate) enum PopReply {
     Flat,
     /// `[[member, score], ...]`: ZPOPMIN/ZPOPMAX with a count, in RESP3.
     Nested,
-    /// `[key, member, score, ...]`: BZPOPMIN/BZPOPMAX.
-    // Built by the blocking commands, which live outside this module.
-    #[allow(dead_code)]
+    /// `[key, member, score]`: BZPOPMIN/BZPOPMAX.
     KeyFlat,
     /// `[key, [[member, score], ...]]`: ZMPOP and BZMPOP, in both protocols.
     KeyNested,
@@ -965,6 +964,20 @@ pub fn zpopmax(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
 /// `ZMPOP numkeys key [key ...] <MIN | MAX> [COUNT count]`: pops from the first non-empty set,
 /// replying `[key, [[member, score], ...]]`, or a nil array when every key is missing.
 pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let (keys, side, count) = parse_mpop(args)?;
+    for key in keys {
+        // A missing key is skipped; another type stops the search with WRONGTYPE.
+        if pop(ctx, key, side, count, PopReply::KeyNested, reply)?.is_some() {
+            return Ok(());
+        }
+    }
+    reply.null_array();
+    Ok(())
+}
+
+/// ZMPOP's and BZMPOP's arguments from `numkeys` on: the keys, the side and the count
+/// (default 1), checked in Redis's order.
+fn parse_mpop<'a>(args: &mut Args<'a>) -> Result<(&'a [Bytes], Side, usize), CommandError> {
     let numkeys = match parse_i64(args.next_bytes()?) {
         Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
         _ => return Err(CommandError::msg("ERR numkeys should be greater than 0")),
@@ -993,14 +1006,84 @@ pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
             return Err(CommandError::Syntax);
         }
     }
-    let count = count.unwrap_or(1);
+    Ok((keys, side, count.unwrap_or(1)))
+}
+
+/// Pops from the sorted set at `key` for a blocking command, replying with the key: one
+/// element as `[key, member, score]` (BZPOPMIN, BZPOPMAX), or up to `count` as
+/// `[key, [[member, score], ...]]` (BZMPOP). False, with no reply, when there is no sorted set;
+/// WRONGTYPE for another type. Also what a client blocked on `key` runs once it is filled.
+pub(crate) fn serve_pop(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    end: End,
+    count: Option<usize>,
+    reply: &mut Reply,
+) -> Result<bool, CommandError> {
+    let side = match end {
+        End::Left => Side::Min,
+        End::Right => Side::Max,
+    };
+    let (count, shape) = match count {
+        None => (1, PopReply::KeyFlat),
+        Some(count) => (count, PopReply::KeyNested),
+    };
+    Ok(pop(ctx, key, side, count, shape, reply)?.is_some())
+}
+
+/// `BZPOPMIN key [key ...] timeout`
+pub fn bzpopmin(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    blocking_zpop(ctx, args, reply, End::Left)
+}
+
+/// `BZPOPMAX key [key ...] timeout`
+pub fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    blocking_zpop(ctx, args, reply, End::Right)
+}
+
+/// BZPOPMIN and BZPOPMAX: the timeout first, then the keys in order.
+fn blocking_zpop(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    end: End,
+) -> CommandResult {
+    let (timeout, keys) = args.rest().split_last().ok_or(CommandError::Syntax)?;
+    let deadline = parse_timeout(timeout, ctx.now)?;
+    zpop_or_block(ctx, keys, end, None, deadline, reply)
+}
+
+/// `BZMPOP timeout numkeys key [key ...] <MIN | MAX> [COUNT count]`: numkeys, side and count
+/// are checked before the timeout, as in Redis.
+pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let timeout = args.next_bytes()?;
+    let (keys, side, count) = parse_mpop(args)?;
+    let deadline = parse_timeout(timeout, ctx.now)?;
+    let end = match side {
+        Side::Min => End::Left,
+        Side::Max => End::Right,
+    };
+    zpop_or_block(ctx, keys, end, Some(count), deadline, reply)
+}
+
+/// Pops from the first of `keys` holding a sorted set, else blocks on all of them (or, for a
+/// client that may not block, answers a nil array as a timeout would).
+fn zpop_or_block(
+    ctx: &mut Ctx<'_, '_>,
+    keys: &[Bytes],
+    end: End,
+    count: Option<usize>,
+    deadline: Option<u64>,
+    reply: &mut Reply,
+) -> CommandResult {
     for key in keys {
-        // A missing key is skipped; another type stops the search with WRONGTYPE.
-        if pop(ctx, key, side, count, PopReply::KeyNested, reply)?.is_some() {
+        if serve_pop(ctx, key, end, count, reply)? {
             return Ok(());
         }
     }
-    reply.null_array();
+    if !ctx.block_on(keys, Operation::ZSetPop { end, count }, deadline) {
+        reply.null_array();
+    }
     Ok(())
 }
 
@@ -1604,6 +1687,19 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("zlexcount", 4, [READONLY, FAST], (1, 1, 1), SortedSet, engine!(zlexcount), "2.8.9",
         "O(log(N)) with N being the number of elements in the sorted set.",
         "Counts the members of a sorted set within a lexicographic range.", "key min max"),
+    command!("bzmpop", -5, [WRITE, BLOCKING, MOVABLEKEYS], (0, 0, 0), SortedSet, engine!(bzmpop), "7.0.0",
+        "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+        "Pops the lowest- or highest-scored members from the first non-empty sorted set of several, waiting for one to be filled if all are empty.",
+        "timeout numkeys key [key ...] <MIN | MAX> [COUNT count]", key_count_at: Some(2),
+        key_flags: &["RW", "access", "delete"]),
+    command!("bzpopmax", -3, [WRITE, NOSCRIPT, BLOCKING, FAST], (1, -2, 1), SortedSet, engine!(bzpopmax), "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        "Removes and returns the highest-scored member of the first non-empty sorted set, waiting for one if all are empty.",
+        "key [key ...] timeout", key_flags: &["RW", "access", "delete"]),
+    command!("bzpopmin", -3, [WRITE, NOSCRIPT, BLOCKING, FAST], (1, -2, 1), SortedSet, engine!(bzpopmin), "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.",
+        "Removes and returns the lowest-scored member of the first non-empty sorted set, waiting for one if all are empty.",
+        "key [key ...] timeout", key_flags: &["RW", "access", "delete"]),
     command!("zmpop", -4, [WRITE, MOVABLEKEYS], (0, 0, 0), SortedSet, engine!(zmpop), "7.0.0",
         "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
         "Pops the lowest- or highest-scored members from the first non-empty sorted set of several.",
@@ -2955,7 +3051,7 @@ mod tests {
         assert_eq!(row("zmpop").key_count_at, Some(1));
         assert_eq!(row("zrank").arity, -3, "Redis 7.2's WITHSCORE");
         assert_eq!(row("zscan").tips, ["nondeterministic_output"]);
-        assert_eq!(COMMANDS.len(), 32);
+        assert_eq!(COMMANDS.len(), 35);
         assert!(COMMANDS
             .iter()
             .all(|c| crate::table::find(c.name.as_bytes()).is_some()));

@@ -354,3 +354,67 @@ fn shutdown_ends_blocked_clients() {
         .query::<Value>(&mut con);
     assert!(waiting.join().unwrap().is_err());
 }
+
+#[test]
+fn sorted_set_pops_are_served_by_zadd() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let min = spawn(&server, cmd(&["BZPOPMIN", "z1", "z2", "0"]));
+    wait_blocked(&mut con, 1);
+    let max = spawn(&server, cmd(&["BZPOPMAX", "z2", "0"]));
+    wait_blocked(&mut con, 2);
+    let mpop = spawn(
+        &server,
+        cmd(&["BZMPOP", "0", "1", "z2", "MIN", "COUNT", "5"]),
+    );
+    wait_blocked(&mut con, 3);
+    // A list on the key does not serve them: they wait for a sorted set.
+    let _: i64 = con.rpush("z2", "not-a-zset").unwrap();
+    let _: () = con.del("z2").unwrap();
+    assert_eq!(blocked_clients(&mut con), 3);
+    let _: i64 = redis::cmd("ZADD")
+        .arg(&["z2", "1", "a", "2", "b", "3", "c", "4", "d"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        min.join().unwrap().unwrap(),
+        Value::Array(vec![bulk("z2"), bulk("a"), bulk("1")])
+    );
+    assert_eq!(
+        max.join().unwrap().unwrap(),
+        Value::Array(vec![bulk("z2"), bulk("d"), bulk("4")])
+    );
+    assert_eq!(
+        mpop.join().unwrap().unwrap(),
+        Value::Array(vec![
+            bulk("z2"),
+            Value::Array(vec![
+                Value::Array(vec![bulk("b"), bulk("2")]),
+                Value::Array(vec![bulk("c"), bulk("3")]),
+            ])
+        ])
+    );
+    assert!(!con.exists::<_, bool>("z2").unwrap());
+    let reply: Value = cmd(&["BZPOPMIN", "z2", "0.05"]).query(&mut con).unwrap();
+    assert_eq!(reply, Value::Nil);
+}
+
+#[test]
+fn zunionstore_into_a_watched_key_serves_its_waiter() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let waiting = spawn(&server, cmd(&["BZPOPMAX", "dest", "0"]));
+    wait_blocked(&mut con, 1);
+    let _: i64 = redis::cmd("ZADD")
+        .arg(&["src", "5", "m"])
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("ZUNIONSTORE")
+        .arg(&["dest", "1", "src"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        waiting.join().unwrap().unwrap(),
+        Value::Array(vec![bulk("dest"), bulk("m"), bulk("5")])
+    );
+}

@@ -897,6 +897,9 @@ const TEMPLATES: &[Template] = &[
     exact("BLMOVE", "{key} {key} {end} {end} 0.01"),
     exact("BRPOPLPUSH", "{key} {key} 0.01"),
     exact("BLMPOP", "0.01 {numkeys} {end}"),
+    exact("BZPOPMIN", "{key} {key} 0.01"),
+    exact("BZPOPMAX", "{key} 0.01"),
+    exact("BZMPOP", "0.01 {numkeys} {minmax} {zmpopopts}"),
     // Hashes (only replies whose order is defined: no HGETALL/HKEYS/HVALS/HRANDFIELD).
     exact("HSET", "{key} {fieldpairs}"),
     exact("HSETNX", "{key} {field} {val}"),
