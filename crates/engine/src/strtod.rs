@@ -84,8 +84,8 @@ pub fn strtod(s: &[u8]) -> Strtod {
     }
 }
 
-/// C's `isspace` in the C locale.
-fn is_c_space(b: u8) -> bool {
+/// C's `isspace` in the C locale (which, unlike `u8::is_ascii_whitespace`, includes `\v`).
+pub fn is_c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
@@ -481,6 +481,77 @@ impl Ord for Big {
 
 #[cfg(test)]
 mod tests {
+    proptest::proptest! {
+        /// Decimal numbers round exactly as Rust's own parser rounds them (both correctly
+        /// rounded, as glibc's `strtod` is), across digits, points and exponents.
+        #[test]
+        fn decimals_round_correctly(
+            int in "[0-9]{0,25}",
+            frac in proptest::option::of("[0-9]{0,25}"),
+            exp in proptest::option::of(-400i32..400),
+        ) {
+            let mut text = int.clone();
+            if let Some(frac) = &frac {
+                text.push('.');
+                text.push_str(frac);
+            }
+            if let Some(exp) = exp {
+                text.push_str(&format!("e{exp}"));
+            }
+            if let Ok(expected) = text.parse::<f64>() {
+                let digits = int.len() + frac.as_ref().map_or(0, String::len);
+                if digits > 0 {
+                    let read = strtod(text.as_bytes());
+                    proptest::prop_assert_eq!(read.len, text.len());
+                    proptest::prop_assert_eq!(read.value.to_bits(), expected.to_bits(), "{}", text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strtod_reads_prefixes() {
+        let read = |t: &[u8]| {
+            let r = strtod(t);
+            (r.value, r.len)
+        };
+        assert_eq!(read(b""), (0.0, 0));
+        assert_eq!(read(b"  "), (0.0, 0));
+        assert_eq!(read(b" 1"), (1.0, 2));
+        assert_eq!(read(b"1 "), (1.0, 1));
+        assert_eq!(read(b"1e"), (1.0, 1));
+        assert_eq!(read(b"1e+"), (1.0, 1));
+        assert_eq!(read(b"1e+2x"), (100.0, 4));
+        assert_eq!(read(b"0x"), (0.0, 1));
+        assert_eq!(read(b"0xg"), (0.0, 1));
+        assert_eq!(read(b"0x1p"), (1.0, 3));
+        assert_eq!(read(b"1\x00zz"), (1.0, 1));
+        assert_eq!(read(b"infinit"), (f64::INFINITY, 3));
+        assert_eq!(read(b"-inf"), (f64::NEG_INFINITY, 4));
+        let nan = strtod(b"nan(abc_1)x");
+        assert!(nan.value.is_nan());
+        assert_eq!(nan.len, 10);
+        assert_eq!(strtod(b"nan(").len, 3);
+        assert!(strtod(b"1e400").range_error);
+        assert!(strtod(b"1e-400").range_error);
+        // Inexact and below the smallest normal: glibc reports ERANGE (string2d keeps it).
+        assert!(strtod(b"1e-310").range_error);
+        assert!(!strtod(b"0x1p-1074").range_error);
+        // Rounding of long hex mantissas: ties go to even, anything past the tie rounds up.
+        assert_eq!(strtod(b"0x1.00000000000008p0").value, 1.0);
+        assert_eq!(
+            strtod(b"0x1.000000000000080000001p0").value,
+            1.0 + f64::EPSILON
+        );
+        assert_eq!(
+            strtod(b"0x1.00000000000018p0").value,
+            1.0 + 2.0 * f64::EPSILON
+        );
+        // Subnormal rounding: half the smallest subnormal rounds to even (zero), more up.
+        assert_eq!(strtod(b"0x1p-1075").value, 0.0);
+        assert_eq!(strtod(b"0x1.1p-1075").value, 5e-324);
+    }
+
     use super::*;
 
     /// `(value, len, range_error)` for `s`.

@@ -145,7 +145,7 @@ fn parse_score_bound(arg: &[u8]) -> Option<(f64, bool)> {
         _ => (arg, false),
     };
     let text = &text[..text.iter().position(|&b| b == 0).unwrap_or(text.len())];
-    let read = crate::args::strtod(text);
+    let read = crate::strtod::strtod(text);
     (read.len == text.len() && !read.value.is_nan()).then_some((read.value, exclusive))
 }
 
