@@ -6,6 +6,43 @@
 
 use std::hash::{BuildHasher, Hasher};
 
+use crate::{Args, CommandError};
+
+/// Most picks a negative count may ask for (16M): a negative count repeats picks, so its reply
+/// grows with the count alone, and past this kv refuses rather than build a reply of any size
+/// a client asks for (Redis 7.0 tries, and can crash).
+const MAX_REPEATED_PICKS: i64 = 1 << 24;
+
+/// The count of SRANDMEMBER, HRANDFIELD and ZRANDMEMBER, and whether the word `with`
+/// (WITHVALUES, WITHSCORES) follows it in `rest`, checked in Redis's order: the count as
+/// `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`, the word, then a count too large
+/// for two reply items a pick, then kv's bound on repeated picks.
+pub(crate) fn pick_count(
+    count_arg: &[u8],
+    rest: &mut Args<'_>,
+    with: Option<&str>,
+) -> Result<(i64, bool), CommandError> {
+    let count = crate::args::parse_i64(count_arg)?;
+    if count == i64::MIN {
+        return Err(CommandError::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    let with = match (with, rest.remaining()) {
+        (_, 0) => false,
+        (Some(word), 1) if rest.eat(word) => true,
+        _ => return Err(CommandError::Syntax),
+    };
+    // Redis bounds the count so that twice it (two items a pick) cannot overflow.
+    if with && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Err(CommandError::msg("ERR value is out of range"));
+    }
+    if count < -MAX_REPEATED_PICKS {
+        return Err(CommandError::msg("ERR value is out of range"));
+    }
+    Ok((count, with))
+}
+
 /// A splitmix64 generator.
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);

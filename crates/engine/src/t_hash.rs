@@ -363,9 +363,6 @@ fn write_picks_header(reply: &mut Reply, with_values: bool, n: usize) {
     }
 }
 
-/// Most fields a negative HRANDFIELD count may ask for (16M).
-const MAX_REPEATED_PICKS: i64 = 1 << 24;
-
 /// `HRANDFIELD key [count [WITHVALUES]]`: random live fields. A positive count gives distinct
 /// fields, at most the whole hash; a negative one gives exactly `-count`, possibly repeated.
 /// (Redis reclaims the hash's expired fields first; kv leaves them out, with the same result.)
@@ -384,28 +381,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         return Ok(());
     };
     args.next_bytes()?;
-    // As Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): i64::MIN is refused.
-    let count = crate::args::parse_i64(count_arg)?;
-    if count == i64::MIN {
-        return Err(CommandError::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    let with_values = match args.remaining() {
-        0 => false,
-        1 if args.eat("withvalues") => true,
-        _ => return Err(CommandError::Syntax),
-    };
-    // Redis bounds the count so that twice it (field and value) cannot overflow.
-    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-        return Err(CommandError::msg("ERR value is out of range"));
-    }
-    // A negative count repeats fields, so the reply grows with the count alone: past this kv
-    // refuses rather than build a reply of any size a client asks for (Redis 7.0 tries, and
-    // can crash).
-    if count < -MAX_REPEATED_PICKS {
-        return Err(CommandError::msg("ERR value is out of range"));
-    }
+    let (count, with_values) = crate::random::pick_count(count_arg, args, Some("withvalues"))?;
     let Some(hash) = hash_at(ctx, key)? else {
         reply.array(0);
         return Ok(());

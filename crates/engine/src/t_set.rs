@@ -415,9 +415,6 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     Ok(())
 }
 
-/// Most members a negative SRANDMEMBER count may ask for (16M).
-const MAX_REPEATED_PICKS: i64 = 1 << 24;
-
 /// `SRANDMEMBER key [count]`: a random member (nil if missing), or with a count an array: a
 /// positive count gives distinct members, at most the whole set; a negative one gives exactly
 /// `-count`, possibly repeated.
@@ -436,18 +433,8 @@ pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
         }
         return Ok(());
     };
-    // As Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): i64::MIN is refused.
-    let count = crate::args::parse_i64(count_arg)?;
-    if count == i64::MIN {
-        return Err(CommandError::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    // A negative count repeats members, so the reply grows with the count alone: past this kv
-    // refuses rather than build a reply of any size a client asks for (Redis 7.0 tries).
-    if count < -MAX_REPEATED_PICKS {
-        return Err(CommandError::msg("ERR value is out of range"));
-    }
+    args.next_bytes()?;
+    let (count, _) = crate::random::pick_count(count_arg, args, None)?;
     let Some(set) = set_at(ctx, key)? else {
         reply.array(0);
         return Ok(());

@@ -1431,9 +1431,6 @@ pub fn zintercard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
 // ZRANDMEMBER, ZSCAN
 // ---------------------------------------------------------------------------------------------
 
-/// Most elements a negative ZRANDMEMBER count may ask for (16M).
-const MAX_REPEATED_PICKS: i64 = 1 << 24;
-
 /// `ZRANDMEMBER key [count [WITHSCORES]]`: a random member (nil if missing), or with a count an
 /// array: a positive count gives distinct elements, at most the whole set (then in descending
 /// order, the order Redis walks it in); a negative one gives exactly `-count`, possibly
@@ -1454,28 +1451,7 @@ pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
         return Ok(());
     };
     args.next_bytes()?;
-    // As Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX): i64::MIN is refused.
-    let count = parse_i64(count_arg)?;
-    if count == i64::MIN {
-        return Err(CommandError::msg(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
-    let withscores = match args.remaining() {
-        0 => false,
-        1 if args.eat("withscores") => true,
-        _ => return Err(CommandError::Syntax),
-    };
-    // Redis bounds the count so that twice it (member and score) cannot overflow.
-    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
-        return Err(CommandError::msg("ERR value is out of range"));
-    }
-    // A negative count repeats members, so the reply grows with the count alone: past this kv
-    // refuses rather than build a reply of any size a client asks for (Redis 7.0 tries, and
-    // can crash).
-    if count < -MAX_REPEATED_PICKS {
-        return Err(CommandError::msg("ERR value is out of range"));
-    }
+    let (count, withscores) = crate::random::pick_count(count_arg, args, Some("withscores"))?;
     let Some(zset) = zset_at(ctx, key)? else {
         reply.array(0);
         return Ok(());
