@@ -741,15 +741,34 @@ impl ExpireCondition {
     }
 }
 
-/// How an EXPIRE-family command gives its time.
+/// How a command gives an expiry time: the EXPIRE family, and the hash-field forms (HEXPIRE
+/// family, HGETEX and HSETEX's `EX`/`PX`/`EXAT`/`PXAT`).
 #[derive(Debug, Clone, Copy)]
-struct ExpireForm {
-    /// The command's name, for the error message.
-    name: &'static str,
+pub(crate) struct ExpireForm {
+    /// The command's name, for `invalid expire time in '...' command`.
+    pub(crate) name: &'static str,
     /// Seconds rather than milliseconds.
-    seconds: bool,
+    pub(crate) seconds: bool,
     /// A Unix time rather than a time from now.
-    absolute: bool,
+    pub(crate) absolute: bool,
+}
+
+impl ExpireForm {
+    /// The form an `EX`, `PX`, `EXAT` or `PXAT` option names, if `word` is one.
+    pub(crate) fn from_option(name: &'static str, word: &[u8]) -> Option<ExpireForm> {
+        let (seconds, absolute) = match word.to_ascii_lowercase().as_slice() {
+            b"ex" => (true, false),
+            b"px" => (false, false),
+            b"exat" => (true, true),
+            b"pxat" => (false, true),
+            _ => return None,
+        };
+        Some(ExpireForm {
+            name,
+            seconds,
+            absolute,
+        })
+    }
 }
 
 /// `EXPIRE key seconds [NX | XX | GT | LT]`

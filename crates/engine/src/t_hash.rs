@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use crate::command::CommandSpec;
+use crate::keys::ExpireForm;
 use crate::longdouble::{self, LongDouble};
 use crate::table::{command, engine};
 use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, HashValue, Reply, Value};
@@ -477,38 +478,11 @@ const BAD_COUNT: &str = "ERR Number of fields must be a positive integer";
 const COUNT_MISMATCH: CommandError =
     CommandError::msg("ERR The `numfields` parameter must match the number of arguments");
 
-/// How a command gives an expiry time.
-#[derive(Debug, Clone, Copy)]
-struct TimeForm {
-    /// The command's name, for `invalid expire time in '...' command`.
-    name: &'static str,
-    /// Seconds rather than milliseconds.
-    seconds: bool,
-    /// A Unix time rather than a time from now.
-    absolute: bool,
-}
-
-impl TimeForm {
-    /// `EX`, `PX`, `EXAT` or `PXAT` of HGETEX and HSETEX, if `word` is one.
-    fn from_option(name: &'static str, word: &[u8]) -> Option<TimeForm> {
-        let (seconds, absolute) = match word.to_ascii_lowercase().as_slice() {
-            b"ex" => (true, false),
-            b"px" => (false, false),
-            b"exat" => (true, true),
-            b"pxat" => (false, true),
-            _ => return None,
-        };
-        Some(TimeForm {
-            name,
-            seconds,
-            absolute,
-        })
-    }
-
+impl ExpireForm {
     /// The absolute expiry, in Unix milliseconds, that `arg` gives at `now`, with Redis's
     /// checks (`parseExpireTime`): an integer, not negative, and not past
     /// [`MAX_FIELD_EXPIRY`] once converted, which also keeps every step free of overflow.
-    fn parse(self, arg: &[u8], now: u64) -> Result<u64, CommandError> {
+    fn field_expiry(self, arg: &[u8], now: u64) -> Result<u64, CommandError> {
         let value = crate::args::parse_i64(arg)?;
         if value < 0 {
             return Err(NEGATIVE_TIME);
@@ -650,12 +624,12 @@ fn hexpire_generic(
     ctx: &mut Ctx<'_, '_>,
     args: &mut Args<'_>,
     reply: &mut Reply,
-    form: TimeForm,
+    form: ExpireForm,
 ) -> CommandResult {
     let key = args.next_bytes()?;
     check_hash_type(ctx, key)?;
     let now = ctx.now;
-    let at = form.parse(args.next_bytes()?, now)?;
+    let at = form.field_expiry(args.next_bytes()?, now)?;
     let condition = FieldCondition::parse(args);
     let fields = fields_block(args.rest(), form.name, EXPIRE_BAD_COUNT)?;
     let engine = ctx.engine;
@@ -687,7 +661,7 @@ fn hexpire_generic(
 
 /// `HEXPIRE key seconds [NX | XX | GT | LT] FIELDS numfields field [field ...]`
 pub fn hexpire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let form = TimeForm {
+    let form = ExpireForm {
         name: "hexpire",
         seconds: true,
         absolute: false,
@@ -697,7 +671,7 @@ pub fn hexpire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
 
 /// `HPEXPIRE key milliseconds [NX | XX | GT | LT] FIELDS numfields field [field ...]`
 pub fn hpexpire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let form = TimeForm {
+    let form = ExpireForm {
         name: "hpexpire",
         seconds: false,
         absolute: false,
@@ -707,7 +681,7 @@ pub fn hpexpire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
 
 /// `HEXPIREAT key unix-time-seconds [NX | XX | GT | LT] FIELDS numfields field [field ...]`
 pub fn hexpireat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let form = TimeForm {
+    let form = ExpireForm {
         name: "hexpireat",
         seconds: true,
         absolute: true,
@@ -717,7 +691,7 @@ pub fn hexpireat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) 
 
 /// `HPEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT] FIELDS numfields field [field ...]`
 pub fn hpexpireat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let form = TimeForm {
+    let form = ExpireForm {
         name: "hpexpireat",
         seconds: false,
         absolute: true,
@@ -865,9 +839,9 @@ pub fn hgetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let now = ctx.now;
     // Redis looks for an option in the one position after the key.
     let option = args.peek().unwrap_or_default();
-    let expiry = if let Some(form) = TimeForm::from_option("hgetex", option) {
+    let expiry = if let Some(form) = ExpireForm::from_option("hgetex", option) {
         args.next_bytes()?;
-        GetExpiry::At(form.parse(args.next_bytes()?, now)?)
+        GetExpiry::At(form.field_expiry(args.next_bytes()?, now)?)
     } else if args.eat("persist") {
         GetExpiry::Persist
     } else {
@@ -961,7 +935,7 @@ impl<'a> SetExOptions<'a> {
                 options.pairs = pairs;
                 return Ok(options);
             }
-            let form = TimeForm::from_option("hsetex", word);
+            let form = ExpireForm::from_option("hsetex", word);
             let keepttl = word.eq_ignore_ascii_case(b"keepttl");
             if form.is_some() || keepttl {
                 if expiry_given {
@@ -977,7 +951,7 @@ impl<'a> SetExOptions<'a> {
                         let time = rest
                             .get(i)
                             .ok_or(CommandError::msg("ERR missing expire time"))?;
-                        SetExpiry::At(form.parse(time, now)?)
+                        SetExpiry::At(form.field_expiry(time, now)?)
                     }
                 };
             } else if word.eq_ignore_ascii_case(b"fnx") || word.eq_ignore_ascii_case(b"fxx") {
