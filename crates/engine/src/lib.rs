@@ -19,6 +19,8 @@
 //! - One module per type family, as Redis's `t_*.c`: [`t_string`]; key-generic commands in
 //!   [`keys`]; connection-level commands the engine can answer in [`connection`];
 //!   introspection of the table in [`introspect`].
+//! - [`packed_list`]: how a list stores its elements, packed in chunks of bytes as Redis's
+//!   quicklist does.
 //! - [`glob`]: Redis's glob matcher for `KEYS`, `SCAN MATCH` and friends.
 #![deny(missing_docs)]
 
@@ -38,6 +40,7 @@ pub mod keyspace;
 mod longdouble;
 #[cfg(test)]
 mod model_tests;
+pub mod packed_list;
 mod random;
 pub mod reply;
 mod scan;

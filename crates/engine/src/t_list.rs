@@ -1,7 +1,7 @@
 //! List commands (Redis's `t_list.c`), the non-blocking ones.
 //!
-//! A list is a `VecDeque` (see [`ListValue`]), so pushes and pops at both ends and access by
-//! index are O(1). A list is never empty: the command that removes its last element deletes
+//! A list is a [`ListValue`]: elements packed in chunks, so pushes and pops at both ends are
+//! O(1) and an index is found by skipping whole chunks from the nearer end. A list is never empty: the command that removes its last element deletes
 //! the key, as Redis does. Arguments are parsed and keys looked up in the same order as Redis,
 //! so that a request with several faults reports the same one.
 
@@ -30,7 +30,7 @@ impl End {
 }
 
 /// Adds `element` at `end` of `list`.
-fn push(list: &mut ListValue, end: End, element: CompactBytes) {
+fn push(list: &mut ListValue, end: End, element: &[u8]) {
     match end {
         End::Left => list.push_front(element),
         End::Right => list.push_back(element),
@@ -43,6 +43,17 @@ fn pop(list: &mut ListValue, end: End) -> Option<CompactBytes> {
         End::Left => list.pop_front(),
         End::Right => list.pop_back(),
     }
+}
+
+/// Takes the element at `end` of `list` and replies with it, straight from the list's bytes;
+/// false when the list is empty.
+fn pop_into(list: &mut ListValue, end: End, reply: &mut Reply) -> bool {
+    let send = |element: &[u8]| reply.bulk(element);
+    match end {
+        End::Left => list.pop_front_with(send),
+        End::Right => list.pop_back_with(send),
+    }
+    .is_some()
 }
 
 /// The list at `key` for a read (counted as a keyspace hit or miss): `None` if missing,
@@ -147,15 +158,15 @@ fn push_generic(
     let len = match list_mut(ctx, key)? {
         Some(list) => {
             for element in elements {
-                push(list, end, CompactBytes::new(element));
+                push(list, end, element);
             }
             list.len()
         }
         None if existing_only => 0,
         None => {
-            let mut list = ListValue::with_capacity(elements.len());
+            let mut list = ListValue::new();
             for element in elements {
-                push(&mut list, end, CompactBytes::new(element));
+                push(&mut list, end, element);
             }
             let len = list.len();
             create(ctx, key, list)?;
@@ -205,18 +216,17 @@ fn pop_generic(
         return Ok(());
     };
     match count {
-        None => match pop(list, end) {
-            Some(element) => reply.bulk(&element),
-            // Unreachable as lists are never empty; answer as for a missing key.
-            None => reply.null(),
-        },
+        None => {
+            if !pop_into(list, end, reply) {
+                // Unreachable as lists are never empty; answer as for a missing key.
+                reply.null();
+            }
+        }
         Some(count) => {
             let n = count.min(list.len());
             reply.array(n);
             for _ in 0..n {
-                if let Some(element) = pop(list, end) {
-                    reply.bulk(&element);
-                }
+                pop_into(list, end, reply);
             }
         }
     }
@@ -243,7 +253,7 @@ pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         return Ok(());
     };
     match clamp_range(start, stop, list.len()) {
-        Some((start, stop)) => reply.bulks(list.range(start..=stop).map(|e| e.as_bytes())),
+        Some((start, stop)) => reply.bulks(list.range(start..stop + 1)),
         None => reply.array(0),
     }
     Ok(())
@@ -273,10 +283,10 @@ pub fn lset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     };
     let index = args.next_i64()?;
     let element = args.next_bytes()?;
-    let slot = resolve_index(index, list.len())
-        .and_then(|i| list.get_mut(i))
-        .ok_or(CommandError::msg("ERR index out of range"))?;
-    *slot = CompactBytes::new(element);
+    let set = resolve_index(index, list.len()).is_some_and(|i| list.set(i, element));
+    if !set {
+        return Err(CommandError::msg("ERR index out of range"));
+    }
     reply.ok();
     Ok(())
 }
@@ -298,9 +308,9 @@ pub fn linsert(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         reply.integer(0);
         return Ok(());
     };
-    match list.iter().position(|e| e.as_bytes() == pivot) {
+    match list.iter().position(|e| e == pivot) {
         Some(at) => {
-            list.insert(at + usize::from(after), CompactBytes::new(element));
+            list.insert(at + usize::from(after), element);
             reply.count(list.len());
         }
         None => reply.integer(-1),
@@ -322,27 +332,7 @@ pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         0 => usize::MAX,
         n => usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX),
     };
-    // Matches at or after `first` may go: 0 from the head; from the tail, the position of the
-    // `limit`-th match counting backwards, so one `retain` pass serves both directions.
-    let first = if count < 0 {
-        list.iter()
-            .enumerate()
-            .rev()
-            .filter(|(_, e)| e.as_bytes() == element)
-            .take(limit)
-            .last()
-            .map_or(0, |(i, _)| i)
-    } else {
-        0
-    };
-    let mut removed = 0usize;
-    let mut index = 0usize;
-    list.retain(|e| {
-        let drop = index >= first && removed < limit && e.as_bytes() == element;
-        index += 1;
-        removed += usize::from(drop);
-        !drop
-    });
+    let removed = list.remove_matching(element, limit, count < 0);
     let empty = list.is_empty();
     delete_if_empty(ctx, key, empty)?;
     reply.count(removed);
@@ -356,10 +346,7 @@ pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     let stop = args.next_i64()?;
     if let Some(list) = list_mut(ctx, key)? {
         match clamp_range(start, stop, list.len()) {
-            Some((start, stop)) => {
-                list.truncate(stop + 1);
-                list.drain(..start);
-            }
+            Some((start, stop)) => list.retain_range(start..stop + 1),
             None => list.clear(),
         }
         let empty = list.is_empty();
@@ -419,13 +406,16 @@ pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         .ok()
         .filter(|&m| m > 0)
         .unwrap_or(usize::MAX);
-    let positions = (0..len)
-        .map(|i| if from_tail { len - 1 - i } else { i })
-        .take(scan);
+    // One walk over the elements, from the end the rank says, with their positions.
+    let walk: Box<dyn Iterator<Item = (usize, &[u8])>> = if from_tail {
+        Box::new(list.iter().rev().enumerate().map(|(i, e)| (len - 1 - i, e)))
+    } else {
+        Box::new(list.iter().enumerate())
+    };
     let mut found = Vec::new();
     let mut matches: i64 = 0;
-    for position in positions {
-        if list[position].as_bytes() != element {
+    for (position, candidate) in walk.take(scan) {
+        if candidate != element {
             continue;
         }
         matches += 1;
@@ -520,14 +510,14 @@ pub(crate) fn move_generic(
     reply.bulk(&element);
     if same {
         // Rotation: the element goes back into the list it came from.
-        push(list, to, element);
+        push(list, to, &element);
         return Ok(true);
     }
     let empty = list.is_empty();
     delete_if_empty(ctx, source, empty)?;
     match list_mut(ctx, destination)? {
-        Some(list) => push(list, to, element),
-        None => create(ctx, destination, ListValue::from([element]))?,
+        Some(list) => push(list, to, &element),
+        None => create(ctx, destination, ListValue::from_iter([element.as_bytes()]))?,
     }
     Ok(true)
 }
@@ -587,17 +577,16 @@ pub(crate) fn serve_pop(
     reply.array(2);
     reply.bulk(key);
     match count {
-        None => match pop(list, end) {
-            Some(element) => reply.bulk(&element),
-            None => return Err(CommandError::Internal("empty list")),
-        },
+        None => {
+            if !pop_into(list, end, reply) {
+                return Err(CommandError::Internal("empty list"));
+            }
+        }
         Some(count) => {
             let n = count.min(list.len());
             reply.array(n);
             for _ in 0..n {
-                if let Some(element) = pop(list, end) {
-                    reply.bulk(&element);
-                }
+                pop_into(list, end, reply);
             }
         }
     }
