@@ -121,6 +121,12 @@ fn read_backward(data: &[u8], end: usize) -> (&[u8], usize) {
     (&data[first..p], first - header)
 }
 
+/// The capacity a growing chunk of `capacity` bytes moves to when it needs `needed` (at most
+/// [`CHUNK`]): double, so that a list built by pushes copies each byte O(1) times.
+fn grown(capacity: usize, needed: usize) -> usize {
+    (capacity * 2).max(needed).clamp(MIN_CAPACITY, CHUNK)
+}
+
 /// A position inside a packed chunk as stored. Positions never exceed [`CHUNK`].
 fn pos(n: usize) -> u16 {
     debug_assert!(n <= CHUNK);
@@ -163,14 +169,17 @@ impl Packed {
         }
     }
 
+    /// Where the first entry starts.
     fn start(&self) -> usize {
         usize::from(self.start)
     }
 
+    /// Where the last entry ends.
     fn end(&self) -> usize {
         usize::from(self.end)
     }
 
+    /// How many entries there are.
     fn count(&self) -> usize {
         usize::from(self.count)
     }
@@ -180,6 +189,7 @@ impl Packed {
         self.end() - self.start()
     }
 
+    /// Bytes of the buffer, used or not.
     fn capacity(&self) -> usize {
         self.data.len()
     }
@@ -237,10 +247,7 @@ impl Packed {
         if capacity < CHUNK && used + n <= CHUNK {
             // A small list's chunk doubles towards a full one: every free byte goes to the end
             // being pushed at.
-            let capacity = (capacity * 2)
-                .max(used + n)
-                .max(MIN_CAPACITY)
-                .min(CHUNK);
+            let capacity = grown(capacity, used + n);
             let start = if at_front { capacity - used } else { 0 };
             self.relocate(capacity, start);
             return true;
@@ -327,10 +334,7 @@ impl Packed {
                 at - s
             }
         } else if capacity < CHUNK && used + n <= CHUNK {
-            let capacity = (capacity * 2)
-                .max(used + n)
-                .max(MIN_CAPACITY)
-                .min(CHUNK);
+            let capacity = grown(capacity, used + n);
             let start = (capacity - used - n) / 2;
             let before = at - s;
             let mut data = vec![0; capacity].into_boxed_slice();
@@ -1385,7 +1389,14 @@ mod tests {
     fn ranges_start_and_end_anywhere() {
         let elements: Vec<Vec<u8>> = (0..2000u32).map(|i| i.to_string().into_bytes()).collect();
         let list: PackedList = elements.iter().map(Vec::as_slice).collect();
-        for (start, end) in [(0, 0), (0, 2000), (5, 105), (1990, 2500), (700, 1300), (3000, 4000)] {
+        for (start, end) in [
+            (0, 0),
+            (0, 2000),
+            (5, 105),
+            (1990, 2500),
+            (700, 1300),
+            (3000, 4000),
+        ] {
             let expected: Vec<&[u8]> = elements
                 .iter()
                 .take(end)
@@ -1567,7 +1578,12 @@ mod tests {
                 };
                 Some(popped.map(|e| e.to_vec()).into_iter().collect())
             }
-            Op::Get(i) => Some(list.get(at(i, len)).map(<[u8]>::to_vec).into_iter().collect()),
+            Op::Get(i) => Some(
+                list.get(at(i, len))
+                    .map(<[u8]>::to_vec)
+                    .into_iter()
+                    .collect(),
+            ),
             Op::Set(i, e) => Some(if list.set(at(i, len), e) {
                 vec![b"ok".to_vec()]
             } else {
@@ -1586,7 +1602,11 @@ mod tests {
                 list.retain_range(at(a, len)..at(b, len));
                 None
             }
-            Op::Range(a, b) => Some(list.range(at(a, len)..at(b, len)).map(<[u8]>::to_vec).collect()),
+            Op::Range(a, b) => Some(
+                list.range(at(a, len)..at(b, len))
+                    .map(<[u8]>::to_vec)
+                    .collect(),
+            ),
         }
     }
 

@@ -407,10 +407,12 @@ pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         .filter(|&m| m > 0)
         .unwrap_or(usize::MAX);
     // One walk over the elements, from the end the rank says, with their positions.
-    let walk: Box<dyn Iterator<Item = (usize, &[u8])>> = if from_tail {
-        Box::new(list.iter().rev().enumerate().map(|(i, e)| (len - 1 - i, e)))
+    let mut forward = list.iter().enumerate();
+    let mut backward = list.iter().rev().enumerate().map(|(i, e)| (len - 1 - i, e));
+    let walk: &mut dyn Iterator<Item = (usize, &[u8])> = if from_tail {
+        &mut backward
     } else {
-        Box::new(list.iter().enumerate())
+        &mut forward
     };
     let mut found = Vec::new();
     let mut matches: i64 = 0;
@@ -1077,6 +1079,149 @@ mod tests {
         // SET replaces a list whatever its type.
         assert_eq!(c.cmd("SET l v"), Frame::simple("OK"));
         assert_eq!(c.cmd("LLEN l"), err(WRONGTYPE));
+    }
+
+    /// Lists long enough to span many chunks, with elements from empty to larger than a chunk,
+    /// through every command that walks or edits the middle, against a `VecDeque`.
+    #[test]
+    fn long_lists_with_mixed_sizes() {
+        use std::collections::VecDeque;
+
+        let mut c = Client::new();
+        let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        let sizes = [0, 1, 20, 127, 128, 400, 600, 5000];
+        let element = |n: u64| {
+            let size = sizes[(n % sizes.len() as u64) as usize];
+            let mut e = format!("e{n}:").into_bytes();
+            e.resize(size.max(e.len()), b'.');
+            e
+        };
+        for i in 0..3000 {
+            let e = element(next(40));
+            if i % 3 == 0 {
+                c.run(&[b"LPUSH", b"l", &e]);
+                model.push_front(e);
+            } else {
+                c.run(&[b"RPUSH", b"l", &e]);
+                model.push_back(e);
+            }
+        }
+        let check = |c: &mut Client, model: &VecDeque<Vec<u8>>| {
+            let all = Frame::Array(
+                model
+                    .iter()
+                    .map(|e| Frame::bulk(Bytes::copy_from_slice(e)))
+                    .collect(),
+            );
+            assert_eq!(c.cmd("LRANGE l 0 -1"), all);
+            assert_eq!(c.int("LLEN l"), model.len() as i64);
+        };
+        check(&mut c, &model);
+        for round in 0..300 {
+            let len = model.len() as u64;
+            let at = next(len);
+            let e = element(next(40));
+            match round % 6 {
+                0 => {
+                    assert_eq!(
+                        c.run(&[b"LSET", b"l", at.to_string().as_bytes(), &e]),
+                        Frame::simple("OK")
+                    );
+                    model[at as usize] = e;
+                }
+                1 => {
+                    let pivot = model[at as usize].clone();
+                    c.run(&[b"LINSERT", b"l", b"BEFORE", &pivot, &e]);
+                    let first = model.iter().position(|x| *x == pivot).unwrap_or(0);
+                    model.insert(first, e);
+                }
+                2 => {
+                    let target = model[at as usize].clone();
+                    let removed = c.run(&[b"LREM", b"l", b"-2", &target]);
+                    let mut gone = 0;
+                    let mut i = model.len();
+                    while i > 0 && gone < 2 {
+                        i -= 1;
+                        if model[i] == target {
+                            model.remove(i);
+                            gone += 1;
+                        }
+                    }
+                    assert_eq!(removed, int(gone));
+                }
+                3 => {
+                    let expected = model
+                        .get(at as usize)
+                        .map_or(Frame::NullBulk, |e| Frame::bulk(Bytes::copy_from_slice(e)));
+                    assert_eq!(c.cmd(&format!("LINDEX l {at}")), expected);
+                    let from = at as usize;
+                    let range = Frame::Array(
+                        model
+                            .iter()
+                            .skip(from)
+                            .take(100)
+                            .map(|e| Frame::bulk(Bytes::copy_from_slice(e)))
+                            .collect(),
+                    );
+                    assert_eq!(c.cmd(&format!("LRANGE l {from} {}", from + 99)), range);
+                }
+                4 => {
+                    let target = model[at as usize].clone();
+                    let positions: Vec<i64> = model
+                        .iter()
+                        .enumerate()
+                        .rev()
+                        .filter(|(_, x)| **x == target)
+                        .map(|(i, _)| i as i64)
+                        .collect();
+                    assert_eq!(
+                        c.run(&[b"LPOS", b"l", &target, b"RANK", b"-1", b"COUNT", b"0"]),
+                        ints(&positions)
+                    );
+                }
+                _ => {
+                    c.cmd("LTRIM l 1 -2");
+                    model.pop_front();
+                    model.pop_back();
+                    let popped = c.cmd("LMOVE l l RIGHT LEFT");
+                    if let Some(e) = model.pop_back() {
+                        assert_eq!(popped, Frame::bulk(Bytes::copy_from_slice(&e)));
+                        model.push_front(e);
+                    }
+                }
+            }
+        }
+        check(&mut c, &model);
+        assert_eq!(c.cmd("OBJECT ENCODING l"), Frame::bulk("quicklist"));
+        // DUMP and RESTORE carry the elements, whatever the chunking.
+        let payload = match c.cmd("DUMP l") {
+            Frame::Bulk(payload) => payload,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            c.run(&[b"RESTORE", b"copy", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(c.cmd("LRANGE copy 0 -1"), c.cmd("LRANGE l 0 -1"));
+        // Popping everything deletes the key.
+        let all = model.len();
+        assert_eq!(c.cmd(&format!("RPOP l {all}")), {
+            Frame::Array(
+                model
+                    .iter()
+                    .rev()
+                    .map(|e| Frame::bulk(Bytes::copy_from_slice(e)))
+                    .collect(),
+            )
+        });
+        assert_eq!(c.cmd("EXISTS l"), int(0));
     }
 
     #[test]
