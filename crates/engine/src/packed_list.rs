@@ -13,19 +13,21 @@
 //!   moves a bound: O(1), with no memmove, at either end. A chunk made by a push at the head
 //!   fills from its end, one made at the tail from its start, so a list pushed at one end fills
 //!   its chunks completely.
-//! - **Chunks of a large list are allocated once, at exactly [`CHUNK`] bytes**, so the
-//!   allocator's slack is a few bytes per 4 KiB. A small list's only chunk starts at the size
-//!   of its entries and doubles as it grows (amortized O(1) per push), so a one-element list
-//!   costs one small allocation, as with Redis's listpack.
-//! - **An element too large to share ([`BIG_ENTRY`]) gets a chunk of its own**, its exact bytes
-//!   without framing, so no chunk wastes more than an eighth of itself on a tail that no entry
-//!   fits into (Redis's quicklist has such "plain" nodes too).
+//! - **Chunks end up exactly 4 KiB (`CHUNK`)**, so the allocator's slack is a few bytes per
+//!   4 KiB, and they never grow past it. A chunk grows by half while it fills (amortized O(1)
+//!   per push): a small list's only chunk starts at the size of its entries (of all of them,
+//!   for a push of several), so a one-element list costs one small allocation, as with Redis's
+//!   listpack; a chunk opened next to a full one starts at a quarter of the size, so a list
+//!   that stops growing wastes at most a third of its last chunk.
+//! - **An element too large to share (an entry over 512 bytes, `BIG_ENTRY`) gets a chunk of
+//!   its own**, its exact bytes without framing, so no chunk wastes more than an eighth of
+//!   itself on a tail that no entry fits into (Redis's quicklist has such "plain" nodes too).
 //! - **Each chunk keeps its entry count** so that an index is found by skipping whole chunks,
 //!   from whichever end of the list is nearer, then walking entries from the nearer end of one
 //!   chunk.
 //! - **Middle operations stay inside one chunk**: LSET, LINSERT and LREM memmove within a chunk
 //!   (at most 4 KiB), LINSERT into a full chunk splits it, and neighbours that together fill
-//!   less than [`MERGE_LIMIT`] are merged after removals, so a list never degenerates into many
+//!   less than three quarters of a chunk are merged after removals, so a list never degenerates into many
 //!   near-empty chunks. Chunks are freed as soon as they are empty, and a list down to one
 //!   chunk shrinks its buffer when it is three quarters empty.
 //! - **A list of one chunk stores it inline** (no deque, no box), so a small list costs what
@@ -42,6 +44,9 @@ use crate::CompactBytes;
 /// bytes of framing, leaves a 20-byte element 22.3 bytes of memory all told (Redis 7.0: 23).
 const CHUNK: usize = 4096;
 
+/// The first size of a chunk opened by a single push next to a full one (see `push_sized`).
+const NEXT_CHUNK: usize = CHUNK / 4;
+
 /// Entries longer than this get a chunk of their own. A shared chunk then never leaves more
 /// than this unused at its end, and a chunk's positions always fit a `u16`.
 const BIG_ENTRY: usize = CHUNK / 8;
@@ -49,9 +54,6 @@ const BIG_ENTRY: usize = CHUNK / 8;
 /// Neighbouring chunks holding together at most this many bytes are merged. Below a full chunk,
 /// so that a merged chunk has room left and does not split again at the next insert.
 const MERGE_LIMIT: usize = CHUNK * 3 / 4;
-
-/// The smallest buffer a growing chunk moves to: fewer reallocations for tiny elements.
-const MIN_CAPACITY: usize = 16;
 
 /// A lone chunk larger than this gives memory back when it is three quarters empty; below, the
 /// allocator's minimum sizes would eat the gain.
@@ -121,10 +123,18 @@ fn read_backward(data: &[u8], end: usize) -> (&[u8], usize) {
     (&data[first..p], first - header)
 }
 
+/// The buffer size to ask for when `n` bytes are needed: the allocator hands out blocks in
+/// 16-byte steps with 8 bytes of header (glibc: 24 usable bytes at least), so rounding up to the
+/// usable size of the block `n` gets anyway costs nothing. Never past [`CHUNK`].
+fn alloc_size(n: usize) -> usize {
+    ((n + 8).next_multiple_of(16) - 8).clamp(24, CHUNK)
+}
+
 /// The capacity a growing chunk of `capacity` bytes moves to when it needs `needed` (at most
-/// [`CHUNK`]): double, so that a list built by pushes copies each byte O(1) times.
+/// [`CHUNK`]): half as large again, so that a list built by pushes copies each byte O(1)
+/// times, while a small list wastes a sixth of its buffer on average (doubling: a quarter).
 fn grown(capacity: usize, needed: usize) -> usize {
-    (capacity * 2).max(needed).clamp(MIN_CAPACITY, CHUNK)
+    alloc_size((capacity + capacity / 2).max(needed))
 }
 
 /// A position inside a packed chunk as stored. Positions never exceed [`CHUNK`].
@@ -224,8 +234,10 @@ impl Packed {
     }
 
     /// Makes `n` free bytes at the front or back, moving or growing the buffer if that is
-    /// cheap in amortized terms; false when the entry belongs in a new chunk.
-    fn make_room(&mut self, at_front: bool, n: usize) -> bool {
+    /// cheap in amortized terms; false when the entry belongs in a new chunk. `coming` (at
+    /// least `n`) is how many bytes of entries this push and the ones right after it bring, so
+    /// that a push of several elements grows the buffer once, to their size.
+    fn make_room(&mut self, at_front: bool, n: usize, coming: usize) -> bool {
         if self.room(at_front) >= n {
             return true;
         }
@@ -245,9 +257,9 @@ impl Packed {
             return true;
         }
         if capacity < CHUNK && used + n <= CHUNK {
-            // A small list's chunk doubles towards a full one: every free byte goes to the end
+            // A small list's chunk grows towards a full one: every free byte goes to the end
             // being pushed at.
-            let capacity = grown(capacity, used + n);
+            let capacity = grown(capacity, used + coming);
             let start = if at_front { capacity - used } else { 0 };
             self.relocate(capacity, start);
             return true;
@@ -356,7 +368,7 @@ impl Packed {
     /// the end of its buffer so that it has room at the front, where the split happened.
     fn split_off(&mut self, at: usize, k: usize) -> Packed {
         let used = self.end() - at;
-        let capacity = (2 * used).clamp(MIN_CAPACITY, CHUNK);
+        let capacity = alloc_size(2 * used);
         let mut right = Packed::with_capacity(capacity, true);
         right.data[capacity - used..].copy_from_slice(&self.data[at..self.end()]);
         right.start = pos(capacity - used);
@@ -375,7 +387,7 @@ impl Packed {
                 self.relocate(capacity, (capacity - total) / 2);
             }
         } else {
-            let capacity = (2 * total).clamp(MIN_CAPACITY, CHUNK);
+            let capacity = alloc_size(2 * total);
             self.relocate(capacity, (capacity - total) / 2);
         }
         let end = self.end();
@@ -442,7 +454,7 @@ impl Packed {
     fn shrink_if_sparse(&mut self) {
         let (used, capacity) = (self.used(), self.capacity());
         if capacity > SHRINK_FROM && used <= capacity / 4 {
-            let capacity = (2 * used).max(MIN_CAPACITY);
+            let capacity = alloc_size(2 * used);
             self.relocate(capacity, (capacity - used) / 2);
         }
     }
@@ -728,9 +740,32 @@ impl PackedList {
         self.push(element, false);
     }
 
-    /// Adds `element` at the head or the tail: into the chunk there if it has (or can cheaply
-    /// make) room, else into a new chunk.
+    /// Pushes `elements` in turn at the head (so they end up reversed, as with LPUSH) or at
+    /// the tail, sizing buffers for all of them at once: a small list's grows once, and the
+    /// last chunk a push of many opens is no larger than what is left to store.
+    pub fn push_all<E: AsRef<[u8]>>(&mut self, at_front: bool, elements: &[E]) {
+        if let [element] = elements {
+            // Nothing is known about what comes next: the same as any single push.
+            self.push(element.as_ref(), at_front);
+            return;
+        }
+        let packed = |e: &E| Some(entry_len(e.as_ref().len())).filter(|&n| n <= BIG_ENTRY);
+        let mut coming: usize = elements.iter().filter_map(packed).sum();
+        for element in elements {
+            self.push_sized(element.as_ref(), at_front, Some(coming));
+            coming -= packed(element).unwrap_or(0);
+        }
+    }
+
+    /// Adds `element` at the head or the tail.
     fn push(&mut self, element: &[u8], at_front: bool) {
+        self.push_sized(element, at_front, None);
+    }
+
+    /// Adds `element` at the head or the tail: into the chunk there if it has (or can cheaply
+    /// make) room, else into a new chunk. `coming`, when known, counts the bytes of entries
+    /// that this push and those right after it at the same end bring, for sizing buffers.
+    fn push_sized(&mut self, element: &[u8], at_front: bool, coming: Option<usize>) {
         let chunks = self.chunk_count();
         let (edge, new_at) = if at_front {
             (0, 0)
@@ -744,17 +779,23 @@ impl PackedList {
         }
         let mut beside_packed = false;
         if let Some(Chunk::Packed(packed)) = self.chunk_mut(edge) {
-            if packed.make_room(at_front, n) {
+            if packed.make_room(at_front, n, coming.unwrap_or(n).max(n)) {
                 packed.write(at_front, element, n);
                 self.grew(1);
                 return;
             }
             beside_packed = true;
         }
-        // Next to a full chunk of small entries, more will likely follow: a full-size buffer
-        // at once. Otherwise (a first element, or one beside a big element) a buffer of the
-        // entry's size, to grow if more come.
-        let capacity = if beside_packed { CHUNK } else { n };
+        // The size of what is coming when that is known. Otherwise, next to a full chunk of
+        // small entries more will likely follow: a quarter of a chunk at once (growing to a
+        // full one takes four copies of at most 3.4 KiB, and a list that stops short wastes
+        // at most a third of its last chunk); and for a first element, or one beside a big
+        // element, a buffer of the entry's size, to grow if more comes.
+        let capacity = match coming {
+            Some(coming) => alloc_size(coming.max(n)),
+            None if beside_packed => NEXT_CHUNK,
+            None => alloc_size(n),
+        };
         let mut chunk = Packed::with_capacity(capacity, at_front);
         chunk.write(at_front, element, n);
         self.insert_chunk(new_at, Chunk::Packed(chunk));
@@ -914,7 +955,7 @@ impl PackedList {
         if n <= BIG_ENTRY {
             for (chunk, at_front) in [(i - 1, false), (i, true)] {
                 if let Some(Chunk::Packed(packed)) = self.chunk_mut(chunk) {
-                    if packed.make_room(at_front, n) {
+                    if packed.make_room(at_front, n, n) {
                         packed.write(at_front, element, n);
                         self.grew(1);
                         return;
@@ -925,7 +966,7 @@ impl PackedList {
         let chunk = if n > BIG_ENTRY {
             Chunk::Big(element.into())
         } else {
-            let mut packed = Packed::with_capacity(n, false);
+            let mut packed = Packed::with_capacity(alloc_size(n), false);
             packed.write(false, element, n);
             Chunk::Packed(packed)
         };
@@ -1418,6 +1459,7 @@ mod tests {
     enum Op {
         Push(bool, Vec<u8>),
         PushMany(bool, Vec<u8>, u16),
+        PushAll(bool, Vec<Vec<u8>>),
         Pop(bool),
         Get(Index),
         Set(Index, Vec<u8>),
@@ -1453,6 +1495,8 @@ mod tests {
         prop_oneof![
             6 => (any::<bool>(), element()).prop_map(|(f, e)| Op::Push(f, e)),
             1 => (any::<bool>(), short_element(), 1u16..250).prop_map(|(f, e, n)| Op::PushMany(f, e, n)),
+            2 => (any::<bool>(), proptest::collection::vec(element(), 1..12))
+                .prop_map(|(f, es)| Op::PushAll(f, es)),
             4 => any::<bool>().prop_map(Op::Pop),
             1 => index().prop_map(Op::Get),
             2 => (index(), element()).prop_map(|(i, e)| Op::Set(i, e)),
@@ -1483,6 +1527,16 @@ mod tests {
             }
             Op::PushMany(front, e, n) => {
                 for _ in 0..*n {
+                    if *front {
+                        model.push_front(e.clone());
+                    } else {
+                        model.push_back(e.clone());
+                    }
+                }
+                None
+            }
+            Op::PushAll(front, es) => {
+                for e in es {
                     if *front {
                         model.push_front(e.clone());
                     } else {
@@ -1568,6 +1622,10 @@ mod tests {
                         list.push_back(e);
                     }
                 }
+                None
+            }
+            Op::PushAll(front, es) => {
+                list.push_all(*front, es);
                 None
             }
             Op::Pop(front) => {

@@ -155,19 +155,16 @@ fn push_generic(
 ) -> CommandResult {
     let key = args.next_bytes()?;
     let elements = args.rest();
+    let at_front = end == End::Left;
     let len = match list_mut(ctx, key)? {
         Some(list) => {
-            for element in elements {
-                push(list, end, element);
-            }
+            list.push_all(at_front, elements);
             list.len()
         }
         None if existing_only => 0,
         None => {
             let mut list = ListValue::new();
-            for element in elements {
-                push(&mut list, end, element);
-            }
+            list.push_all(at_front, elements);
             let len = list.len();
             create(ctx, key, list)?;
             len
