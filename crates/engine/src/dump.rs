@@ -119,7 +119,7 @@ pub fn serialize(value: &Value) -> Vec<u8> {
         Value::List(items) => {
             out.push(Tag::List as u8);
             write_varint(&mut out, items.len() as u64);
-            for item in items {
+            for item in items.iter() {
                 write_bytes(&mut out, item);
             }
         }
@@ -173,7 +173,7 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
             let count = reader.count()?;
             let mut items = crate::ListValue::new();
             for _ in 0..count {
-                items.push_back(crate::CompactBytes::new(reader.bytes()?));
+                items.push_back(reader.bytes()?);
             }
             if items.is_empty() {
                 return Err(PayloadError::BadFormat);

@@ -21,6 +21,8 @@
 //!   [`keys`]; connection-level commands the engine can answer in [`connection`];
 //!   introspection of the table in [`introspect`].
 //! - [`t_sort`]: SORT and SORT_RO, which read the keys their patterns name.
+//! - [`packed_list`]: how a list stores its elements, packed in chunks of bytes as Redis's
+//!   quicklist does.
 //! - [`glob`]: Redis's glob matcher for `KEYS`, `SCAN MATCH` and friends; `strtod`: C's
 //!   `strtod`, for the numbers Redis reads with it.
 #![deny(missing_docs)]
@@ -41,6 +43,7 @@ pub mod keyspace;
 mod longdouble;
 #[cfg(test)]
 mod model_tests;
+pub mod packed_list;
 mod random;
 pub mod reply;
 mod scan;

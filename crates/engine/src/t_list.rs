@@ -1,7 +1,7 @@
 //! List commands (Redis's `t_list.c`), the non-blocking ones.
 //!
-//! A list is a `VecDeque` (see [`ListValue`]), so pushes and pops at both ends and access by
-//! index are O(1). A list is never empty: the command that removes its last element deletes
+//! A list is a [`ListValue`]: elements packed in chunks, so pushes and pops at both ends are
+//! O(1) and an index is found by skipping whole chunks from the nearer end. A list is never empty: the command that removes its last element deletes
 //! the key, as Redis does. Arguments are parsed and keys looked up in the same order as Redis,
 //! so that a request with several faults reports the same one.
 
@@ -30,7 +30,7 @@ impl End {
 }
 
 /// Adds `element` at `end` of `list`.
-fn push(list: &mut ListValue, end: End, element: CompactBytes) {
+fn push(list: &mut ListValue, end: End, element: &[u8]) {
     match end {
         End::Left => list.push_front(element),
         End::Right => list.push_back(element),
@@ -43,6 +43,17 @@ fn pop(list: &mut ListValue, end: End) -> Option<CompactBytes> {
         End::Left => list.pop_front(),
         End::Right => list.pop_back(),
     }
+}
+
+/// Takes the element at `end` of `list` and replies with it, straight from the list's bytes;
+/// false when the list is empty.
+fn pop_into(list: &mut ListValue, end: End, reply: &mut Reply) -> bool {
+    let send = |element: &[u8]| reply.bulk(element);
+    match end {
+        End::Left => list.pop_front_with(send),
+        End::Right => list.pop_back_with(send),
+    }
+    .is_some()
 }
 
 /// The list at `key` for a read (counted as a keyspace hit or miss): `None` if missing,
@@ -144,19 +155,16 @@ fn push_generic(
 ) -> CommandResult {
     let key = args.next_bytes()?;
     let elements = args.rest();
+    let at_front = end == End::Left;
     let len = match list_mut(ctx, key)? {
         Some(list) => {
-            for element in elements {
-                push(list, end, CompactBytes::new(element));
-            }
+            list.push_all(at_front, elements);
             list.len()
         }
         None if existing_only => 0,
         None => {
-            let mut list = ListValue::with_capacity(elements.len());
-            for element in elements {
-                push(&mut list, end, CompactBytes::new(element));
-            }
+            let mut list = ListValue::new();
+            list.push_all(at_front, elements);
             let len = list.len();
             create(ctx, key, list)?;
             len
@@ -205,18 +213,17 @@ fn pop_generic(
         return Ok(());
     };
     match count {
-        None => match pop(list, end) {
-            Some(element) => reply.bulk(&element),
-            // Unreachable as lists are never empty; answer as for a missing key.
-            None => reply.null(),
-        },
+        None => {
+            if !pop_into(list, end, reply) {
+                // Unreachable as lists are never empty; answer as for a missing key.
+                reply.null();
+            }
+        }
         Some(count) => {
             let n = count.min(list.len());
             reply.array(n);
             for _ in 0..n {
-                if let Some(element) = pop(list, end) {
-                    reply.bulk(&element);
-                }
+                pop_into(list, end, reply);
             }
         }
     }
@@ -243,7 +250,7 @@ pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         return Ok(());
     };
     match clamp_range(start, stop, list.len()) {
-        Some((start, stop)) => reply.bulks(list.range(start..=stop).map(|e| e.as_bytes())),
+        Some((start, stop)) => reply.bulks(list.range(start..stop + 1)),
         None => reply.array(0),
     }
     Ok(())
@@ -273,10 +280,10 @@ pub fn lset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     };
     let index = args.next_i64()?;
     let element = args.next_bytes()?;
-    let slot = resolve_index(index, list.len())
-        .and_then(|i| list.get_mut(i))
-        .ok_or(CommandError::msg("ERR index out of range"))?;
-    *slot = CompactBytes::new(element);
+    let set = resolve_index(index, list.len()).is_some_and(|i| list.set(i, element));
+    if !set {
+        return Err(CommandError::msg("ERR index out of range"));
+    }
     reply.ok();
     Ok(())
 }
@@ -298,9 +305,9 @@ pub fn linsert(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         reply.integer(0);
         return Ok(());
     };
-    match list.iter().position(|e| e.as_bytes() == pivot) {
+    match list.iter().position(|e| e == pivot) {
         Some(at) => {
-            list.insert(at + usize::from(after), CompactBytes::new(element));
+            list.insert(at + usize::from(after), element);
             reply.count(list.len());
         }
         None => reply.integer(-1),
@@ -322,27 +329,7 @@ pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         0 => usize::MAX,
         n => usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX),
     };
-    // Matches at or after `first` may go: 0 from the head; from the tail, the position of the
-    // `limit`-th match counting backwards, so one `retain` pass serves both directions.
-    let first = if count < 0 {
-        list.iter()
-            .enumerate()
-            .rev()
-            .filter(|(_, e)| e.as_bytes() == element)
-            .take(limit)
-            .last()
-            .map_or(0, |(i, _)| i)
-    } else {
-        0
-    };
-    let mut removed = 0usize;
-    let mut index = 0usize;
-    list.retain(|e| {
-        let drop = index >= first && removed < limit && e.as_bytes() == element;
-        index += 1;
-        removed += usize::from(drop);
-        !drop
-    });
+    let removed = list.remove_matching(element, limit, count < 0);
     let empty = list.is_empty();
     delete_if_empty(ctx, key, empty)?;
     reply.count(removed);
@@ -356,10 +343,7 @@ pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     let stop = args.next_i64()?;
     if let Some(list) = list_mut(ctx, key)? {
         match clamp_range(start, stop, list.len()) {
-            Some((start, stop)) => {
-                list.truncate(stop + 1);
-                list.drain(..start);
-            }
+            Some((start, stop)) => list.retain_range(start..stop + 1),
             None => list.clear(),
         }
         let empty = list.is_empty();
@@ -419,13 +403,18 @@ pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         .ok()
         .filter(|&m| m > 0)
         .unwrap_or(usize::MAX);
-    let positions = (0..len)
-        .map(|i| if from_tail { len - 1 - i } else { i })
-        .take(scan);
+    // One walk over the elements, from the end the rank says, with their positions.
+    let mut forward = list.iter().enumerate();
+    let mut backward = list.iter().rev().enumerate().map(|(i, e)| (len - 1 - i, e));
+    let walk: &mut dyn Iterator<Item = (usize, &[u8])> = if from_tail {
+        &mut backward
+    } else {
+        &mut forward
+    };
     let mut found = Vec::new();
     let mut matches: i64 = 0;
-    for position in positions {
-        if list[position].as_bytes() != element {
+    for (position, candidate) in walk.take(scan) {
+        if candidate != element {
             continue;
         }
         matches += 1;
@@ -520,14 +509,14 @@ pub(crate) fn move_generic(
     reply.bulk(&element);
     if same {
         // Rotation: the element goes back into the list it came from.
-        push(list, to, element);
+        push(list, to, &element);
         return Ok(true);
     }
     let empty = list.is_empty();
     delete_if_empty(ctx, source, empty)?;
     match list_mut(ctx, destination)? {
-        Some(list) => push(list, to, element),
-        None => create(ctx, destination, ListValue::from([element]))?,
+        Some(list) => push(list, to, &element),
+        None => create(ctx, destination, ListValue::from_iter([element.as_bytes()]))?,
     }
     Ok(true)
 }
@@ -587,17 +576,16 @@ pub(crate) fn serve_pop(
     reply.array(2);
     reply.bulk(key);
     match count {
-        None => match pop(list, end) {
-            Some(element) => reply.bulk(&element),
-            None => return Err(CommandError::Internal("empty list")),
-        },
+        None => {
+            if !pop_into(list, end, reply) {
+                return Err(CommandError::Internal("empty list"));
+            }
+        }
         Some(count) => {
             let n = count.min(list.len());
             reply.array(n);
             for _ in 0..n {
-                if let Some(element) = pop(list, end) {
-                    reply.bulk(&element);
-                }
+                pop_into(list, end, reply);
             }
         }
     }
@@ -1088,6 +1076,149 @@ mod tests {
         // SET replaces a list whatever its type.
         assert_eq!(c.cmd("SET l v"), Frame::simple("OK"));
         assert_eq!(c.cmd("LLEN l"), err(WRONGTYPE));
+    }
+
+    /// Lists long enough to span many chunks, with elements from empty to larger than a chunk,
+    /// through every command that walks or edits the middle, against a `VecDeque`.
+    #[test]
+    fn long_lists_with_mixed_sizes() {
+        use std::collections::VecDeque;
+
+        let mut c = Client::new();
+        let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        let sizes = [0, 1, 20, 127, 128, 400, 600, 5000];
+        let element = |n: u64| {
+            let size = sizes[(n % sizes.len() as u64) as usize];
+            let mut e = format!("e{n}:").into_bytes();
+            e.resize(size.max(e.len()), b'.');
+            e
+        };
+        for i in 0..3000 {
+            let e = element(next(40));
+            if i % 3 == 0 {
+                c.run(&[b"LPUSH", b"l", &e]);
+                model.push_front(e);
+            } else {
+                c.run(&[b"RPUSH", b"l", &e]);
+                model.push_back(e);
+            }
+        }
+        let check = |c: &mut Client, model: &VecDeque<Vec<u8>>| {
+            let all = Frame::Array(
+                model
+                    .iter()
+                    .map(|e| Frame::bulk(Bytes::copy_from_slice(e)))
+                    .collect(),
+            );
+            assert_eq!(c.cmd("LRANGE l 0 -1"), all);
+            assert_eq!(c.int("LLEN l"), model.len() as i64);
+        };
+        check(&mut c, &model);
+        for round in 0..300 {
+            let len = model.len() as u64;
+            let at = next(len);
+            let e = element(next(40));
+            match round % 6 {
+                0 => {
+                    assert_eq!(
+                        c.run(&[b"LSET", b"l", at.to_string().as_bytes(), &e]),
+                        Frame::simple("OK")
+                    );
+                    model[at as usize] = e;
+                }
+                1 => {
+                    let pivot = model[at as usize].clone();
+                    c.run(&[b"LINSERT", b"l", b"BEFORE", &pivot, &e]);
+                    let first = model.iter().position(|x| *x == pivot).unwrap_or(0);
+                    model.insert(first, e);
+                }
+                2 => {
+                    let target = model[at as usize].clone();
+                    let removed = c.run(&[b"LREM", b"l", b"-2", &target]);
+                    let mut gone = 0;
+                    let mut i = model.len();
+                    while i > 0 && gone < 2 {
+                        i -= 1;
+                        if model[i] == target {
+                            model.remove(i);
+                            gone += 1;
+                        }
+                    }
+                    assert_eq!(removed, int(gone));
+                }
+                3 => {
+                    let expected = model
+                        .get(at as usize)
+                        .map_or(Frame::NullBulk, |e| Frame::bulk(Bytes::copy_from_slice(e)));
+                    assert_eq!(c.cmd(&format!("LINDEX l {at}")), expected);
+                    let from = at as usize;
+                    let range = Frame::Array(
+                        model
+                            .iter()
+                            .skip(from)
+                            .take(100)
+                            .map(|e| Frame::bulk(Bytes::copy_from_slice(e)))
+                            .collect(),
+                    );
+                    assert_eq!(c.cmd(&format!("LRANGE l {from} {}", from + 99)), range);
+                }
+                4 => {
+                    let target = model[at as usize].clone();
+                    let positions: Vec<i64> = model
+                        .iter()
+                        .enumerate()
+                        .rev()
+                        .filter(|(_, x)| **x == target)
+                        .map(|(i, _)| i as i64)
+                        .collect();
+                    assert_eq!(
+                        c.run(&[b"LPOS", b"l", &target, b"RANK", b"-1", b"COUNT", b"0"]),
+                        ints(&positions)
+                    );
+                }
+                _ => {
+                    c.cmd("LTRIM l 1 -2");
+                    model.pop_front();
+                    model.pop_back();
+                    let popped = c.cmd("LMOVE l l RIGHT LEFT");
+                    if let Some(e) = model.pop_back() {
+                        assert_eq!(popped, Frame::bulk(Bytes::copy_from_slice(&e)));
+                        model.push_front(e);
+                    }
+                }
+            }
+        }
+        check(&mut c, &model);
+        assert_eq!(c.cmd("OBJECT ENCODING l"), Frame::bulk("quicklist"));
+        // DUMP and RESTORE carry the elements, whatever the chunking.
+        let payload = match c.cmd("DUMP l") {
+            Frame::Bulk(payload) => payload,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            c.run(&[b"RESTORE", b"copy", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(c.cmd("LRANGE copy 0 -1"), c.cmd("LRANGE l 0 -1"));
+        // Popping everything deletes the key.
+        let all = model.len();
+        assert_eq!(c.cmd(&format!("RPOP l {all}")), {
+            Frame::Array(
+                model
+                    .iter()
+                    .rev()
+                    .map(|e| Frame::bulk(Bytes::copy_from_slice(e)))
+                    .collect(),
+            )
+        });
+        assert_eq!(c.cmd("EXISTS l"), int(0));
     }
 
     #[test]

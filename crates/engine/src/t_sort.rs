@@ -42,8 +42,8 @@ use crate::strtod::strtod;
 use crate::table::{command, engine};
 use crate::value::is_intset;
 use crate::{
-    Args, CommandError, CommandResult, CompactBytes, Ctx, Engine, Entry, ListValue, LockPlan,
-    Reply, Session, SetValue, Value,
+    Args, CommandError, CommandResult, Ctx, Engine, Entry, ListValue, LockPlan, Reply, Session,
+    SetValue, Value,
 };
 
 /// A weight that is not a number, as Redis words it.
@@ -260,18 +260,15 @@ fn load<'v>(
         Some(Value::List(list)) => {
             let window = options.window(list.len());
             if !options.dont_sort {
-                let elements = list.iter().map(|e| e.as_bytes()).collect();
+                let elements = list.iter().collect();
                 return Ok(Loaded { elements, window });
             }
             let taken = window.len();
             let elements: Vec<&[u8]> = if options.desc {
                 let last = list.len() - window.start;
-                list.range(last - taken..last)
-                    .rev()
-                    .map(|e| e.as_bytes())
-                    .collect()
+                list.range(last - taken..last).rev().collect()
             } else {
-                list.range(window).map(|e| e.as_bytes()).collect()
+                list.range(window).collect()
             };
             Ok(Loaded {
                 elements,
@@ -674,17 +671,20 @@ fn store_items(
     items: &[Item<'_>],
     gets: &[&[u8]],
 ) -> Result<ListValue, CommandError> {
-    let mut list = ListValue::with_capacity(items.len() * gets.len().max(1));
+    let mut elements: Vec<&[u8]> = Vec::with_capacity(items.len() * gets.len().max(1));
     let mut key = Vec::new();
     for item in items {
         if gets.is_empty() {
-            list.push_back(CompactBytes::new(item.element));
+            elements.push(item.element);
         }
         for pattern in gets {
             let value = lookup_by_pattern(ctx, pattern, item.element, &mut key)?;
-            list.push_back(CompactBytes::new(value.unwrap_or_default()));
+            elements.push(value.unwrap_or_default());
         }
     }
+    // One push of them all sizes the list's chunks once.
+    let mut list = ListValue::new();
+    list.push_all(false, &elements);
     Ok(list)
 }
 

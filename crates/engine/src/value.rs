@@ -9,9 +9,10 @@ use crate::CompactBytes;
 /// A string value: up to 38 bytes inline, so a value and its key share one allocation.
 pub type StrValue = CompactBytes<38>;
 
-/// A list: its elements in order, each a compact byte string. A ring buffer gives O(1) pushes
-/// and pops at both ends and O(1) access by index.
-pub type ListValue = std::collections::VecDeque<CompactBytes>;
+/// A list: its elements in order, packed back to back in chunks of bytes (see
+/// [`crate::packed_list`]): O(1) pushes and pops at both ends, about 2 bytes of overhead per
+/// short element.
+pub type ListValue = crate::packed_list::PackedList;
 
 pub use crate::hash_value::HashValue;
 
