@@ -107,6 +107,42 @@ pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
     Some(read.value)
 }
 
+/// A `numkeys` argument (LMPOP, ZMPOP, SINTERCARD, ...): a positive integer, else Redis's
+/// `numkeys should be greater than 0`.
+pub fn parse_numkeys(arg: &[u8]) -> Result<usize, CommandError> {
+    match parse_i64(arg) {
+        Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => Err(CommandError::msg("ERR numkeys should be greater than 0")),
+    }
+}
+
+/// The arguments of LMPOP, BLMPOP, ZMPOP and BZMPOP from `numkeys` on: the keys, the end
+/// (`LEFT`/`RIGHT` or `MIN`/`MAX`, read by `end`) and the `COUNT` (default 1), checked in
+/// Redis's order. A numkeys reaching past the arguments is a syntax error.
+pub(crate) fn parse_mpop<'a, E>(
+    args: &mut Args<'a>,
+    end: impl Fn(&[u8]) -> Result<E, CommandError>,
+) -> Result<(&'a [Bytes], E, usize), CommandError> {
+    let numkeys = parse_numkeys(args.next_bytes()?)?;
+    let rest = args.rest();
+    let keys = rest.get(..numkeys).ok_or(CommandError::Syntax)?;
+    let end = end(rest.get(numkeys).ok_or(CommandError::Syntax)?)?;
+    let mut options = Args::new(&rest[numkeys + 1..]);
+    let mut count = None;
+    while let Some(option) = options.peek() {
+        options.next_bytes()?;
+        if count.is_none() && option.eq_ignore_ascii_case(b"count") && !options.is_empty() {
+            count = Some(match options.next_i64() {
+                Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
+                _ => return Err(CommandError::msg("ERR count should be greater than 0")),
+            });
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok((keys, end, count.unwrap_or(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

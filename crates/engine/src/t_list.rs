@@ -524,7 +524,7 @@ pub(crate) fn move_generic(
 /// `LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`: pops up to `count` (default 1)
 /// elements from the first non-empty list; replies `[key, [elements]]`, or a nil array.
 pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let (keys, end, count) = parse_mpop(args)?;
+    let (keys, end, count) = crate::args::parse_mpop(args, End::parse)?;
     for key in keys {
         // A missing key is skipped; another type stops the search with WRONGTYPE.
         if serve_pop(ctx, key, end, Some(count), reply)? {
@@ -533,30 +533,6 @@ pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     }
     reply.null_array();
     Ok(())
-}
-
-/// LMPOP's and BLMPOP's arguments from `numkeys` on: the keys, the end, and the count
-/// (default 1), checked in Redis's order.
-fn parse_mpop<'a>(args: &mut Args<'a>) -> Result<(&'a [Bytes], End, usize), CommandError> {
-    let numkeys = numkeys(args.next_bytes()?)?;
-    let rest = args.rest();
-    // The keys, then the end: a numkeys reaching past the arguments is a syntax error.
-    let keys = rest.get(..numkeys).ok_or(CommandError::Syntax)?;
-    let end = End::parse(rest.get(numkeys).ok_or(CommandError::Syntax)?)?;
-    let mut options = Args::new(&rest[numkeys + 1..]);
-    let mut count = None;
-    while let Some(option) = options.peek() {
-        options.next_bytes()?;
-        if count.is_none() && option.eq_ignore_ascii_case(b"count") && !options.is_empty() {
-            count = Some(match options.next_i64() {
-                Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
-                _ => return Err(CommandError::msg("ERR count should be greater than 0")),
-            });
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
-    Ok((keys, end, count.unwrap_or(1)))
 }
 
 /// Pops from the list at `key` and replies with the key and what was popped: one element as
@@ -621,7 +597,7 @@ fn blocking_pop(
 /// `BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]`
 pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let timeout = args.next_bytes()?;
-    let (keys, end, count) = parse_mpop(args)?;
+    let (keys, end, count) = crate::args::parse_mpop(args, End::parse)?;
     let deadline = parse_timeout(timeout, ctx.now)?;
     block_unless_served(ctx, keys, end, Some(count), deadline, reply)
 }
@@ -687,14 +663,6 @@ fn blocking_move(
         reply.null();
     }
     Ok(())
-}
-
-/// LMPOP's `numkeys`: a positive integer.
-fn numkeys(arg: &[u8]) -> Result<usize, CommandError> {
-    match parse_i64(arg) {
-        Ok(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
-        _ => Err(CommandError::msg("ERR numkeys should be greater than 0")),
-    }
 }
 
 /// Registration block: the list commands' rows of the command table.

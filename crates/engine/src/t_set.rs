@@ -310,10 +310,7 @@ pub fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
 /// `SINTERCARD numkeys key [key ...] [LIMIT limit]`: the size of the intersection, counting
 /// stopped at `limit` when it is not 0.
 pub fn sintercard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let numkeys = match crate::args::parse_i64(args.next_bytes()?) {
-        Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
-        _ => return Err(CommandError::msg("ERR numkeys should be greater than 0")),
-    };
+    let numkeys = crate::args::parse_numkeys(args.next_bytes()?)?;
     let rest = args.rest();
     let Some(keys) = rest.get(..numkeys) else {
         return Err(CommandError::msg(

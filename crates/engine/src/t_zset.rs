@@ -964,7 +964,7 @@ pub fn zpopmax(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
 /// `ZMPOP numkeys key [key ...] <MIN | MAX> [COUNT count]`: pops from the first non-empty set,
 /// replying `[key, [[member, score], ...]]`, or a nil array when every key is missing.
 pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let (keys, side, count) = parse_mpop(args)?;
+    let (keys, side, count) = crate::args::parse_mpop(args, parse_side)?;
     for key in keys {
         // A missing key is skipped; another type stops the search with WRONGTYPE.
         if pop(ctx, key, side, count, PopReply::KeyNested, reply)?.is_some() {
@@ -975,38 +975,15 @@ pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     Ok(())
 }
 
-/// ZMPOP's and BZMPOP's arguments from `numkeys` on: the keys, the side and the count
-/// (default 1), checked in Redis's order.
-fn parse_mpop<'a>(args: &mut Args<'a>) -> Result<(&'a [Bytes], Side, usize), CommandError> {
-    let numkeys = match parse_i64(args.next_bytes()?) {
-        Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
-        _ => return Err(CommandError::msg("ERR numkeys should be greater than 0")),
-    };
-    let rest = args.rest();
-    // The keys, then the side: a numkeys reaching past the arguments is a syntax error.
-    let keys = rest.get(..numkeys).ok_or(CommandError::Syntax)?;
-    let side = rest.get(numkeys).ok_or(CommandError::Syntax)?;
-    let side = if side.eq_ignore_ascii_case(b"min") {
-        Side::Min
-    } else if side.eq_ignore_ascii_case(b"max") {
-        Side::Max
+/// `MIN` or `MAX`, in any case.
+fn parse_side(arg: &[u8]) -> Result<Side, CommandError> {
+    if arg.eq_ignore_ascii_case(b"min") {
+        Ok(Side::Min)
+    } else if arg.eq_ignore_ascii_case(b"max") {
+        Ok(Side::Max)
     } else {
-        return Err(CommandError::Syntax);
-    };
-    let mut options = Args::new(&rest[numkeys + 1..]);
-    let mut count = None;
-    while let Some(option) = options.peek() {
-        options.next_bytes()?;
-        if count.is_none() && option.eq_ignore_ascii_case(b"count") && !options.is_empty() {
-            count = Some(match options.next_i64() {
-                Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
-                _ => return Err(CommandError::msg("ERR count should be greater than 0")),
-            });
-        } else {
-            return Err(CommandError::Syntax);
-        }
+        Err(CommandError::Syntax)
     }
-    Ok((keys, side, count.unwrap_or(1)))
 }
 
 /// Pops from the sorted set at `key` for a blocking command, replying with the key: one
@@ -1057,7 +1034,7 @@ fn blocking_zpop(
 /// are checked before the timeout, as in Redis.
 pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let timeout = args.next_bytes()?;
-    let (keys, side, count) = parse_mpop(args)?;
+    let (keys, side, count) = crate::args::parse_mpop(args, parse_side)?;
     let deadline = parse_timeout(timeout, ctx.now)?;
     let end = match side {
         Side::Min => End::Left,
