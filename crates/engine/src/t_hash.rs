@@ -1,7 +1,10 @@
 //! Hash commands (Redis's `t_hash.c`), field expiry included.
 //!
-//! A hash is a [`HashValue`]: field to value, plus an expiry time for the fields that have one.
-//! It is never empty: the command that removes its last field deletes the key, as Redis does.
+//! A hash is a [`HashValue`]: field to value, plus an expiry time for the fields that have one,
+//! small (a listpack) or large (a hash table) as Redis keeps it (see [`crate::hash_value`] for
+//! the forms and the conversion rules, which every writer here follows through
+//! [`HashValue::insert`] with the thresholds of the moment). It is never empty: the command
+//! that removes its last field deletes the key, as Redis does.
 //! Every command checks its arguments in the order Redis does, so that a request with several
 //! faults gets the same error from both.
 //!
@@ -31,7 +34,7 @@ use bytes::Bytes;
 use crate::command::CommandSpec;
 use crate::longdouble::{self, LongDouble};
 use crate::table::{command, engine};
-use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, HashValue, Reply, Value};
+use crate::{Args, CommandError, CommandResult, Ctx, Entry, HashValue, Reply, Value};
 
 /// The hash at `key` for a read (counts a keyspace hit or miss), `None` if missing,
 /// `WRONGTYPE` if another type.
@@ -73,7 +76,7 @@ fn update<T>(
     let (db, now, engine) = (ctx.db(), ctx.now, ctx.engine);
     let expired = &engine.keyspace.expired_subkeys;
     let entry = if create {
-        let make = || Entry::new(Value::Hash(Box::default()), now);
+        let make = || Entry::new(Value::Hash(HashValue::new()), now);
         Some(ctx.locked.get_or_insert_with(db, key, now, make)?.0)
     } else {
         ctx.locked.get_mut(db, key, now)?
@@ -112,12 +115,15 @@ fn field_pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [Bytes], Comman
 }
 
 /// Sets every pair of `pairs` in the hash at `key`, clearing their TTLs; how many fields are
-/// new.
+/// new. Like Redis, every argument is checked against the small form's byte limit before any
+/// is written.
 fn set_pairs(ctx: &mut Ctx<'_, '_>, key: &[u8], pairs: &[Bytes]) -> Result<usize, CommandError> {
+    let limits = ctx.engine.config.hash_limits();
     let created = update(ctx, key, true, |hash| {
+        hash.fit_arguments(pairs.iter().map(|a| &a[..]), limits);
         let mut created = 0;
         for pair in pairs.chunks_exact(2) {
-            if hash.insert(&pair[0], CompactBytes::new(&pair[1])) {
+            if hash.insert(&pair[0], &pair[1], limits) {
                 created += 1;
             }
         }
@@ -149,12 +155,14 @@ pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let value = args.next_bytes()?;
-    let now = ctx.now;
+    let (now, limits) = (ctx.now, ctx.engine.config.hash_limits());
     let set = update(ctx, key, true, |hash| {
+        // The field is looked for first: an existing one leaves the hash as it is, even when
+        // the value would not fit the small form (Redis checks in this order too).
         if hash.contains(field, now) {
             return Ok(false);
         }
-        hash.insert(field, CompactBytes::new(value));
+        hash.insert(field, value, limits);
         Ok(true)
     })?;
     reply.integer(i64::from(set == Some(true)));
@@ -290,7 +298,7 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     let field = args.next_bytes()?;
     // Redis parses the increment before it looks at the key.
     let by = args.next_i64()?;
-    let now = ctx.now;
+    let (now, limits) = (ctx.now, ctx.engine.config.hash_limits());
     let new = update(ctx, key, true, |hash| {
         let current = match hash.get(field, now) {
             Some(value) => kv_resp::parse_i64(value)
@@ -298,8 +306,7 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
             None => 0,
         };
         let new = current.checked_add(by).ok_or(CommandError::Overflow)?;
-        let text = CompactBytes::new(itoa::Buffer::new().format(new).as_bytes());
-        hash.insert_keep_ttl(field, text);
+        hash.insert_keep_ttl(field, itoa::Buffer::new().format(new).as_bytes(), limits);
         Ok(new)
     })?;
     reply.integer(new.unwrap_or(0));
@@ -320,7 +327,7 @@ pub fn hincrbyfloat(
     if matches!(by, LongDouble::Infinite { .. }) {
         return Err(CommandError::msg("ERR value is NaN or Infinity"));
     }
-    let now = ctx.now;
+    let (now, limits) = (ctx.now, ctx.engine.config.hash_limits());
     let new = update(ctx, key, true, |hash| {
         let current = match hash.get(field, now) {
             Some(value) => longdouble::parse(value)
@@ -336,7 +343,7 @@ pub fn hincrbyfloat(
             }
         };
         let text = longdouble::format_human(&sum);
-        hash.insert_keep_ttl(field, CompactBytes::new(&text));
+        hash.insert_keep_ttl(field, &text, limits);
         Ok(text)
     })?;
     reply.bulk(&new.unwrap_or_default());
@@ -376,6 +383,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         match hash_at(ctx, key)? {
             None => reply.null(),
             // A hash with no live field is already a missing key; `None` only guards the draw.
+            // O(1) from a large hash, O(n) from a small one, as Redis's `lpRandomPair`.
             Some(hash) => match hash.random_live(&mut crate::random::Rng::new(), now) {
                 Some((field, _)) => reply.bulk(field),
                 None => reply.null(),
@@ -412,7 +420,10 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
     };
     let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
     let mut rng = crate::random::Rng::new();
-    if wanted == 0 || hash.random_live(&mut rng, now).is_none() {
+    // A small hash's live pairs are listed once (O(n) for a bounded n), so that every draw
+    // after that is O(1) in either form.
+    let picker = hash.live_picker(now);
+    if wanted == 0 || picker.pick(&mut rng).is_none() {
         reply.array(0);
         return Ok(());
     }
@@ -421,14 +432,16 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         // allocated in proportion to it.
         write_picks_header(reply, with_values, wanted);
         for _ in 0..wanted {
-            let (field, value) = hash
-                .random_live(&mut rng, now)
+            let (field, value) = picker
+                .pick(&mut rng)
                 .ok_or(CommandError::Internal("hash emptied under its lock"))?;
             write_pick(reply, with_values, field, value);
         }
         return Ok(());
     }
-    let picked = hash.distinct_live(&mut rng, wanted, now);
+    // Distinct picks: from a small hash in the hash's order (the whole hash when the count
+    // covers it), as Redis answers from a listpack.
+    let picked = picker.distinct(&mut rng, wanted);
     write_picks_header(reply, with_values, picked.len());
     for (field, value) in picked {
         write_pick(reply, with_values, field, value);
@@ -439,11 +452,11 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`: the next cursor and a batch of live fields
 /// with their values.
 ///
-/// A hash Redis would keep compact (listpack: see `Value::encoding`) comes back whole with
-/// cursor 0, whatever the cursor and COUNT, as Redis answers for its compact hashes. A bigger
-/// one is walked in the order of its fields' hashes (under the map's own hasher, fixed for the
-/// map's life): the cursor is the hash to resume from, so every field present for the whole
-/// iteration is returned at least once however the map grows, shrinks or rehashes in between.
+/// A small hash (a listpack) comes back whole with cursor 0, in its order, whatever the cursor
+/// and COUNT, as Redis answers for a listpack. A large one is walked in the order of its
+/// fields' hashes (under the map's own hasher, fixed for the map's life): the cursor is the
+/// hash to resume from, so every field present for the whole iteration is returned at least
+/// once however the map grows, shrinks or rehashes in between.
 pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = crate::keys::parse_cursor(args.next_bytes()?)?;
@@ -455,12 +468,12 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         return Ok(());
     };
     let options = crate::scan::ScanOptions::parse(args)?;
-    let (next, batch) = if crate::value::is_compact_hash(hash) {
-        (0, hash.iter(now).collect::<Vec<_>>())
-    } else {
-        let hasher = hash.hasher();
-        let items = hash.iter(now).map(|(f, v)| (hasher.hash_one(f), (f, v)));
-        crate::scan::hash_order_step(items, cursor, options.count)
+    let (next, batch) = match hash.table_hasher() {
+        None => (0, hash.iter(now).collect::<Vec<_>>()),
+        Some(hasher) => {
+            let items = hash.iter(now).map(|(f, v)| (hasher.hash_one(f), (f, v)));
+            crate::scan::hash_order_step(items, cursor, options.count)
+        }
     };
     let batch: Vec<_> = batch
         .into_iter()
@@ -903,7 +916,7 @@ pub fn hgetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let values = update(ctx, key, false, |hash| {
         let mut values = Vec::with_capacity(fields.len());
         for field in fields {
-            let value = hash.get(field, now).cloned();
+            let value = hash.get(field, now).map(|v| v.to_vec());
             if value.is_some() {
                 match expiry {
                     GetExpiry::Keep => {}
@@ -1050,6 +1063,7 @@ pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let options = SetExOptions::parse(args, now)?;
     let engine = ctx.engine;
     let expired = &engine.keyspace.expired_subkeys;
+    let limits = engine.config.hash_limits();
     let set = update(ctx, key, !options.fxx, |hash| {
         let fields = || options.pairs.chunks_exact(2).map(|pair| &pair[0][..]);
         if (options.fnx && fields().any(|f| hash.contains(f, now)))
@@ -1057,17 +1071,20 @@ pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         {
             return Ok(false);
         }
+        // Redis 8.0 checks the pairs against the small form's byte limit once the condition
+        // holds, before writing any.
+        hash.fit_arguments(options.pairs.iter().map(|a| &a[..]), limits);
         for pair in options.pairs.chunks_exact(2) {
-            let (field, value) = (&pair[0][..], CompactBytes::new(&pair[1]));
+            let (field, value) = (&pair[0][..], &pair[1][..]);
             match options.expiry {
                 SetExpiry::Clear => {
-                    hash.insert(field, value);
+                    hash.insert(field, value, limits);
                 }
                 SetExpiry::Keep => {
-                    hash.insert_keep_ttl(field, value);
+                    hash.insert_keep_ttl(field, value, limits);
                 }
                 SetExpiry::At(at) => {
-                    hash.insert_keep_ttl(field, value);
+                    hash.insert_keep_ttl(field, value, limits);
                     expire_field(hash, field, at, now, expired);
                 }
             }

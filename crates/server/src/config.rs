@@ -3,10 +3,11 @@
 //! `CONFIG REWRITE`.
 //!
 //! Every parameter kv accepts is a row of [`PARAMS`]. Rows kv acts on say so in their doc;
-//! encoding-tuning rows (`hash-max-listpack-entries`, ...) are accepted and reported as Redis
-//! does, even though kv's encodings differ, so tools that set them keep working; the sorted-set
-//! thresholds (`zset-max-listpack-*`) also steer kv's own small form, through
-//! [`apply_engine_settings`]. Parameters for
+//! the encoding thresholds of hashes, sets and sorted sets (`hash-max-listpack-*`,
+//! `set-max-intset-entries`, `zset-max-listpack-*`, and their `ziplist` aliases) steer kv's
+//! small forms, through [`apply_engine_settings`]; the other encoding-tuning rows (lists,
+//! streams, HyperLogLogs) are accepted and reported as Redis does, so tools that set them keep
+//! working. Parameters for
 //! features kv does not have yet (snapshots, AOF, replication) accept only their "off" value, so
 //! a configuration that asks for them fails loudly instead of being silently ignored.
 
@@ -205,8 +206,9 @@ pub static PARAMS: &[Param] = &[
     param!("dbfilename", "dump.rdb", Kind::Text),
     param!("appendfilename", "appendonly.aof", Kind::Text, immutable),
     param!("replicaof", "", Kind::Custom(no_replication), aliases: &["slaveof"]),
-    // Encoding tuning: accepted and reported. kv's encodings do not depend on them, except
-    // for the sorted-set thresholds, which the engine reads (ENGINE_SETTINGS).
+    // Encoding tuning: accepted and reported. The hash, set and sorted-set thresholds steer
+    // the engine's small forms (ENGINE_SETTINGS); the others are not acted on. Redis 7.0's
+    // built-in default for hash-max-listpack-entries is 512 (its sample redis.conf says 128).
     param!("hash-max-listpack-entries", "512", MEMORY, aliases: &["hash-max-ziplist-entries"]),
     param!("hash-max-listpack-value", "64", MEMORY, aliases: &["hash-max-ziplist-value"]),
     param!("list-max-listpack-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, aliases: &["list-max-ziplist-size"]),
@@ -337,7 +339,13 @@ impl Param {
 }
 
 /// Parameters the engine reads, through [`apply_engine_settings`], whenever they change.
-pub const ENGINE_SETTINGS: &[&str] = &["zset-max-listpack-entries", "zset-max-listpack-value"];
+pub const ENGINE_SETTINGS: &[&str] = &[
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+];
 
 /// Copies the parameters the engine consults into its atomics: at start-up, and after a
 /// `CONFIG SET` of one of [`ENGINE_SETTINGS`].
@@ -349,6 +357,15 @@ pub fn apply_engine_settings(config: &Config, engine: &kv_engine::EngineConfig) 
     engine
         .zset_max_listpack_value
         .store(read("zset-max-listpack-value"), Ordering::Relaxed);
+    engine
+        .hash_max_listpack_entries
+        .store(read("hash-max-listpack-entries"), Ordering::Relaxed);
+    engine
+        .hash_max_listpack_value
+        .store(read("hash-max-listpack-value"), Ordering::Relaxed);
+    engine
+        .set_max_intset_entries
+        .store(read("set-max-intset-entries"), Ordering::Relaxed);
 }
 
 /// The live configuration.

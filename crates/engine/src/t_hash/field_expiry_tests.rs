@@ -724,8 +724,16 @@ fn encoding_names_follow_redis_7_4() {
     );
     assert_eq!(c.cmd_at("OBJECT ENCODING h", t), bulk("hashtable"));
     c.cmd_at("HDEL h big", t);
-    c.cmd_at("HPERSIST h FIELDS 1 a", t);
-    assert_eq!(c.cmd_at("OBJECT ENCODING h", t), bulk("listpack"));
+    assert_eq!(
+        c.cmd_at("OBJECT ENCODING h", t),
+        bulk("hashtable"),
+        "a hash never converts back"
+    );
+    assert_eq!(c.cmd_at("HTTL h FIELDS 1 a", t), ints(&[100]));
+    c.cmd_at("HSET s a 1", t);
+    c.cmd_at("HEXPIRE s 100 FIELDS 1 a", t);
+    c.cmd_at("HPERSIST s FIELDS 1 a", t);
+    assert_eq!(c.cmd_at("OBJECT ENCODING s", t), bulk("listpack"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -881,16 +889,13 @@ fn dump_and_restore_keep_field_ttls() {
 fn payloads_with_field_ttls_have_a_fixed_layout() {
     use crate::dump::{deserialize, serialize, FORMAT_VERSION};
     let mut hash = crate::HashValue::new();
-    hash.insert(b"f", crate::CompactBytes::new(b"v"));
+    hash.insert(b"f", b"v", crate::hash_value::Limits::DEFAULT);
     hash.set_expiry(b"f", 300);
-    let payload = serialize(&crate::Value::Hash(Box::new(hash.clone())));
+    let payload = serialize(&crate::Value::Hash(hash.clone()));
     // Tag 6, one field, "f", "v", expiry 300 as a varint (0xac 0x02), then the footer.
     assert_eq!(&payload[..8], b"\x06\x01\x01f\x01v\xac\x02");
     assert_eq!(&payload[8..10], &FORMAT_VERSION.to_le_bytes());
-    assert_eq!(
-        deserialize(&payload),
-        Ok(crate::Value::Hash(Box::new(hash)))
-    );
+    assert_eq!(deserialize(&payload), Ok(crate::Value::Hash(hash)));
     // A field without a TTL in a tag-6 payload is written as expiry 0.
     let sealed = |body: &[u8]| {
         let mut out = body.to_vec();
