@@ -51,6 +51,15 @@ impl<V> IndexedMap<V> {
         self.entries.len()
     }
 
+    /// Makes room for `additional` more entries (growing as a `Vec` does: an empty map gets
+    /// exactly that much, a fuller one at least doubles).
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index
+            .reserve(additional, |&i| hasher.hash_one(entries[i].0.as_bytes()));
+    }
+
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -259,6 +268,11 @@ impl IndexedSet {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Makes room for `additional` more members.
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
     }
 
     /// Adds `member`; false if it was there already.

@@ -35,6 +35,12 @@ fn push_varint(out: &mut Vec<u8>, mut n: usize) {
     out.push(n as u8);
 }
 
+/// How many bytes `n` takes as a LEB128 varint.
+fn varint_len(n: usize) -> usize {
+    let bits = usize::BITS - n.leading_zeros();
+    (bits.max(1) as usize).div_ceil(7)
+}
+
 /// Reads a LEB128 varint at `*at`, moving past it; `None` if the bytes end first or it does
 /// not fit a `usize` (the buffer is kv's own, so neither happens).
 fn read_varint(bytes: &[u8], at: &mut usize) -> Option<usize> {
@@ -86,7 +92,7 @@ impl Listpack {
             body.extend_from_slice(value);
             count += 1;
         }
-        let mut bytes = Vec::with_capacity(body.len() + 3);
+        let mut bytes = Vec::with_capacity(varint_len(count) + body.len());
         push_varint(&mut bytes, count);
         bytes.extend_from_slice(&body);
         Listpack(CompactBytes::from(bytes))
@@ -168,7 +174,9 @@ impl Listpack {
     /// Sets `field` to `value`: in place if the field exists (false), else appended (true).
     /// O(n): the buffer is rebuilt.
     pub fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
-        let mut pair = Vec::with_capacity(field.len() + value.len() + 4);
+        let mut pair = Vec::with_capacity(
+            varint_len(field.len()) + field.len() + varint_len(value.len()) + value.len(),
+        );
         push_varint(&mut pair, field.len());
         pair.extend_from_slice(field);
         push_varint(&mut pair, value.len());
@@ -195,9 +203,12 @@ impl Listpack {
     }
 
     /// Writes the buffer anew with `count` pairs, `replacement` in place of the bytes `cut`.
+    /// The new buffer is allocated at its exact size: the allocation is the hash's whole cost,
+    /// and slack would round it up to a larger allocator chunk.
     fn rebuild(&mut self, count: usize, cut: Range<usize>, replacement: &[u8]) {
         let first = self.first();
-        let mut bytes = Vec::with_capacity(self.0.len() - cut.len() + replacement.len() + 2);
+        let body = self.0.len() - first - cut.len() + replacement.len();
+        let mut bytes = Vec::with_capacity(varint_len(count) + body);
         push_varint(&mut bytes, count);
         bytes.extend_from_slice(&self.0[first..cut.start]);
         bytes.extend_from_slice(replacement);
@@ -244,6 +255,16 @@ mod tests {
         assert_eq!(lp.nth(1), Some((&b"c"[..], &b""[..])));
         assert_eq!(lp.get(b"a"), Some(&b"one"[..]));
         assert_eq!(lp.get(b"zz"), None);
+    }
+
+    #[test]
+    fn varint_lengths() {
+        for n in [0, 1, 127, 128, 16383, 16384, usize::MAX] {
+            let mut out = Vec::new();
+            push_varint(&mut out, n);
+            assert_eq!(out.len(), varint_len(n), "{n}");
+            assert_eq!(read_varint(&out, &mut 0), Some(n));
+        }
     }
 
     #[test]

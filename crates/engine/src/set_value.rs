@@ -127,11 +127,11 @@ impl SetValue {
             if let Some(n) = parse_member(member) {
                 let added = ints.insert(n);
                 if added && ints.len() > max_intset {
-                    self.convert();
+                    self.convert(1);
                 }
                 return added;
             }
-            self.convert();
+            self.convert(1);
         }
         match &mut self.0 {
             Repr::Table(table) => {
@@ -142,6 +142,30 @@ impl SetValue {
         }
     }
 
+    /// Adds every one of `members` (SADD); how many were new. Like one [`SetValue::insert`]
+    /// after another, but a set that will be a hash table by the end is made one first, with
+    /// room for them all, so that it grows once: the final form and members are the same
+    /// (an intset that meets a non-integer converts in either order), and a set of a few
+    /// strings does not keep a doubled vector's slack.
+    pub fn insert_all<M: std::ops::Deref<Target = [u8]>>(
+        &mut self,
+        members: &[M],
+        max_intset: usize,
+    ) -> usize {
+        match &mut self.0 {
+            Repr::Ints(_) => {
+                if members.iter().any(|m| parse_member(m).is_none()) {
+                    self.convert(members.len());
+                }
+            }
+            Repr::Table(table) => table.reserve(members.len()),
+        }
+        members
+            .iter()
+            .filter(|m| self.insert(m, max_intset))
+            .count()
+    }
+
     /// Removes `member`; false if it was not there. Never changes the form.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match &mut self.0 {
@@ -150,10 +174,11 @@ impl SetValue {
         }
     }
 
-    /// Turns an intset into a hash table holding the same members, for good.
-    fn convert(&mut self) {
+    /// Turns an intset into a hash table holding the same members, for good, with room for
+    /// `more` members besides.
+    fn convert(&mut self, more: usize) {
         if let Repr::Ints(ints) = &self.0 {
-            let mut table = IndexedSet::with_capacity(ints.len() + 1);
+            let mut table = IndexedSet::with_capacity(ints.len() + more);
             for n in ints.iter() {
                 table.insert(CompactBytes::new(&IntText::new(n)));
             }

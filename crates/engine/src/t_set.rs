@@ -157,9 +157,7 @@ pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let key = args.next_bytes()?;
     let members = args.rest();
     let max_intset = ctx.engine.config.set_max_intset_entries();
-    let added = update(ctx, key, true, |set| {
-        members.iter().filter(|m| set.insert(m, max_intset)).count()
-    })?;
+    let added = update(ctx, key, true, |set| set.insert_all(members, max_intset))?;
     reply.count(added.unwrap_or(0));
     Ok(())
 }

@@ -98,6 +98,11 @@ const MEMORY: Kind = Kind::Memory {
     min: 0,
     max: i64::MAX,
 };
+/// A count of entries, as Redis's `size_t` integer settings (the `*-max-*-entries` thresholds).
+const ENTRIES: Kind = Kind::Int {
+    min: 0,
+    max: i64::MAX,
+};
 const LOG_LEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 const EVICTION: &[&str] = &[
     "volatile-lru",
@@ -209,12 +214,12 @@ pub static PARAMS: &[Param] = &[
     // Encoding tuning: accepted and reported. The hash, set and sorted-set thresholds steer
     // the engine's small forms (ENGINE_SETTINGS); the others are not acted on. Redis 7.0's
     // built-in default for hash-max-listpack-entries is 512 (its sample redis.conf says 128).
-    param!("hash-max-listpack-entries", "512", MEMORY, aliases: &["hash-max-ziplist-entries"]),
+    param!("hash-max-listpack-entries", "512", ENTRIES, aliases: &["hash-max-ziplist-entries"]),
     param!("hash-max-listpack-value", "64", MEMORY, aliases: &["hash-max-ziplist-value"]),
     param!("list-max-listpack-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, aliases: &["list-max-ziplist-size"]),
     param!("list-compress-depth", "0", INT),
-    param!("set-max-intset-entries", "512", MEMORY),
-    param!("zset-max-listpack-entries", "128", MEMORY, aliases: &["zset-max-ziplist-entries"]),
+    param!("set-max-intset-entries", "512", ENTRIES),
+    param!("zset-max-listpack-entries", "128", ENTRIES, aliases: &["zset-max-ziplist-entries"]),
     param!("zset-max-listpack-value", "64", MEMORY, aliases: &["zset-max-ziplist-value"]),
     param!("hll-sparse-max-bytes", "3000", MEMORY),
     param!("stream-node-max-bytes", "4096", MEMORY),
@@ -269,8 +274,11 @@ pub fn find(name: &str) -> Option<&'static Param> {
 }
 
 /// Parses a memory value as Redis's `memtoull`: digits with an optional unit
-/// (k=1000, kb=1024, m, mb, g, gb), case-insensitive.
+/// (k=1000, kb=1024, m, mb, g, gb), case-insensitive; a sign is refused.
 pub fn parse_memory(text: &str) -> Option<i64> {
+    if text.starts_with('-') {
+        return None;
+    }
     let lower = text.to_ascii_lowercase();
     let digits_end = lower
         .find(|c: char| !c.is_ascii_digit() && c != '-')
@@ -300,9 +308,9 @@ impl Param {
                 _ => Err("argument must be 'yes' or 'no'".into()),
             },
             Kind::Int { min, max } => {
-                let n: i64 = raw
-                    .parse()
-                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                // Redis reads these with `string2ll`: no `+`, no leading zeros, no spaces.
+                let n: i64 = kv_resp::parse_i64(raw.as_bytes())
+                    .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
                 if n < min || n > max {
                     return Err(format!(
                         "argument must be between {min} and {max} inclusive"
@@ -647,6 +655,7 @@ mod tests {
         assert_eq!(parse_memory("1k"), Some(1000));
         assert_eq!(parse_memory("2GB"), Some(2 * 1024 * 1024 * 1024));
         assert_eq!(parse_memory("1x"), None);
+        assert_eq!(parse_memory("-1"), None, "memtoull refuses a sign");
         assert_eq!(parse_memory(""), None);
     }
 
