@@ -1251,6 +1251,175 @@ mod tests {
 
     const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
+    /// Sets the hash thresholds as CONFIG SET would.
+    fn set_hash_limits(c: &Client, entries: u64, value: u64) {
+        let config = &c.engine.config;
+        config
+            .hash_max_listpack_entries
+            .store(entries, std::sync::atomic::Ordering::Relaxed);
+        config
+            .hash_max_listpack_value
+            .store(value, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn encoding(c: &mut Client, key: &str) -> Frame {
+        c.cmd(&format!("OBJECT ENCODING {key}"))
+    }
+
+    fn fields(n: usize) -> String {
+        (0..n).map(|i| format!(" f{i} v")).collect()
+    }
+
+    #[test]
+    fn listpack_thresholds_128_and_512() {
+        let mut c = Client::new();
+        c.cmd(&format!("HSET h{}", fields(512)));
+        assert_eq!(
+            encoding(&mut c, "h"),
+            bulk("listpack"),
+            "Redis 7.0's default is 512"
+        );
+        c.cmd("HSET h f512 v");
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+        c.cmd("HDEL h f512 f0");
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"), "never back");
+        set_hash_limits(&c, 128, 64);
+        c.cmd(&format!("HSET e{}", fields(128)));
+        assert_eq!(encoding(&mut c, "e"), bulk("listpack"));
+        c.cmd("HSET e f128 v");
+        assert_eq!(encoding(&mut c, "e"), bulk("hashtable"), "129 fields");
+        c.cmd(&format!("HSET e2{}", fields(129)));
+        assert_eq!(encoding(&mut c, "e2"), bulk("hashtable"));
+        set_hash_limits(&c, 512, 64);
+    }
+
+    #[test]
+    fn listpack_value_threshold_64_and_65() {
+        let mut c = Client::new();
+        let (at, over) = ("x".repeat(64), "x".repeat(65));
+        c.cmd(&format!("HSET h {at} {at}"));
+        assert_eq!(encoding(&mut c, "h"), bulk("listpack"));
+        c.cmd(&format!("HSET h f {over}"));
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+        c.cmd(&format!("HSET h2 {over} v"));
+        assert_eq!(encoding(&mut c, "h2"), bulk("hashtable"));
+        // Every argument is checked before any is written.
+        c.cmd(&format!("HSET h3 f {over} f short"));
+        assert_eq!(encoding(&mut c, "h3"), bulk("hashtable"));
+        assert_eq!(c.cmd("HGET h3 f"), bulk("short"));
+        // HSETNX of an existing field writes nothing and converts nothing.
+        c.cmd("HSET h4 f v");
+        assert_eq!(c.cmd(&format!("HSETNX h4 f {over}")), int(0));
+        assert_eq!(encoding(&mut c, "h4"), bulk("listpack"));
+        assert_eq!(c.cmd(&format!("HSETNX h4 g {over}")), int(1));
+        assert_eq!(encoding(&mut c, "h4"), bulk("hashtable"));
+        // HINCRBY's field and HINCRBYFLOAT's result count too.
+        c.cmd("HSET h5 f 1");
+        c.cmd(&format!("HINCRBY h5 {over} 1"));
+        assert_eq!(encoding(&mut c, "h5"), bulk("hashtable"));
+        c.cmd("HSET h6 f 1");
+        c.cmd("HINCRBYFLOAT h6 f 1e300");
+        assert_eq!(encoding(&mut c, "h6"), bulk("hashtable"));
+        // The threshold is live: later writes use the new one; nothing converts on its own.
+        c.cmd("HSET h7 a 12345 b 1 c 2");
+        set_hash_limits(&c, 2, 5);
+        assert_eq!(encoding(&mut c, "h7"), bulk("listpack"));
+        assert_eq!(c.cmd("HGET h7 a"), bulk("12345"));
+        assert_eq!(c.cmd("HSETNX h7 a x"), int(0));
+        assert_eq!(encoding(&mut c, "h7"), bulk("listpack"));
+        c.cmd("HSET h7 a 9");
+        assert_eq!(
+            encoding(&mut c, "h7"),
+            bulk("hashtable"),
+            "an update past 2 fields"
+        );
+        set_hash_limits(&c, 0, 64);
+        c.cmd("HSET zero f v");
+        assert_eq!(encoding(&mut c, "zero"), bulk("hashtable"));
+        set_hash_limits(&c, 512, 64);
+    }
+
+    #[test]
+    fn listpack_order_shows_in_replies() {
+        let mut c = Client::new();
+        c.cmd("HSET h c 3 a 1 b 2");
+        c.cmd("HSET h d 4 a one");
+        c.cmd("HDEL h b");
+        c.cmd("HSET h b two");
+        let flat = |items: &[&str]| Frame::Array(items.iter().map(|s| bulk(s)).collect());
+        assert_eq!(c.cmd("HKEYS h"), flat(&["c", "a", "d", "b"]));
+        assert_eq!(
+            c.cmd("HGETALL h"),
+            flat(&["c", "3", "a", "one", "d", "4", "b", "two"])
+        );
+        assert_eq!(
+            c.cmd("HSCAN h 7 COUNT 1"),
+            Frame::Array(vec![
+                bulk("0"),
+                flat(&["c", "3", "a", "one", "d", "4", "b", "two"])
+            ])
+        );
+        assert_eq!(c.cmd("HRANDFIELD h 10"), flat(&["c", "a", "d", "b"]));
+        // Distinct picks from a listpack come in its order.
+        for _ in 0..20 {
+            let Frame::Array(picked) = c.cmd("HRANDFIELD h 3") else {
+                panic!("an array")
+            };
+            let order = ["c", "a", "d", "b"];
+            let at: Vec<usize> = picked
+                .iter()
+                .map(|f| order.iter().position(|o| bulk(o) == *f).unwrap_or(9))
+                .collect();
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+        }
+    }
+
+    #[test]
+    fn restore_picks_the_hash_form_for_the_content() {
+        let mut c = Client::new();
+        c.cmd("HSET h a 1 b 2");
+        let over = "x".repeat(65);
+        c.cmd(&format!("HSET h c {over}"));
+        c.cmd("HDEL h c");
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+        let Frame::Bulk(payload) = c.cmd("DUMP h") else {
+            panic!("a payload")
+        };
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(
+            encoding(&mut c, "r"),
+            bulk("listpack"),
+            "loading picks the form"
+        );
+        assert_eq!(c.cmd("HGET r b"), bulk("2"));
+        set_hash_limits(&c, 1, 64);
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r1", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(encoding(&mut c, "r1"), bulk("hashtable"));
+        set_hash_limits(&c, 512, 1);
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r2", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(
+            encoding(&mut c, "r2"),
+            bulk("listpack"),
+            "1-byte fields and values fit"
+        );
+        set_hash_limits(&c, 512, 0);
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r3", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(encoding(&mut c, "r3"), bulk("hashtable"));
+        set_hash_limits(&c, 512, 64);
+    }
+
     #[test]
     fn hset_hmset_hsetnx_and_reads() {
         let mut c = Client::new();

@@ -695,6 +695,152 @@ mod tests {
         assert_eq!(c.cmd("OBJECT REFCOUNT big"), int(1));
     }
 
+    /// Sets `set-max-intset-entries` as CONFIG SET would.
+    fn set_max_intset(c: &Client, n: u64) {
+        c.engine
+            .config
+            .set_max_intset_entries
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn encoding(c: &mut Client, key: &str) -> Frame {
+        c.cmd(&format!("OBJECT ENCODING {key}"))
+    }
+
+    #[test]
+    fn intset_threshold_edges_and_no_way_back() {
+        let mut c = Client::new();
+        let ints = |a: usize, b: usize| (a..b).map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+        c.cmd(&format!("SADD s {}", ints(0, 512)));
+        assert_eq!(encoding(&mut c, "s"), bulk("intset"));
+        assert_eq!(c.cmd("SADD s 511 0"), int(0));
+        assert_eq!(encoding(&mut c, "s"), bulk("intset"), "512 members");
+        assert_eq!(c.cmd("SADD s 512"), int(1));
+        assert_eq!(encoding(&mut c, "s"), bulk("hashtable"), "513 members");
+        assert_eq!(c.cmd("SREM s 512 511 510"), int(3));
+        assert_eq!(encoding(&mut c, "s"), bulk("hashtable"), "never back");
+        assert_eq!(c.cmd("SCARD s"), int(510));
+        assert_eq!(c.cmd("SISMEMBER s 509"), int(1));
+        // A hash table of integers is walked with a cursor, not returned whole.
+        let (members, calls) = scan_all(&mut c, "s", "COUNT 10");
+        assert!(calls > 1, "{calls} calls");
+        assert_eq!(members.len(), 510);
+        // A non-integer member converts; the intset's members survive the conversion.
+        c.cmd("SADD t 3 1 2");
+        assert_eq!(c.cmd("SADD t x"), int(1));
+        assert_eq!(encoding(&mut c, "t"), bulk("hashtable"));
+        assert_eq!(sorted(c.cmd("SMEMBERS t")), ["1", "2", "3", "x"]);
+        c.cmd("SREM t x");
+        assert_eq!(encoding(&mut c, "t"), bulk("hashtable"));
+        assert_eq!(
+            c.cmd("SMISMEMBER t 1 2 3 x"),
+            Frame::Array(vec![int(1), int(1), int(1), int(0)])
+        );
+    }
+
+    #[test]
+    fn intset_threshold_is_a_live_setting() {
+        let mut c = Client::new();
+        c.cmd("SADD s 1 2 3 4 5");
+        set_max_intset(&c, 2);
+        assert_eq!(
+            encoding(&mut c, "s"),
+            bulk("intset"),
+            "only later additions convert"
+        );
+        assert_eq!(c.cmd("SADD s 1"), int(0));
+        assert_eq!(
+            encoding(&mut c, "s"),
+            bulk("intset"),
+            "an existing member adds nothing"
+        );
+        assert_eq!(c.cmd("SADD s 9"), int(1));
+        assert_eq!(encoding(&mut c, "s"), bulk("hashtable"));
+        c.cmd("SADD two 1 2");
+        assert_eq!(encoding(&mut c, "two"), bulk("intset"));
+        c.cmd("SADD three 1 2 3");
+        assert_eq!(encoding(&mut c, "three"), bulk("hashtable"));
+        set_max_intset(&c, 0);
+        c.cmd("SADD zero 1");
+        assert_eq!(encoding(&mut c, "zero"), bulk("hashtable"));
+        set_max_intset(&c, 512);
+    }
+
+    #[test]
+    fn built_sets_take_the_form_of_their_content() {
+        let mut c = Client::new();
+        c.cmd("SADD h 5 3 1 x");
+        c.cmd("SREM h x");
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+        for line in ["SINTERSTORE d h", "SUNIONSTORE d h", "SDIFFSTORE d h nokey"] {
+            c.cmd(line);
+            assert_eq!(encoding(&mut c, "d"), bulk("intset"), "{line}");
+        }
+        // Built as a new set, SUNION, SDIFF and a whole-set SPOP reply in that set's order.
+        assert_eq!(c.cmd("SUNION h"), bulks(&["1", "3", "5"]));
+        assert_eq!(c.cmd("SDIFF h nokey"), bulks(&["1", "3", "5"]));
+        c.cmd("SADD h2 5 3 1 x");
+        c.cmd("SREM h2 x");
+        assert_eq!(c.cmd("SPOP h2 3"), bulks(&["1", "3", "5"]));
+        c.cmd("SADD m 2 a");
+        c.cmd("SUNIONSTORE d m");
+        assert_eq!(encoding(&mut c, "d"), bulk("hashtable"));
+        // SMOVE creates its destination as SADD would.
+        c.cmd("SADD src 7 b");
+        c.cmd("SMOVE src ints 7");
+        assert_eq!(encoding(&mut c, "ints"), bulk("intset"));
+        c.cmd("SMOVE src strs b");
+        assert_eq!(encoding(&mut c, "strs"), bulk("hashtable"));
+        // COPY keeps the form.
+        c.cmd("COPY h hcopy");
+        assert_eq!(encoding(&mut c, "hcopy"), bulk("hashtable"));
+        // The sorted-set commands read intset members as their text.
+        assert_eq!(
+            c.cmd("ZUNION 2 d ints WITHSCORES"),
+            bulks(&["2", "1", "7", "1", "a", "1"])
+        );
+        assert_eq!(c.cmd("SORT ints"), bulks(&["7"]));
+        c.cmd("SADD sortme 10 -2 3");
+        assert_eq!(c.cmd("SORT sortme BY nosort"), bulks(&["-2", "3", "10"]));
+        assert_eq!(c.cmd("SORT sortme ALPHA"), bulks(&["-2", "10", "3"]));
+    }
+
+    #[test]
+    fn restore_picks_the_form_for_the_content() {
+        let mut c = Client::new();
+        c.cmd("SADD h 1 2 x");
+        c.cmd("SREM h x");
+        let Frame::Bulk(payload) = c.cmd("DUMP h") else {
+            panic!("a payload")
+        };
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(
+            encoding(&mut c, "r"),
+            bulk("intset"),
+            "loading picks the form"
+        );
+        assert_eq!(c.cmd("SMEMBERS r"), bulks(&["1", "2"]));
+        set_max_intset(&c, 1);
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r1", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(encoding(&mut c, "r1"), bulk("hashtable"));
+        set_max_intset(&c, 512);
+        c.cmd("SADD str a b");
+        let Frame::Bulk(payload) = c.cmd("DUMP str") else {
+            panic!("a payload")
+        };
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r2", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(encoding(&mut c, "r2"), bulk("hashtable"));
+    }
+
     #[test]
     fn resp3_replies_sets_where_redis_does() {
         let mut c = Client::new();

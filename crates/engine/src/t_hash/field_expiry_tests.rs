@@ -1015,11 +1015,26 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The model: per key, field to (value, expiry), and the clock.
+/// The model: per key, field to (value, expiry), whether Redis would still have it small
+/// (a listpack), and the clock.
 #[derive(Debug, Default)]
 struct Model {
     keys: [BTreeMap<String, (String, Option<u64>)>; 2],
+    small: [bool; 2],
     now: u64,
+}
+
+impl Model {
+    /// The form after a write of one field of key `k` (`hashTypeSet`): a new hash starts
+    /// small (`was_empty`), and one with more than `max` fields is large for good.
+    fn wrote(&mut self, k: usize, was_empty: bool, max: usize) {
+        if was_empty {
+            self.small[k] = true;
+        }
+        if self.keys[k].len() > max {
+            self.small[k] = false;
+        }
+    }
 }
 
 impl Model {
@@ -1041,8 +1056,14 @@ proptest! {
     /// behind (no expired field stored, no empty hash, an index entry exactly for the hashes
     /// with field TTLs).
     #[test]
-    fn field_expiry_matches_a_model(ops in proptest::collection::vec(op(), 1..60)) {
+    fn field_expiry_matches_a_model(
+        max in prop_oneof![Just(0usize), Just(1), Just(2), Just(3), Just(512)],
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
         let mut c = Client::new();
+        // A small entry threshold makes the hashes cross into the large form mid-sequence:
+        // expiry must behave the same in both forms.
+        c.engine.config.hash_max_listpack_entries.store(max as u64, std::sync::atomic::Ordering::Relaxed);
         let mut m = Model { now: T0, ..Model::default() };
         for op in ops {
             m.settle();
@@ -1050,7 +1071,9 @@ proptest! {
             match op {
                 Op::Set(k, f, v) => {
                     let line = format!("HSET {} {} {v}", KEYS[k], FIELDS[f]);
+                    let was_empty = m.keys[k].is_empty();
                     let new = m.keys[k].insert(FIELDS[f].into(), (v.to_string(), None)).is_none();
+                    m.wrote(k, was_empty, max);
                     prop_assert_eq!(c.cmd_at(&line, now), int(i64::from(new)), "{}", line);
                 }
                 Op::Del(k, f) => {
@@ -1092,9 +1115,11 @@ proptest! {
                 }
                 Op::Incr(k, f) => {
                     let line = format!("HINCRBY {} {} 1", KEYS[k], FIELDS[f]);
+                    let was_empty = m.keys[k].is_empty();
                     let entry = m.keys[k].entry(FIELDS[f].into()).or_insert(("0".into(), None));
                     let n: i64 = entry.0.parse().expect("model values are integers");
                     entry.0 = (n + 1).to_string();
+                    m.wrote(k, was_empty, max);
                     prop_assert_eq!(c.cmd_at(&line, now), int(n + 1), "{}", line);
                 }
                 Op::Rename(k) => {
@@ -1104,6 +1129,7 @@ proptest! {
                         prop_assert_eq!(c.cmd_at(&line, now), err("ERR no such key"), "{}", line);
                     } else {
                         m.keys[1 - k] = std::mem::take(&mut m.keys[k]);
+                        m.small[1 - k] = m.small[k];
                         prop_assert_eq!(c.cmd_at(&line, now), Frame::simple("OK"), "{}", line);
                     }
                 }
@@ -1129,6 +1155,16 @@ proptest! {
                     Some((_, Some(at))) => (at - now) as i64,
                 }).collect();
                 prop_assert_eq!(c.cmd_at(&format!("HPTTL {key} FIELDS 4 {fields}"), now), ints(&ttls));
+                if !live.is_empty() {
+                    // `listpackex` while a TTL is stored, expired or not: compare the form only.
+                    let form = match c.cmd_at(&format!("OBJECT ENCODING {key}"), now) {
+                        Frame::Bulk(name) if &name[..] == b"listpackex" => "listpack".to_string(),
+                        Frame::Bulk(name) => String::from_utf8_lossy(&name).into_owned(),
+                        other => format!("{other:?}"),
+                    };
+                    let expected = if m.small[k] { "listpack" } else { "hashtable" };
+                    prop_assert_eq!(form, expected);
+                }
             }
         }
         // A full cycle leaves exactly the live data stored, and the index exactly right.
