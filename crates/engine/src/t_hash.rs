@@ -1262,10 +1262,12 @@ mod tests {
             .store(value, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// What OBJECT ENCODING says of `key`.
     fn encoding(c: &mut Client, key: &str) -> Frame {
         c.cmd(&format!("OBJECT ENCODING {key}"))
     }
 
+    /// ` f0 v f1 v ...`: `n` field-value pairs for an HSET line.
     fn fields(n: usize) -> String {
         (0..n).map(|i| format!(" f{i} v")).collect()
     }

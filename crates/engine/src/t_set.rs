@@ -703,6 +703,7 @@ mod tests {
             .store(n, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// What OBJECT ENCODING says of `key`.
     fn encoding(c: &mut Client, key: &str) -> Frame {
         c.cmd(&format!("OBJECT ENCODING {key}"))
     }

@@ -217,7 +217,7 @@ fn lookup_by_pattern<'c>(
         return Ok(None);
     };
     Ok(match (&entry.value, arrow) {
-        (Value::Hash(hash), Some(at)) => hash.get(&pattern[at + 2..], ctx.now).map(|v| &v[..]),
+        (Value::Hash(hash), Some(at)) => hash.get(&pattern[at + 2..], ctx.now),
         (Value::Str(s), None) => Some(s.as_bytes()),
         _ => None,
     })
