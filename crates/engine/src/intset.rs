@@ -255,6 +255,25 @@ impl IntSet {
         Some(n)
     }
 
+    /// Removes the members at `positions` (distinct, each below `len`) in one rewrite, O(n):
+    /// many random pops cost one pass instead of one each.
+    pub fn remove_positions(&mut self, positions: &[usize]) {
+        let mut doomed = positions.to_vec();
+        doomed.sort_unstable();
+        let width = self.width();
+        let mut bytes = Vec::with_capacity(self.0.len().saturating_sub(doomed.len() * width));
+        bytes.push(width as u8);
+        let mut next = doomed.iter().peekable();
+        for (index, chunk) in self.0[1..].chunks_exact(width).enumerate() {
+            if next.peek() == Some(&&index) {
+                next.next();
+            } else {
+                bytes.extend_from_slice(chunk);
+            }
+        }
+        self.0 = CompactBytes::from(bytes);
+    }
+
     /// Every member, ascending.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = i64> + ExactSizeIterator + '_ {
         let width = self.width();
@@ -322,6 +341,8 @@ mod tests {
         assert_eq!(set.get(6), None);
         assert_eq!(set.remove_at(0), Some(-32768));
         assert_eq!(set.len(), 5);
+        set.remove_positions(&[4, 0, 2]);
+        assert_eq!(set.iter().collect::<Vec<_>>(), [0, 32767]);
     }
 
     #[test]

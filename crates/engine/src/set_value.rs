@@ -226,6 +226,25 @@ impl SetValue {
         }
     }
 
+    /// Removes and returns `count` (fewer than `len`) distinct members chosen uniformly, in
+    /// random order: SPOP with a count. O(count) from a hash table; from an intset one pass
+    /// over its array, O(n), however many are taken.
+    pub(crate) fn pop_many(&mut self, rng: &mut Rng, count: usize) -> Vec<CompactBytes> {
+        match &mut self.0 {
+            Repr::Ints(ints) => {
+                let positions = crate::indexed::distinct_positions(rng, ints.len(), count);
+                let popped = positions
+                    .iter()
+                    .filter_map(|&p| ints.get(p))
+                    .map(|n| CompactBytes::new(&IntText::new(n)))
+                    .collect();
+                ints.remove_positions(&positions);
+                popped
+            }
+            Repr::Table(table) => (0..count).filter_map(|_| table.pop_random(rng)).collect(),
+        }
+    }
+
     /// `count` distinct members chosen uniformly, in random order. O(count).
     pub(crate) fn distinct(&self, rng: &mut Rng, count: usize) -> Vec<Member<'_>> {
         crate::indexed::distinct_positions(rng, self.len(), count)
@@ -380,6 +399,16 @@ mod tests {
             }
             assert_eq!(popped.len(), 20);
             assert!(set.is_empty() && set.random(&mut rng).is_none());
+            let mut set = SetValue::from_members(words.iter().map(|w| &w[..]), max);
+            let popped = set.pop_many(&mut rng, 15);
+            assert_eq!(popped.len(), 15);
+            assert_eq!(set.len(), 5);
+            assert!(popped.iter().all(|m| !set.contains(m)));
+            let mut all: Vec<Vec<u8>> = popped.iter().map(|m| m.to_vec()).collect();
+            all.extend(set.iter().map(|m| m.to_vec()));
+            all.sort();
+            all.dedup();
+            assert_eq!(all.len(), 20, "every member popped or kept, once");
         }
     }
 }

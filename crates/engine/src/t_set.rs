@@ -435,11 +435,8 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
                 .map(|m| CompactBytes::new(m))
                 .collect::<Vec<_>>();
         }
-        // O(count): each pop is O(1) from a hash table, O(n) from an intset of bounded size.
-        let mut rng = crate::random::Rng::new();
-        (0..count)
-            .filter_map(|_| set.pop_random(&mut rng))
-            .collect()
+        // O(count) from a hash table; one pass over an intset's array.
+        set.pop_many(&mut crate::random::Rng::new(), count)
     })?;
     let popped = popped.unwrap_or_default();
     write_members(reply, &popped, true);
