@@ -108,6 +108,13 @@ impl From<PayloadError> for CommandError {
     }
 }
 
+/// Thresholds that keep nothing small: a hash being decoded stays in the large form, where an
+/// insertion is O(1), until RESTORE picks its form.
+const NO_SMALL_FORM: crate::hash_value::Limits = crate::hash_value::Limits {
+    max_entries: 0,
+    max_value: 0,
+};
+
 /// Serializes `value` into a complete payload, footer included.
 pub fn serialize(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
@@ -127,7 +134,7 @@ pub fn serialize(value: &Value) -> Vec<u8> {
             out.push(Tag::Set as u8);
             write_varint(&mut out, members.len() as u64);
             for member in members.iter() {
-                write_bytes(&mut out, member);
+                write_bytes(&mut out, &member);
             }
         }
         Value::ZSet(zset) => {
@@ -182,17 +189,18 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
         }
         Tag::Set => {
             let count = reader.count()?;
-            let mut members = crate::SetValue::default();
+            let mut members = Vec::new();
             for _ in 0..count {
-                // A member twice would silently shrink the set: refuse, as for hash fields.
-                if !members.insert(crate::CompactBytes::new(reader.bytes()?)) {
-                    return Err(PayloadError::BadFormat);
-                }
+                members.push(reader.bytes()?);
             }
-            if members.is_empty() {
+            // Built whole, in the form the content calls for at the default threshold;
+            // RESTORE then picks the form for the server's own, as Redis does on load.
+            let set = crate::SetValue::from_members(members.iter().copied(), 512);
+            // A member twice would silently shrink the set: refuse, as for hash fields.
+            if set.len() != members.len() || set.is_empty() {
                 return Err(PayloadError::BadFormat);
             }
-            Value::Set(Box::new(members))
+            Value::Set(set)
         }
         Tag::ZSet => {
             let count = reader.count()?;
@@ -217,12 +225,14 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
         }
         Tag::Hash | Tag::HashWithTtls => {
             let count = reader.count()?;
-            let mut hash = crate::HashValue::default();
+            // Built large, O(1) a field whatever the count; RESTORE then picks the form for
+            // the server's thresholds, as Redis does on load.
+            let mut hash = crate::HashValue::new_large();
             for _ in 0..count {
                 let field = reader.bytes()?;
-                let value = crate::CompactBytes::new(reader.bytes()?);
+                let value = reader.bytes()?;
                 // A field twice would silently shrink the hash: refuse.
-                if !hash.insert(field, value) {
+                if !hash.insert(field, value, NO_SMALL_FORM) {
                     return Err(PayloadError::BadFormat);
                 }
                 if tag == Tag::HashWithTtls {
@@ -237,7 +247,7 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
             if hash.is_empty() {
                 return Err(PayloadError::BadFormat);
             }
-            Value::Hash(Box::new(hash))
+            Value::Hash(hash)
         }
     };
     if !reader.rest.is_empty() {
@@ -468,10 +478,6 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         return Err(CommandError::msg("ERR Invalid TTL value, must be >= 0"));
     }
     let mut value = deserialize(payload)?;
-    if let Value::ZSet(zset) = &mut value {
-        // Redis loads a sorted set in the form its content and the current limits call for.
-        zset.refit(ctx.engine.config.zset_limits());
-    }
     if options.replace {
         ctx.locked.remove(db, key, now)?;
     }
@@ -483,6 +489,15 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
             reply.ok();
             return Ok(());
         }
+    }
+    // Redis loads a collection in the form its content (what is left of it) and the current
+    // limits call for.
+    let config = &ctx.engine.config;
+    match &mut value {
+        Value::ZSet(zset) => zset.refit(config.zset_limits()),
+        Value::Hash(hash) => hash.refit(config.hash_limits()),
+        Value::Set(set) => set.refit(config.set_max_intset_entries()),
+        Value::Str(_) | Value::List(_) => {}
     }
     let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
     // A relative TTL so large that the sum wraps lands in the past, as it does in Redis.

@@ -37,9 +37,27 @@ impl<V> IndexedMap<V> {
         }
     }
 
+    /// An empty map with room for `capacity` entries before it reallocates.
+    pub fn with_capacity(capacity: usize) -> IndexedMap<V> {
+        IndexedMap {
+            entries: Vec::with_capacity(capacity),
+            index: HashTable::with_capacity(capacity),
+            hasher: RandomState::new(),
+        }
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Makes room for `additional` more entries (growing as a `Vec` does: an empty map gets
+    /// exactly that much, a fuller one at least doubles).
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index
+            .reserve(additional, |&i| hasher.hash_one(entries[i].0.as_bytes()));
     }
 
     /// Whether there are none.
@@ -157,22 +175,9 @@ impl<V> IndexedMap<V> {
     }
 
     /// `count` distinct positions (all of them if `count >= len`), uniformly chosen, in random
-    /// order. O(count): rejection sampling while few are wanted, a partial shuffle of all
-    /// positions once they are a sizeable share (as Redis's SRANDMEMBER switches strategy).
+    /// order. O(count) (see [`distinct_positions`]).
     pub(crate) fn distinct_positions(&self, rng: &mut Rng, count: usize) -> Vec<usize> {
-        let len = self.entries.len();
-        if count.saturating_mul(3) >= len {
-            return rng.distinct((0..len).collect(), count);
-        }
-        let mut chosen = hashbrown::HashSet::with_capacity(count);
-        let mut picks = Vec::with_capacity(count);
-        while picks.len() < count {
-            let position = rng.below(len);
-            if chosen.insert(position) {
-                picks.push(position);
-            }
-        }
-        picks
+        distinct_positions(rng, self.entries.len(), count)
     }
 
     /// Every entry, in storage order.
@@ -181,8 +186,8 @@ impl<V> IndexedMap<V> {
     }
 
     /// Every key, in storage order.
-    pub fn keys(&self) -> impl ExactSizeIterator<Item = &CompactBytes> + '_ {
-        self.entries.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> Keys<'_, V> {
+        Keys(self.entries.iter())
     }
 
     /// Removes every entry for which `keep` is false.
@@ -204,6 +209,42 @@ impl<V> IndexedMap<V> {
     }
 }
 
+/// `count` distinct positions in `0..len` (all of them if `count >= len`), uniformly chosen,
+/// in random order. O(count): rejection sampling while few are wanted, a partial shuffle of all
+/// positions once they are a sizeable share (as Redis's SRANDMEMBER switches strategy).
+pub(crate) fn distinct_positions(rng: &mut Rng, len: usize, count: usize) -> Vec<usize> {
+    if count.saturating_mul(3) >= len {
+        return rng.distinct((0..len).collect(), count);
+    }
+    let mut chosen = hashbrown::HashSet::with_capacity(count);
+    let mut picks = Vec::with_capacity(count);
+    while picks.len() < count {
+        let position = rng.below(len);
+        if chosen.insert(position) {
+            picks.push(position);
+        }
+    }
+    picks
+}
+
+/// The keys of an [`IndexedMap`], in storage order.
+#[derive(Debug, Clone)]
+pub struct Keys<'a, V>(std::slice::Iter<'a, (CompactBytes, V)>);
+
+impl<'a, V> Iterator for Keys<'a, V> {
+    type Item = &'a CompactBytes;
+
+    fn next(&mut self) -> Option<&'a CompactBytes> {
+        self.0.next().map(|(k, _)| k)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<V> ExactSizeIterator for Keys<'_, V> {}
+
 /// A set of byte strings with O(1) random access, with `HashSet`'s method names.
 #[derive(Clone, Default, PartialEq)]
 pub struct IndexedSet(IndexedMap<()>);
@@ -214,6 +255,11 @@ impl IndexedSet {
         IndexedSet(IndexedMap::new())
     }
 
+    /// An empty set with room for `capacity` members before it reallocates.
+    pub fn with_capacity(capacity: usize) -> IndexedSet {
+        IndexedSet(IndexedMap::with_capacity(capacity))
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -222,6 +268,11 @@ impl IndexedSet {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Makes room for `additional` more members.
+    pub fn reserve(&mut self, additional: usize) {
+        self.0.reserve(additional);
     }
 
     /// Adds `member`; false if it was there already.
@@ -240,7 +291,7 @@ impl IndexedSet {
     }
 
     /// Every member, in storage order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &CompactBytes> + '_ {
+    pub fn iter(&self) -> Keys<'_, ()> {
         self.0.keys()
     }
 
@@ -254,23 +305,9 @@ impl IndexedSet {
         self.0.entry_at(position).map(|(member, _)| member)
     }
 
-    /// A uniformly random member. O(1).
-    pub(crate) fn random(&self, rng: &mut Rng) -> Option<&CompactBytes> {
-        self.0.random(rng).map(|(member, _)| member)
-    }
-
     /// Removes and returns a uniformly random member. O(1).
     pub(crate) fn pop_random(&mut self, rng: &mut Rng) -> Option<CompactBytes> {
         self.0.pop_random(rng).map(|(member, _)| member)
-    }
-
-    /// `count` distinct members chosen uniformly, in random order. O(count).
-    pub(crate) fn distinct(&self, rng: &mut Rng, count: usize) -> Vec<&CompactBytes> {
-        self.0
-            .distinct_positions(rng, count)
-            .into_iter()
-            .filter_map(|p| self.member_at(p))
-            .collect()
     }
 }
 
@@ -404,7 +441,7 @@ mod tests {
         let mut rng = crate::random::Rng::new();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..1000 {
-            if let Some(member) = set.random(&mut rng) {
+            if let Some((member, _)) = set.0.random(&mut rng) {
                 seen.insert(member.clone());
             }
         }

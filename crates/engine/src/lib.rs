@@ -35,11 +35,13 @@ pub mod connection;
 pub mod dump;
 pub mod error;
 pub mod glob;
-mod hash_value;
+pub mod hash_value;
 pub mod indexed;
 pub mod introspect;
+pub mod intset;
 pub mod keys;
 pub mod keyspace;
+mod listpack;
 mod longdouble;
 #[cfg(test)]
 mod model_tests;
@@ -48,6 +50,7 @@ mod random;
 pub mod reply;
 mod scan;
 pub mod server_commands;
+pub mod set_value;
 mod strtod;
 pub mod syntax;
 pub mod t_hash;
@@ -87,6 +90,13 @@ pub struct EngineConfig {
     /// Longest member, in bytes, a sorted set keeps in its small form
     /// (`zset-max-listpack-value`).
     pub zset_max_listpack_value: AtomicU64,
+    /// Most fields a hash keeps in its small form (`hash-max-listpack-entries`).
+    pub hash_max_listpack_entries: AtomicU64,
+    /// Longest field or value, in bytes, a hash keeps in its small form
+    /// (`hash-max-listpack-value`).
+    pub hash_max_listpack_value: AtomicU64,
+    /// Most members a set keeps as an intset (`set-max-intset-entries`).
+    pub set_max_intset_entries: AtomicU64,
 }
 
 impl Default for EngineConfig {
@@ -95,18 +105,38 @@ impl Default for EngineConfig {
             proto_max_bulk_len: AtomicU64::new(512 * 1024 * 1024),
             zset_max_listpack_entries: AtomicU64::new(128),
             zset_max_listpack_value: AtomicU64::new(64),
+            hash_max_listpack_entries: AtomicU64::new(512),
+            hash_max_listpack_value: AtomicU64::new(64),
+            set_max_intset_entries: AtomicU64::new(512),
         }
     }
+}
+
+/// A threshold as a `usize` (saturating where `u64` is wider).
+fn read_limit(v: &AtomicU64) -> usize {
+    usize::try_from(v.load(Ordering::Relaxed)).unwrap_or(usize::MAX)
 }
 
 impl EngineConfig {
     /// The sorted-set encoding thresholds, as set now.
     pub fn zset_limits(&self) -> zset::Limits {
-        let read = |v: &AtomicU64| usize::try_from(v.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
         zset::Limits {
-            max_entries: read(&self.zset_max_listpack_entries),
-            max_value: read(&self.zset_max_listpack_value),
+            max_entries: read_limit(&self.zset_max_listpack_entries),
+            max_value: read_limit(&self.zset_max_listpack_value),
         }
+    }
+
+    /// The hash encoding thresholds, as set now.
+    pub fn hash_limits(&self) -> hash_value::Limits {
+        hash_value::Limits {
+            max_entries: read_limit(&self.hash_max_listpack_entries),
+            max_value: read_limit(&self.hash_max_listpack_value),
+        }
+    }
+
+    /// The most members a set keeps as an intset, as set now.
+    pub fn set_max_intset_entries(&self) -> usize {
+        read_limit(&self.set_max_intset_entries)
     }
 }
 

@@ -1,6 +1,8 @@
-//! Model-based property tests for lists and sets: random command sequences run through the
-//! engine and against a plain Rust model (a `VecDeque`, a `BTreeSet`), every reply compared.
-//! Hashes have theirs next to field expiry (`t_hash`), sorted sets next to their structure.
+//! Model-based property tests for lists, sets and the forms of sets and hashes: random command
+//! sequences run through the engine and against a plain Rust model (a `VecDeque`, a
+//! `BTreeSet`, a vector of pairs in listpack order), every reply compared, and for the forms
+//! OBJECT ENCODING against a model of Redis's conversion rules. Hash field expiry has its own
+//! next to `t_hash`, sorted sets next to their structure.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -367,4 +369,311 @@ fn words(members: &[u8]) -> String {
         .map(|m| format!("m{m}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forms: random sequences cross the small/large conversions of sets and hashes, and a model of
+// Redis's rules predicts OBJECT ENCODING and the order of the replies that follow the form.
+// ---------------------------------------------------------------------------------------------
+
+/// A set command over keys `a` and `b`, members drawn from a few integers and strings.
+#[derive(Debug, Clone)]
+enum FormSetOp {
+    Add(bool, Vec<u8>),
+    Rem(bool, Vec<u8>),
+    Move(u8),
+    Pop(u8),
+    Store(u8),
+}
+
+/// Members: mostly integers as an intset holds them (some wide), a few strings, and `007`,
+/// which only looks like an integer.
+fn form_member(m: u8) -> Vec<u8> {
+    const MEMBERS: [&str; 12] = [
+        "0",
+        "1",
+        "-1",
+        "2",
+        "70000",
+        "-70000",
+        "9223372036854775807",
+        "5",
+        "7",
+        "x",
+        "y",
+        "007",
+    ];
+    MEMBERS[usize::from(m) % MEMBERS.len()].as_bytes().to_vec()
+}
+
+fn form_set_op() -> impl Strategy<Value = FormSetOp> {
+    // Strings come a twelfth of the time each, so many sets stay intsets for a while.
+    let members = || proptest::collection::vec(0u8..12, 1..4);
+    prop_oneof![
+        5 => (any::<bool>(), members()).prop_map(|(k, m)| FormSetOp::Add(k, m)),
+        2 => (any::<bool>(), members()).prop_map(|(k, m)| FormSetOp::Rem(k, m)),
+        1 => (0u8..12).prop_map(FormSetOp::Move),
+        1 => (0u8..4).prop_map(FormSetOp::Pop),
+        1 => (0u8..3).prop_map(FormSetOp::Store),
+    ]
+}
+
+/// A set as the model sees it: members, and whether Redis would have it as an intset.
+#[derive(Debug, Clone, Default)]
+struct ModelSet {
+    members: BTreeSet<Vec<u8>>,
+    intset: bool,
+}
+
+impl ModelSet {
+    /// Redis's `setTypeAdd` on a set created empty as an intset if missing (`fresh`).
+    fn add(&mut self, member: Vec<u8>, max: usize) -> bool {
+        if self.members.is_empty() {
+            self.intset = true;
+        }
+        let is_int = crate::intset::parse_member(&member).is_some();
+        let added = self.members.insert(member);
+        if self.intset && (!is_int || (added && self.members.len() > max)) {
+            self.intset = false;
+        }
+        added
+    }
+
+    /// A set built whole from `members`: an intset when every one is an integer and they fit.
+    fn built(members: BTreeSet<Vec<u8>>, max: usize) -> ModelSet {
+        let intset = members.len() <= max
+            && members
+                .iter()
+                .all(|m| crate::intset::parse_member(m).is_some());
+        ModelSet { members, intset }
+    }
+
+    /// The members in Redis's order for an intset (ascending numbers).
+    fn ascending(&self) -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = self.members.iter().cloned().collect();
+        out.sort_by_key(|m| crate::intset::parse_member(m).unwrap_or(0));
+        out
+    }
+}
+
+/// A hash command over key `h`: fields f0..f5, values short integers or a long string.
+#[derive(Debug, Clone)]
+enum FormHashOp {
+    Set(Vec<(u8, bool)>),
+    SetNx(u8, bool),
+    Incr(u8),
+    Del(Vec<u8>),
+}
+
+fn form_hash_op() -> impl Strategy<Value = FormHashOp> {
+    // `true` picks the long (65-byte) value, a tenth of the time.
+    let value = || prop_oneof![9 => Just(false), 1 => Just(true)];
+    prop_oneof![
+        5 => proptest::collection::vec((0u8..6, value()), 1..3).prop_map(FormHashOp::Set),
+        1 => (0u8..6, value()).prop_map(|(f, long)| FormHashOp::SetNx(f, long)),
+        2 => (0u8..6).prop_map(FormHashOp::Incr),
+        2 => proptest::collection::vec(0u8..6, 1..3).prop_map(FormHashOp::Del),
+    ]
+}
+
+/// A hash as the model sees it: pairs in listpack order, and whether it is still small.
+#[derive(Debug, Clone, Default)]
+struct ModelHash {
+    pairs: Vec<(String, String)>,
+    small: bool,
+}
+
+impl ModelHash {
+    /// Redis's `hashTypeSet`: a long field or value converts first, more fields than `max`
+    /// after (updates included). A new hash starts small.
+    fn set(&mut self, field: &str, value: &str, max: usize) -> bool {
+        if self.pairs.is_empty() {
+            self.small = true;
+        }
+        if field.len() > 64 || value.len() > 64 {
+            self.small = false;
+        }
+        let new = match self.pairs.iter_mut().find(|(f, _)| f == field) {
+            Some(pair) => {
+                pair.1 = value.to_string();
+                false
+            }
+            None => {
+                self.pairs.push((field.to_string(), value.to_string()));
+                true
+            }
+        };
+        if self.pairs.len() > max {
+            self.small = false;
+        }
+        new
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Sets: OBJECT ENCODING follows Redis's rules through additions, removals, moves, pops
+    /// and stores, with a threshold drawn per case; an intset replies in ascending order and
+    /// SSCAN returns it whole.
+    #[test]
+    fn set_forms_follow_redis(
+        max in prop_oneof![Just(0usize), Just(1), Just(2), Just(3), Just(5), Just(512)],
+        ops in proptest::collection::vec(form_set_op(), 1..60),
+    ) {
+        let mut client = Client::new();
+        client.engine.config.set_max_intset_entries.store(max as u64, std::sync::atomic::Ordering::Relaxed);
+        let mut sets = [ModelSet::default(), ModelSet::default()];
+        let name = |first: bool| if first { "a" } else { "b" };
+        let slot = |first: bool| usize::from(!first);
+        let text = |ms: &[u8]| ms.iter().map(|m| String::from_utf8_lossy(&form_member(*m)).into_owned()).collect::<Vec<_>>().join(" ");
+        for op in &ops {
+            match op {
+                FormSetOp::Add(k, ms) => {
+                    let added = ms.iter().filter(|m| sets[slot(*k)].add(form_member(**m), max)).count();
+                    prop_assert_eq!(client.int(&format!("SADD {} {}", name(*k), text(ms))), added as i64);
+                }
+                FormSetOp::Rem(k, ms) => {
+                    let removed = ms.iter().filter(|m| sets[slot(*k)].members.remove(&form_member(**m))).count();
+                    prop_assert_eq!(client.int(&format!("SREM {} {}", name(*k), text(ms))), removed as i64);
+                }
+                FormSetOp::Move(m) => {
+                    let member = form_member(*m);
+                    let moved = sets[0].members.remove(&member);
+                    if moved {
+                        sets[1].add(member, max);
+                    }
+                    prop_assert_eq!(client.int(&format!("SMOVE a b {}", text(&[*m]))), i64::from(moved));
+                }
+                FormSetOp::Pop(n) => {
+                    let popped = sorted(client.cmd(&format!("SPOP a {n}")));
+                    prop_assert_eq!(popped.len(), usize::from(*n).min(sets[0].members.len()));
+                    for m in &popped {
+                        prop_assert!(sets[0].members.remove(m), "popped {:?} not in the set", m);
+                    }
+                }
+                FormSetOp::Store(kind) => {
+                    let (a, b) = (&sets[0].members, &sets[1].members);
+                    let (command, result): (&str, BTreeSet<Vec<u8>>) = match kind {
+                        0 => ("SINTERSTORE", a.intersection(b).cloned().collect()),
+                        1 => ("SUNIONSTORE", a.union(b).cloned().collect()),
+                        _ => ("SDIFFSTORE", a.difference(b).cloned().collect()),
+                    };
+                    prop_assert_eq!(client.int(&format!("{command} a a b")), result.len() as i64);
+                    sets[0] = ModelSet::built(result, max);
+                }
+            }
+            for k in [true, false] {
+                let set = &sets[slot(k)];
+                let key = name(k);
+                if set.members.is_empty() {
+                    prop_assert_eq!(client.int(&format!("EXISTS {key}")), 0);
+                    continue;
+                }
+                let form = if set.intset { "intset" } else { "hashtable" };
+                prop_assert_eq!(client.cmd(&format!("OBJECT ENCODING {key}")), bulk(form.as_bytes()), "{:?}", op);
+                if set.intset {
+                    prop_assert_eq!(client.cmd(&format!("SMEMBERS {key}")), array(set.ascending()));
+                    prop_assert_eq!(
+                        client.cmd(&format!("SSCAN {key} 0 COUNT 1")),
+                        Frame::Array(vec![bulk(b"0"), array(set.ascending())])
+                    );
+                } else {
+                    let expected: Vec<Vec<u8>> = set.members.iter().cloned().collect();
+                    prop_assert_eq!(sorted(client.cmd(&format!("SMEMBERS {key}"))), expected);
+                }
+            }
+        }
+    }
+
+    /// Hashes: OBJECT ENCODING follows Redis's rules through HSET, HSETNX, HINCRBY and HDEL,
+    /// with an entry threshold drawn per case and long values now and then; a listpack replies
+    /// in insertion order (HGETALL, HSCAN whole).
+    #[test]
+    fn hash_forms_follow_redis(
+        max in prop_oneof![Just(0usize), Just(1), Just(2), Just(4), Just(512)],
+        ops in proptest::collection::vec(form_hash_op(), 1..60),
+    ) {
+        let mut client = Client::new();
+        client.engine.config.hash_max_listpack_entries.store(max as u64, std::sync::atomic::Ordering::Relaxed);
+        let long = "L".repeat(65);
+        let value = |f: u8, is_long: bool| if is_long { long.clone() } else { (u32::from(f) * 10).to_string() };
+        let mut h = ModelHash::default();
+        for op in &ops {
+            match op {
+                FormHashOp::Set(pairs) => {
+                    // HSET checks every argument before writing any.
+                    if h.pairs.is_empty() {
+                        h.small = true;
+                    }
+                    if pairs.iter().any(|(_, l)| *l) {
+                        h.small = false;
+                    }
+                    let mut line = "HSET h".to_string();
+                    let mut created = 0;
+                    for (f, l) in pairs {
+                        let v = value(*f, *l);
+                        line.push_str(&format!(" f{f} {v}"));
+                        created += i64::from(h.set(&format!("f{f}"), &v, max));
+                    }
+                    prop_assert_eq!(client.int(&line), created);
+                }
+                FormHashOp::SetNx(f, l) => {
+                    let field = format!("f{f}");
+                    let exists = h.pairs.iter().any(|(k, _)| *k == field);
+                    let v = value(*f, *l);
+                    if !exists {
+                        h.set(&field, &v, max);
+                    }
+                    prop_assert_eq!(client.int(&format!("HSETNX h {field} {v}")), i64::from(!exists));
+                }
+                FormHashOp::Incr(f) => {
+                    let field = format!("f{f}");
+                    let current = h.pairs.iter().find(|(k, _)| *k == field).map(|(_, v)| v.clone());
+                    match current.as_deref().map(str::parse::<i64>) {
+                        Some(Err(_)) => {
+                            prop_assert_eq!(
+                                client.cmd(&format!("HINCRBY h {field} 1")),
+                                Frame::Error("ERR hash value is not an integer".into())
+                            );
+                        }
+                        other => {
+                            let n = other.and_then(Result::ok).unwrap_or(0) + 1;
+                            h.set(&field, &n.to_string(), max);
+                            prop_assert_eq!(client.int(&format!("HINCRBY h {field} 1")), n);
+                        }
+                    }
+                }
+                FormHashOp::Del(fields) => {
+                    let mut line = "HDEL h".to_string();
+                    let mut removed = 0;
+                    for f in fields {
+                        let field = format!("f{f}");
+                        line.push_str(&format!(" {field}"));
+                        if let Some(at) = h.pairs.iter().position(|(k, _)| *k == field) {
+                            h.pairs.remove(at);
+                            removed += 1;
+                        }
+                    }
+                    prop_assert_eq!(client.int(&line), removed);
+                }
+            }
+            if h.pairs.is_empty() {
+                prop_assert_eq!(client.int("EXISTS h"), 0);
+                continue;
+            }
+            let form = if h.small { "listpack" } else { "hashtable" };
+            prop_assert_eq!(client.cmd("OBJECT ENCODING h"), bulk(form.as_bytes()), "{:?}", op);
+            let flat: Vec<Vec<u8>> = h.pairs.iter().flat_map(|(f, v)| [f.clone().into_bytes(), v.clone().into_bytes()]).collect();
+            if h.small {
+                prop_assert_eq!(client.cmd("HGETALL h"), array(flat.clone()));
+                prop_assert_eq!(client.cmd("HSCAN h 0 COUNT 1"), Frame::Array(vec![bulk(b"0"), array(flat)]));
+            } else {
+                let mut expected = flat;
+                expected.sort();
+                prop_assert_eq!(sorted(client.cmd("HGETALL h")), expected);
+            }
+            prop_assert_eq!(client.int("HLEN h"), h.pairs.len() as i64);
+        }
+    }
 }

@@ -1,7 +1,10 @@
 //! Hash commands (Redis's `t_hash.c`), field expiry included.
 //!
-//! A hash is a [`HashValue`]: field to value, plus an expiry time for the fields that have one.
-//! It is never empty: the command that removes its last field deletes the key, as Redis does.
+//! A hash is a [`HashValue`]: field to value, plus an expiry time for the fields that have one,
+//! small (a listpack) or large (a hash table) as Redis keeps it (see [`crate::hash_value`] for
+//! the forms and the conversion rules, which every writer here follows through
+//! [`HashValue::insert`] with the thresholds of the moment). It is never empty: the command
+//! that removes its last field deletes the key, as Redis does.
 //! Every command checks its arguments in the order Redis does, so that a request with several
 //! faults gets the same error from both.
 //!
@@ -32,7 +35,7 @@ use crate::command::CommandSpec;
 use crate::keys::ExpireForm;
 use crate::longdouble::{self, LongDouble};
 use crate::table::{command, engine};
-use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, HashValue, Reply, Value};
+use crate::{Args, CommandError, CommandResult, Ctx, Entry, HashValue, Reply, Value};
 
 /// The hash at `key` for a read (counts a keyspace hit or miss), `None` if missing,
 /// `WRONGTYPE` if another type.
@@ -74,7 +77,7 @@ fn update<T>(
     let (db, now, engine) = (ctx.db(), ctx.now, ctx.engine);
     let expired = &engine.keyspace.expired_subkeys;
     let entry = if create {
-        let make = || Entry::new(Value::Hash(Box::default()), now);
+        let make = || Entry::new(Value::Hash(HashValue::new()), now);
         Some(ctx.locked.get_or_insert_with(db, key, now, make)?.0)
     } else {
         ctx.locked.get_mut(db, key, now)?
@@ -113,12 +116,15 @@ fn field_pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [Bytes], Comman
 }
 
 /// Sets every pair of `pairs` in the hash at `key`, clearing their TTLs; how many fields are
-/// new.
+/// new. Like Redis, every argument is checked against the small form's byte limit before any
+/// is written.
 fn set_pairs(ctx: &mut Ctx<'_, '_>, key: &[u8], pairs: &[Bytes]) -> Result<usize, CommandError> {
+    let limits = ctx.engine.config.hash_limits();
     let created = update(ctx, key, true, |hash| {
+        hash.fit_arguments(pairs.iter().map(|a| &a[..]), limits);
         let mut created = 0;
         for pair in pairs.chunks_exact(2) {
-            if hash.insert(&pair[0], CompactBytes::new(&pair[1])) {
+            if hash.insert(&pair[0], &pair[1], limits) {
                 created += 1;
             }
         }
@@ -150,12 +156,14 @@ pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let value = args.next_bytes()?;
-    let now = ctx.now;
+    let (now, limits) = (ctx.now, ctx.engine.config.hash_limits());
     let set = update(ctx, key, true, |hash| {
+        // The field is looked for first: an existing one leaves the hash as it is, even when
+        // the value would not fit the small form (Redis checks in this order too).
         if hash.contains(field, now) {
             return Ok(false);
         }
-        hash.insert(field, CompactBytes::new(value));
+        hash.insert(field, value, limits);
         Ok(true)
     })?;
     reply.integer(i64::from(set == Some(true)));
@@ -291,7 +299,7 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     let field = args.next_bytes()?;
     // Redis parses the increment before it looks at the key.
     let by = args.next_i64()?;
-    let now = ctx.now;
+    let (now, limits) = (ctx.now, ctx.engine.config.hash_limits());
     let new = update(ctx, key, true, |hash| {
         let current = match hash.get(field, now) {
             Some(value) => kv_resp::parse_i64(value)
@@ -299,8 +307,7 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
             None => 0,
         };
         let new = current.checked_add(by).ok_or(CommandError::Overflow)?;
-        let text = CompactBytes::new(itoa::Buffer::new().format(new).as_bytes());
-        hash.insert_keep_ttl(field, text);
+        hash.insert_keep_ttl(field, itoa::Buffer::new().format(new).as_bytes(), limits);
         Ok(new)
     })?;
     reply.integer(new.unwrap_or(0));
@@ -321,7 +328,7 @@ pub fn hincrbyfloat(
     if matches!(by, LongDouble::Infinite { .. }) {
         return Err(CommandError::msg("ERR value is NaN or Infinity"));
     }
-    let now = ctx.now;
+    let (now, limits) = (ctx.now, ctx.engine.config.hash_limits());
     let new = update(ctx, key, true, |hash| {
         let current = match hash.get(field, now) {
             Some(value) => longdouble::parse(value)
@@ -337,7 +344,7 @@ pub fn hincrbyfloat(
             }
         };
         let text = longdouble::format_human(&sum);
-        hash.insert_keep_ttl(field, CompactBytes::new(&text));
+        hash.insert_keep_ttl(field, &text, limits);
         Ok(text)
     })?;
     reply.bulk(&new.unwrap_or_default());
@@ -374,6 +381,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         match hash_at(ctx, key)? {
             None => reply.null(),
             // A hash with no live field is already a missing key; `None` only guards the draw.
+            // O(1) from a large hash, O(n) from a small one, as Redis's `lpRandomPair`.
             Some(hash) => match hash.random_live(&mut crate::random::Rng::new(), now) {
                 Some((field, _)) => reply.bulk(field),
                 None => reply.null(),
@@ -389,7 +397,10 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
     };
     let wanted = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
     let mut rng = crate::random::Rng::new();
-    if wanted == 0 || hash.random_live(&mut rng, now).is_none() {
+    // A small hash's live pairs are listed once (O(n) for a bounded n), so that every draw
+    // after that is O(1) in either form.
+    let picker = hash.live_picker(now);
+    if wanted == 0 || picker.pick(&mut rng).is_none() {
         reply.array(0);
         return Ok(());
     }
@@ -398,14 +409,16 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
         // allocated in proportion to it.
         write_picks_header(reply, with_values, wanted);
         for _ in 0..wanted {
-            let (field, value) = hash
-                .random_live(&mut rng, now)
+            let (field, value) = picker
+                .pick(&mut rng)
                 .ok_or(CommandError::Internal("hash emptied under its lock"))?;
             write_pick(reply, with_values, field, value);
         }
         return Ok(());
     }
-    let picked = hash.distinct_live(&mut rng, wanted, now);
+    // Distinct picks: from a small hash in the hash's order (the whole hash when the count
+    // covers it), as Redis answers from a listpack.
+    let picked = picker.distinct(&mut rng, wanted);
     write_picks_header(reply, with_values, picked.len());
     for (field, value) in picked {
         write_pick(reply, with_values, field, value);
@@ -416,11 +429,11 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`: the next cursor and a batch of live fields
 /// with their values.
 ///
-/// A hash Redis would keep compact (listpack: see `Value::encoding`) comes back whole with
-/// cursor 0, whatever the cursor and COUNT, as Redis answers for its compact hashes. A bigger
-/// one is walked in the order of its fields' hashes (under the map's own hasher, fixed for the
-/// map's life): the cursor is the hash to resume from, so every field present for the whole
-/// iteration is returned at least once however the map grows, shrinks or rehashes in between.
+/// A small hash (a listpack) comes back whole with cursor 0, in its order, whatever the cursor
+/// and COUNT, as Redis answers for a listpack. A large one is walked in the order of its
+/// fields' hashes (under the map's own hasher, fixed for the map's life): the cursor is the
+/// hash to resume from, so every field present for the whole iteration is returned at least
+/// once however the map grows, shrinks or rehashes in between.
 pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = crate::keys::parse_cursor(args.next_bytes()?)?;
@@ -432,12 +445,12 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         return Ok(());
     };
     let options = crate::scan::ScanOptions::parse(args)?;
-    let (next, batch) = if crate::value::is_compact_hash(hash) {
-        (0, hash.iter(now).collect::<Vec<_>>())
-    } else {
-        let hasher = hash.hasher();
-        let items = hash.iter(now).map(|(f, v)| (hasher.hash_one(f), (f, v)));
-        crate::scan::hash_order_step(items, cursor, options.count)
+    let (next, batch) = match hash.table_hasher() {
+        None => (0, hash.iter(now).collect::<Vec<_>>()),
+        Some(hasher) => {
+            let items = hash.iter(now).map(|(f, v)| (hasher.hash_one(f), (f, v)));
+            crate::scan::hash_order_step(items, cursor, options.count)
+        }
     };
     let batch: Vec<_> = batch
         .into_iter()
@@ -853,7 +866,7 @@ pub fn hgetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let values = update(ctx, key, false, |hash| {
         let mut values = Vec::with_capacity(fields.len());
         for field in fields {
-            let value = hash.get(field, now).cloned();
+            let value = hash.get(field, now).map(|v| v.to_vec());
             if value.is_some() {
                 match expiry {
                     GetExpiry::Keep => {}
@@ -1000,6 +1013,7 @@ pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let options = SetExOptions::parse(args, now)?;
     let engine = ctx.engine;
     let expired = &engine.keyspace.expired_subkeys;
+    let limits = engine.config.hash_limits();
     let set = update(ctx, key, !options.fxx, |hash| {
         let fields = || options.pairs.chunks_exact(2).map(|pair| &pair[0][..]);
         if (options.fnx && fields().any(|f| hash.contains(f, now)))
@@ -1007,17 +1021,20 @@ pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         {
             return Ok(false);
         }
+        // Redis 8.0 checks the pairs against the small form's byte limit once the condition
+        // holds, before writing any.
+        hash.fit_arguments(options.pairs.iter().map(|a| &a[..]), limits);
         for pair in options.pairs.chunks_exact(2) {
-            let (field, value) = (&pair[0][..], CompactBytes::new(&pair[1]));
+            let (field, value) = (&pair[0][..], &pair[1][..]);
             match options.expiry {
                 SetExpiry::Clear => {
-                    hash.insert(field, value);
+                    hash.insert(field, value, limits);
                 }
                 SetExpiry::Keep => {
-                    hash.insert_keep_ttl(field, value);
+                    hash.insert_keep_ttl(field, value, limits);
                 }
                 SetExpiry::At(at) => {
-                    hash.insert_keep_ttl(field, value);
+                    hash.insert_keep_ttl(field, value, limits);
                     expire_field(hash, field, at, now, expired);
                 }
             }
@@ -1183,6 +1200,177 @@ mod tests {
     }
 
     const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+    /// Sets the hash thresholds as CONFIG SET would.
+    fn set_hash_limits(c: &Client, entries: u64, value: u64) {
+        let config = &c.engine.config;
+        config
+            .hash_max_listpack_entries
+            .store(entries, std::sync::atomic::Ordering::Relaxed);
+        config
+            .hash_max_listpack_value
+            .store(value, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What OBJECT ENCODING says of `key`.
+    fn encoding(c: &mut Client, key: &str) -> Frame {
+        c.cmd(&format!("OBJECT ENCODING {key}"))
+    }
+
+    /// ` f0 v f1 v ...`: `n` field-value pairs for an HSET line.
+    fn fields(n: usize) -> String {
+        (0..n).map(|i| format!(" f{i} v")).collect()
+    }
+
+    #[test]
+    fn listpack_thresholds_128_and_512() {
+        let mut c = Client::new();
+        c.cmd(&format!("HSET h{}", fields(512)));
+        assert_eq!(
+            encoding(&mut c, "h"),
+            bulk("listpack"),
+            "Redis 7.0's default is 512"
+        );
+        c.cmd("HSET h f512 v");
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+        c.cmd("HDEL h f512 f0");
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"), "never back");
+        set_hash_limits(&c, 128, 64);
+        c.cmd(&format!("HSET e{}", fields(128)));
+        assert_eq!(encoding(&mut c, "e"), bulk("listpack"));
+        c.cmd("HSET e f128 v");
+        assert_eq!(encoding(&mut c, "e"), bulk("hashtable"), "129 fields");
+        c.cmd(&format!("HSET e2{}", fields(129)));
+        assert_eq!(encoding(&mut c, "e2"), bulk("hashtable"));
+        set_hash_limits(&c, 512, 64);
+    }
+
+    #[test]
+    fn listpack_value_threshold_64_and_65() {
+        let mut c = Client::new();
+        let (at, over) = ("x".repeat(64), "x".repeat(65));
+        c.cmd(&format!("HSET h {at} {at}"));
+        assert_eq!(encoding(&mut c, "h"), bulk("listpack"));
+        c.cmd(&format!("HSET h f {over}"));
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+        c.cmd(&format!("HSET h2 {over} v"));
+        assert_eq!(encoding(&mut c, "h2"), bulk("hashtable"));
+        // Every argument is checked before any is written.
+        c.cmd(&format!("HSET h3 f {over} f short"));
+        assert_eq!(encoding(&mut c, "h3"), bulk("hashtable"));
+        assert_eq!(c.cmd("HGET h3 f"), bulk("short"));
+        // HSETNX of an existing field writes nothing and converts nothing.
+        c.cmd("HSET h4 f v");
+        assert_eq!(c.cmd(&format!("HSETNX h4 f {over}")), int(0));
+        assert_eq!(encoding(&mut c, "h4"), bulk("listpack"));
+        assert_eq!(c.cmd(&format!("HSETNX h4 g {over}")), int(1));
+        assert_eq!(encoding(&mut c, "h4"), bulk("hashtable"));
+        // HINCRBY's field and HINCRBYFLOAT's result count too.
+        c.cmd("HSET h5 f 1");
+        c.cmd(&format!("HINCRBY h5 {over} 1"));
+        assert_eq!(encoding(&mut c, "h5"), bulk("hashtable"));
+        c.cmd("HSET h6 f 1");
+        c.cmd("HINCRBYFLOAT h6 f 1e300");
+        assert_eq!(encoding(&mut c, "h6"), bulk("hashtable"));
+        // The threshold is live: later writes use the new one; nothing converts on its own.
+        c.cmd("HSET h7 a 12345 b 1 c 2");
+        set_hash_limits(&c, 2, 5);
+        assert_eq!(encoding(&mut c, "h7"), bulk("listpack"));
+        assert_eq!(c.cmd("HGET h7 a"), bulk("12345"));
+        assert_eq!(c.cmd("HSETNX h7 a x"), int(0));
+        assert_eq!(encoding(&mut c, "h7"), bulk("listpack"));
+        c.cmd("HSET h7 a 9");
+        assert_eq!(
+            encoding(&mut c, "h7"),
+            bulk("hashtable"),
+            "an update past 2 fields"
+        );
+        set_hash_limits(&c, 0, 64);
+        c.cmd("HSET zero f v");
+        assert_eq!(encoding(&mut c, "zero"), bulk("hashtable"));
+        set_hash_limits(&c, 512, 64);
+    }
+
+    #[test]
+    fn listpack_order_shows_in_replies() {
+        let mut c = Client::new();
+        c.cmd("HSET h c 3 a 1 b 2");
+        c.cmd("HSET h d 4 a one");
+        c.cmd("HDEL h b");
+        c.cmd("HSET h b two");
+        let flat = |items: &[&str]| Frame::Array(items.iter().map(|s| bulk(s)).collect());
+        assert_eq!(c.cmd("HKEYS h"), flat(&["c", "a", "d", "b"]));
+        assert_eq!(
+            c.cmd("HGETALL h"),
+            flat(&["c", "3", "a", "one", "d", "4", "b", "two"])
+        );
+        assert_eq!(
+            c.cmd("HSCAN h 7 COUNT 1"),
+            Frame::Array(vec![
+                bulk("0"),
+                flat(&["c", "3", "a", "one", "d", "4", "b", "two"])
+            ])
+        );
+        assert_eq!(c.cmd("HRANDFIELD h 10"), flat(&["c", "a", "d", "b"]));
+        // Distinct picks from a listpack come in its order.
+        for _ in 0..20 {
+            let Frame::Array(picked) = c.cmd("HRANDFIELD h 3") else {
+                panic!("an array")
+            };
+            let order = ["c", "a", "d", "b"];
+            let at: Vec<usize> = picked
+                .iter()
+                .map(|f| order.iter().position(|o| bulk(o) == *f).unwrap_or(9))
+                .collect();
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+        }
+    }
+
+    #[test]
+    fn restore_picks_the_hash_form_for_the_content() {
+        let mut c = Client::new();
+        c.cmd("HSET h a 1 b 2");
+        let over = "x".repeat(65);
+        c.cmd(&format!("HSET h c {over}"));
+        c.cmd("HDEL h c");
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+        let Frame::Bulk(payload) = c.cmd("DUMP h") else {
+            panic!("a payload")
+        };
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(
+            encoding(&mut c, "r"),
+            bulk("listpack"),
+            "loading picks the form"
+        );
+        assert_eq!(c.cmd("HGET r b"), bulk("2"));
+        set_hash_limits(&c, 1, 64);
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r1", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(encoding(&mut c, "r1"), bulk("hashtable"));
+        set_hash_limits(&c, 512, 1);
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r2", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(
+            encoding(&mut c, "r2"),
+            bulk("listpack"),
+            "1-byte fields and values fit"
+        );
+        set_hash_limits(&c, 512, 0);
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r3", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(encoding(&mut c, "r3"), bulk("hashtable"));
+        set_hash_limits(&c, 512, 64);
+    }
 
     #[test]
     fn hset_hmset_hsetnx_and_reads() {

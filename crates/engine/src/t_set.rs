@@ -5,10 +5,16 @@
 //! destination, as Redis does. Arguments are checked in Redis's order, so that a request with
 //! several faults gets the same error from both.
 //!
-//! Reply order: Redis walks an intset (every member an integer, at most 512) in ascending
-//! numeric order and a hash table in its own order. kv replies with such all-integer results in
-//! ascending numeric order too, so that clients see what Redis would show them; other results
-//! come in kv's hash order, which no client may rely on.
+//! A set is an intset or a hash table (see [`crate::set_value`] for the two forms and when a
+//! set changes from one to the other).
+//!
+//! Reply order follows Redis's, which comes from the form: a command that walks a stored set
+//! (SMEMBERS, SSCAN, SINTER walking its smallest input, SRANDMEMBER returning the whole set)
+//! answers in that set's order, ascending for an intset; a command whose reply Redis builds as
+//! a new set (SUNION, SDIFF, SPOP taking the whole set) answers in the order of the set it
+//! would build, ascending when that is an intset (every member an integer, at most
+//! `set-max-intset-entries` of them). Hash-table order is kv's own, which no client may rely
+//! on (Redis's is its dict's).
 
 use std::collections::HashSet;
 use std::hash::BuildHasher;
@@ -16,8 +22,8 @@ use std::hash::BuildHasher;
 use bytes::Bytes;
 
 use crate::command::CommandSpec;
+use crate::intset::{parse_member, Member};
 use crate::table::{command, engine};
-use crate::value::{is_intset, is_intset_member};
 use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, Reply, SetValue, Value};
 
 /// The set at `key` for a read (counts a keyspace hit or miss): `None` if missing,
@@ -72,7 +78,9 @@ fn update<T>(
 ) -> Result<Option<T>, CommandError> {
     let (db, now) = (ctx.db(), ctx.now);
     let entry = if create {
-        let make = || Entry::new(Value::Set(Box::default()), now);
+        // Redis's `setTypeCreate` makes an intset for an integer and a hash table otherwise;
+        // an empty intset that converts on its first non-integer comes to the same.
+        let make = || Entry::new(Value::Set(SetValue::new()), now);
         Some(ctx.locked.get_or_insert_with(db, key, now, make)?.0)
     } else {
         ctx.locked.get_mut(db, key, now)?
@@ -104,19 +112,18 @@ fn store(
     if len == 0 {
         ctx.locked.remove(db, destination, now)?;
     } else {
-        let entry = Entry::new(Value::Set(Box::new(members)), now);
+        let entry = Entry::new(Value::Set(members), now);
         ctx.locked.insert(db, destination, entry, now)?;
     }
     Ok(len)
 }
 
-/// Writes `members` as a set (RESP3 `~`, an array in RESP2) or an array, in ascending numeric
-/// order when they would make an intset (Redis's own order for those), else as given.
-fn write_members(reply: &mut Reply, mut members: Vec<&[u8]>, as_set: bool) {
-    if members.len() <= 512 && members.iter().all(|m| is_intset_member(m)) {
-        // Every member parsed just above; a failure cannot happen and would only reorder.
-        members.sort_by_key(|m| kv_resp::parse_i64(m).unwrap_or(0));
-    }
+/// Writes `members`, in the order given, as a set (RESP3 `~`, an array in RESP2) or an array.
+fn write_members<M: std::ops::Deref<Target = [u8]>>(
+    reply: &mut Reply,
+    members: &[M],
+    as_set: bool,
+) {
     if as_set {
         reply.set(members.len());
     } else {
@@ -127,24 +134,30 @@ fn write_members(reply: &mut Reply, mut members: Vec<&[u8]>, as_set: bool) {
     }
 }
 
-/// The members of `set`, in the order `write_members` would give them.
-fn members_of(set: &SetValue) -> Vec<&[u8]> {
-    set.iter().map(|m| m.as_bytes()).collect()
+/// Puts `members` (distinct) in the order of the set Redis would build from them (a fresh
+/// intset, members added one by one): ascending when every one is an integer and there are
+/// at most `max_intset`, else left as they are (a hash table's order is its own).
+fn in_built_set_order(members: &mut [Member<'_>], max_intset: usize) {
+    if members.len() > max_intset {
+        return;
+    }
+    let keys: Option<Vec<i64>> = members.iter().map(|m| parse_member(m)).collect();
+    if let Some(keys) = keys {
+        let mut keyed: Vec<(i64, Member<'_>)> =
+            keys.into_iter().zip(members.iter().copied()).collect();
+        keyed.sort_unstable_by_key(|(n, _)| *n);
+        for (slot, (_, member)) in members.iter_mut().zip(keyed) {
+            *slot = member;
+        }
+    }
 }
 
 /// `SADD key member [member ...]`: how many members were added.
 pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let members = args.rest();
-    let added = update(ctx, key, true, |set| {
-        members
-            .iter()
-            .filter(|m| {
-                // Copy a member only when it is new.
-                !set.contains(&m[..]) && set.insert(CompactBytes::new(m))
-            })
-            .count()
-    })?;
+    let max_intset = ctx.engine.config.set_max_intset_entries();
+    let added = update(ctx, key, true, |set| set.insert_all(members, max_intset))?;
     reply.count(added.unwrap_or(0));
     Ok(())
 }
@@ -191,8 +204,10 @@ pub fn smismember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
 /// `SMEMBERS key`: every member (a set in RESP3, as Redis answers it through SINTER).
 pub fn smembers(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
-    let members = set_at(ctx, key)?.map(members_of).unwrap_or_default();
-    write_members(reply, members, true);
+    let members: Vec<Member<'_>> = set_at(ctx, key)?
+        .map(|s| s.iter().collect())
+        .unwrap_or_default();
+    write_members(reply, &members, true);
     Ok(())
 }
 
@@ -205,8 +220,10 @@ enum Op {
 }
 
 /// The members of `op` over `sets` (`None` is a missing key, an empty set), without
-/// duplicates. `limit` stops an intersection once it has that many (0: no limit).
-fn combine<'s>(sets: &[Option<&'s SetValue>], op: Op, limit: usize) -> Vec<&'s CompactBytes> {
+/// duplicates. `limit` stops an intersection once it has that many (0: no limit). An
+/// intersection comes in the order of its smallest input, as Redis walks that one; a union or
+/// difference in the order its inputs are walked.
+fn combine<'s>(sets: &[Option<&'s SetValue>], op: Op, limit: usize) -> Vec<Member<'s>> {
     match op {
         Op::Inter => {
             // An intersection with an empty set is empty.
@@ -220,7 +237,7 @@ fn combine<'s>(sets: &[Option<&'s SetValue>], op: Op, limit: usize) -> Vec<&'s C
             };
             let mut out = Vec::new();
             for member in smallest.iter() {
-                if others.iter().all(|s| s.contains(member)) {
+                if others.iter().all(|s| s.contains(&member)) {
                     out.push(member);
                     if out.len() == limit {
                         break;
@@ -230,11 +247,11 @@ fn combine<'s>(sets: &[Option<&'s SetValue>], op: Op, limit: usize) -> Vec<&'s C
             out
         }
         Op::Union => {
-            let mut seen: HashSet<&[u8]> = HashSet::new();
+            let mut seen: HashSet<Member<'s>> = HashSet::new();
             sets.iter()
                 .flatten()
                 .flat_map(|s| s.iter())
-                .filter(|m| seen.insert(m.as_bytes()))
+                .filter(|m| seen.insert(*m))
                 .collect()
         }
         Op::Diff => {
@@ -265,13 +282,20 @@ fn combine_command(
         None
     };
     let keys = args.rest();
+    let max_intset = ctx.engine.config.set_max_intset_entries();
     let sets = sets_at(ctx, keys, with_store)?;
-    let members = combine(&sets, op, 0);
+    let mut members = combine(&sets, op, 0);
     let Some(destination) = destination else {
-        write_members(reply, members.iter().map(|m| m.as_bytes()).collect(), true);
+        // Redis replies SINTER while walking its smallest input, but builds the result of
+        // SUNION and SDIFF as a new set first and replies in that set's order.
+        if op != Op::Inter {
+            in_built_set_order(&mut members, max_intset);
+        }
+        write_members(reply, &members, true);
         return Ok(());
     };
-    let owned: SetValue = members.into_iter().cloned().collect();
+    // Redis builds every stored result from a fresh intset: its content picks the form.
+    let owned = SetValue::from_members(members.iter().map(|m| &**m), max_intset);
     let len = store(ctx, destination, owned)?;
     reply.count(len);
     Ok(())
@@ -359,14 +383,13 @@ pub fn smove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         return Ok(());
     }
     as_set(ctx.locked.get(db, destination, now)?)?;
+    let max_intset = ctx.engine.config.set_max_intset_entries();
     let removed = update(ctx, source, false, |set| set.remove(member))?;
     if removed != Some(true) {
         reply.integer(0);
         return Ok(());
     }
-    update(ctx, destination, true, |set| {
-        set.insert(CompactBytes::new(member));
-    })?;
+    update(ctx, destination, true, |set| set.insert(member, max_intset))?;
     reply.integer(1);
     Ok(())
 }
@@ -396,19 +419,24 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
             ))
         }
     };
+    let max_intset = ctx.engine.config.set_max_intset_entries();
     let popped = update(ctx, key, false, |set| {
         if count >= set.len() {
-            // The whole set: the key goes.
-            return std::mem::take(set).iter().cloned().collect::<Vec<_>>();
+            // The whole set: the key goes. Redis replies with it as the union of the one
+            // set, built as a new set, so the order is that set's.
+            let whole = std::mem::take(set);
+            let mut members: Vec<Member<'_>> = whole.iter().collect();
+            in_built_set_order(&mut members, max_intset);
+            return members
+                .iter()
+                .map(|m| CompactBytes::new(m))
+                .collect::<Vec<_>>();
         }
-        // O(count): each pop is O(1).
-        let mut rng = crate::random::Rng::new();
-        (0..count)
-            .filter_map(|_| set.pop_random(&mut rng))
-            .collect()
+        // O(count) from a hash table; one pass over an intset's array.
+        set.pop_many(&mut crate::random::Rng::new(), count)
     })?;
     let popped = popped.unwrap_or_default();
-    write_members(reply, popped.iter().map(|m| m.as_bytes()).collect(), true);
+    write_members(reply, &popped, true);
     Ok(())
 }
 
@@ -425,7 +453,7 @@ pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
             None => reply.null(),
             Some(set) => {
                 let member = set.random(&mut crate::random::Rng::new());
-                reply.bulk(member.ok_or(CommandError::Internal("empty set"))?);
+                reply.bulk(&member.ok_or(CommandError::Internal("empty set"))?);
             }
         }
         return Ok(());
@@ -443,30 +471,28 @@ pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
         reply.array(wanted);
         for _ in 0..wanted {
             let member = set.random(&mut rng);
-            reply.bulk(member.ok_or(CommandError::Internal("empty set"))?);
+            reply.bulk(&member.ok_or(CommandError::Internal("empty set"))?);
         }
         return Ok(());
     }
     if wanted >= set.len() {
         // The whole set, in the order Redis walks it.
-        write_members(reply, members_of(set), false);
+        let members: Vec<Member<'_>> = set.iter().collect();
+        write_members(reply, &members, false);
         return Ok(());
     }
     let picked = set.distinct(&mut rng, wanted);
-    reply.array(picked.len());
-    for member in picked {
-        reply.bulk(member);
-    }
+    write_members(reply, &picked, false);
     Ok(())
 }
 
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`: the next cursor and a batch of members.
 ///
-/// A set Redis would keep as an intset (see `Value::encoding`) comes back whole with cursor 0,
-/// in ascending numeric order, whatever the cursor and COUNT, as Redis answers for intsets. A
-/// bigger one is walked in the order of its members' hashes (under the set's own hasher, fixed
-/// for the set's life): the cursor is the hash to resume from, so every member present for the
-/// whole iteration is returned at least once however the set grows, shrinks or rehashes.
+/// An intset comes back whole with cursor 0, in ascending numeric order, whatever the cursor
+/// and COUNT, as Redis answers for intsets. A hash table is walked in the order of its
+/// members' hashes (under the set's own hasher, fixed for the set's life): the cursor is the
+/// hash to resume from, so every member present for the whole iteration is returned at least
+/// once however the set grows, shrinks or rehashes.
 pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = crate::keys::parse_cursor(args.next_bytes()?)?;
@@ -477,17 +503,17 @@ pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         return Ok(());
     };
     let options = crate::scan::ScanOptions::parse(args)?;
-    let (next, batch) = if is_intset(set) {
-        (0, members_of(set))
-    } else {
-        let hasher = set.hasher();
-        let items = set.iter().map(|m| (hasher.hash_one(m), m.as_bytes()));
-        crate::scan::hash_order_step(items, cursor, options.count)
+    let (next, batch): (u64, Vec<Member<'_>>) = match set.table_hasher() {
+        None => (0, set.iter().collect()),
+        Some(hasher) => {
+            let items = set.iter().map(|m| (hasher.hash_one(&*m), m));
+            crate::scan::hash_order_step(items, cursor, options.count)
+        }
     };
-    let batch: Vec<&[u8]> = batch.into_iter().filter(|m| options.keeps(m)).collect();
+    let batch: Vec<Member<'_>> = batch.into_iter().filter(|m| options.keeps(m)).collect();
     reply.array(2);
     reply.bulk(itoa::Buffer::new().format(next).as_bytes());
-    write_members(reply, batch, false);
+    write_members(reply, &batch, false);
     Ok(())
 }
 
@@ -648,6 +674,153 @@ mod tests {
         }
         assert_eq!(c.cmd("OBJECT ENCODING big"), Frame::bulk("hashtable"));
         assert_eq!(c.cmd("OBJECT REFCOUNT big"), int(1));
+    }
+
+    /// Sets `set-max-intset-entries` as CONFIG SET would.
+    fn set_max_intset(c: &Client, n: u64) {
+        c.engine
+            .config
+            .set_max_intset_entries
+            .store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What OBJECT ENCODING says of `key`.
+    fn encoding(c: &mut Client, key: &str) -> Frame {
+        c.cmd(&format!("OBJECT ENCODING {key}"))
+    }
+
+    #[test]
+    fn intset_threshold_edges_and_no_way_back() {
+        let mut c = Client::new();
+        let ints = |a: usize, b: usize| (a..b).map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+        c.cmd(&format!("SADD s {}", ints(0, 512)));
+        assert_eq!(encoding(&mut c, "s"), bulk("intset"));
+        assert_eq!(c.cmd("SADD s 511 0"), int(0));
+        assert_eq!(encoding(&mut c, "s"), bulk("intset"), "512 members");
+        assert_eq!(c.cmd("SADD s 512"), int(1));
+        assert_eq!(encoding(&mut c, "s"), bulk("hashtable"), "513 members");
+        assert_eq!(c.cmd("SREM s 512 511 510"), int(3));
+        assert_eq!(encoding(&mut c, "s"), bulk("hashtable"), "never back");
+        assert_eq!(c.cmd("SCARD s"), int(510));
+        assert_eq!(c.cmd("SISMEMBER s 509"), int(1));
+        // A hash table of integers is walked with a cursor, not returned whole.
+        let (members, calls) = scan_all(&mut c, "s", "COUNT 10");
+        assert!(calls > 1, "{calls} calls");
+        assert_eq!(members.len(), 510);
+        // A non-integer member converts; the intset's members survive the conversion.
+        c.cmd("SADD t 3 1 2");
+        assert_eq!(c.cmd("SADD t x"), int(1));
+        assert_eq!(encoding(&mut c, "t"), bulk("hashtable"));
+        assert_eq!(sorted(c.cmd("SMEMBERS t")), ["1", "2", "3", "x"]);
+        c.cmd("SREM t x");
+        assert_eq!(encoding(&mut c, "t"), bulk("hashtable"));
+        assert_eq!(
+            c.cmd("SMISMEMBER t 1 2 3 x"),
+            Frame::Array(vec![int(1), int(1), int(1), int(0)])
+        );
+    }
+
+    #[test]
+    fn intset_threshold_is_a_live_setting() {
+        let mut c = Client::new();
+        c.cmd("SADD s 1 2 3 4 5");
+        set_max_intset(&c, 2);
+        assert_eq!(
+            encoding(&mut c, "s"),
+            bulk("intset"),
+            "only later additions convert"
+        );
+        assert_eq!(c.cmd("SADD s 1"), int(0));
+        assert_eq!(
+            encoding(&mut c, "s"),
+            bulk("intset"),
+            "an existing member adds nothing"
+        );
+        assert_eq!(c.cmd("SADD s 9"), int(1));
+        assert_eq!(encoding(&mut c, "s"), bulk("hashtable"));
+        c.cmd("SADD two 1 2");
+        assert_eq!(encoding(&mut c, "two"), bulk("intset"));
+        c.cmd("SADD three 1 2 3");
+        assert_eq!(encoding(&mut c, "three"), bulk("hashtable"));
+        set_max_intset(&c, 0);
+        c.cmd("SADD zero 1");
+        assert_eq!(encoding(&mut c, "zero"), bulk("hashtable"));
+        set_max_intset(&c, 512);
+    }
+
+    #[test]
+    fn built_sets_take_the_form_of_their_content() {
+        let mut c = Client::new();
+        c.cmd("SADD h 5 3 1 x");
+        c.cmd("SREM h x");
+        assert_eq!(encoding(&mut c, "h"), bulk("hashtable"));
+        for line in ["SINTERSTORE d h", "SUNIONSTORE d h", "SDIFFSTORE d h nokey"] {
+            c.cmd(line);
+            assert_eq!(encoding(&mut c, "d"), bulk("intset"), "{line}");
+        }
+        // Built as a new set, SUNION, SDIFF and a whole-set SPOP reply in that set's order.
+        assert_eq!(c.cmd("SUNION h"), bulks(&["1", "3", "5"]));
+        assert_eq!(c.cmd("SDIFF h nokey"), bulks(&["1", "3", "5"]));
+        c.cmd("SADD h2 5 3 1 x");
+        c.cmd("SREM h2 x");
+        assert_eq!(c.cmd("SPOP h2 3"), bulks(&["1", "3", "5"]));
+        c.cmd("SADD m 2 a");
+        c.cmd("SUNIONSTORE d m");
+        assert_eq!(encoding(&mut c, "d"), bulk("hashtable"));
+        // SMOVE creates its destination as SADD would.
+        c.cmd("SADD src 7 b");
+        c.cmd("SMOVE src ints 7");
+        assert_eq!(encoding(&mut c, "ints"), bulk("intset"));
+        c.cmd("SMOVE src strs b");
+        assert_eq!(encoding(&mut c, "strs"), bulk("hashtable"));
+        // COPY keeps the form.
+        c.cmd("COPY h hcopy");
+        assert_eq!(encoding(&mut c, "hcopy"), bulk("hashtable"));
+        // The sorted-set commands read intset members as their text.
+        assert_eq!(
+            c.cmd("ZUNION 2 d ints WITHSCORES"),
+            bulks(&["2", "1", "7", "1", "a", "1"])
+        );
+        assert_eq!(c.cmd("SORT ints"), bulks(&["7"]));
+        c.cmd("SADD sortme 10 -2 3");
+        assert_eq!(c.cmd("SORT sortme BY nosort"), bulks(&["-2", "3", "10"]));
+        assert_eq!(c.cmd("SORT sortme ALPHA"), bulks(&["-2", "10", "3"]));
+    }
+
+    #[test]
+    fn restore_picks_the_form_for_the_content() {
+        let mut c = Client::new();
+        c.cmd("SADD h 1 2 x");
+        c.cmd("SREM h x");
+        let Frame::Bulk(payload) = c.cmd("DUMP h") else {
+            panic!("a payload")
+        };
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(
+            encoding(&mut c, "r"),
+            bulk("intset"),
+            "loading picks the form"
+        );
+        assert_eq!(c.cmd("SMEMBERS r"), bulks(&["1", "2"]));
+        set_max_intset(&c, 1);
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r1", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(encoding(&mut c, "r1"), bulk("hashtable"));
+        set_max_intset(&c, 512);
+        c.cmd("SADD str a b");
+        let Frame::Bulk(payload) = c.cmd("DUMP str") else {
+            panic!("a payload")
+        };
+        assert_eq!(
+            c.run(&[b"RESTORE", b"r2", b"0", &payload]),
+            Frame::simple("OK")
+        );
+        assert_eq!(encoding(&mut c, "r2"), bulk("hashtable"));
     }
 
     #[test]

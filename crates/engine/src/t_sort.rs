@@ -37,13 +37,13 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use crate::command::{BeginSearch, CommandSpec, FindKeys, KeyFlags, KeySpec, Locks};
+use crate::intset::Member;
 use crate::keyspace::ShardList;
 use crate::strtod::strtod;
 use crate::table::{command, engine};
-use crate::value::is_intset;
 use crate::{
     Args, CommandError, CommandResult, Ctx, Engine, Entry, ListValue, LockPlan, Reply, Session,
-    SetValue, Value,
+    Value,
 };
 
 /// A weight that is not a number, as Redis words it.
@@ -217,7 +217,7 @@ fn lookup_by_pattern<'c>(
         return Ok(None);
     };
     Ok(match (&entry.value, arrow) {
-        (Value::Hash(hash), Some(at)) => hash.get(&pattern[at + 2..], ctx.now).map(|v| &v[..]),
+        (Value::Hash(hash), Some(at)) => hash.get(&pattern[at + 2..], ctx.now),
         (Value::Str(s), None) => Some(s.as_bytes()),
         _ => None,
     })
@@ -243,6 +243,8 @@ struct Loaded<'v> {
 /// order (from the tail for `DESC`), and the window becomes all of it. A set has no order of
 /// its own to keep: when its unsorted members would be stored, Redis sorts them by their
 /// bytes instead (so that a replica stores the same list), which `options` is changed to ask.
+/// A set's elements come from `set_members`, the set's members in its own order, which the
+/// caller spelled out.
 ///
 /// A sorted set with `BY nosort` keeps its own order too: the window is taken straight in
 /// rank order (from the highest rank for `DESC`), as for a list, which is Redis's shortcut for
@@ -250,6 +252,7 @@ struct Loaded<'v> {
 /// set's.
 fn load<'v>(
     value: Option<&'v Value>,
+    set_members: &'v [Member<'v>],
     options: &mut SortOptions<'_>,
 ) -> Result<Loaded<'v>, CommandError> {
     match value {
@@ -282,7 +285,7 @@ fn load<'v>(
                 options.by = None;
             }
             Ok(Loaded {
-                elements: set_members(set),
+                elements: set_members.iter().map(|m| &**m).collect(),
                 window: options.window(set.len()),
             })
         }
@@ -312,17 +315,6 @@ fn load<'v>(
         }
         Some(Value::Str(_) | Value::Hash(_)) => Err(CommandError::WrongType),
     }
-}
-
-/// A set's members in the order Redis iterates them where kv can know it: ascending for an
-/// all-integer set (Redis's intset), kv's own order otherwise.
-fn set_members(set: &SetValue) -> Vec<&[u8]> {
-    let mut members: Vec<&[u8]> = set.iter().map(|m| m.as_bytes()).collect();
-    if is_intset(set) {
-        // Every member is an integer (that is what `is_intset` checked).
-        members.sort_by_key(|m| kv_resp::parse_i64(m).unwrap_or(0));
-    }
-    members
 }
 
 /// One element and what it sorts by.
@@ -715,7 +707,13 @@ fn sort_generic(
     let mut options = SortOptions::parse(args.rest(), readonly)?;
     let reader: &Ctx<'_, '_> = ctx;
     let value = reader.lookup(key)?.map(|entry| &entry.value);
-    let Loaded { elements, window } = load(value, &mut options)?;
+    // A set's members, in the order Redis walks the set (ascending for an intset), spelled
+    // out once here: an intset stores integers, not the bytes the elements borrow.
+    let set_members: Vec<Member<'_>> = match value {
+        Some(Value::Set(set)) => set.iter().collect(),
+        _ => Vec::new(),
+    };
+    let Loaded { elements, window } = load(value, &set_members, &mut options)?;
     let mut items = weigh(reader, elements, &options)?;
     order(&mut items, window.clone(), &options);
     let chosen = &items[window];

@@ -24,6 +24,7 @@ use bytes::Bytes;
 use crate::args::{parse_f64_opt, parse_i64};
 use crate::blocking::{parse_timeout, End, Operation};
 use crate::command::{BeginSearch, CommandSpec, FindKeys, KeySpec};
+use crate::intset::Member;
 use crate::table::{command, engine};
 use crate::zset::{cmp_elements, LexBound, LexRange, ScoreRange};
 use crate::{
@@ -1162,12 +1163,13 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// Every element with its score.
-    fn elements(&self) -> Box<dyn Iterator<Item = (&'a [u8], f64)> + 'a> {
+    /// Every element with its score. A set's members come as [`Member`]s: an intset holds
+    /// integers, spelled out as they are walked.
+    fn elements(&self) -> Box<dyn Iterator<Item = (Member<'a>, f64)> + 'a> {
         match *self {
             Source::Missing => Box::new(std::iter::empty()),
-            Source::ZSet(zset) => Box::new(zset.iter()),
-            Source::Set(set) => Box::new(set.iter().map(|m| (m.as_bytes(), 1.0))),
+            Source::ZSet(zset) => Box::new(zset.iter().map(|(m, s)| (Member::Bytes(m), s))),
+            Source::Set(set) => Box::new(set.iter().map(|m| (m, 1.0))),
         }
     }
 }
@@ -1195,11 +1197,11 @@ fn combine<'a>(
     op: SetOp,
     aggregate: Aggregate,
     count_only: Option<usize>,
-) -> (usize, Vec<(&'a [u8], f64)>) {
+) -> (usize, Vec<(Member<'a>, f64)>) {
     if op != SetOp::Diff {
         inputs.sort_by_key(|(source, _)| source.len());
     }
-    let mut out: Vec<(&'a [u8], f64)> = Vec::new();
+    let mut out: Vec<(Member<'a>, f64)> = Vec::new();
     let mut count = 0;
     match op {
         SetOp::Inter => {
@@ -1212,7 +1214,7 @@ fn combine<'a>(
                     score = 0.0;
                 }
                 let everywhere = others.iter().all(|(source, weight)| {
-                    source.score(member).is_some_and(|value| {
+                    source.score(&member).is_some_and(|value| {
                         aggregate.fold(&mut score, value * weight);
                         true
                     })
@@ -1229,7 +1231,7 @@ fn combine<'a>(
             }
         }
         SetOp::Union => {
-            let mut scores: HashMap<&'a [u8], f64> = HashMap::new();
+            let mut scores: HashMap<Member<'a>, f64> = HashMap::new();
             for (source, weight) in &inputs {
                 for (member, score) in source.elements() {
                     let mut score = weight * score;
@@ -1253,7 +1255,7 @@ fn combine<'a>(
             }
         }
     }
-    out.sort_by(|a, b| cmp_elements(a.1, a.0, b.1, b.0));
+    out.sort_by(|a, b| cmp_elements(a.1, &a.0, b.1, &b.0));
     if count_only.is_none() {
         count = out.len();
     }
@@ -1297,12 +1299,13 @@ fn combine_command(
         count_only,
     )?;
     let inputs: Vec<(Source<'_>, f64)> = sources.into_iter().zip(options.weights).collect();
-    let (count, elements) = combine(
+    let (count, members) = combine(
         inputs,
         op,
         options.aggregate,
         count_only.then_some(options.limit),
     );
+    let elements: Vec<(&[u8], f64)> = members.iter().map(|(m, s)| (&**m, *s)).collect();
     if count_only {
         reply.count(count);
         return Ok(());

@@ -16,9 +16,7 @@ pub type ListValue = crate::packed_list::PackedList;
 
 pub use crate::hash_value::HashValue;
 
-/// A set of members: a hash set with O(1) random picks (SPOP, SRANDMEMBER), seeded randomly
-/// because members come from clients.
-pub type SetValue = crate::indexed::IndexedSet;
+pub use crate::set_value::SetValue;
 
 /// A stored value. One keyspace holds every type, so a command finds the wrong type as a
 /// `WRONGTYPE` error rather than as a missing key.
@@ -28,11 +26,13 @@ pub enum Value {
     Str(StrValue),
     /// A list. Never empty: the key goes when its last element does.
     List(ListValue),
-    /// A hash, boxed to keep every value 40 bytes. Never empty. Its fields may have expiry
-    /// times of their own (see [`HashValue`]).
-    Hash(Box<HashValue>),
-    /// A set, boxed to keep every value 40 bytes. Never empty.
-    Set(Box<SetValue>),
+    /// A hash, small (a listpack) or large (a hash table). Never empty. Its fields may have
+    /// expiry times of their own (see [`HashValue`]). Not boxed: its 32 bytes fit beside the
+    /// value's tag, so a small hash costs one allocation (or none).
+    Hash(HashValue),
+    /// A set, an intset or a hash table. Never empty. Not boxed, for the same reason as a
+    /// hash: a few small integers then cost no allocation at all.
+    Set(SetValue),
     /// A sorted set, boxed to keep every value 40 bytes. Never empty.
     ZSet(Box<ZSetValue>),
 }
@@ -49,8 +49,10 @@ impl Value {
         }
     }
 
-    /// The name `OBJECT ENCODING` reports. kv's representations differ from Redis's; the names
-    /// are the ones Redis would report for the same content, which is what tools expect.
+    /// The name `OBJECT ENCODING` reports. A string's name is the one Redis would pick for
+    /// its content (kv stores strings one way); a collection's names the form it is in, which
+    /// changes only on the way up, as in Redis, so it follows the write history just as
+    /// Redis's does.
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {
@@ -64,48 +66,11 @@ impl Value {
             }
             // Redis 7.0 keeps every list in a quicklist.
             Value::List(_) => "quicklist",
-            // Redis 7.4 keeps a small hash with field TTLs in a listpack of triplets (field,
-            // value, expiry), which it names `listpackex`.
-            Value::Hash(h) => match (is_compact_hash(h), h.has_ttls()) {
-                (true, false) => "listpack",
-                (true, true) => "listpackex",
-                (false, _) => "hashtable",
-            },
-            // Redis 7.0 has no listpack sets: an intset, else a hash table.
-            Value::Set(s) => {
-                if is_intset(s) {
-                    "intset"
-                } else {
-                    "hashtable"
-                }
-            }
-            // A sorted set reports the form it is in: it changes only on the way up, as in
-            // Redis, so the name follows the write history just as Redis's does.
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
         }
     }
-}
-
-/// Whether Redis would keep `hash` in its compact (listpack) encoding, with its defaults
-/// `hash-max-listpack-entries 512` and `hash-max-listpack-value 64`. Behaviour that depends on
-/// the encoding (OBJECT ENCODING, HSCAN returning the whole hash) follows this.
-pub(crate) fn is_compact_hash(hash: &HashValue) -> bool {
-    hash.len() <= 512
-        && hash
-            .iter_stored()
-            .all(|(f, v)| f.len() <= 64 && v.len() <= 64)
-}
-
-/// Whether Redis would keep `set` as an intset: every member an integer as Redis's
-/// `string2ll` reads one, and at most `set-max-intset-entries` (512) of them. OBJECT ENCODING,
-/// SSCAN returning the whole set, and the numeric order kv replies in all follow this.
-pub(crate) fn is_intset(set: &SetValue) -> bool {
-    set.len() <= 512 && set.iter().all(|m| is_intset_member(m))
-}
-
-/// Whether `member` is an integer an intset can hold (Redis's `string2ll`).
-pub(crate) fn is_intset_member(member: &[u8]) -> bool {
-    member.len() <= 20 && kv_resp::parse_i64(member).is_some()
 }
 
 /// Redis shares one object between all keys for the integers below this
@@ -213,11 +178,8 @@ mod tests {
     fn values_stay_small() {
         assert_eq!(std::mem::size_of::<Value>(), 40);
         assert_eq!(std::mem::size_of::<Entry>(), 56);
-        // Field expiry costs a hash without field TTLs one pointer (a `None`) in the box it
-        // already has: 56 bytes instead of 48, the same 64-byte allocation with glibc.
-        assert_eq!(
-            std::mem::size_of::<HashValue>(),
-            std::mem::size_of::<crate::hash_value::FieldMap>() + 8
-        );
+        // Hashes and sets live in the value itself, so they must fit beside its tag.
+        assert_eq!(std::mem::size_of::<HashValue>(), 32);
+        assert_eq!(std::mem::size_of::<SetValue>(), 32);
     }
 }

@@ -535,8 +535,10 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
         }
         "set" => {
             let rest = args.rest();
+            // The arity (-4) guarantees one pair; a pair cut short after it is Redis's syntax
+            // error, not an arity error.
             if rest.len() % 2 != 0 {
-                return Err(CommandError::WrongArity("config|set".into()));
+                return Err(CommandError::Syntax);
             }
             let pairs: Vec<(String, String)> = rest
                 .chunks_exact(2)

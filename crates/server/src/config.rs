@@ -3,10 +3,11 @@
 //! `CONFIG REWRITE`.
 //!
 //! Every parameter kv accepts is a row of [`PARAMS`]. Rows kv acts on say so in their doc;
-//! encoding-tuning rows (`hash-max-listpack-entries`, ...) are accepted and reported as Redis
-//! does, even though kv's encodings differ, so tools that set them keep working; the sorted-set
-//! thresholds (`zset-max-listpack-*`) also steer kv's own small form, through
-//! [`apply_engine_settings`]. Parameters for
+//! the encoding thresholds of hashes, sets and sorted sets (`hash-max-listpack-*`,
+//! `set-max-intset-entries`, `zset-max-listpack-*`, and their `ziplist` aliases) steer kv's
+//! small forms, through [`apply_engine_settings`]; the other encoding-tuning rows (lists,
+//! streams, HyperLogLogs) are accepted and reported as Redis does, so tools that set them keep
+//! working. Parameters for
 //! features kv does not have yet (snapshots, AOF, replication) accept only their "off" value, so
 //! a configuration that asks for them fails loudly instead of being silently ignored.
 
@@ -94,6 +95,11 @@ const INT: Kind = Kind::Int {
     max: i32::MAX as i64,
 };
 const MEMORY: Kind = Kind::Memory {
+    min: 0,
+    max: i64::MAX,
+};
+/// A count of entries, as Redis's `size_t` integer settings (the `*-max-*-entries` thresholds).
+const ENTRIES: Kind = Kind::Int {
     min: 0,
     max: i64::MAX,
 };
@@ -205,14 +211,15 @@ pub static PARAMS: &[Param] = &[
     param!("dbfilename", "dump.rdb", Kind::Text),
     param!("appendfilename", "appendonly.aof", Kind::Text, immutable),
     param!("replicaof", "", Kind::Custom(no_replication), aliases: &["slaveof"]),
-    // Encoding tuning: accepted and reported. kv's encodings do not depend on them, except
-    // for the sorted-set thresholds, which the engine reads (ENGINE_SETTINGS).
-    param!("hash-max-listpack-entries", "512", MEMORY, aliases: &["hash-max-ziplist-entries"]),
+    // Encoding tuning: accepted and reported. The hash, set and sorted-set thresholds steer
+    // the engine's small forms (ENGINE_SETTINGS); the others are not acted on. Redis 7.0's
+    // built-in default for hash-max-listpack-entries is 512 (its sample redis.conf says 128).
+    param!("hash-max-listpack-entries", "512", ENTRIES, aliases: &["hash-max-ziplist-entries"]),
     param!("hash-max-listpack-value", "64", MEMORY, aliases: &["hash-max-ziplist-value"]),
     param!("list-max-listpack-size", "-2", Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, aliases: &["list-max-ziplist-size"]),
     param!("list-compress-depth", "0", INT),
-    param!("set-max-intset-entries", "512", MEMORY),
-    param!("zset-max-listpack-entries", "128", MEMORY, aliases: &["zset-max-ziplist-entries"]),
+    param!("set-max-intset-entries", "512", ENTRIES),
+    param!("zset-max-listpack-entries", "128", ENTRIES, aliases: &["zset-max-ziplist-entries"]),
     param!("zset-max-listpack-value", "64", MEMORY, aliases: &["zset-max-ziplist-value"]),
     param!("hll-sparse-max-bytes", "3000", MEMORY),
     param!("stream-node-max-bytes", "4096", MEMORY),
@@ -267,8 +274,11 @@ pub fn find(name: &str) -> Option<&'static Param> {
 }
 
 /// Parses a memory value as Redis's `memtoull`: digits with an optional unit
-/// (k=1000, kb=1024, m, mb, g, gb), case-insensitive.
+/// (k=1000, kb=1024, m, mb, g, gb), case-insensitive; a sign is refused.
 pub fn parse_memory(text: &str) -> Option<i64> {
+    if text.starts_with('-') {
+        return None;
+    }
     let lower = text.to_ascii_lowercase();
     let digits_end = lower
         .find(|c: char| !c.is_ascii_digit() && c != '-')
@@ -298,9 +308,9 @@ impl Param {
                 _ => Err("argument must be 'yes' or 'no'".into()),
             },
             Kind::Int { min, max } => {
-                let n: i64 = raw
-                    .parse()
-                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                // Redis reads these with `string2ll`: no `+`, no leading zeros, no spaces.
+                let n: i64 = kv_resp::parse_i64(raw.as_bytes())
+                    .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
                 if n < min || n > max {
                     return Err(format!(
                         "argument must be between {min} and {max} inclusive"
@@ -337,7 +347,13 @@ impl Param {
 }
 
 /// Parameters the engine reads, through [`apply_engine_settings`], whenever they change.
-pub const ENGINE_SETTINGS: &[&str] = &["zset-max-listpack-entries", "zset-max-listpack-value"];
+pub const ENGINE_SETTINGS: &[&str] = &[
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+];
 
 /// Copies the parameters the engine consults into its atomics: at start-up, and after a
 /// `CONFIG SET` of one of [`ENGINE_SETTINGS`].
@@ -349,6 +365,15 @@ pub fn apply_engine_settings(config: &Config, engine: &kv_engine::EngineConfig) 
     engine
         .zset_max_listpack_value
         .store(read("zset-max-listpack-value"), Ordering::Relaxed);
+    engine
+        .hash_max_listpack_entries
+        .store(read("hash-max-listpack-entries"), Ordering::Relaxed);
+    engine
+        .hash_max_listpack_value
+        .store(read("hash-max-listpack-value"), Ordering::Relaxed);
+    engine
+        .set_max_intset_entries
+        .store(read("set-max-intset-entries"), Ordering::Relaxed);
 }
 
 /// The live configuration.
@@ -630,6 +655,7 @@ mod tests {
         assert_eq!(parse_memory("1k"), Some(1000));
         assert_eq!(parse_memory("2GB"), Some(2 * 1024 * 1024 * 1024));
         assert_eq!(parse_memory("1x"), None);
+        assert_eq!(parse_memory("-1"), None, "memtoull refuses a sign");
         assert_eq!(parse_memory(""), None);
     }
 

@@ -926,6 +926,28 @@ const TEMPLATES: &[Template] = &[
     exact("SDIFFSTORE", "{key} {keys}"),
     type_only("SMEMBERS", "{key}"),
     type_only("SRANDMEMBER", "{key} {count}"),
+    // Encodings: hashes and sets on keys of their own, written with members that are mostly
+    // integers and values that are mostly short, while the thresholds move now and then, so
+    // random writes cross every conversion (and the forms never go back); OBJECT ENCODING
+    // compares the forms. The thresholds stay set for the rest of the run, which changes no
+    // other template's reply (counts and stores do not depend on a collection's form).
+    exact("HSET", "{enckey} {encpairs}"),
+    exact("HDEL", "{enckey} {fields}"),
+    exact("HSETNX", "{enckey} {field} {encmember}"),
+    exact("HINCRBYFLOAT", "{enckey} {field} {float}"),
+    exact("SADD", "{enckey} {encmembers}"),
+    exact("SREM", "{enckey} {encmembers}"),
+    exact("SMOVE", "{enckey} {enckey} {encmember}"),
+    exact("SINTERSTORE", "{enckey} {enckey} {enckey}"),
+    exact("SUNIONSTORE", "{enckey} {enckey} {enckey}"),
+    exact("SDIFFSTORE", "{enckey} {enckey} {enckey}"),
+    exact("OBJECT", "ENCODING {enckey}"),
+    exact("OBJECT", "ENCODING {enckey}"),
+    exact("HLEN", "{enckey}"),
+    exact("SCARD", "{enckey}"),
+    exact("CONFIG", "SET hash-max-listpack-entries {threshold}"),
+    exact("CONFIG", "SET hash-max-listpack-value {threshold}"),
+    exact("CONFIG", "SET set-max-intset-entries {threshold}"),
     // Sorted sets: replies are ordered, so everything compares byte for byte except random
     // picks (ZRANDMEMBER) and ZSCAN, which walks a large set in hash order. A member longer
     // than 64 bytes turns a set into a skiplist. Lexicographic ranges are only defined over
@@ -1193,6 +1215,21 @@ const DBS: &[&[u8]] = &[
 #[rustfmt::skip]
 const LEX_KEYS: &[&[u8]] = &[b"lex1", b"lex2"];
 
+/// Keys of the encoding templates: only hashes and sets are ever written to them.
+const ENC_KEYS: &[&[u8]] = &[b"enc1", b"enc2", b"enc3"];
+
+/// Set members and hash values for the encoding templates: mostly integers as an intset holds
+/// them (16-, 32- and 64-bit), some that only look like integers, a long one.
+#[rustfmt::skip]
+const ENC_MEMBERS: &[&[u8]] = &[
+    b"0", b"1", b"2", b"3", b"-1", b"7", b"100", b"70000", b"-70000", b"4294967296",
+    b"9223372036854775807", b"-9223372036854775808", b"007", b"a", b"",
+    b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+];
+
+/// Encoding thresholds to move to: small, so that conversions happen, and the defaults.
+const THRESHOLDS: &[&[u8]] = &[b"0", b"1", b"2", b"3", b"4", b"64", b"512"];
+
 /// Sorted-set members: few, so they collide; one longer than 64 bytes, which makes a set a
 /// skiplist.
 #[rustfmt::skip]
@@ -1256,6 +1293,13 @@ fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
         "count" => one(COUNTS, rng),
         "optcount" => repeat(rng, 0, 1, |rng| one(COUNTS, rng)),
         "lexkey" => one(LEX_KEYS, rng),
+        "enckey" => one(ENC_KEYS, rng),
+        "encmember" => one(ENC_MEMBERS, rng),
+        "encmembers" => repeat(rng, 1, 3, |rng| one(ENC_MEMBERS, rng)),
+        "encpairs" => repeat(rng, 1, 3, |rng| {
+            vec![rng.pick_bytes(FIELDS), rng.pick_bytes(ENC_MEMBERS)]
+        }),
+        "threshold" => one(THRESHOLDS, rng),
         "member" => one(MEMBERS, rng),
         "members" => repeat(rng, 1, 3, |rng| one(MEMBERS, rng)),
         "score" => one(SCORES, rng),

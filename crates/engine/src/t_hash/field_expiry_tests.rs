@@ -724,8 +724,16 @@ fn encoding_names_follow_redis_7_4() {
     );
     assert_eq!(c.cmd_at("OBJECT ENCODING h", t), bulk("hashtable"));
     c.cmd_at("HDEL h big", t);
-    c.cmd_at("HPERSIST h FIELDS 1 a", t);
-    assert_eq!(c.cmd_at("OBJECT ENCODING h", t), bulk("listpack"));
+    assert_eq!(
+        c.cmd_at("OBJECT ENCODING h", t),
+        bulk("hashtable"),
+        "a hash never converts back"
+    );
+    assert_eq!(c.cmd_at("HTTL h FIELDS 1 a", t), ints(&[100]));
+    c.cmd_at("HSET s a 1", t);
+    c.cmd_at("HEXPIRE s 100 FIELDS 1 a", t);
+    c.cmd_at("HPERSIST s FIELDS 1 a", t);
+    assert_eq!(c.cmd_at("OBJECT ENCODING s", t), bulk("listpack"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -881,16 +889,13 @@ fn dump_and_restore_keep_field_ttls() {
 fn payloads_with_field_ttls_have_a_fixed_layout() {
     use crate::dump::{deserialize, serialize, FORMAT_VERSION};
     let mut hash = crate::HashValue::new();
-    hash.insert(b"f", crate::CompactBytes::new(b"v"));
+    hash.insert(b"f", b"v", crate::hash_value::Limits::DEFAULT);
     hash.set_expiry(b"f", 300);
-    let payload = serialize(&crate::Value::Hash(Box::new(hash.clone())));
+    let payload = serialize(&crate::Value::Hash(hash.clone()));
     // Tag 6, one field, "f", "v", expiry 300 as a varint (0xac 0x02), then the footer.
     assert_eq!(&payload[..8], b"\x06\x01\x01f\x01v\xac\x02");
     assert_eq!(&payload[8..10], &FORMAT_VERSION.to_le_bytes());
-    assert_eq!(
-        deserialize(&payload),
-        Ok(crate::Value::Hash(Box::new(hash)))
-    );
+    assert_eq!(deserialize(&payload), Ok(crate::Value::Hash(hash)));
     // A field without a TTL in a tag-6 payload is written as expiry 0.
     let sealed = |body: &[u8]| {
         let mut out = body.to_vec();
@@ -1010,11 +1015,26 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The model: per key, field to (value, expiry), and the clock.
+/// The model: per key, field to (value, expiry), whether Redis would still have it small
+/// (a listpack), and the clock.
 #[derive(Debug, Default)]
 struct Model {
     keys: [BTreeMap<String, (String, Option<u64>)>; 2],
+    small: [bool; 2],
     now: u64,
+}
+
+impl Model {
+    /// The form after a write of one field of key `k` (`hashTypeSet`): a new hash starts
+    /// small (`was_empty`), and one with more than `max` fields is large for good.
+    fn wrote(&mut self, k: usize, was_empty: bool, max: usize) {
+        if was_empty {
+            self.small[k] = true;
+        }
+        if self.keys[k].len() > max {
+            self.small[k] = false;
+        }
+    }
 }
 
 impl Model {
@@ -1036,8 +1056,14 @@ proptest! {
     /// behind (no expired field stored, no empty hash, an index entry exactly for the hashes
     /// with field TTLs).
     #[test]
-    fn field_expiry_matches_a_model(ops in proptest::collection::vec(op(), 1..60)) {
+    fn field_expiry_matches_a_model(
+        max in prop_oneof![Just(0usize), Just(1), Just(2), Just(3), Just(512)],
+        ops in proptest::collection::vec(op(), 1..60),
+    ) {
         let mut c = Client::new();
+        // A small entry threshold makes the hashes cross into the large form mid-sequence:
+        // expiry must behave the same in both forms.
+        c.engine.config.hash_max_listpack_entries.store(max as u64, std::sync::atomic::Ordering::Relaxed);
         let mut m = Model { now: T0, ..Model::default() };
         for op in ops {
             m.settle();
@@ -1045,7 +1071,9 @@ proptest! {
             match op {
                 Op::Set(k, f, v) => {
                     let line = format!("HSET {} {} {v}", KEYS[k], FIELDS[f]);
+                    let was_empty = m.keys[k].is_empty();
                     let new = m.keys[k].insert(FIELDS[f].into(), (v.to_string(), None)).is_none();
+                    m.wrote(k, was_empty, max);
                     prop_assert_eq!(c.cmd_at(&line, now), int(i64::from(new)), "{}", line);
                 }
                 Op::Del(k, f) => {
@@ -1087,9 +1115,11 @@ proptest! {
                 }
                 Op::Incr(k, f) => {
                     let line = format!("HINCRBY {} {} 1", KEYS[k], FIELDS[f]);
+                    let was_empty = m.keys[k].is_empty();
                     let entry = m.keys[k].entry(FIELDS[f].into()).or_insert(("0".into(), None));
                     let n: i64 = entry.0.parse().expect("model values are integers");
                     entry.0 = (n + 1).to_string();
+                    m.wrote(k, was_empty, max);
                     prop_assert_eq!(c.cmd_at(&line, now), int(n + 1), "{}", line);
                 }
                 Op::Rename(k) => {
@@ -1099,6 +1129,7 @@ proptest! {
                         prop_assert_eq!(c.cmd_at(&line, now), err("ERR no such key"), "{}", line);
                     } else {
                         m.keys[1 - k] = std::mem::take(&mut m.keys[k]);
+                        m.small[1 - k] = m.small[k];
                         prop_assert_eq!(c.cmd_at(&line, now), Frame::simple("OK"), "{}", line);
                     }
                 }
@@ -1124,6 +1155,16 @@ proptest! {
                     Some((_, Some(at))) => (at - now) as i64,
                 }).collect();
                 prop_assert_eq!(c.cmd_at(&format!("HPTTL {key} FIELDS 4 {fields}"), now), ints(&ttls));
+                if !live.is_empty() {
+                    // `listpackex` while a TTL is stored, expired or not: compare the form only.
+                    let form = match c.cmd_at(&format!("OBJECT ENCODING {key}"), now) {
+                        Frame::Bulk(name) if &name[..] == b"listpackex" => "listpack".to_string(),
+                        Frame::Bulk(name) => String::from_utf8_lossy(&name).into_owned(),
+                        other => format!("{other:?}"),
+                    };
+                    let expected = if m.small[k] { "listpack" } else { "hashtable" };
+                    prop_assert_eq!(form, expected);
+                }
             }
         }
         // A full cycle leaves exactly the live data stored, and the index exactly right.
