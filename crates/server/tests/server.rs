@@ -544,6 +544,73 @@ fn multi_key_writes_are_never_seen_half_done() {
 }
 
 #[test]
+fn collection_moves_are_never_seen_half_done() {
+    // Members move between two sets (SMOVE) while another client rebuilds a sorted set from
+    // itself with doubled scores (ZUNIONSTORE z 1 z WEIGHTS 2); readers look at both in one
+    // command each: a member is in exactly one set at every instant, and the sorted set's
+    // scores are always all equal (a half-rebuilt set would mix old and new ones).
+    let server = Server::kv(&[]);
+    let mut setup = server.client();
+    let members: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
+    let _: () = setup.sadd("left", &members).unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg("z")
+        .arg(&["1", "a", "1", "b", "1", "c", "1", "d"])
+        .query(&mut setup)
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let mut con = server.client();
+            let members = members.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = w;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let member = &members[i % members.len()];
+                    let (from, to) = if i % 2 == 0 {
+                        ("left", "right")
+                    } else {
+                        ("right", "left")
+                    };
+                    let _: i64 = redis::cmd("SMOVE")
+                        .arg(from)
+                        .arg(to)
+                        .arg(member)
+                        .query(&mut con)
+                        .unwrap();
+                    let _: i64 = redis::cmd("ZUNIONSTORE")
+                        .arg(&["z", "1", "z", "WEIGHTS", "2"])
+                        .query(&mut con)
+                        .unwrap();
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let mut reader = server.client();
+    for _ in 0..1000 {
+        let union: Vec<String> = reader.sunion(&["left", "right"]).unwrap();
+        assert_eq!(union.len(), members.len(), "a member vanished mid-SMOVE");
+        let both: Vec<String> = reader.sinter(&["left", "right"]).unwrap();
+        assert!(both.is_empty(), "a member in both sets: {both:?}");
+        let scored: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(&["z", "0", "-1", "WITHSCORES"])
+            .query(&mut reader)
+            .unwrap();
+        assert_eq!(scored.len(), 4);
+        assert!(
+            scored.iter().all(|(_, score)| *score == scored[0].1),
+            "a sorted set seen half rebuilt: {scored:?}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+}
+
+#[test]
 fn resp3_replies_for_resp3_clients() {
     let server = Server::kv(&[]);
     let mut stream = server.raw();
