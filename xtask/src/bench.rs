@@ -346,14 +346,29 @@ fn build_kv() -> Result<PathBuf> {
     Ok(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/kv-server"))
 }
 
-/// Runs the whole comparison and rewrites the BENCHMARKS.md section.
-pub fn run() -> Result<()> {
+/// Runs the comparison and rewrites the BENCHMARKS.md section; with `only` (line names,
+/// comma-separated), runs those lines alone and prints their table without writing it, so a
+/// partial run never replaces the full one.
+pub fn run(only: Option<&str>) -> Result<()> {
+    let selected: Vec<&Workload> = match only {
+        None => WORKLOADS.iter().collect(),
+        Some(names) => {
+            let mut selected = Vec::new();
+            for name in names.split(',') {
+                match WORKLOADS.iter().find(|w| w.name.eq_ignore_ascii_case(name)) {
+                    Some(workload) => selected.push(workload),
+                    None => bail!("no benchmark line named `{name}`"),
+                }
+            }
+            selected
+        }
+    };
     crate::redis::ensure_installed()?;
     let kv_path = build_kv()?;
     let redis_path = PathBuf::from("redis-server");
     let pipelines = [1u32, 16];
     let mut rows = Vec::new();
-    for workload in WORKLOADS {
+    for workload in selected {
         for pipeline in pipelines {
             let (mut kv, mut redis) = (Vec::new(), Vec::new());
             for round in 0..ROUNDS {
@@ -396,6 +411,10 @@ pub fn run() -> Result<()> {
             }
             rows.push((workload.name, pipeline, summarize(&kv), summarize(&redis)));
         }
+    }
+    if only.is_some() {
+        println!("{}", render(&rows, &[]));
+        return Ok(());
     }
     let mut memory = Vec::new();
     for load in MEMORY_LOADS {

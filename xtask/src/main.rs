@@ -30,8 +30,11 @@ Tasks:
                 crates/server/tests/compat/*.txt and seeded random commands
                 against kv and Redis and print every reply that differs
                 (env: KV_COMPAT_SEED, KV_COMPAT_RANDOM)
-  bench         kv-server vs redis-server throughput, latency and memory per key;
-                rewrites the server section of BENCHMARKS.md
+  bench [--only NAMES]
+                kv-server vs redis-server throughput, latency and memory per key;
+                rewrites the server section of BENCHMARKS.md. With --only (lines by
+                name, comma-separated, e.g. ZADD,ZRANK) it runs just those lines,
+                no memory loads, and prints the table without writing it
   help          show this list
 ";
 
@@ -64,7 +67,11 @@ fn dispatch(args: &[String]) -> Result<()> {
         "deps" => no_args(task, rest).and_then(|()| deps::run()),
         "test" => test::run(rest),
         "compat" => no_args(task, rest).and_then(|()| compat::run()),
-        "bench" => no_args(task, rest).and_then(|()| bench::run()),
+        "bench" => match rest {
+            [] => bench::run(None),
+            [flag, names] if flag == "--only" => bench::run(Some(names)),
+            _ => bail!("`bench` takes nothing or `--only NAMES`"),
+        },
         other => {
             eprint!("{USAGE}");
             bail!("unknown task `{other}`")

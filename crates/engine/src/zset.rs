@@ -10,15 +10,18 @@
 //! - **Large** (`skiplist`): Redis's own structure, a skiplist whose links carry spans (how many
 //!   elements each link jumps), so the rank of an element and the element at a rank are found
 //!   in O(log n) by summing spans on the way down, plus a hash index from member to node for
-//!   O(1) score lookups. The nodes live in one arena (`Vec`) and link to each other by `u32`
-//!   index, which keeps the code free of `unsafe` and a node at 56 bytes: the member (24, inline
-//!   up to 22 bytes), the score, the level-0 forward and backward links, and a boxed slice for
-//!   the higher levels that only a quarter of the nodes have. The hash index stores node indexes
-//!   (4 bytes a slot) and compares members through the arena, so a member is stored once. A
-//!   removed node's slot is reused by the next insertion; when free slots outnumber live ones
-//!   the arena is renumbered in one pass (links rewritten, no comparisons), so memory follows
-//!   the set down at an amortized O(1) a removal. 74 resident bytes an element for a million 20-byte members (Redis 7.0: 133; see
-//!   BENCHMARKS.md).
+//!   O(1) score lookups. Each node is a *tower* of 64-bit words in one arena (`Vec<u64>`): its
+//!   score, its member's slot and height, its level-0 forward and backward links, then one
+//!   word (next, span) per higher level, as Redis keeps a node's levels inline. Links are
+//!   `u32` word offsets, so a descent reads only towers: one cache miss a step, where a node
+//!   whose higher links sat in a separate allocation cost two (and ZRANK ran at 0.56 of
+//!   Redis's speed). A node of one level (three in four) is 24 bytes. Members live in a second
+//!   arena (`CompactBytes`, inline up to 22 bytes) and are read only when scores tie or to
+//!   check a hash-index candidate; the index stores tower offsets (4 bytes a slot), so a member
+//!   is stored once. No `unsafe`. A removed node's tower is reused by the next node of the same
+//!   height; when free towers outweigh live ones both arenas are renumbered in one pass (links
+//!   rewritten, no comparisons), so memory follows the set down at an amortized O(1) a
+//!   removal. See BENCHMARKS.md for the resident bytes an element against Redis.
 //!
 //! A set starts small unless its first member is already too long, converts to large when an
 //! insertion would pass either threshold, and never converts back, as in Redis; results built
@@ -263,13 +266,13 @@ impl<'a> Iterator for Iter<'a> {
                 if *node == NIL {
                     return None;
                 }
-                let current = &list.nodes[*node as usize];
+                let current = *node;
                 *node = if self.reverse {
-                    current.prev
+                    list.prev(current)
                 } else {
-                    current.next0
+                    list.next(current, 0)
                 };
-                Some((current.member.as_bytes(), current.score))
+                Some((list.member(current), list.score(current)))
             }
         }
     }
@@ -322,7 +325,11 @@ impl ZSetValue {
     pub fn large_from_sorted(items: Vec<(CompactBytes, f64)>) -> ZSetValue {
         let mut list = SkipList::new();
         for (member, score) in items {
-            list.insert(member, score);
+            // A result past the set's capacity (only a union of two near-full sets makes one)
+            // keeps what fits.
+            if !list.insert(member, score) {
+                break;
+            }
         }
         ZSetValue(Repr::Large(list))
     }
@@ -361,13 +368,14 @@ impl ZSetValue {
                 .iter()
                 .find(|it| it.member.as_bytes() == member)
                 .map(|it| it.score),
-            Repr::Large(list) => list.find(member).map(|id| list.nodes[id as usize].score),
+            Repr::Large(list) => list.find(member).map(|id| list.score(id)),
         }
     }
 
     /// Adds `member`, which must not be present, converting to the large form first when the
     /// small one would pass `limits` (Redis checks before inserting). False, with nothing
-    /// added, when the set already holds [`MAX_LEN`] members.
+    /// added, when the set is full: [`MAX_LEN`] members, or (near a billion members) no room
+    /// left for 32-bit tower offsets.
     pub fn insert(&mut self, member: &[u8], score: f64, limits: Limits) -> bool {
         if self.len() >= MAX_LEN {
             return false;
@@ -391,9 +399,7 @@ impl ZSetValue {
                     },
                 );
             }
-            Repr::Large(list) => {
-                list.insert(CompactBytes::new(member), score);
-            }
+            Repr::Large(list) => return list.insert(CompactBytes::new(member), score),
         }
         true
     }
@@ -441,8 +447,7 @@ impl ZSetValue {
             Repr::Small(items) => items.get(rank).map(|it| (it.member.as_bytes(), it.score)),
             Repr::Large(list) => {
                 let node = list.select(rank.checked_add(1)?)?;
-                let node = &list.nodes[node as usize];
-                Some((node.member.as_bytes(), node.score))
+                Some((list.member(node), list.score(node)))
             }
         }
     }
@@ -491,7 +496,7 @@ impl ZSetValue {
         }
         let at = match &self.0 {
             Repr::Small(items) => items.partition_point(|it| !range.above_min(it.score)),
-            Repr::Large(list) => list.walk(|n| !range.above_min(n.score)).1,
+            Repr::Large(list) => list.walk(|n| !range.above_min(n.score())).1,
         };
         let (_, score) = self.get(at)?;
         range.below_max(score).then_some(at)
@@ -504,7 +509,7 @@ impl ZSetValue {
         }
         let passed = match &self.0 {
             Repr::Small(items) => items.partition_point(|it| range.below_max(it.score)),
-            Repr::Large(list) => list.walk(|n| range.below_max(n.score)).1,
+            Repr::Large(list) => list.walk(|n| range.below_max(n.score())).1,
         };
         let at = passed.checked_sub(1)?;
         let (_, score) = self.get(at)?;
@@ -546,7 +551,7 @@ impl ZSetValue {
                 .iter()
                 .position(|it| range.above_min(&it.member))
                 .unwrap_or(items.len()),
-            Repr::Large(list) => list.walk(|n| !range.above_min(&n.member)).1,
+            Repr::Large(list) => list.walk(|n| !range.above_min(n.member())).1,
         };
         let (member, _) = self.get(at)?;
         range.below_max(member).then_some(at)
@@ -560,7 +565,7 @@ impl ZSetValue {
         }
         let at = match &self.0 {
             Repr::Small(items) => items.iter().rposition(|it| range.below_max(&it.member))?,
-            Repr::Large(list) => list.walk(|n| range.below_max(&n.member)).1.checked_sub(1)?,
+            Repr::Large(list) => list.walk(|n| range.below_max(n.member())).1.checked_sub(1)?,
         };
         let (member, _) = self.get(at)?;
         range.above_min(member).then_some(at)
@@ -606,6 +611,7 @@ impl ZSetValue {
     fn convert_to_large(&mut self) {
         if let Repr::Small(items) = &mut self.0 {
             let mut list = SkipList::new();
+            // A small set is far below the large form's capacity.
             for item in std::mem::take(items) {
                 list.insert(item.member, item.score);
             }
@@ -656,63 +662,71 @@ impl PartialEq for ZSetValue {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The large form: an indexed skiplist in an arena
+// The large form: an indexed skiplist whose towers are packed in one arena of words
 // ---------------------------------------------------------------------------------------------
 
 /// Most levels a node can have (Redis's `ZSKIPLIST_MAXLEVEL`).
 const MAX_LEVEL: usize = 32;
 
-/// "No node": the end of a chain.
+/// "No node": the end of a chain, and the member slot of a free tower.
 const NIL: u32 = u32::MAX;
 
-/// The head node's index: a node without an element whose links start every level.
+/// The head's tower, at offset 0: no element, a link at every level.
 const HEAD: u32 = 0;
 
-/// A link at level 1 or above: the next node at that level and how many elements it skips
-/// (for a link to `NIL`, how many elements follow the node).
-#[derive(Debug, Clone, Copy)]
-struct Link {
-    /// The next node at this level, `NIL` for none.
-    next: u32,
-    /// Elements skipped by following the link.
-    span: u32,
+// A node is a *tower*: a run of 64-bit words in `SkipList::towers`, named by the offset of its
+// first word. Links hold offsets, so a descent reads nothing but towers: the next node's score
+// and, when it moves there, that node's link at the current level, both a few words from the
+// tower's start (one cache miss a step, as in Redis, whose nodes hold their levels inline).
+// The member is read only when two scores tie, or to check a hash-index candidate.
+
+/// Word of a tower holding the score, as `f64` bits.
+const SCORE: usize = 0;
+/// Word holding the member's slot in `SkipList::members` (low half; `NIL` once the tower is
+/// free) and the tower's level count (high half).
+const MEMBER: usize = 1;
+/// Word holding the level-0 links: the next element (low half) and the previous one (high
+/// half). Level 0's span is 1 (0 for the last element), so it is not stored.
+const LEVEL0: usize = 2;
+/// First word of the links at levels 1 and up, one word a level: the next node (low half) and
+/// how many elements the link skips (high half; for a link to `NIL`, how many elements follow).
+const UPPER: usize = 3;
+
+/// Words in a tower of `levels` levels.
+const fn tower_words(levels: usize) -> usize {
+    UPPER + levels - 1
 }
 
-/// A skiplist node. Level 0's span is always 1 (0 for the last node), so only its forward
-/// link is stored.
-#[derive(Debug, Clone)]
-struct Node {
-    /// The member's bytes (empty for the head).
-    member: CompactBytes,
-    /// Its score.
-    score: f64,
-    /// The previous element's node; `NIL` for the first element.
-    prev: u32,
-    /// The next element's node; `NIL` for the last.
-    next0: u32,
-    /// Links for levels 1 and up; `None` for a node of level 1 (three nodes in four).
-    upper: Option<Box<[Link]>>,
+/// Two 32-bit halves in one word.
+fn pack(low: u32, high: u32) -> u64 {
+    u64::from(low) | (u64::from(high) << 32)
 }
 
-impl Node {
-    /// A node without an element: the head before its links are made, or a free slot.
-    const EMPTY: Node = Node {
-        member: CompactBytes::EMPTY,
-        score: 0.0,
-        prev: NIL,
-        next0: NIL,
-        upper: None,
-    };
+/// The low half of a word.
+fn low(word: u64) -> u32 {
+    word as u32
 }
 
-/// Redis's `zskiplist` plus its `dict`, in an arena.
+/// The high half of a word.
+fn high(word: u64) -> u32 {
+    (word >> 32) as u32
+}
+
+/// Redis's `zskiplist` plus its `dict`, in two arenas: towers (links and scores) and members.
 #[derive(Debug, Clone)]
 struct SkipList {
-    /// Every node; slot 0 is the head, the slots in `free` are unused.
-    nodes: Vec<Node>,
-    /// Unused slots, reused before the arena grows.
-    free: Vec<u32>,
-    /// Member to node, hashed with `hasher` and compared through `nodes`.
+    /// Every tower, back to back; the head's is first. Free towers keep their level count and
+    /// are reused by a node of the same height.
+    towers: Vec<u64>,
+    /// Members, by the slot a tower names; free slots are empty.
+    members: Vec<CompactBytes>,
+    /// Free towers, by level count less one.
+    free_towers: Vec<Vec<u32>>,
+    /// Free member slots.
+    free_members: Vec<u32>,
+    /// Words in free towers.
+    free_words: usize,
+    /// Member to tower, hashed with `hasher` and compared through `members`.
     index: HashTable<u32>,
     /// Randomly seeded, as members come from clients.
     hasher: RandomState,
@@ -720,20 +734,48 @@ struct SkipList {
     level: usize,
     /// Elements.
     len: usize,
-    /// The last element's node, `NIL` when empty.
+    /// The last element's tower, `NIL` when empty.
     tail: u32,
     /// Draws node levels.
     rng: Rng,
 }
 
+/// A node seen during a descent: its score is at hand, its member is read only if asked for.
+#[derive(Clone, Copy)]
+struct NodeRef<'a> {
+    /// The list.
+    list: &'a SkipList,
+    /// The node's tower.
+    id: u32,
+}
+
+impl<'a> NodeRef<'a> {
+    /// The node's score.
+    fn score(self) -> f64 {
+        self.list.score(self.id)
+    }
+
+    /// The node's member.
+    fn member(self) -> &'a [u8] {
+        self.list.member(self.id)
+    }
+}
+
 impl SkipList {
     /// An empty list: the head alone, with a link at every level.
     fn new() -> SkipList {
-        let mut head = Node::EMPTY;
-        head.upper = Some(vec![Link { next: NIL, span: 0 }; MAX_LEVEL - 1].into_boxed_slice());
+        let mut towers = vec![0; tower_words(MAX_LEVEL)];
+        towers[MEMBER] = pack(NIL, MAX_LEVEL as u32);
+        towers[LEVEL0] = pack(NIL, NIL);
+        for word in &mut towers[UPPER..] {
+            *word = pack(NIL, 0);
+        }
         SkipList {
-            nodes: vec![head],
-            free: Vec::new(),
+            towers,
+            members: Vec::new(),
+            free_towers: Vec::new(),
+            free_members: Vec::new(),
+            free_words: 0,
             index: HashTable::new(),
             hasher: RandomState::new(),
             level: 1,
@@ -743,49 +785,71 @@ impl SkipList {
         }
     }
 
-    /// The next node of `node` at `level`.
-    fn next(&self, node: u32, level: usize) -> u32 {
-        let node = &self.nodes[node as usize];
-        match level {
-            0 => node.next0,
-            _ => node.upper.as_ref().map_or(NIL, |u| u[level - 1].next),
-        }
+    /// The score of node `x`.
+    fn score(&self, x: u32) -> f64 {
+        f64::from_bits(self.towers[x as usize + SCORE])
     }
 
-    /// How many elements the link of `node` at `level` skips.
-    fn span(&self, node: u32, level: usize) -> usize {
-        let node = &self.nodes[node as usize];
-        match level {
-            0 => usize::from(node.next0 != NIL),
-            _ => node
-                .upper
-                .as_ref()
-                .map_or(0, |u| u[level - 1].span as usize),
-        }
+    /// The member of node `x` (not the head).
+    fn member(&self, x: u32) -> &[u8] {
+        self.members[low(self.towers[x as usize + MEMBER]) as usize].as_bytes()
     }
 
-    /// Sets the link of `node` at `level` (the span is implied at level 0).
-    fn set_link(&mut self, node: u32, level: usize, next: u32, span: usize) {
-        let node = &mut self.nodes[node as usize];
-        match level {
-            0 => node.next0 = next,
-            _ => {
-                if let Some(link) = node.upper.as_mut().and_then(|u| u.get_mut(level - 1)) {
-                    // Spans never exceed the length, which MAX_LEN keeps within u32.
-                    *link = Link {
-                        next,
-                        span: span as u32,
-                    };
-                }
+    /// How many levels node `x` has.
+    fn levels(&self, x: u32) -> usize {
+        high(self.towers[x as usize + MEMBER]) as usize
+    }
+
+    /// The word of node `x` holding its link at `level`, which the node must have.
+    fn link_word(x: u32, level: usize) -> usize {
+        x as usize
+            + match level {
+                0 => LEVEL0,
+                _ => UPPER + level - 1,
             }
+    }
+
+    /// The next node of `x` at `level`.
+    fn next(&self, x: u32, level: usize) -> u32 {
+        debug_assert!(level < self.levels(x));
+        low(self.towers[SkipList::link_word(x, level)])
+    }
+
+    /// The element before `x`, `NIL` for the first.
+    fn prev(&self, x: u32) -> u32 {
+        high(self.towers[x as usize + LEVEL0])
+    }
+
+    /// Sets the element before `x`.
+    fn set_prev(&mut self, x: u32, prev: u32) {
+        let word = &mut self.towers[x as usize + LEVEL0];
+        *word = pack(low(*word), prev);
+    }
+
+    /// How many elements the link of `x` at `level` skips.
+    fn span(&self, x: u32, level: usize) -> usize {
+        match level {
+            0 => usize::from(self.next(x, 0) != NIL),
+            _ => high(self.towers[SkipList::link_word(x, level)]) as usize,
         }
     }
 
-    /// Sets only the span of `node` at `level` (level 0 has none to set).
-    fn set_span(&mut self, node: u32, level: usize, span: usize) {
+    /// Sets the link of `x` at `level` (the span is implied at level 0).
+    fn set_link(&mut self, x: u32, level: usize, next: u32, span: usize) {
+        debug_assert!(level < self.levels(x));
+        let word = &mut self.towers[SkipList::link_word(x, level)];
+        *word = match level {
+            0 => pack(next, high(*word)),
+            // Spans never exceed the length, which MAX_LEN keeps within u32.
+            _ => pack(next, span as u32),
+        };
+    }
+
+    /// Sets only the span of `x` at `level` (level 0 has none to set).
+    fn set_span(&mut self, x: u32, level: usize, span: usize) {
         if level > 0 {
-            let next = self.next(node, level);
-            self.set_link(node, level, next, span);
+            let next = self.next(x, level);
+            self.set_link(x, level, next, span);
         }
     }
 
@@ -801,56 +865,71 @@ impl SkipList {
         level
     }
 
-    /// A slot for a new node of `level` levels: a free one, else a new one at the end.
-    fn alloc(&mut self, member: CompactBytes, score: f64, level: usize) -> u32 {
-        let node = Node {
-            member,
-            score,
-            prev: NIL,
-            next0: NIL,
-            upper: (level > 1)
-                .then(|| vec![Link { next: NIL, span: 0 }; level - 1].into_boxed_slice()),
-        };
-        match self.free.pop() {
-            Some(id) => {
-                self.nodes[id as usize] = node;
-                id
-            }
-            None => {
-                // MAX_LEN keeps the arena below u32::MAX slots.
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
-            }
-        }
+    /// Whether another node fits: tower offsets must stay below `NIL`.
+    fn has_room(&self) -> bool {
+        self.towers.len() + tower_words(MAX_LEVEL) < NIL as usize && self.len < MAX_LEN
     }
 
-    /// How many levels node `id` has.
-    fn levels(&self, id: u32) -> usize {
-        1 + self.nodes[id as usize]
-            .upper
-            .as_ref()
-            .map_or(0, |u| u.len())
+    /// A tower for a new node of `level` levels, unlinked: a free one of that height, else a
+    /// new one at the end; the member takes a free slot, else a new one.
+    fn alloc(&mut self, member: CompactBytes, score: f64, level: usize) -> u32 {
+        // `has_room` keeps both arenas' positions below NIL.
+        let slot = match self.free_members.pop() {
+            Some(slot) => {
+                self.members[slot as usize] = member;
+                slot
+            }
+            None => {
+                self.members.push(member);
+                (self.members.len() - 1) as u32
+            }
+        };
+        let words = tower_words(level);
+        let at = match self.free_towers.get_mut(level - 1).and_then(Vec::pop) {
+            Some(at) => {
+                self.free_words -= words;
+                at as usize
+            }
+            None => {
+                let at = self.towers.len();
+                self.towers.resize(at + words, 0);
+                at
+            }
+        };
+        let tower = &mut self.towers[at..at + words];
+        tower[SCORE] = score.to_bits();
+        tower[MEMBER] = pack(slot, level as u32);
+        tower[LEVEL0] = pack(NIL, NIL);
+        for word in &mut tower[UPPER..] {
+            *word = pack(NIL, 0);
+        }
+        at as u32
     }
 
     /// The node holding `member`.
     fn find(&self, member: &[u8]) -> Option<u32> {
         let hash = self.hasher.hash_one(member);
-        let nodes = &self.nodes;
         self.index
-            .find(hash, |&id| nodes[id as usize].member.as_bytes() == member)
+            .find(hash, |&id| self.member(id) == member)
             .copied()
+    }
+
+    /// Whether node `x` comes before `(score, member)`; its member is read only on a tie.
+    fn before(&self, x: u32, score: f64, member: &[u8]) -> bool {
+        let x_score = self.score(x);
+        x_score < score || (x_score == score && self.member(x) < member)
     }
 
     /// Walks from the head, moving forward at each level while `go` holds for the next node;
     /// returns the node reached and how many elements were passed (its 1-based rank, 0 for
     /// the head).
-    fn walk(&self, mut go: impl FnMut(&Node) -> bool) -> (u32, usize) {
+    fn walk(&self, mut go: impl FnMut(NodeRef<'_>) -> bool) -> (u32, usize) {
         let mut x = HEAD;
         let mut rank = 0;
         for level in (0..self.level).rev() {
             loop {
                 let next = self.next(x, level);
-                if next == NIL || !go(&self.nodes[next as usize]) {
+                if next == NIL || !go(NodeRef { list: self, id: next }) {
                     break;
                 }
                 rank += self.span(x, level);
@@ -869,11 +948,7 @@ impl SkipList {
         for level in (0..self.level).rev() {
             loop {
                 let next = self.next(x, level);
-                if next == NIL {
-                    break;
-                }
-                let n = &self.nodes[next as usize];
-                if cmp_elements(n.score, &n.member, score, member) != Ordering::Less {
+                if next == NIL || !self.before(next, score, member) {
                     break;
                 }
                 passed += self.span(x, level);
@@ -886,31 +961,27 @@ impl SkipList {
     }
 
     /// Inserts a member that is not present (Redis's `zslInsert` plus the dict insertion).
-    fn insert(&mut self, member: CompactBytes, score: f64) {
+    /// False, with nothing inserted, when the arena is full.
+    fn insert(&mut self, member: CompactBytes, score: f64) -> bool {
+        if !self.has_room() {
+            return false;
+        }
         let hash = self.hasher.hash_one(member.as_bytes());
-        let id = self.link_new(member, score);
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.index.insert_unique(hash, id, |&i| {
-            hasher.hash_one(nodes[i as usize].member.as_bytes())
-        });
-    }
-
-    /// Links a new node into the list (not the index); returns its slot.
-    fn link_new(&mut self, member: CompactBytes, score: f64) -> u32 {
         let level = self.random_level();
         let id = self.alloc(member, score, level);
         self.link(id);
-        id
+        let (towers, members, hasher) = (&self.towers, &self.members, &self.hasher);
+        self.index.insert_unique(hash, id, |&i| {
+            hasher.hash_one(members[low(towers[i as usize + MEMBER]) as usize].as_bytes())
+        });
+        true
     }
 
-    /// Links node `id`, which is in the arena but not in the list, at the place its score and
+    /// Links node `x`, which is in the arena but not in the list, at the place its score and
     /// member call for (Redis's `zslInsert` after the node is made).
-    fn link(&mut self, id: u32) {
-        let level = self.levels(id);
-        let (mut update, mut rank) = {
-            let node = &self.nodes[id as usize];
-            self.predecessors(node.score, &node.member)
-        };
+    fn link(&mut self, x: u32) {
+        let level = self.levels(x);
+        let (mut update, mut rank) = self.predecessors(self.score(x), self.member(x));
         if level > self.level {
             for l in self.level..level {
                 rank[l] = 0;
@@ -923,19 +994,19 @@ impl SkipList {
             let before = update[l];
             let next = self.next(before, l);
             let span = self.span(before, l);
-            self.set_link(id, l, next, span - (rank[0] - rank[l]));
-            self.set_link(before, l, id, rank[0] - rank[l] + 1);
+            self.set_link(x, l, next, span - (rank[0] - rank[l]));
+            self.set_link(before, l, x, rank[0] - rank[l] + 1);
         }
         for (l, &before) in update.iter().enumerate().take(self.level).skip(level) {
             let span = self.span(before, l);
             self.set_span(before, l, span + 1);
         }
-        self.nodes[id as usize].prev = if update[0] == HEAD { NIL } else { update[0] };
-        let next = self.nodes[id as usize].next0;
+        self.set_prev(x, if update[0] == HEAD { NIL } else { update[0] });
+        let next = self.next(x, 0);
         if next == NIL {
-            self.tail = id;
+            self.tail = x;
         } else {
-            self.nodes[next as usize].prev = id;
+            self.set_prev(next, x);
         }
         self.len += 1;
     }
@@ -952,14 +1023,11 @@ impl SkipList {
                 self.set_span(before, l, span.saturating_sub(1));
             }
         }
-        let (prev, next) = {
-            let node = &self.nodes[x as usize];
-            (node.prev, node.next0)
-        };
+        let (prev, next) = (self.prev(x), self.next(x, 0));
         if next == NIL {
             self.tail = prev;
         } else {
-            self.nodes[next as usize].prev = prev;
+            self.set_prev(next, prev);
         }
         while self.level > 1 && self.next(HEAD, self.level - 1) == NIL {
             self.level -= 1;
@@ -967,65 +1035,87 @@ impl SkipList {
         self.len -= 1;
     }
 
-    /// Drops unlinked node `x` from the index and frees its slot. O(1).
+    /// Drops unlinked node `x` from the index and frees its tower and member slot. O(1).
     fn release(&mut self, x: u32) {
-        let node = std::mem::replace(&mut self.nodes[x as usize], Node::EMPTY);
-        let hash = self.hasher.hash_one(node.member.as_bytes());
+        let slot = low(self.towers[x as usize + MEMBER]);
+        let levels = self.levels(x);
+        let member = std::mem::replace(&mut self.members[slot as usize], CompactBytes::EMPTY);
+        let hash = self.hasher.hash_one(member.as_bytes());
         if let Ok(entry) = self.index.find_entry(hash, |&id| id == x) {
             entry.remove();
         }
-        self.free.push(x);
+        self.free_members.push(slot);
+        self.towers[x as usize + MEMBER] = pack(NIL, levels as u32);
+        if self.free_towers.len() < levels {
+            self.free_towers.resize_with(levels, Vec::new);
+        }
+        self.free_towers[levels - 1].push(x);
+        self.free_words += tower_words(levels);
     }
 
-    /// Once free slots outnumber the live ones, renumbers the arena in one pass: live nodes
-    /// close up in slot order, every link and index entry is rewritten through the old-to-new
-    /// map (hashes depend on members only, so nothing is rehashed), and the spare capacity is
-    /// given back. O(n) with no comparisons, after at least n/2 removals: amortized O(1) each.
+    /// Once free towers hold more words than live ones, renumbers both arenas in one pass:
+    /// live towers close up in arena order, every link and index entry is rewritten through
+    /// the old-to-new map (hashes depend on members only, so nothing is rehashed), and the
+    /// spare capacity is given back. O(n) with no comparisons, after at least n/2 removals:
+    /// amortized O(1) each.
     fn maybe_compact(&mut self) {
-        if self.free.len() <= 32 || self.free.len() <= self.nodes.len() / 2 {
+        if self.free_words <= 96 || self.free_words <= self.towers.len() / 2 {
             return;
         }
-        let mut map = vec![0u32; self.nodes.len()];
-        for &slot in &self.free {
-            map[slot as usize] = NIL;
-        }
-        let mut fresh = 0u32;
-        for slot in map.iter_mut() {
-            if *slot != NIL {
-                *slot = fresh;
-                fresh += 1;
+        let live_words = self.towers.len() - self.free_words;
+        let mut map = vec![NIL; self.towers.len()];
+        let mut towers: Vec<u64> = Vec::with_capacity(live_words + live_words / 2);
+        let mut members: Vec<CompactBytes> = Vec::with_capacity(self.len + self.len / 2);
+        let mut at = 0;
+        while at < self.towers.len() {
+            let levels = self.levels(at as u32);
+            let words = tower_words(levels);
+            let slot = low(self.towers[at + MEMBER]);
+            if at == HEAD as usize || slot != NIL {
+                let fresh = towers.len();
+                map[at] = fresh as u32;
+                towers.extend_from_slice(&self.towers[at..at + words]);
+                if at != HEAD as usize {
+                    let member =
+                        std::mem::replace(&mut self.members[slot as usize], CompactBytes::EMPTY);
+                    towers[fresh + MEMBER] = pack(members.len() as u32, levels as u32);
+                    members.push(member);
+                }
             }
+            at += words;
         }
         let renumber = |id: u32| if id == NIL { NIL } else { map[id as usize] };
-        let mut slot = 0;
-        self.nodes.retain(|_| {
-            slot += 1;
-            map[slot - 1] != NIL
-        });
-        for node in &mut self.nodes {
-            node.prev = renumber(node.prev);
-            node.next0 = renumber(node.next0);
-            for link in node.upper.iter_mut().flat_map(|u| u.iter_mut()) {
-                link.next = renumber(link.next);
+        let mut at = 0;
+        while at < towers.len() {
+            let words = tower_words(high(towers[at + MEMBER]) as usize);
+            // Every link's low half is a node; so is the level-0 word's high half (the
+            // previous element), where the other levels keep a span.
+            for word in &mut towers[at + LEVEL0..at + words] {
+                *word = pack(renumber(low(*word)), high(*word));
             }
+            let level0 = towers[at + LEVEL0];
+            towers[at + LEVEL0] = pack(low(level0), renumber(high(level0)));
+            at += words;
         }
         self.tail = renumber(self.tail);
         for id in self.index.iter_mut() {
             *id = renumber(*id);
         }
-        self.free = Vec::new();
-        self.nodes
-            .shrink_to(self.nodes.len() + self.nodes.len() / 2);
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.towers = towers;
+        self.members = members;
+        self.free_towers = Vec::new();
+        self.free_members = Vec::new();
+        self.free_words = 0;
+        let (towers, members, hasher) = (&self.towers, &self.members, &self.hasher);
         self.index.shrink_to(self.len, |&i| {
-            hasher.hash_one(nodes[i as usize].member.as_bytes())
+            hasher.hash_one(members[low(towers[i as usize + MEMBER]) as usize].as_bytes())
         });
     }
 
     /// Removes `member`; its score if present.
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let id = self.find(member)?;
-        let score = self.nodes[id as usize].score;
+        let score = self.score(id);
         let (update, _) = self.predecessors(score, member);
         self.unlink(id, &update);
         self.release(id);
@@ -1039,36 +1129,30 @@ impl SkipList {
         let Some(id) = self.find(member) else {
             return;
         };
-        let (prev, next) = {
-            let node = &self.nodes[id as usize];
-            (node.prev, node.next0)
-        };
-        let after_prev = prev == NIL || {
-            let p = &self.nodes[prev as usize];
-            cmp_elements(p.score, &p.member, score, member) == Ordering::Less
-        };
-        let before_next = next == NIL || {
-            let n = &self.nodes[next as usize];
-            cmp_elements(score, member, n.score, &n.member) == Ordering::Less
-        };
+        let (prev, next) = (self.prev(id), self.next(id, 0));
+        let after_prev = prev == NIL || self.before(prev, score, member);
+        let before_next = next == NIL
+            || cmp_elements(score, member, self.score(next), self.member(next)) == Ordering::Less;
         if after_prev && before_next {
-            self.nodes[id as usize].score = score;
+            self.towers[id as usize + SCORE] = score.to_bits();
             return;
         }
-        let old = self.nodes[id as usize].score;
+        let old = self.score(id);
         let (update, _) = self.predecessors(old, member);
         self.unlink(id, &update);
-        // The node keeps its slot, its levels and its index entry; only its place changes.
-        self.nodes[id as usize].score = score;
+        // The node keeps its tower, its levels and its index entry; only its place changes.
+        self.towers[id as usize + SCORE] = score.to_bits();
         self.link(id);
     }
 
     /// The 0-based rank of `member`.
     fn rank(&self, member: &[u8]) -> Option<usize> {
         let id = self.find(member)?;
-        let score = self.nodes[id as usize].score;
-        let (x, rank) =
-            self.walk(|n| cmp_elements(n.score, &n.member, score, member) != Ordering::Greater);
+        let score = self.score(id);
+        let (x, rank) = self.walk(|n| {
+            let n_score = n.score();
+            n_score < score || (n_score == score && n.member() <= member)
+        });
         (x == id).then(|| rank - 1)
     }
 
@@ -1079,7 +1163,7 @@ impl SkipList {
         }
         // The ends are linked directly: the first and last elements cost no descent.
         if rank == 1 {
-            return Some(self.nodes[HEAD as usize].next0);
+            return Some(self.next(HEAD, 0));
         }
         if rank == self.len {
             return Some(self.tail);
@@ -1126,7 +1210,7 @@ impl SkipList {
         let mut x = self.next(x, 0);
         let mut removed = 0;
         while x != NIL && traversed <= end {
-            let next = self.nodes[x as usize].next0;
+            let next = self.next(x, 0);
             self.unlink(x, &update);
             self.release(x);
             removed += 1;
@@ -1137,24 +1221,19 @@ impl SkipList {
         removed
     }
 
-    /// Heap bytes owned: the arena, the index, the higher-level links and long members.
+    /// Heap bytes owned: both arenas, long members, the index and the free lists.
     fn heap_size(&self) -> usize {
-        let arena = self.nodes.capacity() * std::mem::size_of::<Node>();
+        let towers = self.towers.capacity() * std::mem::size_of::<u64>();
+        let members = self.members.capacity() * std::mem::size_of::<CompactBytes>()
+            + self.members.iter().map(|m| m.heap_size()).sum::<usize>();
         // hashbrown: one u32 and one control byte per bucket; buckets are a power of two at
         // most 8/7 of the capacity.
         let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
         let index = buckets * (std::mem::size_of::<u32>() + 1);
-        let nodes: usize = self
-            .nodes
-            .iter()
-            .map(|n| {
-                n.member.heap_size()
-                    + n.upper
-                        .as_ref()
-                        .map_or(0, |u| u.len() * std::mem::size_of::<Link>())
-            })
-            .sum();
-        arena + index + nodes + self.free.capacity() * std::mem::size_of::<u32>()
+        let free = (self.free_members.capacity()
+            + self.free_towers.iter().map(Vec::capacity).sum::<usize>())
+            * std::mem::size_of::<u32>();
+        towers + members + index + free
     }
 }
 
@@ -1414,8 +1493,9 @@ mod tests {
     }
 
     #[test]
-    fn node_and_value_sizes() {
-        assert_eq!(std::mem::size_of::<Node>(), 56);
+    fn tower_and_item_sizes() {
+        assert_eq!(tower_words(1) * 8, 24, "a one-level node");
+        assert_eq!(tower_words(MAX_LEVEL), 34, "the head");
         assert_eq!(std::mem::size_of::<Item>(), 32);
     }
 

@@ -89,7 +89,13 @@ impl Server {
             );
             if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
                 stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
-                let info = exchange(&mut stream, &resp(&[b"INFO", b"server"]), 1);
+                // A server still starting (or one losing the port race) may reset the
+                // connection: that is "not yet", not a failure.
+                if stream.write_all(&resp(&[b"INFO", b"server"])).is_err() {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                let info = read_at_least(&mut stream, 1);
                 let bytes = read_more(&mut stream, info);
                 let text = String::from_utf8_lossy(&bytes);
                 if text.contains(&format!("process_id:{}\r\n", child.id())) {
