@@ -426,17 +426,8 @@ impl HashValue {
         }
         let new = match &mut self.fields {
             Fields::Small(lp) => lp.insert(field, value),
-            Fields::Large(map) => match map.get_mut(field) {
-                // Replaced in place, which saves copying the field again.
-                Some(old) => {
-                    *old = CompactBytes::new(value);
-                    false
-                }
-                None => {
-                    map.insert(CompactBytes::new(field), CompactBytes::new(value));
-                    true
-                }
-            },
+            // The field is copied only when it is new.
+            Fields::Large(map) => map.set(field, CompactBytes::new(value)).is_none(),
         };
         if matches!(&self.fields, Fields::Small(lp) if lp.len() > limits.max_entries) {
             self.convert();

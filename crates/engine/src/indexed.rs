@@ -15,6 +15,15 @@ use hashbrown::HashTable;
 use crate::random::Rng;
 use crate::CompactBytes;
 
+/// A key for [`IndexedMap::upsert`]: already stored bytes, or a borrowed slice copied only if
+/// the key turns out to be new.
+enum NewKey<'a> {
+    /// Stored as it is.
+    Owned(CompactBytes),
+    /// Copied when stored.
+    Borrowed(&'a [u8]),
+}
+
 /// Keys (client-chosen bytes, hence a randomly seeded hasher) to values, with O(1) random
 /// access. `IndexedMap<()>` is a set.
 #[derive(Clone)]
@@ -97,17 +106,44 @@ impl<V> IndexedMap<V> {
 
     /// Sets `key` to `value`; returns the value it replaced.
     pub fn insert(&mut self, key: CompactBytes, value: V) -> Option<V> {
-        if let Some(i) = self.position(&key) {
-            return Some(std::mem::replace(&mut self.entries[i].1, value));
-        }
-        let hash = self.hasher.hash_one(key.as_bytes());
-        let position = self.entries.len();
-        self.entries.push((key, value));
+        self.upsert(NewKey::Owned(key), value)
+    }
+
+    /// Sets `key` to `value`, copying the key only when it is new; returns the value it
+    /// replaced. One hash and one probe, whether the key is new or not (HSET and SADD on a
+    /// large collection are mostly this).
+    pub fn set(&mut self, key: &[u8], value: V) -> Option<V> {
+        self.upsert(NewKey::Borrowed(key), value)
+    }
+
+    /// Sets `key` to `value`, storing the key (a copy of a borrowed one) when it is new.
+    fn upsert(&mut self, key: NewKey<'_>, value: V) -> Option<V> {
+        let bytes = match &key {
+            NewKey::Owned(key) => key.as_bytes(),
+            NewKey::Borrowed(key) => key,
+        };
+        let hash = self.hasher.hash_one(bytes);
         let (entries, hasher) = (&self.entries, &self.hasher);
-        self.index.insert_unique(hash, position, |&i| {
-            hasher.hash_one(entries[i].0.as_bytes())
-        });
-        None
+        let slot = self.index.entry(
+            hash,
+            |&i| entries[i].0.as_bytes() == bytes,
+            |&i| hasher.hash_one(entries[i].0.as_bytes()),
+        );
+        match slot {
+            hashbrown::hash_table::Entry::Occupied(slot) => {
+                let i = *slot.get();
+                Some(std::mem::replace(&mut self.entries[i].1, value))
+            }
+            hashbrown::hash_table::Entry::Vacant(slot) => {
+                slot.insert(self.entries.len());
+                let key = match key {
+                    NewKey::Owned(key) => key,
+                    NewKey::Borrowed(key) => CompactBytes::new(key),
+                };
+                self.entries.push((key, value));
+                None
+            }
+        }
     }
 
     /// Removes `key`; returns its entry.
@@ -278,6 +314,11 @@ impl IndexedSet {
     /// Adds `member`; false if it was there already.
     pub fn insert(&mut self, member: CompactBytes) -> bool {
         self.0.insert(member, ()).is_none()
+    }
+
+    /// Adds a copy of `member` if it is not there; false if it was. One probe.
+    pub fn add(&mut self, member: &[u8]) -> bool {
+        self.0.set(member, ()).is_none()
     }
 
     /// Whether `member` is present.

@@ -134,9 +134,7 @@ impl SetValue {
             self.convert(1);
         }
         match &mut self.0 {
-            Repr::Table(table) => {
-                !table.contains(member) && table.insert(CompactBytes::new(member))
-            }
+            Repr::Table(table) => table.add(member),
             // `convert` made it a table just above.
             Repr::Ints(_) => false,
         }

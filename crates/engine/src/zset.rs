@@ -565,7 +565,10 @@ impl ZSetValue {
         }
         let at = match &self.0 {
             Repr::Small(items) => items.iter().rposition(|it| range.below_max(&it.member))?,
-            Repr::Large(list) => list.walk(|n| range.below_max(n.member())).1.checked_sub(1)?,
+            Repr::Large(list) => list
+                .walk(|n| range.below_max(n.member()))
+                .1
+                .checked_sub(1)?,
         };
         let (member, _) = self.get(at)?;
         range.above_min(member).then_some(at)
@@ -929,7 +932,12 @@ impl SkipList {
         for level in (0..self.level).rev() {
             loop {
                 let next = self.next(x, level);
-                if next == NIL || !go(NodeRef { list: self, id: next }) {
+                if next == NIL
+                    || !go(NodeRef {
+                        list: self,
+                        id: next,
+                    })
+                {
                     break;
                 }
                 rank += self.span(x, level);
