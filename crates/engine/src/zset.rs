@@ -10,18 +10,19 @@
 //! - **Large** (`skiplist`): Redis's own structure, a skiplist whose links carry spans (how many
 //!   elements each link jumps), so the rank of an element and the element at a rank are found
 //!   in O(log n) by summing spans on the way down, plus a hash index from member to node for
-//!   O(1) score lookups. Each node is a *tower* of 64-bit words in one arena (`Vec<u64>`): its
-//!   score, its member's slot and height, its level-0 forward and backward links, then one
-//!   word (next, span) per higher level, as Redis keeps a node's levels inline. Links are
-//!   `u32` word offsets, so a descent reads only towers: one cache miss a step, where a node
-//!   whose higher links sat in a separate allocation cost two (and ZRANK ran at 0.56 of
-//!   Redis's speed). A node of one level (three in four) is 24 bytes. Members live in a second
-//!   arena (`CompactBytes`, inline up to 22 bytes) and are read only when scores tie or to
-//!   check a hash-index candidate; the index stores tower offsets (4 bytes a slot), so a member
-//!   is stored once. No `unsafe`. A removed node's tower is reused by the next node of the same
-//!   height; when free towers outweigh live ones both arenas are renumbered in one pass (links
-//!   rewritten, no comparisons), so memory follows the set down at an amortized O(1) a
-//!   removal. See BENCHMARKS.md for the resident bytes an element against Redis.
+//!   O(1) score lookups. Each node is a *tower* of 64-bit words in one arena: its score, its
+//!   member's length and its height, its level-0 forward and backward links, one word (next,
+//!   span) per higher level, as Redis keeps a node's levels inline, then the member's bytes
+//!   padded to a word. Links are `u32` word offsets, so a descent reads only towers: one cache
+//!   miss a step, where a node whose higher links sat in a separate allocation cost two (and
+//!   ZRANK ran at 0.56 of Redis's speed). A one-level node (three in four) with a 14-byte
+//!   member is 40 bytes, all told. The member is read only when scores tie or to check a
+//!   hash-index candidate, which then costs no further lookup; the index stores tower offsets
+//!   (4 bytes a slot), so a member is stored once. No `unsafe`: the arena is bytes, read a word
+//!   at a time. A removed node's tower is reused by the next node of the same size; when free
+//!   towers outweigh live ones the arena is renumbered in one pass (links rewritten, no
+//!   comparisons), so memory follows the set down at an amortized O(1) a removal. See
+//!   BENCHMARKS.md for the resident bytes an element against Redis.
 //!
 //! A set starts small unless its first member is already too long, converts to large when an
 //! insertion would pass either threshold, and never converts back, as in Redis; results built
@@ -38,6 +39,7 @@
 //! scans over the small form, skiplist descents over the large one.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
@@ -327,7 +329,7 @@ impl ZSetValue {
         for (member, score) in items {
             // A result past the set's capacity (only a union of two near-full sets makes one)
             // keeps what fits.
-            if !list.insert(member, score) {
+            if !list.insert(member.as_bytes(), score) {
                 break;
             }
         }
@@ -399,7 +401,7 @@ impl ZSetValue {
                     },
                 );
             }
-            Repr::Large(list) => return list.insert(CompactBytes::new(member), score),
+            Repr::Large(list) => return list.insert(member, score),
         }
         true
     }
@@ -616,7 +618,7 @@ impl ZSetValue {
             let mut list = SkipList::new();
             // A small set is far below the large form's capacity.
             for item in std::mem::take(items) {
-                list.insert(item.member, item.score);
+                list.insert(item.member.as_bytes(), item.score);
             }
             self.0 = Repr::Large(list);
         }
@@ -665,7 +667,7 @@ impl PartialEq for ZSetValue {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The large form: an indexed skiplist whose towers are packed in one arena of words
+// The large form: an indexed skiplist whose nodes are packed in one arena
 // ---------------------------------------------------------------------------------------------
 
 /// Most levels a node can have (Redis's `ZSKIPLIST_MAXLEVEL`).
@@ -677,27 +679,58 @@ const NIL: u32 = u32::MAX;
 /// The head's tower, at offset 0: no element, a link at every level.
 const HEAD: u32 = 0;
 
-// A node is a *tower*: a run of 64-bit words in `SkipList::towers`, named by the offset of its
-// first word. Links hold offsets, so a descent reads nothing but towers: the next node's score
-// and, when it moves there, that node's link at the current level, both a few words from the
-// tower's start (one cache miss a step, as in Redis, whose nodes hold their levels inline).
-// The member is read only when two scores tie, or to check a hash-index candidate.
+// A node is a *tower*: a run of 64-bit words in `SkipList::arena`, named by the offset of its
+// first word (so an arena holds at most 32 GiB). Links hold offsets, so a descent reads nothing
+// but towers: the next node's score and, when it moves there, that node's link at the current
+// level, both a few words from the tower's start (one cache miss a step, as in Redis, whose
+// nodes hold their levels inline). The member's bytes end the tower, so checking a hash-index
+// candidate costs one more miss at most, and a tie between two scores none.
+//
+// The arena is bytes, read a word at a time, so that a member is a plain `&[u8]` of it.
 
 /// Word of a tower holding the score, as `f64` bits.
 const SCORE: usize = 0;
-/// Word holding the member's slot in `SkipList::members` (low half; `NIL` once the tower is
-/// free) and the tower's level count (high half).
-const MEMBER: usize = 1;
+/// Word holding the member's length (low half) and the tower's level count (high half, with
+/// [`FREE`] set once the tower is free).
+const SHAPE: usize = 1;
+/// The flag of a free tower in the high half of its [`SHAPE`] word.
+const FREE: u32 = 1 << 31;
 /// Word holding the level-0 links: the next element (low half) and the previous one (high
 /// half). Level 0's span is 1 (0 for the last element), so it is not stored.
 const LEVEL0: usize = 2;
 /// First word of the links at levels 1 and up, one word a level: the next node (low half) and
 /// how many elements the link skips (high half; for a link to `NIL`, how many elements follow).
+/// The member's bytes follow the last link, padded to a whole word.
 const UPPER: usize = 3;
 
-/// Words in a tower of `levels` levels.
-const fn tower_words(levels: usize) -> usize {
-    UPPER + levels - 1
+/// Words in a tower of `levels` levels whose member is `member_len` bytes.
+const fn tower_words(levels: usize, member_len: usize) -> usize {
+    UPPER + levels - 1 + member_len.div_ceil(8)
+}
+
+/// Word `i` of `arena`.
+fn word(arena: &[u8], i: usize) -> u64 {
+    let at = i * 8;
+    arena
+        .get(at..at + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map_or(0, u64::from_ne_bytes)
+}
+
+/// Sets word `i` of `arena`.
+fn set_word(arena: &mut [u8], i: usize, value: u64) {
+    let at = i * 8;
+    if let Some(w) = arena.get_mut(at..at + 8) {
+        w.copy_from_slice(&value.to_ne_bytes());
+    }
+}
+
+/// The member of the tower at `x` in `arena`.
+fn member_of(arena: &[u8], x: u32) -> &[u8] {
+    let shape = word(arena, x as usize + SHAPE);
+    let levels = (high(shape) & !FREE) as usize;
+    let start = (x as usize + UPPER + levels - 1) * 8;
+    &arena[start..start + low(shape) as usize]
 }
 
 /// Two 32-bit halves in one word.
@@ -715,21 +748,17 @@ fn high(word: u64) -> u32 {
     (word >> 32) as u32
 }
 
-/// Redis's `zskiplist` plus its `dict`, in two arenas: towers (links and scores) and members.
+/// Redis's `zskiplist` plus its `dict`, with every node in one arena.
 #[derive(Debug, Clone)]
 struct SkipList {
-    /// Every tower, back to back; the head's is first. Free towers keep their level count and
-    /// are reused by a node of the same height.
-    towers: Vec<u64>,
-    /// Members, by the slot a tower names; free slots are empty.
-    members: Vec<CompactBytes>,
-    /// Free towers, by level count less one.
-    free_towers: Vec<Vec<u32>>,
-    /// Free member slots.
-    free_members: Vec<u32>,
+    /// Every tower, back to back; the head's is first. Free towers keep their shape and are
+    /// reused by a node of the same size.
+    arena: Vec<u8>,
+    /// Free towers, by their size in words.
+    free: HashMap<usize, Vec<u32>>,
     /// Words in free towers.
     free_words: usize,
-    /// Member to tower, hashed with `hasher` and compared through `members`.
+    /// Member to tower, hashed with `hasher` and compared through the arena.
     index: HashTable<u32>,
     /// Randomly seeded, as members come from clients.
     hasher: RandomState,
@@ -767,17 +796,9 @@ impl<'a> NodeRef<'a> {
 impl SkipList {
     /// An empty list: the head alone, with a link at every level.
     fn new() -> SkipList {
-        let mut towers = vec![0; tower_words(MAX_LEVEL)];
-        towers[MEMBER] = pack(NIL, MAX_LEVEL as u32);
-        towers[LEVEL0] = pack(NIL, NIL);
-        for word in &mut towers[UPPER..] {
-            *word = pack(NIL, 0);
-        }
-        SkipList {
-            towers,
-            members: Vec::new(),
-            free_towers: Vec::new(),
-            free_members: Vec::new(),
+        let mut list = SkipList {
+            arena: Vec::new(),
+            free: HashMap::new(),
             free_words: 0,
             index: HashTable::new(),
             hasher: RandomState::new(),
@@ -785,22 +806,44 @@ impl SkipList {
             len: 0,
             tail: NIL,
             rng: Rng::new(),
-        }
+        };
+        list.alloc(b"", 0.0, MAX_LEVEL);
+        list
+    }
+
+    /// Word `i` of the arena.
+    fn word(&self, i: usize) -> u64 {
+        word(&self.arena, i)
+    }
+
+    /// Sets word `i` of the arena.
+    fn set_word(&mut self, i: usize, value: u64) {
+        set_word(&mut self.arena, i, value);
     }
 
     /// The score of node `x`.
     fn score(&self, x: u32) -> f64 {
-        f64::from_bits(self.towers[x as usize + SCORE])
+        f64::from_bits(self.word(x as usize + SCORE))
     }
 
-    /// The member of node `x` (not the head).
+    /// Sets the score of node `x`.
+    fn set_score_of(&mut self, x: u32, score: f64) {
+        self.set_word(x as usize + SCORE, score.to_bits());
+    }
+
+    /// The member of node `x` (empty for the head).
     fn member(&self, x: u32) -> &[u8] {
-        self.members[low(self.towers[x as usize + MEMBER]) as usize].as_bytes()
+        member_of(&self.arena, x)
     }
 
     /// How many levels node `x` has.
     fn levels(&self, x: u32) -> usize {
-        high(self.towers[x as usize + MEMBER]) as usize
+        (high(self.word(x as usize + SHAPE)) & !FREE) as usize
+    }
+
+    /// How many words node `x`'s tower takes.
+    fn words(&self, x: u32) -> usize {
+        tower_words(self.levels(x), low(self.word(x as usize + SHAPE)) as usize)
     }
 
     /// The word of node `x` holding its link at `level`, which the node must have.
@@ -815,37 +858,39 @@ impl SkipList {
     /// The next node of `x` at `level`.
     fn next(&self, x: u32, level: usize) -> u32 {
         debug_assert!(level < self.levels(x));
-        low(self.towers[SkipList::link_word(x, level)])
+        low(self.word(SkipList::link_word(x, level)))
     }
 
     /// The element before `x`, `NIL` for the first.
     fn prev(&self, x: u32) -> u32 {
-        high(self.towers[x as usize + LEVEL0])
+        high(self.word(x as usize + LEVEL0))
     }
 
     /// Sets the element before `x`.
     fn set_prev(&mut self, x: u32, prev: u32) {
-        let word = &mut self.towers[x as usize + LEVEL0];
-        *word = pack(low(*word), prev);
+        let i = x as usize + LEVEL0;
+        let next = low(self.word(i));
+        self.set_word(i, pack(next, prev));
     }
 
     /// How many elements the link of `x` at `level` skips.
     fn span(&self, x: u32, level: usize) -> usize {
         match level {
             0 => usize::from(self.next(x, 0) != NIL),
-            _ => high(self.towers[SkipList::link_word(x, level)]) as usize,
+            _ => high(self.word(SkipList::link_word(x, level))) as usize,
         }
     }
 
     /// Sets the link of `x` at `level` (the span is implied at level 0).
     fn set_link(&mut self, x: u32, level: usize, next: u32, span: usize) {
         debug_assert!(level < self.levels(x));
-        let word = &mut self.towers[SkipList::link_word(x, level)];
-        *word = match level {
-            0 => pack(next, high(*word)),
+        let i = SkipList::link_word(x, level);
+        let value = match level {
+            0 => pack(next, high(self.word(i))),
             // Spans never exceed the length, which MAX_LEN keeps within u32.
             _ => pack(next, span as u32),
         };
+        self.set_word(i, value);
     }
 
     /// Sets only the span of `x` at `level` (level 0 has none to set).
@@ -868,44 +913,41 @@ impl SkipList {
         level
     }
 
-    /// Whether another node fits: tower offsets must stay below `NIL`.
-    fn has_room(&self) -> bool {
-        self.towers.len() + tower_words(MAX_LEVEL) < NIL as usize && self.len < MAX_LEN
+    /// Whether a node for a member of `member_len` bytes fits: tower offsets must stay below
+    /// `NIL`.
+    fn has_room(&self, member_len: usize) -> bool {
+        self.len < MAX_LEN
+            && (self.arena.len() / 8)
+                .checked_add(tower_words(MAX_LEVEL, member_len))
+                .is_some_and(|end| end < NIL as usize)
     }
 
-    /// A tower for a new node of `level` levels, unlinked: a free one of that height, else a
-    /// new one at the end; the member takes a free slot, else a new one.
-    fn alloc(&mut self, member: CompactBytes, score: f64, level: usize) -> u32 {
-        // `has_room` keeps both arenas' positions below NIL.
-        let slot = match self.free_members.pop() {
-            Some(slot) => {
-                self.members[slot as usize] = member;
-                slot
-            }
-            None => {
-                self.members.push(member);
-                (self.members.len() - 1) as u32
-            }
-        };
-        let words = tower_words(level);
-        let at = match self.free_towers.get_mut(level - 1).and_then(Vec::pop) {
+    /// A tower for a new node of `level` levels, unlinked: a free one of the same size, else a
+    /// new one at the end of the arena.
+    fn alloc(&mut self, member: &[u8], score: f64, level: usize) -> u32 {
+        let words = tower_words(level, member.len());
+        let at = match self.free.get_mut(&words).and_then(Vec::pop) {
             Some(at) => {
                 self.free_words -= words;
                 at as usize
             }
             None => {
-                let at = self.towers.len();
-                self.towers.resize(at + words, 0);
+                let at = self.arena.len() / 8;
+                self.arena.resize((at + words) * 8, 0);
                 at
             }
         };
-        let tower = &mut self.towers[at..at + words];
-        tower[SCORE] = score.to_bits();
-        tower[MEMBER] = pack(slot, level as u32);
-        tower[LEVEL0] = pack(NIL, NIL);
-        for word in &mut tower[UPPER..] {
-            *word = pack(NIL, 0);
+        self.set_word(at + SCORE, score.to_bits());
+        // `has_room` keeps lengths and offsets below NIL.
+        self.set_word(at + SHAPE, pack(member.len() as u32, level as u32));
+        self.set_word(at + LEVEL0, pack(NIL, NIL));
+        for l in 1..level {
+            self.set_word(at + UPPER + l - 1, pack(NIL, 0));
         }
+        let start = (at + UPPER + level - 1) * 8;
+        let padded = member.len().div_ceil(8) * 8;
+        self.arena[start..start + member.len()].copy_from_slice(member);
+        self.arena[start + member.len()..start + padded].fill(0);
         at as u32
     }
 
@@ -970,18 +1012,17 @@ impl SkipList {
 
     /// Inserts a member that is not present (Redis's `zslInsert` plus the dict insertion).
     /// False, with nothing inserted, when the arena is full.
-    fn insert(&mut self, member: CompactBytes, score: f64) -> bool {
-        if !self.has_room() {
+    fn insert(&mut self, member: &[u8], score: f64) -> bool {
+        if !self.has_room(member.len()) {
             return false;
         }
-        let hash = self.hasher.hash_one(member.as_bytes());
+        let hash = self.hasher.hash_one(member);
         let level = self.random_level();
         let id = self.alloc(member, score, level);
         self.link(id);
-        let (towers, members, hasher) = (&self.towers, &self.members, &self.hasher);
-        self.index.insert_unique(hash, id, |&i| {
-            hasher.hash_one(members[low(towers[i as usize + MEMBER]) as usize].as_bytes())
-        });
+        let (arena, hasher) = (&self.arena, &self.hasher);
+        self.index
+            .insert_unique(hash, id, |&i| hasher.hash_one(member_of(arena, i)));
         true
     }
 
@@ -1043,22 +1084,17 @@ impl SkipList {
         self.len -= 1;
     }
 
-    /// Drops unlinked node `x` from the index and frees its tower and member slot. O(1).
+    /// Drops unlinked node `x` from the index and frees its tower. O(1).
     fn release(&mut self, x: u32) {
-        let slot = low(self.towers[x as usize + MEMBER]);
-        let levels = self.levels(x);
-        let member = std::mem::replace(&mut self.members[slot as usize], CompactBytes::EMPTY);
-        let hash = self.hasher.hash_one(member.as_bytes());
+        let hash = self.hasher.hash_one(self.member(x));
         if let Ok(entry) = self.index.find_entry(hash, |&id| id == x) {
             entry.remove();
         }
-        self.free_members.push(slot);
-        self.towers[x as usize + MEMBER] = pack(NIL, levels as u32);
-        if self.free_towers.len() < levels {
-            self.free_towers.resize_with(levels, Vec::new);
-        }
-        self.free_towers[levels - 1].push(x);
-        self.free_words += tower_words(levels);
+        let shape = self.word(x as usize + SHAPE);
+        self.set_word(x as usize + SHAPE, pack(low(shape), high(shape) | FREE));
+        let words = self.words(x);
+        self.free.entry(words).or_default().push(x);
+        self.free_words += words;
     }
 
     /// Once free towers hold more words than live ones, renumbers both arenas in one pass:
@@ -1067,57 +1103,52 @@ impl SkipList {
     /// spare capacity is given back. O(n) with no comparisons, after at least n/2 removals:
     /// amortized O(1) each.
     fn maybe_compact(&mut self) {
-        if self.free_words <= 96 || self.free_words <= self.towers.len() / 2 {
+        let total_words = self.arena.len() / 8;
+        if self.free_words <= 96 || self.free_words <= total_words / 2 {
             return;
         }
-        let live_words = self.towers.len() - self.free_words;
-        let mut map = vec![NIL; self.towers.len()];
-        let mut towers: Vec<u64> = Vec::with_capacity(live_words + live_words / 2);
-        let mut members: Vec<CompactBytes> = Vec::with_capacity(self.len + self.len / 2);
+        let live_words = total_words - self.free_words;
+        let mut map = vec![NIL; total_words];
+        let mut arena: Vec<u8> = Vec::with_capacity((live_words + live_words / 2) * 8);
         let mut at = 0;
-        while at < self.towers.len() {
-            let levels = self.levels(at as u32);
-            let words = tower_words(levels);
-            let slot = low(self.towers[at + MEMBER]);
-            if at == HEAD as usize || slot != NIL {
-                let fresh = towers.len();
-                map[at] = fresh as u32;
-                towers.extend_from_slice(&self.towers[at..at + words]);
-                if at != HEAD as usize {
-                    let member =
-                        std::mem::replace(&mut self.members[slot as usize], CompactBytes::EMPTY);
-                    towers[fresh + MEMBER] = pack(members.len() as u32, levels as u32);
-                    members.push(member);
-                }
+        while at < total_words {
+            let words = self.words(at as u32);
+            if high(self.word(at + SHAPE)) & FREE == 0 {
+                // Offsets in the new arena are below the old ones, so below NIL.
+                map[at] = (arena.len() / 8) as u32;
+                arena.extend_from_slice(&self.arena[at * 8..(at + words) * 8]);
             }
             at += words;
         }
         let renumber = |id: u32| if id == NIL { NIL } else { map[id as usize] };
         let mut at = 0;
-        while at < towers.len() {
-            let words = tower_words(high(towers[at + MEMBER]) as usize);
+        while at < arena.len() / 8 {
+            let shape = word(&arena, at + SHAPE);
+            let levels = high(shape) as usize;
             // Every link's low half is a node; so is the level-0 word's high half (the
             // previous element), where the other levels keep a span.
-            for word in &mut towers[at + LEVEL0..at + words] {
-                *word = pack(renumber(low(*word)), high(*word));
+            let level0 = word(&arena, at + LEVEL0);
+            set_word(
+                &mut arena,
+                at + LEVEL0,
+                pack(renumber(low(level0)), renumber(high(level0))),
+            );
+            for i in at + UPPER..at + UPPER + levels - 1 {
+                let link = word(&arena, i);
+                set_word(&mut arena, i, pack(renumber(low(link)), high(link)));
             }
-            let level0 = towers[at + LEVEL0];
-            towers[at + LEVEL0] = pack(low(level0), renumber(high(level0)));
-            at += words;
+            at += tower_words(levels, low(shape) as usize);
         }
         self.tail = renumber(self.tail);
         for id in self.index.iter_mut() {
             *id = renumber(*id);
         }
-        self.towers = towers;
-        self.members = members;
-        self.free_towers = Vec::new();
-        self.free_members = Vec::new();
+        self.arena = arena;
+        self.free = HashMap::new();
         self.free_words = 0;
-        let (towers, members, hasher) = (&self.towers, &self.members, &self.hasher);
-        self.index.shrink_to(self.len, |&i| {
-            hasher.hash_one(members[low(towers[i as usize + MEMBER]) as usize].as_bytes())
-        });
+        let (arena, hasher) = (&self.arena, &self.hasher);
+        self.index
+            .shrink_to(self.len, |&i| hasher.hash_one(member_of(arena, i)));
     }
 
     /// Removes `member`; its score if present.
@@ -1142,14 +1173,14 @@ impl SkipList {
         let before_next = next == NIL
             || cmp_elements(score, member, self.score(next), self.member(next)) == Ordering::Less;
         if after_prev && before_next {
-            self.towers[id as usize + SCORE] = score.to_bits();
+            self.set_score_of(id, score);
             return;
         }
         let old = self.score(id);
         let (update, _) = self.predecessors(old, member);
         self.unlink(id, &update);
         // The node keeps its tower, its levels and its index entry; only its place changes.
-        self.towers[id as usize + SCORE] = score.to_bits();
+        self.set_score_of(id, score);
         self.link(id);
     }
 
@@ -1229,19 +1260,16 @@ impl SkipList {
         removed
     }
 
-    /// Heap bytes owned: both arenas, long members, the index and the free lists.
+    /// Heap bytes owned: the arena, the index and the free lists.
     fn heap_size(&self) -> usize {
-        let towers = self.towers.capacity() * std::mem::size_of::<u64>();
-        let members = self.members.capacity() * std::mem::size_of::<CompactBytes>()
-            + self.members.iter().map(|m| m.heap_size()).sum::<usize>();
+        let arena = self.arena.capacity();
         // hashbrown: one u32 and one control byte per bucket; buckets are a power of two at
         // most 8/7 of the capacity.
         let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
         let index = buckets * (std::mem::size_of::<u32>() + 1);
-        let free = (self.free_members.capacity()
-            + self.free_towers.iter().map(Vec::capacity).sum::<usize>())
-            * std::mem::size_of::<u32>();
-        towers + members + index + free
+        let free = self.free.capacity() * std::mem::size_of::<(usize, Vec<u32>)>()
+            + self.free.values().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<u32>();
+        arena + index + free
     }
 }
 
@@ -1287,7 +1315,8 @@ mod tests {
         match m % 4 {
             0 => vec![b'a' + m % 26],
             1 => format!("m{m}").into_bytes(),
-            2 => format!("member-{m}-{}", "x".repeat(usize::from(m % 7))).into_bytes(),
+            // 10 to 46 bytes: member words of every padding in the large form's towers.
+            2 => format!("member-{m}-{}", "x".repeat(usize::from(m % 37))).into_bytes(),
             _ => format!("{m:03}").into_bytes(),
         }
     }
@@ -1502,8 +1531,13 @@ mod tests {
 
     #[test]
     fn tower_and_item_sizes() {
-        assert_eq!(tower_words(1) * 8, 24, "a one-level node");
-        assert_eq!(tower_words(MAX_LEVEL), 34, "the head");
+        assert_eq!(
+            tower_words(1, 0) * 8,
+            24,
+            "a one-level node, before its member"
+        );
+        assert_eq!(tower_words(1, 14) * 8, 40, "with a 14-byte member");
+        assert_eq!(tower_words(MAX_LEVEL, 0), 34, "the head");
         assert_eq!(std::mem::size_of::<Item>(), 32);
     }
 
