@@ -18,11 +18,11 @@
 //!   ZRANK ran at 0.56 of Redis's speed). A one-level node (three in four) with a 14-byte
 //!   member is 40 bytes, all told. The member is read only when scores tie or to check a
 //!   hash-index candidate, which then costs no further lookup; the index stores tower offsets
-//!   (4 bytes a slot), so a member is stored once. No `unsafe`: the arena is bytes, read a word
-//!   at a time. A removed node's tower is reused by the next node of the same size; when free
-//!   towers outweigh live ones the arena is renumbered in one pass (links rewritten, no
-//!   comparisons), so memory follows the set down at an amortized O(1) a removal. See
-//!   BENCHMARKS.md for the resident bytes an element against Redis.
+//!   (4 bytes a slot), so a member is stored once. The arena is bytes, read a word at a time
+//!   (no `unsafe` but the prefetch hint in `prefetch`). A removed node's tower is reused by the
+//!   next node of the same size; when free towers outweigh live ones the arena is renumbered in
+//!   one pass (links rewritten, no comparisons), so memory follows the set down at an amortized
+//!   O(1) a removal. See BENCHMARKS.md for the resident bytes an element against Redis.
 //!
 //! A set starts small unless its first member is already too long, converts to large when an
 //! insertion would pass either threshold, and never converts back, as in Redis; results built
