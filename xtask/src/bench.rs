@@ -346,11 +346,21 @@ fn build_kv() -> Result<PathBuf> {
     Ok(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/kv-server"))
 }
 
-/// Runs the comparison and rewrites the BENCHMARKS.md section; with `only` (line names,
-/// comma-separated), runs those lines alone and prints their table without writing it, so a
-/// partial run never replaces the full one.
-pub fn run(only: Option<&str>) -> Result<()> {
-    let selected: Vec<&Workload> = match only {
+/// What `cargo xtask bench` was asked for.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Line names, comma-separated (`--only ZADD,ZRANK`): run those alone.
+    pub only: Option<String>,
+    /// Another kv-server binary to compare with instead of Redis (`--baseline PATH`), for an
+    /// A/B of two builds of kv.
+    pub baseline: Option<PathBuf>,
+}
+
+/// Runs the comparison and rewrites the BENCHMARKS.md section. A partial run (some lines
+/// only) or one against a baseline build prints its table without writing it, so only a full
+/// comparison with Redis ever replaces the one on file.
+pub fn run(options: &Options) -> Result<()> {
+    let selected: Vec<&Workload> = match options.only.as_deref() {
         None => WORKLOADS.iter().collect(),
         Some(names) => {
             let mut selected = Vec::new();
@@ -365,7 +375,17 @@ pub fn run(only: Option<&str>) -> Result<()> {
     };
     crate::redis::ensure_installed()?;
     let kv_path = build_kv()?;
-    let redis_path = PathBuf::from("redis-server");
+    // The server kv is compared with: Redis, or another build of kv.
+    let (other_name, other_label, other_path, other_args): (&'static str, &str, PathBuf, &[&str]) =
+        match &options.baseline {
+            Some(path) => ("baseline", "baseline", path.clone(), &[]),
+            None => (
+                "redis-server",
+                "Redis",
+                PathBuf::from("redis-server"),
+                &["--save", "", "--appendonly", "no"],
+            ),
+        };
     let pipelines = [1u32, 16];
     let mut rows = Vec::new();
     for workload in selected {
@@ -382,11 +402,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
                     let server = if is_kv {
                         start("kv-server", &kv_path, &[])?
                     } else {
-                        start(
-                            "redis-server",
-                            &redis_path,
-                            &["--save", "", "--appendonly", "no"],
-                        )?
+                        start(other_name, &other_path, other_args)?
                     };
                     let count = requests(pipeline);
                     if let Some((setup, range)) = workload.setup {
@@ -412,8 +428,8 @@ pub fn run(only: Option<&str>) -> Result<()> {
             rows.push((workload.name, pipeline, summarize(&kv), summarize(&redis)));
         }
     }
-    if only.is_some() {
-        println!("{}", render(&rows, &[]));
+    if options.only.is_some() || options.baseline.is_some() {
+        println!("{}", render(&rows, &[], other_label));
         return Ok(());
     }
     let mut memory = Vec::new();
@@ -421,11 +437,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
         let kv_server = start("kv-server", &kv_path, &[])?;
         let kv_bytes = bytes_per_item(&kv_server, load)?;
         drop(kv_server);
-        let redis_server = start(
-            "redis-server",
-            &redis_path,
-            &["--save", "", "--appendonly", "no"],
-        )?;
+        let redis_server = start(other_name, &other_path, other_args)?;
         let redis_bytes = bytes_per_item(&redis_server, load)?;
         drop(redis_server);
         println!(
@@ -434,7 +446,7 @@ pub fn run(only: Option<&str>) -> Result<()> {
         );
         memory.push((load.what, kv_bytes, redis_bytes));
     }
-    let section = render(&rows, &memory);
+    let section = render(&rows, &memory, other_label);
     println!("{section}");
     write_section(&section)
 }
@@ -463,7 +475,13 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok((ticks(11) + ticks(12)) / 100.0)
 }
 
-fn render(rows: &[(&str, u32, Sample, Sample)], memory: &[(&str, f64, f64)]) -> String {
+/// The section's text: the throughput table and the memory table, kv against `other` (Redis, or
+/// a baseline build of kv).
+fn render(
+    rows: &[(&str, u32, Sample, Sample)],
+    memory: &[(&str, f64, f64)],
+    other: &str,
+) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -486,7 +504,7 @@ fn render(rows: &[(&str, u32, Sample, Sample)], memory: &[(&str, f64, f64)]) -> 
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         requests(16)
     ));
-    out.push_str("| test | pipeline | kv ops/s | Redis ops/s | kv / Redis | kv p50 ms | Redis p50 ms | kv p99 ms | Redis p99 ms | kv ops per CPU-s | Redis ops per CPU-s | kv / Redis |\n");
+    out.push_str(&format!("| test | pipeline | kv ops/s | {other} ops/s | kv / {other} | kv p50 ms | {other} p50 ms | kv p99 ms | {other} p99 ms | kv ops per CPU-s | {other} ops per CPU-s | kv / {other} |\n"));
     out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (test, pipeline, kv, redis) in rows {
         out.push_str(&format!(
@@ -506,7 +524,7 @@ fn render(rows: &[(&str, u32, Sample, Sample)], memory: &[(&str, f64, f64)]) -> 
     }
     out.push_str(&format!(
         "\nMemory: growth of resident memory per item after loading {MEMORY_ITEMS} items with \
-         `redis-cli --pipe` into a fresh server.\n\n| items | kv bytes | Redis bytes | kv / Redis |\n|---|---|---|---|\n"
+         `redis-cli --pipe` into a fresh server.\n\n| items | kv bytes | {other} bytes | kv / {other} |\n|---|---|---|---|\n"
     ));
     for (what, kv_bytes, redis_bytes) in memory {
         out.push_str(&format!(

@@ -30,11 +30,13 @@ Tasks:
                 crates/server/tests/compat/*.txt and seeded random commands
                 against kv and Redis and print every reply that differs
                 (env: KV_COMPAT_SEED, KV_COMPAT_RANDOM)
-  bench [--only NAMES]
+  bench [--only NAMES] [--baseline PATH]
                 kv-server vs redis-server throughput, latency and memory per key;
                 rewrites the server section of BENCHMARKS.md. With --only (lines by
                 name, comma-separated, e.g. ZADD,ZRANK) it runs just those lines,
-                no memory loads, and prints the table without writing it
+                no memory loads; with --baseline it compares kv with another
+                kv-server binary instead of Redis (an A/B of two builds); either
+                prints the table without writing it
   help          show this list
 ";
 
@@ -67,16 +69,31 @@ fn dispatch(args: &[String]) -> Result<()> {
         "deps" => no_args(task, rest).and_then(|()| deps::run()),
         "test" => test::run(rest),
         "compat" => no_args(task, rest).and_then(|()| compat::run()),
-        "bench" => match rest {
-            [] => bench::run(None),
-            [flag, names] if flag == "--only" => bench::run(Some(names)),
-            _ => bail!("`bench` takes nothing or `--only NAMES`"),
-        },
+        "bench" => bench::run(&bench_options(rest)?),
         other => {
             eprint!("{USAGE}");
             bail!("unknown task `{other}`")
         }
     }
+}
+
+/// Reads `bench`'s flags: `--only NAMES` and `--baseline PATH`, each at most once.
+fn bench_options(rest: &[String]) -> Result<bench::Options> {
+    let mut options = bench::Options::default();
+    let mut flags = rest.iter();
+    while let Some(flag) = flags.next() {
+        let Some(value) = flags.next() else {
+            bail!("`{flag}` needs a value");
+        };
+        match flag.as_str() {
+            "--only" if options.only.is_none() => options.only = Some(value.clone()),
+            "--baseline" if options.baseline.is_none() => {
+                options.baseline = Some(value.into());
+            }
+            _ => bail!("`bench` takes `--only NAMES` and `--baseline PATH`, got `{flag}`"),
+        }
+    }
+    Ok(options)
 }
 
 /// Rejects stray arguments, so that a typo such as `cargo xtask ci --fix` fails loudly instead
