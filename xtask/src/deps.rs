@@ -57,6 +57,12 @@ pub const RULES: &[Rule] = &[
         forbidden: &[],
     },
     Rule {
+        // Test support only (a dev-dependency of the others): it needs nothing of kv.
+        package: "kv-testkit",
+        allowed_kv: &[],
+        forbidden: &[],
+    },
+    Rule {
         package: "xtask",
         allowed_kv: &[],
         forbidden: &[],

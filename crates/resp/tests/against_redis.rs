@@ -8,72 +8,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use kv_resp::{encode, Frame, FrameDecoder, Protocol};
-
-/// A private redis-server on a free loopback port, killed on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    /// Starts redis-server on a free port. A port found free can be taken by another test's
-    /// server before ours binds it, so the server must report our child's pid before it is
-    /// used; a lost race is retried on another port.
-    fn start() -> Redis {
-        for _ in 0..10 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args([
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--enable-debug-command",
-                    "yes",
-                ])
-                .stdout(Stdio::null())
-                .spawn()
-                .expect(
-                    "redis-server must be installed (run `cargo xtask test`, which installs it)",
-                );
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while TcpStream::connect(("127.0.0.1", port)).is_err()
-                && child.try_wait().unwrap().is_none()
-            {
-                assert!(Instant::now() < deadline, "redis-server did not start");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let info = Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "INFO", "server"])
-                .output();
-            let ours = format!("process_id:{}", child.id());
-            if info.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&ours)) {
-                return Redis { child, port };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("could not start redis-server on a free port");
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use kv_testkit::Server;
 
 /// A connection that returns each reply with the exact bytes it arrived as.
 struct Connection {
@@ -134,7 +74,7 @@ const TYPES: [&str; 13] = [
 
 #[test]
 fn every_redis_reply_type_decodes_and_reencodes_byte_for_byte() {
-    let redis = Redis::start();
+    let redis = Server::redis(&["--enable-debug-command", "yes"]);
     let mut resp3 = Connection::new(redis.port);
     let (hello, _) = resp3.call(&["HELLO", "3"]);
     assert!(matches!(hello, Frame::Map(_)), "{hello:?}");
@@ -166,7 +106,7 @@ fn every_redis_reply_type_decodes_and_reencodes_byte_for_byte() {
 #[test]
 fn redis_protocol_errors_match_the_codec_texts() {
     use kv_resp::ProtocolError::*;
-    let redis = Redis::start();
+    let redis = Server::redis(&["--enable-debug-command", "yes"]);
     let cases: [(&[u8], kv_resp::ProtocolError); 4] = [
         (b"*x\r\n", InvalidMultibulkLength),
         (b"*1\r\n$x\r\n", InvalidBulkLength),
