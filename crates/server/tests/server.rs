@@ -159,6 +159,39 @@ fn pipelined_commands_answer_in_order() {
     assert_eq!(reply, expected);
 }
 
+/// Many clients sending pipelined batches at once, each batch written in pieces so the server
+/// sees partial ones: every connection gets every reply, in its own order. (A connection
+/// yields to the others before writing a batch's replies; nothing may be lost or mixed there.)
+#[test]
+fn concurrent_pipelines_get_every_reply_in_order() {
+    let server = Server::kv(&[]);
+    let clients: Vec<_> = (0..16)
+        .map(|c| {
+            let mut stream = server.raw();
+            std::thread::spawn(move || {
+                let key = format!("counter:{c}");
+                for round in 0..20u64 {
+                    let mut request = Vec::new();
+                    let mut expected = Vec::new();
+                    for i in 0..50u64 {
+                        request.extend(resp(&[b"INCR", key.as_bytes()]));
+                        expected.extend(format!(":{}\r\n", round * 50 + i + 1).into_bytes());
+                    }
+                    request.extend(resp(&[b"ECHO", key.as_bytes()]));
+                    expected.extend(format!("${}\r\n{key}\r\n", key.len()).into_bytes());
+                    let (head, tail) = request.split_at(request.len() / 3);
+                    stream.write_all(head).unwrap();
+                    let reply = exchange(&mut stream, tail, expected.len());
+                    assert_eq!(reply, expected, "client {c}, round {round}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+}
+
 #[test]
 fn protocol_errors_close_only_that_connection() {
     let server = Server::kv(&[]);
