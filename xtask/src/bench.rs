@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 
-/// Rounds of alternating runs; the median of each is reported.
+/// Rounds of alternating runs by default; the median of each is reported.
 const ROUNDS: usize = 3;
 /// Requests per redis-benchmark run.
 const REQUESTS: u64 = 200_000;
@@ -354,6 +354,9 @@ pub struct Options {
     /// Another kv-server binary to compare with instead of Redis (`--baseline PATH`), for an
     /// A/B of two builds of kv.
     pub baseline: Option<PathBuf>,
+    /// Rounds of alternating runs (`--rounds N`), [`ROUNDS`] when not given: more rounds tell
+    /// smaller differences from this machine's noise.
+    pub rounds: Option<usize>,
 }
 
 /// Runs the comparison and rewrites the BENCHMARKS.md section. A partial run (some lines
@@ -387,11 +390,12 @@ pub fn run(options: &Options) -> Result<()> {
             ),
         };
     let pipelines = [1u32, 16];
+    let rounds = options.rounds.unwrap_or(ROUNDS).max(1);
     let mut rows = Vec::new();
     for workload in selected {
         for pipeline in pipelines {
             let (mut kv, mut redis) = (Vec::new(), Vec::new());
-            for round in 0..ROUNDS {
+            for round in 0..rounds {
                 // Alternate which goes first, so neither always runs on a warmer machine.
                 let order: [bool; 2] = if round % 2 == 0 {
                     [true, false]
@@ -428,8 +432,8 @@ pub fn run(options: &Options) -> Result<()> {
             rows.push((workload.name, pipeline, summarize(&kv), summarize(&redis)));
         }
     }
-    if options.only.is_some() || options.baseline.is_some() {
-        println!("{}", render(&rows, &[], other_label));
+    if options.only.is_some() || options.baseline.is_some() || options.rounds.is_some() {
+        println!("{}", render(&rows, &[], other_label, rounds));
         return Ok(());
     }
     let mut memory = Vec::new();
@@ -446,7 +450,7 @@ pub fn run(options: &Options) -> Result<()> {
         );
         memory.push((load.what, kv_bytes, redis_bytes));
     }
-    let section = render(&rows, &memory, other_label);
+    let section = render(&rows, &memory, other_label, rounds);
     println!("{section}");
     write_section(&section)
 }
@@ -481,6 +485,7 @@ fn render(
     rows: &[(&str, u32, Sample, Sample)],
     memory: &[(&str, f64, f64)],
     other: &str,
+    rounds: usize,
 ) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -500,7 +505,7 @@ fn render(
     out.push_str(&format!(
         "{BEGIN}\nMeasured by `cargo xtask bench` on {cpu} ({} cores), against {redis_version}. Each server \
          pinned to core 0, redis-benchmark to core 1; 50 clients, {REQUESTS} requests per run ({} when pipelined), random keys over a \
-         1M keyspace (`-r 1000000`), 32-byte values; median of {ROUNDS} alternating runs.\n\n",
+         1M keyspace (`-r 1000000`), 32-byte values; median of {rounds} alternating runs.\n\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         requests(16)
     ));

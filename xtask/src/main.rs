@@ -30,13 +30,14 @@ Tasks:
                 crates/server/tests/compat/*.txt and seeded random commands
                 against kv and Redis and print every reply that differs
                 (env: KV_COMPAT_SEED, KV_COMPAT_RANDOM)
-  bench [--only NAMES] [--baseline PATH]
+  bench [--only NAMES] [--baseline PATH] [--rounds N]
                 kv-server vs redis-server throughput, latency and memory per key;
                 rewrites the server section of BENCHMARKS.md. With --only (lines by
                 name, comma-separated, e.g. ZADD,ZRANK) it runs just those lines,
                 no memory loads; with --baseline it compares kv with another
-                kv-server binary instead of Redis (an A/B of two builds); either
-                prints the table without writing it
+                kv-server binary instead of Redis (an A/B of two builds); --rounds
+                sets the alternating rounds (3); any of them prints the table
+                without writing it
   help          show this list
 ";
 
@@ -77,7 +78,8 @@ fn dispatch(args: &[String]) -> Result<()> {
     }
 }
 
-/// Reads `bench`'s flags: `--only NAMES` and `--baseline PATH`, each at most once.
+/// Reads `bench`'s flags: `--only NAMES`, `--baseline PATH` and `--rounds N`, each at most
+/// once.
 fn bench_options(rest: &[String]) -> Result<bench::Options> {
     let mut options = bench::Options::default();
     let mut flags = rest.iter();
@@ -90,7 +92,13 @@ fn bench_options(rest: &[String]) -> Result<bench::Options> {
             "--baseline" if options.baseline.is_none() => {
                 options.baseline = Some(value.into());
             }
-            _ => bail!("`bench` takes `--only NAMES` and `--baseline PATH`, got `{flag}`"),
+            "--rounds" if options.rounds.is_none() => match value.parse() {
+                Ok(rounds) if rounds > 0 => options.rounds = Some(rounds),
+                _ => bail!("`--rounds` needs a positive number, got `{value}`"),
+            },
+            _ => bail!(
+                "`bench` takes `--only NAMES`, `--baseline PATH` and `--rounds N`, got `{flag}`"
+            ),
         }
     }
     Ok(options)
