@@ -433,6 +433,7 @@ impl Engine {
             db,
             protocol: waiter.protocol,
             waker: None,
+            ..Session::default()
         };
         let mut reply = Reply::new(waiter.protocol);
         let mut ctx = Ctx {
@@ -526,6 +527,7 @@ mod tests {
             waker: Some(Waker::new(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
             })),
+            ..Session::default()
         };
         (session, wakes)
     }

@@ -3,14 +3,25 @@
 
 use crate::command::CommandSpec;
 use crate::table::{command, engine, NO_KEYS};
-use crate::{Args, CommandError, CommandResult, Ctx, Reply};
+use crate::{Args, CommandError, CommandResult, Ctx, Protocol, Reply};
 
 /// `PING [message]`
-pub fn ping(_ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    match args.rest() {
-        [] => reply.simple("PONG"),
-        [message] => reply.bulk(message),
+pub fn ping(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let message = match args.rest() {
+        [] => None,
+        [message] => Some(message),
         _ => return Err(CommandError::WrongArity("ping".into())),
+    };
+    if ctx.session.subscribed && ctx.session.protocol == Protocol::Resp2 {
+        // A RESP2 subscriber reads only pub/sub messages, so PING answers as one.
+        reply.array(2);
+        reply.bulk(b"pong");
+        reply.bulk(message.map_or(&b""[..], |m| &m[..]));
+        return Ok(());
+    }
+    match message {
+        None => reply.simple("PONG"),
+        Some(message) => reply.bulk(message),
     }
     Ok(())
 }

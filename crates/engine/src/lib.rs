@@ -169,6 +169,9 @@ pub struct Session {
     pub db: usize,
     /// The protocol the client speaks.
     pub protocol: Protocol,
+    /// Whether the client subscribes to a channel or pattern (pub/sub): over RESP2 it is then
+    /// in subscriber mode, where PING answers as a message.
+    pub subscribed: bool,
     /// How to wake this client once it blocks; `None` for a client that may not block (a
     /// transaction, a script, AOF replay): its blocking commands answer as if timed out.
     pub waker: Option<Waker>,

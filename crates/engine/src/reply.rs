@@ -82,6 +82,12 @@ impl Reply {
         encode::write_array_len(&mut self.buf, n);
     }
 
+    /// The header of a push of `n` replies written next (`>n`, or an array in RESP2): pub/sub
+    /// messages and subscription confirmations.
+    pub fn push(&mut self, n: usize) {
+        encode::write_push_len(&mut self.buf, self.protocol, n);
+    }
+
     /// The header of a map of `pairs` key-value pairs written next.
     pub fn map(&mut self, pairs: usize) {
         encode::write_map_len(&mut self.buf, self.protocol, pairs);

@@ -42,6 +42,20 @@ static CLIENT: &[CommandSpec] = &[
         "O(N) Where N is the number of paused clients", "Ends a client pause, releasing the held commands.", ""),
 ];
 
+/// The subcommands of PUBSUB kv implements (not yet the shard-channel ones).
+static PUBSUB: &[CommandSpec] = &[
+    command!("channels", -2, [PUBSUB, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.8.0",
+        "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)",
+        "Lists the channels that have subscribers, or those matching a pattern.", "[pattern]"),
+    command!("help", 2, [LOADING, STALE], NO_KEYS, Pubsub, SERVER, "6.2.0", "O(1)",
+        "Explains the PUBSUB subcommands.", ""),
+    command!("numpat", 2, [PUBSUB, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.8.0", "O(1)",
+        "Returns how many distinct patterns clients subscribe to.", ""),
+    command!("numsub", -2, [PUBSUB, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.8.0",
+        "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
+        "Returns how many clients subscribe to each of the given channels.", "[channel [channel ...]]"),
+];
+
 /// The subcommands of SLOWLOG, in the order Redis 7.0 lists them.
 static SLOWLOG: &[CommandSpec] = &[
     command!(
@@ -259,8 +273,25 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Stops the server.",
         "[NOSAVE | SAVE] [NOW] [FORCE] [ABORT]"
     ),
+    command!("psubscribe", -2, [PUBSUB, NOSCRIPT, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.0.0",
+        "O(N) where N is the number of patterns to subscribe to.",
+        "Subscribes the connection to channels matching glob-style patterns.", "pattern [pattern ...]"),
+    command!("publish", 3, [PUBSUB, LOADING, STALE, FAST], NO_KEYS, Pubsub, SERVER, "2.0.0",
+        "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
+        "Sends a message to a channel; replies how many subscriptions received it.", "channel message"),
+    command!("pubsub", -2, [], NO_KEYS, Pubsub, CONTAINER, "2.8.0", "Depends on subcommand.",
+        "A container for pub/sub introspection commands.", "", subcommands: PUBSUB),
+    command!("punsubscribe", -1, [PUBSUB, NOSCRIPT, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.0.0",
+        "O(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).",
+        "Unsubscribes the connection from patterns, or from all of them.", "[pattern [pattern ...]]"),
     command!("slowlog", -2, [], NO_KEYS, Server, CONTAINER, "2.2.12", "Depends on subcommand.",
         "A container for slow log commands.", "", subcommands: SLOWLOG),
+    command!("subscribe", -2, [PUBSUB, NOSCRIPT, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.0.0",
+        "O(N) where N is the number of channels to subscribe to.",
+        "Subscribes the connection to channels.", "channel [channel ...]"),
     command!("time", 1, [LOADING, STALE, FAST], NO_KEYS, Server, SERVER, "2.6.0", "O(1)",
         "Returns the server time.", "", tips: &["nondeterministic_output"]),
+    command!("unsubscribe", -1, [PUBSUB, NOSCRIPT, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.0.0",
+        "O(N) where N is the number of clients already subscribed to a channel.",
+        "Unsubscribes the connection from channels, or from all of them.", "[channel [channel ...]]"),
 ];

@@ -44,6 +44,11 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
             Ok(())
         }
         (None, "debug") => crate::debug::command(conn, args),
+        (
+            None,
+            name @ ("subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "publish"),
+        ) => crate::pubsub::command(conn, name, None, &mut rest),
+        (Some("pubsub"), sub) => crate::pubsub::command(conn, "pubsub", Some(sub), &mut rest),
         (Some("client"), "pause") => crate::pause::client_pause(conn, args),
         (Some("client"), "unpause") => {
             crate::pause::client_unpause(conn);
@@ -186,6 +191,7 @@ fn hello(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError>
 /// `RESET`: back to a fresh connection's state, out of MONITOR mode.
 fn reset(conn: &mut Connection) -> Result<(), CommandError> {
     crate::monitor::stop(conn);
+    crate::pubsub::unsubscribe_all(conn);
     conn.session.db = 0;
     conn.set_protocol(Protocol::Resp2);
     conn.reply_mode = ReplyMode::On;

@@ -50,6 +50,8 @@ pub struct ClientState {
     pub no_evict: bool,
     /// Whether the client is in MONITOR mode (flag `O`).
     pub monitor: bool,
+    /// Channels and patterns it subscribes to (`sub=`, `psub=`; flag `P` when any).
+    pub subscriptions: (usize, usize),
     /// Whether the client is waiting for a `CLIENT PAUSE` to end (flag `b`).
     pub blocked: bool,
     /// The wait of a blocking command (BLPOP, ...) it is in (flag `b`), for CLIENT UNBLOCK.
@@ -62,6 +64,9 @@ impl ClientState {
         let mut flags = String::new();
         if self.monitor {
             flags.push('O');
+        }
+        if self.subscriptions != (0, 0) {
+            flags.push('P');
         }
         if self.blocked || self.waiter.is_some() {
             flags.push('b');
@@ -94,7 +99,7 @@ impl ClientHandle {
             .unwrap_or_default();
         let qbuf = state.query_buffer;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -104,6 +109,8 @@ impl ClientHandle {
             now.duration_since(state.last_interaction).as_secs(),
             state.flags(),
             state.db,
+            state.subscriptions.0,
+            state.subscriptions.1,
             qbuf,
             16 * 1024usize.saturating_sub(qbuf.min(16 * 1024)),
             16 * 1024,
@@ -146,6 +153,7 @@ impl Clients {
                 query_buffer: 0,
                 no_evict: false,
                 monitor: false,
+                subscriptions: (0, 0),
                 blocked: false,
                 waiter: None,
             }),

@@ -23,7 +23,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::clients::ClientHandle;
-use crate::monitor::Monitor;
+use crate::mailbox::Mailbox;
+use crate::pubsub::Subscriptions;
 use crate::server::Shared;
 
 /// Smallest free space kept in the read buffer before each read.
@@ -57,8 +58,13 @@ pub struct Connection {
     pub reply_mode: ReplyMode,
     /// Close once the pending replies are written (QUIT, protocol errors).
     pub close: bool,
-    /// This client's feed while it is in MONITOR mode.
-    pub monitor: Option<Arc<Monitor>>,
+    /// Where MONITOR lines and pub/sub messages for this client wait; made the first time
+    /// one is needed ([`Connection::mailbox`]).
+    pub mailbox: Option<Arc<Mailbox>>,
+    /// Whether the client is in MONITOR mode.
+    pub monitoring: bool,
+    /// The channels and patterns the client subscribes to.
+    pub subscriptions: Subscriptions,
     /// A pause `DEBUG SLEEP` asked for; taken as part of the command, after its handler.
     pub sleep: Option<Duration>,
     /// The blocking command this client waits in, if any: no further command runs until it
@@ -94,8 +100,8 @@ struct Blocked {
 enum Wake {
     /// This many bytes arrived (0: the peer closed).
     Input(usize),
-    /// MONITOR lines are waiting.
-    Monitor,
+    /// MONITOR lines or pub/sub messages are waiting.
+    Mail,
     /// The blocking command's wait may have ended (served, or unblocked by another client).
     Unblocked,
     /// The blocking command's timeout passed.
@@ -147,7 +153,9 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         reply: Reply::new(Protocol::Resp2),
         reply_mode: ReplyMode::On,
         close: false,
-        monitor: None,
+        mailbox: None,
+        monitoring: false,
+        subscriptions: Subscriptions::default(),
         sleep: None,
         blocked: None,
         unblocked,
@@ -166,6 +174,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
             .cancel(&blocked.waiter, Cancel::Disconnect);
     }
     crate::monitor::stop(&mut connection);
+    crate::pubsub::unsubscribe_all(&mut connection);
     shared.clients.unregister(handle.id);
 }
 
@@ -220,9 +229,9 @@ impl Connection {
                     }
                     decoder.set_limits(self.limits());
                 }
-                Wake::Monitor => {
-                    if let Some(monitor) = &self.monitor {
-                        monitor.drain_into(&mut self.reply.buf);
+                Wake::Mail => {
+                    if let Some(mailbox) = &self.mailbox {
+                        mailbox.drain_into(&mut self.reply.buf);
                     }
                 }
                 Wake::Unblocked => self.finish_blocked(false),
@@ -264,11 +273,18 @@ impl Connection {
         }
     }
 
-    /// Waits for input, MONITOR lines, or a reason to close.
+    /// This connection's mailbox, made on first use.
+    pub fn mailbox(&mut self) -> Arc<Mailbox> {
+        self.mailbox
+            .get_or_insert_with(|| Arc::new(Mailbox::new(self.handle.clone())))
+            .clone()
+    }
+
+    /// Waits for input, MONITOR lines or pub/sub messages, or a reason to close.
     async fn wait(&self, reader: &mut OwnedReadHalf, input: &mut BytesMut) -> io::Result<Wake> {
         // Monitors never time out, as Redis exempts them; nor do clients in a blocking
         // command, which have a timeout of their own.
-        let timeout = if self.monitor.is_some() || self.blocked.is_some() {
+        let timeout = if self.monitoring || self.blocked.is_some() {
             0
         } else {
             self.shared.config.hot.timeout.load(Ordering::Relaxed)
@@ -280,9 +296,9 @@ impl Connection {
                 std::future::pending::<()>().await;
             }
         };
-        let monitor_lines = async {
-            match &self.monitor {
-                Some(monitor) => monitor.ready.notified().await,
+        let mail = async {
+            match &self.mailbox {
+                Some(mailbox) => mailbox.ready.notified().await,
                 None => std::future::pending::<()>().await,
             }
         };
@@ -300,7 +316,7 @@ impl Connection {
         };
         Ok(tokio::select! {
             read = reader.read_buf(input) => Wake::Input(read?),
-            _ = monitor_lines => Wake::Monitor,
+            _ = mail => Wake::Mail,
             _ = unblocked => Wake::Unblocked,
             _ = timed_out => Wake::TimedOut,
             // Shutdown reaches connections as a kill too (`Clients::kill_all`), so waiting
@@ -423,7 +439,7 @@ impl Connection {
         };
         let mut started = self.clock;
         self.note_command(args, spec, skip, started);
-        if self.monitor.is_none() && self.shared.pause.holds(spec) {
+        if !self.monitoring && self.shared.pause.holds(spec) {
             // Replies to earlier commands go out now, as Redis sends them while it holds this one.
             if !self.flush(writer).await? || !self.wait_unpaused(spec).await {
                 self.close = true;
@@ -470,12 +486,24 @@ impl Connection {
         }
         let touches_keys =
             spec.has(Flags::READONLY) || spec.has(Flags::WRITE) || spec.has(Flags::MAY_REPLICATE);
-        if self.monitor.is_some() && touches_keys {
+        if self.monitoring && touches_keys {
             // Redis treats a monitor as a replica, and replicas may not use the keyspace.
             return Err((
                 Some(spec),
                 CommandError::msg("ERR Replica can't interact with the keyspace"),
             ));
+        }
+        if self.subscriptions.count() > 0 {
+            let name = match skip {
+                2 => kv_engine::table::find(&args[0]).map_or_else(
+                    || spec.name.to_string(),
+                    |c| format!("{}|{}", c.name, spec.name),
+                ),
+                _ => spec.name.to_string(),
+            };
+            if let Some(refusal) = crate::pubsub::refused_in_subscriber_mode(self, &name) {
+                return Err((Some(spec), refusal));
+            }
         }
         Ok((spec, skip))
     }
@@ -631,6 +659,8 @@ impl Connection {
     pub fn set_protocol(&mut self, protocol: Protocol) {
         self.session.protocol = protocol;
         self.reply.protocol = protocol;
+        // A subscriber's messages follow its protocol.
+        crate::pubsub::note_mode(self);
         self.handle.state.lock().resp = if protocol == Protocol::Resp3 { 3 } else { 2 };
     }
 }

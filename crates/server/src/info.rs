@@ -225,8 +225,8 @@ fn stats(conn: &Connection, out: &mut String) {
     field(out, "evicted_keys", 0);
     field(out, "keyspace_hits", load(&e.stats.keyspace_hits));
     field(out, "keyspace_misses", load(&e.stats.keyspace_misses));
-    field(out, "pubsub_channels", 0);
-    field(out, "pubsub_patterns", 0);
+    field(out, "pubsub_channels", conn.shared.pubsub.channel_count());
+    field(out, "pubsub_patterns", conn.shared.pubsub.pattern_count());
     field(out, "total_error_replies", load(&s.error_replies));
 }
 

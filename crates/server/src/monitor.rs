@@ -1,86 +1,22 @@
 //! `MONITOR`: clients that receive every command the server runs, as Redis's status lines.
 //!
-//! Each monitoring client has its own backlog of lines. Feeding a line only appends it to each
-//! backlog and wakes the monitor's task, so a monitor that reads slowly never slows the clients
-//! whose commands it watches. A backlog is bounded in bytes: a monitor that falls
-//! [`MAX_BACKLOG`] bytes behind is disconnected (and the server logs it), so memory stays
-//! bounded whatever the monitor does.
+//! Each line goes into every monitor's [`Mailbox`], so a monitor that reads slowly never slows
+//! the clients whose commands it watches, and one that falls too far behind is disconnected.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use parking_lot::{Mutex, RwLock};
-use tokio::sync::Notify;
+use bytes::Bytes;
+use parking_lot::RwLock;
 
-use crate::clients::ClientHandle;
 use crate::connection::Connection;
-
-/// Bytes of lines a monitor may have waiting before it is disconnected.
-pub const MAX_BACKLOG: usize = 32 * 1024 * 1024;
-
-/// Lines waiting for one monitor.
-#[derive(Debug, Default)]
-struct Backlog {
-    lines: VecDeque<Bytes>,
-    bytes: usize,
-    /// Set once the monitor fell too far behind; nothing is queued for it after that.
-    overflowed: bool,
-}
-
-/// One monitoring client.
-#[derive(Debug)]
-pub struct Monitor {
-    client: Arc<ClientHandle>,
-    backlog: Mutex<Backlog>,
-    /// Wakes the monitor's connection when lines arrive.
-    pub ready: Notify,
-}
-
-impl Monitor {
-    /// Appends `line`, or disconnects the monitor if that would exceed [`MAX_BACKLOG`].
-    fn push(&self, line: &Bytes) {
-        let mut backlog = self.backlog.lock();
-        if backlog.overflowed {
-            return;
-        }
-        if backlog.bytes + line.len() > MAX_BACKLOG {
-            let behind = backlog.bytes;
-            *backlog = Backlog {
-                overflowed: true,
-                ..Backlog::default()
-            };
-            drop(backlog);
-            tracing::warn!(
-                "closing MONITOR client {} ({}): it fell {behind} bytes behind",
-                self.client.id,
-                self.client.addr
-            );
-            self.client.kill();
-            return;
-        }
-        backlog.bytes += line.len();
-        backlog.lines.push_back(line.clone());
-        drop(backlog);
-        self.ready.notify_one();
-    }
-
-    /// Moves every waiting line into `out`.
-    pub fn drain_into(&self, out: &mut BytesMut) {
-        let mut backlog = self.backlog.lock();
-        for line in backlog.lines.drain(..) {
-            out.extend_from_slice(&line);
-        }
-        backlog.bytes = 0;
-    }
-}
+use crate::mailbox::Mailbox;
 
 /// Every monitoring client.
 #[derive(Debug, Default)]
 pub struct Monitors {
-    list: RwLock<Vec<Arc<Monitor>>>,
+    list: RwLock<Vec<Arc<Mailbox>>>,
     /// `list.len()`, read without the lock on every command.
     count: AtomicUsize,
 }
@@ -91,23 +27,17 @@ impl Monitors {
         self.count.load(Ordering::Relaxed) > 0
     }
 
-    /// Registers `client` as a monitor.
-    pub fn add(&self, client: Arc<ClientHandle>) -> Arc<Monitor> {
-        let monitor = Arc::new(Monitor {
-            client,
-            backlog: Mutex::new(Backlog::default()),
-            ready: Notify::new(),
-        });
+    /// Registers the client of `mailbox` as a monitor.
+    pub fn add(&self, mailbox: Arc<Mailbox>) {
         let mut list = self.list.write();
-        list.push(monitor.clone());
+        list.push(mailbox);
         self.count.store(list.len(), Ordering::Relaxed);
-        monitor
     }
 
     /// Forgets the monitor of client `id`, if it is one.
     pub fn remove(&self, id: u64) {
         let mut list = self.list.write();
-        list.retain(|m| m.client.id != id);
+        list.retain(|m| m.client().id != id);
         self.count.store(list.len(), Ordering::Relaxed);
     }
 
@@ -162,18 +92,20 @@ pub fn repr(out: &mut Vec<u8>, bytes: &[u8]) {
 /// `MONITOR`: from now on the connection receives every command. A second MONITOR is
 /// ignored without a reply, as in Redis.
 pub fn start(conn: &mut Connection) {
-    if conn.monitor.is_some() {
+    if conn.monitoring {
         return;
     }
-    let monitor = conn.shared.monitors.add(conn.handle.clone());
-    conn.monitor = Some(monitor);
+    let mailbox = conn.mailbox();
+    conn.shared.monitors.add(mailbox);
+    conn.monitoring = true;
     conn.handle.state.lock().monitor = true;
     conn.reply.ok();
 }
 
 /// Leaves monitor mode (RESET, or the connection closing).
 pub fn stop(conn: &mut Connection) {
-    if conn.monitor.take().is_some() {
+    if conn.monitoring {
+        conn.monitoring = false;
         conn.shared.monitors.remove(conn.handle.id);
         conn.handle.state.lock().monitor = false;
     }

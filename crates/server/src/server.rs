@@ -73,6 +73,8 @@ pub struct Shared {
     pub latency: LatencyMonitor,
     /// Clients in MONITOR mode.
     pub monitors: Monitors,
+    /// Pub/sub subscribers by channel and pattern.
+    pub pubsub: crate::pubsub::PubSub,
     /// `CLIENT PAUSE` state.
     pub pause: ClientPause,
     /// Whether the background expiry task runs (`DEBUG SET-ACTIVE-EXPIRE`).
@@ -112,6 +114,7 @@ impl Shared {
             slowlog: SlowLog::default(),
             latency: LatencyMonitor::default(),
             monitors: Monitors::default(),
+            pubsub: crate::pubsub::PubSub::default(),
             pause: ClientPause::default(),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),
