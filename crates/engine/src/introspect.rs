@@ -146,9 +146,12 @@ fn keys_of<'a>(
         }
         _ => CommandError::msg("ERR Invalid command specified"),
     })?;
+    // Names flagged `not_key` (shard channels) are positions for cluster routing only: Redis
+    // leaves them out of GETKEYS.
     let keys: Vec<(&[u8], KeyFlags)> = spec
         .keys_and_flags_in(command)
         .into_iter()
+        .filter(|(_, flags)| !flags.contains(&"not_key"))
         .filter_map(|(p, flags)| command.get(p).map(|b| (&b[..], flags)))
         .collect();
     if keys.is_empty() {

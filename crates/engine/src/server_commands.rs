@@ -54,6 +54,13 @@ static PUBSUB: &[CommandSpec] = &[
     command!("numsub", -2, [PUBSUB, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.8.0",
         "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
         "Returns how many clients subscribe to each of the given channels.", "[channel [channel ...]]"),
+    command!("shardchannels", -2, [PUBSUB, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "7.0.0",
+        "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
+        "Lists the shard channels that have subscribers, or those matching a pattern.", "[pattern]"),
+    command!("shardnumsub", -2, [PUBSUB, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "7.0.0",
+        "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
+        "Returns how many clients subscribe to each of the given shard channels.",
+        "[shardchannel [shardchannel ...]]"),
 ];
 
 /// The subcommands of SLOWLOG, in the order Redis 7.0 lists them.
@@ -286,9 +293,23 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Unsubscribes the connection from patterns, or from all of them.", "[pattern [pattern ...]]"),
     command!("slowlog", -2, [], NO_KEYS, Server, CONTAINER, "2.2.12", "Depends on subcommand.",
         "A container for slow log commands.", "", subcommands: SLOWLOG),
+    // Shard channels name a cluster slot as a key would, hence their key positions, flagged
+    // `not_key`.
+    command!("spublish", 3, [PUBSUB, LOADING, STALE, FAST], (1, 1, 1), Pubsub, SERVER, "7.0.0",
+        "O(N) where N is the number of clients subscribed to the receiving shard channel.",
+        "Sends a message to a shard channel; replies how many subscribers received it.",
+        "shardchannel message", key_flags: &["not_key"]),
+    command!("ssubscribe", -2, [PUBSUB, NOSCRIPT, LOADING, STALE], (1, -1, 1), Pubsub, SERVER, "7.0.0",
+        "O(N) where N is the number of shard channels to subscribe to.",
+        "Subscribes the connection to shard channels.", "shardchannel [shardchannel ...]",
+        key_flags: &["not_key"]),
     command!("subscribe", -2, [PUBSUB, NOSCRIPT, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.0.0",
         "O(N) where N is the number of channels to subscribe to.",
         "Subscribes the connection to channels.", "channel [channel ...]"),
+    command!("sunsubscribe", -1, [PUBSUB, NOSCRIPT, LOADING, STALE], (1, -1, 1), Pubsub, SERVER, "7.0.0",
+        "O(N) where N is the number of clients already subscribed to a shard channel.",
+        "Unsubscribes the connection from shard channels, or from all of them.",
+        "[shardchannel [shardchannel ...]]", key_flags: &["not_key"]),
     command!("time", 1, [LOADING, STALE, FAST], NO_KEYS, Server, SERVER, "2.6.0", "O(1)",
         "Returns the server time.", "", tips: &["nondeterministic_output"]),
     command!("unsubscribe", -1, [PUBSUB, NOSCRIPT, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.0.0",

@@ -46,7 +46,8 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
         (None, "debug") => crate::debug::command(conn, args),
         (
             None,
-            name @ ("subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "publish"),
+            name @ ("subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "publish"
+            | "ssubscribe" | "sunsubscribe" | "spublish"),
         ) => crate::pubsub::command(conn, name, None, &mut rest),
         (Some("pubsub"), sub) => crate::pubsub::command(conn, "pubsub", Some(sub), &mut rest),
         (Some("client"), "pause") => crate::pause::client_pause(conn, args),

@@ -50,8 +50,9 @@ pub struct ClientState {
     pub no_evict: bool,
     /// Whether the client is in MONITOR mode (flag `O`).
     pub monitor: bool,
-    /// Channels and patterns it subscribes to (`sub=`, `psub=`; flag `P` when any).
-    pub subscriptions: (usize, usize),
+    /// Channels, patterns and shard channels it subscribes to (`sub=`, `psub=`, `ssub=`;
+    /// flag `P` when any).
+    pub subscriptions: (usize, usize, usize),
     /// Whether the client is waiting for a `CLIENT PAUSE` to end (flag `b`).
     pub blocked: bool,
     /// The wait of a blocking command (BLPOP, ...) it is in (flag `b`), for CLIENT UNBLOCK.
@@ -65,7 +66,7 @@ impl ClientState {
         if self.monitor {
             flags.push('O');
         }
-        if self.subscriptions != (0, 0) {
+        if self.subscriptions != (0, 0, 0) {
             flags.push('P');
         }
         if self.blocked || self.waiter.is_some() {
@@ -99,7 +100,7 @@ impl ClientHandle {
             .unwrap_or_default();
         let qbuf = state.query_buffer;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -111,6 +112,7 @@ impl ClientHandle {
             state.db,
             state.subscriptions.0,
             state.subscriptions.1,
+            state.subscriptions.2,
             qbuf,
             16 * 1024usize.saturating_sub(qbuf.min(16 * 1024)),
             16 * 1024,
@@ -153,7 +155,7 @@ impl Clients {
                 query_buffer: 0,
                 no_evict: false,
                 monitor: false,
-                subscriptions: (0, 0),
+                subscriptions: (0, 0, 0),
                 blocked: false,
                 waiter: None,
             }),

@@ -493,7 +493,7 @@ impl Connection {
                 CommandError::msg("ERR Replica can't interact with the keyspace"),
             ));
         }
-        if self.subscriptions.count() > 0 {
+        if self.subscriptions.total() > 0 {
             let name = match skip {
                 2 => kv_engine::table::find(&args[0]).map_or_else(
                     || spec.name.to_string(),

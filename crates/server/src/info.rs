@@ -227,6 +227,11 @@ fn stats(conn: &Connection, out: &mut String) {
     field(out, "keyspace_misses", load(&e.stats.keyspace_misses));
     field(out, "pubsub_channels", conn.shared.pubsub.channel_count());
     field(out, "pubsub_patterns", conn.shared.pubsub.pattern_count());
+    field(
+        out,
+        "pubsubshard_channels",
+        conn.shared.pubsub.shard_channel_count(),
+    );
     field(out, "total_error_replies", load(&s.error_replies));
 }
 

@@ -1,7 +1,9 @@
-//! Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB, as Redis 7.0
-//! answers them (Redis's `pubsub.c`).
+//! Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, their shard-channel forms
+//! (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH) and PUBSUB, as Redis 7.0 answers them (Redis's
+//! `pubsub.c`). Without cluster mode, shard channels are simply a namespace of their own, with
+//! `smessage` messages and a subscription count of their own, as in Redis.
 //!
-//! The registry maps each channel, and each pattern, to its subscribers; a subscriber is a
+//! The registry maps each channel, each pattern and each shard channel to its subscribers; a subscriber is a
 //! connection's [`Mailbox`] plus the protocol its messages are encoded in. PUBLISH encodes a
 //! message once per protocol and appends it to every receiver's mailbox: it never waits on a
 //! subscriber, and one that falls too far behind is disconnected (the mailbox's bound, Redis's
@@ -46,6 +48,8 @@ pub struct Subscriptions {
     channels: HashSet<Bytes>,
     /// Patterns.
     patterns: HashSet<Bytes>,
+    /// Shard channels.
+    shard_channels: HashSet<Bytes>,
 }
 
 impl Subscriptions {
@@ -54,14 +58,27 @@ impl Subscriptions {
         self.channels.len() + self.patterns.len()
     }
 
-    /// How many channels.
-    pub fn channels(&self) -> usize {
-        self.channels.len()
+    /// Every subscription, shard channels included: a RESP2 client with any is in subscriber
+    /// mode.
+    pub fn total(&self) -> usize {
+        self.count() + self.shard_channels.len()
     }
 
-    /// How many patterns.
-    pub fn patterns(&self) -> usize {
-        self.patterns.len()
+    /// The set of `kind`.
+    fn set(&mut self, kind: Kind) -> &mut HashSet<Bytes> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard_channels,
+        }
+    }
+
+    /// The count a confirmation of `kind` carries: shard channels count apart.
+    fn count_for(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Shard => self.shard_channels.len(),
+            _ => self.count(),
+        }
     }
 }
 
@@ -70,15 +87,18 @@ impl Subscriptions {
 pub struct PubSub {
     channels: RwLock<HashMap<Bytes, Vec<Arc<Subscriber>>>>,
     patterns: RwLock<HashMap<Bytes, Vec<Arc<Subscriber>>>>,
+    shard_channels: RwLock<HashMap<Bytes, Vec<Arc<Subscriber>>>>,
 }
 
-/// Which of the two namespaces a subscription is in.
+/// Which of the three namespaces a subscription is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// `SUBSCRIBE` and friends.
     Channel,
     /// `PSUBSCRIBE` and friends.
     Pattern,
+    /// `SSUBSCRIBE` and friends.
+    Shard,
 }
 
 impl Kind {
@@ -87,6 +107,7 @@ impl Kind {
         match self {
             Kind::Channel => (b"subscribe", b"unsubscribe"),
             Kind::Pattern => (b"psubscribe", b"punsubscribe"),
+            Kind::Shard => (b"ssubscribe", b"sunsubscribe"),
         }
     }
 }
@@ -97,7 +118,27 @@ impl PubSub {
         match kind {
             Kind::Channel => &self.channels,
             Kind::Pattern => &self.patterns,
+            Kind::Shard => &self.shard_channels,
         }
+    }
+
+    /// Shard channels with at least one subscriber (INFO's `pubsubshard_channels`).
+    pub fn shard_channel_count(&self) -> usize {
+        self.shard_channels.read().len()
+    }
+
+    /// Sends `message` on shard channel `channel`; how many subscribers received it.
+    pub fn publish_shard(&self, channel: &[u8], message: &[u8]) -> usize {
+        let mut encoded = Encoded::default();
+        let map = self.shard_channels.read();
+        let subscribers = map.get(channel).map_or(&[][..], Vec::as_slice);
+        for subscriber in subscribers {
+            let bytes = encoded.get(subscriber, |out, protocol| {
+                write_message(out, protocol, &[b"smessage", channel, message]);
+            });
+            subscriber.mailbox.push(bytes);
+        }
+        subscribers.len()
     }
 
     /// Channels with at least one subscriber (INFO's `pubsub_channels`).
@@ -213,14 +254,10 @@ fn subscribe(conn: &mut Connection, kind: Kind, names: &[Bytes]) {
     let subscriber = subscriber(conn);
     let (verb, _) = kind.verbs();
     for name in names {
-        let set = match kind {
-            Kind::Channel => &mut conn.subscriptions.channels,
-            Kind::Pattern => &mut conn.subscriptions.patterns,
-        };
-        if set.insert(name.clone()) {
+        if conn.subscriptions.set(kind).insert(name.clone()) {
             conn.shared.pubsub.add(kind, name, &subscriber);
         }
-        let count = conn.subscriptions.count();
+        let count = conn.subscriptions.count_for(kind);
         confirm(&mut conn.reply, verb, Some(name), count);
     }
     note_mode(conn);
@@ -231,37 +268,32 @@ fn subscribe(conn: &mut Connection, kind: Kind, names: &[Bytes]) {
 fn unsubscribe(conn: &mut Connection, kind: Kind, names: &[Bytes], reply: bool) {
     let (_, verb) = kind.verbs();
     let names: Vec<Bytes> = if names.is_empty() {
-        match kind {
-            Kind::Channel => conn.subscriptions.channels.iter().cloned().collect(),
-            Kind::Pattern => conn.subscriptions.patterns.iter().cloned().collect(),
-        }
+        conn.subscriptions.set(kind).iter().cloned().collect()
     } else {
         names.to_vec()
     };
     if names.is_empty() && reply {
-        let count = conn.subscriptions.count();
+        let count = conn.subscriptions.count_for(kind);
         confirm(&mut conn.reply, verb, None, count);
     }
     for name in &names {
-        let set = match kind {
-            Kind::Channel => &mut conn.subscriptions.channels,
-            Kind::Pattern => &mut conn.subscriptions.patterns,
-        };
-        if set.remove(name) {
+        if conn.subscriptions.set(kind).remove(name) {
             conn.shared.pubsub.remove(kind, name, conn.handle.id);
         }
         if reply {
-            let count = conn.subscriptions.count();
+            let count = conn.subscriptions.count_for(kind);
             confirm(&mut conn.reply, verb, Some(name), count);
         }
     }
     note_mode(conn);
 }
 
-/// Leaves every channel and pattern without a reply (RESET, or the connection closing).
+/// Leaves every channel, pattern and shard channel without a reply (RESET, or the connection
+/// closing).
 pub fn unsubscribe_all(conn: &mut Connection) {
-    unsubscribe(conn, Kind::Channel, &[], false);
-    unsubscribe(conn, Kind::Pattern, &[], false);
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        unsubscribe(conn, kind, &[], false);
+    }
 }
 
 /// The connection's registry entry, made (with its mailbox) on its first subscription.
@@ -281,15 +313,18 @@ fn subscriber(conn: &mut Connection) -> Arc<Subscriber> {
 /// Records whether the client now subscribes to anything, and in which protocol its messages
 /// go, for PING, CLIENT LIST and the subscriber-mode check.
 pub fn note_mode(conn: &mut Connection) {
-    let count = conn.subscriptions.count();
-    conn.session.subscribed = count > 0;
+    conn.session.subscribed = conn.subscriptions.total() > 0;
     if let Some(subscriber) = &conn.subscriptions.subscriber {
         subscriber
             .resp3
             .store(conn.session.protocol == Protocol::Resp3, Ordering::Relaxed);
     }
     let mut state = conn.handle.state.lock();
-    state.subscriptions = (conn.subscriptions.channels(), conn.subscriptions.patterns());
+    state.subscriptions = (
+        conn.subscriptions.channels.len(),
+        conn.subscriptions.patterns.len(),
+        conn.subscriptions.shard_channels.len(),
+    );
 }
 
 /// The error for a command a RESP2 subscriber may not run; `None` if it may. `name` is the
@@ -307,7 +342,7 @@ pub fn refused_in_subscriber_mode(conn: &Connection, name: &str) -> Option<Comma
         "reset",
     ];
     if conn.session.protocol != Protocol::Resp2
-        || conn.subscriptions.count() == 0
+        || conn.subscriptions.total() == 0
         || ALLOWED.contains(&name)
     {
         return None;
@@ -330,12 +365,18 @@ pub fn command(
     match (name, sub) {
         ("subscribe", _) => subscribe(conn, Kind::Channel, args.rest()),
         ("psubscribe", _) => subscribe(conn, Kind::Pattern, args.rest()),
+        ("ssubscribe", _) => subscribe(conn, Kind::Shard, args.rest()),
         ("unsubscribe", _) => unsubscribe(conn, Kind::Channel, args.rest(), true),
         ("punsubscribe", _) => unsubscribe(conn, Kind::Pattern, args.rest(), true),
-        ("publish", _) => {
+        ("sunsubscribe", _) => unsubscribe(conn, Kind::Shard, args.rest(), true),
+        (verb @ ("publish" | "spublish"), _) => {
             let channel = args.next_bytes()?;
             let message = args.next_bytes()?;
-            let receivers = conn.shared.pubsub.publish(channel, message);
+            let receivers = if verb == "publish" {
+                conn.shared.pubsub.publish(channel, message)
+            } else {
+                conn.shared.pubsub.publish_shard(channel, message)
+            };
             // A publisher that subscribes to the channel (over RESP3) reads its own message
             // before the reply, as Redis writes it.
             if let Some(mailbox) = &conn.mailbox {
@@ -343,12 +384,17 @@ pub fn command(
             }
             conn.reply.count(receivers);
         }
-        (_, Some("channels")) => {
+        (_, Some(sub @ ("channels" | "shardchannels"))) => {
+            let kind = if sub == "channels" {
+                Kind::Channel
+            } else {
+                Kind::Shard
+            };
             let pattern = args.rest().first();
             let channels: Vec<Bytes> = conn
                 .shared
                 .pubsub
-                .channels
+                .map(kind)
                 .read()
                 .keys()
                 .filter(|c| pattern.is_none_or(|p| glob::matches(p, c, false)))
@@ -359,10 +405,15 @@ pub fn command(
                 conn.reply.bulk(channel);
             }
         }
-        (_, Some("numsub")) => {
+        (_, Some(sub @ ("numsub" | "shardnumsub"))) => {
+            let kind = if sub == "numsub" {
+                Kind::Channel
+            } else {
+                Kind::Shard
+            };
             let channels = args.rest();
             let counts: Vec<usize> = {
-                let map = conn.shared.pubsub.channels.read();
+                let map = conn.shared.pubsub.map(kind).read();
                 channels
                     .iter()
                     .map(|c| map.get(&c[..]).map_or(0, Vec::len))
@@ -389,7 +440,7 @@ pub fn command(
     Ok(())
 }
 
-/// PUBSUB HELP's text (Redis 7.0's, less the shard-channel subcommands kv lacks).
+/// PUBSUB HELP's text (Redis 7.0's).
 const HELP: &[&str] = &[
     "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CHANNELS [<pattern>]",
@@ -399,6 +450,10 @@ const HELP: &[&str] = &[
     "NUMSUB [<channel> ...]",
     "    Return the number of subscribers for the specified channels, excluding",
     "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
     "HELP",
     "    Prints this help.",
 ];

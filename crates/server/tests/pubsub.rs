@@ -272,3 +272,31 @@ fn a_subscriber_that_stops_reading_is_dropped_not_waited_for() {
 fn payload_len() -> usize {
     64 * 1024
 }
+
+#[test]
+fn shard_channels_are_a_namespace_of_their_own() {
+    let server = Server::kv(&[]);
+    let mut shard = subscriber(&server, b"SSUBSCRIBE", "s");
+    let mut plain = subscriber(&server, b"SUBSCRIBE", "s");
+    let mut con = server.client();
+    let n: i64 = redis::cmd("SPUBLISH")
+        .arg("s")
+        .arg("one")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("s")
+        .arg("two")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1);
+    let smessage = b"*3\r\n$8\r\nsmessage\r\n$1\r\ns\r\n$3\r\none\r\n";
+    assert_eq!(read_at_least(&mut shard, smessage.len()), smessage);
+    let expected = message("s", "two");
+    assert_eq!(read_at_least(&mut plain, expected.len()), expected);
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+    assert!(list.contains("flags=P db=0 sub=0 psub=0 ssub=1"), "{list}");
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
+    assert!(info.contains("pubsubshard_channels:1\r\n"), "{info}");
+}
