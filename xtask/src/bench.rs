@@ -363,11 +363,17 @@ pub struct Options {
 /// only) or one against a baseline build prints its table without writing it, so only a full
 /// comparison with Redis ever replaces the one on file.
 pub fn run(options: &Options) -> Result<()> {
+    // The PUBLISH fan-out line runs in a full run, or when `--only` names `FANOUT`.
+    let mut fanout = options.only.is_none();
     let selected: Vec<&Workload> = match options.only.as_deref() {
         None => WORKLOADS.iter().collect(),
         Some(names) => {
             let mut selected = Vec::new();
             for name in names.split(',') {
+                if name.eq_ignore_ascii_case("FANOUT") {
+                    fanout = true;
+                    continue;
+                }
                 match WORKLOADS.iter().find(|w| w.name.eq_ignore_ascii_case(name)) {
                     Some(workload) => selected.push(workload),
                     None => bail!("no benchmark line named `{name}`"),
@@ -432,8 +438,33 @@ pub fn run(options: &Options) -> Result<()> {
             rows.push((workload.name, pipeline, summarize(&kv), summarize(&redis)));
         }
     }
+    let fanout = if fanout {
+        let (mut kv, mut other) = (Vec::new(), Vec::new());
+        for round in 0..rounds {
+            for is_kv in [round % 2 == 0, round % 2 != 0] {
+                let server = if is_kv {
+                    start("kv-server", &kv_path, &[])?
+                } else {
+                    start(other_name, &other_path, other_args)?
+                };
+                let delivered = crate::fanout::measure(server.port)?;
+                println!(
+                    "{:<12} PUBLISH fan-out round {round}: {delivered:>12.0} messages/s delivered",
+                    server.name
+                );
+                if is_kv {
+                    kv.push(delivered);
+                } else {
+                    other.push(delivered);
+                }
+            }
+        }
+        Some((median(kv), median(other)))
+    } else {
+        None
+    };
     if options.only.is_some() || options.baseline.is_some() || options.rounds.is_some() {
-        println!("{}", render(&rows, &[], other_label, rounds));
+        println!("{}", render(&rows, &[], fanout, other_label, rounds));
         return Ok(());
     }
     let mut memory = Vec::new();
@@ -450,7 +481,7 @@ pub fn run(options: &Options) -> Result<()> {
         );
         memory.push((load.what, kv_bytes, redis_bytes));
     }
-    let section = render(&rows, &memory, other_label, rounds);
+    let section = render(&rows, &memory, fanout, other_label, rounds);
     println!("{section}");
     write_section(&section)
 }
@@ -484,6 +515,7 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
 fn render(
     rows: &[(&str, u32, Sample, Sample)],
     memory: &[(&str, f64, f64)],
+    fanout: Option<(f64, f64)>,
     other: &str,
     rounds: usize,
 ) -> String {
@@ -525,6 +557,18 @@ fn render(
             kv.per_cpu_second,
             redis.per_cpu_second,
             kv.per_cpu_second / redis.per_cpu_second.max(1.0)
+        ));
+    }
+    if let Some((kv, theirs)) = fanout {
+        out.push_str(&format!(
+            "\nPUBLISH fan-out: one publisher (`redis-benchmark -c 1 -P 16`, {} messages of 32 \
+             bytes) and {} RESP2 subscribers on one channel, both on core 1; messages delivered \
+             per second over all subscribers, from the first received to the last.\n\n\
+             | test | kv messages/s | {other} messages/s | kv / {other} |\n|---|---|---|---|\n\
+             | PUBLISH fan-out | {kv:.0} | {theirs:.0} | **{:.2}** |\n",
+            crate::fanout::MESSAGES,
+            crate::fanout::SUBSCRIBERS,
+            kv / theirs.max(1.0)
         ));
     }
     out.push_str(&format!(

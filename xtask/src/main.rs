@@ -8,6 +8,7 @@ mod cargo;
 mod ci;
 mod compat;
 mod deps;
+mod fanout;
 mod redis;
 mod test;
 mod toolchain;
@@ -34,7 +35,8 @@ Tasks:
                 kv-server vs redis-server throughput, latency and memory per key;
                 rewrites the server section of BENCHMARKS.md. With --only (lines by
                 name, comma-separated, e.g. ZADD,ZRANK) it runs just those lines,
-                no memory loads; with --baseline it compares kv with another
+                no memory loads (FANOUT names the PUBLISH fan-out line);
+                with --baseline it compares kv with another
                 kv-server binary instead of Redis (an A/B of two builds); --rounds
                 sets the alternating rounds (3); any of them prints the table
                 without writing it
@@ -71,6 +73,11 @@ fn dispatch(args: &[String]) -> Result<()> {
         "test" => test::run(rest),
         "compat" => no_args(task, rest).and_then(|()| compat::run()),
         "bench" => bench::run(&bench_options(rest)?),
+        // The subscriber side of the PUBLISH fan-out benchmark, which `bench` starts itself.
+        "fanout-subscribers" => match rest {
+            [port] => fanout::subscribers(port),
+            _ => bail!("`fanout-subscribers` takes a port"),
+        },
         other => {
             eprint!("{USAGE}");
             bail!("unknown task `{other}`")
