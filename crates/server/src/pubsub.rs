@@ -102,6 +102,15 @@ enum Kind {
 }
 
 impl Kind {
+    /// The namespace a PUBSUB subcommand looks at: shard channels for the `SHARD*` ones.
+    fn of_introspection(subcommand: &str) -> Kind {
+        if subcommand.starts_with("shard") {
+            Kind::Shard
+        } else {
+            Kind::Channel
+        }
+    }
+
     /// The verbs of the confirmations: subscribe, unsubscribe.
     fn verbs(self) -> (&'static [u8], &'static [u8]) {
         match self {
@@ -385,11 +394,7 @@ pub fn command(
             conn.reply.count(receivers);
         }
         (_, Some(sub @ ("channels" | "shardchannels"))) => {
-            let kind = if sub == "channels" {
-                Kind::Channel
-            } else {
-                Kind::Shard
-            };
+            let kind = Kind::of_introspection(sub);
             let pattern = args.rest().first();
             let channels: Vec<Bytes> = conn
                 .shared
@@ -406,11 +411,7 @@ pub fn command(
             }
         }
         (_, Some(sub @ ("numsub" | "shardnumsub"))) => {
-            let kind = if sub == "numsub" {
-                Kind::Channel
-            } else {
-                Kind::Shard
-            };
+            let kind = Kind::of_introspection(sub);
             let channels = args.rest();
             let counts: Vec<usize> = {
                 let map = conn.shared.pubsub.map(kind).read();

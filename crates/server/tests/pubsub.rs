@@ -32,6 +32,15 @@ fn pmessage(pattern: &str, channel: &str, payload: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Publishes `payload` on `channel` with `command` (PUBLISH or SPUBLISH); how many received it.
+fn publish(con: &mut redis::Connection, command: &str, channel: &str, payload: &str) -> i64 {
+    redis::cmd(command)
+        .arg(channel)
+        .arg(payload)
+        .query(con)
+        .unwrap()
+}
+
 /// A raw connection subscribed to `channel` (or, with `pattern`, to that pattern).
 fn subscriber(server: &Server, command: &[u8], name: &str) -> TcpStream {
     let mut stream = server.raw();
@@ -62,18 +71,10 @@ fn every_subscriber_gets_every_message_in_publish_order() {
     let mut publisher = server.client();
     let count = 500;
     for i in 0..count {
-        let receivers: i64 = redis::cmd("PUBLISH")
-            .arg("news")
-            .arg(format!("m{i}"))
-            .query(&mut publisher)
-            .unwrap();
+        let receivers: i64 = publish(&mut publisher, "PUBLISH", "news", &format!("m{i}"));
         assert_eq!(receivers, 25);
     }
-    let unheard: i64 = redis::cmd("PUBLISH")
-        .arg("other")
-        .arg("x")
-        .query(&mut publisher)
-        .unwrap();
+    let unheard: i64 = publish(&mut publisher, "PUBLISH", "other", "x");
     assert_eq!(unheard, 0);
     let expected: Vec<u8> = (0..count)
         .flat_map(|i| message("news", &format!("m{i}")))
@@ -98,11 +99,7 @@ fn concurrent_publishers_keep_their_own_order() {
             let mut con = server.client();
             std::thread::spawn(move || {
                 for i in 0..300 {
-                    let _: i64 = redis::cmd("PUBLISH")
-                        .arg("c")
-                        .arg(format!("{p}:{i}"))
-                        .query(&mut con)
-                        .unwrap();
+                    let _: i64 = publish(&mut con, "PUBLISH", "c", &format!("{p}:{i}"));
                 }
             })
         })
@@ -147,11 +144,7 @@ fn resp3_subscribers_get_pushes_and_keep_using_commands() {
     let reply = exchange(&mut stream, &resp(&[b"SET", b"k", b"v"]), 5);
     assert_eq!(reply, b"+OK\r\n");
     let mut publisher = server.client();
-    let n: i64 = redis::cmd("PUBLISH")
-        .arg("a")
-        .arg("hi")
-        .query(&mut publisher)
-        .unwrap();
+    let n: i64 = publish(&mut publisher, "PUBLISH", "a", "hi");
     assert_eq!(n, 1);
     let push = b">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n";
     assert_eq!(read_at_least(&mut stream, push.len()), push);
@@ -206,11 +199,7 @@ fn introspection_and_clean_up_on_disconnect() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let n: i64 = redis::cmd("PUBLISH")
-        .arg("x")
-        .arg("y")
-        .query(&mut con)
-        .unwrap();
+    let n: i64 = publish(&mut con, "PUBLISH", "x", "y");
     assert_eq!(n, 0);
 }
 
@@ -279,17 +268,9 @@ fn shard_channels_are_a_namespace_of_their_own() {
     let mut shard = subscriber(&server, b"SSUBSCRIBE", "s");
     let mut plain = subscriber(&server, b"SUBSCRIBE", "s");
     let mut con = server.client();
-    let n: i64 = redis::cmd("SPUBLISH")
-        .arg("s")
-        .arg("one")
-        .query(&mut con)
-        .unwrap();
+    let n: i64 = publish(&mut con, "SPUBLISH", "s", "one");
     assert_eq!(n, 1);
-    let n: i64 = redis::cmd("PUBLISH")
-        .arg("s")
-        .arg("two")
-        .query(&mut con)
-        .unwrap();
+    let n: i64 = publish(&mut con, "PUBLISH", "s", "two");
     assert_eq!(n, 1);
     let smessage = b"*3\r\n$8\r\nsmessage\r\n$1\r\ns\r\n$3\r\none\r\n";
     assert_eq!(read_at_least(&mut shard, smessage.len()), smessage);
