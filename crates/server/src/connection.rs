@@ -30,6 +30,10 @@ use crate::server::Shared;
 /// Smallest free space kept in the read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Reply bytes a batch of pipelined requests may accumulate before they are written out
+/// mid-batch: a client's unread replies stay within this plus one reply.
+const REPLY_FLUSH_AT: usize = 1024 * 1024;
+
 /// Whether replies are sent (`CLIENT REPLY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -400,6 +404,12 @@ impl Connection {
                 Ok(Some(args)) => {
                     self.execute(&args, writer).await?;
                     executed += 1;
+                    // A batch whose replies grow large sends what it has before running more,
+                    // so a client that pipelines big replies and never reads waits on its own
+                    // socket instead of growing the server's memory.
+                    if self.reply.buf.len() >= REPLY_FLUSH_AT && !self.flush(writer).await? {
+                        self.close = true;
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {

@@ -192,6 +192,44 @@ fn concurrent_pipelines_get_every_reply_in_order() {
     }
 }
 
+/// Resident memory of process `pid`, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// A client that pipelines requests for 300 MB of replies and reads none of them holds up only
+/// itself: the server's memory stays far below that, others are served, and every reply is
+/// there, in order, once the client reads.
+#[test]
+fn a_client_that_never_reads_cannot_grow_server_memory() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let value = vec![b'v'; 1024 * 1024];
+    let _: () = con.set("big", &value).unwrap();
+    let before = rss(server.pid());
+    let mut stream = server.raw();
+    let mut request = Vec::new();
+    for _ in 0..300 {
+        request.extend(resp(&[b"GET", b"big"]));
+    }
+    stream.write_all(&request).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let grown = rss(server.pid()).saturating_sub(before);
+    assert!(grown < 64 * 1024 * 1024, "the server grew by {grown} bytes");
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    let one = format!("${}\r\n", value.len()).len() + value.len() + 2;
+    let replies = support::read_at_least(&mut stream, 300 * one);
+    assert_eq!(replies.len(), 300 * one);
+    assert!(replies.starts_with(b"$1048576\r\nvvv"));
+}
+
 #[test]
 fn protocol_errors_close_only_that_connection() {
     let server = Server::kv(&[]);
