@@ -406,8 +406,9 @@ fn client_list(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), Command
     }
     let mut text = String::new();
     for client in conn.shared.clients.all() {
-        // Every kv client is a normal one for now: no replicas, no pub/sub yet.
-        let type_ok = kind.as_deref().is_none_or(|t| t == b"normal");
+        let type_ok = kind
+            .as_deref()
+            .is_none_or(|t| t == client.client_type().as_bytes());
         let id_ok = ids.as_ref().is_none_or(|ids| ids.contains(&client.id));
         if type_ok && id_ok {
             text.push_str(&client.describe());
@@ -485,7 +486,7 @@ fn client_kill(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), Command
                 .as_ref()
                 .is_none_or(|a| client.laddr.to_string() == *a)
             && user.as_ref().is_none_or(|u| u == "default")
-            && kind.as_ref().is_none_or(|k| k == "normal")
+            && kind.as_ref().is_none_or(|k| k == client.client_type())
             && !(skip_me && client.id == conn.handle.id);
         if matches {
             kill(conn, &client);

@@ -83,6 +83,17 @@ impl ClientState {
 }
 
 impl ClientHandle {
+    /// Redis's class of the client, as `CLIENT LIST TYPE` and `CLIENT KILL TYPE` match it:
+    /// `pubsub` while it subscribes to anything, else `normal` (kv has no replicas or masters
+    /// yet; a MONITOR client is `normal`, as in Redis).
+    pub fn client_type(&self) -> &'static str {
+        if self.state.lock().subscriptions != (0, 0, 0) {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     /// Asks the connection to close; it does so at its next wake-up.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);

@@ -281,3 +281,39 @@ fn shard_channels_are_a_namespace_of_their_own() {
     let info: String = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
     assert!(info.contains("pubsubshard_channels:1\r\n"), "{info}");
 }
+
+#[test]
+fn client_type_pubsub_lists_and_kills_subscribers_only() {
+    let server = Server::kv(&[]);
+    let mut sub = subscriber(&server, b"PSUBSCRIBE", "p*");
+    let mut con = server.client();
+    let pubsub: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(pubsub.lines().count(), 1, "{pubsub}");
+    assert!(pubsub.contains("psub=1"), "{pubsub}");
+    let normal: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("normal")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(normal.lines().count(), 1, "{normal}");
+    assert!(normal.contains("cmd=client|list"), "{normal}");
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(killed, 1);
+    assert!(
+        read_at_least(&mut sub, 1).is_empty(),
+        "the subscriber was not closed"
+    );
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+}
