@@ -138,16 +138,9 @@ impl PubSub {
 
     /// Sends `message` on shard channel `channel`; how many subscribers received it.
     pub fn publish_shard(&self, channel: &[u8], message: &[u8]) -> usize {
-        let mut encoded = Encoded::default();
         let map = self.shard_channels.read();
         let subscribers = map.get(channel).map_or(&[][..], Vec::as_slice);
-        for subscriber in subscribers {
-            let bytes = encoded.get(subscriber, |out, protocol| {
-                write_message(out, protocol, &[b"smessage", channel, message]);
-            });
-            subscriber.mailbox.push(bytes);
-        }
-        subscribers.len()
+        deliver(subscribers, &[b"smessage", channel, message])
     }
 
     /// Channels with at least one subscriber (INFO's `pubsub_channels`).
@@ -164,27 +157,12 @@ impl PubSub {
     /// to the channel and to a matching pattern receives it twice, as in Redis).
     pub fn publish(&self, channel: &[u8], message: &[u8]) -> usize {
         let mut receivers = 0;
-        let mut encoded = Encoded::default();
         if let Some(subscribers) = self.channels.read().get(channel) {
-            for subscriber in subscribers {
-                let bytes = encoded.get(subscriber, |out, protocol| {
-                    write_message(out, protocol, &[b"message", channel, message]);
-                });
-                subscriber.mailbox.push(bytes);
-                receivers += 1;
-            }
+            receivers += deliver(subscribers, &[b"message", channel, message]);
         }
         for (pattern, subscribers) in self.patterns.read().iter() {
-            if !glob::matches(pattern, channel, false) {
-                continue;
-            }
-            let mut encoded = Encoded::default();
-            for subscriber in subscribers {
-                let bytes = encoded.get(subscriber, |out, protocol| {
-                    write_message(out, protocol, &[b"pmessage", pattern, channel, message]);
-                });
-                subscriber.mailbox.push(bytes);
-                receivers += 1;
+            if glob::matches(pattern, channel, false) {
+                receivers += deliver(subscribers, &[b"pmessage", pattern, channel, message]);
             }
         }
         receivers
@@ -209,6 +187,19 @@ impl PubSub {
             }
         }
     }
+}
+
+/// Leaves the message made of `parts` in every subscriber's mailbox, encoded once per
+/// protocol; how many received it.
+fn deliver(subscribers: &[Arc<Subscriber>], parts: &[&[u8]]) -> usize {
+    let mut encoded = Encoded::default();
+    for subscriber in subscribers {
+        let bytes = encoded.get(subscriber, |out, protocol| {
+            write_message(out, protocol, parts);
+        });
+        subscriber.mailbox.push(bytes);
+    }
+    subscribers.len()
 }
 
 /// A message encoded at most once per protocol, for every receiver of one PUBLISH.
