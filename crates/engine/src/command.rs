@@ -332,12 +332,15 @@ impl KeySpec {
 #[derive(Debug, Clone, Copy)]
 pub enum Handler {
     /// Runs in the engine with its shards held.
-    Engine(fn(&mut Ctx<'_, '_>, &mut Args<'_>, &mut Reply) -> CommandResult),
+    Engine(HandlerFn),
     /// Connection or server state the engine does not own: the server runs it.
     Server,
     /// A container whose subcommands (in [`CommandSpec::subcommands`]) do the work.
     Container,
 }
+
+/// An engine command's implementation: reads its arguments (after the name), writes its reply.
+pub type HandlerFn = fn(&mut Ctx<'_, '_>, &mut Args<'_>, &mut Reply) -> CommandResult;
 
 /// Everything kv knows about one command or subcommand.
 #[derive(Debug)]

@@ -294,6 +294,11 @@ fn plan_move(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
 /// `SWAPDB index1 index2`: exchanges the contents of two databases.
 pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let (a, b) = swapdb_indexes(ctx.engine, args.rest())?;
+    if a != b {
+        let watches = &ctx.engine.keyspace.watches;
+        watches.touch_db(ctx.locked, a, Some(b), ctx.now);
+        watches.touch_db(ctx.locked, b, Some(a), ctx.now);
+    }
     ctx.locked.swap_dbs(a, b)?;
     reply.ok();
     Ok(())
@@ -351,6 +356,8 @@ fn free_flushed(removed: Vec<ShardContents>, asynchronous: bool) {
 /// `FLUSHDB [ASYNC | SYNC]`: empties the selected database.
 pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let asynchronous = flush_mode(args)?;
+    let watches = &ctx.engine.keyspace.watches;
+    watches.touch_db(ctx.locked, ctx.db(), None, ctx.now);
     let removed = ctx.locked.clear(ctx.db());
     free_flushed(removed, asynchronous);
     reply.ok();
@@ -361,6 +368,12 @@ pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
 pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let asynchronous = flush_mode(args)?;
     let databases = ctx.engine.keyspace.databases();
+    for db in 0..databases {
+        ctx.engine
+            .keyspace
+            .watches
+            .touch_db(ctx.locked, db, None, ctx.now);
+    }
     let removed = (0..databases).flat_map(|db| ctx.locked.clear(db)).collect();
     free_flushed(removed, asynchronous);
     reply.ok();

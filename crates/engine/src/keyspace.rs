@@ -41,6 +41,8 @@ use dashmap::{DashMap, RwLockReadGuard, RwLockWriteGuard, SharedValue};
 use hashbrown::hash_map::RawEntryMut;
 use parking_lot::Mutex;
 
+use crate::multi::Watches;
+use crate::notify::{EventClass, KeyEvents};
 use crate::{CommandError, CompactBytes, Entry, Value};
 
 /// The hasher of every database: one seed shared by all, so shard indexes agree across them.
@@ -99,7 +101,18 @@ pub struct Keyspace {
     pub expired_keys: AtomicU64,
     /// Hash fields deleted because their time had come (INFO's `expired_subkeys`, Redis 7.4).
     pub expired_subkeys: AtomicU64,
+    /// Keyspace notifications: which are enabled, and where they go.
+    pub events: KeyEvents,
+    /// The keys clients WATCH.
+    pub watches: Watches,
 }
+
+/// One shard's key count, on a cache line of its own: written under the shard's lock by
+/// whoever changes the shard, read without any lock by INFO (which must not take shard locks:
+/// it may run inside an EXEC that holds some).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct ShardLen(std::sync::atomic::AtomicUsize);
 
 #[derive(Debug)]
 struct Db {
@@ -107,6 +120,8 @@ struct Db {
     expiry: Box<[Mutex<ExpiryIndex>]>,
     /// Per shard, like `expiry`, and guarded the same way.
     fields: Box<[Mutex<FieldIndex>]>,
+    /// Per shard, the number of keys (expired ones not yet reclaimed included).
+    lens: Box<[ShardLen]>,
 }
 
 impl Db {
@@ -117,6 +132,7 @@ impl Db {
                 .map(|_| Mutex::new(ExpiryIndex::new()))
                 .collect(),
             fields: (0..shards).map(|_| Mutex::new(FieldIndex::new())).collect(),
+            lens: (0..shards).map(|_| ShardLen::default()).collect(),
         }
     }
 }
@@ -145,6 +161,8 @@ impl Keyspace {
             shard_count: shards,
             expired_keys: AtomicU64::new(0),
             expired_subkeys: AtomicU64::new(0),
+            events: KeyEvents::default(),
+            watches: Watches::default(),
         }
     }
 
@@ -208,8 +226,32 @@ impl Keyspace {
     }
 
     /// Number of keys in `db`, expired ones not yet reclaimed included (as Redis counts them).
+    /// Takes no shard lock: each shard's count is as of its last change.
     pub fn db_len(&self, db: usize) -> usize {
-        self.dbs.get(db).map_or(0, |d| d.map.len())
+        self.dbs.get(db).map_or(0, |d| {
+            d.lens.iter().map(|l| l.0.load(Ordering::Relaxed)).sum()
+        })
+    }
+
+    /// Records that `key` in `db` changed (Redis's `signalModifiedKey`): the transactions
+    /// watching it will fail. Called with the key's shard held for writing.
+    pub fn signal_modified(&self, locked: &Locked<'_>, db: usize, key: &[u8]) {
+        self.watches.touch(db, key, || locked.contains_raw(db, key));
+    }
+
+    /// Reports the deletion of `key`'s `entry`, found expired at `now`: counts it, publishes
+    /// its `expired` event and touches its watchers.
+    fn expired(&self, db: usize, key: &[u8], entry: &Entry, now: u64) {
+        self.count_expired(entry, now);
+        if entry.key_expired(now) {
+            self.events.publish(EventClass::EXPIRED, "expired", db, key);
+        } else {
+            // A hash whose every field has expired (Redis 7.4 reclaims them one by one,
+            // deleting the key with the last).
+            self.events.publish(EventClass::HASH, "hexpired", db, key);
+            self.events.publish(EventClass::GENERIC, "del", db, key);
+        }
+        self.watches.touch(db, key, || false);
     }
 
     /// Number of volatile keys in `db`.
@@ -252,6 +294,15 @@ impl Keyspace {
             }
         }
         work
+    }
+
+    /// Records the key count of `(db, shard)`, held for writing (see [`ShardLen`]).
+    fn set_len(&self, db: usize, shard: usize, len: usize) {
+        let count = &self.dbs[db].lens[shard].0;
+        // Most writes leave the count as it was: reading first keeps the line shared.
+        if count.load(Ordering::Relaxed) != len {
+            count.store(len, Ordering::Relaxed);
+        }
     }
 
     /// Drops `entry`, just taken out of `key`'s place in `(db, shard)`, from the field index.
@@ -405,6 +456,7 @@ impl<'a> Locked<'a> {
         let (hash, shard) = self.keyspace.locate(key);
         let keyspace = self.keyspace;
         let (map, index) = self.shard_mut(db, shard)?;
+        let len = map.len();
         // One probe: the entry is checked for expiry and handed out from the same slot.
         match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Vacant(_) => Ok(None),
@@ -414,7 +466,8 @@ impl<'a> Locked<'a> {
                     index.lock().remove(&(at.get(), CompactBytes::new(key)));
                 }
                 keyspace.unindex_fields(db, shard, key, &old.0.entry);
-                keyspace.count_expired(&old.0.entry, now);
+                keyspace.set_len(db, shard, len - 1);
+                keyspace.expired(db, key, &old.0.entry, now);
                 Ok(None)
             }
             RawEntryMut::Occupied(slot) => Ok(Some(&mut slot.into_key().0.entry)),
@@ -434,6 +487,7 @@ impl<'a> Locked<'a> {
         let (hash, shard) = self.keyspace.locate(key);
         let keyspace = self.keyspace;
         let (map, index) = self.shard_mut(db, shard)?;
+        let len = map.len();
         match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Occupied(slot) => {
                 let node = slot.into_key();
@@ -444,7 +498,8 @@ impl<'a> Locked<'a> {
                     index.lock().remove(&(at.get(), CompactBytes::new(key)));
                 }
                 keyspace.unindex_fields(db, shard, key, &node.0.entry);
-                keyspace.count_expired(&node.0.entry, now);
+                keyspace.expired(db, key, &node.0.entry, now);
+                keyspace.events.publish(EventClass::NEW, "new", db, key);
                 node.0.entry = make();
                 Ok((&mut node.0.entry, true))
             }
@@ -454,6 +509,8 @@ impl<'a> Locked<'a> {
                     entry: make(),
                 }));
                 let (node, _) = slot.insert_hashed_nocheck(hash, node, SharedValue::new(()));
+                keyspace.set_len(db, shard, len + 1);
+                keyspace.events.publish(EventClass::NEW, "new", db, key);
                 Ok((&mut node.0.entry, true))
             }
         }
@@ -485,7 +542,16 @@ impl<'a> Locked<'a> {
                 None
             }
         };
+        let len = map.len();
         let keyspace = self.keyspace;
+        let expired_old = old.as_ref().filter(|o| o.is_expired(now));
+        if let Some(expired_old) = expired_old {
+            keyspace.expired(db, key, expired_old, now);
+        }
+        if old.is_none() || expired_old.is_some() {
+            keyspace.set_len(db, shard, len);
+            keyspace.events.publish(EventClass::NEW, "new", db, key);
+        }
         if let Some(old) = &old {
             keyspace.unindex_fields(db, shard, key, old);
         }
@@ -519,12 +585,15 @@ impl<'a> Locked<'a> {
         let Some(old) = map.remove_entry(key).map(|(node, _)| node.0.entry) else {
             return Ok(None);
         };
+        let len = map.len();
         if let Some(at) = old.expires_at {
             index.lock().remove(&(at.get(), CompactBytes::new(key)));
         }
-        self.keyspace.unindex_fields(db, shard, key, &old);
+        let keyspace = self.keyspace;
+        keyspace.set_len(db, shard, len);
+        keyspace.unindex_fields(db, shard, key, &old);
         if old.is_expired(now) {
-            self.keyspace.count_expired(&old, now);
+            keyspace.expired(db, key, &old, now);
             return Ok(None);
         }
         Ok(Some(old))
@@ -569,6 +638,20 @@ impl<'a> Locked<'a> {
             self.remove(db, key, now)?;
         }
         Ok(())
+    }
+
+    /// Whether `key` is in `db`, live or past its TTL but not yet deleted (false if its shard
+    /// is not held).
+    pub fn contains_raw(&self, db: usize, key: &[u8]) -> bool {
+        self.map(db, key).is_ok_and(|map| map.contains_key(key))
+    }
+
+    /// Whether `key` is in `db` but past its TTL (false if its shard is not held).
+    pub fn is_expired_raw(&self, db: usize, key: &[u8], now: u64) -> bool {
+        self.map(db, key).is_ok_and(|map| {
+            map.get_key_value(key)
+                .is_some_and(|(node, _)| node.0.entry.is_expired(now))
+        })
     }
 
     /// Live entries of the held shards of `db`, in no particular order.
@@ -620,6 +703,7 @@ impl<'a> Locked<'a> {
             if let Guard::Write(map) = &mut held.guard {
                 let hasher = *map.hasher();
                 let map = std::mem::replace(&mut **map, ShardMap::with_hasher(hasher));
+                keyspace.set_len(db, held.shard, 0);
                 let index = std::mem::take(&mut *keyspace.dbs[db].expiry[held.shard].lock());
                 let fields = std::mem::take(&mut *keyspace.dbs[db].fields[held.shard].lock());
                 removed.push(ShardContents {
@@ -646,7 +730,11 @@ impl<'a> Locked<'a> {
             let (lo, hi) = (i.min(j), i.max(j));
             let (left, right) = self.held.split_at_mut(hi);
             match (&mut left[lo].guard, &mut right[0].guard) {
-                (Guard::Write(x), Guard::Write(y)) => std::mem::swap(&mut **x, &mut **y),
+                (Guard::Write(x), Guard::Write(y)) => {
+                    std::mem::swap(&mut **x, &mut **y);
+                    keyspace.set_len(a, shard, x.len());
+                    keyspace.set_len(b, shard, y.len());
+                }
                 _ => return Err(CommandError::Internal("write under a shared lock")),
             }
             let mut x = keyspace.dbs[a].expiry[shard].lock();
@@ -677,6 +765,11 @@ impl<'a> Locked<'a> {
             };
             if let Some((node, _)) = map.remove_entry(key.as_bytes()) {
                 keyspace.unindex_fields(db, shard, &key, &node.0.entry);
+                keyspace.set_len(db, shard, map.len());
+                keyspace
+                    .events
+                    .publish(EventClass::EXPIRED, "expired", db, &key);
+                keyspace.watches.touch(db, &key, || false);
             }
             deleted += 1;
         }
@@ -758,7 +851,15 @@ impl<'a> Locked<'a> {
             let removed = hash.remove_expired(now, budget - work);
             work += removed.max(1);
             reclaimed += removed;
+            if removed > 0 {
+                keyspace
+                    .events
+                    .publish(EventClass::HASH, "hexpired", db, &key);
+            }
             if !hash.is_empty() {
+                if removed > 0 {
+                    keyspace.watches.touch(db, &key, || true);
+                }
                 if let Some(next) = hash.min_expiry() {
                     index.insert((next, key));
                 }
@@ -766,8 +867,13 @@ impl<'a> Locked<'a> {
             }
             let (node, _) = slot.remove_entry();
             if let Some(at) = node.0.entry.expires_at {
-                keys.remove(&(at.get(), key));
+                keys.remove(&(at.get(), key.clone()));
             }
+            keyspace.set_len(db, shard, map.len());
+            keyspace
+                .events
+                .publish(EventClass::GENERIC, "del", db, &key);
+            keyspace.watches.touch(db, &key, || false);
         }
         keyspace
             .expired_subkeys

@@ -45,6 +45,8 @@ mod listpack;
 mod longdouble;
 #[cfg(test)]
 mod model_tests;
+pub mod multi;
+pub mod notify;
 pub mod packed_list;
 mod random;
 pub mod reply;
@@ -76,6 +78,8 @@ pub use compact::CompactBytes;
 pub use error::{CommandError, CommandResult};
 pub use keyspace::{Keyspace, LockPlan, Locked, ShardList};
 pub use kv_resp::Protocol;
+pub use multi::WatchList;
+pub use notify::EventClass;
 pub use reply::Reply;
 pub use value::{Entry, HashValue, ListValue, SetValue, StrValue, Value};
 pub use zset::ZSetValue;
@@ -175,6 +179,8 @@ pub struct Session {
     /// How to wake this client once it blocks; `None` for a client that may not block (a
     /// transaction, a script, AOF replay): its blocking commands answer as if timed out.
     pub waker: Option<Waker>,
+    /// The keys the client WATCHes, if any.
+    pub watching: Option<WatchList>,
 }
 
 /// Everything a running command can reach.
@@ -229,6 +235,30 @@ impl Ctx<'_, '_> {
             deadline,
         });
         true
+    }
+
+    /// Reports that the command changed `key` in the selected database: transactions
+    /// watching it will fail, and the keyspace event `event` of `class` is published (Redis's
+    /// `signalModifiedKey` and `notifyKeyspaceEvent`, which every change makes together).
+    /// Called once the change is made, with the key's shard still held.
+    pub fn modified(&self, class: EventClass, event: &str, key: &[u8]) {
+        self.modified_in(self.session.db, class, event, key);
+    }
+
+    /// [`Ctx::modified`] for a key of database `db` (MOVE, COPY ... DB).
+    pub fn modified_in(&self, db: usize, class: EventClass, event: &str, key: &[u8]) {
+        let keyspace = &self.engine.keyspace;
+        keyspace.signal_modified(self.locked, db, key);
+        keyspace.events.publish(class, event, db, key);
+    }
+
+    /// Publishes the keyspace event `event` of `class` on `key` without touching watchers:
+    /// for the second event of one change (the `del` after a list's last element goes, ...).
+    pub fn notify(&self, class: EventClass, event: &str, key: &[u8]) {
+        self.engine
+            .keyspace
+            .events
+            .publish(class, event, self.session.db, key);
     }
 
     /// Like [`Ctx::lookup`] but leaves the access time alone, for commands that inspect a key
@@ -379,19 +409,7 @@ impl Engine {
         };
         let plan = self.lock_plan(spec, session, args);
         let mut locked = self.keyspace.lock(plan);
-        let mark = reply.mark();
-        let mut ctx = Ctx {
-            engine: self,
-            locked: &mut locked,
-            session,
-            now,
-            block: None,
-        };
-        if let Err(e) = handler(&mut ctx, &mut Args::new(&args[skip..]), reply) {
-            reply.rollback(mark);
-            reply.command_error(&e);
-        }
-        let request = ctx.block.take();
+        let request = self.call(handler, skip, session, args, reply, now, &mut locked);
         let waiter = match (request, &session.waker) {
             (Some(request), Some(waker)) => Some(self.block(session, waker.clone(), request)),
             _ => None,
@@ -414,6 +432,88 @@ impl Engine {
         drop(locked);
         self.serve_later(later, now);
         waiter
+    }
+}
+
+impl Engine {
+    /// Runs `handler` under `locked`; returns the wait it asked for, if it must block.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &self,
+        handler: command::HandlerFn,
+        skip: usize,
+        session: &mut Session,
+        args: &[Bytes],
+        reply: &mut Reply,
+        now: u64,
+        locked: &mut Locked<'_>,
+    ) -> Option<blocking::BlockRequest> {
+        let mark = reply.mark();
+        let mut ctx = Ctx {
+            engine: self,
+            locked,
+            session,
+            now,
+            block: None,
+        };
+        if let Err(e) = handler(&mut ctx, &mut Args::new(&args[skip..]), reply) {
+            reply.rollback(mark);
+            reply.command_error(&e);
+        }
+        ctx.block.take()
+    }
+
+    /// Runs a looked-up engine command under locks the caller already holds, which must
+    /// cover the command's [`Engine::lock_plan`]: EXEC runs its queue this way, every command
+    /// under one set of locks. The command never blocks (a blocking command answers as its
+    /// non-blocking form, as `session.waker` must be `None`), and clients blocked on the keys
+    /// it writes are not served yet: see [`Engine::serve_blocked_in`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_locked(
+        &self,
+        spec: &CommandSpec,
+        skip: usize,
+        session: &mut Session,
+        args: &[Bytes],
+        reply: &mut Reply,
+        now: u64,
+        locked: &mut Locked<'_>,
+    ) {
+        let Handler::Engine(handler) = spec.handler else {
+            reply.error(&CommandError::Internal("not an engine command").to_string());
+            return;
+        };
+        let waker = session.waker.take();
+        let _ = self.call(handler, skip, session, args, reply, now, locked);
+        session.waker = waker;
+    }
+
+    /// After writes made with [`Engine::run_locked`], still under the same locks: serves the
+    /// clients blocked on keys of the held shards of database `db`. Returns the keys whose
+    /// waiters need more locks: pass them to [`Engine::serve_pending`] once `locked` is
+    /// released.
+    pub fn serve_blocked_in(&self, locked: &mut Locked<'_>, db: usize, now: u64) -> PendingServes {
+        if self.blocking.blocked_clients() == 0 {
+            return PendingServes(Vec::new());
+        }
+        PendingServes(self.serve_after_write(locked, db, None, now))
+    }
+
+    /// Finishes what [`Engine::serve_blocked_in`] left, taking the locks it needs.
+    pub fn serve_pending(&self, pending: PendingServes, now: u64) {
+        self.serve_later(pending.0, now);
+    }
+}
+
+/// Blocked clients still to serve after a transaction's locks are released.
+#[derive(Debug, Default)]
+#[must_use = "pass it to Engine::serve_pending once the locks are released"]
+pub struct PendingServes(Vec<(usize, CompactBytes)>);
+
+impl PendingServes {
+    /// Adds the keys of `other`.
+    pub fn extend(&mut self, other: PendingServes) {
+        self.0.extend(other.0);
     }
 }
 

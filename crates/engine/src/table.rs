@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use crate::command::CommandSpec;
 use crate::{
-    connection, introspect, keys, server_commands, t_hash, t_list, t_set, t_sort, t_string, t_zset,
+    connection, introspect, keys, multi, server_commands, t_hash, t_list, t_set, t_sort, t_string,
+    t_zset,
 };
 
 /// Builds one row; fields not given keep [`CommandSpec::DEFAULT`].
@@ -55,6 +56,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     t_set::COMMANDS,
     t_zset::COMMANDS,
     t_sort::COMMANDS,
+    multi::COMMANDS,
     keys::COMMANDS,
     connection::COMMANDS,
     introspect::COMMANDS,

@@ -573,7 +573,7 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 .iter()
                 .any(|name| crate::config::ENGINE_SETTINGS.contains(name))
             {
-                crate::config::apply_engine_settings(&shared.config, &shared.engine.config);
+                crate::config::apply_engine_settings(&shared.config, &shared.engine);
             }
             conn.reply.ok();
         }

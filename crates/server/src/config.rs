@@ -207,6 +207,7 @@ pub static PARAMS: &[Param] = &[
     param!("active-expire-effort", "1", Kind::Int { min: 1, max: 10 }),
     // Persistence and replication: only their "off" values until those features exist.
     param!("save", "", Kind::Custom(no_snapshots)),
+    param!("notify-keyspace-events", "", Kind::Custom(keyspace_events)),
     param!("appendonly", "no", Kind::Enum(&["no"])),
     param!("dbfilename", "dump.rdb", Kind::Text),
     param!("appendfilename", "appendonly.aof", Kind::Text, immutable),
@@ -255,6 +256,14 @@ fn no_snapshots(value: &str) -> Result<String, String> {
     } else {
         Err("snapshots (save points) are not available in this kv build".to_string())
     }
+}
+
+/// `notify-keyspace-events`: the classes, written back as Redis writes them (`KEA` reads back
+/// as `AKE`).
+fn keyspace_events(value: &str) -> Result<String, String> {
+    kv_engine::notify::parse_classes(value)
+        .map(kv_engine::notify::format_classes)
+        .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())
 }
 
 /// `replicaof`: kv has no replication yet, so only `no one` (or nothing) is accepted.
@@ -353,11 +362,18 @@ pub const ENGINE_SETTINGS: &[&str] = &[
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
     "set-max-intset-entries",
+    "notify-keyspace-events",
 ];
 
 /// Copies the parameters the engine consults into its atomics: at start-up, and after a
 /// `CONFIG SET` of one of [`ENGINE_SETTINGS`].
-pub fn apply_engine_settings(config: &Config, engine: &kv_engine::EngineConfig) {
+pub fn apply_engine_settings(config: &Config, engine: &kv_engine::Engine) {
+    let classes = kv_engine::notify::parse_classes(&config.get("notify-keyspace-events"));
+    engine
+        .keyspace
+        .events
+        .set_classes(classes.unwrap_or_default());
+    let engine = &engine.config;
     let read = |name: &str| u64::try_from(config.int(name)).unwrap_or(0);
     engine
         .zset_max_listpack_entries

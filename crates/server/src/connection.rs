@@ -225,6 +225,12 @@ impl Connection {
             match self.wait(&mut reader, &mut input).await? {
                 Wake::Input(0) | Wake::Stop => return Ok(()),
                 Wake::Input(read) => {
+                    // Messages published before this input arrived go out before its
+                    // replies: a client that saw a PUBLISH answered, then pings its
+                    // subscriber connection, reads the message before the pong, as in Redis.
+                    if let Some(mailbox) = &self.mailbox {
+                        mailbox.drain_into(&mut self.reply.buf);
+                    }
                     self.clock = Instant::now();
                     self.wall_ms = kv_engine::now_ms();
                     self.wall_base = self.clock;
@@ -275,6 +281,21 @@ impl Connection {
             self.reply.buf.extend_from_slice(&reply);
             self.count_error(mark);
         }
+    }
+
+    /// Puts the messages this client's own command published to it (keyspace notifications
+    /// of its writes, over RESP3) before the command's reply, written since `mark`: Redis
+    /// writes them into the output buffer as they happen, before the reply.
+    fn deliver_own_messages(&mut self, mark: usize) {
+        let Some(mailbox) = &self.mailbox else {
+            return;
+        };
+        if mailbox.is_empty() {
+            return;
+        }
+        let reply = self.reply.buf.split_off(mark);
+        mailbox.drain_into(&mut self.reply.buf);
+        self.reply.buf.unsplit(reply);
     }
 
     /// This connection's mailbox, made on first use.
@@ -460,6 +481,9 @@ impl Connection {
         let mark = self.reply.mark();
         if let Some(waiter) = self.dispatch(spec, skip, args) {
             self.block(waiter, skip_reply);
+        }
+        if self.subscriptions.total() > 0 {
+            self.deliver_own_messages(mark);
         }
         if let Some(pause) = self.sleep.take() {
             if !self.sleep_unless_killed(pause).await {

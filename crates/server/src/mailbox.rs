@@ -80,6 +80,11 @@ impl Mailbox {
         self.ready.notify_one();
     }
 
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.backlog.lock().items.is_empty()
+    }
+
     /// Moves everything waiting into `out`.
     pub fn drain_into(&self, out: &mut BytesMut) {
         let mut backlog = self.backlog.lock();

@@ -73,8 +73,9 @@ pub struct Shared {
     pub latency: LatencyMonitor,
     /// Clients in MONITOR mode.
     pub monitors: Monitors,
-    /// Pub/sub subscribers by channel and pattern.
-    pub pubsub: crate::pubsub::PubSub,
+    /// Pub/sub subscribers by channel and pattern; shared with the engine, which publishes
+    /// keyspace notifications through it.
+    pub pubsub: Arc<crate::pubsub::PubSub>,
     /// `CLIENT PAUSE` state.
     pub pause: ClientPause,
     /// Whether the background expiry task runs (`DEBUG SET-ACTIVE-EXPIRE`).
@@ -102,8 +103,16 @@ impl Shared {
             .config
             .proto_max_bulk_len
             .store(config.int("proto-max-bulk-len") as u64, Ordering::Relaxed);
-        crate::config::apply_engine_settings(&config, &engine.config);
+        crate::config::apply_engine_settings(&config, &engine);
         let port = config.int("port") as u16;
+        let pubsub = Arc::new(crate::pubsub::PubSub::default());
+        let notifications = pubsub.clone();
+        engine
+            .keyspace
+            .events
+            .set_sink(Box::new(move |channel, message| {
+                notifications.publish(channel, message);
+            }));
         Shared {
             engine,
             config,
@@ -114,7 +123,7 @@ impl Shared {
             slowlog: SlowLog::default(),
             latency: LatencyMonitor::default(),
             monitors: Monitors::default(),
-            pubsub: crate::pubsub::PubSub::default(),
+            pubsub,
             pause: ClientPause::default(),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),

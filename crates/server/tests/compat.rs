@@ -12,6 +12,11 @@
 //! excused by `tests/compat/allowed.txt` (deliberate differences, also documented in
 //! `docs/differences.md`).
 //!
+//! Keyspace notifications are compared too: each session enables [`NOTIFY_CLASSES`] on both
+//! servers, and a second connection to each (an observer) subscribes to every notification
+//! channel. After each command, each observer is pinged and the messages that arrived before
+//! the pong are compared, as one more reply (shown as `events after: COMMAND`).
+//!
 //! # Corpus format
 //!
 //! One command per line in redis-cli inline syntax (split by [`split_inline`], so quotes and
@@ -53,6 +58,10 @@ const COMPAT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat");
 
 /// The allow-list's file name inside [`COMPAT_DIR`]; it is not a corpus file.
 const ALLOWED_FILE: &str = "allowed.txt";
+
+/// The keyspace notifications every session enables: every class, new keys included (key
+/// misses are left out: they would double the traffic and mostly repeat the replies).
+const NOTIFY_CLASSES: &str = "KEAn";
 
 /// The random test's seed when `KV_COMPAT_SEED` is not set.
 const DEFAULT_SEED: u64 = 0x6b76_636f_6d70_6174;
@@ -380,6 +389,47 @@ impl Conn {
         }
     }
 
+    /// A connection that enables [`NOTIFY_CLASSES`] and subscribes to every keyspace
+    /// notification.
+    fn observer(server: &Server) -> Conn {
+        let mut conn = Conn::open(server);
+        let words = |text: &str| -> Vec<Bytes> {
+            text.split(' ')
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect()
+        };
+        let set = format!("CONFIG SET notify-keyspace-events {NOTIFY_CLASSES}");
+        conn.call(&words(&set));
+        conn.call(&words("PSUBSCRIBE __key*__:*"));
+        conn
+    }
+
+    /// Pings this observer and gathers the messages that come before the pong, as one
+    /// reply: the concatenation of their bytes (empty when none came).
+    fn events(&mut self) -> Reply {
+        if let Err(why) = self.send(&[Bytes::from_static(b"PING")]) {
+            return Reply::Failed(why);
+        }
+        let mut raw = Vec::new();
+        let mut frames = Vec::new();
+        loop {
+            match self.read_reply() {
+                Ok(Reply::Frame { raw: bytes, frame }) => {
+                    if bytes.starts_with(b"*2\r\n$4\r\npong\r\n") {
+                        return Reply::Frame {
+                            raw,
+                            frame: Frame::Array(frames),
+                        };
+                    }
+                    raw.extend_from_slice(&bytes);
+                    frames.push(frame);
+                }
+                Ok(failed) => return failed,
+                Err(why) => return Reply::Failed(why),
+            }
+        }
+    }
+
     /// Sends `args` as a multibulk request and reads exactly one reply.
     fn call(&mut self, args: &[Bytes]) -> Reply {
         if let Some(why) = &self.broken {
@@ -426,12 +476,15 @@ impl Conn {
     }
 }
 
-/// A kv-server and a redis-server, with one connection to each.
+/// A kv-server and a redis-server, with one connection to each, and one observer of each
+/// one's keyspace notifications.
 struct Pair {
     kv: Server,
     redis: Server,
     kv_conn: Conn,
     redis_conn: Conn,
+    kv_events: Conn,
+    redis_events: Conn,
 }
 
 impl Pair {
@@ -441,11 +494,15 @@ impl Pair {
         let redis = Server::redis(&[]);
         let kv_conn = Conn::open(&kv);
         let redis_conn = Conn::open(&redis);
+        let kv_events = Conn::observer(&kv);
+        let redis_events = Conn::observer(&redis);
         Pair {
             kv,
             redis,
             kv_conn,
             redis_conn,
+            kv_events,
+            redis_events,
         }
     }
 
@@ -462,6 +519,13 @@ impl Pair {
         }
         self.kv_conn = Conn::open(&self.kv);
         self.redis_conn = Conn::open(&self.redis);
+        self.kv_events = Conn::observer(&self.kv);
+        self.redis_events = Conn::observer(&self.redis);
+    }
+
+    /// The notifications each observer received since the last call: kv's, then Redis's.
+    fn events(&mut self) -> (Reply, Reply) {
+        (self.kv_events.events(), self.redis_events.events())
     }
 
     /// Sends `args` to both servers: kv's reply first, then Redis's.
@@ -531,18 +595,34 @@ impl Run {
         if matches!(redis.raw().first(), Some(b'-' | b'!')) {
             self.errors += 1;
         }
+        let mut differ = false;
         if !agree(command.compare, &kv, &redis) {
-            let at = first_difference(kv.raw(), redis.raw());
-            self.differences.push(Difference {
-                place: command.place.clone(),
-                command: command.text.clone(),
-                kv: kv.show(at),
-                redis: redis.show(at),
-                context: Vec::new(),
-            });
-            return true;
+            self.record(command, &command.text, &kv, &redis);
+            differ = true;
         }
-        false
+        let (kv, redis) = pair.events();
+        if !agree(Compare::Exact, &kv, &redis) {
+            self.record(
+                command,
+                &format!("events after: {}", command.text),
+                &kv,
+                &redis,
+            );
+            differ = true;
+        }
+        differ
+    }
+
+    /// Records that `kv` and `redis` differ after `command`, reported as `text`.
+    fn record(&mut self, command: &Command, text: &str, kv: &Reply, redis: &Reply) {
+        let at = first_difference(kv.raw(), redis.raw());
+        self.differences.push(Difference {
+            place: command.place.clone(),
+            command: text.to_owned(),
+            kv: kv.show(at),
+            redis: redis.show(at),
+            context: Vec::new(),
+        });
     }
 }
 
