@@ -11,8 +11,8 @@ use crate::command::{CommandSpec, Handler, Locks};
 use crate::keyspace::{key_hash, ShardContents, ShardList};
 use crate::table::{command, engine, NO_KEYS};
 use crate::{
-    dump, Args, CommandError, CommandResult, CompactBytes, Ctx, Engine, Entry, LockPlan, Reply,
-    Session,
+    dump, Args, CommandError, CommandResult, CompactBytes, Ctx, Engine, Entry, EventClass,
+    LockPlan, Reply, Session,
 };
 
 /// COPY and MOVE to the same place.
@@ -58,6 +58,26 @@ fn random_u64() -> u64 {
     crate::random::Rng::new().next_u64()
 }
 
+/// Deletes `key` in the selected database if its TTL has come, publishing its `expired` event
+/// (Redis's `expireIfNeeded`): what Redis's write lookup does to an expired key, even when the
+/// command then changes nothing. Write commands call it where they found no live key and will
+/// not store one (storing reclaims an expired key by itself), so a hit costs nothing.
+///
+/// Only the key's own TTL counts, as in Redis: a hash whose fields have all expired stays
+/// until something writes to it.
+pub(crate) fn expire_if_needed(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CommandResult {
+    let (db, now) = (ctx.db(), ctx.now);
+    // As of time 0 every stored entry is live: this reads the entry whatever its expiry.
+    let due = ctx
+        .locked
+        .get(db, key, 0)?
+        .is_some_and(|entry| entry.key_expired(now));
+    if due {
+        ctx.locked.remove(db, key, now)?;
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Existence, type, deletion
 // ---------------------------------------------------------------------------------------------
@@ -68,6 +88,7 @@ pub fn del(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
     let mut deleted = 0;
     for key in args.rest() {
         if ctx.locked.remove(db, key, now)?.is_some() {
+            ctx.modified(EventClass::GENERIC, "del", key);
             deleted += 1;
         }
     }
@@ -142,6 +163,7 @@ fn rename_generic(
     let to = args.next_bytes()?;
     let (db, now) = (ctx.db(), ctx.now);
     if ctx.locked.get(db, from, now)?.is_none() {
+        expire_if_needed(ctx, from)?;
         return Err(CommandError::NoSuchKey);
     }
     // Renaming a key to itself changes nothing, but still needs the key to exist.
@@ -149,15 +171,23 @@ fn rename_generic(
         rename_reply(reply, nx, false);
         return Ok(());
     }
-    if nx && ctx.locked.get(db, to, now)?.is_some() {
-        reply.integer(0);
-        return Ok(());
+    if nx {
+        if ctx.locked.get(db, to, now)?.is_some() {
+            reply.integer(0);
+            return Ok(());
+        }
+    } else {
+        // A destination that exists is deleted first and the key added anew, as Redis does:
+        // the insert below then publishes `new` for it.
+        ctx.locked.remove(db, to, now)?;
     }
     let entry = ctx
         .locked
         .remove(db, from, now)?
         .ok_or(CommandError::NoSuchKey)?;
     ctx.locked.insert(db, to, entry, now)?;
+    ctx.modified(EventClass::GENERIC, "rename_from", from);
+    ctx.modified(EventClass::GENERIC, "rename_to", to);
     rename_reply(reply, nx, true);
     Ok(())
 }
@@ -212,6 +242,7 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         return Err(SAME_OBJECT);
     }
     let Some(entry) = ctx.lookup(source)? else {
+        expire_if_needed(ctx, source)?;
         reply.integer(0);
         return Ok(());
     };
@@ -220,11 +251,15 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         expires_at: entry.expires_at,
         accessed_at: std::sync::atomic::AtomicU64::new(now),
     };
-    if !options.replace && ctx.locked.get(target_db, destination, now)?.is_some() {
+    if options.replace {
+        // As Redis, a replaced destination is deleted and the copy added anew (`new` first).
+        ctx.locked.remove(target_db, destination, now)?;
+    } else if ctx.locked.get(target_db, destination, now)?.is_some() {
         reply.integer(0);
         return Ok(());
     }
     ctx.locked.insert(target_db, destination, copy, now)?;
+    ctx.modified_in(target_db, EventClass::GENERIC, "copy_to", destination);
     reply.integer(1);
     Ok(())
 }
@@ -256,7 +291,12 @@ pub fn move_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     if target_db == db {
         return Err(SAME_OBJECT);
     }
-    if ctx.locked.get(db, key, now)?.is_none() || ctx.locked.get(target_db, key, now)?.is_some() {
+    if ctx.locked.get(db, key, now)?.is_none() {
+        expire_if_needed(ctx, key)?;
+        reply.integer(0);
+        return Ok(());
+    }
+    if ctx.locked.get(target_db, key, now)?.is_some() {
         reply.integer(0);
         return Ok(());
     }
@@ -265,6 +305,8 @@ pub fn move_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         .remove(db, key, now)?
         .ok_or(CommandError::NoSuchKey)?;
     ctx.locked.insert(target_db, key, entry, now)?;
+    ctx.modified_in(db, EventClass::GENERIC, "move_from", key);
+    ctx.modified_in(target_db, EventClass::GENERIC, "move_to", key);
     reply.integer(1);
     Ok(())
 }
@@ -856,6 +898,7 @@ fn expire_generic(
     let (db, now) = (ctx.db(), ctx.now);
     let when = expire_when(parse_i64(time)?, form, now)?;
     let Some(entry) = ctx.locked.get(db, key, now)? else {
+        expire_if_needed(ctx, key)?;
         reply.integer(0);
         return Ok(());
     };
@@ -869,9 +912,11 @@ fn expire_generic(
     match u64::try_from(when) {
         Ok(at) if at > now => {
             ctx.locked.set_expiry(db, key, Some(at), now)?;
+            ctx.modified(EventClass::GENERIC, "expire", key);
         }
         _ => {
             ctx.locked.remove(db, key, now)?;
+            ctx.modified(EventClass::GENERIC, "del", key);
         }
     }
     reply.integer(1);
@@ -974,12 +1019,15 @@ fn ttl_generic(
 pub fn persist(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let (db, now) = (ctx.db(), ctx.now);
-    let volatile = ctx
-        .locked
-        .get(db, key, now)?
-        .is_some_and(|e| e.expires_at().is_some());
+    let Some(entry) = ctx.locked.get(db, key, now)? else {
+        expire_if_needed(ctx, key)?;
+        reply.integer(0);
+        return Ok(());
+    };
+    let volatile = entry.expires_at().is_some();
     if volatile {
         ctx.locked.set_expiry(db, key, None, now)?;
+        ctx.modified(EventClass::GENERIC, "persist", key);
     }
     reply.integer(i64::from(volatile));
     Ok(())
@@ -2127,6 +2175,201 @@ pub(crate) mod tests {
         assert_eq!(c.cmd("APPEND s ab"), int(2));
         assert_eq!(c.cmd("DBSIZE"), int(2));
         assert_eq!(c.cmd("GET s"), Frame::bulk("ab"));
+    }
+
+    /// Records the keyevent notifications of `classes` from now on as `"<db> <event> <key>"`.
+    fn record_events(c: &Client, classes: &str) -> std::sync::Arc<parking_lot::Mutex<Vec<String>>> {
+        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let events = &c.engine.keyspace.events;
+        events.set_classes(crate::notify::parse_classes(classes).expect("valid"));
+        events.set_sink(Box::new(move |channel, message| {
+            let channel = String::from_utf8_lossy(channel);
+            let (db, event) = channel
+                .trim_start_matches("__keyevent@")
+                .split_once("__:")
+                .expect("a keyevent channel");
+            let key = String::from_utf8_lossy(message);
+            log.lock().push(format!("{db} {event} {key}"));
+        }));
+        seen
+    }
+
+    /// Runs each command and checks the events of `classes` it published, in order.
+    fn check_events(c: &mut Client, classes: &str, cases: &[(&str, &[&str])]) {
+        let seen = record_events(c, classes);
+        for (line, expected) in cases {
+            c.cmd(line);
+            let published = std::mem::take(&mut *seen.lock());
+            assert_eq!(published, *expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn key_commands_publish_redis_events() {
+        let mut c = Client::new();
+        c.put_expired(0, b"old1");
+        c.put_expired(0, b"old2");
+        c.put_expired(0, b"old3");
+        c.put_expired(0, b"old4");
+        c.put_expired(0, b"old5");
+        check_events(
+            &mut c,
+            "EA",
+            &[
+                ("MSET a 1 b 2", &["0 set a", "0 set b"]),
+                ("DEL a nope b a", &["0 del a", "0 del b"]),
+                ("UNLINK nope", &[]),
+                ("SET k v", &["0 set k"]),
+                ("EXPIRE nope 10", &[]),
+                ("EXPIRE k 100", &["0 expire k"]),
+                ("EXPIRE k 100 NX", &[]),
+                ("PEXPIREAT k 4102444800000 GT", &["0 expire k"]),
+                ("PERSIST k", &["0 persist k"]),
+                ("PERSIST k", &[]),
+                ("EXPIRE k 0", &["0 del k"]),
+                ("SET k v", &["0 set k"]),
+                ("RENAME k k", &[]),
+                ("RENAME k r", &["0 rename_from k", "0 rename_to r"]),
+                ("SET k v", &["0 set k"]),
+                ("RENAMENX k r", &[]),
+                ("RENAMENX k r2", &["0 rename_from k", "0 rename_to r2"]),
+                ("MOVE r 1", &["0 move_from r", "1 move_to r"]),
+                ("MOVE r2 0", &[]),
+                ("COPY r2 c", &["0 copy_to c"]),
+                ("COPY r2 c", &[]),
+                ("COPY r2 c DB 1 REPLACE", &["1 copy_to c"]),
+                ("COPY nope c", &[]),
+                // A write command that finds an expired key deletes it, even to do nothing.
+                ("EXPIRE old1 100", &["0 expired old1"]),
+                ("PERSIST old2", &["0 expired old2"]),
+                ("RENAME old3 x", &["0 expired old3"]),
+                ("MOVE old4 1", &["0 expired old4"]),
+                ("COPY old5 x", &["0 expired old5"]),
+            ],
+        );
+    }
+
+    #[test]
+    fn string_and_sort_commands_publish_redis_events() {
+        let mut c = Client::new();
+        c.put_expired(0, b"old1");
+        c.put_expired(0, b"old2");
+        c.put_expired(0, b"old3");
+        c.put_expired(0, b"old4");
+        c.put_expired(0, b"old5");
+        c.put_expired(0, b"old6");
+        c.put_expired(0, b"old7");
+        c.put_expired(0, b"old8");
+        check_events(
+            &mut c,
+            "EA",
+            &[
+                ("SET s v", &["0 set s"]),
+                ("SET s v NX", &[]),
+                ("SET nope v XX", &[]),
+                ("SET s v XX EX 100", &["0 set s", "0 expire s"]),
+                ("SET s v KEEPTTL GET", &["0 set s"]),
+                ("SET s v EX 0", &[]),
+                ("SETNX s v", &[]),
+                ("SETNX n v", &["0 set n"]),
+                ("SETEX n 10 v", &["0 set n", "0 expire n"]),
+                ("PSETEX n 10000 v", &["0 set n", "0 expire n"]),
+                ("GETSET n w", &["0 set n"]),
+                ("MSETNX n 1 m 2", &[]),
+                ("MSETNX m 1 o 2", &["0 set m", "0 set o"]),
+                ("GETEX n", &[]),
+                ("GETEX n PERSIST", &[]),
+                ("GETEX n EX 100", &["0 expire n"]),
+                ("GETEX n PERSIST", &["0 persist n"]),
+                ("GETEX n PERSIST", &[]),
+                ("GETEX n PXAT 1", &["0 del n"]),
+                ("GETDEL m", &["0 del m"]),
+                ("GETDEL m", &[]),
+                ("APPEND a x", &["0 append a"]),
+                ("SETRANGE a 0 y", &["0 setrange a"]),
+                ("INCR i", &["0 incrby i"]),
+                ("DECRBY i 5", &["0 incrby i"]),
+                ("INCR a", &[]),
+                ("INCRBYFLOAT i 1.5", &["0 incrbyfloat i"]),
+                ("RPUSH l 2 1", &["0 rpush l"]),
+                ("SORT l STORE d", &["0 sortstore d"]),
+                ("SORT l LIMIT 0 0 STORE d", &["0 del d"]),
+                ("SORT l LIMIT 0 0 STORE d", &[]),
+                ("SET old1 v XX", &["0 expired old1"]),
+                ("GETDEL old2", &["0 expired old2"]),
+                ("MSETNX old3 1 o 2", &["0 expired old3"]),
+                ("GETEX old4 EX 100", &["0 expired old4"]),
+                ("INCRBYFLOAT old5 abc", &["0 expired old5"]),
+                ("SORT old6 STORE d", &["0 expired old6"]),
+                ("SET d x", &["0 set d"]),
+                ("SORT old7 STORE d", &["0 expired old7", "0 del d"]),
+                ("INCR old8", &["0 expired old8", "0 incrby old8"]),
+            ],
+        );
+    }
+
+    #[test]
+    fn replacing_a_destination_adds_the_key_anew() {
+        let mut c = Client::new();
+        c.cmd("MSET a 1 b 2");
+        check_events(
+            &mut c,
+            "Egn",
+            &[
+                (
+                    "RENAME a b",
+                    &["0 new b", "0 rename_from a", "0 rename_to b"],
+                ),
+                (
+                    "RENAME b c",
+                    &["0 new c", "0 rename_from b", "0 rename_to c"],
+                ),
+                ("COPY c d", &["0 new d", "0 copy_to d"]),
+                ("COPY c d REPLACE", &["0 new d", "0 copy_to d"]),
+                ("COPY c d DB 2 REPLACE", &["2 new d", "2 copy_to d"]),
+                ("MOVE c 1", &["1 new c", "0 move_from c", "1 move_to c"]),
+            ],
+        );
+    }
+
+    #[test]
+    fn changes_fail_watches_and_no_ops_do_not() {
+        let cases = [
+            ("SET k v NX", false),
+            ("SET k v XX", true),
+            ("EXPIRE k 100", true),
+            ("EXPIRE k 100 XX", false),
+            ("PERSIST k", false),
+            ("DEL other", false),
+            ("DEL k", true),
+            ("RENAME k other", true),
+            ("RENAME other k", true),
+            ("MOVE k 1", true),
+            ("COPY other k", false),
+            ("COPY other k REPLACE", true),
+            ("COPY k other", false),
+            ("INCRBYFLOAT k 1", false),
+            ("APPEND k x", true),
+            ("GETEX k PX 100000", true),
+            ("GETDEL k", true),
+            ("SORT l STORE k", true),
+        ];
+        for (line, fails) in cases {
+            let mut c = Client::new();
+            c.cmd("MSET k v other o");
+            c.cmd("RPUSH l 1");
+            c.cmd("WATCH k");
+            c.cmd(line);
+            let mut plan = LockPlan {
+                write: false,
+                shards: ShardList::new(),
+            };
+            c.engine.watched_shards(&c.session, &mut plan);
+            let locked = c.engine.keyspace.lock(plan);
+            let failed = c.engine.watch_failed(&c.session, &locked, now_ms());
+            assert_eq!(failed, fails, "{line}");
+        }
     }
 
     #[test]

@@ -25,6 +25,15 @@
 //! What clears a field's TTL is what Redis's documentation says: commands that delete or
 //! overwrite the field (HDEL, HSET, HMSET, HSETEX without KEEPTTL, HGETDEL) and HPERSIST;
 //! commands that change a value without replacing the field (HINCRBY, HINCRBYFLOAT) keep it.
+//!
+//! # Keyspace events
+//!
+//! Redis 7.0's for the commands it has (`hset` for HSET, HMSET and HSETNX, `hdel`, `hincrby`,
+//! `hincrbyfloat`, then `del` when the key goes with its last field), Redis 8.0's for the
+//! field-expiry commands: `hexpire`, or `hdel` when a time already past deleted fields;
+//! `hpersist`; HSETEX's `hset` then `hexpire` or `hdel`; HGETDEL's `hdel`. Each is published
+//! only if the command changed something (HSET always does), after `hexpired` when the write
+//! reclaimed expired fields (see `update`).
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,7 +44,7 @@ use crate::command::CommandSpec;
 use crate::keys::ExpireForm;
 use crate::longdouble::{self, LongDouble};
 use crate::table::{command, engine};
-use crate::{Args, CommandError, CommandResult, Ctx, Entry, HashValue, Reply, Value};
+use crate::{Args, CommandError, CommandResult, Ctx, Entry, EventClass, HashValue, Reply, Value};
 
 /// The hash at `key` for a read (counts a keyspace hit or miss), `None` if missing,
 /// `WRONGTYPE` if another type.
@@ -60,6 +69,12 @@ fn check_hash_type(ctx: &Ctx<'_, '_>, key: &[u8]) -> CommandResult {
     }
 }
 
+/// The keyspace events a hash change publishes, in order (none when nothing changed).
+type Events = &'static [&'static str];
+
+/// Nothing changed: no event.
+const UNCHANGED: Events = &[];
+
 /// Runs `change` on the hash at `key` for a write. A missing key is created empty first when
 /// `create` (Redis's `hashTypeLookupWriteOrCreate`), else `change` is not run and `None` is
 /// returned.
@@ -68,11 +83,16 @@ fn check_hash_type(ctx: &Ctx<'_, '_>, key: &[u8]) -> CommandResult {
 /// sees live fields only and may treat the stored ones as the truth. After it, the keyspace's
 /// field-expiry index learns the hash's new earliest field expiry, and a hash left empty is
 /// deleted, so no command can leave an empty hash behind, even one that fails half-way.
+///
+/// `change` returns, with its result, the hash events of what it did. They are published in
+/// Redis's order once the change is made: `hexpired` first if fields were reclaimed (what
+/// Redis's lazy field expiry notifies), then the command's own, then `del` if the key went with
+/// its last field; watchers of the key are touched once if there was any.
 fn update<T>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
-    change: impl FnOnce(&mut HashValue) -> Result<T, CommandError>,
+    change: impl FnOnce(&mut HashValue) -> Result<(T, Events), CommandError>,
 ) -> Result<Option<T>, CommandError> {
     let (db, now, engine) = (ctx.db(), ctx.now, ctx.engine);
     let expired = &engine.keyspace.expired_subkeys;
@@ -102,7 +122,19 @@ fn update<T>(
     if empty {
         ctx.locked.remove(db, key, now)?;
     }
-    result.map(Some)
+    let events = result.as_ref().map_or(UNCHANGED, |(_, events)| *events);
+    let reclaimed = (reclaimed > 0).then_some("hexpired");
+    let mut all = reclaimed.iter().chain(events).copied();
+    if let Some(first) = all.next() {
+        ctx.modified(EventClass::HASH, first, key);
+        for event in all {
+            ctx.notify(EventClass::HASH, event, key);
+        }
+        if empty {
+            ctx.notify(EventClass::GENERIC, "del", key);
+        }
+    }
+    result.map(|(value, _)| Some(value))
 }
 
 /// The field-value arguments of HSET/HMSET, which must come in pairs (at least one, which the
@@ -128,7 +160,8 @@ fn set_pairs(ctx: &mut Ctx<'_, '_>, key: &[u8], pairs: &[Bytes]) -> Result<usize
                 created += 1;
             }
         }
-        Ok(created)
+        // Redis notifies even when every value was already the one set.
+        Ok((created, &["hset"]))
     })?;
     Ok(created.unwrap_or(0))
 }
@@ -161,10 +194,10 @@ pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         // The field is looked for first: an existing one leaves the hash as it is, even when
         // the value would not fit the small form (Redis checks in this order too).
         if hash.contains(field, now) {
-            return Ok(false);
+            return Ok((false, UNCHANGED));
         }
         hash.insert(field, value, limits);
-        Ok(true)
+        Ok((true, &["hset"]))
     })?;
     reply.integer(i64::from(set == Some(true)));
     Ok(())
@@ -201,10 +234,11 @@ pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let key = args.next_bytes()?;
     let fields = args.rest();
     let removed = update(ctx, key, false, |hash| {
-        Ok(fields
+        let removed = fields
             .iter()
             .filter(|field| hash.remove(field).is_some())
-            .count())
+            .count();
+        Ok((removed, if removed > 0 { &["hdel"] } else { UNCHANGED }))
     })?;
     reply.count(removed.unwrap_or(0));
     Ok(())
@@ -308,7 +342,7 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         };
         let new = current.checked_add(by).ok_or(CommandError::Overflow)?;
         hash.insert_keep_ttl(field, itoa::Buffer::new().format(new).as_bytes(), limits);
-        Ok(new)
+        Ok((new, &["hincrby"]))
     })?;
     reply.integer(new.unwrap_or(0));
     Ok(())
@@ -345,7 +379,7 @@ pub fn hincrbyfloat(
         };
         let text = longdouble::format_human(&sum);
         hash.insert_keep_ttl(field, &text, limits);
-        Ok(text)
+        Ok((text, &["hincrbyfloat"]))
     })?;
     reply.bulk(&new.unwrap_or_default());
     Ok(())
@@ -660,7 +694,15 @@ fn hexpire_generic(
                 }
             })
             .collect();
-        Ok(codes)
+        // One event: `hdel` if any field went, else `hexpire` if any was given the time.
+        let events: Events = if codes.contains(&Expired::Deleted) {
+            &["hdel"]
+        } else if codes.contains(&Expired::Set) {
+            &["hexpire"]
+        } else {
+            UNCHANGED
+        };
+        Ok((codes, events))
     })?;
     reply.array(fields.len());
     match codes {
@@ -821,7 +863,12 @@ pub fn hpersist(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
                 true => -1,
             })
             .collect();
-        Ok(codes)
+        let events: Events = if codes.contains(&1) {
+            &["hpersist"]
+        } else {
+            UNCHANGED
+        };
+        Ok((codes, events))
     })?;
     reply.array(fields.len());
     match codes {
@@ -865,22 +912,31 @@ pub fn hgetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let expired = &engine.keyspace.expired_subkeys;
     let values = update(ctx, key, false, |hash| {
         let mut values = Vec::with_capacity(fields.len());
+        let (mut updated, mut deleted) = (false, false);
         for field in fields {
             let value = hash.get(field, now).map(|v| v.to_vec());
             if value.is_some() {
                 match expiry {
                     GetExpiry::Keep => {}
-                    GetExpiry::At(at) => {
-                        expire_field(hash, field, at, now, expired);
-                    }
+                    GetExpiry::At(at) => match expire_field(hash, field, at, now, expired) {
+                        Expired::Deleted => deleted = true,
+                        _ => updated = true,
+                    },
                     GetExpiry::Persist => {
-                        hash.clear_expiry(field);
+                        // Only a field that had a TTL counts as changed.
+                        updated |= hash.clear_expiry(field).is_some();
                     }
                 }
             }
             values.push(value);
         }
-        Ok(values)
+        let events: Events = match expiry {
+            GetExpiry::Persist if updated => &["hpersist"],
+            _ if updated => &["hexpire"],
+            _ if deleted => &["hdel"],
+            _ => UNCHANGED,
+        };
+        Ok((values, events))
     })?;
     reply.array(fields.len());
     match values {
@@ -1019,11 +1075,12 @@ pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         if (options.fnx && fields().any(|f| hash.contains(f, now)))
             || (options.fxx && !fields().all(|f| hash.contains(f, now)))
         {
-            return Ok(false);
+            return Ok((false, UNCHANGED));
         }
         // Redis 8.0 checks the pairs against the small form's byte limit once the condition
         // holds, before writing any.
         hash.fit_arguments(options.pairs.iter().map(|a| &a[..]), limits);
+        let mut deleted = false;
         for pair in options.pairs.chunks_exact(2) {
             let (field, value) = (&pair[0][..], &pair[1][..]);
             match options.expiry {
@@ -1035,11 +1092,17 @@ pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
                 }
                 SetExpiry::At(at) => {
                     hash.insert_keep_ttl(field, value, limits);
-                    expire_field(hash, field, at, now, expired);
+                    deleted |= expire_field(hash, field, at, now, expired) == Expired::Deleted;
                 }
             }
         }
-        Ok(true)
+        // `hset`, then what the expiry did: `hdel` if it deleted, else `hexpire`.
+        let events: Events = match options.expiry {
+            SetExpiry::At(_) if deleted => &["hset", "hdel"],
+            SetExpiry::At(_) => &["hset", "hexpire"],
+            SetExpiry::Clear | SetExpiry::Keep => &["hset"],
+        };
+        Ok((true, events))
     })?;
     reply.integer(i64::from(set == Some(true)));
     Ok(())
@@ -1052,10 +1115,13 @@ pub fn hgetdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     check_hash_type(ctx, key)?;
     let fields = fields_block(args.rest(), "hgetdel", BAD_COUNT)?;
     let values = update(ctx, key, false, |hash| {
-        Ok(fields
-            .iter()
-            .map(|field| hash.remove(field))
-            .collect::<Vec<_>>())
+        let values: Vec<_> = fields.iter().map(|field| hash.remove(field)).collect();
+        let events: Events = if values.iter().any(Option::is_some) {
+            &["hdel"]
+        } else {
+            UNCHANGED
+        };
+        Ok((values, events))
     })?;
     reply.array(fields.len());
     match values {
@@ -1734,6 +1800,102 @@ mod tests {
         }
     }
 
+    /// Runs each command at its time (Unix ms) and checks the keyevent notifications it
+    /// published, in order, as `"<event> <key>"` (database 0).
+    fn check_events(c: &mut Client, cases: &[(u64, &str, &[&str])]) {
+        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let events = &c.engine.keyspace.events;
+        events.set_classes(crate::notify::parse_classes("EA").expect("valid"));
+        events.set_sink(Box::new(move |channel, key| {
+            let channel = String::from_utf8_lossy(channel);
+            let event = channel.trim_start_matches("__keyevent@0__:");
+            log.lock()
+                .push(format!("{event} {}", String::from_utf8_lossy(key)));
+        }));
+        for &(now, line, expected) in cases {
+            c.cmd_at(line, now);
+            let published = std::mem::take(&mut *seen.lock());
+            assert_eq!(published, expected, "{line}");
+        }
+    }
+
+    /// The events of the field-expiry commands (Redis 8.0's, which the Redis 7.0 differential
+    /// test cannot check), and the `hexpired` of a write that reclaims expired fields.
+    #[test]
+    fn field_expiry_commands_publish_redis_events() {
+        const T: u64 = 1_700_000_000_000;
+        let mut c = Client::new();
+        check_events(
+            &mut c,
+            &[
+                // HEXPIRE family: `hexpire` when a field got the time, `hdel` when a past time
+                // deleted fields (then `del` with the last), nothing when nothing changed.
+                (T, "HSET h a 1 b 2 c 3", &["hset h"]),
+                (T, "HPEXPIRE h 1000 FIELDS 2 a nofield", &["hexpire h"]),
+                (T, "HPEXPIRE h 1000 NX FIELDS 1 a", &[]),
+                (T, "HPEXPIRE h 1000 FIELDS 1 nofield", &[]),
+                (T, "HPEXPIRE nokey 1000 FIELDS 1 a", &[]),
+                (T, "HPEXPIRE h -1 FIELDS 1 a", &[]),
+                (T, "HEXPIREAT h 1 FIELDS 2 a b", &["hdel h"]),
+                (T, "HSET h a 1", &["hset h"]),
+                (T, "HEXPIRE h 10 FIELDS 1 a", &["hexpire h"]),
+                // HPERSIST: only when a field lost its TTL.
+                (T, "HPERSIST h FIELDS 2 a c", &["hpersist h"]),
+                (T, "HPERSIST h FIELDS 2 a c", &[]),
+                (T, "HPERSIST nokey FIELDS 1 a", &[]),
+                (T, "HPEXPIREAT h 1 FIELDS 2 a c", &["hdel h", "del h"]),
+                // HGETEX: `hexpire`, `hpersist` or `hdel` for what it did; nothing for a read.
+                (T, "HSET g a 1 b 2", &["hset g"]),
+                (T, "HGETEX g FIELDS 1 a", &[]),
+                (T, "HGETEX g PX 1000 FIELDS 2 a nofield", &["hexpire g"]),
+                (T, "HGETEX g PERSIST FIELDS 1 b", &[]),
+                (T, "HGETEX g PERSIST FIELDS 1 a", &["hpersist g"]),
+                (T, "HGETEX g PXAT 1 FIELDS 1 a", &["hdel g"]),
+                (T, "HGETEX g EXAT 1 FIELDS 1 b", &["hdel g", "del g"]),
+                (T, "HGETEX g PX 1000 FIELDS 1 b", &[]),
+                // HSETEX: `hset`, then `hexpire` or `hdel` for the expiry it set.
+                (T, "HSETEX s FIELDS 1 a 1", &["hset s"]),
+                (T, "HSETEX s PX 1000 FIELDS 1 b 2", &["hset s", "hexpire s"]),
+                (T, "HSETEX s FNX FIELDS 1 a 3", &[]),
+                (T, "HSETEX s FXX KEEPTTL FIELDS 1 b 5", &["hset s"]),
+                (T, "HSETEX s PXAT 1 FIELDS 1 a 1", &["hset s", "hdel s"]),
+                (
+                    T,
+                    "HSETEX s PXAT 1 FIELDS 1 b 1",
+                    &["hset s", "hdel s", "del s"],
+                ),
+                (T, "HSETEX nokey FXX FIELDS 1 a 1", &[]),
+                (
+                    T,
+                    "HSETEX new PXAT 1 FIELDS 1 a 1",
+                    &["hset new", "hdel new", "del new"],
+                ),
+                // HGETDEL: `hdel` when a field went, then `del` with the last.
+                (T, "HSET d a 1 b 2", &["hset d"]),
+                (T, "HGETDEL d FIELDS 1 nofield", &[]),
+                (T, "HGETDEL d FIELDS 2 a nofield", &["hdel d"]),
+                (T, "HGETDEL d FIELDS 1 b", &["hdel d", "del d"]),
+                (T, "HGETDEL d FIELDS 1 b", &[]),
+                // A write that reclaims expired fields reports them first, even when it then
+                // changes nothing.
+                (T, "HSET r a 1 b 2 c 3", &["hset r"]),
+                (T, "HPEXPIRE r 100 FIELDS 1 a", &["hexpire r"]),
+                (T + 200, "HSET r x 1", &["hexpired r", "hset r"]),
+                (T + 200, "HDEL r nofield", &[]),
+                (T + 200, "HPEXPIRE r 100 FIELDS 1 b", &["hexpire r"]),
+                (T + 400, "HSETNX r c 9", &["hexpired r"]),
+                (T + 400, "HPEXPIRE r 100 FIELDS 1 c", &["hexpire r"]),
+                (T + 600, "HDEL r c x", &["hexpired r", "hdel r", "del r"]),
+                // Reads reclaim nothing and publish nothing.
+                (T, "HSET q a 1 b 2", &["hset q"]),
+                (T, "HPEXPIRE q 100 FIELDS 1 a", &["hexpire q"]),
+                (T + 200, "HGETALL q", &[]),
+                (T + 200, "HTTL q FIELDS 1 a", &[]),
+            ],
+        );
+    }
+
     #[test]
     fn rows_match_redis_facts() {
         let row = |name: &str| {
@@ -1749,5 +1911,60 @@ mod tests {
         assert!(COMMANDS
             .iter()
             .all(|c| crate::table::find(c.name.as_bytes()).is_some()));
+    }
+
+    /// Whether `line`, run after `setup`, makes a transaction that watches `key` fail
+    /// (Redis's `signalModifiedKey`: a change does, a no-op or an error does not).
+    fn fails_watch(setup: &[&str], key: &str, line: &str) -> bool {
+        let engine = crate::Engine::new(1, 4);
+        let mut watcher = crate::Session::default();
+        let mut other = crate::Session::default();
+        let run = |session: &mut crate::Session, line: &str| {
+            let args: Vec<bytes::Bytes> = line
+                .split_whitespace()
+                .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
+                .collect();
+            let mut reply = crate::Reply::new(crate::Protocol::Resp2);
+            engine.execute(session, &args, &mut reply);
+        };
+        for line in setup {
+            run(&mut other, line);
+        }
+        run(&mut watcher, &format!("WATCH {key}"));
+        run(&mut other, line);
+        let mut plan = crate::LockPlan {
+            write: false,
+            shards: crate::ShardList::new(),
+        };
+        engine.watched_shards(&watcher, &mut plan);
+        let locked = engine.keyspace.lock(plan);
+        engine.watch_failed(&watcher, &locked, crate::now_ms())
+    }
+
+    #[test]
+    fn changes_fail_watches_and_no_ops_do_not() {
+        let setup = ["HSET h a 1 b 2"];
+        for (line, fails) in [
+            ("HSET h a 1", true),
+            ("HSETNX h a 2", false),
+            ("HSETNX h c 3", true),
+            ("HDEL h nofield", false),
+            ("HDEL h a", true),
+            ("HINCRBY h n 1", true),
+            ("HINCRBY h a x", false),
+            ("HINCRBYFLOAT h a 1", true),
+            ("HEXPIRE h 100 FIELDS 1 nofield", false),
+            ("HEXPIRE h 100 FIELDS 1 a", true),
+            ("HPERSIST h FIELDS 1 a", false),
+            ("HGETEX h FIELDS 1 a", false),
+            ("HGETEX h PX 100000 FIELDS 1 a", true),
+            ("HSETEX h FNX FIELDS 1 a 1", false),
+            ("HSETEX h FIELDS 1 a 1", true),
+            ("HGETDEL h FIELDS 1 nofield", false),
+            ("HGETDEL h FIELDS 1 a", true),
+            ("HGETALL h", false),
+        ] {
+            assert_eq!(fails_watch(&setup, "h", line), fails, "{line}");
+        }
     }
 }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::args::parse_i64;
 use crate::blocking::{parse_timeout, End, Operation};
 use crate::command::CommandSpec;
+use crate::notify::EventClass;
 use crate::table::{command, engine};
 use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, ListValue, Reply, Value};
 
@@ -25,6 +26,22 @@ impl End {
             Ok(End::Right)
         } else {
             Err(CommandError::Syntax)
+        }
+    }
+
+    /// The event a push at this end publishes.
+    fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+
+    /// The event a pop from this end publishes.
+    fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
         }
     }
 }
@@ -86,12 +103,18 @@ fn list_mut<'c>(
     }
 }
 
-/// Deletes `key` when the command has just emptied its list, keeping lists non-empty.
-fn delete_if_empty(ctx: &mut Ctx<'_, '_>, key: &[u8], empty: bool) -> CommandResult {
-    if empty {
-        let (db, now) = (ctx.db(), ctx.now);
-        ctx.locked.remove(db, key, now)?;
+/// Reports that the command took elements out of the list at `key` with `event`; when it
+/// took the last, deletes the key (lists are never empty) and reports `del` after, as Redis's
+/// `listElementsRemoved` orders them. Watchers are touched once the key is gone.
+fn report_removal(ctx: &mut Ctx<'_, '_>, key: &[u8], event: &str, empty: bool) -> CommandResult {
+    if !empty {
+        ctx.modified(EventClass::LIST, event, key);
+        return Ok(());
     }
+    ctx.notify(EventClass::LIST, event, key);
+    let (db, now) = (ctx.db(), ctx.now);
+    ctx.locked.remove(db, key, now)?;
+    ctx.modified(EventClass::GENERIC, "del", key);
     Ok(())
 }
 
@@ -161,7 +184,10 @@ fn push_generic(
             list.push_all(at_front, elements);
             list.len()
         }
-        None if existing_only => 0,
+        None if existing_only => {
+            reply.integer(0);
+            return Ok(());
+        }
         None => {
             let mut list = ListValue::new();
             list.push_all(at_front, elements);
@@ -170,6 +196,8 @@ fn push_generic(
             len
         }
     };
+    // The arity guarantees at least one element, so the list changed.
+    ctx.modified(EventClass::LIST, end.push_event(), key);
     reply.count(len);
     Ok(())
 }
@@ -212,12 +240,14 @@ fn pop_generic(
         }
         return Ok(());
     };
-    match count {
+    let popped = match count {
         None => {
-            if !pop_into(list, end, reply) {
+            let popped = pop_into(list, end, reply);
+            if !popped {
                 // Unreachable as lists are never empty; answer as for a missing key.
                 reply.null();
             }
+            popped
         }
         Some(count) => {
             let n = count.min(list.len());
@@ -225,10 +255,15 @@ fn pop_generic(
             for _ in 0..n {
                 pop_into(list, end, reply);
             }
+            n > 0
         }
+    };
+    if !popped {
+        // COUNT 0 changes nothing.
+        return Ok(());
     }
     let empty = list.is_empty();
-    delete_if_empty(ctx, key, empty)
+    report_removal(ctx, key, end.pop_event(), empty)
 }
 
 /// `LLEN key`
@@ -284,6 +319,7 @@ pub fn lset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     if !set {
         return Err(CommandError::msg("ERR index out of range"));
     }
+    ctx.modified(EventClass::LIST, "lset", key);
     reply.ok();
     Ok(())
 }
@@ -309,6 +345,7 @@ pub fn linsert(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         Some(at) => {
             list.insert(at + usize::from(after), element);
             reply.count(list.len());
+            ctx.modified(EventClass::LIST, "linsert", key);
         }
         None => reply.integer(-1),
     }
@@ -330,8 +367,10 @@ pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         n => usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX),
     };
     let removed = list.remove_matching(element, limit, count < 0);
-    let empty = list.is_empty();
-    delete_if_empty(ctx, key, empty)?;
+    if removed > 0 {
+        let empty = list.is_empty();
+        report_removal(ctx, key, "lrem", empty)?;
+    }
     reply.count(removed);
     Ok(())
 }
@@ -346,8 +385,9 @@ pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
             Some((start, stop)) => list.retain_range(start..stop + 1),
             None => list.clear(),
         }
+        // Redis reports a trim even when it removes nothing.
         let empty = list.is_empty();
-        delete_if_empty(ctx, key, empty)?;
+        report_removal(ctx, key, "ltrim", empty)?;
     }
     reply.ok();
     Ok(())
@@ -507,17 +547,22 @@ pub(crate) fn move_generic(
         return Err(CommandError::Internal("empty list"));
     };
     reply.bulk(&element);
+    // Redis pushes onto the destination before it reports the pop (and deletes an emptied
+    // source), so the destination's events come first.
     if same {
         // Rotation: the element goes back into the list it came from.
         push(list, to, &element);
+        ctx.modified(EventClass::LIST, to.push_event(), destination);
+        ctx.modified(EventClass::LIST, from.pop_event(), source);
         return Ok(true);
     }
     let empty = list.is_empty();
-    delete_if_empty(ctx, source, empty)?;
     match list_mut(ctx, destination)? {
         Some(list) => push(list, to, &element),
         None => create(ctx, destination, ListValue::from_iter([element.as_bytes()]))?,
     }
+    ctx.modified(EventClass::LIST, to.push_event(), destination);
+    report_removal(ctx, source, from.pop_event(), empty)?;
     Ok(true)
 }
 
@@ -558,6 +603,7 @@ pub(crate) fn serve_pop(
             }
         }
         Some(count) => {
+            // LMPOP and BLMPOP refuse a count of 0, so at least one element goes.
             let n = count.min(list.len());
             reply.array(n);
             for _ in 0..n {
@@ -566,7 +612,7 @@ pub(crate) fn serve_pop(
         }
     }
     let empty = list.is_empty();
-    delete_if_empty(ctx, key, empty)?;
+    report_removal(ctx, key, end.pop_event(), empty)?;
     Ok(true)
 }
 
@@ -741,7 +787,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 ];
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use bytes::Bytes;
     use kv_resp::Frame;
 
@@ -1201,5 +1247,74 @@ mod tests {
         assert_eq!(c.cmd("TTL l"), int(-2));
         c.cmd("RPUSH l a");
         assert_eq!(c.cmd("TTL l"), int(-1));
+    }
+
+    /// Runs each command and checks the keyspace notifications it published, in order, as
+    /// `"<event> <key>"` (database 0, every class and `new`).
+    pub(crate) fn check_events(c: &mut Client, cases: &[(&str, &[&str])]) {
+        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let events = &c.engine.keyspace.events;
+        events.set_classes(crate::notify::parse_classes("KAn").expect("valid"));
+        events.set_sink(Box::new(move |channel, event| {
+            let key = channel
+                .strip_prefix(b"__keyspace@0__:")
+                .expect("a keyspace channel of database 0");
+            log.lock().push(format!(
+                "{} {}",
+                String::from_utf8_lossy(event),
+                String::from_utf8_lossy(key)
+            ));
+        }));
+        for (line, expected) in cases {
+            c.cmd(line);
+            let published = std::mem::take(&mut *seen.lock());
+            assert_eq!(published, *expected, "{line}");
+        }
+    }
+
+    /// The events Redis 7.0 publishes for each list command: one per change, none for a
+    /// command that changes nothing, `del` after the event that took the last element, and a
+    /// move's destination before its source.
+    #[test]
+    fn list_commands_publish_redis_events() {
+        let mut c = Client::new();
+        c.put_expired(0, b"old");
+        check_events(
+            &mut c,
+            &[
+                ("LPUSH l a b", &["new l", "lpush l"]),
+                ("RPUSHX l c", &["rpush l"]),
+                ("LPUSHX nolist a", &[]),
+                ("LINSERT l BEFORE a x", &["linsert l"]),
+                ("LINSERT l BEFORE nopivot x", &[]),
+                ("LSET l 0 y", &["lset l"]),
+                ("LSET l 99 y", &[]),
+                ("LREM l 0 nothing", &[]),
+                ("LREM l 1 y", &["lrem l"]),
+                ("LTRIM l 0 -1", &["ltrim l"]),
+                ("LPOP l 0", &[]),
+                ("RPOP l", &["rpop l"]),
+                (
+                    "LMOVE l dst LEFT RIGHT",
+                    &["new dst", "rpush dst", "lpop l"],
+                ),
+                ("RPOPLPUSH l dst", &["lpush dst", "rpop l", "del l"]),
+                ("RPOPLPUSH l dst", &[]),
+                ("LMOVE dst dst LEFT LEFT", &["lpush dst", "lpop dst"]),
+                (
+                    "LMOVE dst old LEFT LEFT",
+                    &["expired old", "new old", "lpush old", "lpop dst"],
+                ),
+                ("LPOP dst 5", &["lpop dst", "del dst"]),
+                ("RPUSH l a b c", &["new l", "rpush l"]),
+                ("LMPOP 2 nolist l RIGHT COUNT 2", &["rpop l"]),
+                ("BLPOP nolist l 0", &["lpop l", "del l"]),
+                ("RPUSH l a", &["new l", "rpush l"]),
+                ("LTRIM l 1 0", &["ltrim l", "del l"]),
+                ("SET s v", &["new s", "set s"]),
+                ("LPUSH s a", &[]),
+            ],
+        );
     }
 }

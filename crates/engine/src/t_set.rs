@@ -23,6 +23,7 @@ use bytes::Bytes;
 
 use crate::command::CommandSpec;
 use crate::intset::{parse_member, Member};
+use crate::notify::EventClass;
 use crate::table::{command, engine};
 use crate::{Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, Reply, SetValue, Value};
 
@@ -46,20 +47,30 @@ fn as_set(entry: Option<&Entry>) -> Result<Option<&SetValue>, CommandError> {
 
 /// The sets at `keys`, every type checked before any result is computed (Redis checks them
 /// all, even after a missing key). A `write` command looks its sources up as Redis's
-/// `lookupKeyWrite` does, without counting keyspace hits or misses.
+/// `lookupKeyWrite` does, without counting keyspace hits or misses, and deletes (and reports)
+/// the expired ones it meets, up to the first of another type.
 fn sets_at<'c>(
-    ctx: &'c Ctx<'_, '_>,
+    ctx: &'c mut Ctx<'_, '_>,
     keys: &[Bytes],
     write: bool,
 ) -> Result<Vec<Option<&'c SetValue>>, CommandError> {
+    if write {
+        // A mutable lookup is what deletes an expired key; the sets are read afterwards.
+        let (db, now) = (ctx.db(), ctx.now);
+        for key in keys {
+            if let Some(entry) = ctx.locked.get_mut(db, key, now)? {
+                entry.touch(now);
+                if !matches!(entry.value, Value::Set(_)) {
+                    return Err(CommandError::WrongType);
+                }
+            }
+        }
+    }
+    let ctx: &'c Ctx<'_, '_> = ctx;
     keys.iter()
         .map(|key| {
             if write {
-                let entry = ctx.locked.get(ctx.db(), key, ctx.now)?;
-                if let Some(entry) = entry {
-                    entry.touch(ctx.now);
-                }
-                as_set(entry)
+                as_set(ctx.locked.get(ctx.db(), key, ctx.now)?)
             } else {
                 set_at(ctx, key)
             }
@@ -69,13 +80,14 @@ fn sets_at<'c>(
 
 /// Runs `change` on the set at `key` for a write. A missing key is created empty first when
 /// `create`, else `change` is not run and `None` is returned. A set `change` leaves empty is
-/// deleted, so no command can leave an empty set behind.
+/// deleted, so no command can leave an empty set behind; the flag beside `change`'s result
+/// says whether that happened.
 fn update<T>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     create: bool,
     change: impl FnOnce(&mut SetValue) -> T,
-) -> Result<Option<T>, CommandError> {
+) -> Result<Option<(T, bool)>, CommandError> {
     let (db, now) = (ctx.db(), ctx.now);
     let entry = if create {
         // Redis's `setTypeCreate` makes an intset for an integer and a hash table otherwise;
@@ -94,26 +106,41 @@ fn update<T>(
         return Err(CommandError::WrongType);
     };
     let result = change(set);
-    if set.is_empty() {
+    let deleted = set.is_empty();
+    if deleted {
         ctx.locked.remove(db, key, now)?;
     }
-    Ok(Some(result))
+    Ok(Some((result, deleted)))
+}
+
+/// Reports that the command took members out of the set at `key` with `event`, then `del`
+/// when [`update`] deleted the emptied key, in the order Redis publishes them.
+fn report_removal(ctx: &Ctx<'_, '_>, key: &[u8], event: &str, deleted: bool) {
+    ctx.modified(EventClass::SET, event, key);
+    if deleted {
+        ctx.notify(EventClass::GENERIC, "del", key);
+    }
 }
 
 /// Stores `members` at `destination` as a fresh persistent set, replacing any value of any
-/// type; an empty result deletes the destination instead. Returns the stored size.
+/// type, and reports `event`; an empty result deletes the destination instead, reported as
+/// `del` if there was one. Returns the stored size.
 fn store(
     ctx: &mut Ctx<'_, '_>,
     destination: &[u8],
     members: SetValue,
+    event: &str,
 ) -> Result<usize, CommandError> {
     let (db, now) = (ctx.db(), ctx.now);
     let len = members.len();
     if len == 0 {
-        ctx.locked.remove(db, destination, now)?;
+        if ctx.locked.remove(db, destination, now)?.is_some() {
+            ctx.modified(EventClass::GENERIC, "del", destination);
+        }
     } else {
         let entry = Entry::new(Value::Set(members), now);
         ctx.locked.insert(db, destination, entry, now)?;
+        ctx.modified(EventClass::SET, event, destination);
     }
     Ok(len)
 }
@@ -158,7 +185,11 @@ pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let members = args.rest();
     let max_intset = ctx.engine.config.set_max_intset_entries();
     let added = update(ctx, key, true, |set| set.insert_all(members, max_intset))?;
-    reply.count(added.unwrap_or(0));
+    let added = added.map_or(0, |(added, _)| added);
+    if added > 0 {
+        ctx.modified(EventClass::SET, "sadd", key);
+    }
+    reply.count(added);
     Ok(())
 }
 
@@ -169,7 +200,14 @@ pub fn srem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let removed = update(ctx, key, false, |set| {
         members.iter().filter(|m| set.remove(&m[..])).count()
     })?;
-    reply.count(removed.unwrap_or(0));
+    let removed = match removed {
+        Some((removed, deleted)) if removed > 0 => {
+            report_removal(ctx, key, "srem", deleted);
+            removed
+        }
+        _ => 0,
+    };
+    reply.count(removed);
     Ok(())
 }
 
@@ -296,7 +334,12 @@ fn combine_command(
     };
     // Redis builds every stored result from a fresh intset: its content picks the form.
     let owned = SetValue::from_members(members.iter().map(|m| &**m), max_intset);
-    let len = store(ctx, destination, owned)?;
+    let event = match op {
+        Op::Inter => "sinterstore",
+        Op::Union => "sunionstore",
+        Op::Diff => "sdiffstore",
+    };
+    let len = store(ctx, destination, owned, event)?;
     reply.count(len);
     Ok(())
 }
@@ -370,26 +413,41 @@ pub fn smove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     let destination = args.next_bytes()?;
     let member = args.next_bytes()?;
     let (db, now) = (ctx.db(), ctx.now);
-    let Some(src) = ctx.locked.get(db, source, now)? else {
+    // Redis looks both keys up for a write, deleting expired ones, before checking either.
+    let mut is_set = |key: &[u8]| -> Result<Option<bool>, CommandError> {
+        let entry = ctx.locked.get_mut(db, key, now)?;
+        Ok(entry.map(|entry| {
+            entry.touch(now);
+            matches!(entry.value, Value::Set(_))
+        }))
+    };
+    let source_is_set = is_set(source)?;
+    let destination_is_set = is_set(destination)?;
+    let Some(source_is_set) = source_is_set else {
         reply.integer(0);
         return Ok(());
     };
-    let Some(src) = as_set(Some(src))? else {
-        return Err(CommandError::Internal("a present key read as missing"));
-    };
+    if !source_is_set || destination_is_set == Some(false) {
+        return Err(CommandError::WrongType);
+    }
     if source == destination {
         // Moving a member onto its own set changes nothing.
-        reply.integer(i64::from(src.contains(member)));
+        let found = as_set(ctx.locked.get(db, source, now)?)?.is_some_and(|s| s.contains(member));
+        reply.integer(i64::from(found));
         return Ok(());
     }
-    as_set(ctx.locked.get(db, destination, now)?)?;
     let max_intset = ctx.engine.config.set_max_intset_entries();
     let removed = update(ctx, source, false, |set| set.remove(member))?;
-    if removed != Some(true) {
+    let Some((true, deleted)) = removed else {
         reply.integer(0);
         return Ok(());
+    };
+    report_removal(ctx, source, "srem", deleted);
+    let added = update(ctx, destination, true, |set| set.insert(member, max_intset))?;
+    // A member the destination already had leaves it unchanged.
+    if matches!(added, Some((true, _))) {
+        ctx.modified(EventClass::SET, "sadd", destination);
     }
-    update(ctx, destination, true, |set| set.insert(member, max_intset))?;
     reply.integer(1);
     Ok(())
 }
@@ -405,9 +463,12 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         let popped = update(ctx, key, false, |set| {
             set.pop_random(&mut crate::random::Rng::new())
         })?;
-        match popped.flatten() {
-            Some(member) => reply.bulk(&member),
-            None => reply.null(),
+        match popped {
+            Some((Some(member), deleted)) => {
+                reply.bulk(&member);
+                report_removal(ctx, key, "spop", deleted);
+            }
+            _ => reply.null(),
         }
         return Ok(());
     };
@@ -435,7 +496,14 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         // O(count) from a hash table; one pass over an intset's array.
         set.pop_many(&mut crate::random::Rng::new(), count)
     })?;
-    let popped = popped.unwrap_or_default();
+    let popped = match popped {
+        // A count of 0 changes nothing.
+        Some((popped, deleted)) if count > 0 => {
+            report_removal(ctx, key, "spop", deleted);
+            popped
+        }
+        _ => Vec::new(),
+    };
     write_members(reply, &popped, true);
     Ok(())
 }
@@ -1122,5 +1190,44 @@ mod tests {
         assert!(COMMANDS
             .iter()
             .all(|c| crate::table::find(c.name.as_bytes()).is_some()));
+    }
+
+    /// The events Redis 7.0 publishes for each set command: one per change, none for a
+    /// command that changes nothing, `del` after the event that took the last member, and
+    /// `expired` for each expired key a write looks up.
+    #[test]
+    fn set_commands_publish_redis_events() {
+        let mut c = Client::new();
+        c.put_expired(0, b"old");
+        c.put_expired(0, b"old2");
+        crate::t_list::tests::check_events(
+            &mut c,
+            &[
+                ("SADD s a b c", &["new s", "sadd s"]),
+                ("SADD s a", &[]),
+                ("SREM s nothing", &[]),
+                ("SREM s a", &["srem s"]),
+                ("SPOP s 0", &[]),
+                ("SMOVE s s b", &[]),
+                ("SMOVE s dst b", &["srem s", "new dst", "sadd dst"]),
+                ("SADD s b", &["sadd s"]),
+                ("SMOVE s dst b", &["srem s"]),
+                ("SMOVE s dst nothing", &[]),
+                ("SMOVE nosrc old a", &["expired old"]),
+                ("SPOP s 5", &["spop s", "del s"]),
+                ("SPOP dst", &["spop dst", "del dst"]),
+                ("SADD a 1 2", &["new a", "sadd a"]),
+                ("SADD b 2 3", &["new b", "sadd b"]),
+                ("SINTERSTORE i a b", &["new i", "sinterstore i"]),
+                ("SUNIONSTORE i a b old2", &["expired old2", "sunionstore i"]),
+                ("SDIFFSTORE d a b", &["new d", "sdiffstore d"]),
+                ("SINTERSTORE i a nokey", &["del i"]),
+                ("SINTERSTORE i a nokey", &[]),
+                ("SDIFFSTORE d a a", &["del d"]),
+                ("SET str v", &["new str", "set str"]),
+                ("SUNIONSTORE out a str", &[]),
+                ("SREM a 1 2", &["srem a", "del a"]),
+            ],
+        );
     }
 }

@@ -42,8 +42,8 @@ use crate::keyspace::ShardList;
 use crate::strtod::strtod;
 use crate::table::{command, engine};
 use crate::{
-    Args, CommandError, CommandResult, Ctx, Engine, Entry, ListValue, LockPlan, Reply, Session,
-    Value,
+    Args, CommandError, CommandResult, Ctx, Engine, Entry, EventClass, ListValue, LockPlan, Reply,
+    Session, Value,
 };
 
 /// A weight that is not a number, as Redis words it.
@@ -707,6 +707,7 @@ fn sort_generic(
     let mut options = SortOptions::parse(args.rest(), readonly)?;
     let reader: &Ctx<'_, '_> = ctx;
     let value = reader.lookup(key)?.map(|entry| &entry.value);
+    let missing = value.is_none();
     // A set's members, in the order Redis walks the set (ascending for an intset), spelled
     // out once here: an intset stores integers, not the bytes the elements borrow.
     let set_members: Vec<Member<'_>> = match value {
@@ -723,11 +724,19 @@ fn sort_generic(
     let list = store_items(reader, chosen, &options.gets)?;
     let stored = list.len();
     let (db, now) = (ctx.db(), ctx.now);
+    if missing {
+        // Its shard is held for writing with STORE: a key found expired is deleted, as Redis's
+        // lookup does.
+        crate::keys::expire_if_needed(ctx, key)?;
+    }
     if list.is_empty() {
-        ctx.locked.remove(db, destination, now)?;
+        if ctx.locked.remove(db, destination, now)?.is_some() {
+            ctx.modified(EventClass::GENERIC, "del", destination);
+        }
     } else {
         let entry = Entry::new(Value::List(list), now);
         ctx.locked.insert(db, destination, entry, now)?;
+        ctx.modified(EventClass::LIST, "sortstore", destination);
     }
     reply.count(stored);
     Ok(())

@@ -2,8 +2,9 @@
 
 use crate::args::parse_i64;
 use crate::command::CommandSpec;
+use crate::keys::expire_if_needed;
 use crate::table::{command, engine};
-use crate::{Args, CommandError, CommandResult, Ctx, Entry, Reply, StrValue, Value};
+use crate::{Args, CommandError, CommandResult, Ctx, Entry, EventClass, Reply, StrValue, Value};
 
 /// The string at `key`, `None` if missing, `WRONGTYPE` if another type.
 pub(crate) fn string_at<'c>(
@@ -179,6 +180,14 @@ fn absolute_expiry(
     Ok(absolute as u64)
 }
 
+/// The events of a SET that happened: `set`, then `expire` when it gave the key a TTL.
+fn set_events(ctx: &Ctx<'_, '_>, key: &[u8], expires: bool) {
+    ctx.modified(EventClass::STRING, "set", key);
+    if expires {
+        ctx.notify(EventClass::GENERIC, "expire", key);
+    }
+}
+
 /// `SET key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds |
 /// PXAT unix-time-milliseconds | KEEPTTL]`
 pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
@@ -196,12 +205,16 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
     // Only a conditional SET needs to know: an unconditional one saves the extra table probe.
     let exists = (options.nx || options.xx) && ctx.locked.get(ctx.db(), key, ctx.now)?.is_some();
     if (options.nx && exists) || (options.xx && !exists) {
+        if !exists {
+            expire_if_needed(ctx, key)?;
+        }
         if !options.get {
             reply.null();
         }
         return Ok(());
     }
     store(ctx, key, StrValue::new(value), options.keep_ttl, expires_at)?;
+    set_events(ctx, key, expires_at.is_some());
     if !options.get {
         reply.ok();
     }
@@ -217,6 +230,7 @@ pub fn setnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         return Ok(());
     }
     store(ctx, key, StrValue::new(value), false, None)?;
+    ctx.modified(EventClass::STRING, "set", key);
     reply.integer(1);
     Ok(())
 }
@@ -243,6 +257,7 @@ fn set_with_ttl(
     let value = args.next_bytes()?;
     let at = absolute_expiry(ttl, unit, ctx.now, command)?;
     store(ctx, key, StrValue::new(value), false, Some(at))?;
+    set_events(ctx, key, true);
     reply.ok();
     Ok(())
 }
@@ -268,6 +283,7 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     let options = StringOptions::parse(args, Parsing::GetEx)?;
     // Redis validates the expiry only once it has found a string to apply it to.
     let Some(value) = string_at(ctx, key)?.map(StrValue::new) else {
+        expire_if_needed(ctx, key)?;
         reply.null();
         return Ok(());
     };
@@ -280,12 +296,21 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     match expires_at {
         Some(at) if absolute && at <= now => {
             ctx.locked.remove(db, key, now)?;
+            ctx.modified(EventClass::GENERIC, "del", key);
         }
         Some(at) => {
             ctx.locked.set_expiry(db, key, Some(at), now)?;
+            ctx.modified(EventClass::GENERIC, "expire", key);
         }
         None if options.persist => {
-            ctx.locked.set_expiry(db, key, None, now)?;
+            let volatile = ctx
+                .locked
+                .get(db, key, now)?
+                .is_some_and(|e| e.expires_at().is_some());
+            if volatile {
+                ctx.locked.set_expiry(db, key, None, now)?;
+                ctx.modified(EventClass::GENERIC, "persist", key);
+            }
         }
         None => {}
     }
@@ -297,10 +322,13 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
 pub fn getdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let Some(value) = string_at(ctx, key)?.map(StrValue::new) else {
+        expire_if_needed(ctx, key)?;
         reply.null();
         return Ok(());
     };
-    ctx.locked.remove(ctx.session.db, key, ctx.now)?;
+    if ctx.locked.remove(ctx.session.db, key, ctx.now)?.is_some() {
+        ctx.modified(EventClass::GENERIC, "del", key);
+    }
     reply.bulk(&value);
     Ok(())
 }
@@ -311,6 +339,7 @@ pub fn getset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let value = args.next_bytes()?;
     let old = string_at(ctx, key)?.map(StrValue::new);
     store(ctx, key, StrValue::new(value), false, None)?;
+    ctx.modified(EventClass::STRING, "set", key);
     match old {
         Some(old) => reply.bulk(&old),
         None => reply.null(),
@@ -339,6 +368,7 @@ pub fn mset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let pairs = pairs(args, "mset")?;
     for pair in pairs.chunks_exact(2) {
         store(ctx, &pair[0], StrValue::new(&pair[1]), false, None)?;
+        ctx.modified(EventClass::STRING, "set", &pair[0]);
     }
     reply.ok();
     Ok(())
@@ -347,14 +377,19 @@ pub fn mset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
 /// `MSETNX key value [key value ...]`: sets all or none.
 pub fn msetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let pairs = pairs(args, "msetnx")?;
+    let (db, now) = (ctx.db(), ctx.now);
+    // As Redis's write lookups, the check deletes the expired keys it meets (their `expired`
+    // events come before any `set`).
     for pair in pairs.chunks_exact(2) {
-        if ctx.locked.get(ctx.db(), &pair[0], ctx.now)?.is_some() {
+        if ctx.locked.get(db, &pair[0], now)?.is_some() {
             reply.integer(0);
             return Ok(());
         }
+        expire_if_needed(ctx, &pair[0])?;
     }
     for pair in pairs.chunks_exact(2) {
         store(ctx, &pair[0], StrValue::new(&pair[1]), false, None)?;
+        ctx.modified(EventClass::STRING, "set", &pair[0]);
     }
     reply.integer(1);
     Ok(())
@@ -382,6 +417,7 @@ pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     };
     let len = new.len();
     overwrite(ctx, key, StrValue::from(new))?;
+    ctx.modified(EventClass::STRING, "append", key);
     reply.count(len);
     Ok(())
 }
@@ -435,6 +471,9 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
     }
     let offset = offset as u64;
     let old = string_at(ctx, key)?.map(<[u8]>::to_vec);
+    if old.is_none() {
+        expire_if_needed(ctx, key)?;
+    }
     if patch.is_empty() {
         reply.count(old.map_or(0, |o| o.len()));
         return Ok(());
@@ -448,6 +487,7 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
     value[offset..offset + patch.len()].copy_from_slice(patch);
     let len = value.len();
     overwrite(ctx, key, StrValue::from(value))?;
+    ctx.modified(EventClass::STRING, "setrange", key);
     reply.count(len);
     Ok(())
 }
@@ -498,6 +538,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, reply: &mut Reply, key: &[u8], by: i64) -> Com
     };
     *text = StrValue::new(itoa::Buffer::new().format(new).as_bytes());
     entry.touch(now);
+    ctx.modified(EventClass::STRING, "incrby", key);
     reply.integer(new);
     Ok(())
 }
@@ -506,9 +547,16 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, reply: &mut Reply, key: &[u8], by: i64) -> Com
 pub fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let by = args.next_bytes()?;
-    let current = string_at(ctx, key)?.unwrap_or(b"0").to_vec();
+    let current = match string_at(ctx, key)? {
+        Some(current) => current.to_vec(),
+        None => {
+            expire_if_needed(ctx, key)?;
+            b"0".to_vec()
+        }
+    };
     let sum = crate::longdouble::incr_by_float(&current, by)?;
     overwrite(ctx, key, StrValue::new(&sum))?;
+    ctx.modified(EventClass::STRING, "incrbyfloat", key);
     reply.bulk(&sum);
     Ok(())
 }

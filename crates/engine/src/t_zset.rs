@@ -16,6 +16,12 @@
 //! the text ends at a NUL byte. Scores themselves (ZADD, ZINCRBY, WEIGHTS) are read as Redis's
 //! `string2d`: no leading space, no overflow. Lexicographic bounds are `-`, `+`, `[member` or
 //! `(member`.
+//!
+//! Keyspace events follow Redis 7.0's: a command that changes a key reports it once, after the
+//! change (`zadd`, `zincr` for ZADD INCR and ZINCRBY, `zrem`, `zremrangeby*`, `zpopmin`,
+//! `zpopmax`, the `*store` commands' own names) and only if something changed; one that
+//! deletes its key with the last member adds `del`, as does a `*STORE` whose empty result
+//! deletes an existing destination.
 
 use std::collections::HashMap;
 
@@ -28,8 +34,8 @@ use crate::intset::Member;
 use crate::table::{command, engine};
 use crate::zset::{cmp_elements, LexBound, LexRange, ScoreRange};
 use crate::{
-    Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, Protocol, Reply, SetValue, Value,
-    ZSetValue,
+    Args, CommandError, CommandResult, CompactBytes, Ctx, Entry, EventClass, Protocol, Reply,
+    SetValue, Value, ZSetValue,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -75,22 +81,37 @@ fn delete_if_empty(ctx: &mut Ctx<'_, '_>, key: &[u8], empty: bool) -> CommandRes
     Ok(())
 }
 
+/// Reports a change that removed members from `key`: the command's `event`, then `del` when
+/// the key went with its last member (`emptied`, already deleted), as Redis's ZREM and
+/// ZREMRANGEBY* notify.
+fn removed_events(ctx: &Ctx<'_, '_>, key: &[u8], event: &str, emptied: bool) {
+    ctx.modified(EventClass::ZSET, event, key);
+    if emptied {
+        ctx.notify(EventClass::GENERIC, "del", key);
+    }
+}
+
 /// Stores `items` (ascending, members distinct) at `destination` as a fresh persistent sorted
-/// set in the form its content calls for, replacing any value of any type; an empty result
-/// deletes the destination instead. Returns the stored size.
+/// set in the form its content calls for, replacing any value of any type, and publishes
+/// `event`; an empty result deletes the destination instead, with a `del` event if it was
+/// there (Redis's `*STORE` commands). Returns the stored size.
 fn store(
     ctx: &mut Ctx<'_, '_>,
     destination: &[u8],
     items: Vec<(CompactBytes, f64)>,
+    event: &str,
 ) -> Result<usize, CommandError> {
     let (db, now) = (ctx.db(), ctx.now);
     let len = items.len();
     if len == 0 {
-        ctx.locked.remove(db, destination, now)?;
+        if ctx.locked.remove(db, destination, now)?.is_some() {
+            ctx.modified(EventClass::GENERIC, "del", destination);
+        }
     } else {
         let zset = ZSetValue::from_sorted(items, ctx.engine.config.zset_limits());
         let entry = Entry::new(Value::ZSet(Box::new(zset)), now);
         ctx.locked.insert(db, destination, entry, now)?;
+        ctx.modified(EventClass::ZSET, event, destination);
     }
     Ok(len)
 }
@@ -320,6 +341,11 @@ fn zadd_generic(
     let empty = zset.is_empty();
     // A new key whose only insertion failed must not stay behind empty.
     delete_if_empty(ctx, key, empty)?;
+    // Once something was added or changed, Redis notifies even when a later pair failed.
+    if added + updated > 0 {
+        let event = if o.incr { "zincr" } else { "zadd" };
+        ctx.modified(EventClass::ZSET, event, key);
+    }
     outcome?;
     write_add_reply(reply, o, added, updated, last_score);
     Ok(())
@@ -425,6 +451,9 @@ pub fn zrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let removed = members.iter().filter(|m| zset.remove(m).is_some()).count();
     let empty = zset.is_empty();
     delete_if_empty(ctx, key, empty)?;
+    if removed > 0 {
+        removed_events(ctx, key, "zrem", empty);
+    }
     reply.count(removed);
     Ok(())
 }
@@ -696,7 +725,7 @@ fn zrange_generic(
     if reverse {
         items.reverse();
     }
-    let stored = store(ctx, destination, items)?;
+    let stored = store(ctx, destination, items, "zrangestore")?;
     reply.count(stored);
     Ok(())
 }
@@ -799,6 +828,14 @@ fn zremrange_generic(
     let removed = ranks.map_or(0, |(start, end)| zset.remove_ranks(start, end));
     let empty = zset.is_empty();
     delete_if_empty(ctx, key, empty)?;
+    if removed > 0 {
+        let event = match kind {
+            RangeKind::Score => "zremrangebyscore",
+            RangeKind::Lex => "zremrangebylex",
+            RangeKind::Auto | RangeKind::Rank => "zremrangebyrank",
+        };
+        removed_events(ctx, key, event, empty);
+    }
     reply.count(removed);
     Ok(())
 }
@@ -908,7 +945,18 @@ pub(crate) fn pop(
         };
     }
     let empty = zset.is_empty();
+    if n > 0 {
+        // Redis signals the pop before it deletes the emptied key.
+        let event = match side {
+            Side::Min => "zpopmin",
+            Side::Max => "zpopmax",
+        };
+        ctx.modified(EventClass::ZSET, event, key);
+    }
     delete_if_empty(ctx, key, empty)?;
+    if empty {
+        ctx.notify(EventClass::GENERIC, "del", key);
+    }
     Ok(Some(n))
 }
 
@@ -1315,7 +1363,7 @@ fn combine_command(
         return Ok(());
     };
     let items = owned(&elements);
-    let stored = store(ctx, destination, items)?;
+    let stored = store(ctx, destination, items, name)?;
     reply.count(stored);
     Ok(())
 }
@@ -3011,5 +3059,63 @@ mod tests {
         assert!(COMMANDS
             .iter()
             .all(|c| crate::table::find(c.name.as_bytes()).is_some()));
+    }
+
+    /// Whether `line`, run after `setup`, makes a transaction that watches `key` fail
+    /// (Redis's `signalModifiedKey`: a change does, a no-op or an error does not).
+    fn fails_watch(setup: &[&str], key: &str, line: &str) -> bool {
+        let engine = crate::Engine::new(1, 4);
+        let mut watcher = crate::Session::default();
+        let mut other = crate::Session::default();
+        let run = |session: &mut crate::Session, line: &str| {
+            let args: Vec<bytes::Bytes> = line
+                .split_whitespace()
+                .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
+                .collect();
+            let mut reply = crate::Reply::new(crate::Protocol::Resp2);
+            engine.execute(session, &args, &mut reply);
+        };
+        for line in setup {
+            run(&mut other, line);
+        }
+        run(&mut watcher, &format!("WATCH {key}"));
+        run(&mut other, line);
+        let mut plan = crate::LockPlan {
+            write: false,
+            shards: crate::ShardList::new(),
+        };
+        engine.watched_shards(&watcher, &mut plan);
+        let locked = engine.keyspace.lock(plan);
+        engine.watch_failed(&watcher, &locked, crate::now_ms())
+    }
+
+    #[test]
+    fn changes_fail_watches_and_no_ops_do_not() {
+        let setup = ["ZADD z 1 a 2 b", "ZADD src 1 x"];
+        for (line, fails) in [
+            ("ZADD z 1 a", false),
+            ("ZADD z 3 a", true),
+            ("ZADD z XX 1 nomember", false),
+            ("ZINCRBY z 0 a", false),
+            ("ZINCRBY z 1 a", true),
+            ("ZREM z nomember", false),
+            ("ZREM z a", true),
+            ("ZREMRANGEBYSCORE z 5 6", false),
+            ("ZREMRANGEBYRANK z 0 0", true),
+            ("ZPOPMIN z 0", false),
+            ("ZPOPMAX z", true),
+            ("ZMPOP 1 z MIN", true),
+            ("BZPOPMIN z 0", true),
+            ("ZUNIONSTORE z 1 src", true),
+            ("ZINTERSTORE z 2 src nozset", true),
+            ("ZRANGESTORE z src 0 -1", true),
+            ("ZRANGESTORE z src 5 6", true),
+            ("ZRANGE z 0 -1", false),
+        ] {
+            assert_eq!(fails_watch(&setup, "z", line), fails, "{line}");
+        }
+        // An empty result on a missing destination deletes nothing.
+        assert!(!fails_watch(&setup, "d", "ZDIFFSTORE d 2 src src"));
+        assert!(fails_watch(&setup, "d", "ZDIFFSTORE d 1 src"));
     }
 }
