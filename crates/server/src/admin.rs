@@ -44,6 +44,9 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
             Ok(())
         }
         (None, "debug") => crate::debug::command(conn, args),
+        (None, "multi") => crate::multi::multi(conn),
+        (None, "exec") => crate::multi::exec(conn),
+        (None, "discard") => crate::multi::discard(conn),
         (
             None,
             name @ ("subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "publish"
@@ -191,6 +194,7 @@ fn hello(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError>
 
 /// `RESET`: back to a fresh connection's state, out of MONITOR mode.
 fn reset(conn: &mut Connection) -> Result<(), CommandError> {
+    crate::multi::end(conn);
     crate::monitor::stop(conn);
     crate::pubsub::unsubscribe_all(conn);
     conn.session.db = 0;

@@ -53,6 +53,8 @@ pub struct ClientState {
     /// Channels, patterns and shard channels it subscribes to (`sub=`, `psub=`, `ssub=`;
     /// flag `P` when any).
     pub subscriptions: (usize, usize, usize),
+    /// Commands queued, while the client is inside MULTI (`multi=`; flag `x`).
+    pub multi: Option<usize>,
     /// Whether the client is waiting for a `CLIENT PAUSE` to end (flag `b`).
     pub blocked: bool,
     /// The wait of a blocking command (BLPOP, ...) it is in (flag `b`), for CLIENT UNBLOCK.
@@ -68,6 +70,9 @@ impl ClientState {
         }
         if self.subscriptions != (0, 0, 0) {
             flags.push('P');
+        }
+        if self.multi.is_some() {
+            flags.push('x');
         }
         if self.blocked || self.waiter.is_some() {
             flags.push('b');
@@ -111,7 +116,7 @@ impl ClientHandle {
             .unwrap_or_default();
         let qbuf = state.query_buffer;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -124,6 +129,7 @@ impl ClientHandle {
             state.subscriptions.0,
             state.subscriptions.1,
             state.subscriptions.2,
+            state.multi.map_or(-1, |n| n as i64),
             qbuf,
             16 * 1024usize.saturating_sub(qbuf.min(16 * 1024)),
             16 * 1024,
@@ -165,6 +171,7 @@ impl Clients {
                 last_interaction: now,
                 query_buffer: 0,
                 no_evict: false,
+                multi: None,
                 monitor: false,
                 subscriptions: (0, 0, 0),
                 blocked: false,

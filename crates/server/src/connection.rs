@@ -71,6 +71,8 @@ pub struct Connection {
     pub subscriptions: Subscriptions,
     /// A pause `DEBUG SLEEP` asked for; taken as part of the command, after its handler.
     pub sleep: Option<Duration>,
+    /// The queue of commands since MULTI, while in a transaction.
+    pub transaction: Option<crate::multi::Transaction>,
     /// The blocking command this client waits in, if any: no further command runs until it
     /// ends.
     blocked: Option<Blocked>,
@@ -161,6 +163,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         monitoring: false,
         subscriptions: Subscriptions::default(),
         sleep: None,
+        transaction: None,
         blocked: None,
         unblocked,
         clock: Instant::now(),
@@ -179,6 +182,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     }
     crate::monitor::stop(&mut connection);
     crate::pubsub::unsubscribe_all(&mut connection);
+    crate::multi::end(&mut connection);
     shared.clients.unregister(handle.id);
 }
 
@@ -464,19 +468,33 @@ impl Connection {
         let (spec, skip) = match self.admit(args) {
             Ok(found) => found,
             Err(refusal) => {
+                // A command refused inside MULTI fails the whole transaction, as in Redis.
+                if let Some(transaction) = &mut self.transaction {
+                    transaction.abort();
+                }
                 self.reject(refusal, skip_reply, args);
                 return Ok(());
             }
         };
         let mut started = self.clock;
         self.note_command(args, spec, skip, started);
-        if !self.monitoring && self.shared.pause.holds(spec) {
+        let pause_spec = match &self.transaction {
+            Some(transaction) if skip == 1 && spec.name == "exec" => transaction.pause_spec(spec),
+            _ => spec,
+        };
+        if !self.monitoring && self.shared.pause.holds(pause_spec) {
             // Replies to earlier commands go out now, as Redis sends them while it holds this one.
-            if !self.flush(writer).await? || !self.wait_unpaused(spec).await {
+            if !self.flush(writer).await? || !self.wait_unpaused(pause_spec).await {
                 self.close = true;
                 return Ok(());
             }
             started = Instant::now();
+        }
+        if self.transaction.is_some() && !crate::multi::runs_immediately(spec, skip) {
+            let mark = self.reply.mark();
+            crate::multi::queue(self, spec, skip, args);
+            self.drop_skipped_reply(mark, skip_reply, args);
+            return Ok(());
         }
         let mark = self.reply.mark();
         if let Some(waiter) = self.dispatch(spec, skip, args) {
@@ -547,6 +565,9 @@ impl Connection {
         let mark = self.reply.mark();
         // The client's own bytes are echoed as sent (unknown command names, ...).
         self.reply.command_error(&error);
+        if spec.is_some_and(|s| s.name == "exec") {
+            crate::multi::abort_refused_exec(self, mark);
+        }
         self.count_error(mark);
         if let Some(spec) = spec {
             self.shared.cmdstats.record_rejected(spec);
@@ -571,6 +592,10 @@ impl Connection {
         args: &[Bytes],
     ) -> Option<Arc<Waiter>> {
         match spec.handler {
+            Handler::Engine(_) if self.transaction.is_some() && spec.name == "watch" => {
+                self.reply.error("ERR WATCH inside MULTI is not allowed");
+                None
+            }
             // Borrowing the fields apart avoids touching the Arc's shared refcount per command.
             Handler::Engine(_) => {
                 let now = self.now_ms();
@@ -620,7 +645,7 @@ impl Connection {
 
     /// Counts the reply written since `mark` if it is an error (`total_error_replies`,
     /// `errorstats`); returns whether it was.
-    fn count_error(&self, mark: usize) -> bool {
+    pub(crate) fn count_error(&self, mark: usize) -> bool {
         let written = &self.reply.buf[mark..];
         if written.first() != Some(&b'-') {
             return false;
@@ -637,7 +662,7 @@ impl Connection {
     }
 
     /// What follows a command that ran: counters, slow log, latency monitor, MONITOR.
-    fn after_call(
+    pub(crate) fn after_call(
         &self,
         spec: &'static CommandSpec,
         skip: usize,

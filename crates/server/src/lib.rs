@@ -17,6 +17,8 @@
 //! - [`cmdstats`] and [`metrics`]: per-command and per-error counters, instantaneous rates.
 //! - [`slowlog`], [`latency`], [`monitor`], [`debug`]: SLOWLOG, LATENCY, MONITOR, DEBUG.
 //! - [`pause`]: CLIENT PAUSE and UNPAUSE; [`redact`]: secrets hidden from MONITOR and SLOWLOG.
+//! - [`multi`]: MULTI, EXEC and DISCARD (WATCH is the engine's).
+//! - [`pubsub`] and [`mailbox`]: pub/sub, and the per-client queue of messages.
 #![deny(missing_docs)]
 
 pub mod admin;
@@ -30,6 +32,7 @@ pub mod latency;
 pub mod mailbox;
 pub mod metrics;
 pub mod monitor;
+pub mod multi;
 pub mod pause;
 pub mod pubsub;
 pub mod redact;
