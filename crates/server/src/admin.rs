@@ -529,7 +529,9 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                         .collect()
                 } else {
                     match crate::config::find(&text) {
-                        Some(param) => vec![(text.clone(), shared.config.get(param.name))],
+                        Some(param) => {
+                            vec![(text.clone(), param.shown(&shared.config.get(param.name)))]
+                        }
                         None => Vec::new(),
                     }
                 };

@@ -43,6 +43,9 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// Checked by a function returning the canonical value or the reason it is refused.
     Custom(fn(&str) -> Result<String, String>),
+    /// Checked like [`Kind::Custom`], and shown (CONFIG GET, CONFIG REWRITE) through the
+    /// second function: for a value whose stored form must say more than Redis shows.
+    Shown(fn(&str) -> Result<String, String>, fn(&str) -> String),
 }
 
 /// One configuration parameter.
@@ -207,7 +210,11 @@ pub static PARAMS: &[Param] = &[
     param!("active-expire-effort", "1", Kind::Int { min: 1, max: 10 }),
     // Persistence and replication: only their "off" values until those features exist.
     param!("save", "", Kind::Custom(no_snapshots)),
-    param!("notify-keyspace-events", "", Kind::Custom(keyspace_events)),
+    param!(
+        "notify-keyspace-events",
+        "",
+        Kind::Shown(keyspace_events, keyspace_events_shown)
+    ),
     param!("appendonly", "no", Kind::Enum(&["no"])),
     param!("dbfilename", "dump.rdb", Kind::Text),
     param!("appendfilename", "appendonly.aof", Kind::Text, immutable),
@@ -258,12 +265,17 @@ fn no_snapshots(value: &str) -> Result<String, String> {
     }
 }
 
-/// `notify-keyspace-events`: the classes, written back as Redis writes them (`KEA` reads back
-/// as `AKE`).
+/// `notify-keyspace-events`: stored with one letter per class, so that nothing is lost (Redis
+/// shows `KEAn` as `AKE`, yet keeps the `n`).
 fn keyspace_events(value: &str) -> Result<String, String> {
     kv_engine::notify::parse_classes(value)
-        .map(kv_engine::notify::format_classes)
+        .map(kv_engine::notify::format_every_class)
         .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())
+}
+
+/// `notify-keyspace-events` as Redis shows it (`AKE` for `KEA`).
+fn keyspace_events_shown(stored: &str) -> String {
+    kv_engine::notify::format_classes(kv_engine::notify::parse_classes(stored).unwrap_or_default())
 }
 
 /// `replicaof`: kv has no replication yet, so only `no one` (or nothing) is accepted.
@@ -308,6 +320,14 @@ pub fn parse_memory(text: &str) -> Option<i64> {
 }
 
 impl Param {
+    /// The value as CONFIG GET shows it, from its stored form.
+    pub fn shown(&self, stored: &str) -> String {
+        match self.kind {
+            Kind::Shown(_, show) => show(stored),
+            _ => stored.to_string(),
+        }
+    }
+
     /// The canonical value for `raw`, or the reason it is refused (Redis's wording).
     pub fn check(&self, raw: &str) -> Result<String, String> {
         match self.kind {
@@ -350,7 +370,7 @@ impl Param {
                         words.join(", ")
                     )
                 }),
-            Kind::Custom(check) => check(raw),
+            Kind::Custom(check) | Kind::Shown(check, _) => check(raw),
         }
     }
 }
@@ -605,7 +625,8 @@ impl Config {
         for param in PARAMS {
             for name in std::iter::once(&param.name).chain(param.aliases) {
                 if kv_engine::glob::matches(pattern, name.as_bytes(), true) {
-                    out.push((*name, values.get(param.name).cloned().unwrap_or_default()));
+                    let stored = values.get(param.name).cloned().unwrap_or_default();
+                    out.push((*name, param.shown(&stored)));
                 }
             }
         }
