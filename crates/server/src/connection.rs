@@ -71,6 +71,8 @@ pub struct Connection {
     pub subscriptions: Subscriptions,
     /// A pause `DEBUG SLEEP` asked for; taken as part of the command, after its handler.
     pub sleep: Option<Duration>,
+    /// Since when the pending replies have been over the soft output buffer limit, if they are.
+    over_soft_since: Option<Instant>,
     /// The queue of commands since MULTI, while in a transaction.
     pub transaction: Option<crate::multi::Transaction>,
     /// The blocking command this client waits in, if any: no further command runs until it
@@ -164,6 +166,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         subscriptions: Subscriptions::default(),
         sleep: None,
         transaction: None,
+        over_soft_since: None,
         blocked: None,
         unblocked,
         clock: Instant::now(),
@@ -305,7 +308,10 @@ impl Connection {
     /// This connection's mailbox, made on first use.
     pub fn mailbox(&mut self) -> Arc<Mailbox> {
         self.mailbox
-            .get_or_insert_with(|| Arc::new(Mailbox::new(self.handle.clone())))
+            .get_or_insert_with(|| {
+                let limits = self.shared.config.hot.output_limits.clone();
+                Arc::new(Mailbox::new(self.handle.clone(), limits))
+            })
             .clone()
     }
 
@@ -514,7 +520,29 @@ impl Connection {
         let failed = self.count_error(mark);
         self.after_call(spec, skip, args, usec, failed);
         self.drop_skipped_reply(mark, skip_reply, args);
+        self.enforce_output_limits();
         Ok(())
+    }
+
+    /// Closes the client, dropping its pending replies, once they break the
+    /// `client-output-buffer-limit` of its class (as Redis closes it: what is over the limit is
+    /// never sent).
+    fn enforce_output_limits(&mut self) {
+        let pubsub = self.subscriptions.total() > 0;
+        let limit = self.shared.config.hot.output_limits.get(pubsub);
+        if limit.hard == 0 && limit.soft == 0 {
+            return;
+        }
+        let pending = self.reply.buf.len() + self.mailbox.as_ref().map_or(0, |m| m.len());
+        if crate::mailbox::over_limit(limit, pending as u64, &mut self.over_soft_since, u64::MAX) {
+            tracing::warn!(
+                "closing client {} ({}) that reached its output buffer limit ({pending} bytes)",
+                self.handle.id,
+                self.handle.addr
+            );
+            self.reply.buf.clear();
+            self.close = true;
+        }
     }
 
     /// Decides whether the command may run, in Redis's order: known and well-formed, DEBUG
