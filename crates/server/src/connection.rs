@@ -34,6 +34,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// mid-batch: a client's unread replies stay within this plus one reply.
 const REPLY_FLUSH_AT: usize = 1024 * 1024;
 
+/// Reply bytes Redis keeps in each client's fixed buffer, which its output buffer limits do not
+/// count.
+const REPLY_STATIC_BUFFER: usize = 16 * 1024;
+
 /// Whether replies are sent (`CLIENT REPLY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -533,7 +537,9 @@ impl Connection {
         if limit.hard == 0 && limit.soft == 0 {
             return;
         }
-        let pending = self.reply.buf.len() + self.mailbox.as_ref().map_or(0, |m| m.len());
+        // Redis leaves out the first 16 KB of replies (its client's fixed reply buffer).
+        let pending = (self.reply.buf.len() + self.mailbox.as_ref().map_or(0, |m| m.len()))
+            .saturating_sub(REPLY_STATIC_BUFFER);
         if crate::mailbox::over_limit(limit, pending as u64, &mut self.over_soft_since, u64::MAX) {
             tracing::warn!(
                 "closing client {} ({}) that reached its output buffer limit ({pending} bytes)",
