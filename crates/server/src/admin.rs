@@ -195,6 +195,7 @@ fn hello(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError>
 /// `RESET`: back to a fresh connection's state, out of MONITOR mode.
 fn reset(conn: &mut Connection) -> Result<(), CommandError> {
     crate::multi::end(conn);
+    crate::tracking::disable(conn);
     crate::monitor::stop(conn);
     crate::pubsub::unsubscribe_all(conn);
     conn.session.db = 0;
@@ -267,6 +268,10 @@ fn set_name(conn: &mut Connection, name: &[u8]) -> Result<(), CommandError> {
 fn client(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), CommandError> {
     match sub {
         "id" => conn.reply.integer(conn.handle.id as i64),
+        "tracking" => crate::tracking::client_tracking(conn, args)?,
+        "caching" => crate::tracking::client_caching(conn, args)?,
+        "getredir" => crate::tracking::client_getredir(conn),
+        "trackinginfo" => crate::tracking::client_trackinginfo(conn),
         "getname" => match conn.handle.state.lock().name.clone() {
             Some(name) => conn.reply.bulk(&name),
             None => conn.reply.null(),

@@ -215,6 +215,14 @@ pub static PARAMS: &[Param] = &[
     // Persistence and replication: only their "off" values until those features exist.
     param!("save", "", Kind::Custom(no_snapshots)),
     param!(
+        "tracking-table-max-keys",
+        "1000000",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        }
+    ),
+    param!(
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         Kind::Merge(output_buffer_limits)
@@ -325,11 +333,9 @@ fn output_buffer_limits(current: &str, raw: &str) -> Result<String, String> {
             }
         };
         let size = |w: &str| parse_memory(w).and_then(|n| u64::try_from(n).ok());
-        let (Some(hard), Some(soft), Some(soft_seconds)) = (
-            size(group[1]),
-            size(group[2]),
-            group[3].parse::<u64>().ok(),
-        ) else {
+        let (Some(hard), Some(soft), Some(soft_seconds)) =
+            (size(group[1]), size(group[2]), group[3].parse::<u64>().ok())
+        else {
             return Err(
                 "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
             );
@@ -523,6 +529,8 @@ pub struct HotValues {
     pub latency_threshold: AtomicI64,
     /// `client-output-buffer-limit` of normal and pub/sub clients.
     pub output_limits: Arc<OutputLimits>,
+    /// `tracking-table-max-keys` (0: no limit).
+    pub tracking_table_max_keys: AtomicI64,
 }
 
 /// The output buffer limits of the client classes kv has, readable without a lock (mailboxes
@@ -611,6 +619,9 @@ impl Config {
         self.hot
             .latency_threshold
             .store(self.int("latency-monitor-threshold"), Ordering::Relaxed);
+        self.hot
+            .tracking_table_max_keys
+            .store(self.int("tracking-table-max-keys"), Ordering::Relaxed);
         let [normal, _replica, pubsub] =
             read_output_limits(&self.get("client-output-buffer-limit"));
         self.hot.output_limits.store(false, normal);

@@ -79,6 +79,10 @@ pub struct Connection {
     over_soft_since: Option<Instant>,
     /// The queue of commands since MULTI, while in a transaction.
     pub transaction: Option<crate::multi::Transaction>,
+    /// The client-side caching options, while tracking is on.
+    pub tracking: Option<crate::tracking::Options>,
+    /// `CLIENT CACHING YES|NO`, for the next command.
+    pub caching: Option<bool>,
     /// The blocking command this client waits in, if any: no further command runs until it
     /// ends.
     blocked: Option<Blocked>,
@@ -160,6 +164,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         handle: handle.clone(),
         session: Session {
             waker: Some(waker),
+            client_id: handle.id,
             ..Session::default()
         },
         reply: Reply::new(Protocol::Resp2),
@@ -170,6 +175,8 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         subscriptions: Subscriptions::default(),
         sleep: None,
         transaction: None,
+        tracking: None,
+        caching: None,
         over_soft_since: None,
         blocked: None,
         unblocked,
@@ -190,6 +197,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     crate::monitor::stop(&mut connection);
     crate::pubsub::unsubscribe_all(&mut connection);
     crate::multi::end(&mut connection);
+    crate::tracking::disable(&mut connection);
     shared.clients.unregister(handle.id);
 }
 
@@ -314,7 +322,9 @@ impl Connection {
         self.mailbox
             .get_or_insert_with(|| {
                 let limits = self.shared.config.hot.output_limits.clone();
-                Arc::new(Mailbox::new(self.handle.clone(), limits))
+                let mailbox = Arc::new(Mailbox::new(self.handle.clone(), limits));
+                let _ = self.handle.mailbox.set(Arc::downgrade(&mailbox));
+                mailbox
             })
             .clone()
     }
@@ -512,6 +522,9 @@ impl Connection {
         }
         if self.subscriptions.total() > 0 {
             self.deliver_own_messages(mark);
+        }
+        if self.tracking.is_some() {
+            crate::tracking::after_command(self, spec, skip, args);
         }
         if let Some(pause) = self.sleep.take() {
             if !self.sleep_unless_killed(pause).await {
@@ -752,6 +765,10 @@ impl Connection {
     pub fn set_protocol(&mut self, protocol: Protocol) {
         self.session.protocol = protocol;
         self.reply.protocol = protocol;
+        if protocol == Protocol::Resp3 {
+            // A RESP3 client can be sent invalidations redirected to it.
+            self.mailbox();
+        }
         // A subscriber's messages follow its protocol.
         crate::pubsub::note_mode(self);
         self.handle.state.lock().resp = if protocol == Protocol::Resp3 { 3 } else { 2 };

@@ -18,6 +18,7 @@
 //! - [`slowlog`], [`latency`], [`monitor`], [`debug`]: SLOWLOG, LATENCY, MONITOR, DEBUG.
 //! - [`pause`]: CLIENT PAUSE and UNPAUSE; [`redact`]: secrets hidden from MONITOR and SLOWLOG.
 //! - [`multi`]: MULTI, EXEC and DISCARD (WATCH is the engine's).
+//! - [`tracking`]: client-side caching (CLIENT TRACKING and its invalidations).
 //! - [`pubsub`] and [`mailbox`]: pub/sub, and the per-client queue of messages.
 #![deny(missing_docs)]
 
@@ -38,6 +39,7 @@ pub mod pubsub;
 pub mod redact;
 pub mod server;
 pub mod slowlog;
+pub mod tracking;
 
 pub use config::Config;
 pub use server::{run, Shared};

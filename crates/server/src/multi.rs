@@ -172,6 +172,9 @@ fn exec_queue(conn: &mut Connection) -> Result<(), CommandError> {
             }
             Handler::Server | Handler::Container => run_server_command(conn, spec, args, &locked),
         }
+        if conn.tracking.is_some() {
+            crate::tracking::after_command(conn, spec, skip, args);
+        }
         let usec = started.elapsed().as_micros() as u64;
         let failed = conn.count_error(mark);
         conn.after_call(spec, skip, args, usec, failed);
