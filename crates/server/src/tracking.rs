@@ -109,10 +109,12 @@ impl Tracking {
         };
         let clients = self.clients.read();
         for id in remembered.iter().flatten() {
-            if let Some(tracker) = clients.get(id) {
-                if !tracker.options.bcast && !(tracker.options.noloop && modifier == Some(*id)) {
-                    send(tracker, Some(key));
-                }
+            let Some(tracker) = clients.get(id) else {
+                continue;
+            };
+            let own_change = tracker.options.noloop && modifier == Some(*id);
+            if !tracker.options.bcast && !own_change {
+                send(tracker, Some(key));
             }
         }
         for tracker in clients.values().filter(|t| t.options.bcast) {
@@ -459,10 +461,15 @@ pub fn after_command(conn: &mut Connection, spec: &CommandSpec, skip: usize, arg
     let Some(options) = &conn.tracking else {
         return;
     };
-    let remember = spec.has(Flags::READONLY)
-        && !options.bcast
-        && !(options.optin && conn.caching != Some(true))
-        && !(options.optout && conn.caching == Some(false));
+    // OPTIN remembers only after CLIENT CACHING YES, OPTOUT all but after CLIENT CACHING NO.
+    let wanted = if options.optin {
+        conn.caching == Some(true)
+    } else if options.optout {
+        conn.caching != Some(false)
+    } else {
+        true
+    };
+    let remember = spec.has(Flags::READONLY) && !options.bcast && wanted;
     if remember {
         let keys = spec.keys_in(args);
         let keys = keys.into_iter().filter_map(|p| args.get(p)).map(|k| &k[..]);
