@@ -400,6 +400,8 @@ pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     let asynchronous = flush_mode(args)?;
     let watches = &ctx.engine.keyspace.watches;
     watches.touch_db(ctx.locked, ctx.db(), None, ctx.now);
+    let tracking = &ctx.engine.keyspace.tracking;
+    tracking.invalidate(None, Some(ctx.session.client_id));
     let removed = ctx.locked.clear(ctx.db());
     free_flushed(removed, asynchronous);
     reply.ok();
@@ -416,6 +418,8 @@ pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
             .watches
             .touch_db(ctx.locked, db, None, ctx.now);
     }
+    let tracking = &ctx.engine.keyspace.tracking;
+    tracking.invalidate(None, Some(ctx.session.client_id));
     let removed = (0..databases).flat_map(|db| ctx.locked.clear(db)).collect();
     free_flushed(removed, asynchronous);
     reply.ok();

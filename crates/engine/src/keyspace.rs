@@ -105,6 +105,8 @@ pub struct Keyspace {
     pub events: KeyEvents,
     /// The keys clients WATCH.
     pub watches: Watches,
+    /// Where the invalidations of client-side caching go.
+    pub tracking: crate::tracking::KeyTracking,
 }
 
 /// One shard's key count, on a cache line of its own: written under the shard's lock by
@@ -163,6 +165,7 @@ impl Keyspace {
             expired_subkeys: AtomicU64::new(0),
             events: KeyEvents::default(),
             watches: Watches::default(),
+            tracking: Default::default(),
         }
     }
 
@@ -233,10 +236,12 @@ impl Keyspace {
         })
     }
 
-    /// Records that `key` in `db` changed (Redis's `signalModifiedKey`): the transactions
-    /// watching it will fail. Called with the key's shard held for writing.
-    pub fn signal_modified(&self, locked: &Locked<'_>, db: usize, key: &[u8]) {
+    /// Records that `key` in `db` changed (Redis's `signalModifiedKey`), by `client` if a
+    /// client's command changed it: the transactions watching it will fail, and the clients
+    /// caching it are told. Called with the key's shard held for writing.
+    pub fn signal_modified(&self, locked: &Locked<'_>, db: usize, key: &[u8], client: Option<u64>) {
         self.watches.touch(db, key, || locked.contains_raw(db, key));
+        self.tracking.invalidate(Some(key), client);
     }
 
     /// Reports the deletion of `key`'s `entry`, found expired at `now`: counts it, publishes
@@ -252,6 +257,7 @@ impl Keyspace {
             self.events.publish(EventClass::GENERIC, "del", db, key);
         }
         self.watches.touch(db, key, || false);
+        self.tracking.invalidate(Some(key), None);
     }
 
     /// Number of volatile keys in `db`.
@@ -770,6 +776,7 @@ impl<'a> Locked<'a> {
                     .events
                     .publish(EventClass::EXPIRED, "expired", db, &key);
                 keyspace.watches.touch(db, &key, || false);
+                keyspace.tracking.invalidate(Some(&key), None);
             }
             deleted += 1;
         }
@@ -859,6 +866,7 @@ impl<'a> Locked<'a> {
             if !hash.is_empty() {
                 if removed > 0 {
                     keyspace.watches.touch(db, &key, || true);
+                    keyspace.tracking.invalidate(Some(&key), None);
                 }
                 if let Some(next) = hash.min_expiry() {
                     index.insert((next, key));
@@ -874,6 +882,7 @@ impl<'a> Locked<'a> {
                 .events
                 .publish(EventClass::GENERIC, "del", db, &key);
             keyspace.watches.touch(db, &key, || false);
+            keyspace.tracking.invalidate(Some(&key), None);
         }
         keyspace
             .expired_subkeys

@@ -62,6 +62,7 @@ pub mod t_sort;
 pub mod t_string;
 pub mod t_zset;
 pub mod table;
+pub mod tracking;
 mod value;
 pub mod zset;
 
@@ -181,6 +182,9 @@ pub struct Session {
     pub waker: Option<Waker>,
     /// The keys the client WATCHes, if any.
     pub watching: Option<WatchList>,
+    /// The client's id (CLIENT ID), for the invalidations of client-side caching; 0 for an
+    /// internal session.
+    pub client_id: u64,
 }
 
 /// Everything a running command can reach.
@@ -248,7 +252,7 @@ impl Ctx<'_, '_> {
     /// [`Ctx::modified`] for a key of database `db` (MOVE, COPY ... DB).
     pub fn modified_in(&self, db: usize, class: EventClass, event: &str, key: &[u8]) {
         let keyspace = &self.engine.keyspace;
-        keyspace.signal_modified(self.locked, db, key);
+        keyspace.signal_modified(self.locked, db, key, Some(self.session.client_id));
         keyspace.events.publish(class, event, db, key);
     }
 

@@ -129,6 +129,22 @@ pub fn format_classes(classes: EventClass) -> String {
     out
 }
 
+/// Writes a set of classes with one letter per class (never `A`), so that reading it back
+/// gives the same set: the form kv stores, where Redis's own form loses an `n` next to `A`.
+pub fn format_every_class(classes: EventClass) -> String {
+    let mut out = String::new();
+    for (letter, class) in LETTERS.iter().copied().chain([
+        ('K', EventClass::KEYSPACE),
+        ('E', EventClass::KEYEVENT),
+        ('m', EventClass::KEY_MISS),
+    ]) {
+        if classes.contains(class) {
+            out.push(letter);
+        }
+    }
+    out
+}
+
 /// Where the engine publishes a notification: `(channel, message)`.
 pub type Sink = Box<dyn Fn(&[u8], &[u8]) + Send + Sync>;
 

@@ -10,8 +10,13 @@ const CONTAINER: Handler = Handler::Container;
 
 /// The subcommands of CLIENT kv implements.
 static CLIENT: &[CommandSpec] = &[
+    command!("caching", 3, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "6.0.0", "O(1)",
+        "Says whether the keys of the next command are remembered for client-side caching (OPTIN and OPTOUT modes).",
+        "YES | NO"),
     command!("getname", 2, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "2.6.9", "O(1)",
         "Returns the name of the connection.", ""),
+    command!("getredir", 2, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "6.0.0", "O(1)",
+        "Returns the id of the client tracking invalidations are redirected to, 0 for none, or -1 without tracking.", ""),
     command!("help", 2, [LOADING, STALE], NO_KEYS, Connection, SERVER, "5.0.0", "O(1)",
         "Explains the CLIENT subcommands.", ""),
     command!("id", 2, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "5.0.0", "O(1)",
@@ -34,6 +39,12 @@ static CLIENT: &[CommandSpec] = &[
         "Instructs the server whether to reply to commands.", "ON | OFF | SKIP"),
     command!("setname", 3, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "2.6.9", "O(1)",
         "Sets the name of the connection.", "connection-name"),
+    command!("tracking", -3, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "6.0.0",
+        "O(1). Some options may introduce additional complexity.",
+        "Turns client-side caching support on or off: invalidation messages for the keys the client reads, or for every key under some prefixes.",
+        "ON | OFF [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"),
+    command!("trackinginfo", 2, [NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "6.2.0", "O(1)",
+        "Describes the client-side caching state of the connection.", ""),
     command!("unblock", -3, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Connection, SERVER, "5.0.0",
         "O(log N) where N is the number of client connections",
         "Ends the wait of a client blocked in a blocking command, as a timeout or an error.",

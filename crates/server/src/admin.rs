@@ -44,6 +44,9 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
             Ok(())
         }
         (None, "debug") => crate::debug::command(conn, args),
+        (None, "multi") => crate::multi::multi(conn),
+        (None, "exec") => crate::multi::exec(conn),
+        (None, "discard") => crate::multi::discard(conn),
         (
             None,
             name @ ("subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "publish"
@@ -191,6 +194,8 @@ fn hello(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError>
 
 /// `RESET`: back to a fresh connection's state, out of MONITOR mode.
 fn reset(conn: &mut Connection) -> Result<(), CommandError> {
+    crate::multi::end(conn);
+    crate::tracking::disable(conn);
     crate::monitor::stop(conn);
     crate::pubsub::unsubscribe_all(conn);
     conn.session.db = 0;
@@ -263,6 +268,10 @@ fn set_name(conn: &mut Connection, name: &[u8]) -> Result<(), CommandError> {
 fn client(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), CommandError> {
     match sub {
         "id" => conn.reply.integer(conn.handle.id as i64),
+        "tracking" => crate::tracking::client_tracking(conn, args)?,
+        "caching" => crate::tracking::client_caching(conn, args)?,
+        "getredir" => crate::tracking::client_getredir(conn),
+        "trackinginfo" => crate::tracking::client_trackinginfo(conn),
         "getname" => match conn.handle.state.lock().name.clone() {
             Some(name) => conn.reply.bulk(&name),
             None => conn.reply.null(),
@@ -525,7 +534,9 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                         .collect()
                 } else {
                     match crate::config::find(&text) {
-                        Some(param) => vec![(text.clone(), shared.config.get(param.name))],
+                        Some(param) => {
+                            vec![(text.clone(), param.shown(&shared.config.get(param.name)))]
+                        }
                         None => Vec::new(),
                     }
                 };

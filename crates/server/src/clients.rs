@@ -29,6 +29,9 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Wakes the connection when it is killed.
     pub kill: Notify,
+    /// The connection's mailbox, once it has one: where other connections deliver to it
+    /// (invalidations redirected to it).
+    pub mailbox: std::sync::OnceLock<std::sync::Weak<crate::mailbox::Mailbox>>,
 }
 
 /// The mutable part of a client's description.
@@ -53,6 +56,15 @@ pub struct ClientState {
     /// Channels, patterns and shard channels it subscribes to (`sub=`, `psub=`, `ssub=`;
     /// flag `P` when any).
     pub subscriptions: (usize, usize, usize),
+    /// With tracking on, the client its invalidations are redirected to (0: none; `redir=`,
+    /// flag `t`).
+    pub tracking_redirect: Option<u64>,
+    /// Tracking in BCAST mode (flag `B`).
+    pub tracking_bcast: bool,
+    /// The client invalidations are redirected to is gone (flag `R`).
+    pub tracking_broken: bool,
+    /// Commands queued, while the client is inside MULTI (`multi=`; flag `x`).
+    pub multi: Option<usize>,
     /// Whether the client is waiting for a `CLIENT PAUSE` to end (flag `b`).
     pub blocked: bool,
     /// The wait of a blocking command (BLPOP, ...) it is in (flag `b`), for CLIENT UNBLOCK.
@@ -69,8 +81,20 @@ impl ClientState {
         if self.subscriptions != (0, 0, 0) {
             flags.push('P');
         }
+        if self.multi.is_some() {
+            flags.push('x');
+        }
         if self.blocked || self.waiter.is_some() {
             flags.push('b');
+        }
+        if self.tracking_redirect.is_some() {
+            flags.push('t');
+        }
+        if self.tracking_broken {
+            flags.push('R');
+        }
+        if self.tracking_bcast {
+            flags.push('B');
         }
         if self.no_evict {
             flags.push('e');
@@ -111,7 +135,7 @@ impl ClientHandle {
             .unwrap_or_default();
         let qbuf = state.query_buffer;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -124,6 +148,7 @@ impl ClientHandle {
             state.subscriptions.0,
             state.subscriptions.1,
             state.subscriptions.2,
+            state.multi.map_or(-1, |n| n as i64),
             qbuf,
             16 * 1024usize.saturating_sub(qbuf.min(16 * 1024)),
             16 * 1024,
@@ -134,8 +159,14 @@ impl ClientHandle {
                 (Some(container), name) => format!("{container}|{name}"),
                 (None, name) => name.to_string(),
             },
+            state.tracking_redirect.map_or(-1, |id| id as i64),
             state.resp,
         )
+    }
+
+    /// The connection's mailbox, if it has one.
+    pub fn mailbox(&self) -> Option<Arc<crate::mailbox::Mailbox>> {
+        self.mailbox.get().and_then(std::sync::Weak::upgrade)
     }
 }
 
@@ -165,6 +196,10 @@ impl Clients {
                 last_interaction: now,
                 query_buffer: 0,
                 no_evict: false,
+                multi: None,
+                tracking_redirect: None,
+                tracking_bcast: false,
+                tracking_broken: false,
                 monitor: false,
                 subscriptions: (0, 0, 0),
                 blocked: false,
@@ -172,6 +207,7 @@ impl Clients {
             }),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            mailbox: std::sync::OnceLock::new(),
         });
         self.by_id.insert(id, handle.clone());
         handle

@@ -14,7 +14,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 
@@ -43,6 +44,12 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// Checked by a function returning the canonical value or the reason it is refused.
     Custom(fn(&str) -> Result<String, String>),
+    /// Checked by a function that also receives the current value, which a new value may
+    /// change only in part (`client-output-buffer-limit pubsub ...` leaves the other classes).
+    Merge(fn(&str, &str) -> Result<String, String>),
+    /// Checked like [`Kind::Custom`], and shown (CONFIG GET, CONFIG REWRITE) through the
+    /// second function: for a value whose stored form must say more than Redis shows.
+    Shown(fn(&str) -> Result<String, String>, fn(&str) -> String),
 }
 
 /// One configuration parameter.
@@ -207,7 +214,24 @@ pub static PARAMS: &[Param] = &[
     param!("active-expire-effort", "1", Kind::Int { min: 1, max: 10 }),
     // Persistence and replication: only their "off" values until those features exist.
     param!("save", "", Kind::Custom(no_snapshots)),
-    param!("notify-keyspace-events", "", Kind::Custom(keyspace_events)),
+    param!(
+        "tracking-table-max-keys",
+        "1000000",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        }
+    ),
+    param!(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::Merge(output_buffer_limits)
+    ),
+    param!(
+        "notify-keyspace-events",
+        "",
+        Kind::Shown(keyspace_events, keyspace_events_shown)
+    ),
     param!("appendonly", "no", Kind::Enum(&["no"])),
     param!("dbfilename", "dump.rdb", Kind::Text),
     param!("appendfilename", "appendonly.aof", Kind::Text, immutable),
@@ -258,12 +282,89 @@ fn no_snapshots(value: &str) -> Result<String, String> {
     }
 }
 
-/// `notify-keyspace-events`: the classes, written back as Redis writes them (`KEA` reads back
-/// as `AKE`).
+/// The classes of `client-output-buffer-limit`, in the order Redis writes them.
+const OUTPUT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// One class's `client-output-buffer-limit`: bytes, bytes, seconds (0: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Past this, the client is disconnected at once.
+    pub hard: u64,
+    /// Past this for longer than `soft_seconds`, the client is disconnected.
+    pub soft: u64,
+    /// How long the soft limit may be exceeded.
+    pub soft_seconds: u64,
+}
+
+/// Reads a stored `client-output-buffer-limit` value: the limits of normal, replica and
+/// pub/sub clients.
+fn read_output_limits(value: &str) -> [OutputLimit; 3] {
+    let mut limits = [OutputLimit::default(); 3];
+    let words: Vec<&str> = value.split_whitespace().collect();
+    for group in words.chunks_exact(4) {
+        let class = OUTPUT_CLASSES.iter().position(|c| *c == group[0]);
+        let number = |w: &str| w.parse::<u64>().unwrap_or(0);
+        if let Some(class) = class {
+            limits[class] = OutputLimit {
+                hard: number(group[1]),
+                soft: number(group[2]),
+                soft_seconds: number(group[3]),
+            };
+        }
+    }
+    limits
+}
+
+/// `client-output-buffer-limit <class> <hard> <soft> <seconds> ...`: the classes given
+/// replace theirs in `current`, the others stay (as in Redis); sizes take units (`32mb`).
+fn output_buffer_limits(current: &str, raw: &str) -> Result<String, String> {
+    let words: Vec<&str> = raw.split_whitespace().collect();
+    if words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut limits = read_output_limits(current);
+    for group in words.chunks_exact(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let size = |w: &str| parse_memory(w).and_then(|n| u64::try_from(n).ok());
+        let (Some(hard), Some(soft), Some(soft_seconds)) =
+            (size(group[1]), size(group[2]), group[3].parse::<u64>().ok())
+        else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        limits[class] = OutputLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+    }
+    Ok(OUTPUT_CLASSES
+        .iter()
+        .zip(limits)
+        .map(|(class, l)| format!("{class} {} {} {}", l.hard, l.soft, l.soft_seconds))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// `notify-keyspace-events`: stored with one letter per class, so that nothing is lost (Redis
+/// shows `KEAn` as `AKE`, yet keeps the `n`).
 fn keyspace_events(value: &str) -> Result<String, String> {
     kv_engine::notify::parse_classes(value)
-        .map(kv_engine::notify::format_classes)
+        .map(kv_engine::notify::format_every_class)
         .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())
+}
+
+/// `notify-keyspace-events` as Redis shows it (`AKE` for `KEA`).
+fn keyspace_events_shown(stored: &str) -> String {
+    kv_engine::notify::format_classes(kv_engine::notify::parse_classes(stored).unwrap_or_default())
 }
 
 /// `replicaof`: kv has no replication yet, so only `no one` (or nothing) is accepted.
@@ -308,9 +409,19 @@ pub fn parse_memory(text: &str) -> Option<i64> {
 }
 
 impl Param {
-    /// The canonical value for `raw`, or the reason it is refused (Redis's wording).
-    pub fn check(&self, raw: &str) -> Result<String, String> {
+    /// The value as CONFIG GET shows it, from its stored form.
+    pub fn shown(&self, stored: &str) -> String {
         match self.kind {
+            Kind::Shown(_, show) => show(stored),
+            _ => stored.to_string(),
+        }
+    }
+
+    /// The canonical value for `raw`, or the reason it is refused (Redis's wording), when the
+    /// value is `current` now.
+    pub fn check(&self, raw: &str, current: &str) -> Result<String, String> {
+        match self.kind {
+            Kind::Merge(merge) => merge(current, raw),
             Kind::Bool => match raw.to_ascii_lowercase().as_str() {
                 "yes" => Ok("yes".into()),
                 "no" => Ok("no".into()),
@@ -350,7 +461,7 @@ impl Param {
                         words.join(", ")
                     )
                 }),
-            Kind::Custom(check) => check(raw),
+            Kind::Custom(check) | Kind::Shown(check, _) => check(raw),
         }
     }
 }
@@ -416,6 +527,39 @@ pub struct HotValues {
     pub slowlog_max_len: AtomicI64,
     /// `latency-monitor-threshold`, in milliseconds (0: the latency monitor is off).
     pub latency_threshold: AtomicI64,
+    /// `client-output-buffer-limit` of normal and pub/sub clients.
+    pub output_limits: Arc<OutputLimits>,
+    /// `tracking-table-max-keys` (0: no limit).
+    pub tracking_table_max_keys: AtomicI64,
+}
+
+/// The output buffer limits of the client classes kv has, readable without a lock (mailboxes
+/// check them on every message).
+#[derive(Debug, Default)]
+pub struct OutputLimits {
+    /// Normal clients (MONITOR clients included, as in Redis).
+    pub normal: [AtomicU64; 3],
+    /// Clients that subscribe to channels, patterns or shard channels.
+    pub pubsub: [AtomicU64; 3],
+}
+
+impl OutputLimits {
+    /// The limits of the pub/sub class, or of the normal class.
+    pub fn get(&self, pubsub: bool) -> OutputLimit {
+        let [hard, soft, soft_seconds] = if pubsub { &self.pubsub } else { &self.normal };
+        OutputLimit {
+            hard: hard.load(Ordering::Relaxed),
+            soft: soft.load(Ordering::Relaxed),
+            soft_seconds: soft_seconds.load(Ordering::Relaxed),
+        }
+    }
+
+    fn store(&self, pubsub: bool, limit: OutputLimit) {
+        let [hard, soft, soft_seconds] = if pubsub { &self.pubsub } else { &self.normal };
+        hard.store(limit.hard, Ordering::Relaxed);
+        soft.store(limit.soft, Ordering::Relaxed);
+        soft_seconds.store(limit.soft_seconds, Ordering::Relaxed);
+    }
 }
 
 /// Why a configuration could not be loaded.
@@ -475,6 +619,13 @@ impl Config {
         self.hot
             .latency_threshold
             .store(self.int("latency-monitor-threshold"), Ordering::Relaxed);
+        self.hot
+            .tracking_table_max_keys
+            .store(self.int("tracking-table-max-keys"), Ordering::Relaxed);
+        let [normal, _replica, pubsub] =
+            read_output_limits(&self.get("client-output-buffer-limit"));
+        self.hot.output_limits.store(false, normal);
+        self.hot.output_limits.store(true, pubsub);
     }
 
     /// Reads `kv-server [config-file] [--name value ...]` as redis-server does: the file first,
@@ -508,7 +659,7 @@ impl Config {
             let param = find(name)
                 .ok_or_else(|| ConfigError::Args(format!("unknown option '--{name}'")))?;
             let value = param
-                .check(&values.join(" "))
+                .check(&values.join(" "), &config.get(param.name))
                 .map_err(|m| ConfigError::Args(format!("--{name}: {m}")))?;
             config.values.write().insert(param.name, value);
         }
@@ -540,7 +691,9 @@ impl Config {
             };
             let param = find(name)
                 .ok_or_else(|| error("Bad directive or wrong number of arguments".into()))?;
-            let value = param.check(&values.join(" ")).map_err(error)?;
+            let value = param
+                .check(&values.join(" "), &self.get(param.name))
+                .map_err(error)?;
             self.values.write().insert(param.name, value);
         }
         self.refresh_hot();
@@ -581,7 +734,9 @@ impl Config {
             if checked.iter().any(|(p, _)| p.name == param.name) {
                 return Err(failed("duplicate parameter"));
             }
-            let value = param.check(raw).map_err(|why| failed(&why))?;
+            let value = param
+                .check(raw, &self.get(param.name))
+                .map_err(|why| failed(&why))?;
             checked.push((param, value));
         }
         let changed = {
@@ -605,7 +760,8 @@ impl Config {
         for param in PARAMS {
             for name in std::iter::once(&param.name).chain(param.aliases) {
                 if kv_engine::glob::matches(pattern, name.as_bytes(), true) {
-                    out.push((*name, values.get(param.name).cloned().unwrap_or_default()));
+                    let stored = values.get(param.name).cloned().unwrap_or_default();
+                    out.push((*name, param.shown(&stored)));
                 }
             }
         }
@@ -679,16 +835,16 @@ mod tests {
     fn values_are_checked_with_redis_wording() {
         let maxclients = find("maxclients").unwrap();
         assert_eq!(
-            maxclients.check("0"),
+            maxclients.check("0", ""),
             Err("argument must be between 1 and 4294967295 inclusive".into())
         );
         assert_eq!(
-            maxclients.check("abc"),
+            maxclients.check("abc", ""),
             Err("argument couldn't be parsed into an integer".into())
         );
-        assert_eq!(find("hz").unwrap().check("1000"), Ok("500".into()));
+        assert_eq!(find("hz").unwrap().check("1000", ""), Ok("500".into()));
         assert_eq!(
-            find("protected-mode").unwrap().check("YES"),
+            find("protected-mode").unwrap().check("YES", ""),
             Ok("yes".into())
         );
         assert_eq!(find("SLAVEOF").unwrap().name, "replicaof");

@@ -34,6 +34,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// mid-batch: a client's unread replies stay within this plus one reply.
 const REPLY_FLUSH_AT: usize = 1024 * 1024;
 
+/// Reply bytes Redis keeps in each client's fixed buffer, which its output buffer limits do not
+/// count.
+const REPLY_STATIC_BUFFER: usize = 16 * 1024;
+
 /// Whether replies are sent (`CLIENT REPLY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyMode {
@@ -71,6 +75,14 @@ pub struct Connection {
     pub subscriptions: Subscriptions,
     /// A pause `DEBUG SLEEP` asked for; taken as part of the command, after its handler.
     pub sleep: Option<Duration>,
+    /// Since when the pending replies have been over the soft output buffer limit, if they are.
+    over_soft_since: Option<Instant>,
+    /// The queue of commands since MULTI, while in a transaction.
+    pub transaction: Option<crate::multi::Transaction>,
+    /// The client-side caching options, while tracking is on.
+    pub tracking: Option<crate::tracking::Options>,
+    /// `CLIENT CACHING YES|NO`, for the next command.
+    pub caching: Option<bool>,
     /// The blocking command this client waits in, if any: no further command runs until it
     /// ends.
     blocked: Option<Blocked>,
@@ -152,6 +164,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         handle: handle.clone(),
         session: Session {
             waker: Some(waker),
+            client_id: handle.id,
             ..Session::default()
         },
         reply: Reply::new(Protocol::Resp2),
@@ -161,6 +174,10 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         monitoring: false,
         subscriptions: Subscriptions::default(),
         sleep: None,
+        transaction: None,
+        tracking: None,
+        caching: None,
+        over_soft_since: None,
         blocked: None,
         unblocked,
         clock: Instant::now(),
@@ -179,6 +196,8 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     }
     crate::monitor::stop(&mut connection);
     crate::pubsub::unsubscribe_all(&mut connection);
+    crate::multi::end(&mut connection);
+    crate::tracking::disable(&mut connection);
     shared.clients.unregister(handle.id);
 }
 
@@ -301,7 +320,12 @@ impl Connection {
     /// This connection's mailbox, made on first use.
     pub fn mailbox(&mut self) -> Arc<Mailbox> {
         self.mailbox
-            .get_or_insert_with(|| Arc::new(Mailbox::new(self.handle.clone())))
+            .get_or_insert_with(|| {
+                let limits = self.shared.config.hot.output_limits.clone();
+                let mailbox = Arc::new(Mailbox::new(self.handle.clone(), limits));
+                let _ = self.handle.mailbox.set(Arc::downgrade(&mailbox));
+                mailbox
+            })
             .clone()
     }
 
@@ -464,19 +488,33 @@ impl Connection {
         let (spec, skip) = match self.admit(args) {
             Ok(found) => found,
             Err(refusal) => {
+                // A command refused inside MULTI fails the whole transaction, as in Redis.
+                if let Some(transaction) = &mut self.transaction {
+                    transaction.abort();
+                }
                 self.reject(refusal, skip_reply, args);
                 return Ok(());
             }
         };
         let mut started = self.clock;
         self.note_command(args, spec, skip, started);
-        if !self.monitoring && self.shared.pause.holds(spec) {
+        let pause_spec = match &self.transaction {
+            Some(transaction) if skip == 1 && spec.name == "exec" => transaction.pause_spec(spec),
+            _ => spec,
+        };
+        if !self.monitoring && self.shared.pause.holds(pause_spec) {
             // Replies to earlier commands go out now, as Redis sends them while it holds this one.
-            if !self.flush(writer).await? || !self.wait_unpaused(spec).await {
+            if !self.flush(writer).await? || !self.wait_unpaused(pause_spec).await {
                 self.close = true;
                 return Ok(());
             }
             started = Instant::now();
+        }
+        if self.transaction.is_some() && !crate::multi::runs_immediately(spec, skip) {
+            let mark = self.reply.mark();
+            crate::multi::queue(self, spec, skip, args);
+            self.drop_skipped_reply(mark, skip_reply, args);
+            return Ok(());
         }
         let mark = self.reply.mark();
         if let Some(waiter) = self.dispatch(spec, skip, args) {
@@ -484,6 +522,9 @@ impl Connection {
         }
         if self.subscriptions.total() > 0 {
             self.deliver_own_messages(mark);
+        }
+        if self.tracking.is_some() {
+            crate::tracking::after_command(self, spec, skip, args);
         }
         if let Some(pause) = self.sleep.take() {
             if !self.sleep_unless_killed(pause).await {
@@ -496,7 +537,31 @@ impl Connection {
         let failed = self.count_error(mark);
         self.after_call(spec, skip, args, usec, failed);
         self.drop_skipped_reply(mark, skip_reply, args);
+        self.enforce_output_limits();
         Ok(())
+    }
+
+    /// Closes the client, dropping its pending replies, once they break the
+    /// `client-output-buffer-limit` of its class (as Redis closes it: what is over the limit is
+    /// never sent).
+    fn enforce_output_limits(&mut self) {
+        let pubsub = self.subscriptions.total() > 0;
+        let limit = self.shared.config.hot.output_limits.get(pubsub);
+        if limit.hard == 0 && limit.soft == 0 {
+            return;
+        }
+        // Redis leaves out the first 16 KB of replies (its client's fixed reply buffer).
+        let pending = (self.reply.buf.len() + self.mailbox.as_ref().map_or(0, |m| m.len()))
+            .saturating_sub(REPLY_STATIC_BUFFER);
+        if crate::mailbox::over_limit(limit, pending as u64, &mut self.over_soft_since, u64::MAX) {
+            tracing::warn!(
+                "closing client {} ({}) that reached its output buffer limit ({pending} bytes)",
+                self.handle.id,
+                self.handle.addr
+            );
+            self.reply.buf.clear();
+            self.close = true;
+        }
     }
 
     /// Decides whether the command may run, in Redis's order: known and well-formed, DEBUG
@@ -547,6 +612,9 @@ impl Connection {
         let mark = self.reply.mark();
         // The client's own bytes are echoed as sent (unknown command names, ...).
         self.reply.command_error(&error);
+        if spec.is_some_and(|s| s.name == "exec") {
+            crate::multi::abort_refused_exec(self, mark);
+        }
         self.count_error(mark);
         if let Some(spec) = spec {
             self.shared.cmdstats.record_rejected(spec);
@@ -571,6 +639,10 @@ impl Connection {
         args: &[Bytes],
     ) -> Option<Arc<Waiter>> {
         match spec.handler {
+            Handler::Engine(_) if self.transaction.is_some() && spec.name == "watch" => {
+                self.reply.error("ERR WATCH inside MULTI is not allowed");
+                None
+            }
             // Borrowing the fields apart avoids touching the Arc's shared refcount per command.
             Handler::Engine(_) => {
                 let now = self.now_ms();
@@ -620,7 +692,7 @@ impl Connection {
 
     /// Counts the reply written since `mark` if it is an error (`total_error_replies`,
     /// `errorstats`); returns whether it was.
-    fn count_error(&self, mark: usize) -> bool {
+    pub(crate) fn count_error(&self, mark: usize) -> bool {
         let written = &self.reply.buf[mark..];
         if written.first() != Some(&b'-') {
             return false;
@@ -637,7 +709,7 @@ impl Connection {
     }
 
     /// What follows a command that ran: counters, slow log, latency monitor, MONITOR.
-    fn after_call(
+    pub(crate) fn after_call(
         &self,
         spec: &'static CommandSpec,
         skip: usize,
@@ -693,6 +765,10 @@ impl Connection {
     pub fn set_protocol(&mut self, protocol: Protocol) {
         self.session.protocol = protocol;
         self.reply.protocol = protocol;
+        if protocol == Protocol::Resp3 {
+            // A RESP3 client can be sent invalidations redirected to it.
+            self.mailbox();
+        }
         // A subscriber's messages follow its protocol.
         crate::pubsub::note_mode(self);
         self.handle.state.lock().resp = if protocol == Protocol::Resp3 { 3 } else { 2 };

@@ -66,12 +66,31 @@ fn sleep(conn: &mut Connection, seconds: &[u8]) {
 /// encoding (Redis reports its RDB encoding), and the access clock. Like Redis, it reads the key
 /// without touching it and without counting a keyspace hit or miss.
 fn object(conn: &mut Connection, key: &[u8]) -> Result<(), CommandError> {
-    let keyspace = &conn.shared.engine.keyspace;
+    let shared = conn.shared.clone();
+    let keyspace = &shared.engine.keyspace;
     let db = conn.session.db;
     let locked = keyspace.lock(LockPlan {
         write: false,
         shards: kv_engine::ShardList::from_elem((db, keyspace.shard_of(key)), 1),
     });
+    object_under(conn, key, &locked)
+}
+
+/// The key of a `DEBUG OBJECT key` request, if `args` is one.
+pub fn object_key(args: &[Bytes]) -> Option<&[u8]> {
+    match args {
+        [_, sub, key] if sub.eq_ignore_ascii_case(b"object") => Some(key),
+        _ => None,
+    }
+}
+
+/// `DEBUG OBJECT key` with `key`'s shard already held by `locked` (inside EXEC).
+pub fn object_under(
+    conn: &mut Connection,
+    key: &[u8],
+    locked: &kv_engine::Locked<'_>,
+) -> Result<(), CommandError> {
+    let db = conn.session.db;
     let now = kv_engine::now_ms();
     let Some(entry) = locked.get(db, key, now)? else {
         return Err(CommandError::NoSuchKey);
@@ -84,7 +103,6 @@ fn object(conn: &mut Connection, key: &[u8]) -> Result<(), CommandError> {
         entry.value.encoding(),
         serialized_length(&entry.value),
     );
-    drop(locked);
     conn.reply.simple(&line);
     Ok(())
 }

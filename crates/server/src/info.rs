@@ -136,7 +136,7 @@ fn clients(conn: &Connection, out: &mut String) {
     field(out, "client_recent_max_output_buffer", 0);
     let blocking = &shared.engine.blocking;
     field(out, "blocked_clients", blocking.blocked_clients());
-    field(out, "tracking_clients", 0);
+    field(out, "tracking_clients", shared.tracking.client_count());
     field(
         out,
         "clients_in_timeout_table",
@@ -232,6 +232,10 @@ fn stats(conn: &Connection, out: &mut String) {
         "pubsubshard_channels",
         conn.shared.pubsub.shard_channel_count(),
     );
+    let tracking = &conn.shared.tracking;
+    field(out, "tracking_total_keys", tracking.key_count());
+    field(out, "tracking_total_items", tracking.item_count());
+    field(out, "tracking_total_prefixes", tracking.prefix_count());
     field(out, "total_error_replies", load(&s.error_replies));
 }
 

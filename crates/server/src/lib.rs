@@ -17,6 +17,9 @@
 //! - [`cmdstats`] and [`metrics`]: per-command and per-error counters, instantaneous rates.
 //! - [`slowlog`], [`latency`], [`monitor`], [`debug`]: SLOWLOG, LATENCY, MONITOR, DEBUG.
 //! - [`pause`]: CLIENT PAUSE and UNPAUSE; [`redact`]: secrets hidden from MONITOR and SLOWLOG.
+//! - [`multi`]: MULTI, EXEC and DISCARD (WATCH is the engine's).
+//! - [`tracking`]: client-side caching (CLIENT TRACKING and its invalidations).
+//! - [`pubsub`] and [`mailbox`]: pub/sub, and the per-client queue of messages.
 #![deny(missing_docs)]
 
 pub mod admin;
@@ -30,11 +33,13 @@ pub mod latency;
 pub mod mailbox;
 pub mod metrics;
 pub mod monitor;
+pub mod multi;
 pub mod pause;
 pub mod pubsub;
 pub mod redact;
 pub mod server;
 pub mod slowlog;
+pub mod tracking;
 
 pub use config::Config;
 pub use server::{run, Shared};

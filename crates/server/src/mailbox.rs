@@ -3,22 +3,27 @@
 //!
 //! Handing bytes over only appends them and wakes the receiving task, so a receiver that reads
 //! slowly never slows the clients whose commands or messages it receives (a publisher is never
-//! blocked). A mailbox is bounded in bytes: a receiver that falls [`MAX_BACKLOG`] bytes behind
-//! is disconnected (and the server logs it), as Redis disconnects a client past the hard
-//! `client-output-buffer-limit` of its class (32 MB for pub/sub clients), so memory stays
-//! bounded whatever the receiver does.
+//! blocked). A mailbox is bounded in bytes by the `client-output-buffer-limit` of its client's
+//! class, as Redis bounds a client's output buffer: past the hard limit, or past the soft limit
+//! for longer than its seconds, the receiver is disconnected (and the server logs it). A class
+//! without a hard limit (normal clients, MONITOR among them, by default) still stops at
+//! [`MAX_BACKLOG`], so memory stays bounded whatever the receiver does.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::clients::ClientHandle;
+use crate::config::{OutputLimit, OutputLimits};
 
-/// Bytes a mailbox may hold before its client is disconnected.
-pub const MAX_BACKLOG: usize = 32 * 1024 * 1024;
+/// Bytes a mailbox may hold before its client is disconnected, when its class has no hard
+/// limit.
+pub const MAX_BACKLOG: u64 = 32 * 1024 * 1024;
 
 /// What waits in a mailbox.
 #[derive(Debug, Default)]
@@ -27,6 +32,8 @@ struct Backlog {
     bytes: usize,
     /// Set once the receiver fell too far behind; nothing is queued for it after that.
     overflowed: bool,
+    /// Since when the backlog has been over the soft limit, if it is.
+    over_soft_since: Option<Instant>,
 }
 
 /// One connection's mailbox.
@@ -34,16 +41,22 @@ struct Backlog {
 pub struct Mailbox {
     client: Arc<ClientHandle>,
     backlog: Mutex<Backlog>,
+    /// The limits of every class, as configured now.
+    limits: Arc<OutputLimits>,
+    /// Whether the client subscribes to anything: its limits are then the pub/sub class's.
+    pub pubsub: AtomicBool,
     /// Wakes the receiving connection when bytes arrive.
     pub ready: Notify,
 }
 
 impl Mailbox {
     /// An empty mailbox for `client`.
-    pub fn new(client: Arc<ClientHandle>) -> Mailbox {
+    pub fn new(client: Arc<ClientHandle>, limits: Arc<OutputLimits>) -> Mailbox {
         Mailbox {
             client,
             backlog: Mutex::new(Backlog::default()),
+            limits,
+            pubsub: AtomicBool::new(false),
             ready: Notify::new(),
         }
     }
@@ -53,13 +66,15 @@ impl Mailbox {
         &self.client
     }
 
-    /// Appends `item`, or disconnects the receiver if that would exceed [`MAX_BACKLOG`].
+    /// Appends `item`, or disconnects the receiver if that takes it past its output limits.
     pub fn push(&self, item: &Bytes) {
         let mut backlog = self.backlog.lock();
         if backlog.overflowed {
             return;
         }
-        if backlog.bytes + item.len() > MAX_BACKLOG {
+        let limit = self.limits.get(self.pubsub.load(Ordering::Relaxed));
+        let total = (backlog.bytes + item.len()) as u64;
+        if over_limit(limit, total, &mut backlog.over_soft_since, MAX_BACKLOG) {
             let behind = backlog.bytes;
             *backlog = Backlog {
                 overflowed: true,
@@ -80,6 +95,11 @@ impl Mailbox {
         self.ready.notify_one();
     }
 
+    /// Bytes waiting.
+    pub fn len(&self) -> usize {
+        self.backlog.lock().bytes
+    }
+
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
         self.backlog.lock().items.is_empty()
@@ -93,4 +113,30 @@ impl Mailbox {
         }
         backlog.bytes = 0;
     }
+}
+
+/// Whether `bytes` of pending output break `limit` (with `backstop` standing in for a missing
+/// hard limit), given since when the soft limit has been exceeded, which it updates.
+/// Like Redis, a client is over its soft limit only once it has stayed above it for more than
+/// the limit's seconds.
+pub fn over_limit(
+    limit: OutputLimit,
+    bytes: u64,
+    over_soft_since: &mut Option<Instant>,
+    backstop: u64,
+) -> bool {
+    let hard = if limit.hard == 0 {
+        backstop
+    } else {
+        limit.hard
+    };
+    if bytes > hard {
+        return true;
+    }
+    if limit.soft == 0 || bytes <= limit.soft {
+        *over_soft_since = None;
+        return false;
+    }
+    let since = *over_soft_since.get_or_insert_with(Instant::now);
+    since.elapsed().as_secs() > limit.soft_seconds
 }

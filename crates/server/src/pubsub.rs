@@ -314,6 +314,11 @@ fn subscriber(conn: &mut Connection) -> Arc<Subscriber> {
 /// go, for PING, CLIENT LIST and the subscriber-mode check.
 pub fn note_mode(conn: &mut Connection) {
     conn.session.subscribed = conn.subscriptions.total() > 0;
+    if let Some(mailbox) = &conn.mailbox {
+        mailbox
+            .pubsub
+            .store(conn.session.subscribed, Ordering::Relaxed);
+    }
     if let Some(subscriber) = &conn.subscriptions.subscriber {
         subscriber
             .resp3

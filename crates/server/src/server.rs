@@ -76,6 +76,8 @@ pub struct Shared {
     /// Pub/sub subscribers by channel and pattern; shared with the engine, which publishes
     /// keyspace notifications through it.
     pub pubsub: Arc<crate::pubsub::PubSub>,
+    /// Client-side caching: the tracking clients and what they cache.
+    pub tracking: Arc<crate::tracking::Tracking>,
     /// `CLIENT PAUSE` state.
     pub pause: ClientPause,
     /// Whether the background expiry task runs (`DEBUG SET-ACTIVE-EXPIRE`).
@@ -113,6 +115,14 @@ impl Shared {
             .set_sink(Box::new(move |channel, message| {
                 notifications.publish(channel, message);
             }));
+        let tracking = Arc::new(crate::tracking::Tracking::default());
+        let invalidations = tracking.clone();
+        engine
+            .keyspace
+            .tracking
+            .set_sink(Box::new(move |key, client| {
+                invalidations.invalidate(key, client)
+            }));
         Shared {
             engine,
             config,
@@ -124,6 +134,7 @@ impl Shared {
             latency: LatencyMonitor::default(),
             monitors: Monitors::default(),
             pubsub,
+            tracking,
             pause: ClientPause::default(),
             active_expire: AtomicBool::new(true),
             started: Instant::now(),

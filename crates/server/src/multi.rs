@@ -1,0 +1,261 @@
+//! MULTI, EXEC and DISCARD: a client's queue of commands, run as one atomic step (Redis's
+//! `multi.c`; WATCH, which is about keys, is in the engine's `multi` module).
+//!
+//! Between MULTI and EXEC a command is checked as it arrives (a refused command makes the
+//! transaction fail with EXECABORT) and queued. EXEC then takes, in one acquisition, the shard
+//! locks of every queued command and of every watched key, checks the watches, and runs the
+//! queue under those locks: no other client, on any thread, can see or change the keys in
+//! between. Blocked clients the transaction's writes can serve are served once, after the
+//! whole transaction, as Redis serves them after EXEC.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use kv_engine::{CommandError, CommandSpec, Flags, Handler, LockPlan, Locked, PendingServes};
+
+use crate::connection::Connection;
+
+/// The queue of a client between MULTI and EXEC or DISCARD.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    queued: Vec<Queued>,
+    /// A command was refused while queuing: EXEC must fail (Redis's `CLIENT_DIRTY_EXEC`).
+    aborted: bool,
+}
+
+impl Transaction {
+    /// How many commands are queued (CLIENT LIST's `multi=`).
+    pub fn len(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.queued.is_empty()
+    }
+
+    /// Marks the transaction as failed, for a command refused while queuing.
+    pub fn abort(&mut self) {
+        self.aborted = true;
+    }
+
+    /// The spec a CLIENT PAUSE must judge EXEC by: its first write, if it queues one (a
+    /// `CLIENT PAUSE WRITE` holds such an EXEC, as Redis does), else EXEC itself.
+    pub fn pause_spec(&self, exec: &'static CommandSpec) -> &'static CommandSpec {
+        self.queued
+            .iter()
+            .map(|q| q.spec)
+            .find(|spec| spec.has(Flags::WRITE) || spec.has(Flags::MAY_REPLICATE))
+            .unwrap_or(exec)
+    }
+}
+
+/// One queued command.
+#[derive(Debug)]
+struct Queued {
+    spec: &'static CommandSpec,
+    skip: usize,
+    args: Vec<Bytes>,
+}
+
+/// Whether the command runs at once even inside MULTI (everything else is queued).
+pub fn runs_immediately(spec: &CommandSpec, skip: usize) -> bool {
+    skip == 1
+        && matches!(
+            spec.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+}
+
+/// Queues a command inside MULTI, or refuses it as Redis does (which fails the transaction).
+pub fn queue(conn: &mut Connection, spec: &'static CommandSpec, skip: usize, args: &[Bytes]) {
+    let Some(transaction) = &mut conn.transaction else {
+        return;
+    };
+    if spec.has(Flags::NO_MULTI) {
+        transaction.abort();
+        let mark = conn.reply.mark();
+        conn.reply
+            .error("ERR Command not allowed inside a transaction");
+        conn.count_error(mark);
+        conn.shared.cmdstats.record_rejected(spec);
+        return;
+    }
+    transaction.queued.push(Queued {
+        spec,
+        skip,
+        args: args.to_vec(),
+    });
+    let count = transaction.queued.len();
+    conn.handle.state.lock().multi = Some(count);
+    conn.reply.simple("QUEUED");
+}
+
+/// `MULTI`: starts queuing.
+pub fn multi(conn: &mut Connection) -> Result<(), CommandError> {
+    if conn.transaction.is_some() {
+        return Err(CommandError::msg("ERR MULTI calls can not be nested"));
+    }
+    conn.transaction = Some(Transaction::default());
+    conn.handle.state.lock().multi = Some(0);
+    conn.reply.ok();
+    Ok(())
+}
+
+/// `DISCARD`: drops the queue and the watches.
+pub fn discard(conn: &mut Connection) -> Result<(), CommandError> {
+    if end(conn).is_none() {
+        return Err(CommandError::msg("ERR DISCARD without MULTI"));
+    }
+    conn.reply.ok();
+    Ok(())
+}
+
+/// Leaves MULTI (if in it) and forgets the watches; returns the transaction there was.
+pub fn end(conn: &mut Connection) -> Option<Transaction> {
+    let transaction = conn.transaction.take();
+    conn.handle.state.lock().multi = None;
+    conn.shared.engine.unwatch_all(&mut conn.session);
+    transaction
+}
+
+/// `EXEC`: runs the queue atomically, or answers why not.
+pub fn exec(conn: &mut Connection) -> Result<(), CommandError> {
+    let result = exec_queue(conn);
+    // Like Redis, CLIENT LIST shows the client in its transaction until EXEC is over.
+    conn.handle.state.lock().multi = None;
+    result
+}
+
+/// EXEC's work: the checks, then the queue under one set of locks.
+fn exec_queue(conn: &mut Connection) -> Result<(), CommandError> {
+    let Some(transaction) = conn.transaction.take() else {
+        return Err(CommandError::msg("ERR EXEC without MULTI"));
+    };
+    if transaction.aborted {
+        conn.shared.engine.unwatch_all(&mut conn.session);
+        return Err(CommandError::msg(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    let shared = conn.shared.clone();
+    let engine = &shared.engine;
+    let mut locked = engine.keyspace.lock(plan(conn, &transaction.queued));
+    // One instant for the whole transaction: no key expires half-way through it.
+    let now = kv_engine::now_ms();
+    let failed = engine.watch_failed(&conn.session, &locked, now);
+    engine.unwatch_all(&mut conn.session);
+    if failed {
+        conn.reply.null_array();
+        return Ok(());
+    }
+    conn.reply.array(transaction.queued.len());
+    let mut written_dbs = Vec::new();
+    for queued in &transaction.queued {
+        let started = Instant::now();
+        let mark = conn.reply.mark();
+        let (spec, skip, args) = (queued.spec, queued.skip, &queued.args[..]);
+        match spec.handler {
+            Handler::Engine(_) => {
+                engine.run_locked(
+                    spec,
+                    skip,
+                    &mut conn.session,
+                    args,
+                    &mut conn.reply,
+                    now,
+                    &mut locked,
+                );
+                if !spec.has(Flags::READONLY) && !written_dbs.contains(&conn.session.db) {
+                    written_dbs.push(conn.session.db);
+                }
+            }
+            Handler::Server | Handler::Container => run_server_command(conn, spec, args, &locked),
+        }
+        if conn.tracking.is_some() {
+            crate::tracking::after_command(conn, spec, skip, args);
+        }
+        let usec = started.elapsed().as_micros() as u64;
+        let failed = conn.count_error(mark);
+        conn.after_call(spec, skip, args, usec, failed);
+    }
+    let mut pending = PendingServes::default();
+    for db in written_dbs {
+        pending.extend(engine.serve_blocked_in(&mut locked, db, now));
+    }
+    drop(locked);
+    engine.serve_pending(pending, now);
+    Ok(())
+}
+
+/// Turns the error just written since `mark`, refusing EXEC itself (bad arity, NOAUTH, ...),
+/// into Redis's `EXECABORT Transaction discarded because of: ...`, and ends the transaction.
+pub fn abort_refused_exec(conn: &mut Connection, mark: usize) {
+    let written = conn.reply.buf.split_off(mark);
+    let line = written.strip_prefix(b"-").unwrap_or(&written);
+    let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+    let reason = line.strip_prefix(b"ERR ").unwrap_or(line);
+    let text = format!(
+        "EXECABORT Transaction discarded because of: {}",
+        String::from_utf8_lossy(reason)
+    );
+    conn.reply.error(&text);
+    end(conn);
+}
+
+/// The locks EXEC takes: the union of its commands' plans and the shards of the watched
+/// keys, exclusive if any command writes. A SELECT in the queue moves later commands to a
+/// database the plans cannot know in advance, so it takes everything.
+fn plan(conn: &Connection, queued: &[Queued]) -> LockPlan {
+    let engine = &conn.shared.engine;
+    let session = &conn.session;
+    let mut plan = LockPlan::default();
+    engine.watched_shards(session, &mut plan);
+    let selects = queued
+        .iter()
+        .any(|q| q.skip == 1 && q.spec.name == "select");
+    for q in queued {
+        match q.spec.handler {
+            Handler::Engine(_) => {
+                let part = engine.lock_plan(q.spec, session, &q.args);
+                plan.write |= part.write;
+                if !selects {
+                    plan.shards.extend(part.shards);
+                }
+            }
+            // DEBUG OBJECT reads its key under the transaction's locks.
+            Handler::Server if q.spec.name == "debug" => {
+                if let Some(key) = crate::debug::object_key(&q.args) {
+                    plan.shards
+                        .push((session.db, engine.keyspace.shard_of(key)));
+                }
+            }
+            _ => {}
+        }
+    }
+    if selects {
+        plan.shards.clear();
+        engine.keyspace.plan_everything(&mut plan);
+    }
+    plan
+}
+
+/// Runs a queued command the server handles, under the transaction's locks: the few that
+/// read keys must use those locks instead of taking their own, which would wait forever on
+/// the ones this thread holds.
+fn run_server_command(
+    conn: &mut Connection,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    locked: &Locked<'_>,
+) {
+    if spec.name == "debug" && crate::debug::object_key(args).is_some() {
+        let mark = conn.reply.mark();
+        if let Err(e) = crate::debug::object_under(conn, &args[2], locked) {
+            conn.reply.rollback(mark);
+            conn.reply.command_error(&e);
+        }
+        return;
+    }
+    crate::admin::run(conn, spec, args);
+}

@@ -1,0 +1,167 @@
+//! `client-output-buffer-limit` over TCP: the hard and soft limits of pub/sub clients (a
+//! subscriber that stops reading is disconnected, the publisher never waits), the normal class
+//! (a reply past the hard limit closes the client instead of being sent), and CONFIG SET of one
+//! class leaving the others.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use support::{exchange, resp, Server};
+
+/// Sets `client-output-buffer-limit` to `value`.
+fn set_limits(server: &Server, value: &str) {
+    let mut con = server.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg(value)
+        .query(&mut con)
+        .unwrap();
+}
+
+/// A raw connection subscribed to `channel`, which then never reads.
+fn stuck_subscriber(server: &Server, channel: &str) -> TcpStream {
+    let mut stream = server.raw();
+    let expected = format!(
+        "*3\r\n$9\r\nsubscribe\r\n${}\r\n{channel}\r\n:1\r\n",
+        channel.len()
+    );
+    exchange(
+        &mut stream,
+        &resp(&[b"SUBSCRIBE", channel.as_bytes()]),
+        expected.len(),
+    );
+    stream
+}
+
+/// Whether the server closes `stream` within `within` (reading, and dropping, what it sent).
+fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let deadline = Instant::now() + within;
+    let mut chunk = vec![0u8; 1 << 20];
+    while Instant::now() < deadline {
+        match stream.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// How many clients CLIENT LIST shows as pub/sub clients.
+fn pubsub_clients(server: &Server) -> usize {
+    let mut con = server.client();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query(&mut con)
+        .unwrap();
+    list.lines().count()
+}
+
+/// Publishes `count` messages of `size` bytes on `channel`, pausing `pause` between them.
+fn publish(server: &Server, channel: &str, count: usize, size: usize, pause: Duration) {
+    let mut con = server.client();
+    let payload = vec![b'x'; size];
+    for _ in 0..count {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(&payload[..])
+            .query(&mut con)
+            .unwrap();
+        std::thread::sleep(pause);
+    }
+}
+
+#[test]
+fn a_subscriber_past_the_hard_limit_is_disconnected() {
+    let server = Server::kv(&[]);
+    set_limits(&server, "pubsub 256kb 0 0");
+    let mut stuck = stuck_subscriber(&server, "news");
+    let started = Instant::now();
+    // 32 MB: far past the limit and whatever the sockets buffer.
+    publish(&server, "news", 512, 64 * 1024, Duration::ZERO);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the publisher waited"
+    );
+    assert!(closed_within(&mut stuck, Duration::from_secs(10)));
+    assert_eq!(pubsub_clients(&server), 0);
+}
+
+#[test]
+fn a_subscriber_over_the_soft_limit_for_too_long_is_disconnected() {
+    let server = Server::kv(&[]);
+    set_limits(&server, "pubsub 0 128kb 1");
+    let mut stuck = stuck_subscriber(&server, "news");
+    let mut reading = stuck_subscriber(&server, "news");
+    let drain = std::thread::spawn(move || {
+        let closed = closed_within(&mut reading, Duration::from_secs(12));
+        (closed, reading)
+    });
+    // Enough to fill the stuck one's socket buffers, then more for over two seconds.
+    publish(&server, "news", 300, 64 * 1024, Duration::from_millis(15));
+    assert!(closed_within(&mut stuck, Duration::from_secs(10)));
+    let (closed, _still_connected) = drain.join().unwrap();
+    assert!(!closed, "a subscriber that reads was disconnected");
+    assert_eq!(pubsub_clients(&server), 1);
+}
+
+#[test]
+fn a_reply_past_the_normal_hard_limit_closes_the_client() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let big = vec![b'v'; 200 * 1024];
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big[..])
+        .query(&mut con)
+        .unwrap();
+    set_limits(&server, "normal 100kb 0 0");
+    let mut stream = server.raw();
+    stream.write_all(&resp(&[b"GET", b"big"])).unwrap();
+    let mut got = Vec::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.read_to_end(&mut got);
+    assert!(
+        got.is_empty(),
+        "a reply past the hard limit was sent ({} bytes)",
+        got.len()
+    );
+    // Small replies are unaffected.
+    let mut con = server.client();
+    let _: () = redis::cmd("SET")
+        .arg("small")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let small: String = redis::cmd("GET").arg("small").query(&mut con).unwrap();
+    assert_eq!(small, "v");
+}
+
+#[test]
+fn config_set_of_one_class_leaves_the_others() {
+    let server = Server::kv(&[]);
+    set_limits(&server, "pubsub 1mb 0 0");
+    set_limits(&server, "REPLICA 1 2 3");
+    let mut con = server.client();
+    let value: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("client-output-buffer-limit")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(value[1], "normal 0 0 0 slave 1 2 3 pubsub 1048576 0 0");
+}
