@@ -185,7 +185,7 @@ fn expiry_and_the_table_limit_invalidate_too() {
     let server = Server::kv(&[]);
     let mut tracker = resp3(&server);
     call(&mut tracker, &["CLIENT", "TRACKING", "ON"], "+OK\r\n");
-    other(&server, &["SET", "short", "v", "PX", "50"]);
+    other(&server, &["SET", "short", "v", "PX", "300"]);
     call(&mut tracker, &["GET", "short"], "$1\r\nv\r\n");
     let push = invalidate("short");
     assert_eq!(
