@@ -37,7 +37,7 @@
 use std::num::NonZeroU64;
 
 use crate::args::parse_i64;
-use crate::{Args, CommandError, CommandResult, Ctx, Entry, Reply, Value};
+use crate::{Args, CommandError, CommandResult, Ctx, Entry, EventClass, Reply, Value};
 
 /// The payload format version this build writes, and the newest it reads.
 pub const FORMAT_VERSION: u16 = 1;
@@ -478,14 +478,19 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         return Err(CommandError::msg("ERR Invalid TTL value, must be >= 0"));
     }
     let mut value = deserialize(payload)?;
-    if options.replace {
-        ctx.locked.remove(db, key, now)?;
-    }
+    let deleted = options.replace && ctx.locked.remove(db, key, now)?.is_some();
+    // What Redis reports when REPLACE deleted a key and nothing takes its place.
+    let report_deletion = |ctx: &Ctx<'_, '_>| {
+        if deleted {
+            ctx.modified(EventClass::GENERIC, "del", key);
+        }
+    };
     // Hash fields whose time has passed are not restored; a hash left with none is like a TTL
     // already past: nothing is created.
     if let Value::Hash(hash) = &mut value {
         hash.remove_expired(now, usize::MAX);
         if hash.is_empty() {
+            report_deletion(ctx);
             reply.ok();
             return Ok(());
         }
@@ -507,6 +512,7 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         ttl => Some(ttl.wrapping_add(now_signed)),
     };
     if expires_at.is_some_and(|at| at <= now_signed) {
+        report_deletion(ctx);
         reply.ok();
         return Ok(());
     }
@@ -519,6 +525,7 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         accessed_at: std::sync::atomic::AtomicU64::new(now.saturating_sub(idle_ms)),
     };
     ctx.locked.insert(db, key, entry, now)?;
+    ctx.modified(EventClass::GENERIC, "restore", key);
     reply.ok();
     Ok(())
 }

@@ -225,6 +225,7 @@ impl Keyspace {
         Locked {
             keyspace: self,
             held,
+            expired_seen: Default::default(),
         }
     }
 
@@ -366,6 +367,10 @@ pub struct Locked<'a> {
     keyspace: &'a Keyspace,
     /// Sorted by `(db, shard)`; inline for the usual one or two shards.
     held: smallvec::SmallVec<[Held<'a>; 2]>,
+    /// Keys [`Locked::get`] found past their TTL but could not delete (it only reads): Redis
+    /// deletes such a key on any lookup, and reports it, so the command's runner does it
+    /// after the command (see [`Locked::take_expired_seen`]).
+    expired_seen: std::cell::RefCell<Vec<(usize, CompactBytes)>>,
 }
 
 struct Held<'a> {
@@ -448,7 +453,20 @@ impl<'a> Locked<'a> {
             .raw_entry()
             .from_key_hashed_nocheck(hash, key)
             .map(|(node, _)| &node.0.entry);
-        Ok(entry.filter(|e| !e.is_expired(now)))
+        match entry {
+            Some(e) if e.is_expired(now) => {
+                self.expired_seen
+                    .borrow_mut()
+                    .push((db, CompactBytes::new(key)));
+                Ok(None)
+            }
+            live => Ok(live),
+        }
+    }
+
+    /// The keys [`Locked::get`] found expired since the last call, for deletion.
+    pub fn take_expired_seen(&mut self) -> Vec<(usize, CompactBytes)> {
+        std::mem::take(self.expired_seen.get_mut())
     }
 
     /// The live entry at `key` for changing in place (its expiry is changed with

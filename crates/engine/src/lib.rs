@@ -414,11 +414,16 @@ impl Engine {
         let plan = self.lock_plan(spec, session, args);
         let mut locked = self.keyspace.lock(plan);
         let request = self.call(handler, skip, session, args, reply, now, &mut locked);
+        let expired = self.reclaim_seen(&mut locked, now);
         let waiter = match (request, &session.waker) {
             (Some(request), Some(waker)) => Some(self.block(session, waker.clone(), request)),
             _ => None,
         };
         if self.blocking.blocked_clients() == 0 || spec.has(Flags::READONLY) {
+            drop(locked);
+            if !expired.is_empty() {
+                self.reclaim_expired(expired, now);
+            }
             return waiter;
         }
         let later = match spec.locks {
@@ -434,6 +439,9 @@ impl Engine {
             _ => self.serve_after_write(&mut locked, session.db, None, now),
         };
         drop(locked);
+        if !expired.is_empty() {
+            self.reclaim_expired(expired, now);
+        }
         self.serve_later(later, now);
         waiter
     }
@@ -490,6 +498,33 @@ impl Engine {
         let waker = session.waker.take();
         let _ = self.call(handler, skip, session, args, reply, now, locked);
         session.waker = waker;
+    }
+
+    /// Deletes, as Redis's lookups do, the keys the command found past their TTL, where
+    /// `locked` holds their shard for writing (reporting each as `expired`); returns the others,
+    /// for [`Engine::reclaim_expired`] once `locked` is released.
+    pub fn reclaim_seen(&self, locked: &mut Locked<'_>, now: u64) -> Vec<(usize, CompactBytes)> {
+        let mut later = Vec::new();
+        for (db, key) in locked.take_expired_seen() {
+            if locked.holds_for_write(db, &key) {
+                let _ = locked.get_mut(db, &key, now);
+            } else {
+                later.push((db, key));
+            }
+        }
+        later
+    }
+
+    /// Deletes the keys of `expired` that are still past their TTL at `now`, each under a write
+    /// lock of its own shard: the rest of [`Engine::reclaim_seen`].
+    pub fn reclaim_expired(&self, expired: Vec<(usize, CompactBytes)>, now: u64) {
+        for (db, key) in expired {
+            let mut locked = self.keyspace.lock(LockPlan {
+                write: true,
+                shards: smallvec::smallvec![(db, self.keyspace.shard_of(&key))],
+            });
+            let _ = locked.get_mut(db, &key, now);
+        }
     }
 
     /// After writes made with [`Engine::run_locked`], still under the same locks: serves the

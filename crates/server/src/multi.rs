@@ -179,11 +179,13 @@ fn exec_queue(conn: &mut Connection) -> Result<(), CommandError> {
         let failed = conn.count_error(mark);
         conn.after_call(spec, skip, args, usec, failed);
     }
+    let expired = engine.reclaim_seen(&mut locked, now);
     let mut pending = PendingServes::default();
     for db in written_dbs {
         pending.extend(engine.serve_blocked_in(&mut locked, db, now));
     }
     drop(locked);
+    engine.reclaim_expired(expired, now);
     engine.serve_pending(pending, now);
     Ok(())
 }
