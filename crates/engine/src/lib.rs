@@ -269,12 +269,19 @@ impl Ctx<'_, '_> {
     /// without using it (TYPE, EXISTS, TTL, OBJECT: Redis's `LOOKUP_NOTOUCH`).
     pub fn peek(&self, key: &[u8]) -> Result<Option<&Entry>, CommandError> {
         let entry = self.locked.get(self.session.db, key, self.now)?;
-        let counter = if entry.is_some() {
-            &self.engine.stats.keyspace_hits
+        if entry.is_some() {
+            self.engine
+                .stats
+                .keyspace_hits
+                .fetch_add(1, Ordering::Relaxed);
         } else {
-            &self.engine.stats.keyspace_misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+            self.engine
+                .stats
+                .keyspace_misses
+                .fetch_add(1, Ordering::Relaxed);
+            // A read of a missing key, as Redis's read lookups report it (class `m`).
+            self.notify(EventClass::KEY_MISS, "keymiss", key);
+        }
         Ok(entry)
     }
 }
