@@ -13,45 +13,67 @@ use std::time::{Duration, Instant};
 
 use support::{resp, Server};
 
-/// A raw connection that has sent `HELLO 3` (its reply read and dropped).
-fn resp3(server: &Server) -> TcpStream {
-    let mut stream = server.raw();
-    stream.write_all(&resp(&[b"HELLO", b"3"])).unwrap();
-    until(&mut stream, b"modules\r\n*0\r\n");
-    stream
+/// A raw connection that keeps what it read past the reply it was waiting for (a push can
+/// share a read with the reply before it).
+struct Client {
+    stream: TcpStream,
+    buffered: Vec<u8>,
 }
 
-/// Sends `words` as one command.
-fn send(stream: &mut TcpStream, words: &[&str]) {
-    let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
-    stream.write_all(&resp(&args)).unwrap();
-}
-
-/// Reads until what arrived ends with `end`; returns it all.
-fn until(stream: &mut TcpStream, end: &[u8]) -> Vec<u8> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !got.ends_with(end) {
-        let n = stream.read(&mut chunk).unwrap();
-        assert!(n > 0, "closed; got {}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&chunk[..n]);
+impl Client {
+    fn new(stream: TcpStream) -> Client {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Client {
+            stream,
+            buffered: Vec::new(),
+        }
     }
-    got
+
+    /// Reads until `end` has arrived; returns everything up to and including it.
+    fn until(&mut self, end: &[u8]) -> String {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(at) = self.buffered.windows(end.len()).position(|w| w == end) {
+                let rest = self.buffered.split_off(at + end.len());
+                let got = std::mem::replace(&mut self.buffered, rest);
+                return String::from_utf8_lossy(&got).into_owned();
+            }
+            let n = self.stream.read(&mut chunk).unwrap();
+            assert!(
+                n > 0,
+                "closed; got {}",
+                String::from_utf8_lossy(&self.buffered)
+            );
+            self.buffered.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends `words` and reads up to and including its reply, `reply`: what arrived.
+    fn call(&mut self, words: &[&str], reply: &str) -> String {
+        let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        self.stream.write_all(&resp(&args)).unwrap();
+        self.until(reply.as_bytes())
+    }
+
+    /// What arrived before the reply to a PING (pushes, messages).
+    fn pending(&mut self) -> String {
+        let all = self.call(&["PING"], "+PONG\r\n");
+        all.trim_end_matches("+PONG\r\n").to_string()
+    }
 }
 
-/// Sends `words` and reads up to and including its reply, `reply`: what arrived, as text.
-fn call(stream: &mut TcpStream, words: &[&str], reply: &str) -> String {
-    send(stream, words);
-    String::from_utf8_lossy(&until(stream, reply.as_bytes())).into_owned()
+/// A client that has sent `HELLO 3` (its reply read and dropped).
+fn resp3(server: &Server) -> Client {
+    let mut client = Client::new(server.raw());
+    client.call(&["HELLO", "3"], "modules\r\n*0\r\n");
+    client
 }
 
-/// What arrived on `stream` before the reply to a PING (pushes, messages).
-fn pending(stream: &mut TcpStream) -> String {
-    let all = call(stream, &["PING"], "+PONG\r\n");
-    all.trim_end_matches("+PONG\r\n").to_string()
+/// A RESP2 client.
+fn resp2(server: &Server) -> Client {
+    Client::new(server.raw())
 }
 
 /// The RESP3 invalidation push for `key`.
@@ -76,65 +98,53 @@ fn other(server: &Server, words: &[&str]) {
 fn a_read_key_is_invalidated_once_when_it_changes() {
     let server = Server::kv(&[]);
     let mut tracker = resp3(&server);
-    call(&mut tracker, &["CLIENT", "TRACKING", "ON"], "+OK\r\n");
-    call(&mut tracker, &["GET", "a"], "_\r\n");
-    call(&mut tracker, &["MGET", "b", "c"], "*2\r\n_\r\n_\r\n");
+    tracker.call(&["CLIENT", "TRACKING", "ON"], "+OK\r\n");
+    tracker.call(&["GET", "a"], "_\r\n");
+    tracker.call(&["MGET", "b", "c"], "*2\r\n_\r\n_\r\n");
     other(&server, &["SET", "a", "1"]);
     other(&server, &["MSET", "b", "1", "zzz", "2"]);
-    assert_eq!(pending(&mut tracker), invalidate("a") + &invalidate("b"));
+    assert_eq!(tracker.pending(), invalidate("a") + &invalidate("b"));
     // Once told, the client is forgotten for the key until it reads it again.
     other(&server, &["SET", "a", "2"]);
-    assert_eq!(pending(&mut tracker), "");
-    call(&mut tracker, &["GET", "a"], "$1\r\n2\r\n");
+    assert_eq!(tracker.pending(), "");
+    tracker.call(&["GET", "a"], "$1\r\n2\r\n");
     other(&server, &["DEL", "a"]);
-    assert_eq!(pending(&mut tracker), invalidate("a"));
+    assert_eq!(tracker.pending(), invalidate("a"));
     // Its own writes too, after their reply (without NOLOOP).
-    call(&mut tracker, &["GET", "c"], "_\r\n");
-    let own = call(&mut tracker, &["SET", "c", "1"], "+OK\r\n");
+    tracker.call(&["GET", "c"], "_\r\n");
+    let own = tracker.call(&["SET", "c", "1"], "+OK\r\n");
     assert_eq!(own, "+OK\r\n");
-    assert_eq!(pending(&mut tracker), invalidate("c"));
+    assert_eq!(tracker.pending(), invalidate("c"));
 }
 
 #[test]
 fn a_resp2_client_gets_invalidations_through_a_redirect() {
     let server = Server::kv(&[]);
-    let mut listener = server.raw();
-    let id = call(&mut listener, &["CLIENT", "ID"], "\r\n");
+    let mut listener = resp2(&server);
+    let id = listener.call(&["CLIENT", "ID"], "\r\n");
     let id = id.trim_start_matches(':').trim_end().to_string();
-    call(
-        &mut listener,
+    listener.call(
         &["SUBSCRIBE", "__redis__:invalidate"],
         "__redis__:invalidate\r\n:1\r\n",
     );
-    let mut tracker = server.raw();
-    call(
-        &mut tracker,
-        &["CLIENT", "TRACKING", "ON", "REDIRECT", &id],
-        "+OK\r\n",
-    );
-    call(&mut tracker, &["CLIENT", "GETREDIR"], &format!(":{id}\r\n"));
-    call(&mut tracker, &["GET", "k"], "$-1\r\n");
+    let mut tracker = resp2(&server);
+    tracker.call(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id], "+OK\r\n");
+    tracker.call(&["CLIENT", "GETREDIR"], &format!(":{id}\r\n"));
+    tracker.call(&["GET", "k"], "$-1\r\n");
     other(&server, &["SET", "k", "v"]);
     let message = "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n";
-    assert_eq!(
-        String::from_utf8_lossy(&until(&mut listener, message.as_bytes())),
-        message
-    );
+    assert_eq!(listener.until(message.as_bytes()), message);
     // A flush invalidates everything: a null.
     other(&server, &["FLUSHALL"]);
     let flushed = "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n$-1\r\n";
-    assert_eq!(
-        String::from_utf8_lossy(&until(&mut listener, flushed.as_bytes())),
-        flushed
-    );
+    assert_eq!(listener.until(flushed.as_bytes()), flushed);
 }
 
 #[test]
 fn bcast_tells_of_every_change_under_a_prefix_and_noloop_skips_own() {
     let server = Server::kv(&[]);
     let mut tracker = resp3(&server);
-    call(
-        &mut tracker,
+    tracker.call(
         &[
             "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:", "NOLOOP",
         ],
@@ -144,17 +154,16 @@ fn bcast_tells_of_every_change_under_a_prefix_and_noloop_skips_own() {
     other(&server, &["SET", "order:1", "a"]);
     other(&server, &["HSET", "user:2", "f", "v"]);
     assert_eq!(
-        pending(&mut tracker),
+        tracker.pending(),
         invalidate("user:1") + &invalidate("user:2")
     );
-    call(&mut tracker, &["SET", "user:3", "mine"], "+OK\r\n");
+    tracker.call(&["SET", "user:3", "mine"], "+OK\r\n");
     assert_eq!(
-        pending(&mut tracker),
+        tracker.pending(),
         "",
         "NOLOOP: no message for its own change"
     );
-    let info = call(
-        &mut tracker,
+    let info = tracker.call(
         &["CLIENT", "TRACKINGINFO"],
         "$8\r\nprefixes\r\n*1\r\n$5\r\nuser:\r\n",
     );
@@ -165,41 +174,36 @@ fn bcast_tells_of_every_change_under_a_prefix_and_noloop_skips_own() {
 fn optin_remembers_only_after_caching_yes() {
     let server = Server::kv(&[]);
     let mut tracker = resp3(&server);
-    call(
-        &mut tracker,
-        &["CLIENT", "TRACKING", "ON", "OPTIN"],
-        "+OK\r\n",
-    );
-    call(&mut tracker, &["GET", "skipped"], "_\r\n");
-    call(&mut tracker, &["CLIENT", "CACHING", "YES"], "+OK\r\n");
-    call(&mut tracker, &["GET", "cached"], "_\r\n");
-    call(&mut tracker, &["GET", "skipped-too"], "_\r\n");
+    tracker.call(&["CLIENT", "TRACKING", "ON", "OPTIN"], "+OK\r\n");
+    tracker.call(&["GET", "skipped"], "_\r\n");
+    tracker.call(&["CLIENT", "CACHING", "YES"], "+OK\r\n");
+    tracker.call(&["GET", "cached"], "_\r\n");
+    tracker.call(&["GET", "skipped-too"], "_\r\n");
     for key in ["skipped", "cached", "skipped-too"] {
         other(&server, &["SET", key, "1"]);
     }
-    assert_eq!(pending(&mut tracker), invalidate("cached"));
+    assert_eq!(tracker.pending(), invalidate("cached"));
 }
 
 #[test]
 fn expiry_and_the_table_limit_invalidate_too() {
     let server = Server::kv(&[]);
     let mut tracker = resp3(&server);
-    call(&mut tracker, &["CLIENT", "TRACKING", "ON"], "+OK\r\n");
+    tracker.call(&["CLIENT", "TRACKING", "ON"], "+OK\r\n");
     other(&server, &["SET", "short", "v", "PX", "300"]);
-    call(&mut tracker, &["GET", "short"], "$1\r\nv\r\n");
+    tracker.call(&["GET", "short"], "$1\r\nv\r\n");
     let push = invalidate("short");
     assert_eq!(
-        String::from_utf8_lossy(&until(&mut tracker, push.as_bytes())),
+        tracker.until(push.as_bytes()),
         push,
         "the expired key was not invalidated"
     );
     other(&server, &["CONFIG", "SET", "tracking-table-max-keys", "2"]);
-    call(
-        &mut tracker,
+    tracker.call(
         &["MGET", "k1", "k2", "k3", "k4"],
         "*4\r\n_\r\n_\r\n_\r\n_\r\n",
     );
-    let evicted = pending(&mut tracker);
+    let evicted = tracker.pending();
     assert_eq!(evicted.matches("invalidate").count(), 2, "{evicted}");
     let mut con = server.client();
     let info: redis::InfoDict = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
@@ -209,17 +213,13 @@ fn expiry_and_the_table_limit_invalidate_too() {
 #[test]
 fn a_client_whose_redirect_target_left_is_told_once() {
     let server = Server::kv(&[]);
-    let mut target = server.raw();
-    let id = call(&mut target, &["CLIENT", "ID"], "\r\n");
+    let mut target = resp2(&server);
+    let id = target.call(&["CLIENT", "ID"], "\r\n");
     let id = id.trim_start_matches(':').trim_end().to_string();
     let mut tracker = resp3(&server);
-    call(
-        &mut tracker,
-        &["CLIENT", "TRACKING", "ON", "REDIRECT", &id],
-        "+OK\r\n",
-    );
-    call(&mut tracker, &["GET", "k"], "_\r\n");
-    call(&mut tracker, &["GET", "j"], "_\r\n");
+    tracker.call(&["CLIENT", "TRACKING", "ON", "REDIRECT", &id], "+OK\r\n");
+    tracker.call(&["GET", "k"], "_\r\n");
+    tracker.call(&["GET", "j"], "_\r\n");
     drop(target);
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut con = server.client();
@@ -233,7 +233,7 @@ fn a_client_whose_redirect_target_left_is_told_once() {
     other(&server, &["SET", "k", "1"]);
     other(&server, &["SET", "j", "1"]);
     let broken = format!(">2\r\n$21\r\ntracking-redir-broken\r\n:{id}\r\n");
-    assert_eq!(pending(&mut tracker), broken);
-    let info = call(&mut tracker, &["CLIENT", "INFO"], "\r\n");
+    assert_eq!(tracker.pending(), broken);
+    let info = tracker.call(&["CLIENT", "INFO"], "resp=3\n\r\n");
     assert!(info.contains("flags=tR "), "{info}");
 }

@@ -349,3 +349,21 @@ fn key_reading_server_commands_run_inside_exec() {
     assert!(object.contains("encoding:embstr"), "{object}");
     assert_eq!(replies[5], Value::Int(1));
 }
+
+#[test]
+fn restore_fails_a_watching_transaction() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let _: () = con.set("k", "v").unwrap();
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("k").query(&mut con).unwrap();
+    let failed = watch_fails_after(&server, "k", |other| {
+        let _: () = redis::cmd("RESTORE")
+            .arg("k")
+            .arg(0)
+            .arg(&payload[..])
+            .arg("REPLACE")
+            .query(other)
+            .unwrap();
+    });
+    assert!(failed, "WATCH did not see RESTORE");
+}
