@@ -414,10 +414,7 @@ impl Engine {
         reply: &mut Reply,
         now: u64,
     ) -> Option<Arc<Waiter>> {
-        let Handler::Engine(handler) = spec.handler else {
-            reply.error(&CommandError::Internal("not an engine command").to_string());
-            return None;
-        };
+        let handler = engine_handler(spec, reply)?;
         let plan = self.lock_plan(spec, session, args);
         let mut locked = self.keyspace.lock(plan);
         let request = self.call(handler, skip, session, args, reply, now, &mut locked);
@@ -498,8 +495,7 @@ impl Engine {
         now: u64,
         locked: &mut Locked<'_>,
     ) {
-        let Handler::Engine(handler) = spec.handler else {
-            reply.error(&CommandError::Internal("not an engine command").to_string());
+        let Some(handler) = engine_handler(spec, reply) else {
             return;
         };
         let waker = session.waker.take();
@@ -548,6 +544,17 @@ impl Engine {
     /// Finishes what [`Engine::serve_blocked_in`] left, taking the locks it needs.
     pub fn serve_pending(&self, pending: PendingServes, now: u64) {
         self.serve_later(pending.0, now);
+    }
+}
+
+/// The handler of an engine command; for another (a bug in the caller), an error reply.
+fn engine_handler(spec: &CommandSpec, reply: &mut Reply) -> Option<command::HandlerFn> {
+    match spec.handler {
+        Handler::Engine(handler) => Some(handler),
+        _ => {
+            reply.error(&CommandError::Internal("not an engine command").to_string());
+            None
+        }
     }
 }
 

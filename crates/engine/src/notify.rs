@@ -94,10 +94,14 @@ pub fn parse_classes(text: &str) -> Option<EventClass> {
     for c in text.chars() {
         bits |= match c {
             'A' => EventClass::ALL.0,
-            'K' => EventClass::KEYSPACE.0,
-            'E' => EventClass::KEYEVENT.0,
-            'm' => EventClass::KEY_MISS.0,
-            other => LETTERS.iter().find(|(l, _)| *l == other)?.1 .0,
+            other => {
+                LETTERS
+                    .iter()
+                    .chain(AFTER_CLASSES)
+                    .find(|(l, _)| *l == other)?
+                    .1
+                     .0
+            }
         };
     }
     Some(EventClass(bits))
@@ -111,21 +115,9 @@ pub fn format_classes(classes: EventClass) -> String {
     if classes.contains(EventClass::ALL) {
         out.push('A');
     } else {
-        for (letter, class) in LETTERS {
-            if classes.contains(*class) {
-                out.push(*letter);
-            }
-        }
+        push_letters(&mut out, classes, LETTERS);
     }
-    for (letter, class) in [
-        ('K', EventClass::KEYSPACE),
-        ('E', EventClass::KEYEVENT),
-        ('m', EventClass::KEY_MISS),
-    ] {
-        if classes.contains(class) {
-            out.push(letter);
-        }
-    }
+    push_letters(&mut out, classes, AFTER_CLASSES);
     out
 }
 
@@ -133,16 +125,26 @@ pub fn format_classes(classes: EventClass) -> String {
 /// gives the same set: the form kv stores, where Redis's own form loses an `n` next to `A`.
 pub fn format_every_class(classes: EventClass) -> String {
     let mut out = String::new();
-    for (letter, class) in LETTERS.iter().copied().chain([
-        ('K', EventClass::KEYSPACE),
-        ('E', EventClass::KEYEVENT),
-        ('m', EventClass::KEY_MISS),
-    ]) {
-        if classes.contains(class) {
-            out.push(letter);
-        }
-    }
+    push_letters(&mut out, classes, LETTERS);
+    push_letters(&mut out, classes, AFTER_CLASSES);
     out
+}
+
+/// The letters Redis writes after the classes: `K`, `E`, `m`.
+const AFTER_CLASSES: &[(char, EventClass)] = &[
+    ('K', EventClass::KEYSPACE),
+    ('E', EventClass::KEYEVENT),
+    ('m', EventClass::KEY_MISS),
+];
+
+/// Appends the letter of each of `letters` that `classes` holds.
+fn push_letters(out: &mut String, classes: EventClass, letters: &[(char, EventClass)]) {
+    out.extend(
+        letters
+            .iter()
+            .filter(|(_, class)| classes.contains(*class))
+            .map(|(letter, _)| letter),
+    );
 }
 
 /// Where the engine publishes a notification: `(channel, message)`.

@@ -1913,33 +1913,7 @@ mod tests {
             .all(|c| crate::table::find(c.name.as_bytes()).is_some()));
     }
 
-    /// Whether `line`, run after `setup`, makes a transaction that watches `key` fail
-    /// (Redis's `signalModifiedKey`: a change does, a no-op or an error does not).
-    fn fails_watch(setup: &[&str], key: &str, line: &str) -> bool {
-        let engine = crate::Engine::new(1, 4);
-        let mut watcher = crate::Session::default();
-        let mut other = crate::Session::default();
-        let run = |session: &mut crate::Session, line: &str| {
-            let args: Vec<bytes::Bytes> = line
-                .split_whitespace()
-                .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
-                .collect();
-            let mut reply = crate::Reply::new(crate::Protocol::Resp2);
-            engine.execute(session, &args, &mut reply);
-        };
-        for line in setup {
-            run(&mut other, line);
-        }
-        run(&mut watcher, &format!("WATCH {key}"));
-        run(&mut other, line);
-        let mut plan = crate::LockPlan {
-            write: false,
-            shards: crate::ShardList::new(),
-        };
-        engine.watched_shards(&watcher, &mut plan);
-        let locked = engine.keyspace.lock(plan);
-        engine.watch_failed(&watcher, &locked, crate::now_ms())
-    }
+    use crate::multi::tests::fails_watch;
 
     #[test]
     fn changes_fail_watches_and_no_ops_do_not() {

@@ -171,19 +171,37 @@ fn watch_fails_after(
     exec(&mut con, &pipe) == Value::Nil
 }
 
+/// Runs a command written as space-separated words; an error reply is not a failure (a change
+/// that is refused changes nothing, which is what some cases check).
+fn run(con: &mut redis::Connection, line: &str) {
+    let mut cmd = redis::Cmd::new();
+    for word in line.split(' ') {
+        cmd.arg(word);
+    }
+    let _ = cmd.query::<Value>(con);
+}
+
+/// For each `(set-up, watched key, change from another client)` of `cases`, on an emptied
+/// server: whether the change fails a transaction watching the key must be `fails`.
+fn check_watch_cases(server: &Server, cases: &[(&str, &str, &str)], fails: bool) {
+    let mut con = server.client();
+    for (setup, key, change) in cases {
+        run(&mut con, "FLUSHALL");
+        if !setup.is_empty() {
+            run(&mut con, setup);
+        }
+        let failed = watch_fails_after(server, key, |other| run(other, change));
+        assert_eq!(
+            failed, fails,
+            "WATCH {key}, then `{change}` after `{setup}`: EXEC failed: {failed}"
+        );
+    }
+}
+
 #[test]
 fn every_kind_of_change_fails_a_watching_transaction() {
     let server = Server::kv(&[]);
-    let mut con = server.client();
-    let run = |con: &mut redis::Connection, line: &str| {
-        let mut cmd = redis::Cmd::new();
-        for word in line.split(' ') {
-            cmd.arg(word);
-        }
-        cmd.query::<Value>(con).unwrap();
-    };
-    let cases: &[(&str, &str, &str)] = &[
-        // (set-up, watched key, change from another client)
+    let changes: &[(&str, &str, &str)] = &[
         ("SET k v", "k", "SET k w"),
         ("", "k", "SET k v"),
         ("SET k v", "k", "DEL k"),
@@ -200,16 +218,9 @@ fn every_kind_of_change_fails_a_watching_transaction() {
         ("SET k v", "k", "MOVE k 3"),
         ("SET k v", "k", "SET k v"),
     ];
-    for (setup, key, change) in cases {
-        run(&mut con, "FLUSHALL");
-        if !setup.is_empty() {
-            run(&mut con, setup);
-        }
-        let failed = watch_fails_after(&server, key, |other| run(other, change));
-        assert!(failed, "WATCH {key} did not see `{change}` after `{setup}`");
-    }
+    check_watch_cases(&server, changes, true);
     // What does not change the key leaves the transaction alone.
-    let unchanged: &[(&str, &str, &str)] = &[
+    let no_changes: &[(&str, &str, &str)] = &[
         ("SET k v", "k", "SET k w NX"),
         ("SET k v", "k", "GET k"),
         ("SET k v", "k", "SET other v"),
@@ -218,23 +229,7 @@ fn every_kind_of_change_fails_a_watching_transaction() {
         ("SADD s a", "s", "SADD s a"),
         ("SET k v", "k", "SET k v XX GET NX"),
     ];
-    for (setup, key, change) in unchanged {
-        run(&mut con, "FLUSHALL");
-        if !setup.is_empty() {
-            run(&mut con, setup);
-        }
-        let failed = watch_fails_after(&server, key, |other| {
-            let mut cmd = redis::Cmd::new();
-            for word in change.split(' ') {
-                cmd.arg(word);
-            }
-            let _ = cmd.query::<Value>(other);
-        });
-        assert!(
-            !failed,
-            "WATCH {key} failed after `{change}`, which changed nothing"
-        );
-    }
+    check_watch_cases(&server, no_changes, false);
 }
 
 #[test]
