@@ -9,7 +9,6 @@
 //! without a hard limit (normal clients, MONITOR among them, by default) still stops at
 //! [`MAX_BACKLOG`], so memory stays bounded whatever the receiver does.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,8 +27,9 @@ pub const MAX_BACKLOG: u64 = 32 * 1024 * 1024;
 /// What waits in a mailbox.
 #[derive(Debug, Default)]
 struct Backlog {
-    items: VecDeque<Bytes>,
-    bytes: usize,
+    /// The waiting bytes, back to back: a message is copied in once, as Redis appends to a
+    /// client's output buffer, and the receiver takes them all in one go.
+    bytes: BytesMut,
     /// Set once the receiver fell too far behind; nothing is queued for it after that.
     overflowed: bool,
     /// Since when the backlog has been over the soft limit, if it is.
@@ -73,9 +73,9 @@ impl Mailbox {
             return;
         }
         let limit = self.limits.get(self.pubsub.load(Ordering::Relaxed));
-        let total = (backlog.bytes + item.len()) as u64;
+        let total = (backlog.bytes.len() + item.len()) as u64;
         if over_limit(limit, total, &mut backlog.over_soft_since, MAX_BACKLOG) {
-            let behind = backlog.bytes;
+            let behind = backlog.bytes.len();
             *backlog = Backlog {
                 overflowed: true,
                 ..Backlog::default()
@@ -89,29 +89,36 @@ impl Mailbox {
             self.client.kill();
             return;
         }
-        backlog.bytes += item.len();
-        backlog.items.push_back(item.clone());
+        // Only the first message after a drain needs to wake the receiver: until it drains,
+        // its wake-up is pending and it will take the later ones with the first.
+        let wake = backlog.bytes.is_empty();
+        backlog.bytes.extend_from_slice(item);
         drop(backlog);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
     }
 
     /// Bytes waiting.
     pub fn len(&self) -> usize {
-        self.backlog.lock().bytes
+        self.backlog.lock().bytes.len()
     }
 
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.backlog.lock().items.is_empty()
+        self.backlog.lock().bytes.is_empty()
     }
 
     /// Moves everything waiting into `out`.
     pub fn drain_into(&self, out: &mut BytesMut) {
         let mut backlog = self.backlog.lock();
-        for item in backlog.items.drain(..) {
-            out.extend_from_slice(&item);
+        if out.is_empty() {
+            // Swap buffers rather than copy: the receiver's empty buffer becomes the mailbox's.
+            std::mem::swap(out, &mut backlog.bytes);
+        } else {
+            out.extend_from_slice(&backlog.bytes);
+            backlog.bytes.clear();
         }
-        backlog.bytes = 0;
     }
 }
 
