@@ -2182,7 +2182,12 @@ pub(crate) mod tests {
     }
 
     /// Records the keyevent notifications of `classes` from now on as `"<db> <event> <key>"`.
-    fn record_events(c: &Client, classes: &str) -> std::sync::Arc<parking_lot::Mutex<Vec<String>>> {
+    /// Enables the keyspace-event `classes` on `c`'s engine and records each keyevent
+    /// notification as `"<db> <event> <key>"`; the log fills as commands run.
+    pub(crate) fn record_events(
+        c: &Client,
+        classes: &str,
+    ) -> std::sync::Arc<parking_lot::Mutex<Vec<String>>> {
         let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
         let log = seen.clone();
         let events = &c.engine.keyspace.events;

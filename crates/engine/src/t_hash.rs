@@ -1803,19 +1803,13 @@ mod tests {
     /// Runs each command at its time (Unix ms) and checks the keyevent notifications it
     /// published, in order, as `"<event> <key>"` (database 0).
     fn check_events(c: &mut Client, cases: &[(u64, &str, &[&str])]) {
-        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let events = &c.engine.keyspace.events;
-        events.set_classes(crate::notify::parse_classes("EA").expect("valid"));
-        events.set_sink(Box::new(move |channel, key| {
-            let channel = String::from_utf8_lossy(channel);
-            let event = channel.trim_start_matches("__keyevent@0__:");
-            log.lock()
-                .push(format!("{event} {}", String::from_utf8_lossy(key)));
-        }));
+        let seen = crate::keys::tests::record_events(c, "EA");
         for &(now, line, expected) in cases {
             c.cmd_at(line, now);
-            let published = std::mem::take(&mut *seen.lock());
+            let published: Vec<String> = std::mem::take(&mut *seen.lock())
+                .into_iter()
+                .map(|e| e.strip_prefix("0 ").expect("database 0").to_string())
+                .collect();
             assert_eq!(published, expected, "{line}");
         }
     }

@@ -1252,23 +1252,13 @@ pub(crate) mod tests {
     /// Runs each command and checks the keyspace notifications it published, in order, as
     /// `"<event> <key>"` (database 0, every class and `new`).
     pub(crate) fn check_events(c: &mut Client, cases: &[(&str, &[&str])]) {
-        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
-        let log = seen.clone();
-        let events = &c.engine.keyspace.events;
-        events.set_classes(crate::notify::parse_classes("KAn").expect("valid"));
-        events.set_sink(Box::new(move |channel, event| {
-            let key = channel
-                .strip_prefix(b"__keyspace@0__:")
-                .expect("a keyspace channel of database 0");
-            log.lock().push(format!(
-                "{} {}",
-                String::from_utf8_lossy(event),
-                String::from_utf8_lossy(key)
-            ));
-        }));
+        let seen = crate::keys::tests::record_events(c, "EAn");
         for (line, expected) in cases {
             c.cmd(line);
-            let published = std::mem::take(&mut *seen.lock());
+            let published: Vec<String> = std::mem::take(&mut *seen.lock())
+                .into_iter()
+                .map(|e| e.strip_prefix("0 ").expect("database 0").to_string())
+                .collect();
             assert_eq!(published, *expected, "{line}");
         }
     }
