@@ -2217,11 +2217,9 @@ pub(crate) mod tests {
     #[test]
     fn key_commands_publish_redis_events() {
         let mut c = Client::new();
-        c.put_expired(0, b"old1");
-        c.put_expired(0, b"old2");
-        c.put_expired(0, b"old3");
-        c.put_expired(0, b"old4");
-        c.put_expired(0, b"old5");
+        for key in ["old1", "old2", "old3", "old4", "old5"] {
+            c.put_expired(0, key.as_bytes());
+        }
         check_events(
             &mut c,
             "EA",
@@ -2262,14 +2260,11 @@ pub(crate) mod tests {
     #[test]
     fn string_and_sort_commands_publish_redis_events() {
         let mut c = Client::new();
-        c.put_expired(0, b"old1");
-        c.put_expired(0, b"old2");
-        c.put_expired(0, b"old3");
-        c.put_expired(0, b"old4");
-        c.put_expired(0, b"old5");
-        c.put_expired(0, b"old6");
-        c.put_expired(0, b"old7");
-        c.put_expired(0, b"old8");
+        for key in [
+            "old1", "old2", "old3", "old4", "old5", "old6", "old7", "old8",
+        ] {
+            c.put_expired(0, key.as_bytes());
+        }
         check_events(
             &mut c,
             "EA",
