@@ -419,7 +419,7 @@ struct RestoreOptions {
     absttl: bool,
     /// `IDLETIME seconds`: how long ago the key is to look last accessed.
     idle_seconds: Option<i64>,
-    /// `FREQ frequency`: validated, then ignored, as Redis ignores it without an LFU policy.
+    /// `FREQ frequency`: the LFU counter to start from (ignored without an LFU policy).
     freq: Option<i64>,
 }
 
@@ -516,14 +516,17 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         reply.ok();
         return Ok(());
     }
-    let idle_ms = options
-        .idle_seconds
-        .map_or(0, |s| s.saturating_mul(1000).unsigned_abs());
     let entry = Entry {
         value,
         expires_at: expires_at.and_then(|at| NonZeroU64::new(at.unsigned_abs())),
-        accessed_at: std::sync::atomic::AtomicU64::new(now.saturating_sub(idle_ms)),
+        access: crate::Access::new(now).cell(),
     };
+    // As Redis's `objectSetLRUOrLFU`: FREQ counts under an LFU policy, IDLETIME otherwise.
+    match (ctx.engine.lfu(), options.freq, options.idle_seconds) {
+        (Some(_), Some(freq), _) => entry.set_frequency(now, u8::try_from(freq).unwrap_or(0)),
+        (None, _, Some(idle)) => entry.set_idle(now, idle.unsigned_abs()),
+        _ => {}
+    }
     ctx.locked.insert(db, key, entry, now)?;
     ctx.modified(EventClass::GENERIC, "restore", key);
     reply.ok();

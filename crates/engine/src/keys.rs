@@ -23,7 +23,14 @@ const SAME_OBJECT: CommandError =
 const INT_RANGE: CommandError =
     CommandError::msg("ERR value is out of range, value must between -2147483648 and 2147483647");
 
-/// `OBJECT FREQ` while no LFU eviction policy is selected (kv has no eviction yet).
+/// `OBJECT IDLETIME` while an LFU eviction policy is selected.
+const LFU_SELECTED: CommandError = CommandError::msg(
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. \
+     Please note that when switching between policies at runtime LRU and LFU data \
+     will take some time to adjust.",
+);
+
+/// `OBJECT FREQ` while no LFU eviction policy is selected.
 const NO_LFU: CommandError = CommandError::msg(
     "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
      Please note that when switching between policies at runtime LRU and LFU data \
@@ -249,7 +256,7 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let copy = Entry {
         value: entry.value.clone(),
         expires_at: entry.expires_at,
-        accessed_at: std::sync::atomic::AtomicU64::new(now),
+        access: crate::Access::new(now).cell(),
     };
     if options.replace {
         // As Redis, a replaced destination is deleted and the copy added anew (`new` first).
@@ -1054,29 +1061,32 @@ pub fn object_encoding(
     Ok(())
 }
 
-/// `OBJECT FREQ key`: nil if missing, otherwise Redis's error for a server that does not track
-/// access frequency (kv has no LFU eviction).
+/// `OBJECT FREQ key`: the key's LFU counter, decayed to now; nil if missing. Only an LFU
+/// policy counts accesses: under another, Redis's error.
 pub fn object_freq(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    match ctx.peek(args.next_bytes()?)? {
-        Some(_) => Err(NO_LFU),
-        None => {
-            reply.null();
-            Ok(())
-        }
+    let now = ctx.now;
+    let lfu = ctx.engine.lfu();
+    match (ctx.peek(args.next_bytes()?)?, lfu) {
+        (None, _) => reply.null(),
+        (Some(entry), Some(lfu)) => reply.integer(i64::from(entry.access().frequency(now, lfu))),
+        (Some(_), None) => return Err(NO_LFU),
     }
+    Ok(())
 }
 
-/// `OBJECT IDLETIME key`: whole seconds since the key was last written or touched; nil if
-/// missing.
+/// `OBJECT IDLETIME key`: whole seconds since the key was last read or written; nil if
+/// missing. An LFU policy does not track it: Redis's error then.
 pub fn object_idletime(
     ctx: &mut Ctx<'_, '_>,
     args: &mut Args<'_>,
     reply: &mut Reply,
 ) -> CommandResult {
     let now = ctx.now;
-    match ctx.peek(args.next_bytes()?)? {
-        Some(entry) => reply.count((now.saturating_sub(entry.accessed_at()) / 1000) as usize),
-        None => reply.null(),
+    let lfu = ctx.engine.lfu();
+    match (ctx.peek(args.next_bytes()?)?, lfu) {
+        (None, _) => reply.null(),
+        (Some(entry), None) => reply.count(entry.access().idle_seconds(now) as usize),
+        (Some(_), Some(_)) => return Err(LFU_SELECTED),
     }
     Ok(())
 }
@@ -1440,7 +1450,7 @@ pub(crate) mod tests {
                 Entry {
                     value: Value::Str(CompactBytes::new(b"stale")),
                     expires_at: NonZeroU64::new(1),
-                    accessed_at: std::sync::atomic::AtomicU64::new(0),
+                    access: crate::Access::new(0).cell(),
                 },
             );
         }
@@ -2156,7 +2166,7 @@ pub(crate) mod tests {
             Entry {
                 value: Value::Str(CompactBytes::new(b"v")),
                 expires_at: None,
-                accessed_at: std::sync::atomic::AtomicU64::new(now_ms() - 100_000),
+                access: crate::Access::new(now_ms() - 100_000).cell(),
             },
         );
         c.put_expired(0, b"old");
@@ -2385,7 +2395,7 @@ pub(crate) mod tests {
             Entry {
                 value: Value::Str(CompactBytes::new(b"v")),
                 expires_at: None,
-                accessed_at: std::sync::atomic::AtomicU64::new(now_ms() - 100_000),
+                access: crate::Access::new(now_ms() - 100_000).cell(),
             },
         );
         c.cmd("TYPE k");

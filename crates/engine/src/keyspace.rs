@@ -303,6 +303,112 @@ impl Keyspace {
         work
     }
 
+    /// Calls `visit` with up to `count` keys of `db` and their entries (expired ones
+    /// included): the keys of consecutive buckets of a shard's table from a random bucket, as
+    /// Redis's `dictGetSomeKeys` samples, moving on to the next shards while fewer were
+    /// found. Each shard is held for reading while it is visited. Returns how many keys it
+    /// visited: fewer than `count` only when `db` has fewer keys. O(count) on a table of any
+    /// size, where an iterator would walk to a random position: eviction samples keys before
+    /// every write while memory is full.
+    pub fn sample(&self, db: usize, count: usize, mut visit: impl FnMut(&[u8], &Entry)) -> usize {
+        let Some(d) = self.dbs.get(db) else {
+            return 0;
+        };
+        let first = crate::random::thread_u64() as usize;
+        let mut seen = 0;
+        for step in 0..self.shard_count {
+            if seen >= count {
+                break;
+            }
+            let shard = first.wrapping_add(step) % self.shard_count;
+            if d.lens[shard].0.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let guard = d.map.shards()[shard].read();
+            let table = guard.raw_table();
+            // A power of two, as hashbrown sizes its tables.
+            let mask = table.buckets() - 1;
+            let start = crate::random::thread_u64() as usize;
+            let mut found: smallvec::SmallVec<[&Node; 16]> = smallvec::SmallVec::new();
+            for i in 0..=mask {
+                if seen + found.len() >= count {
+                    break;
+                }
+                let index = start.wrapping_add(i) & mask;
+                // SAFETY: `index` is masked below `buckets()`, as both calls require, and the
+                // bucket is read only once `is_bucket_full` says it holds an element; the read
+                // guard keeps the table from changing or being freed while the references to
+                // the elements (which do not outlive `guard`) are alive.
+                #[allow(unsafe_code)]
+                let node = unsafe {
+                    if !table.is_bucket_full(index) {
+                        continue;
+                    }
+                    &table.bucket(index).as_ref().0
+                };
+                found.push(&node.0);
+            }
+            // Every sampled node is loaded before any is visited: the loads do not depend on
+            // each other, so the processor overlaps their cache misses instead of paying them
+            // one after another (a visit compares and copies keys in between).
+            // A node spans two cache lines: the key starts one, the access word ends the other.
+            let warm = found.iter().fold(0, |acc, node| {
+                acc ^ node.entry.access.load(Ordering::Relaxed) ^ node.key.len() as u64
+            });
+            std::hint::black_box(warm);
+            for node in found {
+                visit(node.key.as_bytes(), &node.entry);
+                seen += 1;
+            }
+        }
+        seen
+    }
+
+    /// Like [`Keyspace::sample`], over the keys of `db` with a TTL: consecutive entries of a
+    /// shard's expiry index from a random expiry time, or with `soonest` from its start (the
+    /// keys closest to expiring).
+    pub fn sample_volatile(
+        &self,
+        db: usize,
+        count: usize,
+        soonest: bool,
+        mut visit: impl FnMut(&[u8], &Entry),
+    ) -> usize {
+        let Some(d) = self.dbs.get(db) else {
+            return 0;
+        };
+        let first = crate::random::thread_u64() as usize;
+        let mut seen = 0;
+        for step in 0..self.shard_count {
+            if seen >= count {
+                break;
+            }
+            let shard = first.wrapping_add(step) % self.shard_count;
+            if d.lens[shard].0.load(Ordering::Relaxed) == 0 {
+                continue;
+            }
+            let guard = d.map.shards()[shard].read();
+            // The key index is only ever locked with its shard held.
+            let index = d.expiry[shard].lock();
+            let (Some((low, _)), Some((high, _))) = (index.first(), index.last()) else {
+                continue;
+            };
+            let from = match soonest {
+                true => *low,
+                false => low + crate::random::thread_u64() % (high - low + 1),
+            };
+            let start = (from, CompactBytes::new(b""));
+            let wrapped = index.range(start.clone()..).chain(index.range(..start));
+            for (_, key) in wrapped.take(count - seen) {
+                if let Some((node, _)) = guard.get_key_value(key.as_bytes()) {
+                    visit(key.as_bytes(), &node.0.entry);
+                    seen += 1;
+                }
+            }
+        }
+        seen
+    }
+
     /// Records the key count of `(db, shard)`, held for writing (see [`ShardLen`]).
     fn set_len(&self, db: usize, shard: usize, len: usize) {
         let count = &self.dbs[db].lens[shard].0;
@@ -668,6 +774,13 @@ impl<'a> Locked<'a> {
     /// is not held).
     pub fn contains_raw(&self, db: usize, key: &[u8]) -> bool {
         self.map(db, key).is_ok_and(|map| map.contains_key(key))
+    }
+
+    /// The entry at `key` in `db`, live or past its TTL but not yet deleted (`None` if its
+    /// shard is not held).
+    pub fn entry_raw(&self, db: usize, key: &[u8]) -> Option<&Entry> {
+        let map = self.map(db, key).ok()?;
+        map.get_key_value(key).map(|(node, _)| &node.0.entry)
     }
 
     /// Whether `key` is in `db` but past its TTL (false if its shard is not held).

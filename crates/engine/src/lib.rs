@@ -34,6 +34,7 @@ mod compact;
 pub mod connection;
 pub mod dump;
 pub mod error;
+pub mod evict;
 pub mod glob;
 pub mod hash_value;
 pub mod indexed;
@@ -82,7 +83,7 @@ pub use kv_resp::Protocol;
 pub use multi::WatchList;
 pub use notify::EventClass;
 pub use reply::Reply;
-pub use value::{Entry, HashValue, ListValue, SetValue, StrValue, Value};
+pub use value::{Access, Entry, HashValue, ListValue, SetValue, StrValue, Value};
 pub use zset::ZSetValue;
 
 /// Settings the engine itself consults; the server owns the rest of the configuration.
@@ -102,6 +103,8 @@ pub struct EngineConfig {
     pub hash_max_listpack_value: AtomicU64,
     /// Most members a set keeps as an intset (`set-max-intset-entries`).
     pub set_max_intset_entries: AtomicU64,
+    /// `maxmemory` and the eviction policy.
+    pub eviction: evict::Settings,
 }
 
 impl Default for EngineConfig {
@@ -113,6 +116,7 @@ impl Default for EngineConfig {
             hash_max_listpack_entries: AtomicU64::new(512),
             hash_max_listpack_value: AtomicU64::new(64),
             set_max_intset_entries: AtomicU64::new(512),
+            eviction: evict::Settings::default(),
         }
     }
 }
@@ -165,6 +169,8 @@ pub struct Engine {
     pub stats: Stats,
     /// Clients blocked on keys.
     pub blocking: Blocking,
+    /// Eviction's state and counters.
+    pub evictor: evict::Evictor,
 }
 
 /// What the engine keeps per client.
@@ -213,7 +219,7 @@ impl Ctx<'_, '_> {
     pub fn lookup(&self, key: &[u8]) -> Result<Option<&Entry>, CommandError> {
         let entry = self.peek(key)?;
         if let Some(entry) = entry {
-            entry.touch(self.now);
+            entry.touch(self.now, self.engine.lfu());
         }
         Ok(entry)
     }
@@ -301,6 +307,7 @@ impl Engine {
             config: EngineConfig::default(),
             stats: Stats::default(),
             blocking: Blocking::default(),
+            evictor: evict::Evictor::default(),
         }
     }
 

@@ -43,6 +43,23 @@ pub(crate) fn pick_count(
     Ok((count, with))
 }
 
+/// 64 random bits from a generator of the calling thread's: cheap enough to run on every key
+/// access (LFU counting), where [`Rng::new`] would read the clock each time.
+pub(crate) fn thread_u64() -> u64 {
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    STATE.with(|state| {
+        let mut rng = match state.get() {
+            0 => Rng::new(),
+            seeded => Rng(seeded),
+        };
+        let bits = rng.next_u64();
+        state.set(rng.0);
+        bits
+    })
+}
+
 /// A splitmix64 generator.
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);

@@ -95,6 +95,7 @@ fn update<T>(
     change: impl FnOnce(&mut HashValue) -> Result<(T, Events), CommandError>,
 ) -> Result<Option<T>, CommandError> {
     let (db, now, engine) = (ctx.db(), ctx.now, ctx.engine);
+    let lfu = ctx.engine.lfu();
     let expired = &engine.keyspace.expired_subkeys;
     let entry = if create {
         let make = || Entry::new(Value::Hash(HashValue::new()), now);
@@ -106,7 +107,7 @@ fn update<T>(
         return Ok(None);
     };
     // Redis's write lookup records the access whatever the type it then finds.
-    entry.touch(now);
+    entry.touch(now, lfu);
     let Value::Hash(hash) = &mut entry.value else {
         return Err(CommandError::WrongType);
     };

@@ -93,10 +93,11 @@ fn list_mut<'c>(
     key: &[u8],
 ) -> Result<Option<&'c mut ListValue>, CommandError> {
     let (db, now) = (ctx.db(), ctx.now);
+    let lfu = ctx.engine.lfu();
     let Some(entry) = ctx.locked.get_mut(db, key, now)? else {
         return Ok(None);
     };
-    entry.touch(now);
+    entry.touch(now, lfu);
     match &mut entry.value {
         Value::List(list) => Ok(Some(list)),
         _ => Err(CommandError::WrongType),

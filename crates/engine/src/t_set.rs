@@ -57,9 +57,10 @@ fn sets_at<'c>(
     if write {
         // A mutable lookup is what deletes an expired key; the sets are read afterwards.
         let (db, now) = (ctx.db(), ctx.now);
+        let lfu = ctx.engine.lfu();
         for key in keys {
             if let Some(entry) = ctx.locked.get_mut(db, key, now)? {
-                entry.touch(now);
+                entry.touch(now, lfu);
                 if !matches!(entry.value, Value::Set(_)) {
                     return Err(CommandError::WrongType);
                 }
@@ -89,6 +90,7 @@ fn update<T>(
     change: impl FnOnce(&mut SetValue) -> T,
 ) -> Result<Option<(T, bool)>, CommandError> {
     let (db, now) = (ctx.db(), ctx.now);
+    let lfu = ctx.engine.lfu();
     let entry = if create {
         // Redis's `setTypeCreate` makes an intset for an integer and a hash table otherwise;
         // an empty intset that converts on its first non-integer comes to the same.
@@ -101,7 +103,7 @@ fn update<T>(
         return Ok(None);
     };
     // Redis's write lookup records the access whatever the type it then finds.
-    entry.touch(now);
+    entry.touch(now, lfu);
     let Value::Set(set) = &mut entry.value else {
         return Err(CommandError::WrongType);
     };
@@ -413,11 +415,12 @@ pub fn smove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     let destination = args.next_bytes()?;
     let member = args.next_bytes()?;
     let (db, now) = (ctx.db(), ctx.now);
+    let lfu = ctx.engine.lfu();
     // Redis looks both keys up for a write, deleting expired ones, before checking either.
     let mut is_set = |key: &[u8]| -> Result<Option<bool>, CommandError> {
         let entry = ctx.locked.get_mut(db, key, now)?;
         Ok(entry.map(|entry| {
-            entry.touch(now);
+            entry.touch(now, lfu);
             matches!(entry.value, Value::Set(_))
         }))
     };

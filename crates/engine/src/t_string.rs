@@ -47,10 +47,11 @@ fn store(
 /// Replaces the string at an existing `key` in place, keeping its TTL.
 fn overwrite(ctx: &mut Ctx<'_, '_>, key: &[u8], value: StrValue) -> CommandResult {
     let (db, now) = (ctx.db(), ctx.now);
+    let lfu = ctx.engine.lfu();
     match ctx.locked.get_mut(db, key, now)? {
         Some(entry) => {
             entry.value = Value::Str(value);
-            entry.touch(now);
+            entry.touch(now, lfu);
             Ok(())
         }
         None => store(ctx, key, value, false, None),
@@ -523,6 +524,7 @@ pub fn decrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 
 fn incr_by(ctx: &mut Ctx<'_, '_>, reply: &mut Reply, key: &[u8], by: i64) -> CommandResult {
     let (db, now) = (ctx.db(), ctx.now);
+    let lfu = ctx.engine.lfu();
     // Changed in place, created if missing: one table probe, and (as Redis's write lookups)
     // no hit/miss counting.
     let (entry, created) = ctx.locked.get_or_insert_with(db, key, now, || {
@@ -537,7 +539,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, reply: &mut Reply, key: &[u8], by: i64) -> Com
         None => return Err(CommandError::Overflow),
     };
     *text = StrValue::new(itoa::Buffer::new().format(new).as_bytes());
-    entry.touch(now);
+    entry.touch(now, lfu);
     ctx.modified(EventClass::STRING, "incrby", key);
     reply.integer(new);
     Ok(())

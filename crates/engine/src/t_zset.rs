@@ -62,10 +62,11 @@ fn zset_mut<'c>(
     key: &[u8],
 ) -> Result<Option<&'c mut ZSetValue>, CommandError> {
     let (db, now) = (ctx.db(), ctx.now);
+    let lfu = ctx.engine.lfu();
     let Some(entry) = ctx.locked.get_mut(db, key, now)? else {
         return Ok(None);
     };
-    entry.touch(now);
+    entry.touch(now, lfu);
     match &mut entry.value {
         Value::ZSet(zset) => Ok(Some(zset)),
         _ => Err(CommandError::WrongType),
@@ -301,6 +302,7 @@ fn zadd_generic(
         .collect::<Result<Vec<(f64, &[u8])>, CommandError>>()?;
     let limits = ctx.engine.config.zset_limits();
     let (db, now) = (ctx.db(), ctx.now);
+    let lfu = ctx.engine.lfu();
     if o.xx && ctx.locked.get(db, key, now)?.is_none() {
         // XX on a missing key: nothing to update, and no key is created.
         write_add_reply(reply, o, 0, 0, None);
@@ -313,7 +315,7 @@ fn zadd_generic(
         Entry::new(Value::ZSet(Box::new(zset)), now)
     };
     let (entry, _) = ctx.locked.get_or_insert_with(db, key, now, make)?;
-    entry.touch(now);
+    entry.touch(now, lfu);
     let Value::ZSet(zset) = &mut entry.value else {
         return Err(CommandError::WrongType);
     };

@@ -108,9 +108,61 @@ pub struct Entry {
     /// Absolute expiry time in Unix milliseconds, if the key is volatile. Only the keyspace
     /// changes it, so that its expiry index stays in step.
     pub(crate) expires_at: Option<NonZeroU64>,
-    /// Last access time in milliseconds, for `OBJECT IDLETIME`. Atomic so that reads, which
-    /// hold only a shared lock, can record themselves as Redis's lookups do.
-    pub(crate) accessed_at: AtomicU64,
+    /// When the key was last used and how often, for eviction (LRU and LFU), `OBJECT
+    /// IDLETIME` and `OBJECT FREQ`; see [`Access`]. Atomic so that reads, which hold only a
+    /// shared lock, can record themselves as Redis's lookups do.
+    pub(crate) access: AtomicU64,
+}
+
+/// The access bookkeeping of an entry, packed in one word: the last access time in Unix
+/// seconds in the low 32 bits (Redis's LRU clock also ticks in seconds) and the LFU counter in
+/// the next 8. Redis keeps, besides the counter, the minute of its last decay; every access
+/// decays the counter first, so that minute is the last access time, and one clock serves
+/// both policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access(u64);
+
+impl Access {
+    /// A key created at `now` (Unix ms): accessed now, with Redis's starting LFU count (so a
+    /// new key is not the first to go under an LFU policy).
+    pub fn new(now: u64) -> Access {
+        Access::from_parts(seconds(now), crate::evict::LFU_INIT_VAL)
+    }
+
+    /// The word as an entry stores it.
+    pub(crate) fn cell(self) -> AtomicU64 {
+        AtomicU64::new(self.0)
+    }
+
+    fn from_parts(seconds: u32, counter: u8) -> Access {
+        Access(u64::from(seconds) | u64::from(counter) << 32)
+    }
+
+    /// The last access time, in Unix seconds.
+    pub fn seconds(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// The LFU counter as last stored (not decayed).
+    pub fn counter(self) -> u8 {
+        (self.0 >> 32) as u8
+    }
+
+    /// Whole seconds since the last access, at `now` (Unix ms).
+    pub fn idle_seconds(self, now: u64) -> u64 {
+        u64::from(seconds(now).saturating_sub(self.seconds()))
+    }
+
+    /// The LFU counter at `now` (Unix ms), decayed for the time since the last access
+    /// (Redis's `LFUDecrAndReturn`).
+    pub fn frequency(self, now: u64, lfu: crate::evict::Lfu) -> u8 {
+        lfu.decayed(self.counter(), self.seconds(), seconds(now))
+    }
+}
+
+/// Unix seconds of `now` (Unix ms), saturating in 2106.
+fn seconds(now: u64) -> u32 {
+    u32::try_from(now / 1000).unwrap_or(u32::MAX)
 }
 
 impl Clone for Entry {
@@ -118,7 +170,7 @@ impl Clone for Entry {
         Entry {
             value: self.value.clone(),
             expires_at: self.expires_at,
-            accessed_at: AtomicU64::new(self.accessed_at()),
+            access: AtomicU64::new(self.access.load(Ordering::Relaxed)),
         }
     }
 }
@@ -131,23 +183,50 @@ impl PartialEq for Entry {
 }
 
 impl Entry {
-    /// A persistent entry holding `value`.
+    /// A persistent entry holding `value`, created at `now`.
     pub fn new(value: Value, now: u64) -> Entry {
         Entry {
             value,
             expires_at: None,
-            accessed_at: AtomicU64::new(now),
+            access: Access::new(now).cell(),
         }
     }
 
-    /// When the key was last read or written, in Unix milliseconds.
-    pub fn accessed_at(&self) -> u64 {
-        self.accessed_at.load(Ordering::Relaxed)
+    /// The entry's access bookkeeping.
+    pub fn access(&self) -> Access {
+        Access(self.access.load(Ordering::Relaxed))
     }
 
-    /// Records an access at `now`.
-    pub fn touch(&self, now: u64) {
-        self.accessed_at.store(now, Ordering::Relaxed);
+    /// Records an access at `now`: the time, and under an LFU policy (`lfu` given) the
+    /// counter, decayed then incremented with Redis's logarithmic odds.
+    pub fn touch(&self, now: u64, lfu: Option<crate::evict::Lfu>) {
+        let old = self.access();
+        let counter = match lfu {
+            Some(lfu) => lfu.incremented(old.frequency(now, lfu)),
+            None => old.counter(),
+        };
+        let new = Access::from_parts(seconds(now), counter);
+        // Most reads land in the second of the previous one: not writing keeps the line shared.
+        if new != old {
+            self.access.store(new.0, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets the access time to `idle` seconds before `now` (RESTORE ... IDLETIME).
+    pub fn set_idle(&self, now: u64, idle: u64) {
+        let at = u64::from(seconds(now)).saturating_sub(idle);
+        let at = u32::try_from(at).unwrap_or(0);
+        let counter = self.access().counter();
+        self.access
+            .store(Access::from_parts(at, counter).0, Ordering::Relaxed);
+    }
+
+    /// Sets the LFU counter to `counter`, as of `now` (RESTORE ... FREQ).
+    pub fn set_frequency(&self, now: u64, counter: u8) {
+        self.access.store(
+            Access::from_parts(seconds(now), counter).0,
+            Ordering::Relaxed,
+        );
     }
 
     /// The absolute expiry time in Unix milliseconds, if any.

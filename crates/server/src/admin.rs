@@ -586,6 +586,9 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
             {
                 crate::config::apply_engine_settings(&shared.config, &shared.engine);
             }
+            if changed.contains(&"maxmemory") {
+                apply_maxmemory(&shared);
+            }
             conn.reply.ok();
         }
         "resetstat" => {
@@ -612,6 +615,7 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 .keyspace
                 .expired_subkeys
                 .store(0, Ordering::Relaxed);
+            shared.engine.evictor.reset_stats();
             conn.reply.ok();
         }
         "rewrite" => {
@@ -649,4 +653,19 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
 /// A HELP reply: one status line per line of text.
 pub(crate) fn help(conn: &mut Connection, lines: &[&str]) {
     conn.reply.help(lines);
+}
+
+/// After `CONFIG SET maxmemory`: warns when the new limit is below what is in use and evicts
+/// at once, as Redis's `updateMaxmemory` does.
+fn apply_maxmemory(shared: &crate::server::Shared) {
+    let max = shared.config.int("maxmemory");
+    let used = crate::memory::used();
+    if max > 0 && (max as u64) < used {
+        tracing::warn!(
+            "WARNING: the new maxmemory value set via CONFIG SET ({max}) is smaller than the \
+             current memory usage ({used}). This will result in key eviction and/or the \
+             inability to accept new write commands depending on the maxmemory-policy."
+        );
+    }
+    shared.engine.make_room(&crate::memory::used);
 }

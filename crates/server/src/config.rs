@@ -211,6 +211,13 @@ pub static PARAMS: &[Param] = &[
     param!("maxmemory", "0", MEMORY),
     param!("maxmemory-policy", "noeviction", Kind::Enum(EVICTION)),
     param!("maxmemory-samples", "5", Kind::Int { min: 1, max: 64 }),
+    param!(
+        "maxmemory-eviction-tenacity",
+        "10",
+        Kind::Int { min: 0, max: 100 }
+    ),
+    param!("lfu-log-factor", "10", INT),
+    param!("lfu-decay-time", "1", INT),
     param!("active-expire-effort", "1", Kind::Int { min: 1, max: 10 }),
     // Persistence and replication: only their "off" values until those features exist.
     param!("save", "", Kind::Custom(no_snapshots)),
@@ -474,6 +481,12 @@ pub const ENGINE_SETTINGS: &[&str] = &[
     "hash-max-listpack-value",
     "set-max-intset-entries",
     "notify-keyspace-events",
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "maxmemory-eviction-tenacity",
+    "lfu-log-factor",
+    "lfu-decay-time",
 ];
 
 /// Copies the parameters the engine consults into its atomics: at start-up, and after a
@@ -484,8 +497,27 @@ pub fn apply_engine_settings(config: &Config, engine: &kv_engine::Engine) {
         .keyspace
         .events
         .set_classes(classes.unwrap_or_default());
-    let engine = &engine.config;
     let read = |name: &str| u64::try_from(config.int(name)).unwrap_or(0);
+    let read_u32 = |name: &str| u32::try_from(config.int(name)).unwrap_or(u32::MAX);
+    let eviction = &engine.config.eviction;
+    eviction
+        .maxmemory
+        .store(read("maxmemory"), Ordering::Relaxed);
+    let policy = kv_engine::evict::Policy::from_name(&config.get("maxmemory-policy"));
+    eviction.set_policy(policy.unwrap_or(kv_engine::evict::Policy::NoEviction));
+    eviction
+        .samples
+        .store(read_u32("maxmemory-samples"), Ordering::Relaxed);
+    eviction
+        .tenacity
+        .store(read_u32("maxmemory-eviction-tenacity"), Ordering::Relaxed);
+    eviction
+        .lfu_log_factor
+        .store(read_u32("lfu-log-factor"), Ordering::Relaxed);
+    eviction
+        .lfu_decay_time
+        .store(read_u32("lfu-decay-time"), Ordering::Relaxed);
+    let engine = &engine.config;
     engine
         .zset_max_listpack_entries
         .store(read("zset-max-listpack-entries"), Ordering::Relaxed);

@@ -126,6 +126,9 @@ enum Wake {
     Stop,
 }
 
+/// Redis's refusal of a command that may grow memory while memory is over `maxmemory`.
+const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
 /// A command refused before it ran: the command if it was found (its `rejected_calls` count),
 /// and the error.
 type Refusal = (Option<&'static CommandSpec>, CommandError);
@@ -583,6 +586,7 @@ impl Connection {
                 CommandError::msg("NOAUTH Authentication required."),
             ));
         }
+        self.check_memory(spec, skip)?;
         let touches_keys =
             spec.has(Flags::READONLY) || spec.has(Flags::WRITE) || spec.has(Flags::MAY_REPLICATE);
         if self.monitoring && touches_keys {
@@ -605,6 +609,31 @@ impl Connection {
             }
         }
         Ok((spec, skip))
+    }
+
+    /// With `maxmemory` set, evicts what the policy allows before the command runs (as
+    /// Redis's `performEvictions` before every command), then refuses the command if memory
+    /// is still over and it may grow memory: a `denyoom` command, an EXEC queuing one, or
+    /// anything queued inside MULTI (where only EXEC, DISCARD, QUIT and RESET still pass).
+    fn check_memory(&self, spec: &'static CommandSpec, skip: usize) -> Result<(), Refusal> {
+        let engine = &self.shared.engine;
+        if engine.config.eviction.maxmemory.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        if engine.make_room(&crate::memory::used) != kv_engine::evict::Room::Exhausted {
+            return Ok(());
+        }
+        let name = if skip == 1 { spec.name } else { "" };
+        let refused = spec.has(Flags::DENYOOM)
+            || match &self.transaction {
+                Some(t) if name == "exec" => t.queues(Flags::DENYOOM),
+                Some(_) => !matches!(name, "discard" | "quit" | "reset"),
+                None => false,
+            };
+        match refused {
+            true => Err((Some(spec), CommandError::msg(OOM))),
+            false => Ok(()),
+        }
     }
 
     /// Answers a refused command with its error and counts the refusal.

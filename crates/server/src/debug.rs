@@ -96,7 +96,7 @@ pub fn object_under(
         return Err(CommandError::NoSuchKey);
     };
     let refcount = entry.value.refcount();
-    let idle = now.saturating_sub(entry.accessed_at()) / 1000;
+    let idle = entry.access().idle_seconds(now);
     let lru = (now / 1000).saturating_sub(idle) & LRU_CLOCK_MAX;
     let line = format!(
         "Value at:{entry:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{lru} lru_seconds_idle:{idle}",

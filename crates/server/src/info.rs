@@ -71,7 +71,7 @@ pub fn render(conn: &Connection, args: &[Bytes]) -> String {
         match *section {
             "server" => server(conn, &mut out),
             "clients" => clients(conn, &mut out),
-            "memory" => memory(&mut out),
+            "memory" => memory(conn, &mut out),
             "persistence" => persistence(conn, &mut out),
             "stats" => stats(conn, &mut out),
             "replication" => replication(conn, &mut out),
@@ -144,18 +144,6 @@ fn clients(conn: &Connection, out: &mut String) {
     );
 }
 
-/// Resident memory in bytes, from /proc (0 where it is not available).
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
-}
-
 fn human(bytes: u64) -> String {
     let units = ["B", "K", "M", "G", "T"];
     let mut value = bytes as f64;
@@ -171,16 +159,29 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn memory(out: &mut String) {
-    // kv does not count its allocations yet, so used_memory is the resident set size.
-    let rss = rss_bytes();
-    field(out, "used_memory", rss);
-    field(out, "used_memory_human", human(rss));
+fn memory(conn: &Connection, out: &mut String) {
+    let used = crate::memory::used();
+    let rss = crate::memory::rss();
+    let peak = conn.shared.stats.note_memory(used);
+    let eviction = &conn.shared.engine.config.eviction;
+    let max = eviction.maxmemory.load(Ordering::Relaxed);
+    field(out, "used_memory", used);
+    field(out, "used_memory_human", human(used));
     field(out, "used_memory_rss", rss);
     field(out, "used_memory_rss_human", human(rss));
-    field(out, "maxmemory", 0);
-    field(out, "maxmemory_human", "0B");
-    field(out, "maxmemory_policy", "noeviction");
+    field(out, "used_memory_peak", peak);
+    field(out, "used_memory_peak_human", human(peak));
+    field(out, "maxmemory", max);
+    field(out, "maxmemory_human", human(max));
+    field(out, "maxmemory_policy", eviction.policy().name());
+    let ratio = if used == 0 {
+        0.0
+    } else {
+        rss as f64 / used as f64
+    };
+    field(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
+    // Redis leaves replica and AOF buffers out of the eviction count; kv has neither yet.
+    field(out, "mem_not_counted_for_evict", 0);
     field(out, "mem_allocator", "libc");
 }
 
@@ -222,7 +223,12 @@ fn stats(conn: &Connection, out: &mut String) {
     field(out, "expired_keys", load(&e.keyspace.expired_keys));
     // Redis 7.4: hash fields reclaimed because their time had come.
     field(out, "expired_subkeys", load(&e.keyspace.expired_subkeys));
-    field(out, "evicted_keys", 0);
+    let evictor = &e.evictor;
+    field(out, "evicted_keys", load(&evictor.evicted_keys));
+    field(out, "evicted_clients", 0);
+    let (total, current) = evictor.exceeded_ms();
+    field(out, "total_eviction_exceeded_time", total);
+    field(out, "current_eviction_exceeded_time", current);
     field(out, "keyspace_hits", load(&e.stats.keyspace_hits));
     field(out, "keyspace_misses", load(&e.stats.keyspace_misses));
     field(out, "pubsub_channels", conn.shared.pubsub.channel_count());

@@ -31,6 +31,7 @@ pub mod debug;
 pub mod info;
 pub mod latency;
 pub mod mailbox;
+pub mod memory;
 pub mod metrics;
 pub mod monitor;
 pub mod multi;

@@ -2,7 +2,12 @@
 
 use std::process::ExitCode;
 
+/// Counts allocated bytes for INFO's `used_memory` and `maxmemory` eviction.
+#[global_allocator]
+static ALLOCATOR: kv_server::memory::CountingAllocator = kv_server::memory::CountingAllocator;
+
 fn main() -> ExitCode {
+    kv_server::memory::mark_installed();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if matches!(args.first().map(String::as_str), Some("-v" | "--version")) {
         println!("kv-server v={}", env!("CARGO_PKG_VERSION"));

@@ -39,6 +39,12 @@ impl Transaction {
         self.aborted = true;
     }
 
+    /// Whether a queued command carries `flag` (EXEC is refused when out of memory if one
+    /// may grow memory, as Redis judges it by its queue's flags).
+    pub fn queues(&self, flag: Flags) -> bool {
+        self.queued.iter().any(|q| q.spec.has(flag))
+    }
+
     /// The spec a CLIENT PAUSE must judge EXEC by: its first write, if it queues one (a
     /// `CLIENT PAUSE WRITE` holds such an EXEC, as Redis does), else EXEC itself.
     pub fn pause_spec(&self, exec: &'static CommandSpec) -> &'static CommandSpec {

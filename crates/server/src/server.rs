@@ -34,9 +34,19 @@ pub struct ServerStats {
     pub net_output_bytes: AtomicU64,
     /// Error replies sent (`total_error_replies`).
     pub error_replies: AtomicU64,
+    /// The most memory seen in use (`used_memory_peak`), sampled as Redis samples it: by the
+    /// cron and by INFO.
+    pub peak_memory: AtomicU64,
 }
 
 impl ServerStats {
+    /// Records `used` bytes in use; returns the peak so far.
+    pub fn note_memory(&self, used: u64) -> u64 {
+        self.peak_memory
+            .fetch_max(used, Ordering::Relaxed)
+            .max(used)
+    }
+
     /// Zeroes every counter (`CONFIG RESETSTAT`).
     pub fn reset(&self) {
         for counter in [
@@ -46,6 +56,7 @@ impl ServerStats {
             &self.net_input_bytes,
             &self.net_output_bytes,
             &self.error_replies,
+            &self.peak_memory,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -385,6 +396,12 @@ async fn metrics_loop(shared: Arc<Shared>) {
             return;
         }
         let stats = &shared.stats;
+        stats.note_memory(crate::memory::used());
+        // Finishes an eviction that ran out of time with memory still over (Redis's
+        // eviction time event), a slice at a time.
+        while shared.engine.make_room(&crate::memory::used) == kv_engine::evict::Room::Evicting {
+            tokio::task::yield_now().await;
+        }
         let metrics = &shared.metrics;
         metrics
             .ops
