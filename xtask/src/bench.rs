@@ -93,6 +93,8 @@ struct Workload {
     /// requests as the measured run plus a tenth, and this `-r` range: fills what the test
     /// takes away or looks up.
     setup: Option<(&'static [&'static str], &'static str)>,
+    /// Options both servers start with, after their usual ones.
+    server_args: &'static [&'static str],
 }
 
 /// Every line of the comparison, in table order.
@@ -101,56 +103,67 @@ const WORKLOADS: &[Workload] = &[
         name: "SET",
         command: &["-t", "set"],
         setup: None,
+        server_args: &[],
     },
     Workload {
         name: "GET",
         command: &["-t", "get"],
         setup: None,
+        server_args: &[],
     },
     Workload {
         name: "INCR",
         command: &["-t", "incr"],
         setup: None,
+        server_args: &[],
     },
     Workload {
         name: "MSET",
         command: &["-t", "mset"],
         setup: None,
+        server_args: &[],
     },
     Workload {
         name: "LPUSH",
         command: &["-t", "lpush"],
         setup: None,
+        server_args: &[],
     },
     Workload {
         name: "LPOP",
         command: &["-t", "lpop"],
         setup: Some((&["-t", "lpush"], "1000000")),
+        server_args: &[],
     },
     Workload {
         name: "LRANGE_100",
         command: &["-t", "lrange_100"],
         setup: None,
+        server_args: &[],
     },
     Workload {
         name: "SADD",
         command: &["-t", "sadd"],
         setup: None,
+        server_args: &[],
     },
     Workload {
         name: "SPOP",
         command: &["-t", "spop"],
         setup: Some((&["SADD", "myset", "element:__rand_int__"], "100000000")),
+        server_args: &[],
     },
     Workload {
         name: "HSET",
         command: &["-t", "hset"],
         setup: None,
+        server_args: &[],
     },
     Workload {
         name: "ZADD",
         command: &["-t", "zadd"],
         setup: None,
+        server_args: &[],
     },
     Workload {
         name: "ZRANGEBYSCORE",
@@ -167,6 +180,7 @@ const WORKLOADS: &[Workload] = &[
             &["ZADD", "myzset", "__rand_int__", "element:__rand_int__"],
             "1000000",
         )),
+        server_args: &[],
     },
     Workload {
         name: "ZRANK",
@@ -175,6 +189,14 @@ const WORKLOADS: &[Workload] = &[
             &["ZADD", "myzset", "__rand_int__", "element:__rand_int__"],
             "1000000",
         )),
+        server_args: &[],
+    },
+    Workload {
+        // SETs of new keys while memory is full: every write evicts (about one key each).
+        name: "SET_EVICTING",
+        command: &["-t", "set"],
+        setup: Some((&["-t", "set"], "1000000")),
+        server_args: &["--maxmemory", "10mb", "--maxmemory-policy", "allkeys-lru"],
     },
 ];
 
@@ -410,9 +432,10 @@ pub fn run(options: &Options) -> Result<()> {
                 };
                 for is_kv in order {
                     let server = if is_kv {
-                        start("kv-server", &kv_path, &[])?
+                        start("kv-server", &kv_path, workload.server_args)?
                     } else {
-                        start(other_name, &other_path, other_args)?
+                        let args = [other_args, workload.server_args].concat();
+                        start(other_name, &other_path, &args)?
                     };
                     let count = requests(pipeline);
                     if let Some((setup, range)) = workload.setup {

@@ -254,12 +254,13 @@ struct Pool {
     /// The databases that had keys when last looked at, and when that was: summing every
     /// database's shard counts for every eviction would cost more than the eviction.
     dbs_with_keys: Vec<usize>,
-    dbs_checked: Option<Instant>,
+    /// Unix ms; 0 before the first look.
+    dbs_checked: u64,
 }
 
-/// How long [`Pool::dbs_with_keys`] is trusted (a database that gains its first keys waits
-/// this long to be sampled; one that loses its last is noticed at once).
-const DBS_FRESH_FOR: Duration = Duration::from_millis(100);
+/// How long, in ms, [`Pool::dbs_with_keys`] is trusted (a database that gains its first keys
+/// waits this long to be sampled; one that loses its last is noticed at once).
+const DBS_FRESH_FOR_MS: u64 = 100;
 
 /// Eviction's state and counters.
 #[derive(Debug, Default)]
@@ -378,7 +379,7 @@ impl Engine {
     ) -> Option<(usize, CompactBytes)> {
         let keyspace = &self.keyspace;
         if policy.random() {
-            return self.pick_random(pool, policy);
+            return self.pick_random(pool, policy, now);
         }
         let lfu = self.config.eviction.lfu_params();
         let score = |entry: &crate::Entry| -> u64 {
@@ -395,8 +396,8 @@ impl Engine {
         let mut fresh = false;
         loop {
             let mut sampled = 0;
-            let dbs = pool.dbs_with_keys(keyspace, fresh);
-            for db in dbs {
+            pool.refresh_dbs(keyspace, now, fresh);
+            for &db in &pool.dbs_with_keys {
                 let candidates = &mut pool.candidates;
                 let mut add = |key: &[u8], entry: &crate::Entry| {
                     offer(candidates, score(entry), db, key);
@@ -425,10 +426,16 @@ impl Engine {
     }
 
     /// A random key (with a TTL, for `volatile-random`), taking the databases in turn.
-    fn pick_random(&self, pool: &mut Pool, policy: Policy) -> Option<(usize, CompactBytes)> {
+    fn pick_random(
+        &self,
+        pool: &mut Pool,
+        policy: Policy,
+        now: u64,
+    ) -> Option<(usize, CompactBytes)> {
         let keyspace = &self.keyspace;
         for fresh in [false, true] {
-            let dbs = pool.dbs_with_keys(keyspace, fresh);
+            pool.refresh_dbs(keyspace, now, fresh);
+            let dbs = &pool.dbs_with_keys;
             for _ in 0..dbs.len() {
                 let turn = self.evictor.next_db.fetch_add(1, Ordering::Relaxed);
                 let db = dbs[turn % dbs.len()];
@@ -479,24 +486,27 @@ impl Engine {
 }
 
 impl Pool {
-    /// The databases with keys, as of at most [`DBS_FRESH_FOR`] ago, or now if `fresh`.
-    fn dbs_with_keys(&mut self, keyspace: &crate::Keyspace, fresh: bool) -> Vec<usize> {
-        let stale = self
-            .dbs_checked
-            .is_none_or(|at| at.elapsed() > DBS_FRESH_FOR);
-        if fresh || stale {
-            self.dbs_with_keys = (0..keyspace.databases())
-                .filter(|&db| keyspace.db_len(db) > 0)
-                .collect();
-            self.dbs_checked = Some(Instant::now());
+    /// Refreshes [`Pool::dbs_with_keys`] if it is older than [`DBS_FRESH_FOR`] at `now`
+    /// (Unix ms), or if `fresh` asks for it.
+    fn refresh_dbs(&mut self, keyspace: &crate::Keyspace, now: u64, fresh: bool) {
+        let stale = now.saturating_sub(self.dbs_checked) > DBS_FRESH_FOR_MS;
+        if fresh || stale || self.dbs_checked == 0 {
+            self.dbs_with_keys.clear();
+            let with_keys = (0..keyspace.databases()).filter(|&db| keyspace.db_len(db) > 0);
+            self.dbs_with_keys.extend(with_keys);
+            self.dbs_checked = now.max(1);
         }
-        self.dbs_with_keys.clone()
     }
 }
 
 /// Considers `key` of `db` with `score` for `candidates` (ascending by score, at most
 /// [`POOL_SIZE`]): kept if there is room or it beats the worst candidate (which then goes).
 fn offer(candidates: &mut Vec<Candidate>, score: u64, db: usize, key: &[u8]) {
+    // Judged before looking for the key in the pool: most samples lose here, and a key that
+    // is in the pool already under an older score stays there as it was.
+    if candidates.len() == POOL_SIZE && candidates[0].score >= score {
+        return;
+    }
     if let Some(same) = candidates
         .iter()
         .position(|c| c.db == db && c.key.as_bytes() == key)
@@ -504,9 +514,6 @@ fn offer(candidates: &mut Vec<Candidate>, score: u64, db: usize, key: &[u8]) {
         candidates.remove(same);
     }
     if candidates.len() == POOL_SIZE {
-        if candidates[0].score >= score {
-            return;
-        }
         candidates.remove(0);
     }
     let at = candidates.partition_point(|c| c.score <= score);
@@ -518,4 +525,337 @@ fn offer(candidates: &mut Vec<Candidate>, score: u64, db: usize, key: &[u8]) {
             key: CompactBytes::new(key),
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::tests::{record_events, Client};
+    use crate::{Access, Entry, Value};
+    use kv_resp::Frame;
+
+    /// A gauge that charges 100 bytes a key, so limits read as key counts.
+    fn gauge(engine: &Engine) -> impl Fn() -> u64 + '_ {
+        move || {
+            let keyspace = &engine.keyspace;
+            (0..keyspace.databases())
+                .map(|db| keyspace.db_len(db) as u64 * 100)
+                .sum()
+        }
+    }
+
+    /// A client with `policy`, `maxmemory` of `keys` keys (see [`gauge`]), and samples enough
+    /// to see every key (so the approximated policies choose exactly).
+    fn client(policy: Policy, keys: u64) -> Client {
+        let c = Client::new();
+        let settings = &c.engine.config.eviction;
+        settings.set_policy(policy);
+        settings.maxmemory.store(keys * 100, Ordering::Relaxed);
+        settings.samples.store(64, Ordering::Relaxed);
+        // No time limit: a debug build is slow, and the tests check where eviction ends.
+        settings.tenacity.store(100, Ordering::Relaxed);
+        c
+    }
+
+    fn make_room(c: &Client) -> Room {
+        c.engine.make_room(&gauge(&c.engine))
+    }
+
+    fn exists(c: &mut Client, key: &str) -> bool {
+        c.cmd(&format!("EXISTS {key}")) == Frame::Integer(1)
+    }
+
+    /// Stores `key` with an access record of `access`.
+    fn put_with(c: &Client, key: &str, access: Access) {
+        let entry = Entry::new(Value::Str(CompactBytes::new(b"v")), 0);
+        entry
+            .access
+            .store(access.cell().into_inner(), Ordering::Relaxed);
+        c.put(0, key.as_bytes(), entry);
+    }
+
+    #[test]
+    fn policy_names_round_trip() {
+        for policy in Policy::ALL {
+            assert_eq!(Policy::from_name(policy.name()), Some(policy));
+            assert_eq!(
+                Policy::from_name(&policy.name().to_uppercase()),
+                Some(policy)
+            );
+        }
+        assert_eq!(Policy::from_name("allkeys"), None);
+        let settings = Settings::default();
+        assert_eq!(settings.policy(), Policy::NoEviction);
+        assert_eq!(settings.lfu(), None);
+        settings.set_policy(Policy::VolatileLfu);
+        assert_eq!(settings.policy(), Policy::VolatileLfu);
+        assert!(settings.lfu().is_some());
+    }
+
+    #[test]
+    fn lfu_counters_decay_by_the_minute_and_grow_logarithmically() {
+        let lfu = Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        };
+        // Minutes are counted on the clock, as Redis's minute clock does: 59 s across a minute
+        // boundary is one minute.
+        assert_eq!(lfu.decayed(10, 59, 118), 9);
+        assert_eq!(lfu.decayed(10, 0, 59), 10);
+        assert_eq!(lfu.decayed(10, 0, 600), 0);
+        assert_eq!(
+            lfu.decayed(10, 600, 0),
+            10,
+            "a clock going back decays nothing"
+        );
+        let slow = Lfu {
+            decay_minutes: 2,
+            ..lfu
+        };
+        assert_eq!(slow.decayed(10, 0, 240), 8);
+        let never = Lfu {
+            decay_minutes: 0,
+            ..lfu
+        };
+        assert_eq!(never.decayed(10, 0, 1_000_000), 10);
+        // Up to the starting value every access counts.
+        assert_eq!(lfu.incremented(0), 1);
+        assert_eq!(lfu.incremented(LFU_INIT_VAL), LFU_INIT_VAL + 1);
+        assert_eq!(lfu.incremented(255), 255);
+        // A log factor of 0 counts every access; 10 makes a high counter rarely move.
+        let every = Lfu {
+            log_factor: 0,
+            decay_minutes: 1,
+        };
+        assert_eq!(every.incremented(200), 201);
+        let grown = (0..1000).filter(|_| lfu.incremented(200) == 201).count();
+        assert!(grown < 10, "{grown} of 1000 accesses counted at 200");
+    }
+
+    #[test]
+    fn time_limits_follow_tenacity() {
+        assert_eq!(time_limit(0), Some(Duration::ZERO));
+        assert_eq!(time_limit(10), Some(Duration::from_micros(500)));
+        assert_eq!(time_limit(11), Some(Duration::from_micros(575)));
+        assert_eq!(time_limit(100), None);
+    }
+
+    #[test]
+    fn no_limit_or_room_enough_does_nothing() {
+        let mut c = client(Policy::AllKeysRandom, 0);
+        c.cmd("MSET a 1 b 2");
+        assert_eq!(make_room(&c), Room::Enough);
+        c.engine
+            .config
+            .eviction
+            .maxmemory
+            .store(200, Ordering::Relaxed);
+        assert_eq!(make_room(&c), Room::Enough);
+        assert_eq!(c.int("DBSIZE"), 2);
+    }
+
+    #[test]
+    fn random_eviction_brings_memory_under_the_limit() {
+        let mut c = client(Policy::AllKeysRandom, 30);
+        for i in 0..100 {
+            c.cmd(&format!("SET k{i} v"));
+        }
+        c.cmd("SELECT 3");
+        for i in 0..20 {
+            c.cmd(&format!("SET k{i} v"));
+        }
+        assert_eq!(make_room(&c), Room::Enough);
+        let left = c.int("DBSIZE") + {
+            c.cmd("SELECT 0");
+            c.int("DBSIZE")
+        };
+        assert_eq!(left, 30);
+        let evicted = c.engine.evictor.evicted_keys.load(Ordering::Relaxed);
+        assert_eq!(evicted, 90);
+        // Both databases gave keys: the random policy takes them in turn.
+        assert!(c.int("DBSIZE") < 100);
+    }
+
+    #[test]
+    fn noeviction_and_an_empty_keyspace_are_exhausted() {
+        let mut c = client(Policy::NoEviction, 1);
+        c.cmd("MSET a 1 b 2");
+        assert_eq!(make_room(&c), Room::Exhausted);
+        assert_eq!(c.int("DBSIZE"), 2);
+        // Over the limit with nothing left to take (the gauge never reaches zero).
+        let c = Client::new();
+        let settings = &c.engine.config.eviction;
+        settings.set_policy(Policy::AllKeysLru);
+        settings.maxmemory.store(1, Ordering::Relaxed);
+        assert_eq!(c.engine.make_room(&|| 1000), Room::Exhausted);
+        let (total, current) = c.engine.evictor.exceeded_ms();
+        assert!(total >= current);
+    }
+
+    #[test]
+    fn volatile_policies_spare_persistent_keys() {
+        for policy in [
+            Policy::VolatileLru,
+            Policy::VolatileLfu,
+            Policy::VolatileRandom,
+            Policy::VolatileTtl,
+        ] {
+            let mut c = client(policy, 25);
+            for i in 0..20 {
+                c.cmd(&format!("SET keep{i} v"));
+                c.cmd(&format!("SET temp{i} v EX {}", 1000 + i));
+            }
+            assert_eq!(make_room(&c), Room::Enough, "{policy:?}");
+            assert_eq!(c.int("DBSIZE"), 25, "{policy:?}");
+            assert!((0..20).all(|i| exists(&mut c, &format!("keep{i}"))));
+            // Below what the persistent keys need: every volatile key goes, then nothing can.
+            c.engine
+                .config
+                .eviction
+                .maxmemory
+                .store(1000, Ordering::Relaxed);
+            assert_eq!(make_room(&c), Room::Exhausted, "{policy:?}");
+            assert_eq!(c.int("DBSIZE"), 20, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn volatile_ttl_takes_the_keys_closest_to_expiring() {
+        let mut c = client(Policy::VolatileTtl, 15);
+        for i in 0..20 {
+            c.cmd(&format!("SET k{i} v EX {}", 100 + i));
+        }
+        assert_eq!(make_room(&c), Room::Enough);
+        let gone: Vec<usize> = (0..20)
+            .filter(|i| !exists(&mut c, &format!("k{i}")))
+            .collect();
+        assert_eq!(gone, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn lru_takes_the_longest_idle_keys() {
+        let c = client(Policy::AllKeysLru, 15);
+        let now = crate::now_ms();
+        for i in 0..20u64 {
+            // k0 is the longest idle.
+            put_with(&c, &format!("k{i}"), Access::new(now - (40 - i) * 1000));
+        }
+        let mut c = c;
+        assert_eq!(make_room(&c), Room::Enough);
+        let gone: Vec<u64> = (0..20)
+            .filter(|i| !exists(&mut c, &format!("k{i}")))
+            .collect();
+        assert_eq!(gone, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn lfu_takes_the_least_used_keys_and_counts_accesses() {
+        let mut c = client(Policy::AllKeysLfu, 15);
+        for i in 0..20 {
+            c.cmd(&format!("SET k{i} v"));
+        }
+        // A new key starts at 5; reads count (with every access counted at log factor 0).
+        assert_eq!(c.cmd("OBJECT FREQ k0"), Frame::Integer(5));
+        c.engine
+            .config
+            .eviction
+            .lfu_log_factor
+            .store(0, Ordering::Relaxed);
+        for i in 5..20 {
+            for _ in 0..3 {
+                c.cmd(&format!("GET k{i}"));
+            }
+        }
+        assert_eq!(c.cmd("OBJECT FREQ k5"), Frame::Integer(8));
+        assert_eq!(make_room(&c), Room::Enough);
+        let gone: Vec<usize> = (0..20)
+            .filter(|i| !exists(&mut c, &format!("k{i}")))
+            .collect();
+        assert_eq!(gone, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn an_eviction_publishes_counts_and_fails_watchers() {
+        let c = client(Policy::AllKeysLru, 0);
+        let engine = &c.engine;
+        let seen = record_events(&c, "Ee");
+        let mut watcher = crate::Session::default();
+        let run = |session: &mut crate::Session, line: &str| {
+            let args: Vec<bytes::Bytes> = line
+                .split_whitespace()
+                .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
+                .collect();
+            let mut reply = crate::Reply::new(crate::Protocol::Resp2);
+            engine.execute(session, &args, &mut reply);
+        };
+        run(&mut watcher, "SET w v");
+        run(&mut watcher, "WATCH w");
+        engine.config.eviction.maxmemory.store(1, Ordering::Relaxed);
+        assert_eq!(engine.make_room(&gauge(engine)), Room::Enough);
+        assert_eq!(*seen.lock(), vec!["0 evicted w".to_string()]);
+        assert_eq!(engine.evictor.evicted_keys.load(Ordering::Relaxed), 1);
+        let mut plan = LockPlan::default();
+        engine.watched_shards(&watcher, &mut plan);
+        let locked = engine.keyspace.lock(plan);
+        assert!(engine.watch_failed(&watcher, &locked, crate::now_ms()));
+    }
+
+    #[test]
+    fn object_freq_and_idletime_answer_per_policy() {
+        let mut c = client(Policy::AllKeysLru, 0);
+        c.cmd("SET k v");
+        assert!(matches!(c.cmd("OBJECT FREQ k"), Frame::Error(_)));
+        assert_eq!(c.cmd("OBJECT IDLETIME k"), Frame::Integer(0));
+        c.engine.config.eviction.set_policy(Policy::VolatileLfu);
+        assert_eq!(c.cmd("OBJECT FREQ k"), Frame::Integer(5));
+        assert!(matches!(c.cmd("OBJECT IDLETIME k"), Frame::Error(_)));
+        assert_eq!(c.cmd("OBJECT FREQ missing"), Frame::NullBulk);
+    }
+
+    #[test]
+    fn a_call_stops_at_its_time_limit_and_the_next_goes_on() {
+        let mut c = client(Policy::AllKeysRandom, 10);
+        for i in 0..100 {
+            c.cmd(&format!("SET k{i} v"));
+        }
+        // No time at all: Redis checks the clock every 16 keys, so 16 go per call.
+        let tenacity = |c: &Client, value| {
+            c.engine
+                .config
+                .eviction
+                .tenacity
+                .store(value, Ordering::Relaxed)
+        };
+        tenacity(&c, 0);
+        assert_eq!(make_room(&c), Room::Evicting);
+        assert_eq!(c.int("DBSIZE"), 84);
+        tenacity(&c, 100);
+        assert_eq!(make_room(&c), Room::Enough);
+        assert_eq!(c.int("DBSIZE"), 10);
+    }
+
+    #[test]
+    fn samples_are_distinct_and_bounded_by_the_keys_there_are() {
+        let mut c = Client::new();
+        c.cmd("MSET a 1 b 2 c 3");
+        c.cmd("SET t 1 EX 100");
+        let keyspace = &c.engine.keyspace;
+        let mut seen = Vec::new();
+        assert_eq!(keyspace.sample(0, 10, |k, _| seen.push(k.to_vec())), 4);
+        seen.sort();
+        assert_eq!(seen, [b"a", b"b", b"c", b"t"]);
+        assert_eq!(keyspace.sample(1, 10, |_, _| {}), 0);
+        let mut volatile = Vec::new();
+        let found = keyspace.sample_volatile(0, 10, false, |k, _| volatile.push(k.to_vec()));
+        assert_eq!((found, volatile), (1, vec![b"t".to_vec()]));
+        for i in 0..200 {
+            c.cmd(&format!("SET k{i} v"));
+        }
+        let keyspace = &c.engine.keyspace;
+        let mut some = Vec::new();
+        assert_eq!(keyspace.sample(0, 5, |k, _| some.push(k.to_vec())), 5);
+        some.sort();
+        some.dedup();
+        assert_eq!(some.len(), 5);
+    }
 }

@@ -365,8 +365,8 @@ impl Keyspace {
     }
 
     /// Like [`Keyspace::sample`], over the keys of `db` with a TTL: consecutive entries of a
-    /// shard's expiry index from a random expiry time, or with `soonest` from its start (the
-    /// keys closest to expiring).
+    /// shard's expiry index from a random key's expiry (see `random_volatile_expiry`), or
+    /// with `soonest` from its start (the keys closest to expiring).
     pub fn sample_volatile(
         &self,
         db: usize,
@@ -395,7 +395,8 @@ impl Keyspace {
             };
             let from = match soonest {
                 true => *low,
-                false => low + crate::random::thread_u64() % (high - low + 1),
+                false => random_volatile_expiry(&guard)
+                    .unwrap_or_else(|| low + crate::random::thread_u64() % (high - low + 1)),
             };
             let start = (from, CompactBytes::new(b""));
             let wrapped = index.range(start.clone()..).chain(index.range(..start));
@@ -465,6 +466,38 @@ impl Keyspace {
         }
         deleted
     }
+}
+
+/// How many buckets of a shard's table [`random_volatile_expiry`] looks at.
+const VOLATILE_PROBES: usize = 128;
+
+/// The expiry of a random key with a TTL in `map` (a shard's table): the first such key in up
+/// to [`VOLATILE_PROBES`] consecutive buckets from a random one, as [`Keyspace::sample`]
+/// takes keys; `None` if those hold none (few keys of the shard have a TTL). Sampling the
+/// expiry index from a random key's expiry, not from a random expiry time, keeps every key
+/// about as likely to be sampled: a random time falls mostly into the longest gaps between
+/// expiry times, so the keys just after those gaps would be sampled nearly every time (keys
+/// given a TTL far from the others', such as the ones just written, would be evicted first
+/// whatever the policy's measure says).
+fn random_volatile_expiry(map: &ShardMap) -> Option<u64> {
+    let table = map.raw_table();
+    // A power of two, as hashbrown sizes its tables.
+    let mask = table.buckets() - 1;
+    let start = crate::random::thread_u64() as usize;
+    (0..=mask.min(VOLATILE_PROBES - 1)).find_map(|i| {
+        let index = start.wrapping_add(i) & mask;
+        // SAFETY: as in `Keyspace::sample`: `index` is masked below `buckets()`, the bucket
+        // is read only once `is_bucket_full` says it holds an element, and the shared borrow
+        // of `map` keeps the table from changing while the reference is alive.
+        #[allow(unsafe_code)]
+        let node = unsafe {
+            if !table.is_bucket_full(index) {
+                return None;
+            }
+            &table.bucket(index).as_ref().0
+        };
+        node.0.entry.expires_at()
+    })
 }
 
 /// A set of held shard locks: the only way to read or change keys.

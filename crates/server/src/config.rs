@@ -210,7 +210,14 @@ pub static PARAMS: &[Param] = &[
     ),
     param!("maxmemory", "0", MEMORY),
     param!("maxmemory-policy", "noeviction", Kind::Enum(EVICTION)),
-    param!("maxmemory-samples", "5", Kind::Int { min: 1, max: 64 }),
+    param!(
+        "maxmemory-samples",
+        "5",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64
+        }
+    ),
     param!(
         "maxmemory-eviction-tenacity",
         "10",
