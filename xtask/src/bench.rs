@@ -97,6 +97,14 @@ struct Workload {
     server_args: &'static [&'static str],
 }
 
+/// The PUBLISH fan-out line's medians: delivery rates, and deliveries per server CPU-second.
+struct Fanout {
+    kv: f64,
+    other: f64,
+    kv_per_cpu: f64,
+    other_per_cpu: f64,
+}
+
 /// Every line of the comparison, in table order.
 const WORKLOADS: &[Workload] = &[
     Workload {
@@ -463,6 +471,7 @@ pub fn run(options: &Options) -> Result<()> {
     }
     let fanout = if fanout {
         let (mut kv, mut other) = (Vec::new(), Vec::new());
+        let (mut kv_cpu, mut other_cpu) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             for is_kv in [round % 2 == 0, round % 2 != 0] {
                 let server = if is_kv {
@@ -470,19 +479,31 @@ pub fn run(options: &Options) -> Result<()> {
                 } else {
                     start(other_name, &other_path, other_args)?
                 };
+                let cpu_before = cpu_seconds(server.child.id())?;
                 let delivered = crate::fanout::measure(server.port)?;
+                let cpu = cpu_seconds(server.child.id())? - cpu_before;
+                let total = (crate::fanout::MESSAGES * crate::fanout::SUBSCRIBERS) as f64;
+                let per_cpu = if cpu > 0.0 { total / cpu } else { 0.0 };
                 println!(
-                    "{:<12} PUBLISH fan-out round {round}: {delivered:>12.0} messages/s delivered",
+                    "{:<12} PUBLISH fan-out round {round}: {delivered:>12.0} messages/s delivered, \
+                     {per_cpu:.0} per CPU-s",
                     server.name
                 );
                 if is_kv {
                     kv.push(delivered);
+                    kv_cpu.push(per_cpu);
                 } else {
                     other.push(delivered);
+                    other_cpu.push(per_cpu);
                 }
             }
         }
-        Some((median(kv), median(other)))
+        Some(Fanout {
+            kv: median(kv),
+            other: median(other),
+            kv_per_cpu: median(kv_cpu),
+            other_per_cpu: median(other_cpu),
+        })
     } else {
         None
     };
@@ -538,7 +559,7 @@ fn cpu_seconds(pid: u32) -> Result<f64> {
 fn render(
     rows: &[(&str, u32, Sample, Sample)],
     memory: &[(&str, f64, f64)],
-    fanout: Option<(f64, f64)>,
+    fanout: Option<Fanout>,
     other: &str,
     rounds: usize,
 ) -> String {
@@ -582,16 +603,22 @@ fn render(
             kv.per_cpu_second / redis.per_cpu_second.max(1.0)
         ));
     }
-    if let Some((kv, theirs)) = fanout {
+    if let Some(f) = fanout {
         out.push_str(&format!(
             "\nPUBLISH fan-out: one publisher (`redis-benchmark -c 1 -P 16`, {} messages of 32 \
              bytes) and {} RESP2 subscribers on one channel, both on core 1; messages delivered \
-             per second over all subscribers, from the first received to the last.\n\n\
-             | test | kv messages/s | {other} messages/s | kv / {other} |\n|---|---|---|---|\n\
-             | PUBLISH fan-out | {kv:.0} | {theirs:.0} | **{:.2}** |\n",
+             per second over all subscribers, from the first received to the last, and messages \
+             delivered per second of the server's CPU time.\n\n\
+             | test | kv messages/s | {other} messages/s | kv / {other} | kv per CPU-s | {other} per CPU-s | kv / {other} |\n|---|---|---|---|---|---|---|\n\
+             | PUBLISH fan-out | {:.0} | {:.0} | **{:.2}** | {:.0} | {:.0} | **{:.2}** |\n",
             crate::fanout::MESSAGES,
             crate::fanout::SUBSCRIBERS,
-            kv / theirs.max(1.0)
+            f.kv,
+            f.other,
+            f.kv / f.other.max(1.0),
+            f.kv_per_cpu,
+            f.other_per_cpu,
+            f.kv_per_cpu / f.other_per_cpu.max(1.0),
         ));
     }
     out.push_str(&format!(
