@@ -118,30 +118,40 @@ const NO_SMALL_FORM: crate::hash_value::Limits = crate::hash_value::Limits {
 /// Serializes `value` into a complete payload, footer included.
 pub fn serialize(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
+    encode_value(value, &mut out);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let crc = crc64(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Appends the encoding of `value`, tag and value without the footer: the body of a DUMP
+/// payload, and what a snapshot stores for each key (whose file has one checksum of its own).
+pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Str(s) => {
             out.push(Tag::String as u8);
-            write_bytes(&mut out, s);
+            write_bytes(out, s);
         }
         Value::List(items) => {
             out.push(Tag::List as u8);
-            write_varint(&mut out, items.len() as u64);
+            write_varint(out, items.len() as u64);
             for item in items.iter() {
-                write_bytes(&mut out, item);
+                write_bytes(out, item);
             }
         }
         Value::Set(members) => {
             out.push(Tag::Set as u8);
-            write_varint(&mut out, members.len() as u64);
+            write_varint(out, members.len() as u64);
             for member in members.iter() {
-                write_bytes(&mut out, &member);
+                write_bytes(out, &member);
             }
         }
         Value::ZSet(zset) => {
             out.push(Tag::ZSet as u8);
-            write_varint(&mut out, zset.len() as u64);
+            write_varint(out, zset.len() as u64);
             for (member, score) in zset.iter() {
-                write_bytes(&mut out, member);
+                write_bytes(out, member);
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
@@ -150,25 +160,25 @@ pub fn serialize(value: &Value) -> Vec<u8> {
             // knows the time, so DUMP (which must not change the hash) need not.
             let ttls = hash.has_ttls();
             out.push(if ttls { Tag::HashWithTtls } else { Tag::Hash } as u8);
-            write_varint(&mut out, hash.len() as u64);
+            write_varint(out, hash.len() as u64);
             for (field, value) in hash.iter_stored() {
-                write_bytes(&mut out, field);
-                write_bytes(&mut out, value);
+                write_bytes(out, field);
+                write_bytes(out, value);
                 if ttls {
-                    write_varint(&mut out, hash.expires_at(field).unwrap_or(0));
+                    write_varint(out, hash.expires_at(field).unwrap_or(0));
                 }
             }
         }
     }
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    let crc = crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
 }
 
 /// Checks the footer of `payload` and decodes the value it holds.
 pub fn deserialize(payload: &[u8]) -> Result<Value, PayloadError> {
-    let body = verify(payload)?;
+    decode_value(verify(payload)?)
+}
+
+/// Decodes a value encoded by [`encode_value`] (no footer), all of `body`.
+pub fn decode_value(body: &[u8]) -> Result<Value, PayloadError> {
     let mut reader = Reader { rest: body };
     let tag = Tag::from_byte(reader.byte()?).ok_or(PayloadError::BadFormat)?;
     let value = match tag {
