@@ -314,40 +314,16 @@ impl Keyspace {
         let Some(d) = self.dbs.get(db) else {
             return 0;
         };
-        let first = crate::random::thread_u64() as usize;
         let mut seen = 0;
-        for step in 0..self.shard_count {
+        for shard in self.shards_with_keys_from_random(d) {
             if seen >= count {
                 break;
             }
-            let shard = first.wrapping_add(step) % self.shard_count;
-            if d.lens[shard].0.load(Ordering::Relaxed) == 0 {
-                continue;
-            }
             let guard = d.map.shards()[shard].read();
-            let table = guard.raw_table();
-            // A power of two, as hashbrown sizes its tables.
-            let mask = table.buckets() - 1;
-            let start = crate::random::thread_u64() as usize;
-            let mut found: smallvec::SmallVec<[&Node; 16]> = smallvec::SmallVec::new();
-            for i in 0..=mask {
-                if seen + found.len() >= count {
-                    break;
-                }
-                let index = start.wrapping_add(i) & mask;
-                // SAFETY: `index` is masked below `buckets()`, as both calls require, and the
-                // bucket is read only once `is_bucket_full` says it holds an element; the read
-                // guard keeps the table from changing or being freed while the references to
-                // the elements (which do not outlive `guard`) are alive.
-                #[allow(unsafe_code)]
-                let node = unsafe {
-                    if !table.is_bucket_full(index) {
-                        continue;
-                    }
-                    &table.bucket(index).as_ref().0
-                };
-                found.push(&node.0);
-            }
+            let found: smallvec::SmallVec<[&Node; 16]> = buckets_from_random(&guard)
+                .flatten()
+                .take(count - seen)
+                .collect();
             // Every sampled node is loaded before any is visited: the loads do not depend on
             // each other, so the processor overlaps their cache misses instead of paying them
             // one after another (a visit compares and copies keys in between).
@@ -377,15 +353,10 @@ impl Keyspace {
         let Some(d) = self.dbs.get(db) else {
             return 0;
         };
-        let first = crate::random::thread_u64() as usize;
         let mut seen = 0;
-        for step in 0..self.shard_count {
+        for shard in self.shards_with_keys_from_random(d) {
             if seen >= count {
                 break;
-            }
-            let shard = first.wrapping_add(step) % self.shard_count;
-            if d.lens[shard].0.load(Ordering::Relaxed) == 0 {
-                continue;
             }
             let guard = d.map.shards()[shard].read();
             // The key index is only ever locked with its shard held.
@@ -408,6 +379,16 @@ impl Keyspace {
             }
         }
         seen
+    }
+
+    /// The shards of `d` that hold keys (by their lock-free counts), from a random one on,
+    /// wrapping around.
+    fn shards_with_keys_from_random<'d>(&self, d: &'d Db) -> impl Iterator<Item = usize> + 'd {
+        let shards = self.shard_count;
+        let first = crate::random::thread_u64() as usize;
+        (0..shards)
+            .map(move |step| first.wrapping_add(step) % shards)
+            .filter(|&shard| d.lens[shard].0.load(Ordering::Relaxed) > 0)
     }
 
     /// Records the key count of `(db, shard)`, held for writing (see [`ShardLen`]).
@@ -468,6 +449,32 @@ impl Keyspace {
     }
 }
 
+/// Every bucket of `map` (a shard's table) in order from a random one, wrapping around: its
+/// node if it holds one. Consecutive buckets from a random place are how Redis's
+/// `dictGetSomeKeys` samples: O(1) to start on a table of any size, where an iterator would
+/// walk to a random position. The one place the raw table is read.
+fn buckets_from_random<'m>(map: &'m ShardMap) -> impl Iterator<Item = Option<&'m Node>> + 'm {
+    let table = map.raw_table();
+    // A power of two, as hashbrown sizes its tables.
+    let mask = table.buckets() - 1;
+    let start = crate::random::thread_u64() as usize;
+    (0..=mask).map(move |i| {
+        let index = start.wrapping_add(i) & mask;
+        // SAFETY: `index` is masked below `buckets()`, as both calls require, and a bucket is
+        // read only once `is_bucket_full` says it holds an element. The node reference lives
+        // as long as the borrow of `map`, which its caller holds through the shard's lock
+        // guard, so the table cannot change or be freed while the reference is alive.
+        #[allow(unsafe_code)]
+        unsafe {
+            if table.is_bucket_full(index) {
+                Some(&*table.bucket(index).as_ref().0 .0)
+            } else {
+                None
+            }
+        }
+    })
+}
+
 /// How many buckets of a shard's table [`random_volatile_expiry`] looks at.
 const VOLATILE_PROBES: usize = 128;
 
@@ -480,24 +487,10 @@ const VOLATILE_PROBES: usize = 128;
 /// given a TTL far from the others', such as the ones just written, would be evicted first
 /// whatever the policy's measure says).
 fn random_volatile_expiry(map: &ShardMap) -> Option<u64> {
-    let table = map.raw_table();
-    // A power of two, as hashbrown sizes its tables.
-    let mask = table.buckets() - 1;
-    let start = crate::random::thread_u64() as usize;
-    (0..=mask.min(VOLATILE_PROBES - 1)).find_map(|i| {
-        let index = start.wrapping_add(i) & mask;
-        // SAFETY: as in `Keyspace::sample`: `index` is masked below `buckets()`, the bucket
-        // is read only once `is_bucket_full` says it holds an element, and the shared borrow
-        // of `map` keeps the table from changing while the reference is alive.
-        #[allow(unsafe_code)]
-        let node = unsafe {
-            if !table.is_bucket_full(index) {
-                return None;
-            }
-            &table.bucket(index).as_ref().0
-        };
-        node.0.entry.expires_at()
-    })
+    buckets_from_random(map)
+        .take(VOLATILE_PROBES)
+        .flatten()
+        .find_map(|node| node.entry.expires_at())
 }
 
 /// A set of held shard locks: the only way to read or change keys.
