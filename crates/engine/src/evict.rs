@@ -565,6 +565,11 @@ mod tests {
         c.cmd(&format!("EXISTS {key}")) == Frame::Integer(1)
     }
 
+    /// Which of `k0`..`k{n-1}` are gone.
+    fn gone(c: &mut Client, n: usize) -> Vec<usize> {
+        (0..n).filter(|i| !exists(c, &format!("k{i}"))).collect()
+    }
+
     /// Stores `key` with an access record of `access`.
     fn put_with(c: &Client, key: &str, access: Access) {
         let entry = Entry::new(Value::Str(CompactBytes::new(b"v")), 0);
@@ -726,10 +731,7 @@ mod tests {
             c.cmd(&format!("SET k{i} v EX {}", 100 + i));
         }
         assert_eq!(make_room(&c), Room::Enough);
-        let gone: Vec<usize> = (0..20)
-            .filter(|i| !exists(&mut c, &format!("k{i}")))
-            .collect();
-        assert_eq!(gone, vec![0, 1, 2, 3, 4]);
+        assert_eq!(gone(&mut c, 20), [0, 1, 2, 3, 4]);
     }
 
     #[test]
@@ -742,10 +744,7 @@ mod tests {
         }
         let mut c = c;
         assert_eq!(make_room(&c), Room::Enough);
-        let gone: Vec<u64> = (0..20)
-            .filter(|i| !exists(&mut c, &format!("k{i}")))
-            .collect();
-        assert_eq!(gone, vec![0, 1, 2, 3, 4]);
+        assert_eq!(gone(&mut c, 20), [0, 1, 2, 3, 4]);
     }
 
     #[test]
@@ -768,36 +767,24 @@ mod tests {
         }
         assert_eq!(c.cmd("OBJECT FREQ k5"), Frame::Integer(8));
         assert_eq!(make_room(&c), Room::Enough);
-        let gone: Vec<usize> = (0..20)
-            .filter(|i| !exists(&mut c, &format!("k{i}")))
-            .collect();
-        assert_eq!(gone, vec![0, 1, 2, 3, 4]);
+        assert_eq!(gone(&mut c, 20), [0, 1, 2, 3, 4]);
     }
 
     #[test]
     fn an_eviction_publishes_counts_and_fails_watchers() {
-        let c = client(Policy::AllKeysLru, 0);
-        let engine = &c.engine;
+        let mut c = client(Policy::AllKeysLru, 0);
         let seen = record_events(&c, "Ee");
-        let mut watcher = crate::Session::default();
-        let run = |session: &mut crate::Session, line: &str| {
-            let args: Vec<bytes::Bytes> = line
-                .split_whitespace()
-                .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
-                .collect();
-            let mut reply = crate::Reply::new(crate::Protocol::Resp2);
-            engine.execute(session, &args, &mut reply);
-        };
-        run(&mut watcher, "SET w v");
-        run(&mut watcher, "WATCH w");
+        c.cmd("SET w v");
+        c.cmd("WATCH w");
+        let engine = &c.engine;
         engine.config.eviction.maxmemory.store(1, Ordering::Relaxed);
         assert_eq!(engine.make_room(&gauge(engine)), Room::Enough);
         assert_eq!(*seen.lock(), vec!["0 evicted w".to_string()]);
         assert_eq!(engine.evictor.evicted_keys.load(Ordering::Relaxed), 1);
         let mut plan = LockPlan::default();
-        engine.watched_shards(&watcher, &mut plan);
+        engine.watched_shards(&c.session, &mut plan);
         let locked = engine.keyspace.lock(plan);
-        assert!(engine.watch_failed(&watcher, &locked, crate::now_ms()));
+        assert!(engine.watch_failed(&c.session, &locked, crate::now_ms()));
     }
 
     #[test]

@@ -1364,7 +1364,7 @@ pub(crate) mod tests {
     /// Shared with the DUMP/RESTORE tests.
     pub(crate) struct Client {
         pub(crate) engine: Engine,
-        session: Session,
+        pub(crate) session: Session,
     }
 
     impl Client {

@@ -507,39 +507,33 @@ pub fn apply_engine_settings(config: &Config, engine: &kv_engine::Engine) {
     let read = |name: &str| u64::try_from(config.int(name)).unwrap_or(0);
     let read_u32 = |name: &str| u32::try_from(config.int(name)).unwrap_or(u32::MAX);
     let eviction = &engine.config.eviction;
-    eviction
-        .maxmemory
-        .store(read("maxmemory"), Ordering::Relaxed);
     let policy = kv_engine::evict::Policy::from_name(&config.get("maxmemory-policy"));
     eviction.set_policy(policy.unwrap_or(kv_engine::evict::Policy::NoEviction));
-    eviction
-        .samples
-        .store(read_u32("maxmemory-samples"), Ordering::Relaxed);
-    eviction
-        .tenacity
-        .store(read_u32("maxmemory-eviction-tenacity"), Ordering::Relaxed);
-    eviction
-        .lfu_log_factor
-        .store(read_u32("lfu-log-factor"), Ordering::Relaxed);
-    eviction
-        .lfu_decay_time
-        .store(read_u32("lfu-decay-time"), Ordering::Relaxed);
-    let engine = &engine.config;
-    engine
-        .zset_max_listpack_entries
-        .store(read("zset-max-listpack-entries"), Ordering::Relaxed);
-    engine
-        .zset_max_listpack_value
-        .store(read("zset-max-listpack-value"), Ordering::Relaxed);
-    engine
-        .hash_max_listpack_entries
-        .store(read("hash-max-listpack-entries"), Ordering::Relaxed);
-    engine
-        .hash_max_listpack_value
-        .store(read("hash-max-listpack-value"), Ordering::Relaxed);
-    engine
-        .set_max_intset_entries
-        .store(read("set-max-intset-entries"), Ordering::Relaxed);
+    for (name, target) in [
+        ("maxmemory-samples", &eviction.samples),
+        ("maxmemory-eviction-tenacity", &eviction.tenacity),
+        ("lfu-log-factor", &eviction.lfu_log_factor),
+        ("lfu-decay-time", &eviction.lfu_decay_time),
+    ] {
+        target.store(read_u32(name), Ordering::Relaxed);
+    }
+    let limits = &engine.config;
+    for (name, target) in [
+        ("maxmemory", &eviction.maxmemory),
+        (
+            "zset-max-listpack-entries",
+            &limits.zset_max_listpack_entries,
+        ),
+        ("zset-max-listpack-value", &limits.zset_max_listpack_value),
+        (
+            "hash-max-listpack-entries",
+            &limits.hash_max_listpack_entries,
+        ),
+        ("hash-max-listpack-value", &limits.hash_max_listpack_value),
+        ("set-max-intset-entries", &limits.set_max_intset_entries),
+    ] {
+        target.store(read(name), Ordering::Relaxed);
+    }
 }
 
 /// The live configuration.
