@@ -45,6 +45,9 @@ use crate::multi::Watches;
 use crate::notify::{EventClass, KeyEvents};
 use crate::{CommandError, CompactBytes, Entry, Value};
 
+mod snapshot;
+pub use snapshot::{ShardSink, SnapshotBusy};
+
 /// The hasher of every database: one seed shared by all, so shard indexes agree across them.
 type KeyHasher = foldhash::fast::RandomState;
 
@@ -107,14 +110,20 @@ pub struct Keyspace {
     pub watches: Watches,
     /// Where the invalidations of client-side caching go.
     pub tracking: crate::tracking::KeyTracking,
+    /// The point-in-time snapshot running, if any.
+    snapshots: snapshot::Snapshots,
 }
 
-/// One shard's key count, on a cache line of its own: written under the shard's lock by
-/// whoever changes the shard, read without any lock by INFO (which must not take shard locks:
-/// it may run inside an EXEC that holds some).
+/// One shard's counters, on a cache line of their own, written under the shard's lock.
 #[derive(Debug, Default)]
 #[repr(align(64))]
-struct ShardLen(std::sync::atomic::AtomicUsize);
+struct ShardCounters {
+    /// The key count: written by whoever changes the shard, read without any lock by INFO
+    /// (which must not take shard locks: it may run inside an EXEC that holds some).
+    keys: std::sync::atomic::AtomicUsize,
+    /// The last snapshot that has this shard (see the `snapshot` module).
+    saved: AtomicU64,
+}
 
 #[derive(Debug)]
 struct Db {
@@ -122,8 +131,9 @@ struct Db {
     expiry: Box<[Mutex<ExpiryIndex>]>,
     /// Per shard, like `expiry`, and guarded the same way.
     fields: Box<[Mutex<FieldIndex>]>,
-    /// Per shard, the number of keys (expired ones not yet reclaimed included).
-    lens: Box<[ShardLen]>,
+    /// Per shard: the number of keys (expired ones not yet reclaimed included), and which
+    /// snapshot has it.
+    counters: Box<[ShardCounters]>,
 }
 
 impl Db {
@@ -134,7 +144,7 @@ impl Db {
                 .map(|_| Mutex::new(ExpiryIndex::new()))
                 .collect(),
             fields: (0..shards).map(|_| Mutex::new(FieldIndex::new())).collect(),
-            lens: (0..shards).map(|_| ShardLen::default()).collect(),
+            counters: (0..shards).map(|_| ShardCounters::default()).collect(),
         }
     }
 }
@@ -166,6 +176,7 @@ impl Keyspace {
             events: KeyEvents::default(),
             watches: Watches::default(),
             tracking: Default::default(),
+            snapshots: Default::default(),
         }
     }
 
@@ -209,7 +220,7 @@ impl Keyspace {
         plan.shards.dedup();
         plan.shards
             .retain(|&mut (db, shard)| db < self.dbs.len() && shard < self.shard_count);
-        let held = plan
+        let held: smallvec::SmallVec<[Held<'_>; 2]> = plan
             .shards
             .iter()
             .map(|&(db, shard)| {
@@ -222,6 +233,9 @@ impl Keyspace {
                 Held { db, shard, guard }
             })
             .collect();
+        if plan.write {
+            self.save_before_writing(&held);
+        }
         Locked {
             keyspace: self,
             held,
@@ -233,7 +247,7 @@ impl Keyspace {
     /// Takes no shard lock: each shard's count is as of its last change.
     pub fn db_len(&self, db: usize) -> usize {
         self.dbs.get(db).map_or(0, |d| {
-            d.lens.iter().map(|l| l.0.load(Ordering::Relaxed)).sum()
+            d.counters.iter().map(|c| c.keys.load(Ordering::Relaxed)).sum()
         })
     }
 
@@ -388,12 +402,12 @@ impl Keyspace {
         let first = crate::random::thread_u64() as usize;
         (0..shards)
             .map(move |step| first.wrapping_add(step) % shards)
-            .filter(|&shard| d.lens[shard].0.load(Ordering::Relaxed) > 0)
+            .filter(|&shard| d.counters[shard].keys.load(Ordering::Relaxed) > 0)
     }
 
-    /// Records the key count of `(db, shard)`, held for writing (see [`ShardLen`]).
+    /// Records the key count of `(db, shard)`, held for writing (see [`ShardCounters`]).
     fn set_len(&self, db: usize, shard: usize, len: usize) {
-        let count = &self.dbs[db].lens[shard].0;
+        let count = &self.dbs[db].counters[shard].keys;
         // Most writes leave the count as it was: reading first keeps the line shared.
         if count.load(Ordering::Relaxed) != len {
             count.store(len, Ordering::Relaxed);
