@@ -131,10 +131,13 @@ mod tests {
     use super::*;
     use crate::{CompactBytes, Engine, Protocol, Reply, Session};
 
-    /// Collects what it is handed: `(db, key, value as DUMP encodes it)`.
+    /// A key as the test sinks collect it: `(db, key, value as DUMP encodes it)`.
+    type Collected = (usize, Vec<u8>, Vec<u8>);
+
+    /// Collects what it is handed.
     #[derive(Default)]
     struct Collect {
-        keys: Mutex<Vec<(usize, Vec<u8>, Vec<u8>)>>,
+        keys: Mutex<Vec<Collected>>,
         shards: AtomicU64,
         /// How long to take over each shard, to let writers run meanwhile.
         pause: std::time::Duration,
