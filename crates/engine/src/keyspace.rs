@@ -247,7 +247,10 @@ impl Keyspace {
     /// Takes no shard lock: each shard's count is as of its last change.
     pub fn db_len(&self, db: usize) -> usize {
         self.dbs.get(db).map_or(0, |d| {
-            d.counters.iter().map(|c| c.keys.load(Ordering::Relaxed)).sum()
+            d.counters
+                .iter()
+                .map(|c| c.keys.load(Ordering::Relaxed))
+                .sum()
         })
     }
 

@@ -87,7 +87,9 @@ impl Keyspace {
                 if saved.load(Ordering::Relaxed) < epoch {
                     sink.save_shard(
                         db,
-                        &mut map.keys().map(|node| (node.0.key.as_bytes(), &node.0.entry)),
+                        &mut map
+                            .keys()
+                            .map(|node| (node.0.key.as_bytes(), &node.0.entry)),
                     );
                     saved.store(epoch, Ordering::Release);
                 }
@@ -115,7 +117,9 @@ impl Keyspace {
             if let (Some(sink), Guard::Write(map)) = (sink, &h.guard) {
                 sink.save_shard(
                     h.db,
-                    &mut map.keys().map(|node| (node.0.key.as_bytes(), &node.0.entry)),
+                    &mut map
+                        .keys()
+                        .map(|node| (node.0.key.as_bytes(), &node.0.entry)),
                 );
             }
             saved.store(epoch, Ordering::Release);
@@ -204,7 +208,10 @@ mod tests {
     /// A string value as the snapshot tests' sinks hold it.
     fn encoded(text: &str) -> Vec<u8> {
         let mut out = Vec::new();
-        crate::dump::encode_value(&crate::Value::Str(CompactBytes::new(text.as_bytes())), &mut out);
+        crate::dump::encode_value(
+            &crate::Value::Str(CompactBytes::new(text.as_bytes())),
+            &mut out,
+        );
         out
     }
 
