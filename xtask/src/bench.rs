@@ -55,6 +55,8 @@ fn start(name: &'static str, program: &Path, extra: &[&str]) -> Result<Server> {
         .args(["-c", "0"])
         .arg(program)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        // No save points: a benchmark measures commands, not snapshots (unless `extra` sets some).
+        .args(["--save", ""])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -123,6 +123,18 @@ struct ShardCounters {
     keys: std::sync::atomic::AtomicUsize,
     /// The last snapshot that has this shard (see the `snapshot` module).
     saved: AtomicU64,
+    /// Changes made to the shard's keys, for Redis's count of changes since the last save
+    /// (`rdb_changes_since_last_save`, and the `save` points).
+    changes: AtomicU64,
+}
+
+impl ShardCounters {
+    /// Adds `n` changes; called with the shard held for writing, so no other thread writes the
+    /// counter meanwhile and a plain load and store will do.
+    fn add_changes(&self, n: u64) {
+        let now = self.changes.load(Ordering::Relaxed);
+        self.changes.store(now.wrapping_add(n), Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug)]
@@ -243,6 +255,17 @@ impl Keyspace {
         }
     }
 
+    /// Changes made to keys since the start, counted as Redis counts its `dirty` changes: one per
+    /// key a command changed, one per key a flush removed. Takes no shard lock.
+    pub fn changes(&self) -> u64 {
+        self.dbs
+            .iter()
+            .flat_map(|d| d.counters.iter())
+            .fold(0u64, |sum, c| {
+                sum.wrapping_add(c.changes.load(Ordering::Relaxed))
+            })
+    }
+
     /// Number of keys in `db`, expired ones not yet reclaimed included (as Redis counts them).
     /// Takes no shard lock: each shard's count is as of its last change.
     pub fn db_len(&self, db: usize) -> usize {
@@ -258,6 +281,9 @@ impl Keyspace {
     /// client's command changed it: the transactions watching it will fail, and the clients
     /// caching it are told. Called with the key's shard held for writing.
     pub fn signal_modified(&self, locked: &Locked<'_>, db: usize, key: &[u8], client: Option<u64>) {
+        if let Some(d) = self.dbs.get(db) {
+            d.counters[self.shard_of(key)].add_changes(1);
+        }
         self.watches.touch(db, key, || locked.contains_raw(db, key));
         self.tracking.invalidate(Some(key), client);
     }
@@ -884,6 +910,7 @@ impl<'a> Locked<'a> {
                 let hasher = *map.hasher();
                 let map = std::mem::replace(&mut **map, ShardMap::with_hasher(hasher));
                 keyspace.set_len(db, held.shard, 0);
+                keyspace.dbs[db].counters[held.shard].add_changes(map.len() as u64);
                 let index = std::mem::take(&mut *keyspace.dbs[db].expiry[held.shard].lock());
                 let fields = std::mem::take(&mut *keyspace.dbs[db].fields[held.shard].lock());
                 removed.push(ShardContents {

@@ -1,6 +1,7 @@
 //! The commands the server runs itself: they act on the connection or the server, not on keys.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use kv_engine::{Args, Cancel, CommandError, CommandSpec, Protocol};
@@ -36,8 +37,15 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
         }
         (None, "shutdown") => shutdown(conn, &mut rest),
         (None, "lastsave") => {
-            conn.reply.integer(conn.shared.started_unix as i64);
+            conn.reply
+                .integer(conn.shared.persistence.last_save() as i64);
             Ok(())
+        }
+        (None, "save") => crate::persistence::save_command(&conn.shared).map(|()| conn.reply.ok()),
+        (None, "bgsave") => {
+            let shared = Arc::clone(&conn.shared);
+            crate::persistence::bgsave_command(&shared, rest.rest(), conn.in_exec)
+                .map(|status| conn.reply.simple(status))
         }
         (None, "monitor") => {
             crate::monitor::start(conn);
@@ -225,13 +233,14 @@ fn time(conn: &mut Connection) -> Result<(), CommandError> {
 
 /// `SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]`
 fn shutdown(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandError> {
-    let (mut save, mut nosave, mut abort) = (false, false, false);
+    let (mut save, mut nosave, mut abort, mut force) = (false, false, false, false);
     while let Some(option) = args.peek() {
         args.next_bytes()?;
         match option.to_ascii_lowercase().as_slice() {
             b"save" => save = true,
             b"nosave" => nosave = true,
-            b"now" | b"force" => {}
+            b"now" => {}
+            b"force" => force = true,
             b"abort" => abort = true,
             _ => return Err(CommandError::Syntax),
         }
@@ -242,13 +251,12 @@ fn shutdown(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandErr
     if abort {
         return Err(CommandError::msg("ERR No shutdown in progress."));
     }
-    if save {
-        tracing::warn!("SHUTDOWN SAVE refused: this kv build has no persistence to save to");
+    tracing::warn!("User requested shutdown...");
+    if crate::persistence::save_for_shutdown(&conn.shared, save, nosave).is_err() && !force {
         return Err(CommandError::msg(
             "ERR Errors trying to SHUTDOWN. Check logs.",
         ));
     }
-    tracing::warn!("user requested shutdown...");
     conn.shared.begin_shutdown();
     conn.close = true;
     Ok(())
@@ -568,9 +576,10 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                     )
                 })
                 .collect();
+            let allow_protected = crate::debug::enabled_for(conn, "enable-protected-configs");
             let changed = shared
                 .config
-                .set_many(&pairs)
+                .set_many(&pairs, allow_protected)
                 .map_err(|e| CommandError::Other(e.into()))?;
             if changed.contains(&"proto-max-bulk-len") {
                 let value = shared.config.int("proto-max-bulk-len") as u64;

@@ -177,6 +177,12 @@ pub static PARAMS: &[Param] = &[
     param!("pidfile", "", Kind::Text, immutable),
     param!("dir", "", Kind::Custom(directory)),
     param!(
+        "enable-protected-configs",
+        "no",
+        Kind::Enum(&["no", "yes", "local"]),
+        immutable
+    ),
+    param!(
         "hz",
         "10",
         Kind::Int {
@@ -226,8 +232,12 @@ pub static PARAMS: &[Param] = &[
     param!("lfu-log-factor", "10", INT),
     param!("lfu-decay-time", "1", INT),
     param!("active-expire-effort", "1", Kind::Int { min: 1, max: 10 }),
-    // Persistence and replication: only their "off" values until those features exist.
-    param!("save", "", Kind::Custom(no_snapshots)),
+    // Persistence (`persistence.rs`). Redis 7.0's save points apply with or without a config
+    // file.
+    param!("save", "3600 1 300 100 60 10000", Kind::Custom(save_points)),
+    param!("rdbcompression", "yes", Kind::Bool),
+    param!("rdbchecksum", "yes", Kind::Bool, immutable),
+    param!("stop-writes-on-bgsave-error", "yes", Kind::Bool),
     param!(
         "tracking-table-max-keys",
         "1000000",
@@ -247,7 +257,9 @@ pub static PARAMS: &[Param] = &[
         Kind::Shown(keyspace_events, keyspace_events_shown)
     ),
     param!("appendonly", "no", Kind::Enum(&["no"])),
-    param!("dbfilename", "dump.rdb", Kind::Text),
+    // Not Redis's `dump.rdb`: kv's snapshot format is its own, and a kv started in a Redis
+    // directory must neither read nor overwrite Redis's file.
+    param!("dbfilename", "dump.kvs", Kind::Custom(file_name)),
     param!("appendfilename", "appendonly.aof", Kind::Text, immutable),
     param!("replicaof", "", Kind::Custom(no_replication), aliases: &["slaveof"]),
     // Encoding tuning: accepted and reported. The hash, set and sorted-set thresholds steer
@@ -287,14 +299,44 @@ fn directory(value: &str) -> Result<String, String> {
     }
 }
 
-/// `save`: kv has no snapshots yet, so only the empty schedule is accepted.
-fn no_snapshots(value: &str) -> Result<String, String> {
-    if value.trim().is_empty() || value.trim() == "\"\"" {
-        Ok(String::new())
+/// `save`: `<seconds> <changes>` pairs, or nothing (no automatic snapshots).
+fn save_points(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() || value == "\"\"" {
+        return Ok(String::new());
+    }
+    let words: Vec<&str> = value.split_whitespace().collect();
+    let valid = words.len() % 2 == 0
+        && words
+            .iter()
+            .all(|w| kv_resp::parse_i64(w.as_bytes()).is_some_and(|n| n >= 0));
+    if !valid {
+        return Err("Invalid save parameters".to_string());
+    }
+    Ok(words.join(" "))
+}
+
+/// The save points of a checked `save` value: `(seconds, changes)` pairs.
+pub fn parse_save_points(value: &str) -> Vec<(u64, u64)> {
+    let numbers: Vec<u64> = value
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    numbers.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// `dbfilename`: a file name, not a path (Redis's `isValidDBfilename`).
+fn file_name(value: &str) -> Result<String, String> {
+    if value.contains('/') {
+        Err("dbfilename can't be a path, just a filename".to_string())
     } else {
-        Err("snapshots (save points) are not available in this kv build".to_string())
+        Ok(value.to_string())
     }
 }
+
+/// Parameters naming files the server writes: CONFIG SET refuses them unless
+/// `enable-protected-configs` allows it, as Redis 7.0 does.
+const PROTECTED: &[&str] = &["dir", "dbfilename"];
 
 /// The classes of `client-output-buffer-limit`, in the order Redis writes them.
 const OUTPUT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
@@ -750,7 +792,12 @@ impl Config {
 
     /// Sets several parameters at once, all or none (`CONFIG SET`): each `(name, value)` is
     /// checked first, and the error names the offending argument as Redis does.
-    pub fn set_many(&self, pairs: &[(String, String)]) -> Result<Vec<&'static str>, String> {
+    /// `allow_protected`: whether the caller may change the [`PROTECTED`] parameters.
+    pub fn set_many(
+        &self,
+        pairs: &[(String, String)],
+        allow_protected: bool,
+    ) -> Result<Vec<&'static str>, String> {
         let mut checked: Vec<(&'static Param, String)> = Vec::new();
         for (name, raw) in pairs {
             let failed = |why: &str| {
@@ -763,6 +810,9 @@ impl Config {
             };
             if param.immutable {
                 return Err(failed("can't set immutable config"));
+            }
+            if !allow_protected && PROTECTED.contains(&param.name) {
+                return Err(failed("can't set protected config"));
             }
             if checked.iter().any(|(p, _)| p.name == param.name) {
                 return Err(failed("duplicate parameter"));
@@ -915,16 +965,22 @@ mod tests {
     fn set_many_is_all_or_nothing() {
         let config = Config::defaults();
         let err = config
-            .set_many(&[
-                ("hz".into(), "15".into()),
-                ("maxclients".into(), "abc".into()),
-            ])
+            .set_many(
+                &[
+                    ("hz".into(), "15".into()),
+                    ("maxclients".into(), "abc".into()),
+                ],
+                false,
+            )
             .unwrap_err();
         assert!(err.contains("'maxclients'"));
         assert_eq!(config.get("hz"), "10");
         assert_eq!(
             config
-                .set_many(&[("hz".into(), "1".into()), ("hz".into(), "2".into())])
+                .set_many(
+                    &[("hz".into(), "1".into()), ("hz".into(), "2".into())],
+                    false
+                )
                 .unwrap_err(),
             "ERR CONFIG SET failed (possibly related to argument 'hz') - duplicate parameter"
         );

@@ -79,6 +79,8 @@ pub struct Connection {
     over_soft_since: Option<Instant>,
     /// The queue of commands since MULTI, while in a transaction.
     pub transaction: Option<crate::multi::Transaction>,
+    /// Set while EXEC runs the queue (BGSAVE then only schedules a save, as in Redis).
+    pub in_exec: bool,
     /// The client-side caching options, while tracking is on.
     pub tracking: Option<crate::tracking::Options>,
     /// `CLIENT CACHING YES|NO`, for the next command.
@@ -178,6 +180,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         subscriptions: Subscriptions::default(),
         sleep: None,
         transaction: None,
+        in_exec: false,
         tracking: None,
         caching: None,
         over_soft_since: None,
@@ -587,6 +590,7 @@ impl Connection {
             ));
         }
         self.check_memory(spec, skip)?;
+        self.check_disk(spec, skip)?;
         let touches_keys =
             spec.has(Flags::READONLY) || spec.has(Flags::WRITE) || spec.has(Flags::MAY_REPLICATE);
         if self.monitoring && touches_keys {
@@ -595,6 +599,9 @@ impl Connection {
                 Some(spec),
                 CommandError::msg("ERR Replica can't interact with the keyspace"),
             ));
+        }
+        if self.shared.persistence.is_loading() && !spec.has(Flags::LOADING) {
+            return Err((Some(spec), CommandError::msg(crate::persistence::LOADING)));
         }
         if self.subscriptions.total() > 0 {
             let name = match skip {
@@ -632,6 +639,26 @@ impl Connection {
             };
         match refused {
             true => Err((Some(spec), CommandError::msg(OOM))),
+            false => Ok(()),
+        }
+    }
+
+    /// After a failed save, with `stop-writes-on-bgsave-error`, refuses what Redis refuses:
+    /// write commands, an EXEC queuing one, and PING (so that health checks notice).
+    fn check_disk(&self, spec: &'static CommandSpec, skip: usize) -> Result<(), Refusal> {
+        if !crate::persistence::writes_denied(&self.shared) {
+            return Ok(());
+        }
+        let name = if skip == 1 { spec.name } else { "" };
+        let refused = spec.has(Flags::WRITE)
+            || name == "ping"
+            || (name == "exec"
+                && self
+                    .transaction
+                    .as_ref()
+                    .is_some_and(|t| t.queues(Flags::WRITE)));
+        match refused {
+            true => Err((Some(spec), CommandError::msg(crate::persistence::MISCONF))),
             false => Ok(()),
         }
     }

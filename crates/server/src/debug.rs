@@ -18,7 +18,13 @@ const LRU_CLOCK_MAX: u64 = (1 << 24) - 1;
 /// Whether `enable-debug-command` lets this client run DEBUG: `yes`, or `local` for a client
 /// connected from 127.0.0.1 or ::1 (exactly those, as Redis checks).
 pub fn allowed(conn: &Connection) -> bool {
-    match conn.shared.config.get("enable-debug-command").as_str() {
+    enabled_for(conn, "enable-debug-command")
+}
+
+/// Whether a `no | yes | local` parameter (`enable-debug-command`,
+/// `enable-protected-configs`) lets `conn` in: `local` admits loopback clients only.
+pub fn enabled_for(conn: &Connection, param: &str) -> bool {
+    match conn.shared.config.get(param).as_str() {
         "yes" => true,
         "local" => is_local(conn.handle.addr.ip()),
         _ => false,

@@ -186,14 +186,7 @@ fn memory(conn: &Connection, out: &mut String) {
 }
 
 fn persistence(conn: &Connection, out: &mut String) {
-    // Redis considers the data saved at start-up; kv has nothing to save yet.
-    let started = conn.shared.started_unix;
-    field(out, "loading", 0);
-    field(out, "async_loading", 0);
-    field(out, "rdb_changes_since_last_save", 0);
-    field(out, "rdb_bgsave_in_progress", 0);
-    field(out, "rdb_last_save_time", started);
-    field(out, "rdb_last_bgsave_status", "ok");
+    crate::persistence::info(&conn.shared, &mut |name, value| field(out, name, value));
     field(out, "aof_enabled", 0);
     field(out, "aof_rewrite_in_progress", 0);
     field(out, "aof_last_write_status", "ok");

@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod multi;
 pub mod pause;
+pub mod persistence;
 pub mod pubsub;
 pub mod redact;
 pub mod server;

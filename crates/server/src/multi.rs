@@ -265,5 +265,7 @@ fn run_server_command(
         }
         return;
     }
+    conn.in_exec = true;
     crate::admin::run(conn, spec, args);
+    conn.in_exec = false;
 }

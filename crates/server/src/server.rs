@@ -95,8 +95,10 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     /// When the server started.
     pub started: Instant,
-    /// When the server started, in Unix seconds: `LASTSAVE` until kv can save.
+    /// When the server started, in Unix seconds.
     pub started_unix: u64,
+    /// Snapshots: saving, loading, and their state for INFO.
+    pub persistence: crate::persistence::Persistence,
     /// 40 hex characters identifying this run (INFO's `run_id`).
     pub run_id: String,
     /// The TCP port clients connect to.
@@ -150,6 +152,7 @@ impl Shared {
             active_expire: AtomicBool::new(true),
             started: Instant::now(),
             started_unix: kv_engine::now_ms() / 1000,
+            persistence: Default::default(),
             run_id: run_id(),
             port,
             shutting_down: AtomicBool::new(false),
@@ -281,6 +284,7 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
         shared.port,
         addresses.join(", ")
     );
+    tokio::spawn(crate::persistence::load_at_start(shared.clone()));
     tokio::spawn(expire_loop(shared.clone()));
     tokio::spawn(metrics_loop(shared.clone()));
     tokio::spawn(signals(shared.clone()));
@@ -338,9 +342,23 @@ async fn signals(shared: Arc<Shared>) {
             tracing::warn!("cannot install signal handlers");
             return;
         };
-        tokio::select! {
-            _ = term.recv() => tracing::warn!("received SIGTERM, scheduling shutdown"),
-            _ = int.recv() => tracing::warn!("received SIGINT, scheduling shutdown"),
+        loop {
+            tokio::select! {
+                _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+                _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+            }
+            let saver = shared.clone();
+            let saved = tokio::task::spawn_blocking(move || {
+                crate::persistence::save_for_shutdown(&saver, false, false)
+            })
+            .await;
+            if matches!(saved, Ok(Ok(()))) {
+                break;
+            }
+            // As Redis: a signalled server that cannot save keeps running.
+            tracing::warn!(
+                "SIGTERM received but errors trying to shut down the server, check the logs for more information"
+            );
         }
     }
     #[cfg(not(unix))]
@@ -397,6 +415,7 @@ async fn metrics_loop(shared: Arc<Shared>) {
         }
         let stats = &shared.stats;
         stats.note_memory(crate::memory::used());
+        crate::persistence::cron(&shared);
         // Finishes an eviction that ran out of time with memory still over (Redis's
         // eviction time event), a slice at a time.
         while shared.engine.make_room(&crate::memory::used) == kv_engine::evict::Room::Evicting {

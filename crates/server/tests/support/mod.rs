@@ -14,17 +14,25 @@ pub struct Server(kv_testkit::Server);
 
 impl Server {
     /// Starts the kv-server binary built for these tests, with extra `--name value` options
-    /// (a config file, if any, comes first, as redis-server wants it).
+    /// (a config file, if any, comes first, as redis-server wants it). Without a `--save` among
+    /// them it saves nothing (`--save ""`), as the reference Redis runs, so no test leaves a
+    /// snapshot behind.
     pub fn kv(extra: &[&str]) -> Server {
         let (file, options) = match extra.first() {
             Some(first) if !first.starts_with("--") => (Some(*first), &extra[1..]),
             _ => (None, extra),
+        };
+        let no_save: &[&str] = if options.contains(&"--save") {
+            &[]
+        } else {
+            &["--save", ""]
         };
         Server(kv_testkit::Server::start(|port| {
             let mut command = Command::new(env!("CARGO_BIN_EXE_kv-server"));
             command
                 .args(file)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(no_save)
                 .args(options);
             command
         }))

@@ -1,0 +1,473 @@
+//! Snapshots for the server: SAVE, BGSAVE, LASTSAVE, the `save` points, the save at shutdown,
+//! loading the snapshot at start-up (clients get `-LOADING` meanwhile), the write refusals
+//! after a failed save (`-MISCONF`), and what INFO persistence reports.
+//!
+//! The snapshot itself is `kv_persist::save_to_path`: a point-in-time copy taken while clients
+//! go on writing (ARCHITECTURE.md, "Snapshots"). A background save runs on a thread of its
+//! own; SAVE runs the same code on the calling connection's thread and answers when the file
+//! is in place (only that client waits, where Redis's SAVE stops every client).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kv_engine::CommandError;
+use kv_persist::{SaveStats, SnapshotError, WriteOptions};
+use parking_lot::Mutex;
+
+use crate::server::Shared;
+
+/// Redis's refusal of writes after a failed save, word for word (clients match on it).
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently \
+    unable to persist to disk. Commands that may modify the data set are disabled, because this \
+    instance is configured to report errors during writes if RDB snapshotting fails \
+    (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB \
+    error.";
+
+/// Redis's answer while the dataset loads, word for word (clients retry on it).
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+
+/// How long after a failed background save the `save` points wait before trying again
+/// (Redis's `CONFIG_BGSAVE_RETRY_DELAY`).
+const RETRY_DELAY_SECS: u64 = 5;
+
+/// The server's snapshot state.
+#[derive(Debug)]
+pub struct Persistence {
+    /// Unix seconds of the last successful save, or of the start (LASTSAVE).
+    last_save: AtomicU64,
+    /// The keyspace's change count when the last successful save began: changes since the
+    /// last save are the count now minus this.
+    changes_at_save: AtomicU64,
+    /// A save (SAVE or BGSAVE) is running.
+    saving: AtomicBool,
+    /// The running save is a background one (`rdb_bgsave_in_progress`).
+    background: AtomicBool,
+    /// When the running save began.
+    save_started: Mutex<Option<Instant>>,
+    /// Whether the last background save succeeded (`rdb_last_bgsave_status`).
+    last_bgsave_ok: AtomicBool,
+    /// Whether the last save of any kind succeeded: writes are refused (MISCONF) after a
+    /// failed one, until one succeeds.
+    last_save_ok: AtomicBool,
+    /// Unix seconds of the last background save attempt, for the retry delay.
+    last_attempt: AtomicU64,
+    /// Seconds the last background save took, -1 before any (`rdb_last_bgsave_time_sec`).
+    last_bgsave_secs: AtomicI64,
+    /// A BGSAVE was scheduled (inside a transaction) and starts at the next tick.
+    scheduled: AtomicBool,
+    /// Successful saves (`rdb_saves`).
+    saves: AtomicU64,
+    /// The dataset is loading: commands without the `loading` flag get [`LOADING`].
+    loading: AtomicBool,
+    /// What the last load did: Unix seconds it started, bytes in the file, bytes read, keys
+    /// loaded and keys left out as expired.
+    load_started: AtomicU64,
+    load_total: AtomicU64,
+    load_read: AtomicU64,
+    load_keys: AtomicU64,
+    load_expired: AtomicU64,
+}
+
+impl Persistence {
+    /// State at start-up: the dataset counts as saved now, as in Redis.
+    pub fn new() -> Persistence {
+        Persistence {
+            last_save: AtomicU64::new(unix_now()),
+            changes_at_save: AtomicU64::new(0),
+            saving: AtomicBool::new(false),
+            background: AtomicBool::new(false),
+            save_started: Mutex::new(None),
+            last_bgsave_ok: AtomicBool::new(true),
+            last_save_ok: AtomicBool::new(true),
+            last_attempt: AtomicU64::new(0),
+            last_bgsave_secs: AtomicI64::new(-1),
+            scheduled: AtomicBool::new(false),
+            saves: AtomicU64::new(0),
+            loading: AtomicBool::new(false),
+            load_started: AtomicU64::new(0),
+            load_total: AtomicU64::new(0),
+            load_read: AtomicU64::new(0),
+            load_keys: AtomicU64::new(0),
+            load_expired: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the dataset is loading.
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(Ordering::Relaxed)
+    }
+
+    /// Whether a save is running.
+    pub fn is_saving(&self) -> bool {
+        self.saving.load(Ordering::Acquire)
+    }
+
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub fn last_save(&self) -> u64 {
+        self.last_save.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for Persistence {
+    fn default() -> Persistence {
+        Persistence::new()
+    }
+}
+
+fn unix_now() -> u64 {
+    kv_engine::now_ms() / 1000
+}
+
+/// The snapshot file: `dir` joined with `dbfilename`.
+pub fn snapshot_path(shared: &Shared) -> PathBuf {
+    let dir = shared.config.get("dir");
+    let name = shared.config.get("dbfilename");
+    if dir.is_empty() {
+        PathBuf::from(name)
+    } else {
+        PathBuf::from(dir).join(name)
+    }
+}
+
+fn write_options(shared: &Shared) -> WriteOptions {
+    WriteOptions {
+        compress: shared.config.flag("rdbcompression"),
+        checksum: shared.config.flag("rdbchecksum"),
+    }
+}
+
+/// Whether writes are refused because the last save failed (Redis's
+/// `writeCommandsDeniedByDiskError` for snapshots): `stop-writes-on-bgsave-error` is on, save
+/// points are configured, and the last save failed.
+pub fn writes_denied(shared: &Shared) -> bool {
+    let p = &shared.persistence;
+    !p.last_save_ok.load(Ordering::Relaxed)
+        && shared.config.flag("stop-writes-on-bgsave-error")
+        && !shared.config.get("save").is_empty()
+}
+
+/// Claims the right to save; `false` if a save is running.
+fn begin(shared: &Shared, background: bool) -> bool {
+    let p = &shared.persistence;
+    if p.saving
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return false;
+    }
+    p.background.store(background, Ordering::Relaxed);
+    *p.save_started.lock() = Some(Instant::now());
+    if background {
+        p.last_attempt.store(unix_now(), Ordering::Relaxed);
+    }
+    true
+}
+
+/// Writes the snapshot (the caller holds the right to save) and records the outcome.
+fn save_now(shared: &Shared) -> Result<SaveStats, SnapshotError> {
+    let p = &shared.persistence;
+    let background = p.background.load(Ordering::Relaxed);
+    let changes_before = shared.engine.keyspace.changes();
+    let path = snapshot_path(shared);
+    let started = Instant::now();
+    let result = kv_persist::save_to_path(&shared.engine, &path, write_options(shared));
+    let ok = result.is_ok();
+    match &result {
+        Ok(stats) => {
+            p.changes_at_save.store(changes_before, Ordering::Relaxed);
+            p.last_save.store(unix_now(), Ordering::Relaxed);
+            p.saves.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                "DB saved on disk: {} keys, {} bytes to {} in {:.3} s",
+                stats.keys,
+                stats.bytes,
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Err(e) => tracing::warn!("Failed saving the DB to {}: {e}", path.display()),
+    }
+    p.last_save_ok.store(ok, Ordering::Relaxed);
+    if background {
+        p.last_bgsave_ok.store(ok, Ordering::Relaxed);
+        p.last_bgsave_secs
+            .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
+    }
+    *p.save_started.lock() = None;
+    p.background.store(false, Ordering::Relaxed);
+    p.saving.store(false, Ordering::Release);
+    result
+}
+
+/// Starts a background save on a thread of its own; `false` if a save is running.
+pub fn start_background_save(shared: &Arc<Shared>) -> bool {
+    if !begin(shared, true) {
+        return false;
+    }
+    tracing::info!("Background saving started");
+    let shared_for_error = shared;
+    let shared = Arc::clone(shared);
+    let spawned = std::thread::Builder::new()
+        .name("kv-bgsave".into())
+        .spawn(move || {
+            let _ = save_now(&shared);
+        });
+    if let Err(e) = spawned {
+        // Reported as a failed save, as Redis reports a failed fork.
+        tracing::warn!("Can't start the background save thread: {e}");
+        let p = &shared_for_error.persistence;
+        p.last_bgsave_ok.store(false, Ordering::Relaxed);
+        p.last_save_ok.store(false, Ordering::Relaxed);
+        *p.save_started.lock() = None;
+        p.background.store(false, Ordering::Relaxed);
+        p.saving.store(false, Ordering::Release);
+    }
+    true
+}
+
+/// `SAVE`: writes the snapshot and answers when it is on disk.
+pub fn save_command(shared: &Shared) -> Result<(), CommandError> {
+    if !begin(shared, false) {
+        return Err(CommandError::msg("ERR Background save already in progress"));
+    }
+    match save_now(shared) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(CommandError::msg("ERR")),
+    }
+}
+
+/// `BGSAVE [SCHEDULE]`. Inside a transaction the save is scheduled, as Redis does (its fork
+/// cannot happen mid-EXEC; kv's snapshot would wait for the transaction's locks).
+pub fn bgsave_command(
+    shared: &Arc<Shared>,
+    args: &[bytes::Bytes],
+    in_exec: bool,
+) -> Result<&'static str, CommandError> {
+    match args {
+        [] => {}
+        [word] if word.eq_ignore_ascii_case(b"schedule") => {}
+        _ => return Err(CommandError::Syntax),
+    }
+    let p = &shared.persistence;
+    if p.background.load(Ordering::Relaxed) && p.is_saving() {
+        return Err(CommandError::msg("ERR Background save already in progress"));
+    }
+    if in_exec || p.is_saving() {
+        p.scheduled.store(true, Ordering::Relaxed);
+        return Ok("Background saving scheduled");
+    }
+    if start_background_save(shared) {
+        Ok("Background saving started")
+    } else {
+        p.scheduled.store(true, Ordering::Relaxed);
+        Ok("Background saving scheduled")
+    }
+}
+
+/// The `save` points and BGSAVE SCHEDULE, checked every tick of the server's cron (Redis's
+/// `serverCron`): a save starts when, for some point, that many changes were made and that
+/// many seconds have passed since the last save (and, after a failed save, the retry delay
+/// has passed too).
+pub fn cron(shared: &Arc<Shared>) {
+    let p = &shared.persistence;
+    if p.is_saving() || p.is_loading() || shared.is_shutting_down() {
+        return;
+    }
+    if p.scheduled.swap(false, Ordering::Relaxed) {
+        start_background_save(shared);
+        return;
+    }
+    let changes = changes_since_save(shared);
+    if changes == 0 {
+        return;
+    }
+    let now = unix_now();
+    let since_save = now.saturating_sub(p.last_save());
+    let may_retry = p.last_bgsave_ok.load(Ordering::Relaxed)
+        || now.saturating_sub(p.last_attempt.load(Ordering::Relaxed)) > RETRY_DELAY_SECS;
+    let points = crate::config::parse_save_points(&shared.config.get("save"));
+    let due = points
+        .iter()
+        .find(|&&(seconds, min_changes)| changes >= min_changes && since_save >= seconds);
+    if let (Some((seconds, _)), true) = (due, may_retry) {
+        tracing::info!("{changes} changes in {seconds} seconds. Saving...");
+        start_background_save(shared);
+    }
+}
+
+/// Changes since the last successful save (`rdb_changes_since_last_save`).
+pub fn changes_since_save(shared: &Shared) -> u64 {
+    let now = shared.engine.keyspace.changes();
+    now.wrapping_sub(shared.persistence.changes_at_save.load(Ordering::Relaxed))
+}
+
+/// The save before stopping, when save points are configured or SHUTDOWN SAVE asks for it
+/// (and SHUTDOWN NOSAVE does not forbid it). Waits for a running background save first.
+/// `Err` if the save failed: the caller decides whether to stop anyway.
+pub fn save_for_shutdown(
+    shared: &Shared,
+    force_save: bool,
+    no_save: bool,
+) -> Result<(), SnapshotError> {
+    let wanted = force_save || (!no_save && !shared.config.get("save").is_empty());
+    if !wanted || shared.persistence.is_loading() {
+        return Ok(());
+    }
+    tracing::warn!("Saving the final snapshot before exiting.");
+    loop {
+        if begin(shared, false) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    save_now(shared).map(|_| ()).inspect_err(|_| {
+        tracing::warn!("Error trying to save the DB, can't exit.");
+    })
+}
+
+/// Loads the snapshot file at start-up, if there is one, while clients get `-LOADING`. A file
+/// that cannot be read stops the server with the error (file and offset), before anything can
+/// overwrite it.
+pub async fn load_at_start(shared: Arc<Shared>) {
+    let path = snapshot_path(&shared);
+    let total = match std::fs::metadata(&path) {
+        Ok(meta) => meta.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            tracing::error!("Can't open the snapshot {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    };
+    let p = &shared.persistence;
+    p.load_started.store(unix_now(), Ordering::Relaxed);
+    p.load_total.store(total, Ordering::Relaxed);
+    p.load_read.store(0, Ordering::Relaxed);
+    p.loading.store(true, Ordering::Relaxed);
+    tracing::info!("Loading the snapshot {} ({total} bytes)", path.display());
+    let started = Instant::now();
+    let task_shared = Arc::clone(&shared);
+    let result = tokio::task::spawn_blocking(move || {
+        let shared = task_shared;
+        let file =
+            std::fs::File::open(&path).map_err(|source| SnapshotError::Io { offset: 0, source })?;
+        let progress = Progress {
+            inner: std::io::BufReader::with_capacity(256 << 10, file),
+            read: &shared.persistence.load_read,
+            last_log: Instant::now(),
+            total,
+        };
+        kv_persist::load(&shared.engine, progress, kv_engine::now_ms())
+    })
+    .await;
+    let path = snapshot_path(&shared);
+    match result {
+        Ok(Ok(stats)) => {
+            p.load_keys.store(stats.loaded, Ordering::Relaxed);
+            p.load_expired.store(stats.expired, Ordering::Relaxed);
+            p.changes_at_save
+                .store(shared.engine.keyspace.changes(), Ordering::Relaxed);
+            p.loading.store(false, Ordering::Relaxed);
+            tracing::info!(
+                "DB loaded from disk: {} keys ({} expired left out) in {:.3} seconds",
+                stats.loaded,
+                stats.expired,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Ok(Err(e)) => {
+            tracing::error!("Can't load the snapshot {}: {e}", path.display());
+            eprintln!("kv-server: can't load the snapshot {}: {e}", path.display());
+            std::process::exit(1);
+        }
+        Err(e) => {
+            tracing::error!("Loading the snapshot {} failed: {e}", path.display());
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The snapshot file being loaded, counting bytes for INFO and logging progress.
+struct Progress<'a, R> {
+    inner: R,
+    read: &'a AtomicU64,
+    last_log: Instant,
+    total: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = self.read.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if self.last_log.elapsed() >= Duration::from_secs(1) {
+            self.last_log = Instant::now();
+            tracing::info!(
+                "Loading the snapshot: {read} of {} bytes ({:.1}%)",
+                self.total,
+                read as f64 * 100.0 / self.total.max(1) as f64
+            );
+        }
+        Ok(n)
+    }
+}
+
+/// INFO persistence's snapshot and loading fields (Redis's names, in Redis's order).
+pub fn info(shared: &Shared, field: &mut dyn FnMut(&str, String)) {
+    let p = &shared.persistence;
+    let loading = p.is_loading();
+    field("loading", u8::from(loading).to_string());
+    field("async_loading", "0".into());
+    if loading {
+        let started = p.load_started.load(Ordering::Relaxed);
+        let total = p.load_total.load(Ordering::Relaxed);
+        let read = p.load_read.load(Ordering::Relaxed);
+        let elapsed = unix_now().saturating_sub(started);
+        let eta = if read == 0 {
+            1
+        } else {
+            (total.saturating_sub(read) as f64 * elapsed as f64 / read as f64) as u64
+        };
+        field("loading_start_time", started.to_string());
+        field("loading_total_bytes", total.to_string());
+        field("loading_rdb_used_mem", crate::memory::used().to_string());
+        field("loading_loaded_bytes", read.to_string());
+        let percent = read as f64 * 100.0 / total.max(1) as f64;
+        field("loading_loaded_perc", format!("{percent:.2}"));
+        field("loading_eta_seconds", eta.to_string());
+    }
+    let in_background = p.is_saving() && p.background.load(Ordering::Relaxed);
+    field(
+        "rdb_changes_since_last_save",
+        changes_since_save(shared).to_string(),
+    );
+    field(
+        "rdb_bgsave_in_progress",
+        u8::from(in_background).to_string(),
+    );
+    field("rdb_last_save_time", p.last_save().to_string());
+    let status = if p.last_bgsave_ok.load(Ordering::Relaxed) {
+        "ok"
+    } else {
+        "err"
+    };
+    field("rdb_last_bgsave_status", status.into());
+    field(
+        "rdb_last_bgsave_time_sec",
+        p.last_bgsave_secs.load(Ordering::Relaxed).to_string(),
+    );
+    let current = match *p.save_started.lock() {
+        Some(started) if in_background => started.elapsed().as_secs() as i64,
+        _ => -1,
+    };
+    field("rdb_current_bgsave_time_sec", current.to_string());
+    field("rdb_saves", p.saves.load(Ordering::Relaxed).to_string());
+    field(
+        "rdb_last_load_keys_expired",
+        p.load_expired.load(Ordering::Relaxed).to_string(),
+    );
+    field(
+        "rdb_last_load_keys_loaded",
+        p.load_keys.load(Ordering::Relaxed).to_string(),
+    );
+}
