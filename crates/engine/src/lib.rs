@@ -32,6 +32,7 @@ pub mod blocking;
 pub mod command;
 mod compact;
 pub mod connection;
+pub mod digest;
 pub mod dump;
 pub mod error;
 pub mod evict;

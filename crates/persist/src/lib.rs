@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use kv_engine::{Engine, Entry, LockPlan, ShardSink};
+use kv_engine::{CommandError, Engine, Entry, LockPlan, Locked, ShardSink};
 
 pub use snapshot::{LoadedKey, Piece, SnapshotError, SnapshotReader, SnapshotWriter, WriteOptions};
 
@@ -149,14 +149,57 @@ pub fn save_to_path(
     path: &Path,
     options: WriteOptions,
 ) -> Result<SaveStats, SnapshotError> {
+    replace_file(path, |out| save(engine, out, options))
+}
+
+/// Like [`save_to_path`], from shards the caller already holds (every shard of every
+/// database, so the file is complete): for DEBUG RELOAD, which saves, empties and loads
+/// under one acquisition so no write can fall between.
+pub fn save_held_to_path(
+    locked: &Locked<'_>,
+    path: &Path,
+    options: WriteOptions,
+) -> Result<SaveStats, SnapshotError> {
+    replace_file(path, |out| {
+        let now = kv_engine::now_ms();
+        let mut writer = SnapshotWriter::new(out, options)?;
+        for db in 0..locked.keyspace().databases() {
+            let mut piece = Piece::new(db)?;
+            for (key, entry) in locked.iter(db, now) {
+                piece.key(key.as_bytes(), entry)?;
+                if piece.len() >= PIECE_BYTES {
+                    piece.seal(options);
+                    writer.append(&mut piece)?;
+                }
+            }
+            piece.seal(options);
+            writer.append(&mut piece)?;
+        }
+        let bytes = writer.written();
+        let (out, keys) = writer.finish()?;
+        Ok((out, SaveStats { keys, bytes }))
+    })
+}
+
+/// Numbers the temporary files of saves running at once in one process.
+static TEMP_FILES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Runs `write` on a temporary file beside `path`, then syncs it and renames it over `path`
+/// (and syncs the directory). On any error the temporary file is removed and `path` is left
+/// as it was.
+fn replace_file(
+    path: &Path,
+    write: impl FnOnce(BufWriter<File>) -> Result<(BufWriter<File>, SaveStats), SnapshotError>,
+) -> Result<SaveStats, SnapshotError> {
     let io = |source| SnapshotError::Io { offset: 0, source };
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("dump");
-    let temp_name = format!("temp-{}-{name}", std::process::id());
+    let number = TEMP_FILES.fetch_add(1, Ordering::Relaxed);
+    let temp_name = format!("temp-{}-{number}-{name}", std::process::id());
     let temp = dir.map_or_else(|| temp_name.clone().into(), |d| d.join(&temp_name));
     let result = (|| {
         let file = File::create(&temp).map_err(io)?;
-        let (out, stats) = save(engine, BufWriter::with_capacity(256 << 10, file), options)?;
+        let (out, stats) = write(BufWriter::with_capacity(256 << 10, file))?;
         let file = out.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
         std::fs::rename(&temp, path).map_err(io)?;
@@ -186,38 +229,62 @@ pub struct LoadStats {
 /// error, load into a fresh engine and discard it.
 pub fn load<R: Read>(engine: &Engine, input: R, now: u64) -> Result<LoadStats, SnapshotError> {
     let keyspace = &engine.keyspace;
-    let mut reader = SnapshotReader::new(input)?;
-    let mut stats = LoadStats::default();
-    while let Some(loaded) = reader.next_key()? {
-        if loaded.db >= keyspace.databases() {
-            return Err(SnapshotError::BadRecord {
-                offset: reader.offset(),
-                reason: format!(
-                    "database {} out of range ({} configured)",
-                    loaded.db,
-                    keyspace.databases()
-                ),
-            });
-        }
-        if loaded.expires_at.is_some_and(|at| at <= now) {
-            stats.expired += 1;
-            continue;
-        }
+    load_with(input, now, keyspace.databases(), |loaded| {
         let mut locked = keyspace.lock(LockPlan {
             write: true,
             shards: [(loaded.db, keyspace.shard_of(&loaded.key))]
                 .into_iter()
                 .collect(),
         });
-        let stored = locked
-            .insert(loaded.db, &loaded.key, Entry::new(loaded.value, now), now)
-            .and_then(|_| locked.set_expiry(loaded.db, &loaded.key, loaded.expires_at, now));
-        if let Err(e) = stored {
-            return Err(SnapshotError::BadRecord {
-                offset: reader.offset(),
-                reason: e.to_string(),
-            });
+        store(&mut locked, loaded, now)
+    })
+}
+
+/// [`load`] into shards the caller already holds for writing (every shard of every database):
+/// for DEBUG RELOAD.
+pub fn load_held<R: Read>(
+    locked: &mut Locked<'_>,
+    input: R,
+    now: u64,
+) -> Result<LoadStats, SnapshotError> {
+    let databases = locked.keyspace().databases();
+    load_with(input, now, databases, |loaded| store(locked, loaded, now))
+}
+
+/// Stores one loaded key through `locked`, which holds its shard for writing.
+fn store(locked: &mut Locked<'_>, loaded: LoadedKey, now: u64) -> Result<(), CommandError> {
+    locked.insert(loaded.db, &loaded.key, Entry::new(loaded.value, now), now)?;
+    locked.set_expiry(loaded.db, &loaded.key, loaded.expires_at, now)?;
+    Ok(())
+}
+
+/// Reads every key of the snapshot in `input`, checking it, and hands each one not expired by
+/// `now` to `store`.
+fn load_with<R: Read>(
+    input: R,
+    now: u64,
+    databases: usize,
+    mut store: impl FnMut(LoadedKey) -> Result<(), CommandError>,
+) -> Result<LoadStats, SnapshotError> {
+    let mut reader = SnapshotReader::new(input)?;
+    let mut stats = LoadStats::default();
+    while let Some(loaded) = reader.next_key()? {
+        let bad = |reason: String| SnapshotError::BadRecord {
+            offset: reader.offset(),
+            reason,
+        };
+        if loaded.db >= databases {
+            let reason = format!(
+                "database {} out of range ({databases} configured)",
+                loaded.db
+            );
+            return Err(bad(reason));
         }
+        if loaded.expires_at.is_some_and(|at| at <= now) {
+            stats.expired += 1;
+            continue;
+        }
+        store(loaded).map_err(|e| bad(e.to_string()))?;
         stats.loaded += 1;
     }
     Ok(stats)

@@ -42,6 +42,19 @@ pub fn command(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError
     match (sub.as_slice(), args.len()) {
         (b"help", 2) => crate::admin::help(conn, HELP),
         (b"object", 3) => object(conn, &args[2])?,
+        (b"digest", 2) | (b"digest-value", _) => {
+            let shared = conn.shared.clone();
+            let mut plan = LockPlan::default();
+            plan_digest(&shared.engine.keyspace, conn.session.db, args, &mut plan);
+            let locked = shared.engine.keyspace.lock(plan);
+            digest_under(conn, args, &locked);
+        }
+        (b"reload", _) => {
+            let shared = conn.shared.clone();
+            crate::persistence::reload(&shared, &args[2..], conn.in_exec)?;
+            conn.reply.ok();
+        }
+        (b"populate", 3..=5) => populate(conn, &args[2..])?,
         (b"sleep", 3) => sleep(conn, &args[2]),
         (b"set-active-expire", 3) => {
             let on = atoi(&args[2]) != 0;
@@ -80,6 +93,85 @@ fn object(conn: &mut Connection, key: &[u8]) -> Result<(), CommandError> {
         shards: kv_engine::ShardList::from_elem((db, keyspace.shard_of(key)), 1),
     });
     object_under(conn, key, &locked)
+}
+
+/// Adds to `plan` the shards `DEBUG DIGEST` (every shard, shared) or `DEBUG DIGEST-VALUE`
+/// (its keys' shards in database `db`) reads; nothing for other requests.
+pub fn plan_digest(
+    keyspace: &kv_engine::Keyspace,
+    db: usize,
+    args: &[Bytes],
+    plan: &mut LockPlan,
+) -> bool {
+    let sub = args.get(1).map(|s| s.to_ascii_lowercase());
+    match (sub.as_deref(), args.len()) {
+        (Some(b"digest"), 2) => keyspace.plan_everything(plan),
+        (Some(b"digest-value"), _) => plan
+            .shards
+            .extend(args[2..].iter().map(|key| (db, keyspace.shard_of(key)))),
+        _ => return false,
+    }
+    true
+}
+
+/// `DEBUG DIGEST` and `DEBUG DIGEST-VALUE key ...`, with the shards [`plan_digest`] names
+/// held by `locked`. Like Redis, status replies: the dataset's digest, or each key's (zeros
+/// for a missing key).
+pub fn digest_under(conn: &mut Connection, args: &[Bytes], locked: &kv_engine::Locked<'_>) {
+    use kv_engine::digest;
+    let now = kv_engine::now_ms();
+    if args.len() == 2 {
+        let text = digest::hex(&digest::dataset(locked, now));
+        conn.reply.simple(&text);
+        return;
+    }
+    conn.reply.array(args.len() - 2);
+    for key in &args[2..] {
+        let mut value = [0u8; 20];
+        if let Some(entry) = locked.entry_raw(conn.session.db, key) {
+            digest::mix_entry(&mut value, entry, now);
+        }
+        conn.reply.simple(&digest::hex(&value));
+    }
+}
+
+/// `DEBUG POPULATE count [prefix] [size]`: `count` string keys `prefix:N` (Redis's defaults:
+/// prefix `key`, value `value:N`, or exactly `size` bytes of it, zero-padded), skipping names
+/// that exist. Like Redis it neither notifies nor counts as changes.
+fn populate(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError> {
+    let positive = |arg: &Bytes| {
+        kv_resp::parse_i64(arg)
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| CommandError::msg("ERR value is out of range, must be positive"))
+    };
+    let count = positive(&args[0])?;
+    let prefix: &[u8] = args.get(1).map_or(b"key", |p| p);
+    let size = args.get(2).map(positive).transpose()?.unwrap_or(0) as usize;
+    let keyspace = &conn.shared.engine.keyspace;
+    let db = conn.session.db;
+    let now = kv_engine::now_ms();
+    let mut key = Vec::new();
+    for n in 0..count {
+        key.clear();
+        key.extend_from_slice(prefix);
+        key.push(b':');
+        key.extend_from_slice(n.to_string().as_bytes());
+        let mut value = format!("value:{n}").into_bytes();
+        if size > 0 {
+            value.resize(size, 0);
+        }
+        let mut locked = keyspace.lock(LockPlan {
+            write: true,
+            shards: kv_engine::ShardList::from_elem((db, keyspace.shard_of(&key)), 1),
+        });
+        if locked.get(db, &key, now)?.is_none() {
+            let entry =
+                kv_engine::Entry::new(Value::Str(kv_engine::CompactBytes::new(&value)), now);
+            locked.insert(db, &key, entry, now)?;
+        }
+    }
+    conn.reply.ok();
+    Ok(())
 }
 
 /// The key of a `DEBUG OBJECT key` request, if `args` is one.
@@ -198,8 +290,21 @@ fn trim_leading_space(text: &[u8]) -> &[u8] {
 /// `DEBUG HELP`: Redis's text for the subcommands kv implements.
 const HELP: &[&str] = &[
     "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DIGEST",
+    "    Output a hex signature of the whole dataset (the same data gives the same",
+    "    signature, whatever order it was written in).",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the value of each key given.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "POPULATE <count> [<prefix>] [<size>]",
+    "    Create <count> string keys named <prefix>:<num> (prefix 'key' by default)",
+    "    holding 'value:<num>', or <size> bytes of it padded with zeros. Keys that",
+    "    exist are left alone.",
+    "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+    "    Save the snapshot, empty the dataset and load the snapshot back, as one step.",
+    "    NOSAVE loads the existing snapshot file; NOFLUSH keeps the current keys",
+    "    (with MERGE, keys in the file replace them).",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",

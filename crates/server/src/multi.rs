@@ -237,6 +237,8 @@ fn plan(conn: &Connection, queued: &[Queued]) -> LockPlan {
                     plan.shards
                         .push((session.db, engine.keyspace.shard_of(key)));
                 }
+                // DIGEST reads every database, whatever SELECTs are queued.
+                crate::debug::plan_digest(&engine.keyspace, session.db, &q.args, &mut plan);
             }
             _ => {}
         }
@@ -257,6 +259,14 @@ fn run_server_command(
     args: &[Bytes],
     locked: &Locked<'_>,
 ) {
+    let mut digest = LockPlan::default();
+    let engine = &conn.shared.engine;
+    if spec.name == "debug"
+        && crate::debug::plan_digest(&engine.keyspace, conn.session.db, args, &mut digest)
+    {
+        crate::debug::digest_under(conn, args, locked);
+        return;
+    }
     if spec.name == "debug" && crate::debug::object_key(args).is_some() {
         let mark = conn.reply.mark();
         if let Err(e) = crate::debug::object_under(conn, &args[2], locked) {

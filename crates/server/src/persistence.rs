@@ -266,6 +266,93 @@ pub fn bgsave_command(
     }
 }
 
+/// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: saves the snapshot (unless NOSAVE), empties
+/// every database (unless NOFLUSH) and loads the file back, all under one acquisition of
+/// every shard, so no other client's write can fall between the save and the load (Redis,
+/// single-threaded, gets that for free). Keys in the file replace keys of the same name.
+pub fn reload(
+    shared: &Shared,
+    options: &[bytes::Bytes],
+    in_exec: bool,
+) -> Result<(), CommandError> {
+    let (mut save, mut flush) = (true, true);
+    for option in options {
+        match option.to_ascii_lowercase().as_slice() {
+            b"merge" => {}
+            b"noflush" => flush = false,
+            b"nosave" => save = false,
+            _ => {
+                return Err(CommandError::msg(
+                    "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                ))
+            }
+        }
+    }
+    if in_exec {
+        // The transaction holds shard locks; this needs them all.
+        return Err(CommandError::msg(
+            "ERR DEBUG RELOAD is not allowed inside a transaction",
+        ));
+    }
+    if !begin(shared, false) {
+        return Err(CommandError::msg("ERR Background save already in progress"));
+    }
+    let result = reload_held(shared, save, flush);
+    *shared.persistence.save_started.lock() = None;
+    shared.persistence.saving.store(false, Ordering::Release);
+    result
+}
+
+/// The body of [`reload`], run with the right to save held.
+fn reload_held(shared: &Shared, save: bool, flush: bool) -> Result<(), CommandError> {
+    let keyspace = &shared.engine.keyspace;
+    let mut plan = kv_engine::LockPlan {
+        write: true,
+        ..Default::default()
+    };
+    keyspace.plan_everything(&mut plan);
+    let mut locked = keyspace.lock(plan);
+    let path = snapshot_path(shared);
+    if save {
+        if let Err(e) = kv_persist::save_held_to_path(&locked, &path, write_options(shared)) {
+            tracing::warn!(
+                "DEBUG RELOAD: failed saving the DB to {}: {e}",
+                path.display()
+            );
+            return Err(CommandError::msg("ERR"));
+        }
+        shared
+            .persistence
+            .last_save
+            .store(unix_now(), Ordering::Relaxed);
+    }
+    if flush {
+        for db in 0..keyspace.databases() {
+            // Dropped here, under the locks: the dataset is being replaced anyway.
+            drop(locked.clear(db));
+        }
+    }
+    let loaded = std::fs::File::open(&path)
+        .map_err(|source| SnapshotError::Io { offset: 0, source })
+        .and_then(|file| {
+            let input = std::io::BufReader::with_capacity(256 << 10, file);
+            kv_persist::load_held(&mut locked, input, kv_engine::now_ms())
+        });
+    if let Err(e) = loaded {
+        tracing::warn!("DEBUG RELOAD: failed loading {}: {e}", path.display());
+        return Err(CommandError::msg(
+            "ERR Error trying to load the RDB dump, check server logs.",
+        ));
+    }
+    drop(locked);
+    shared
+        .persistence
+        .changes_at_save
+        .store(keyspace.changes(), Ordering::Relaxed);
+    tracing::warn!("DB reloaded by DEBUG RELOAD");
+    Ok(())
+}
+
 /// The `save` points and BGSAVE SCHEDULE, checked every tick of the server's cron (Redis's
 /// `serverCron`): a save starts when, for some point, that many changes were made and that
 /// many seconds have passed since the last save (and, after a failed save, the retry delay
