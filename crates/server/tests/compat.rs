@@ -95,13 +95,19 @@ fn corpus_matches_redis() {
     let mut run = Run::default();
     for session in &sessions {
         pair.fresh_session();
+        let mut last_place = None;
         for step in &session.steps {
             match step {
                 Step::Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
                 Step::Command(command) => {
                     run.check(&mut pair, command);
+                    last_place = Some(&command.place);
                 }
             }
+        }
+        // The whole dataset each session leaves behind must agree too, not only the replies.
+        if let Some(place) = last_place {
+            run.check(&mut pair, &digest(place));
         }
     }
     let title = format!(
@@ -160,6 +166,18 @@ fn random_commands_match_redis() {
     }
     let title = format!("compat random: {count} commands, seed {seed:#x}");
     finish(&title, &run, &allowed);
+}
+
+/// `DEBUG DIGEST` after the session that ended at `place`: kv's digest is Redis 7.0's
+/// algorithm, so equal datasets give equal digests. Reported (and allowed) as
+/// `dataset after <place>`.
+fn digest(place: &str) -> Command {
+    Command {
+        place: place.to_owned(),
+        text: format!("dataset after {place}"),
+        args: vec![Bytes::from_static(b"DEBUG"), Bytes::from_static(b"DIGEST")],
+        compare: Compare::Exact,
+    }
 }
 
 /// `HELLO 3`, compared by type only: its reply holds the server version and client id.
@@ -476,6 +494,9 @@ impl Conn {
     }
 }
 
+/// Both servers allow DEBUG, for the dataset digests compared after each session.
+const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes"];
+
 /// A kv-server and a redis-server, with one connection to each, and one observer of each
 /// one's keyspace notifications.
 struct Pair {
@@ -490,8 +511,8 @@ struct Pair {
 impl Pair {
     /// Starts both servers and connects to them.
     fn start() -> Pair {
-        let kv = Server::kv(&[]);
-        let redis = Server::redis(&[]);
+        let kv = Server::kv(DEBUG_ON);
+        let redis = Server::redis(DEBUG_ON);
         let kv_conn = Conn::open(&kv);
         let redis_conn = Conn::open(&redis);
         let kv_events = Conn::observer(&kv);
@@ -512,10 +533,10 @@ impl Pair {
     /// instead, which empties it just as well.
     fn fresh_session(&mut self) {
         if !flushall(&mut Conn::open(&self.kv)) {
-            self.kv = Server::kv(&[]);
+            self.kv = Server::kv(DEBUG_ON);
         }
         if !flushall(&mut Conn::open(&self.redis)) {
-            self.redis = Server::redis(&[]);
+            self.redis = Server::redis(DEBUG_ON);
         }
         self.kv_conn = Conn::open(&self.kv);
         self.redis_conn = Conn::open(&self.redis);
