@@ -744,6 +744,9 @@ impl Config {
 
     /// Applies the lines of a redis.conf-style text; `origin` names it in errors.
     pub fn load_text(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        // As in Redis, a file's `save` lines add up: the first replaces the defaults, the
+        // next ones add points (and `save ""` clears them).
+        let mut saw_save = false;
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -766,9 +769,16 @@ impl Config {
             };
             let param = find(name)
                 .ok_or_else(|| error("Bad directive or wrong number of arguments".into()))?;
-            let value = param
+            let mut value = param
                 .check(&values.join(" "), &self.get(param.name))
                 .map_err(error)?;
+            if param.name == "save" {
+                let earlier = self.get("save");
+                if saw_save && !value.is_empty() && !earlier.is_empty() {
+                    value = format!("{earlier} {value}");
+                }
+                saw_save = true;
+            }
             self.values.write().insert(param.name, value);
         }
         self.refresh_hot();
@@ -931,6 +941,18 @@ mod tests {
             Ok("yes".into())
         );
         assert_eq!(find("SLAVEOF").unwrap().name, "replicaof");
+    }
+
+    #[test]
+    fn save_lines_of_a_file_add_up() {
+        let mut config = Config::defaults();
+        config
+            .load_text("save 900 1\nsave 300 10\n", "kv.conf")
+            .unwrap();
+        assert_eq!(config.get("save"), "900 1 300 10");
+        config.load_text("save \"\"\n", "kv.conf").unwrap();
+        assert_eq!(config.get("save"), "");
+        assert!(config.load_text("save 900\n", "kv.conf").is_err());
     }
 
     #[test]
