@@ -32,10 +32,10 @@ const BEGIN: &str = "<!-- server-bench:begin -->";
 const END: &str = "<!-- server-bench:end -->";
 
 /// A server process, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    name: &'static str,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
+    pub(crate) name: &'static str,
 }
 
 impl Drop for Server {
@@ -49,7 +49,7 @@ fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn start(name: &'static str, program: &Path, extra: &[&str]) -> Result<Server> {
+pub(crate) fn start(name: &'static str, program: &Path, extra: &[&str]) -> Result<Server> {
     let port = free_port()?;
     let child = Command::new("taskset")
         .args(["-c", "0"])
@@ -73,10 +73,10 @@ fn start(name: &'static str, program: &Path, extra: &[&str]) -> Result<Server> {
 
 /// One measured line: throughput and latency percentiles.
 #[derive(Debug, Clone, Copy, Default)]
-struct Sample {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct Sample {
+    pub(crate) rps: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
     /// Requests served per second of the server's own CPU time (user + system): what the
     /// server costs per request, which still tells the servers apart when the load generator
     /// is the bottleneck.
@@ -212,7 +212,7 @@ const WORKLOADS: &[Workload] = &[
 
 /// Runs redis-benchmark with `command` (see [`Workload::command`]) and returns the figures of
 /// its last CSV line (a built-in test may run a filler first, as LRANGE runs an LPUSH).
-fn benchmark(
+pub(crate) fn benchmark(
     port: u16,
     command: &[&str],
     pipeline: u32,
@@ -271,13 +271,13 @@ fn benchmark(
     })
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Resident memory of a process, in bytes.
-fn rss(pid: u32) -> Result<u64> {
+pub(crate) fn rss(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb: u64 = status
         .lines()
@@ -373,7 +373,7 @@ fn bytes_per_item(server: &Server, load: &MemoryLoad) -> Result<f64> {
 }
 
 /// Builds kv-server in release mode and returns its path.
-fn build_kv() -> Result<PathBuf> {
+pub(crate) fn build_kv() -> Result<PathBuf> {
     crate::cargo::run(&["build", "--release", "--bin", "kv-server"])?;
     Ok(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/kv-server"))
 }
@@ -529,7 +529,12 @@ pub fn run(options: &Options) -> Result<()> {
     }
     let section = render(&rows, &memory, fanout, other_label, rounds);
     println!("{section}");
-    write_section(&section)
+    write_section(
+        (BEGIN, END),
+        "kv-server vs redis-server",
+        "cargo xtask bench",
+        &section,
+    )
 }
 
 fn summarize(samples: &[Sample]) -> Sample {
@@ -574,11 +579,7 @@ fn render(
             })
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let redis_version = Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let redis_version = crate::redis::version();
     let mut out = String::new();
     out.push_str(&format!(
         "{BEGIN}\nMeasured by `cargo xtask bench` on {cpu} ({} cores), against {redis_version}. Each server \
@@ -637,14 +638,27 @@ fn render(
     out
 }
 
-/// Replaces the marked section of BENCHMARKS.md (appending it the first time).
-fn write_section(section: &str) -> Result<()> {
+/// Replaces the section of BENCHMARKS.md between the `markers` (appending it, under `heading`
+/// with the command that reproduces it, the first time).
+pub(crate) fn write_section(
+    (begin_mark, end_mark): (&str, &str),
+    heading: &str,
+    command: &str,
+    section: &str,
+) -> Result<()> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../BENCHMARKS.md");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let updated = match (text.find(BEGIN), text.find(END)) {
-        (Some(begin), Some(end)) if end > begin => format!("{}{section}{}", &text[..begin], &text[end + END.len()..]),
-        (None, None) => format!("{}\n## kv-server vs redis-server\n\nReproduce with `cargo xtask bench`.\n\n{section}\n", text.trim_end()),
-        _ => bail!("BENCHMARKS.md has a broken {BEGIN} section"),
+    let updated = match (text.find(begin_mark), text.find(end_mark)) {
+        (Some(begin), Some(end)) if end > begin => format!(
+            "{}{section}{}",
+            &text[..begin],
+            &text[end + end_mark.len()..]
+        ),
+        (None, None) => format!(
+            "{}\n\n## {heading}\n\nReproduce with `{command}`.\n\n{section}\n",
+            text.trim_end()
+        ),
+        _ => bail!("BENCHMARKS.md has a broken {begin_mark} section"),
     };
     std::fs::write(&path, updated)?;
     Ok(())

@@ -9,6 +9,7 @@ mod ci;
 mod compat;
 mod deps;
 mod fanout;
+mod persist_bench;
 mod redis;
 mod test;
 mod toolchain;
@@ -40,6 +41,9 @@ Tasks:
                 kv-server binary instead of Redis (an A/B of two builds); --rounds
                 sets the alternating rounds (3); any of them prints the table
                 without writing it
+  bench-persist kv's snapshots vs Redis's on 1M keys: SAVE time, file size,
+                start-up load time, SET/GET p99 and peak extra memory during
+                BGSAVE; rewrites the snapshot section of BENCHMARKS.md
   help          show this list
 ";
 
@@ -73,6 +77,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         "test" => test::run(rest),
         "compat" => no_args(task, rest).and_then(|()| compat::run()),
         "bench" => bench::run(&bench_options(rest)?),
+        "bench-persist" => persist_bench::run(),
         // The subscriber side of the PUBLISH fan-out benchmark, which `bench` starts itself.
         "fanout-subscribers" => match rest {
             [port] => fanout::subscribers(port),

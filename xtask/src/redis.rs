@@ -94,3 +94,12 @@ fn ensure_redis_py() -> Result<()> {
     );
     Ok(())
 }
+
+/// What `redis-server --version` prints (empty if it cannot run).
+pub fn version() -> String {
+    std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}

@@ -417,21 +417,38 @@ pub fn save_for_shutdown(
 /// Loads the snapshot file at start-up, if there is one, while clients get `-LOADING`. A file
 /// that cannot be read stops the server with the error (file and offset), before anything can
 /// overwrite it.
-pub async fn load_at_start(shared: Arc<Shared>) {
+///
+/// The dataset counts as loading from this call on, not from the future's first poll: the
+/// server calls it before it spawns its accept loops, so no client ever sees the dataset
+/// before it is loaded (as in Redis, which loads before it serves anyone).
+pub fn load_at_start(shared: Arc<Shared>) -> impl std::future::Future<Output = ()> + Send {
     let path = snapshot_path(&shared);
     let total = match std::fs::metadata(&path) {
-        Ok(meta) => meta.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Ok(meta) => Some(meta.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
             tracing::error!("Can't open the snapshot {}: {e}", path.display());
             std::process::exit(1);
         }
     };
+    if let Some(total) = total {
+        let p = &shared.persistence;
+        p.load_started.store(unix_now(), Ordering::Relaxed);
+        p.load_total.store(total, Ordering::Relaxed);
+        p.load_read.store(0, Ordering::Relaxed);
+        p.loading.store(true, Ordering::Relaxed);
+    }
+    async move {
+        if let Some(total) = total {
+            load_snapshot(shared, total).await;
+        }
+    }
+}
+
+/// The load of [`load_at_start`], with the dataset marked as loading.
+async fn load_snapshot(shared: Arc<Shared>, total: u64) {
+    let path = snapshot_path(&shared);
     let p = &shared.persistence;
-    p.load_started.store(unix_now(), Ordering::Relaxed);
-    p.load_total.store(total, Ordering::Relaxed);
-    p.load_read.store(0, Ordering::Relaxed);
-    p.loading.store(true, Ordering::Relaxed);
     tracing::info!("Loading the snapshot {} ({total} bytes)", path.display());
     let started = Instant::now();
     let task_shared = Arc::clone(&shared);

@@ -1,0 +1,358 @@
+//! `cargo xtask bench-persist`: kv's snapshots against Redis's, on this machine, in one run.
+//!
+//! Per round and per server (alternating which goes first): a fresh server on a temporary
+//! directory, [`KEYS`] string keys made by `DEBUG POPULATE` (both servers have it), then
+//!
+//! - SAVE: its wall time, and the size of the file it wrote;
+//! - start-up: the server killed and started again on that directory, timed until it answers
+//!   `DBSIZE` with every key (it answers `-LOADING` meanwhile);
+//! - BGSAVE under load: `redis-benchmark` SET and GET over the keys with and without
+//!   back-to-back BGSAVEs running, their p99 latencies, and the peak extra memory while
+//!   saving: for kv, its resident memory above what it held before; for Redis, the same for
+//!   the parent plus the private (copied-on-write) memory of the forked child.
+//!
+//! The servers are pinned to core 0 as in `cargo xtask bench` (Redis's forked child inherits
+//! that), the load generator to core 1. The medians replace the marked section of
+//! BENCHMARKS.md.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::bench::{benchmark, build_kv, median, rss, start, Server};
+
+/// Keys in the dataset.
+const KEYS: u64 = 1_000_000;
+
+/// Bytes per value (`DEBUG POPULATE`'s size: `value:N` padded with zeros).
+const VALUE_BYTES: u64 = 32;
+
+/// Rounds of alternating runs.
+const ROUNDS: usize = 3;
+
+/// Requests per latency run.
+const REQUESTS: u64 = 400_000;
+
+const BEGIN: &str = "<!-- persist-bench:begin -->";
+const END: &str = "<!-- persist-bench:end -->";
+
+/// One server's figures in one round.
+#[derive(Debug, Default, Clone, Copy)]
+struct Figures {
+    save_s: f64,
+    file_bytes: f64,
+    load_s: f64,
+    idle_p99_ms: f64,
+    saving_p99_ms: f64,
+    idle_rps: f64,
+    saving_rps: f64,
+    extra_bytes: f64,
+    dataset_bytes: f64,
+}
+
+/// A blocking RESP connection, enough for these few commands.
+struct Conn {
+    reader: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(port: u16) -> Result<Conn> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(600)))?;
+        Ok(Conn {
+            reader: BufReader::new(stream),
+        })
+    }
+
+    /// Sends `args`; returns the reply as text (a bulk's contents, an error with its `-`).
+    fn call(&mut self, args: &[&str]) -> Result<String> {
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        self.reader.get_mut().write_all(request.as_bytes())?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line)?;
+        let line = line.trim_end().to_string();
+        match line.split_at(1) {
+            ("$", len) => {
+                let len: i64 = len.parse()?;
+                if len < 0 {
+                    return Ok(String::new());
+                }
+                let mut body = vec![0u8; len as usize + 2];
+                std::io::Read::read_exact(&mut self.reader, &mut body)?;
+                body.truncate(len as usize);
+                Ok(String::from_utf8_lossy(&body).into_owned())
+            }
+            ("+" | ":", rest) => Ok(rest.to_string()),
+            ("-", _) => Ok(line),
+            _ => bail!("unexpected reply {line}"),
+        }
+    }
+
+    /// INFO's `field`, as a number.
+    fn info_field(&mut self, field: &str) -> Result<f64> {
+        let info = self.call(&["INFO", "all"])?;
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .with_context(|| format!("no INFO field {field}"))
+    }
+}
+
+/// A server of either kind on `dir`.
+fn launch(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Server> {
+    let dir = dir.to_str().context("temporary directory is not UTF-8")?;
+    let args = ["--dir", dir, "--save", "", "--enable-debug-command", "yes"];
+    if is_kv {
+        start("kv-server", kv_path, &args)
+    } else {
+        start(
+            "redis-server",
+            Path::new("redis-server"),
+            &[&args[..], &["--appendonly", "no"]].concat(),
+        )
+    }
+}
+
+/// The resident memory of `pid`'s children's private pages (Redis's forked saver): what
+/// copy-on-write has duplicated.
+fn children_private(pid: u32) -> u64 {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|child| std::fs::read_to_string(format!("/proc/{child}/smaps_rollup")).ok())
+        .map(|smaps| {
+            smaps
+                .lines()
+                .filter(|l| l.starts_with("Private_Dirty:") || l.starts_with("Private_Clean:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+                * 1024
+        })
+        .sum()
+}
+
+/// One round for one server.
+fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)?;
+    let mut figures = Figures::default();
+    let server = launch(is_kv, kv_path, dir)?;
+    let mut conn = Conn::open(server.port)?;
+    let before = rss(server.child.id())?;
+    let populated = conn.call(&[
+        "DEBUG",
+        "POPULATE",
+        &KEYS.to_string(),
+        "key",
+        &VALUE_BYTES.to_string(),
+    ])?;
+    ensure!(populated == "OK", "DEBUG POPULATE answered {populated}");
+    figures.dataset_bytes = rss(server.child.id())?.saturating_sub(before) as f64;
+
+    let started = Instant::now();
+    let saved = conn.call(&["SAVE"])?;
+    figures.save_s = started.elapsed().as_secs_f64();
+    ensure!(saved == "OK", "SAVE answered {saved}");
+    let file = dir.join(if is_kv { "dump.kvs" } else { "dump.rdb" });
+    figures.file_bytes = std::fs::metadata(&file)?.len() as f64;
+    drop(conn);
+    drop(server);
+
+    let started = Instant::now();
+    let server = launch(is_kv, kv_path, dir)?;
+    let mut conn = Conn::open(server.port)?;
+    loop {
+        let size = conn.call(&["DBSIZE"])?;
+        if size == KEYS.to_string() {
+            break;
+        }
+        ensure!(
+            size.starts_with("-LOADING") || size.parse::<u64>().is_ok(),
+            "DBSIZE answered {size}"
+        );
+        ensure!(
+            started.elapsed() < Duration::from_secs(300),
+            "loading never ended"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    figures.load_s = started.elapsed().as_secs_f64();
+
+    // Latency without saving, then with back-to-back BGSAVEs over the whole run.
+    let load = ["-t", "set,get"];
+    let idle = benchmark(server.port, &load, 1, REQUESTS, &KEYS.to_string())?;
+    figures.idle_p99_ms = idle.p99_ms;
+    figures.idle_rps = idle.rps;
+    let pid = server.child.id();
+    let baseline = rss(pid)?;
+    let running = Arc::new(AtomicBool::new(true));
+    let saver = {
+        let running = Arc::clone(&running);
+        let port = server.port;
+        std::thread::spawn(move || -> Result<(u64, u32)> {
+            let mut conn = Conn::open(port)?;
+            let (mut peak, mut saves) = (0u64, 0u32);
+            while running.load(Ordering::Relaxed) {
+                if conn.info_field("rdb_bgsave_in_progress")? == 0.0 {
+                    let reply = conn.call(&["BGSAVE"])?;
+                    if reply.starts_with("Background saving started") {
+                        saves += 1;
+                    }
+                }
+                for _ in 0..10 {
+                    let extra = rss(pid)?.saturating_sub(baseline) + children_private(pid);
+                    peak = peak.max(extra);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            Ok((peak, saves))
+        })
+    };
+    let saving = benchmark(server.port, &load, 1, REQUESTS, &KEYS.to_string());
+    running.store(false, Ordering::Relaxed);
+    let (peak, saves) = saver
+        .join()
+        .map_err(|_| anyhow::anyhow!("saver thread panicked"))??;
+    let saving = saving?;
+    ensure!(saves > 0, "no BGSAVE ran during the load");
+    figures.saving_p99_ms = saving.p99_ms;
+    figures.saving_rps = saving.rps;
+    figures.extra_bytes = peak as f64;
+    println!(
+        "{:<12} SAVE {:.3} s, {:.1} MB file, load {:.3} s, p99 {:.3} ms idle / {:.3} ms saving ({saves} BGSAVEs), peak extra {:.1} MB of a {:.1} MB dataset",
+        server.name,
+        figures.save_s,
+        figures.file_bytes / 1e6,
+        figures.load_s,
+        figures.idle_p99_ms,
+        figures.saving_p99_ms,
+        figures.extra_bytes / 1e6,
+        figures.dataset_bytes / 1e6,
+    );
+    drop(conn);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(figures)
+}
+
+/// Medians of each figure over the rounds.
+fn medians(rounds: &[Figures]) -> Figures {
+    let m = |f: fn(&Figures) -> f64| median(rounds.iter().map(f).collect());
+    Figures {
+        save_s: m(|f| f.save_s),
+        file_bytes: m(|f| f.file_bytes),
+        load_s: m(|f| f.load_s),
+        idle_p99_ms: m(|f| f.idle_p99_ms),
+        saving_p99_ms: m(|f| f.saving_p99_ms),
+        idle_rps: m(|f| f.idle_rps),
+        saving_rps: m(|f| f.saving_rps),
+        extra_bytes: m(|f| f.extra_bytes),
+        dataset_bytes: m(|f| f.dataset_bytes),
+    }
+}
+
+/// Runs the comparison and rewrites the BENCHMARKS.md section.
+pub fn run() -> Result<()> {
+    crate::redis::ensure_installed()?;
+    let kv_path = build_kv()?;
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("kv-bench-persist-{}", std::process::id()));
+    let (mut kv, mut redis) = (Vec::new(), Vec::new());
+    for r in 0..ROUNDS {
+        for is_kv in [r % 2 == 0, r % 2 != 0] {
+            let figures = round(is_kv, &kv_path, &dir)?;
+            if is_kv {
+                kv.push(figures);
+            } else {
+                redis.push(figures);
+            }
+        }
+    }
+    let (kv, redis) = (medians(&kv), medians(&redis));
+    let section = render(&kv, &redis);
+    println!("{section}");
+    crate::bench::write_section(
+        (BEGIN, END),
+        "Snapshots: kv vs Redis",
+        "cargo xtask bench-persist",
+        &section,
+    )
+}
+
+fn render(kv: &Figures, redis: &Figures) -> String {
+    let row = |what: &str, kv: String, redis: String, ratio: f64| {
+        format!("| {what} | {kv} | {redis} | **{ratio:.2}** |\n")
+    };
+    let mut out = format!(
+        "{BEGIN}\nMeasured by `cargo xtask bench-persist` against {}: {KEYS} keys from `DEBUG POPULATE {KEYS} key {VALUE_BYTES}`, \
+         servers pinned to core 0, redis-benchmark (`-t set,get -c 50 -n {REQUESTS} -r {KEYS}`) to core 1; \
+         median of {ROUNDS} alternating rounds. kv's figures over Redis's: below 1 is better for times, sizes and memory.\n\n\
+         | figure | kv | Redis | kv / Redis |\n|---|---|---|---|\n",
+        crate::redis::version()
+    );
+    out += &row(
+        "SAVE time (s)",
+        format!("{:.3}", kv.save_s),
+        format!("{:.3}", redis.save_s),
+        kv.save_s / redis.save_s,
+    );
+    out += &row(
+        "file size (MB)",
+        format!("{:.1}", kv.file_bytes / 1e6),
+        format!("{:.1}", redis.file_bytes / 1e6),
+        kv.file_bytes / redis.file_bytes,
+    );
+    out += &row(
+        "start-up load time (s)",
+        format!("{:.3}", kv.load_s),
+        format!("{:.3}", redis.load_s),
+        kv.load_s / redis.load_s,
+    );
+    out += &row(
+        "SET/GET p99 without saving (ms)",
+        format!("{:.3}", kv.idle_p99_ms),
+        format!("{:.3}", redis.idle_p99_ms),
+        kv.idle_p99_ms / redis.idle_p99_ms,
+    );
+    out += &row(
+        "SET/GET p99 during BGSAVEs (ms)",
+        format!("{:.3}", kv.saving_p99_ms),
+        format!("{:.3}", redis.saving_p99_ms),
+        kv.saving_p99_ms / redis.saving_p99_ms,
+    );
+    out += &row(
+        "p99 during / without BGSAVE",
+        format!("{:.2}", kv.saving_p99_ms / kv.idle_p99_ms),
+        format!("{:.2}", redis.saving_p99_ms / redis.idle_p99_ms),
+        (kv.saving_p99_ms / kv.idle_p99_ms) / (redis.saving_p99_ms / redis.idle_p99_ms),
+    );
+    out += &row(
+        "GET ops/s during BGSAVEs",
+        format!("{:.0}", kv.saving_rps),
+        format!("{:.0}", redis.saving_rps),
+        kv.saving_rps / redis.saving_rps,
+    );
+    out += &row(
+        "peak extra memory while saving (MB)",
+        format!("{:.1}", kv.extra_bytes / 1e6),
+        format!("{:.1}", redis.extra_bytes / 1e6),
+        kv.extra_bytes / redis.extra_bytes.max(1.0),
+    );
+    out += &row(
+        "peak extra memory / dataset's memory",
+        format!("{:.1}%", kv.extra_bytes * 100.0 / kv.dataset_bytes),
+        format!("{:.1}%", redis.extra_bytes * 100.0 / redis.dataset_bytes),
+        (kv.extra_bytes / kv.dataset_bytes) / (redis.extra_bytes / redis.dataset_bytes).max(1e-9),
+    );
+    out.push_str(END);
+    out
+}
