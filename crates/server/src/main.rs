@@ -13,6 +13,15 @@ fn main() -> ExitCode {
         println!("kv-server v={}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
+    if let Some("--check-snapshot") = args.first().map(String::as_str) {
+        return match args.get(1..) {
+            Some([file]) => kv_server::persistence::check_snapshot_file(file),
+            _ => {
+                eprintln!("Usage: kv-server --check-snapshot <file>");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match kv_server::Config::from_args(&args) {
         Ok(config) => config,
         Err(e) => {
