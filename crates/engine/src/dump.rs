@@ -125,6 +125,26 @@ pub fn serialize(value: &Value) -> Vec<u8> {
     out
 }
 
+/// Readies a value decoded from a payload or a snapshot for storing, as Redis's loading does:
+/// drops hash fields whose time has passed by `now`, and puts a collection in the form its
+/// content and `config`'s current thresholds call for (decoding builds the large form).
+/// `false` when nothing is left to store (a hash whose every field had expired).
+pub fn prepare_loaded(value: &mut Value, config: &crate::EngineConfig, now: u64) -> bool {
+    if let Value::Hash(hash) = value {
+        hash.remove_expired(now, usize::MAX);
+        if hash.is_empty() {
+            return false;
+        }
+    }
+    match value {
+        Value::ZSet(zset) => zset.refit(config.zset_limits()),
+        Value::Hash(hash) => hash.refit(config.hash_limits()),
+        Value::Set(set) => set.refit(config.set_max_intset_entries()),
+        Value::Str(_) | Value::List(_) => {}
+    }
+    true
+}
+
 /// Appends the encoding of `value`, tag and value without the footer: the body of a DUMP
 /// payload, and what a snapshot stores for each key (whose file has one checksum of its own).
 pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
@@ -495,24 +515,11 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
             ctx.modified(EventClass::GENERIC, "del", key);
         }
     };
-    // Hash fields whose time has passed are not restored; a hash left with none is like a TTL
-    // already past: nothing is created.
-    if let Value::Hash(hash) = &mut value {
-        hash.remove_expired(now, usize::MAX);
-        if hash.is_empty() {
-            report_deletion(ctx);
-            reply.ok();
-            return Ok(());
-        }
-    }
-    // Redis loads a collection in the form its content (what is left of it) and the current
-    // limits call for.
-    let config = &ctx.engine.config;
-    match &mut value {
-        Value::ZSet(zset) => zset.refit(config.zset_limits()),
-        Value::Hash(hash) => hash.refit(config.hash_limits()),
-        Value::Set(set) => set.refit(config.set_max_intset_entries()),
-        Value::Str(_) | Value::List(_) => {}
+    // A hash left with no live field is like a TTL already past: nothing is created.
+    if !prepare_loaded(&mut value, &ctx.engine.config, now) {
+        report_deletion(ctx);
+        reply.ok();
+        return Ok(());
     }
     let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
     // A relative TTL so large that the sum wraps lands in the past, as it does in Redis.

@@ -20,7 +20,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use kv_engine::{CommandError, Engine, Entry, LockPlan, Locked, ShardSink};
+use kv_engine::{CommandError, Engine, EngineConfig, Entry, LockPlan, Locked, ShardSink};
 
 pub use snapshot::{LoadedKey, Piece, SnapshotError, SnapshotReader, SnapshotWriter, WriteOptions};
 
@@ -236,23 +236,36 @@ pub fn load<R: Read>(engine: &Engine, input: R, now: u64) -> Result<LoadStats, S
                 .into_iter()
                 .collect(),
         });
-        store(&mut locked, loaded, now)
+        store(&mut locked, &engine.config, loaded, now)
     })
 }
 
-/// [`load`] into shards the caller already holds for writing (every shard of every database):
-/// for DEBUG RELOAD.
+/// [`load`] into shards of `engine` the caller already holds for writing (every shard of every
+/// database): for DEBUG RELOAD.
 pub fn load_held<R: Read>(
+    engine: &Engine,
     locked: &mut Locked<'_>,
     input: R,
     now: u64,
 ) -> Result<LoadStats, SnapshotError> {
     let databases = locked.keyspace().databases();
-    load_with(input, now, databases, |loaded| store(locked, loaded, now))
+    load_with(input, now, databases, |loaded| {
+        store(locked, &engine.config, loaded, now)
+    })
 }
 
-/// Stores one loaded key through `locked`, which holds its shard for writing.
-fn store(locked: &mut Locked<'_>, loaded: LoadedKey, now: u64) -> Result<(), CommandError> {
+/// Stores one loaded key through `locked`, which holds its shard for writing, in the form the
+/// current thresholds call for (as RESTORE does). A hash whose every field has expired is not
+/// stored.
+fn store(
+    locked: &mut Locked<'_>,
+    config: &EngineConfig,
+    mut loaded: LoadedKey,
+    now: u64,
+) -> Result<(), CommandError> {
+    if !kv_engine::dump::prepare_loaded(&mut loaded.value, config, now) {
+        return Ok(());
+    }
     locked.insert(loaded.db, &loaded.key, Entry::new(loaded.value, now), now)?;
     locked.set_expiry(loaded.db, &loaded.key, loaded.expires_at, now)?;
     Ok(())

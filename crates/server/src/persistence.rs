@@ -46,11 +46,10 @@ pub struct Persistence {
     background: AtomicBool,
     /// When the running save began.
     save_started: Mutex<Option<Instant>>,
-    /// Whether the last background save succeeded (`rdb_last_bgsave_status`).
+    /// Whether the last background save succeeded (`rdb_last_bgsave_status`); a successful
+    /// SAVE sets it too, a failed one leaves it, as in Redis. Writes are refused (MISCONF)
+    /// while it is false.
     last_bgsave_ok: AtomicBool,
-    /// Whether the last save of any kind succeeded: writes are refused (MISCONF) after a
-    /// failed one, until one succeeds.
-    last_save_ok: AtomicBool,
     /// Unix seconds of the last background save attempt, for the retry delay.
     last_attempt: AtomicU64,
     /// Seconds the last background save took, -1 before any (`rdb_last_bgsave_time_sec`).
@@ -80,7 +79,6 @@ impl Persistence {
             background: AtomicBool::new(false),
             save_started: Mutex::new(None),
             last_bgsave_ok: AtomicBool::new(true),
-            last_save_ok: AtomicBool::new(true),
             last_attempt: AtomicU64::new(0),
             last_bgsave_secs: AtomicI64::new(-1),
             scheduled: AtomicBool::new(false),
@@ -140,10 +138,10 @@ fn write_options(shared: &Shared) -> WriteOptions {
 
 /// Whether writes are refused because the last save failed (Redis's
 /// `writeCommandsDeniedByDiskError` for snapshots): `stop-writes-on-bgsave-error` is on, save
-/// points are configured, and the last save failed.
+/// points are configured, and the last background save failed.
 pub fn writes_denied(shared: &Shared) -> bool {
     let p = &shared.persistence;
-    !p.last_save_ok.load(Ordering::Relaxed)
+    !p.last_bgsave_ok.load(Ordering::Relaxed)
         && shared.config.flag("stop-writes-on-bgsave-error")
         && !shared.config.get("save").is_empty()
 }
@@ -189,9 +187,10 @@ fn save_now(shared: &Shared) -> Result<SaveStats, SnapshotError> {
         }
         Err(e) => tracing::warn!("Failed saving the DB to {}: {e}", path.display()),
     }
-    p.last_save_ok.store(ok, Ordering::Relaxed);
-    if background {
+    if background || ok {
         p.last_bgsave_ok.store(ok, Ordering::Relaxed);
+    }
+    if background {
         p.last_bgsave_secs
             .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
     }
@@ -219,7 +218,6 @@ pub fn start_background_save(shared: &Arc<Shared>) -> bool {
         tracing::warn!("Can't start the background save thread: {e}");
         let p = &shared_for_error.persistence;
         p.last_bgsave_ok.store(false, Ordering::Relaxed);
-        p.last_save_ok.store(false, Ordering::Relaxed);
         *p.save_started.lock() = None;
         p.background.store(false, Ordering::Relaxed);
         p.saving.store(false, Ordering::Release);
@@ -336,7 +334,7 @@ fn reload_held(shared: &Shared, save: bool, flush: bool) -> Result<(), CommandEr
         .map_err(|source| SnapshotError::Io { offset: 0, source })
         .and_then(|file| {
             let input = std::io::BufReader::with_capacity(256 << 10, file);
-            kv_persist::load_held(&mut locked, input, kv_engine::now_ms())
+            kv_persist::load_held(&shared.engine, &mut locked, input, kv_engine::now_ms())
         });
     if let Err(e) = loaded {
         tracing::warn!("DEBUG RELOAD: failed loading {}: {e}", path.display());
@@ -354,8 +352,8 @@ fn reload_held(shared: &Shared, save: bool, flush: bool) -> Result<(), CommandEr
 }
 
 /// The `save` points and BGSAVE SCHEDULE, checked every tick of the server's cron (Redis's
-/// `serverCron`): a save starts when, for some point, that many changes were made and that
-/// many seconds have passed since the last save (and, after a failed save, the retry delay
+/// `serverCron`): a save starts when, for some point, that many changes were made and more
+/// than that many seconds have passed since the last save (and, after a failed save, the retry delay
 /// has passed too).
 pub fn cron(shared: &Arc<Shared>) {
     let p = &shared.persistence;
@@ -377,7 +375,7 @@ pub fn cron(shared: &Arc<Shared>) {
     let points = crate::config::parse_save_points(&shared.config.get("save"));
     let due = points
         .iter()
-        .find(|&&(seconds, min_changes)| changes >= min_changes && since_save >= seconds);
+        .find(|&&(seconds, min_changes)| changes >= min_changes && since_save > seconds);
     if let (Some((seconds, _)), true) = (due, may_retry) {
         tracing::info!("{changes} changes in {seconds} seconds. Saving...");
         start_background_save(shared);
