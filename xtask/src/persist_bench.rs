@@ -1,7 +1,8 @@
 //! `cargo xtask bench-persist`: kv's snapshots against Redis's, on this machine, in one run.
 //!
 //! Per round and per server (alternating which goes first): a fresh server on a temporary
-//! directory, [`KEYS`] string keys made by `DEBUG POPULATE` (both servers have it), then
+//! directory, [`KEYS`] string keys made by `DEBUG POPULATE` (both servers have it) plus the
+//! [`LOAD_KEYS`] the latency runs use, then
 //!
 //! - SAVE: its wall time, and the size of the file it wrote;
 //! - start-up: the server killed and started again on that directory, timed until it answers
@@ -38,6 +39,11 @@ const ROUNDS: usize = 3;
 /// Requests per latency run.
 const REQUESTS: u64 = 400_000;
 
+/// The keys the latency runs use (redis-benchmark's zero-padded `key:__rand_int__` names,
+/// which `DEBUG POPULATE` does not make): written once before any measurement, so SETs during
+/// the runs overwrite and the dataset does not grow while memory is measured.
+const LOAD_KEYS: u64 = 100_000;
+
 const BEGIN: &str = "<!-- persist-bench:begin -->";
 const END: &str = "<!-- persist-bench:end -->";
 
@@ -47,10 +53,11 @@ struct Figures {
     save_s: f64,
     file_bytes: f64,
     load_s: f64,
-    idle_p99_ms: f64,
-    saving_p99_ms: f64,
-    idle_rps: f64,
-    saving_rps: f64,
+    /// SET's and GET's p99 without and during background saves, in ms.
+    idle_p99_ms: [f64; 2],
+    saving_p99_ms: [f64; 2],
+    /// SET's and GET's throughput during background saves.
+    saving_rps: [f64; 2],
     extra_bytes: f64,
     dataset_bytes: f64,
 }
@@ -156,12 +163,20 @@ fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
         &VALUE_BYTES.to_string(),
     ])?;
     ensure!(populated == "OK", "DEBUG POPULATE answered {populated}");
+    benchmark(
+        server.port,
+        &["-t", "set"],
+        16,
+        LOAD_KEYS * 12,
+        &LOAD_KEYS.to_string(),
+    )?;
     figures.dataset_bytes = rss(server.child.id())?.saturating_sub(before) as f64;
 
     let started = Instant::now();
     let saved = conn.call(&["SAVE"])?;
     figures.save_s = started.elapsed().as_secs_f64();
     ensure!(saved == "OK", "SAVE answered {saved}");
+    let keys = conn.call(&["DBSIZE"])?;
     let file = dir.join(if is_kv { "dump.kvs" } else { "dump.rdb" });
     figures.file_bytes = std::fs::metadata(&file)?.len() as f64;
     drop(conn);
@@ -172,7 +187,7 @@ fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
     let mut conn = Conn::open(server.port)?;
     loop {
         let size = conn.call(&["DBSIZE"])?;
-        if size == KEYS.to_string() {
+        if size == keys {
             break;
         }
         ensure!(
@@ -188,10 +203,11 @@ fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
     figures.load_s = started.elapsed().as_secs_f64();
 
     // Latency without saving, then with back-to-back BGSAVEs over the whole run.
-    let load = ["-t", "set,get"];
-    let idle = benchmark(server.port, &load, 1, REQUESTS, &KEYS.to_string())?;
-    figures.idle_p99_ms = idle.p99_ms;
-    figures.idle_rps = idle.rps;
+    let range = LOAD_KEYS.to_string();
+    for (i, test) in ["set", "get"].into_iter().enumerate() {
+        let idle = benchmark(server.port, &["-t", test], 1, REQUESTS, &range)?;
+        figures.idle_p99_ms[i] = idle.p99_ms;
+    }
     let pid = server.child.id();
     let baseline = rss(pid)?;
     let running = Arc::new(AtomicBool::new(true));
@@ -217,24 +233,31 @@ fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
             Ok((peak, saves))
         })
     };
-    let saving = benchmark(server.port, &load, 1, REQUESTS, &KEYS.to_string());
+    let saving: Result<Vec<_>> = ["set", "get"]
+        .into_iter()
+        .map(|test| benchmark(server.port, &["-t", test], 1, REQUESTS, &range))
+        .collect();
     running.store(false, Ordering::Relaxed);
     let (peak, saves) = saver
         .join()
         .map_err(|_| anyhow::anyhow!("saver thread panicked"))??;
-    let saving = saving?;
     ensure!(saves > 0, "no BGSAVE ran during the load");
-    figures.saving_p99_ms = saving.p99_ms;
-    figures.saving_rps = saving.rps;
+    for (i, sample) in saving?.into_iter().enumerate() {
+        figures.saving_p99_ms[i] = sample.p99_ms;
+        figures.saving_rps[i] = sample.rps;
+    }
     figures.extra_bytes = peak as f64;
     println!(
-        "{:<12} SAVE {:.3} s, {:.1} MB file, load {:.3} s, p99 {:.3} ms idle / {:.3} ms saving ({saves} BGSAVEs), peak extra {:.1} MB of a {:.1} MB dataset",
+        "{:<12} SAVE {:.3} s, {:.1} MB file, load {:.3} s, p99 SET {:.3}/{:.3} ms, GET {:.3}/{:.3} ms \
+         idle/saving ({saves} BGSAVEs), peak extra {:.1} MB of a {:.1} MB dataset",
         server.name,
         figures.save_s,
         figures.file_bytes / 1e6,
         figures.load_s,
-        figures.idle_p99_ms,
-        figures.saving_p99_ms,
+        figures.idle_p99_ms[0],
+        figures.saving_p99_ms[0],
+        figures.idle_p99_ms[1],
+        figures.saving_p99_ms[1],
         figures.extra_bytes / 1e6,
         figures.dataset_bytes / 1e6,
     );
@@ -251,10 +274,9 @@ fn medians(rounds: &[Figures]) -> Figures {
         save_s: m(|f| f.save_s),
         file_bytes: m(|f| f.file_bytes),
         load_s: m(|f| f.load_s),
-        idle_p99_ms: m(|f| f.idle_p99_ms),
-        saving_p99_ms: m(|f| f.saving_p99_ms),
-        idle_rps: m(|f| f.idle_rps),
-        saving_rps: m(|f| f.saving_rps),
+        idle_p99_ms: [m(|f| f.idle_p99_ms[0]), m(|f| f.idle_p99_ms[1])],
+        saving_p99_ms: [m(|f| f.saving_p99_ms[0]), m(|f| f.saving_p99_ms[1])],
+        saving_rps: [m(|f| f.saving_rps[0]), m(|f| f.saving_rps[1])],
         extra_bytes: m(|f| f.extra_bytes),
         dataset_bytes: m(|f| f.dataset_bytes),
     }
@@ -293,8 +315,9 @@ fn render(kv: &Figures, redis: &Figures) -> String {
         format!("| {what} | {kv} | {redis} | **{ratio:.2}** |\n")
     };
     let mut out = format!(
-        "{BEGIN}\nMeasured by `cargo xtask bench-persist` against {}: {KEYS} keys from `DEBUG POPULATE {KEYS} key {VALUE_BYTES}`, \
-         servers pinned to core 0, redis-benchmark (`-t set,get -c 50 -n {REQUESTS} -r {KEYS}`) to core 1; \
+        "{BEGIN}\nMeasured by `cargo xtask bench-persist` against {}: {KEYS} keys from `DEBUG POPULATE {KEYS} key {VALUE_BYTES}` \
+         plus the {LOAD_KEYS} keys of the latency runs, written first; servers pinned to core 0, redis-benchmark \
+         (`-t set` then `-t get`, `-c 50 -n {REQUESTS} -r {LOAD_KEYS}`) to core 1, so a background save shares the server's core; \
          median of {ROUNDS} alternating rounds. kv's figures over Redis's: below 1 is better for times, sizes and memory.\n\n\
          | figure | kv | Redis | kv / Redis |\n|---|---|---|---|\n",
         crate::redis::version()
@@ -317,30 +340,34 @@ fn render(kv: &Figures, redis: &Figures) -> String {
         format!("{:.3}", redis.load_s),
         kv.load_s / redis.load_s,
     );
-    out += &row(
-        "SET/GET p99 without saving (ms)",
-        format!("{:.3}", kv.idle_p99_ms),
-        format!("{:.3}", redis.idle_p99_ms),
-        kv.idle_p99_ms / redis.idle_p99_ms,
-    );
-    out += &row(
-        "SET/GET p99 during BGSAVEs (ms)",
-        format!("{:.3}", kv.saving_p99_ms),
-        format!("{:.3}", redis.saving_p99_ms),
-        kv.saving_p99_ms / redis.saving_p99_ms,
-    );
-    out += &row(
-        "p99 during / without BGSAVE",
-        format!("{:.2}", kv.saving_p99_ms / kv.idle_p99_ms),
-        format!("{:.2}", redis.saving_p99_ms / redis.idle_p99_ms),
-        (kv.saving_p99_ms / kv.idle_p99_ms) / (redis.saving_p99_ms / redis.idle_p99_ms),
-    );
-    out += &row(
-        "GET ops/s during BGSAVEs",
-        format!("{:.0}", kv.saving_rps),
-        format!("{:.0}", redis.saving_rps),
-        kv.saving_rps / redis.saving_rps,
-    );
+    for (i, test) in ["SET", "GET"].into_iter().enumerate() {
+        let (kv_idle, kv_saving) = (kv.idle_p99_ms[i], kv.saving_p99_ms[i]);
+        let (redis_idle, redis_saving) = (redis.idle_p99_ms[i], redis.saving_p99_ms[i]);
+        out += &row(
+            &format!("{test} p99 without saving (ms)"),
+            format!("{kv_idle:.3}"),
+            format!("{redis_idle:.3}"),
+            kv_idle / redis_idle,
+        );
+        out += &row(
+            &format!("{test} p99 during BGSAVEs (ms)"),
+            format!("{kv_saving:.3}"),
+            format!("{redis_saving:.3}"),
+            kv_saving / redis_saving,
+        );
+        out += &row(
+            &format!("{test} p99 during / without BGSAVE"),
+            format!("{:.2}", kv_saving / kv_idle),
+            format!("{:.2}", redis_saving / redis_idle),
+            (kv_saving / kv_idle) / (redis_saving / redis_idle),
+        );
+        out += &row(
+            &format!("{test} ops/s during BGSAVEs"),
+            format!("{:.0}", kv.saving_rps[i]),
+            format!("{:.0}", redis.saving_rps[i]),
+            kv.saving_rps[i] / redis.saving_rps[i],
+        );
+    }
     out += &row(
         "peak extra memory while saving (MB)",
         format!("{:.1}", kv.extra_bytes / 1e6),
