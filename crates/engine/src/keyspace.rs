@@ -245,12 +245,17 @@ impl Keyspace {
                 Held { db, shard, guard }
             })
             .collect();
-        if plan.write {
-            self.save_before_writing(&held);
-        }
+        // Read once, with every lock held: the snapshot this command's changes are kept out
+        // of, if one is running (see the `snapshot` module).
+        let epoch = if plan.write {
+            self.snapshots.epoch.load(Ordering::SeqCst)
+        } else {
+            0
+        };
         Locked {
             keyspace: self,
             held,
+            epoch,
             expired_seen: Default::default(),
         }
     }
@@ -542,6 +547,9 @@ pub struct Locked<'a> {
     keyspace: &'a Keyspace,
     /// Sorted by `(db, shard)`; inline for the usual one or two shards.
     held: smallvec::SmallVec<[Held<'a>; 2]>,
+    /// The snapshot epoch read when the locks were taken (0 for shared locks): entries are
+    /// handed to that snapshot before they change, if it has not walked their shard.
+    epoch: u64,
     /// Keys [`Locked::get`] found past their TTL but could not delete (it only reads): Redis
     /// deletes such a key on any lookup, and reports it, so the command's runner does it
     /// after the command (see [`Locked::take_expired_seen`]).
@@ -653,13 +661,33 @@ impl<'a> Locked<'a> {
         now: u64,
     ) -> Result<Option<&mut Entry>, CommandError> {
         let (hash, shard) = self.keyspace.locate(key);
-        let keyspace = self.keyspace;
+        let (keyspace, epoch) = (self.keyspace, self.epoch);
         let (map, index) = self.shard_mut(db, shard)?;
         let len = map.len();
         // One probe: the entry is checked for expiry and handed out from the same slot.
         match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Vacant(_) => Ok(None),
-            RawEntryMut::Occupied(slot) if slot.key().0.entry.is_expired(now) => {
+            RawEntryMut::Occupied(slot) => {
+                keyspace.before_change(epoch, db, shard, key, &slot.key().0.entry);
+                Self::live_or_reclaim(keyspace, db, shard, key, slot, index, len, now)
+            }
+        }
+    }
+
+    /// [`Locked::get_mut`]'s found entry: handed out if live, else deleted.
+    #[allow(clippy::too_many_arguments)]
+    fn live_or_reclaim<'m>(
+        keyspace: &Keyspace,
+        db: usize,
+        shard: usize,
+        key: &[u8],
+        slot: hashbrown::hash_map::RawOccupiedEntryMut<'m, NodeBox, SharedValue<()>, KeyHasher>,
+        index: &Mutex<ExpiryIndex>,
+        len: usize,
+        now: u64,
+    ) -> Result<Option<&'m mut Entry>, CommandError> {
+        match slot {
+            slot if slot.key().0.entry.is_expired(now) => {
                 let (old, _) = slot.remove_entry();
                 if let Some(at) = old.0.entry.expires_at {
                     index.lock().remove(&(at.get(), CompactBytes::new(key)));
@@ -669,7 +697,7 @@ impl<'a> Locked<'a> {
                 keyspace.expired(db, key, &old.0.entry, now);
                 Ok(None)
             }
-            RawEntryMut::Occupied(slot) => Ok(Some(&mut slot.into_key().0.entry)),
+            slot => Ok(Some(&mut slot.into_key().0.entry)),
         }
     }
 
@@ -684,12 +712,18 @@ impl<'a> Locked<'a> {
         make: impl FnOnce() -> Entry,
     ) -> Result<(&mut Entry, bool), CommandError> {
         let (hash, shard) = self.keyspace.locate(key);
-        let keyspace = self.keyspace;
+        let (keyspace, epoch) = (self.keyspace, self.epoch);
         let (map, index) = self.shard_mut(db, shard)?;
         let len = map.len();
+        let make = || {
+            let mut entry = make();
+            snapshot::mark_new(&mut entry, epoch);
+            entry
+        };
         match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Occupied(slot) => {
                 let node = slot.into_key();
+                keyspace.before_change(epoch, db, shard, key, &node.0.entry);
                 if !node.0.entry.is_expired(now) {
                     return Ok((&mut node.0.entry, false));
                 }
@@ -724,12 +758,16 @@ impl<'a> Locked<'a> {
         now: u64,
     ) -> Result<Option<Entry>, CommandError> {
         let (hash, shard) = self.keyspace.locate(key);
+        let (keyspace, epoch) = (self.keyspace, self.epoch);
         let (map, index) = self.shard_mut(db, shard)?;
+        let mut entry = entry;
+        snapshot::mark_new(&mut entry, epoch);
         let new_expiry = entry.expires_at;
         let new_fields = field_expiry(&entry);
         // One probe for both cases: the table lookup is most of a SET's cost at scale.
         let old = match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Occupied(mut slot) => {
+                keyspace.before_change(epoch, db, shard, key, &slot.key().0.entry);
                 Some(std::mem::replace(&mut slot.key_mut().0.entry, entry))
             }
             RawEntryMut::Vacant(slot) => {
@@ -742,7 +780,6 @@ impl<'a> Locked<'a> {
             }
         };
         let len = map.len();
-        let keyspace = self.keyspace;
         let expired_old = old.as_ref().filter(|o| o.is_expired(now));
         if let Some(expired_old) = expired_old {
             keyspace.expired(db, key, expired_old, now);
@@ -780,7 +817,13 @@ impl<'a> Locked<'a> {
         now: u64,
     ) -> Result<Option<Entry>, CommandError> {
         let shard = self.keyspace.shard_of(key);
+        let (keyspace, epoch) = (self.keyspace, self.epoch);
         let (map, index) = self.shard_mut(db, shard)?;
+        if keyspace.snapshot_lacks(epoch, db, shard) {
+            if let Some((node, _)) = map.get_key_value(key) {
+                keyspace.before_change(epoch, db, shard, key, &node.0.entry);
+            }
+        }
         let Some(old) = map.remove_entry(key).map(|(node, _)| node.0.entry) else {
             return Ok(None);
         };
@@ -788,7 +831,6 @@ impl<'a> Locked<'a> {
         if let Some(at) = old.expires_at {
             index.lock().remove(&(at.get(), CompactBytes::new(key)));
         }
-        let keyspace = self.keyspace;
         keyspace.set_len(db, shard, len);
         keyspace.unindex_fields(db, shard, key, &old);
         if old.is_expired(now) {
@@ -808,6 +850,7 @@ impl<'a> Locked<'a> {
     ) -> Result<bool, CommandError> {
         self.reclaim_if_expired(db, key, now)?;
         let shard = self.keyspace.shard_of(key);
+        let (keyspace, epoch) = (self.keyspace, self.epoch);
         let (map, index) = self.shard_mut(db, shard)?;
         let RawEntryMut::Occupied(slot) = map.raw_entry_mut().from_key(key) else {
             return Ok(false);
@@ -815,6 +858,7 @@ impl<'a> Locked<'a> {
         let entry = &mut slot.into_key().0.entry;
         let at = at.and_then(NonZeroU64::new);
         if entry.expires_at != at {
+            keyspace.before_change(epoch, db, shard, key, entry);
             let mut index = index.lock();
             if let Some(old) = entry.expires_at {
                 index.remove(&(old.get(), CompactBytes::new(key)));
@@ -904,9 +948,10 @@ impl<'a> Locked<'a> {
     /// (possibly on another thread, for `FLUSHDB ASYNC`).
     pub fn clear(&mut self, db: usize) -> Vec<ShardContents> {
         let mut removed = Vec::new();
-        let keyspace = self.keyspace;
+        let (keyspace, epoch) = (self.keyspace, self.epoch);
         for held in self.held.iter_mut().filter(|h| h.db == db) {
             if let Guard::Write(map) = &mut held.guard {
+                keyspace.before_emptying(epoch, db, held.shard, map);
                 let hasher = *map.hasher();
                 let map = std::mem::replace(&mut **map, ShardMap::with_hasher(hasher));
                 keyspace.set_len(db, held.shard, 0);
@@ -938,6 +983,8 @@ impl<'a> Locked<'a> {
             let (left, right) = self.held.split_at_mut(hi);
             match (&mut left[lo].guard, &mut right[0].guard) {
                 (Guard::Write(x), Guard::Write(y)) => {
+                    keyspace.before_emptying(self.epoch, a, shard, x);
+                    keyspace.before_emptying(self.epoch, b, shard, y);
                     std::mem::swap(&mut **x, &mut **y);
                     keyspace.set_len(a, shard, x.len());
                     keyspace.set_len(b, shard, y.len());
@@ -956,7 +1003,7 @@ impl<'a> Locked<'a> {
 
     /// Deletes up to `budget` due keys of one held shard; returns how many.
     fn expire_due(&mut self, db: usize, shard: usize, now: u64, budget: usize) -> usize {
-        let keyspace = self.keyspace;
+        let (keyspace, epoch) = (self.keyspace, self.epoch);
         let Ok((map, index)) = self.shard_mut(db, shard) else {
             return 0;
         };
@@ -970,6 +1017,9 @@ impl<'a> Locked<'a> {
             let Some((_, key)) = index.pop_first() else {
                 break;
             };
+            if let Some((node, _)) = map.get_key_value(key.as_bytes()) {
+                keyspace.before_change(epoch, db, shard, &key, &node.0.entry);
+            }
             if let Some((node, _)) = map.remove_entry(key.as_bytes()) {
                 keyspace.unindex_fields(db, shard, &key, &node.0.entry);
                 keyspace.set_len(db, shard, map.len());
@@ -1020,7 +1070,7 @@ impl<'a> Locked<'a> {
     /// hash whose last field goes. Stops after `budget` units of work (a field reclaimed, or an
     /// index entry found stale); returns how many it used.
     fn expire_fields_due(&mut self, db: usize, shard: usize, now: u64, budget: usize) -> usize {
-        let keyspace = self.keyspace;
+        let (keyspace, epoch) = (self.keyspace, self.epoch);
         let Ok((map, keys)) = self.shard_mut(db, shard) else {
             return 0;
         };
@@ -1041,6 +1091,7 @@ impl<'a> Locked<'a> {
                 work += 1;
                 continue;
             };
+            keyspace.before_change(epoch, db, shard, &key, &slot.key().0.entry);
             let entry = &mut slot.key_mut().0.entry;
             let Value::Hash(hash) = &mut entry.value else {
                 work += 1;

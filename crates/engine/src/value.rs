@@ -114,9 +114,13 @@ pub struct Entry {
     pub(crate) access: AtomicU64,
 }
 
+/// The bit of an entry's access word that records which snapshot has the entry: the parity
+/// of that snapshot's epoch (see the keyspace's `snapshot` module). Not part of [`Access`].
+pub(crate) const SNAPSHOT_MARK: u64 = 1 << 63;
+
 /// The access bookkeeping of an entry, packed in one word: the last access time in Unix
 /// seconds in the low 32 bits (Redis's LRU clock also ticks in seconds) and the LFU counter in
-/// the next 8. Redis keeps, besides the counter, the minute of its last decay; every access
+/// the next 8 (the word's top bit is the entry's snapshot mark, kept apart). Redis keeps, besides the counter, the minute of its last decay; every access
 /// decays the counter first, so that minute is the last access time, and one clock serves
 /// both policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,13 +198,46 @@ impl Entry {
 
     /// The entry's access bookkeeping.
     pub fn access(&self) -> Access {
-        Access(self.access.load(Ordering::Relaxed))
+        Access(self.access.load(Ordering::Relaxed) & !SNAPSHOT_MARK)
+    }
+
+    /// The entry's snapshot mark: [`SNAPSHOT_MARK`] or 0.
+    pub(crate) fn snapshot_mark(&self) -> u64 {
+        self.access.load(Ordering::Relaxed) & SNAPSHOT_MARK
+    }
+
+    /// Sets the snapshot mark to `mark` ([`SNAPSHOT_MARK`] or 0), keeping the access
+    /// bookkeeping: atomically, since readers may record an access meanwhile.
+    pub(crate) fn set_snapshot_mark(&self, mark: u64) {
+        let _ = self
+            .access
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |word| {
+                (word & SNAPSHOT_MARK != mark).then_some((word & !SNAPSHOT_MARK) | mark)
+            });
+    }
+
+    /// [`Entry::set_snapshot_mark`] for an entry not yet shared: a plain store.
+    pub(crate) fn with_snapshot_mark(&mut self, mark: u64) {
+        let word = self.access.get_mut();
+        *word = (*word & !SNAPSHOT_MARK) | mark;
+    }
+
+    /// Stores `access`, keeping the snapshot mark; a store that loses a race with another
+    /// update of the word is dropped (one access record less, never a lost mark).
+    fn store_access(&self, seen: u64, access: Access) {
+        let _ = self.access.compare_exchange(
+            seen,
+            access.0 | (seen & SNAPSHOT_MARK),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// Records an access at `now`: the time, and under an LFU policy (`lfu` given) the
     /// counter, decayed then incremented with Redis's logarithmic odds.
     pub fn touch(&self, now: u64, lfu: Option<crate::evict::Lfu>) {
-        let old = self.access();
+        let seen = self.access.load(Ordering::Relaxed);
+        let old = Access(seen & !SNAPSHOT_MARK);
         let counter = match lfu {
             Some(lfu) => lfu.incremented(old.frequency(now, lfu)),
             None => old.counter(),
@@ -208,7 +245,7 @@ impl Entry {
         let new = Access::from_parts(seconds(now), counter);
         // Most reads land in the second of the previous one: not writing keeps the line shared.
         if new != old {
-            self.access.store(new.0, Ordering::Relaxed);
+            self.store_access(seen, new);
         }
     }
 
@@ -216,17 +253,15 @@ impl Entry {
     pub fn set_idle(&self, now: u64, idle: u64) {
         let at = u64::from(seconds(now)).saturating_sub(idle);
         let at = u32::try_from(at).unwrap_or(0);
-        let counter = self.access().counter();
-        self.access
-            .store(Access::from_parts(at, counter).0, Ordering::Relaxed);
+        let seen = self.access.load(Ordering::Relaxed);
+        let counter = Access(seen & !SNAPSHOT_MARK).counter();
+        self.store_access(seen, Access::from_parts(at, counter));
     }
 
     /// Sets the LFU counter to `counter`, as of `now` (RESTORE ... FREQ).
     pub fn set_frequency(&self, now: u64, counter: u8) {
-        self.access.store(
-            Access::from_parts(seconds(now), counter).0,
-            Ordering::Relaxed,
-        );
+        let seen = self.access.load(Ordering::Relaxed);
+        self.store_access(seen, Access::from_parts(seconds(now), counter));
     }
 
     /// The absolute expiry time in Unix milliseconds, if any.

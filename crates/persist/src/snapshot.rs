@@ -230,7 +230,8 @@ impl Piece {
     /// Meant for the thread that encoded the piece, before it appends it.
     pub fn seal(&mut self, options: WriteOptions) {
         self.block.clear();
-        if !options.compress || self.frames.len() > MAX_BLOCK {
+        // Below a kilobyte (a key or two a writer handed over) LZ4 saves too little to matter.
+        if !options.compress || self.frames.len() < 1024 || self.frames.len() > MAX_BLOCK {
             return;
         }
         let compressed = lz4_flex::block::compress(&self.frames);

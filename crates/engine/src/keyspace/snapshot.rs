@@ -1,26 +1,35 @@
 //! Point-in-time snapshots taken while clients keep reading and writing.
 //!
-//! A snapshot is the dataset as of one instant, its *epoch*. Each shard records the last epoch
-//! it was handed over in (`ShardCounters::saved`). [`Keyspace::snapshot`] starts a new epoch,
-//! then visits every shard under its shared lock and hands its keys to a [`ShardSink`], unless
-//! a writer got there first: every acquisition of exclusive locks ([`Keyspace::lock`] with a
-//! write plan), once all of its shards are held, hands over each held shard the running
-//! snapshot does not have yet, *before* the command changes anything. Each shard is therefore
-//! handed over exactly once, with exactly the writes made before the epoch began:
+//! A snapshot is the dataset as of one instant, its *epoch*. [`Keyspace::snapshot`] starts a
+//! new epoch, then walks every shard under its shared lock and hands each key to a
+//! [`ShardSink`]. Writers keep writing meanwhile; what keeps the walk at the instant is
+//! copy-on-write per key:
 //!
-//! - A command whose locks were all held when it read the epoch counter and found it old runs
-//!   before the instant: the snapshot cannot visit its shards until it releases them, so its
-//!   writes are in. A command that found the new epoch runs after the instant: each shard it
-//!   writes is handed over before it writes, so none of its writes are in. Nothing can see a
-//!   later command's write and find the old epoch (the shard lock orders them), so the set of
-//!   commands in the snapshot is closed under "happened before": a consistent cut, never half
-//!   of a multi-key command or transaction (the epoch is read once, all locks held).
-//! - Extra memory is what one shard's keys take to encode, per thread handing one over, and
-//!   the sink's buffers: no copy of the dataset, whatever the write load. A writer that meets
-//!   a shard the snapshot lacks waits for that one shard to be encoded (about a millisecond
-//!   per 4,000 small keys), once per shard per snapshot.
-//! - Between snapshots a write lock costs one more atomic load of the epoch and, per shard, of
-//!   its `saved` mark (on the cache line of the shard's key count, which writes touch anyway).
+//! - Every command that takes exclusive locks reads the epoch counter once, when all of its
+//!   shards are held ([`Keyspace::lock`]). If a snapshot of that epoch has not walked a
+//!   shard yet (the shard's `saved` counter is behind), then before the command changes or
+//!   deletes an entry there, the entry's current value is handed to the sink and the entry is
+//!   marked as had (a parity bit of its access word, the epoch's parity), and an entry the
+//!   command creates is marked at once, since it was not there at the instant. The walk hands
+//!   over the entries not yet marked and marks them. FLUSHDB, FLUSHALL and SWAPDB, which empty
+//!   or exchange whole shards, hand an unwalked shard over whole first.
+//! - So every key present at the instant is handed over exactly once, with its value of the
+//!   instant, and no key created after it. A command that read the old epoch runs before the
+//!   instant: the walk cannot read its shards until it releases them, so all its writes are
+//!   in. One that read the new epoch runs after it: none of its writes are. A command that
+//!   sees another's write acquired a lock that one released, so it cannot have read an older
+//!   epoch: the commands in the snapshot are closed under "happened before", and a multi-key
+//!   command or a transaction is in whole or not at all (the epoch is read once, all locks
+//!   held).
+//! - Once a snapshot has walked every shard, every entry carries its parity, so the next
+//!   snapshot (the other parity) finds them all unmarked. Marks are set even when the sink has
+//!   failed and stopped reading, for the same reason.
+//! - Cost: a write meeting an unwalked shard encodes the one value it changes, once per key
+//!   per snapshot (Redis's forked child makes the kernel copy a 4 KiB page per page written);
+//!   extra memory is the sink's buffers, whatever the write rate. Between snapshots a write
+//!   lock costs one more atomic load, and a change one more load of the shard's counter line.
+//!   Readers recording an access update the word with a compare-and-swap so they never undo
+//!   a mark.
 //!
 //! Lock order: shard locks, then the sink (whatever it locks inside); the snapshot's own
 //! mutexes are never held while a shard lock is taken.
@@ -30,7 +39,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{Guard, Held, Keyspace};
+use super::{Keyspace, ShardMap};
+use crate::value::SNAPSHOT_MARK;
 use crate::Entry;
 
 /// Receives the shards of a point-in-time snapshot (see the module documentation): each
@@ -52,7 +62,7 @@ pub struct SnapshotBusy;
 #[derive(Default)]
 pub(super) struct Snapshots {
     /// The epoch of the latest snapshot started; 0 before the first.
-    epoch: AtomicU64,
+    pub(super) epoch: AtomicU64,
     /// The running snapshot's sink: set before its epoch starts, cleared once every shard has
     /// been handed over, so a writer that finds a shard unsaved always finds the sink.
     sink: Mutex<Option<Arc<dyn ShardSink>>>,
@@ -68,10 +78,19 @@ impl std::fmt::Debug for Snapshots {
     }
 }
 
+/// The snapshot mark of epoch `epoch`'s entries: its parity.
+fn mark_of(epoch: u64) -> u64 {
+    if epoch % 2 == 1 {
+        SNAPSHOT_MARK
+    } else {
+        0
+    }
+}
+
 impl Keyspace {
-    /// Takes a snapshot of every database as of now, handing each shard to `sink` exactly
-    /// once (see the module documentation), while other threads go on running commands.
-    /// Returns once every shard has been handed over.
+    /// Takes a snapshot of every database as of now, handing each key to `sink` exactly once
+    /// (see the module documentation), while other threads go on running commands. Returns
+    /// once every shard has been walked.
     pub fn snapshot(&self, sink: Arc<dyn ShardSink>) -> Result<(), SnapshotBusy> {
         let _running = self.snapshots.running.try_lock().ok_or(SnapshotBusy)?;
         *self.snapshots.sink.lock() = Some(Arc::clone(&sink));
@@ -79,18 +98,13 @@ impl Keyspace {
         for (db, d) in self.dbs.iter().enumerate() {
             for shard in 0..self.shard_count {
                 let saved = &d.counters[shard].saved;
-                // A writer may have handed it over already; checked again under the lock.
+                // Emptied or swapped by a writer already; checked again under the lock.
                 if saved.load(Ordering::Acquire) >= epoch {
                     continue;
                 }
                 let map = d.map.shards()[shard].read();
                 if saved.load(Ordering::Relaxed) < epoch {
-                    sink.save_shard(
-                        db,
-                        &mut map
-                            .keys()
-                            .map(|node| (node.0.key.as_bytes(), &node.0.entry)),
-                    );
+                    hand_over(&*sink, db, &map, epoch);
                     saved.store(epoch, Ordering::Release);
                 }
             }
@@ -99,32 +113,71 @@ impl Keyspace {
         Ok(())
     }
 
-    /// Hands over, before a command writes, each of its exclusively `held` shards that the
-    /// running snapshot does not have yet. Called once all of them are held.
-    pub(super) fn save_before_writing(&self, held: &[Held<'_>]) {
-        let epoch = self.snapshots.epoch.load(Ordering::SeqCst);
-        if epoch == 0 {
+    /// Whether a command whose locks read epoch `epoch` must hand entries of `(db, shard)` over
+    /// before changing them: a snapshot started at that epoch has not walked the shard yet.
+    /// Called with the shard held for writing.
+    pub(super) fn snapshot_lacks(&self, epoch: u64, db: usize, shard: usize) -> bool {
+        epoch != 0 && self.dbs[db].counters[shard].saved.load(Ordering::Relaxed) < epoch
+    }
+
+    /// Before `entry` (of `key`, in `(db, shard)`, held for writing) changes or goes, under a
+    /// command whose locks read epoch `epoch`: hands its current value over to the running
+    /// snapshot unless the snapshot has it already (copy-on-write, per key).
+    pub(super) fn before_change(
+        &self,
+        epoch: u64,
+        db: usize,
+        shard: usize,
+        key: &[u8],
+        entry: &Entry,
+    ) {
+        if !self.snapshot_lacks(epoch, db, shard) || entry.snapshot_mark() == mark_of(epoch) {
             return;
         }
-        for h in held {
-            let saved = &self.dbs[h.db].counters[h.shard].saved;
-            if saved.load(Ordering::Relaxed) >= epoch {
-                continue;
-            }
-            // Unsaved under an exclusive lock: the snapshot has not passed this shard, so its
-            // sink is still installed.
-            let sink = self.snapshots.sink.lock().clone();
-            if let (Some(sink), Guard::Write(map)) = (sink, &h.guard) {
-                sink.save_shard(
-                    h.db,
-                    &mut map
-                        .keys()
-                        .map(|node| (node.0.key.as_bytes(), &node.0.entry)),
-                );
-            }
-            saved.store(epoch, Ordering::Release);
+        // Unsaved under an exclusive lock: the snapshot's walk has not passed this shard, so
+        // its sink is still installed.
+        let sink = self.snapshots.sink.lock().clone();
+        if let Some(sink) = sink {
+            sink.save_shard(db, &mut std::iter::once((key, entry)));
         }
+        entry.set_snapshot_mark(mark_of(epoch));
     }
+
+    /// Before every entry of `(db, shard)` goes at once (FLUSHDB, FLUSHALL, SWAPDB), under a
+    /// command whose locks read epoch `epoch`: hands the shard over whole, as the walk would.
+    pub(super) fn before_emptying(&self, epoch: u64, db: usize, shard: usize, map: &ShardMap) {
+        if !self.snapshot_lacks(epoch, db, shard) {
+            return;
+        }
+        let sink = self.snapshots.sink.lock().clone();
+        if let Some(sink) = sink {
+            hand_over(&*sink, db, map, epoch);
+        }
+        self.dbs[db].counters[shard]
+            .saved
+            .store(epoch, Ordering::Release);
+    }
+}
+
+/// Marks a new entry, about to be stored by a command whose locks read epoch `epoch`, as had
+/// by that epoch's snapshot: it was not there at the instant (if the snapshot is running) or
+/// it is for the next snapshot to take (if not).
+pub(super) fn mark_new(entry: &mut Entry, epoch: u64) {
+    entry.with_snapshot_mark(mark_of(epoch));
+}
+
+/// Hands `sink` the entries of `map` (shard of `db`) that epoch `epoch`'s snapshot lacks, and
+/// marks every entry as had by it, whether or not the sink reads them all.
+fn hand_over(sink: &dyn ShardSink, db: usize, map: &ShardMap, epoch: u64) {
+    let mark = mark_of(epoch);
+    let mut lacking = map
+        .keys()
+        .map(|node| (node.0.key.as_bytes(), &node.0.entry))
+        .filter(|(_, entry)| entry.snapshot_mark() != mark)
+        .inspect(|(_, entry)| entry.set_snapshot_mark(mark));
+    sink.save_shard(db, &mut lacking);
+    // A sink that failed stops reading; the marks must still be set for the next snapshot.
+    lacking.for_each(drop);
 }
 
 #[cfg(test)]
@@ -231,14 +284,115 @@ mod tests {
             started: Default::default(),
         });
         engine.keyspace.snapshot(sink.clone()).unwrap();
-        // 2 databases of 16 shards, each handed over once, by the snapshot or by a writer.
-        assert_eq!(sink.inner.shards.load(Ordering::Relaxed), 32);
+        // Every key once (the sorted lists are equal, duplicates included), as of the instant.
         let mut got = sink.inner.keys.lock().clone();
         got.sort();
         expected.sort();
         assert_eq!(got, expected);
         // The writes happened all the same.
         assert!(run(&engine, "KEYS new*").len() > 10);
+    }
+
+    /// Snapshots `engine` with a plain collecting sink; its keys, sorted.
+    fn snapshot_keys(engine: &Engine) -> Vec<Vec<u8>> {
+        let sink = Arc::new(Collect::default());
+        engine.keyspace.snapshot(sink.clone()).unwrap();
+        let mut keys: Vec<_> = sink.keys.lock().iter().map(|k| k.1.clone()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn keys_nobody_touches_are_in_every_snapshot() {
+        // Marks alternate with the epoch's parity: a key marked by one snapshot must not look
+        // handed over to the one after next.
+        let engine = Engine::new(1, 4);
+        for i in 0..50 {
+            run(&engine, &format!("SET k{i} v"));
+        }
+        for round in 0..5 {
+            run(&engine, &format!("SET new{round} v"));
+            let keys = snapshot_keys(&engine);
+            assert_eq!(keys.len(), 51 + round, "snapshot {round}");
+        }
+    }
+
+    #[test]
+    fn a_writer_hands_over_only_the_keys_it_changes() {
+        // A sink that, on its first call (shard 0, held shared by the walk), has another
+        // thread overwrite one key in each other shard: each is handed over alone, with its
+        // old value, not its whole shard.
+        struct Batches {
+            engine: Arc<Engine>,
+            sizes: Mutex<Vec<usize>>,
+            keys: Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
+            started: std::sync::atomic::AtomicBool,
+        }
+        impl ShardSink for Batches {
+            fn save_shard(&self, _: usize, keys: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+                let mut size = 0;
+                for (key, entry) in keys {
+                    let mut value = Vec::new();
+                    crate::dump::encode_value(&entry.value, &mut value);
+                    self.keys.lock().push((key.to_vec(), value));
+                    size += 1;
+                }
+                self.sizes.lock().push(size);
+                if self.started.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+                let engine = Arc::clone(&self.engine);
+                std::thread::spawn(move || {
+                    for i in 0..400 {
+                        let key = format!("k{i}");
+                        if engine.keyspace.shard_of(key.as_bytes()) != 0 {
+                            run(&engine, &format!("SET {key} changed"));
+                        }
+                    }
+                })
+                .join()
+                .unwrap();
+            }
+        }
+        let engine = Arc::new(Engine::new(1, 8));
+        for i in 0..400 {
+            run(&engine, &format!("SET k{i} v{i}"));
+        }
+        let sink = Arc::new(Batches {
+            engine: Arc::clone(&engine),
+            sizes: Mutex::new(Vec::new()),
+            keys: Mutex::new(Vec::new()),
+            started: Default::default(),
+        });
+        engine.keyspace.snapshot(sink.clone()).unwrap();
+        let sizes = sink.sizes.lock().clone();
+        // The walk's 8 shards, plus one single-key hand-over per overwritten key.
+        let singles = sizes.iter().filter(|&&n| n == 1).count();
+        assert!(singles >= 300, "{sizes:?}");
+        let mut keys = sink.keys.lock().clone();
+        keys.sort();
+        let mut expected: Vec<_> = (0..400)
+            .map(|i| (format!("k{i}").into_bytes(), encoded(&format!("v{i}"))))
+            .collect();
+        expected.sort();
+        assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn a_sink_that_stops_reading_still_leaves_every_key_for_the_next_snapshot() {
+        struct Deaf;
+        impl ShardSink for Deaf {
+            fn save_shard(&self, _: usize, _: &mut dyn Iterator<Item = (&[u8], &Entry)>) {}
+        }
+        let engine = Engine::new(1, 4);
+        for i in 0..40 {
+            run(&engine, &format!("SET k{i} v"));
+        }
+        engine.keyspace.snapshot(Arc::new(Deaf)).unwrap();
+        assert_eq!(snapshot_keys(&engine).len(), 40);
+        engine.keyspace.snapshot(Arc::new(Deaf)).unwrap();
+        engine.keyspace.snapshot(Arc::new(Deaf)).unwrap();
+        assert_eq!(snapshot_keys(&engine).len(), 40);
     }
 
     #[test]
