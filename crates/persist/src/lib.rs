@@ -47,16 +47,12 @@ pub fn save<W: Write + Send + 'static>(
     out: W,
     options: WriteOptions,
 ) -> Result<(W, SaveStats), SnapshotError> {
-    let sink = Arc::new(FileSink {
-        state: Mutex::new(SinkState::Writing(SnapshotWriter::new(out, options)?)),
-        failed: AtomicBool::new(false),
-        instant: kv_engine::now_ms(),
-        options,
-    });
+    let sink = Arc::new(FileSink::new(SnapshotWriter::new(out, options)?, options));
     engine
         .keyspace
         .snapshot(Arc::clone(&sink) as Arc<dyn ShardSink>)
         .map_err(|_| SnapshotError::Busy)?;
+    sink.drain_slots();
     let state = std::mem::replace(&mut *sink.lock(), SinkState::Finished);
     match state {
         SinkState::Writing(writer) => {
@@ -74,6 +70,9 @@ pub fn save<W: Write + Send + 'static>(
 /// to one file.
 struct FileSink<W: Write> {
     state: Mutex<SinkState<W>>,
+    /// Keys writers hand over one at a time, gathered into pieces per thread (a thread picks
+    /// its slot by a number of its own), so a key costs its encoding, not an append.
+    slots: Box<[Mutex<Option<Piece>>]>,
     /// Set with `SinkState::Failed`, so the threads handing shards over stop encoding.
     failed: AtomicBool,
     /// The snapshot's instant (Unix ms): keys expired by then are left out.
@@ -87,7 +86,47 @@ enum SinkState<W: Write> {
     Finished,
 }
 
+/// Slots of [`FileSink::slots`]: at most this many pieces of gathered keys at once.
+const SLOTS: usize = 16;
+
 impl<W: Write> FileSink<W> {
+    fn new(writer: SnapshotWriter<W>, options: WriteOptions) -> FileSink<W> {
+        FileSink {
+            state: Mutex::new(SinkState::Writing(writer)),
+            slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
+            failed: AtomicBool::new(false),
+            instant: kv_engine::now_ms(),
+            options,
+        }
+    }
+
+    /// This thread's slot.
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<Piece>> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        thread_local! {
+            static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+        }
+        let number = NUMBER.with(|n| *n);
+        self.slots[number % SLOTS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends what the slots still hold: once every key has been handed over.
+    fn drain_slots(&self) {
+        for slot in self.slots.iter() {
+            let piece = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(mut piece) = piece {
+                self.append(&mut piece);
+            }
+        }
+    }
+
+    /// Whether `entry` is left out: expired by the snapshot's instant.
+    fn left_out(&self, entry: &Entry) -> bool {
+        entry.expires_at().is_some_and(|at| at <= self.instant)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, SinkState<W>> {
         // A panic while appending leaves a writer no worse than an I/O error would.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -127,7 +166,7 @@ impl<W: Write + Send> ShardSink for FileSink<W> {
             Err(error) => return self.fail(error),
         };
         for (key, entry) in keys {
-            if entry.expires_at().is_some_and(|at| at <= self.instant) {
+            if self.left_out(entry) {
                 continue;
             }
             if let Err(error) = piece.key(key, entry) {
@@ -138,6 +177,32 @@ impl<W: Write + Send> ShardSink for FileSink<W> {
             }
         }
         self.append(&mut piece);
+    }
+
+    fn save_key(&self, db: usize, key: &[u8], entry: &Entry) {
+        if self.failed.load(Ordering::Relaxed) || self.left_out(entry) {
+            return;
+        }
+        let mut slot = self.slot();
+        let piece = match &mut *slot {
+            Some(piece) => piece,
+            None => match Piece::new(db) {
+                Ok(piece) => slot.insert(piece),
+                Err(error) => return self.fail(error),
+            },
+        };
+        if piece.db() != db {
+            self.append(piece);
+            if let Err(error) = piece.restart(db) {
+                return self.fail(error);
+            }
+        }
+        if let Err(error) = piece.key(key, entry) {
+            return self.fail(error);
+        }
+        if piece.len() >= PIECE_BYTES {
+            self.append(piece);
+        }
     }
 }
 
@@ -527,6 +592,65 @@ mod tests {
         assert_eq!(report.bytes, bytes.len() as u64);
         let error = check(&bytes[..bytes.len() - 3], 0).unwrap_err();
         assert!(matches!(error, SnapshotError::Truncated(_)), "{error}");
+    }
+
+    #[test]
+    fn snapshots_taken_while_writers_run_are_each_one_instant() {
+        // Writers keep moving units between pairs of keys while snapshots are written and
+        // loaded back: every pair must sum to 100 in every file (keys handed over one at a
+        // time by writers, gathered per thread, as well as whole shards by the walk).
+        let engine = std::sync::Arc::new(Engine::new(2, 16));
+        for i in 0..500 {
+            run(
+                &engine,
+                &format!("MSET a{i} 100 b{i} 0; SELECT 1; SET c{i} x"),
+            );
+        }
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..3)
+            .map(|w| {
+                let (engine, stop) = (engine.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut n = w;
+                    while !stop.load(Ordering::Relaxed) {
+                        let (i, a) = (n % 500, n % 101);
+                        run(&engine, &format!("MSET a{i} {a} b{i} {}", 100 - a));
+                        n += 7;
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..20 {
+            let bytes = snapshot_of(&engine);
+            let copy = Engine::new(2, 16);
+            let stats = load(&copy, &bytes[..], kv_engine::now_ms()).unwrap();
+            assert_eq!(stats.loaded, 1500);
+            let data = dataset(&copy);
+            let number = |key: &str| {
+                let (_, _, value, _) = data
+                    .iter()
+                    .find(|d| d.0 == 0 && d.1 == key.as_bytes())
+                    .unwrap();
+                match kv_engine::dump::decode_value(value).unwrap() {
+                    kv_engine::Value::Str(s) => std::str::from_utf8(s.as_bytes())
+                        .unwrap()
+                        .parse::<u64>()
+                        .unwrap(),
+                    _ => panic!("not a string"),
+                }
+            };
+            for i in 0..500 {
+                assert_eq!(
+                    number(&format!("a{i}")) + number(&format!("b{i}")),
+                    100,
+                    "pair {i}"
+                );
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for w in writers {
+            w.join().unwrap();
+        }
     }
 
     #[test]

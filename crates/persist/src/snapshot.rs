@@ -190,6 +190,18 @@ impl Piece {
         Ok(piece)
     }
 
+    /// The database its keys belong to.
+    pub fn db(&self) -> usize {
+        self.db as usize
+    }
+
+    /// Empties the run and makes it one of database `db`'s keys.
+    pub fn restart(&mut self, db: usize) -> Result<(), SnapshotError> {
+        self.db = u32::try_from(db).map_err(|_| bad(0, "database index too large"))?;
+        self.clear();
+        Ok(())
+    }
+
     /// Empties the run, keeping its buffers and database.
     fn clear(&mut self) {
         self.frames.clear();

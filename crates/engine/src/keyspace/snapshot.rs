@@ -51,6 +51,12 @@ pub trait ShardSink: Send + Sync {
     /// so it should encode and go; it must not touch the keyspace. Keys past their TTL not yet
     /// reclaimed are included; the sink decides as of which time to leave them out.
     fn save_shard(&self, db: usize, keys: &mut dyn Iterator<Item = (&[u8], &Entry)>);
+
+    /// Takes one key of database `db`, handed over by a writer about to change it (so called
+    /// often, from many threads, under the key's shard lock). By default a one-key shard.
+    fn save_key(&self, db: usize, key: &[u8], entry: &Entry) {
+        self.save_shard(db, &mut std::iter::once((key, entry)));
+    }
 }
 
 /// [`Keyspace::snapshot`] was called while another snapshot was running.
@@ -138,7 +144,7 @@ impl Keyspace {
         // its sink is still installed.
         let sink = self.snapshots.sink.lock().clone();
         if let Some(sink) = sink {
-            sink.save_shard(db, &mut std::iter::once((key, entry)));
+            sink.save_key(db, key, entry);
         }
         entry.set_snapshot_mark(mark_of(epoch));
     }
