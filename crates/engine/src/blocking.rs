@@ -27,6 +27,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::keyspace::Locked;
@@ -172,6 +173,55 @@ pub struct Waiter {
     state: Mutex<State>,
     /// Wakes its client's task.
     waker: Waker,
+}
+
+impl Operation {
+    /// The non-blocking command that does what serving this operation on `key` did: the
+    /// effect recorded for a served client (BLPOP served later replays as LPOP, ...).
+    fn as_command(&self, key: &[u8]) -> Vec<Bytes> {
+        let side = |end: &End| match end {
+            End::Left => "LEFT",
+            End::Right => "RIGHT",
+        };
+        let mut args: Vec<Bytes> = match self {
+            Operation::ListPop { end, .. } => {
+                let name = if matches!(end, End::Left) {
+                    "LPOP"
+                } else {
+                    "RPOP"
+                };
+                vec![Bytes::from_static(name.as_bytes())]
+            }
+            Operation::ZSetPop { end, .. } => {
+                let name = if matches!(end, End::Left) {
+                    "ZPOPMIN"
+                } else {
+                    "ZPOPMAX"
+                };
+                vec![Bytes::from_static(name.as_bytes())]
+            }
+            Operation::ListMove {
+                from,
+                to,
+                destination,
+            } => {
+                return vec![
+                    Bytes::from_static(b"LMOVE"),
+                    Bytes::copy_from_slice(key),
+                    Bytes::copy_from_slice(destination),
+                    Bytes::from_static(side(from).as_bytes()),
+                    Bytes::from_static(side(to).as_bytes()),
+                ];
+            }
+        };
+        args.push(Bytes::copy_from_slice(key));
+        if let Operation::ListPop { count: Some(n), .. }
+        | Operation::ZSetPop { count: Some(n), .. } = self
+        {
+            args.push(Bytes::from(n.to_string()));
+        }
+        args
+    }
 }
 
 impl Waiter {
@@ -442,9 +492,10 @@ impl Engine {
             session: &mut session,
             now,
             block: None,
+            rewritten: false,
         };
         match serve(&mut ctx, key, &waiter.operation, &mut reply) {
-            Ok(true) => {}
+            Ok(true) => ctx.propagate(|| waiter.operation.as_command(key)),
             // Nothing to give after all (cannot happen for a non-empty value): keep waiting.
             Ok(false) => return Ok(false),
             Err(e) => reply.command_error(&e),

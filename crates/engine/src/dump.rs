@@ -510,9 +510,10 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     let mut value = deserialize(payload)?;
     let deleted = options.replace && ctx.locked.remove(db, key, now)?.is_some();
     // What Redis reports when REPLACE deleted a key and nothing takes its place.
-    let report_deletion = |ctx: &Ctx<'_, '_>| {
+    let report_deletion = |ctx: &mut Ctx<'_, '_>| {
         if deleted {
             ctx.modified(EventClass::GENERIC, "del", key);
+            ctx.propagate(|| crate::effect_args!(b"DEL", key));
         }
     };
     // A hash left with no live field is like a TTL already past: nothing is created.
@@ -546,6 +547,11 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     }
     ctx.locked.insert(db, key, entry, now)?;
     ctx.modified(EventClass::GENERIC, "restore", key);
+    // Replayed with the TTL absolute.
+    ctx.propagate(|| {
+        let ttl = expires_at.unwrap_or(0).to_string();
+        crate::effect_args!(b"RESTORE", key, ttl, payload, b"ABSTTL", b"REPLACE")
+    });
     reply.ok();
     Ok(())
 }

@@ -475,6 +475,7 @@ impl Engine {
         };
         self.evictor.evicted_keys.fetch_add(1, Ordering::Relaxed);
         keyspace.signal_modified(&locked, db, key, None);
+        keyspace.record_deletion(locked.epoch(), db, key);
         keyspace
             .events
             .publish(EventClass::EVICTED, "evicted", db, key);

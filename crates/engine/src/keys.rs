@@ -924,10 +924,13 @@ fn expire_generic(
         Ok(at) if at > now => {
             ctx.locked.set_expiry(db, key, Some(at), now)?;
             ctx.modified(EventClass::GENERIC, "expire", key);
+            // Replayed at its absolute time, with the condition settled.
+            ctx.propagate(|| crate::effect_args!(b"PEXPIREAT", key, at.to_string()));
         }
         _ => {
             ctx.locked.remove(db, key, now)?;
             ctx.modified(EventClass::GENERIC, "del", key);
+            ctx.propagate(|| crate::effect_args!(b"DEL", key));
         }
     }
     reply.integer(1);

@@ -37,6 +37,7 @@ use std::hash::BuildHasher;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use dashmap::{DashMap, RwLockReadGuard, RwLockWriteGuard, SharedValue};
 use hashbrown::hash_map::RawEntryMut;
 use parking_lot::Mutex;
@@ -112,6 +113,8 @@ pub struct Keyspace {
     pub tracking: crate::tracking::KeyTracking,
     /// The point-in-time snapshot running, if any.
     snapshots: snapshot::Snapshots,
+    /// Where the effects of writes go (the append-only file), if anywhere.
+    pub effects: crate::effects::Effects,
 }
 
 /// One shard's counters, on a cache line of their own, written under the shard's lock.
@@ -189,6 +192,7 @@ impl Keyspace {
             watches: Watches::default(),
             tracking: Default::default(),
             snapshots: Default::default(),
+            effects: Default::default(),
         }
     }
 
@@ -257,6 +261,17 @@ impl Keyspace {
             held,
             epoch,
             expired_seen: Default::default(),
+            changes: std::cell::Cell::new(0),
+            effects: Vec::new(),
+        }
+    }
+
+    /// Records the deletion of `key` the server made on its own (expiry, eviction) as a DEL.
+    pub(crate) fn record_deletion(&self, epoch: u64, db: usize, key: &[u8]) {
+        if self.effects.enabled() {
+            let del =
+                crate::effects::Effect::new(db, [&b"DEL"[..], key].map(Bytes::copy_from_slice));
+            self.effects.record(epoch, &[del]);
         }
     }
 
@@ -286,6 +301,7 @@ impl Keyspace {
     /// client's command changed it: the transactions watching it will fail, and the clients
     /// caching it are told. Called with the key's shard held for writing.
     pub fn signal_modified(&self, locked: &Locked<'_>, db: usize, key: &[u8], client: Option<u64>) {
+        locked.changes.set(locked.changes.get() + 1);
         if let Some(d) = self.dbs.get(db) {
             d.counters[self.shard_of(key)].add_changes(1);
         }
@@ -293,10 +309,12 @@ impl Keyspace {
         self.tracking.invalidate(Some(key), client);
     }
 
-    /// Reports the deletion of `key`'s `entry`, found expired at `now`: counts it, publishes
-    /// its `expired` event and touches its watchers.
-    fn expired(&self, db: usize, key: &[u8], entry: &Entry, now: u64) {
+    /// Reports the deletion of `key`'s `entry`, found expired at `now` by a command whose
+    /// locks read snapshot epoch `epoch`: counts it, records its DEL, publishes its `expired`
+    /// event and touches its watchers.
+    fn expired(&self, epoch: u64, db: usize, key: &[u8], entry: &Entry, now: u64) {
         self.count_expired(entry, now);
+        self.record_deletion(epoch, db, key);
         if entry.key_expired(now) {
             self.events.publish(EventClass::EXPIRED, "expired", db, key);
         } else {
@@ -550,6 +568,11 @@ pub struct Locked<'a> {
     /// The snapshot epoch read when the locks were taken (0 for shared locks): entries are
     /// handed to that snapshot before they change, if it has not walked their shard.
     epoch: u64,
+    /// Changes reported under these locks ([`Keyspace::signal_modified`]): a command that
+    /// made any has an effect to record.
+    changes: std::cell::Cell<u64>,
+    /// The effects of the commands run under these locks, recorded when they are released.
+    effects: Vec<crate::effects::Effect>,
     /// Keys [`Locked::get`] found past their TTL but could not delete (it only reads): Redis
     /// deletes such a key on any lookup, and reports it, so the command's runner does it
     /// after the command (see [`Locked::take_expired_seen`]).
@@ -587,7 +610,31 @@ impl Guard<'_> {
 const NOT_LOCKED: CommandError =
     CommandError::Internal("key accessed outside the command's lock plan");
 
+impl Drop for Locked<'_> {
+    /// Records the effects of the commands run under these locks, still holding them.
+    fn drop(&mut self) {
+        if !self.effects.is_empty() {
+            self.keyspace.effects.record(self.epoch, &self.effects);
+        }
+    }
+}
+
 impl<'a> Locked<'a> {
+    /// The snapshot epoch these locks read (0 for shared locks).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Changes reported under these locks so far.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.get()
+    }
+
+    /// Adds an effect of the command running under these locks.
+    pub(crate) fn push_effect(&mut self, effect: crate::effects::Effect) {
+        self.effects.push(effect);
+    }
+
     /// The keyspace these locks belong to.
     pub fn keyspace(&self) -> &'a Keyspace {
         self.keyspace
@@ -669,7 +716,7 @@ impl<'a> Locked<'a> {
             RawEntryMut::Vacant(_) => Ok(None),
             RawEntryMut::Occupied(slot) => {
                 keyspace.before_change(epoch, db, shard, key, &slot.key().0.entry);
-                Self::live_or_reclaim(keyspace, db, shard, key, slot, index, len, now)
+                Self::live_or_reclaim(keyspace, epoch, db, shard, key, slot, index, len, now)
             }
         }
     }
@@ -678,6 +725,7 @@ impl<'a> Locked<'a> {
     #[allow(clippy::too_many_arguments)]
     fn live_or_reclaim<'m>(
         keyspace: &Keyspace,
+        epoch: u64,
         db: usize,
         shard: usize,
         key: &[u8],
@@ -694,7 +742,7 @@ impl<'a> Locked<'a> {
                 }
                 keyspace.unindex_fields(db, shard, key, &old.0.entry);
                 keyspace.set_len(db, shard, len - 1);
-                keyspace.expired(db, key, &old.0.entry, now);
+                keyspace.expired(epoch, db, key, &old.0.entry, now);
                 Ok(None)
             }
             slot => Ok(Some(&mut slot.into_key().0.entry)),
@@ -731,7 +779,7 @@ impl<'a> Locked<'a> {
                     index.lock().remove(&(at.get(), CompactBytes::new(key)));
                 }
                 keyspace.unindex_fields(db, shard, key, &node.0.entry);
-                keyspace.expired(db, key, &node.0.entry, now);
+                keyspace.expired(epoch, db, key, &node.0.entry, now);
                 keyspace.events.publish(EventClass::NEW, "new", db, key);
                 node.0.entry = make();
                 Ok((&mut node.0.entry, true))
@@ -782,7 +830,7 @@ impl<'a> Locked<'a> {
         let len = map.len();
         let expired_old = old.as_ref().filter(|o| o.is_expired(now));
         if let Some(expired_old) = expired_old {
-            keyspace.expired(db, key, expired_old, now);
+            keyspace.expired(epoch, db, key, expired_old, now);
         }
         if old.is_none() || expired_old.is_some() {
             keyspace.set_len(db, shard, len);
@@ -834,7 +882,7 @@ impl<'a> Locked<'a> {
         keyspace.set_len(db, shard, len);
         keyspace.unindex_fields(db, shard, key, &old);
         if old.is_expired(now) {
-            keyspace.expired(db, key, &old, now);
+            keyspace.expired(epoch, db, key, &old, now);
             return Ok(None);
         }
         Ok(Some(old))
@@ -1021,6 +1069,7 @@ impl<'a> Locked<'a> {
                 keyspace.before_change(epoch, db, shard, &key, &node.0.entry);
             }
             if let Some((node, _)) = map.remove_entry(key.as_bytes()) {
+                keyspace.record_deletion(epoch, db, &key);
                 keyspace.unindex_fields(db, shard, &key, &node.0.entry);
                 keyspace.set_len(db, shard, map.len());
                 keyspace
@@ -1126,6 +1175,7 @@ impl<'a> Locked<'a> {
                 continue;
             }
             let (node, _) = slot.remove_entry();
+            keyspace.record_deletion(epoch, db, &key);
             if let Some(at) = node.0.entry.expires_at {
                 keys.remove(&(at.get(), key.clone()));
             }

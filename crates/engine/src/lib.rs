@@ -34,6 +34,7 @@ mod compact;
 pub mod connection;
 pub mod digest;
 pub mod dump;
+pub mod effects;
 pub mod error;
 pub mod evict;
 pub mod glob;
@@ -207,6 +208,9 @@ pub struct Ctx<'a, 'l> {
     pub now: u64,
     /// The wait a blocking command asked for ([`Ctx::block_on`]).
     pub(crate) block: Option<blocking::BlockRequest>,
+    /// Whether the command recorded its effect itself ([`Ctx::propagate`]) instead of the
+    /// command as sent.
+    pub(crate) rewritten: bool,
 }
 
 impl Ctx<'_, '_> {
@@ -246,6 +250,26 @@ impl Ctx<'_, '_> {
             deadline,
         });
         true
+    }
+
+    /// Records `make()` as (one of) this command's effects, in place of the command as sent
+    /// (see [`effects`]): for a command whose replay as sent would depend on the time or on
+    /// chance. `make` runs only when effects are being recorded.
+    pub fn propagate(&mut self, make: impl FnOnce() -> Vec<Bytes>) {
+        self.rewritten = true;
+        if self.engine.keyspace.effects.enabled() {
+            let effect = effects::Effect {
+                db: self.session.db,
+                args: make(),
+            };
+            self.locked.push_effect(effect);
+        }
+    }
+
+    /// Records nothing for this command, whatever it changed: for a command whose effects
+    /// are all recorded elsewhere.
+    pub fn propagate_nothing(&mut self) {
+        self.rewritten = true;
     }
 
     /// Reports that the command changed `key` in the selected database: transactions
@@ -473,16 +497,25 @@ impl Engine {
         locked: &mut Locked<'_>,
     ) -> Option<blocking::BlockRequest> {
         let mark = reply.mark();
+        let (db, changes) = (session.db, locked.changes());
         let mut ctx = Ctx {
             engine: self,
             locked,
             session,
             now,
             block: None,
+            rewritten: false,
         };
         if let Err(e) = handler(&mut ctx, &mut Args::new(&args[skip..]), reply) {
             reply.rollback(mark);
             reply.command_error(&e);
+        }
+        // A command that changed something and recorded no effect of its own replays as sent.
+        if !ctx.rewritten && ctx.locked.changes() != changes && self.keyspace.effects.enabled() {
+            ctx.locked.push_effect(effects::Effect {
+                db,
+                args: args.to_vec(),
+            });
         }
         ctx.block.take()
     }

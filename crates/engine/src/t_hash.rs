@@ -382,6 +382,12 @@ pub fn hincrbyfloat(
         hash.insert_keep_ttl(field, &text, limits);
         Ok((text, &["hincrbyfloat"]))
     })?;
+    if let Some(text) = &new {
+        // Replayed as its result, the field keeping its TTL as here.
+        ctx.propagate(|| {
+            crate::effect_args!(b"HSETEX", key, b"KEEPTTL", b"FIELDS", b"1", field, text)
+        });
+    }
     reply.bulk(&new.unwrap_or_default());
     Ok(())
 }
@@ -705,6 +711,33 @@ fn hexpire_generic(
         };
         Ok((codes, events))
     })?;
+    // Replayed at the absolute time, for the fields it changed, the condition settled.
+    ctx.propagate_nothing();
+    if let Some(codes) = &codes {
+        let changed = |wanted: Expired| {
+            fields
+                .iter()
+                .zip(codes)
+                .filter(move |(_, code)| **code == wanted)
+                .map(|(field, _)| crate::effects::arg(field))
+        };
+        if codes.contains(&Expired::Set) {
+            ctx.propagate(|| {
+                let set: Vec<_> = changed(Expired::Set).collect();
+                let mut effect = crate::effect_args!(b"HPEXPIREAT", key, at.to_string());
+                effect.extend(crate::effect_args!(b"FIELDS", set.len().to_string()));
+                effect.extend(set);
+                effect
+            });
+        }
+        if codes.contains(&Expired::Deleted) {
+            ctx.propagate(|| {
+                let mut effect = crate::effect_args!(b"HDEL", key);
+                effect.extend(changed(Expired::Deleted));
+                effect
+            });
+        }
+    }
     reply.array(fields.len());
     match codes {
         Some(codes) => codes.into_iter().for_each(|c| reply.integer(c as i64)),
@@ -939,6 +972,35 @@ pub fn hgetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         };
         Ok((values, events))
     })?;
+    // Replayed as the expiry change on the fields that were there, the time absolute.
+    ctx.propagate_nothing();
+    if let Some(values) = &values {
+        let present: Vec<_> = fields
+            .iter()
+            .zip(values)
+            .filter(|(_, value)| value.is_some())
+            .map(|(field, _)| crate::effects::arg(field))
+            .collect();
+        let with_fields = |mut effect: Vec<bytes::Bytes>| {
+            effect.extend(crate::effect_args!(b"FIELDS", present.len().to_string()));
+            effect.extend(present.iter().cloned());
+            effect
+        };
+        match expiry {
+            _ if present.is_empty() => {}
+            GetExpiry::Keep => {}
+            GetExpiry::At(at) if at <= now => ctx.propagate(|| {
+                let mut effect = crate::effect_args!(b"HDEL", key);
+                effect.extend(present.iter().cloned());
+                effect
+            }),
+            GetExpiry::At(at) => ctx
+                .propagate(|| with_fields(crate::effect_args!(b"HPEXPIREAT", key, at.to_string()))),
+            GetExpiry::Persist => {
+                ctx.propagate(|| with_fields(crate::effect_args!(b"HPERSIST", key)))
+            }
+        }
+    }
     reply.array(fields.len());
     match values {
         Some(values) => values.iter().for_each(|v| match v {
@@ -1105,6 +1167,16 @@ pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         };
         Ok((true, events))
     })?;
+    if let (Some(true), SetExpiry::At(at)) = (set, options.expiry) {
+        // Replayed with the expiry absolute.
+        ctx.propagate(|| {
+            let mut effect =
+                crate::effect_args!(b"HSETEX", key, b"PXAT", at.to_string(), b"FIELDS");
+            effect.push(crate::effects::arg((options.pairs.len() / 2).to_string()));
+            effect.extend(options.pairs.iter().map(crate::effects::arg));
+            effect
+        });
+    }
     reply.integer(i64::from(set == Some(true)));
     Ok(())
 }

@@ -470,6 +470,8 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
             Some((Some(member), deleted)) => {
                 reply.bulk(&member);
                 report_removal(ctx, key, "spop", deleted);
+                // Replayed as what chance took.
+                ctx.propagate(|| crate::effect_args!(b"SREM", key, member.as_bytes()));
             }
             _ => reply.null(),
         }
@@ -503,6 +505,14 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
         // A count of 0 changes nothing.
         Some((popped, deleted)) if count > 0 => {
             report_removal(ctx, key, "spop", deleted);
+            ctx.propagate(|| {
+                if deleted {
+                    return crate::effect_args!(b"DEL", key);
+                }
+                let mut effect = crate::effect_args!(b"SREM", key);
+                effect.extend(popped.iter().map(|m| crate::effects::arg(m.as_bytes())));
+                effect
+            });
             popped
         }
         _ => Vec::new(),

@@ -216,6 +216,16 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
     }
     store(ctx, key, StrValue::new(value), options.keep_ttl, expires_at)?;
     set_events(ctx, key, expires_at.is_some());
+    // Replayed with the condition settled and the expiry absolute.
+    ctx.propagate(|| {
+        let mut effect = crate::effect_args!(b"SET", key, value);
+        match expires_at {
+            Some(at) => effect.extend(crate::effect_args!(b"PXAT", at.to_string())),
+            None if options.keep_ttl => effect.extend(crate::effect_args!(b"KEEPTTL")),
+            None => {}
+        }
+        effect
+    });
     if !options.get {
         reply.ok();
     }
@@ -259,6 +269,7 @@ fn set_with_ttl(
     let at = absolute_expiry(ttl, unit, ctx.now, command)?;
     store(ctx, key, StrValue::new(value), false, Some(at))?;
     set_events(ctx, key, true);
+    ctx.propagate(|| crate::effect_args!(b"SET", key, value, b"PXAT", at.to_string()));
     reply.ok();
     Ok(())
 }
@@ -298,10 +309,12 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         Some(at) if absolute && at <= now => {
             ctx.locked.remove(db, key, now)?;
             ctx.modified(EventClass::GENERIC, "del", key);
+            ctx.propagate(|| crate::effect_args!(b"DEL", key));
         }
         Some(at) => {
             ctx.locked.set_expiry(db, key, Some(at), now)?;
             ctx.modified(EventClass::GENERIC, "expire", key);
+            ctx.propagate(|| crate::effect_args!(b"PEXPIREAT", key, at.to_string()));
         }
         None if options.persist => {
             let volatile = ctx
@@ -311,6 +324,7 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
             if volatile {
                 ctx.locked.set_expiry(db, key, None, now)?;
                 ctx.modified(EventClass::GENERIC, "persist", key);
+                ctx.propagate(|| crate::effect_args!(b"PERSIST", key));
             }
         }
         None => {}
@@ -559,6 +573,8 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
     let sum = crate::longdouble::incr_by_float(&current, by)?;
     overwrite(ctx, key, StrValue::new(&sum))?;
     ctx.modified(EventClass::STRING, "incrbyfloat", key);
+    // Replayed as its result: float arithmetic need not give the same digits elsewhere.
+    ctx.propagate(|| crate::effect_args!(b"SET", key, &sum, b"KEEPTTL"));
     reply.bulk(&sum);
     Ok(())
 }

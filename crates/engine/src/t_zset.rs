@@ -2464,6 +2464,7 @@ mod tests {
                 session: &mut session,
                 now: crate::now_ms(),
                 block: None,
+                rewritten: false,
             };
             let popped = pop(&mut ctx, b"z", side, count, shape, &mut reply);
             (popped, reply.buf.to_vec())
