@@ -12,6 +12,7 @@
 //! `cargo xtask ci` checks this.
 #![deny(missing_docs)]
 
+pub mod aof;
 pub mod snapshot;
 
 use std::fs::File;
