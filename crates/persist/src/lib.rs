@@ -48,10 +48,22 @@ pub fn save<W: Write + Send + 'static>(
     out: W,
     options: WriteOptions,
 ) -> Result<(W, SaveStats), SnapshotError> {
+    save_from(engine, out, options, |_| {})
+}
+
+/// [`save`], telling `starting` the snapshot's epoch before any command can read it (see
+/// `Keyspace::snapshot_from`): the effects of commands whose locks read an earlier epoch are
+/// in the snapshot, those of this epoch or later are not.
+pub fn save_from<W: Write + Send + 'static>(
+    engine: &Engine,
+    out: W,
+    options: WriteOptions,
+    starting: impl FnOnce(u64),
+) -> Result<(W, SaveStats), SnapshotError> {
     let sink = Arc::new(FileSink::new(SnapshotWriter::new(out, options)?, options));
     engine
         .keyspace
-        .snapshot(Arc::clone(&sink) as Arc<dyn ShardSink>)
+        .snapshot_from(Arc::clone(&sink) as Arc<dyn ShardSink>, starting)
         .map_err(|_| SnapshotError::Busy)?;
     sink.drain_slots();
     let state = std::mem::replace(&mut *sink.lock(), SinkState::Finished);
@@ -215,7 +227,17 @@ pub fn save_to_path(
     path: &Path,
     options: WriteOptions,
 ) -> Result<SaveStats, SnapshotError> {
-    replace_file(path, |out| save(engine, out, options))
+    save_to_path_from(engine, path, options, |_| {})
+}
+
+/// [`save_to_path`] with [`save_from`]'s `starting`.
+pub fn save_to_path_from(
+    engine: &Engine,
+    path: &Path,
+    options: WriteOptions,
+    starting: impl FnOnce(u64),
+) -> Result<SaveStats, SnapshotError> {
+    replace_file(path, |out| save_from(engine, out, options, starting))
 }
 
 /// Like [`save_to_path`], from shards the caller already holds (every shard of every

@@ -98,8 +98,21 @@ impl Keyspace {
     /// (see the module documentation), while other threads go on running commands. Returns
     /// once every shard has been walked.
     pub fn snapshot(&self, sink: Arc<dyn ShardSink>) -> Result<(), SnapshotBusy> {
+        self.snapshot_from(sink, |_| {})
+    }
+
+    /// [`Keyspace::snapshot`], telling `starting` the snapshot's epoch before any command can
+    /// read it: the append-only file's rewrite routes effects by it (those of earlier epochs
+    /// are in the snapshot, the others are not).
+    pub fn snapshot_from(
+        &self,
+        sink: Arc<dyn ShardSink>,
+        starting: impl FnOnce(u64),
+    ) -> Result<(), SnapshotBusy> {
         let _running = self.snapshots.running.try_lock().ok_or(SnapshotBusy)?;
         *self.snapshots.sink.lock() = Some(Arc::clone(&sink));
+        // Only a snapshot moves the counter, and this one holds `running`.
+        starting(self.snapshots.epoch.load(Ordering::SeqCst) + 1);
         let epoch = self.snapshots.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         for (db, d) in self.dbs.iter().enumerate() {
             for shard in 0..self.shard_count {
@@ -399,6 +412,38 @@ mod tests {
         engine.keyspace.snapshot(Arc::new(Deaf)).unwrap();
         engine.keyspace.snapshot(Arc::new(Deaf)).unwrap();
         assert_eq!(snapshot_keys(&engine).len(), 40);
+    }
+
+    #[test]
+    fn the_starting_callback_learns_the_epoch_writers_then_read() {
+        struct Check(Arc<Engine>, Mutex<Vec<u64>>);
+        impl ShardSink for Check {
+            fn save_shard(&self, _: usize, _: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+                // Only on the first call (shard 0): the walk holds shard 1 when it comes to it.
+                if !self.1.lock().is_empty() {
+                    return;
+                }
+                let keyspace = &self.0.keyspace;
+                let locked = keyspace.lock(crate::LockPlan {
+                    write: true,
+                    shards: smallvec::smallvec![(0, 1)],
+                });
+                self.1.lock().push(locked.epoch());
+            }
+        }
+        let engine = Arc::new(Engine::new(1, 2));
+        for round in 1..=3u64 {
+            let check = Arc::new(Check(Arc::clone(&engine), Mutex::new(Vec::new())));
+            let mut told = None;
+            engine
+                .keyspace
+                .snapshot_from(check.clone(), |epoch| told = Some(epoch))
+                .unwrap();
+            assert_eq!(told, Some(round));
+            // Shard 0's hand-over runs while the snapshot is under way: the lock taken then
+            // (on shard 1, not held by the walk) reads the epoch the callback was told.
+            assert_eq!(check.1.lock()[0], round);
+        }
     }
 
     #[test]
