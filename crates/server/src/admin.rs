@@ -42,6 +42,8 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
             Ok(())
         }
         (None, "save") => crate::persistence::save_command(&conn.shared).map(|()| conn.reply.ok()),
+        (None, "bgrewriteaof") => crate::persistence::bgrewriteaof_command(&conn.shared)
+            .map(|status| conn.reply.simple(status)),
         (None, "bgsave") => {
             let shared = Arc::clone(&conn.shared);
             crate::persistence::bgsave_command(&shared, rest.rest(), conn.in_exec)
@@ -257,6 +259,7 @@ fn shutdown(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), CommandErr
             "ERR Errors trying to SHUTDOWN. Check logs.",
         ));
     }
+    crate::aof::close(&conn.shared);
     conn.shared.begin_shutdown();
     conn.close = true;
     Ok(())
@@ -594,6 +597,13 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 .any(|name| crate::config::ENGINE_SETTINGS.contains(name))
             {
                 crate::config::apply_engine_settings(&shared.config, &shared.engine);
+            }
+            if changed.contains(&"appendfsync") {
+                let policy = crate::aof::Fsync::from_name(&shared.config.get("appendfsync"));
+                shared.aof.set_policy(policy);
+            }
+            if changed.contains(&"appendonly") {
+                crate::persistence::apply_appendonly(&shared)?;
             }
             if changed.contains(&"maxmemory") {
                 apply_maxmemory(&shared);

@@ -256,7 +256,22 @@ pub static PARAMS: &[Param] = &[
         "",
         Kind::Shown(keyspace_events, keyspace_events_shown)
     ),
-    param!("appendonly", "no", Kind::Enum(&["no"])),
+    param!("appendonly", "no", Kind::Bool),
+    param!(
+        "appendfsync",
+        "everysec",
+        Kind::Enum(&["always", "everysec", "no"])
+    ),
+    param!(
+        "appenddirname",
+        "appendonlydir",
+        Kind::Custom(dir_name),
+        immutable
+    ),
+    param!("aof-load-truncated", "yes", Kind::Bool),
+    param!("auto-aof-rewrite-percentage", "100", INT),
+    param!("auto-aof-rewrite-min-size", "67108864", MEMORY),
+    param!("no-appendfsync-on-rewrite", "no", Kind::Bool),
     // Not Redis's `dump.rdb`: kv's snapshot format is its own, and a kv started in a Redis
     // directory must neither read nor overwrite Redis's file.
     param!("dbfilename", "dump.kvs", Kind::Custom(file_name)),
@@ -329,6 +344,15 @@ pub fn parse_save_points(value: &str) -> Vec<(u64, u64)> {
 fn file_name(value: &str) -> Result<String, String> {
     if value.contains('/') {
         Err("dbfilename can't be a path, just a filename".to_string())
+    } else {
+        Ok(value.to_string())
+    }
+}
+
+/// `appenddirname`: a directory name inside `dir`, not a path (Redis's check).
+fn dir_name(value: &str) -> Result<String, String> {
+    if value.contains('/') {
+        Err("appenddirname can't be a path, just a dirname".to_string())
     } else {
         Ok(value.to_string())
     }

@@ -81,6 +81,9 @@ pub struct Connection {
     pub transaction: Option<crate::multi::Transaction>,
     /// Set while EXEC runs the queue (BGSAVE then only schedules a save, as in Redis).
     pub in_exec: bool,
+    /// The append-only file's position the pending replies must see synced first (under
+    /// `appendfsync always`): past the effects of this client's writes. 0: none.
+    durable_at: u64,
     /// The client-side caching options, while tracking is on.
     pub tracking: Option<crate::tracking::Options>,
     /// `CLIENT CACHING YES|NO`, for the next command.
@@ -181,6 +184,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         sleep: None,
         transaction: None,
         in_exec: false,
+        durable_at: 0,
         tracking: None,
         caching: None,
         over_soft_since: None,
@@ -415,6 +419,11 @@ impl Connection {
         if self.reply.buf.is_empty() {
             return Ok(true);
         }
+        if self.durable_at > 0 {
+            // A write is acknowledged once the log holds it (`appendfsync always`).
+            self.shared.aof.durable(self.durable_at).await;
+            self.durable_at = 0;
+        }
         self.shared
             .stats
             .net_output_bytes
@@ -523,7 +532,10 @@ impl Connection {
             return Ok(());
         }
         let mark = self.reply.mark();
-        if let Some(waiter) = self.dispatch(spec, skip, args) {
+        let waiter = self.dispatch(spec, skip, args);
+        // Recorded on this thread while the command ran (dispatch does not await).
+        self.durable_at = self.durable_at.max(crate::aof::take_recorded());
+        if let Some(waiter) = waiter {
             self.block(waiter, skip_reply);
         }
         if self.subscriptions.total() > 0 {

@@ -187,9 +187,9 @@ fn memory(conn: &Connection, out: &mut String) {
 
 fn persistence(conn: &Connection, out: &mut String) {
     crate::persistence::info(&conn.shared, &mut |name, value| field(out, name, value));
-    field(out, "aof_enabled", 0);
-    field(out, "aof_rewrite_in_progress", 0);
-    field(out, "aof_last_write_status", "ok");
+    conn.shared
+        .aof
+        .info(&mut |name, value| field(out, name, value));
 }
 
 fn stats(conn: &Connection, out: &mut String) {

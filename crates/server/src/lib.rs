@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod aof;
 pub mod clients;
 pub mod cmdstats;
 pub mod config;

@@ -364,6 +364,10 @@ pub fn cron(shared: &Arc<Shared>) {
         start_background_save(shared);
         return;
     }
+    if shared.aof.rewrite_due(&shared.config) {
+        tracing::info!("Starting automatic rewriting of AOF on growth");
+        spawn_rewrite(shared, || {});
+    }
     let changes = changes_since_save(shared);
     if changes == 0 {
         return;
@@ -419,28 +423,138 @@ pub fn save_for_shutdown(
 /// The dataset counts as loading from this call on, not from the future's first poll: the
 /// server calls it before it spawns its accept loops, so no client ever sees the dataset
 /// before it is loaded (as in Redis, which loads before it serves anyone).
+///
+/// With `appendonly yes` the append-only file is loaded instead, if there is one; otherwise
+/// the snapshot, then the log is created with the loaded data as its base. Clients get
+/// `-LOADING` until the log is open, so no write goes unlogged.
 pub fn load_at_start(shared: Arc<Shared>) -> impl std::future::Future<Output = ()> + Send {
+    let appendonly = shared.config.flag("appendonly");
+    let manifest = if appendonly {
+        let dir = crate::aof::log_dir(&shared);
+        match crate::aof::read_manifest(&dir, &shared.config.get("appendfilename")) {
+            Ok(manifest) => manifest,
+            Err(e) => fail_start(&format!("can't read the AOF manifest: {e:#}")),
+        }
+    } else {
+        None
+    };
     let path = snapshot_path(&shared);
     let total = match std::fs::metadata(&path) {
+        Ok(_) if manifest.is_some() => None,
         Ok(meta) => Some(meta.len()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            tracing::error!("Can't open the snapshot {}: {e}", path.display());
-            std::process::exit(1);
-        }
+        Err(e) => fail_start(&format!("can't open the snapshot {}: {e}", path.display())),
     };
-    if let Some(total) = total {
+    if appendonly || total.is_some() {
         let p = &shared.persistence;
         p.load_started.store(unix_now(), Ordering::Relaxed);
-        p.load_total.store(total, Ordering::Relaxed);
+        p.load_total.store(total.unwrap_or(0), Ordering::Relaxed);
         p.load_read.store(0, Ordering::Relaxed);
         p.loading.store(true, Ordering::Relaxed);
     }
     async move {
         if let Some(total) = total {
-            load_snapshot(shared, total).await;
+            load_snapshot(Arc::clone(&shared), total).await;
         }
+        if appendonly {
+            let task_shared = Arc::clone(&shared);
+            let opened =
+                tokio::task::spawn_blocking(move || open_log(&task_shared, manifest)).await;
+            match opened {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => fail_start(&format!("{e:#}")),
+                Err(e) => fail_start(&format!("loading the AOF failed: {e}")),
+            }
+        }
+        shared.persistence.loading.store(false, Ordering::Relaxed);
     }
+}
+
+/// Logs why the server cannot start and exits, before anything is written over the files.
+fn fail_start(why: &str) -> ! {
+    tracing::error!("{why}");
+    eprintln!("kv-server: {why}");
+    std::process::exit(1);
+}
+
+/// At start with `appendonly yes`: replays the log of `manifest` if there is one, then opens
+/// the log for appending; a new log gets the loaded data (from the snapshot) as its base.
+fn open_log(
+    shared: &Arc<Shared>,
+    manifest: Option<kv_persist::aof::Manifest>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let fresh = manifest.is_none();
+    if let Some(manifest) = manifest {
+        let dir = crate::aof::log_dir(shared);
+        let (keys, commands) = crate::aof::load(shared, &manifest, &dir)?;
+        tracing::info!(
+            "DB loaded from append only file: {keys} keys from the base, {commands} commands replayed, in {:.3} seconds",
+            started.elapsed().as_secs_f64()
+        );
+        let keyspace = &shared.engine.keyspace;
+        let loaded: usize = (0..keyspace.databases())
+            .map(|db| keyspace.db_len(db))
+            .sum();
+        shared
+            .persistence
+            .load_keys
+            .store(loaded as u64, Ordering::Relaxed);
+    }
+    crate::aof::open(shared)?;
+    let has_data =
+        (0..shared.engine.keyspace.databases()).any(|db| shared.engine.keyspace.db_len(db) > 0);
+    if fresh && has_data {
+        crate::aof::rewrite(shared)?;
+    }
+    Ok(())
+}
+
+/// `BGREWRITEAOF`: rewrites the append-only file on a thread of its own.
+pub fn bgrewriteaof_command(shared: &Arc<Shared>) -> Result<&'static str, CommandError> {
+    if shared.aof.is_rewriting() {
+        return Err(CommandError::msg(
+            "ERR Background append only file rewriting already in progress",
+        ));
+    }
+    if !shared.aof.is_on() {
+        // Redis writes the files even then; kv needs the log open to route effects.
+        crate::aof::open(shared).map_err(|e| CommandError::Other(format!("ERR {e:#}").into()))?;
+        let turn_off = Arc::clone(shared);
+        spawn_rewrite(shared, move || crate::aof::close(&turn_off));
+    } else {
+        spawn_rewrite(shared, || {});
+    }
+    Ok("Background append only file rewriting started")
+}
+
+/// Runs an AOF rewrite on a thread of its own, then `after`.
+fn spawn_rewrite(shared: &Arc<Shared>, after: impl FnOnce() + Send + 'static) {
+    let shared = Arc::clone(shared);
+    let spawned = std::thread::Builder::new()
+        .name("kv-aof-rewrite".into())
+        .spawn(move || {
+            let _ = crate::aof::rewrite(&shared);
+            after();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("Can't start the AOF rewrite thread: {e}");
+    }
+}
+
+/// CONFIG SET appendonly: opens the log and rewrites it from the data in memory (yes), or
+/// stops logging (no).
+pub fn apply_appendonly(shared: &Arc<Shared>) -> Result<(), CommandError> {
+    if shared.config.flag("appendonly") {
+        if !shared.aof.is_on() {
+            crate::aof::open(shared)
+                .map_err(|e| CommandError::Other(format!("ERR {e:#}").into()))?;
+            spawn_rewrite(shared, || {});
+        }
+    } else {
+        crate::aof::close(shared);
+    }
+    Ok(())
 }
 
 /// The load of [`load_at_start`], with the dataset marked as loading.
@@ -470,7 +584,6 @@ async fn load_snapshot(shared: Arc<Shared>, total: u64) {
             p.load_expired.store(stats.expired, Ordering::Relaxed);
             p.changes_at_save
                 .store(shared.engine.keyspace.changes(), Ordering::Relaxed);
-            p.loading.store(false, Ordering::Relaxed);
             tracing::info!(
                 "DB loaded from disk: {} keys ({} expired left out) in {:.3} seconds",
                 stats.loaded,

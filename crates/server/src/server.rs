@@ -99,6 +99,8 @@ pub struct Shared {
     pub started_unix: u64,
     /// Snapshots: saving, loading, and their state for INFO.
     pub persistence: crate::persistence::Persistence,
+    /// The append-only file (the engine's effect sink while `appendonly` is on).
+    pub aof: Arc<crate::aof::Aof>,
     /// 40 hex characters identifying this run (INFO's `run_id`).
     pub run_id: String,
     /// The TCP port clients connect to.
@@ -153,6 +155,7 @@ impl Shared {
             started: Instant::now(),
             started_unix: kv_engine::now_ms() / 1000,
             persistence: Default::default(),
+            aof: Default::default(),
             run_id: run_id(),
             port,
             shutting_down: AtomicBool::new(false),
@@ -284,6 +287,11 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
         shared.port,
         addresses.join(", ")
     );
+    let writer = shared.clone();
+    std::thread::Builder::new()
+        .name("kv-aof-writer".into())
+        .spawn(move || crate::aof::writer(writer))
+        .context("cannot start the AOF writer thread")?;
     tokio::spawn(crate::persistence::load_at_start(shared.clone()));
     tokio::spawn(expire_loop(shared.clone()));
     tokio::spawn(metrics_loop(shared.clone()));
@@ -353,6 +361,7 @@ async fn signals(shared: Arc<Shared>) {
             })
             .await;
             if matches!(saved, Ok(Ok(()))) {
+                crate::aof::close(&shared);
                 break;
             }
             // As Redis: a signalled server that cannot save keeps running.

@@ -1,0 +1,617 @@
+//! The append-only file (`appendonly yes`): every write's effects (the engine's `effects`
+//! module) logged in `appenddirname` in the multi-part layout of `kv_persist::aof`, synced to
+//! disk per `appendfsync`, replayed at start, rewritten by BGREWRITEAOF.
+//!
+//! - **Appending.** The engine hands each command's effects to [`Aof`] (an `EffectSink`)
+//!   under the command's shard locks, so one key's effects are logged in the order they ran.
+//!   They are encoded into the current incremental file's buffer; a writer thread writes the
+//!   buffer out and syncs it.
+//! - **`appendfsync always`.** A connection whose command logged something waits, before it
+//!   sends its replies, until the writer has synced past that command's bytes: a write is
+//!   acknowledged only once durable. One sync covers every command logged before it, so
+//!   concurrent clients share syncs (group commit). `everysec` syncs once a second, `no` leaves
+//!   it to the OS; both write the buffer out at once.
+//! - **Rewriting.** A new incremental file is opened and added to the manifest first; then a
+//!   snapshot is taken as the new base, and the effects of commands whose locks read its epoch
+//!   or a later one go to the new file, the earlier ones to the old (they are in the base).
+//!   Then the manifest becomes base + new file, and the old files are deleted. A crash at any
+//!   point leaves a manifest whose files replay to every acknowledged write.
+
+use std::cell::Cell;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use kv_engine::effects::{Effect, EffectSink};
+use kv_persist::aof::{self, FileKind, LogFile, Manifest};
+use parking_lot::{Condvar, Mutex};
+
+use crate::server::Shared;
+
+/// `appendfsync`: when the log reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fsync {
+    /// Before the write is acknowledged.
+    Always = 0,
+    /// Once a second.
+    EverySec = 1,
+    /// When the OS decides.
+    No = 2,
+}
+
+impl Fsync {
+    /// The policy named `name` (a checked `appendfsync` value).
+    pub fn from_name(name: &str) -> Fsync {
+        match name {
+            "always" => Fsync::Always,
+            "no" => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+
+    fn from_u8(n: u8) -> Fsync {
+        match n {
+            0 => Fsync::Always,
+            2 => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+}
+
+thread_local! {
+    /// The log offset after the last effects this thread recorded (0: none since taken).
+    static RECORDED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The log offset after the effects the calling thread recorded since the last call (0 if
+/// none): what a connection must see synced, under `always`, before it replies.
+pub fn take_recorded() -> u64 {
+    RECORDED.with(|r| r.replace(0))
+}
+
+/// One incremental file being appended to.
+#[derive(Debug)]
+struct Incremental {
+    file: Arc<File>,
+    /// Encoded effects not yet written to the file.
+    pending: Vec<u8>,
+    /// The database the file's last command selected.
+    db: Option<usize>,
+}
+
+impl Incremental {
+    fn create(path: &Path) -> Result<Incremental> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(Incremental {
+            file: Arc::new(file),
+            pending: Vec::new(),
+            db: None,
+        })
+    }
+}
+
+/// The open log.
+#[derive(Debug)]
+struct Log {
+    dir: PathBuf,
+    /// `appendfilename`: the files' common prefix.
+    name: String,
+    manifest: Manifest,
+    current: Incremental,
+    /// During a rewrite: the new incremental file, and the first epoch whose effects go there
+    /// (`u64::MAX` until the snapshot has one).
+    next: Option<(u64, Incremental)>,
+}
+
+/// The append-only file's state, and the engine's effect sink while it is on.
+#[derive(Debug)]
+pub struct Aof {
+    log: Mutex<Option<Log>>,
+    /// Wakes the writer thread.
+    wake: Condvar,
+    /// Bytes of effects recorded since the start (all files): a position in the log.
+    recorded: AtomicU64,
+    /// The position up to which the log is written and synced as `appendfsync` asks.
+    synced: tokio::sync::watch::Sender<u64>,
+    policy: AtomicU8,
+    /// A rewrite is running (`aof_rewrite_in_progress`).
+    rewriting: AtomicBool,
+    /// Whether the last write (or sync) succeeded (`aof_last_write_status`).
+    last_write_ok: AtomicBool,
+    /// Whether the last rewrite succeeded (`aof_last_bgrewrite_status`).
+    last_rewrite_ok: AtomicBool,
+    /// Rewrites done (`aof_rewrites`).
+    rewrites: AtomicU64,
+    /// The log's size after the last rewrite, for `auto-aof-rewrite-percentage`.
+    base_size: AtomicU64,
+    /// The log's size now (`aof_current_size`).
+    size: AtomicU64,
+}
+
+impl Default for Aof {
+    fn default() -> Aof {
+        Aof {
+            log: Mutex::new(None),
+            wake: Condvar::new(),
+            recorded: AtomicU64::new(0),
+            synced: tokio::sync::watch::channel(0).0,
+            policy: AtomicU8::new(Fsync::EverySec as u8),
+            rewriting: AtomicBool::new(false),
+            last_write_ok: AtomicBool::new(true),
+            last_rewrite_ok: AtomicBool::new(true),
+            rewrites: AtomicU64::new(0),
+            base_size: AtomicU64::new(0),
+            size: AtomicU64::new(0),
+        }
+    }
+}
+
+impl EffectSink for Aof {
+    fn record(&self, epoch: u64, group: &[Effect]) {
+        let mut log = self.log.lock();
+        let Some(log) = log.as_mut() else {
+            return;
+        };
+        let target = match &mut log.next {
+            Some((from, next)) if epoch >= *from => next,
+            _ => &mut log.current,
+        };
+        let before = target.pending.len();
+        aof::encode_group(&mut target.pending, &mut target.db, group);
+        let added = (target.pending.len() - before) as u64;
+        let position = self.recorded.fetch_add(added, Ordering::SeqCst) + added;
+        RECORDED.with(|r| r.set(position));
+        self.wake.notify_one();
+    }
+}
+
+impl Aof {
+    /// Whether the log is on.
+    pub fn is_on(&self) -> bool {
+        self.log.lock().is_some()
+    }
+
+    /// Whether a rewrite is running.
+    pub fn is_rewriting(&self) -> bool {
+        self.rewriting.load(Ordering::Relaxed)
+    }
+
+    /// Whether the log has grown enough since its last rewrite for an automatic one
+    /// (`auto-aof-rewrite-percentage` over the base, once past `auto-aof-rewrite-min-size`).
+    pub fn rewrite_due(&self, config: &crate::config::Config) -> bool {
+        let percentage = config.int("auto-aof-rewrite-percentage").max(0) as u64;
+        if percentage == 0 || !self.is_on() || self.is_rewriting() {
+            return false;
+        }
+        let size = self.size.load(Ordering::Relaxed);
+        let base = self.base_size.load(Ordering::Relaxed).max(1);
+        size >= config.int("auto-aof-rewrite-min-size").max(0) as u64
+            && size.saturating_sub(base) * 100 / base >= percentage
+    }
+
+    /// Sets `appendfsync`.
+    pub fn set_policy(&self, policy: Fsync) {
+        self.policy.store(policy as u8, Ordering::Relaxed);
+    }
+
+    fn policy(&self) -> Fsync {
+        Fsync::from_u8(self.policy.load(Ordering::Relaxed))
+    }
+
+    /// Under `always`, waits until the log is synced up to `position` (a value of
+    /// [`take_recorded`]); at once otherwise.
+    pub async fn durable(&self, position: u64) {
+        if position == 0 || self.policy() != Fsync::Always {
+            return;
+        }
+        let mut synced = self.synced.subscribe();
+        let _ = synced.wait_for(|&at| at >= position).await;
+    }
+
+    /// INFO persistence's AOF fields.
+    pub fn info(&self, field: &mut dyn FnMut(&str, String)) {
+        let on = self.is_on();
+        let flag = |b: bool| if b { "ok" } else { "err" }.to_string();
+        field("aof_enabled", u8::from(on).to_string());
+        field(
+            "aof_rewrite_in_progress",
+            u8::from(self.rewriting.load(Ordering::Relaxed)).to_string(),
+        );
+        field("aof_rewrite_scheduled", "0".into());
+        field(
+            "aof_last_bgrewrite_status",
+            flag(self.last_rewrite_ok.load(Ordering::Relaxed)),
+        );
+        field(
+            "aof_rewrites",
+            self.rewrites.load(Ordering::Relaxed).to_string(),
+        );
+        field(
+            "aof_last_write_status",
+            flag(self.last_write_ok.load(Ordering::Relaxed)),
+        );
+        if on {
+            field(
+                "aof_current_size",
+                self.size.load(Ordering::Relaxed).to_string(),
+            );
+            field(
+                "aof_base_size",
+                self.base_size.load(Ordering::Relaxed).to_string(),
+            );
+            let pending = self
+                .recorded
+                .load(Ordering::Relaxed)
+                .saturating_sub(*self.synced.borrow());
+            field("aof_buffer_length", pending.to_string());
+        }
+    }
+}
+
+/// The log's directory: `dir` joined with `appenddirname`.
+pub fn log_dir(shared: &Shared) -> PathBuf {
+    let dir = shared.config.get("dir");
+    let name = shared.config.get("appenddirname");
+    if dir.is_empty() {
+        PathBuf::from(name)
+    } else {
+        PathBuf::from(dir).join(name)
+    }
+}
+
+/// Writes `manifest` into `dir` under `name`'s manifest name: to a temporary file, synced and
+/// renamed into place, then the directory synced.
+fn write_manifest(dir: &Path, name: &str, manifest: &Manifest) -> Result<()> {
+    let path = dir.join(aof::manifest_name(name));
+    let temp = dir.join(format!("temp-{}", aof::manifest_name(name)));
+    let mut file =
+        File::create(&temp).with_context(|| format!("cannot write {}", temp.display()))?;
+    file.write_all(manifest.format().as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, &path)?;
+    File::open(dir).and_then(|d| d.sync_all())?;
+    Ok(())
+}
+
+/// Reads the manifest in `dir`, if there is one.
+pub fn read_manifest(dir: &Path, name: &str) -> Result<Option<Manifest>> {
+    let path = dir.join(aof::manifest_name(name));
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Manifest::parse(&text)
+            .map(Some)
+            .with_context(|| format!("in {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Opens the log for appending, creating the directory and a manifest with one empty
+/// incremental file if there is none, and installs it as the engine's effect sink.
+pub fn open(shared: &Arc<Shared>) -> Result<()> {
+    let dir = log_dir(shared);
+    let name = shared.config.get("appendfilename");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut manifest = read_manifest(&dir, &name)?.unwrap_or_default();
+    if manifest.current().is_none() {
+        let seq = manifest
+            .incrementals
+            .iter()
+            .map(|f| f.seq)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        manifest.incrementals.push(LogFile {
+            name: aof::incremental_name(&name, seq),
+            seq,
+            kind: FileKind::Incremental,
+        });
+        write_manifest(&dir, &name, &manifest)?;
+    }
+    let current_name = manifest
+        .current()
+        .map(|f| f.name.clone())
+        .unwrap_or_default();
+    let current = Incremental::create(&dir.join(&current_name))?;
+    let size: u64 = manifest
+        .paths(&dir)
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let aof = &shared.aof;
+    aof.size.store(size, Ordering::Relaxed);
+    aof.set_policy(Fsync::from_name(&shared.config.get("appendfsync")));
+    *aof.log.lock() = Some(Log {
+        dir,
+        name,
+        manifest,
+        current,
+        next: None,
+    });
+    shared
+        .engine
+        .keyspace
+        .effects
+        .set_sink(Some(Arc::clone(&shared.aof) as Arc<dyn EffectSink>));
+    Ok(())
+}
+
+/// Stops logging (CONFIG SET appendonly no): what is buffered is written and synced first.
+pub fn close(shared: &Shared) {
+    shared.engine.keyspace.effects.set_sink(None);
+    let log = shared.aof.log.lock().take();
+    if let Some(mut log) = log {
+        let _ = write_out(&mut log.current, true);
+        if let Some((_, next)) = &mut log.next {
+            let _ = write_out(next, true);
+        }
+    }
+}
+
+/// Writes `incremental`'s pending bytes to its file, and syncs it if `sync`.
+fn write_out(incremental: &mut Incremental, sync: bool) -> std::io::Result<()> {
+    let pending = std::mem::take(&mut incremental.pending);
+    let mut file: &File = &incremental.file;
+    file.write_all(&pending)?;
+    if sync {
+        incremental.file.sync_data()?;
+    }
+    Ok(())
+}
+
+/// The writer thread: writes what is recorded out as soon as it is, syncs per the policy, and
+/// publishes how far the log is durable. Runs until the server stops.
+pub fn writer(shared: Arc<Shared>) {
+    let aof = &shared.aof;
+    let mut last_sync = Instant::now();
+    loop {
+        if shared.is_shutting_down() && !aof.is_on() {
+            return;
+        }
+        // Take what is pending, with the files it goes to and the position it reaches.
+        let (work, position) = {
+            let mut log = aof.log.lock();
+            if log.as_ref().is_none_or(|l| {
+                l.current.pending.is_empty()
+                    && l.next.as_ref().is_none_or(|(_, n)| n.pending.is_empty())
+            }) {
+                aof.wake.wait_for(&mut log, Duration::from_millis(100));
+            }
+            let position = aof.recorded.load(Ordering::SeqCst);
+            let Some(log) = log.as_mut() else {
+                continue;
+            };
+            let mut work = vec![(
+                Arc::clone(&log.current.file),
+                std::mem::take(&mut log.current.pending),
+            )];
+            if let Some((_, next)) = &mut log.next {
+                work.push((Arc::clone(&next.file), std::mem::take(&mut next.pending)));
+            }
+            (work, position)
+        };
+        let policy = aof.policy();
+        let sync = match policy {
+            Fsync::Always => true,
+            Fsync::EverySec => last_sync.elapsed() >= Duration::from_secs(1),
+            Fsync::No => false,
+        };
+        let mut ok = true;
+        let mut written = 0u64;
+        for (file, bytes) in &work {
+            if bytes.is_empty() && !sync {
+                continue;
+            }
+            let mut handle: &File = file;
+            ok &= handle.write_all(bytes).is_ok();
+            written += bytes.len() as u64;
+            if sync {
+                ok &= file.sync_data().is_ok();
+            }
+        }
+        if sync {
+            last_sync = Instant::now();
+        }
+        aof.size.fetch_add(written, Ordering::Relaxed);
+        if !ok {
+            tracing::warn!("Error writing to the AOF: the write or sync failed");
+        }
+        aof.last_write_ok.store(ok, Ordering::Relaxed);
+        // `always` reports durability only after a sync; the others once written.
+        if ok && (sync || policy != Fsync::Always) {
+            aof.synced.send_if_modified(|at| {
+                let moved = position > *at;
+                *at = (*at).max(position);
+                moved
+            });
+        }
+    }
+}
+
+/// Rewrites the log: a new base from a snapshot and a fresh incremental file (see the module
+/// documentation). Runs on the caller's thread.
+pub fn rewrite(shared: &Shared) -> Result<()> {
+    let aof = &shared.aof;
+    if aof.rewriting.swap(true, Ordering::SeqCst) {
+        anyhow::bail!("Background append only file rewriting already in progress");
+    }
+    let result = rewrite_now(shared);
+    aof.rewriting.store(false, Ordering::SeqCst);
+    aof.last_rewrite_ok.store(result.is_ok(), Ordering::Relaxed);
+    match &result {
+        Ok(()) => {
+            aof.rewrites.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("Background AOF rewrite finished successfully");
+        }
+        Err(e) => tracing::warn!("Background AOF rewrite failed: {e:#}"),
+    }
+    result
+}
+
+fn rewrite_now(shared: &Shared) -> Result<()> {
+    let aof = &shared.aof;
+    // 1. A new incremental file, named in the manifest before anything goes to it.
+    let (dir, name, seq) = {
+        let mut guard = aof.log.lock();
+        let log = guard.as_mut().context("the AOF is off")?;
+        let seq = log
+            .manifest
+            .base
+            .iter()
+            .chain(&log.manifest.incrementals)
+            .map(|f| f.seq)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let incremental_name = aof::incremental_name(&log.name, seq);
+        let next = Incremental::create(&log.dir.join(&incremental_name))?;
+        let mut manifest = log.manifest.clone();
+        manifest.incrementals.push(LogFile {
+            name: incremental_name,
+            seq,
+            kind: FileKind::Incremental,
+        });
+        write_manifest(&log.dir, &log.name, &manifest)?;
+        log.manifest = manifest;
+        log.next = Some((u64::MAX, next));
+        (log.dir.clone(), log.name.clone(), seq)
+    };
+    // 2. The base: a snapshot; effects of its epoch on go to the new file.
+    let base = aof::base_name(&name, seq);
+    let options = kv_persist::WriteOptions {
+        compress: shared.config.flag("rdbcompression"),
+        checksum: shared.config.flag("rdbchecksum"),
+    };
+    let saved = loop {
+        let saved =
+            kv_persist::save_to_path_from(&shared.engine, &dir.join(&base), options, |epoch| {
+                if let Some((from, _)) = aof.log.lock().as_mut().and_then(|l| l.next.as_mut()) {
+                    *from = epoch;
+                }
+            });
+        match saved {
+            // A BGSAVE is taking its snapshot: one at a time, so wait for it.
+            Err(kv_persist::SnapshotError::Busy) => std::thread::sleep(Duration::from_millis(20)),
+            other => break other,
+        }
+    };
+    let mut guard = aof.log.lock();
+    let log = guard
+        .as_mut()
+        .context("the AOF was turned off during the rewrite")?;
+    let saved = match saved {
+        Ok(saved) => saved,
+        Err(e) => {
+            // The new file stays in the manifest after the old ones: replay still works.
+            if let Some((_, next)) = log.next.take() {
+                log.current = next;
+            }
+            return Err(e.into());
+        }
+    };
+    // 3. Base + new file; the old files go.
+    let old = log.manifest.clone();
+    let Some((_, next)) = log.next.take() else {
+        anyhow::bail!("the rewrite lost its incremental file");
+    };
+    let manifest = Manifest {
+        base: Some(LogFile {
+            name: base,
+            seq,
+            kind: FileKind::Base,
+        }),
+        incrementals: old.current().cloned().into_iter().collect(),
+    };
+    write_manifest(&log.dir, &log.name, &manifest)?;
+    log.manifest = manifest;
+    log.current = next;
+    for file in old.base.iter().chain(&old.incrementals) {
+        if log.manifest.current().is_none_or(|c| c.name != file.name) {
+            let _ = std::fs::remove_file(log.dir.join(&file.name));
+        }
+    }
+    aof.base_size.store(saved.bytes, Ordering::Relaxed);
+    aof.size.store(saved.bytes, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Replays the log in `dir` into the engine (at start, before clients may write): the base,
+/// then each incremental file; a cut-short tail of the last one is dropped (and cut off the
+/// file) when `aof-load-truncated` allows it. Returns the keys loaded from the base and the
+/// commands replayed.
+pub fn load(shared: &Shared, manifest: &Manifest, dir: &Path) -> Result<(u64, u64)> {
+    let engine = &shared.engine;
+    let now = kv_engine::now_ms();
+    let mut keys = 0;
+    if let Some(base) = &manifest.base {
+        let path = dir.join(&base.name);
+        let stats = kv_persist::load_path(engine, &path, now)
+            .with_context(|| format!("cannot load the AOF base {}", path.display()))?;
+        keys = stats.loaded;
+    }
+    let allow_truncated = shared.config.flag("aof-load-truncated");
+    let mut commands = 0;
+    let last = manifest.incrementals.len();
+    for (i, file) in manifest.incrementals.iter().enumerate() {
+        let path = dir.join(&file.name);
+        let input = match File::open(&path) {
+            Ok(input) => input,
+            // Created in the manifest, never written: nothing to replay.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && i + 1 == last => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", path.display())),
+        };
+        let mut reader = aof::IncrReader::new(
+            std::io::BufReader::with_capacity(256 << 10, input),
+            allow_truncated && i + 1 == last,
+        );
+        let mut session = kv_engine::Session::default();
+        let mut reply = kv_engine::Reply::new(kv_engine::Protocol::Resp2);
+        let mut run = |args: &[bytes::Bytes], session: &mut kv_engine::Session| -> Result<()> {
+            reply.buf.clear();
+            if engine.lookup(args).is_err() {
+                anyhow::bail!("unknown command '{}'", String::from_utf8_lossy(&args[0]));
+            }
+            let _ = engine.execute(session, args, &mut reply);
+            Ok(())
+        };
+        loop {
+            let item = reader
+                .next_item()
+                .with_context(|| format!("in {}", path.display()))?;
+            let Some((offset, item)) = item else {
+                break;
+            };
+            let replayed = match &item {
+                aof::Item::Command(args) => run(args, &mut session),
+                aof::Item::Transaction(queued) => {
+                    queued.iter().try_for_each(|a| run(a, &mut session))
+                }
+            };
+            replayed.with_context(|| format!("in {} at offset {offset}", path.display()))?;
+            commands += 1;
+        }
+        if let Some(at) = reader.truncated_at() {
+            let length = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(at);
+            tracing::warn!(
+                "!!! Warning: short read while loading the AOF {}: dropping the last {} bytes (from offset {at}), a command cut short !!!",
+                path.display(),
+                length.saturating_sub(at)
+            );
+            OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_len(at))
+                .with_context(|| format!("cannot truncate {}", path.display()))?;
+        }
+    }
+    Ok((keys, commands))
+}

@@ -1,0 +1,352 @@
+//! The append-only file over TCP, with kv-server processes killed with SIGKILL and started
+//! again on the same directory: writes (relative TTLs, floats, random pops, transactions,
+//! several databases) come back exactly (same DEBUG DIGEST, same TTLs); every write
+//! acknowledged while BGREWRITEAOF runs survives; CONFIG SET appendonly yes logs the data
+//! already there; a cut-short tail is dropped or refused per `aof-load-truncated`; garbage in
+//! the log stops the start with the file and offset.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::Server;
+
+/// A directory of its own, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("kv-aof-it-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn as_str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    /// The log's current incremental file.
+    fn incremental(&self) -> PathBuf {
+        let dir = self.0.join("appendonlydir");
+        let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).unwrap();
+        let name = manifest
+            .lines()
+            .rfind(|l| l.ends_with("type i"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .to_string();
+        dir.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// kv-server logging to `dir`, once it has loaded what is there.
+fn kv(dir: &TempDir, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--dir",
+        dir.as_str(),
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ];
+    args.extend_from_slice(extra);
+    let server = Server::kv(&args);
+    let mut con = server.client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .unwrap();
+        if info.lines().any(|l| l == "loading:0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never finished loading");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server
+}
+
+fn digest(con: &mut redis::Connection) -> String {
+    redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap()
+}
+
+fn run(con: &mut redis::Connection, lines: &[&str]) {
+    for line in lines {
+        let mut words = line.split(' ');
+        let mut cmd = redis::cmd(words.next().unwrap());
+        for word in words {
+            cmd.arg(word);
+        }
+        let _: redis::Value = cmd.query(con).unwrap_or_else(|e| panic!("{line}: {e}"));
+    }
+}
+
+/// Every write comes back after SIGKILL: the same digest, the same absolute expiry times.
+#[test]
+fn writes_survive_a_kill_and_replay_exactly() {
+    for fsync in ["always", "everysec"] {
+        let dir = TempDir::new(&format!("replay-{fsync}"));
+        let (before, expiry) = {
+            let server = kv(&dir, &["--appendfsync", fsync]);
+            let mut con = server.client();
+            run(
+                &mut con,
+                &[
+                    "SET a 1 EX 1000",
+                    "SETEX b 500 x",
+                    "INCRBYFLOAT f 0.1",
+                    "INCRBYFLOAT f 0.2",
+                    "SADD s 1 2 3 4 5 6 7 8 9 a b c",
+                    "SPOP s 4",
+                    "HSET h x 1 y 2",
+                    "HINCRBYFLOAT h x 0.5",
+                    "RPUSH q a b c",
+                    "LPOP q",
+                    "EXPIRE q 3000",
+                    "SELECT 7",
+                    "ZADD z 1 m 2 n",
+                    "ZINCRBY z 0.25 m",
+                    "SELECT 0",
+                ],
+            );
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .cmd("SET")
+                .arg("t1")
+                .arg("v")
+                .cmd("INCR")
+                .arg("counter");
+            let _: redis::Value = pipe.query(&mut con).unwrap();
+            let expiry: i64 = redis::cmd("PEXPIRETIME").arg("a").query(&mut con).unwrap();
+            if fsync == "everysec" {
+                // What `everysec` may lose is at most about a second.
+                std::thread::sleep(Duration::from_millis(1500));
+            }
+            (digest(&mut con), expiry)
+            // Dropped: SIGKILL.
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let server = kv(&dir, &[]);
+        let mut con = server.client();
+        assert_eq!(digest(&mut con), before, "appendfsync {fsync}");
+        let again: i64 = redis::cmd("PEXPIRETIME").arg("a").query(&mut con).unwrap();
+        assert_eq!(again, expiry);
+    }
+}
+
+/// Writers keep writing while BGREWRITEAOF runs (several times); after SIGKILL every write a
+/// client got `OK` for is there.
+#[test]
+fn no_acknowledged_write_is_lost_across_rewrites() {
+    let dir = TempDir::new("rewrite");
+    let server = kv(&dir, &["--appendfsync", "always"]);
+    let mut con = server.client();
+    run(&mut con, &["DEBUG POPULATE 20000 filler 16"]);
+    let port = server.port;
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+                let mut con = client.get_connection().unwrap();
+                let mut acknowledged = 0u32;
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_millis(1500) {
+                    let key = format!("w{w}:{acknowledged}");
+                    let ok: redis::RedisResult<()> =
+                        redis::cmd("SET").arg(&key).arg("v").query(&mut con);
+                    if ok.is_err() {
+                        break;
+                    }
+                    acknowledged += 1;
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let mut rewrites = 0;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1400) {
+        let reply: redis::RedisResult<String> = redis::cmd("BGREWRITEAOF").query(&mut con);
+        if reply.is_ok() {
+            rewrites += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let counts: Vec<u32> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert!(rewrites >= 2, "only {rewrites} rewrites ran");
+    drop(con);
+    drop(server);
+    let server = kv(&dir, &[]);
+    let mut con = server.client();
+    for (w, count) in counts.iter().enumerate() {
+        assert!(*count > 100, "writer {w} wrote only {count}");
+        for i in 0..*count {
+            let exists: bool = redis::cmd("EXISTS")
+                .arg(format!("w{w}:{i}"))
+                .query(&mut con)
+                .unwrap();
+            assert!(exists, "w{w}:{i} acknowledged but lost ({count} written)");
+        }
+    }
+    let size: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(
+        size,
+        20000 + counts.iter().map(|&c| u64::from(c)).sum::<u64>()
+    );
+    // The old files are gone: one base, one incremental, the manifest.
+    let files = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 3);
+}
+
+/// CONFIG SET appendonly yes logs what is already in memory (a rewrite gives it a base).
+#[test]
+fn turning_the_log_on_keeps_the_data_already_there() {
+    let dir = TempDir::new("turn-on");
+    let before = {
+        let server = Server::kv(&["--dir", dir.as_str(), "--enable-debug-command", "yes"]);
+        let mut con = server.client();
+        run(&mut con, &["SET a 1", "RPUSH l x y", "SELECT 3", "SET b 2"]);
+        let ok: String = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("appendonly")
+            .arg("yes")
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(ok, "OK");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info: String = redis::cmd("INFO")
+                .arg("persistence")
+                .query(&mut con)
+                .unwrap();
+            if info.contains("aof_rewrites:1") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the rewrite never finished: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        run(&mut con, &["SET after 1"]);
+        std::thread::sleep(Duration::from_millis(1200));
+        digest(&mut con)
+    };
+    let server = kv(&dir, &[]);
+    let mut con = server.client();
+    assert_eq!(digest(&mut con), before);
+}
+
+/// A log cut short in the middle of a command: dropped (and cut off the file) by default,
+/// refused with `aof-load-truncated no`, naming the file and offset.
+#[test]
+fn a_cut_short_tail_is_dropped_or_refused() {
+    let dir = TempDir::new("truncated");
+    {
+        let server = kv(&dir, &["--appendfsync", "always"]);
+        let mut con = server.client();
+        run(&mut con, &["SET a 1", "SET b 2"]);
+    }
+    let incremental = dir.incremental();
+    let whole = std::fs::read(&incremental).unwrap();
+    let mut cut = whole.clone();
+    cut.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1");
+    std::fs::write(&incremental, &cut).unwrap();
+
+    let (code, output) = start_expecting_exit(&dir, &["--aof-load-truncated", "no"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        output.contains("offset") && output.contains("incr.aof"),
+        "{output}"
+    );
+    assert_eq!(
+        std::fs::read(&incremental).unwrap(),
+        cut,
+        "the file must be left as it was"
+    );
+
+    let server = kv(&dir, &[]);
+    let mut con = server.client();
+    let b: String = redis::cmd("GET").arg("b").query(&mut con).unwrap();
+    assert_eq!(b, "2");
+    let c: Option<String> = redis::cmd("GET").arg("c").query(&mut con).unwrap();
+    assert_eq!(c, None);
+    drop(server);
+    assert_eq!(
+        std::fs::read(&incremental).unwrap(),
+        whole,
+        "the tail is cut off"
+    );
+}
+
+/// Bytes that are no command stop the start, with the file and offset.
+#[test]
+fn garbage_in_the_log_stops_the_start() {
+    let dir = TempDir::new("garbage");
+    {
+        let server = kv(&dir, &["--appendfsync", "always"]);
+        let mut con = server.client();
+        run(&mut con, &["SET a 1"]);
+    }
+    let incremental = dir.incremental();
+    let mut bytes = std::fs::read(&incremental).unwrap();
+    let at = bytes.len();
+    bytes.extend_from_slice(b"hello world\r\n*1\r\n$4\r\nPING\r\n");
+    std::fs::write(&incremental, &bytes).unwrap();
+    let (code, output) = start_expecting_exit(&dir, &[]);
+    assert_ne!(code, Some(0));
+    assert!(output.contains(&format!("offset {at}")), "{output}");
+}
+
+/// Starts kv-server on `dir` expecting it to exit; its exit code and output.
+fn start_expecting_exit(dir: &TempDir, extra: &[&str]) -> (Option<i32>, String) {
+    let port = support::free_port().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kv-server"))
+        .args([
+            "--port",
+            &port,
+            "--dir",
+            dir.as_str(),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kv-server did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (status.code(), text)
+}
