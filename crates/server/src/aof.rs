@@ -116,6 +116,9 @@ struct Log {
 #[derive(Debug)]
 pub struct Aof {
     log: Mutex<Option<Log>>,
+    /// Held while pending bytes are taken and written, so batches reach the files in the
+    /// order they were taken (connections and the writer thread both write).
+    io: Mutex<()>,
     /// Wakes the writer thread.
     wake: Condvar,
     /// Bytes of effects recorded since the start (all files): a position in the log.
@@ -141,6 +144,7 @@ impl Default for Aof {
     fn default() -> Aof {
         Aof {
             log: Mutex::new(None),
+            io: Mutex::new(()),
             wake: Condvar::new(),
             recorded: AtomicU64::new(0),
             synced: tokio::sync::watch::channel(0).0,
@@ -170,7 +174,13 @@ impl EffectSink for Aof {
         let added = (target.pending.len() - before) as u64;
         let position = self.recorded.fetch_add(added, Ordering::SeqCst) + added;
         RECORDED.with(|r| r.set(position));
-        self.wake.notify_one();
+        // Under `always` the writer thread writes and syncs; it sleeps only on an empty
+        // buffer (checked under this mutex), so only the first effects after it drained need
+        // to wake it. Otherwise connections write what they logged themselves
+        // ([`Aof::write_pending`]), with no thread switch per command.
+        if before == 0 && self.policy() == Fsync::Always {
+            self.wake.notify_one();
+        }
     }
 }
 
@@ -205,6 +215,61 @@ impl Aof {
 
     fn policy(&self) -> Fsync {
         Fsync::from_u8(self.policy.load(Ordering::Relaxed))
+    }
+
+    /// Whether `appendfsync always` is in force: the writer thread then writes and syncs.
+    pub fn syncs_every_write(&self) -> bool {
+        self.policy() == Fsync::Always
+    }
+
+    /// Writes what is pending to the files, syncing them if `sync`; whether it all went well.
+    /// Under `everysec` and `no` a connection calls it before it sends replies to writes, as
+    /// Redis writes its buffer before it replies: a write acknowledged is in the OS's hands.
+    pub fn write_pending(&self, sync: bool) -> bool {
+        let _io = self.io.lock();
+        let (work, position) = {
+            let mut log = self.log.lock();
+            let position = self.recorded.load(Ordering::SeqCst);
+            let Some(log) = log.as_mut() else {
+                return true;
+            };
+            let mut work = vec![(
+                Arc::clone(&log.current.file),
+                std::mem::take(&mut log.current.pending),
+            )];
+            if let Some((_, next)) = &mut log.next {
+                work.push((Arc::clone(&next.file), std::mem::take(&mut next.pending)));
+            }
+            (work, position)
+        };
+        let mut ok = true;
+        let mut bytes_written = 0u64;
+        for (file, bytes) in &work {
+            let mut handle: &File = file;
+            if !bytes.is_empty() {
+                ok &= handle.write_all(bytes).is_ok();
+                bytes_written += bytes.len() as u64;
+            }
+            if sync {
+                ok &= file.sync_data().is_ok();
+            }
+        }
+        self.size.fetch_add(bytes_written, Ordering::Relaxed);
+        if !ok {
+            tracing::warn!("Error writing to the AOF: the write or sync failed");
+        }
+        self.last_write_ok.store(ok, Ordering::Relaxed);
+        if ok {
+            // `always` counts a position durable once synced; the others once written.
+            if sync || self.policy() != Fsync::Always {
+                self.synced.send_if_modified(|at| {
+                    let moved = position > *at;
+                    *at = (*at).max(position);
+                    moved
+                });
+            }
+        }
+        ok
     }
 
     /// Under `always`, waits until the log is synced up to `position` (a value of
@@ -368,71 +433,40 @@ fn write_out(incremental: &mut Incremental, sync: bool) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The writer thread: writes what is recorded out as soon as it is, syncs per the policy, and
-/// publishes how far the log is durable. Runs until the server stops.
+/// The writer thread: under `always`, writes and syncs what is recorded as soon as it is;
+/// under `everysec`, syncs once a second what connections wrote; under `no`, writes what no
+/// connection did (effects of the server's own deletions). Runs until the server stops.
 pub fn writer(shared: Arc<Shared>) {
     let aof = &shared.aof;
     let mut last_sync = Instant::now();
+    let mut synced_to = 0u64;
     loop {
         if shared.is_shutting_down() && !aof.is_on() {
             return;
         }
-        // Take what is pending, with the files it goes to and the position it reaches.
-        let (work, position) = {
+        let policy = aof.policy();
+        {
             let mut log = aof.log.lock();
-            if log.as_ref().is_none_or(|l| {
+            let idle = log.as_ref().is_none_or(|l| {
                 l.current.pending.is_empty()
                     && l.next.as_ref().is_none_or(|(_, n)| n.pending.is_empty())
-            }) {
+            });
+            if idle || policy != Fsync::Always {
                 aof.wake.wait_for(&mut log, Duration::from_millis(100));
             }
-            let position = aof.recorded.load(Ordering::SeqCst);
-            let Some(log) = log.as_mut() else {
-                continue;
-            };
-            let mut work = vec![(
-                Arc::clone(&log.current.file),
-                std::mem::take(&mut log.current.pending),
-            )];
-            if let Some((_, next)) = &mut log.next {
-                work.push((Arc::clone(&next.file), std::mem::take(&mut next.pending)));
-            }
-            (work, position)
-        };
-        let policy = aof.policy();
+        }
         let sync = match policy {
             Fsync::Always => true,
-            Fsync::EverySec => last_sync.elapsed() >= Duration::from_secs(1),
+            Fsync::EverySec => {
+                last_sync.elapsed() >= Duration::from_secs(1)
+                    && aof.recorded.load(Ordering::SeqCst) > synced_to
+            }
             Fsync::No => false,
         };
-        let mut ok = true;
-        let mut written = 0u64;
-        for (file, bytes) in &work {
-            if bytes.is_empty() && !sync {
-                continue;
-            }
-            let mut handle: &File = file;
-            ok &= handle.write_all(bytes).is_ok();
-            written += bytes.len() as u64;
-            if sync {
-                ok &= file.sync_data().is_ok();
-            }
-        }
-        if sync {
+        let position = aof.recorded.load(Ordering::SeqCst);
+        if aof.write_pending(sync) && sync {
+            synced_to = position;
             last_sync = Instant::now();
-        }
-        aof.size.fetch_add(written, Ordering::Relaxed);
-        if !ok {
-            tracing::warn!("Error writing to the AOF: the write or sync failed");
-        }
-        aof.last_write_ok.store(ok, Ordering::Relaxed);
-        // `always` reports durability only after a sync; the others once written.
-        if ok && (sync || policy != Fsync::Always) {
-            aof.synced.send_if_modified(|at| {
-                let moved = position > *at;
-                *at = (*at).max(position);
-                moved
-            });
         }
     }
 }

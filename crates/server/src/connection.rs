@@ -420,8 +420,13 @@ impl Connection {
             return Ok(true);
         }
         if self.durable_at > 0 {
-            // A write is acknowledged once the log holds it (`appendfsync always`).
-            self.shared.aof.durable(self.durable_at).await;
+            // A write is acknowledged once the log holds it: synced (`appendfsync always`),
+            // or written out to the OS (the others).
+            let aof = &self.shared.aof;
+            if !aof.syncs_every_write() {
+                aof.write_pending(false);
+            }
+            aof.durable(self.durable_at).await;
             self.durable_at = 0;
         }
         self.shared
