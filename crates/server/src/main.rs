@@ -22,6 +22,18 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Some("--check-aof") = args.first().map(String::as_str) {
+        return match args.get(1..).unwrap_or_default() {
+            [file] => kv_server::persistence::check_aof_file(file, false),
+            [fix, file] | [file, fix] if fix == "--fix" => {
+                kv_server::persistence::check_aof_file(file, true)
+            }
+            _ => {
+                eprintln!("Usage: kv-server --check-aof [--fix] <file.manifest|file.aof>");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match kv_server::Config::from_args(&args) {
         Ok(config) => config,
         Err(e) => {

@@ -350,3 +350,52 @@ fn start_expecting_exit(dir: &TempDir, extra: &[&str]) -> (Option<i32>, String) 
     );
     (status.code(), text)
 }
+
+/// `kv-server --check-aof` reports a valid log (manifest, base and incremental files), fails
+/// on a cut-short one, and `--fix` cuts it back so a strict start accepts it.
+#[test]
+fn check_aof_reports_and_fixes_a_cut_short_log() {
+    let dir = TempDir::new("check");
+    {
+        let server = kv(&dir, &["--appendfsync", "always"]);
+        let mut con = server.client();
+        run(&mut con, &["SET a 1", "BGREWRITEAOF"]);
+        std::thread::sleep(Duration::from_millis(300));
+        run(&mut con, &["SET b 2"]);
+    }
+    let check = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_kv-server"))
+            .arg("--check-aof")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let manifest = dir.0.join("appendonlydir/appendonly.aof.manifest");
+    let (code, text) = check(&[manifest.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("snapshot looks OK") && text.contains("is valid"),
+        "{text}"
+    );
+
+    let incremental = dir.incremental();
+    let mut bytes = std::fs::read(&incremental).unwrap();
+    let whole = bytes.len();
+    bytes.extend_from_slice(b"*2\r\n$3\r\nDEL");
+    std::fs::write(&incremental, &bytes).unwrap();
+    let (code, text) = check(&[incremental.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains(&format!("ok_up_to={whole}")), "{text}");
+    let (code, text) = check(&["--fix", incremental.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(std::fs::read(&incremental).unwrap().len(), whole);
+
+    let server = kv(&dir, &["--aof-load-truncated", "no"]);
+    let mut con = server.client();
+    let b: String = redis::cmd("GET").arg("b").query(&mut con).unwrap();
+    assert_eq!(b, "2");
+}
