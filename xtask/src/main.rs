@@ -7,6 +7,7 @@ mod bench;
 mod cargo;
 mod ci;
 mod compat;
+mod crash;
 mod deps;
 mod fanout;
 mod persist_bench;
@@ -41,6 +42,10 @@ Tasks:
                 kv-server binary instead of Redis (an A/B of two builds); --rounds
                 sets the alternating rounds (3); any of them prints the table
                 without writing it
+  crash [--iterations N]
+                kv-server with appendfsync always killed with SIGKILL at random
+                moments under writers and restarted, N times (30): every
+                acknowledged write must be there after each restart
   bench-persist kv's snapshots vs Redis's on 1M keys: SAVE time, file size,
                 start-up load time, SET/GET p99 and peak extra memory during
                 BGSAVE; rewrites the snapshot section of BENCHMARKS.md
@@ -78,6 +83,11 @@ fn dispatch(args: &[String]) -> Result<()> {
         "compat" => no_args(task, rest).and_then(|()| compat::run()),
         "bench" => bench::run(&bench_options(rest)?),
         "bench-persist" => persist_bench::run(),
+        "crash" => match rest {
+            [] => crash::run(None),
+            [flag, n] if flag == "--iterations" => crash::run(Some(n.parse()?)),
+            _ => bail!("`crash` takes `--iterations N`"),
+        },
         // The subscriber side of the PUBLISH fan-out benchmark, which `bench` starts itself.
         "fanout-subscribers" => match rest {
             [port] => fanout::subscribers(port),

@@ -63,12 +63,12 @@ struct Figures {
 }
 
 /// A blocking RESP connection, enough for these few commands.
-struct Conn {
+pub(crate) struct Conn {
     reader: BufReader<TcpStream>,
 }
 
 impl Conn {
-    fn open(port: u16) -> Result<Conn> {
+    pub(crate) fn open(port: u16) -> Result<Conn> {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_read_timeout(Some(Duration::from_secs(600)))?;
         Ok(Conn {
@@ -77,28 +77,54 @@ impl Conn {
     }
 
     /// Sends `args`; returns the reply as text (a bulk's contents, an error with its `-`).
-    fn call(&mut self, args: &[&str]) -> Result<String> {
+    pub(crate) fn call(&mut self, args: &[&str]) -> Result<String> {
+        self.send(args)?;
+        Ok(self.read_scalar()?.unwrap_or_default())
+    }
+
+    /// Sends `args` and reads an array of bulk strings (MGET): each value, or `None` for nil.
+    pub(crate) fn call_array(&mut self, args: &[&str]) -> Result<Vec<Option<String>>> {
+        self.send(args)?;
+        let line = self.read_line()?;
+        let Some(count) = line.strip_prefix('*') else {
+            bail!("expected an array, got {line}");
+        };
+        let count: usize = count.parse()?;
+        (0..count).map(|_| self.read_scalar()).collect()
+    }
+
+    fn send(&mut self, args: &[&str]) -> Result<()> {
         let mut request = format!("*{}\r\n", args.len());
         for arg in args {
             request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
         }
         self.reader.get_mut().write_all(request.as_bytes())?;
+        Ok(())
+    }
+
+    fn read_line(&mut self) -> Result<String> {
         let mut line = String::new();
-        self.reader.read_line(&mut line)?;
-        let line = line.trim_end().to_string();
+        ensure!(self.reader.read_line(&mut line)? > 0, "connection closed");
+        Ok(line.trim_end().to_string())
+    }
+
+    /// One non-aggregate reply: a bulk's contents (`None` for nil), a status or integer, an
+    /// error with its `-`.
+    fn read_scalar(&mut self) -> Result<Option<String>> {
+        let line = self.read_line()?;
         match line.split_at(1) {
             ("$", len) => {
                 let len: i64 = len.parse()?;
                 if len < 0 {
-                    return Ok(String::new());
+                    return Ok(None);
                 }
                 let mut body = vec![0u8; len as usize + 2];
                 std::io::Read::read_exact(&mut self.reader, &mut body)?;
                 body.truncate(len as usize);
-                Ok(String::from_utf8_lossy(&body).into_owned())
+                Ok(Some(String::from_utf8_lossy(&body).into_owned()))
             }
-            ("+" | ":", rest) => Ok(rest.to_string()),
-            ("-", _) => Ok(line),
+            ("+" | ":", rest) => Ok(Some(rest.to_string())),
+            ("-", _) => Ok(Some(line)),
             _ => bail!("unexpected reply {line}"),
         }
     }
