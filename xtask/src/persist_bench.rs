@@ -141,17 +141,63 @@ impl Conn {
 
 /// A server of either kind on `dir`.
 fn launch(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Server> {
+    launch_with(is_kv, kv_path, dir, &["--appendonly", "no"])
+}
+
+/// A server of either kind on `dir`, with `extra` options.
+fn launch_with(is_kv: bool, kv_path: &Path, dir: &Path, extra: &[&str]) -> Result<Server> {
     let dir = dir.to_str().context("temporary directory is not UTF-8")?;
-    let args = ["--dir", dir, "--save", "", "--enable-debug-command", "yes"];
+    let args = [
+        &["--dir", dir, "--save", "", "--enable-debug-command", "yes"][..],
+        extra,
+    ]
+    .concat();
     if is_kv {
         start("kv-server", kv_path, &args)
     } else {
-        start(
-            "redis-server",
-            Path::new("redis-server"),
-            &[&args[..], &["--appendonly", "no"]].concat(),
-        )
+        start("redis-server", Path::new("redis-server"), &args)
     }
+}
+
+/// The `appendfsync` policies measured, with SET's throughput and p99 per server.
+const FSYNC_POLICIES: [&str; 2] = ["always", "everysec"];
+
+/// SET's median throughput and p99 (ms) with `appendonly yes` and each of
+/// [`FSYNC_POLICIES`], for kv and Redis: `[policy][kv, redis]`.
+fn fsync_lines(kv_path: &Path, dir: &Path) -> Result<Vec<[(f64, f64); 2]>> {
+    let mut lines = Vec::new();
+    for policy in FSYNC_POLICIES {
+        let mut runs: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
+        for r in 0..ROUNDS {
+            for is_kv in [r % 2 == 0, r % 2 != 0] {
+                let _ = std::fs::remove_dir_all(dir);
+                std::fs::create_dir_all(dir)?;
+                let options = ["--appendonly", "yes", "--appendfsync", policy];
+                let server = launch_with(is_kv, kv_path, dir, &options)?;
+                let sample = benchmark(
+                    server.port,
+                    &["-t", "set"],
+                    1,
+                    REQUESTS / 4,
+                    &LOAD_KEYS.to_string(),
+                )?;
+                println!(
+                    "{:<12} SET appendfsync {policy}: {:.0}/s, p99 {:.3} ms",
+                    server.name, sample.rps, sample.p99_ms
+                );
+                runs[usize::from(!is_kv)].push((sample.rps, sample.p99_ms));
+            }
+        }
+        let medians = runs.map(|r| {
+            (
+                median(r.iter().map(|s| s.0).collect()),
+                median(r.iter().map(|s| s.1).collect()),
+            )
+        });
+        lines.push(medians);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(lines)
 }
 
 /// The resident memory of `pid`'s children's private pages (Redis's forked saver): what
@@ -326,7 +372,8 @@ pub fn run() -> Result<()> {
         }
     }
     let (kv, redis) = (medians(&kv), medians(&redis));
-    let section = render(&kv, &redis);
+    let fsync = fsync_lines(&kv_path, &dir)?;
+    let section = render(&kv, &redis, &fsync);
     println!("{section}");
     crate::bench::write_section(
         (BEGIN, END),
@@ -336,7 +383,7 @@ pub fn run() -> Result<()> {
     )
 }
 
-fn render(kv: &Figures, redis: &Figures) -> String {
+fn render(kv: &Figures, redis: &Figures, fsync: &[[(f64, f64); 2]]) -> String {
     let row = |what: &str, kv: String, redis: String, ratio: f64| {
         format!("| {what} | {kv} | {redis} | **{ratio:.2}** |\n")
     };
@@ -344,9 +391,10 @@ fn render(kv: &Figures, redis: &Figures) -> String {
         "{BEGIN}\nMeasured by `cargo xtask bench-persist` against {}: {KEYS} keys from `DEBUG POPULATE {KEYS} key {VALUE_BYTES}` \
          plus the {LOAD_KEYS} keys of the latency runs, written first; servers pinned to core 0, redis-benchmark \
          (`-t set` then `-t get`, `-c 50 -n {REQUESTS} -r {LOAD_KEYS}`) to core 1, so a background save shares the server's core; \
-         median of {ROUNDS} alternating rounds. kv's figures over Redis's: below 1 is better for times, sizes and memory.\n\n\
+         median of {ROUNDS} alternating rounds; the appendfsync lines: a fresh server with `appendonly yes`, `-t set -c 50 -n {} -r {LOAD_KEYS}`. kv's figures over Redis's: below 1 is better for times, sizes and memory.\n\n\
          | figure | kv | Redis | kv / Redis |\n|---|---|---|---|\n",
-        crate::redis::version()
+        crate::redis::version(),
+        REQUESTS / 4
     );
     out += &row(
         "SAVE time (s)",
@@ -406,6 +454,20 @@ fn render(kv: &Figures, redis: &Figures) -> String {
         format!("{:.1}%", redis.extra_bytes * 100.0 / redis.dataset_bytes),
         (kv.extra_bytes / kv.dataset_bytes) / (redis.extra_bytes / redis.dataset_bytes).max(1e-9),
     );
+    for (policy, [(kv_rps, kv_p99), (redis_rps, redis_p99)]) in FSYNC_POLICIES.iter().zip(fsync) {
+        out += &row(
+            &format!("SET ops/s with appendonly yes, appendfsync {policy}"),
+            format!("{kv_rps:.0}"),
+            format!("{redis_rps:.0}"),
+            kv_rps / redis_rps,
+        );
+        out += &row(
+            &format!("SET p99 with appendfsync {policy} (ms)"),
+            format!("{kv_p99:.3}"),
+            format!("{redis_p99:.3}"),
+            kv_p99 / redis_p99,
+        );
+    }
     out.push_str(END);
     out
 }
