@@ -37,7 +37,6 @@ use std::hash::BuildHasher;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use dashmap::{DashMap, RwLockReadGuard, RwLockWriteGuard, SharedValue};
 use hashbrown::hash_map::RawEntryMut;
 use parking_lot::Mutex;
@@ -269,8 +268,10 @@ impl Keyspace {
     /// Records the deletion of `key` the server made on its own (expiry, eviction) as a DEL.
     pub(crate) fn record_deletion(&self, epoch: u64, db: usize, key: &[u8]) {
         if self.effects.enabled() {
-            let del =
-                crate::effects::Effect::new(db, [&b"DEL"[..], key].map(Bytes::copy_from_slice));
+            let del = crate::effects::Effect {
+                db,
+                args: crate::effect_args!(b"DEL", key),
+            };
             self.effects.record(epoch, &[del]);
         }
     }

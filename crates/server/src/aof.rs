@@ -412,25 +412,10 @@ pub fn open(shared: &Arc<Shared>) -> Result<()> {
 
 /// Stops logging (CONFIG SET appendonly no): what is buffered is written and synced first.
 pub fn close(shared: &Shared) {
+    // No effect is recorded once the sink is gone, so this writes the last of them.
     shared.engine.keyspace.effects.set_sink(None);
-    let log = shared.aof.log.lock().take();
-    if let Some(mut log) = log {
-        let _ = write_out(&mut log.current, true);
-        if let Some((_, next)) = &mut log.next {
-            let _ = write_out(next, true);
-        }
-    }
-}
-
-/// Writes `incremental`'s pending bytes to its file, and syncs it if `sync`.
-fn write_out(incremental: &mut Incremental, sync: bool) -> std::io::Result<()> {
-    let pending = std::mem::take(&mut incremental.pending);
-    let mut file: &File = &incremental.file;
-    file.write_all(&pending)?;
-    if sync {
-        incremental.file.sync_data()?;
-    }
-    Ok(())
+    shared.aof.write_pending(true);
+    shared.aof.log.lock().take();
 }
 
 /// The writer thread: under `always`, writes and syncs what is recorded as soon as it is;

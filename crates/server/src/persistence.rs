@@ -163,6 +163,13 @@ fn begin(shared: &Shared, background: bool) -> bool {
     true
 }
 
+/// Gives back the right to save that [`begin`] claimed.
+fn end(p: &Persistence) {
+    *p.save_started.lock() = None;
+    p.background.store(false, Ordering::Relaxed);
+    p.saving.store(false, Ordering::Release);
+}
+
 /// Writes the snapshot (the caller holds the right to save) and records the outcome.
 fn save_now(shared: &Shared) -> Result<SaveStats, SnapshotError> {
     let p = &shared.persistence;
@@ -194,9 +201,7 @@ fn save_now(shared: &Shared) -> Result<SaveStats, SnapshotError> {
         p.last_bgsave_secs
             .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
     }
-    *p.save_started.lock() = None;
-    p.background.store(false, Ordering::Relaxed);
-    p.saving.store(false, Ordering::Release);
+    end(p);
     result
 }
 
@@ -218,9 +223,7 @@ pub fn start_background_save(shared: &Arc<Shared>) -> bool {
         tracing::warn!("Can't start the background save thread: {e}");
         let p = &shared_for_error.persistence;
         p.last_bgsave_ok.store(false, Ordering::Relaxed);
-        *p.save_started.lock() = None;
-        p.background.store(false, Ordering::Relaxed);
-        p.saving.store(false, Ordering::Release);
+        end(p);
     }
     true
 }
@@ -296,8 +299,7 @@ pub fn reload(
         return Err(CommandError::msg("ERR Background save already in progress"));
     }
     let result = reload_held(shared, save, flush);
-    *shared.persistence.save_started.lock() = None;
-    shared.persistence.saving.store(false, Ordering::Release);
+    end(&shared.persistence);
     result
 }
 
