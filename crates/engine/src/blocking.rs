@@ -150,6 +150,10 @@ pub(crate) struct BlockRequest {
 enum State {
     /// Registered on its keys.
     Waiting,
+    /// Served by a write whose locks are still held: the reply waits until that write's
+    /// effects are recorded (see [`Waiter::publish`]), so a client that logs writes before
+    /// acknowledging them never sees the value before the log has the pop.
+    Served(Vec<u8>),
     /// Done: the reply to send (served, timed out or unblocked). Taken by the client's task.
     Done(Vec<u8>),
     /// Done and the reply taken.
@@ -228,6 +232,17 @@ impl Waiter {
     /// When the wait times out (Unix ms), if it does.
     pub fn deadline(&self) -> Option<u64> {
         self.deadline
+    }
+
+    /// Makes a reply set while serving ready to take, and wakes the client: called when the
+    /// serving write's locks are released, after its effects are recorded.
+    pub(crate) fn publish(&self) {
+        let mut state = self.state.lock();
+        if let State::Served(reply) = std::mem::replace(&mut *state, State::Taken) {
+            *state = State::Done(reply);
+            drop(state);
+            self.waker.wake();
+        }
     }
 
     /// The reply, once the wait is over; `None` while it goes on (or once taken).
@@ -321,12 +336,14 @@ impl Blocking {
             Cancel::Error => b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec(),
             Cancel::Disconnect => Vec::new(),
         };
-        self.finish(&mut rooms, waiter, reply);
+        self.finish(&mut rooms, waiter, State::Done(reply));
+        waiter.waker.wake();
         true
     }
 
-    /// Takes `waiter` off all its keys and hands it `reply`. Called with the rooms' mutex held.
-    fn finish(&self, rooms: &mut Rooms, waiter: &Arc<Waiter>, reply: Vec<u8>) {
+    /// Takes `waiter` off all its keys and sets its state (`Done` or `Served`). Called with
+    /// the rooms' mutex held.
+    fn finish(&self, rooms: &mut Rooms, waiter: &Arc<Waiter>, state: State) {
         if let Some(db) = rooms.get_mut(&waiter.db) {
             for key in &waiter.keys {
                 if let Some(queue) = db.get_mut(key.as_bytes()) {
@@ -340,12 +357,11 @@ impl Blocking {
                 rooms.remove(&waiter.db);
             }
         }
-        *waiter.state.lock() = State::Done(reply);
+        *waiter.state.lock() = state;
         self.blocked.fetch_sub(1, Ordering::Relaxed);
         if waiter.deadline.is_some() {
             self.with_deadline.fetch_sub(1, Ordering::Relaxed);
         }
-        waiter.waker.wake();
     }
 
     /// The keys among `candidates` (in `db`) that clients wait on.
@@ -501,7 +517,8 @@ impl Engine {
             Err(e) => reply.command_error(&e),
         }
         self.blocking
-            .finish(&mut rooms, &waiter, reply.buf.to_vec());
+            .finish(&mut rooms, &waiter, State::Served(reply.buf.to_vec()));
+        locked.served(waiter.clone());
         if let Operation::ListMove { destination, .. } = &waiter.operation {
             ready.push_back((db, destination.clone()));
         }

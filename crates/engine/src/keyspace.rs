@@ -36,6 +36,7 @@ use std::collections::BTreeSet;
 use std::hash::BuildHasher;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use dashmap::{DashMap, RwLockReadGuard, RwLockWriteGuard, SharedValue};
 use hashbrown::hash_map::RawEntryMut;
@@ -262,6 +263,7 @@ impl Keyspace {
             expired_seen: Default::default(),
             changes: std::cell::Cell::new(0),
             effects: Vec::new(),
+            served: Vec::new(),
         }
     }
 
@@ -574,6 +576,9 @@ pub struct Locked<'a> {
     changes: std::cell::Cell<u64>,
     /// The effects of the commands run under these locks, recorded when they are released.
     effects: Vec<crate::effects::Effect>,
+    /// Blocked clients served under these locks: their replies are published once the
+    /// effects are recorded.
+    served: Vec<Arc<crate::blocking::Waiter>>,
     /// Keys [`Locked::get`] found past their TTL but could not delete (it only reads): Redis
     /// deletes such a key on any lookup, and reports it, so the command's runner does it
     /// after the command (see [`Locked::take_expired_seen`]).
@@ -612,10 +617,14 @@ const NOT_LOCKED: CommandError =
     CommandError::Internal("key accessed outside the command's lock plan");
 
 impl Drop for Locked<'_> {
-    /// Records the effects of the commands run under these locks, still holding them.
+    /// Records the effects of the commands run under these locks, still holding them, then
+    /// hands the clients they served their replies.
     fn drop(&mut self) {
         if !self.effects.is_empty() {
             self.keyspace.effects.record(self.epoch, &self.effects);
+        }
+        for waiter in self.served.drain(..) {
+            waiter.publish();
         }
     }
 }
@@ -634,6 +643,11 @@ impl<'a> Locked<'a> {
     /// Adds an effect of the command running under these locks.
     pub(crate) fn push_effect(&mut self, effect: crate::effects::Effect) {
         self.effects.push(effect);
+    }
+
+    /// Notes a blocked client served under these locks (its reply waits for [`Drop`]).
+    pub(crate) fn served(&mut self, waiter: Arc<crate::blocking::Waiter>) {
+        self.served.push(waiter);
     }
 
     /// The keyspace these locks belong to.

@@ -128,8 +128,10 @@ pub struct Aof {
     policy: AtomicU8,
     /// A rewrite is running (`aof_rewrite_in_progress`).
     rewriting: AtomicBool,
-    /// Whether the last write (or sync) succeeded (`aof_last_write_status`).
-    last_write_ok: AtomicBool,
+    /// Why the last write (or sync) failed, if it did (`aof_last_write_status`).
+    write_error: Mutex<Option<String>>,
+    /// Whether `write_error` is set.
+    write_failing: AtomicBool,
     /// Whether the last rewrite succeeded (`aof_last_bgrewrite_status`).
     last_rewrite_ok: AtomicBool,
     /// Rewrites done (`aof_rewrites`).
@@ -150,7 +152,8 @@ impl Default for Aof {
             synced: tokio::sync::watch::channel(0).0,
             policy: AtomicU8::new(Fsync::EverySec as u8),
             rewriting: AtomicBool::new(false),
-            last_write_ok: AtomicBool::new(true),
+            write_error: Mutex::new(None),
+            write_failing: AtomicBool::new(false),
             last_rewrite_ok: AtomicBool::new(true),
             rewrites: AtomicU64::new(0),
             base_size: AtomicU64::new(0),
@@ -225,6 +228,12 @@ impl Aof {
     /// Writes what is pending to the files, syncing them if `sync`; whether it all went well.
     /// Under `everysec` and `no` a connection calls it before it sends replies to writes, as
     /// Redis writes its buffer before it replies: a write acknowledged is in the OS's hands.
+    ///
+    /// Bytes a failed write did not get out stay pending, ahead of anything logged since, and
+    /// go out on the next call: a full or failing disk delays the log but never leaves a hole
+    /// in it. While writes fail, write commands are refused (`-MISCONF`, see
+    /// [`Aof::write_error`]) and, under `always`, the writes waiting to be acknowledged wait
+    /// until the disk takes them.
     pub fn write_pending(&self, sync: bool) -> bool {
         let _io = self.io.lock();
         let (work, position) = {
@@ -242,34 +251,78 @@ impl Aof {
             }
             (work, position)
         };
-        let mut ok = true;
+        let mut error = None;
         let mut bytes_written = 0u64;
+        let mut unwritten = Vec::new();
         for (file, bytes) in &work {
             let mut handle: &File = file;
-            if !bytes.is_empty() {
-                ok &= handle.write_all(bytes).is_ok();
-                bytes_written += bytes.len() as u64;
+            let (written, result) = write_some(&mut handle, bytes);
+            bytes_written += written as u64;
+            let result = result.and_then(|()| if sync { file.sync_data() } else { Ok(()) });
+            if let Err(e) = result {
+                error.get_or_insert(e);
             }
-            if sync {
-                ok &= file.sync_data().is_ok();
-            }
+            unwritten.push(bytes[written..].to_vec());
         }
         self.size.fetch_add(bytes_written, Ordering::Relaxed);
-        if !ok {
-            tracing::warn!("Error writing to the AOF: the write or sync failed");
+        let ok = error.is_none();
+        if let Some(e) = error {
+            if let Some(log) = self.log.lock().as_mut() {
+                let mut files = std::iter::once(&mut log.current)
+                    .chain(log.next.as_mut().map(|(_, n)| n))
+                    .zip(unwritten);
+                for (file, mut rest) in &mut files {
+                    if !rest.is_empty() {
+                        rest.extend_from_slice(&file.pending);
+                        file.pending = rest;
+                    }
+                }
+            }
+            if self.set_write_error(Some(describe(&e))).is_none() {
+                tracing::warn!("Error writing to the AOF file: {}", describe(&e));
+            }
+        } else if self.write_failing.load(Ordering::Relaxed) && self.set_write_error(None).is_some()
+        {
+            tracing::warn!("AOF write error looks solved, Redis can write again.");
         }
-        self.last_write_ok.store(ok, Ordering::Relaxed);
         if ok {
             // `always` counts a position durable once synced; the others once written.
             if sync || self.policy() != Fsync::Always {
-                self.synced.send_if_modified(|at| {
-                    let moved = position > *at;
-                    *at = (*at).max(position);
-                    moved
-                });
+                self.advance_synced(position);
             }
         }
         ok
+    }
+
+    /// Marks the log durable up to `position`, waking the connections waiting for it.
+    fn advance_synced(&self, position: u64) {
+        self.synced.send_if_modified(|at| {
+            let moved = position > *at;
+            *at = (*at).max(position);
+            moved
+        });
+    }
+
+    /// The log position after everything recorded so far.
+    pub fn position(&self) -> u64 {
+        self.recorded.load(Ordering::SeqCst)
+    }
+
+    /// Why writing the log last failed, while it fails (as `strerror` words it): Redis then
+    /// refuses writes with `-MISCONF Errors writing to the AOF file: ...`.
+    pub fn write_error(&self) -> Option<String> {
+        // Every command asks: a relaxed load, not the mutex, while all is well.
+        if !self.write_failing.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.write_error.lock().clone()
+    }
+
+    /// Sets or clears the write error (with the flag [`Aof::write_error`] reads first).
+    fn set_write_error(&self, error: Option<String>) -> Option<String> {
+        let mut last = self.write_error.lock();
+        self.write_failing.store(error.is_some(), Ordering::Relaxed);
+        std::mem::replace(&mut *last, error)
     }
 
     /// Under `always`, waits until the log is synced up to `position` (a value of
@@ -300,10 +353,7 @@ impl Aof {
             "aof_rewrites",
             self.rewrites.load(Ordering::Relaxed).to_string(),
         );
-        field(
-            "aof_last_write_status",
-            flag(self.last_write_ok.load(Ordering::Relaxed)),
-        );
+        field("aof_last_write_status", flag(self.write_error().is_none()));
         if on {
             field(
                 "aof_current_size",
@@ -319,6 +369,30 @@ impl Aof {
                 .saturating_sub(*self.synced.borrow());
             field("aof_buffer_length", pending.to_string());
         }
+    }
+}
+
+/// Writes as much of `bytes` as `out` takes: how many went out, and the error that stopped
+/// the rest (interrupted writes are retried; a write that takes nothing is an error).
+fn write_some(out: &mut impl Write, bytes: &[u8]) -> (usize, std::io::Result<()>) {
+    let mut written = 0;
+    while written < bytes.len() {
+        match out.write(&bytes[written..]) {
+            Ok(0) => return (written, Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (written, Err(e)),
+        }
+    }
+    (written, Ok(()))
+}
+
+/// An I/O error in `strerror`'s words, as Redis reports it ("No space left on device").
+fn describe(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error ") {
+        Some(end) => text[..end].to_string(),
+        None => text,
     }
 }
 
@@ -394,6 +468,7 @@ pub fn open(shared: &Arc<Shared>) -> Result<()> {
         .sum();
     let aof = &shared.aof;
     aof.size.store(size, Ordering::Relaxed);
+    aof.set_write_error(None);
     aof.set_policy(Fsync::from_name(&shared.config.get("appendfsync")));
     *aof.log.lock() = Some(Log {
         dir,
@@ -414,8 +489,14 @@ pub fn open(shared: &Arc<Shared>) -> Result<()> {
 pub fn close(shared: &Shared) {
     // No effect is recorded once the sink is gone, so this writes the last of them.
     shared.engine.keyspace.effects.set_sink(None);
-    shared.aof.write_pending(true);
-    shared.aof.log.lock().take();
+    let aof = &shared.aof;
+    aof.write_pending(true);
+    aof.log.lock().take();
+    // With the log off, nothing is left to wait for (if the disk refused the last bytes,
+    // they go with the log, as Redis's buffer does): waiting writes are acknowledged, and
+    // writes are no longer refused for the log's sake.
+    aof.set_write_error(None);
+    aof.advance_synced(aof.position());
 }
 
 /// The writer thread: under `always`, writes and syncs what is recorded as soon as it is;
@@ -449,9 +530,15 @@ pub fn writer(shared: Arc<Shared>) {
             Fsync::No => false,
         };
         let position = aof.recorded.load(Ordering::SeqCst);
-        if aof.write_pending(sync) && sync {
+        let ok = aof.write_pending(sync);
+        if ok && sync {
             synced_to = position;
             last_sync = Instant::now();
+        }
+        if !ok {
+            // A failing disk: try again shortly rather than spin (Redis retries once a
+            // second; the writes waiting under `always` are acknowledged sooner this way).
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 }
@@ -633,4 +720,48 @@ pub fn load(shared: &Shared, manifest: &Manifest, dir: &Path) -> Result<(u64, u6
         }
     }
     Ok((keys, commands))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A disk that takes `room` more bytes, then is full.
+    struct Disk {
+        taken: Vec<u8>,
+        room: usize,
+    }
+
+    impl Write for Disk {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            // Short writes, as a nearly full disk gives them.
+            let n = bytes.len().min(self.room).min(4);
+            self.taken.extend_from_slice(&bytes[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_takes_a_prefix_and_says_why() {
+        let mut disk = Disk {
+            taken: Vec::new(),
+            room: 10,
+        };
+        let (written, result) = write_some(&mut disk, b"0123456789abcdef");
+        assert_eq!(written, 10);
+        assert_eq!(disk.taken, b"0123456789");
+        assert_eq!(describe(&result.unwrap_err()), "No space left on device");
+        disk.room = 100;
+        let (written, result) = write_some(&mut disk, b"abcdef");
+        assert_eq!((written, result.is_ok()), (6, true));
+        assert_eq!(disk.taken, b"0123456789abcdef");
+    }
 }

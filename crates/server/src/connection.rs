@@ -301,6 +301,9 @@ impl Connection {
         let Some(reply) = blocked.waiter.take_reply() else {
             return;
         };
+        // The pop that served this client is logged by now (the reply is published after the
+        // serving write's effects are recorded): it is acknowledged once durable, as any write.
+        self.durable_at = self.durable_at.max(self.shared.aof.position());
         let skip_reply = blocked.skip_reply;
         self.blocked = None;
         self.handle.state.lock().waiter = None;
@@ -660,12 +663,13 @@ impl Connection {
         }
     }
 
-    /// After a failed save, with `stop-writes-on-bgsave-error`, refuses what Redis refuses:
-    /// write commands, an EXEC queuing one, and PING (so that health checks notice).
+    /// After a failed save (with `stop-writes-on-bgsave-error`) or while the append-only file
+    /// cannot be written, refuses what Redis refuses: write commands, an EXEC queuing one,
+    /// and PING (so that health checks notice).
     fn check_disk(&self, spec: &'static CommandSpec, skip: usize) -> Result<(), Refusal> {
-        if !crate::persistence::writes_denied(&self.shared) {
+        let Some(why) = crate::persistence::writes_denied(&self.shared) else {
             return Ok(());
-        }
+        };
         let name = if skip == 1 { spec.name } else { "" };
         let refused = spec.has(Flags::WRITE)
             || name == "ping"
@@ -675,7 +679,7 @@ impl Connection {
                     .as_ref()
                     .is_some_and(|t| t.queues(Flags::WRITE)));
         match refused {
-            true => Err((Some(spec), CommandError::msg(crate::persistence::MISCONF))),
+            true => Err((Some(spec), CommandError::Other(why.into()))),
             false => Ok(()),
         }
     }

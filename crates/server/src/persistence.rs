@@ -136,14 +136,22 @@ fn write_options(shared: &Shared) -> WriteOptions {
     }
 }
 
-/// Whether writes are refused because the last save failed (Redis's
-/// `writeCommandsDeniedByDiskError` for snapshots): `stop-writes-on-bgsave-error` is on, save
-/// points are configured, and the last background save failed.
-pub fn writes_denied(shared: &Shared) -> bool {
+/// Why writes are refused for the disk's sake, if they are (Redis's
+/// `writeCommandsDeniedByDiskError`): the last background save failed (with
+/// `stop-writes-on-bgsave-error` on and save points configured), or the append-only file
+/// cannot be written.
+pub fn writes_denied(shared: &Shared) -> Option<String> {
     let p = &shared.persistence;
-    !p.last_bgsave_ok.load(Ordering::Relaxed)
+    if !p.last_bgsave_ok.load(Ordering::Relaxed)
         && shared.config.flag("stop-writes-on-bgsave-error")
         && !shared.config.get("save").is_empty()
+    {
+        return Some(MISCONF.to_string());
+    }
+    shared
+        .aof
+        .write_error()
+        .map(|e| format!("MISCONF Errors writing to the AOF file: {e}"))
 }
 
 /// Claims the right to save; `false` if a save is running.

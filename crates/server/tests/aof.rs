@@ -399,3 +399,144 @@ fn check_aof_reports_and_fixes_a_cut_short_log() {
     let b: String = redis::cmd("GET").arg("b").query(&mut con).unwrap();
     assert_eq!(b, "2");
 }
+
+/// Waits until INFO persistence shows `line`.
+fn wait_info(con: &mut redis::Connection, line: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO").arg("persistence").query(con).unwrap();
+        if info.lines().any(|l| l == line) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never saw {line} in\n{info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Points the log's next incremental file at /dev/full and rewrites, so that from then on
+/// every write to the log fails with ENOSPC (and every sync with EINVAL): a full disk.
+fn fill_the_disk(dir: &TempDir, con: &mut redis::Connection) {
+    let current = dir.incremental();
+    let name = current.file_name().unwrap().to_str().unwrap();
+    let seq: u64 = name.split('.').nth(2).unwrap().parse().unwrap();
+    let next = dir
+        .0
+        .join("appendonlydir")
+        .join(format!("appendonly.aof.{}.incr.aof", seq + 1));
+    std::os::unix::fs::symlink("/dev/full", next).unwrap();
+    run(con, &["BGREWRITEAOF"]);
+    wait_info(con, "aof_rewrites:1");
+    wait_info(con, "aof_rewrite_in_progress:0");
+}
+
+/// A full disk under the log: writes are refused with Redis's MISCONF error and INFO says
+/// `aof_last_write_status:err`, reads go on, and nothing acknowledged is dropped from the log:
+/// under `always` the write waiting for the disk is not acknowledged until the log is turned
+/// off (which takes the error away).
+#[test]
+fn a_full_disk_refuses_writes_and_holds_acknowledgements() {
+    use std::io::{Read, Write};
+    for fsync in ["everysec", "always"] {
+        let dir = TempDir::new(&format!("full-{fsync}"));
+        let server = kv(&dir, &["--appendfsync", fsync]);
+        let mut con = server.client();
+        run(&mut con, &["SET a 1"]);
+        fill_the_disk(&dir, &mut con);
+
+        let mut raw = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        raw.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n")
+            .unwrap();
+        let mut reply = [0u8; 64];
+        if fsync == "always" {
+            // Not durable, so not acknowledged.
+            raw.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let waited = raw.read(&mut reply);
+            assert!(waited.is_err(), "acknowledged before durable: {waited:?}");
+        } else {
+            // Written to the OS is all `everysec` promises: the failure comes after.
+            let n = raw.read(&mut reply).unwrap();
+            assert_eq!(&reply[..n], b"+OK\r\n");
+        }
+        wait_info(&mut con, "aof_last_write_status:err");
+        for refused in ["SET c 3", "PING"] {
+            let mut words = refused.split(' ');
+            let mut cmd = redis::cmd(words.next().unwrap());
+            for word in words {
+                cmd.arg(word);
+            }
+            let error = cmd.query::<String>(&mut con).unwrap_err();
+            assert_eq!(error.code(), Some("MISCONF"), "{refused}: {error}");
+            assert!(
+                error
+                    .detail()
+                    .unwrap()
+                    .starts_with("Errors writing to the AOF file: "),
+                "{refused}: {error}"
+            );
+        }
+        let a: String = redis::cmd("GET").arg("a").query(&mut con).unwrap();
+        assert_eq!(a, "1");
+
+        // Turning the log off lifts the refusal and releases the waiting write.
+        run(&mut con, &["CONFIG SET appendonly no"]);
+        if fsync == "always" {
+            raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let n = raw.read(&mut reply).unwrap();
+            assert_eq!(&reply[..n], b"+OK\r\n");
+        }
+        wait_info(&mut con, "aof_last_write_status:ok");
+        run(&mut con, &["SET c 3", "PING"]);
+    }
+}
+
+/// Under `always`, a blocked client served by another client's write gets its reply only
+/// once that write is durable, like the writer: neither is acknowledged while the disk is
+/// full.
+#[test]
+fn a_served_blocked_client_waits_for_the_log_as_the_writer_does() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("served");
+    let server = kv(&dir, &["--appendfsync", "always"]);
+    let mut con = server.client();
+    fill_the_disk(&dir, &mut con);
+    let connect = || {
+        let raw = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        raw.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        raw
+    };
+    let mut popper = connect();
+    popper
+        .write_all(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut con).unwrap();
+        if info.lines().any(|l| l == "blocked_clients:1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "BLPOP never blocked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut pusher = connect();
+    pusher
+        .write_all(b"*3\r\n$5\r\nLPUSH\r\n$1\r\nq\r\n$1\r\nx\r\n")
+        .unwrap();
+    let mut reply = [0u8; 64];
+    for (who, client) in [("pusher", &mut pusher), ("popper", &mut popper)] {
+        let waited = client.read(&mut reply);
+        assert!(
+            waited.is_err(),
+            "{who} acknowledged before durable: {waited:?}"
+        );
+    }
+    run(&mut con, &["CONFIG SET appendonly no"]);
+    for (client, expected) in [
+        (&mut pusher, &b":1\r\n"[..]),
+        (&mut popper, &b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"[..]),
+    ] {
+        let n = client.read(&mut reply).unwrap();
+        assert_eq!(&reply[..n], expected);
+    }
+}
