@@ -71,6 +71,14 @@ impl Effects {
         *slot = sink;
     }
 
+    /// Removes the sink and returns it: to run commands whose effects must not be recorded
+    /// (a replay of the log itself), then put it back with [`Effects::set_sink`].
+    pub fn take_sink(&self) -> Option<Arc<dyn EffectSink>> {
+        let mut slot = self.sink.write();
+        self.enabled.store(false, Ordering::SeqCst);
+        slot.take()
+    }
+
     /// Whether effects are recorded at all.
     pub fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)

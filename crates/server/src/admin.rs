@@ -42,8 +42,10 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
             Ok(())
         }
         (None, "save") => crate::persistence::save_command(&conn.shared).map(|()| conn.reply.ok()),
-        (None, "bgrewriteaof") => crate::persistence::bgrewriteaof_command(&conn.shared)
-            .map(|status| conn.reply.simple(status)),
+        (None, "bgrewriteaof") => {
+            crate::persistence::bgrewriteaof_command(&conn.shared, conn.in_exec)
+                .map(|status| conn.reply.simple(status))
+        }
         (None, "bgsave") => {
             let shared = Arc::clone(&conn.shared);
             crate::persistence::bgsave_command(&shared, rest.rest(), conn.in_exec)

@@ -128,6 +128,9 @@ pub struct Aof {
     policy: AtomicU8,
     /// A rewrite is running (`aof_rewrite_in_progress`).
     rewriting: AtomicBool,
+    /// BGREWRITEAOF came while a background save ran, or inside a transaction: the cron
+    /// starts the rewrite when it can (`aof_rewrite_scheduled`).
+    scheduled: AtomicBool,
     /// Why the last write (or sync) failed, if it did (`aof_last_write_status`).
     write_error: Mutex<Option<String>>,
     /// Whether `write_error` is set.
@@ -152,6 +155,7 @@ impl Default for Aof {
             synced: tokio::sync::watch::channel(0).0,
             policy: AtomicU8::new(Fsync::EverySec as u8),
             rewriting: AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
             write_error: Mutex::new(None),
             write_failing: AtomicBool::new(false),
             last_rewrite_ok: AtomicBool::new(true),
@@ -209,6 +213,16 @@ impl Aof {
         let base = self.base_size.load(Ordering::Relaxed).max(1);
         size >= config.int("auto-aof-rewrite-min-size").max(0) as u64
             && size.saturating_sub(base) * 100 / base >= percentage
+    }
+
+    /// Whether a rewrite waits to start.
+    pub fn rewrite_scheduled(&self) -> bool {
+        self.scheduled.load(Ordering::Relaxed)
+    }
+
+    /// Marks a rewrite as waiting to start (or no longer waiting).
+    pub fn schedule_rewrite(&self, scheduled: bool) {
+        self.scheduled.store(scheduled, Ordering::Relaxed);
     }
 
     /// Sets `appendfsync`.
@@ -344,7 +358,10 @@ impl Aof {
             "aof_rewrite_in_progress",
             u8::from(self.rewriting.load(Ordering::Relaxed)).to_string(),
         );
-        field("aof_rewrite_scheduled", "0".into());
+        field(
+            "aof_rewrite_scheduled",
+            u8::from(self.rewrite_scheduled()).to_string(),
+        );
         field(
             "aof_last_bgrewrite_status",
             flag(self.last_rewrite_ok.load(Ordering::Relaxed)),
@@ -497,6 +514,41 @@ pub fn close(shared: &Shared) {
     // writes are no longer refused for the log's sake.
     aof.set_write_error(None);
     aof.advance_synced(aof.position());
+}
+
+/// `DEBUG LOADAOF`: writes out and syncs what is logged, then empties the dataset and
+/// replays the log from the files on disk, all with every shard held for writing, so no
+/// other client's command falls in between or sees the dataset part-way. The replayed
+/// commands are not logged again. `Err` before anything was emptied if there is no log on
+/// disk; after, if the log cannot be replayed (what was replayed stays).
+pub fn load_again(shared: &Shared) -> Result<()> {
+    let keyspace = &shared.engine.keyspace;
+    let mut plan = kv_engine::LockPlan {
+        write: true,
+        ..Default::default()
+    };
+    keyspace.plan_everything(&mut plan);
+    let mut locked = keyspace.lock(plan);
+    // Every write before these locks is in the buffer; none can come after.
+    if !shared.aof.write_pending(true) {
+        anyhow::bail!("cannot write the AOF before loading it");
+    }
+    let dir = log_dir(shared);
+    let name = shared.config.get("appendfilename");
+    let manifest = read_manifest(&dir, &name)?
+        .with_context(|| format!("no AOF manifest in {}", dir.display()))?;
+    for db in 0..keyspace.databases() {
+        drop(locked.clear(db));
+    }
+    let sink = keyspace.effects.take_sink();
+    let result = replay(shared, &manifest, &dir, Some(&mut locked));
+    keyspace.effects.set_sink(sink);
+    drop(locked);
+    let (keys, commands) = result?;
+    tracing::warn!(
+        "Append Only File loaded by DEBUG LOADAOF ({keys} keys from the base, {commands} commands)"
+    );
+    Ok(())
 }
 
 /// The writer thread: under `always`, writes and syncs what is recorded as soon as it is;
@@ -655,13 +707,33 @@ fn rewrite_now(shared: &Shared) -> Result<()> {
 /// file) when `aof-load-truncated` allows it. Returns the keys loaded from the base and the
 /// commands replayed.
 pub fn load(shared: &Shared, manifest: &Manifest, dir: &Path) -> Result<(u64, u64)> {
+    replay(shared, manifest, dir, None)
+}
+
+/// Replays the log described by `manifest`: the base, then the incremental files' commands.
+/// With `held` (every shard, for writing) the commands run under those locks, so that no
+/// other client sees the dataset part-way; otherwise each takes its own.
+fn replay(
+    shared: &Shared,
+    manifest: &Manifest,
+    dir: &Path,
+    mut held: Option<&mut kv_engine::Locked<'_>>,
+) -> Result<(u64, u64)> {
     let engine = &shared.engine;
     let now = kv_engine::now_ms();
     let mut keys = 0;
     if let Some(base) = &manifest.base {
         let path = dir.join(&base.name);
-        let stats = kv_persist::load_path(engine, &path, now)
-            .with_context(|| format!("cannot load the AOF base {}", path.display()))?;
+        let stats = match held.as_deref_mut() {
+            Some(locked) => File::open(&path)
+                .map_err(|source| kv_persist::SnapshotError::Io { offset: 0, source })
+                .and_then(|file| {
+                    let input = std::io::BufReader::with_capacity(256 << 10, file);
+                    kv_persist::load_held(engine, locked, input, now)
+                }),
+            None => kv_persist::load_path(engine, &path, now),
+        }
+        .with_context(|| format!("cannot load the AOF base {}", path.display()))?;
         keys = stats.loaded;
     }
     let allow_truncated = shared.config.flag("aof-load-truncated");
@@ -683,10 +755,18 @@ pub fn load(shared: &Shared, manifest: &Manifest, dir: &Path) -> Result<(u64, u6
         let mut reply = kv_engine::Reply::new(kv_engine::Protocol::Resp2);
         let mut run = |args: &[bytes::Bytes], session: &mut kv_engine::Session| -> Result<()> {
             reply.buf.clear();
-            if engine.lookup(args).is_err() {
+            let Ok((spec, skip)) = engine.lookup(args) else {
                 anyhow::bail!("unknown command '{}'", String::from_utf8_lossy(&args[0]));
+            };
+            match held.as_deref_mut() {
+                Some(locked) => {
+                    let now = kv_engine::now_ms();
+                    engine.run_locked(spec, skip, session, args, &mut reply, now, locked);
+                }
+                None => {
+                    let _ = engine.run(spec, skip, session, args, &mut reply);
+                }
             }
-            let _ = engine.execute(session, args, &mut reply);
             Ok(())
         };
         loop {

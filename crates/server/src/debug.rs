@@ -54,6 +54,25 @@ pub fn command(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError
             crate::persistence::reload(&shared, &args[2..], conn.in_exec)?;
             conn.reply.ok();
         }
+        (b"loadaof", 2) => {
+            if conn.in_exec {
+                return Err(CommandError::msg(
+                    "ERR DEBUG LOADAOF is not allowed inside a transaction",
+                ));
+            }
+            if conn.shared.aof.is_rewriting() {
+                return Err(CommandError::msg(
+                    "ERR Background append only file rewriting already in progress",
+                ));
+            }
+            if let Err(e) = crate::aof::load_again(&conn.shared) {
+                tracing::warn!("DEBUG LOADAOF failed: {e:#}");
+                return Err(CommandError::msg(
+                    "ERR Error trying to load the AOF files, check server logs.",
+                ));
+            }
+            conn.reply.ok();
+        }
         (b"populate", 3..=5) => populate(conn, &args[2..])?,
         (b"sleep", 3) => sleep(conn, &args[2]),
         (b"set-active-expire", 3) => {
@@ -295,6 +314,8 @@ const HELP: &[&str] = &[
     "    signature, whatever order it was written in).",
     "DIGEST-VALUE <key> [<key> ...]",
     "    Output a hex signature of the value of each key given.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
     "POPULATE <count> [<prefix>] [<size>]",

@@ -263,6 +263,12 @@ pub fn bgsave_command(
     if p.background.load(Ordering::Relaxed) && p.is_saving() {
         return Err(CommandError::msg("ERR Background save already in progress"));
     }
+    if shared.aof.is_rewriting() && args.is_empty() && !in_exec {
+        return Err(CommandError::msg(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE \
+             SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        ));
+    }
     if in_exec || p.is_saving() {
         p.scheduled.store(true, Ordering::Relaxed);
         return Ok("Background saving scheduled");
@@ -368,6 +374,12 @@ fn reload_held(shared: &Shared, save: bool, flush: bool) -> Result<(), CommandEr
 pub fn cron(shared: &Arc<Shared>) {
     let p = &shared.persistence;
     if p.is_saving() || p.is_loading() || shared.is_shutting_down() {
+        return;
+    }
+    if shared.aof.rewrite_scheduled() && !shared.aof.is_rewriting() {
+        if let Err(e) = start_rewrite(shared) {
+            tracing::warn!("Can't start the scheduled AOF rewrite: {e:?}");
+        }
         return;
     }
     if p.scheduled.swap(false, Ordering::Relaxed) {
@@ -520,22 +532,38 @@ fn open_log(
     Ok(())
 }
 
-/// `BGREWRITEAOF`: rewrites the append-only file on a thread of its own.
-pub fn bgrewriteaof_command(shared: &Arc<Shared>) -> Result<&'static str, CommandError> {
+/// `BGREWRITEAOF`: rewrites the append-only file on a thread of its own; scheduled, as in
+/// Redis, while a background save runs or inside a transaction.
+pub fn bgrewriteaof_command(
+    shared: &Arc<Shared>,
+    in_exec: bool,
+) -> Result<&'static str, CommandError> {
     if shared.aof.is_rewriting() {
         return Err(CommandError::msg(
             "ERR Background append only file rewriting already in progress",
         ));
     }
+    if in_exec || shared.persistence.is_saving() {
+        shared.aof.schedule_rewrite(true);
+        return Ok("Background append only file rewriting scheduled");
+    }
+    start_rewrite(shared)?;
+    Ok("Background append only file rewriting started")
+}
+
+/// Starts a rewrite of the append-only file. With the log off it is opened for the rewrite
+/// and closed after it: Redis writes the files even then, and kv needs the log open to
+/// route the effects that arrive during the rewrite.
+fn start_rewrite(shared: &Arc<Shared>) -> Result<(), CommandError> {
+    shared.aof.schedule_rewrite(false);
     if !shared.aof.is_on() {
-        // Redis writes the files even then; kv needs the log open to route effects.
         crate::aof::open(shared).map_err(|e| CommandError::Other(format!("ERR {e:#}").into()))?;
         let turn_off = Arc::clone(shared);
         spawn_rewrite(shared, move || crate::aof::close(&turn_off));
     } else {
         spawn_rewrite(shared, || {});
     }
-    Ok("Background append only file rewriting started")
+    Ok(())
 }
 
 /// Runs an AOF rewrite on a thread of its own, then `after`.

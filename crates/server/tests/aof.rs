@@ -540,3 +540,113 @@ fn a_served_blocked_client_waits_for_the_log_as_the_writer_does() {
         assert_eq!(&reply[..n], expected);
     }
 }
+
+/// BGREWRITEAOF inside a transaction is scheduled, as in Redis, and the cron starts it.
+#[test]
+fn a_rewrite_asked_for_in_a_transaction_is_scheduled() {
+    let dir = TempDir::new("scheduled");
+    let server = kv(&dir, &[]);
+    let mut con = server.client();
+    run(&mut con, &["SET a 1"]);
+    let replies: Vec<String> = redis::pipe()
+        .atomic()
+        .cmd("BGREWRITEAOF")
+        .cmd("INFO")
+        .arg("persistence")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        replies[0],
+        "Background append only file rewriting scheduled"
+    );
+    assert!(
+        replies[1].lines().any(|l| l == "aof_rewrite_scheduled:1"),
+        "{}",
+        replies[1]
+    );
+    wait_info(&mut con, "aof_rewrites:1");
+    wait_info(&mut con, "aof_rewrite_scheduled:0");
+    drop(con);
+    drop(server);
+    let server = kv(&dir, &[]);
+    let a: String = redis::cmd("GET")
+        .arg("a")
+        .query(&mut server.client())
+        .unwrap();
+    assert_eq!(a, "1");
+}
+
+/// DEBUG LOADAOF empties the dataset and replays the log, as one step: the same data comes
+/// back, nothing is logged twice, and a client incrementing a counter all along loses no
+/// increment and gains none (in memory, and in the log after a restart). With no log on disk
+/// it is refused and the data stays.
+#[test]
+fn debug_loadaof_replays_the_log_in_one_step() {
+    let dir = TempDir::new("loadaof");
+    let server = kv(&dir, &["--appendfsync", "everysec"]);
+    let mut con = server.client();
+    run(
+        &mut con,
+        &[
+            "SET s 1 EX 1000",
+            "HSET h f v g w",
+            "RPUSH l a b c",
+            "ZADD z 1 a 2 b",
+            "SELECT 3",
+            "SADD set x y",
+            "SELECT 0",
+            "INCRBYFLOAT f 1.5",
+        ],
+    );
+    let before = digest(&mut con);
+    let size = std::fs::metadata(dir.incremental()).unwrap().len();
+    run(&mut con, &["DEBUG LOADAOF"]);
+    assert_eq!(digest(&mut con), before);
+    assert_eq!(std::fs::metadata(dir.incremental()).unwrap().len(), size);
+    let ttl: i64 = redis::cmd("TTL").arg("s").query(&mut con).unwrap();
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+
+    let port = server.port;
+    let counter = std::thread::spawn(move || {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+        let mut con = client.get_connection().unwrap();
+        let start = Instant::now();
+        let mut acknowledged = 0i64;
+        while start.elapsed() < Duration::from_millis(800) {
+            let _: i64 = redis::cmd("INCR").arg("counter").query(&mut con).unwrap();
+            acknowledged += 1;
+        }
+        acknowledged
+    });
+    for _ in 0..10 {
+        run(&mut con, &["DEBUG LOADAOF"]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let acknowledged = counter.join().unwrap();
+    let count = |con: &mut redis::Connection| -> i64 {
+        redis::cmd("GET").arg("counter").query(con).unwrap()
+    };
+    assert_eq!(count(&mut con), acknowledged);
+    drop(con);
+    drop(server);
+    let server = kv(&dir, &[]);
+    let mut con = server.client();
+    assert_eq!(count(&mut con), acknowledged);
+    drop(con);
+    drop(server);
+
+    let empty = TempDir::new("loadaof-none");
+    let server = Server::kv(&["--dir", empty.as_str(), "--enable-debug-command", "yes"]);
+    let mut con = server.client();
+    run(&mut con, &["SET kept 1"]);
+    let error = redis::cmd("DEBUG")
+        .arg("LOADAOF")
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert_eq!(
+        error.detail(),
+        Some("Error trying to load the AOF files, check server logs.")
+    );
+    let kept: i64 = redis::cmd("GET").arg("kept").query(&mut con).unwrap();
+    assert_eq!(kept, 1);
+}
