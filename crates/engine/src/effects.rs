@@ -241,6 +241,31 @@ mod tests {
     }
 
     #[test]
+    fn sort_store_of_a_set_replays_as_the_list_it_stored() {
+        // Equal weights: the order among them is the set's own, which a replay need not
+        // rebuild; the stored list must come back element for element all the same.
+        let mut script = vec!["SADD s".to_string()];
+        for i in 0..1500 {
+            script[0].push_str(&format!(" m{i}"));
+        }
+        script.push("SET w_m7 2".into());
+        script.push("SORT s BY w_* STORE out".into());
+        script.push("SORT s BY nosort STORE sorted".into());
+        script.push("SORT s BY w_* DESC LIMIT 0 0 STORE empty".into());
+        let lines: Vec<&str> = script.iter().map(String::as_str).collect();
+        let groups = replays_to_the_same_data(&lines);
+        let sorts: Vec<&Vec<Effect>> = groups
+            .iter()
+            .filter(|g| g.iter().any(|e| e.args[0] == "DEL"))
+            .collect();
+        assert_eq!(sorts.len(), 3, "{groups:?}");
+        // DEL, then the 1500 elements in runs of 1024.
+        assert_eq!(sorts[0].len(), 3);
+        assert_eq!(sorts[0][1].args.len(), 2 + 1024);
+        assert_eq!(sorts[2].len(), 1);
+    }
+
+    #[test]
     fn a_transaction_is_one_group_and_a_served_client_replays_as_the_plain_pop() {
         let engine = Engine::new(1, 4);
         let log = Arc::new(Log::default());

@@ -723,6 +723,11 @@ fn sort_generic(
     };
     let list = store_items(reader, chosen, &options.gets)?;
     let stored = list.len();
+    if matches!(value, Some(Value::Set(_))) {
+        // A set's order is the server's own, so BY ties may fall differently on replay: the
+        // log gets the list itself (Redis propagates SORT as sent and lives with that).
+        propagate_stored(ctx, destination, &list);
+    }
     let (db, now) = (ctx.db(), ctx.now);
     if missing {
         // Its shard is held for writing with STORE: a key found expired is deleted, as Redis's
@@ -740,6 +745,21 @@ fn sort_generic(
     }
     reply.count(stored);
     Ok(())
+}
+
+/// Records SORT ... STORE's effect as the list it stored: DEL of the destination, then
+/// RPUSHes of the elements in order (in runs, so no one command of the log is huge).
+fn propagate_stored(ctx: &mut Ctx<'_, '_>, destination: &[u8], list: &ListValue) {
+    const RUN: usize = 1024;
+    ctx.propagate(|| crate::effect_args!("DEL", destination));
+    let elements: Vec<&[u8]> = list.iter().collect();
+    for run in elements.chunks(RUN) {
+        ctx.propagate(|| {
+            let mut args = crate::effect_args!("RPUSH", destination);
+            args.extend(run.iter().map(crate::effects::arg));
+            args
+        });
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
