@@ -60,6 +60,8 @@ struct Figures {
     saving_rps: [f64; 2],
     extra_bytes: f64,
     dataset_bytes: f64,
+    /// Background saves started during the latency runs (each as soon as the last ended).
+    saves: f64,
 }
 
 /// A blocking RESP connection, enough for these few commands.
@@ -319,6 +321,7 @@ fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
         figures.saving_rps[i] = sample.rps;
     }
     figures.extra_bytes = peak as f64;
+    figures.saves = f64::from(saves);
     println!(
         "{:<12} SAVE {:.3} s, {:.1} MB file, load {:.3} s, p99 SET {:.3}/{:.3} ms, GET {:.3}/{:.3} ms \
          idle/saving ({saves} BGSAVEs), peak extra {:.1} MB of a {:.1} MB dataset",
@@ -351,6 +354,7 @@ fn medians(rounds: &[Figures]) -> Figures {
         saving_rps: [m(|f| f.saving_rps[0]), m(|f| f.saving_rps[1])],
         extra_bytes: m(|f| f.extra_bytes),
         dataset_bytes: m(|f| f.dataset_bytes),
+        saves: m(|f| f.saves),
     }
 }
 
@@ -442,6 +446,12 @@ fn render(kv: &Figures, redis: &Figures, fsync: &[[(f64, f64); 2]]) -> String {
             kv.saving_rps[i] / redis.saving_rps[i],
         );
     }
+    out += &row(
+        "BGSAVEs started during those runs, back to back",
+        format!("{:.0}", kv.saves),
+        format!("{:.0}", redis.saves),
+        kv.saves / redis.saves.max(1.0),
+    );
     out += &row(
         "peak extra memory while saving (MB)",
         format!("{:.1}", kv.extra_bytes / 1e6),

@@ -129,6 +129,9 @@ struct ShardCounters {
     /// Changes made to the shard's keys, for Redis's count of changes since the last save
     /// (`rdb_changes_since_last_save`, and the `save` points).
     changes: AtomicU64,
+    /// Commands waiting for the shard's exclusive lock (counted only when they had to wait):
+    /// a snapshot's walk lets them in between its runs (the lock itself favours readers).
+    writers_waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl ShardCounters {
@@ -242,7 +245,10 @@ impl Keyspace {
             .map(|&(db, shard)| {
                 let lock = &self.dbs[db].map.shards()[shard];
                 let guard = if plan.write {
-                    Guard::Write(lock.write())
+                    Guard::Write(
+                        lock.try_write()
+                            .unwrap_or_else(|| self.wait_to_write(db, shard)),
+                    )
                 } else {
                     Guard::Read(lock.read())
                 };
@@ -265,6 +271,25 @@ impl Keyspace {
             effects: Vec::new(),
             served: Vec::new(),
         }
+    }
+
+    /// Takes `(db, shard)`'s exclusive lock when it is not free at once, counted as waiting
+    /// meanwhile (see [`ShardCounters::writers_waiting`]).
+    #[cold]
+    fn wait_to_write(&self, db: usize, shard: usize) -> RwLockWriteGuard<'_, ShardMap> {
+        let waiting = &self.dbs[db].counters[shard].writers_waiting;
+        waiting.fetch_add(1, Ordering::SeqCst);
+        let guard = self.dbs[db].map.shards()[shard].write();
+        waiting.fetch_sub(1, Ordering::SeqCst);
+        guard
+    }
+
+    /// Whether commands wait for `(db, shard)`'s exclusive lock.
+    pub(super) fn writers_waiting(&self, db: usize, shard: usize) -> bool {
+        self.dbs[db].counters[shard]
+            .writers_waiting
+            .load(Ordering::SeqCst)
+            > 0
     }
 
     /// Records the deletion of `key` the server made on its own (expiry, eviction) as a DEL.

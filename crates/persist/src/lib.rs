@@ -86,6 +86,9 @@ struct FileSink<W: Write> {
     /// Keys writers hand over one at a time, gathered into pieces per thread (a thread picks
     /// its slot by a number of its own), so a key costs its encoding, not an append.
     slots: Box<[Mutex<Option<Piece>>]>,
+    /// The walk's keys, gathered across its runs (many short runs per shard would otherwise
+    /// each make a small piece, which compresses worse).
+    walked: Mutex<Option<Piece>>,
     /// Set with `SinkState::Failed`, so the threads handing shards over stop encoding.
     failed: AtomicBool,
     /// The snapshot's instant (Unix ms): keys expired by then are left out.
@@ -107,6 +110,7 @@ impl<W: Write> FileSink<W> {
         FileSink {
             state: Mutex::new(SinkState::Writing(writer)),
             slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
+            walked: Mutex::new(None),
             failed: AtomicBool::new(false),
             instant: kv_engine::now_ms(),
             options,
@@ -127,7 +131,7 @@ impl<W: Write> FileSink<W> {
 
     /// Appends what the slots still hold: once every key has been handed over.
     fn drain_slots(&self) {
-        for slot in self.slots.iter() {
+        for slot in self.slots.iter().chain(std::iter::once(&self.walked)) {
             let piece = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
             if let Some(mut piece) = piece {
                 self.append(&mut piece);
@@ -196,8 +200,28 @@ impl<W: Write + Send> ShardSink for FileSink<W> {
         if self.failed.load(Ordering::Relaxed) || self.left_out(entry) {
             return;
         }
-        let mut slot = self.slot();
-        let piece = match &mut *slot {
+        self.gather(&mut self.slot(), db, &mut std::iter::once((key, entry)));
+    }
+
+    fn save_run(&self, db: usize, keys: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+        if self.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut walked = self.walked.lock().unwrap_or_else(PoisonError::into_inner);
+        self.gather(&mut walked, db, keys);
+    }
+}
+
+impl<W: Write> FileSink<W> {
+    /// Adds `keys` (of `db`) to the piece gathering in `slot`, appending it whenever it fills
+    /// or the database changes.
+    fn gather(
+        &self,
+        slot: &mut Option<Piece>,
+        db: usize,
+        keys: &mut dyn Iterator<Item = (&[u8], &Entry)>,
+    ) {
+        let piece = match slot {
             Some(piece) => piece,
             None => match Piece::new(db) {
                 Ok(piece) => slot.insert(piece),
@@ -210,11 +234,16 @@ impl<W: Write + Send> ShardSink for FileSink<W> {
                 return self.fail(error);
             }
         }
-        if let Err(error) = piece.key(key, entry) {
-            return self.fail(error);
-        }
-        if piece.len() >= PIECE_BYTES {
-            self.append(piece);
+        for (key, entry) in keys {
+            if self.left_out(entry) {
+                continue;
+            }
+            if let Err(error) = piece.key(key, entry) {
+                return self.fail(error);
+            }
+            if piece.len() >= PIECE_BYTES {
+                self.append(piece);
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Point-in-time snapshots taken while clients keep reading and writing.
 //!
 //! A snapshot is the dataset as of one instant, its *epoch*. [`Keyspace::snapshot`] starts a
-//! new epoch, then walks every shard under its shared lock and hands each key to a
+//! new epoch, then walks every shard under its shared lock (taken for a run of keys at a time,
+//! so writers to the shard wait for one run, not the whole shard) and hands each key to a
 //! [`ShardSink`]. Writers keep writing meanwhile; what keeps the walk at the instant is
 //! copy-on-write per key:
 //!
@@ -56,6 +57,13 @@ pub trait ShardSink: Send + Sync {
     /// often, from many threads, under the key's shard lock). By default a one-key shard.
     fn save_key(&self, db: usize, key: &[u8], entry: &Entry) {
         self.save_shard(db, &mut std::iter::once((key, entry)));
+    }
+
+    /// Takes a run of keys of database `db` from the snapshot's own walk (one thread, many
+    /// calls per shard, under the shard's shared lock): a sink may gather them across calls.
+    /// By default, [`ShardSink::save_shard`].
+    fn save_run(&self, db: usize, keys: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+        self.save_shard(db, keys);
     }
 }
 
@@ -121,10 +129,27 @@ impl Keyspace {
                 if saved.load(Ordering::Acquire) >= epoch {
                     continue;
                 }
-                let map = d.map.shards()[shard].read();
-                if saved.load(Ordering::Relaxed) < epoch {
-                    hand_over(&*sink, db, &map, epoch);
-                    saved.store(epoch, Ordering::Release);
+                // In runs, releasing the lock between them: a writer waiting for the shard
+                // gets in after one run, not after the whole shard. Per-key marks make that
+                // safe: a writer meeting an unmarked entry hands it over itself, and each run
+                // skips the entries already marked.
+                loop {
+                    let map = d.map.shards()[shard].read();
+                    if saved.load(Ordering::Relaxed) >= epoch {
+                        break;
+                    }
+                    if hand_over_run(&*sink, db, &map, epoch, WALK_RUN) {
+                        saved.store(epoch, Ordering::Release);
+                        break;
+                    }
+                    drop(map);
+                    // The lock lets a reader in whenever no writer holds it, so the walk
+                    // would take it straight back: wait (a bounded while) for the writers
+                    // the run held up to get in first.
+                    let until = std::time::Instant::now() + WRITERS_FIRST;
+                    while self.writers_waiting(db, shard) && std::time::Instant::now() < until {
+                        std::thread::yield_now();
+                    }
                 }
             }
         }
@@ -183,6 +208,36 @@ impl Keyspace {
 /// it is for the next snapshot to take (if not).
 pub(super) fn mark_new(entry: &mut Entry, epoch: u64) {
     entry.with_snapshot_mark(mark_of(epoch));
+}
+
+/// How many keys the walk hands over per acquisition of a shard's lock.
+const WALK_RUN: usize = 512;
+
+/// How long, at most, the walk gives way between runs to writers waiting for the shard.
+const WRITERS_FIRST: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Hands `sink` up to `run` entries of `map` (shard of `db`) that epoch `epoch`'s snapshot
+/// lacks, marking them; whether that was the last of them.
+fn hand_over_run(sink: &dyn ShardSink, db: usize, map: &ShardMap, epoch: u64, run: usize) -> bool {
+    let mark = mark_of(epoch);
+    let mut lacking = map
+        .keys()
+        .map(|node| (node.0.key.as_bytes(), &node.0.entry))
+        .filter(|(_, entry)| entry.snapshot_mark() != mark);
+    let taken = std::cell::Cell::new(0);
+    let mut some = std::iter::from_fn(|| {
+        if taken.get() == run {
+            return None;
+        }
+        let next = lacking.next()?;
+        next.1.set_snapshot_mark(mark);
+        taken.set(taken.get() + 1);
+        Some(next)
+    });
+    sink.save_run(db, &mut some);
+    // A sink that failed stops reading; the marks must still be set for the next snapshot.
+    some.for_each(drop);
+    taken.get() < run
 }
 
 /// Hands `sink` the entries of `map` (shard of `db`) that epoch `epoch`'s snapshot lacks, and
@@ -310,6 +365,85 @@ mod tests {
         assert_eq!(got, expected);
         // The writes happened all the same.
         assert!(run(&engine, "KEYS new*").len() > 10);
+    }
+
+    /// A sink that, on its first run of keys, starts a thread writing to the very shard
+    /// being walked (changing, deleting and adding keys in three big commands), and keeps
+    /// the shard's lock until the writer waits for it.
+    struct WriteBetweenRuns {
+        engine: Arc<Engine>,
+        inner: Collect,
+        writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+        handed_by_writers: AtomicU64,
+    }
+
+    impl ShardSink for WriteBetweenRuns {
+        fn save_shard(&self, db: usize, keys: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+            self.inner.save_shard(db, keys);
+            let mut writer = self.writer.lock();
+            if writer.is_some() {
+                return;
+            }
+            let engine = Arc::clone(&self.engine);
+            *writer = Some(std::thread::spawn(move || {
+                let list = |prefix: &str, value: &str| {
+                    (0..3000)
+                        .map(|i| format!("{prefix}{i} {value}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                run(&engine, &format!("MSET {}", list("k", "changed")));
+                run(
+                    &engine,
+                    &format!("DEL {}", list("d", "").replace("  ", " ")),
+                );
+                run(&engine, &format!("MSET {}", list("new", "x")));
+            }));
+            // Keep the shard until the writer waits for it.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !self.engine.keyspace.writers_waiting(0, 0) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the writer never came"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+
+        fn save_key(&self, db: usize, key: &[u8], entry: &Entry) {
+            self.handed_by_writers.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .save_shard(db, &mut std::iter::once((key, entry)));
+        }
+    }
+
+    #[test]
+    fn writes_to_the_shard_between_runs_of_its_walk_stay_out() {
+        let engine = Arc::new(Engine::new(1, 1));
+        let mut expected = Vec::new();
+        for i in 0..3000 {
+            run(&engine, &format!("SET k{i} v{i}"));
+            run(&engine, &format!("SET d{i} gone-later"));
+            expected.push((0, format!("k{i}").into_bytes(), encoded(&format!("v{i}"))));
+            expected.push((0, format!("d{i}").into_bytes(), encoded("gone-later")));
+        }
+        let sink = Arc::new(WriteBetweenRuns {
+            engine: Arc::clone(&engine),
+            inner: Collect::default(),
+            writer: Mutex::new(None),
+            handed_by_writers: AtomicU64::new(0),
+        });
+        engine.keyspace.snapshot(sink.clone()).unwrap();
+        let writer = sink.writer.lock().take().unwrap();
+        writer.join().unwrap();
+        // The writer got in between runs and handed over what it changed first.
+        assert!(sink.handed_by_writers.load(Ordering::Relaxed) > 0);
+        let mut got = sink.inner.keys.lock().clone();
+        got.sort();
+        expected.sort();
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "the snapshot is not the instant's data");
+        assert_eq!(run(&engine, "DBSIZE"), b":6000\r\n");
     }
 
     /// Snapshots `engine` with a plain collecting sink; its keys, sorted.
