@@ -12,7 +12,7 @@
 //! a configuration that asks for them fails loudly instead of being silently ignored.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -306,12 +306,23 @@ pub static PARAMS: &[Param] = &[
 ];
 
 /// `dir`: must be an existing directory.
+/// `dir`: an existing directory, kept as its absolute path, as Redis (which changes into it
+/// and reports `getcwd`) shows it; relative paths are relative to the current directory.
 fn directory(value: &str) -> Result<String, String> {
-    if value.is_empty() || Path::new(value).is_dir() {
-        Ok(value.to_string())
-    } else {
-        Err(format!("No such file or directory: {value}"))
+    let resolved = std::fs::canonicalize(value).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
+        _ => {
+            let text = e.to_string();
+            text.split(" (os error")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        }
+    })?;
+    if !resolved.is_dir() {
+        return Err("Not a directory".to_string());
     }
+    Ok(resolved.to_string_lossy().into_owned())
 }
 
 /// `save`: `<seconds> <changes>` pairs, or nothing (no automatic snapshots).
@@ -761,6 +772,11 @@ impl Config {
                 .check(&values.join(" "), &config.get(param.name))
                 .map_err(|m| ConfigError::Args(format!("--{name}: {m}")))?;
             config.values.write().insert(param.name, value);
+        }
+        if config.get("dir").is_empty() {
+            // Where the server was started, as an absolute path (CONFIG GET dir).
+            let here = directory(".").map_err(|m| ConfigError::Args(format!("dir: {m}")))?;
+            config.values.write().insert("dir", here);
         }
         config.refresh_hot();
         Ok(config)

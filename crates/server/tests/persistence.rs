@@ -1379,6 +1379,12 @@ fn replies_are_redis_byte_for_byte() {
         &["CONFIG", "SET", "dbfilename", "a/b"],
         &["CONFIG", "SET", "dbfilename", "other.db"],
         &["CONFIG", "GET", "dbfilename"],
+        &["CONFIG", "SET", "dir", "/nonexistent-kv-dir"],
+        &["CONFIG", "SET", "dir", "/etc/passwd"],
+        &["CONFIG", "SET", "dir", ""],
+        // Kept (and shown) as the absolute path it names.
+        &["CONFIG", "SET", "dir", "/tmp/../tmp/"],
+        &["CONFIG", "GET", "dir"],
     ];
     let mut replies = Vec::new();
     for server in [&redis, &kv] {
@@ -1387,6 +1393,19 @@ fn replies_are_redis_byte_for_byte() {
         replies.push(seen);
     }
     assert_eq!(replies[1], replies[0]);
+}
+
+/// Without `dir`, CONFIG GET dir shows where the server started, as an absolute path.
+#[test]
+fn dir_defaults_to_the_directory_the_server_started_in() {
+    let server = Server::kv(&[]);
+    let reply = Raw::connect(server.port).call(&["CONFIG", "GET", "dir"]);
+    let here = std::fs::canonicalize(".").unwrap();
+    let expected = Resp::Array(Some(vec![
+        Resp::Bulk(Some(b"dir".to_vec())),
+        Resp::Bulk(Some(here.to_str().unwrap().as_bytes().to_vec())),
+    ]));
+    assert_eq!(reply, expected);
 }
 
 /// With the protected settings allowed, CONFIG SET dir and dbfilename move where SAVE writes.
