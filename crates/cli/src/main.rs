@@ -1,204 +1,139 @@
-//! `kv-cli`: a command-line client for kv and any Redis-compatible server.
+//! `kv-cli`: a command-line client for kv and any Redis-compatible server, which behaves as
+//! redis-cli 7.0 does: same options, same messages, same output byte for byte, same exit
+//! status.
 //!
-//! Today: redis-cli's one-shot mode (`kv-cli -p 6380 SET a b`) and reading commands from
-//! standard input, one per line, with redis-cli's quoting. Replies print as redis-cli prints
-//! them: human-readable on a terminal, raw when the output is piped.
+//! Today it runs one command from the command line (`kv-cli -p 6380 SET a b`, with `-r`,
+//! `-i`, `-x`), or commands read from standard input, one per line, when none is given.
+//!
+//! Code map:
+//! - [`options`] — the command line (`parseOptions`); [`uri`] — `-u redis://...`;
+//!   [`cnum`] — C's number conversions the options are read with.
+//! - [`connection`] — a TCP or Unix socket connection; [`reply`] — replies as hiredis reads
+//!   them.
+//! - [`session`] — the connection's state, the AUTH/SELECT/HELLO handshake and running a
+//!   command as redis-cli does (repeat, interval, MONITOR, SUBSCRIBE, pushes, `-e`).
+//! - [`format`] — replies printed in each output mode (terminal, raw, CSV, JSON).
+//! - [`modes`] — one module per way of running (one-shot, lines from standard input).
+//! - [`password`] — `--askpass`.
+//!
+//! The binary's edge is here: it resolves what depends on the terminal (raw output and no
+//! pushes when stdout is not one, `FAKETTY` to pretend it is), the `REDISCLI_AUTH`
+//! environment variable, and turns errors into redis-cli's exit statuses.
 
+mod cnum;
+mod connection;
 mod format;
+mod modes;
+mod options;
+mod password;
+mod reply;
+mod session;
+mod uri;
 
-use std::io::{BufRead, IsTerminal, Read, Write};
-use std::net::TcpStream;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
-use bytes::BytesMut;
-use kv_resp::{encode, Frame, FrameDecoder, Protocol};
+use anyhow::Result;
 
-/// Options from the command line, named as redis-cli names them.
-#[derive(Debug)]
-struct Options {
-    host: String,
-    port: u16,
-    password: Option<String>,
-    db: i64,
-    resp3: bool,
-    raw: Option<bool>,
-    command: Vec<String>,
-}
-
-fn parse_options(args: &[String]) -> Result<Options> {
-    let mut options = Options {
-        host: "127.0.0.1".into(),
-        port: 6379,
-        password: None,
-        db: 0,
-        resp3: false,
-        raw: None,
-        command: Vec::new(),
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let value = |i: usize| {
-            args.get(i + 1)
-                .cloned()
-                .with_context(|| format!("{} needs a value", args[i]))
-        };
-        match args[i].as_str() {
-            "-h" => options.host = value(i)?,
-            "-p" => options.port = value(i)?.parse().context("invalid port")?,
-            "-a" | "--pass" => options.password = Some(value(i)?),
-            "-n" => options.db = value(i)?.parse().context("invalid database number")?,
-            "-2" => {
-                options.resp3 = false;
-                i += 1;
-                continue;
-            }
-            "-3" => {
-                options.resp3 = true;
-                i += 1;
-                continue;
-            }
-            "--raw" => {
-                options.raw = Some(true);
-                i += 1;
-                continue;
-            }
-            "--no-raw" => {
-                options.raw = Some(false);
-                i += 1;
-                continue;
-            }
-            "--help" => {
-                println!("Usage: kv-cli [-h host] [-p port] [-a password] [-n db] [-2|-3] [--raw|--no-raw] [cmd [arg ...]]");
-                std::process::exit(0);
-            }
-            other if other.starts_with('-') && options.command.is_empty() => {
-                bail!("unrecognized option '{other}'")
-            }
-            _ => {
-                options.command = args[i..].to_vec();
-                break;
-            }
-        }
-        i += 2;
-    }
-    Ok(options)
-}
-
-/// A connection that sends commands and reads whole reply frames.
-struct Client {
-    stream: TcpStream,
-    decoder: FrameDecoder,
-    buf: BytesMut,
-}
-
-impl Client {
-    fn connect(options: &Options) -> Result<Client> {
-        let stream =
-            TcpStream::connect((options.host.as_str(), options.port)).with_context(|| {
-                format!(
-                    "Could not connect to kv at {}:{}",
-                    options.host, options.port
-                )
-            })?;
-        let mut client = Client {
-            stream,
-            decoder: FrameDecoder::default(),
-            buf: BytesMut::with_capacity(16 * 1024),
-        };
-        if let Some(password) = &options.password {
-            client.expect_ok(&["AUTH".into(), password.clone()])?;
-        }
-        if options.resp3 {
-            let reply = client.call(&["HELLO".into(), "3".into()])?;
-            if reply.is_error() {
-                bail!("HELLO 3 failed: {}", format::raw(&reply));
-            }
-        }
-        if options.db != 0 {
-            client.expect_ok(&["SELECT".into(), options.db.to_string()])?;
-        }
-        Ok(client)
-    }
-
-    fn expect_ok(&mut self, command: &[String]) -> Result<()> {
-        let reply = self.call(command)?;
-        if reply.is_error() {
-            bail!("{}", format::raw(&reply));
-        }
-        Ok(())
-    }
-
-    fn call(&mut self, command: &[String]) -> Result<Frame> {
-        let mut out = BytesMut::new();
-        encode::encode(
-            &Frame::command(command.iter().map(|a| a.clone().into_bytes())),
-            Protocol::Resp2,
-            &mut out,
-        );
-        self.stream.write_all(&out)?;
-        self.read()
-    }
-
-    fn read(&mut self) -> Result<Frame> {
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            if let Some(frame) = self.decoder.decode(&mut self.buf)? {
-                return Ok(frame);
-            }
-            let n = self.stream.read(&mut chunk)?;
-            if n == 0 {
-                bail!("Server closed the connection");
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
+use crate::format::{Formatter, OutputMode};
+use crate::modes::oneshot::Arguments;
+use crate::options::Action;
+use crate::session::{Fatal, Session};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<Vec<u8>> = std::env::args_os()
+        .skip(1)
+        .map(OsStringExt::into_vec)
+        .collect();
     match run(&args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("{e:#}");
-            ExitCode::FAILURE
-        }
+        Ok(status) => ExitCode::from(status),
+        Err(e) => ExitCode::from(report(&e)),
     }
 }
 
-fn run(args: &[String]) -> Result<ExitCode> {
-    let options = parse_options(args)?;
-    let raw = options.raw.unwrap_or(!std::io::stdout().is_terminal());
-    let mut client = Client::connect(&options)?;
-    let mut stdout = std::io::stdout().lock();
-    let run_one = |client: &mut Client, command: &[String], stdout: &mut dyn Write| -> Result<()> {
-        let reply = client.call(command)?;
-        let text = if raw {
-            format::raw(&reply)
-        } else {
-            format::tty(&reply)
-        };
-        writeln!(stdout, "{text}")?;
-        Ok(())
-    };
-    if !options.command.is_empty() {
-        run_one(&mut client, &options.command, &mut stdout)?;
-    } else {
-        for line in std::io::stdin().lock().lines() {
-            let line = line?;
-            let words =
-                kv_resp::split_inline(line.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
-            if words.is_empty() {
-                continue;
-            }
-            let command: Vec<String> = words
-                .iter()
-                .map(|w| String::from_utf8_lossy(w).into_owned())
-                .collect();
-            run_one(&mut client, &command, &mut stdout)?;
+/// Prints why the run ended early and gives its exit status: redis-cli's message and 1, or
+/// 141 without a word when stdout was closed under us (redis-cli dies of SIGPIPE there, which
+/// a shell reports as 141).
+fn report(e: &anyhow::Error) -> u8 {
+    if let Some(Fatal(message)) = e.downcast_ref::<Fatal>() {
+        if !message.is_empty() {
+            let mut line = message.clone();
+            line.push(b'\n');
+            let _ = io::stderr().write_all(&line);
+        }
+        return 1;
+    }
+    if let Some(io_error) = e.downcast_ref::<io::Error>() {
+        if io_error.kind() == io::ErrorKind::BrokenPipe {
+            return 141;
         }
     }
-    // Like redis-cli 7.0: an error reply is still a successful run; only failing to talk to
-    // the server is not.
-    Ok(ExitCode::SUCCESS)
+    eprintln!("kv-cli: {e:#}");
+    1
+}
+
+/// Reads the command line and runs what it asks for; returns the exit status.
+fn run(args: &[Vec<u8>]) -> Result<u8> {
+    let parsed = options::parse(args);
+    for warning in &parsed.warnings {
+        eprintln!("{warning}");
+    }
+    let (mut options, command) = match parsed.action {
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(1);
+        }
+        Ok(Action::Help) => {
+            print!("{}", options::usage());
+            return Ok(0);
+        }
+        Ok(Action::Version) => {
+            println!("kv-cli {}", env!("CARGO_PKG_VERSION"));
+            return Ok(0);
+        }
+        Ok(Action::Run { options, command }) => (*options, command),
+    };
+
+    let stdout_is_terminal = io::stdout().is_terminal() || std::env::var_os("FAKETTY").is_some();
+    let stdin_is_terminal = io::stdin().is_terminal();
+    let mut stdin = io::stdin().lock();
+    if options.password.is_none() {
+        options.password = std::env::var_os("REDISCLI_AUTH").map(OsStringExt::into_vec);
+    }
+    if options.askpass {
+        options.password = password::ask(&mut stdin, stdin_is_terminal)?;
+    }
+
+    let mode = options.output.unwrap_or(if stdout_is_terminal {
+        OutputMode::Standard
+    } else {
+        OutputMode::Raw
+    });
+    let formatter = Formatter {
+        bulk_delimiter: options.bulk_delimiter.clone(),
+        reply_delimiter: options.reply_delimiter.clone(),
+        ..Formatter::new(mode)
+    };
+    let show_pushes = options.show_pushes.unwrap_or(stdout_is_terminal);
+    let from_stdin = command.is_empty();
+    let arguments = Arguments {
+        command,
+        quoted: options.quoted_input,
+        stdin_last: options.stdin_last_arg,
+        stdin_tag: options.stdin_tag.clone(),
+        repeat: options.repeat,
+    };
+    // The session flushes after each reply; between those, output is buffered.
+    let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut session = Session::new(options, formatter, show_pushes, from_stdin, stdout);
+
+    if from_stdin {
+        session.connect(false, false)?;
+        modes::lines::run(&mut session, &mut stdin, stdin_is_terminal)
+    } else {
+        // A failure to connect is reported once, when the command is about to run.
+        session.connect(false, true)?;
+        modes::oneshot::run(&mut session, &arguments, &mut stdin)
+    }
 }

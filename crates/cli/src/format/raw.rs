@@ -1,0 +1,129 @@
+//! Values as they are, the form redis-cli prints when stdout is not a terminal
+//! (`cliFormatReplyRaw`).
+
+use super::{c_str, Formatted};
+use crate::format::UnknownReplyType;
+use crate::reply::Reply;
+
+/// `reply` in raw form, aggregates' elements separated by `delimiter` (`-d`); without the
+/// delimiter that follows each reply (`-D`), which the caller adds.
+pub fn raw(reply: &Reply, delimiter: &[u8]) -> Formatted {
+    let mut out = Vec::new();
+    format(reply, delimiter, &mut out)?;
+    Ok(out)
+}
+
+fn format(reply: &Reply, delimiter: &[u8], out: &mut Vec<u8>) -> Result<(), UnknownReplyType> {
+    match reply {
+        Reply::Nil => {}
+        // redis-cli ends an error with a newline of its own.
+        Reply::Error(text) => {
+            out.extend_from_slice(text);
+            out.push(b'\n');
+        }
+        Reply::Status(text) | Reply::String(text) | Reply::Verbatim { text, .. } => {
+            out.extend_from_slice(text)
+        }
+        Reply::Bool(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
+        Reply::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Reply::Double(text) => out.extend_from_slice(c_str(text)),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(delimiter);
+                }
+                format(item, delimiter, out)?;
+            }
+        }
+        Reply::Map(pairs) => {
+            for (i, (key, value)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(delimiter);
+                }
+                format(key, delimiter, out)?;
+                out.push(b' ');
+                format(value, delimiter, out)?;
+            }
+        }
+        Reply::BigNumber(_) => return Err(UnknownReplyType(reply.type_number())),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> Reply {
+        Reply::String(text.as_bytes().to_vec())
+    }
+
+    fn show(reply: &Reply) -> String {
+        String::from_utf8(raw(reply, b"\n").unwrap()).unwrap()
+    }
+
+    // Expected texts: redis-cli 7.0.15 --raw, without the final "\n" it adds per reply.
+
+    #[test]
+    fn scalars() {
+        assert_eq!(show(&Reply::Status(b"OK".to_vec())), "OK");
+        assert_eq!(
+            show(&Reply::Error(b"ERR unknown command".to_vec())),
+            "ERR unknown command\n"
+        );
+        assert_eq!(show(&Reply::Integer(-3)), "-3");
+        assert_eq!(show(&s("Hello World")), "Hello World");
+        assert_eq!(show(&Reply::Nil), "");
+        assert_eq!(show(&Reply::Double(b"3.141".to_vec())), "3.141");
+        assert_eq!(show(&Reply::Bool(true)), "(true)");
+        assert_eq!(show(&Reply::Bool(false)), "(false)");
+        assert_eq!(
+            show(&Reply::Verbatim {
+                format: *b"txt",
+                text: b"This is a verbatim\nstring".to_vec()
+            }),
+            "This is a verbatim\nstring"
+        );
+        // Binary-safe: bytes are written as they are.
+        assert_eq!(
+            raw(&Reply::String(b"\xff\0\r\n".to_vec()), b"\n").unwrap(),
+            b"\xff\0\r\n"
+        );
+    }
+
+    #[test]
+    fn aggregates() {
+        assert_eq!(show(&Reply::Array(vec![s("a"), s("b"), s("c")])), "a\nb\nc");
+        assert_eq!(show(&Reply::Set(vec![Reply::Integer(0)])), "0");
+        assert_eq!(
+            show(&Reply::Push(vec![s("invalidate"), s("a")])),
+            "invalidate\na"
+        );
+        assert_eq!(show(&Reply::Array(vec![])), "");
+        // DEBUG PROTOCOL map under RESP3: key, space, value.
+        assert_eq!(
+            show(&Reply::Map(vec![
+                (Reply::Integer(0), Reply::Bool(false)),
+                (Reply::Integer(1), Reply::Bool(true)),
+            ])),
+            "0 (false)\n1 (true)"
+        );
+        // EVAL "return {1,{2,{}},'x',{err='bad'}}" 0
+        assert_eq!(
+            show(&Reply::Array(vec![
+                Reply::Integer(1),
+                Reply::Array(vec![Reply::Integer(2), Reply::Array(vec![])]),
+                s("x"),
+                Reply::Error(b"bad".to_vec()),
+            ])),
+            "1\n2\n\nx\nbad\n"
+        );
+    }
+
+    #[test]
+    fn delimiter() {
+        let reply = Reply::Array(vec![s("a"), Reply::Array(vec![s("b"), s("c")])]);
+        assert_eq!(raw(&reply, b",").unwrap(), b"a,b,c");
+        assert_eq!(raw(&reply, b"").unwrap(), b"abc");
+    }
+}
