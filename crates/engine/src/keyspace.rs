@@ -47,7 +47,7 @@ use crate::notify::{EventClass, KeyEvents};
 use crate::{CommandError, CompactBytes, Entry, Value};
 
 mod snapshot;
-pub use snapshot::{ShardSink, SnapshotBusy};
+pub use snapshot::{ShardSink, SnapshotBusy, SnapshotProgress};
 
 /// The hasher of every database: one seed shared by all, so shard indexes agree across them.
 type KeyHasher = foldhash::fast::RandomState;

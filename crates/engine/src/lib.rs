@@ -80,7 +80,9 @@ pub use blocking::{Blocking, Cancel, Waiter, Waker};
 pub use command::{CommandSpec, Flags, Group, Handler, Locks};
 pub use compact::CompactBytes;
 pub use error::{CommandError, CommandResult};
-pub use keyspace::{Keyspace, LockPlan, Locked, ShardList, ShardSink, SnapshotBusy};
+pub use keyspace::{
+    Keyspace, LockPlan, Locked, ShardList, ShardSink, SnapshotBusy, SnapshotProgress,
+};
 pub use kv_resp::Protocol;
 pub use multi::WatchList;
 pub use notify::EventClass;

@@ -18,7 +18,7 @@ pub mod snapshot;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use kv_engine::{CommandError, Engine, EngineConfig, Entry, LockPlan, Locked, ShardSink};
@@ -36,6 +36,9 @@ pub struct SaveStats {
     pub keys: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// The most bytes of encoded keys held at once before being written: the save's extra
+    /// memory (Redis's `rdb_last_cow_size`, for a save that copies no pages).
+    pub peak_held: u64,
 }
 
 /// Writes every database of `engine` to `out` as one snapshot of this instant, while other
@@ -71,8 +74,16 @@ pub fn save_from<W: Write + Send + 'static>(
         SinkState::Writing(writer) => {
             let bytes = writer.written();
             let (out, keys) = writer.finish()?;
+            let peak_held = sink.held_bytes().1;
             // The end record and trailer: a few bytes more than `written` said.
-            Ok((out, SaveStats { keys, bytes }))
+            Ok((
+                out,
+                SaveStats {
+                    keys,
+                    bytes,
+                    peak_held,
+                },
+            ))
         }
         SinkState::Failed(error) => Err(error),
         SinkState::Finished => Err(SnapshotError::Busy),
@@ -89,6 +100,10 @@ struct FileSink<W: Write> {
     /// The walk's keys, gathered across its runs (many short runs per shard would otherwise
     /// each make a small piece, which compresses worse).
     walked: Mutex<Option<Piece>>,
+    /// Bytes of keys encoded and not yet appended (the snapshot's extra memory, INFO's
+    /// `current_cow_size`), and the most there have been.
+    held: AtomicI64,
+    peak: AtomicU64,
     /// Set with `SinkState::Failed`, so the threads handing shards over stop encoding.
     failed: AtomicBool,
     /// The snapshot's instant (Unix ms): keys expired by then are left out.
@@ -111,6 +126,8 @@ impl<W: Write> FileSink<W> {
             state: Mutex::new(SinkState::Writing(writer)),
             slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
             walked: Mutex::new(None),
+            held: AtomicI64::new(0),
+            peak: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             instant: kv_engine::now_ms(),
             options,
@@ -157,8 +174,20 @@ impl<W: Write> FileSink<W> {
         }
     }
 
+    /// Adds one key to `piece`, counting the bytes it holds until appended.
+    fn add(&self, piece: &mut Piece, key: &[u8], entry: &Entry) -> Result<(), SnapshotError> {
+        let before = piece.keys_len();
+        piece.key(key, entry)?;
+        let added = (piece.keys_len() - before) as i64;
+        let now = self.held.fetch_add(added, Ordering::Relaxed) + added;
+        self.peak.fetch_max(now.max(0) as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Compresses `piece` on the calling thread, then appends it under the file's lock.
     fn append(&self, piece: &mut Piece) {
+        self.held
+            .fetch_sub(piece.keys_len() as i64, Ordering::Relaxed);
         if piece.is_empty() {
             return;
         }
@@ -186,7 +215,7 @@ impl<W: Write + Send> ShardSink for FileSink<W> {
             if self.left_out(entry) {
                 continue;
             }
-            if let Err(error) = piece.key(key, entry) {
+            if let Err(error) = self.add(&mut piece, key, entry) {
                 return self.fail(error);
             }
             if piece.len() >= PIECE_BYTES {
@@ -201,6 +230,11 @@ impl<W: Write + Send> ShardSink for FileSink<W> {
             return;
         }
         self.gather(&mut self.slot(), db, &mut std::iter::once((key, entry)));
+    }
+
+    fn held_bytes(&self) -> (u64, u64) {
+        let held = self.held.load(Ordering::Relaxed).max(0) as u64;
+        (held, self.peak.load(Ordering::Relaxed))
     }
 
     fn save_run(&self, db: usize, keys: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
@@ -238,7 +272,7 @@ impl<W: Write> FileSink<W> {
             if self.left_out(entry) {
                 continue;
             }
-            if let Err(error) = piece.key(key, entry) {
+            if let Err(error) = self.add(piece, key, entry) {
                 return self.fail(error);
             }
             if piece.len() >= PIECE_BYTES {
@@ -294,7 +328,14 @@ pub fn save_held_to_path(
         }
         let bytes = writer.written();
         let (out, keys) = writer.finish()?;
-        Ok((out, SaveStats { keys, bytes }))
+        Ok((
+            out,
+            SaveStats {
+                keys,
+                bytes,
+                peak_held: 0,
+            },
+        ))
     })
 }
 

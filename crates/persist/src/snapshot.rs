@@ -168,6 +168,8 @@ pub enum SnapshotError {
 pub struct Piece {
     db: u32,
     frames: Vec<u8>,
+    /// The length of the frames' leading database record.
+    header: usize,
     keys: u64,
     /// Reused for each value's encoding.
     value: Vec<u8>,
@@ -182,6 +184,7 @@ impl Piece {
         let mut piece = Piece {
             db,
             frames: Vec::new(),
+            header: 0,
             keys: 0,
             value: Vec::new(),
             block: Vec::new(),
@@ -210,6 +213,7 @@ impl Piece {
         let db = Record::<Bytes<'_>>::Db { index: self.db };
         // A `Db` record always encodes.
         let _ = frame(&mut self.frames, &db);
+        self.header = self.frames.len();
     }
 
     /// Adds one key with its entry.
@@ -231,6 +235,11 @@ impl Piece {
     /// Bytes of frames held.
     pub fn len(&self) -> usize {
         self.frames.len()
+    }
+
+    /// The length of its keys' records (its frames but the leading database record).
+    pub fn keys_len(&self) -> usize {
+        self.frames.len() - self.header
     }
 
     /// Whether the run holds no key.

@@ -139,6 +139,14 @@ pub struct Aof {
     last_rewrite_ok: AtomicBool,
     /// Rewrites done (`aof_rewrites`).
     rewrites: AtomicU64,
+    /// Failed rewrites since the last one that succeeded.
+    consecutive_failures: AtomicU64,
+    /// When the running rewrite began.
+    rewrite_started: Mutex<Option<Instant>>,
+    /// Seconds the last rewrite took, -1 before any.
+    last_rewrite_secs: std::sync::atomic::AtomicI64,
+    /// The extra memory the last rewrite's snapshot held at most (`aof_last_cow_size`).
+    last_cow_size: AtomicU64,
     /// The log's size after the last rewrite, for `auto-aof-rewrite-percentage`.
     base_size: AtomicU64,
     /// The log's size now (`aof_current_size`).
@@ -160,6 +168,10 @@ impl Default for Aof {
             write_failing: AtomicBool::new(false),
             last_rewrite_ok: AtomicBool::new(true),
             rewrites: AtomicU64::new(0),
+            consecutive_failures: AtomicU64::new(0),
+            rewrite_started: Mutex::new(None),
+            last_rewrite_secs: std::sync::atomic::AtomicI64::new(-1),
+            last_cow_size: AtomicU64::new(0),
             base_size: AtomicU64::new(0),
             size: AtomicU64::new(0),
         }
@@ -349,11 +361,10 @@ impl Aof {
         let _ = synced.wait_for(|&at| at >= position).await;
     }
 
-    /// INFO persistence's AOF fields.
+    /// INFO persistence's AOF fields, up to `aof_last_cow_size`.
     pub fn info(&self, field: &mut dyn FnMut(&str, String)) {
-        let on = self.is_on();
         let flag = |b: bool| if b { "ok" } else { "err" }.to_string();
-        field("aof_enabled", u8::from(on).to_string());
+        field("aof_enabled", u8::from(self.is_on()).to_string());
         field(
             "aof_rewrite_in_progress",
             u8::from(self.rewriting.load(Ordering::Relaxed)).to_string(),
@@ -363,6 +374,15 @@ impl Aof {
             u8::from(self.rewrite_scheduled()).to_string(),
         );
         field(
+            "aof_last_rewrite_time_sec",
+            self.last_rewrite_secs.load(Ordering::Relaxed).to_string(),
+        );
+        let current = match *self.rewrite_started.lock() {
+            Some(started) => started.elapsed().as_secs() as i64,
+            None => -1,
+        };
+        field("aof_current_rewrite_time_sec", current.to_string());
+        field(
             "aof_last_bgrewrite_status",
             flag(self.last_rewrite_ok.load(Ordering::Relaxed)),
         );
@@ -370,22 +390,45 @@ impl Aof {
             "aof_rewrites",
             self.rewrites.load(Ordering::Relaxed).to_string(),
         );
-        field("aof_last_write_status", flag(self.write_error().is_none()));
-        if on {
-            field(
-                "aof_current_size",
-                self.size.load(Ordering::Relaxed).to_string(),
-            );
-            field(
-                "aof_base_size",
-                self.base_size.load(Ordering::Relaxed).to_string(),
-            );
-            let pending = self
-                .recorded
+        field(
+            "aof_rewrites_consecutive_failures",
+            self.consecutive_failures
                 .load(Ordering::Relaxed)
-                .saturating_sub(*self.synced.borrow());
-            field("aof_buffer_length", pending.to_string());
+                .to_string(),
+        );
+        field("aof_last_write_status", flag(self.write_error().is_none()));
+        field(
+            "aof_last_cow_size",
+            self.last_cow_size.load(Ordering::Relaxed).to_string(),
+        );
+    }
+
+    /// INFO persistence's AOF sizes, shown while the log is on (after the module fields, as
+    /// in Redis).
+    pub fn info_sizes(&self, field: &mut dyn FnMut(&str, String)) {
+        if !self.is_on() {
+            return;
         }
+        field(
+            "aof_current_size",
+            self.size.load(Ordering::Relaxed).to_string(),
+        );
+        field(
+            "aof_base_size",
+            self.base_size.load(Ordering::Relaxed).to_string(),
+        );
+        field(
+            "aof_pending_rewrite",
+            u8::from(self.rewrite_scheduled()).to_string(),
+        );
+        let pending = self
+            .recorded
+            .load(Ordering::Relaxed)
+            .saturating_sub(*self.synced.borrow());
+        field("aof_buffer_length", pending.to_string());
+        // The writer thread syncs itself; no sync is ever queued or put off.
+        field("aof_pending_bio_fsync", "0".into());
+        field("aof_delayed_fsync", "0".into());
     }
 }
 
@@ -602,20 +645,31 @@ pub fn rewrite(shared: &Shared) -> Result<()> {
     if aof.rewriting.swap(true, Ordering::SeqCst) {
         anyhow::bail!("Background append only file rewriting already in progress");
     }
+    let started = Instant::now();
+    *aof.rewrite_started.lock() = Some(started);
     let result = rewrite_now(shared);
+    *aof.rewrite_started.lock() = None;
+    aof.last_rewrite_secs
+        .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
     aof.rewriting.store(false, Ordering::SeqCst);
     aof.last_rewrite_ok.store(result.is_ok(), Ordering::Relaxed);
     match &result {
-        Ok(()) => {
+        Ok(peak_held) => {
             aof.rewrites.fetch_add(1, Ordering::Relaxed);
+            aof.consecutive_failures.store(0, Ordering::Relaxed);
+            aof.last_cow_size.store(*peak_held, Ordering::Relaxed);
             tracing::info!("Background AOF rewrite finished successfully");
         }
-        Err(e) => tracing::warn!("Background AOF rewrite failed: {e:#}"),
+        Err(e) => {
+            aof.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("Background AOF rewrite failed: {e:#}");
+        }
     }
-    result
+    result.map(drop)
 }
 
-fn rewrite_now(shared: &Shared) -> Result<()> {
+/// The body of [`rewrite`]; the most bytes its snapshot held at once.
+fn rewrite_now(shared: &Shared) -> Result<u64> {
     let aof = &shared.aof;
     // 1. A new incremental file, named in the manifest before anything goes to it.
     let (dir, name, seq) = {
@@ -699,7 +753,7 @@ fn rewrite_now(shared: &Shared) -> Result<()> {
     }
     aof.base_size.store(saved.bytes, Ordering::Relaxed);
     aof.size.store(saved.bytes, Ordering::Relaxed);
-    Ok(())
+    Ok(saved.peak_held)
 }
 
 /// Replays the log in `dir` into the engine (at start, before clients may write): the base,

@@ -187,9 +187,6 @@ fn memory(conn: &Connection, out: &mut String) {
 
 fn persistence(conn: &Connection, out: &mut String) {
     crate::persistence::info(&conn.shared, &mut |name, value| field(out, name, value));
-    conn.shared
-        .aof
-        .info(&mut |name, value| field(out, name, value));
 }
 
 fn stats(conn: &Connection, out: &mut String) {

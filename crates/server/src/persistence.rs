@@ -58,6 +58,8 @@ pub struct Persistence {
     scheduled: AtomicBool,
     /// Successful saves (`rdb_saves`).
     saves: AtomicU64,
+    /// The extra memory the last background save held at most (`rdb_last_cow_size`).
+    last_cow_size: AtomicU64,
     /// The dataset is loading: commands without the `loading` flag get [`LOADING`].
     loading: AtomicBool,
     /// What the last load did: Unix seconds it started, bytes in the file, bytes read, keys
@@ -82,6 +84,7 @@ impl Persistence {
             last_attempt: AtomicU64::new(0),
             last_bgsave_secs: AtomicI64::new(-1),
             scheduled: AtomicBool::new(false),
+            last_cow_size: AtomicU64::new(0),
             saves: AtomicU64::new(0),
             loading: AtomicBool::new(false),
             load_started: AtomicU64::new(0),
@@ -189,6 +192,9 @@ fn save_now(shared: &Shared) -> Result<SaveStats, SnapshotError> {
     let ok = result.is_ok();
     match &result {
         Ok(stats) => {
+            if background {
+                p.last_cow_size.store(stats.peak_held, Ordering::Relaxed);
+            }
             p.changes_at_save.store(changes_before, Ordering::Relaxed);
             p.last_save.store(unix_now(), Ordering::Relaxed);
             p.saves.fetch_add(1, Ordering::Relaxed);
@@ -698,24 +704,21 @@ pub fn info(shared: &Shared, field: &mut dyn FnMut(&str, String)) {
     let loading = p.is_loading();
     field("loading", u8::from(loading).to_string());
     field("async_loading", "0".into());
-    if loading {
-        let started = p.load_started.load(Ordering::Relaxed);
-        let total = p.load_total.load(Ordering::Relaxed);
-        let read = p.load_read.load(Ordering::Relaxed);
-        let elapsed = unix_now().saturating_sub(started);
-        let eta = if read == 0 {
-            1
-        } else {
-            (total.saturating_sub(read) as f64 * elapsed as f64 / read as f64) as u64
-        };
-        field("loading_start_time", started.to_string());
-        field("loading_total_bytes", total.to_string());
-        field("loading_rdb_used_mem", crate::memory::used().to_string());
-        field("loading_loaded_bytes", read.to_string());
-        let percent = read as f64 * 100.0 / total.max(1) as f64;
-        field("loading_loaded_perc", format!("{percent:.2}"));
-        field("loading_eta_seconds", eta.to_string());
-    }
+    // kv forks nothing: its "copy-on-write" is the keys a save has encoded and not yet
+    // written, which writers add to when they change keys the save has not reached.
+    let progress = shared.engine.keyspace.snapshot_progress();
+    let current = progress.unwrap_or_default();
+    field("current_cow_peak", current.peak_bytes.to_string());
+    field("current_cow_size", current.held_bytes.to_string());
+    // Read live, so never stale.
+    field("current_cow_size_age", "0".into());
+    let percent = match progress {
+        Some(at) if at.total > 0 => at.handed as f64 * 100.0 / at.total as f64,
+        _ => 0.0,
+    };
+    field("current_fork_perc", format!("{percent:.2}"));
+    field("current_save_keys_processed", current.handed.to_string());
+    field("current_save_keys_total", current.total.to_string());
     let in_background = p.is_saving() && p.background.load(Ordering::Relaxed);
     field(
         "rdb_changes_since_last_save",
@@ -743,6 +746,10 @@ pub fn info(shared: &Shared, field: &mut dyn FnMut(&str, String)) {
     field("rdb_current_bgsave_time_sec", current.to_string());
     field("rdb_saves", p.saves.load(Ordering::Relaxed).to_string());
     field(
+        "rdb_last_cow_size",
+        p.last_cow_size.load(Ordering::Relaxed).to_string(),
+    );
+    field(
         "rdb_last_load_keys_expired",
         p.load_expired.load(Ordering::Relaxed).to_string(),
     );
@@ -750,6 +757,28 @@ pub fn info(shared: &Shared, field: &mut dyn FnMut(&str, String)) {
         "rdb_last_load_keys_loaded",
         p.load_keys.load(Ordering::Relaxed).to_string(),
     );
+    shared.aof.info(field);
+    field("module_fork_in_progress", "0".into());
+    field("module_fork_last_cow_size", "0".into());
+    shared.aof.info_sizes(field);
+    if loading {
+        let started = p.load_started.load(Ordering::Relaxed);
+        let total = p.load_total.load(Ordering::Relaxed);
+        let read = p.load_read.load(Ordering::Relaxed);
+        let elapsed = unix_now().saturating_sub(started);
+        let eta = if read == 0 {
+            1
+        } else {
+            (total.saturating_sub(read) as f64 * elapsed as f64 / read as f64) as u64
+        };
+        field("loading_start_time", started.to_string());
+        field("loading_total_bytes", total.to_string());
+        field("loading_rdb_used_mem", crate::memory::used().to_string());
+        field("loading_loaded_bytes", read.to_string());
+        let percent = read as f64 * 100.0 / total.max(1) as f64;
+        field("loading_loaded_perc", format!("{percent:.2}"));
+        field("loading_eta_seconds", eta.to_string());
+    }
 }
 
 /// `kv-server --check-snapshot FILE`: reads and checks the whole file (as redis-check-rdb

@@ -65,6 +65,27 @@ pub trait ShardSink: Send + Sync {
     fn save_run(&self, db: usize, keys: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
         self.save_shard(db, keys);
     }
+
+    /// The bytes the sink holds for the snapshot that are not written out yet, and the most
+    /// it has held: the snapshot's extra memory (INFO's `current_cow_size`). None by default.
+    fn held_bytes(&self) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+/// How far the running snapshot is (INFO's `current_save_keys_processed` and company).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SnapshotProgress {
+    /// Keys handed to the sink so far, by the walk or by writers.
+    pub handed: u64,
+    /// Keys in the keyspace when the snapshot began.
+    pub total: u64,
+    /// Of `handed`, those writers handed over before changing them (copy-on-write).
+    pub copied: u64,
+    /// The sink's [`ShardSink::held_bytes`] now.
+    pub held_bytes: u64,
+    /// The most the sink has held for this snapshot.
+    pub peak_bytes: u64,
 }
 
 /// [`Keyspace::snapshot`] was called while another snapshot was running.
@@ -82,6 +103,10 @@ pub(super) struct Snapshots {
     sink: Mutex<Option<Arc<dyn ShardSink>>>,
     /// Held while a snapshot runs: one at a time.
     running: Mutex<()>,
+    /// The running snapshot's progress: keys handed over, of `total`, `copied` by writers.
+    handed: AtomicU64,
+    total: AtomicU64,
+    copied: AtomicU64,
 }
 
 impl std::fmt::Debug for Snapshots {
@@ -118,6 +143,10 @@ impl Keyspace {
         starting: impl FnOnce(u64),
     ) -> Result<(), SnapshotBusy> {
         let _running = self.snapshots.running.try_lock().ok_or(SnapshotBusy)?;
+        let total = (0..self.dbs.len()).map(|db| self.db_len(db) as u64).sum();
+        self.snapshots.total.store(total, Ordering::Relaxed);
+        self.snapshots.handed.store(0, Ordering::Relaxed);
+        self.snapshots.copied.store(0, Ordering::Relaxed);
         *self.snapshots.sink.lock() = Some(Arc::clone(&sink));
         // Only a snapshot moves the counter, and this one holds `running`.
         starting(self.snapshots.epoch.load(Ordering::SeqCst) + 1);
@@ -138,7 +167,9 @@ impl Keyspace {
                     if saved.load(Ordering::Relaxed) >= epoch {
                         break;
                     }
-                    if hand_over_run(&*sink, db, &map, epoch, WALK_RUN) {
+                    let (taken, done) = hand_over_run(&*sink, db, &map, epoch, WALK_RUN);
+                    self.snapshots.handed.fetch_add(taken, Ordering::Relaxed);
+                    if done {
                         saved.store(epoch, Ordering::Release);
                         break;
                     }
@@ -155,6 +186,20 @@ impl Keyspace {
         }
         *self.snapshots.sink.lock() = None;
         Ok(())
+    }
+
+    /// The running snapshot's progress; `None` when none runs.
+    pub fn snapshot_progress(&self) -> Option<SnapshotProgress> {
+        let sink = self.snapshots.sink.lock().clone()?;
+        let (held_bytes, peak_bytes) = sink.held_bytes();
+        let s = &self.snapshots;
+        Some(SnapshotProgress {
+            handed: s.handed.load(Ordering::Relaxed),
+            total: s.total.load(Ordering::Relaxed),
+            copied: s.copied.load(Ordering::Relaxed),
+            held_bytes,
+            peak_bytes,
+        })
     }
 
     /// Whether a command whose locks read epoch `epoch` must hand entries of `(db, shard)` over
@@ -183,6 +228,8 @@ impl Keyspace {
         let sink = self.snapshots.sink.lock().clone();
         if let Some(sink) = sink {
             sink.save_key(db, key, entry);
+            self.snapshots.handed.fetch_add(1, Ordering::Relaxed);
+            self.snapshots.copied.fetch_add(1, Ordering::Relaxed);
         }
         entry.set_snapshot_mark(mark_of(epoch));
     }
@@ -195,7 +242,8 @@ impl Keyspace {
         }
         let sink = self.snapshots.sink.lock().clone();
         if let Some(sink) = sink {
-            hand_over(&*sink, db, map, epoch);
+            let handed = hand_over(&*sink, db, map, epoch);
+            self.snapshots.handed.fetch_add(handed, Ordering::Relaxed);
         }
         self.dbs[db].counters[shard]
             .saved
@@ -217,8 +265,14 @@ const WALK_RUN: usize = 512;
 const WRITERS_FIRST: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Hands `sink` up to `run` entries of `map` (shard of `db`) that epoch `epoch`'s snapshot
-/// lacks, marking them; whether that was the last of them.
-fn hand_over_run(sink: &dyn ShardSink, db: usize, map: &ShardMap, epoch: u64, run: usize) -> bool {
+/// lacks, marking them; how many, and whether that was the last of them.
+fn hand_over_run(
+    sink: &dyn ShardSink,
+    db: usize,
+    map: &ShardMap,
+    epoch: u64,
+    run: usize,
+) -> (u64, bool) {
     let mark = mark_of(epoch);
     let mut lacking = map
         .keys()
@@ -237,21 +291,26 @@ fn hand_over_run(sink: &dyn ShardSink, db: usize, map: &ShardMap, epoch: u64, ru
     sink.save_run(db, &mut some);
     // A sink that failed stops reading; the marks must still be set for the next snapshot.
     some.for_each(drop);
-    taken.get() < run
+    (taken.get() as u64, taken.get() < run)
 }
 
 /// Hands `sink` the entries of `map` (shard of `db`) that epoch `epoch`'s snapshot lacks, and
-/// marks every entry as had by it, whether or not the sink reads them all.
-fn hand_over(sink: &dyn ShardSink, db: usize, map: &ShardMap, epoch: u64) {
+/// marks every entry as had by it, whether or not the sink reads them all; how many.
+fn hand_over(sink: &dyn ShardSink, db: usize, map: &ShardMap, epoch: u64) -> u64 {
     let mark = mark_of(epoch);
+    let mut handed = 0;
     let mut lacking = map
         .keys()
         .map(|node| (node.0.key.as_bytes(), &node.0.entry))
         .filter(|(_, entry)| entry.snapshot_mark() != mark)
-        .inspect(|(_, entry)| entry.set_snapshot_mark(mark));
+        .inspect(|(_, entry)| {
+            entry.set_snapshot_mark(mark);
+            handed += 1;
+        });
     sink.save_shard(db, &mut lacking);
     // A sink that failed stops reading; the marks must still be set for the next snapshot.
     lacking.for_each(drop);
+    handed
 }
 
 #[cfg(test)]
