@@ -116,7 +116,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::{Engine, LockPlan, Protocol, Reply, Session};
+    use crate::{Engine, Protocol, Reply, Session};
     use parking_lot::Mutex;
 
     /// Keeps every group it is given.
@@ -146,9 +146,7 @@ mod tests {
 
     /// Every key of every database.
     fn dataset(engine: &Engine) -> Vec<Stored> {
-        let mut plan = LockPlan::default();
-        engine.keyspace.plan_everything(&mut plan);
-        let locked = engine.keyspace.lock(plan);
+        let locked = engine.keyspace.lock_everything(false);
         let now = crate::now_ms();
         let mut all = Vec::new();
         for db in 0..engine.keyspace.databases() {

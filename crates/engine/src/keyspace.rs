@@ -233,6 +233,17 @@ impl Keyspace {
         }
     }
 
+    /// Acquires every shard of every database, for writing if `write`: for what must see or
+    /// replace the whole dataset at once (DEBUG RELOAD, DEBUG LOADAOF, whole-dataset checks).
+    pub fn lock_everything(&self, write: bool) -> Locked<'_> {
+        let mut plan = LockPlan {
+            write,
+            ..Default::default()
+        };
+        self.plan_everything(&mut plan);
+        self.lock(plan)
+    }
+
     /// Acquires the shards of `plan`, in ascending order, blocking until all are held.
     pub fn lock(&self, mut plan: LockPlan) -> Locked<'_> {
         plan.shards.sort_unstable();

@@ -530,9 +530,7 @@ mod tests {
     /// Every key of `engine`, sorted.
     fn dataset(engine: &Engine) -> Vec<Stored> {
         let keyspace = &engine.keyspace;
-        let mut plan = LockPlan::default();
-        keyspace.plan_everything(&mut plan);
-        let locked = keyspace.lock(plan);
+        let locked = keyspace.lock_everything(false);
         let now = kv_engine::now_ms();
         let mut all = Vec::new();
         for db in 0..keyspace.databases() {

@@ -363,6 +363,7 @@ impl Aof {
 
     /// INFO persistence's AOF fields, up to `aof_last_cow_size`.
     pub fn info(&self, field: &mut dyn FnMut(&str, String)) {
+        use crate::persistence::count;
         let flag = |b: bool| if b { "ok" } else { "err" }.to_string();
         field("aof_enabled", u8::from(self.is_on()).to_string());
         field(
@@ -386,10 +387,7 @@ impl Aof {
             "aof_last_bgrewrite_status",
             flag(self.last_rewrite_ok.load(Ordering::Relaxed)),
         );
-        field(
-            "aof_rewrites",
-            self.rewrites.load(Ordering::Relaxed).to_string(),
-        );
+        field("aof_rewrites", count(&self.rewrites));
         field(
             "aof_rewrites_consecutive_failures",
             self.consecutive_failures
@@ -397,26 +395,18 @@ impl Aof {
                 .to_string(),
         );
         field("aof_last_write_status", flag(self.write_error().is_none()));
-        field(
-            "aof_last_cow_size",
-            self.last_cow_size.load(Ordering::Relaxed).to_string(),
-        );
+        field("aof_last_cow_size", count(&self.last_cow_size));
     }
 
     /// INFO persistence's AOF sizes, shown while the log is on (after the module fields, as
     /// in Redis).
     pub fn info_sizes(&self, field: &mut dyn FnMut(&str, String)) {
+        use crate::persistence::count;
         if !self.is_on() {
             return;
         }
-        field(
-            "aof_current_size",
-            self.size.load(Ordering::Relaxed).to_string(),
-        );
-        field(
-            "aof_base_size",
-            self.base_size.load(Ordering::Relaxed).to_string(),
-        );
+        field("aof_current_size", count(&self.size));
+        field("aof_base_size", count(&self.base_size));
         field(
             "aof_pending_rewrite",
             u8::from(self.rewrite_scheduled()).to_string(),
@@ -566,12 +556,7 @@ pub fn close(shared: &Shared) {
 /// disk; after, if the log cannot be replayed (what was replayed stays).
 pub fn load_again(shared: &Shared) -> Result<()> {
     let keyspace = &shared.engine.keyspace;
-    let mut plan = kv_engine::LockPlan {
-        write: true,
-        ..Default::default()
-    };
-    keyspace.plan_everything(&mut plan);
-    let mut locked = keyspace.lock(plan);
+    let mut locked = keyspace.lock_everything(true);
     // Every write before these locks is in the buffer; none can come after.
     if !shared.aof.write_pending(true) {
         anyhow::bail!("cannot write the AOF before loading it");

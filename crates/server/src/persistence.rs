@@ -352,12 +352,7 @@ pub fn reload(
 /// The body of [`reload`], run with the right to save held.
 fn reload_held(shared: &Shared, save: bool, flush: bool) -> Result<(), CommandError> {
     let keyspace = &shared.engine.keyspace;
-    let mut plan = kv_engine::LockPlan {
-        write: true,
-        ..Default::default()
-    };
-    keyspace.plan_everything(&mut plan);
-    let mut locked = keyspace.lock(plan);
+    let mut locked = keyspace.lock_everything(true);
     let path = snapshot_path(shared);
     if save {
         if let Err(e) = kv_persist::save_held_to_path(&locked, &path, write_options(shared)) {
@@ -745,18 +740,9 @@ pub fn info(shared: &Shared, field: &mut dyn FnMut(&str, String)) {
     };
     field("rdb_current_bgsave_time_sec", current.to_string());
     field("rdb_saves", p.saves.load(Ordering::Relaxed).to_string());
-    field(
-        "rdb_last_cow_size",
-        p.last_cow_size.load(Ordering::Relaxed).to_string(),
-    );
-    field(
-        "rdb_last_load_keys_expired",
-        p.load_expired.load(Ordering::Relaxed).to_string(),
-    );
-    field(
-        "rdb_last_load_keys_loaded",
-        p.load_keys.load(Ordering::Relaxed).to_string(),
-    );
+    field("rdb_last_cow_size", count(&p.last_cow_size));
+    field("rdb_last_load_keys_expired", count(&p.load_expired));
+    field("rdb_last_load_keys_loaded", count(&p.load_keys));
     shared.aof.info(field);
     field("module_fork_in_progress", "0".into());
     field("module_fork_last_cow_size", "0".into());
@@ -779,6 +765,11 @@ pub fn info(shared: &Shared, field: &mut dyn FnMut(&str, String)) {
         field("loading_loaded_perc", format!("{percent:.2}"));
         field("loading_eta_seconds", eta.to_string());
     }
+}
+
+/// An INFO counter's value.
+pub(crate) fn count(counter: &AtomicU64) -> String {
+    counter.load(Ordering::Relaxed).to_string()
 }
 
 /// `kv-server --check-snapshot FILE`: reads and checks the whole file (as redis-check-rdb
