@@ -41,6 +41,7 @@ use crate::modes::oneshot::Arguments;
 use crate::options::Action;
 use crate::session::{Fatal, Session};
 
+/// Runs kv-cli with the process's arguments, as bytes (a password need not be UTF-8).
 fn main() -> ExitCode {
     let args: Vec<Vec<u8>> = std::env::args_os()
         .skip(1)

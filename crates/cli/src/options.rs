@@ -149,6 +149,7 @@ pub fn parse(args: &[Vec<u8>]) -> Parsed {
     Parsed { warnings, action }
 }
 
+/// [`parse`]'s work: the options in order, then the checks redis-cli makes after them.
 fn parse_into(args: &[Vec<u8>], warnings: &mut Vec<String>) -> Result<Action, UsageError> {
     let mut o = Options::default();
     let mut i = 0;
@@ -253,6 +254,7 @@ fn parse_into(args: &[Vec<u8>], warnings: &mut Vec<String>) -> Result<Action, Us
     })
 }
 
+/// A path from an argument's bytes.
 fn path(bytes: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     PathBuf::from(std::ffi::OsStr::from_bytes(bytes))

@@ -100,6 +100,7 @@ pub fn read_reply(input: &mut impl BufRead) -> Result<Reply, ReadError> {
     read_at(input, 0)
 }
 
+/// Reads one reply nested `depth` aggregates deep.
 fn read_at(input: &mut impl BufRead, depth: usize) -> Result<Reply, ReadError> {
     if depth > MAX_DEPTH {
         return Err(ReadError::Protocol(format!(
@@ -237,6 +238,7 @@ fn protocol_type_error(byte: u8) -> ReadError {
     ReadError::Protocol(format!("Protocol error, got {shown} as reply type byte"))
 }
 
+/// A protocol error with hiredis's `text`.
 fn bad(text: &str) -> ReadError {
     ReadError::Protocol(text.into())
 }

@@ -55,10 +55,13 @@ enum Pushes {
     InBand,
 }
 
-/// hiredis's type numbers that the command bookkeeping looks at.
+/// hiredis's type number of an array (see [`Reply::type_number`]).
 const TYPE_ARRAY: u8 = 2;
+/// ... of a nil.
 const TYPE_NIL: u8 = 4;
+/// ... of an error.
 const TYPE_ERROR: u8 = 6;
+/// ... of a map.
 const TYPE_MAP: u8 = 9;
 
 /// The connection and its state; replies go to `out`.
@@ -155,6 +158,7 @@ impl<W: Write> Session<W> {
         prompt
     }
 
+    /// Where to connect: the Unix socket if there is one, else host and port.
     fn target(&self) -> Target {
         match &self.options.socket {
             Some(path) => Target::Unix(path.clone()),

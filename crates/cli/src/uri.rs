@@ -54,7 +54,9 @@ impl std::error::Error for UriError {}
 
 /// Parses `uri` as redis-cli does.
 pub fn parse(uri: &[u8]) -> Result<RedisUri, UriError> {
+    /// The scheme kv-cli speaks.
     const SCHEME: &[u8] = b"redis://";
+    /// The TLS scheme, refused until kv-cli has TLS.
     const TLS_SCHEME: &[u8] = b"rediss://";
     let starts_with = |prefix: &[u8]| {
         uri.len() >= prefix.len() && uri[..prefix.len()].eq_ignore_ascii_case(prefix)

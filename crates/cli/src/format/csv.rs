@@ -12,6 +12,7 @@ pub fn csv(reply: &Reply) -> Formatted {
     Ok(out)
 }
 
+/// Appends `reply` in CSV form.
 fn format(reply: &Reply, out: &mut Vec<u8>) -> Result<(), UnknownReplyType> {
     match reply {
         Reply::Error(text) => {

@@ -15,6 +15,7 @@ pub fn json(reply: &Reply, quoted: bool) -> Formatted {
     Ok(out)
 }
 
+/// Appends a JSON string in the chosen flavour.
 fn string(out: &mut Vec<u8>, bytes: &[u8], quoted: bool) {
     if quoted {
         quoted_json_string(out, bytes);
@@ -23,6 +24,7 @@ fn string(out: &mut Vec<u8>, bytes: &[u8], quoted: bool) {
     }
 }
 
+/// Appends `reply` as JSON.
 fn format(reply: &Reply, quoted: bool, out: &mut Vec<u8>) -> Result<(), UnknownReplyType> {
     match reply {
         Reply::Error(text) => {

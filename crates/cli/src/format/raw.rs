@@ -13,6 +13,7 @@ pub fn raw(reply: &Reply, delimiter: &[u8]) -> Formatted {
     Ok(out)
 }
 
+/// Appends `reply` in raw form.
 fn format(reply: &Reply, delimiter: &[u8], out: &mut Vec<u8>) -> Result<(), UnknownReplyType> {
     match reply {
         Reply::Nil => {}
