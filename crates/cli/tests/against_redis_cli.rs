@@ -709,7 +709,7 @@ fn subscribers_print_messages_as_they_come() {
             let subscribe = |program: &str| {
                 let mut args = target.args(mode);
                 args.extend(["SUBSCRIBE".to_string(), "ch".to_string()]);
-                let child = Command::new(program)
+                let mut child = Command::new(program)
                     .args(&args)
                     .env_remove("FAKETTY")
                     .stdin(Stdio::null())
@@ -717,7 +717,17 @@ fn subscribers_print_messages_as_they_come() {
                     .stderr(Stdio::null())
                     .spawn()
                     .unwrap();
-                // Publish once the subscriber is there.
+                // Collect what the subscriber prints while it runs.
+                let mut stdout = child.stdout.take().unwrap();
+                let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let sink = printed.clone();
+                let reader = std::thread::spawn(move || {
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut chunk) {
+                        sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+                    }
+                });
+                // Publish once the subscriber is there, then wait for the message to show.
                 let deadline = Instant::now() + Duration::from_secs(10);
                 let publish = target.args(&["PUBLISH", "ch", "hello"]);
                 while run("redis-cli", &Invocation::new(&publish)).stdout() != "1\n" {
@@ -728,9 +738,15 @@ fn subscribers_print_messages_as_they_come() {
                     );
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                std::thread::sleep(Duration::from_millis(200));
+                while !String::from_utf8_lossy(&printed.lock().unwrap()).contains("hello") {
+                    assert!(Instant::now() < deadline, "{program} printed no message");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 let _ = Command::new("kill").arg(child.id().to_string()).status();
-                child.wait_with_output().unwrap().stdout
+                let _ = child.wait();
+                reader.join().unwrap();
+                let out = printed.lock().unwrap().clone();
+                out
             };
             let expected = subscribe("redis-cli");
             let got = subscribe(KV_CLI);
@@ -740,7 +756,6 @@ fn subscribers_print_messages_as_they_come() {
                 "{} {mode:?}",
                 target.name
             );
-            assert!(String::from_utf8_lossy(&got).contains("hello"));
         }
     }
 }
