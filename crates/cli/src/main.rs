@@ -3,7 +3,8 @@
 //! status.
 //!
 //! Today it runs one command from the command line (`kv-cli -p 6380 SET a b`, with `-r`,
-//! `-i`, `-x`), or commands read from standard input, one per line, when none is given.
+//! `-i`, `-x`), or commands read from standard input, one per line, when none is given; on a
+//! terminal, that is the interactive mode, with line editing, history, hints and completion.
 //!
 //! Code map:
 //! - [`options`] — the command line (`parseOptions`); [`uri`] — `-u redis://...`;
@@ -13,7 +14,10 @@
 //! - [`session`] — the connection's state, the AUTH/SELECT/HELLO handshake and running a
 //!   command as redis-cli does (repeat, interval, MONITOR, SUBSCRIBE, pushes, `-e`).
 //! - [`format`] — replies printed in each output mode (terminal, raw, CSV, JSON).
-//! - [`modes`] — one module per way of running (one-shot, lines from standard input).
+//! - [`modes`] — one module per way of running (one-shot, lines from standard input,
+//!   interactive).
+//! - [`interactive`] — the interactive mode's pieces: quoting, the command table from
+//!   `COMMAND DOCS`, hints, completion, `HELP`, history, preferences, the line editor.
 //! - [`password`] — `--askpass`.
 //!
 //! The binary's edge is here: it resolves what depends on the terminal (raw output and no
@@ -23,6 +27,7 @@
 mod cnum;
 mod connection;
 mod format;
+mod interactive;
 mod modes;
 mod options;
 mod password;
@@ -125,11 +130,15 @@ fn run(args: &[Vec<u8>]) -> Result<u8> {
         stdin_tag: options.stdin_tag.clone(),
         repeat: options.repeat,
     };
+    let docs_source = interactive::docs::Source::new(&options);
     // The session flushes after each reply; between those, output is buffered.
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut session = Session::new(options, formatter, show_pushes, from_stdin, stdout);
 
-    if from_stdin {
+    if from_stdin && stdin_is_terminal {
+        session.connect(false, false)?;
+        modes::interactive::run(&mut session, &docs_source)
+    } else if from_stdin {
         session.connect(false, false)?;
         modes::lines::run(&mut session, &mut stdin, stdin_is_terminal)
     } else {
