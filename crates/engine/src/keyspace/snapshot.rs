@@ -142,15 +142,41 @@ impl Keyspace {
         sink: Arc<dyn ShardSink>,
         starting: impl FnOnce(u64),
     ) -> Result<(), SnapshotBusy> {
+        self.snapshot_with(sink, false, starting)
+    }
+
+    /// [`Keyspace::snapshot`] whose instant is a quiet one: `at_instant` runs, and the epoch
+    /// moves, while every shard of every database is held exclusively, so every command that
+    /// ran before the instant has finished (and recorded its effects) and none after it has
+    /// begun. What `at_instant` reads of the effects recorded so far (a replication stream's
+    /// offset) splits them exactly: those before are in the snapshot, those after are not.
+    /// Costs writers one pause while every lock is taken in turn and released.
+    pub fn snapshot_quiet(
+        &self,
+        sink: Arc<dyn ShardSink>,
+        at_instant: impl FnOnce(u64),
+    ) -> Result<(), SnapshotBusy> {
+        self.snapshot_with(sink, true, at_instant)
+    }
+
+    /// The snapshot itself; `quiet`: the epoch moves with every shard held.
+    fn snapshot_with(
+        &self,
+        sink: Arc<dyn ShardSink>,
+        quiet: bool,
+        starting: impl FnOnce(u64),
+    ) -> Result<(), SnapshotBusy> {
         let _running = self.snapshots.running.try_lock().ok_or(SnapshotBusy)?;
         let total = (0..self.dbs.len()).map(|db| self.db_len(db) as u64).sum();
         self.snapshots.total.store(total, Ordering::Relaxed);
         self.snapshots.handed.store(0, Ordering::Relaxed);
         self.snapshots.copied.store(0, Ordering::Relaxed);
         *self.snapshots.sink.lock() = Some(Arc::clone(&sink));
+        let held = quiet.then(|| self.lock_everything(true));
         // Only a snapshot moves the counter, and this one holds `running`.
         starting(self.snapshots.epoch.load(Ordering::SeqCst) + 1);
         let epoch = self.snapshots.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        drop(held);
         for (db, d) in self.dbs.iter().enumerate() {
             for shard in 0..self.shard_count {
                 let saved = &d.counters[shard].saved;
@@ -503,6 +529,114 @@ mod tests {
         assert_eq!(got.len(), expected.len());
         assert!(got == expected, "the snapshot is not the instant's data");
         assert_eq!(run(&engine, "DBSIZE"), b":6000\r\n");
+    }
+
+    /// Keeps each key as a DUMP payload, `(db, key, payload)`, to be restored elsewhere.
+    #[derive(Default)]
+    struct Payloads(Mutex<Vec<Collected>>);
+
+    impl ShardSink for Payloads {
+        fn save_shard(&self, db: usize, keys: &mut dyn Iterator<Item = (&[u8], &Entry)>) {
+            let mut all = self.0.lock();
+            for (key, entry) in keys {
+                all.push((db, key.to_vec(), crate::dump::serialize(&entry.value)));
+            }
+        }
+    }
+
+    /// Records every group of effects.
+    #[derive(Default)]
+    struct EffectLog(Mutex<Vec<Vec<crate::effects::Effect>>>);
+
+    impl crate::effects::EffectSink for EffectLog {
+        fn record(&self, _: u64, group: &[crate::effects::Effect]) {
+            self.0.lock().push(group.to_vec());
+        }
+    }
+
+    /// Every key of `engine` with its DUMP encoding, sorted.
+    fn dataset(engine: &Engine) -> Vec<Collected> {
+        let locked = engine.keyspace.lock_everything(false);
+        let mut all = Vec::new();
+        for (key, entry) in locked.iter(0, crate::now_ms()) {
+            let mut value = Vec::new();
+            crate::dump::encode_value(&entry.value, &mut value);
+            all.push((0, key.to_vec(), value));
+        }
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_quiet_snapshot_splits_the_effects_exactly() {
+        // What a replica's full sync relies on: the snapshot, then the effects recorded after
+        // the instant, give the master's data exactly, while writers never stopped.
+        for round in 0..5 {
+            let engine = Arc::new(Engine::new(1, 8));
+            let log = Arc::new(EffectLog::default());
+            engine.keyspace.effects.set_sink(Some(log.clone()));
+            for i in 0..200 {
+                run(&engine, &format!("SET k{i} 0"));
+            }
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let writers: Vec<_> = (0..2u64)
+                .map(|w| {
+                    let (engine, stop) = (Arc::clone(&engine), Arc::clone(&stop));
+                    std::thread::spawn(move || {
+                        let mut x = w * 7919 + round;
+                        while !stop.load(Ordering::Relaxed) {
+                            x = x
+                                .wrapping_mul(6364136223846793005)
+                                .wrapping_add(1442695040888963407);
+                            let key = format!("k{}", (x >> 33) % 250);
+                            let line = match (x >> 20) % 4 {
+                                0 => format!("DEL {key}"),
+                                1 => format!("SET {key} {x}"),
+                                2 => format!("RPUSH l{} {x}", (x >> 40) % 5),
+                                _ => format!("INCR {key}"),
+                            };
+                            run(&engine, &line);
+                        }
+                    })
+                })
+                .collect();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let sink = Arc::new(Payloads::default());
+            let mut split = 0;
+            engine
+                .keyspace
+                .snapshot_quiet(sink.clone(), |_| split = log.0.lock().len())
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            stop.store(true, Ordering::Relaxed);
+            for writer in writers {
+                writer.join().unwrap();
+            }
+            let replica = Engine::new(1, 8);
+            for (_, key, payload) in sink.0.lock().iter() {
+                let mut args = vec![
+                    bytes::Bytes::from_static(b"RESTORE"),
+                    bytes::Bytes::copy_from_slice(key),
+                    bytes::Bytes::from_static(b"0"),
+                    bytes::Bytes::copy_from_slice(payload),
+                ];
+                args.push(bytes::Bytes::from_static(b"REPLACE"));
+                let mut reply = Reply::new(Protocol::Resp2);
+                replica.execute(&mut Session::default(), &args, &mut reply);
+                assert_eq!(&reply.buf[..], b"+OK\r\n");
+            }
+            let groups = log.0.lock().clone();
+            assert!(
+                split > 200 && split < groups.len(),
+                "{split} of {}",
+                groups.len()
+            );
+            for effect in groups[split..].iter().flatten() {
+                let mut reply = Reply::new(Protocol::Resp2);
+                replica.execute(&mut Session::default(), &effect.args, &mut reply);
+            }
+            assert!(dataset(&replica) == dataset(&engine), "round {round}");
+        }
     }
 
     /// Snapshots `engine` with a plain collecting sink; its keys, sorted.
