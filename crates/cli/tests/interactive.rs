@@ -70,13 +70,31 @@ fn kv_server() -> Option<Server> {
     }))
 }
 
-/// A scratch directory for one test, used as HOME and for history files.
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("kv-cli-interactive-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory for one test, used as HOME and for history files; removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("kv-cli-interactive-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A word quoted for the shell.
@@ -291,7 +309,7 @@ fn hints(client: Client, port: u16, home: &Path, inputs: &[&str]) -> Vec<String>
 #[test]
 fn a_session_looks_as_in_redis_cli() {
     let Some(server) = kv_server() else { return };
-    let home = scratch("session");
+    let home = Scratch::new("session");
     let lines = [
         "FLUSHALL",
         "SET greeting \"hello world\"",
@@ -344,7 +362,7 @@ fn a_session_looks_as_in_redis_cli() {
 #[test]
 fn hints_look_as_in_redis_cli() {
     let Some(server) = kv_server() else { return };
-    let home = scratch("hints");
+    let home = Scratch::new("hints");
     let inputs = [
         "SET",
         "SET ",
@@ -381,7 +399,7 @@ fn hints_look_as_in_redis_cli() {
 #[test]
 fn tab_completes_as_in_redis_cli() {
     let Some(server) = kv_server() else { return };
-    let home = scratch("tab");
+    let home = Scratch::new("tab");
     let port = server.port;
     let prompt = format!("127.0.0.1:{port}> ");
     // (typed, Tab presses): the line after each press.
@@ -425,7 +443,7 @@ fn tab_completes_as_in_redis_cli() {
 #[test]
 fn help_looks_as_in_redis_cli() {
     let Some(server) = kv_server() else { return };
-    let home = scratch("help");
+    let home = Scratch::new("help");
     let lines = [
         "HELP SET",
         "help config get",
@@ -461,7 +479,7 @@ fn help_looks_as_in_redis_cli() {
 #[test]
 fn history_is_kept_in_kvcli_histfile_across_runs() {
     let Some(server) = kv_server() else { return };
-    let home = scratch("history");
+    let home = Scratch::new("history");
     let file = home.join("history");
     let env = [("KVCLI_HISTFILE", file.display().to_string())];
     let port = server.port;
@@ -523,7 +541,7 @@ fn reconnects_with_redis_cli_notices() {
     let Some(mut server) = kv_server() else {
         return;
     };
-    let home = scratch("reconnect");
+    let home = Scratch::new("reconnect");
     let port = server.port;
     let pane = Client::Kv.start(port, &home, &[]);
     session(&pane, &["SELECT 1", "PING"]);
@@ -565,7 +583,7 @@ fn reconnects_with_redis_cli_notices() {
 #[test]
 fn the_built_in_table_when_the_server_is_away() {
     let Some(_server) = kv_server() else { return };
-    let home = scratch("away");
+    let home = Scratch::new("away");
     let port = free_port();
     let pane = Pane::start(
         KV_CLI,
@@ -599,7 +617,7 @@ fn the_built_in_table_when_the_server_is_away() {
 #[test]
 fn preferences_file_and_hints_switch() {
     let Some(server) = kv_server() else { return };
-    let home = scratch("prefs");
+    let home = Scratch::new("prefs");
     std::fs::write(home.join(".kvclirc"), ":set nohints\n:set bogus\n").unwrap();
     let port = server.port;
     let prompt = format!("127.0.0.1:{port}> ");
