@@ -11,10 +11,12 @@
 //! - [`proto`]: the protocol, generated from `proto/replication.proto` (compiled in Rust by
 //!   protox at build time: no protoc to install). Its comments are the protocol's reference.
 //! - [`backlog`]: the ring of the stream's latest bytes that partial resynchronisation reads.
+//! - [`feed`]: the master's write stream, an effect sink writing into the backlog.
 //! - [`id`]: replication IDs.
 #![deny(missing_docs)]
 
 pub mod backlog;
+pub mod feed;
 pub mod id;
 
 /// The protocol's messages and the `Replication` service (client and server), generated from

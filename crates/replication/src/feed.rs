@@ -1,0 +1,186 @@
+//! The master's write stream: an effect sink that encodes each write's effects as the
+//! append-only file does (RESP commands, SELECT when the database changes, MULTI/EXEC around a
+//! group of several) into the [`Backlog`], and tells the replica links the end moved.
+//!
+//! The backlog is the only buffer: each link sends `since(sent)` when woken, so every replica
+//! reads the same bytes, and one too far behind finds `None` (it must resync) instead of
+//! making the master's memory grow.
+
+use std::sync::Arc;
+
+use kv_engine::effects::{Effect, EffectSink};
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::backlog::Backlog;
+
+/// The stream, its history's ID and the backlog of its latest bytes.
+#[derive(Debug)]
+pub struct Feed {
+    state: Mutex<State>,
+    /// The stream's end offset, for the links to wait on.
+    end: watch::Sender<u64>,
+}
+
+#[derive(Debug)]
+struct State {
+    backlog: Backlog,
+    /// The database the stream's last command selected.
+    db: Option<usize>,
+    /// The history's replication ID.
+    id: String,
+}
+
+impl Feed {
+    /// A new history `id` starting at `offset`, with a backlog of `capacity` bytes.
+    pub fn new(id: String, offset: u64, capacity: usize) -> Arc<Feed> {
+        Arc::new(Feed {
+            state: Mutex::new(State {
+                backlog: Backlog::new(capacity, offset),
+                db: None,
+                id,
+            }),
+            end: watch::channel(offset).0,
+        })
+    }
+
+    /// The history's replication ID and the stream's end offset, read together.
+    pub fn position(&self) -> (String, u64) {
+        let state = self.state.lock();
+        (state.id.clone(), state.backlog.end())
+    }
+
+    /// The stream's bytes from `offset` on, if the backlog still holds them all.
+    pub fn since(&self, offset: u64) -> Option<Vec<u8>> {
+        self.state.lock().backlog.since(offset)
+    }
+
+    /// A receiver of the end offset, woken whenever bytes are added.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.end.subscribe()
+    }
+
+    /// Appends a PING command: the master's keep-alive, part of the stream (and its offsets)
+    /// as in Redis.
+    pub fn ping(&self) {
+        self.append_raw(b"*1\r\n$4\r\nPING\r\n");
+    }
+
+    /// Changes the backlog's capacity (`repl-backlog-size`), keeping the latest bytes.
+    pub fn resize(&self, capacity: usize) {
+        self.state.lock().backlog.resize(capacity);
+    }
+
+    /// The backlog's figures for INFO replication: capacity, first offset, bytes held.
+    pub fn backlog_info(&self) -> (usize, u64, usize) {
+        let state = self.state.lock();
+        let b = &state.backlog;
+        (b.capacity(), b.first(), b.len())
+    }
+
+    fn append_raw(&self, bytes: &[u8]) {
+        let end = {
+            let mut state = self.state.lock();
+            state.backlog.append(bytes);
+            state.backlog.end()
+        };
+        self.end.send_replace(end);
+    }
+}
+
+impl EffectSink for Feed {
+    fn record(&self, _epoch: u64, group: &[Effect]) {
+        let end = {
+            let mut state = self.state.lock();
+            let mut bytes = Vec::new();
+            kv_persist::aof::encode_group(&mut bytes, &mut state.db, group);
+            state.backlog.append(&bytes);
+            state.backlog.end()
+        };
+        self.end.send_replace(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code: a failed unwrap is a failed test.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use bytes::Bytes;
+    use kv_engine::{Engine, Protocol, Reply, Session};
+
+    fn run(engine: &Engine, session: &mut Session, line: &str) {
+        let args: Vec<Bytes> = line
+            .split_whitespace()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        let mut reply = Reply::new(Protocol::Resp2);
+        let _ = engine.execute(session, &args, &mut reply);
+    }
+
+    /// A key as compared: database, name, value as DUMP encodes it, expiry.
+    type Stored = (usize, Vec<u8>, Vec<u8>, Option<u64>);
+
+    /// Every key of every database, sorted.
+    fn digest(engine: &Engine) -> Vec<Stored> {
+        let locked = engine.keyspace.lock_everything(false);
+        let mut all = Vec::new();
+        for db in 0..engine.keyspace.databases() {
+            for (key, entry) in locked.iter(db, kv_engine::now_ms()) {
+                let mut value = Vec::new();
+                kv_engine::dump::encode_value(&entry.value, &mut value);
+                all.push((db, key.to_vec(), value, entry.expires_at()));
+            }
+        }
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn the_stream_replays_to_the_same_data_and_wakes_its_readers() {
+        let master = Engine::new(4, 8);
+        let feed = Feed::new(crate::id::new_id(), 1000, 1 << 20);
+        let mut woken = feed.subscribe();
+        master.keyspace.effects.set_sink(Some(feed.clone()));
+        let mut session = Session::default();
+        for line in [
+            "SET a 1 EX 100",
+            "INCRBYFLOAT f 1.5",
+            "SELECT 2",
+            "RPUSH l x y z",
+            "SADD s 1 2 3",
+            "SPOP s",
+            "SELECT 0",
+            "MSET b 2 c 3",
+            "DEL a",
+        ] {
+            run(&master, &mut session, line);
+        }
+        assert!(woken.has_changed().unwrap());
+        assert_eq!(*woken.borrow_and_update(), feed.position().1);
+        feed.ping();
+        assert!(woken.has_changed().unwrap());
+
+        let replica = Engine::new(4, 8);
+        let stream = feed.since(1000).unwrap();
+        assert_eq!(1000 + stream.len() as u64, feed.position().1);
+        let mut reader = kv_persist::aof::IncrReader::new(stream.as_slice(), false);
+        let mut session = Session::default();
+        while let Some((_, item)) = reader.next_item().unwrap() {
+            let commands = match item {
+                kv_persist::aof::Item::Command(args) => vec![args],
+                kv_persist::aof::Item::Transaction(queued) => queued,
+            };
+            for args in commands {
+                let mut reply = Reply::new(Protocol::Resp2);
+                let _ = replica.execute(&mut session, &args, &mut reply);
+                assert!(!reply.buf.starts_with(b"-"), "{args:?}");
+            }
+        }
+        assert_eq!(digest(&replica), digest(&master));
+        // A reader that fell behind the backlog learns it must resync.
+        feed.resize(8);
+        assert_eq!(feed.since(1000), None);
+    }
+}
