@@ -5,17 +5,25 @@ use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
 
-/// Makes sure Debian's `redis-server` and `redis-cli` are on the PATH, installing them with
-/// apt when they are not, so the test command does all set-up on a fresh machine.
+/// Makes sure Debian's `redis-server` and `redis-cli` are on the PATH, and `tmux` (kv-cli's
+/// interactive tests drive both clients in a terminal through it), installing them with apt
+/// when they are not, so the test command does all set-up on a fresh machine.
 ///
 /// Only the binaries are wanted: every test starts its own `redis-server` on a free loopback
 /// port and stops it by its pid. If apt starts the system service too, the tests never use it.
 pub fn ensure_installed() -> Result<()> {
     ensure_redis_py()?;
-    if found("redis-server") && found("redis-cli") {
+    let mut packages = Vec::new();
+    if !(found("redis-server") && found("redis-cli")) {
+        packages.extend(["redis-server", "redis-tools"]);
+    }
+    if !found_tmux() {
+        packages.push("tmux");
+    }
+    if packages.is_empty() {
         return Ok(());
     }
-    println!("==> installing the reference Redis: apt-get install redis-server redis-tools");
+    println!("==> installing: apt-get install {}", packages.join(" "));
     // Not root (a developer's machine): go through sudo, keeping the non-interactive setting.
     let root = Command::new("id")
         .arg("-u")
@@ -41,12 +49,23 @@ pub fn ensure_installed() -> Result<()> {
         Ok(())
     };
     apt(&["update", "-q"])?;
-    apt(&["install", "-y", "-q", "redis-server", "redis-tools"])?;
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend(&packages);
+    apt(&install)?;
     ensure!(
         found("redis-server"),
         "redis-server is still missing after apt-get install"
     );
+    ensure!(found_tmux(), "tmux is still missing after apt-get install");
     Ok(())
+}
+
+/// Whether tmux runs (it has no `--version`; `-V` prints it).
+fn found_tmux() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn sudo_env() -> Command {
