@@ -17,6 +17,8 @@ pub struct Argument {
     pub optional: bool,
     /// May be repeated.
     pub multiple: bool,
+    /// Repeated with its token each time (`GET pattern [GET pattern ...]`).
+    pub multiple_token: bool,
     /// Alternatives of a `oneof`, members of a `block`.
     pub children: Vec<Argument>,
 }
@@ -28,25 +30,75 @@ pub fn parse(syntax: &str) -> Vec<Argument> {
     sequence(&tokens, &mut pos)
 }
 
+/// Splits a syntax line into words and the brackets (`[` `]` optional, `<` `>` a required
+/// choice) and bars around them.
 fn tokenize(syntax: &str) -> Vec<&str> {
     let mut tokens = Vec::new();
     for word in syntax.split_whitespace() {
         let mut rest = word;
-        while let Some(stripped) = rest.strip_prefix('[') {
-            tokens.push("[");
-            rest = stripped;
+        while let Some(open) = ["[", "<"].into_iter().find(|b| rest.starts_with(b)) {
+            tokens.push(open);
+            rest = &rest[1..];
         }
-        let mut closing = 0;
-        while let Some(stripped) = rest.strip_suffix(']') {
-            closing += 1;
-            rest = stripped;
+        let mut closing = Vec::new();
+        while let Some(close) = ["]", ">"].into_iter().find(|b| rest.ends_with(b)) {
+            closing.push(close);
+            rest = &rest[..rest.len() - 1];
         }
         if !rest.is_empty() {
             tokens.push(rest);
         }
-        tokens.extend(std::iter::repeat_n("]", closing));
+        tokens.extend(closing.into_iter().rev());
     }
     tokens
+}
+
+/// Whether `token` is punctuation of the notation rather than an argument.
+fn is_punctuation(token: &str) -> bool {
+    matches!(token, "[" | "]" | "<" | ">" | "|" | "...")
+}
+
+/// Reads the alternatives of a bracketed group whose opening bracket was just passed, up to
+/// and past its `closing` bracket.
+fn alternatives(tokens: &[&str], pos: &mut usize, closing: &str) -> Vec<Vec<Argument>> {
+    let mut alternatives = vec![sequence(tokens, pos)];
+    while tokens.get(*pos) == Some(&"|") {
+        *pos += 1;
+        alternatives.push(sequence(tokens, pos));
+    }
+    if tokens.get(*pos) == Some(&closing) {
+        *pos += 1;
+    }
+    alternatives
+}
+
+/// A choice between `alternatives` (each one argument, or a block of several).
+fn one_of(alternatives: Vec<Vec<Argument>>, optional: bool) -> Argument {
+    let children: Vec<Argument> = alternatives
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .map(|mut a| {
+            if a.len() == 1 {
+                a.remove(0)
+            } else {
+                block(a, false, false)
+            }
+        })
+        .collect();
+    let name = children
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join("-");
+    Argument {
+        name,
+        kind: "oneof",
+        token: None,
+        optional,
+        multiple: false,
+        multiple_token: false,
+        children,
+    }
 }
 
 fn is_keyword(word: &str) -> bool {
@@ -72,6 +124,7 @@ fn plain(name: &str) -> Argument {
         token: None,
         optional: false,
         multiple: false,
+        multiple_token: false,
         children: Vec::new(),
     }
 }
@@ -81,7 +134,7 @@ fn sequence(tokens: &[&str], pos: &mut usize) -> Vec<Argument> {
     let mut out: Vec<Argument> = Vec::new();
     while let Some(&token) = tokens.get(*pos) {
         match token {
-            "]" | "|" => break,
+            "]" | ">" | "|" => break,
             "..." => {
                 *pos += 1;
                 if let Some(last) = out.last_mut() {
@@ -90,26 +143,30 @@ fn sequence(tokens: &[&str], pos: &mut usize) -> Vec<Argument> {
             }
             "[" => {
                 *pos += 1;
-                let mut alternatives = vec![sequence(tokens, pos)];
-                while tokens.get(*pos) == Some(&"|") {
-                    *pos += 1;
-                    alternatives.push(sequence(tokens, pos));
-                }
-                if tokens.get(*pos) == Some(&"]") {
-                    *pos += 1;
-                }
+                let alternatives = alternatives(tokens, pos, "]");
                 optional_group(&mut out, alternatives);
+            }
+            "<" => {
+                *pos += 1;
+                let alternatives = alternatives(tokens, pos, ">");
+                out.push(one_of(alternatives, false));
             }
             word if is_keyword(word) => {
                 *pos += 1;
                 match tokens.get(*pos) {
-                    Some(&value)
-                        if !is_keyword(value) && !matches!(value, "[" | "]" | "|" | "...") =>
-                    {
+                    Some(&value) if !is_keyword(value) && !is_punctuation(value) => {
                         *pos += 1;
                         let mut arg = plain(value);
                         arg.token = Some(word.to_string());
                         out.push(arg);
+                    }
+                    // `AGGREGATE <SUM | MIN | MAX>`: the keyword introduces the choice.
+                    Some(&"<") => {
+                        *pos += 1;
+                        let mut choice = one_of(alternatives(tokens, pos, ">"), false);
+                        choice.name = word.to_ascii_lowercase();
+                        choice.token = Some(word.to_string());
+                        out.push(choice);
                     }
                     _ => out.push(Argument {
                         name: word.to_ascii_lowercase(),
@@ -117,6 +174,7 @@ fn sequence(tokens: &[&str], pos: &mut usize) -> Vec<Argument> {
                         token: Some(word.to_string()),
                         optional: false,
                         multiple: false,
+                        multiple_token: false,
                         children: Vec::new(),
                     }),
                 }
@@ -141,10 +199,25 @@ fn optional_group(out: &mut Vec<Argument>, mut alternatives: Vec<Vec<Argument>>)
                 last.multiple = false;
             }
             let n = group.len();
-            if out.len() >= n && out[out.len() - n..] == group[..] {
+            // `WEIGHTS weight [weight ...]`: the repetition leaves the token out;
+            // `GET pattern [GET pattern ...]`: it repeats the token too.
+            let same = |a: &Argument, b: &Argument| {
+                a.name == b.name
+                    && a.kind == b.kind
+                    && (b.token.is_none() || a.token == b.token)
+                    && a.children == b.children
+            };
+            let repeated = out.len() >= n
+                && out[out.len() - n..]
+                    .iter()
+                    .zip(&group)
+                    .all(|(a, b)| same(a, b));
+            if repeated {
                 if n == 1 {
+                    let with_token = group[0].token.is_some();
                     if let Some(last) = out.last_mut() {
                         last.multiple = true;
+                        last.multiple_token = with_token;
                     }
                 } else {
                     let members = out.split_off(out.len() - n);
@@ -165,30 +238,7 @@ fn optional_group(out: &mut Vec<Argument>, mut alternatives: Vec<Vec<Argument>>)
         }
         return;
     }
-    let children: Vec<Argument> = alternatives
-        .into_iter()
-        .filter(|a| !a.is_empty())
-        .map(|mut a| {
-            if a.len() == 1 {
-                a.remove(0)
-            } else {
-                block(a, false, false)
-            }
-        })
-        .collect();
-    let name = children
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect::<Vec<_>>()
-        .join("-");
-    out.push(Argument {
-        name,
-        kind: "oneof",
-        token: None,
-        optional: true,
-        multiple: false,
-        children,
-    });
+    out.push(one_of(alternatives, true));
 }
 
 fn block(children: Vec<Argument>, optional: bool, multiple: bool) -> Argument {
@@ -202,6 +252,7 @@ fn block(children: Vec<Argument>, optional: bool, multiple: bool) -> Argument {
         token: None,
         optional,
         multiple,
+        multiple_token: false,
         children,
     }
 }
@@ -210,11 +261,15 @@ fn block(children: Vec<Argument>, optional: bool, multiple: bool) -> Argument {
 pub fn write(arguments: &[Argument], reply: &mut Reply) {
     reply.array(arguments.len());
     for arg in arguments {
-        let flags: Vec<&str> = [(arg.optional, "optional"), (arg.multiple, "multiple")]
-            .into_iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, f)| f)
-            .collect();
+        let flags: Vec<&str> = [
+            (arg.optional, "optional"),
+            (arg.multiple, "multiple"),
+            (arg.multiple_token, "multiple_token"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, f)| f)
+        .collect();
         let fields = 2
             + usize::from(arg.kind == "key")
             + usize::from(arg.token.is_some())
@@ -285,6 +340,37 @@ mod tests {
                 "seconds-milliseconds-keepttl:oneof optional [\"seconds:integer token=EX\", \"milliseconds:integer token=PX\", \"keepttl:pure-token token=KEEPTTL\"]",
             ]
         );
+    }
+
+    #[test]
+    fn required_choices_and_repeated_tokens() {
+        assert_eq!(
+            summary(&parse("source destination <LEFT | RIGHT> <BEFORE | AFTER> x")),
+            [
+                "source:key",
+                "destination:key",
+                "left-right:oneof [\"left:pure-token token=LEFT\", \"right:pure-token token=RIGHT\"]",
+                "before-after:oneof [\"before:pure-token token=BEFORE\", \"after:pure-token token=AFTER\"]",
+                "x:string",
+            ]
+        );
+        assert_eq!(
+            summary(&parse(
+                "numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE <SUM | MIN | MAX>]"
+            )),
+            [
+                "numkeys:integer",
+                "key:key multiple",
+                "weight:string token=WEIGHTS optional multiple",
+                "aggregate:oneof token=AGGREGATE optional [\"sum:pure-token token=SUM\", \"min:pure-token token=MIN\", \"max:pure-token token=MAX\"]",
+            ]
+        );
+        let sort = parse("key [GET pattern [GET pattern ...]]");
+        assert_eq!(
+            summary(&sort),
+            ["key:key", "pattern:pattern token=GET optional multiple"]
+        );
+        assert!(sort[1].multiple_token);
     }
 
     #[test]
