@@ -39,9 +39,22 @@ impl fmt::Display for Target {
 
 /// The byte stream under a connection.
 #[derive(Debug)]
-enum Stream {
+pub enum Stream {
+    /// A TCP socket.
     Tcp(TcpStream),
+    /// A Unix socket.
     Unix(UnixStream),
+}
+
+impl Stream {
+    /// A second handle on the same socket, for a thread that writes while another reads
+    /// (`--pipe`).
+    pub fn try_clone(&self) -> io::Result<Stream> {
+        match self {
+            Stream::Tcp(s) => s.try_clone().map(Stream::Tcp),
+            Stream::Unix(s) => s.try_clone().map(Stream::Unix),
+        }
+    }
 }
 
 impl Read for Stream {
@@ -134,6 +147,12 @@ impl Connection {
             stream: BufReader::with_capacity(16 * 1024, stream),
             error: None,
         })
+    }
+
+    /// A second handle on the connection's socket (see [`Stream::try_clone`]). Bytes already
+    /// buffered for reading stay with this connection.
+    pub fn try_clone_stream(&self) -> io::Result<Stream> {
+        self.stream.get_ref().try_clone()
     }
 
     /// The error that broke this connection, if any.

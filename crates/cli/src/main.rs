@@ -5,6 +5,9 @@
 //! Today it runs one command from the command line (`kv-cli -p 6380 SET a b`, with `-r`,
 //! `-i`, `-x`), or commands read from standard input, one per line, when none is given; on a
 //! terminal, that is the interactive mode, with line editing, history, hints and completion.
+//! redis-cli's special modes replace the command when asked for (`--pipe`, `--scan`,
+//! `--bigkeys`, `--memkeys`, `--latency`, `--latency-history`, `--latency-dist`, `--stat`,
+//! `--intrinsic-latency`).
 //!
 //! Code map:
 //! - [`options`] — the command line (`parseOptions`); [`uri`] — `-u redis://...`;
@@ -43,6 +46,7 @@ use anyhow::Result;
 
 use crate::format::{Formatter, OutputMode};
 use crate::modes::oneshot::Arguments;
+use crate::modes::special::Special;
 use crate::options::Action;
 use crate::session::{Fatal, Session};
 
@@ -116,6 +120,8 @@ fn run(args: &[Vec<u8>]) -> Result<u8> {
     } else {
         OutputMode::Raw
     });
+    // redis-cli's special modes (--scan, --pipe, ...) come before any command.
+    let special = Special::from_options(&options, mode);
     let formatter = Formatter {
         bulk_delimiter: options.bulk_delimiter.clone(),
         reply_delimiter: options.reply_delimiter.clone(),
@@ -134,6 +140,9 @@ fn run(args: &[Vec<u8>]) -> Result<u8> {
     // The session flushes after each reply; between those, output is buffered.
     let stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut session = Session::new(options, formatter, show_pushes, from_stdin, stdout);
+    if let Some(special) = special {
+        return special.run(&mut session, &mut stdin);
+    }
 
     if from_stdin && stdin_is_terminal {
         session.connect(false, false)?;

@@ -7,14 +7,16 @@
 //!
 //! Supported: `-h -p -s -a --user --pass --askpass -u -n -2 -3 --no-auth-warning -r -i -x -X
 //! -d -D -e --raw --no-raw --csv --json --quoted-json --quoted-input --show-pushes --help
-//! --version`. redis-cli's other modes (`-c`, `--scan`, `--pipe`, `--stat`, ...) are refused
-//! as unknown until kv-cli has them.
+//! --version`, and the special modes' options, read by [`crate::modes::special`] (`--pipe`,
+//! `--scan`, `--bigkeys`, `--latency`, `--stat`, ...). redis-cli's other options (`-c`,
+//! `--eval`, `--rdb`, ...) are refused as unknown until kv-cli has them.
 
 use std::fmt;
 use std::path::PathBuf;
 
 use crate::cnum::{atof, atoi, strtoll};
 use crate::format::OutputMode;
+use crate::modes::special::{self, ModeOptions};
 use crate::uri;
 
 /// Whether the connection switches to RESP3 (`HELLO 3`).
@@ -71,6 +73,8 @@ pub struct Options {
     pub quoted_input: bool,
     /// `--show-pushes`: whether to print RESP3 pushes; `None`: when stdout is a terminal.
     pub show_pushes: Option<bool>,
+    /// The special modes' options (`--scan`, `--pipe`, `--latency`, ...).
+    pub modes: ModeOptions,
 }
 
 impl Default for Options {
@@ -96,6 +100,7 @@ impl Default for Options {
             exit_on_error: false,
             quoted_input: false,
             show_pushes: None,
+            modes: ModeOptions::default(),
         }
     }
 }
@@ -160,6 +165,12 @@ fn parse_into(args: &[Vec<u8>], warnings: &mut Vec<String>) -> Result<Action, Us
         let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
         // Options that take a value consume it only when there is one.
         let mut took_value = has_value;
+        if let Some(step) =
+            special::parse_option(arg, args.get(i + 1).map(Vec::as_slice), &mut o.modes)
+        {
+            i += step.map_err(UsageError)?;
+            continue;
+        }
         match arg {
             b"-h" if has_value => o.host = text(value),
             b"-h" | b"--help" => return Ok(Action::Help),
@@ -299,6 +310,38 @@ Usage: kv-cli [OPTIONS] [cmd [arg [arg ...]]]
   --quoted-json      Same as --json, but produce ASCII-safe quoted strings, not Unicode.
   --show-pushes <yn> Whether to print RESP3 PUSH messages.  Enabled by default when
                      STDOUT is a tty but can be overridden with --show-pushes no.
+  --stat             Print rolling stats about server: mem, clients, ...
+  --latency          Enter a special mode continuously sampling latency.
+                     If you use this mode in an interactive session it runs
+                     forever displaying real-time stats. Otherwise if --raw or
+                     --csv is specified, or if you redirect the output to a non
+                     TTY, it samples the latency for 1 second (you can use
+                     -i to change the interval), then produces a single output
+                     and exits.
+  --latency-history  Like --latency but tracking latency changes over time.
+                     Default time interval is 15 sec. Change it using -i.
+  --latency-dist     Shows latency as a spectrum, requires xterm 256 colors.
+                     Default time interval is 1 sec. Change it using -i.
+  --mono             With --latency-dist, shades of grey instead of colors.
+  --pipe             Transfer raw Redis protocol from stdin to server.
+  --pipe-timeout <n> In --pipe mode, abort with error if after sending all data.
+                     no reply is received within <n> seconds.
+                     Default timeout: 30. Use 0 to wait forever.
+  --bigkeys          Sample Redis keys looking for keys with many elements (complexity).
+  --memkeys          Sample Redis keys looking for keys consuming a lot of memory.
+  --memkeys-samples <n> Sample Redis keys looking for keys consuming a lot of memory.
+                     And define number of key elements to sample
+  --scan             List all keys using the SCAN command.
+  --pattern <pat>    Keys pattern when using the --scan, --bigkeys or --memkeys
+                     options (default: *).
+  --quoted-pattern <pat> Same as --pattern, but the specified string can be
+                         quoted, in order to pass an otherwise non binary-safe string.
+  --count <count>    Count option when using the --scan, --bigkeys or --memkeys (SCAN's
+                     COUNT; the server's default when not given).
+  --type <type>      Only keys of this type (SCAN's TYPE), with --scan, --bigkeys
+                     or --memkeys.
+  --intrinsic-latency <sec> Run a test to measure intrinsic system latency.
+                     The test will run for the specified amount of seconds.
   --no-auth-warning  Don't show warning message when using password on command
                      line interface.
   --help             Output this help and exit.
@@ -309,6 +352,7 @@ Examples:
   kv-cli -r 100 lpush mylist x
   kv-cli -r 100 -i 1 info | grep used_memory_human:
   kv-cli --quoted-input set '\"null-\\x00-separated\"' value
+  kv-cli --scan --pattern '*:12345*'
 
 When no command is given, kv-cli reads commands from standard input, one per line.
 ",
@@ -477,7 +521,29 @@ mod tests {
             "Options -2 and -3 are mutually exclusive."
         );
         // Not yet in kv-cli: refused as unknown rather than half-done.
-        assert!(refused(&["--scan"]).starts_with("Unrecognized option"));
+        assert!(refused(&["--eval", "x.lua", "--ldb"]).starts_with("Unrecognized option"));
+        assert!(refused(&["--hotkeys"]).starts_with("Unrecognized option"));
+        // A mode option lacking its value is unknown, as in redis-cli.
+        assert_eq!(
+            refused(&["--scan", "--pattern"]),
+            "Unrecognized option or bad number of args for: '--pattern'"
+        );
+        assert_eq!(
+            refused(&["--quoted-pattern", "\"a"]),
+            "Invalid quoted string specified for --quoted-pattern."
+        );
+    }
+
+    #[test]
+    fn mode_options() {
+        let (o, command) = run(&["--scan", "--pattern", "a*", "-i", "0.5", "KEYS"]);
+        assert!(o.modes.scan);
+        assert_eq!(o.modes.pattern.as_deref(), Some(&b"a*"[..]));
+        assert_eq!(o.interval_micros, 500_000);
+        assert_eq!(command, args(&["KEYS"]));
+        let (o, _) = run(&["--latency-history", "--raw", "--pipe-timeout", "3"]);
+        assert!(o.modes.latency_history && o.modes.pipe_timeout == 3);
+        assert_eq!(o.output, Some(OutputMode::Raw));
     }
 
     #[test]

@@ -124,6 +124,12 @@ impl<W: Write> Session<W> {
         &mut self.out
     }
 
+    /// The open connection, if any, for the special modes that talk to the server directly
+    /// (`--pipe`, `--scan`, `--bigkeys`, ...).
+    pub fn connection(&mut self) -> Option<&mut Connection> {
+        self.conn.as_mut()
+    }
+
     /// The output mode.
     pub fn output_mode(&self) -> OutputMode {
         self.formatter.mode

@@ -5,11 +5,22 @@
 //! - [`interactive`] — the same on a terminal, with line editing, history, hints, completion
 //!   and `HELP` (redis-cli's REPL).
 //!
+//! - [`special`] — redis-cli's special modes, each selected by an option of its own: their
+//!   options and which one runs. Each has its module: [`pipe`] (`--pipe`), [`scan`]
+//!   (`--scan`), [`bigkeys`] (`--bigkeys`, `--memkeys`, with [`dict_order`] for the order of
+//!   their summary), [`latency`] (`--latency`, `--latency-history`, `--latency-dist`,
+//!   `--intrinsic-latency`), [`stat`] (`--stat`); [`call`] is how they talk to the server.
+//!
 //! Each mode drives a [`Session`](crate::session::Session) and returns the exit status.
-//! Modes still to come (`--pipe`, `--scan`, `--bigkeys`, `--stat`, `--latency`,
-//! `kv-cli bench`) belong here beside them, each selected in
-//! `main.rs` from an option of its own.
 
+pub mod bigkeys;
+pub mod call;
+pub mod dict_order;
 pub mod interactive;
+pub mod latency;
 pub mod lines;
 pub mod oneshot;
+pub mod pipe;
+pub mod scan;
+pub mod special;
+pub mod stat;
