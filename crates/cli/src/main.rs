@@ -7,7 +7,7 @@
 //! terminal, that is the interactive mode, with line editing, history, hints and completion.
 //! redis-cli's special modes replace the command when asked for (`--pipe`, `--scan`,
 //! `--bigkeys`, `--memkeys`, `--latency`, `--latency-history`, `--latency-dist`, `--stat`,
-//! `--intrinsic-latency`).
+//! `--intrinsic-latency`); `kv-cli bench` is a load generator of kv-cli's own.
 //!
 //! Code map:
 //! - [`options`] — the command line (`parseOptions`); [`uri`] — `-u redis://...`;
@@ -22,11 +22,14 @@
 //! - [`interactive`] — the interactive mode's pieces: quoting, the command table from
 //!   `COMMAND DOCS`, hints, completion, `HELP`, history, preferences, the line editor.
 //! - [`password`] — `--askpass`.
+//! - [`bench`] — `kv-cli bench`, the load generator redis-cli lacks (redis-benchmark's main
+//!   options, latency percentiles and histogram).
 //!
 //! The binary's edge is here: it resolves what depends on the terminal (raw output and no
 //! pushes when stdout is not one, `FAKETTY` to pretend it is), the `REDISCLI_AUTH`
 //! environment variable, and turns errors into redis-cli's exit statuses.
 
+mod bench;
 mod cnum;
 mod connection;
 mod format;
@@ -120,8 +123,12 @@ fn run(args: &[Vec<u8>]) -> Result<u8> {
     } else {
         OutputMode::Raw
     });
-    // redis-cli's special modes (--scan, --pipe, ...) come before any command.
+    // redis-cli's special modes (--scan, --pipe, ...) come before any command; `bench` is
+    // kv-cli's own.
     let special = Special::from_options(&options, mode);
+    if special.is_none() && command.first().is_some_and(|word| word == b"bench") {
+        return bench::run(&options, &command[1..]);
+    }
     let formatter = Formatter {
         bulk_delimiter: options.bulk_delimiter.clone(),
         reply_delimiter: options.reply_delimiter.clone(),

@@ -353,8 +353,10 @@ Examples:
   kv-cli -r 100 -i 1 info | grep used_memory_human:
   kv-cli --quoted-input set '\"null-\\x00-separated\"' value
   kv-cli --scan --pattern '*:12345*'
+  kv-cli bench -t set,get -n 100000 -c 50 -P 16
 
 When no command is given, kv-cli reads commands from standard input, one per line.
+`kv-cli bench --help` describes the load generator.
 ",
         version = env!("CARGO_PKG_VERSION")
     )

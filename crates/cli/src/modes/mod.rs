@@ -12,6 +12,7 @@
 //!   `--intrinsic-latency`), [`stat`] (`--stat`); [`call`] is how they talk to the server.
 //!
 //! Each mode drives a [`Session`](crate::session::Session) and returns the exit status.
+//! `kv-cli bench`, the load generator, is not a redis-cli mode: see [`crate::bench`].
 
 pub mod bigkeys;
 pub mod call;
