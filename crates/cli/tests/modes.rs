@@ -519,8 +519,20 @@ fn bench_runs_every_request_once() {
         assert_eq!(target.query(&["DBSIZE"]), "1\n");
         assert_eq!(target.query(&["GET", "key:__rand_int__"]), "xxx\n");
 
-        // Every INCR ran exactly once, whatever the clients and batches.
-        let args = target.args(&["bench", "-t", "incr", "-n", "2000", "-c", "3", "-P", "7"]);
+        // Every INCR ran exactly once, whatever the clients, batches and event loops.
+        let args = target.args(&[
+            "bench",
+            "-t",
+            "incr",
+            "-n",
+            "2000",
+            "-c",
+            "3",
+            "-P",
+            "7",
+            "--threads",
+            "2",
+        ]);
         let got = run(KV_CLI, &args, b"");
         assert_eq!(target.query(&["GET", "counter:__rand_int__"]), "2000\n");
         let report = &got.stdout;

@@ -1,21 +1,22 @@
 //! One benchmark client: a connection of its own, which sends its share of the requests in
 //! batches of `-P` and times every reply from the moment its batch was written (as
-//! redis-benchmark does, so pipelined requests include their wait in the batch).
+//! redis-benchmark does, so pipelined requests include their wait in the batch). Clients are
+//! tokio tasks: many of them share an event loop, as redis-benchmark's share its `ae` loop.
 //!
 //! Replies are not decoded, only measured: [`reply_len`] finds where each ends and whether it
 //! is an error, which is all a load generator needs and keeps a client cheap enough for a
 //! handful of them to saturate a server.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
+
 use crate::bench::histogram::Histogram;
 use crate::bench::workload::{Random, Template};
-use crate::connection::{strerror, Stream, Target};
+use crate::connection::{strerror, Target};
 
 /// Who the clients log in as.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,11 +75,38 @@ impl Shared {
     }
 }
 
+/// The socket of a client.
+#[derive(Debug)]
+enum Socket {
+    /// TCP.
+    Tcp(TcpStream),
+    /// A Unix socket.
+    Unix(UnixStream),
+}
+
+impl Socket {
+    /// Writes all of `bytes`.
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.write_all(bytes).await,
+            Socket::Unix(s) => s.write_all(bytes).await,
+        }
+    }
+
+    /// Reads what is there (at least a byte; 0 at the end).
+    async fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.read(buffer).await,
+            Socket::Unix(s) => s.read(buffer).await,
+        }
+    }
+}
+
 /// A client's connection and its read buffer.
 #[derive(Debug)]
 pub struct Client {
     /// The socket.
-    stream: Stream,
+    socket: Socket,
     /// Bytes read and not yet parsed: `buffer[start..end]`.
     buffer: Vec<u8>,
     /// Where the unparsed bytes start.
@@ -98,24 +126,24 @@ pub struct Measured {
 
 impl Client {
     /// Connects and logs in (AUTH, SELECT); the error is what to print.
-    pub fn connect(target: &Target, login: &Login) -> Result<Client, String> {
-        let stream = match target {
+    pub async fn connect(target: &Target, login: &Login) -> Result<Client, String> {
+        let refused =
+            |e: std::io::Error| format!("Could not connect to Redis at {target}: {}", strerror(&e));
+        let socket = match target {
             Target::Tcp { host, port } => {
                 let port = u16::try_from(*port).map_err(|_| format!("Invalid port {port}"))?;
-                let stream = TcpStream::connect((host.as_str(), port)).map_err(|e| {
-                    format!("Could not connect to Redis at {target}: {}", strerror(&e))
-                })?;
+                let stream = TcpStream::connect((host.as_str(), port))
+                    .await
+                    .map_err(refused)?;
                 stream
                     .set_nodelay(true)
                     .map_err(|e| format!("Could not set TCP_NODELAY: {}", strerror(&e)))?;
-                Stream::Tcp(stream)
+                Socket::Tcp(stream)
             }
-            Target::Unix(path) => Stream::Unix(UnixStream::connect(path).map_err(|e| {
-                format!("Could not connect to Redis at {target}: {}", strerror(&e))
-            })?),
+            Target::Unix(path) => Socket::Unix(UnixStream::connect(path).await.map_err(refused)?),
         };
         let mut client = Client {
-            stream,
+            socket,
             buffer: vec![0; 64 * 1024],
             start: 0,
             end: 0,
@@ -124,22 +152,28 @@ impl Client {
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
             args.extend(login.user.as_deref());
             args.push(password);
-            client.handshake(&args, "AUTH failed")?;
+            client.handshake(&args, "AUTH failed").await?;
         }
         if login.db != 0 {
             let db = login.db.to_string();
-            client.handshake(&[b"SELECT", db.as_bytes()], "SELECT failed")?;
+            client
+                .handshake(&[b"SELECT", db.as_bytes()], "SELECT failed")
+                .await?;
         }
         Ok(client)
     }
 
     /// Sends one command and wants a reply that is not an error.
-    fn handshake(&mut self, args: &[&[u8]], failure: &str) -> Result<(), String> {
+    async fn handshake(&mut self, args: &[&[u8]], failure: &str) -> Result<(), String> {
         let command = Template::command(args);
-        self.stream
+        self.socket
             .write_all(&command.bytes)
+            .await
             .map_err(|e| format!("{failure}: {}", strerror(&e)))?;
-        let (range, is_error) = self.next_reply().map_err(|e| format!("{failure}: {e}"))?;
+        let (range, is_error) = self
+            .next_reply()
+            .await
+            .map_err(|e| format!("{failure}: {e}"))?;
         if is_error {
             let text = String::from_utf8_lossy(&self.buffer[range]).into_owned();
             return Err(format!("{failure}: {}", text.trim_end()));
@@ -149,19 +183,19 @@ impl Client {
 
     /// Reads until a whole reply is buffered and consumes it: where it was in the buffer, and
     /// whether it is an error.
-    fn next_reply(&mut self) -> Result<(std::ops::Range<usize>, bool), String> {
+    async fn next_reply(&mut self) -> Result<(std::ops::Range<usize>, bool), String> {
         loop {
             if let Some((len, is_error)) = reply_len(&self.buffer[self.start..self.end])? {
                 let range = self.start + 1..self.start + len;
                 self.start += len;
                 return Ok((range, is_error));
             }
-            self.fill()?;
+            self.fill().await?;
         }
     }
 
     /// Reads more bytes into the buffer, making room first.
-    fn fill(&mut self) -> Result<(), String> {
+    async fn fill(&mut self) -> Result<(), String> {
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         } else if self.end == self.buffer.len() {
@@ -171,7 +205,7 @@ impl Client {
                 self.buffer.resize(self.buffer.len() * 2, 0);
             }
         }
-        match self.stream.read(&mut self.buffer[self.end..]) {
+        match self.socket.read(&mut self.buffer[self.end..]).await {
             Ok(0) => Err("Server closed the connection".into()),
             Ok(n) => {
                 self.end += n;
@@ -183,7 +217,7 @@ impl Client {
 
     /// Sends requests of `template` in batches of `pipeline` until the shared count is
     /// reached, timing each reply.
-    pub fn run(
+    pub async fn run(
         &mut self,
         template: &Template,
         pipeline: u64,
@@ -207,10 +241,13 @@ impl Client {
                 template.write(&mut batch, keyspace, random);
             }
             let sent = Instant::now();
-            self.stream.write_all(&batch).map_err(|e| strerror(&e))?;
+            self.socket
+                .write_all(&batch)
+                .await
+                .map_err(|e| strerror(&e))?;
             let mut batch_ns = 0u64;
             for _ in 0..count {
-                let (range, is_error) = self.next_reply()?;
+                let (range, is_error) = self.next_reply().await?;
                 let latency = u64::try_from(sent.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 histogram.record(latency);
                 batch_ns = batch_ns.saturating_add(latency);

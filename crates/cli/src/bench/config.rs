@@ -20,6 +20,8 @@ pub struct Config {
     pub login: Login,
     /// `-c`: parallel clients (50).
     pub clients: usize,
+    /// `--threads`: event loops (threads) the clients are spread over (1).
+    pub threads: usize,
     /// `-n`: requests per test (100000).
     pub requests: u64,
     /// `-P`: requests sent at once by a client (1).
@@ -62,6 +64,7 @@ pub fn parse(options: &Options, args: &[Vec<u8>]) -> Result<Parsed, String> {
     let (mut clients, mut requests, mut pipeline, mut data_size) =
         (50usize, 100_000u64, 1u64, 3usize);
     let (mut keyspace, mut tests, mut quiet, mut csv) = (None, None, false, false);
+    let mut threads = 1usize;
     let mut i = 0;
     while i < args.len() {
         let arg = String::from_utf8_lossy(&args[i]).into_owned();
@@ -101,6 +104,7 @@ pub fn parse(options: &Options, args: &[Vec<u8>]) -> Result<Parsed, String> {
             "--user" => login.user = Some(value()?.into_bytes()),
             "--dbnum" => login.db = number(value()?)? as i64,
             "-c" => clients = number(value()?)? as usize,
+            "--threads" => threads = number(value()?)? as usize,
             "-n" => requests = number(value()?)?,
             "-P" => pipeline = number(value()?)?,
             "-d" => data_size = number(value()?)? as usize,
@@ -126,6 +130,9 @@ pub fn parse(options: &Options, args: &[Vec<u8>]) -> Result<Parsed, String> {
     if clients == 0 {
         return Err("Invalid value for -c: at least one client is needed".into());
     }
+    if threads == 0 {
+        return Err("Invalid value for --threads: at least one thread is needed".into());
+    }
     if pipeline == 0 {
         return Err("Invalid value for -P: at least one request per batch is needed".into());
     }
@@ -136,6 +143,7 @@ pub fn parse(options: &Options, args: &[Vec<u8>]) -> Result<Parsed, String> {
         target,
         login,
         clients,
+        threads,
         requests,
         pipeline,
         keyspace,
@@ -163,6 +171,7 @@ throughput, the latency percentiles (p50, p99, p99.9) and a latency histogram.
   -n <requests>      Total number of requests (default 100000)
   -d <size>          Data size of SET/GET value in bytes (default 3)
   -P <numreq>        Pipeline <numreq> requests. Default 1 (no pipeline).
+  --threads <num>    Spread the clients over <num> event loops (threads). Default 1.
   -r <keyspacelen>   Use random keys for SET/GET/INCR, random values for SADD,
                      random members and scores for ZADD.
                      Using this option the benchmark will expand the string
@@ -210,7 +219,10 @@ mod tests {
             (c.clients, c.requests, c.pipeline, c.data_size),
             (50, 100_000, 1, 3)
         );
-        assert_eq!((c.keyspace, c.quiet, c.csv), (None, false, false));
+        assert_eq!(
+            (c.keyspace, c.quiet, c.csv, c.threads),
+            (None, false, false, 1)
+        );
         assert_eq!(c.tests.len(), 19);
         assert_eq!(
             c.target,
@@ -244,6 +256,7 @@ mod tests {
         assert_eq!((c.login.user.as_deref(), c.login.db), (Some(&b"u"[..]), 3));
         assert_eq!(config(&["-r", "0"]).keyspace, None);
         assert!(matches!(config(&["-s", "/tmp/s"]).target, Target::Unix(_)));
+        assert_eq!(config(&["--threads", "4"]).threads, 4);
     }
 
     #[test]
@@ -277,6 +290,7 @@ mod tests {
         assert_eq!(refused(&["-n"]), "Option -n needs a value");
         assert!(refused(&["-c", "0"]).contains("at least one client"));
         assert!(refused(&["-P", "0"]).contains("at least one request"));
+        assert!(refused(&["--threads", "0"]).contains("at least one thread"));
         assert!(refused(&["-t", "nope"]).starts_with("Unknown test 'nope'"));
         assert!(refused(&["--bogus"]).starts_with("Unrecognized option"));
         assert!(matches!(

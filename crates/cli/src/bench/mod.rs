@@ -7,11 +7,12 @@
 //! - [`histogram`] — the latency histogram (HDR-style log-linear buckets) and percentiles.
 //! - [`report`] — the report, `-q` and `--csv` lines, the progress line.
 //!
-//! Each client is a thread with a blocking socket: it claims a batch of `-P` requests from a
-//! shared count, writes them at once, and reads their replies, until `-n` requests have been
-//! sent in all. The clients connect (and log in) before the clock starts; the test's time runs
-//! from then to the last reply. Meanwhile this thread rewrites a progress line on stderr
-//! every quarter second when stderr is a terminal.
+//! Each client is a task on an event loop (tokio's, one thread each; one loop by default, as
+//! redis-benchmark, `--threads N` for more): it claims a batch of `-P` requests from a shared
+//! count, writes them at once, and reads their replies, until `-n` requests have been sent in
+//! all. The clients connect (and log in) before the clock starts; the test's time runs from
+//! then to the last reply. Meanwhile this thread rewrites a progress line on stderr every
+//! quarter second when stderr is a terminal.
 
 pub mod client;
 pub mod config;
@@ -20,12 +21,14 @@ pub mod report;
 pub mod workload;
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use tokio::task::JoinSet;
 
-use crate::bench::client::{Client, Shared};
+use crate::bench::client::{Client, Measured, Shared};
 use crate::bench::config::{Config, Parsed};
 use crate::bench::histogram::Histogram;
 use crate::bench::report::{Outcome, Setup};
@@ -96,47 +99,99 @@ fn run_test(config: &Config, test: &Test, fill: bool, progress: bool) -> Result<
     if fill {
         fill_list(config)?;
     }
-    let mut clients = (0..config.clients)
-        .map(|_| Client::connect(&config.target, &config.login))
-        .collect::<Result<Vec<_>, _>>()?;
-    let shared = Shared::new(config.requests);
+    let shared = Arc::new(Shared::new(config.requests));
+    let template = Arc::new(test.template.clone());
     let seed = seed();
-    let start = Instant::now();
-    let results = std::thread::scope(|scope| {
-        let workers: Vec<_> = clients
-            .iter_mut()
-            .enumerate()
-            .map(|(i, client)| {
-                let shared = &shared;
-                let mut random = Random::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                scope.spawn(move || {
-                    client.run(
-                        &test.template,
-                        config.pipeline,
-                        config.keyspace,
-                        shared,
-                        &mut random,
-                    )
+    let loops = config.threads.clamp(1, config.clients);
+    // Every loop connects its clients, then all start together with the clock.
+    let ready = Barrier::new(loops + 1);
+    let failed = AtomicBool::new(false);
+    let (start, results) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..loops)
+            .map(|index| {
+                let (ready, failed) = (&ready, &failed);
+                let (shared, template) = (Arc::clone(&shared), Arc::clone(&template));
+                scope.spawn(move || -> Vec<Result<Measured, String>> {
+                    let runtime = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(e) => {
+                            failed.store(true, Ordering::SeqCst);
+                            ready.wait();
+                            return vec![Err(format!("cannot start an event loop: {e}"))];
+                        }
+                    };
+                    let mine: Vec<usize> = (index..config.clients).step_by(loops).collect();
+                    let connected = runtime.block_on(async {
+                        let mut clients = Vec::with_capacity(mine.len());
+                        for _ in &mine {
+                            clients.push(Client::connect(&config.target, &config.login).await?);
+                        }
+                        Ok::<_, String>(clients)
+                    });
+                    let clients = match connected {
+                        Ok(clients) => clients,
+                        Err(e) => {
+                            failed.store(true, Ordering::SeqCst);
+                            ready.wait();
+                            return vec![Err(e)];
+                        }
+                    };
+                    ready.wait();
+                    if failed.load(Ordering::SeqCst) {
+                        return Vec::new();
+                    }
+                    runtime.block_on(async {
+                        let mut tasks = JoinSet::new();
+                        for (mut client, number) in clients.into_iter().zip(mine) {
+                            let (shared, template) = (Arc::clone(&shared), Arc::clone(&template));
+                            let mut random = Random::new(
+                                seed ^ (number as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                            );
+                            let (pipeline, keyspace) = (config.pipeline, config.keyspace);
+                            tasks.spawn(async move {
+                                client
+                                    .run(&template, pipeline, keyspace, &shared, &mut random)
+                                    .await
+                            });
+                        }
+                        let mut results = Vec::new();
+                        while let Some(result) = tasks.join_next().await {
+                            results.push(result.unwrap_or_else(|e| Err(e.to_string())));
+                        }
+                        results
+                    })
                 })
             })
             .collect();
-        if progress {
+        ready.wait();
+        let start = Instant::now();
+        if progress && !failed.load(Ordering::SeqCst) {
             show_progress(&test.name, &shared, start, || {
                 workers.iter().all(|w| w.is_finished())
             });
         }
-        workers
+        let results: Vec<Result<Measured, String>> = workers
             .into_iter()
-            .map(|w| {
+            .flat_map(|w| {
                 w.join()
-                    .unwrap_or_else(|_| Err("a client thread panicked".into()))
+                    .unwrap_or_else(|_| vec![Err("a client thread panicked".into())])
             })
-            .collect::<Vec<_>>()
+            .collect();
+        (start, results)
     });
     let mut histogram = Histogram::new();
     let mut finished = start;
     for result in results {
-        let measured = result.map_err(|e| format!("{}: {e}", test.name))?;
+        let measured = result.map_err(|e| {
+            if failed.load(Ordering::SeqCst) {
+                e
+            } else {
+                format!("{}: {e}", test.name)
+            }
+        })?;
         histogram.merge(&measured.histogram);
         finished = finished.max(measured.finished);
     }
@@ -187,15 +242,22 @@ fn show_progress(name: &str, shared: &Shared, start: Instant, done: impl Fn() ->
 
 /// Makes `mylist` hold at least [`LIST_LENGTH`] elements for the LRANGE tests (not timed).
 fn fill_list(config: &Config) -> Result<(), String> {
-    let mut client = Client::connect(&config.target, &config.login)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start an event loop: {e}"))?;
     let data = vec![b'x'; config.data_size];
     let mut args: Vec<&[u8]> = vec![b"RPUSH", b"mylist"];
     args.extend(std::iter::repeat_n(data.as_slice(), LIST_LENGTH));
     let template = Template::command(&args);
     let shared = Shared::new(1);
-    client
-        .run(&template, 1, None, &shared, &mut Random::new(0))
-        .map_err(|e| format!("filling mylist: {e}"))?;
+    runtime.block_on(async {
+        let mut client = Client::connect(&config.target, &config.login).await?;
+        client
+            .run(&template, 1, None, &shared, &mut Random::new(0))
+            .await
+            .map_err(|e| format!("filling mylist: {e}"))
+    })?;
     match shared.first_error.lock().ok().and_then(|e| e.clone()) {
         Some(error) => Err(format!("filling mylist: {error}")),
         None => Ok(()),
