@@ -85,6 +85,8 @@ pub struct Session<W: Write> {
     shutdown: bool,
     monitor_mode: bool,
     pubsub_mode: bool,
+    /// The command table for `help`, fetched the first time it is asked for.
+    docs: Option<crate::interactive::docs::Docs>,
 }
 
 impl<W: Write> Session<W> {
@@ -116,6 +118,7 @@ impl<W: Write> Session<W> {
             shutdown: false,
             monitor_mode: false,
             pubsub_mode: false,
+            docs: None,
         }
     }
 
@@ -306,6 +309,14 @@ impl<W: Write> Session<W> {
     /// is gone (`issueCommandRepeat`). False when it could not be run to the end; the reason is
     /// on stderr.
     pub fn issue(&mut self, args: &[Vec<u8>], repeat: i64) -> Result<bool> {
+        if let Some(name) = args.first() {
+            // redis-cli answers help itself, in every mode, once whatever `-r` says.
+            let name = c_str(name);
+            if name.eq_ignore_ascii_case(b"help") || name == b"?" {
+                self.help(&args[1..])?;
+                return Ok(true);
+            }
+        }
         let dropped = match &self.conn {
             None => true,
             Some(conn) => conn.error().is_some_and(ConnectionError::is_dropped),
@@ -320,6 +331,19 @@ impl<W: Write> Session<W> {
             return Ok(false);
         }
         Ok(true)
+    }
+
+    /// Prints the answer to `help args...` from the server's command table (or kv-cli's
+    /// built-in copy when the server is away).
+    pub fn help(&mut self, args: &[Vec<u8>]) -> Result<()> {
+        use crate::interactive::{docs, help};
+        let options = &self.options;
+        let table = self
+            .docs
+            .get_or_insert_with(|| docs::fetch(&docs::Source::new(options)));
+        let program = format!("kv-cli {}", env!("CARGO_PKG_VERSION"));
+        self.out.write_all(&help::help(table, args, &program))?;
+        Ok(())
     }
 
     /// redis-cli's `cliPrintContextError`: "Error: " and why the connection failed (nothing

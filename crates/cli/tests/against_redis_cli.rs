@@ -677,6 +677,31 @@ fn commands_from_standard_input() {
     );
 }
 
+/// `help` is answered by the client itself, in one-shot mode and from standard input, from
+/// the server's COMMAND DOCS (the same server, so the same entries).
+#[test]
+fn help_outside_the_interactive_mode() {
+    for target in targets(&[], None) {
+        for args in [
+            &["help", "set"][..],
+            &["HELP", "@hash"],
+            &["?", "config", "get"],
+            &["help", "nosuch"],
+        ] {
+            check(&target, DATA, &Invocation::new(&target.args(args)), true);
+        }
+        let invocation = Invocation::new(&target.args(&[])).stdin(
+            "help get
+PING
+help lmove
+",
+        );
+        check(&target, DATA, &invocation, true);
+        let invocation = Invocation::new(&target.args(&["-r", "3", "help", "incr"]));
+        check(&target, DATA, &invocation, true);
+    }
+}
+
 #[test]
 fn a_slow_command_is_timed_on_a_terminal_only() {
     let target = redis(&[], None);
