@@ -1,50 +1,49 @@
 //! `--csv`: one line per reply, values separated by commas (`cliFormatReplyCSV`).
 
 use super::escape::repr;
-use super::{c_str, Formatted, UnknownReplyType};
+use super::{c_str, flat, Flat, Formatted};
 use crate::reply::Reply;
 
 /// `reply` as a CSV line, without its final newline. Aggregates are flattened, a map's keys
 /// and values alike.
 pub fn csv(reply: &Reply) -> Formatted {
-    let mut out = Vec::new();
-    format(reply, &mut out)?;
-    Ok(out)
+    flat(&Csv, reply)
 }
 
-/// Appends `reply` in CSV form.
-fn format(reply: &Reply, out: &mut Vec<u8>) -> Result<(), UnknownReplyType> {
-    match reply {
-        Reply::Error(text) => {
-            out.extend_from_slice(b"ERROR,");
-            repr(out, c_str(text));
-        }
-        Reply::Status(text) | Reply::String(text) | Reply::Verbatim { text, .. } => repr(out, text),
-        Reply::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Reply::Double(text) => out.extend_from_slice(c_str(text)),
-        Reply::Nil => out.extend_from_slice(b"NULL"),
-        Reply::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                format(item, out)?;
-            }
-        }
-        Reply::Map(pairs) => {
-            for (i, (key, value)) in pairs.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                format(key, out)?;
-                out.push(b',');
-                format(value, out)?;
-            }
-        }
-        Reply::BigNumber(_) => return Err(UnknownReplyType(reply.type_number())),
+/// CSV's parts: strings quoted as `sdscatrepr` quotes them, errors after `ERROR,`, commas
+/// between everything.
+#[derive(Debug)]
+struct Csv;
+
+impl Flat for Csv {
+    fn error(&self, out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(b"ERROR,");
+        repr(out, c_str(text));
     }
-    Ok(())
+
+    fn string(&self, out: &mut Vec<u8>, text: &[u8]) {
+        repr(out, text);
+    }
+
+    fn nil(&self) -> &'static [u8] {
+        b"NULL"
+    }
+
+    fn bool(&self, value: bool) -> &'static [u8] {
+        if value {
+            b"true"
+        } else {
+            b"false"
+        }
+    }
+
+    fn separator(&self) -> &[u8] {
+        b","
+    }
+
+    fn pair_separator(&self) -> &'static [u8] {
+        b","
+    }
 }
 
 #[cfg(test)]

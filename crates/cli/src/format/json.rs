@@ -5,80 +5,81 @@
 //! that is not a string is printed and then quoted as it is, without escaping.
 
 use super::escape::{json_string, quoted_json_string};
-use super::{c_str, Formatted, UnknownReplyType};
+use super::{c_str, flat, walk, Flat, Formatted, UnknownReplyType};
 use crate::reply::Reply;
 
 /// `reply` as JSON, without the final newline; `quoted` selects `--quoted-json`'s strings.
 pub fn json(reply: &Reply, quoted: bool) -> Formatted {
-    let mut out = Vec::new();
-    format(reply, quoted, &mut out)?;
-    Ok(out)
+    flat(&Json { quoted }, reply)
 }
 
-/// Appends a JSON string in the chosen flavour.
-fn string(out: &mut Vec<u8>, bytes: &[u8], quoted: bool) {
-    if quoted {
-        quoted_json_string(out, bytes);
-    } else {
-        json_string(out, bytes);
-    }
+/// JSON's parts, with `--quoted-json`'s strings when `quoted`.
+#[derive(Debug)]
+struct Json {
+    quoted: bool,
 }
 
-/// Appends `reply` as JSON.
-fn format(reply: &Reply, quoted: bool, out: &mut Vec<u8>) -> Result<(), UnknownReplyType> {
-    match reply {
-        Reply::Error(text) => {
-            out.extend_from_slice(b"error:");
-            string(out, c_str(text), quoted);
-        }
-        Reply::Status(text) | Reply::String(text) | Reply::Verbatim { text, .. } => {
-            string(out, text, quoted)
-        }
-        Reply::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Reply::Double(text) => out.extend_from_slice(c_str(text)),
-        Reply::Nil => out.extend_from_slice(b"null"),
-        Reply::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                format(item, quoted, out)?;
-            }
-            out.push(b']');
-        }
-        Reply::Map(pairs) => {
-            out.push(b'{');
-            for (i, (key, value)) in pairs.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                match key {
-                    Reply::Error(_)
-                    | Reply::Status(_)
-                    | Reply::String(_)
-                    | Reply::Verbatim { .. } => format(key, quoted, out)?,
-                    _ => {
-                        let mut text = Vec::new();
-                        format(key, quoted, &mut text)?;
-                        if text.first() == Some(&b'"') {
-                            out.extend_from_slice(&text);
-                        } else {
-                            out.push(b'"');
-                            out.extend_from_slice(&text);
-                            out.push(b'"');
-                        }
-                    }
-                }
-                out.push(b':');
-                format(value, quoted, out)?;
-            }
-            out.push(b'}');
-        }
-        Reply::BigNumber(_) => return Err(UnknownReplyType(reply.type_number())),
+impl Flat for Json {
+    fn error(&self, out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(b"error:");
+        self.string(out, c_str(text));
     }
-    Ok(())
+
+    fn string(&self, out: &mut Vec<u8>, text: &[u8]) {
+        if self.quoted {
+            quoted_json_string(out, text);
+        } else {
+            json_string(out, text);
+        }
+    }
+
+    fn nil(&self) -> &'static [u8] {
+        b"null"
+    }
+
+    fn bool(&self, value: bool) -> &'static [u8] {
+        if value {
+            b"true"
+        } else {
+            b"false"
+        }
+    }
+
+    fn separator(&self) -> &[u8] {
+        b","
+    }
+
+    fn pair_separator(&self) -> &'static [u8] {
+        b":"
+    }
+
+    fn brackets(&self, map: bool) -> (&'static [u8], &'static [u8]) {
+        if map {
+            (b"{", b"}")
+        } else {
+            (b"[", b"]")
+        }
+    }
+
+    /// A key that is not a string is printed, then quoted unless it already starts with one.
+    fn key(&self, out: &mut Vec<u8>, key: &Reply) -> Result<(), UnknownReplyType> {
+        match key {
+            Reply::Error(_) | Reply::Status(_) | Reply::String(_) | Reply::Verbatim { .. } => {
+                walk(self, key, out)
+            }
+            _ => {
+                let text = flat(self, key)?;
+                if text.first() == Some(&b'"') {
+                    out.extend_from_slice(&text);
+                } else {
+                    out.push(b'"');
+                    out.extend_from_slice(&text);
+                    out.push(b'"');
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@
 //! - [`csv`] — `--csv`.
 //! - [`json`] — `--json` and `--quoted-json`.
 //! - [`escape`] — the quoting the others share (`sdscatrepr`, JSON string escapes).
+//!
+//! Raw, CSV and JSON print a reply flat, on one line but for what its strings hold, and walk it
+//! alike: [`flat`] does the walk, each mode says through [`Flat`] how it prints the parts.
 
 pub mod csv;
 pub mod escape;
@@ -117,6 +120,84 @@ fn invalidated_keys(reply: &Reply) -> Option<&[Reply]> {
         },
         _ => None,
     }
+}
+
+/// How one of the flat modes (raw, CSV, JSON) prints each part of a reply. What the three print
+/// alike [`walk`] does itself: integers in decimal, doubles as the server sent them (to a NUL),
+/// an aggregate's elements one after another with [`separator`](Flat::separator) between them,
+/// a map's pairs likewise, and a big number refused.
+trait Flat {
+    /// Appends an error reply's text.
+    fn error(&self, out: &mut Vec<u8>, text: &[u8]);
+    /// Appends a status, bulk or verbatim string.
+    fn string(&self, out: &mut Vec<u8>, text: &[u8]);
+    /// What a null prints.
+    fn nil(&self) -> &'static [u8];
+    /// What a boolean prints.
+    fn bool(&self, value: bool) -> &'static [u8];
+    /// Between an aggregate's elements, and between a map's pairs.
+    fn separator(&self) -> &[u8];
+    /// Between a map's key and its value.
+    fn pair_separator(&self) -> &'static [u8];
+    /// Before and after an aggregate: an array, set or push, or (`map`) a map.
+    fn brackets(&self, _map: bool) -> (&'static [u8], &'static [u8]) {
+        (b"", b"")
+    }
+    /// Appends a map's key; by default as any other reply.
+    fn key(&self, out: &mut Vec<u8>, key: &Reply) -> Result<(), UnknownReplyType> {
+        walk(self, key, out)
+    }
+}
+
+/// `reply` printed flat as `style` says.
+fn flat<F: Flat + ?Sized>(style: &F, reply: &Reply) -> Formatted {
+    let mut out = Vec::new();
+    walk(style, reply, &mut out)?;
+    Ok(out)
+}
+
+/// Appends `reply` printed flat as `style` says.
+fn walk<F: Flat + ?Sized>(
+    style: &F,
+    reply: &Reply,
+    out: &mut Vec<u8>,
+) -> Result<(), UnknownReplyType> {
+    match reply {
+        Reply::Error(text) => style.error(out, text),
+        Reply::Status(text) | Reply::String(text) | Reply::Verbatim { text, .. } => {
+            style.string(out, text)
+        }
+        Reply::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Reply::Double(text) => out.extend_from_slice(c_str(text)),
+        Reply::Nil => out.extend_from_slice(style.nil()),
+        Reply::Bool(value) => out.extend_from_slice(style.bool(*value)),
+        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
+            let (open, close) = style.brackets(false);
+            out.extend_from_slice(open);
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(style.separator());
+                }
+                walk(style, item, out)?;
+            }
+            out.extend_from_slice(close);
+        }
+        Reply::Map(pairs) => {
+            let (open, close) = style.brackets(true);
+            out.extend_from_slice(open);
+            for (i, (key, value)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(style.separator());
+                }
+                style.key(out, key)?;
+                out.extend_from_slice(style.pair_separator());
+                walk(style, value, out)?;
+            }
+            out.extend_from_slice(close);
+        }
+        Reply::BigNumber(_) => return Err(UnknownReplyType(reply.type_number())),
+    }
+    Ok(())
 }
 
 /// The bytes C's `%s` would print: up to the first NUL.

@@ -1,54 +1,52 @@
 //! Values as they are, the form redis-cli prints when stdout is not a terminal
 //! (`cliFormatReplyRaw`).
 
-use super::{c_str, Formatted};
-use crate::format::UnknownReplyType;
+use super::{flat, Flat, Formatted};
 use crate::reply::Reply;
 
 /// `reply` in raw form, aggregates' elements separated by `delimiter` (`-d`); without the
 /// delimiter that follows each reply (`-D`), which the caller adds.
 pub fn raw(reply: &Reply, delimiter: &[u8]) -> Formatted {
-    let mut out = Vec::new();
-    format(reply, delimiter, &mut out)?;
-    Ok(out)
+    flat(&Raw { delimiter }, reply)
 }
 
-/// Appends `reply` in raw form.
-fn format(reply: &Reply, delimiter: &[u8], out: &mut Vec<u8>) -> Result<(), UnknownReplyType> {
-    match reply {
-        Reply::Nil => {}
-        // redis-cli ends an error with a newline of its own.
-        Reply::Error(text) => {
-            out.extend_from_slice(text);
-            out.push(b'\n');
-        }
-        Reply::Status(text) | Reply::String(text) | Reply::Verbatim { text, .. } => {
-            out.extend_from_slice(text)
-        }
-        Reply::Bool(b) => out.extend_from_slice(if *b { b"(true)" } else { b"(false)" }),
-        Reply::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Reply::Double(text) => out.extend_from_slice(c_str(text)),
-        Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(delimiter);
-                }
-                format(item, delimiter, out)?;
-            }
-        }
-        Reply::Map(pairs) => {
-            for (i, (key, value)) in pairs.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(delimiter);
-                }
-                format(key, delimiter, out)?;
-                out.push(b' ');
-                format(value, delimiter, out)?;
-            }
-        }
-        Reply::BigNumber(_) => return Err(UnknownReplyType(reply.type_number())),
+/// Raw form's parts: bytes as they are, `delimiter` between elements and pairs, a space
+/// between a key and its value.
+#[derive(Debug)]
+struct Raw<'a> {
+    delimiter: &'a [u8],
+}
+
+impl Flat for Raw<'_> {
+    // redis-cli ends an error with a newline of its own.
+    fn error(&self, out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(text);
+        out.push(b'\n');
     }
-    Ok(())
+
+    fn string(&self, out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(text);
+    }
+
+    fn nil(&self) -> &'static [u8] {
+        b""
+    }
+
+    fn bool(&self, value: bool) -> &'static [u8] {
+        if value {
+            b"(true)"
+        } else {
+            b"(false)"
+        }
+    }
+
+    fn separator(&self) -> &[u8] {
+        self.delimiter
+    }
+
+    fn pair_separator(&self) -> &'static [u8] {
+        b" "
+    }
 }
 
 #[cfg(test)]
