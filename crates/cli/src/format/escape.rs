@@ -3,38 +3,37 @@
 /// Appends `bytes` double-quoted with C-style escapes, as Redis's `sdscatrepr` does: `\\`,
 /// `\"`, `\n`, `\r`, `\t`, `\a`, `\b`, printable ASCII as is, any other byte as `\xHH`.
 pub fn repr(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    for &b in bytes {
-        match b {
-            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            // C's isprint in the C locale.
-            0x20..=0x7e => out.push(b),
-            b => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
+    quote(out, bytes, |out, b| match b {
+        0x07 => out.extend_from_slice(b"\\a"),
+        // C's isprint in the C locale.
+        0x20..=0x7e => out.push(b),
+        b => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+    });
 }
 
 /// Appends `bytes` as a JSON string, as redis-cli's `escapeJsonString` does: `\\`, `\"`,
 /// `\n`, `\f`, `\r`, `\t`, `\b`, other control bytes as `\u00HH`, every other byte (UTF-8
 /// included) as it is.
 pub fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    quote(out, bytes, |out, b| match b {
+        0x0c => out.extend_from_slice(b"\\f"),
+        0x00..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+        b => out.push(b),
+    });
+}
+
+/// Appends `bytes` between double quotes, with the escapes [`repr`] and [`json_string`] share
+/// (`\\`, `\"`, `\n`, `\r`, `\t`, `\b`); any other byte as `other` writes it.
+fn quote(out: &mut Vec<u8>, bytes: &[u8], other: impl Fn(&mut Vec<u8>, u8)) {
     out.push(b'"');
     for &b in bytes {
         match b {
             b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
             b'\n' => out.extend_from_slice(b"\\n"),
-            0x0c => out.extend_from_slice(b"\\f"),
             b'\r' => out.extend_from_slice(b"\\r"),
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
-            0x00..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
-            b => out.push(b),
+            b => other(out, b),
         }
     }
     out.push(b'"');

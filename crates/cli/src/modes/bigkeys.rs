@@ -142,6 +142,23 @@ fn fatal(parts: &[&[u8]]) -> anyhow::Error {
     Fatal(parts.concat()).into()
 }
 
+/// The fatal error for a pipeline whose reply for key `name` could not be read: what
+/// (`type`, `size`) was being asked for, hiredis's error code and its text.
+fn read_failed(what: &str, name: &[u8], e: &ConnectionError) -> anyhow::Error {
+    let code = error_code(e).to_string();
+    fatal(&[
+        b"Error getting ",
+        what.as_bytes(),
+        b" for key '",
+        name,
+        b"' (",
+        code.as_bytes(),
+        b": ",
+        e.errstr().as_bytes(),
+        b")",
+    ])
+}
+
 /// Scans the keyspace and prints what it found; returns the exit status.
 pub fn run<W: Write>(session: &mut Session<W>, special: &Special, measure: Measure) -> Result<u8> {
     let mut types = Types::new();
@@ -276,18 +293,7 @@ fn key_types<W: Write>(
     for key in keys {
         let name = c_str(key_bytes(key));
         let kind = match call::read(session) {
-            Err(e) => {
-                let code = error_code(&e).to_string();
-                return Err(fatal(&[
-                    b"Error getting type for key '",
-                    name,
-                    b"' (",
-                    code.as_bytes(),
-                    b": ",
-                    e.errstr().as_bytes(),
-                    b")",
-                ]));
-            }
+            Err(e) => return Err(read_failed("type", name, &e)),
             Ok(Reply::Status(kind)) => kind,
             Ok(Reply::Error(text)) => {
                 return Err(fatal(&[b"TYPE returned an error: ", c_str(&text)]));
@@ -354,18 +360,7 @@ fn key_sizes<W: Write>(
         };
         let name = c_str(key_bytes(key));
         match call::read(session) {
-            Err(e) => {
-                let code = error_code(&e).to_string();
-                return Err(fatal(&[
-                    b"Error getting size for key '",
-                    name,
-                    b"' (",
-                    code.as_bytes(),
-                    b": ",
-                    e.errstr().as_bytes(),
-                    b")",
-                ]));
-            }
+            Err(e) => return Err(read_failed("size", name, &e)),
             Ok(Reply::Integer(n)) => sizes.push(n as u64),
             Ok(_) => {
                 // The key may have been replaced by one of another type meanwhile.
