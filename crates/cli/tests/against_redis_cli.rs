@@ -10,15 +10,13 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kv_testkit::{free_port, Server};
-
-const KV_CLI: &str = env!("CARGO_BIN_EXE_kv-cli");
+use common::{client, finish, Target, KV_CLI};
+use kv_testkit::free_port;
 
 /// What one run of a client left.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,36 +65,11 @@ impl Invocation {
 
 /// Runs `program` as `invocation` says, killing it after 30 s.
 fn run(program: &str, invocation: &Invocation) -> Run {
-    let mut command = Command::new(program);
-    command
-        .args(&invocation.args)
-        .env_remove("REDISCLI_AUTH")
-        .env_remove("FAKETTY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = client(program, &invocation.args);
     for (name, value) in &invocation.env {
         command.env(name, value);
     }
-    let mut child = command.spawn().unwrap();
-    let pid = child.id();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = invocation.stdin.clone();
-    // A client that does not read its input must not block the test.
-    std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    let output = match result.recv_timeout(Duration::from_secs(30)) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("{program} {:?} did not finish in 30 s", invocation.args);
-        }
-    };
+    let output = finish(command, invocation.stdin.clone(), Duration::from_secs(30));
     Run {
         stdout: output.stdout,
         stderr: output.stderr,
@@ -104,28 +77,10 @@ fn run(program: &str, invocation: &Invocation) -> Run {
     }
 }
 
-/// A server under test, with the password it needs, if any.
-struct Target {
-    name: &'static str,
-    server: Server,
-    password: Option<&'static str>,
-}
-
 impl Target {
-    fn port(&self) -> String {
-        self.server.port.to_string()
-    }
-
-    /// `-p PORT` followed by `args`.
-    fn args(&self, args: &[&str]) -> Vec<String> {
-        let mut all = vec!["-p".to_string(), self.port()];
-        all.extend(args.iter().map(|a| a.to_string()));
-        all
-    }
-
     /// Empties the server and loads `setup` (commands, one per line, as redis-cli reads them).
     fn reset(&self, setup: &str) {
-        let mut args = vec!["-p".to_string(), self.port()];
+        let mut args = self.args(&[]);
         if let Some(password) = self.password {
             args.extend(["--no-auth-warning".into(), "-a".into(), password.into()]);
         }
@@ -141,61 +96,22 @@ impl Target {
     }
 }
 
-/// The reference Redis, with DEBUG allowed (for DEBUG PROTOCOL) and `extra` options.
-fn redis(extra: &[&str], password: Option<&'static str>) -> Target {
+/// The reference Redis's options: DEBUG allowed (for DEBUG PROTOCOL), then `extra`.
+fn redis_options<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut options = vec!["--enable-debug-command", "yes"];
     options.extend_from_slice(extra);
-    Target {
-        name: "redis",
-        server: Server::redis(&options),
-        password,
-    }
+    options
 }
 
-/// kv-server, built beside kv-cli, with `extra` options; `None` (after a note) when it is not
-/// built, outside CI.
-fn kv(extra: &[&str], password: Option<&'static str>) -> Option<Target> {
-    let path = PathBuf::from(KV_CLI).with_file_name("kv-server");
-    if !path.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kv-server is not built at {}",
-            path.display()
-        );
-        eprintln!(
-            "note: kv-server is not built at {}: its half of this test is skipped \
-             (`cargo build -p kv-server` to run it)",
-            path.display()
-        );
-        return None;
-    }
-    let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
-    let server = Server::start(move |port| {
-        let mut command = Command::new(&path);
-        command
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(&extra);
-        command
-    });
-    Some(Target {
-        name: "kv",
-        server,
-        password,
-    })
+/// The reference Redis with `extra` options.
+fn redis(extra: &[&str], password: Option<&'static str>) -> Target {
+    common::redis(&redis_options(extra), password)
 }
 
-/// The servers to test against.
+/// The servers to test against, with `extra` options: the reference Redis, and kv-server
+/// when it is built.
 fn targets(extra: &[&str], password: Option<&'static str>) -> Vec<Target> {
-    let mut all = vec![redis(extra, password)];
-    all.extend(kv(extra, password));
-    all
+    common::targets(&redis_options(extra), extra, password)
 }
 
 /// Asserts that kv-cli ran as redis-cli did: same stdout and exit status (and stderr, with

@@ -15,14 +15,15 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{available, KV_CLI};
 use kv_testkit::{free_port, Server};
-
-const KV_CLI: &str = env!("CARGO_BIN_EXE_kv-cli");
 
 /// The pane's size: wide enough for most hints, as a terminal would be.
 const WIDTH: u16 = 160;
@@ -31,19 +32,7 @@ const HEIGHT: u16 = 50;
 /// How long to wait for the screen to show what is expected.
 const PATIENCE: Duration = Duration::from_secs(15);
 
-/// Whether a prerequisite is there; outside CI a missing one is reported and the test stops.
-fn available(what: &str, present: bool, how: &str) -> bool {
-    if !present {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{what} is missing under CI ({how})"
-        );
-        eprintln!("note: {what} is missing, this test is skipped ({how})");
-    }
-    present
-}
-
-/// kv-server on a free port, or `None` after a note when it is not built (outside CI).
+/// kv-server on a free port, or `None` after a note when it or tmux is missing (outside CI).
 fn kv_server() -> Option<Server> {
     let tmux = Command::new("tmux")
         .arg("-V")
@@ -52,22 +41,7 @@ fn kv_server() -> Option<Server> {
     if !available("tmux", tmux, "apt-get install tmux") {
         return None;
     }
-    let path = PathBuf::from(KV_CLI).with_file_name("kv-server");
-    if !available("kv-server", path.exists(), "cargo build -p kv-server") {
-        return None;
-    }
-    Some(Server::start(move |port| {
-        let mut command = Command::new(&path);
-        command.args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ]);
-        command
-    }))
+    common::kv_server(&[])
 }
 
 /// A scratch directory for one test, used as HOME and for history files; removed on drop.

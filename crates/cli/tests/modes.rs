@@ -12,16 +12,14 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
+mod common;
+
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::Duration;
 
-use kv_testkit::{exchange, free_port, resp, Server};
-
-const KV_CLI: &str = env!("CARGO_BIN_EXE_kv-cli");
+use common::{client, finish, Target, KV_CLI};
+use kv_testkit::{exchange, free_port, resp};
 
 /// What one run of a client left.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,26 +32,17 @@ struct Run {
 /// A client command line: the program (with `stdbuf -oL` in front for redis-cli when asked)
 /// and its arguments.
 fn command(program: &str, args: &[String], line_buffered: bool) -> Command {
-    let mut command = if line_buffered && program == "redis-cli" {
-        let mut c = Command::new("stdbuf");
-        c.args(["-oL", program]);
-        c
+    if line_buffered && program == "redis-cli" {
+        let mut all = vec!["-oL".to_string(), program.to_string()];
+        all.extend_from_slice(args);
+        client("stdbuf", &all)
     } else {
-        Command::new(program)
-    };
-    command
-        .args(args)
-        .env_remove("REDISCLI_AUTH")
-        .env_remove("FAKETTY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
+        client(program, args)
+    }
 }
 
-/// Collects a finished (or killed) child's output.
-fn collect(child: Child) -> Run {
-    let output = child.wait_with_output().unwrap();
+/// What a finished (or killed) client left, as text.
+fn collect(output: Output) -> Run {
     Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -63,24 +52,8 @@ fn collect(child: Child) -> Run {
 
 /// Runs `program` with `stdin` to its end, killing it after 60 s.
 fn run(program: &str, args: &[String], stdin: &[u8]) -> Run {
-    let mut child = command(program, args, false).spawn().unwrap();
-    let pid = child.id();
-    let mut input = child.stdin.take().unwrap();
-    let bytes = stdin.to_vec();
-    std::thread::spawn(move || {
-        let _ = input.write_all(&bytes);
-    });
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(collect(child));
-    });
-    match result.recv_timeout(Duration::from_secs(60)) {
-        Ok(run) => run,
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("{program} {args:?} did not finish in 60 s");
-        }
-    }
+    let command = command(program, args, false);
+    collect(finish(command, stdin.to_vec(), Duration::from_secs(60)))
 }
 
 /// Runs `program` for `duration`, then kills it and returns what it printed.
@@ -89,23 +62,10 @@ fn run_for(program: &str, args: &[String], duration: Duration) -> Run {
     drop(child.stdin.take());
     std::thread::sleep(duration);
     let _ = child.kill();
-    collect(child)
-}
-
-/// A server to test against.
-struct Target {
-    name: &'static str,
-    server: Server,
+    collect(child.wait_with_output().unwrap())
 }
 
 impl Target {
-    /// `-p PORT` and `args`.
-    fn args(&self, args: &[&str]) -> Vec<String> {
-        let mut all = vec!["-p".to_string(), self.server.port.to_string()];
-        all.extend(args.iter().map(|a| a.to_string()));
-        all
-    }
-
     /// Empties the server and loads `setup` (RESP, sent with redis-cli --pipe).
     fn load(&self, setup: &[u8]) {
         let flushed = run("redis-cli", &self.args(&["FLUSHALL"]), b"");
@@ -122,43 +82,7 @@ impl Target {
 
 /// The servers: the reference Redis, and kv-server when it is built.
 fn targets() -> Vec<Target> {
-    let mut all = vec![Target {
-        name: "redis",
-        server: Server::redis(&[]),
-    }];
-    all.extend(kv());
-    all
-}
-
-/// kv-server, built beside kv-cli; `None` (after a note) when it is not, outside CI.
-fn kv() -> Option<Target> {
-    let path = PathBuf::from(KV_CLI).with_file_name("kv-server");
-    if !path.exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kv-server is not built at {}",
-            path.display()
-        );
-        eprintln!(
-            "note: kv-server is not built at {}: its half of this test is skipped \
-             (`cargo build -p kv-server` to run it)",
-            path.display()
-        );
-        return None;
-    }
-    let server = Server::start(move |port| {
-        let mut command = Command::new(&path);
-        command.args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ]);
-        command
-    });
-    Some(Target { name: "kv", server })
+    common::targets(&[], &[], None)
 }
 
 /// Commands as one RESP stream.
@@ -618,10 +542,7 @@ fn bench_reports_failures() {
     assert!(got.stdout.contains("-P <numreq>"));
 
     // Error replies are counted, reported, and make the exit status 1.
-    let target = Target {
-        name: "redis",
-        server: Server::redis(&[]),
-    };
+    let target = common::redis(&[], None);
     target.load(&resp(&[b"SET", b"mylist", b"not a list"]));
     let got = run(
         KV_CLI,
