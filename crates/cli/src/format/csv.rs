@@ -16,6 +16,11 @@ pub fn csv(reply: &Reply) -> Formatted {
 struct Csv;
 
 impl Flat for Csv {
+    const NIL: &'static [u8] = b"NULL";
+    const TRUE: &'static [u8] = b"true";
+    const FALSE: &'static [u8] = b"false";
+    const PAIR_SEPARATOR: &'static [u8] = b",";
+
     fn error(&self, out: &mut Vec<u8>, text: &[u8]) {
         out.extend_from_slice(b"ERROR,");
         repr(out, c_str(text));
@@ -25,23 +30,7 @@ impl Flat for Csv {
         repr(out, text);
     }
 
-    fn nil(&self) -> &'static [u8] {
-        b"NULL"
-    }
-
-    fn bool(&self, value: bool) -> &'static [u8] {
-        if value {
-            b"true"
-        } else {
-            b"false"
-        }
-    }
-
     fn separator(&self) -> &[u8] {
-        b","
-    }
-
-    fn pair_separator(&self) -> &'static [u8] {
         b","
     }
 }
@@ -50,9 +39,7 @@ impl Flat for Csv {
 mod tests {
     use super::*;
 
-    fn s(text: &str) -> Reply {
-        Reply::String(text.as_bytes().to_vec())
-    }
+    use crate::format::s;
 
     fn show(reply: &Reply) -> String {
         String::from_utf8(csv(reply).unwrap()).unwrap()

@@ -20,6 +20,13 @@ struct Json {
 }
 
 impl Flat for Json {
+    const NIL: &'static [u8] = b"null";
+    const TRUE: &'static [u8] = b"true";
+    const FALSE: &'static [u8] = b"false";
+    const PAIR_SEPARATOR: &'static [u8] = b":";
+    const ARRAY: [&'static [u8]; 2] = [b"[", b"]"];
+    const MAP: [&'static [u8]; 2] = [b"{", b"}"];
+
     fn error(&self, out: &mut Vec<u8>, text: &[u8]) {
         out.extend_from_slice(b"error:");
         self.string(out, c_str(text));
@@ -33,32 +40,8 @@ impl Flat for Json {
         }
     }
 
-    fn nil(&self) -> &'static [u8] {
-        b"null"
-    }
-
-    fn bool(&self, value: bool) -> &'static [u8] {
-        if value {
-            b"true"
-        } else {
-            b"false"
-        }
-    }
-
     fn separator(&self) -> &[u8] {
         b","
-    }
-
-    fn pair_separator(&self) -> &'static [u8] {
-        b":"
-    }
-
-    fn brackets(&self, map: bool) -> (&'static [u8], &'static [u8]) {
-        if map {
-            (b"{", b"}")
-        } else {
-            (b"[", b"]")
-        }
     }
 
     /// A key that is not a string is printed, then quoted unless it already starts with one.
@@ -86,9 +69,7 @@ impl Flat for Json {
 mod tests {
     use super::*;
 
-    fn s(text: &str) -> Reply {
-        Reply::String(text.as_bytes().to_vec())
-    }
+    use crate::format::s;
 
     fn show(reply: &Reply) -> String {
         String::from_utf8(json(reply, false).unwrap()).unwrap()

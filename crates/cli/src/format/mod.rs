@@ -127,22 +127,25 @@ fn invalidated_keys(reply: &Reply) -> Option<&[Reply]> {
 /// an aggregate's elements one after another with [`separator`](Flat::separator) between them,
 /// a map's pairs likewise, and a big number refused.
 trait Flat {
+    /// What a null prints.
+    const NIL: &'static [u8];
+    /// What true prints.
+    const TRUE: &'static [u8];
+    /// What false prints.
+    const FALSE: &'static [u8];
+    /// Between a map's key and its value.
+    const PAIR_SEPARATOR: &'static [u8];
+    /// Before and after an array, set or push.
+    const ARRAY: [&'static [u8]; 2] = [b"", b""];
+    /// Before and after a map.
+    const MAP: [&'static [u8]; 2] = [b"", b""];
+
+    /// Between an aggregate's elements, and between a map's pairs.
+    fn separator(&self) -> &[u8];
     /// Appends an error reply's text.
     fn error(&self, out: &mut Vec<u8>, text: &[u8]);
     /// Appends a status, bulk or verbatim string.
     fn string(&self, out: &mut Vec<u8>, text: &[u8]);
-    /// What a null prints.
-    fn nil(&self) -> &'static [u8];
-    /// What a boolean prints.
-    fn bool(&self, value: bool) -> &'static [u8];
-    /// Between an aggregate's elements, and between a map's pairs.
-    fn separator(&self) -> &[u8];
-    /// Between a map's key and its value.
-    fn pair_separator(&self) -> &'static [u8];
-    /// Before and after an aggregate: an array, set or push, or (`map`) a map.
-    fn brackets(&self, _map: bool) -> (&'static [u8], &'static [u8]) {
-        (b"", b"")
-    }
     /// Appends a map's key; by default as any other reply.
     fn key(&self, out: &mut Vec<u8>, key: &Reply) -> Result<(), UnknownReplyType> {
         walk(self, key, out)
@@ -169,10 +172,11 @@ fn walk<F: Flat + ?Sized>(
         }
         Reply::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Reply::Double(text) => out.extend_from_slice(c_str(text)),
-        Reply::Nil => out.extend_from_slice(style.nil()),
-        Reply::Bool(value) => out.extend_from_slice(style.bool(*value)),
+        Reply::Nil => out.extend_from_slice(F::NIL),
+        Reply::Bool(true) => out.extend_from_slice(F::TRUE),
+        Reply::Bool(false) => out.extend_from_slice(F::FALSE),
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
-            let (open, close) = style.brackets(false);
+            let [open, close] = F::ARRAY;
             out.extend_from_slice(open);
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -183,14 +187,14 @@ fn walk<F: Flat + ?Sized>(
             out.extend_from_slice(close);
         }
         Reply::Map(pairs) => {
-            let (open, close) = style.brackets(true);
+            let [open, close] = F::MAP;
             out.extend_from_slice(open);
             for (i, (key, value)) in pairs.iter().enumerate() {
                 if i > 0 {
                     out.extend_from_slice(style.separator());
                 }
                 style.key(out, key)?;
-                out.extend_from_slice(style.pair_separator());
+                out.extend_from_slice(F::PAIR_SEPARATOR);
                 walk(style, value, out)?;
             }
             out.extend_from_slice(close);
@@ -198,6 +202,12 @@ fn walk<F: Flat + ?Sized>(
         Reply::BigNumber(_) => return Err(UnknownReplyType(reply.type_number())),
     }
     Ok(())
+}
+
+/// A bulk string reply holding `text`, for the formatters' tests.
+#[cfg(test)]
+fn s(text: &str) -> Reply {
+    Reply::String(text.as_bytes().to_vec())
 }
 
 /// The bytes C's `%s` would print: up to the first NUL.
@@ -209,10 +219,6 @@ pub fn c_str(bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn s(text: &str) -> Reply {
-        Reply::String(text.as_bytes().to_vec())
-    }
 
     fn text(out: Formatted) -> String {
         String::from_utf8(out.unwrap()).unwrap()

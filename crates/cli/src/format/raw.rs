@@ -18,6 +18,11 @@ struct Raw<'a> {
 }
 
 impl Flat for Raw<'_> {
+    const NIL: &'static [u8] = b"";
+    const TRUE: &'static [u8] = b"(true)";
+    const FALSE: &'static [u8] = b"(false)";
+    const PAIR_SEPARATOR: &'static [u8] = b" ";
+
     // redis-cli ends an error with a newline of its own.
     fn error(&self, out: &mut Vec<u8>, text: &[u8]) {
         out.extend_from_slice(text);
@@ -28,24 +33,8 @@ impl Flat for Raw<'_> {
         out.extend_from_slice(text);
     }
 
-    fn nil(&self) -> &'static [u8] {
-        b""
-    }
-
-    fn bool(&self, value: bool) -> &'static [u8] {
-        if value {
-            b"(true)"
-        } else {
-            b"(false)"
-        }
-    }
-
     fn separator(&self) -> &[u8] {
         self.delimiter
-    }
-
-    fn pair_separator(&self) -> &'static [u8] {
-        b" "
     }
 }
 
@@ -53,9 +42,7 @@ impl Flat for Raw<'_> {
 mod tests {
     use super::*;
 
-    fn s(text: &str) -> Reply {
-        Reply::String(text.as_bytes().to_vec())
-    }
+    use crate::format::s;
 
     fn show(reply: &Reply) -> String {
         String::from_utf8(raw(reply, b"\n").unwrap()).unwrap()

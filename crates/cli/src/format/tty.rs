@@ -138,9 +138,7 @@ fn is_multiline(reply: &Reply) -> bool {
 mod tests {
     use super::*;
 
-    fn s(text: &str) -> Reply {
-        Reply::String(text.as_bytes().to_vec())
-    }
+    use crate::format::s;
 
     fn int(n: i64) -> Reply {
         Reply::Integer(n)
