@@ -69,7 +69,7 @@ impl Flat for Json {
 mod tests {
     use super::*;
 
-    use crate::format::s;
+    use crate::format::samples::{nested, protocol_map, push, s, verbatim};
 
     fn show(reply: &Reply) -> String {
         String::from_utf8(json(reply, false).unwrap()).unwrap()
@@ -94,10 +94,7 @@ mod tests {
         assert_eq!(show(&Reply::Double(b"3.141".to_vec())), "3.141");
         assert_eq!(show(&Reply::Bool(true)), "true");
         assert_eq!(show(&Reply::Bool(false)), "false");
-        let verbatim = Reply::Verbatim {
-            format: *b"txt",
-            text: b"This is a verbatim\nstring".to_vec(),
-        };
+        let verbatim = verbatim();
         assert_eq!(show(&verbatim), "\"This is a verbatim\\nstring\"");
         assert_eq!(show_quoted(&verbatim), "\"This is a verbatim\\\\nstring\"");
     }
@@ -109,23 +106,9 @@ mod tests {
             show(&Reply::Set(vec![Reply::Integer(0), Reply::Integer(1)])),
             "[0,1]"
         );
-        assert_eq!(
-            show(&Reply::Push(vec![
-                s("server-cpu-usage"),
-                Reply::Integer(42)
-            ])),
-            "[\"server-cpu-usage\",42]"
-        );
+        assert_eq!(show(&push()), "[\"server-cpu-usage\",42]");
         // EVAL "return {1,{2,{}},'x',{err='bad'}}" 0
-        assert_eq!(
-            show(&Reply::Array(vec![
-                Reply::Integer(1),
-                Reply::Array(vec![Reply::Integer(2), Reply::Array(vec![])]),
-                s("x"),
-                Reply::Error(b"bad".to_vec()),
-            ])),
-            "[1,[2,[]],\"x\",error:\"bad\"]"
-        );
+        assert_eq!(show(&nested()), "[1,[2,[]],\"x\",error:\"bad\"]");
         // HELLO 3's map.
         assert_eq!(
             show(&Reply::Map(vec![
@@ -141,13 +124,7 @@ mod tests {
     #[test]
     fn map_keys_that_are_not_strings_are_quoted() {
         // DEBUG PROTOCOL map under RESP3.
-        assert_eq!(
-            show(&Reply::Map(vec![
-                (Reply::Integer(0), Reply::Bool(false)),
-                (Reply::Integer(1), Reply::Bool(true)),
-            ])),
-            "{\"0\":false,\"1\":true}"
-        );
+        assert_eq!(show(&protocol_map()), "{\"0\":false,\"1\":true}");
         assert_eq!(
             show(&Reply::Map(vec![(Reply::Nil, Reply::Integer(1))])),
             "{\"null\":1}"

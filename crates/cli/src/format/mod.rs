@@ -204,10 +204,46 @@ fn walk<F: Flat + ?Sized>(
     Ok(())
 }
 
-/// A bulk string reply holding `text`, for the formatters' tests.
+/// Replies the formatters' tests print in every mode.
 #[cfg(test)]
-fn s(text: &str) -> Reply {
-    Reply::String(text.as_bytes().to_vec())
+mod samples {
+    use crate::reply::Reply;
+
+    /// A bulk string holding `text`.
+    pub fn s(text: &str) -> Reply {
+        Reply::String(text.as_bytes().to_vec())
+    }
+
+    /// DEBUG PROTOCOL verbatim under RESP3.
+    pub fn verbatim() -> Reply {
+        Reply::Verbatim {
+            format: *b"txt",
+            text: b"This is a verbatim\nstring".to_vec(),
+        }
+    }
+
+    /// DEBUG PROTOCOL map under RESP3.
+    pub fn protocol_map() -> Reply {
+        Reply::Map(vec![
+            (Reply::Integer(0), Reply::Bool(false)),
+            (Reply::Integer(1), Reply::Bool(true)),
+        ])
+    }
+
+    /// A push message, as redis-cli's tests send one.
+    pub fn push() -> Reply {
+        Reply::Push(vec![s("server-cpu-usage"), Reply::Integer(42)])
+    }
+
+    /// EVAL "return {1,{2,{}},'x',{err='bad'}}" 0
+    pub fn nested() -> Reply {
+        Reply::Array(vec![
+            Reply::Integer(1),
+            Reply::Array(vec![Reply::Integer(2), Reply::Array(vec![])]),
+            s("x"),
+            Reply::Error(b"bad".to_vec()),
+        ])
+    }
 }
 
 /// The bytes C's `%s` would print: up to the first NUL.
@@ -218,6 +254,7 @@ pub fn c_str(bytes: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
+    use super::samples::s;
     use super::*;
 
     fn text(out: Formatted) -> String {

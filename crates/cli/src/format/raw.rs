@@ -42,7 +42,7 @@ impl Flat for Raw<'_> {
 mod tests {
     use super::*;
 
-    use crate::format::s;
+    use crate::format::samples::{nested, protocol_map, s, verbatim};
 
     fn show(reply: &Reply) -> String {
         String::from_utf8(raw(reply, b"\n").unwrap()).unwrap()
@@ -63,13 +63,7 @@ mod tests {
         assert_eq!(show(&Reply::Double(b"3.141".to_vec())), "3.141");
         assert_eq!(show(&Reply::Bool(true)), "(true)");
         assert_eq!(show(&Reply::Bool(false)), "(false)");
-        assert_eq!(
-            show(&Reply::Verbatim {
-                format: *b"txt",
-                text: b"This is a verbatim\nstring".to_vec()
-            }),
-            "This is a verbatim\nstring"
-        );
+        assert_eq!(show(&verbatim()), "This is a verbatim\nstring");
         // Binary-safe: bytes are written as they are.
         assert_eq!(
             raw(&Reply::String(b"\xff\0\r\n".to_vec()), b"\n").unwrap(),
@@ -87,23 +81,9 @@ mod tests {
         );
         assert_eq!(show(&Reply::Array(vec![])), "");
         // DEBUG PROTOCOL map under RESP3: key, space, value.
-        assert_eq!(
-            show(&Reply::Map(vec![
-                (Reply::Integer(0), Reply::Bool(false)),
-                (Reply::Integer(1), Reply::Bool(true)),
-            ])),
-            "0 (false)\n1 (true)"
-        );
+        assert_eq!(show(&protocol_map()), "0 (false)\n1 (true)");
         // EVAL "return {1,{2,{}},'x',{err='bad'}}" 0
-        assert_eq!(
-            show(&Reply::Array(vec![
-                Reply::Integer(1),
-                Reply::Array(vec![Reply::Integer(2), Reply::Array(vec![])]),
-                s("x"),
-                Reply::Error(b"bad".to_vec()),
-            ])),
-            "1\n2\n\nx\nbad\n"
-        );
+        assert_eq!(show(&nested()), "1\n2\n\nx\nbad\n");
     }
 
     #[test]

@@ -138,7 +138,7 @@ fn is_multiline(reply: &Reply) -> bool {
 mod tests {
     use super::*;
 
-    use crate::format::s;
+    use crate::format::samples::{nested, protocol_map, push, s, verbatim};
 
     fn int(n: i64) -> Reply {
         Reply::Integer(n)
@@ -164,13 +164,7 @@ mod tests {
         assert_eq!(show(&Reply::Double(b"3.141".to_vec())), "(double) 3.141\n");
         assert_eq!(show(&Reply::Bool(true)), "(true)\n");
         assert_eq!(show(&Reply::Bool(false)), "(false)\n");
-        assert_eq!(
-            show(&Reply::Verbatim {
-                format: *b"txt",
-                text: b"This is a verbatim\nstring".to_vec()
-            }),
-            "This is a verbatim\nstring\n"
-        );
+        assert_eq!(show(&verbatim()), "This is a verbatim\nstring\n");
     }
 
     #[test]
@@ -184,16 +178,10 @@ mod tests {
             "1~ (integer) 0\n2~ (integer) 1\n3~ (integer) 2\n"
         );
         assert_eq!(
-            show(&Reply::Map(vec![
-                (int(0), Reply::Bool(false)),
-                (int(1), Reply::Bool(true))
-            ])),
+            show(&protocol_map()),
             "1# (integer) 0 => (false)\n2# (integer) 1 => (true)\n"
         );
-        assert_eq!(
-            show(&Reply::Push(vec![s("server-cpu-usage"), int(42)])),
-            "1) \"server-cpu-usage\"\n2) (integer) 42\n"
-        );
+        assert_eq!(show(&push()), "1) \"server-cpu-usage\"\n2) (integer) 42\n");
         assert_eq!(show(&Reply::Array(vec![])), "(empty array)\n");
         assert_eq!(show(&Reply::Set(vec![])), "(empty set)\n");
         assert_eq!(show(&Reply::Map(vec![])), "(empty hash)\n");
@@ -203,12 +191,7 @@ mod tests {
     #[test]
     fn nested_arrays_and_errors() {
         // EVAL "return {1,{2,{}},'x',{err='bad'}}" 0
-        let reply = Reply::Array(vec![
-            int(1),
-            Reply::Array(vec![int(2), Reply::Array(vec![])]),
-            s("x"),
-            Reply::Error(b"bad".to_vec()),
-        ]);
+        let reply = nested();
         assert_eq!(
             show(&reply),
             "1) (integer) 1\n2) 1) (integer) 2\n   2) (empty array)\n3) \"x\"\n4) (error) bad\n"
