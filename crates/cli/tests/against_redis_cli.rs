@@ -114,9 +114,16 @@ fn targets(extra: &[&str], password: Option<&'static str>) -> Vec<Target> {
     common::targets(&redis_options(extra), extra, password)
 }
 
-/// Asserts that kv-cli ran as redis-cli did: same stdout and exit status (and stderr, with
-/// `compare_stderr`).
-fn assert_same(what: &str, expected: &Run, got: &Run, compare_stderr: bool) {
+/// Asserts that kv-cli ran (`got`) as redis-cli did (`expected`), both as `invocation` says
+/// against the server `name`: same stdout and exit status (and stderr, with
+/// `compare_stderr`). Returns kv-cli's run.
+fn assert_same(
+    name: &str,
+    invocation: &Invocation,
+    expected: &Run,
+    got: Run,
+    compare_stderr: bool,
+) -> Run {
     let show = |run: &Run| {
         format!(
             "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -130,10 +137,14 @@ fn assert_same(what: &str, expected: &Run, got: &Run, compare_stderr: bool) {
         && (!compare_stderr || expected.stderr == got.stderr);
     assert!(
         same,
-        "{what}\n===== redis-cli: {}\n===== kv-cli: {}",
+        "{name}: {:?} stdin {:?} env {:?}\n===== redis-cli: {}\n===== kv-cli: {}",
+        invocation.args,
+        String::from_utf8_lossy(&invocation.stdin),
+        invocation.env,
         show(expected),
-        show(got)
+        show(&got)
     );
+    got
 }
 
 /// Runs both clients as `invocation` says against `target`, on data freshly loaded from
@@ -143,15 +154,7 @@ fn check(target: &Target, setup: &str, invocation: &Invocation, compare_stderr: 
     let expected = run("redis-cli", invocation);
     target.reset(setup);
     let got = run(KV_CLI, invocation);
-    let what = format!(
-        "{}: {:?} stdin {:?} env {:?}",
-        target.name,
-        invocation.args,
-        String::from_utf8_lossy(&invocation.stdin),
-        invocation.env
-    );
-    assert_same(&what, &expected, &got, compare_stderr);
-    got
+    assert_same(target.name, invocation, &expected, got, compare_stderr)
 }
 
 /// Both clients on the data as it is (or without a server at all), same comparison; `name`
@@ -159,14 +162,7 @@ fn check(target: &Target, setup: &str, invocation: &Invocation, compare_stderr: 
 fn check_without_reset(name: &str, invocation: &Invocation, compare_stderr: bool) -> Run {
     let expected = run("redis-cli", invocation);
     let got = run(KV_CLI, invocation);
-    let what = format!(
-        "{name}: {:?} stdin {:?} env {:?}",
-        invocation.args,
-        String::from_utf8_lossy(&invocation.stdin),
-        invocation.env
-    );
-    assert_same(&what, &expected, &got, compare_stderr);
-    got
+    assert_same(name, invocation, &expected, got, compare_stderr)
 }
 
 /// Data every output test starts from: strings of every awkward kind, a list, a hash, a set,
@@ -513,7 +509,7 @@ fn one_shot_flags() {
             target.reset(DATA);
             run(KV_CLI, &write);
             let got = run("redis-cli", &read);
-            assert_same(&format!("{:?}", write.args), &expected, &got, true);
+            assert_same(target.name, &write, &expected, got, true);
         }
         // -i waits after each run.
         let start = Instant::now();
