@@ -644,6 +644,19 @@ fn subscribers_print_messages_as_they_come() {
             &["--json"],
         ] {
             let subscribe = |program: &str| {
+                // The last subscriber was killed, but the server may not have seen its socket
+                // close yet: until it has, a PUBLISH would count it, and the new subscriber
+                // could miss the one message.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let numsub = target.args(&["PUBSUB", "NUMSUB", "ch"]);
+                while run("redis-cli", &Invocation::new(&numsub)).stdout() != "ch\n0\n" {
+                    assert!(
+                        Instant::now() < deadline,
+                        "a subscriber stayed on {}",
+                        target.name
+                    );
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 let mut args = target.args(mode);
                 args.extend(["SUBSCRIBE".to_string(), "ch".to_string()]);
                 let mut child = Command::new(program)
