@@ -279,28 +279,31 @@ impl Aof {
         };
         let mut error = None;
         let mut bytes_written = 0u64;
-        let mut unwritten = Vec::new();
-        for (file, bytes) in &work {
+        let mut work = work;
+        for (file, bytes) in &mut work {
             let mut handle: &File = file;
             let (written, result) = write_some(&mut handle, bytes);
             bytes_written += written as u64;
+            // What stays in `bytes` is what did not get out.
+            bytes.drain(..written);
             let result = result.and_then(|()| if sync { file.sync_data() } else { Ok(()) });
             if let Err(e) = result {
                 error.get_or_insert(e);
             }
-            unwritten.push(bytes[written..].to_vec());
         }
         self.size.fetch_add(bytes_written, Ordering::Relaxed);
         let ok = error.is_none();
         if let Some(e) = error {
             if let Some(log) = self.log.lock().as_mut() {
-                let mut files = std::iter::once(&mut log.current)
-                    .chain(log.next.as_mut().map(|(_, n)| n))
-                    .zip(unwritten);
-                for (file, mut rest) in &mut files {
-                    if !rest.is_empty() {
-                        rest.extend_from_slice(&file.pending);
-                        file.pending = rest;
+                // Back in front of the same file's later bytes. A file a rewrite retired
+                // meanwhile is not found: its effects are in the new base already.
+                for (file, rest) in work.into_iter().filter(|(_, rest)| !rest.is_empty()) {
+                    let target = std::iter::once(&mut log.current)
+                        .chain(log.next.as_mut().map(|(_, n)| n))
+                        .find(|i| Arc::ptr_eq(&i.file, &file));
+                    if let Some(target) = target {
+                        let later = std::mem::replace(&mut target.pending, rest);
+                        target.pending.extend_from_slice(&later);
                     }
                 }
             }
@@ -701,6 +704,9 @@ fn rewrite_now(shared: &Shared) -> Result<u64> {
             other => break other,
         }
     };
+    // The files are swapped with `io` held, so no write is between taking pending bytes and
+    // putting back what it could not write (see `Aof::write_pending`).
+    let _io = aof.io.lock();
     let mut guard = aof.log.lock();
     let log = guard
         .as_mut()
@@ -708,9 +714,20 @@ fn rewrite_now(shared: &Shared) -> Result<u64> {
     let saved = match saved {
         Ok(saved) => saved,
         Err(e) => {
-            // The new file stays in the manifest after the old ones: replay still works.
+            // The new file stays in the manifest after the old ones: replay still works, once
+            // the old file has what it still had to write.
             if let Some((_, next)) = log.next.take() {
-                log.current = next;
+                let old = std::mem::replace(&mut log.current, next);
+                let mut handle: &File = &old.file;
+                let (written, result) = write_some(&mut handle, &old.pending);
+                if result.is_err() {
+                    // A failing disk: keep the writes, at the front of the new file.
+                    let later = std::mem::replace(
+                        &mut log.current.pending,
+                        old.pending[written..].to_vec(),
+                    );
+                    log.current.pending.extend_from_slice(&later);
+                }
             }
             return Err(e.into());
         }
