@@ -174,16 +174,6 @@ impl<W: Write> FileSink<W> {
         }
     }
 
-    /// Adds one key to `piece`, counting the bytes it holds until appended.
-    fn add(&self, piece: &mut Piece, key: &[u8], entry: &Entry) -> Result<(), SnapshotError> {
-        let before = piece.keys_len();
-        piece.key(key, entry)?;
-        let added = (piece.keys_len() - before) as i64;
-        let now = self.held.fetch_add(added, Ordering::Relaxed) + added;
-        self.peak.fetch_max(now.max(0) as u64, Ordering::Relaxed);
-        Ok(())
-    }
-
     /// Compresses `piece` on the calling thread, then appends it under the file's lock.
     fn append(&self, piece: &mut Piece) {
         self.held
@@ -207,22 +197,11 @@ impl<W: Write + Send> ShardSink for FileSink<W> {
         if self.failed.load(Ordering::Relaxed) {
             return;
         }
-        let mut piece = match Piece::new(db) {
-            Ok(piece) => piece,
-            Err(error) => return self.fail(error),
-        };
-        for (key, entry) in keys {
-            if self.left_out(entry) {
-                continue;
-            }
-            if let Err(error) = self.add(&mut piece, key, entry) {
-                return self.fail(error);
-            }
-            if piece.len() >= PIECE_BYTES {
-                self.append(&mut piece);
-            }
+        let mut piece = None;
+        self.gather(&mut piece, db, keys);
+        if let Some(mut piece) = piece {
+            self.append(&mut piece);
         }
-        self.append(&mut piece);
     }
 
     fn save_key(&self, db: usize, key: &[u8], entry: &Entry) {
@@ -268,17 +247,32 @@ impl<W: Write> FileSink<W> {
                 return self.fail(error);
             }
         }
+        // The piece's bytes not yet counted as held are counted before it is appended and
+        // at the end: two atomic updates per call, not per key.
+        let mut counted = piece.keys_len();
         for (key, entry) in keys {
             if self.left_out(entry) {
                 continue;
             }
-            if let Err(error) = self.add(piece, key, entry) {
+            if let Err(error) = piece.key(key, entry) {
                 return self.fail(error);
             }
             if piece.len() >= PIECE_BYTES {
+                self.hold(piece.keys_len() - counted);
                 self.append(piece);
+                counted = 0;
             }
         }
+        self.hold(piece.keys_len() - counted);
+    }
+
+    /// Counts `bytes` more of encoded keys as held until appended.
+    fn hold(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let now = self.held.fetch_add(bytes as i64, Ordering::Relaxed) + bytes as i64;
+        self.peak.fetch_max(now.max(0) as u64, Ordering::Relaxed);
     }
 }
 
