@@ -1,8 +1,37 @@
-//! Splitting an inline request line into arguments, with Redis's quoting rules.
+//! Splitting an inline request line into arguments with Redis's quoting rules, and quoting
+//! an argument the way Redis shows one (which that splitting reads back).
 
 use bytes::Bytes;
 
 use crate::ProtocolError;
+
+/// Appends `bytes` double-quoted as Redis's `sdscatrepr` quotes them (MONITOR's lines,
+/// redis-cli's output): printable ASCII as is, `\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b`
+/// escaped, any other byte as `\xhh`. [`split_inline`] reads the result back as `bytes`.
+pub fn repr(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &b in bytes {
+        match b {
+            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b' '..=b'~' => out.push(b),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'x',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 15)],
+                ]);
+            }
+        }
+    }
+    out.push(b'"');
+}
 
 /// Splits one inline request line into its arguments, as Redis's `sdssplitargs` does.
 ///
@@ -123,6 +152,20 @@ fn hex(c: Option<u8>) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repr_quotes_like_sdscatrepr_and_splits_back() {
+        let mut out = Vec::new();
+        repr(&mut out, b"a b\n\"\\\x01\x80\xff\t\r\x07\x08~");
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            r#""a b\n\"\\\x01\x80\xff\t\r\a\b~""#
+        );
+        let every_byte: Vec<u8> = (1..=255).collect();
+        let mut quoted = Vec::new();
+        repr(&mut quoted, &every_byte);
+        assert_eq!(split_inline(&quoted).unwrap(), [Bytes::from(every_byte)]);
+    }
 
     fn split(line: &str) -> Result<Vec<String>, ProtocolError> {
         split_inline(line.as_bytes()).map(|args| {

@@ -52,7 +52,7 @@ pub use decode::{decode_frame, FrameDecoder};
 pub use encode::Protocol;
 pub use error::ProtocolError;
 pub use frame::Frame;
-pub use inline::split_inline;
+pub use inline::{repr, split_inline};
 pub use limits::Limits;
 pub use parse::parse_i64;
 pub use request::RequestDecoder;

@@ -64,29 +64,10 @@ pub fn format_line(db: usize, peer: SocketAddr, args: &[Bytes]) -> Bytes {
         if i > 0 {
             line.push(b' ');
         }
-        repr(&mut line, arg);
+        kv_resp::repr(&mut line, arg);
     }
     line.extend_from_slice(b"\r\n");
     Bytes::from(line)
-}
-
-/// Appends `bytes` quoted as Redis's `sdscatrepr` quotes them: printable ASCII as is, `\\`,
-/// `\"`, `\n`, `\r`, `\t`, `\a`, `\b` escaped, anything else as `\xhh`.
-pub fn repr(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    for &b in bytes {
-        match b {
-            b'\\' | b'"' => out.extend_from_slice(&[b'\\', b]),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            b' '..=b'~' => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
 }
 
 /// `MONITOR`: from now on the connection receives every command. A second MONITOR is
@@ -114,16 +95,6 @@ pub fn stop(conn: &mut Connection) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arguments_are_quoted_like_sdscatrepr() {
-        let mut out = Vec::new();
-        repr(&mut out, b"a b\n\"\\\x01\x80\xff\t\r\x07\x08~");
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#""a b\n\"\\\x01\x80\xff\t\r\a\b~""#
-        );
-    }
 
     #[test]
     fn lines_carry_time_db_and_peer() {

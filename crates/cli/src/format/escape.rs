@@ -1,30 +1,11 @@
 //! The quoting redis-cli's formatters share.
 
-/// Appends `bytes` double-quoted with C-style escapes, as Redis's `sdscatrepr` does: `\\`,
-/// `\"`, `\n`, `\r`, `\t`, `\a`, `\b`, printable ASCII as is, any other byte as `\xHH`.
-pub fn repr(out: &mut Vec<u8>, bytes: &[u8]) {
-    quote(out, bytes, |out, b| match b {
-        0x07 => out.extend_from_slice(b"\\a"),
-        // C's isprint in the C locale.
-        0x20..=0x7e => out.push(b),
-        b => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-    });
-}
+pub use kv_resp::repr;
 
 /// Appends `bytes` as a JSON string, as redis-cli's `escapeJsonString` does: `\\`, `\"`,
 /// `\n`, `\f`, `\r`, `\t`, `\b`, other control bytes as `\u00HH`, every other byte (UTF-8
 /// included) as it is.
 pub fn json_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    quote(out, bytes, |out, b| match b {
-        0x0c => out.extend_from_slice(b"\\f"),
-        0x00..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
-        b => out.push(b),
-    });
-}
-
-/// Appends `bytes` between double quotes, with the escapes [`repr`] and [`json_string`] share
-/// (`\\`, `\"`, `\n`, `\r`, `\t`, `\b`); any other byte as `other` writes it.
-fn quote(out: &mut Vec<u8>, bytes: &[u8], other: impl Fn(&mut Vec<u8>, u8)) {
     out.push(b'"');
     for &b in bytes {
         match b {
@@ -33,14 +14,16 @@ fn quote(out: &mut Vec<u8>, bytes: &[u8], other: impl Fn(&mut Vec<u8>, u8)) {
             b'\r' => out.extend_from_slice(b"\\r"),
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
-            b => other(out, b),
+            0x0c => out.extend_from_slice(b"\\f"),
+            0x00..=0x1f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            b => out.push(b),
         }
     }
     out.push(b'"');
 }
 
-/// Appends `bytes` as `--quoted-json` does: [`repr`], with every backslash doubled so that the
-/// escapes survive a JSON parser as text. (A `"` inside becomes `\\"`, which ends the JSON
+/// Appends `bytes` as `--quoted-json` does: [`repr`] (Redis's `sdscatrepr`, from kv-resp),
+/// with every backslash doubled so that the escapes survive a JSON parser as text. (A `"` inside becomes `\\"`, which ends the JSON
 /// string early: redis-cli 7.0 does the same.)
 pub fn quoted_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut quoted = Vec::with_capacity(bytes.len() + 2);
