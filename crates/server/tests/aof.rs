@@ -605,6 +605,27 @@ fn debug_loadaof_replays_the_log_in_one_step() {
     assert_eq!(std::fs::metadata(dir.incremental()).unwrap().len(), size);
     let ttl: i64 = redis::cmd("TTL").arg("s").query(&mut con).unwrap();
     assert!((990..=1000).contains(&ttl), "{ttl}");
+    // Refused inside a transaction (its locks and LOADAOF's would deadlock), and with an
+    // argument too many, as any unknown DEBUG form.
+    let queued: redis::RedisResult<Vec<redis::Value>> = redis::pipe()
+        .atomic()
+        .cmd("DEBUG")
+        .arg("LOADAOF")
+        .query(&mut con);
+    let error = queued.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("DEBUG LOADAOF is not allowed inside a transaction"),
+        "{error}"
+    );
+    let extra = redis::cmd("DEBUG")
+        .arg("LOADAOF")
+        .arg("x")
+        .query::<String>(&mut con)
+        .unwrap_err();
+    assert_eq!(extra.code(), Some("ERR"), "{extra}");
+    assert_eq!(digest(&mut con), before);
 
     let port = server.port;
     let counter = std::thread::spawn(move || {
