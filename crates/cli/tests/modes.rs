@@ -299,6 +299,17 @@ fn bigkeys_and_memkeys_print_the_same() {
         ] {
             assert!(summary.contains(line), "{line:?} not in {summary}");
         }
+        // Both servers answer MEMORY USAGE for every key: each type's total is counted.
+        let got = run(KV_CLI, &target.args(&["--memkeys"]), b"");
+        let summary = got.stdout.split("-------- summary -------").nth(1).unwrap();
+        for kind in ["strings", "lists", "hashs", "sets", "zsets"] {
+            let line = summary
+                .lines()
+                .find(|l| l.split(' ').nth(1) == Some(kind))
+                .unwrap_or_else(|| panic!("{}: no {kind} in {summary}", target.name));
+            assert!(!line.contains(" with 0 bytes"), "{}: {line}", target.name);
+        }
+        assert!(got.stderr.is_empty(), "{}: {}", target.name, got.stderr);
     }
 }
 

@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
 /// Bytes a key keeps inline: 22 makes a [`CompactBytes`] exactly 24 bytes.
-const KEY_INLINE: usize = 22;
+pub(crate) const KEY_INLINE: usize = 22;
 
 /// An owned, binary-safe byte string that keeps up to `INLINE` bytes (at most 255) inside
 /// itself and longer strings in one exact-size heap allocation.
@@ -58,6 +58,15 @@ impl<const INLINE: usize> CompactBytes<INLINE> {
         match &self.0 {
             Repr::Inline { .. } => 0,
             Repr::Heap(boxed) => boxed.len(),
+        }
+    }
+
+    /// The heap bytes a string of `len` bytes would own.
+    pub fn heap_size_for(len: usize) -> usize {
+        if len <= INLINE && INLINE <= u8::MAX as usize {
+            0
+        } else {
+            len
         }
     }
 }

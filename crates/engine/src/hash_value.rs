@@ -189,6 +189,28 @@ impl HashValue {
         }
     }
 
+    /// Heap bytes owned, fields' and values' bytes estimated from `samples` of them (0: all),
+    /// field TTLs included.
+    pub fn heap_size(&self, samples: usize) -> usize {
+        let fields = match &self.fields {
+            Fields::Small(lp) => lp.heap_size(),
+            Fields::Large(map) => {
+                std::mem::size_of::<FieldMap>() + map.heap_size(samples, CompactBytes::heap_size)
+            }
+        };
+        let ttls = self.ttls.as_ref().map_or(0, |ttls| {
+            let pair = std::mem::size_of::<(CompactBytes, u64)>();
+            // The map's table, and the ordered set's B-tree nodes (about 2/3 full); a field's
+            // bytes are copied into both.
+            let names = ttls.at.keys().map(CompactBytes::heap_size);
+            std::mem::size_of::<FieldTtls>()
+                + crate::memory::table_bytes(ttls.at.capacity(), pair)
+                + ttls.order.len() * pair * 3 / 2
+                + 2 * crate::memory::sampled_first(ttls.at.len(), samples, names)
+        });
+        fields + ttls
+    }
+
     /// Stored fields, expired ones not yet reclaimed included: the size that decides the
     /// form. What a client may see is [`HashValue::live_len`].
     pub fn len(&self) -> usize {

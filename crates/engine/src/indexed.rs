@@ -74,6 +74,18 @@ impl<V> IndexedMap<V> {
         self.entries.is_empty()
     }
 
+    /// Heap bytes owned: the entry vector and the table at their capacities, plus the keys'
+    /// and values' own heap bytes (`value_heap`), estimated from `samples` entries (0: all).
+    pub fn heap_size(&self, samples: usize, value_heap: impl Fn(&V) -> usize) -> usize {
+        let entries = self.entries.capacity() * std::mem::size_of::<(CompactBytes, V)>();
+        let index = crate::memory::table_bytes(self.index.capacity(), std::mem::size_of::<usize>());
+        let elements = crate::memory::sampled(self.entries.len(), samples, |i| {
+            let (key, value) = &self.entries[i];
+            key.heap_size() + value_heap(value)
+        });
+        entries + index + elements
+    }
+
     /// The hasher keys are hashed with (SCAN-style cursors order entries by it).
     pub fn hasher(&self) -> &RandomState {
         &self.hasher
@@ -294,6 +306,11 @@ impl IndexedSet {
     /// An empty set with room for `capacity` members before it reallocates.
     pub fn with_capacity(capacity: usize) -> IndexedSet {
         IndexedSet(IndexedMap::with_capacity(capacity))
+    }
+
+    /// Heap bytes owned (see [`IndexedMap::heap_size`]).
+    pub fn heap_size(&self, samples: usize) -> usize {
+        self.0.heap_size(samples, |()| 0)
     }
 
     /// Number of members.

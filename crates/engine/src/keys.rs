@@ -3,6 +3,7 @@
 //! commands, and `OBJECT`. `DUMP` and `RESTORE` live in [`crate::dump`] with their payload.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -392,13 +393,36 @@ fn flush_mode(args: &Args<'_>) -> Result<bool, CommandError> {
 
 /// Frees what a flush removed: on a background thread for ASYNC (so the reply does not wait
 /// for the memory to be freed), here otherwise or if no thread can be started.
-fn free_flushed(removed: Vec<ShardContents>, asynchronous: bool) {
+fn free_flushed(ctx: &Ctx<'_, '_>, removed: Vec<ShardContents>, asynchronous: bool) {
     if asynchronous && !removed.is_empty() {
+        let counts = Arc::clone(&ctx.engine.stats.lazyfree);
+        let keys = removed.iter().map(ShardContents::len).sum::<usize>() as u64;
+        counts.pending.fetch_add(keys, Ordering::Relaxed);
         // If the thread cannot start, `spawn` drops the closure, and the contents with it,
-        // before returning the error: they are freed here instead.
+        // before returning the error: they are freed here instead (and counted by the guard).
+        let freeing = LazyFree {
+            counts,
+            keys,
+            removed,
+        };
         let _ = std::thread::Builder::new()
             .name("kv-lazyfree".into())
-            .spawn(move || drop(removed));
+            .spawn(move || drop(freeing));
+    }
+}
+
+/// Shards being freed in the background; counts its keys as freed once they are.
+struct LazyFree {
+    counts: Arc<crate::LazyFreeCounts>,
+    keys: u64,
+    removed: Vec<ShardContents>,
+}
+
+impl Drop for LazyFree {
+    fn drop(&mut self) {
+        drop(std::mem::take(&mut self.removed));
+        self.counts.pending.fetch_sub(self.keys, Ordering::Relaxed);
+        self.counts.freed.fetch_add(self.keys, Ordering::Relaxed);
     }
 }
 
@@ -410,7 +434,7 @@ pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
     let tracking = &ctx.engine.keyspace.tracking;
     tracking.invalidate(None, Some(ctx.session.client_id));
     let removed = ctx.locked.clear(ctx.db());
-    free_flushed(removed, asynchronous);
+    free_flushed(ctx, removed, asynchronous);
     reply.ok();
     Ok(())
 }
@@ -428,7 +452,7 @@ pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
     let tracking = &ctx.engine.keyspace.tracking;
     tracking.invalidate(None, Some(ctx.session.client_id));
     let removed = (0..databases).flat_map(|db| ctx.locked.clear(db)).collect();
-    free_flushed(removed, asynchronous);
+    free_flushed(ctx, removed, asynchronous);
     reply.ok();
     Ok(())
 }

@@ -65,6 +65,9 @@ struct Node {
     entry: Entry,
 }
 
+/// Bytes of a key's node, the allocation that holds its key and entry (for `MEMORY USAGE`).
+pub(crate) const NODE_SIZE: usize = std::mem::size_of::<Node>();
+
 /// The table's key: a boxed node, hashed and compared by its key bytes alone, so the table
 /// can be searched with a plain `&[u8]`.
 #[derive(Debug)]
@@ -1058,7 +1061,7 @@ impl<'a> Locked<'a> {
                 let index = std::mem::take(&mut *keyspace.dbs[db].expiry[held.shard].lock());
                 let fields = std::mem::take(&mut *keyspace.dbs[db].fields[held.shard].lock());
                 removed.push(ShardContents {
-                    _map: map,
+                    map,
                     _index: index,
                     _fields: fields,
                 });
@@ -1246,14 +1249,26 @@ impl<'a> Locked<'a> {
 
 /// What [`Locked::clear`] took out of a shard; dropping it frees the memory.
 pub struct ShardContents {
-    _map: ShardMap,
+    map: ShardMap,
     _index: ExpiryIndex,
     _fields: FieldIndex,
 }
 
+impl ShardContents {
+    /// Keys removed.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether none were.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
 impl std::fmt::Debug for ShardContents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ShardContents({} keys)", self._map.len())
+        write!(f, "ShardContents({} keys)", self.map.len())
     }
 }
 

@@ -46,6 +46,7 @@ pub mod keys;
 pub mod keyspace;
 mod listpack;
 mod longdouble;
+pub mod memory;
 #[cfg(test)]
 mod model_tests;
 pub mod multi;
@@ -160,6 +161,17 @@ pub struct Stats {
     pub keyspace_hits: AtomicU64,
     /// Lookups of keys that did not (`keyspace_misses`).
     pub keyspace_misses: AtomicU64,
+    /// Keys handed to a background thread to free (`FLUSHALL ASYNC`), shared with it.
+    pub lazyfree: std::sync::Arc<LazyFreeCounts>,
+}
+
+/// Keys freed in the background: INFO's `lazyfree_pending_objects` and `lazyfreed_objects`.
+#[derive(Debug, Default)]
+pub struct LazyFreeCounts {
+    /// Keys waiting to be freed.
+    pub pending: AtomicU64,
+    /// Keys freed so far.
+    pub freed: AtomicU64,
 }
 
 /// The engine: the keyspace plus what commands need besides keys.

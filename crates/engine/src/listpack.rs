@@ -76,6 +76,11 @@ struct Slot {
 pub struct Listpack(CompactBytes<INLINE>);
 
 impl Listpack {
+    /// Heap bytes owned beyond the value itself (0 while the pairs fit inline).
+    pub fn heap_size(&self) -> usize {
+        self.0.heap_size()
+    }
+
     /// No pairs.
     pub fn new() -> Listpack {
         Listpack(CompactBytes::new(&[0]))

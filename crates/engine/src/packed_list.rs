@@ -613,6 +613,25 @@ impl PackedList {
         self.len() == 0
     }
 
+    /// Heap bytes owned: the chunks' buffers (sampled, `samples` of them, when there are
+    /// several; 0 measures all) and the ring of chunks.
+    pub fn heap_size(&self, samples: usize) -> usize {
+        let chunk_heap = |chunk: &Chunk| match chunk {
+            Chunk::Packed(p) => p.capacity(),
+            Chunk::Big(bytes) => bytes.len(),
+        };
+        match &self.repr {
+            Repr::One(chunk) => chunk_heap(chunk),
+            Repr::Many(many) => {
+                std::mem::size_of::<Many>()
+                    + many.chunks.capacity() * std::mem::size_of::<Chunk>()
+                    + crate::memory::sampled(many.chunks.len(), samples, |i| {
+                        chunk_heap(&many.chunks[i])
+                    })
+            }
+        }
+    }
+
     /// Removes every element, freeing the memory.
     pub fn clear(&mut self) {
         *self = PackedList::new();

@@ -3,7 +3,7 @@
 //! the command table stays the one source of truth.
 
 use crate::command::{CommandSpec, Handler};
-use crate::table::{command, NO_KEYS};
+use crate::table::{command, engine, NO_KEYS};
 
 const SERVER: Handler = Handler::Server;
 const CONTAINER: Handler = Handler::Container;
@@ -128,6 +128,41 @@ static LATENCY: &[CommandSpec] = &[
         tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
 ];
 
+/// The subcommands of MEMORY. USAGE reads a key, so the engine runs it; the others report on
+/// the server.
+static MEMORY: &[CommandSpec] = &[
+    command!("doctor", 2, [], NO_KEYS, Server, SERVER, "4.0.0", "O(1)",
+        "Reports memory problems the server can detect, in words.", "",
+        tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    command!(
+        "help",
+        2,
+        [LOADING, STALE],
+        NO_KEYS,
+        Server,
+        SERVER,
+        "4.0.0",
+        "O(1)",
+        "Explains the MEMORY subcommands.",
+        ""
+    ),
+    command!("malloc-stats", 2, [], NO_KEYS, Server, SERVER, "4.0.0",
+        "Depends on how much memory is allocated, could be slow",
+        "Returns the memory allocator's own statistics report.", "",
+        tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    command!("purge", 2, [], NO_KEYS, Server, SERVER, "4.0.0",
+        "Depends on how much memory is allocated, could be slow",
+        "Asks the memory allocator to hand freed memory back to the system.", "",
+        tips: &["request_policy:all_shards", "response_policy:all_succeeded"]),
+    command!("stats", 2, [], NO_KEYS, Server, SERVER, "4.0.0", "O(1)",
+        "Breaks the server's memory use down: overheads, dataset, fragmentation.", "",
+        tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    command!("usage", -3, [READONLY], (2, 2, 1), Server, engine!(crate::memory::usage), "4.0.0",
+        "O(N) where N is the number of samples.",
+        "Estimates the bytes a key and its value take in memory.", "key [SAMPLES count]",
+        key_flags: &["RO"]),
+];
+
 /// The subcommands of CONFIG.
 static CONFIG: &[CommandSpec] = &[
     command!(
@@ -238,6 +273,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Returns information and statistics about the server.", "[section [section ...]]",
         extra_acl: &["dangerous"],
         tips: &["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+    command!("memory", -2, [], NO_KEYS, Server, CONTAINER, "4.0.0", "Depends on subcommand.",
+        "A container for memory diagnostics commands.", "", subcommands: MEMORY),
     command!("lastsave", 1, [LOADING, STALE, FAST], NO_KEYS, Server, SERVER, "1.0.0", "O(1)",
         "Returns the Unix time of the last successful save (or of the start, before any).", "",
         extra_acl: &["admin", "dangerous"], tips: &["nondeterministic_output"]),

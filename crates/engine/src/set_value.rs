@@ -83,6 +83,14 @@ impl SetValue {
         }
     }
 
+    /// Heap bytes owned, members' bytes estimated from `samples` of them (0: all).
+    pub fn heap_size(&self, samples: usize) -> usize {
+        match &self.0 {
+            Repr::Ints(ints) => ints.heap_size(),
+            Repr::Table(table) => std::mem::size_of::<IndexedSet>() + table.heap_size(samples),
+        }
+    }
+
     /// How many members there are. O(1).
     pub fn len(&self) -> usize {
         match &self.0 {

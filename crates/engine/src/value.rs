@@ -98,6 +98,19 @@ impl Value {
             Value::List(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => 1,
         }
     }
+
+    /// Heap bytes the value owns beyond its own 40 bytes, for `MEMORY USAGE`: exact for a
+    /// string, and for a collection its structures' capacities plus its elements' bytes
+    /// estimated from `samples` of them (0: all; see [`crate::memory`]).
+    pub fn heap_size(&self, samples: usize) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+            Value::List(list) => list.heap_size(samples),
+            Value::Hash(hash) => hash.heap_size(samples),
+            Value::Set(set) => set.heap_size(samples),
+            Value::ZSet(zset) => std::mem::size_of::<ZSetValue>() + zset.heap_size(),
+        }
+    }
 }
 
 /// A value with the metadata kept for its key.

@@ -1301,10 +1301,7 @@ impl SkipList {
     /// Heap bytes owned: the arena, the index and the free lists.
     fn heap_size(&self) -> usize {
         let arena = self.arena.capacity();
-        // hashbrown: one u32 and one control byte per bucket; buckets are a power of two at
-        // most 8/7 of the capacity.
-        let buckets = (self.index.capacity() * 8 / 7).next_power_of_two();
-        let index = buckets * (std::mem::size_of::<u32>() + 1);
+        let index = crate::memory::table_bytes(self.index.capacity(), std::mem::size_of::<u32>());
         let free = self.free.capacity() * std::mem::size_of::<(usize, Vec<u32>)>()
             + self.free.values().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<u32>();
         arena + index + free

@@ -74,6 +74,7 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
         (Some("config"), sub) => config(conn, sub, &mut rest),
         (Some("slowlog"), sub) => crate::slowlog::command(conn, sub, args),
         (Some("latency"), sub) => crate::latency::command(conn, sub, args),
+        (Some("memory"), sub) => crate::memory::command(conn, sub),
         _ => Err(CommandError::Internal(
             "server command without an implementation",
         )),
@@ -637,6 +638,8 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 .expired_subkeys
                 .store(0, Ordering::Relaxed);
             shared.engine.evictor.reset_stats();
+            let lazyfree = &shared.engine.stats.lazyfree;
+            lazyfree.freed.store(0, Ordering::Relaxed);
             conn.reply.ok();
         }
         "rewrite" => {

@@ -401,6 +401,17 @@ impl Aof {
         field("aof_last_cow_size", count(&self.last_cow_size));
     }
 
+    /// Bytes recorded and not yet synced to the file (INFO's `aof_buffer_length`, MEMORY
+    /// STATS' `aof.buffer`); 0 while the log is off.
+    pub fn buffer_length(&self) -> u64 {
+        if !self.is_on() {
+            return 0;
+        }
+        self.recorded
+            .load(Ordering::Relaxed)
+            .saturating_sub(*self.synced.borrow())
+    }
+
     /// INFO persistence's AOF sizes, shown while the log is on (after the module fields, as
     /// in Redis).
     pub fn info_sizes(&self, field: &mut dyn FnMut(&str, String)) {
@@ -414,11 +425,7 @@ impl Aof {
             "aof_pending_rewrite",
             u8::from(self.rewrite_scheduled()).to_string(),
         );
-        let pending = self
-            .recorded
-            .load(Ordering::Relaxed)
-            .saturating_sub(*self.synced.borrow());
-        field("aof_buffer_length", pending.to_string());
+        field("aof_buffer_length", self.buffer_length().to_string());
         // The writer thread syncs itself; no sync is ever queued or put off.
         field("aof_pending_bio_fsync", "0".into());
         field("aof_delayed_fsync", "0".into());

@@ -106,6 +106,9 @@ impl ClientState {
     }
 }
 
+/// The size a connection's reply buffer is counted at (Redis's `PROTO_REPLY_CHUNK_BYTES`).
+const REPLY_BUFFER: usize = 16 * 1024;
+
 impl ClientHandle {
     /// Redis's class of the client, as `CLIENT LIST TYPE` and `CLIENT KILL TYPE` match it:
     /// `pubsub` while it subscribes to anything, else `normal` (kv has no replicas or masters
@@ -122,6 +125,11 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill.notify_one();
+    }
+
+    /// Bytes of its buffers (`tot-mem`): a 16 KiB reply buffer and its query buffer.
+    pub fn memory(&self) -> usize {
+        REPLY_BUFFER + self.state.lock().query_buffer
     }
 
     /// The line `CLIENT LIST` and `CLIENT INFO` print for this client, in Redis's field order.
@@ -150,10 +158,10 @@ impl ClientHandle {
             state.subscriptions.2,
             state.multi.map_or(-1, |n| n as i64),
             qbuf,
-            16 * 1024usize.saturating_sub(qbuf.min(16 * 1024)),
-            16 * 1024,
+            REPLY_BUFFER.saturating_sub(qbuf.min(REPLY_BUFFER)),
+            REPLY_BUFFER,
             qbuf,
-            16 * 1024 + qbuf,
+            REPLY_BUFFER + qbuf,
             match state.last_command {
                 (_, "") => "NULL".to_string(),
                 (Some(container), name) => format!("{container}|{name}"),

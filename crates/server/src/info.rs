@@ -159,30 +159,93 @@ fn human(bytes: u64) -> String {
     }
 }
 
+/// Redis 7.0's memory fields in its order, from the same breakdown as MEMORY STATS. No
+/// scripting engine is loaded, so the script and function figures are zero.
 fn memory(conn: &Connection, out: &mut String) {
-    let used = crate::memory::used();
-    let rss = crate::memory::rss();
-    let peak = conn.shared.stats.note_memory(used);
+    let m = crate::memory::Breakdown::take(&conn.shared);
     let eviction = &conn.shared.engine.config.eviction;
     let max = eviction.maxmemory.load(Ordering::Relaxed);
-    field(out, "used_memory", used);
-    field(out, "used_memory_human", human(used));
-    field(out, "used_memory_rss", rss);
-    field(out, "used_memory_rss_human", human(rss));
-    field(out, "used_memory_peak", peak);
-    field(out, "used_memory_peak_human", human(peak));
+    let system = crate::memory::total_system();
+    field(out, "used_memory", m.used);
+    field(out, "used_memory_human", human(m.used));
+    field(out, "used_memory_rss", m.rss);
+    field(out, "used_memory_rss_human", human(m.rss));
+    field(out, "used_memory_peak", m.peak);
+    field(out, "used_memory_peak_human", human(m.peak));
+    field(
+        out,
+        "used_memory_peak_perc",
+        format!("{:.2}%", m.peak_percent()),
+    );
+    field(out, "used_memory_overhead", m.overhead());
+    field(out, "used_memory_startup", m.startup);
+    field(out, "used_memory_dataset", m.dataset());
+    field(
+        out,
+        "used_memory_dataset_perc",
+        format!("{:.2}%", m.dataset_percent()),
+    );
+    field(out, "allocator_allocated", m.used);
+    field(out, "allocator_active", m.rss);
+    field(out, "allocator_resident", m.rss);
+    field(out, "total_system_memory", system);
+    field(out, "total_system_memory_human", human(system));
+    for name in ["used_memory_lua", "used_memory_vm_eval"] {
+        field(out, name, 0);
+    }
+    field(out, "used_memory_lua_human", human(0));
+    for name in [
+        "used_memory_scripts_eval",
+        "number_of_cached_scripts",
+        "number_of_functions",
+        "number_of_libraries",
+        "used_memory_vm_functions",
+        "used_memory_vm_total",
+    ] {
+        field(out, name, 0);
+    }
+    field(out, "used_memory_vm_total_human", human(0));
+    field(out, "used_memory_functions", 0);
+    field(out, "used_memory_scripts", 0);
+    field(out, "used_memory_scripts_human", human(0));
     field(out, "maxmemory", max);
     field(out, "maxmemory_human", human(max));
     field(out, "maxmemory_policy", eviction.policy().name());
-    let ratio = if used == 0 {
-        0.0
-    } else {
-        rss as f64 / used as f64
-    };
-    field(out, "mem_fragmentation_ratio", format!("{ratio:.2}"));
-    // Redis leaves replica and AOF buffers out of the eviction count; kv has neither yet.
+    let ratio = format!("{:.2}", m.fragmentation());
+    field(out, "allocator_frag_ratio", &ratio);
+    field(out, "allocator_frag_bytes", m.fragmentation_bytes());
+    field(out, "allocator_rss_ratio", "1.00");
+    field(out, "allocator_rss_bytes", 0);
+    field(out, "rss_overhead_ratio", "1.00");
+    field(out, "rss_overhead_bytes", 0);
+    field(out, "mem_fragmentation_ratio", &ratio);
+    field(out, "mem_fragmentation_bytes", m.fragmentation_bytes());
+    // Redis leaves replica buffers and the AOF buffer out of what eviction counts; kv's
+    // eviction counts every byte in use.
     field(out, "mem_not_counted_for_evict", 0);
+    field(out, "mem_replication_backlog", m.backlog);
+    field(
+        out,
+        "mem_total_replication_buffers",
+        m.backlog + m.replica_clients,
+    );
+    field(out, "mem_clients_slaves", m.replica_clients);
+    field(out, "mem_clients_normal", m.normal_clients);
+    field(out, "mem_cluster_links", 0);
+    field(out, "mem_aof_buffer", m.aof_buffer);
     field(out, "mem_allocator", "libc");
+    field(out, "active_defrag_running", 0);
+    let lazyfree = &conn.shared.engine.stats.lazyfree;
+    field(
+        out,
+        "lazyfree_pending_objects",
+        lazyfree.pending.load(Ordering::Relaxed),
+    );
+    field(
+        out,
+        "lazyfreed_objects",
+        lazyfree.freed.load(Ordering::Relaxed),
+    );
 }
 
 fn persistence(conn: &Connection, out: &mut String) {

@@ -287,6 +287,7 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
         shared.port,
         addresses.join(", ")
     );
+    crate::memory::mark_startup();
     let writer = shared.clone();
     std::thread::Builder::new()
         .name("kv-aof-writer".into())

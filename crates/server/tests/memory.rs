@@ -1,0 +1,320 @@
+//! MEMORY USAGE, STATS, DOCTOR and PURGE against a real kv-server, and INFO memory's fields
+//! against Redis's. The replies' errors and shapes are compared with Redis in
+//! `compat/memory.txt`; here the numbers are checked against what the server really frees.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use redis::Value;
+use support::Server;
+
+/// INFO memory's `used_memory`: the counting allocator's total.
+fn used_memory(con: &mut redis::Connection) -> i64 {
+    let text: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .expect("used_memory")
+        .parse()
+        .unwrap()
+}
+
+/// `MEMORY USAGE key [SAMPLES samples]`.
+fn usage(con: &mut redis::Connection, key: &str, samples: Option<u32>) -> i64 {
+    let mut cmd = redis::cmd("MEMORY");
+    cmd.arg("USAGE").arg(key);
+    if let Some(n) = samples {
+        cmd.arg("SAMPLES").arg(n);
+    }
+    cmd.query(con).unwrap()
+}
+
+/// Sends `commands` (each a list of arguments) in one pipeline.
+fn pipeline(con: &mut redis::Connection, commands: impl Iterator<Item = Vec<String>>) {
+    let mut pipe = redis::pipe();
+    for args in commands {
+        let mut cmd = redis::cmd(&args[0]);
+        for arg in &args[1..] {
+            cmd.arg(arg);
+        }
+        pipe.add_command(cmd).ignore();
+    }
+    pipe.query::<()>(con).unwrap();
+}
+
+/// The `i`-th command that builds a value.
+type Command = dyn Fn(usize) -> Vec<String>;
+
+/// Builds each type of value (each form of a set) large enough that the allocator's count of
+/// what deleting it frees is precise, then checks MEMORY USAGE, exact (`SAMPLES 0`) and
+/// sampled (the default 5), against that count.
+#[test]
+fn usage_matches_what_deleting_the_key_frees() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let n = 20_000;
+    let builds: Vec<(&str, Box<Command>)> = vec![
+        ("string", Box::new(|_| vec![])),
+        (
+            "list",
+            Box::new(|i| {
+                ["RPUSH", "list", &format!("element-{i:08}")]
+                    .map(String::from)
+                    .to_vec()
+            }),
+        ),
+        (
+            "hash",
+            Box::new(|i| {
+                let value = format!("{i:0>60}");
+                ["HSET", "hash", &format!("field:{i}"), &value]
+                    .map(String::from)
+                    .to_vec()
+            }),
+        ),
+        (
+            "set",
+            Box::new(|i| {
+                ["SADD", "set", &format!("member-with-a-long-name:{i}")]
+                    .map(String::from)
+                    .to_vec()
+            }),
+        ),
+        (
+            // Ten 8-byte members a command: big enough to measure.
+            "intset",
+            Box::new(|i| {
+                let mut args = vec!["SADD".to_string(), "intset".to_string()];
+                args.extend((0..10).map(|j| ((i * 10 + j) as i64 * 1_000_000_000_000).to_string()));
+                args
+            }),
+        ),
+        (
+            "zset",
+            Box::new(|i| {
+                ["ZADD", "zset", &i.to_string(), &format!("member:{i}")]
+                    .map(String::from)
+                    .to_vec()
+            }),
+        ),
+    ];
+    // The intset is built past `set-max-intset-entries` only if allowed to stay one.
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("set-max-intset-entries")
+        .arg(n * 10)
+        .query::<()>(&mut con)
+        .unwrap();
+    for (key, build) in &builds {
+        if *key == "string" {
+            let value = "x".repeat(2_000_000);
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .query::<()>(&mut con)
+                .unwrap();
+        } else {
+            for start in (0..n).step_by(1000) {
+                pipeline(&mut con, (start..start + 1000).map(build));
+            }
+        }
+        let exact = usage(&mut con, key, Some(0));
+        let sampled = usage(&mut con, key, None);
+        let before = used_memory(&mut con);
+        let deleted: i64 = redis::cmd("DEL").arg(key).query(&mut con).unwrap();
+        assert_eq!(deleted, 1);
+        let freed = before - used_memory(&mut con);
+        // All elements measured: what the structures hold, to within the allocator count's
+        // slack (each thread reports in steps of 16 KiB). Sampled: an estimate.
+        for (what, estimate, within) in [
+            ("SAMPLES 0", exact, 0.05),
+            ("default samples", sampled, 0.25),
+        ] {
+            let ratio = estimate as f64 / freed as f64;
+            assert!(
+                (1.0 - within..=1.0 + within).contains(&ratio),
+                "{key}: MEMORY USAGE ({what}) {estimate} bytes, DEL freed {freed} ({ratio:.2})"
+            );
+        }
+    }
+}
+
+/// A key that exists gets a count that grows with its value; a missing one gets nil; a
+/// volatile key costs its place in the expiry index too.
+#[test]
+fn usage_of_small_keys() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let nil: Value = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg("missing")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(nil, Value::Nil);
+    redis::cmd("SET")
+        .arg("a")
+        .arg("x")
+        .query::<()>(&mut con)
+        .unwrap();
+    redis::cmd("SET")
+        .arg("b")
+        .arg("y".repeat(1000))
+        .query::<()>(&mut con)
+        .unwrap();
+    let small = usage(&mut con, "a", None);
+    let large = usage(&mut con, "b", None);
+    assert!(small > 0 && large >= small + 1000, "{small} {large}");
+    redis::cmd("EXPIRE")
+        .arg("a")
+        .arg(100)
+        .query::<()>(&mut con)
+        .unwrap();
+    assert!(usage(&mut con, "a", None) > small);
+}
+
+/// The keys of a MEMORY STATS reply, `db.N` entries aside.
+fn stats_names(con: &mut redis::Connection) -> Vec<String> {
+    let stats: Value = redis::cmd("MEMORY").arg("STATS").query(con).unwrap();
+    let Value::Array(items) = stats else {
+        panic!("MEMORY STATS: {stats:?}")
+    };
+    items
+        .chunks(2)
+        .map(|pair| match &pair[0] {
+            Value::BulkString(name) => String::from_utf8_lossy(name).into_owned(),
+            other => panic!("name {other:?}"),
+        })
+        .collect()
+}
+
+/// MEMORY STATS has Redis 7.0's fields in Redis's order, a `db.N` map for each database with
+/// keys, and figures that add up: the overhead and the dataset make up what is in use.
+#[test]
+fn stats_has_redis_fields_and_adds_up() {
+    let kv = Server::kv(&[]);
+    let redis = Server::redis(&[]);
+    let (mut kv_con, mut redis_con) = (kv.client(), redis.client());
+    for con in [&mut kv_con, &mut redis_con] {
+        redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query::<()>(con)
+            .unwrap();
+        redis::cmd("SELECT").arg(3).query::<()>(con).unwrap();
+        redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query::<()>(con)
+            .unwrap();
+        redis::cmd("EXPIRE")
+            .arg("k")
+            .arg(100)
+            .query::<()>(con)
+            .unwrap();
+    }
+    let names = stats_names(&mut kv_con);
+    assert_eq!(names, stats_names(&mut redis_con));
+    assert!(names.contains(&"db.0".to_string()) && names.contains(&"db.3".to_string()));
+
+    let stats: Value = redis::cmd("MEMORY")
+        .arg("STATS")
+        .query(&mut kv_con)
+        .unwrap();
+    let Value::Array(items) = stats else {
+        unreachable!()
+    };
+    let int = |name: &str| -> i64 {
+        let at = items
+            .iter()
+            .position(|v| matches!(v, Value::BulkString(b) if b == name.as_bytes()))
+            .unwrap_or_else(|| panic!("{name}"));
+        match &items[at + 1] {
+            Value::Int(n) => *n,
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    assert_eq!(int("keys.count"), 2);
+    assert!(int("startup.allocated") > 0);
+    assert!(int("peak.allocated") >= int("total.allocated"));
+    assert_eq!(
+        int("overhead.total") + int("dataset.bytes"),
+        int("total.allocated")
+    );
+    // Its own connection's buffers at least.
+    assert!(int("clients.normal") >= 16 * 1024);
+}
+
+/// INFO memory lists Redis 7.0's fields in Redis's order.
+#[test]
+fn info_memory_has_redis_fields() {
+    let kv = Server::kv(&[]);
+    let redis = Server::redis(&[]);
+    let names = |con: &mut redis::Connection| -> Vec<String> {
+        let text: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
+        text.lines()
+            .filter_map(|l| l.split_once(':').map(|(name, _)| name.to_string()))
+            .collect()
+    };
+    assert_eq!(names(&mut kv.client()), names(&mut redis.client()));
+}
+
+/// FLUSHALL ASYNC hands the keys to a background thread; INFO counts them as lazily freed.
+#[test]
+fn flushall_async_counts_lazily_freed_keys() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    pipeline(
+        &mut con,
+        (0..500).map(|i| vec!["SET".into(), format!("k{i}"), "v".into()]),
+    );
+    redis::cmd("FLUSHALL")
+        .arg("ASYNC")
+        .query::<()>(&mut con)
+        .unwrap();
+    let field = |con: &mut redis::Connection, name: &str| -> u64 {
+        let text: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
+        let prefix = format!("{name}:");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while field(&mut con, "lazyfreed_objects") < 500 {
+        assert!(std::time::Instant::now() < deadline, "never freed");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(field(&mut con, "lazyfreed_objects"), 500);
+    assert_eq!(field(&mut con, "lazyfree_pending_objects"), 0);
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query::<()>(&mut con)
+        .unwrap();
+    assert_eq!(field(&mut con, "lazyfreed_objects"), 0);
+}
+
+/// MEMORY DOCTOR reads a loaded instance's figures: with several MB of data and no
+/// fragmentation it finds nothing; MEMORY PURGE answers OK and leaves the data alone.
+#[test]
+fn doctor_and_purge_on_a_loaded_instance() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    for start in (0..60_000).step_by(2000) {
+        pipeline(
+            &mut con,
+            (start..start + 2000).map(|i| vec!["SET".into(), format!("key:{i}"), "v".repeat(100)]),
+        );
+    }
+    let report: String = redis::cmd("MEMORY").arg("DOCTOR").query(&mut con).unwrap();
+    assert!(
+        report.starts_with("Hi Sam, I can't find any memory issue")
+            || report.starts_with("Sam, I detected a few issues"),
+        "{report}"
+    );
+    assert!(!report.contains("empty"), "{report}");
+    let ok: String = redis::cmd("MEMORY").arg("PURGE").query(&mut con).unwrap();
+    assert_eq!(ok, "OK");
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, 60_000);
+}
