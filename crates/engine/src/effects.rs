@@ -48,11 +48,15 @@ pub trait EffectSink: Send + Sync {
     fn record(&self, epoch: u64, group: &[Effect]);
 }
 
-/// The keyspace's effect recording: the sink, if any.
+/// The keyspace's effect recording: the log's sink (the append-only file) and the
+/// replication stream's, each if any. Two slots rather than one sink so that each side turns
+/// itself on and off without knowing of the other; a replay of the log takes the log's sink
+/// alone out.
 #[derive(Default)]
 pub struct Effects {
     enabled: AtomicBool,
     sink: RwLock<Option<Arc<dyn EffectSink>>>,
+    replication: RwLock<Option<Arc<dyn EffectSink>>>,
 }
 
 impl std::fmt::Debug for Effects {
@@ -67,16 +71,28 @@ impl Effects {
     /// Installs `sink` (or none): from the next command on, effects go there.
     pub fn set_sink(&self, sink: Option<Arc<dyn EffectSink>>) {
         let mut slot = self.sink.write();
-        self.enabled.store(sink.is_some(), Ordering::SeqCst);
+        let other = self.replication.read().is_some();
+        self.enabled
+            .store(sink.is_some() || other, Ordering::SeqCst);
         *slot = sink;
     }
 
-    /// Removes the sink and returns it: to run commands whose effects must not be recorded
-    /// (a replay of the log itself), then put it back with [`Effects::set_sink`].
+    /// Removes the log's sink and returns it: to run commands whose effects must not be
+    /// logged (a replay of the log itself), then put it back with [`Effects::set_sink`].
     pub fn take_sink(&self) -> Option<Arc<dyn EffectSink>> {
         let mut slot = self.sink.write();
-        self.enabled.store(false, Ordering::SeqCst);
+        let other = self.replication.read().is_some();
+        self.enabled.store(other, Ordering::SeqCst);
         slot.take()
+    }
+
+    /// Installs the replication stream's sink (or none), beside the log's.
+    pub fn set_replication_sink(&self, sink: Option<Arc<dyn EffectSink>>) {
+        let log = self.sink.read();
+        let mut slot = self.replication.write();
+        self.enabled
+            .store(sink.is_some() || log.is_some(), Ordering::SeqCst);
+        *slot = sink;
     }
 
     /// Whether effects are recorded at all.
@@ -90,6 +106,9 @@ impl Effects {
             return;
         }
         if let Some(sink) = &*self.sink.read() {
+            sink.record(epoch, group);
+        }
+        if let Some(sink) = &*self.replication.read() {
             sink.record(epoch, group);
         }
     }

@@ -313,7 +313,10 @@ impl Engine {
     pub fn make_room(&self, used: &dyn Fn() -> u64) -> Room {
         let settings = &self.config.eviction;
         let max = settings.maxmemory.load(Ordering::Relaxed);
-        if max == 0 || (used() <= max && !self.evictor.over.load(Ordering::Relaxed)) {
+        if max == 0
+            || self.config.replica.load(Ordering::Relaxed)
+            || (used() <= max && !self.evictor.over.load(Ordering::Relaxed))
+        {
             return Room::Enough;
         }
         // One thread evicts at a time. Another that finds it busy lets its command through:

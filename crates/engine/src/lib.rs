@@ -110,6 +110,11 @@ pub struct EngineConfig {
     pub set_max_intset_entries: AtomicU64,
     /// `maxmemory` and the eviction policy.
     pub eviction: evict::Settings,
+    /// Whether this engine follows a master. Keys past their TTL are then hidden from reads
+    /// but not deleted: the master's stream deletes them (its DELs), so both sides agree on
+    /// every key whatever their clocks say. Memory is not evicted here either (Redis's
+    /// `replica-ignore-maxmemory`): the master's evictions arrive as DELs too.
+    pub replica: std::sync::atomic::AtomicBool,
 }
 
 impl Default for EngineConfig {
@@ -122,6 +127,7 @@ impl Default for EngineConfig {
             hash_max_listpack_value: AtomicU64::new(64),
             set_max_intset_entries: AtomicU64::new(512),
             eviction: evict::Settings::default(),
+            replica: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -563,7 +569,11 @@ impl Engine {
     /// for [`Engine::reclaim_expired`] once `locked` is released.
     pub fn reclaim_seen(&self, locked: &mut Locked<'_>, now: u64) -> Vec<(usize, CompactBytes)> {
         let mut later = Vec::new();
-        for (db, key) in locked.take_expired_seen() {
+        let seen = locked.take_expired_seen();
+        if self.config.replica.load(Ordering::Relaxed) {
+            return later;
+        }
+        for (db, key) in seen {
             if locked.holds_for_write(db, &key) {
                 let _ = locked.get_mut(db, &key, now);
             } else {

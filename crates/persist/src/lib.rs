@@ -63,11 +63,37 @@ pub fn save_from<W: Write + Send + 'static>(
     options: WriteOptions,
     starting: impl FnOnce(u64),
 ) -> Result<(W, SaveStats), SnapshotError> {
+    save_with(engine, out, options, false, starting)
+}
+
+/// [`save`] at a quiet instant (see `Keyspace::snapshot_quiet`): `at_instant` runs while no
+/// command is running, so what it reads of the effects recorded so far (a replication
+/// stream's offset) splits them exactly into those in the snapshot and those after it.
+pub fn save_quiet<W: Write + Send + 'static>(
+    engine: &Engine,
+    out: W,
+    options: WriteOptions,
+    at_instant: impl FnOnce(u64),
+) -> Result<(W, SaveStats), SnapshotError> {
+    save_with(engine, out, options, true, at_instant)
+}
+
+/// [`save_from`] or [`save_quiet`].
+fn save_with<W: Write + Send + 'static>(
+    engine: &Engine,
+    out: W,
+    options: WriteOptions,
+    quiet: bool,
+    starting: impl FnOnce(u64),
+) -> Result<(W, SaveStats), SnapshotError> {
     let sink = Arc::new(FileSink::new(SnapshotWriter::new(out, options)?, options));
-    engine
-        .keyspace
-        .snapshot_from(Arc::clone(&sink) as Arc<dyn ShardSink>, starting)
-        .map_err(|_| SnapshotError::Busy)?;
+    let shard_sink = Arc::clone(&sink) as Arc<dyn ShardSink>;
+    let started = if quiet {
+        engine.keyspace.snapshot_quiet(shard_sink, starting)
+    } else {
+        engine.keyspace.snapshot_from(shard_sink, starting)
+    };
+    started.map_err(|_| SnapshotError::Busy)?;
     sink.drain_slots();
     let state = std::mem::replace(&mut *sink.lock(), SinkState::Finished);
     match state {

@@ -63,7 +63,16 @@ impl Feed {
     /// Appends a PING command: the master's keep-alive, part of the stream (and its offsets)
     /// as in Redis.
     pub fn ping(&self) {
-        self.append_raw(b"*1\r\n$4\r\nPING\r\n");
+        self.append_stream(b"*1\r\n$4\r\nPING\r\n");
+    }
+
+    /// Starts a new history at the current offset (a promoted replica's): returns the old
+    /// ID. The backlog stays, so replicas of the old history can continue from it.
+    pub fn set_id(&self, id: String) -> String {
+        let mut state = self.state.lock();
+        // The first effect of the new history names its database again.
+        state.db = None;
+        std::mem::replace(&mut state.id, id)
     }
 
     /// Changes the backlog's capacity (`repl-backlog-size`), keeping the latest bytes.
@@ -78,7 +87,9 @@ impl Feed {
         (b.capacity(), b.first(), b.len())
     }
 
-    fn append_raw(&self, bytes: &[u8]) {
+    /// Appends bytes of the stream as they are: a replica forwards its master's stream this
+    /// way, byte for byte, so its offsets stay its master's.
+    pub fn append_stream(&self, bytes: &[u8]) {
         let end = {
             let mut state = self.state.lock();
             state.backlog.append(bytes);

@@ -18,6 +18,8 @@
 pub mod backlog;
 pub mod feed;
 pub mod id;
+pub mod master;
+pub mod replica;
 
 /// The protocol's messages and the `Replication` service (client and server), generated from
 /// `proto/replication.proto`; see that file for what each message means.

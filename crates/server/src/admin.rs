@@ -75,6 +75,14 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
         (Some("slowlog"), sub) => crate::slowlog::command(conn, sub, args),
         (Some("latency"), sub) => crate::latency::command(conn, sub, args),
         (Some("memory"), sub) => crate::memory::command(conn, sub),
+        (None, "replicaof" | "slaveof") => crate::replication::replicaof(conn, args),
+        (None, "role") => {
+            crate::replication::role(conn);
+            Ok(())
+        }
+        (None, "wait") => crate::replication::wait(conn, args).map(|wait| {
+            conn.wait_replicas = wait;
+        }),
         _ => Err(CommandError::Internal(
             "server command without an implementation",
         )),
@@ -610,6 +618,12 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
             }
             if changed.contains(&"maxmemory") {
                 apply_maxmemory(&shared);
+            }
+            if changed
+                .iter()
+                .any(|name| crate::replication::SETTINGS.contains(name))
+            {
+                shared.replication.apply_settings(&shared);
             }
             conn.reply.ok();
         }

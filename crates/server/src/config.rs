@@ -276,7 +276,35 @@ pub static PARAMS: &[Param] = &[
     // directory must neither read nor overwrite Redis's file.
     param!("dbfilename", "dump.kvs", Kind::Custom(file_name)),
     param!("appendfilename", "appendonly.aof", Kind::Text, immutable),
-    param!("replicaof", "", Kind::Custom(no_replication), aliases: &["slaveof"]),
+    // Replication: acted on by `replication.rs` (REPLICATION_SETTINGS) and the replica link.
+    param!("replicaof", "", Kind::Custom(master_address), aliases: &["slaveof"]),
+    param!("masterauth", "", Kind::Text),
+    param!("masteruser", "", Kind::Text),
+    param!("replica-read-only", "yes", Kind::Bool, aliases: &["slave-read-only"]),
+    param!("replica-serve-stale-data", "yes", Kind::Bool, aliases: &["slave-serve-stale-data"]),
+    param!(
+        "repl-backlog-size",
+        "1048576",
+        Kind::Memory {
+            min: 1,
+            max: i64::MAX
+        }
+    ),
+    param!("repl-backlog-ttl", "3600", INT),
+    param!(
+        "repl-timeout",
+        "60",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64
+        }
+    ),
+    param!("repl-ping-replica-period", "10", Kind::Int { min: 1, max: i32::MAX as i64 }, aliases: &["repl-ping-slave-period"]),
+    param!("min-replicas-to-write", "0", INT, aliases: &["min-slaves-to-write"]),
+    param!("min-replicas-max-lag", "10", INT, aliases: &["min-slaves-max-lag"]),
+    param!("replica-priority", "100", INT, aliases: &["slave-priority"]),
+    param!("replica-announce-ip", "", Kind::Text, aliases: &["slave-announce-ip"]),
+    param!("replica-announce-port", "0", Kind::Int { min: 0, max: 65535 }, aliases: &["slave-announce-port"]),
     // Encoding tuning: accepted and reported. The hash, set and sorted-set thresholds steer
     // the engine's small forms (ENGINE_SETTINGS); the others are not acted on. Redis 7.0's
     // built-in default for hash-max-listpack-entries is 512 (its sample redis.conf says 128).
@@ -458,12 +486,15 @@ fn keyspace_events_shown(stored: &str) -> String {
     kv_engine::notify::format_classes(kv_engine::notify::parse_classes(stored).unwrap_or_default())
 }
 
-/// `replicaof`: kv has no replication yet, so only `no one` (or nothing) is accepted.
-fn no_replication(value: &str) -> Result<String, String> {
+/// `replicaof host port` (or `no one`, or nothing: a master). Read at start; at run time
+/// REPLICAOF changes the role.
+fn master_address(value: &str) -> Result<String, String> {
     if value.is_empty() || value.eq_ignore_ascii_case("no one") {
-        Ok(String::new())
-    } else {
-        Err("replication is not available in this kv build".to_string())
+        return Ok(String::new());
+    }
+    match value.split_whitespace().collect::<Vec<_>>()[..] {
+        [host, port] if port.parse::<u16>().is_ok() => Ok(format!("{host} {port}")),
+        _ => Err("Invalid master port".to_string()),
     }
 }
 

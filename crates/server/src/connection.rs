@@ -75,6 +75,8 @@ pub struct Connection {
     pub subscriptions: Subscriptions,
     /// A pause `DEBUG SLEEP` asked for; taken as part of the command, after its handler.
     pub sleep: Option<Duration>,
+    /// WAIT's wait, done after the command (which writes no reply itself).
+    pub wait_replicas: Option<crate::replication::WaitFor>,
     /// Since when the pending replies have been over the soft output buffer limit, if they are.
     over_soft_since: Option<Instant>,
     /// The queue of commands since MULTI, while in a transaction.
@@ -161,6 +163,16 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         return;
     }
     let handle = shared.clients.register(peer, laddr, fd);
+    // A replica's gRPC link comes to the client port too: its first bytes tell it apart.
+    if crate::replication::is_grpc(&stream).await {
+        shared.clients.unregister(handle.id);
+        if !shared.replication.hand_over(stream) {
+            tracing::warn!(
+                "dropping a gRPC connection from {peer}: the replication service is not running"
+            );
+        }
+        return;
+    }
     let unblocked = Arc::new(Notify::new());
     let waker = {
         let unblocked = unblocked.clone();
@@ -182,6 +194,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         monitoring: false,
         subscriptions: Subscriptions::default(),
         sleep: None,
+        wait_replicas: None,
         transaction: None,
         in_exec: false,
         durable_at: 0,
@@ -557,6 +570,16 @@ impl Connection {
                 self.close = true;
             }
         }
+        if let Some(wait) = self.wait_replicas.take() {
+            let master = Arc::clone(&self.shared.replication.master);
+            tokio::select! {
+                acked = master.wait_for(wait.offset, wait.count, wait.timeout) => {
+                    self.reply.count(acked);
+                }
+                _ = self.handle.kill.notified() => self.close = true,
+                _ = self.shared.shutdown.notified() => self.close = true,
+            }
+        }
         let ended = Instant::now();
         self.clock = ended;
         let usec = ended.duration_since(started).as_micros() as u64;
@@ -611,6 +634,7 @@ impl Connection {
         }
         self.check_memory(spec, skip)?;
         self.check_disk(spec, skip)?;
+        self.check_replica(spec, skip)?;
         let touches_keys =
             spec.has(Flags::READONLY) || spec.has(Flags::WRITE) || spec.has(Flags::MAY_REPLICATE);
         if self.monitoring && touches_keys {
@@ -681,6 +705,22 @@ impl Connection {
         match refused {
             true => Err((Some(spec), CommandError::Other(why.into()))),
             false => Ok(()),
+        }
+    }
+
+    /// On a replica: refuses writes (`replica-read-only`) and, while the link is down with
+    /// `replica-serve-stale-data no`, what is not `stale`.
+    fn check_replica(&self, spec: &'static CommandSpec, skip: usize) -> Result<(), Refusal> {
+        let name = if skip == 1 { spec.name } else { "" };
+        let writes = spec.has(Flags::WRITE)
+            || (name == "exec"
+                && self
+                    .transaction
+                    .as_ref()
+                    .is_some_and(|t| t.queues(Flags::WRITE)));
+        match crate::replication::refusal(&self.shared, spec, writes) {
+            Some(error) => Err((Some(spec), error)),
+            None => Ok(()),
         }
     }
 

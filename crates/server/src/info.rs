@@ -273,6 +273,10 @@ fn stats(conn: &Connection, out: &mut String) {
     field(out, "instantaneous_input_kbps", kbps(&m.net_input));
     field(out, "instantaneous_output_kbps", kbps(&m.net_output));
     field(out, "rejected_connections", load(&s.rejected_connections));
+    let syncs = &conn.shared.replication.master.syncs;
+    field(out, "sync_full", load(&syncs.full));
+    field(out, "sync_partial_ok", load(&syncs.partial_ok));
+    field(out, "sync_partial_err", load(&syncs.partial_err));
     field(out, "expired_keys", load(&e.keyspace.expired_keys));
     // Redis 7.4: hash fields reclaimed because their time had come.
     field(out, "expired_subkeys", load(&e.keyspace.expired_subkeys));
@@ -299,18 +303,7 @@ fn stats(conn: &Connection, out: &mut String) {
 }
 
 fn replication(conn: &Connection, out: &mut String) {
-    field(out, "role", "master");
-    field(out, "connected_slaves", 0);
-    field(out, "master_failover_state", "no-failover");
-    field(out, "master_replid", &conn.shared.run_id);
-    field(
-        out,
-        "master_replid2",
-        "0000000000000000000000000000000000000000",
-    );
-    field(out, "master_repl_offset", 0);
-    field(out, "second_repl_offset", -1);
-    field(out, "repl_backlog_active", 0);
+    crate::replication::info(&conn.shared, &mut |name, value| field(out, name, value));
 }
 
 /// CPU seconds (user, system) of this process, from /proc/self/stat, whose clock ticks are

@@ -40,6 +40,7 @@ pub mod pause;
 pub mod persistence;
 pub mod pubsub;
 pub mod redact;
+pub mod replication;
 pub mod server;
 pub mod slowlog;
 pub mod tracking;

@@ -578,6 +578,16 @@ pub fn bgrewriteaof_command(
     Ok("Background append only file rewriting started")
 }
 
+/// After a replica's full synchronisation replaced the dataset, the log starts again from
+/// it (as Redis restarts its AOF after a sync): a rewrite now, or once the running one ends.
+pub fn rewrite_after_sync(shared: &Arc<Shared>) {
+    if shared.aof.is_rewriting() || shared.persistence.is_saving() {
+        shared.aof.schedule_rewrite(true);
+    } else if let Err(e) = start_rewrite(shared) {
+        tracing::warn!("cannot rewrite the AOF after the sync with the master: {e}");
+    }
+}
+
 /// Starts a rewrite of the append-only file. With the log off it is opened for the rewrite
 /// and closed after it: Redis writes the files even then, and kv needs the log open to
 /// route the effects that arrive during the rewrite.

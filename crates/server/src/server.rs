@@ -66,8 +66,8 @@ impl ServerStats {
 /// Everything every connection shares.
 #[derive(Debug)]
 pub struct Shared {
-    /// The data.
-    pub engine: Engine,
+    /// The data (shared with the replication link's threads).
+    pub engine: Arc<Engine>,
     /// The configuration.
     pub config: Config,
     /// Connected clients.
@@ -109,13 +109,19 @@ pub struct Shared {
     pub shutting_down: AtomicBool,
     /// Wakes every task that must stop on shutdown.
     pub shutdown: Notify,
+    /// Replication: the master service, the link to our master if any.
+    pub replication: crate::replication::Replication,
 }
 
 impl Shared {
     /// State for a server configured by `config`.
-    pub fn new(config: Config) -> Shared {
+    pub fn new(config: Config) -> Arc<Shared> {
+        Arc::new_cyclic(|weak| Shared::with_self(config, weak.clone()))
+    }
+
+    fn with_self(config: Config, this: std::sync::Weak<Shared>) -> Shared {
         let databases = config.int("databases").max(1) as usize;
-        let engine = Engine::new(databases, 256);
+        let engine = Arc::new(Engine::new(databases, 256));
         engine
             .config
             .proto_max_bulk_len
@@ -138,8 +144,10 @@ impl Shared {
             .set_sink(Box::new(move |key, client| {
                 invalidations.invalidate(key, client)
             }));
+        let replication = crate::replication::Replication::new(Arc::clone(&engine), this);
         Shared {
             engine,
+            replication,
             config,
             clients: Clients::default(),
             stats: ServerStats::default(),
@@ -206,7 +214,7 @@ pub fn run(config: Config) -> Result<()> {
         .thread_name("kv-worker")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(Arc::new(Shared::new(config))))
+    runtime.block_on(serve(Shared::new(config)))
 }
 
 fn init_logging(config: &Config) -> Result<()> {
@@ -294,6 +302,7 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
         .spawn(move || crate::aof::writer(writer))
         .context("cannot start the AOF writer thread")?;
     tokio::spawn(crate::persistence::load_at_start(shared.clone()));
+    crate::replication::start(&shared);
     tokio::spawn(expire_loop(shared.clone()));
     tokio::spawn(metrics_loop(shared.clone()));
     tokio::spawn(signals(shared.clone()));
@@ -392,7 +401,11 @@ async fn expire_loop(shared: Arc<Shared>) {
         if shared.is_shutting_down() {
             return;
         }
-        if !shared.active_expire.load(Ordering::Relaxed) || shared.pause.is_paused() {
+        // A replica's keys expire by its master's DELs.
+        if !shared.active_expire.load(Ordering::Relaxed)
+            || shared.pause.is_paused()
+            || shared.engine.config.replica.load(Ordering::Relaxed)
+        {
             continue;
         }
         let started = Instant::now();

@@ -2,10 +2,15 @@
 //!
 //! What kv's integration tests share: a server process (kv-server, or the reference
 //! redis-server) started on a free loopback port, proven to be the process the test started,
-//! and stopped by its pid when dropped; and helpers that talk raw RESP over a socket.
+//! and stopped by its pid when dropped; helpers that talk raw RESP over a socket; and a TCP
+//! [`Proxy`] that cuts or stalls the connections through it, for fault tests.
 //!
 //! A dev-dependency only (`publish = false`), with no dependencies of its own, so any crate of
 //! the workspace can test against a real server without a copy of this code.
+
+mod proxy;
+
+pub use proxy::Proxy;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

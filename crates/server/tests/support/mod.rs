@@ -7,7 +7,7 @@
 use std::ops::{Deref, DerefMut};
 use std::process::Command;
 
-pub use kv_testkit::{exchange, free_port, read_at_least, read_lines, read_to_close, resp};
+pub use kv_testkit::{exchange, free_port, read_at_least, read_lines, read_to_close, resp, Proxy};
 
 /// A kv-server or redis-server process, killed on drop (a [`kv_testkit::Server`]).
 pub struct Server(kv_testkit::Server);

@@ -1,0 +1,676 @@
+//! The master's side of the link: the `Replication` gRPC service, the registry of replicas it
+//! serves (for INFO, ROLE and WAIT), and the write stream's history.
+//!
+//! One [`Master`] lives as long as the server, whatever its role: a replica serves its own
+//! replicas from it too (chained replication), with the stream it receives forwarded byte for
+//! byte into the same [`Feed`].
+//!
+//! A link goes: `Hello` (version and credentials checked, else `Refused`), then a partial
+//! resynchronisation (`Continue`) when the replica's history is this one (or the one before a
+//! promotion) and the backlog still holds its offset, else a full one (`FullSync`, the
+//! snapshot in chunks, `SnapshotEnd`); then the stream, read from the backlog. The backlog is
+//! the only buffer: a replica that falls so far behind that the backlog no longer holds its
+//! next byte is disconnected and resyncs, so a slow replica never makes the master's memory
+//! grow.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kv_engine::Engine;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::feed::Feed;
+use crate::proto::master_message::Kind as Out;
+use crate::proto::replica_message::Kind as In;
+use crate::proto::replication_server::{Replication, ReplicationServer};
+use crate::proto::{
+    Continue, FullSync, GetAck, Hello, MasterMessage, Refused, ReplicaMessage, SnapshotChunk,
+    SnapshotEnd, Stream, Welcome,
+};
+use crate::PROTOCOL_VERSION;
+
+/// Bytes of snapshot or stream in one message at most.
+const MESSAGE_BYTES: usize = 256 << 10;
+
+/// Checks a replica's `masteruser`/`masterauth`: `Err` is the error line to refuse it with.
+pub type Authenticate = dyn Fn(&str, &str) -> Result<(), String> + Send + Sync;
+
+/// The settings a link reads as it goes, changeable at run time (CONFIG SET).
+#[derive(Debug)]
+pub struct Settings {
+    /// `repl-backlog-size`, bytes.
+    pub backlog_size: AtomicUsize,
+    /// `repl-ping-replica-period`, seconds.
+    pub ping_period: AtomicU64,
+    /// `repl-timeout`, seconds.
+    pub timeout: AtomicU64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            backlog_size: AtomicUsize::new(1 << 20),
+            ping_period: AtomicU64::new(10),
+            timeout: AtomicU64::new(60),
+        }
+    }
+}
+
+/// Synchronisations served (INFO stats' `sync_full`, `sync_partial_ok`, `sync_partial_err`).
+#[derive(Debug, Default)]
+pub struct SyncCounts {
+    /// Full synchronisations.
+    pub full: AtomicU64,
+    /// Partial ones granted.
+    pub partial_ok: AtomicU64,
+    /// Partial ones asked for and refused (a full one followed).
+    pub partial_err: AtomicU64,
+}
+
+/// A connected replica, as INFO replication and ROLE show it.
+#[derive(Debug, Clone)]
+pub struct ReplicaInfo {
+    /// The address it announced, or the one its link comes from.
+    pub ip: String,
+    /// The port its clients use.
+    pub port: u32,
+    /// `wait_bgsave` while its snapshot is being made, `send_bulk` while it is sent,
+    /// `online` once it follows the stream.
+    pub state: &'static str,
+    /// The offset it last acknowledged.
+    pub ack_offset: u64,
+    /// When it last acknowledged.
+    pub last_ack: Instant,
+}
+
+/// The history of the stream: its ID, and the previous one a promotion left (Redis's
+/// `master_replid2` and `second_replid_offset`).
+#[derive(Debug, Clone)]
+pub struct History {
+    /// The current ID.
+    pub id: String,
+    /// The ID before the last promotion (all zeros if none).
+    pub id2: String,
+    /// The offset up to which `id2`'s history is this one's (-1 if none).
+    pub id2_offset: i64,
+}
+
+/// The master's replication state; see the module documentation.
+pub struct Master {
+    engine: Arc<Engine>,
+    /// The stream's history IDs.
+    history: Mutex<History>,
+    /// The stream, once a replica has asked for it (or this server follows a master).
+    feed: Mutex<Option<Arc<Feed>>>,
+    /// Whether the feed is the engine's replication sink (a master's) or is fed by a master's
+    /// stream (a replica's).
+    following: Mutex<bool>,
+    replicas: Mutex<BTreeMap<u64, ReplicaInfo>>,
+    next_link: AtomicU64,
+    /// Woken when a replica acknowledges (WAIT).
+    acked: Notify,
+    /// Tells every link to ask for an acknowledgement now.
+    get_ack: watch::Sender<u64>,
+    /// Tells every link to end (the history changed under it).
+    generation: watch::Sender<u64>,
+    /// Run-time settings.
+    pub settings: Arc<Settings>,
+    /// Synchronisations served.
+    pub syncs: SyncCounts,
+    authenticate: Box<Authenticate>,
+}
+
+impl std::fmt::Debug for Master {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Master")
+            .field("history", &*self.history.lock())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An all-zero replication ID: "none".
+pub fn no_id() -> String {
+    "0".repeat(crate::id::ID_LEN)
+}
+
+impl Master {
+    /// A master of `engine`'s data with a new history.
+    pub fn new(engine: Arc<Engine>, authenticate: Box<Authenticate>) -> Arc<Master> {
+        Arc::new(Master {
+            engine,
+            history: Mutex::new(History {
+                id: crate::id::new_id(),
+                id2: no_id(),
+                id2_offset: -1,
+            }),
+            feed: Mutex::new(None),
+            following: Mutex::new(false),
+            replicas: Mutex::new(BTreeMap::new()),
+            next_link: AtomicU64::new(1),
+            acked: Notify::new(),
+            get_ack: watch::channel(0).0,
+            generation: watch::channel(0).0,
+            settings: Arc::new(Settings::default()),
+            syncs: SyncCounts::default(),
+            authenticate,
+        })
+    }
+
+    /// The gRPC service to serve on the client port.
+    pub fn service(self: &Arc<Master>) -> ReplicationServer<Service> {
+        ReplicationServer::new(Service(Arc::clone(self)))
+            .max_decoding_message_size(2 * MESSAGE_BYTES + 1024)
+            .max_encoding_message_size(2 * MESSAGE_BYTES + 1024)
+    }
+
+    /// The history IDs.
+    pub fn history(&self) -> History {
+        self.history.lock().clone()
+    }
+
+    /// The stream's end offset (`master_repl_offset`): 0 before any replica asked for it.
+    pub fn offset(&self) -> u64 {
+        self.feed.lock().as_ref().map_or(0, |f| f.position().1)
+    }
+
+    /// The stream, if there is one.
+    pub fn feed(&self) -> Option<Arc<Feed>> {
+        self.feed.lock().clone()
+    }
+
+    /// The stream, created (and installed as the engine's replication sink) if there is none
+    /// yet; a replica's is fed by its master instead.
+    fn feed_or_start(&self) -> Arc<Feed> {
+        let mut slot = self.feed.lock();
+        if let Some(feed) = &*slot {
+            return Arc::clone(feed);
+        }
+        let id = self.history.lock().id.clone();
+        let feed = Feed::new(id, 0, self.settings.backlog_size.load(Ordering::Relaxed));
+        if !*self.following.lock() {
+            let sink = Arc::clone(&feed) as Arc<dyn kv_engine::effects::EffectSink>;
+            self.engine
+                .keyspace
+                .effects
+                .set_replication_sink(Some(sink));
+        }
+        *slot = Some(Arc::clone(&feed));
+        feed
+    }
+
+    /// The replicas connected now, by link number.
+    pub fn replicas(&self) -> Vec<ReplicaInfo> {
+        self.replicas.lock().values().cloned().collect()
+    }
+
+    /// This server now follows a master whose stream is `id` at `offset`: a new feed of that
+    /// history (fed by the replica link), and every replica of the old history disconnected
+    /// (they reconnect and learn the new one).
+    pub fn follow(&self, id: String, offset: u64) -> Arc<Feed> {
+        *self.following.lock() = true;
+        self.engine.keyspace.effects.set_replication_sink(None);
+        let feed = Feed::new(
+            id.clone(),
+            offset,
+            self.settings.backlog_size.load(Ordering::Relaxed),
+        );
+        *self.feed.lock() = Some(Arc::clone(&feed));
+        {
+            let mut history = self.history.lock();
+            history.id = id;
+            history.id2 = no_id();
+            history.id2_offset = -1;
+        }
+        self.end_links();
+        feed
+    }
+
+    /// This server follows a master again and continues its stream where it was (a partial
+    /// resynchronisation): the feed stops being the engine's replication sink.
+    pub fn continue_following(&self) {
+        *self.following.lock() = true;
+        self.engine.keyspace.effects.set_replication_sink(None);
+    }
+
+    /// Whether this server follows a master.
+    pub fn is_following(&self) -> bool {
+        *self.following.lock()
+    }
+
+    /// This server's master changed its history to `id` (it was promoted) at `offset`: the
+    /// old ID becomes the secondary one, as on the master, and links of the old history are
+    /// ended so they learn the new one.
+    pub fn master_changed_id(&self, id: String, offset: u64) {
+        let old = match &*self.feed.lock() {
+            Some(feed) => feed.set_id(id.clone()),
+            None => return,
+        };
+        let mut history = self.history.lock();
+        history.id2 = old;
+        history.id2_offset = offset as i64;
+        history.id = id;
+        drop(history);
+        self.end_links();
+    }
+
+    /// This server stops following (REPLICAOF NO ONE) or never did: a new history ID, the old
+    /// kept as the secondary one so replicas of the old master continue partially (PSYNC2),
+    /// and the feed becomes the engine's replication sink.
+    pub fn promote(&self) {
+        *self.following.lock() = false;
+        let new = crate::id::new_id();
+        let feed = self.feed.lock().clone();
+        let mut history = self.history.lock();
+        match &feed {
+            Some(feed) => {
+                let old = feed.set_id(new.clone());
+                history.id2 = old;
+                history.id2_offset = feed.position().1 as i64;
+            }
+            None => {
+                history.id2 = std::mem::replace(&mut history.id, new.clone());
+                history.id2_offset = -1;
+            }
+        }
+        history.id = new;
+        drop(history);
+        if let Some(feed) = feed {
+            let sink = feed as Arc<dyn kv_engine::effects::EffectSink>;
+            self.engine
+                .keyspace
+                .effects
+                .set_replication_sink(Some(sink));
+        }
+        self.end_links();
+    }
+
+    /// Ends every replica link (each reconnects and resynchronises).
+    pub fn end_links(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Asks every replica to acknowledge its offset now (WAIT).
+    pub fn request_acks(&self) {
+        self.get_ack.send_modify(|n| *n += 1);
+    }
+
+    /// How many replicas have acknowledged `offset` or beyond.
+    pub fn acked(&self, offset: u64) -> usize {
+        self.replicas
+            .lock()
+            .values()
+            .filter(|r| r.state == "online" && r.ack_offset >= offset)
+            .count()
+    }
+
+    /// Waits until `count` replicas have acknowledged `offset`, or `timeout` (None: forever)
+    /// passes; returns how many have (WAIT).
+    pub async fn wait_for(&self, offset: u64, count: usize, timeout: Option<Duration>) -> usize {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        self.request_acks();
+        loop {
+            let notified = self.acked.notified();
+            let now = self.acked(offset);
+            if now >= count {
+                return now;
+            }
+            match deadline {
+                Some(at) => {
+                    if tokio::time::timeout_at(at, notified).await.is_err() {
+                        return self.acked(offset);
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Appends the keep-alive PING to the stream, if replicas follow it: the cron calls this
+    /// every `repl-ping-replica-period` seconds.
+    pub fn ping_replicas(&self) {
+        if *self.following.lock() || self.replicas.lock().is_empty() {
+            return;
+        }
+        if let Some(feed) = self.feed() {
+            feed.ping();
+        }
+    }
+
+    /// The offset a replica in `hello` can continue from, if it can: its history is this one
+    /// (or was, up to the promotion) and the backlog holds its next byte.
+    fn continue_from(&self, feed: &Feed, hello: &Hello) -> Option<u64> {
+        let offset = u64::try_from(hello.offset).ok()?;
+        let history = self.history.lock();
+        let ours = hello.replication_id == history.id
+            || (hello.replication_id == history.id2
+                && i64::try_from(offset).is_ok_and(|o| o <= history.id2_offset));
+        drop(history);
+        (ours && feed.since(offset).is_some()).then_some(offset)
+    }
+
+    fn set_state(&self, link: u64, state: &'static str) {
+        if let Some(info) = self.replicas.lock().get_mut(&link) {
+            info.state = state;
+        }
+    }
+
+    /// Runs one replica's link until it ends.
+    async fn run_link(
+        self: Arc<Master>,
+        peer: Option<SocketAddr>,
+        mut inbound: Streaming<ReplicaMessage>,
+        out: mpsc::Sender<Result<MasterMessage, Status>>,
+    ) {
+        let send = |kind: Out| MasterMessage { kind: Some(kind) };
+        let hello = match inbound.message().await {
+            Ok(Some(ReplicaMessage {
+                kind: Some(In::Hello(hello)),
+            })) => hello,
+            _ => return,
+        };
+        if hello.protocol_version != PROTOCOL_VERSION {
+            let error = format!(
+                "ERR replication protocol version mismatch: the replica speaks {}, this master {}",
+                hello.protocol_version, PROTOCOL_VERSION
+            );
+            let _ = out.send(Ok(send(Out::Refused(Refused { error })))).await;
+            return;
+        }
+        if let Err(error) = (self.authenticate)(&hello.user, &hello.password) {
+            let _ = out.send(Ok(send(Out::Refused(Refused { error })))).await;
+            return;
+        }
+        let welcome = Out::Welcome(Welcome {
+            protocol_version: PROTOCOL_VERSION,
+        });
+        if out.send(Ok(send(welcome))).await.is_err() {
+            return;
+        }
+        let link = self.next_link.fetch_add(1, Ordering::Relaxed);
+        let ip = if hello.announced_ip.is_empty() {
+            peer.map_or_else(|| "?".to_string(), |p| p.ip().to_string())
+        } else {
+            hello.announced_ip.clone()
+        };
+        self.replicas.lock().insert(
+            link,
+            ReplicaInfo {
+                ip,
+                port: hello.listening_port,
+                state: "wait_bgsave",
+                ack_offset: 0,
+                last_ack: Instant::now(),
+            },
+        );
+        let _registered = Registered(&self, link);
+        let mut generation = self.generation.subscribe();
+        generation.mark_unchanged();
+        let feed = self.feed_or_start();
+        let start = match self.continue_from(&feed, &hello) {
+            Some(offset) => {
+                self.syncs.partial_ok.fetch_add(1, Ordering::Relaxed);
+                let id = self.history.lock().id.clone();
+                let message = Out::Continue(Continue {
+                    replication_id: id,
+                    offset: offset as i64,
+                });
+                if out.send(Ok(send(message))).await.is_err() {
+                    return;
+                }
+                offset
+            }
+            None => {
+                if hello.offset >= 0 {
+                    self.syncs.partial_err.fetch_add(1, Ordering::Relaxed);
+                }
+                self.syncs.full.fetch_add(1, Ordering::Relaxed);
+                match self.full_sync(link, &feed, &out).await {
+                    Some(offset) => offset,
+                    None => return,
+                }
+            }
+        };
+        self.set_state(link, "online");
+        self.stream(link, &feed, start, inbound, out, generation)
+            .await;
+    }
+
+    /// Sends a snapshot of this instant and returns the stream offset it is at; `None` if
+    /// the link or the snapshot failed.
+    async fn full_sync(
+        &self,
+        link: u64,
+        feed: &Arc<Feed>,
+        out: &mpsc::Sender<Result<MasterMessage, Status>>,
+    ) -> Option<u64> {
+        let (pieces, mut received) = mpsc::channel::<Piece>(8);
+        let engine = Arc::clone(&self.engine);
+        let at_feed = Arc::clone(feed);
+        let saving = std::thread::Builder::new()
+            .name("kv-repl-snapshot".into())
+            .spawn(move || snapshot(&engine, &at_feed, pieces));
+        if saving.is_err() {
+            return None;
+        }
+        let mut offset = None;
+        while let Some(piece) = received.recv().await {
+            let message = match piece {
+                Piece::Start(id, at) => {
+                    offset = Some(at);
+                    self.set_state(link, "send_bulk");
+                    Out::FullSync(FullSync {
+                        replication_id: id,
+                        offset: at as i64,
+                    })
+                }
+                Piece::Chunk(data) => Out::SnapshotChunk(SnapshotChunk { data }),
+                Piece::End => Out::SnapshotEnd(SnapshotEnd {}),
+                Piece::Failed => return None,
+            };
+            if out
+                .send(Ok(MasterMessage {
+                    kind: Some(message),
+                }))
+                .await
+                .is_err()
+            {
+                return None;
+            }
+        }
+        offset
+    }
+
+    /// Sends the stream from `sent` on as it grows, and reads the replica's acknowledgements,
+    /// until the link ends, times out, falls out of the backlog or its history changes.
+    async fn stream(
+        &self,
+        link: u64,
+        feed: &Arc<Feed>,
+        mut sent: u64,
+        mut inbound: Streaming<ReplicaMessage>,
+        out: mpsc::Sender<Result<MasterMessage, Status>>,
+        mut generation: watch::Receiver<u64>,
+    ) {
+        let mut end = feed.subscribe();
+        let mut get_ack = self.get_ack.subscribe();
+        get_ack.mark_unchanged();
+        let mut check = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            let target = *end.borrow_and_update();
+            while sent < target {
+                let Some(bytes) = feed.since(sent) else {
+                    // Fell out of the backlog: it must resync.
+                    return;
+                };
+                for piece in bytes.chunks(MESSAGE_BYTES) {
+                    let message = Out::Stream(Stream {
+                        offset: sent as i64,
+                        data: piece.to_vec(),
+                    });
+                    if out
+                        .send(Ok(MasterMessage {
+                            kind: Some(message),
+                        }))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    sent += piece.len() as u64;
+                }
+            }
+            tokio::select! {
+                changed = end.changed() => if changed.is_err() { return },
+                _ = generation.changed() => return,
+                changed = get_ack.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let ask = MasterMessage { kind: Some(Out::GetAck(GetAck {})) };
+                    if out.send(Ok(ask)).await.is_err() {
+                        return;
+                    }
+                }
+                message = inbound.message() => match message {
+                    Ok(Some(ReplicaMessage { kind: Some(In::Ack(ack)) })) => {
+                        if let Some(info) = self.replicas.lock().get_mut(&link) {
+                            info.ack_offset = u64::try_from(ack.offset).unwrap_or(0);
+                            info.last_ack = Instant::now();
+                        }
+                        self.acked.notify_waiters();
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => return,
+                },
+                _ = check.tick() => {
+                    let timeout = Duration::from_secs(self.settings.timeout.load(Ordering::Relaxed).max(1));
+                    let last = self.replicas.lock().get(&link).map(|r| r.last_ack);
+                    if last.is_some_and(|at| at.elapsed() > timeout) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Removes a link's entry from the registry when the link ends, however it ends.
+struct Registered<'a>(&'a Master, u64);
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.0.replicas.lock().remove(&self.1);
+        self.0.acked.notify_waiters();
+    }
+}
+
+/// What the snapshot thread hands the link.
+enum Piece {
+    /// The snapshot is of the stream's history `0` at offset `1`.
+    Start(String, u64),
+    /// Bytes of the snapshot file.
+    Chunk(Vec<u8>),
+    /// The snapshot is complete.
+    End,
+    /// The snapshot failed.
+    Failed,
+}
+
+/// Writes a snapshot of `engine` into `pieces`, the stream's position at its instant first.
+/// Waits its turn while another snapshot (a BGSAVE) is running. Runs on its own thread.
+fn snapshot(engine: &Engine, feed: &Feed, pieces: mpsc::Sender<Piece>) {
+    let options = kv_persist::WriteOptions::default();
+    loop {
+        let writer = ChunkWriter {
+            pieces: pieces.clone(),
+            buf: Vec::with_capacity(MESSAGE_BYTES),
+        };
+        let start = pieces.clone();
+        let saved = kv_persist::save_quiet(engine, writer, options, |_| {
+            let (id, offset) = feed.position();
+            // The channel is empty (nothing was sent yet), so this never waits: good, as
+            // every shard is held while it runs.
+            let _ = start.try_send(Piece::Start(id, offset));
+        });
+        match saved {
+            Ok((mut writer, _)) => {
+                let sent = writer.flush_chunk().is_ok();
+                let _ = pieces.blocking_send(if sent { Piece::End } else { Piece::Failed });
+                return;
+            }
+            Err(kv_persist::SnapshotError::Busy) => {
+                if pieces.is_closed() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => {
+                let _ = pieces.blocking_send(Piece::Failed);
+                return;
+            }
+        }
+    }
+}
+
+/// A `Write` that sends what it is given as chunks of the snapshot.
+struct ChunkWriter {
+    pieces: mpsc::Sender<Piece>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn flush_chunk(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(MESSAGE_BYTES));
+        self.pieces
+            .blocking_send(Piece::Chunk(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "replica gone"))
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= MESSAGE_BYTES {
+            self.flush_chunk()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The gRPC service: each `Link` call runs [`Master::run_link`] on a task of its own.
+#[derive(Debug, Clone)]
+pub struct Service(Arc<Master>);
+
+/// The stream of messages a link sends.
+pub type LinkStream =
+    Pin<Box<dyn tokio_stream::Stream<Item = Result<MasterMessage, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Replication for Service {
+    type LinkStream = LinkStream;
+
+    async fn link(
+        &self,
+        request: Request<Streaming<ReplicaMessage>>,
+    ) -> Result<Response<LinkStream>, Status> {
+        let peer = request.remote_addr();
+        let inbound = request.into_inner();
+        let (out, messages) = mpsc::channel(16);
+        tokio::spawn(Arc::clone(&self.0).run_link(peer, inbound, out));
+        Ok(Response::new(Box::pin(ReceiverStream::new(messages))))
+    }
+}

@@ -1,0 +1,513 @@
+//! The replica's side of the link: connects to the master, synchronises (partially when the
+//! master still has its offset, else from a snapshot), then applies the master's stream, and
+//! keeps doing so across dropped links, reconnecting with backoff for as long as it follows.
+//!
+//! A full synchronisation's snapshot is received whole before anything changes, so clients
+//! keep reading the old data meanwhile; it is then loaded with every shard held, so no client
+//! sees part of the old data and part of the new. The stream is applied on a thread of its own
+//! as of time 0: for the master's stream nothing is ever expired, the master's DELs do the
+//! expiring (the engine is in replica mode, where reads hide keys past their TTL without
+//! deleting them). A MULTI ... EXEC group is applied under one set of locks. What is applied is
+//! forwarded byte for byte into this server's own feed, so its replicas (chained) and its
+//! offsets follow the master's exactly.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use kv_engine::{Engine, Handler, LockPlan, Protocol, Reply, Session};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::feed::Feed;
+use crate::master::Master;
+use crate::proto::master_message::Kind as In;
+use crate::proto::replica_message::Kind as Out;
+use crate::proto::replication_client::ReplicationClient;
+use crate::proto::{Ack, Hello, ReplicaMessage};
+use crate::PROTOCOL_VERSION;
+
+/// Whom to follow and how to introduce ourselves.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// The master's host.
+    pub host: String,
+    /// The master's client port.
+    pub port: u16,
+    /// `masteruser` (empty: the default user).
+    pub user: String,
+    /// `masterauth` (empty: none).
+    pub password: String,
+    /// This server's client port, for the master's INFO.
+    pub listening_port: u32,
+    /// `replica-announce-ip` (empty: the address the master sees).
+    pub announced_ip: String,
+}
+
+/// What the server does around a synchronisation.
+pub trait Host: Send + Sync + 'static {
+    /// A full synchronisation replaced the dataset (with every shard held): the server's own
+    /// log, if any, must start afresh from it.
+    fn dataset_replaced(&self);
+}
+
+/// The link's state, for INFO replication and ROLE.
+#[derive(Debug, Clone)]
+pub struct LinkState {
+    /// `connect` (waiting to reconnect), `connecting`, `sync` (receiving a snapshot) or
+    /// `connected` (following the stream).
+    pub status: &'static str,
+    /// When the master last sent anything.
+    pub last_io: Instant,
+    /// Since when the link has been down (None while connected).
+    pub down_since: Option<Instant>,
+    /// Bytes of the snapshot received so far in a full synchronisation.
+    pub sync_read: u64,
+    /// The last reason the link failed.
+    pub last_error: String,
+    /// Full synchronisations completed.
+    pub full_syncs: u64,
+    /// Partial ones.
+    pub partial_syncs: u64,
+}
+
+/// A running link to a master.
+#[derive(Debug)]
+pub struct Replica {
+    /// The master followed.
+    pub target: Target,
+    /// The link's state.
+    pub state: Arc<Mutex<LinkState>>,
+    /// The stream offset applied.
+    pub applied: Arc<AtomicU64>,
+    stop: watch::Sender<bool>,
+}
+
+impl Replica {
+    /// Starts following `target` (on the current tokio runtime): the link is made, and made
+    /// again whenever it drops, until [`Replica::stop`].
+    pub fn start(
+        master: Arc<Master>,
+        engine: Arc<Engine>,
+        target: Target,
+        host: Arc<dyn Host>,
+    ) -> Replica {
+        engine.config.replica.store(true, Ordering::SeqCst);
+        let state = Arc::new(Mutex::new(LinkState {
+            status: "connect",
+            last_io: Instant::now(),
+            down_since: Some(Instant::now()),
+            sync_read: 0,
+            last_error: String::new(),
+            full_syncs: 0,
+            partial_syncs: 0,
+        }));
+        let applied = Arc::new(AtomicU64::new(master.offset()));
+        let (stop, stopped) = watch::channel(false);
+        let link = Link {
+            master,
+            engine,
+            target: target.clone(),
+            host,
+            state: Arc::clone(&state),
+            applied: Arc::clone(&applied),
+        };
+        tokio::spawn(link.run(stopped));
+        Replica {
+            target,
+            state,
+            applied,
+            stop,
+        }
+    }
+
+    /// Stops following: the link is closed and not made again.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Why one connection to the master ended.
+type LinkError = String;
+
+/// The link's task.
+struct Link {
+    master: Arc<Master>,
+    engine: Arc<Engine>,
+    target: Target,
+    host: Arc<dyn Host>,
+    state: Arc<Mutex<LinkState>>,
+    applied: Arc<AtomicU64>,
+}
+
+impl Link {
+    /// Connects, follows, and reconnects with backoff (0.1 s doubling up to 5 s, back to
+    /// 0.1 s after a link that synchronised) until told to stop.
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if *stopped.borrow() {
+                return;
+            }
+            self.state.lock().status = "connecting";
+            let mut synced = false;
+            let result = tokio::select! {
+                result = self.follow_once(&mut synced) => result,
+                _ = stopped.changed() => return,
+            };
+            {
+                let mut state = self.state.lock();
+                state.status = "connect";
+                state.down_since.get_or_insert_with(Instant::now);
+                if let Err(error) = &result {
+                    state.last_error.clone_from(error);
+                }
+            }
+            if let Err(error) = result {
+                tracing::warn!(
+                    "replication link to {}:{} failed: {error}",
+                    self.target.host,
+                    self.target.port
+                );
+            }
+            if synced {
+                backoff = Duration::from_millis(100);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = stopped.changed() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// One connection: synchronises and follows the stream until the link fails.
+    async fn follow_once(&self, synced: &mut bool) -> Result<(), LinkError> {
+        let address = format!("http://{}:{}", self.target.host, self.target.port);
+        let endpoint = tonic::transport::Endpoint::from_shared(address)
+            .map_err(|e| e.to_string())?
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true);
+        let channel = endpoint.connect().await.map_err(|e| e.to_string())?;
+        let limit = 2 * (256 << 10) + 1024;
+        let mut client = ReplicationClient::new(channel)
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
+        let (out, outgoing) = mpsc::channel::<ReplicaMessage>(16);
+        let (id, offset) = match self.master.feed() {
+            Some(feed) => {
+                let (id, end) = feed.position();
+                (id, end as i64)
+            }
+            None => (self.master.history().id, -1),
+        };
+        let hello = Hello {
+            protocol_version: PROTOCOL_VERSION,
+            replication_id: id.clone(),
+            offset,
+            listening_port: self.target.listening_port,
+            announced_ip: self.target.announced_ip.clone(),
+            user: self.target.user.clone(),
+            password: self.target.password.clone(),
+        };
+        let send = |kind: Out| ReplicaMessage { kind: Some(kind) };
+        out.send(send(Out::Hello(hello)))
+            .await
+            .map_err(|_| "link closed".to_string())?;
+        let mut inbound = client
+            .link(ReceiverStream::new(outgoing))
+            .await
+            .map_err(|e| e.message().to_string())?
+            .into_inner();
+        let limit =
+            Duration::from_secs(self.master.settings.timeout.load(Ordering::Relaxed).max(1));
+        match receive(&mut inbound, limit).await? {
+            In::Welcome(_) => {}
+            In::Refused(refused) => return Err(refused.error),
+            _ => return Err("the master did not answer Hello".into()),
+        }
+        self.touch();
+        let (feed, start) = match receive(&mut inbound, limit).await? {
+            In::Continue(resume) => {
+                let offset = u64::try_from(resume.offset).map_err(|e| e.to_string())?;
+                self.master.continue_following();
+                if resume.replication_id != id {
+                    self.master
+                        .master_changed_id(resume.replication_id.clone(), offset);
+                }
+                let feed = self.master.feed().ok_or("no stream to continue")?;
+                self.state.lock().partial_syncs += 1;
+                (feed, offset)
+            }
+            In::FullSync(full) => {
+                let offset = u64::try_from(full.offset).map_err(|e| e.to_string())?;
+                self.state.lock().status = "sync";
+                self.state.lock().sync_read = 0;
+                let mut snapshot = Vec::new();
+                loop {
+                    match receive(&mut inbound, limit).await? {
+                        In::SnapshotChunk(chunk) => {
+                            snapshot.extend_from_slice(&chunk.data);
+                            let mut state = self.state.lock();
+                            state.sync_read = snapshot.len() as u64;
+                            state.last_io = Instant::now();
+                        }
+                        In::SnapshotEnd(_) => break,
+                        _ => return Err("unexpected message in a snapshot".into()),
+                    }
+                }
+                let engine = Arc::clone(&self.engine);
+                let loaded =
+                    tokio::task::spawn_blocking(move || replace_dataset(&engine, &snapshot))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                loaded?;
+                let feed = self.master.follow(full.replication_id, offset);
+                self.host.dataset_replaced();
+                self.state.lock().full_syncs += 1;
+                (feed, offset)
+            }
+            In::Refused(refused) => return Err(refused.error),
+            _ => return Err("the master did not start a synchronisation".into()),
+        };
+        *synced = true;
+        self.applied.store(start, Ordering::SeqCst);
+        {
+            let mut state = self.state.lock();
+            state.status = "connected";
+            state.down_since = None;
+            state.last_io = Instant::now();
+        }
+        // The stream is applied on a thread of its own, fed through a channel.
+        let (chunks, received) = std::sync::mpsc::channel::<Vec<u8>>();
+        let applier = {
+            let engine = Arc::clone(&self.engine);
+            let applied = Arc::clone(&self.applied);
+            std::thread::Builder::new()
+                .name("kv-repl-apply".into())
+                .spawn(move || apply_stream(&engine, &feed, &received, &applied))
+                .map_err(|e| e.to_string())?
+        };
+        let _join = JoinOnDrop(Some(applier));
+        let mut expected = start;
+        let mut acks = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let message = tokio::select! {
+                message = receive(&mut inbound, limit) => message?,
+                _ = acks.tick() => {
+                    let offset = self.applied.load(Ordering::SeqCst) as i64;
+                    out.send(send(Out::Ack(Ack { offset }))).await.map_err(|_| "link closed".to_string())?;
+                    continue;
+                }
+            };
+            self.touch();
+            match message {
+                In::Stream(stream) => {
+                    if u64::try_from(stream.offset).ok() != Some(expected) {
+                        return Err(format!(
+                            "stream out of step: expected offset {expected}, got {}",
+                            stream.offset
+                        ));
+                    }
+                    expected += stream.data.len() as u64;
+                    chunks
+                        .send(stream.data)
+                        .map_err(|_| "the stream could not be applied".to_string())?;
+                }
+                In::GetAck(_) => {
+                    // Acknowledge what is applied once what was received before is.
+                    while self.applied.load(Ordering::SeqCst) < expected {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    let offset = self.applied.load(Ordering::SeqCst) as i64;
+                    out.send(send(Out::Ack(Ack { offset })))
+                        .await
+                        .map_err(|_| "link closed".to_string())?;
+                }
+                _ => return Err("unexpected message in the stream".into()),
+            }
+        }
+    }
+
+    fn touch(&self) {
+        self.state.lock().last_io = Instant::now();
+    }
+}
+
+/// The master's next message; an error if the link failed or stayed silent for `limit`
+/// (`repl-timeout`: the master pings every `repl-ping-replica-period`).
+async fn receive(
+    inbound: &mut tonic::Streaming<crate::proto::MasterMessage>,
+    limit: Duration,
+) -> Result<In, LinkError> {
+    match tokio::time::timeout(limit, inbound.message()).await {
+        Err(_) => Err("timeout: no data from the master".to_string()),
+        Ok(Err(status)) => Err(status.message().to_string()),
+        Ok(Ok(None)) => Err("the master closed the link".to_string()),
+        Ok(Ok(Some(message))) => message.kind.ok_or_else(|| "empty message".to_string()),
+    }
+}
+
+/// Waits for the applier thread when the link ends (it ends once its channel closes).
+struct JoinOnDrop(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for JoinOnDrop {
+    fn drop(&mut self) {
+        // The thread finishes the chunks already sent and returns; not joined here (this
+        // runs on the runtime), it exits on its own.
+        self.0.take();
+    }
+}
+
+/// Replaces every database with the snapshot in `bytes`, with every shard held: clients see
+/// the old data or the new, never a mix. Keys past their TTL are kept (the master deletes
+/// them), and nothing is recorded as an effect of this server's (its log restarts instead).
+fn replace_dataset(engine: &Engine, bytes: &[u8]) -> Result<(), LinkError> {
+    // Checked whole before anything is replaced.
+    kv_persist::check(bytes, 0).map_err(|e| format!("bad snapshot from the master: {e}"))?;
+    let keyspace = &engine.keyspace;
+    let mut locked = keyspace.lock_everything(true);
+    for db in 0..keyspace.databases() {
+        drop(locked.clear(db));
+    }
+    let log = keyspace.effects.take_sink();
+    let loaded = kv_persist::load_held(engine, &mut locked, bytes, 0);
+    keyspace.effects.set_sink(log);
+    loaded
+        .map(|_| ())
+        .map_err(|e| format!("cannot load the master's snapshot: {e}"))
+}
+
+/// Applies the stream arriving on `chunks` until the channel closes, forwarding what is applied
+/// into `feed` and counting it in `applied`.
+fn apply_stream(
+    engine: &Engine,
+    feed: &Feed,
+    chunks: &std::sync::mpsc::Receiver<Vec<u8>>,
+    applied: &AtomicU64,
+) {
+    let mut decoder = kv_resp::RequestDecoder::default();
+    let mut buf = BytesMut::new();
+    // Bytes decoded but not yet forwarded (those of an open MULTI block).
+    let mut raw: Vec<u8> = Vec::new();
+    let mut done = 0usize;
+    let mut session = Session::default();
+    let mut transaction: Option<Vec<Vec<Bytes>>> = None;
+    while let Ok(chunk) = chunks.recv() {
+        buf.extend_from_slice(&chunk);
+        raw.extend_from_slice(&chunk);
+        loop {
+            let before = buf.len();
+            let args = match decoder.decode(&mut buf) {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!("bad bytes in the master's stream: {e}");
+                    return;
+                }
+            };
+            done += before - buf.len();
+            let Some(name) = args.first() else { continue };
+            if name.eq_ignore_ascii_case(b"multi") {
+                transaction = Some(Vec::new());
+                continue;
+            }
+            if name.eq_ignore_ascii_case(b"exec") {
+                if let Some(queued) = transaction.take() {
+                    apply_transaction(engine, &mut session, &queued);
+                }
+            } else if let Some(queued) = &mut transaction {
+                queued.push(args);
+                continue;
+            } else {
+                apply_command(engine, &mut session, &args);
+            }
+            feed.append_stream(&raw[..done]);
+            raw.drain(..done);
+            applied.fetch_add(done as u64, Ordering::SeqCst);
+            done = 0;
+        }
+        if transaction.is_none() && done > 0 {
+            // A PING or the like between items.
+            feed.append_stream(&raw[..done]);
+            raw.drain(..done);
+            applied.fetch_add(done as u64, Ordering::SeqCst);
+            done = 0;
+        }
+    }
+}
+
+/// Applies one command of the master's stream.
+fn apply_command(engine: &Engine, session: &mut Session, args: &[Bytes]) {
+    let name = &args[0];
+    if name.eq_ignore_ascii_case(b"ping") {
+        return;
+    }
+    if name.eq_ignore_ascii_case(b"select") {
+        if let Some(db) = args
+            .get(1)
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .and_then(|s| s.parse().ok())
+        {
+            session.db = db;
+        }
+        return;
+    }
+    let Ok((spec, skip)) = engine.lookup(args) else {
+        tracing::warn!(
+            "unknown command in the master's stream: {}",
+            String::from_utf8_lossy(name)
+        );
+        return;
+    };
+    if !matches!(spec.handler, Handler::Engine(_)) {
+        return;
+    }
+    let mut reply = Reply::new(Protocol::Resp2);
+    // As of time 0: nothing is expired for the master's stream.
+    let _ = engine.run_at(spec, skip, session, args, &mut reply, 0);
+}
+
+/// Applies a MULTI ... EXEC group under one set of locks, as EXEC runs it on the master.
+fn apply_transaction(engine: &Engine, session: &mut Session, queued: &[Vec<Bytes>]) {
+    let mut plan = LockPlan {
+        write: true,
+        ..LockPlan::default()
+    };
+    let mut specs = Vec::with_capacity(queued.len());
+    let mut everything = false;
+    for args in queued {
+        let Ok((spec, skip)) = engine.lookup(args) else {
+            continue;
+        };
+        if spec.name == "select" {
+            everything = true;
+        }
+        if matches!(spec.handler, Handler::Engine(_)) {
+            plan.shards
+                .extend(engine.lock_plan(spec, session, args).shards);
+        }
+        specs.push((spec, skip, args));
+    }
+    if everything {
+        plan.shards.clear();
+        engine.keyspace.plan_everything(&mut plan);
+    }
+    let mut locked = engine.keyspace.lock(plan);
+    let mut reply = Reply::new(Protocol::Resp2);
+    for (spec, skip, args) in specs {
+        reply.buf.clear();
+        engine.run_locked(spec, skip, session, args, &mut reply, 0, &mut locked);
+    }
+    let pending = engine.serve_blocked_in(&mut locked, session.db, 0);
+    drop(locked);
+    engine.serve_pending(pending, 0);
+}

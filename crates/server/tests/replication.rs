@@ -1,0 +1,316 @@
+//! Replication between kv-server processes on loopback: full and partial synchronisation,
+//! the stream (transactions, databases, expiry), chained replicas, promotion, WAIT, and the
+//! replica's read-only rule. Replicas are compared with their master by DEBUG DIGEST.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use redis::Value;
+use support::{Proxy, Server};
+
+/// A kv-server with DEBUG allowed (for DIGEST and SET-ACTIVE-EXPIRE).
+fn kv() -> Server {
+    Server::kv(&["--enable-debug-command", "yes"])
+}
+
+fn info_field(con: &mut redis::Connection, section: &str, name: &str) -> Option<String> {
+    let text: String = redis::cmd("INFO").arg(section).query(con).unwrap();
+    let prefix = format!("{name}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(str::to_string)
+}
+
+fn digest(con: &mut redis::Connection) -> String {
+    redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap()
+}
+
+/// Polls `done` until it holds, for up to 20 s.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until `replica` is linked to its master and has applied all of `master`'s stream.
+fn wait_synced(master: &mut redis::Connection, replica: &mut redis::Connection) {
+    wait_until("the replica to catch up", || {
+        let up = info_field(replica, "replication", "master_link_status").as_deref() == Some("up");
+        let ours = info_field(master, "replication", "master_repl_offset");
+        up && ours.is_some() && ours == info_field(replica, "replication", "slave_repl_offset")
+    });
+}
+
+fn replicaof(con: &mut redis::Connection, port: u16) {
+    let ok: String = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(port)
+        .query(con)
+        .unwrap();
+    assert_eq!(ok, "OK");
+}
+
+fn cmd(con: &mut redis::Connection, args: &[&str]) -> Value {
+    let mut command = redis::cmd(args[0]);
+    for arg in &args[1..] {
+        command.arg(*arg);
+    }
+    command
+        .query(con)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Fills `con`'s server with some of every type, in two databases, some keys with TTLs.
+fn fill(con: &mut redis::Connection, tag: &str) {
+    for i in 0..200 {
+        cmd(con, &["SET", &format!("{tag}:s:{i}"), &format!("v{i}")]);
+    }
+    cmd(con, &["RPUSH", &format!("{tag}:list"), "a", "b", "c"]);
+    cmd(con, &["HSET", &format!("{tag}:hash"), "f", "1", "g", "2"]);
+    cmd(con, &["SADD", &format!("{tag}:set"), "x", "y"]);
+    cmd(
+        con,
+        &["ZADD", &format!("{tag}:zset"), "1", "one", "2.5", "two"],
+    );
+    cmd(con, &["SET", &format!("{tag}:ttl"), "v", "EX", "1000"]);
+    cmd(con, &["SELECT", "5"]);
+    cmd(con, &["SET", &format!("{tag}:in5"), "five"]);
+    cmd(con, &["SELECT", "0"]);
+}
+
+#[test]
+fn full_sync_then_the_stream_keep_the_replica_equal() {
+    let master = kv();
+    let replica = kv();
+    let (mut m, mut r) = (master.client(), replica.client());
+    fill(&mut m, "before");
+    replicaof(&mut r, master.port);
+    wait_synced(&mut m, &mut r);
+    assert_eq!(digest(&mut r), digest(&mut m));
+    let ttl: i64 = redis::cmd("TTL").arg("before:ttl").query(&mut r).unwrap();
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+
+    // The stream: plain writes, a transaction, other databases, expiry, deletions.
+    fill(&mut m, "after");
+    redis::pipe()
+        .atomic()
+        .cmd("INCR")
+        .arg("counter")
+        .cmd("LPUSH")
+        .arg("after:list")
+        .arg("z")
+        .cmd("SPOP")
+        .arg("after:set")
+        .query::<Value>(&mut m)
+        .unwrap();
+    cmd(&mut m, &["EXPIRE", "before:s:1", "500"]);
+    cmd(&mut m, &["DEL", "before:s:2"]);
+    cmd(&mut m, &["INCRBYFLOAT", "float", "1.5"]);
+    wait_synced(&mut m, &mut r);
+    assert_eq!(digest(&mut r), digest(&mut m));
+
+    // A replica refuses writes from its clients, and says who it follows.
+    let refused = redis::cmd("SET").arg("k").arg("v").query::<()>(&mut r);
+    let error = refused.unwrap_err();
+    assert_eq!(error.code(), Some("READONLY"), "{error}");
+    let role = cmd(&mut r, &["ROLE"]);
+    let Value::Array(items) = role else {
+        panic!("{role:?}")
+    };
+    assert_eq!(items[0], Value::BulkString(b"slave".to_vec()));
+    assert_eq!(items[2], Value::Int(i64::from(master.port)));
+    assert_eq!(items[3], Value::BulkString(b"connected".to_vec()));
+    let role = cmd(&mut m, &["ROLE"]);
+    let Value::Array(items) = role else {
+        panic!("{role:?}")
+    };
+    assert_eq!(items[0], Value::BulkString(b"master".to_vec()));
+    assert_eq!(
+        info_field(&mut m, "replication", "connected_slaves").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+
+    // Promoted, it takes writes; its history's secondary ID is the old master's.
+    let old_id = info_field(&mut m, "replication", "master_replid").unwrap();
+    assert_eq!(cmd(&mut r, &["REPLICAOF", "NO", "ONE"]), Value::Okay);
+    cmd(&mut r, &["SET", "k", "v"]);
+    assert_eq!(
+        info_field(&mut r, "replication", "role").as_deref(),
+        Some("master")
+    );
+    assert_eq!(
+        info_field(&mut r, "replication", "master_replid2"),
+        Some(old_id)
+    );
+}
+
+#[test]
+fn a_cut_link_resumes_partially() {
+    let master = kv();
+    let replica = kv();
+    let proxy = Proxy::start(master.port);
+    let (mut m, mut r) = (master.client(), replica.client());
+    fill(&mut m, "one");
+    replicaof(&mut r, proxy.port);
+    wait_synced(&mut m, &mut r);
+    for round in 0..3 {
+        proxy.cut();
+        // Writes while the link is down reach the replica through the backlog.
+        for i in 0..50 {
+            cmd(&mut m, &["SET", &format!("round{round}:{i}"), "x"]);
+        }
+        wait_synced(&mut m, &mut r);
+        assert_eq!(digest(&mut r), digest(&mut m));
+    }
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    let partial: u64 = info_field(&mut m, "stats", "sync_partial_ok")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(partial >= 3, "{partial} partial syncs");
+}
+
+#[test]
+fn a_replica_too_far_behind_resyncs_fully() {
+    let master = Server::kv(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-backlog-size",
+        "16kb",
+    ]);
+    let replica = kv();
+    let proxy = Proxy::start(master.port);
+    let (mut m, mut r) = (master.client(), replica.client());
+    replicaof(&mut r, proxy.port);
+    wait_synced(&mut m, &mut r);
+    proxy.refuse(true);
+    proxy.cut();
+    // Far more than the backlog holds.
+    for i in 0..500 {
+        cmd(&mut m, &["SET", &format!("k{i}"), &"v".repeat(100)]);
+    }
+    proxy.refuse(false);
+    wait_synced(&mut m, &mut r);
+    assert_eq!(digest(&mut r), digest(&mut m));
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("2")
+    );
+}
+
+#[test]
+fn chained_replicas_follow_and_continue_after_a_promotion() {
+    let a = kv();
+    let b = kv();
+    let c = kv();
+    let (mut ca, mut cb, mut cc) = (a.client(), b.client(), c.client());
+    fill(&mut ca, "a");
+    replicaof(&mut cb, a.port);
+    wait_synced(&mut ca, &mut cb);
+    replicaof(&mut cc, b.port);
+    wait_synced(&mut cb, &mut cc);
+    cmd(&mut ca, &["SET", "through", "b"]);
+    wait_synced(&mut ca, &mut cb);
+    wait_synced(&mut cb, &mut cc);
+    assert_eq!(digest(&mut cc), digest(&mut ca));
+    // The offsets are the master's, byte for byte.
+    assert_eq!(
+        info_field(&mut cc, "replication", "slave_repl_offset"),
+        info_field(&mut ca, "replication", "master_repl_offset")
+    );
+
+    // B is promoted: C continues from B without a full sync (PSYNC2's secondary ID).
+    let full_before = info_field(&mut cb, "stats", "sync_full");
+    assert_eq!(cmd(&mut cb, &["REPLICAOF", "NO", "ONE"]), Value::Okay);
+    cmd(&mut cb, &["SET", "after", "promotion"]);
+    wait_synced(&mut cb, &mut cc);
+    assert_eq!(digest(&mut cc), digest(&mut cb));
+    assert_eq!(info_field(&mut cb, "stats", "sync_full"), full_before);
+    assert!(
+        info_field(&mut cb, "stats", "sync_partial_ok").unwrap() != "0",
+        "C continued partially"
+    );
+}
+
+#[test]
+fn wait_counts_replicas_that_acknowledged() {
+    let master = kv();
+    let (r1, r2) = (kv(), kv());
+    let mut m = master.client();
+    for replica in [&r1, &r2] {
+        let mut con = replica.client();
+        replicaof(&mut con, master.port);
+        wait_synced(&mut m, &mut con);
+    }
+    cmd(&mut m, &["SET", "k", "v"]);
+    let acked: i64 = redis::cmd("WAIT").arg(2).arg(5000).query(&mut m).unwrap();
+    assert_eq!(acked, 2);
+    let started = Instant::now();
+    let acked: i64 = redis::cmd("WAIT").arg(3).arg(300).query(&mut m).unwrap();
+    assert_eq!(acked, 2);
+    assert!(started.elapsed() >= Duration::from_millis(290));
+    // A replica refuses WAIT, as Redis does.
+    let error = redis::cmd("WAIT")
+        .arg(1)
+        .arg(0)
+        .query::<i64>(&mut r1.client())
+        .unwrap_err();
+    assert!(error
+        .to_string()
+        .contains("WAIT cannot be used with replica instances"));
+}
+
+#[test]
+fn a_replica_hides_expired_keys_until_the_master_deletes_them() {
+    let master = kv();
+    let replica = kv();
+    let (mut m, mut r) = (master.client(), replica.client());
+    cmd(&mut m, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    cmd(&mut m, &["SET", "short", "v", "PX", "300"]);
+    replicaof(&mut r, master.port);
+    wait_synced(&mut m, &mut r);
+    std::thread::sleep(Duration::from_millis(400));
+    // Past its TTL: invisible on the replica, but still there until the master says so.
+    assert_eq!(cmd(&mut r, &["GET", "short"]), Value::Nil);
+    assert_eq!(cmd(&mut r, &["DBSIZE"]), Value::Int(1));
+    // The master's read expires it and streams the DEL.
+    assert_eq!(cmd(&mut m, &["GET", "short"]), Value::Nil);
+    wait_synced(&mut m, &mut r);
+    assert_eq!(cmd(&mut r, &["DBSIZE"]), Value::Int(0));
+}
+
+#[test]
+fn a_replica_authenticates_with_masterauth() {
+    let master = Server::kv(&["--enable-debug-command", "yes", "--requirepass", "secret"]);
+    let good = Server::kv(&["--enable-debug-command", "yes", "--masterauth", "secret"]);
+    let bad = Server::kv(&["--masterauth", "wrong"]);
+    let mut m = redis::Client::open(format!("redis://:secret@127.0.0.1:{}/", master.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    cmd(&mut m, &["SET", "k", "v"]);
+    let mut g = good.client();
+    replicaof(&mut g, master.port);
+    wait_synced(&mut m, &mut g);
+    assert_eq!(cmd(&mut g, &["GET", "k"]), Value::BulkString(b"v".to_vec()));
+    let mut b = bad.client();
+    replicaof(&mut b, master.port);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        info_field(&mut b, "replication", "master_link_status").as_deref(),
+        Some("down")
+    );
+    assert_eq!(cmd(&mut b, &["GET", "k"]), Value::Nil);
+}
