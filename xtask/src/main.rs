@@ -12,6 +12,7 @@ mod deps;
 mod fanout;
 mod persist_bench;
 mod redis;
+mod repl_bench;
 mod test;
 mod toolchain;
 
@@ -49,6 +50,9 @@ Tasks:
   bench-persist kv's snapshots vs Redis's on 1M keys: SAVE time, file size,
                 start-up load time, SET/GET p99 and peak extra memory during
                 BGSAVE; rewrites the snapshot section of BENCHMARKS.md
+  bench-repl    kv's replication vs Redis's: full sync of 1M keys, master SET
+                throughput with 0, 1 and 2 replicas, replication lag; rewrites
+                the replication section of BENCHMARKS.md
   help          show this list
 ";
 
@@ -83,6 +87,7 @@ fn dispatch(args: &[String]) -> Result<()> {
         "compat" => no_args(task, rest).and_then(|()| compat::run()),
         "bench" => bench::run(&bench_options(rest)?),
         "bench-persist" => persist_bench::run(),
+        "bench-repl" => no_args(task, rest).and_then(|()| repl_bench::run()),
         "crash" => match rest {
             [] => crash::run(None),
             [flag, n] if flag == "--iterations" => crash::run(Some(n.parse()?)),

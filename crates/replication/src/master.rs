@@ -51,6 +51,10 @@ pub struct Settings {
     pub ping_period: AtomicU64,
     /// `repl-timeout`, seconds.
     pub timeout: AtomicU64,
+    /// `min-replicas-to-write`: writes are refused with fewer good replicas (0: never).
+    pub min_replicas_to_write: AtomicU64,
+    /// `min-replicas-max-lag`, seconds: a good replica acknowledged within this long.
+    pub min_replicas_max_lag: AtomicU64,
 }
 
 impl Default for Settings {
@@ -59,6 +63,8 @@ impl Default for Settings {
             backlog_size: AtomicUsize::new(1 << 20),
             ping_period: AtomicU64::new(10),
             timeout: AtomicU64::new(60),
+            min_replicas_to_write: AtomicU64::new(0),
+            min_replicas_max_lag: AtomicU64::new(10),
         }
     }
 }
@@ -299,6 +305,25 @@ impl Master {
     /// Asks every replica to acknowledge its offset now (WAIT).
     pub fn request_acks(&self) {
         self.get_ack.send_modify(|n| *n += 1);
+    }
+
+    /// Replicas online that acknowledged within `min-replicas-max-lag` seconds (Redis's
+    /// `repl_good_slaves_count`).
+    pub fn good_replicas(&self) -> usize {
+        let lag = Duration::from_secs(self.settings.min_replicas_max_lag.load(Ordering::Relaxed));
+        self.replicas
+            .lock()
+            .values()
+            .filter(|r| r.state == "online" && r.last_ack.elapsed() <= lag)
+            .count()
+    }
+
+    /// Whether `min-replicas-to-write` refuses writes now: fewer good replicas than it asks.
+    pub fn too_few_replicas(&self) -> bool {
+        let wanted = self.settings.min_replicas_to_write.load(Ordering::Relaxed);
+        wanted > 0
+            && self.settings.min_replicas_max_lag.load(Ordering::Relaxed) > 0
+            && (self.good_replicas() as u64) < wanted
     }
 
     /// How many replicas have acknowledged `offset` or beyond.

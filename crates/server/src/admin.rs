@@ -654,6 +654,10 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
             shared.engine.evictor.reset_stats();
             let lazyfree = &shared.engine.stats.lazyfree;
             lazyfree.freed.store(0, Ordering::Relaxed);
+            let syncs = &shared.replication.master.syncs;
+            for counter in [&syncs.full, &syncs.partial_ok, &syncs.partial_err] {
+                counter.store(0, Ordering::Relaxed);
+            }
             conn.reply.ok();
         }
         "rewrite" => {

@@ -164,14 +164,34 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     }
     let handle = shared.clients.register(peer, laddr, fd);
     // A replica's gRPC link comes to the client port too: its first bytes tell it apart.
-    if crate::replication::is_grpc(&stream).await {
-        shared.clients.unregister(handle.id);
-        if !shared.replication.hand_over(stream) {
-            tracing::warn!(
-                "dropping a gRPC connection from {peer}: the replication service is not running"
-            );
+    // Until they come the client is idle (`timeout` applies) and may be killed.
+    let timeout = shared.config.hot.timeout.load(Ordering::Relaxed);
+    let idle = async {
+        match timeout {
+            0 => std::future::pending::<()>().await,
+            secs => tokio::time::sleep(Duration::from_secs(secs as u64)).await,
         }
-        return;
+    };
+    let grpc = tokio::select! {
+        grpc = crate::replication::is_grpc(&stream) => Some(grpc),
+        _ = idle => None,
+        _ = handle.kill.notified() => None,
+    };
+    match grpc {
+        Some(false) => {}
+        Some(true) => {
+            shared.clients.unregister(handle.id);
+            if !shared.replication.hand_over(stream) {
+                tracing::warn!(
+                    "dropping a gRPC connection from {peer}: the replication service is not running"
+                );
+            }
+            return;
+        }
+        None => {
+            shared.clients.unregister(handle.id);
+            return;
+        }
     }
     let unblocked = Arc::new(Notify::new());
     let waker = {

@@ -26,6 +26,8 @@ pub const SETTINGS: &[&str] = &[
     "repl-backlog-size",
     "repl-timeout",
     "repl-ping-replica-period",
+    "min-replicas-to-write",
+    "min-replicas-max-lag",
 ];
 
 /// The server's replication state.
@@ -154,6 +156,10 @@ impl Replication {
         settings.timeout.store(timeout, Ordering::Relaxed);
         let period = shared.config.int("repl-ping-replica-period").max(1) as u64;
         settings.ping_period.store(period, Ordering::Relaxed);
+        let min = shared.config.int("min-replicas-to-write").max(0) as u64;
+        settings.min_replicas_to_write.store(min, Ordering::Relaxed);
+        let lag = shared.config.int("min-replicas-max-lag").max(0) as u64;
+        settings.min_replicas_max_lag.store(lag, Ordering::Relaxed);
     }
 }
 
@@ -331,8 +337,9 @@ pub fn wait(conn: &mut Connection, args: &[Bytes]) -> Result<Option<WaitFor>, Co
     Ok(Some(wait))
 }
 
-/// Why a replica refuses a command before it runs: writes from clients while
-/// `replica-read-only`, anything but `stale` commands while the link is down and
+/// Why a command is refused before it runs: on a master, writes while fewer good replicas
+/// than `min-replicas-to-write` follow; on a replica, writes from clients while
+/// `replica-read-only`, and anything but `stale` commands while the link is down and
 /// `replica-serve-stale-data` is off.
 pub fn refusal(
     shared: &Shared,
@@ -340,6 +347,12 @@ pub fn refusal(
     writes: bool,
 ) -> Option<CommandError> {
     if !shared.engine.config.replica.load(Ordering::Relaxed) {
+        let master = &shared.replication.master;
+        if writes && master.too_few_replicas() {
+            return Some(CommandError::msg(
+                "NOREPLICAS Not enough good replicas to write.",
+            ));
+        }
         return None;
     }
     if writes && shared.config.flag("replica-read-only") {
@@ -426,6 +439,12 @@ pub fn info(shared: &Shared, field: &mut dyn FnMut(&str, String)) {
     }
     let replicas = master.replicas();
     field("connected_slaves", replicas.len().to_string());
+    let settings = &master.settings;
+    if settings.min_replicas_to_write.load(Ordering::Relaxed) > 0
+        && settings.min_replicas_max_lag.load(Ordering::Relaxed) > 0
+    {
+        field("min_slaves_good_slaves", master.good_replicas().to_string());
+    }
     for (i, r) in replicas.iter().enumerate() {
         let lag = r.last_ack.elapsed().as_secs();
         field(

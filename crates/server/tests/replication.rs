@@ -314,3 +314,27 @@ fn a_replica_authenticates_with_masterauth() {
     );
     assert_eq!(cmd(&mut b, &["GET", "k"]), Value::Nil);
 }
+
+#[test]
+fn min_replicas_to_write_refuses_writes_without_enough_good_replicas() {
+    let master = kv();
+    let replica = kv();
+    let mut m = master.client();
+    cmd(&mut m, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    let error = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query::<()>(&mut m)
+        .unwrap_err();
+    assert_eq!(error.code(), Some("NOREPLICAS"), "{error}");
+    // Reads still pass.
+    assert_eq!(cmd(&mut m, &["GET", "k"]), Value::Nil);
+    let mut r = replica.client();
+    replicaof(&mut r, master.port);
+    wait_until("a good replica", || {
+        info_field(&mut m, "replication", "min_slaves_good_slaves").as_deref() == Some("1")
+    });
+    assert_eq!(cmd(&mut m, &["SET", "k", "v"]), Value::Okay);
+    wait_synced(&mut m, &mut r);
+    assert_eq!(cmd(&mut r, &["GET", "k"]), Value::BulkString(b"v".to_vec()));
+}

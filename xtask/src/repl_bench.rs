@@ -1,0 +1,264 @@
+//! `cargo xtask bench-repl`: kv's replication against Redis's, on this machine, in one run.
+//!
+//! Per round and per kind (alternating which goes first), a master and two replicas of the
+//! same kind on temporary directories:
+//!
+//! - full sync: the master holds [`KEYS`] keys (`DEBUG POPULATE`); the time from `REPLICAOF`
+//!   until the replica's link is up with every key;
+//! - master SET throughput (`redis-benchmark -t set`, 50 clients) with 0, 1 and 2 replicas
+//!   attached;
+//! - lag: during the run with one replica, the master's stream offset minus the replica's,
+//!   sampled every 20 ms (bytes), and how long the replica takes to catch up once the load
+//!   stops.
+//!
+//! Redis replicates with its defaults except `repl-diskless-sync-delay 0` (it would otherwise
+//! wait 5 s for more replicas before every full sync). Servers share core 0 (as in
+//! `cargo xtask bench`), the load generator runs on core 1. The medians replace the marked
+//! section of BENCHMARKS.md.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+
+use crate::bench::{benchmark, build_kv, median, start, Server};
+use crate::persist_bench::Conn;
+
+/// Keys in the full-sync dataset.
+const KEYS: u64 = 1_000_000;
+
+/// Rounds of alternating runs.
+const ROUNDS: usize = 3;
+
+/// SET requests per throughput run.
+const REQUESTS: u64 = 300_000;
+
+const BEGIN: &str = "<!-- repl-bench:begin -->";
+const END: &str = "<!-- repl-bench:end -->";
+
+/// One kind's figures in one round.
+#[derive(Debug, Default, Clone, Copy)]
+struct Figures {
+    full_sync_s: f64,
+    /// SET throughput with 0, 1 and 2 replicas.
+    set_rps: [f64; 3],
+    /// Median and largest sampled lag, bytes, during the one-replica run.
+    lag_median: f64,
+    lag_max: f64,
+    /// Time from the end of the load until the replica had all of it.
+    catch_up_ms: f64,
+}
+
+/// A server of either kind on `dir`.
+fn launch(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Server> {
+    std::fs::create_dir_all(dir)?;
+    let dir = dir.to_str().unwrap_or(".");
+    let mut args = vec!["--dir", dir, "--enable-debug-command", "yes"];
+    if is_kv {
+        start("kv-server", kv_path, &args)
+    } else {
+        args.extend(["--appendonly", "no", "--repl-diskless-sync-delay", "0"]);
+        start("redis-server", Path::new("redis-server"), &args)
+    }
+}
+
+/// INFO replication's `field`, as text.
+fn info(conn: &mut Conn, field: &str) -> Result<String> {
+    let text = conn.call(&["INFO", "replication"])?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string())
+}
+
+/// Waits until `replica` is up with all of `master`'s stream; returns how long that took.
+fn wait_synced(master: &mut Conn, replica: &mut Conn, limit: Duration) -> Result<Duration> {
+    let started = Instant::now();
+    loop {
+        let up = info(replica, "master_link_status")? == "up";
+        if up && info(replica, "slave_repl_offset")? == info(master, "master_repl_offset")? {
+            return Ok(started.elapsed());
+        }
+        ensure!(started.elapsed() < limit, "the replica did not catch up");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Points `replica` at `master`.
+fn follow(replica: &mut Conn, master: &Server) -> Result<()> {
+    let ok = replica.call(&["REPLICAOF", "127.0.0.1", &master.port.to_string()])?;
+    ensure!(ok.starts_with("OK"), "REPLICAOF: {ok}");
+    Ok(())
+}
+
+/// One round for one kind.
+fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
+    let _ = std::fs::remove_dir_all(dir);
+    let mut figures = Figures::default();
+    let master = launch(is_kv, kv_path, &dir.join("master"))?;
+    let mut m = Conn::open(master.port)?;
+
+    // Full sync of KEYS keys.
+    m.call(&["DEBUG", "POPULATE", &KEYS.to_string()])?;
+    let first = launch(is_kv, kv_path, &dir.join("replica1"))?;
+    let mut r1 = Conn::open(first.port)?;
+    let started = Instant::now();
+    follow(&mut r1, &master)?;
+    loop {
+        let up = info(&mut r1, "master_link_status")? == "up";
+        if up && r1.call(&["DBSIZE"])? == KEYS.to_string() {
+            break;
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(300),
+            "full sync too slow"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    figures.full_sync_s = started.elapsed().as_secs_f64();
+    m.call(&["FLUSHALL"])?;
+    wait_synced(&mut m, &mut r1, Duration::from_secs(60))?;
+    r1.call(&["REPLICAOF", "NO", "ONE"])?;
+
+    // SET throughput with 0 replicas.
+    figures.set_rps[0] = benchmark(master.port, &["-t", "set"], 1, REQUESTS, "100000")?.rps;
+
+    // One replica, with the lag sampled meanwhile.
+    follow(&mut r1, &master)?;
+    wait_synced(&mut m, &mut r1, Duration::from_secs(60))?;
+    let running = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let running = Arc::clone(&running);
+        let (master_port, replica_port) = (master.port, first.port);
+        std::thread::spawn(move || -> Result<Vec<f64>> {
+            let (mut m, mut r) = (Conn::open(master_port)?, Conn::open(replica_port)?);
+            let mut lags = Vec::new();
+            while running.load(Ordering::SeqCst) {
+                let ours: f64 = info(&mut m, "master_repl_offset")?.parse().unwrap_or(0.0);
+                let theirs: f64 = info(&mut r, "slave_repl_offset")?.parse().unwrap_or(0.0);
+                lags.push((ours - theirs).max(0.0));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(lags)
+        })
+    };
+    let sample = benchmark(master.port, &["-t", "set"], 1, REQUESTS, "100000");
+    running.store(false, Ordering::SeqCst);
+    figures.set_rps[1] = sample?.rps;
+    // Measured from when the load generator returned.
+    let caught_up = wait_synced(&mut m, &mut r1, Duration::from_secs(60))?;
+    figures.catch_up_ms = caught_up.as_secs_f64() * 1000.0;
+    let lags = sampler
+        .join()
+        .map_err(|_| anyhow::anyhow!("sampler panicked"))??;
+    figures.lag_max = lags.iter().copied().fold(0.0, f64::max);
+    figures.lag_median = median(lags);
+
+    // Two replicas.
+    let second = launch(is_kv, kv_path, &dir.join("replica2"))?;
+    let mut r2 = Conn::open(second.port)?;
+    follow(&mut r2, &master)?;
+    wait_synced(&mut m, &mut r2, Duration::from_secs(60))?;
+    figures.set_rps[2] = benchmark(master.port, &["-t", "set"], 1, REQUESTS, "100000")?.rps;
+    wait_synced(&mut m, &mut r1, Duration::from_secs(60))?;
+    wait_synced(&mut m, &mut r2, Duration::from_secs(60))?;
+    let digest = m.call(&["DEBUG", "DIGEST"])?;
+    ensure!(
+        r1.call(&["DEBUG", "DIGEST"])? == digest && r2.call(&["DEBUG", "DIGEST"])? == digest,
+        "a replica differs from its master"
+    );
+    Ok(figures)
+}
+
+/// Runs the rounds and writes the section.
+pub fn run() -> Result<()> {
+    let kv_path = build_kv()?;
+    let dir = std::env::temp_dir().join(format!("kv-bench-repl-{}", std::process::id()));
+    let mut runs: [Vec<Figures>; 2] = [Vec::new(), Vec::new()];
+    for r in 0..ROUNDS {
+        for is_kv in [r % 2 == 0, r % 2 != 0] {
+            let figures = round(is_kv, &kv_path, &dir)?;
+            let name = if is_kv { "kv-server" } else { "redis-server" };
+            println!(
+                "{name:<12} full sync {:.2} s; SET/s with 0/1/2 replicas {:.0} {:.0} {:.0}; lag median {:.0} B, max {:.0} B; catch-up {:.1} ms",
+                figures.full_sync_s,
+                figures.set_rps[0],
+                figures.set_rps[1],
+                figures.set_rps[2],
+                figures.lag_median,
+                figures.lag_max,
+                figures.catch_up_ms
+            );
+            runs[usize::from(!is_kv)].push(figures);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let med =
+        |kind: usize, pick: &dyn Fn(&Figures) -> f64| median(runs[kind].iter().map(pick).collect());
+    let row = |label: &str, pick: &dyn Fn(&Figures) -> f64, unit: &str, digits: usize| {
+        let (kv, redis) = (med(0, pick), med(1, pick));
+        let ratio = if redis > 0.0 { kv / redis } else { 0.0 };
+        format!("| {label} | {kv:.digits$} {unit} | {redis:.digits$} {unit} | {ratio:.2} |\n")
+    };
+    let mut section = format!("{BEGIN}\n");
+    section.push_str(&format!(
+        "Medians of {ROUNDS} rounds, kv and Redis alternating; master and replicas on core 0, redis-benchmark (50 clients, SET, 32-byte values, 100k keys) on core 1.\n\n"
+    ));
+    section.push_str("| measure | kv | Redis | kv / Redis |\n|---|---|---|---|\n");
+    section.push_str(&row(
+        &format!(
+            "full sync of {} M keys (REPLICAOF until the replica has every key)",
+            KEYS / 1_000_000
+        ),
+        &|f| f.full_sync_s,
+        "s",
+        2,
+    ));
+    for (n, label) in ["SET/s, no replica", "SET/s, 1 replica", "SET/s, 2 replicas"]
+        .iter()
+        .enumerate()
+    {
+        section.push_str(&row(label, &|f| f.set_rps[n], "", 0));
+    }
+    section.push_str(&row(
+        "replication lag during the 1-replica run, median",
+        &|f| f.lag_median,
+        "B",
+        0,
+    ));
+    section.push_str(&row(
+        "replication lag during the 1-replica run, max",
+        &|f| f.lag_max,
+        "B",
+        0,
+    ));
+    section.push_str(&row(
+        "catch-up after the load stops",
+        &|f| f.catch_up_ms,
+        "ms",
+        1,
+    ));
+    let with = |kind: usize, n: usize| {
+        med(kind, &|f| f.set_rps[n]) / med(kind, &|f| f.set_rps[0]).max(1.0)
+    };
+    section.push_str(&format!(
+        "\nThroughput with replicas relative to none: kv {:.2} (1) and {:.2} (2); Redis {:.2} and {:.2}.\n",
+        with(0, 1),
+        with(0, 2),
+        with(1, 1),
+        with(1, 2)
+    ));
+    section.push_str(END);
+    crate::bench::write_section(
+        (BEGIN, END),
+        "Replication: kv vs Redis",
+        "cargo xtask bench-repl",
+        &section,
+    )?;
+    println!("BENCHMARKS.md updated");
+    Ok(())
+}
