@@ -338,3 +338,52 @@ fn min_replicas_to_write_refuses_writes_without_enough_good_replicas() {
     wait_synced(&mut m, &mut r);
     assert_eq!(cmd(&mut r, &["GET", "k"]), Value::BulkString(b"v".to_vec()));
 }
+
+/// A replica speaking another protocol version is refused with a clear error, and the master
+/// keeps serving.
+#[test]
+fn a_protocol_version_mismatch_is_refused_clearly() {
+    use kv_replication::proto::master_message::Kind;
+    use kv_replication::proto::replica_message::Kind as Out;
+    use kv_replication::proto::replication_client::ReplicationClient;
+    use kv_replication::proto::{Hello, ReplicaMessage};
+
+    let master = kv();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let refused = runtime.block_on(async {
+        let channel =
+            tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", master.port))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+        let mut client = ReplicationClient::new(channel);
+        let hello = ReplicaMessage {
+            kind: Some(Out::Hello(Hello {
+                protocol_version: kv_replication::PROTOCOL_VERSION + 1,
+                offset: -1,
+                ..Hello::default()
+            })),
+        };
+        let outgoing = tokio_stream::iter(vec![hello]);
+        let mut inbound = client.link(outgoing).await.unwrap().into_inner();
+        inbound.message().await.unwrap().and_then(|m| m.kind)
+    });
+    match refused {
+        Some(Kind::Refused(refused)) => assert!(
+            refused
+                .error
+                .contains("replication protocol version mismatch"),
+            "{}",
+            refused.error
+        ),
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(
+        cmd(&mut master.client(), &["PING"]),
+        Value::SimpleString("PONG".into())
+    );
+}
