@@ -523,6 +523,10 @@ impl Master {
         out: mpsc::Sender<Result<MasterMessage, Status>>,
         mut generation: watch::Receiver<u64>,
     ) {
+        // The timeout counts from here: a long full sync is not silence.
+        if let Some(info) = self.replicas.lock().get_mut(&link) {
+            info.last_ack = Instant::now();
+        }
         let mut end = feed.subscribe();
         let mut get_ack = self.get_ack.subscribe();
         get_ack.mark_unchanged();
@@ -552,7 +556,15 @@ impl Master {
                 }
             }
             tokio::select! {
-                changed = end.changed() => if changed.is_err() { return },
+                changed = end.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // Let the writers that are ready run first: their bytes then go out in one
+                    // message instead of one each (as Redis writes a replica's buffer once per
+                    // event-loop turn).
+                    tokio::task::yield_now().await;
+                }
                 _ = generation.changed() => return,
                 changed = get_ack.changed() => {
                     if changed.is_err() {

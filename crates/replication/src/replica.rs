@@ -396,9 +396,10 @@ fn apply_stream(
 ) {
     let mut decoder = kv_resp::RequestDecoder::default();
     let mut buf = BytesMut::new();
-    // Bytes decoded but not yet forwarded (those of an open MULTI block).
+    // The bytes received and not yet forwarded: first those of whole items applied
+    // (`applied_bytes`), then those of an open MULTI block (`open_bytes`), then the rest.
     let mut raw: Vec<u8> = Vec::new();
-    let mut done = 0usize;
+    let (mut applied_bytes, mut open_bytes) = (0usize, 0usize);
     let mut session = Session::default();
     let mut transaction: Option<Vec<Vec<Bytes>>> = None;
     while let Ok(chunk) = chunks.recv() {
@@ -414,33 +415,31 @@ fn apply_stream(
                     return;
                 }
             };
-            done += before - buf.len();
+            let used = before - buf.len();
             let Some(name) = args.first() else { continue };
             if name.eq_ignore_ascii_case(b"multi") {
                 transaction = Some(Vec::new());
-                continue;
-            }
-            if name.eq_ignore_ascii_case(b"exec") {
+                open_bytes += used;
+            } else if name.eq_ignore_ascii_case(b"exec") {
                 if let Some(queued) = transaction.take() {
                     apply_transaction(engine, &mut session, &queued);
                 }
+                applied_bytes += open_bytes + used;
+                open_bytes = 0;
             } else if let Some(queued) = &mut transaction {
                 queued.push(args);
-                continue;
+                open_bytes += used;
             } else {
                 apply_command(engine, &mut session, &args);
+                applied_bytes += used;
             }
-            feed.append_stream(&raw[..done]);
-            raw.drain(..done);
-            applied.fetch_add(done as u64, Ordering::SeqCst);
-            done = 0;
         }
-        if transaction.is_none() && done > 0 {
-            // A PING or the like between items.
-            feed.append_stream(&raw[..done]);
-            raw.drain(..done);
-            applied.fetch_add(done as u64, Ordering::SeqCst);
-            done = 0;
+        // Forwarded and counted once per chunk: one append, one wake-up of our own replicas.
+        if applied_bytes > 0 {
+            feed.append_stream(&raw[..applied_bytes]);
+            raw.drain(..applied_bytes);
+            applied.fetch_add(applied_bytes as u64, Ordering::SeqCst);
+            applied_bytes = 0;
         }
     }
 }
