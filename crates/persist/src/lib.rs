@@ -517,6 +517,18 @@ pub fn load_path(engine: &Engine, path: &Path, now: u64) -> Result<LoadStats, Sn
     load(engine, BufReader::new(file), now)
 }
 
+/// Whether the snapshot in `bytes` ends with a CRC-64 that matches every byte before it: a
+/// check of the whole file for a fraction of [`check`]'s cost (no record is decoded), for a
+/// snapshot written with `checksum` on. False for a file without one.
+pub fn checksum_ok(bytes: &[u8]) -> bool {
+    let Some(split) = bytes.len().checked_sub(8) else {
+        return false;
+    };
+    let (body, stored) = bytes.split_at(split);
+    let stored = u64::from_le_bytes(stored.try_into().unwrap_or([0; 8]));
+    stored != 0 && kv_engine::dump::crc64(0, body) == stored
+}
+
 #[cfg(test)]
 mod tests {
     // Test code: a failed unwrap is a failed test.
@@ -524,6 +536,26 @@ mod tests {
 
     use super::*;
     use crate::snapshot::{MAGIC, VERSION};
+
+    #[test]
+    fn checksum_ok_catches_any_flipped_byte() {
+        let engine = Engine::new(2, 4);
+        run(&engine, "SET a 1; RPUSH l x y z; HSET h f v");
+        let (file, _) = save(&engine, Vec::new(), WriteOptions::default()).unwrap();
+        assert!(checksum_ok(&file));
+        for at in [0, file.len() / 2, file.len() - 1] {
+            let mut bad = file.clone();
+            bad[at] ^= 1;
+            assert!(!checksum_ok(&bad), "byte {at} flipped");
+        }
+        let unchecked = WriteOptions {
+            checksum: false,
+            ..WriteOptions::default()
+        };
+        let (file, _) = save(&engine, Vec::new(), unchecked).unwrap();
+        assert!(!checksum_ok(&file));
+        assert!(!checksum_ok(b"short"));
+    }
     use kv_engine::{Protocol, Reply, Session};
 
     /// Runs each `;`-separated command line on `engine` (replies are not looked at: the
