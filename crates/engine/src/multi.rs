@@ -258,6 +258,34 @@ impl Watches {
 }
 
 impl Engine {
+    /// The locks a transaction of `commands` (each looked up: its row, how many names it
+    /// took, its arguments) needs to run under one set: the union of its engine commands'
+    /// plans, exclusive if any of them writes. A SELECT among them moves later commands to a
+    /// database the plans cannot know in advance, so it takes everything. The server's own
+    /// commands add what they read themselves. EXEC, and a replica applying its master's
+    /// MULTI blocks, lock with this.
+    pub fn transaction_plan<'a>(
+        &self,
+        session: &Session,
+        commands: impl IntoIterator<Item = (&'a CommandSpec, usize, &'a [Bytes])>,
+    ) -> LockPlan {
+        let mut plan = LockPlan::default();
+        let mut selects = false;
+        for (spec, skip, args) in commands {
+            selects |= skip == 1 && spec.name == "select";
+            if let Handler::Engine(_) = spec.handler {
+                let part = self.lock_plan(spec, session, args);
+                plan.write |= part.write;
+                plan.shards.extend(part.shards);
+            }
+        }
+        if selects {
+            plan.shards.clear();
+            self.keyspace.plan_everything(&mut plan);
+        }
+        plan
+    }
+
     /// The shards of every key `session` watches, for EXEC's lock plan.
     pub fn watched_shards(&self, session: &Session, plan: &mut LockPlan) {
         if let Some(list) = &session.watching {

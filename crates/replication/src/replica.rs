@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use kv_engine::{Engine, Handler, LockPlan, Protocol, Reply, Session};
+use kv_engine::{Engine, Handler, Protocol, Reply, Session};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -288,15 +288,16 @@ impl Link {
         }
         // The stream is applied on a thread of its own, fed through a channel.
         let (chunks, received) = std::sync::mpsc::channel::<Vec<u8>>();
-        let applier = {
+        // Not joined: when the link ends the channel closes, and the thread finishes what it
+        // was sent and returns on its own (this task runs on the runtime and must not block).
+        {
             let engine = Arc::clone(&self.engine);
             let applied = Arc::clone(&self.applied);
             std::thread::Builder::new()
                 .name("kv-repl-apply".into())
                 .spawn(move || apply_stream(&engine, &feed, &received, &applied))
-                .map_err(|e| e.to_string())?
-        };
-        let _join = JoinOnDrop(Some(applier));
+                .map_err(|e| e.to_string())?;
+        }
         let mut expected = start;
         let mut acks = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -353,17 +354,6 @@ async fn receive(
         Ok(Err(status)) => Err(status.message().to_string()),
         Ok(Ok(None)) => Err("the master closed the link".to_string()),
         Ok(Ok(Some(message))) => message.kind.ok_or_else(|| "empty message".to_string()),
-    }
-}
-
-/// Waits for the applier thread when the link ends (it ends once its channel closes).
-struct JoinOnDrop(Option<std::thread::JoinHandle<()>>);
-
-impl Drop for JoinOnDrop {
-    fn drop(&mut self) {
-        // The thread finishes the chunks already sent and returns; not joined here (this
-        // runs on the runtime), it exits on its own.
-        self.0.take();
     }
 }
 
@@ -450,24 +440,10 @@ fn apply_stream(
 
 /// Applies one command of the master's stream.
 fn apply_command(engine: &Engine, session: &mut Session, args: &[Bytes]) {
-    let name = &args[0];
-    if name.eq_ignore_ascii_case(b"ping") {
-        return;
-    }
-    if name.eq_ignore_ascii_case(b"select") {
-        if let Some(db) = args
-            .get(1)
-            .and_then(|a| std::str::from_utf8(a).ok())
-            .and_then(|s| s.parse().ok())
-        {
-            session.db = db;
-        }
-        return;
-    }
     let Ok((spec, skip)) = engine.lookup(args) else {
         tracing::warn!(
             "unknown command in the master's stream: {}",
-            String::from_utf8_lossy(name)
+            String::from_utf8_lossy(&args[0])
         );
         return;
     };
@@ -481,32 +457,17 @@ fn apply_command(engine: &Engine, session: &mut Session, args: &[Bytes]) {
 
 /// Applies a MULTI ... EXEC group under one set of locks, as EXEC runs it on the master.
 fn apply_transaction(engine: &Engine, session: &mut Session, queued: &[Vec<Bytes>]) {
-    let mut plan = LockPlan {
-        write: true,
-        ..LockPlan::default()
-    };
-    let mut specs = Vec::with_capacity(queued.len());
-    let mut everything = false;
-    for args in queued {
-        let Ok((spec, skip)) = engine.lookup(args) else {
-            continue;
-        };
-        if spec.name == "select" {
-            everything = true;
-        }
-        if matches!(spec.handler, Handler::Engine(_)) {
-            plan.shards
-                .extend(engine.lock_plan(spec, session, args).shards);
-        }
-        specs.push((spec, skip, args));
-    }
-    if everything {
-        plan.shards.clear();
-        engine.keyspace.plan_everything(&mut plan);
-    }
+    let commands: Vec<_> = queued
+        .iter()
+        .filter_map(|args| {
+            let (spec, skip) = engine.lookup(args).ok()?;
+            Some((spec, skip, &args[..]))
+        })
+        .collect();
+    let plan = engine.transaction_plan(session, commands.iter().copied());
     let mut locked = engine.keyspace.lock(plan);
     let mut reply = Reply::new(Protocol::Resp2);
-    for (spec, skip, args) in specs {
+    for (spec, skip, args) in commands {
         reply.buf.clear();
         engine.run_locked(spec, skip, session, args, &mut reply, 0, &mut locked);
     }

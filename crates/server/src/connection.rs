@@ -714,31 +714,28 @@ impl Connection {
         let Some(why) = crate::persistence::writes_denied(&self.shared) else {
             return Ok(());
         };
-        let name = if skip == 1 { spec.name } else { "" };
-        let refused = spec.has(Flags::WRITE)
-            || name == "ping"
-            || (name == "exec"
-                && self
-                    .transaction
-                    .as_ref()
-                    .is_some_and(|t| t.queues(Flags::WRITE)));
+        let refused = self.writes(spec, skip) || (skip == 1 && spec.name == "ping");
         match refused {
             true => Err((Some(spec), CommandError::Other(why.into()))),
             false => Ok(()),
         }
     }
 
-    /// On a replica: refuses writes (`replica-read-only`) and, while the link is down with
-    /// `replica-serve-stale-data no`, what is not `stale`.
-    fn check_replica(&self, spec: &'static CommandSpec, skip: usize) -> Result<(), Refusal> {
-        let name = if skip == 1 { spec.name } else { "" };
-        let writes = spec.has(Flags::WRITE)
-            || (name == "exec"
+    /// Whether the command writes: a write command, or an EXEC whose queue holds one.
+    fn writes(&self, spec: &'static CommandSpec, skip: usize) -> bool {
+        spec.has(Flags::WRITE)
+            || (skip == 1
+                && spec.name == "exec"
                 && self
                     .transaction
                     .as_ref()
-                    .is_some_and(|t| t.queues(Flags::WRITE)));
-        match crate::replication::refusal(&self.shared, spec, writes) {
+                    .is_some_and(|t| t.queues(Flags::WRITE)))
+    }
+
+    /// On a replica: refuses writes (`replica-read-only`) and, while the link is down with
+    /// `replica-serve-stale-data no`, what is not `stale`.
+    fn check_replica(&self, spec: &'static CommandSpec, skip: usize) -> Result<(), Refusal> {
+        match crate::replication::refusal(&self.shared, spec, self.writes(spec, skip)) {
             Some(error) => Err((Some(spec), error)),
             None => Ok(()),
         }

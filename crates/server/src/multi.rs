@@ -211,41 +211,24 @@ pub fn abort_refused_exec(conn: &mut Connection, mark: usize) {
     end(conn);
 }
 
-/// The locks EXEC takes: the union of its commands' plans and the shards of the watched
-/// keys, exclusive if any command writes. A SELECT in the queue moves later commands to a
-/// database the plans cannot know in advance, so it takes everything.
+/// The locks EXEC takes: its commands' (`Engine::transaction_plan`), the shards of the
+/// watched keys, and what a queued DEBUG reads.
 fn plan(conn: &Connection, queued: &[Queued]) -> LockPlan {
     let engine = &conn.shared.engine;
     let session = &conn.session;
-    let mut plan = LockPlan::default();
+    let commands = queued.iter().map(|q| (q.spec, q.skip, &q.args[..]));
+    let mut plan = engine.transaction_plan(session, commands);
     engine.watched_shards(session, &mut plan);
-    let selects = queued
-        .iter()
-        .any(|q| q.skip == 1 && q.spec.name == "select");
     for q in queued {
-        match q.spec.handler {
-            Handler::Engine(_) => {
-                let part = engine.lock_plan(q.spec, session, &q.args);
-                plan.write |= part.write;
-                if !selects {
-                    plan.shards.extend(part.shards);
-                }
-            }
+        if matches!(q.spec.handler, Handler::Server) && q.spec.name == "debug" {
             // DEBUG OBJECT reads its key under the transaction's locks.
-            Handler::Server if q.spec.name == "debug" => {
-                if let Some(key) = crate::debug::object_key(&q.args) {
-                    plan.shards
-                        .push((session.db, engine.keyspace.shard_of(key)));
-                }
-                // DIGEST reads every database, whatever SELECTs are queued.
-                crate::debug::plan_digest(&engine.keyspace, session.db, &q.args, &mut plan);
+            if let Some(key) = crate::debug::object_key(&q.args) {
+                plan.shards
+                    .push((session.db, engine.keyspace.shard_of(key)));
             }
-            _ => {}
+            // DIGEST reads every database, whatever SELECTs are queued.
+            crate::debug::plan_digest(&engine.keyspace, session.db, &q.args, &mut plan);
         }
-    }
-    if selects {
-        plan.shards.clear();
-        engine.keyspace.plan_everything(&mut plan);
     }
     plan
 }
