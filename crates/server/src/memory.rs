@@ -186,7 +186,13 @@ impl Breakdown {
             peak: shared.stats.note_memory(used),
             startup: STARTUP.load(Ordering::Relaxed),
             rss: rss(),
-            backlog: 0,
+            // The bytes the backlog holds (its ring grows to `repl-backlog-size`).
+            backlog: shared
+                .replication
+                .master
+                .feed()
+                .map_or(0, |feed| feed.backlog_info().2 as u64),
+            // Replicas read the backlog itself: they have no output buffers of their own.
             replica_clients: 0,
             normal_clients: clients.iter().map(|c| c.memory() as u64).sum(),
             client_count: clients.len() as u64,
