@@ -387,3 +387,27 @@ fn a_protocol_version_mismatch_is_refused_clearly() {
         Value::SimpleString("PONG".into())
     );
 }
+
+/// Bytes that start like HTTP/2 but are not go to the gRPC server, which drops them; the
+/// server keeps serving RESP and gRPC.
+#[test]
+fn a_bogus_http2_connection_is_dropped_and_the_server_stays_up() {
+    use std::io::Write;
+    let master = kv();
+    let mut bogus = master.raw();
+    bogus
+        .write_all(b"PRI * garbage that is no HTTP/2 at all\r\n\r\n")
+        .unwrap();
+    bogus
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = support::read_to_close(&mut bogus);
+    let mut m = master.client();
+    assert_eq!(cmd(&mut m, &["PING"]), Value::SimpleString("PONG".into()));
+    let replica = kv();
+    let mut r = replica.client();
+    replicaof(&mut r, master.port);
+    cmd(&mut m, &["SET", "k", "v"]);
+    wait_synced(&mut m, &mut r);
+    assert_eq!(cmd(&mut r, &["GET", "k"]), Value::BulkString(b"v".to_vec()));
+}
