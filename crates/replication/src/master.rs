@@ -42,6 +42,9 @@ const MESSAGE_BYTES: usize = 256 << 10;
 /// Checks a replica's `masteruser`/`masterauth`: `Err` is the error line to refuse it with.
 pub type Authenticate = dyn Fn(&str, &str) -> Result<(), String> + Send + Sync;
 
+/// Makes this server a master (stops following its own master): a FAILOVER hands over to it.
+pub type Promote = dyn Fn() + Send + Sync;
+
 /// The settings a link reads as it goes, changeable at run time (CONFIG SET).
 #[derive(Debug)]
 pub struct Settings {
@@ -131,6 +134,7 @@ pub struct Master {
     /// Synchronisations served.
     pub syncs: SyncCounts,
     authenticate: Box<Authenticate>,
+    promote_self: Box<Promote>,
 }
 
 impl std::fmt::Debug for Master {
@@ -148,7 +152,11 @@ pub fn no_id() -> String {
 
 impl Master {
     /// A master of `engine`'s data with a new history.
-    pub fn new(engine: Arc<Engine>, authenticate: Box<Authenticate>) -> Arc<Master> {
+    pub fn new(
+        engine: Arc<Engine>,
+        authenticate: Box<Authenticate>,
+        promote_self: Box<Promote>,
+    ) -> Arc<Master> {
         Arc::new(Master {
             engine,
             history: Mutex::new(History {
@@ -166,6 +174,7 @@ impl Master {
             settings: Arc::new(Settings::default()),
             syncs: SyncCounts::default(),
             authenticate,
+            promote_self,
         })
     }
 
@@ -411,6 +420,16 @@ impl Master {
         if let Err(error) = (self.authenticate)(&hello.user, &hello.password) {
             let _ = out.send(Ok(send(Out::Refused(Refused { error })))).await;
             return;
+        }
+        if hello.failover {
+            // Our master hands over to us: it must be the master we follow, at our history.
+            if hello.replication_id != self.history.lock().id {
+                let error = "ERR PSYNC FAILOVER replid must match my replid.".to_string();
+                let _ = out.send(Ok(send(Out::Refused(Refused { error })))).await;
+                return;
+            }
+            tracing::warn!("MASTER MODE enabled (failover request from {peer:?})");
+            (self.promote_self)();
         }
         let welcome = Out::Welcome(Welcome {
             protocol_version: PROTOCOL_VERSION,

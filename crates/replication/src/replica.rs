@@ -44,6 +44,9 @@ pub struct Target {
     pub listening_port: u32,
     /// `replica-announce-ip` (empty: the address the master sees).
     pub announced_ip: String,
+    /// This server is a master handing over to `host:port` (FAILOVER): the first link asks
+    /// it to become the master, and is not made again if that fails.
+    pub failover: bool,
 }
 
 /// What the server does around a synchronisation.
@@ -71,6 +74,10 @@ pub struct LinkState {
     pub full_syncs: u64,
     /// Partial ones.
     pub partial_syncs: u64,
+    /// For a FAILOVER's link (see [`Target::failover`]): whether the target took over
+    /// (`Ok`) or refused or could not be reached (`Err`, and the link stopped); None until
+    /// then.
+    pub handover: Option<Result<(), String>>,
 }
 
 /// A running link to a master.
@@ -103,6 +110,7 @@ impl Replica {
             last_error: String::new(),
             full_syncs: 0,
             partial_syncs: 0,
+            handover: None,
         }));
         let applied = Arc::new(AtomicU64::new(master.offset()));
         let (stop, stopped) = watch::channel(false);
@@ -171,12 +179,17 @@ impl Link {
                     state.last_error.clone_from(error);
                 }
             }
-            if let Err(error) = result {
-                tracing::warn!(
-                    "replication link to {}:{} failed: {error}",
-                    self.target.host,
-                    self.target.port
-                );
+            let error = result.err().unwrap_or_else(|| "the link ended".into());
+            tracing::warn!(
+                "replication link to {}:{} failed: {error}",
+                self.target.host,
+                self.target.port
+            );
+            if self.target.failover && self.state.lock().handover.is_none() {
+                // The handover failed before the target took over: the server goes back to
+                // being a master (FAILOVER's abort), so there is no link to make again.
+                self.state.lock().handover = Some(Err(error));
+                return;
             }
             if synced {
                 backoff = Duration::from_millis(100);
@@ -217,6 +230,7 @@ impl Link {
             announced_ip: self.target.announced_ip.clone(),
             user: self.target.user.clone(),
             password: self.target.password.clone(),
+            failover: self.target.failover && self.state.lock().handover.is_none(),
         };
         let send = |kind: Out| ReplicaMessage { kind: Some(kind) };
         out.send(send(Out::Hello(hello)))
@@ -280,6 +294,9 @@ impl Link {
         };
         *synced = true;
         self.applied.store(start, Ordering::SeqCst);
+        if self.target.failover {
+            self.state.lock().handover.get_or_insert(Ok(()));
+        }
         {
             let mut state = self.state.lock();
             state.status = "connected";

@@ -76,6 +76,7 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
         (Some("latency"), sub) => crate::latency::command(conn, sub, args),
         (Some("memory"), sub) => crate::memory::command(conn, sub),
         (None, "replicaof" | "slaveof") => crate::replication::replicaof(conn, args),
+        (None, "failover") => crate::failover::command(conn, args),
         (None, "role") => {
             crate::replication::role(conn);
             Ok(())

@@ -544,11 +544,7 @@ impl Connection {
         let (spec, skip) = match self.admit(args) {
             Ok(found) => found,
             Err(refusal) => {
-                // A command refused inside MULTI fails the whole transaction, as in Redis.
-                if let Some(transaction) = &mut self.transaction {
-                    transaction.abort();
-                }
-                self.reject(refusal, skip_reply, args);
+                self.refuse(refusal, skip_reply, args);
                 return Ok(());
             }
         };
@@ -562,6 +558,12 @@ impl Connection {
             // Replies to earlier commands go out now, as Redis sends them while it holds this one.
             if !self.flush(writer).await? || !self.wait_unpaused(pause_spec).await {
                 self.close = true;
+                return Ok(());
+            }
+            // Checked again, as Redis processes a held command afresh: the server may have
+            // become a replica meanwhile (FAILOVER), so a write must now be refused.
+            if let Err(refusal) = self.admit(args) {
+                self.refuse(refusal, skip_reply, args);
                 return Ok(());
             }
             started = Instant::now();
@@ -631,6 +633,15 @@ impl Connection {
             self.reply.buf.clear();
             self.close = true;
         }
+    }
+
+    /// Answers a command `admit` refused; inside MULTI that fails the whole transaction, as
+    /// in Redis.
+    fn refuse(&mut self, refusal: Refusal, skip_reply: bool, args: &[Bytes]) {
+        if let Some(transaction) = &mut self.transaction {
+            transaction.abort();
+        }
+        self.reject(refusal, skip_reply, args);
     }
 
     /// Decides whether the command may run, in Redis's order: known and well-formed, DEBUG

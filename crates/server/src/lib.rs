@@ -29,6 +29,7 @@ pub mod cmdstats;
 pub mod config;
 pub mod connection;
 pub mod debug;
+pub mod failover;
 pub mod info;
 pub mod latency;
 pub mod mailbox;

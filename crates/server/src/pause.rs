@@ -5,6 +5,8 @@
 //! A `WRITE` pause covers commands flagged `write` or `may_replicate`; an `ALL` pause covers
 //! every command, `CLIENT UNPAUSE` included, as in Redis. Monitors are never paused (Redis
 //! treats them as replicas). Active expiry stops while any pause lasts, as in Redis.
+//!
+//! A FAILOVER holds writes too, as a pause of its own that CLIENT UNPAUSE leaves alone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -43,20 +45,39 @@ impl PauseState {
     }
 }
 
+/// What holds commands now: a client's pause, and the write pause of a FAILOVER under way
+/// (which CLIENT UNPAUSE does not end, as in Redis).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Pauses {
+    client: Option<PauseState>,
+    failover: bool,
+}
+
+impl Pauses {
+    fn holds(&self, spec: &CommandSpec, now: Instant) -> bool {
+        self.client.is_some_and(|pause| pause.holds(spec, now))
+            || (self.failover && (spec.has(Flags::WRITE) || spec.has(Flags::MAY_REPLICATE)))
+    }
+
+    fn any(&self) -> bool {
+        self.client.is_some() || self.failover
+    }
+}
+
 /// The server's pause.
 #[derive(Debug)]
 pub struct ClientPause {
     /// Set while a pause may be in force: the only cost of pausing to a command when none is.
     active: AtomicBool,
-    /// The pause itself; held clients wait for it to change.
-    state: watch::Sender<Option<PauseState>>,
+    /// The pauses themselves; held clients wait for them to change.
+    state: watch::Sender<Pauses>,
 }
 
 impl Default for ClientPause {
     fn default() -> Self {
         ClientPause {
             active: AtomicBool::new(false),
-            state: watch::Sender::new(None),
+            state: watch::Sender::new(Pauses::default()),
         }
     }
 }
@@ -67,7 +88,7 @@ impl ClientPause {
     pub fn pause(&self, kind: PauseKind, until: Instant) {
         // `active` only changes inside the watch's lock, so it never contradicts the state.
         self.state.send_modify(|state| {
-            *state = Some(match *state {
+            state.client = Some(match state.client {
                 Some(old) if old.until > Instant::now() => PauseState {
                     kind: old.kind.max(kind),
                     until: old.until.max(until),
@@ -78,37 +99,49 @@ impl ClientPause {
         });
     }
 
-    /// Ends any pause now, releasing every held client.
+    /// Ends a client's pause now (CLIENT UNPAUSE), releasing the clients it held.
     pub fn unpause(&self) {
         self.state.send_modify(|state| {
-            *state = None;
-            self.active.store(false, Ordering::SeqCst);
+            state.client = None;
+            self.active.store(state.any(), Ordering::SeqCst);
         });
     }
 
-    /// Forgets a pause whose time is over, so later commands skip the check again.
+    /// Holds writes while a FAILOVER waits for its replica and hands over (`on`), or stops.
+    pub fn hold_writes_for_failover(&self, on: bool) {
+        self.state.send_modify(|state| {
+            state.failover = on;
+            self.active.store(state.any(), Ordering::SeqCst);
+        });
+    }
+
+    /// Forgets a client's pause whose time is over, so later commands skip the check again.
     fn forget_if_over(&self) {
-        self.state.send_if_modified(|state| match *state {
+        self.state.send_if_modified(|state| match state.client {
             Some(pause) if Instant::now() >= pause.until => {
-                *state = None;
-                self.active.store(false, Ordering::SeqCst);
+                state.client = None;
+                self.active.store(state.any(), Ordering::SeqCst);
                 true
             }
             _ => false,
         });
     }
 
-    /// The pause in force now, if any.
-    fn current(&self) -> Option<PauseState> {
+    /// The pauses in force now, if any.
+    fn current(&self) -> Option<Pauses> {
         if !self.active.load(Ordering::Relaxed) {
             return None;
         }
-        let pause = (*self.state.borrow())?;
-        if Instant::now() < pause.until {
-            Some(pause)
-        } else {
-            self.forget_if_over();
-            None
+        let pauses = *self.state.borrow();
+        match pauses.client {
+            Some(pause) if Instant::now() >= pause.until => {
+                self.forget_if_over();
+                pauses.failover.then_some(Pauses {
+                    client: None,
+                    failover: true,
+                })
+            }
+            _ => pauses.any().then_some(pauses),
         }
     }
 
@@ -120,23 +153,28 @@ impl ClientPause {
     /// Whether `spec` must wait now (one atomic load when no pause is in force).
     pub fn holds(&self, spec: &CommandSpec) -> bool {
         self.current()
-            .is_some_and(|pause| pause.holds(spec, Instant::now()))
+            .is_some_and(|pauses| pauses.holds(spec, Instant::now()))
     }
 
     /// Waits until no pause holds `spec`: until an unpause, or the pause's end, re-checking
-    /// whenever the pause changes.
+    /// whenever the pauses change.
     pub async fn wait(&self, spec: &CommandSpec) {
         loop {
             let mut changes = self.state.subscribe();
-            let Some(pause) = *changes.borrow_and_update() else {
-                return;
-            };
-            if !pause.holds(spec, Instant::now()) {
+            let pauses = *changes.borrow_and_update();
+            if !pauses.holds(spec, Instant::now()) {
                 return;
             }
-            tokio::select! {
-                _ = tokio::time::sleep_until(pause.until.into()) => {}
-                _ = changes.changed() => {}
+            // A client's pause ends by itself (then look again); the failover's only when the
+            // pauses change.
+            match pauses.client.map(|pause| pause.until) {
+                Some(until) => tokio::select! {
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                    _ = changes.changed() => {}
+                },
+                None => {
+                    let _ = changes.changed().await;
+                }
             }
         }
     }
@@ -224,5 +262,20 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[test]
+    fn a_failover_holds_writes_through_client_unpause() {
+        let pause = ClientPause::default();
+        pause.hold_writes_for_failover(true);
+        assert!(pause.holds(spec("set")));
+        assert!(!pause.holds(spec("get")));
+        pause.pause(PauseKind::All, Instant::now() + Duration::from_secs(60));
+        assert!(pause.holds(spec("get")));
+        pause.unpause();
+        assert!(pause.holds(spec("set")) && !pause.holds(spec("get")));
+        pause.hold_writes_for_failover(false);
+        assert!(!pause.holds(spec("set")));
+        assert!(!pause.is_paused());
     }
 }

@@ -38,6 +38,8 @@ pub struct Replication {
     replica: Mutex<Option<Replica>>,
     /// Connections for the gRPC server.
     grpc: Mutex<Option<mpsc::UnboundedSender<TcpStream>>>,
+    /// A FAILOVER under way, if any.
+    pub failover: Mutex<crate::failover::Failover>,
     shared: Weak<Shared>,
 }
 
@@ -85,10 +87,17 @@ impl Replication {
                 Err("WRONGPASS invalid username-password pair or user is disabled.".to_string())
             }
         });
+        let promote_shared = shared.clone();
+        let promote_self = Box::new(move || {
+            if let Some(shared) = promote_shared.upgrade() {
+                shared.replication.promote(&shared, "failover request from its master");
+            }
+        });
         Replication {
-            master: Master::new(engine, authenticate),
+            master: Master::new(engine, authenticate, promote_self),
             replica: Mutex::new(None),
             grpc: Mutex::new(None),
+            failover: Mutex::new(crate::failover::Failover::default()),
             shared,
         }
     }
@@ -106,8 +115,9 @@ impl Replication {
             .is_some_and(|grpc| grpc.send(stream).is_ok())
     }
 
-    /// Follows `host:port`, replacing any master followed before.
-    fn follow(&self, shared: &Shared, host: String, port: u16) {
+    /// Follows `host:port`, replacing any master followed before; `failover`: this master
+    /// hands over to it (see [`Target::failover`]).
+    pub(crate) fn follow(&self, shared: &Shared, host: String, port: u16, failover: bool) {
         let target = Target {
             host,
             port,
@@ -115,6 +125,7 @@ impl Replication {
             password: shared.config.get("masterauth"),
             listening_port: u32::from(shared.port),
             announced_ip: shared.config.get("replica-announce-ip"),
+            failover,
         };
         let mut slot = self.replica.lock();
         if let Some(old) = slot.take() {
@@ -134,14 +145,20 @@ impl Replication {
     }
 
     /// Stops following, if this server did: it becomes a master with a new history.
-    fn promote(&self, shared: &Shared) {
+    /// `why` is for the log.
+    pub(crate) fn promote(&self, shared: &Shared, why: &str) {
         let Some(old) = self.replica.lock().take() else {
             return;
         };
         old.stop();
         shared.engine.config.replica.store(false, Ordering::SeqCst);
         self.master.promote();
-        tracing::warn!("MASTER MODE enabled (user request from REPLICAOF NO ONE)");
+        tracing::warn!("MASTER MODE enabled ({why})");
+    }
+
+    /// For a FAILOVER's link: whether the target took over, once that is known.
+    pub(crate) fn handover(&self) -> Option<Result<(), String>> {
+        self.replica.lock().as_ref()?.state.lock().handover.clone()
     }
 
     /// Copies the settings the link reads from the configuration.
@@ -196,7 +213,9 @@ pub fn start(shared: &Arc<Shared>) {
             }
             elapsed += 1;
             let master = &shared.replication.master;
-            if elapsed >= master.settings.ping_period.load(Ordering::Relaxed) {
+            // No PING while a FAILOVER waits for its replica to reach the master's offset.
+            let handing_over = shared.replication.failover.lock().is_under_way();
+            if elapsed >= master.settings.ping_period.load(Ordering::Relaxed) && !handing_over {
                 elapsed = 0;
                 master.ping_replicas();
             }
@@ -205,7 +224,7 @@ pub fn start(shared: &Arc<Shared>) {
     let configured = shared.config.get("replicaof");
     if let Some((host, port)) = configured.split_once(' ') {
         if let Ok(port) = port.parse() {
-            replication.follow(shared, host.to_string(), port);
+            replication.follow(shared, host.to_string(), port, false);
         }
     }
 }
@@ -230,8 +249,13 @@ pub async fn is_grpc(stream: &TcpStream) -> bool {
 pub fn replicaof(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError> {
     let shared = Arc::clone(&conn.shared);
     let replication = &shared.replication;
+    if replication.failover.lock().is_under_way() {
+        return Err(CommandError::msg(
+            "ERR REPLICAOF not allowed while failing over.",
+        ));
+    }
     if args[1].eq_ignore_ascii_case(b"no") && args[2].eq_ignore_ascii_case(b"one") {
-        replication.promote(&shared);
+        replication.promote(&shared, "user request from REPLICAOF NO ONE");
         conn.reply.ok();
         return Ok(());
     }
@@ -250,7 +274,7 @@ pub fn replicaof(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandErr
             .simple("OK Already connected to specified master");
         return Ok(());
     }
-    replication.follow(&shared, host, port);
+    replication.follow(&shared, host, port, false);
     conn.reply.ok();
     Ok(())
 }
@@ -455,9 +479,10 @@ pub fn info(shared: &Shared, field: &mut dyn FnMut(&str, String)) {
             ),
         );
     }
-    if link.is_none() {
-        field("master_failover_state", "no-failover".into());
-    }
+    field(
+        "master_failover_state",
+        replication.failover.lock().state_name().into(),
+    );
     field("master_replid", history.id);
     field("master_replid2", history.id2);
     field("master_repl_offset", offset.to_string());

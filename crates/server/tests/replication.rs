@@ -411,3 +411,123 @@ fn a_bogus_http2_connection_is_dropped_and_the_server_stays_up() {
     wait_synced(&mut m, &mut r);
     assert_eq!(cmd(&mut r, &["GET", "k"]), Value::BulkString(b"v".to_vec()));
 }
+
+fn role(con: &mut redis::Connection) -> String {
+    match cmd(con, &["ROLE"]) {
+        Value::Array(items) => match &items[0] {
+            Value::BulkString(name) => String::from_utf8_lossy(name).into_owned(),
+            other => panic!("ROLE: {other:?}"),
+        },
+        other => panic!("ROLE: {other:?}"),
+    }
+}
+
+#[test]
+fn failover_hands_over_without_losing_acknowledged_writes() {
+    let (a, b, c) = (kv(), kv(), kv());
+    let (mut ca, mut cb, mut cc) = (a.client(), b.client(), c.client());
+    fill(&mut ca, "a");
+    replicaof(&mut cb, a.port);
+    replicaof(&mut cc, a.port);
+    wait_synced(&mut ca, &mut cb);
+    wait_synced(&mut ca, &mut cc);
+
+    // A writer counts on A until A refuses writes; every INCR answered is acknowledged.
+    let mut writer = a.client();
+    let counting = std::thread::spawn(move || {
+        let mut last = 0i64;
+        loop {
+            match redis::cmd("INCR").arg("counter").query::<i64>(&mut writer) {
+                Ok(n) => last = n,
+                Err(e) => {
+                    assert!(e.to_string().contains("read only replica"), "{e}");
+                    return last;
+                }
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let b_full = info_field(&mut cb, "stats", "sync_full");
+    assert_eq!(
+        cmd(&mut ca, &["FAILOVER", "TO", "127.0.0.1", &b.port.to_string()]),
+        Value::Okay
+    );
+    let acknowledged = counting.join().unwrap();
+    assert!(acknowledged > 0);
+    wait_until("the failover to finish", || {
+        info_field(&mut ca, "replication", "master_failover_state").as_deref()
+            == Some("no-failover")
+    });
+    assert_eq!(role(&mut ca), "slave");
+    assert_eq!(role(&mut cb), "master");
+    let on_b: i64 = redis::cmd("GET").arg("counter").query(&mut cb).unwrap();
+    assert_eq!(on_b, acknowledged, "every acknowledged INCR is on the new master");
+    // The old master continued from B's stream without a full sync.
+    assert_eq!(info_field(&mut cb, "stats", "sync_full"), b_full);
+    assert_ne!(
+        info_field(&mut cb, "stats", "sync_partial_ok").as_deref(),
+        Some("0")
+    );
+    // Writes on B reach A, and C (still following A) through it.
+    cmd(&mut cb, &["SET", "after", "failover"]);
+    wait_synced(&mut cb, &mut ca);
+    wait_synced(&mut cb, &mut cc);
+    assert_eq!(digest(&mut ca), digest(&mut cb));
+    assert_eq!(digest(&mut cc), digest(&mut cb));
+}
+
+#[test]
+fn failover_times_out_or_is_aborted_and_releases_writes() {
+    let master = kv();
+    let replica = kv();
+    let proxy = Proxy::start(master.port);
+    let (mut m, mut r) = (master.client(), replica.client());
+    let err = |con: &mut redis::Connection, args: &[&str]| {
+        let mut command = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        command.query::<Value>(con).unwrap_err().to_string()
+    };
+    assert!(err(&mut m, &["FAILOVER"]).contains("FAILOVER requires connected replicas."));
+    assert!(err(&mut m, &["FAILOVER", "ABORT"]).contains("No failover in progress."));
+    replicaof(&mut r, proxy.port);
+    wait_synced(&mut m, &mut r);
+    assert!(err(&mut r, &["FAILOVER"]).contains("not valid when server is a replica"));
+    assert!(err(&mut m, &["FAILOVER", "TO", "127.0.0.1", "1"]).contains("is not a replica"));
+
+    // The replica stops hearing the master: it never catches up, and the failover gives up
+    // after its timeout; the SET held meanwhile then runs.
+    proxy.stall(true);
+    // The proxy's threads notice the stall within their 50 ms read timeout.
+    std::thread::sleep(Duration::from_millis(150));
+    cmd(&mut m, &["SET", "during", "stall"]);
+    assert_eq!(cmd(&mut m, &["FAILOVER", "TIMEOUT", "300"]), Value::Okay);
+    assert_eq!(
+        info_field(&mut m, "replication", "master_failover_state").as_deref(),
+        Some("waiting-for-sync")
+    );
+    assert!(err(&mut m, &["FAILOVER"]).contains("FAILOVER already in progress."));
+    let started = Instant::now();
+    cmd(&mut m, &["SET", "held", "1"]);
+    assert!(started.elapsed() >= Duration::from_millis(200), "the SET was held");
+    assert_eq!(
+        info_field(&mut m, "replication", "master_failover_state").as_deref(),
+        Some("no-failover")
+    );
+    assert_eq!(role(&mut m), "master");
+
+    // ABORT releases a held write at once.
+    assert_eq!(cmd(&mut m, &["FAILOVER"]), Value::Okay);
+    let mut aborter = master.client();
+    let abort = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        cmd(&mut aborter, &["FAILOVER", "ABORT"])
+    });
+    cmd(&mut m, &["SET", "held", "2"]);
+    assert_eq!(abort.join().unwrap(), Value::Okay);
+    assert_eq!(role(&mut m), "master");
+    proxy.stall(false);
+    wait_synced(&mut m, &mut r);
+    assert_eq!(digest(&mut r), digest(&mut m));
+}
