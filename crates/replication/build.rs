@@ -7,6 +7,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_build::configure()
         .build_client(true)
         .build_server(true)
+        // `bytes` fields as `Bytes`: a snapshot chunk shared by several links is not copied.
+        .bytes(["."])
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -466,10 +466,32 @@ impl Engine {
         reply: &mut Reply,
         now: u64,
     ) -> Option<Arc<Waiter>> {
-        let handler = engine_handler(spec, reply)?;
+        self.run_noting(spec, skip, session, args, reply, now, |_| {})
+    }
+
+    /// [`Engine::run_at`], calling `note` once the command has run and before its locks are
+    /// released (also when it was refused): a replica counts the stream bytes it applied there,
+    /// so that a snapshot, whose instant holds every lock, sees data and count agree.
+    #[allow(clippy::too_many_arguments)]
+    #[must_use = "a blocked command's reply comes through its waiter"]
+    pub fn run_noting(
+        &self,
+        spec: &CommandSpec,
+        skip: usize,
+        session: &mut Session,
+        args: &[Bytes],
+        reply: &mut Reply,
+        now: u64,
+        note: impl FnOnce(&Session),
+    ) -> Option<Arc<Waiter>> {
+        let Some(handler) = engine_handler(spec, reply) else {
+            note(session);
+            return None;
+        };
         let plan = self.lock_plan(spec, session, args);
         let mut locked = self.keyspace.lock(plan);
         let request = self.call(handler, skip, session, args, reply, now, &mut locked);
+        note(session);
         let expired = self.reclaim_seen(&mut locked, now);
         let waiter = match (request, &session.waker) {
             (Some(request), Some(waker)) => Some(self.block(session, waker.clone(), request)),

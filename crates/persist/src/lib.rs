@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use kv_engine::{CommandError, Engine, EngineConfig, Entry, LockPlan, Locked, ShardSink};
 
-pub use snapshot::{LoadedKey, Piece, SnapshotError, SnapshotReader, SnapshotWriter, WriteOptions};
+pub use snapshot::{
+    Aux, LoadedKey, Piece, SnapshotError, SnapshotReader, SnapshotWriter, WriteOptions,
+};
 
 /// How many bytes of frames a thread encodes before it appends them to the file: what one
 /// thread handing a shard over holds at most (beyond one value's encoding).
@@ -63,17 +65,21 @@ pub fn save_from<W: Write + Send + 'static>(
     options: WriteOptions,
     starting: impl FnOnce(u64),
 ) -> Result<(W, SaveStats), SnapshotError> {
-    save_with(engine, out, options, false, starting)
+    save_with(engine, out, options, false, |epoch| {
+        starting(epoch);
+        Aux::new()
+    })
 }
 
 /// [`save`] at a quiet instant (see `Keyspace::snapshot_quiet`): `at_instant` runs while no
 /// command is running, so what it reads of the effects recorded so far (a replication
-/// stream's offset) splits them exactly into those in the snapshot and those after it.
+/// stream's offset) splits them exactly into those in the snapshot and those after it. What it
+/// returns is written into the snapshot as its [`Aux`] facts.
 pub fn save_quiet<W: Write + Send + 'static>(
     engine: &Engine,
     out: W,
     options: WriteOptions,
-    at_instant: impl FnOnce(u64),
+    at_instant: impl FnOnce(u64) -> Aux,
 ) -> Result<(W, SaveStats), SnapshotError> {
     save_with(engine, out, options, true, at_instant)
 }
@@ -84,20 +90,23 @@ fn save_with<W: Write + Send + 'static>(
     out: W,
     options: WriteOptions,
     quiet: bool,
-    starting: impl FnOnce(u64),
+    starting: impl FnOnce(u64) -> Aux,
 ) -> Result<(W, SaveStats), SnapshotError> {
     let sink = Arc::new(FileSink::new(SnapshotWriter::new(out, options)?, options));
     let shard_sink = Arc::clone(&sink) as Arc<dyn ShardSink>;
+    let mut aux = Aux::new();
+    let at_instant = |epoch| aux = starting(epoch);
     let started = if quiet {
-        engine.keyspace.snapshot_quiet(shard_sink, starting)
+        engine.keyspace.snapshot_quiet(shard_sink, at_instant)
     } else {
-        engine.keyspace.snapshot_from(shard_sink, starting)
+        engine.keyspace.snapshot_from(shard_sink, at_instant)
     };
     started.map_err(|_| SnapshotError::Busy)?;
     sink.drain_slots();
     let state = std::mem::replace(&mut *sink.lock(), SinkState::Finished);
     match state {
-        SinkState::Writing(writer) => {
+        SinkState::Writing(mut writer) => {
+            writer.set_aux(aux);
             let bytes = writer.written();
             let (out, keys) = writer.finish()?;
             let peak_held = sink.held_bytes().1;
@@ -393,12 +402,14 @@ fn replace_file(
 }
 
 /// What [`load`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadStats {
     /// Keys stored.
     pub loaded: u64,
     /// Keys left out because they had expired by `now`.
     pub expired: u64,
+    /// The snapshot's facts besides its keys.
+    pub aux: Aux,
 }
 
 /// Loads the snapshot read from `input` into `engine`, as of `now` (Unix ms): each key is
@@ -478,6 +489,7 @@ fn load_with<R: Read>(
         store(loaded).map_err(|e| bad(e.to_string()))?;
         stats.loaded += 1;
     }
+    stats.aux = reader.aux().clone();
     Ok(stats)
 }
 
@@ -677,9 +689,24 @@ mod tests {
             stats,
             LoadStats {
                 loaded: 1,
-                expired: 1
+                expired: 1,
+                aux: Aux::new(),
             }
         );
+    }
+
+    #[test]
+    fn facts_given_at_the_instant_come_back_on_load() {
+        let original = engine();
+        run(&original, "SET a 1");
+        let facts: Aux = vec![("repl-offset".into(), b"1234".to_vec())];
+        let given = facts.clone();
+        let (bytes, _) = save_quiet(&original, Vec::new(), WriteOptions::default(), move |_| {
+            given
+        })
+        .unwrap();
+        let stats = load(&engine(), &bytes[..], kv_engine::now_ms()).unwrap();
+        assert_eq!((stats.loaded, stats.aux), (1, facts));
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! of keys of one database (runs of different databases may alternate: a point-in-time
 //! snapshot writes shards in the order they are handed over), a `Key` record per key (its
 //! value in the engine's DUMP encoding without DUMP's footer, its absolute expiry in Unix ms),
-//! and an `End` record with the number of keys. Each record is framed by its length, so a
+//! any `Aux` records (named facts about the snapshot, such as the replication stream position
+//! a replica's snapshot is at: Redis's RDB AUX fields; version 2 on), and an `End` record with
+//! the number of keys. Each record is framed by its length, so a
 //! reader never trusts a length it has not been able to read in full (a corrupt length cannot
 //! make it allocate more than the bytes the file holds), and an error names the offset of the
 //! record it is in.
@@ -36,8 +38,8 @@ use serde::{Deserialize, Serialize};
 /// The file's first bytes.
 pub const MAGIC: &[u8; 6] = b"KVSNAP";
 
-/// This format's revision.
-pub const VERSION: u16 = 1;
+/// This format's revision (2: `Aux` records).
+pub const VERSION: u16 = 2;
 
 /// The frame length that marks the trailer.
 const TRAILER_MARK: u32 = u32::MAX;
@@ -60,7 +62,13 @@ enum Record<B> {
     End { keys: u64 },
     /// Frames compressed with LZ4 (block format), `raw_len` bytes once decompressed.
     Block { raw_len: u32, data: B },
+    /// A fact about the snapshot rather than a key (as Redis's RDB AUX fields): a replica's
+    /// snapshot names the replication history and offset it is at (see [`Aux`]).
+    Aux { name: B, value: B },
 }
+
+/// Facts a snapshot carries besides its keys, by name (version 2 on).
+pub type Aux = Vec<(String, Vec<u8>)>;
 
 /// How a snapshot is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,6 +313,7 @@ pub struct SnapshotWriter<W: Write> {
     crc: u64,
     written: u64,
     keys: u64,
+    aux: Aux,
 }
 
 impl<W: Write> SnapshotWriter<W> {
@@ -316,6 +325,7 @@ impl<W: Write> SnapshotWriter<W> {
             crc: 0,
             written: 0,
             keys: 0,
+            aux: Aux::new(),
         };
         let mut header = MAGIC.to_vec();
         header.extend_from_slice(&VERSION.to_le_bytes());
@@ -351,10 +361,23 @@ impl<W: Write> SnapshotWriter<W> {
         result
     }
 
-    /// Writes the end record and the trailer; returns the output and the number of keys.
+    /// Sets the facts written before the end record.
+    pub fn set_aux(&mut self, aux: Aux) {
+        self.aux = aux;
+    }
+
+    /// Writes the facts set, the end record and the trailer; returns the output and the
+    /// number of keys.
     pub fn finish(mut self) -> Result<(W, u64), SnapshotError> {
         let keys = self.keys;
         let mut end = Vec::new();
+        for (name, value) in &self.aux {
+            let record = Record::Aux {
+                name: Bytes(name.as_bytes()),
+                value: Bytes(value),
+            };
+            frame(&mut end, &record)?;
+        }
         frame(&mut end, &Record::<Bytes<'_>>::End { keys })?;
         self.put(&end)?;
         self.put(&TRAILER_MARK.to_le_bytes())?;
@@ -409,6 +432,7 @@ pub struct SnapshotReader<R: Read> {
     block: Vec<u8>,
     block_read: usize,
     block_at: u64,
+    aux: Aux,
 }
 
 impl<R: Read> SnapshotReader<R> {
@@ -424,6 +448,7 @@ impl<R: Read> SnapshotReader<R> {
             block: Vec::new(),
             block_read: 0,
             block_at: 0,
+            aux: Aux::new(),
         };
         let mut header = [0u8; 8];
         reader.fill(&mut header).map_err(|e| match e {
@@ -443,6 +468,11 @@ impl<R: Read> SnapshotReader<R> {
     /// Bytes read so far.
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// The facts read so far (all of them once `next_key` has returned `None`).
+    pub fn aux(&self) -> &Aux {
+        &self.aux
     }
 
     /// The next key, or `None` once the end record, the trailer and its checksum have been
@@ -478,8 +508,16 @@ impl<R: Read> SnapshotReader<R> {
                         expires_at,
                     }));
                 }
-                Record::End { .. } | Record::Block { .. } if in_block => {
-                    return Err(bad(at, "an end or block record inside a compressed block"));
+                Record::End { .. } | Record::Block { .. } | Record::Aux { .. } if in_block => {
+                    return Err(bad(
+                        at,
+                        "an end, block or aux record inside a compressed block",
+                    ));
+                }
+                Record::Aux { name, value } => {
+                    let name = String::from_utf8(name.0)
+                        .map_err(|_| bad(at, "an aux record's name is not UTF-8"))?;
+                    self.aux.push((name, value.0));
                 }
                 Record::End { keys } => {
                     if keys != self.keys {

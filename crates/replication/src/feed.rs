@@ -25,8 +25,12 @@ pub struct Feed {
 #[derive(Debug)]
 struct State {
     backlog: Backlog,
-    /// The database the stream's last command selected.
+    /// The database the stream's next effect must be in to go without a SELECT (None: the
+    /// next effect selects its database whatever it is).
     db: Option<usize>,
+    /// The database the stream's bytes so far leave selected (for a replica that continues
+    /// from the end).
+    context: usize,
     /// The history's replication ID.
     id: String,
 }
@@ -38,6 +42,7 @@ impl Feed {
             state: Mutex::new(State {
                 backlog: Backlog::new(capacity, offset),
                 db: None,
+                context: 0,
                 id,
             }),
             end: watch::channel(offset).0,
@@ -48,6 +53,20 @@ impl Feed {
     pub fn position(&self) -> (String, u64) {
         let state = self.state.lock();
         (state.id.clone(), state.backlog.end())
+    }
+
+    /// The history's ID, the end offset and the database the stream has selected there, and
+    /// makes the stream's next effect select its database again: a full synchronisation's
+    /// snapshot is taken at this point.
+    pub fn position_for_snapshot(&self) -> (String, u64, usize) {
+        let mut state = self.state.lock();
+        state.db = None;
+        (state.id.clone(), state.backlog.end(), state.context)
+    }
+
+    /// The database the stream's bytes so far leave selected.
+    pub fn context(&self) -> usize {
+        self.state.lock().context
     }
 
     /// The stream's bytes from `offset` on, if the backlog still holds them all.
@@ -63,7 +82,8 @@ impl Feed {
     /// Appends a PING command: the master's keep-alive, part of the stream (and its offsets)
     /// as in Redis.
     pub fn ping(&self) {
-        self.append_stream(b"*1\r\n$4\r\nPING\r\n");
+        let db = self.context();
+        self.append_stream(b"*1\r\n$4\r\nPING\r\n", db);
     }
 
     /// Starts a new history at the current offset (a promoted replica's): returns the old
@@ -87,11 +107,13 @@ impl Feed {
         (b.capacity(), b.first(), b.len())
     }
 
-    /// Appends bytes of the stream as they are: a replica forwards its master's stream this
-    /// way, byte for byte, so its offsets stay its master's.
-    pub fn append_stream(&self, bytes: &[u8]) {
+    /// Appends bytes of the stream as they are, which leave database `db` selected: a
+    /// replica forwards its master's stream this way, byte for byte, so its offsets stay its
+    /// master's.
+    pub fn append_stream(&self, bytes: &[u8], db: usize) {
         let end = {
             let mut state = self.state.lock();
+            state.context = db;
             state.backlog.append(bytes);
             state.backlog.end()
         };
@@ -105,6 +127,9 @@ impl EffectSink for Feed {
             let mut state = self.state.lock();
             let mut bytes = Vec::new();
             kv_persist::aof::encode_group(&mut bytes, &mut state.db, group);
+            if let Some(db) = state.db {
+                state.context = db;
+            }
             state.backlog.append(&bytes);
             state.backlog.end()
         };

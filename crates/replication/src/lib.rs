@@ -44,7 +44,7 @@ mod tests {
         let sent = MasterMessage {
             kind: Some(Kind::Stream(Stream {
                 offset: 1234,
-                data: b"*1\r\n$4\r\nPING\r\n".to_vec(),
+                data: bytes::Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"),
             })),
         };
         let bytes = sent.encode_to_vec();

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use kv_engine::Engine;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch, Notify};
@@ -81,6 +82,9 @@ pub struct SyncCounts {
     pub partial_ok: AtomicU64,
     /// Partial ones asked for and refused (a full one followed).
     pub partial_err: AtomicU64,
+    /// Snapshots made for full synchronisations (fewer than `full` when replicas that asked
+    /// at once shared one).
+    pub snapshots: AtomicU64,
 }
 
 /// A connected replica, as INFO replication and ROLE show it.
@@ -97,6 +101,48 @@ pub struct ReplicaInfo {
     pub ack_offset: u64,
     /// When it last acknowledged.
     pub last_ack: Instant,
+}
+
+/// Where a replica stands in its master's stream: the offset it has applied and the database
+/// the stream has selected there. Both outlive a dropped link (a partial resynchronisation
+/// continues from them) and go into the replica's snapshots (a restart continues from them).
+/// The applier updates them before it releases the locks of the command it applied, the
+/// database first: a reader that takes every lock (a snapshot's instant), or that reads the
+/// offset first, never sees an offset past the database it reads.
+#[derive(Debug, Default)]
+pub struct StreamPosition {
+    applied: AtomicU64,
+    db: AtomicUsize,
+}
+
+impl StreamPosition {
+    /// The offset applied.
+    pub fn applied(&self) -> u64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+
+    /// The database the stream has selected at that offset.
+    pub fn db(&self) -> usize {
+        self.db.load(Ordering::SeqCst)
+    }
+
+    /// Both, read in the order that keeps them consistent.
+    pub fn read(&self) -> (u64, usize) {
+        let applied = self.applied();
+        (applied, self.db())
+    }
+
+    /// Starts over at `offset` in database `db`.
+    pub fn reset(&self, offset: u64, db: usize) {
+        self.db.store(db, Ordering::SeqCst);
+        self.applied.store(offset, Ordering::SeqCst);
+    }
+
+    /// `bytes` more were applied, leaving the stream in database `db`.
+    pub fn advance(&self, bytes: u64, db: usize) {
+        self.db.store(db, Ordering::SeqCst);
+        self.applied.fetch_add(bytes, Ordering::SeqCst);
+    }
 }
 
 /// The history of the stream: its ID, and the previous one a promotion left (Redis's
@@ -121,7 +167,12 @@ pub struct Master {
     /// Whether the feed is the engine's replication sink (a master's) or is fed by a master's
     /// stream (a replica's).
     following: Mutex<bool>,
+    /// Where this server stands in its master's stream, while it follows one.
+    pub position: StreamPosition,
     replicas: Mutex<BTreeMap<u64, ReplicaInfo>>,
+    /// The snapshot being made for full synchronisations, while it is being made: a replica
+    /// asking meanwhile shares it instead of starting another.
+    building: Mutex<Option<Arc<SharedSnapshot>>>,
     next_link: AtomicU64,
     /// Woken when a replica acknowledges (WAIT).
     acked: Notify,
@@ -166,7 +217,9 @@ impl Master {
             }),
             feed: Mutex::new(None),
             following: Mutex::new(false),
+            position: StreamPosition::default(),
             replicas: Mutex::new(BTreeMap::new()),
+            building: Mutex::new(None),
             next_link: AtomicU64::new(1),
             acked: Notify::new(),
             get_ack: watch::channel(0).0,
@@ -225,11 +278,12 @@ impl Master {
         self.replicas.lock().values().cloned().collect()
     }
 
-    /// This server now follows a master whose stream is `id` at `offset`: a new feed of that
-    /// history (fed by the replica link), and every replica of the old history disconnected
-    /// (they reconnect and learn the new one).
-    pub fn follow(&self, id: String, offset: u64) -> Arc<Feed> {
+    /// This server now follows a master whose stream is `id` at `offset`, with database `db`
+    /// selected there: a new feed of that history (fed by the replica link), and every replica
+    /// of the old history disconnected (they reconnect and learn the new one).
+    pub fn follow(&self, id: String, offset: u64, db: usize) -> Arc<Feed> {
         *self.following.lock() = true;
+        self.position.reset(offset, db);
         self.engine.keyspace.effects.set_replication_sink(None);
         let feed = Feed::new(
             id.clone(),
@@ -486,49 +540,97 @@ impl Master {
             .await;
     }
 
-    /// Sends a snapshot of this instant and returns the stream offset it is at; `None` if
-    /// the link or the snapshot failed.
+    /// Sends a snapshot and returns the stream offset it is at; `None` if the link or the
+    /// snapshot failed. The snapshot is the one being made, if one is (every replica asking
+    /// while it is made shares it), else a new one of this instant.
     async fn full_sync(
-        &self,
+        self: &Arc<Self>,
         link: u64,
         feed: &Arc<Feed>,
         out: &mpsc::Sender<Result<MasterMessage, Status>>,
     ) -> Option<u64> {
-        let (pieces, mut received) = mpsc::channel::<Piece>(8);
-        let engine = Arc::clone(&self.engine);
-        let at_feed = Arc::clone(feed);
-        let saving = std::thread::Builder::new()
-            .name("kv-repl-snapshot".into())
-            .spawn(move || snapshot(&engine, &at_feed, pieces));
-        if saving.is_err() {
-            return None;
-        }
-        let mut offset = None;
-        while let Some(piece) = received.recv().await {
-            let message = match piece {
-                Piece::Start(id, at) => {
-                    offset = Some(at);
-                    self.set_state(link, "send_bulk");
-                    Out::FullSync(FullSync {
-                        replication_id: id,
-                        offset: at as i64,
-                    })
+        let shared = {
+            let mut building = self.building.lock();
+            match &*building {
+                Some(shared) => Arc::clone(shared),
+                None => {
+                    let shared = Arc::new(SharedSnapshot::default());
+                    let master = Arc::clone(self);
+                    let at_feed = Arc::clone(feed);
+                    let making = Arc::clone(&shared);
+                    let saving = std::thread::Builder::new()
+                        .name("kv-repl-snapshot".into())
+                        .spawn(move || snapshot(&master, &at_feed, &making));
+                    if saving.is_err() {
+                        return None;
+                    }
+                    self.syncs.snapshots.fetch_add(1, Ordering::Relaxed);
+                    *building = Some(Arc::clone(&shared));
+                    shared
                 }
-                Piece::Chunk(data) => Out::SnapshotChunk(SnapshotChunk { data }),
-                Piece::End => Out::SnapshotEnd(SnapshotEnd {}),
-                Piece::Failed => return None,
+            }
+        };
+        let mut changes = shared.changes.subscribe();
+        let mut next = 0;
+        let mut offset = None;
+        loop {
+            changes.borrow_and_update();
+            let (pieces, done) = {
+                let made = shared.made.lock();
+                (made.pieces[next..].to_vec(), made.done)
             };
-            if out
-                .send(Ok(MasterMessage {
-                    kind: Some(message),
-                }))
-                .await
-                .is_err()
-            {
+            next += pieces.len();
+            for piece in pieces {
+                let message = match piece {
+                    Piece::Start(id, at) => {
+                        offset = Some(at);
+                        self.set_state(link, "send_bulk");
+                        Out::FullSync(FullSync {
+                            replication_id: id,
+                            offset: at as i64,
+                        })
+                    }
+                    Piece::Chunk(data) => Out::SnapshotChunk(SnapshotChunk { data }),
+                    Piece::End => Out::SnapshotEnd(SnapshotEnd {}),
+                    Piece::Failed => return None,
+                };
+                if out
+                    .send(Ok(MasterMessage {
+                        kind: Some(message),
+                    }))
+                    .await
+                    .is_err()
+                {
+                    return None;
+                }
+            }
+            if done {
+                return offset;
+            }
+            if changes.changed().await.is_err() {
                 return None;
             }
         }
-        offset
+    }
+
+    /// Where a snapshot taken now (every shard held) stands in the stream: the history's ID,
+    /// the offset and the database the stream has selected there. A replica's data is at the
+    /// offset it applied (its feed's end may lag that by a chunk not yet forwarded).
+    pub fn snapshot_position(&self, feed: &Feed) -> (String, u64, usize) {
+        if self.is_following() {
+            let (applied, db) = self.position.read();
+            (self.history.lock().id.clone(), applied, db)
+        } else {
+            feed.position_for_snapshot()
+        }
+    }
+
+    /// The snapshot `shared` is complete (or failed): later replicas start another.
+    fn snapshot_made(&self, shared: &Arc<SharedSnapshot>) {
+        let mut building = self.building.lock();
+        if building.as_ref().is_some_and(|b| Arc::ptr_eq(b, shared)) {
+            *building = None;
+        }
     }
 
     /// Sends the stream from `sent` on as it grows, and reads the replica's acknowledgements,
@@ -557,10 +659,13 @@ impl Master {
                     // Fell out of the backlog: it must resync.
                     return;
                 };
-                for piece in bytes.chunks(MESSAGE_BYTES) {
+                let bytes = Bytes::from(bytes);
+                for start in (0..bytes.len()).step_by(MESSAGE_BYTES) {
+                    let piece = bytes.slice(start..bytes.len().min(start + MESSAGE_BYTES));
+                    let len = piece.len() as u64;
                     let message = Out::Stream(Stream {
                         offset: sent as i64,
-                        data: piece.to_vec(),
+                        data: piece,
                     });
                     if out
                         .send(Ok(MasterMessage {
@@ -571,7 +676,7 @@ impl Master {
                     {
                         return;
                     }
-                    sent += piece.len() as u64;
+                    sent += len;
                 }
             }
             tokio::select! {
@@ -627,69 +732,123 @@ impl Drop for Registered<'_> {
     }
 }
 
-/// What the snapshot thread hands the link.
+/// What the snapshot thread hands the links.
+#[derive(Clone)]
 enum Piece {
     /// The snapshot is of the stream's history `0` at offset `1`.
     Start(String, u64),
     /// Bytes of the snapshot file.
-    Chunk(Vec<u8>),
+    Chunk(Bytes),
     /// The snapshot is complete.
     End,
     /// The snapshot failed.
     Failed,
 }
 
-/// Writes a snapshot of `engine` into `pieces`, the stream's position at its instant first.
-/// Waits its turn while another snapshot (a BGSAVE) is running. Runs on its own thread.
-fn snapshot(engine: &Engine, feed: &Feed, pieces: mpsc::Sender<Piece>) {
-    let options = kv_persist::WriteOptions::default();
-    loop {
-        let writer = ChunkWriter {
-            pieces: pieces.clone(),
-            buf: Vec::with_capacity(MESSAGE_BYTES),
-        };
-        let start = pieces.clone();
-        let saved = kv_persist::save_quiet(engine, writer, options, |_| {
-            let (id, offset) = feed.position();
-            // The channel is empty (nothing was sent yet), so this never waits: good, as
-            // every shard is held while it runs.
-            let _ = start.try_send(Piece::Start(id, offset));
-        });
-        match saved {
-            Ok((mut writer, _)) => {
-                let sent = writer.flush_chunk().is_ok();
-                let _ = pieces.blocking_send(if sent { Piece::End } else { Piece::Failed });
-                return;
-            }
-            Err(kv_persist::SnapshotError::Busy) => {
-                if pieces.is_closed() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(_) => {
-                let _ = pieces.blocking_send(Piece::Failed);
-                return;
-            }
-        }
+/// A snapshot for full synchronisations, shared by the links that send it: the pieces made so
+/// far are kept until every link sending them is done, so a replica that asks while it is
+/// being made gets all of it. It holds at most one copy of the dataset's snapshot, and only
+/// while replicas are synchronising.
+#[derive(Default)]
+struct SharedSnapshot {
+    made: Mutex<Made>,
+    /// Bumped at each new piece.
+    changes: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct Made {
+    pieces: Vec<Piece>,
+    /// The last piece (End or Failed) is in.
+    done: bool,
+}
+
+impl SharedSnapshot {
+    fn push(&self, piece: Piece) {
+        let mut made = self.made.lock();
+        made.done = matches!(piece, Piece::End | Piece::Failed);
+        made.pieces.push(piece);
+        drop(made);
+        self.changes.send_modify(|n| *n += 1);
     }
 }
 
-/// A `Write` that sends what it is given as chunks of the snapshot.
+/// Writes a snapshot of `master`'s data into `shared`, the stream's position at its instant
+/// first. Waits its turn while another snapshot (a BGSAVE) is running, unless no replica waits
+/// for it any more. Runs on its own thread.
+fn snapshot(master: &Master, feed: &Feed, shared: &Arc<SharedSnapshot>) {
+    let options = kv_persist::WriteOptions::default();
+    let engine = &master.engine;
+    // Held here and by `building`; every other holder is a link waiting for it.
+    let nobody_waits = || Arc::strong_count(shared) <= 2;
+    loop {
+        let writer = ChunkWriter {
+            shared: Arc::clone(shared),
+            buf: Vec::with_capacity(MESSAGE_BYTES),
+        };
+        let saved = kv_persist::save_quiet(engine, writer, options, |_| {
+            // Every shard is held while this runs: a push takes a short lock, no more.
+            let (id, offset, db) = master.snapshot_position(feed);
+            shared.push(Piece::Start(id.clone(), offset));
+            stream_aux(&id, offset, db)
+        });
+        match saved {
+            Ok((mut writer, _)) => {
+                writer.flush_chunk();
+                shared.push(Piece::End);
+                break;
+            }
+            Err(kv_persist::SnapshotError::Busy) if !nobody_waits() => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => {
+                shared.push(Piece::Failed);
+                break;
+            }
+        }
+    }
+    // Later replicas start a snapshot of their own.
+    master.snapshot_made(shared);
+}
+
+/// The facts a snapshot carries about the stream it is at: Redis's RDB AUX names.
+pub fn stream_aux(id: &str, offset: u64, db: usize) -> kv_persist::Aux {
+    vec![
+        ("repl-id".into(), id.as_bytes().to_vec()),
+        ("repl-offset".into(), offset.to_string().into_bytes()),
+        ("repl-stream-db".into(), db.to_string().into_bytes()),
+    ]
+}
+
+/// The stream position in a snapshot's facts, if it names one: ID, offset, database.
+pub fn aux_position(aux: &kv_persist::Aux) -> Option<(String, u64, usize)> {
+    let find = |name: &str| {
+        aux.iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    };
+    let id = find("repl-id")?;
+    if id.len() != crate::id::ID_LEN {
+        return None;
+    }
+    let offset = find("repl-offset")?.parse().ok()?;
+    let db = find("repl-stream-db")?.parse().ok()?;
+    Some((id.to_string(), offset, db))
+}
+
+/// A `Write` that adds what it is given to a shared snapshot, in chunks.
 struct ChunkWriter {
-    pieces: mpsc::Sender<Piece>,
+    shared: Arc<SharedSnapshot>,
     buf: Vec<u8>,
 }
 
 impl ChunkWriter {
-    fn flush_chunk(&mut self) -> std::io::Result<()> {
+    fn flush_chunk(&mut self) {
         if self.buf.is_empty() {
-            return Ok(());
+            return;
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(MESSAGE_BYTES));
-        self.pieces
-            .blocking_send(Piece::Chunk(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "replica gone"))
+        self.shared.push(Piece::Chunk(chunk.into()));
     }
 }
 
@@ -697,7 +856,7 @@ impl std::io::Write for ChunkWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.buf.extend_from_slice(bytes);
         if self.buf.len() >= MESSAGE_BYTES {
-            self.flush_chunk()?;
+            self.flush_chunk();
         }
         Ok(bytes.len())
     }

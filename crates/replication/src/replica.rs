@@ -11,7 +11,7 @@
 //! forwarded byte for byte into this server's own feed, so its replicas (chained) and its
 //! offsets follow the master's exactly.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::feed::Feed;
-use crate::master::Master;
+use crate::master::{Master, StreamPosition};
 use crate::proto::master_message::Kind as In;
 use crate::proto::replica_message::Kind as Out;
 use crate::proto::replication_client::ReplicationClient;
@@ -87,8 +87,6 @@ pub struct Replica {
     pub target: Target,
     /// The link's state.
     pub state: Arc<Mutex<LinkState>>,
-    /// The stream offset applied.
-    pub applied: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
 }
 
@@ -112,7 +110,6 @@ impl Replica {
             partial_syncs: 0,
             handover: None,
         }));
-        let applied = Arc::new(AtomicU64::new(master.offset()));
         let (stop, stopped) = watch::channel(false);
         let link = Link {
             master,
@@ -120,13 +117,12 @@ impl Replica {
             target: target.clone(),
             host,
             state: Arc::clone(&state),
-            applied: Arc::clone(&applied),
+            applier: Mutex::new(None),
         };
         tokio::spawn(link.run(stopped));
         Replica {
             target,
             state,
-            applied,
             stop,
         }
     }
@@ -153,7 +149,9 @@ struct Link {
     target: Target,
     host: Arc<dyn Host>,
     state: Arc<Mutex<LinkState>>,
-    applied: Arc<AtomicU64>,
+    /// The thread applying the last connection's stream: joined before the next connection
+    /// says where this server stands, so no byte is applied twice.
+    applier: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Link {
@@ -204,6 +202,11 @@ impl Link {
 
     /// One connection: synchronises and follows the stream until the link fails.
     async fn follow_once(&self, synced: &mut bool) -> Result<(), LinkError> {
+        let applier = self.applier.lock().take();
+        if let Some(applier) = applier {
+            // Its channel is closed: it finishes what it was sent, then returns.
+            let _ = tokio::task::spawn_blocking(move || applier.join()).await;
+        }
         let address = format!("http://{}:{}", self.target.host, self.target.port);
         let endpoint = tonic::transport::Endpoint::from_shared(address)
             .map_err(|e| e.to_string())?
@@ -258,6 +261,8 @@ impl Link {
                         .master_changed_id(resume.replication_id.clone(), offset);
                 }
                 let feed = self.master.feed().ok_or("no stream to continue")?;
+                // Our stream so far is the master's, and leaves the database it selected.
+                self.master.position.reset(offset, feed.context());
                 self.state.lock().partial_syncs += 1;
                 (feed, offset)
             }
@@ -283,8 +288,9 @@ impl Link {
                     tokio::task::spawn_blocking(move || replace_dataset(&engine, &snapshot))
                         .await
                         .map_err(|e| e.to_string())?;
-                loaded?;
-                let feed = self.master.follow(full.replication_id, offset);
+                // The snapshot names the database the stream has selected at its offset.
+                let db = crate::master::aux_position(&loaded?.aux).map_or(0, |(_, _, db)| db);
+                let feed = self.master.follow(full.replication_id, offset, db);
                 self.host.dataset_replaced();
                 self.state.lock().full_syncs += 1;
                 (feed, offset)
@@ -293,7 +299,6 @@ impl Link {
             _ => return Err("the master did not start a synchronisation".into()),
         };
         *synced = true;
-        self.applied.store(start, Ordering::SeqCst);
         if self.target.failover {
             self.state.lock().handover.get_or_insert(Ok(()));
         }
@@ -303,17 +308,18 @@ impl Link {
             state.down_since = None;
             state.last_io = Instant::now();
         }
-        // The stream is applied on a thread of its own, fed through a channel.
-        let (chunks, received) = std::sync::mpsc::channel::<Vec<u8>>();
-        // Not joined: when the link ends the channel closes, and the thread finishes what it
-        // was sent and returns on its own (this task runs on the runtime and must not block).
+        // The stream is applied on a thread of its own, fed through a channel. When the link
+        // ends the channel closes, and the thread finishes what it was sent and returns; the
+        // next connection joins it first (this task must not block the runtime to).
+        let (chunks, received) = std::sync::mpsc::channel::<Bytes>();
         {
             let engine = Arc::clone(&self.engine);
-            let applied = Arc::clone(&self.applied);
-            std::thread::Builder::new()
+            let master = Arc::clone(&self.master);
+            let applier = std::thread::Builder::new()
                 .name("kv-repl-apply".into())
-                .spawn(move || apply_stream(&engine, &feed, &received, &applied))
+                .spawn(move || apply_stream(&engine, &feed, &received, &master.position))
                 .map_err(|e| e.to_string())?;
+            *self.applier.lock() = Some(applier);
         }
         let mut expected = start;
         let mut acks = tokio::time::interval(Duration::from_secs(1));
@@ -321,7 +327,7 @@ impl Link {
             let message = tokio::select! {
                 message = receive(&mut inbound, limit) => message?,
                 _ = acks.tick() => {
-                    let offset = self.applied.load(Ordering::SeqCst) as i64;
+                    let offset = self.master.position.applied() as i64;
                     out.send(send(Out::Ack(Ack { offset }))).await.map_err(|_| "link closed".to_string())?;
                     continue;
                 }
@@ -342,10 +348,10 @@ impl Link {
                 }
                 In::GetAck(_) => {
                     // Acknowledge what is applied once what was received before is.
-                    while self.applied.load(Ordering::SeqCst) < expected {
+                    while self.master.position.applied() < expected {
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }
-                    let offset = self.applied.load(Ordering::SeqCst) as i64;
+                    let offset = self.master.position.applied() as i64;
                     out.send(send(Out::Ack(Ack { offset })))
                         .await
                         .map_err(|_| "link closed".to_string())?;
@@ -377,7 +383,7 @@ async fn receive(
 /// Replaces every database with the snapshot in `bytes`, with every shard held: clients see
 /// the old data or the new, never a mix. Keys past their TTL are kept (the master deletes
 /// them), and nothing is recorded as an effect of this server's (its log restarts instead).
-fn replace_dataset(engine: &Engine, bytes: &[u8]) -> Result<(), LinkError> {
+fn replace_dataset(engine: &Engine, bytes: &[u8]) -> Result<kv_persist::LoadStats, LinkError> {
     // Checked whole before anything is replaced: the master always writes the checksum, and
     // matching it costs a fraction of decoding the file twice. (A file that matches but does
     // not decode would be a bug in kv; the link then fails and syncs again.)
@@ -392,18 +398,16 @@ fn replace_dataset(engine: &Engine, bytes: &[u8]) -> Result<(), LinkError> {
     let log = keyspace.effects.take_sink();
     let loaded = kv_persist::load_held(engine, &mut locked, bytes, 0);
     keyspace.effects.set_sink(log);
-    loaded
-        .map(|_| ())
-        .map_err(|e| format!("cannot load the master's snapshot: {e}"))
+    loaded.map_err(|e| format!("cannot load the master's snapshot: {e}"))
 }
 
-/// Applies the stream arriving on `chunks` until the channel closes, forwarding what is applied
-/// into `feed` and counting it in `applied`.
+/// Applies the stream arriving on `chunks` until the channel closes, counting each command in
+/// `position` before its locks are released, and forwarding what is applied into `feed`.
 fn apply_stream(
     engine: &Engine,
     feed: &Feed,
-    chunks: &std::sync::mpsc::Receiver<Vec<u8>>,
-    applied: &AtomicU64,
+    chunks: &std::sync::mpsc::Receiver<Bytes>,
+    position: &StreamPosition,
 ) {
     let mut decoder = kv_resp::RequestDecoder::default();
     let mut buf = BytesMut::new();
@@ -411,7 +415,11 @@ fn apply_stream(
     // (`applied_bytes`), then those of an open MULTI block (`open_bytes`), then the rest.
     let mut raw: Vec<u8> = Vec::new();
     let (mut applied_bytes, mut open_bytes) = (0usize, 0usize);
-    let mut session = Session::default();
+    // The stream goes on in the database it had selected where we stand.
+    let mut session = Session {
+        db: position.db(),
+        ..Session::default()
+    };
     let mut transaction: Option<Vec<Vec<Bytes>>> = None;
     while let Ok(chunk) = chunks.recv() {
         buf.extend_from_slice(&chunk);
@@ -432,8 +440,12 @@ fn apply_stream(
                 transaction = Some(Vec::new());
                 open_bytes += used;
             } else if name.eq_ignore_ascii_case(b"exec") {
-                if let Some(queued) = transaction.take() {
-                    apply_transaction(engine, &mut session, &queued);
+                let block = (open_bytes + used) as u64;
+                match transaction.take() {
+                    Some(queued) => {
+                        apply_transaction(engine, &mut session, &queued, block, position);
+                    }
+                    None => position.advance(block, session.db),
                 }
                 applied_bytes += open_bytes + used;
                 open_bytes = 0;
@@ -441,39 +453,55 @@ fn apply_stream(
                 queued.push(args);
                 open_bytes += used;
             } else {
-                apply_command(engine, &mut session, &args);
+                apply_command(engine, &mut session, &args, used as u64, position);
                 applied_bytes += used;
             }
         }
-        // Forwarded and counted once per chunk: one append, one wake-up of our own replicas.
+        // Forwarded once per chunk: one append, one wake-up of our own replicas.
         if applied_bytes > 0 {
-            feed.append_stream(&raw[..applied_bytes]);
+            feed.append_stream(&raw[..applied_bytes], session.db);
             raw.drain(..applied_bytes);
-            applied.fetch_add(applied_bytes as u64, Ordering::SeqCst);
             applied_bytes = 0;
         }
     }
 }
 
-/// Applies one command of the master's stream.
-fn apply_command(engine: &Engine, session: &mut Session, args: &[Bytes]) {
-    let Ok((spec, skip)) = engine.lookup(args) else {
+/// Applies one command of the master's stream, `bytes` long.
+fn apply_command(
+    engine: &Engine,
+    session: &mut Session,
+    args: &[Bytes],
+    bytes: u64,
+    position: &StreamPosition,
+) {
+    let found = engine
+        .lookup(args)
+        .ok()
+        .filter(|(spec, _)| matches!(spec.handler, Handler::Engine(_)));
+    let Some((spec, skip)) = found else {
         tracing::warn!(
-            "unknown command in the master's stream: {}",
+            "a command the stream cannot apply: {}",
             String::from_utf8_lossy(&args[0])
         );
+        position.advance(bytes, session.db);
         return;
     };
-    if !matches!(spec.handler, Handler::Engine(_)) {
-        return;
-    }
     let mut reply = Reply::new(Protocol::Resp2);
     // As of time 0: nothing is expired for the master's stream.
-    let _ = engine.run_at(spec, skip, session, args, &mut reply, 0);
+    let _ = engine.run_noting(spec, skip, session, args, &mut reply, 0, |session| {
+        position.advance(bytes, session.db);
+    });
 }
 
-/// Applies a MULTI ... EXEC group under one set of locks, as EXEC runs it on the master.
-fn apply_transaction(engine: &Engine, session: &mut Session, queued: &[Vec<Bytes>]) {
+/// Applies a MULTI ... EXEC group (`bytes` long with MULTI and EXEC) under one set of locks,
+/// as EXEC runs it on the master.
+fn apply_transaction(
+    engine: &Engine,
+    session: &mut Session,
+    queued: &[Vec<Bytes>],
+    bytes: u64,
+    position: &StreamPosition,
+) {
     let commands: Vec<_> = queued
         .iter()
         .filter_map(|args| {
@@ -488,6 +516,7 @@ fn apply_transaction(engine: &Engine, session: &mut Session, queued: &[Vec<Bytes
         reply.buf.clear();
         engine.run_locked(spec, skip, session, args, &mut reply, 0, &mut locked);
     }
+    position.advance(bytes, session.db);
     let pending = engine.serve_blocked_in(&mut locked, session.db, 0);
     drop(locked);
     engine.serve_pending(pending, 0);

@@ -277,6 +277,8 @@ fn stats(conn: &Connection, out: &mut String) {
     field(out, "sync_full", load(&syncs.full));
     field(out, "sync_partial_ok", load(&syncs.partial_ok));
     field(out, "sync_partial_err", load(&syncs.partial_err));
+    // kv's own: snapshots made for full syncs (replicas asking at once share one).
+    field(out, "sync_full_snapshots", load(&syncs.snapshots));
     field(out, "expired_keys", load(&e.keyspace.expired_keys));
     // Redis 7.4: hash fields reclaimed because their time had come.
     field(out, "expired_subkeys", load(&e.keyspace.expired_subkeys));

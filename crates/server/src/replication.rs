@@ -90,7 +90,9 @@ impl Replication {
         let promote_shared = shared.clone();
         let promote_self = Box::new(move || {
             if let Some(shared) = promote_shared.upgrade() {
-                shared.replication.promote(&shared, "failover request from its master");
+                shared
+                    .replication
+                    .promote(&shared, "failover request from its master");
             }
         });
         Replication {
@@ -286,7 +288,7 @@ pub fn role(conn: &mut Connection) {
         (
             r.target.clone(),
             r.state.lock().status,
-            r.applied.load(Ordering::SeqCst),
+            replication.master.position.applied(),
         )
     });
     let reply = &mut conn.reply;
@@ -411,7 +413,7 @@ pub fn info(shared: &Shared, field: &mut dyn FnMut(&str, String)) {
         (
             r.target.clone(),
             r.state.lock().clone(),
-            r.applied.load(Ordering::SeqCst),
+            replication.master.position.applied(),
         )
     });
     match &link {

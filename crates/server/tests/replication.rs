@@ -449,7 +449,10 @@ fn failover_hands_over_without_losing_acknowledged_writes() {
     std::thread::sleep(Duration::from_millis(200));
     let b_full = info_field(&mut cb, "stats", "sync_full");
     assert_eq!(
-        cmd(&mut ca, &["FAILOVER", "TO", "127.0.0.1", &b.port.to_string()]),
+        cmd(
+            &mut ca,
+            &["FAILOVER", "TO", "127.0.0.1", &b.port.to_string()]
+        ),
         Value::Okay
     );
     let acknowledged = counting.join().unwrap();
@@ -461,7 +464,10 @@ fn failover_hands_over_without_losing_acknowledged_writes() {
     assert_eq!(role(&mut ca), "slave");
     assert_eq!(role(&mut cb), "master");
     let on_b: i64 = redis::cmd("GET").arg("counter").query(&mut cb).unwrap();
-    assert_eq!(on_b, acknowledged, "every acknowledged INCR is on the new master");
+    assert_eq!(
+        on_b, acknowledged,
+        "every acknowledged INCR is on the new master"
+    );
     // The old master continued from B's stream without a full sync.
     assert_eq!(info_field(&mut cb, "stats", "sync_full"), b_full);
     assert_ne!(
@@ -510,7 +516,10 @@ fn failover_times_out_or_is_aborted_and_releases_writes() {
     assert!(err(&mut m, &["FAILOVER"]).contains("FAILOVER already in progress."));
     let started = Instant::now();
     cmd(&mut m, &["SET", "held", "1"]);
-    assert!(started.elapsed() >= Duration::from_millis(200), "the SET was held");
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "the SET was held"
+    );
     assert_eq!(
         info_field(&mut m, "replication", "master_failover_state").as_deref(),
         Some("no-failover")
@@ -530,4 +539,74 @@ fn failover_times_out_or_is_aborted_and_releases_writes() {
     proxy.stall(false);
     wait_synced(&mut m, &mut r);
     assert_eq!(digest(&mut r), digest(&mut m));
+}
+
+#[test]
+fn replicas_asking_at_once_share_one_snapshot() {
+    let master = kv();
+    let mut m = master.client();
+    // Enough data that the snapshot takes a while to make and send.
+    cmd(&mut m, &["DEBUG", "POPULATE", "300000", "key", "100"]);
+    let replicas: Vec<Server> = (0..3).map(|_| kv()).collect();
+    let mut clients: Vec<_> = replicas.iter().map(Server::client).collect();
+    for r in &mut clients {
+        replicaof(r, master.port);
+    }
+    for r in &mut clients {
+        wait_synced(&mut m, r);
+        assert_eq!(digest(r), digest(&mut m));
+    }
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("3")
+    );
+    let snapshots: u64 = info_field(&mut m, "stats", "sync_full_snapshots")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        snapshots < 3,
+        "{snapshots} snapshots for 3 replicas asking at once"
+    );
+}
+
+#[test]
+fn a_resumed_stream_keeps_the_database_it_had_selected() {
+    let master = kv();
+    let replica = kv();
+    let proxy = Proxy::start(master.port);
+    let (mut m, mut r) = (master.client(), replica.client());
+    replicaof(&mut r, proxy.port);
+    cmd(&mut m, &["SELECT", "5"]);
+    cmd(&mut m, &["SET", "before", "cut"]);
+    wait_synced(&mut m, &mut r);
+    proxy.cut();
+    // The stream goes on in database 5 with no SELECT of its own.
+    cmd(&mut m, &["SET", "after", "cut"]);
+    wait_synced(&mut m, &mut r);
+    assert_eq!(digest(&mut r), digest(&mut m));
+    cmd(&mut r, &["SELECT", "5"]);
+    assert_eq!(
+        cmd(&mut r, &["GET", "after"]),
+        Value::BulkString(b"cut".to_vec())
+    );
+}
+
+#[test]
+fn a_replica_of_a_replica_starts_in_the_database_the_stream_selected() {
+    let (a, b, c) = (kv(), kv(), kv());
+    let (mut ca, mut cb, mut cc) = (a.client(), b.client(), c.client());
+    replicaof(&mut cb, a.port);
+    wait_synced(&mut ca, &mut cb);
+    // After B's full sync, so A's stream selects database 5 here, once.
+    cmd(&mut ca, &["SELECT", "5"]);
+    cmd(&mut ca, &["SET", "x", "1"]);
+    wait_synced(&mut ca, &mut cb);
+    // C's snapshot comes from B, whose stream is A's bytes: the next SET selects nothing.
+    replicaof(&mut cc, b.port);
+    wait_synced(&mut cb, &mut cc);
+    cmd(&mut ca, &["SET", "y", "2"]);
+    wait_synced(&mut ca, &mut cb);
+    wait_synced(&mut cb, &mut cc);
+    assert_eq!(digest(&mut cc), digest(&mut ca));
 }
