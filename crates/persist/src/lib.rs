@@ -332,6 +332,17 @@ pub fn save_to_path_from(
     replace_file(path, |out| save_from(engine, out, options, starting))
 }
 
+/// [`save_to_path`] at a quiet instant, with [`save_quiet`]'s `at_instant` (whose facts go
+/// into the file).
+pub fn save_to_path_quiet(
+    engine: &Engine,
+    path: &Path,
+    options: WriteOptions,
+    at_instant: impl FnOnce(u64) -> Aux,
+) -> Result<SaveStats, SnapshotError> {
+    replace_file(path, |out| save_quiet(engine, out, options, at_instant))
+}
+
 /// Like [`save_to_path`], from shards the caller already holds (every shard of every
 /// database, so the file is complete): for DEBUG RELOAD, which saves, empties and loads
 /// under one acquisition so no write can fall between.

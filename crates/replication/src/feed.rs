@@ -36,13 +36,14 @@ struct State {
 }
 
 impl Feed {
-    /// A new history `id` starting at `offset`, with a backlog of `capacity` bytes.
-    pub fn new(id: String, offset: u64, capacity: usize) -> Arc<Feed> {
+    /// A new history `id` starting at `offset` in database `db`, with a backlog of `capacity`
+    /// bytes.
+    pub fn new(id: String, offset: u64, db: usize, capacity: usize) -> Arc<Feed> {
         Arc::new(Feed {
             state: Mutex::new(State {
                 backlog: Backlog::new(capacity, offset),
                 db: None,
-                context: 0,
+                context: db,
                 id,
             }),
             end: watch::channel(offset).0,
@@ -176,7 +177,7 @@ mod tests {
     #[test]
     fn the_stream_replays_to_the_same_data_and_wakes_its_readers() {
         let master = Engine::new(4, 8);
-        let feed = Feed::new(crate::id::new_id(), 1000, 1 << 20);
+        let feed = Feed::new(crate::id::new_id(), 1000, 0, 1 << 20);
         let mut woken = feed.subscribe();
         master.keyspace.effects.set_sink(Some(feed.clone()));
         let mut session = Session::default();

@@ -261,7 +261,7 @@ impl Master {
             return Arc::clone(feed);
         }
         let id = self.history.lock().id.clone();
-        let feed = Feed::new(id, 0, self.settings.backlog_size.load(Ordering::Relaxed));
+        let feed = Feed::new(id, 0, 0, self.settings.backlog_size.load(Ordering::Relaxed));
         if !*self.following.lock() {
             let sink = Arc::clone(&feed) as Arc<dyn kv_engine::effects::EffectSink>;
             self.engine
@@ -288,6 +288,7 @@ impl Master {
         let feed = Feed::new(
             id.clone(),
             offset,
+            db,
             self.settings.backlog_size.load(Ordering::Relaxed),
         );
         *self.feed.lock() = Some(Arc::clone(&feed));

@@ -69,6 +69,9 @@ pub struct Persistence {
     load_read: AtomicU64,
     load_keys: AtomicU64,
     load_expired: AtomicU64,
+    /// The replication stream position the loaded snapshot names (a replica's snapshot: ID,
+    /// offset, database), which a replica restarting continues from.
+    pub loaded_stream_position: Mutex<Option<(String, u64, usize)>>,
 }
 
 impl Persistence {
@@ -92,6 +95,7 @@ impl Persistence {
             load_read: AtomicU64::new(0),
             load_keys: AtomicU64::new(0),
             load_expired: AtomicU64::new(0),
+            loaded_stream_position: Mutex::new(None),
         }
     }
 
@@ -188,7 +192,17 @@ fn save_now(shared: &Shared) -> Result<SaveStats, SnapshotError> {
     let changes_before = shared.engine.keyspace.changes();
     let path = snapshot_path(shared);
     let started = Instant::now();
-    let result = kv_persist::save_to_path(&shared.engine, &path, write_options(shared));
+    let options = write_options(shared);
+    let master = &shared.replication.master;
+    let result = match master.feed().filter(|_| master.is_following()) {
+        // A replica's snapshot names where it stands in its master's stream, exactly (the
+        // instant is a quiet one), so that after a restart it can continue from there.
+        Some(feed) => kv_persist::save_to_path_quiet(&shared.engine, &path, options, |_| {
+            let (id, offset, db) = master.snapshot_position(&feed);
+            kv_replication::master::stream_aux(&id, offset, db)
+        }),
+        None => kv_persist::save_to_path(&shared.engine, &path, options),
+    };
     let ok = result.is_ok();
     match &result {
         Ok(stats) => {
@@ -656,6 +670,7 @@ async fn load_snapshot(shared: Arc<Shared>, total: u64) {
     let path = snapshot_path(&shared);
     match result {
         Ok(Ok(stats)) => {
+            *p.loaded_stream_position.lock() = kv_replication::master::aux_position(&stats.aux);
             p.load_keys.store(stats.loaded, Ordering::Relaxed);
             p.load_expired.store(stats.expired, Ordering::Relaxed);
             p.changes_at_save

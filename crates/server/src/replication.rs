@@ -224,11 +224,36 @@ pub fn start(shared: &Arc<Shared>) {
         }
     });
     let configured = shared.config.get("replicaof");
-    if let Some((host, port)) = configured.split_once(' ') {
-        if let Ok(port) = port.parse() {
-            replication.follow(shared, host.to_string(), port, false);
+    let Some((host, port)) = configured.split_once(' ') else {
+        return;
+    };
+    let Ok(port) = port.parse() else {
+        return;
+    };
+    let host = host.to_string();
+    // A replica from the start: no client write is taken while the dataset loads or after.
+    shared.engine.config.replica.store(true, Ordering::SeqCst);
+    // The link starts once the dataset is loaded (as Redis loads before it connects): from
+    // where a snapshot of this replica left off, if the one loaded says.
+    let waiting = Arc::downgrade(shared);
+    tokio::spawn(async move {
+        loop {
+            let Some(shared) = waiting.upgrade() else {
+                return;
+            };
+            if !shared.persistence.is_loading() {
+                let position = shared.persistence.loaded_stream_position.lock().take();
+                if let Some((id, offset, db)) = position {
+                    tracing::warn!("Continuing replication from {id}:{offset} (the snapshot's)");
+                    shared.replication.master.follow(id, offset, db);
+                }
+                shared.replication.follow(&shared, host, port, false);
+                return;
+            }
+            drop(shared);
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    }
+    });
 }
 
 /// Tells a gRPC connection from a RESP one by its first bytes, without consuming them.

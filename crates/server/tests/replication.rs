@@ -610,3 +610,48 @@ fn a_replica_of_a_replica_starts_in_the_database_the_stream_selected() {
     wait_synced(&mut cb, &mut cc);
     assert_eq!(digest(&mut cc), digest(&mut ca));
 }
+
+#[test]
+fn a_restarted_replica_continues_from_its_snapshot() {
+    let dir = std::env::temp_dir().join(format!("kv-repl-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let master = kv();
+    let mut m = master.client();
+    fill(&mut m, "a");
+    let master_address = format!("127.0.0.1 {}", master.port);
+    let replica_args = [
+        "--enable-debug-command",
+        "yes",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--replicaof",
+        &master_address,
+    ];
+    {
+        let replica = Server::kv(&replica_args);
+        let mut r = replica.client();
+        cmd(&mut m, &["SELECT", "3"]);
+        cmd(&mut m, &["INCR", "counter"]);
+        wait_synced(&mut m, &mut r);
+        assert_eq!(cmd(&mut r, &["SAVE"]), Value::Okay);
+    }
+    // Written while the replica is down, in the database the stream had selected.
+    for _ in 0..10 {
+        cmd(&mut m, &["INCR", "counter"]);
+    }
+    let replica = Server::kv(&replica_args);
+    let mut r = replica.client();
+    wait_synced(&mut m, &mut r);
+    assert_eq!(digest(&mut r), digest(&mut m));
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1"),
+        "the restarted replica continued without a full sync"
+    );
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
