@@ -13,6 +13,7 @@ mod fanout;
 mod persist_bench;
 mod redis;
 mod repl_bench;
+mod repl_chaos;
 mod test;
 mod toolchain;
 
@@ -53,6 +54,12 @@ Tasks:
   bench-repl    kv's replication vs Redis's: full sync of 1M keys, master SET
                 throughput with 0, 1 and 2 replicas, replication lag; rewrites
                 the replication section of BENCHMARKS.md
+  repl-chaos [--iterations N]
+                a kv master and two replicas behind fault proxies under writers:
+                N (20) random cuts, stalls, slowdowns and replica kills, then every
+                replica's DEBUG DIGEST must equal the master's; then the master is
+                killed, the most advanced replica promoted, and every write WAIT
+                confirmed must be on it
   help          show this list
 ";
 
@@ -88,6 +95,11 @@ fn dispatch(args: &[String]) -> Result<()> {
         "bench" => bench::run(&bench_options(rest)?),
         "bench-persist" => persist_bench::run(),
         "bench-repl" => no_args(task, rest).and_then(|()| repl_bench::run()),
+        "repl-chaos" => match rest {
+            [] => repl_chaos::run(None),
+            [flag, n] if flag == "--iterations" => repl_chaos::run(Some(n.parse()?)),
+            _ => bail!("`repl-chaos` takes `--iterations N`"),
+        },
         "crash" => match rest {
             [] => crash::run(None),
             [flag, n] if flag == "--iterations" => crash::run(Some(n.parse()?)),

@@ -1,6 +1,7 @@
 //! A TCP proxy between a client and a server on loopback, for fault tests: it forwards bytes
-//! both ways until told to cut every connection through it, or to stall them (hold the bytes
-//! without closing anything), as a broken or congested network would.
+//! both ways until told to cut every connection through it, to stall them (hold the bytes
+//! without closing anything), or to slow them (a pause after every small read), as a broken or
+//! congested network would.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -21,6 +22,8 @@ struct State {
     /// The sockets of every open connection, both ends, to shut them down on `cut`.
     open: Mutex<Vec<TcpStream>>,
     stalled: AtomicBool,
+    /// Microseconds to pause after each read of at most [`SLOW_READ`] bytes (0: full speed).
+    slow_micros: AtomicU64,
     refusing: AtomicBool,
     stopped: AtomicBool,
     /// Bumped by `cut`: a forwarding thread of an older generation stops.
@@ -76,6 +79,12 @@ impl Proxy {
         self.shared.stalled.store(stalled, Ordering::SeqCst);
     }
 
+    /// Slows every connection (a pause after each 4 KiB forwarded), or (None) no longer.
+    pub fn slow(&self, pause: Option<Duration>) {
+        let micros = pause.map_or(0, |p| p.as_micros().max(1) as u64);
+        self.shared.slow_micros.store(micros, Ordering::SeqCst);
+    }
+
     /// Accepts and at once drops new connections (true), or forwards them again (false).
     pub fn refuse(&self, refusing: bool) {
         self.shared.refusing.store(refusing, Ordering::SeqCst);
@@ -91,6 +100,9 @@ impl Drop for Proxy {
     }
 }
 
+/// The most bytes a slowed connection forwards between pauses.
+const SLOW_READ: usize = 4096;
+
 /// Copies `from` to `to` until either closes or the proxy cuts this generation.
 fn forward(mut from: TcpStream, mut to: TcpStream, state: &State, generation: u64) {
     let mut buf = vec![0u8; 64 << 10];
@@ -103,11 +115,16 @@ fn forward(mut from: TcpStream, mut to: TcpStream, state: &State, generation: u6
             std::thread::sleep(Duration::from_millis(10));
             continue;
         }
-        match from.read(&mut buf) {
+        let slow = state.slow_micros.load(Ordering::SeqCst);
+        let read_len = if slow > 0 { SLOW_READ } else { buf.len() };
+        match from.read(&mut buf[..read_len]) {
             Ok(0) => break,
             Ok(n) => {
                 if to.write_all(&buf[..n]).is_err() {
                     break;
+                }
+                if slow > 0 {
+                    std::thread::sleep(Duration::from_micros(slow));
                 }
             }
             Err(e)
