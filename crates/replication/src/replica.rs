@@ -88,7 +88,12 @@ pub struct Replica {
     /// The link's state.
     pub state: Arc<Mutex<LinkState>>,
     stop: watch::Sender<bool>,
+    applier: Applier,
 }
+
+/// The thread applying a connection's stream, shared by the link (which starts one per
+/// connection and joins the last before its next `Hello`) and [`Replica::stop_and_wait`].
+type Applier = Arc<Mutex<Option<std::thread::JoinHandle<()>>>>;
 
 impl Replica {
     /// Starts following `target` (on the current tokio runtime): the link is made, and made
@@ -117,19 +122,49 @@ impl Replica {
             target: target.clone(),
             host,
             state: Arc::clone(&state),
-            applier: Mutex::new(None),
+            applier: Arc::new(Mutex::new(None)),
         };
+        let applier = Arc::clone(&link.applier);
         tokio::spawn(link.run(stopped));
         Replica {
             target,
             state,
             stop,
+            applier,
         }
     }
 
     /// Stops following: the link is closed and not made again.
     pub fn stop(&self) {
         self.stop.send_replace(true);
+    }
+
+    /// Stops following and waits until every byte received is applied, so that nothing of
+    /// the old master's stream lands after what happens next (a promotion's new history).
+    /// Blocks the calling thread: on a multi-threaded runtime's worker it steps aside with
+    /// `block_in_place`; on a single-threaded runtime it only stops.
+    pub fn stop_and_wait(&self) {
+        self.stop();
+        let applier = Arc::clone(&self.applier);
+        let join = move || {
+            // The link task drops its end of the channel when it sees the stop; the thread
+            // then finishes what it was sent.
+            let handle = applier.lock().take();
+            if let Some(handle) = handle {
+                let _ = handle.join();
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime)
+                if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+            {
+                tokio::task::block_in_place(join);
+            }
+            // On a single-threaded runtime the link task could not run while this waits:
+            // nothing to wait for safely.
+            Ok(_) => {}
+            Err(_) => join(),
+        }
     }
 }
 
@@ -151,7 +186,7 @@ struct Link {
     state: Arc<Mutex<LinkState>>,
     /// The thread applying the last connection's stream: joined before the next connection
     /// says where this server stands, so no byte is applied twice.
-    applier: Mutex<Option<std::thread::JoinHandle<()>>>,
+    applier: Applier,
 }
 
 impl Link {

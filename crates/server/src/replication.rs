@@ -152,7 +152,8 @@ impl Replication {
         let Some(old) = self.replica.lock().take() else {
             return;
         };
-        old.stop();
+        // What the old master sent is applied before the new history begins.
+        old.stop_and_wait();
         shared.engine.config.replica.store(false, Ordering::SeqCst);
         self.master.promote();
         tracing::warn!("MASTER MODE enabled ({why})");
