@@ -173,6 +173,9 @@ pub struct Master {
     /// The snapshot being made for full synchronisations, while it is being made: a replica
     /// asking meanwhile shares it instead of starting another.
     building: Mutex<Option<Arc<SharedSnapshot>>>,
+    /// The stream's end when its backlog was last freed (`repl-backlog-ttl`), where the next
+    /// one starts.
+    freed_at: AtomicU64,
     next_link: AtomicU64,
     /// Woken when a replica acknowledges (WAIT).
     acked: Notify,
@@ -220,6 +223,7 @@ impl Master {
             position: StreamPosition::default(),
             replicas: Mutex::new(BTreeMap::new()),
             building: Mutex::new(None),
+            freed_at: AtomicU64::new(0),
             next_link: AtomicU64::new(1),
             acked: Notify::new(),
             get_ack: watch::channel(0).0,
@@ -245,7 +249,11 @@ impl Master {
 
     /// The stream's end offset (`master_repl_offset`): 0 before any replica asked for it.
     pub fn offset(&self) -> u64 {
-        self.feed.lock().as_ref().map_or(0, |f| f.position().1)
+        let freed_at = self.freed_at.load(Ordering::SeqCst);
+        self.feed
+            .lock()
+            .as_ref()
+            .map_or(freed_at, |f| f.position().1)
     }
 
     /// The stream, if there is one.
@@ -261,7 +269,12 @@ impl Master {
             return Arc::clone(feed);
         }
         let id = self.history.lock().id.clone();
-        let feed = Feed::new(id, 0, 0, self.settings.backlog_size.load(Ordering::Relaxed));
+        let feed = Feed::new(
+            id,
+            self.freed_at.load(Ordering::SeqCst),
+            0,
+            self.settings.backlog_size.load(Ordering::Relaxed),
+        );
         if !*self.following.lock() {
             let sink = Arc::clone(&feed) as Arc<dyn kv_engine::effects::EffectSink>;
             self.engine
@@ -359,6 +372,26 @@ impl Master {
                 .set_replication_sink(Some(sink));
         }
         self.end_links();
+    }
+
+    /// Frees the backlog of a master that has had no replica for `repl-backlog-ttl`: the
+    /// stream stops being recorded, and the history changes (no replica could continue the
+    /// old one without its bytes), as Redis does. A replica keeps its backlog (it may be
+    /// promoted and serve its old master's other replicas).
+    pub fn free_backlog(&self) {
+        if *self.following.lock() || !self.replicas.lock().is_empty() {
+            return;
+        }
+        let Some(feed) = self.feed.lock().take() else {
+            return;
+        };
+        // The offset goes on from here when a replica asks again (as Redis's does).
+        self.freed_at.store(feed.position().1, Ordering::SeqCst);
+        self.engine.keyspace.effects.set_replication_sink(None);
+        let mut history = self.history.lock();
+        history.id = crate::id::new_id();
+        history.id2 = no_id();
+        history.id2_offset = -1;
     }
 
     /// Ends every replica link (each reconnects and resynchronises).

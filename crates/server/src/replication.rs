@@ -206,6 +206,8 @@ pub fn start(shared: &Arc<Shared>) {
     let pinger = Arc::downgrade(shared);
     tokio::spawn(async move {
         let mut elapsed = 0u64;
+        // Since when this master has had no replica while it keeps a backlog.
+        let mut alone_since: Option<std::time::Instant> = None;
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let Some(shared) = pinger.upgrade() else {
@@ -216,6 +218,22 @@ pub fn start(shared: &Arc<Shared>) {
             }
             elapsed += 1;
             let master = &shared.replication.master;
+            let alone = !shared.replication.is_replica()
+                && master.feed().is_some()
+                && master.replicas().is_empty();
+            if !alone {
+                alone_since = None;
+            } else {
+                let since = *alone_since.get_or_insert_with(std::time::Instant::now);
+                let ttl = shared.config.int("repl-backlog-ttl");
+                if ttl > 0 && since.elapsed() >= Duration::from_secs(ttl as u64) {
+                    tracing::warn!(
+                        "Replication backlog freed after {ttl} seconds without connected replicas."
+                    );
+                    master.free_backlog();
+                    alone_since = None;
+                }
+            }
             // No PING while a FAILOVER waits for its replica to reach the master's offset.
             let handing_over = shared.replication.failover.lock().is_under_way();
             if elapsed >= master.settings.ping_period.load(Ordering::Relaxed) && !handing_over {

@@ -655,3 +655,20 @@ fn a_restarted_replica_continues_from_its_snapshot() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_master_alone_past_repl_backlog_ttl_frees_its_backlog() {
+    let master = Server::kv(&["--repl-backlog-ttl", "1"]);
+    let replica = kv();
+    let (mut m, mut r) = (master.client(), replica.client());
+    replicaof(&mut r, master.port);
+    cmd(&mut m, &["SET", "a", "1"]);
+    wait_synced(&mut m, &mut r);
+    let id = info_field(&mut m, "replication", "master_replid");
+    assert_eq!(cmd(&mut r, &["REPLICAOF", "NO", "ONE"]), Value::Okay);
+    wait_until("the backlog to be freed", || {
+        info_field(&mut m, "replication", "repl_backlog_active").as_deref() == Some("0")
+    });
+    // No replica can continue the old history without its bytes: a new one begins.
+    assert_ne!(info_field(&mut m, "replication", "master_replid"), id);
+}
