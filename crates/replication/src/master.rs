@@ -13,7 +13,7 @@
 //! next byte is disconnected and resyncs, so a slow replica never makes the master's memory
 //! grow.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kv_engine::Engine;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -583,12 +583,17 @@ impl Master {
         feed: &Arc<Feed>,
         out: &mpsc::Sender<Result<MasterMessage, Status>>,
     ) -> Option<u64> {
-        let shared = {
+        let (shared, reader) = {
             let mut building = self.building.lock();
-            match &*building {
-                Some(shared) => Arc::clone(shared),
+            let joined = building
+                .as_ref()
+                .and_then(|shared| Some((Arc::clone(shared), shared.join()?)));
+            match joined {
+                Some(joined) => joined,
                 None => {
                     let shared = Arc::new(SharedSnapshot::default());
+                    // A new snapshot's start is held: joining it cannot fail.
+                    let reader = shared.join()?;
                     let master = Arc::clone(self);
                     let at_feed = Arc::clone(feed);
                     let making = Arc::clone(&shared);
@@ -600,19 +605,17 @@ impl Master {
                     }
                     self.syncs.snapshots.fetch_add(1, Ordering::Relaxed);
                     *building = Some(Arc::clone(&shared));
-                    shared
+                    (shared, reader)
                 }
             }
         };
+        let _reading = Reading(&shared, reader);
         let mut changes = shared.changes.subscribe();
         let mut next = 0;
         let mut offset = None;
         loop {
             changes.borrow_and_update();
-            let (pieces, done) = {
-                let made = shared.made.lock();
-                (made.pieces[next..].to_vec(), made.done)
-            };
+            let (pieces, done) = shared.read(reader, next);
             next += pieces.len();
             for piece in pieces {
                 let message = match piece {
@@ -779,60 +782,149 @@ enum Piece {
     Failed,
 }
 
-/// A snapshot for full synchronisations, shared by the links that send it: the pieces made so
-/// far are kept until every link sending them is done, so a replica that asks while it is
-/// being made gets all of it. It holds at most one copy of the dataset's snapshot, and only
-/// while replicas are synchronising.
+/// Pieces a shared snapshot holds at most beyond what its slowest link has sent (2 MiB of
+/// chunks): the snapshot thread waits for room, so a slow replica slows the snapshot instead
+/// of growing the master's memory.
+const SNAPSHOT_WINDOW: usize = 8;
+
+/// A snapshot for full synchronisations, shared by the links that send it. A replica that asks
+/// while it is being made joins it as long as its first piece is still held, and is sent all
+/// of it; pieces every link has sent are dropped, and the snapshot thread waits while
+/// [`SNAPSHOT_WINDOW`] pieces are held. With no link left to send it, it is abandoned.
 #[derive(Default)]
 struct SharedSnapshot {
     made: Mutex<Made>,
+    /// Signalled when a link moves on (room for the snapshot thread).
+    room: Condvar,
     /// Bumped at each new piece.
     changes: watch::Sender<u64>,
 }
 
 #[derive(Default)]
 struct Made {
-    pieces: Vec<Piece>,
+    /// The pieces held, the first being piece number `first`.
+    pieces: VecDeque<Piece>,
+    first: usize,
     /// The last piece (End or Failed) is in.
     done: bool,
+    /// Each joined link's next piece number (None once it has left).
+    readers: Vec<Option<usize>>,
+}
+
+impl Made {
+    fn has_readers(&self) -> bool {
+        self.readers.iter().any(Option::is_some)
+    }
+
+    /// Drops the pieces every link has sent.
+    fn trim(&mut self) {
+        let slowest = self.readers.iter().flatten().min().copied();
+        let upto = slowest.unwrap_or(self.first + self.pieces.len());
+        while self.first < upto && self.pieces.pop_front().is_some() {
+            self.first += 1;
+        }
+    }
 }
 
 impl SharedSnapshot {
-    fn push(&self, piece: Piece) {
+    /// Joins as a link that sends it from the start, if the start is still held.
+    fn join(&self) -> Option<usize> {
         let mut made = self.made.lock();
+        if made.first != 0 {
+            return None;
+        }
+        made.readers.push(Some(0));
+        Some(made.readers.len() - 1)
+    }
+
+    /// The pieces from number `next` on for link `reader`, which has sent those before, and
+    /// whether the last piece is among them.
+    fn read(&self, reader: usize, next: usize) -> (Vec<Piece>, bool) {
+        let mut made = self.made.lock();
+        let skip = next.saturating_sub(made.first);
+        let pieces: Vec<Piece> = made.pieces.iter().skip(skip).cloned().collect();
+        if let Some(slot) = made.readers.get_mut(reader) {
+            *slot = Some(next);
+        }
+        made.trim();
+        let done = made.done;
+        drop(made);
+        self.room.notify_all();
+        (pieces, done)
+    }
+
+    /// Link `reader` is done with it.
+    fn leave(&self, reader: usize) {
+        let mut made = self.made.lock();
+        if let Some(slot) = made.readers.get_mut(reader) {
+            *slot = None;
+        }
+        made.trim();
+        drop(made);
+        self.room.notify_all();
+    }
+
+    /// Whether any link still waits for it.
+    fn wanted(&self) -> bool {
+        self.made.lock().has_readers()
+    }
+
+    /// Adds a piece once there is room for it; false (and nothing added) if no link wants it
+    /// any more.
+    fn push(&self, piece: Piece) -> bool {
+        let mut made = self.made.lock();
+        loop {
+            made.trim();
+            if !made.has_readers() {
+                return false;
+            }
+            if made.pieces.len() < SNAPSHOT_WINDOW {
+                break;
+            }
+            self.room.wait(&mut made);
+        }
         made.done = matches!(piece, Piece::End | Piece::Failed);
-        made.pieces.push(piece);
+        made.pieces.push_back(piece);
         drop(made);
         self.changes.send_modify(|n| *n += 1);
+        true
+    }
+}
+
+/// A link's membership of a shared snapshot, left however the link ends.
+struct Reading<'a>(&'a SharedSnapshot, usize);
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.0.leave(self.1);
     }
 }
 
 /// Writes a snapshot of `master`'s data into `shared`, the stream's position at its instant
-/// first. Waits its turn while another snapshot (a BGSAVE) is running, unless no replica waits
-/// for it any more. Runs on its own thread.
+/// first. Waits its turn while another snapshot (a BGSAVE) is running, and gives up once no
+/// link wants it. Runs on its own thread.
 fn snapshot(master: &Master, feed: &Feed, shared: &Arc<SharedSnapshot>) {
     let options = kv_persist::WriteOptions::default();
     let engine = &master.engine;
-    // Held here and by `building`; every other holder is a link waiting for it.
-    let nobody_waits = || Arc::strong_count(shared) <= 2;
     loop {
         let writer = ChunkWriter {
             shared: Arc::clone(shared),
             buf: Vec::with_capacity(MESSAGE_BYTES),
         };
         let saved = kv_persist::save_quiet(engine, writer, options, |_| {
-            // Every shard is held while this runs: a push takes a short lock, no more.
+            // Every shard is held while this runs: the first piece never waits for room.
             let (id, offset, db) = master.snapshot_position(feed);
             shared.push(Piece::Start(id.clone(), offset));
             stream_aux(&id, offset, db)
         });
         match saved {
             Ok((mut writer, _)) => {
-                writer.flush_chunk();
-                shared.push(Piece::End);
+                if writer.flush_chunk().is_ok() {
+                    shared.push(Piece::End);
+                }
                 break;
             }
-            Err(kv_persist::SnapshotError::Busy) if !nobody_waits() => {
+            Err(kv_persist::SnapshotError::Busy) if shared.wanted() => {
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(_) => {
@@ -877,12 +969,21 @@ struct ChunkWriter {
 }
 
 impl ChunkWriter {
-    fn flush_chunk(&mut self) {
+    /// Adds the bytes gathered as a piece; an error once no link wants the snapshot (the save
+    /// then stops).
+    fn flush_chunk(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
-            return;
+            return Ok(());
         }
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(MESSAGE_BYTES));
-        self.shared.push(Piece::Chunk(chunk.into()));
+        if self.shared.push(Piece::Chunk(chunk.into())) {
+            Ok(())
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "no replica wants the snapshot",
+            ))
+        }
     }
 }
 
@@ -890,7 +991,7 @@ impl std::io::Write for ChunkWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.buf.extend_from_slice(bytes);
         if self.buf.len() >= MESSAGE_BYTES {
-            self.flush_chunk();
+            self.flush_chunk()?;
         }
         Ok(bytes.len())
     }
@@ -921,5 +1022,49 @@ impl Replication for Service {
         let (out, messages) = mpsc::channel(16);
         tokio::spawn(Arc::clone(&self.0).run_link(peer, inbound, out));
         Ok(Response::new(Box::pin(ReceiverStream::new(messages))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code: a failed unwrap is a failed test.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn chunk() -> Piece {
+        Piece::Chunk(Bytes::from_static(b"x"))
+    }
+
+    #[test]
+    fn a_shared_snapshot_holds_a_window_and_is_joined_only_from_its_start() {
+        let shared = Arc::new(SharedSnapshot::default());
+        let (fast, slow) = (shared.join().unwrap(), shared.join().unwrap());
+        for _ in 0..SNAPSHOT_WINDOW {
+            assert!(shared.push(chunk()));
+        }
+        // The window is full: the next piece waits until the slowest link moves on.
+        let producer = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || shared.push(chunk()))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!producer.is_finished());
+        assert_eq!(shared.read(fast, 0).0.len(), SNAPSHOT_WINDOW);
+        assert_eq!(shared.read(fast, SNAPSHOT_WINDOW).0.len(), 0);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !producer.is_finished(),
+            "the slow link still holds the window"
+        );
+        shared.read(slow, SNAPSHOT_WINDOW);
+        assert!(producer.join().unwrap());
+        // Its start is gone: a replica asking now needs a snapshot of its own.
+        assert!(shared.join().is_none());
+        // Once every link has left, the snapshot is not wanted.
+        shared.leave(fast);
+        shared.leave(slow);
+        assert!(!shared.wanted());
+        assert!(!shared.push(chunk()));
     }
 }
