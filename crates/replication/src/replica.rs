@@ -509,18 +509,19 @@ fn apply_command(
     bytes: u64,
     position: &StreamPosition,
 ) {
-    let found = engine
-        .lookup(args)
-        .ok()
-        .filter(|(spec, _)| matches!(spec.handler, Handler::Engine(_)));
-    let Some((spec, skip)) = found else {
+    let Ok((spec, skip)) = engine.lookup(args) else {
         tracing::warn!(
-            "a command the stream cannot apply: {}",
+            "unknown command in the master's stream: {}",
             String::from_utf8_lossy(&args[0])
         );
         position.advance(bytes, session.db);
         return;
     };
+    if !matches!(spec.handler, Handler::Engine(_)) {
+        // Nothing of the engine's to apply: only counted.
+        position.advance(bytes, session.db);
+        return;
+    }
     let mut reply = Reply::new(Protocol::Resp2);
     // As of time 0: nothing is expired for the master's stream.
     let _ = engine.run_noting(spec, skip, session, args, &mut reply, 0, |session| {
