@@ -364,6 +364,10 @@ impl Master {
         }
         history.id = new;
         drop(history);
+        // Links of the old history end before the new one has a byte: none is ever sent over
+        // them (a replica given some would be past the secondary ID's offset, and would need
+        // a full sync to continue).
+        self.end_links();
         if let Some(feed) = feed {
             let sink = feed as Arc<dyn kv_engine::effects::EffectSink>;
             self.engine
@@ -371,7 +375,6 @@ impl Master {
                 .effects
                 .set_replication_sink(Some(sink));
         }
-        self.end_links();
     }
 
     /// Frees the backlog of a master that has had no replica for `repl-backlog-ttl`: the
@@ -691,6 +694,11 @@ impl Master {
         let mut check = tokio::time::interval(Duration::from_millis(500));
         loop {
             let target = *end.borrow_and_update();
+            // Checked before sending, not only when `select!` below happens to pick it: bytes
+            // of a history that replaced this link's must not reach it.
+            if generation.has_changed().unwrap_or(true) {
+                return;
+            }
             while sent < target {
                 let Some(bytes) = feed.since(sent) else {
                     // Fell out of the backlog: it must resync.
