@@ -4,8 +4,8 @@
 //!
 //! A full synchronisation's snapshot is received whole before anything changes, so clients
 //! keep reading the old data meanwhile; it is then loaded with every shard held, so no client
-//! sees part of the old data and part of the new. The stream is applied on a thread of its own
-//! as of time 0: for the master's stream nothing is ever expired, the master's DELs do the
+//! sees part of the old data and part of the new. The stream is applied by the link's task as
+//! each message arrives (as a connection runs its commands), as of time 0: for the master's stream nothing is ever expired, the master's DELs do the
 //! expiring (the engine is in replica mode, where reads hide keys past their TTL without
 //! deleting them). A MULTI ... EXEC group is applied under one set of locks. What is applied is
 //! forwarded byte for byte into this server's own feed, so its replicas (chained) and its
@@ -88,12 +88,13 @@ pub struct Replica {
     /// The link's state.
     pub state: Arc<Mutex<LinkState>>,
     stop: watch::Sender<bool>,
-    applier: Applier,
+    gate: Gate,
 }
 
-/// The thread applying a connection's stream, shared by the link (which starts one per
-/// connection and joins the last before its next `Hello`) and [`Replica::stop_and_wait`].
-type Applier = Arc<Mutex<Option<std::thread::JoinHandle<()>>>>;
+/// Held by the link while it applies a message of the stream; `true` once the replica is
+/// stopped for good, after which nothing more is applied. [`Replica::stop_and_wait`] sets it,
+/// so when that returns no byte of the old master's stream can land any more.
+type Gate = Arc<Mutex<bool>>;
 
 impl Replica {
     /// Starts following `target` (on the current tokio runtime): the link is made, and made
@@ -122,15 +123,15 @@ impl Replica {
             target: target.clone(),
             host,
             state: Arc::clone(&state),
-            applier: Arc::new(Mutex::new(None)),
+            gate: Arc::new(Mutex::new(false)),
         };
-        let applier = Arc::clone(&link.applier);
+        let gate = Arc::clone(&link.gate);
         tokio::spawn(link.run(stopped));
         Replica {
             target,
             state,
             stop,
-            applier,
+            gate,
         }
     }
 
@@ -139,32 +140,12 @@ impl Replica {
         self.stop.send_replace(true);
     }
 
-    /// Stops following and waits until every byte received is applied, so that nothing of
-    /// the old master's stream lands after what happens next (a promotion's new history).
-    /// Blocks the calling thread: on a multi-threaded runtime's worker it steps aside with
-    /// `block_in_place`; on a single-threaded runtime it only stops.
+    /// Stops following and waits until the message being applied, if any, is: nothing of the
+    /// old master's stream lands after what happens next (a promotion's new history, or a new
+    /// master's synchronisation). Blocks the calling thread for at most one message's apply.
     pub fn stop_and_wait(&self) {
         self.stop();
-        let applier = Arc::clone(&self.applier);
-        let join = move || {
-            // The link task drops its end of the channel when it sees the stop; the thread
-            // then finishes what it was sent.
-            let handle = applier.lock().take();
-            if let Some(handle) = handle {
-                let _ = handle.join();
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime)
-                if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
-            {
-                tokio::task::block_in_place(join);
-            }
-            // On a single-threaded runtime the link task could not run while this waits:
-            // nothing to wait for safely.
-            Ok(_) => {}
-            Err(_) => join(),
-        }
+        *self.gate.lock() = true;
     }
 }
 
@@ -184,9 +165,8 @@ struct Link {
     target: Target,
     host: Arc<dyn Host>,
     state: Arc<Mutex<LinkState>>,
-    /// The thread applying the last connection's stream: joined before the next connection
-    /// says where this server stands, so no byte is applied twice.
-    applier: Applier,
+    /// See [`Gate`].
+    gate: Gate,
 }
 
 impl Link {
@@ -237,11 +217,6 @@ impl Link {
 
     /// One connection: synchronises and follows the stream until the link fails.
     async fn follow_once(&self, synced: &mut bool) -> Result<(), LinkError> {
-        let applier = self.applier.lock().take();
-        if let Some(applier) = applier {
-            // Its channel is closed: it finishes what it was sent, then returns.
-            let _ = tokio::task::spawn_blocking(move || applier.join()).await;
-        }
         let address = format!("http://{}:{}", self.target.host, self.target.port);
         let endpoint = tonic::transport::Endpoint::from_shared(address)
             .map_err(|e| e.to_string())?
@@ -343,20 +318,12 @@ impl Link {
             state.down_since = None;
             state.last_io = Instant::now();
         }
-        // The stream is applied on a thread of its own, fed through a channel. When the link
-        // ends the channel closes, and the thread finishes what it was sent and returns; the
-        // next connection joins it first (this task must not block the runtime to).
-        let (chunks, received) = std::sync::mpsc::channel::<Bytes>();
-        {
-            let engine = Arc::clone(&self.engine);
-            let master = Arc::clone(&self.master);
-            let applier = std::thread::Builder::new()
-                .name("kv-repl-apply".into())
-                .spawn(move || apply_stream(&engine, &feed, &received, &master.position))
-                .map_err(|e| e.to_string())?;
-            *self.applier.lock() = Some(applier);
-        }
+        // Each message is applied as it arrives, in this task: a thread of its own cost two
+        // context switches per message, a third of the replica's CPU under a SET load.
+        let mut applier = StreamApplier::new(&self.master.position);
         let mut expected = start;
+        // The offset a GetAck asked for, once what was received before it is applied.
+        let mut ack_wanted: Option<u64> = None;
         let mut acks = tokio::time::interval(Duration::from_secs(1));
         loop {
             let message = tokio::select! {
@@ -377,21 +344,27 @@ impl Link {
                         ));
                     }
                     expected += stream.data.len() as u64;
-                    chunks
-                        .send(stream.data)
-                        .map_err(|_| "the stream could not be applied".to_string())?;
-                }
-                In::GetAck(_) => {
-                    // Acknowledge what is applied once what was received before is.
-                    while self.master.position.applied() < expected {
-                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    {
+                        let stopped = self.gate.lock();
+                        if *stopped {
+                            return Err("stopped".into());
+                        }
+                        applier.apply(&self.engine, &feed, &stream.data, &self.master.position)?;
                     }
-                    let offset = self.master.position.applied() as i64;
-                    out.send(send(Out::Ack(Ack { offset })))
-                        .await
-                        .map_err(|_| "link closed".to_string())?;
                 }
+                // Acknowledged once what was received before it is applied (a command split
+                // across messages waits for its end).
+                In::GetAck(_) => ack_wanted = Some(expected),
                 _ => return Err("unexpected message in the stream".into()),
+            }
+            let applied = self.master.position.applied();
+            if ack_wanted.is_some_and(|wanted| applied >= wanted) {
+                ack_wanted = None;
+                out.send(send(Out::Ack(Ack {
+                    offset: applied as i64,
+                })))
+                .await
+                .map_err(|_| "link closed".to_string())?;
             }
         }
     }
@@ -436,68 +409,85 @@ fn replace_dataset(engine: &Engine, bytes: &[u8]) -> Result<kv_persist::LoadStat
     loaded.map_err(|e| format!("cannot load the master's snapshot: {e}"))
 }
 
-/// Applies the stream arriving on `chunks` until the channel closes, counting each command in
-/// `position` before its locks are released, and forwarding what is applied into `feed`.
-fn apply_stream(
-    engine: &Engine,
-    feed: &Feed,
-    chunks: &std::sync::mpsc::Receiver<Bytes>,
-    position: &StreamPosition,
-) {
-    let mut decoder = kv_resp::RequestDecoder::default();
-    let mut buf = BytesMut::new();
-    // The bytes received and not yet forwarded: first those of whole items applied
-    // (`applied_bytes`), then those of an open MULTI block (`open_bytes`), then the rest.
-    let mut raw: Vec<u8> = Vec::new();
-    let (mut applied_bytes, mut open_bytes) = (0usize, 0usize);
-    // The stream goes on in the database it had selected where we stand.
-    let mut session = Session {
-        db: position.db(),
-        ..Session::default()
-    };
-    let mut transaction: Option<Vec<Vec<Bytes>>> = None;
-    while let Ok(chunk) = chunks.recv() {
-        buf.extend_from_slice(&chunk);
-        raw.extend_from_slice(&chunk);
+/// Applies one connection's stream, message by message, counting each command in the
+/// stream position before its locks are released and forwarding what is applied into this
+/// server's own feed (for its chained replicas).
+struct StreamApplier {
+    decoder: kv_resp::RequestDecoder,
+    /// Received bytes not yet decoded (a command split across messages).
+    buf: BytesMut,
+    /// The bytes received and not yet forwarded: first those of whole items applied, then
+    /// those of an open MULTI block (`open_bytes`), then the rest.
+    raw: Vec<u8>,
+    open_bytes: usize,
+    session: Session,
+    /// The commands of an open MULTI block.
+    transaction: Option<Vec<Vec<Bytes>>>,
+}
+
+impl StreamApplier {
+    /// The stream goes on in the database it had selected where we stand.
+    fn new(position: &StreamPosition) -> StreamApplier {
+        StreamApplier {
+            decoder: kv_resp::RequestDecoder::default(),
+            buf: BytesMut::new(),
+            raw: Vec::new(),
+            open_bytes: 0,
+            session: Session {
+                db: position.db(),
+                ..Session::default()
+            },
+            transaction: None,
+        }
+    }
+
+    /// Applies every whole command (or MULTI ... EXEC block) `chunk` completes.
+    fn apply(
+        &mut self,
+        engine: &Engine,
+        feed: &Feed,
+        chunk: &[u8],
+        position: &StreamPosition,
+    ) -> Result<(), LinkError> {
+        self.buf.extend_from_slice(chunk);
+        self.raw.extend_from_slice(chunk);
+        let mut applied_bytes = 0;
         loop {
-            let before = buf.len();
-            let args = match decoder.decode(&mut buf) {
+            let before = self.buf.len();
+            let args = match self.decoder.decode(&mut self.buf) {
                 Ok(Some(args)) => args,
                 Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!("bad bytes in the master's stream: {e}");
-                    return;
-                }
+                Err(e) => return Err(format!("bad bytes in the master's stream: {e}")),
             };
-            let used = before - buf.len();
+            let used = before - self.buf.len();
             let Some(name) = args.first() else { continue };
             if name.eq_ignore_ascii_case(b"multi") {
-                transaction = Some(Vec::new());
-                open_bytes += used;
+                self.transaction = Some(Vec::new());
+                self.open_bytes += used;
             } else if name.eq_ignore_ascii_case(b"exec") {
-                let block = (open_bytes + used) as u64;
-                match transaction.take() {
+                let block = (self.open_bytes + used) as u64;
+                match self.transaction.take() {
                     Some(queued) => {
-                        apply_transaction(engine, &mut session, &queued, block, position);
+                        apply_transaction(engine, &mut self.session, &queued, block, position);
                     }
-                    None => position.advance(block, session.db),
+                    None => position.advance(block, self.session.db),
                 }
-                applied_bytes += open_bytes + used;
-                open_bytes = 0;
-            } else if let Some(queued) = &mut transaction {
+                applied_bytes += self.open_bytes + used;
+                self.open_bytes = 0;
+            } else if let Some(queued) = &mut self.transaction {
                 queued.push(args);
-                open_bytes += used;
+                self.open_bytes += used;
             } else {
-                apply_command(engine, &mut session, &args, used as u64, position);
+                apply_command(engine, &mut self.session, &args, used as u64, position);
                 applied_bytes += used;
             }
         }
-        // Forwarded once per chunk: one append, one wake-up of our own replicas.
+        // Forwarded once per message: one append, one wake-up of our own replicas.
         if applied_bytes > 0 {
-            feed.append_stream(&raw[..applied_bytes], session.db);
-            raw.drain(..applied_bytes);
-            applied_bytes = 0;
+            feed.append_stream(&self.raw[..applied_bytes], self.session.db);
+            self.raw.drain(..applied_bytes);
         }
+        Ok(())
     }
 }
 

@@ -131,7 +131,8 @@ impl Replication {
         };
         let mut slot = self.replica.lock();
         if let Some(old) = slot.take() {
-            old.stop();
+            // Nothing of the old master's stream lands once the new link says where we stand.
+            old.stop_and_wait();
         }
         tracing::warn!(
             "Connecting to MASTER {}:{} (this server is now a replica)",
