@@ -548,7 +548,7 @@ fn summarize(samples: &[Sample]) -> Sample {
 
 /// CPU time (user + system) a process has used, from /proc, whose clock ticks are 1/100 s
 /// on Linux.
-fn cpu_seconds(pid: u32) -> Result<f64> {
+pub(crate) fn cpu_seconds(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();

@@ -6,7 +6,10 @@
 //! - full sync: the master holds [`KEYS`] keys (`DEBUG POPULATE`); the time from `REPLICAOF`
 //!   until the replica's link is up with every key;
 //! - master SET throughput (`redis-benchmark -t set`, 50 clients) with 0, 1 and 2 replicas
-//!   attached;
+//!   attached, and the CPU time the master and the replicas spent per SET (from /proc): on
+//!   this 2-core machine the replicas share the master's core, so the throughput ratio also
+//!   counts the replicas' own work, while the master's CPU per SET is the cost a replica adds
+//!   to its master wherever it runs;
 //! - lag: during the run with one replica, the master's stream offset minus the replica's,
 //!   sampled every 20 ms (bytes), and how long the replica takes to catch up once the load
 //!   stops.
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
 
-use crate::bench::{benchmark, build_kv, median, start, Server};
+use crate::bench::{benchmark, build_kv, cpu_seconds, median, start, Server};
 use crate::persist_bench::Conn;
 
 /// Keys in the full-sync dataset.
@@ -44,6 +47,10 @@ struct Figures {
     full_sync_s: f64,
     /// SET throughput with 0, 1 and 2 replicas.
     set_rps: [f64; 3],
+    /// The master's CPU time per SET (µs) with 0, 1 and 2 replicas.
+    master_cpu_us: [f64; 3],
+    /// One replica's CPU time per SET applied (µs), in the one-replica run.
+    replica_cpu_us: f64,
     /// Median and largest sampled lag, bytes, during the one-replica run.
     lag_median: f64,
     lag_max: f64,
@@ -88,6 +95,30 @@ fn wait_synced(master: &mut Conn, replica: &mut Conn, limit: Duration) -> Result
     }
 }
 
+/// Runs the SET load on `master`; returns its throughput and the CPU time (µs per SET) the
+/// master and each of `others` spent meanwhile.
+fn set_load(master: &Server, others: &[&Server]) -> Result<(f64, f64, Vec<f64>)> {
+    let pids: Vec<u32> = std::iter::once(master)
+        .chain(others.iter().copied())
+        .map(|s| s.child.id())
+        .collect();
+    let before: Vec<f64> = pids
+        .iter()
+        .map(|&p| cpu_seconds(p))
+        .collect::<Result<_>>()?;
+    let rps = benchmark(master.port, &["-t", "set"], 1, REQUESTS, "100000")?.rps;
+    let after: Vec<f64> = pids
+        .iter()
+        .map(|&p| cpu_seconds(p))
+        .collect::<Result<_>>()?;
+    let per_set: Vec<f64> = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a - b) * 1e6 / REQUESTS as f64)
+        .collect();
+    Ok((rps, per_set[0], per_set[1..].to_vec()))
+}
+
 /// Points `replica` at `master`.
 fn follow(replica: &mut Conn, master: &Server) -> Result<()> {
     let ok = replica.call(&["REPLICAOF", "127.0.0.1", &master.port.to_string()])?;
@@ -125,7 +156,7 @@ fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
     r1.call(&["REPLICAOF", "NO", "ONE"])?;
 
     // SET throughput with 0 replicas.
-    figures.set_rps[0] = benchmark(master.port, &["-t", "set"], 1, REQUESTS, "100000")?.rps;
+    (figures.set_rps[0], figures.master_cpu_us[0], _) = set_load(&master, &[])?;
 
     // One replica, with the lag sampled meanwhile.
     follow(&mut r1, &master)?;
@@ -146,9 +177,11 @@ fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
             Ok(lags)
         })
     };
-    let sample = benchmark(master.port, &["-t", "set"], 1, REQUESTS, "100000");
+    let sample = set_load(&master, &[&first]);
     running.store(false, Ordering::SeqCst);
-    figures.set_rps[1] = sample?.rps;
+    let replicas;
+    (figures.set_rps[1], figures.master_cpu_us[1], replicas) = sample?;
+    figures.replica_cpu_us = replicas.first().copied().unwrap_or(0.0);
     // Measured from when the load generator returned.
     let caught_up = wait_synced(&mut m, &mut r1, Duration::from_secs(60))?;
     figures.catch_up_ms = caught_up.as_secs_f64() * 1000.0;
@@ -163,7 +196,7 @@ fn round(is_kv: bool, kv_path: &Path, dir: &Path) -> Result<Figures> {
     let mut r2 = Conn::open(second.port)?;
     follow(&mut r2, &master)?;
     wait_synced(&mut m, &mut r2, Duration::from_secs(60))?;
-    figures.set_rps[2] = benchmark(master.port, &["-t", "set"], 1, REQUESTS, "100000")?.rps;
+    (figures.set_rps[2], figures.master_cpu_us[2], _) = set_load(&master, &[&first, &second])?;
     wait_synced(&mut m, &mut r1, Duration::from_secs(60))?;
     wait_synced(&mut m, &mut r2, Duration::from_secs(60))?;
     let digest = m.call(&["DEBUG", "DIGEST"])?;
@@ -184,11 +217,15 @@ pub fn run() -> Result<()> {
             let figures = round(is_kv, &kv_path, &dir)?;
             let name = if is_kv { "kv-server" } else { "redis-server" };
             println!(
-                "{name:<12} full sync {:.2} s; SET/s with 0/1/2 replicas {:.0} {:.0} {:.0}; lag median {:.0} B, max {:.0} B; catch-up {:.1} ms",
+                "{name:<12} full sync {:.2} s; SET/s with 0/1/2 replicas {:.0} {:.0} {:.0}; master µs/SET {:.2} {:.2} {:.2}, replica {:.2}; lag median {:.0} B, max {:.0} B; catch-up {:.1} ms",
                 figures.full_sync_s,
                 figures.set_rps[0],
                 figures.set_rps[1],
                 figures.set_rps[2],
+                figures.master_cpu_us[0],
+                figures.master_cpu_us[1],
+                figures.master_cpu_us[2],
+                figures.replica_cpu_us,
                 figures.lag_median,
                 figures.lag_max,
                 figures.catch_up_ms
@@ -224,6 +261,22 @@ pub fn run() -> Result<()> {
     {
         section.push_str(&row(label, &|f| f.set_rps[n], "", 0));
     }
+    for (n, label) in [
+        "master CPU per SET, no replica",
+        "master CPU per SET, 1 replica",
+        "master CPU per SET, 2 replicas",
+    ]
+    .iter()
+    .enumerate()
+    {
+        section.push_str(&row(label, &|f| f.master_cpu_us[n], "µs", 2));
+    }
+    section.push_str(&row(
+        "replica CPU per SET applied (1-replica run)",
+        &|f| f.replica_cpu_us,
+        "µs",
+        2,
+    ));
     section.push_str(&row(
         "replication lag during the 1-replica run, median",
         &|f| f.lag_median,
@@ -251,6 +304,16 @@ pub fn run() -> Result<()> {
         with(0, 2),
         with(1, 1),
         with(1, 2)
+    ));
+    let cost = |kind: usize, n: usize| {
+        med(kind, &|f| f.master_cpu_us[n]) / med(kind, &|f| f.master_cpu_us[0]).max(1e-9)
+    };
+    section.push_str(&format!(
+        "Master CPU per SET with replicas relative to none: kv {:.2} (1) and {:.2} (2); Redis {:.2} and {:.2}.\n",
+        cost(0, 1),
+        cost(0, 2),
+        cost(1, 1),
+        cost(1, 2)
     ));
     section.push_str(END);
     crate::bench::write_section(

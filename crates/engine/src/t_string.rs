@@ -216,6 +216,13 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Com
     }
     store(ctx, key, StrValue::new(value), options.keep_ttl, expires_at)?;
     set_events(ctx, key, expires_at.is_some());
+    let plain =
+        !(options.nx || options.xx || options.get || options.keep_ttl) && options.expiry.is_none();
+    if plain {
+        // `SET key value` replays as sent: nothing copied for the log and the replicas.
+        reply.ok();
+        return Ok(());
+    }
     // Replayed with the condition settled and the expiry absolute.
     ctx.propagate(|| {
         let mut effect = crate::effect_args!(b"SET", key, value);

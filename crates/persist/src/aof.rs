@@ -162,8 +162,8 @@ pub fn encode_group(out: &mut Vec<u8>, db: &mut Option<usize>, group: &[Effect])
     }
     for effect in group {
         if *db != Some(effect.db) {
-            let index = effect.db.to_string();
-            encode_command(out, &[b"SELECT", index.as_bytes()]);
+            let mut index = itoa::Buffer::new();
+            encode_command(out, &[b"SELECT", index.format(effect.db).as_bytes()]);
             *db = Some(effect.db);
         }
         encode_command(out, &effect.args);
@@ -175,22 +175,18 @@ pub fn encode_group(out: &mut Vec<u8>, db: &mut Option<usize>, group: &[Effect])
 
 /// Appends `args` as a RESP array of bulk strings.
 pub fn encode_command(out: &mut Vec<u8>, args: &[impl AsRef<[u8]>]) {
-    let _ = write!(Counted(out), "*{}\r\n", args.len());
+    // itoa rather than `write!`: this runs for every write the log or a replica records.
+    let mut digits = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(digits.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
     for arg in args {
         let arg = arg.as_ref();
-        let _ = write!(Counted(out), "${}\r\n", arg.len());
+        out.push(b'$');
+        out.extend_from_slice(digits.format(arg.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// `fmt::Write` into a byte buffer.
-struct Counted<'a>(&'a mut Vec<u8>);
-
-impl std::fmt::Write for Counted<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
     }
 }
 

@@ -5,12 +5,17 @@
 //! The backlog is the only buffer: each link sends `since(sent)` when woken, so every replica
 //! reads the same bytes, and one too far behind finds `None` (it must resync) instead of
 //! making the master's memory grow.
+//!
+//! A write costs its encoding, one append and, per link, one `Notify::notify_one`: that
+//! leaves a permit when the link is busy (a compare-and-swap, nothing more when one is left
+//! already), so a link woken once sends every write made meanwhile in one message.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use kv_engine::effects::{Effect, EffectSink};
 use parking_lot::Mutex;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::backlog::Backlog;
 
@@ -18,8 +23,38 @@ use crate::backlog::Backlog;
 #[derive(Debug)]
 pub struct Feed {
     state: Mutex<State>,
-    /// The stream's end offset, for the links to wait on.
-    end: watch::Sender<u64>,
+    /// The stream's end offset (the backlog's, readable without the lock).
+    end: AtomicU64,
+}
+
+/// A link's subscription to the stream: [`Subscription::moved`] returns once the end has
+/// moved since the last call (or since subscribing).
+#[derive(Debug)]
+pub struct Subscription {
+    feed: Arc<Feed>,
+    notify: Arc<Notify>,
+}
+
+impl Subscription {
+    /// Waits until bytes were added since the last call returned.
+    pub async fn moved(&self) {
+        self.notify.notified().await;
+    }
+
+    /// The stream's end offset.
+    pub fn end(&self) -> u64 {
+        self.feed.end()
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.feed
+            .state
+            .lock()
+            .readers
+            .retain(|r| !Arc::ptr_eq(r, &self.notify));
+    }
 }
 
 #[derive(Debug)]
@@ -33,6 +68,21 @@ struct State {
     context: usize,
     /// The history's replication ID.
     id: String,
+    /// The subscribed links' wake-ups.
+    readers: Vec<Arc<Notify>>,
+    /// Reused for each write's encoding.
+    scratch: Vec<u8>,
+}
+
+impl State {
+    /// Appends `bytes` and wakes the links; returns the new end.
+    fn append(&mut self, bytes: &[u8]) -> u64 {
+        self.backlog.append(bytes);
+        for reader in &self.readers {
+            reader.notify_one();
+        }
+        self.backlog.end()
+    }
 }
 
 impl Feed {
@@ -45,9 +95,16 @@ impl Feed {
                 db: None,
                 context: db,
                 id,
+                readers: Vec::new(),
+                scratch: Vec::new(),
             }),
-            end: watch::channel(offset).0,
+            end: AtomicU64::new(offset),
         })
+    }
+
+    /// The stream's end offset.
+    pub fn end(&self) -> u64 {
+        self.end.load(Ordering::Acquire)
     }
 
     /// The history's replication ID and the stream's end offset, read together.
@@ -75,9 +132,14 @@ impl Feed {
         self.state.lock().backlog.since(offset)
     }
 
-    /// A receiver of the end offset, woken whenever bytes are added.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.end.subscribe()
+    /// A subscription woken whenever bytes are added.
+    pub fn subscribe(self: &Arc<Self>) -> Subscription {
+        let notify = Arc::new(Notify::new());
+        self.state.lock().readers.push(Arc::clone(&notify));
+        Subscription {
+            feed: Arc::clone(self),
+            notify,
+        }
     }
 
     /// Appends a PING command: the master's keep-alive, part of the stream (and its offsets)
@@ -112,29 +174,28 @@ impl Feed {
     /// replica forwards its master's stream this way, byte for byte, so its offsets stay its
     /// master's.
     pub fn append_stream(&self, bytes: &[u8], db: usize) {
-        let end = {
-            let mut state = self.state.lock();
-            state.context = db;
-            state.backlog.append(bytes);
-            state.backlog.end()
-        };
-        self.end.send_replace(end);
+        let mut state = self.state.lock();
+        state.context = db;
+        let end = state.append(bytes);
+        self.end.store(end, Ordering::Release);
     }
 }
 
 impl EffectSink for Feed {
     fn record(&self, _epoch: u64, group: &[Effect]) {
-        let end = {
-            let mut state = self.state.lock();
-            let mut bytes = Vec::new();
-            kv_persist::aof::encode_group(&mut bytes, &mut state.db, group);
-            if let Some(db) = state.db {
-                state.context = db;
-            }
-            state.backlog.append(&bytes);
-            state.backlog.end()
-        };
-        self.end.send_replace(end);
+        let mut state = self.state.lock();
+        let mut bytes = std::mem::take(&mut state.scratch);
+        bytes.clear();
+        kv_persist::aof::encode_group(&mut bytes, &mut state.db, group);
+        if let Some(db) = state.db {
+            state.context = db;
+        }
+        let end = state.append(&bytes);
+        self.end.store(end, Ordering::Release);
+        // A large write's buffer is not kept for the small ones after it.
+        if bytes.capacity() <= 64 << 10 {
+            state.scratch = bytes;
+        }
     }
 }
 
@@ -178,7 +239,7 @@ mod tests {
     fn the_stream_replays_to_the_same_data_and_wakes_its_readers() {
         let master = Engine::new(4, 8);
         let feed = Feed::new(crate::id::new_id(), 1000, 0, 1 << 20);
-        let mut woken = feed.subscribe();
+        let woken = feed.subscribe();
         master.keyspace.effects.set_sink(Some(feed.clone()));
         let mut session = Session::default();
         for line in [
@@ -194,10 +255,22 @@ mod tests {
         ] {
             run(&master, &mut session, line);
         }
-        assert!(woken.has_changed().unwrap());
-        assert_eq!(*woken.borrow_and_update(), feed.position().1);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let moved = |w: &Subscription| {
+            runtime.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_millis(1), w.moved())
+                    .await
+                    .is_ok()
+            })
+        };
+        assert!(moved(&woken));
+        assert!(!moved(&woken), "one wake-up for every write made meanwhile");
+        assert_eq!(woken.end(), feed.position().1);
         feed.ping();
-        assert!(woken.has_changed().unwrap());
+        assert!(moved(&woken));
 
         let replica = Engine::new(4, 8);
         let stream = feed.since(1000).unwrap();

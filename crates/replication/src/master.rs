@@ -688,12 +688,12 @@ impl Master {
         if let Some(info) = self.replicas.lock().get_mut(&link) {
             info.last_ack = Instant::now();
         }
-        let mut end = feed.subscribe();
+        let end = feed.subscribe();
         let mut get_ack = self.get_ack.subscribe();
         get_ack.mark_unchanged();
         let mut check = tokio::time::interval(Duration::from_millis(500));
         loop {
-            let target = *end.borrow_and_update();
+            let target = end.end();
             // Checked before sending, not only when `select!` below happens to pick it: bytes
             // of a history that replaced this link's must not reach it.
             if generation.has_changed().unwrap_or(true) {
@@ -725,10 +725,7 @@ impl Master {
                 }
             }
             tokio::select! {
-                changed = end.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
+                () = end.moved() => {
                     // Let the writers that are ready run first: their bytes then go out in one
                     // message instead of one each (as Redis writes a replica's buffer once per
                     // event-loop turn).
