@@ -695,6 +695,12 @@ impl<'a> Locked<'a> {
     }
 
     fn find(&self, db: usize, shard: usize) -> Option<usize> {
+        // Every shard held (a load, FLUSHALL, EXEC of a whole-keyspace command): the guards,
+        // sorted and one per shard, are at their shard's place, no search needed.
+        let shards = self.keyspace.shard_count;
+        if self.held.len() == self.keyspace.dbs.len() * shards {
+            return (db < self.keyspace.dbs.len() && shard < shards).then_some(db * shards + shard);
+        }
         self.held
             .binary_search_by(|h| (h.db, h.shard).cmp(&(db, shard)))
             .ok()

@@ -209,6 +209,13 @@ impl Entry {
         }
     }
 
+    /// This entry, to expire at `at` (absolute Unix milliseconds) if some: for an entry about
+    /// to be inserted, whose insertion indexes the expiry.
+    pub fn expiring_at(mut self, at: Option<u64>) -> Entry {
+        self.expires_at = at.and_then(NonZeroU64::new);
+        self
+    }
+
     /// The entry's access bookkeeping.
     pub fn access(&self) -> Access {
         Access(self.access.load(Ordering::Relaxed) & !SNAPSHOT_MARK)

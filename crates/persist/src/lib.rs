@@ -466,8 +466,9 @@ fn store(
     if !kv_engine::dump::prepare_loaded(&mut loaded.value, config, now) {
         return Ok(());
     }
-    locked.insert(loaded.db, &loaded.key, Entry::new(loaded.value, now), now)?;
-    locked.set_expiry(loaded.db, &loaded.key, loaded.expires_at, now)?;
+    // The expiry goes in with the entry: one table probe per key, not three.
+    let entry = Entry::new(loaded.value, now).expiring_at(loaded.expires_at);
+    locked.insert(loaded.db, &loaded.key, entry, now)?;
     Ok(())
 }
 

@@ -184,16 +184,18 @@ impl Keyspace {
                 if saved.load(Ordering::Acquire) >= epoch {
                     continue;
                 }
-                // In runs, releasing the lock between them: a writer waiting for the shard
-                // gets in after one run, not after the whole shard. Per-key marks make that
-                // safe: a writer meeting an unmarked entry hands it over itself, and each run
-                // skips the entries already marked.
+                // In runs, releasing the lock after a run when a writer waits for the shard:
+                // it gets in after one run, not after the whole shard. Per-key marks make that
+                // safe: a writer meeting an unmarked entry hands it over itself, and the walk
+                // that takes the lock again skips the entries already marked.
                 loop {
                     let map = d.map.shards()[shard].read();
                     if saved.load(Ordering::Relaxed) >= epoch {
                         break;
                     }
-                    let (taken, done) = hand_over_run(&*sink, db, &map, epoch, WALK_RUN);
+                    let (taken, done) = hand_over_runs(&*sink, db, &map, epoch, WALK_RUN, || {
+                        self.writers_waiting(db, shard)
+                    });
                     self.snapshots.handed.fetch_add(taken, Ordering::Relaxed);
                     if done {
                         saved.store(epoch, Ordering::Release);
@@ -290,34 +292,82 @@ const WALK_RUN: usize = 512;
 /// How long, at most, the walk gives way between runs to writers waiting for the shard.
 const WRITERS_FIRST: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// Hands `sink` up to `run` entries of `map` (shard of `db`) that epoch `epoch`'s snapshot
-/// lacks, marking them; how many, and whether that was the last of them.
-fn hand_over_run(
+/// How many entries the walk reads ahead: see [`lacking`].
+const READ_AHEAD: usize = 16;
+
+/// The entries of `map` whose snapshot mark is not `mark`, in the table's order. Each node is
+/// an allocation of its own, so reading a mark is a cache miss: the marks of the next
+/// [`READ_AHEAD`] nodes are read together, as independent loads whose misses overlap, instead
+/// of each after the previous entry is handled (the walk was bound by memory latency, most of
+/// a full sync's time on the master); the key and value are then read from the cache.
+fn lacking(map: &ShardMap, mark: u64) -> impl Iterator<Item = (&[u8], &Entry)> {
+    let mut nodes = map.keys();
+    let mut batch: [Option<&super::NodeBox>; READ_AHEAD] = [None; READ_AHEAD];
+    let (mut len, mut next) = (0, 0);
+    std::iter::from_fn(move || loop {
+        while next < len {
+            let slot = batch[next];
+            next += 1;
+            if let Some(node) = slot {
+                return Some((node.0.key.as_bytes(), &node.0.entry));
+            }
+        }
+        (len, next) = (0, 0);
+        for (slot, node) in batch.iter_mut().zip(nodes.by_ref()) {
+            *slot = Some(node);
+            len += 1;
+        }
+        if len == 0 {
+            return None;
+        }
+        for slot in &mut batch[..len] {
+            if slot.is_some_and(|node| node.0.entry.snapshot_mark() == mark) {
+                *slot = None;
+            }
+        }
+    })
+}
+
+/// Hands `sink` the entries of `map` (shard of `db`) that epoch `epoch`'s snapshot lacks,
+/// marking them, in runs of `run`, until they are all handed or, after a run, `give_way`
+/// says writers wait for the shard; how many, and whether that was the last of them.
+///
+/// The walk goes on through the same iteration while nobody waits: a walk that started over
+/// after every run read the marks of every entry it had already handed again, which made a
+/// shard's walk quadratic in its size (most of a full sync's time on the master).
+fn hand_over_runs(
     sink: &dyn ShardSink,
     db: usize,
     map: &ShardMap,
     epoch: u64,
     run: usize,
+    give_way: impl Fn() -> bool,
 ) -> (u64, bool) {
     let mark = mark_of(epoch);
-    let mut lacking = map
-        .keys()
-        .map(|node| (node.0.key.as_bytes(), &node.0.entry))
-        .filter(|(_, entry)| entry.snapshot_mark() != mark);
-    let taken = std::cell::Cell::new(0);
-    let mut some = std::iter::from_fn(|| {
-        if taken.get() == run {
-            return None;
+    let mut lacking = lacking(map, mark);
+    let mut handed = 0;
+    loop {
+        let taken = std::cell::Cell::new(0);
+        let mut some = std::iter::from_fn(|| {
+            if taken.get() == run {
+                return None;
+            }
+            let next = lacking.next()?;
+            next.1.set_snapshot_mark(mark);
+            taken.set(taken.get() + 1);
+            Some(next)
+        });
+        sink.save_run(db, &mut some);
+        // A sink that failed stops reading; the marks must still be set for the next snapshot.
+        some.for_each(drop);
+        handed += taken.get() as u64;
+        if taken.get() < run {
+            return (handed, true);
         }
-        let next = lacking.next()?;
-        next.1.set_snapshot_mark(mark);
-        taken.set(taken.get() + 1);
-        Some(next)
-    });
-    sink.save_run(db, &mut some);
-    // A sink that failed stops reading; the marks must still be set for the next snapshot.
-    some.for_each(drop);
-    (taken.get() as u64, taken.get() < run)
+        if give_way() {
+            return (handed, false);
+        }
+    }
 }
 
 /// Hands `sink` the entries of `map` (shard of `db`) that epoch `epoch`'s snapshot lacks, and
@@ -325,14 +375,10 @@ fn hand_over_run(
 fn hand_over(sink: &dyn ShardSink, db: usize, map: &ShardMap, epoch: u64) -> u64 {
     let mark = mark_of(epoch);
     let mut handed = 0;
-    let mut lacking = map
-        .keys()
-        .map(|node| (node.0.key.as_bytes(), &node.0.entry))
-        .filter(|(_, entry)| entry.snapshot_mark() != mark)
-        .inspect(|(_, entry)| {
-            entry.set_snapshot_mark(mark);
-            handed += 1;
-        });
+    let mut lacking = lacking(map, mark).inspect(|(_, entry)| {
+        entry.set_snapshot_mark(mark);
+        handed += 1;
+    });
     sink.save_shard(db, &mut lacking);
     // A sink that failed stops reading; the marks must still be set for the next snapshot.
     lacking.for_each(drop);
