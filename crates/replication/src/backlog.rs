@@ -3,17 +3,20 @@
 //! `repl-backlog-size`).
 //!
 //! Offsets count every byte the stream has carried since its history began; the backlog holds
-//! the last `capacity` of them in a ring. A replica that has applied the stream up to offset
-//! `x` can continue if the backlog still holds byte `x`, or `x` is the end (nothing missed).
+//! the last `capacity` of them, and the older ones a replica link has not been sent yet (its
+//! output buffer, in Redis's terms, which `client-output-buffer-limit replica` bounds: see
+//! the feed). A replica that has applied the stream up to offset `x` can continue if the
+//! backlog still holds byte `x`, or `x` is the end (nothing missed).
 
-/// A ring of the stream's latest bytes.
+use std::collections::VecDeque;
+
+/// The stream's latest bytes: at least the last `capacity`, and more while a replica link
+/// still needs them (see [`Backlog::trim`]).
 #[derive(Debug)]
 pub struct Backlog {
-    /// The ring: grows as bytes arrive up to `capacity`, then is overwritten in a circle.
-    ring: Vec<u8>,
+    /// The bytes held, oldest first.
+    bytes: VecDeque<u8>,
     capacity: usize,
-    /// Where the next byte goes; once the ring is full, also where the oldest byte is.
-    head: usize,
     /// The offset after the last byte appended (Redis's `master_repl_offset`).
     end: u64,
 }
@@ -22,9 +25,8 @@ impl Backlog {
     /// An empty backlog of `capacity` bytes (at least 1) whose history is at offset `end`.
     pub fn new(capacity: usize, end: u64) -> Backlog {
         Backlog {
-            ring: Vec::new(),
+            bytes: VecDeque::new(),
             capacity: capacity.max(1),
-            head: 0,
             end,
         }
     }
@@ -36,17 +38,18 @@ impl Backlog {
 
     /// The offset of the oldest byte held (`end` when none is).
     pub fn first(&self) -> u64 {
-        self.end - self.ring.len() as u64
+        self.end - self.bytes.len() as u64
     }
 
-    /// How many bytes it holds (INFO's `repl_backlog_histlen`).
+    /// How many bytes of the backlog proper it holds, at most its capacity (INFO's
+    /// `repl_backlog_histlen`); bytes kept past it for a link are not counted.
     pub fn len(&self) -> usize {
-        self.ring.len()
+        self.bytes.len().min(self.capacity)
     }
 
     /// Whether it holds no byte.
     pub fn is_empty(&self) -> bool {
-        self.ring.is_empty()
+        self.bytes.is_empty()
     }
 
     /// Its capacity in bytes (`repl-backlog-size`).
@@ -54,42 +57,42 @@ impl Backlog {
         self.capacity
     }
 
-    /// Appends bytes of the stream; the oldest bytes beyond the capacity go.
+    /// Appends bytes of the stream; [`Backlog::trim`] lets the oldest go.
     pub fn append(&mut self, bytes: &[u8]) {
         self.end += bytes.len() as u64;
-        if bytes.len() >= self.capacity {
-            // Only the last `capacity` bytes can stay.
-            self.ring.clear();
-            self.ring
-                .extend_from_slice(&bytes[bytes.len() - self.capacity..]);
-            self.head = 0;
+        self.bytes.extend(bytes);
+    }
+
+    /// Lets go of the bytes older than both the last `capacity` and `keep_from` (the oldest
+    /// offset a replica link still needs; `end` when none needs any).
+    pub fn trim(&mut self, keep_from: u64) {
+        let floor = self.end.saturating_sub(self.capacity as u64).min(keep_from);
+        let drop = floor.saturating_sub(self.first()) as usize;
+        if drop == 0 {
             return;
         }
-        let mut rest = bytes;
-        if self.ring.len() < self.capacity {
-            let room = self.capacity - self.ring.len();
-            let (now, later) = rest.split_at(rest.len().min(room));
-            self.ring.extend_from_slice(now);
-            rest = later;
-            self.head = self.ring.len() % self.capacity;
+        self.bytes.drain(..drop.min(self.bytes.len()));
+        // Memory a link's lag made the ring grow to goes back once the lag is gone.
+        let wanted = self.bytes.len().max(self.capacity);
+        if self.bytes.capacity() > 2 * wanted && self.bytes.capacity() > 1 << 20 {
+            self.bytes.shrink_to(wanted);
         }
-        while !rest.is_empty() {
-            let n = rest.len().min(self.capacity - self.head);
-            self.ring[self.head..self.head + n].copy_from_slice(&rest[..n]);
-            self.head = (self.head + n) % self.capacity;
-            rest = &rest[n..];
-        }
+    }
+
+    /// Whether a replica that applied the stream up to `offset` can continue from here.
+    pub fn covers(&self, offset: u64) -> bool {
+        (self.first()..=self.end).contains(&offset)
     }
 
     /// The bytes from `offset` to the end, if the backlog still holds them all (a replica
     /// that applied the stream up to `offset` can continue with them); `None` otherwise.
     pub fn since(&self, offset: u64) -> Option<Vec<u8>> {
-        if offset < self.first() || offset > self.end {
+        if !self.covers(offset) {
             return None;
         }
         let skip = (offset - self.first()) as usize;
-        let mut out = Vec::with_capacity(self.ring.len() - skip);
-        let (older, newer) = self.in_order();
+        let (older, newer) = self.bytes.as_slices();
+        let mut out = Vec::with_capacity(self.bytes.len() - skip);
         if skip < older.len() {
             out.extend_from_slice(&older[skip..]);
             out.extend_from_slice(newer);
@@ -99,23 +102,10 @@ impl Backlog {
         Some(out)
     }
 
-    /// Changes the capacity (CONFIG SET repl-backlog-size), keeping the latest bytes that fit.
+    /// Changes the capacity (CONFIG SET repl-backlog-size); the bytes past it go at the next
+    /// [`Backlog::trim`].
     pub fn resize(&mut self, capacity: usize) {
-        let (older, newer) = self.in_order();
-        let mut bytes = older.to_vec();
-        bytes.extend_from_slice(newer);
-        let end = self.end;
-        *self = Backlog::new(capacity, end - bytes.len() as u64);
-        self.append(&bytes);
-    }
-
-    /// The bytes held, oldest first, as the two runs of the ring.
-    fn in_order(&self) -> (&[u8], &[u8]) {
-        if self.ring.len() < self.capacity {
-            (&self.ring, &[])
-        } else {
-            (&self.ring[self.head..], &self.ring[..self.head])
-        }
+        self.capacity = capacity.max(1);
     }
 }
 
@@ -158,6 +148,7 @@ mod tests {
                         })
                         .collect();
                     backlog.append(&bytes);
+                    backlog.trim(backlog.end());
                     all.extend_from_slice(&bytes);
                     assert_eq!(backlog.end(), start + all.len() as u64);
                     assert_eq!(backlog.len(), all.len().min(capacity));
@@ -177,16 +168,37 @@ mod tests {
     fn resizing_keeps_what_fits() {
         let mut backlog = Backlog::new(8, 0);
         backlog.append(b"abcdefghij");
+        backlog.trim(10);
         assert_eq!(backlog.since(2).unwrap(), b"cdefghij");
         backlog.resize(4);
+        backlog.trim(10);
         assert_eq!(backlog.since(6).unwrap(), b"ghij");
         assert_eq!(backlog.since(5), None);
         backlog.append(b"kl");
+        backlog.trim(12);
         assert_eq!(backlog.since(8).unwrap(), b"ijkl");
         backlog.resize(10);
         backlog.append(b"mnop");
+        backlog.trim(16);
         assert_eq!(backlog.since(8).unwrap(), b"ijklmnop");
         assert_eq!(backlog.end(), 16);
+    }
+
+    #[test]
+    fn bytes_a_link_needs_stay_past_the_capacity_until_it_lets_go() {
+        let mut backlog = Backlog::new(4, 0);
+        backlog.append(b"abcdef");
+        backlog.trim(1);
+        assert_eq!(backlog.since(1).unwrap(), b"bcdef");
+        assert_eq!(backlog.len(), 4, "histlen counts the backlog proper");
+        backlog.append(b"gh");
+        backlog.trim(3);
+        assert_eq!(backlog.since(3).unwrap(), b"defgh");
+        assert_eq!(backlog.since(2), None);
+        // The link caught up: the capacity alone counts again.
+        backlog.trim(8);
+        assert_eq!(backlog.first(), 4);
+        assert!(backlog.covers(4) && !backlog.covers(3));
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //! append-only file does (RESP commands, SELECT when the database changes, MULTI/EXEC around a
 //! group of several) into the [`Backlog`], and tells the replica links the end moved.
 //!
-//! The backlog is the only buffer: each link sends `since(sent)` when woken, so every replica
-//! reads the same bytes, and one too far behind finds `None` (it must resync) instead of
-//! making the master's memory grow.
+//! The backlog is the only buffer: each link sends what follows its position when woken, so
+//! every replica reads the same bytes. A link's position pins the stream from there on, so a
+//! replica receiving a snapshot, or slow, finds the bytes it needs even past the backlog's
+//! size (Redis 7 shares its replicas' output buffers with the backlog the same way), within
+//! `client-output-buffer-limit replica`: a link whose lag passes the hard limit, or the soft
+//! one for longer than its seconds, is cut (it reconnects and resyncs), so the master's
+//! memory stays bounded.
 //!
 //! A write costs its encoding, one append and, per link, one `Notify::notify_one`: that
 //! leaves a permit when the link is busy (a compare-and-swap, nothing more when one is left
@@ -12,6 +16,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kv_engine::effects::{Effect, EffectSink};
 use parking_lot::Mutex;
@@ -19,10 +24,34 @@ use tokio::sync::Notify;
 
 use crate::backlog::Backlog;
 
+/// `client-output-buffer-limit replica`: bytes, bytes, seconds (0: no limit), changeable at
+/// any time.
+#[derive(Debug)]
+pub struct OutputLimit {
+    /// A link lagging more than this is cut at once.
+    pub hard: AtomicU64,
+    /// A link lagging more than this for longer than `soft_seconds` is cut.
+    pub soft: AtomicU64,
+    /// See `soft`.
+    pub soft_seconds: AtomicU64,
+}
+
+impl Default for OutputLimit {
+    /// Redis's default: `256mb 64mb 60`.
+    fn default() -> OutputLimit {
+        OutputLimit {
+            hard: AtomicU64::new(256 << 20),
+            soft: AtomicU64::new(64 << 20),
+            soft_seconds: AtomicU64::new(60),
+        }
+    }
+}
+
 /// The stream, its history's ID and the backlog of its latest bytes.
 #[derive(Debug)]
 pub struct Feed {
     state: Mutex<State>,
+    limit: Arc<OutputLimit>,
     /// The stream's end offset (the backlog's, readable without the lock).
     end: AtomicU64,
 }
@@ -72,24 +101,77 @@ struct State {
     readers: Vec<Arc<Notify>>,
     /// Reused for each write's encoding.
     scratch: Vec<u8>,
+    /// Where each link (or snapshot being made for links) stands: the stream is kept from
+    /// the oldest of these on.
+    pins: Vec<Pin>,
+}
+
+/// A link's position in the stream.
+#[derive(Debug)]
+struct Pin {
+    link: u64,
+    /// The offset from which the link still needs the stream.
+    offset: u64,
+    /// Since when its lag has been over the soft limit.
+    over_soft_since: Option<Instant>,
 }
 
 impl State {
-    /// Appends `bytes` and wakes the links; returns the new end.
-    fn append(&mut self, bytes: &[u8]) -> u64 {
+    /// Lets go of the bytes past the backlog's capacity that no link needs.
+    fn trim(&mut self) {
+        let end = self.backlog.end();
+        let keep_from = self.pins.iter().map(|p| p.offset).min().unwrap_or(end);
+        self.backlog.trim(keep_from);
+    }
+
+    /// Appends `bytes`, cuts the links over the output limit, lets go of the bytes no link
+    /// needs past the backlog's capacity, and wakes the links; returns the new end.
+    fn append(&mut self, bytes: &[u8], limit: &OutputLimit) -> u64 {
         self.backlog.append(bytes);
+        let end = self.backlog.end();
+        if !self.pins.is_empty() {
+            let hard = limit.hard.load(Ordering::Relaxed);
+            let soft = limit.soft.load(Ordering::Relaxed);
+            let seconds = limit.soft_seconds.load(Ordering::Relaxed);
+            self.pins.retain_mut(|pin| {
+                let lag = end - pin.offset;
+                let over_soft = soft > 0 && lag > soft;
+                if !over_soft {
+                    pin.over_soft_since = None;
+                }
+                let cut = (hard > 0 && lag > hard)
+                    || (over_soft
+                        && pin.over_soft_since.get_or_insert_with(Instant::now).elapsed()
+                            > Duration::from_secs(seconds));
+                if cut {
+                    tracing::warn!(
+                        "replica link {} closed for overcoming of output buffer limits: {lag} bytes behind (client-output-buffer-limit replica {hard} {soft} {seconds})",
+                        pin.link
+                    );
+                }
+                !cut
+            });
+        }
+        self.trim();
         for reader in &self.readers {
             reader.notify_one();
         }
-        self.backlog.end()
+        end
     }
 }
 
 impl Feed {
     /// A new history `id` starting at `offset` in database `db`, with a backlog of `capacity`
-    /// bytes.
-    pub fn new(id: String, offset: u64, db: usize, capacity: usize) -> Arc<Feed> {
+    /// bytes and links held to `limit`.
+    pub fn new(
+        id: String,
+        offset: u64,
+        db: usize,
+        capacity: usize,
+        limit: Arc<OutputLimit>,
+    ) -> Arc<Feed> {
         Arc::new(Feed {
+            limit,
             state: Mutex::new(State {
                 backlog: Backlog::new(capacity, offset),
                 db: None,
@@ -97,6 +179,7 @@ impl Feed {
                 id,
                 readers: Vec::new(),
                 scratch: Vec::new(),
+                pins: Vec::new(),
             }),
             end: AtomicU64::new(offset),
         })
@@ -127,9 +210,36 @@ impl Feed {
         self.state.lock().context
     }
 
-    /// The stream's bytes from `offset` on, if the backlog still holds them all.
-    pub fn since(&self, offset: u64) -> Option<Vec<u8>> {
-        self.state.lock().backlog.since(offset)
+    /// Pins the stream from `offset` on for `link` (a replica continuing from there, or a
+    /// snapshot at that offset): false if the backlog no longer holds it.
+    pub fn pin(&self, link: u64, offset: u64) -> bool {
+        let mut state = self.state.lock();
+        if !state.backlog.covers(offset) {
+            return false;
+        }
+        state.pins.retain(|p| p.link != link);
+        state.pins.push(Pin {
+            link,
+            offset,
+            over_soft_since: None,
+        });
+        true
+    }
+
+    /// The stream's bytes from `offset` on for `link`, which moves its pin there (what came
+    /// before is sent); `None` if the link was cut for its lag or was never pinned.
+    pub fn read(&self, link: u64, offset: u64) -> Option<Vec<u8>> {
+        let mut state = self.state.lock();
+        let pin = state.pins.iter_mut().find(|p| p.link == link)?;
+        pin.offset = pin.offset.max(offset);
+        state.backlog.since(offset)
+    }
+
+    /// Lets go of `link`'s pin (the link ended).
+    pub fn unpin(&self, link: u64) {
+        let mut state = self.state.lock();
+        state.pins.retain(|p| p.link != link);
+        state.trim();
     }
 
     /// A subscription woken whenever bytes are added.
@@ -160,14 +270,16 @@ impl Feed {
 
     /// Changes the backlog's capacity (`repl-backlog-size`), keeping the latest bytes.
     pub fn resize(&self, capacity: usize) {
-        self.state.lock().backlog.resize(capacity);
+        let mut state = self.state.lock();
+        state.backlog.resize(capacity);
+        state.trim();
     }
 
     /// The backlog's figures for INFO replication: capacity, first offset, bytes held.
     pub fn backlog_info(&self) -> (usize, u64, usize) {
         let state = self.state.lock();
         let b = &state.backlog;
-        (b.capacity(), b.first(), b.len())
+        (b.capacity(), b.end() - b.len() as u64, b.len())
     }
 
     /// Appends bytes of the stream as they are, which leave database `db` selected: a
@@ -176,7 +288,7 @@ impl Feed {
     pub fn append_stream(&self, bytes: &[u8], db: usize) {
         let mut state = self.state.lock();
         state.context = db;
-        let end = state.append(bytes);
+        let end = state.append(bytes, &self.limit);
         self.end.store(end, Ordering::Release);
     }
 }
@@ -190,7 +302,7 @@ impl EffectSink for Feed {
         if let Some(db) = state.db {
             state.context = db;
         }
-        let end = state.append(&bytes);
+        let end = state.append(&bytes, &self.limit);
         self.end.store(end, Ordering::Release);
         // A large write's buffer is not kept for the small ones after it.
         if bytes.capacity() <= 64 << 10 {
@@ -238,7 +350,7 @@ mod tests {
     #[test]
     fn the_stream_replays_to_the_same_data_and_wakes_its_readers() {
         let master = Engine::new(4, 8);
-        let feed = Feed::new(crate::id::new_id(), 1000, 0, 1 << 20);
+        let feed = Feed::new(crate::id::new_id(), 1000, 0, 1 << 20, Arc::default());
         let woken = feed.subscribe();
         master.keyspace.effects.set_sink(Some(feed.clone()));
         let mut session = Session::default();
@@ -273,7 +385,8 @@ mod tests {
         assert!(moved(&woken));
 
         let replica = Engine::new(4, 8);
-        let stream = feed.since(1000).unwrap();
+        assert!(feed.pin(7, 1000));
+        let stream = feed.read(7, 1000).unwrap();
         assert_eq!(1000 + stream.len() as u64, feed.position().1);
         let mut reader = kv_persist::aof::IncrReader::new(stream.as_slice(), false);
         let mut session = Session::default();
@@ -290,7 +403,9 @@ mod tests {
         }
         assert_eq!(digest(&replica), digest(&master));
         // A reader that fell behind the backlog learns it must resync.
+        feed.unpin(7);
         feed.resize(8);
-        assert_eq!(feed.since(1000), None);
+        assert!(!feed.pin(7, 1000));
+        assert_eq!(feed.read(7, 1000), None);
     }
 }

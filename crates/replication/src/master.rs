@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::feed::Feed;
+use crate::feed::{Feed, OutputLimit};
 use crate::proto::master_message::Kind as Out;
 use crate::proto::replica_message::Kind as In;
 use crate::proto::replication_server::{Replication, ReplicationServer};
@@ -59,6 +59,8 @@ pub struct Settings {
     pub min_replicas_to_write: AtomicU64,
     /// `min-replicas-max-lag`, seconds: a good replica acknowledged within this long.
     pub min_replicas_max_lag: AtomicU64,
+    /// `client-output-buffer-limit replica`, which the feed holds each link to.
+    pub output_limit: Arc<OutputLimit>,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             timeout: AtomicU64::new(60),
             min_replicas_to_write: AtomicU64::new(0),
             min_replicas_max_lag: AtomicU64::new(10),
+            output_limit: Arc::default(),
         }
     }
 }
@@ -274,6 +277,7 @@ impl Master {
             self.freed_at.load(Ordering::SeqCst),
             0,
             self.settings.backlog_size.load(Ordering::Relaxed),
+            Arc::clone(&self.settings.output_limit),
         );
         if !*self.following.lock() {
             let sink = Arc::clone(&feed) as Arc<dyn kv_engine::effects::EffectSink>;
@@ -303,6 +307,7 @@ impl Master {
             offset,
             db,
             self.settings.backlog_size.load(Ordering::Relaxed),
+            Arc::clone(&self.settings.output_limit),
         );
         *self.feed.lock() = Some(Arc::clone(&feed));
         {
@@ -470,14 +475,14 @@ impl Master {
 
     /// The offset a replica in `hello` can continue from, if it can: its history is this one
     /// (or was, up to the promotion) and the backlog holds its next byte.
-    fn continue_from(&self, feed: &Feed, hello: &Hello) -> Option<u64> {
+    fn continue_from(&self, feed: &Feed, link: u64, hello: &Hello) -> Option<u64> {
         let offset = u64::try_from(hello.offset).ok()?;
         let history = self.history.lock();
         let ours = hello.replication_id == history.id
             || (hello.replication_id == history.id2
                 && i64::try_from(offset).is_ok_and(|o| o <= history.id2_offset));
         drop(history);
-        (ours && feed.since(offset).is_some()).then_some(offset)
+        (ours && feed.pin(link, offset)).then_some(offset)
     }
 
     fn set_state(&self, link: u64, state: &'static str) {
@@ -548,7 +553,8 @@ impl Master {
         let mut generation = self.generation.subscribe();
         generation.mark_unchanged();
         let feed = self.feed_or_start();
-        let start = match self.continue_from(&feed, &hello) {
+        let _pinned = Pinned(&feed, link);
+        let start = match self.continue_from(&feed, link, &hello) {
             Some(offset) => {
                 self.syncs.partial_ok.fetch_add(1, Ordering::Relaxed);
                 let id = self.history.lock().id.clone();
@@ -623,6 +629,11 @@ impl Master {
             for piece in pieces {
                 let message = match piece {
                     Piece::Start(id, at) => {
+                        // The stream from the snapshot's offset is kept for this link (the
+                        // snapshot's own pin holds it until then).
+                        if !feed.pin(link, at) {
+                            return None;
+                        }
                         offset = Some(at);
                         self.set_state(link, "send_bulk");
                         Out::FullSync(FullSync {
@@ -700,8 +711,8 @@ impl Master {
                 return;
             }
             while sent < target {
-                let Some(bytes) = feed.since(sent) else {
-                    // Fell out of the backlog: it must resync.
+                let Some(bytes) = feed.read(link, sent) else {
+                    // Cut for its lag (client-output-buffer-limit replica): it must resync.
                     return;
                 };
                 let bytes = Bytes::from(bytes);
@@ -761,6 +772,15 @@ impl Master {
                 }
             }
         }
+    }
+}
+
+/// Lets go of a link's pin on the stream when the link ends, however it ends.
+struct Pinned<'a>(&'a Feed, u64);
+
+impl Drop for Pinned<'_> {
+    fn drop(&mut self) {
+        self.0.unpin(self.1);
     }
 }
 
@@ -911,6 +931,9 @@ impl Drop for Reading<'_> {
 fn snapshot(master: &Master, feed: &Feed, shared: &Arc<SharedSnapshot>) {
     let options = kv_persist::WriteOptions::default();
     let engine = &master.engine;
+    // Pins share the links' numbering.
+    let pin = master.next_link.fetch_add(1, Ordering::Relaxed);
+    let _pinned = Pinned(feed, pin);
     loop {
         let writer = ChunkWriter {
             shared: Arc::clone(shared),
@@ -919,6 +942,8 @@ fn snapshot(master: &Master, feed: &Feed, shared: &Arc<SharedSnapshot>) {
         let saved = kv_persist::save_quiet(engine, writer, options, |_| {
             // Every shard is held while this runs: the first piece never waits for room.
             let (id, offset, db) = master.snapshot_position(feed);
+            // The stream from here is kept until the links reading the snapshot pin it.
+            feed.pin(pin, offset);
             shared.push(Piece::Start(id.clone(), offset));
             stream_aux(&id, offset, db)
         });

@@ -415,6 +415,22 @@ pub struct OutputLimit {
     pub soft_seconds: u64,
 }
 
+/// A class of `client-output-buffer-limit`.
+#[derive(Debug, Clone, Copy)]
+pub enum OutputClass {
+    /// Normal clients.
+    Normal = 0,
+    /// Replica links.
+    Replica = 1,
+    /// Pub/sub clients.
+    Pubsub = 2,
+}
+
+/// The `client-output-buffer-limit` of `class` as `config` has it now.
+pub fn output_limit(config: &Config, class: OutputClass) -> OutputLimit {
+    read_output_limits(&config.get("client-output-buffer-limit"))[class as usize]
+}
+
 /// Reads a stored `client-output-buffer-limit` value: the limits of normal, replica and
 /// pub/sub clients.
 fn read_output_limits(value: &str) -> [OutputLimit; 3] {

@@ -28,6 +28,7 @@ pub const SETTINGS: &[&str] = &[
     "repl-ping-replica-period",
     "min-replicas-to-write",
     "min-replicas-max-lag",
+    "client-output-buffer-limit",
 ];
 
 /// The server's replication state.
@@ -181,6 +182,14 @@ impl Replication {
         settings.min_replicas_to_write.store(min, Ordering::Relaxed);
         let lag = shared.config.int("min-replicas-max-lag").max(0) as u64;
         settings.min_replicas_max_lag.store(lag, Ordering::Relaxed);
+        let replica =
+            crate::config::output_limit(&shared.config, crate::config::OutputClass::Replica);
+        let limit = &settings.output_limit;
+        limit.hard.store(replica.hard, Ordering::Relaxed);
+        limit.soft.store(replica.soft, Ordering::Relaxed);
+        limit
+            .soft_seconds
+            .store(replica.soft_seconds, Ordering::Relaxed);
     }
 }
 

@@ -6,6 +6,8 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::Value;
@@ -207,6 +209,115 @@ fn a_replica_too_far_behind_resyncs_fully() {
     assert_eq!(
         info_field(&mut m, "stats", "sync_full").as_deref(),
         Some("2")
+    );
+}
+
+#[test]
+fn a_full_sync_under_writes_past_the_backlog_completes_once() {
+    // The stream written while the snapshot is sent is far larger than the backlog: the link
+    // keeps it (as a Redis replica's output buffer does) instead of finding it gone after the
+    // snapshot and syncing fully again, forever while the writes go on.
+    let master = Server::kv(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-backlog-size",
+        "16kb",
+    ]);
+    let replica = kv();
+    let (mut m, mut r) = (master.client(), replica.client());
+    cmd(&mut m, &["DEBUG", "POPULATE", "300000"]);
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = {
+        let writing = Arc::clone(&writing);
+        let mut w = master.client();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while writing.load(Ordering::SeqCst) {
+                let _: () = redis::cmd("SET")
+                    .arg(format!("w{}", n % 5000))
+                    .arg("x".repeat(200))
+                    .query(&mut w)
+                    .unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    replicaof(&mut r, master.port);
+    wait_until("the replica's link is up", || {
+        info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up")
+    });
+    // Still up a while later, under the same writes: it follows the stream.
+    std::thread::sleep(Duration::from_millis(300));
+    writing.store(false, Ordering::SeqCst);
+    let writes = writer.join().unwrap();
+    wait_synced(&mut m, &mut r);
+    assert_eq!(digest(&mut r), digest(&mut m));
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1"),
+        "{writes} writes during the sync"
+    );
+}
+
+#[test]
+fn a_replica_past_its_output_buffer_limit_is_cut_and_resyncs() {
+    let master = Server::kv(&[
+        "--enable-debug-command",
+        "yes",
+        // Large enough to hold everything: only the output limit cuts the link.
+        "--repl-backlog-size",
+        "64mb",
+    ]);
+    let replica = kv();
+    let proxy = Proxy::start(master.port);
+    let (mut m, mut r) = (master.client(), replica.client());
+    replicaof(&mut r, proxy.port);
+    wait_synced(&mut m, &mut r);
+    cmd(
+        &mut m,
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "replica 64kb 0 0",
+        ],
+    );
+    assert_eq!(
+        cmd(&mut m, &["CONFIG", "GET", "client-output-buffer-limit"]),
+        Value::Array(vec![
+            Value::BulkString(b"client-output-buffer-limit".to_vec()),
+            Value::BulkString(b"normal 0 0 0 slave 65536 0 0 pubsub 33554432 8388608 60".to_vec()),
+        ])
+    );
+    // The replica stops reading: what the master cannot send piles up, past what the
+    // transport holds (the link's queue of 16 messages, HTTP/2 and TCP buffers: a few MiB),
+    // up to the limit.
+    proxy.stall(true);
+    for batch in 0..100 {
+        let mut pipe = redis::pipe();
+        for i in 0..100 {
+            pipe.cmd("SET")
+                .arg(format!("k{i}"))
+                .arg(format!("{batch}").repeat(1000))
+                .ignore();
+        }
+        let _: () = pipe.query(&mut m).unwrap();
+    }
+    wait_until("the master cut the stalled replica", || {
+        info_field(&mut m, "replication", "connected_slaves").as_deref() == Some("0")
+    });
+    proxy.stall(false);
+    wait_synced(&mut m, &mut r);
+    assert_eq!(digest(&mut r), digest(&mut m));
+    // The backlog still held its offset: it continued partially.
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
     );
 }
 
