@@ -786,6 +786,9 @@ fn a_replica_with_appendonly_logs_what_it_applied_and_resyncs_after_a_restart() 
     let applied = {
         let replica = Server::kv(&replica_args);
         let mut r = replica.client();
+        wait_until("the empty AOF is loaded", || {
+            info_field(&mut r, "persistence", "loading").as_deref() == Some("0")
+        });
         replicaof(&mut r, master.port);
         wait_synced(&mut m, &mut r);
         // The log starts again from the synced dataset (a rewrite), then takes the stream.
