@@ -41,6 +41,9 @@ const REQUESTS: u64 = 300_000;
 const BEGIN: &str = "<!-- repl-bench:begin -->";
 const END: &str = "<!-- repl-bench:end -->";
 
+/// Reads one figure of a round.
+type Pick<'a> = dyn Fn(&Figures) -> f64 + 'a;
+
 /// One kind's figures in one round.
 #[derive(Debug, Default, Clone, Copy)]
 struct Figures {
@@ -234,9 +237,8 @@ pub fn run() -> Result<()> {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let med =
-        |kind: usize, pick: &dyn Fn(&Figures) -> f64| median(runs[kind].iter().map(pick).collect());
-    let row = |label: &str, pick: &dyn Fn(&Figures) -> f64, unit: &str, digits: usize| {
+    let med = |kind: usize, pick: &Pick<'_>| median(runs[kind].iter().map(pick).collect());
+    let row = |label: &str, pick: &Pick<'_>, unit: &str, digits: usize| {
         let (kv, redis) = (med(0, pick), med(1, pick));
         let ratio = if redis > 0.0 { kv / redis } else { 0.0 };
         format!("| {label} | {kv:.digits$} {unit} | {redis:.digits$} {unit} | {ratio:.2} |\n")
@@ -255,66 +257,54 @@ pub fn run() -> Result<()> {
         "s",
         2,
     ));
-    for (n, label) in ["SET/s, no replica", "SET/s, 1 replica", "SET/s, 2 replicas"]
-        .iter()
-        .enumerate()
-    {
-        section.push_str(&row(label, &|f| f.set_rps[n], "", 0));
+    let counts = ["no replica", "1 replica", "2 replicas"];
+    for (n, count) in counts.iter().enumerate() {
+        section.push_str(&row(&format!("SET/s, {count}"), &|f| f.set_rps[n], "", 0));
     }
-    for (n, label) in [
-        "master CPU per SET, no replica",
-        "master CPU per SET, 1 replica",
-        "master CPU per SET, 2 replicas",
-    ]
-    .iter()
-    .enumerate()
-    {
-        section.push_str(&row(label, &|f| f.master_cpu_us[n], "µs", 2));
+    for (n, count) in counts.iter().enumerate() {
+        let label = format!("master CPU per SET, {count}");
+        section.push_str(&row(&label, &|f| f.master_cpu_us[n], "µs", 2));
     }
-    section.push_str(&row(
-        "replica CPU per SET applied (1-replica run)",
-        &|f| f.replica_cpu_us,
-        "µs",
-        2,
-    ));
-    section.push_str(&row(
-        "replication lag during the 1-replica run, median",
-        &|f| f.lag_median,
-        "B",
-        0,
-    ));
-    section.push_str(&row(
-        "replication lag during the 1-replica run, max",
-        &|f| f.lag_max,
-        "B",
-        0,
-    ));
-    section.push_str(&row(
-        "catch-up after the load stops",
-        &|f| f.catch_up_ms,
-        "ms",
-        1,
-    ));
-    let with = |kind: usize, n: usize| {
-        med(kind, &|f| f.set_rps[n]) / med(kind, &|f| f.set_rps[0]).max(1.0)
+    let rows: [(&str, &Pick<'_>, &str, usize); 4] = [
+        (
+            "replica CPU per SET applied (1-replica run)",
+            &|f| f.replica_cpu_us,
+            "µs",
+            2,
+        ),
+        (
+            "replication lag during the 1-replica run, median",
+            &|f| f.lag_median,
+            "B",
+            0,
+        ),
+        (
+            "replication lag during the 1-replica run, max",
+            &|f| f.lag_max,
+            "B",
+            0,
+        ),
+        ("catch-up after the load stops", &|f| f.catch_up_ms, "ms", 1),
+    ];
+    for (label, pick, unit, digits) in rows {
+        section.push_str(&row(label, pick, unit, digits));
+    }
+    // A figure with 1 and 2 replicas over the same figure with none, for kv and Redis.
+    let relative = |what: &str, pick: &dyn Fn(&Figures, usize) -> f64| {
+        let ratio = |kind: usize, n: usize| {
+            med(kind, &|f| pick(f, n)) / med(kind, &|f| pick(f, 0)).max(1e-9)
+        };
+        format!(
+            "{what} with replicas relative to none: kv {:.2} (1) and {:.2} (2); Redis {:.2} and {:.2}.\n",
+            ratio(0, 1),
+            ratio(0, 2),
+            ratio(1, 1),
+            ratio(1, 2)
+        )
     };
-    section.push_str(&format!(
-        "\nThroughput with replicas relative to none: kv {:.2} (1) and {:.2} (2); Redis {:.2} and {:.2}.\n",
-        with(0, 1),
-        with(0, 2),
-        with(1, 1),
-        with(1, 2)
-    ));
-    let cost = |kind: usize, n: usize| {
-        med(kind, &|f| f.master_cpu_us[n]) / med(kind, &|f| f.master_cpu_us[0]).max(1e-9)
-    };
-    section.push_str(&format!(
-        "Master CPU per SET with replicas relative to none: kv {:.2} (1) and {:.2} (2); Redis {:.2} and {:.2}.\n",
-        cost(0, 1),
-        cost(0, 2),
-        cost(1, 1),
-        cost(1, 2)
-    ));
+    section.push('\n');
+    section.push_str(&relative("Throughput", &|f, n| f.set_rps[n]));
+    section.push_str(&relative("Master CPU per SET", &|f, n| f.master_cpu_us[n]));
     section.push_str(END);
     crate::bench::write_section(
         (BEGIN, END),

@@ -5,11 +5,11 @@
 //! A full synchronisation's snapshot is received whole before anything changes, so clients
 //! keep reading the old data meanwhile; it is then loaded with every shard held, so no client
 //! sees part of the old data and part of the new. The stream is applied by the link's task as
-//! each message arrives (as a connection runs its commands), as of time 0: for the master's stream nothing is ever expired, the master's DELs do the
-//! expiring (the engine is in replica mode, where reads hide keys past their TTL without
-//! deleting them). A MULTI ... EXEC group is applied under one set of locks. What is applied is
-//! forwarded byte for byte into this server's own feed, so its replicas (chained) and its
-//! offsets follow the master's exactly.
+//! each message arrives (as a connection runs its commands), as of time 0: for the master's
+//! stream nothing is ever expired, the master's DELs do the expiring (the engine is in replica
+//! mode, where reads hide keys past their TTL without deleting them). A MULTI ... EXEC group
+//! is applied under one set of locks. What is applied is forwarded byte for byte into this
+//! server's own feed, so its replicas (chained) and its offsets follow the master's exactly.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

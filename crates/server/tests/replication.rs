@@ -57,6 +57,17 @@ fn replicaof(con: &mut redis::Connection, port: u16) {
     assert_eq!(ok, "OK");
 }
 
+/// A master started with `master_args`, and a replica following it through a proxy (to cut,
+/// stall or refuse the link), synced.
+fn synced_through_proxy(master_args: &[&str]) -> (Server, Server, Proxy) {
+    let master = Server::kv(master_args);
+    let replica = kv();
+    let proxy = Proxy::start(master.port);
+    replicaof(&mut replica.client(), proxy.port);
+    wait_synced(&mut master.client(), &mut replica.client());
+    (master, replica, proxy)
+}
+
 fn cmd(con: &mut redis::Connection, args: &[&str]) -> Value {
     let mut command = redis::cmd(args[0]);
     for arg in &args[1..] {
@@ -186,17 +197,13 @@ fn a_cut_link_resumes_partially() {
 
 #[test]
 fn a_replica_too_far_behind_resyncs_fully() {
-    let master = Server::kv(&[
+    let (master, replica, proxy) = synced_through_proxy(&[
         "--enable-debug-command",
         "yes",
         "--repl-backlog-size",
         "16kb",
     ]);
-    let replica = kv();
-    let proxy = Proxy::start(master.port);
     let (mut m, mut r) = (master.client(), replica.client());
-    replicaof(&mut r, proxy.port);
-    wait_synced(&mut m, &mut r);
     proxy.refuse(true);
     proxy.cut();
     // Far more than the backlog holds.
@@ -262,18 +269,14 @@ fn a_full_sync_under_writes_past_the_backlog_completes_once() {
 
 #[test]
 fn a_replica_past_its_output_buffer_limit_is_cut_and_resyncs() {
-    let master = Server::kv(&[
+    let (master, replica, proxy) = synced_through_proxy(&[
         "--enable-debug-command",
         "yes",
         // Large enough to hold everything: only the output limit cuts the link.
         "--repl-backlog-size",
         "64mb",
     ]);
-    let replica = kv();
-    let proxy = Proxy::start(master.port);
     let (mut m, mut r) = (master.client(), replica.client());
-    replicaof(&mut r, proxy.port);
-    wait_synced(&mut m, &mut r);
     cmd(
         &mut m,
         &[
