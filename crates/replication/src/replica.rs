@@ -54,6 +54,11 @@ pub trait Host: Send + Sync + 'static {
     /// A full synchronisation replaced the dataset (with every shard held): the server's own
     /// log, if any, must start afresh from it.
     fn dataset_replaced(&self);
+
+    /// A message of the stream was applied: the server's own log, if any, must take its
+    /// effects now (as a connection's writes are logged before their replies), not on a
+    /// timer, or a replica killed right after applying loses what it had acknowledged.
+    fn stream_applied(&self);
 }
 
 /// The link's state, for INFO replication and ROLE.
@@ -351,6 +356,7 @@ impl Link {
                         }
                         applier.apply(&self.engine, &feed, &stream.data, &self.master.position)?;
                     }
+                    self.host.stream_applied();
                 }
                 // Acknowledged once what was received before it is applied (a command split
                 // across messages waits for its end).

@@ -65,6 +65,16 @@ impl kv_replication::replica::Host for Host {
             crate::persistence::rewrite_after_sync(&shared);
         }
     }
+
+    fn stream_applied(&self) {
+        let Some(shared) = self.0.upgrade() else {
+            return;
+        };
+        // Under `always` the writer thread writes and syncs as soon as effects are recorded.
+        if !shared.aof.syncs_every_write() {
+            shared.aof.write_pending(false);
+        }
+    }
 }
 
 impl Replication {

@@ -771,7 +771,6 @@ fn a_restarted_replica_continues_from_its_snapshot() {
 }
 
 #[test]
-#[ignore = "fails in fresh-clone CI runs (restarted replica's digest differs), not reproduced locally yet: under investigation, see issue #8's notes"]
 fn a_replica_with_appendonly_logs_what_it_applied_and_resyncs_after_a_restart() {
     let dir = std::env::temp_dir().join(format!("kv-repl-aof-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
