@@ -51,8 +51,12 @@ pub struct Target {
 
 /// What the server does around a synchronisation.
 pub trait Host: Send + Sync + 'static {
-    /// A full synchronisation replaced the dataset (with every shard held): the server's own
-    /// log, if any, must start afresh from it.
+    /// A full synchronisation's snapshot arrived whole and is about to replace the dataset
+    /// (no lock held): the server may write it out as its own log's next base.
+    fn snapshot_received(&self, snapshot: &[u8]);
+
+    /// The snapshot replaced the dataset, and every shard is still held: the server's own log,
+    /// if any, must start afresh from it before any later write is logged.
     fn dataset_replaced(&self);
 
     /// A message of the stream was applied: the server's own log, if any, must take its
@@ -299,14 +303,15 @@ impl Link {
                     }
                 }
                 let engine = Arc::clone(&self.engine);
-                let loaded =
-                    tokio::task::spawn_blocking(move || replace_dataset(&engine, &snapshot))
-                        .await
-                        .map_err(|e| e.to_string())?;
+                let host = Arc::clone(&self.host);
+                let loaded = tokio::task::spawn_blocking(move || {
+                    replace_dataset(&engine, host.as_ref(), &snapshot)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
                 // The snapshot names the database the stream has selected at its offset.
                 let db = crate::master::aux_position(&loaded?.aux).map_or(0, |(_, _, db)| db);
                 let feed = self.master.follow(full.replication_id, offset, db);
-                self.host.dataset_replaced();
                 self.state.lock().full_syncs += 1;
                 (feed, offset)
             }
@@ -396,14 +401,21 @@ async fn receive(
 
 /// Replaces every database with the snapshot in `bytes`, with every shard held: clients see
 /// the old data or the new, never a mix. Keys past their TTL are kept (the master deletes
-/// them), and nothing is recorded as an effect of this server's (its log restarts instead).
-fn replace_dataset(engine: &Engine, bytes: &[u8]) -> Result<kv_persist::LoadStats, LinkError> {
+/// them), and nothing is recorded as an effect of this server's: its log starts again from
+/// the snapshot ([`Host::dataset_replaced`]) before the locks are released, so no write of
+/// the new stream is ever logged on top of the old dataset.
+fn replace_dataset(
+    engine: &Engine,
+    host: &dyn Host,
+    bytes: &[u8],
+) -> Result<kv_persist::LoadStats, LinkError> {
     // Checked whole before anything is replaced: the master always writes the checksum, and
     // matching it costs a fraction of decoding the file twice. (A file that matches but does
     // not decode would be a bug in kv; the link then fails and syncs again.)
     if !kv_persist::checksum_ok(bytes) {
         return Err("bad snapshot from the master: checksum mismatch".into());
     }
+    host.snapshot_received(bytes);
     let keyspace = &engine.keyspace;
     let mut locked = keyspace.lock_everything(true);
     for db in 0..keyspace.databases() {
@@ -412,7 +424,9 @@ fn replace_dataset(engine: &Engine, bytes: &[u8]) -> Result<kv_persist::LoadStat
     let log = keyspace.effects.take_sink();
     let loaded = kv_persist::load_held(engine, &mut locked, bytes, 0);
     keyspace.effects.set_sink(log);
-    loaded.map_err(|e| format!("cannot load the master's snapshot: {e}"))
+    let loaded = loaded.map_err(|e| format!("cannot load the master's snapshot: {e}"))?;
+    host.dataset_replaced();
+    Ok(loaded)
 }
 
 /// Applies one connection's stream, message by message, counting each command in the

@@ -110,6 +110,28 @@ struct Log {
     /// During a rewrite: the new incremental file, and the first epoch whose effects go there
     /// (`u64::MAX` until the snapshot has one).
     next: Option<(u64, Incremental)>,
+    /// The highest file number handed out, in the manifest or not yet (a full sync's base is
+    /// written before it is named there).
+    last_seq: u64,
+    /// Counts the bases installed from full syncs: a rewrite that began before one has a base
+    /// of data that no longer exists, and is dropped.
+    generation: u64,
+}
+
+impl Log {
+    /// A file number no other file of this log has or will have.
+    fn take_seq(&mut self) -> u64 {
+        let in_manifest = self
+            .manifest
+            .base
+            .iter()
+            .chain(&self.manifest.incrementals)
+            .map(|f| f.seq)
+            .max()
+            .unwrap_or(0);
+        self.last_seq = self.last_seq.max(in_manifest) + 1;
+        self.last_seq
+    }
 }
 
 /// The append-only file's state, and the engine's effect sink while it is on.
@@ -147,6 +169,9 @@ pub struct Aof {
     last_rewrite_secs: std::sync::atomic::AtomicI64,
     /// The extra memory the last rewrite's snapshot held at most (`aof_last_cow_size`).
     last_cow_size: AtomicU64,
+    /// A full sync's snapshot written out as the next base ([`prepare_base`]), and its size,
+    /// until [`install_base`] names it in the manifest.
+    prepared: Mutex<Option<(LogFile, u64)>>,
     /// The log's size after the last rewrite, for `auto-aof-rewrite-percentage`.
     base_size: AtomicU64,
     /// The log's size now (`aof_current_size`).
@@ -172,6 +197,7 @@ impl Default for Aof {
             rewrite_started: Mutex::new(None),
             last_rewrite_secs: std::sync::atomic::AtomicI64::new(-1),
             last_cow_size: AtomicU64::new(0),
+            prepared: Mutex::new(None),
             base_size: AtomicU64::new(0),
             size: AtomicU64::new(0),
         }
@@ -536,6 +562,8 @@ pub fn open(shared: &Arc<Shared>) -> Result<()> {
         manifest,
         current,
         next: None,
+        last_seq: 0,
+        generation: 0,
     });
     shared
         .engine
@@ -647,12 +675,18 @@ pub fn rewrite(shared: &Shared) -> Result<()> {
     aof.last_rewrite_secs
         .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
     aof.rewriting.store(false, Ordering::SeqCst);
+    if let Ok(None) = result {
+        // Neither done nor failed: the log was started again from a full sync's snapshot.
+        tracing::info!("Background AOF rewrite dropped: a sync with the master replaced the data");
+        return Ok(());
+    }
     aof.last_rewrite_ok.store(result.is_ok(), Ordering::Relaxed);
     match &result {
         Ok(peak_held) => {
+            let peak_held = peak_held.unwrap_or_default();
             aof.rewrites.fetch_add(1, Ordering::Relaxed);
             aof.consecutive_failures.store(0, Ordering::Relaxed);
-            aof.last_cow_size.store(*peak_held, Ordering::Relaxed);
+            aof.last_cow_size.store(peak_held, Ordering::Relaxed);
             tracing::info!("Background AOF rewrite finished successfully");
         }
         Err(e) => {
@@ -663,22 +697,15 @@ pub fn rewrite(shared: &Shared) -> Result<()> {
     result.map(drop)
 }
 
-/// The body of [`rewrite`]; the most bytes its snapshot held at once.
-fn rewrite_now(shared: &Shared) -> Result<u64> {
+/// The body of [`rewrite`]; the most bytes its snapshot held at once, or `None` if a full
+/// sync started the log again meanwhile ([`install_base`]).
+fn rewrite_now(shared: &Shared) -> Result<Option<u64>> {
     let aof = &shared.aof;
     // 1. A new incremental file, named in the manifest before anything goes to it.
-    let (dir, name, seq) = {
+    let (dir, name, seq, generation) = {
         let mut guard = aof.log.lock();
         let log = guard.as_mut().context("the AOF is off")?;
-        let seq = log
-            .manifest
-            .base
-            .iter()
-            .chain(&log.manifest.incrementals)
-            .map(|f| f.seq)
-            .max()
-            .unwrap_or(0)
-            + 1;
+        let seq = log.take_seq();
         let incremental_name = aof::incremental_name(&log.name, seq);
         let next = Incremental::create(&log.dir.join(&incremental_name))?;
         let mut manifest = log.manifest.clone();
@@ -690,7 +717,7 @@ fn rewrite_now(shared: &Shared) -> Result<u64> {
         write_manifest(&log.dir, &log.name, &manifest)?;
         log.manifest = manifest;
         log.next = Some((u64::MAX, next));
-        (log.dir.clone(), log.name.clone(), seq)
+        (log.dir.clone(), log.name.clone(), seq, log.generation)
     };
     // 2. The base: a snapshot; effects of its epoch on go to the new file.
     let base = aof::base_name(&name, seq);
@@ -718,6 +745,12 @@ fn rewrite_now(shared: &Shared) -> Result<u64> {
     let log = guard
         .as_mut()
         .context("the AOF was turned off during the rewrite")?;
+    if log.generation != generation {
+        // A full sync installed its snapshot as the base meanwhile, and this rewrite's files
+        // left the manifest with the rest of the old log.
+        let _ = std::fs::remove_file(dir.join(&base));
+        return Ok(None);
+    }
     let saved = match saved {
         Ok(saved) => saved,
         Err(e) => {
@@ -762,7 +795,81 @@ fn rewrite_now(shared: &Shared) -> Result<u64> {
     }
     aof.base_size.store(saved.bytes, Ordering::Relaxed);
     aof.size.store(saved.bytes, Ordering::Relaxed);
-    Ok(saved.peak_held)
+    Ok(Some(saved.peak_held))
+}
+
+/// Writes a full sync's `snapshot` (kv's snapshot format, as a base is) into the log's
+/// directory as its next base, synced, before the dataset is replaced: the slow part of
+/// starting the log again, done without any lock. [`install_base`] then names it.
+pub fn prepare_base(shared: &Shared, snapshot: &[u8]) -> Result<()> {
+    let aof = &shared.aof;
+    let (dir, file) = {
+        let mut guard = aof.log.lock();
+        let log = guard.as_mut().context("the AOF is off")?;
+        let seq = log.take_seq();
+        let file = LogFile {
+            name: aof::base_name(&log.name, seq),
+            seq,
+            kind: FileKind::Base,
+        };
+        (log.dir.clone(), file)
+    };
+    let path = dir.join(&file.name);
+    let written = File::create(&path)
+        .and_then(|mut f| f.write_all(snapshot).and_then(|()| f.sync_all()))
+        .with_context(|| format!("cannot write {}", path.display()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    if let Some((stale, _)) = aof.prepared.lock().replace((file, snapshot.len() as u64)) {
+        // From a sync whose load failed.
+        let _ = std::fs::remove_file(dir.join(stale.name));
+    }
+    Ok(())
+}
+
+/// Starts the log again from the base [`prepare_base`] wrote: the manifest becomes that base
+/// and a new empty incremental file, and the old files go. Called with every shard held, right
+/// after the snapshot replaced the dataset, so the first write logged after it is the first
+/// write on the new data. What was buffered for the old files is dropped (it was the old
+/// data's), and a rewrite under way is superseded.
+pub fn install_base(shared: &Shared) -> Result<()> {
+    let aof = &shared.aof;
+    let (base, size) = aof
+        .prepared
+        .lock()
+        .take()
+        .context("no base was written for the log")?;
+    {
+        let _io = aof.io.lock();
+        let mut guard = aof.log.lock();
+        let log = guard.as_mut().context("the AOF is off")?;
+        let seq = log.take_seq();
+        let incremental = LogFile {
+            name: aof::incremental_name(&log.name, seq),
+            seq,
+            kind: FileKind::Incremental,
+        };
+        let current = Incremental::create(&log.dir.join(&incremental.name))?;
+        let manifest = Manifest {
+            base: Some(base),
+            incrementals: vec![incremental],
+        };
+        write_manifest(&log.dir, &log.name, &manifest)?;
+        let old = std::mem::replace(&mut log.manifest, manifest);
+        log.current = current;
+        log.next = None;
+        log.generation += 1;
+        for file in old.base.iter().chain(&old.incrementals) {
+            let _ = std::fs::remove_file(log.dir.join(&file.name));
+        }
+    }
+    aof.base_size.store(size, Ordering::Relaxed);
+    aof.size.store(size, Ordering::Relaxed);
+    // Writes waiting for the dropped bytes (`appendfsync always`) wait no more.
+    aof.advance_synced(aof.position());
+    Ok(())
 }
 
 /// Replays the log in `dir` into the engine (at start, before clients may write): the base,

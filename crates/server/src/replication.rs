@@ -56,13 +56,28 @@ impl std::fmt::Debug for Replication {
 struct Host(Weak<Shared>);
 
 impl kv_replication::replica::Host for Host {
+    fn snapshot_received(&self, snapshot: &[u8]) {
+        let Some(shared) = self.0.upgrade() else {
+            return;
+        };
+        if shared.aof.is_on() {
+            if let Err(e) = crate::aof::prepare_base(&shared, snapshot) {
+                tracing::warn!("cannot write the master's snapshot as the AOF base: {e:#}");
+            }
+        }
+    }
+
     fn dataset_replaced(&self) {
         let Some(shared) = self.0.upgrade() else {
             return;
         };
-        // The log must hold the new dataset: start it again from a snapshot of it.
+        // The log must hold the new dataset, and nothing of the old under the new stream:
+        // it starts again from the snapshot, or failing that (a full disk) from a rewrite.
         if shared.aof.is_on() {
-            crate::persistence::rewrite_after_sync(&shared);
+            if let Err(e) = crate::aof::install_base(&shared) {
+                tracing::warn!("cannot start the AOF from the master's snapshot: {e:#}");
+                crate::persistence::rewrite_after_sync(&shared);
+            }
         }
     }
 
