@@ -13,6 +13,12 @@
 //! - a *manifest* naming them, written to a temporary file and renamed into place, so a crash
 //!   mid-rewrite leaves the previous manifest (and the files it names) whole.
 //!
+//! A replica's log also holds *stream marks* ([`encode_stream_mark`]): not commands, but
+//! where in its master's replication stream the data replayed up to the mark stands. A log
+//! whose last item is a mark (or whose base names a position and nothing follows) tells a
+//! restarted replica where to continue from; anything logged after the last mark (a write of
+//! its own, the effects of a message whose mark was not written) means it cannot.
+//!
 //! Loading reads the base, then replays each incremental file in order. The last file may end
 //! in the middle of a command (a crash mid-write): that tail is dropped when truncation is
 //! allowed (`aof-load-truncated`), and so is an unfinished `MULTI` block. Anything else that
@@ -171,6 +177,45 @@ pub fn encode_group(out: &mut Vec<u8>, db: &mut Option<usize>, group: &[Effect])
     if wrap {
         encode_command(out, &[b"EXEC"]);
     }
+}
+
+/// The name a stream mark has in the place of a command's.
+pub const STREAM_MARK: &[u8] = b"KV-STREAM-AT";
+
+/// Appends a stream mark: the data logged so far is the replication history `id`'s up to
+/// `offset`, where the stream has database `db` selected.
+pub fn encode_stream_mark(out: &mut Vec<u8>, id: &str, offset: u64, db: usize) {
+    let mut offset_digits = itoa::Buffer::new();
+    let mut db_digits = itoa::Buffer::new();
+    encode_command(
+        out,
+        &[
+            STREAM_MARK,
+            id.as_bytes(),
+            offset_digits.format(offset).as_bytes(),
+            db_digits.format(db).as_bytes(),
+        ],
+    );
+}
+
+/// What a command read from the log is, if it is a stream mark: `Some` of the position it
+/// names (`None` inside if it does not read as one, which makes the position unknown).
+pub fn stream_mark(args: &[Bytes]) -> Option<Option<(String, u64, usize)>> {
+    if args.first().map(|name| &name[..]) != Some(STREAM_MARK) {
+        return None;
+    }
+    let [_, id, offset, db] = args else {
+        return Some(None);
+    };
+    fn text(arg: &Bytes) -> Option<&str> {
+        std::str::from_utf8(arg).ok()
+    }
+    let position = (|| {
+        let offset = text(offset)?.parse().ok()?;
+        let db = text(db)?.parse().ok()?;
+        Some((text(id)?.to_string(), offset, db))
+    })();
+    Some(position)
 }
 
 /// Appends `args` as a RESP array of bulk strings.
@@ -375,6 +420,24 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_stream_mark_reads_back_and_a_command_is_not_one() {
+        let mut out = Vec::new();
+        encode_stream_mark(&mut out, "abc", 12345, 7);
+        let mut reader = IncrReader::new(&out[..], false);
+        let Some((0, Item::Command(args))) = reader.next_item().unwrap() else {
+            panic!("not a command");
+        };
+        assert_eq!(
+            stream_mark(&args),
+            Some(Some(("abc".to_string(), 12345, 7)))
+        );
+        let set: Vec<Bytes> = vec!["SET".into(), "k".into()];
+        assert_eq!(stream_mark(&set), None);
+        let short: Vec<Bytes> = vec![Bytes::from_static(STREAM_MARK), "abc".into()];
+        assert_eq!(stream_mark(&short), Some(None));
+    }
 
     fn effect(db: usize, line: &str) -> Effect {
         Effect::new(

@@ -59,9 +59,10 @@ pub trait Host: Send + Sync + 'static {
     /// if any, must start afresh from it before any later write is logged.
     fn dataset_replaced(&self);
 
-    /// A message of the stream was applied: the server's own log, if any, must take its
-    /// effects now (as a connection's writes are logged before their replies), not on a
-    /// timer, or a replica killed right after applying loses what it had acknowledged.
+    /// A message of the stream was applied and moved the stream position: the server's own
+    /// log, if any, must take its effects now (as a connection's writes are logged before
+    /// their replies), not on a timer, or a replica killed right after applying loses what it
+    /// had acknowledged; and it notes the position, so a restart continues from there.
     fn stream_applied(&self);
 }
 
@@ -354,6 +355,7 @@ impl Link {
                         ));
                     }
                     expected += stream.data.len() as u64;
+                    let before = self.master.position.applied();
                     {
                         let stopped = self.gate.lock();
                         if *stopped {
@@ -361,7 +363,9 @@ impl Link {
                         }
                         applier.apply(&self.engine, &feed, &stream.data, &self.master.position)?;
                     }
-                    self.host.stream_applied();
+                    if self.master.position.applied() != before {
+                        self.host.stream_applied();
+                    }
                 }
                 // Acknowledged once what was received before it is applied (a command split
                 // across messages waits for its end).

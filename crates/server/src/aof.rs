@@ -235,6 +235,30 @@ impl Aof {
         self.log.lock().is_some()
     }
 
+    /// Logs a stream mark (`kv_persist::aof::encode_stream_mark`): a replica's data so far
+    /// is its master's stream `id` up to `offset`, in database `db`. Called by the replication
+    /// link after each message it applied, so a replica restarted from its log continues from
+    /// there. During a rewrite it goes where the effects of the message went: to the new
+    /// file once the snapshot's instant has passed (the old file's effects before it are in
+    /// the new base, which names its own position), to the old one before.
+    pub fn mark_stream(&self, id: &str, offset: u64, db: usize) {
+        let mut log = self.log.lock();
+        let Some(log) = log.as_mut() else {
+            return;
+        };
+        let target = match &mut log.next {
+            Some((from, next)) if *from != u64::MAX => next,
+            _ => &mut log.current,
+        };
+        let before = target.pending.len();
+        aof::encode_stream_mark(&mut target.pending, id, offset, db);
+        let added = (target.pending.len() - before) as u64;
+        self.recorded.fetch_add(added, Ordering::SeqCst);
+        if before == 0 && self.policy() == Fsync::Always {
+            self.wake.notify_one();
+        }
+    }
+
     /// Whether a rewrite is running.
     pub fn is_rewriting(&self) -> bool {
         self.rewriting.load(Ordering::Relaxed)
@@ -610,7 +634,7 @@ pub fn load_again(shared: &Shared) -> Result<()> {
     let result = replay(shared, &manifest, &dir, Some(&mut locked));
     keyspace.effects.set_sink(sink);
     drop(locked);
-    let (keys, commands) = result?;
+    let Replayed { keys, commands, .. } = result?;
     tracing::warn!(
         "Append Only File loaded by DEBUG LOADAOF ({keys} keys from the base, {commands} commands)"
     );
@@ -725,13 +749,26 @@ fn rewrite_now(shared: &Shared) -> Result<Option<u64>> {
         compress: shared.config.flag("rdbcompression"),
         checksum: shared.config.flag("rdbchecksum"),
     };
+    let master = &shared.replication.master;
+    let feed = master.feed().filter(|_| master.is_following());
     let saved = loop {
-        let saved =
-            kv_persist::save_to_path_from(&shared.engine, &dir.join(&base), options, |epoch| {
-                if let Some((from, _)) = aof.log.lock().as_mut().and_then(|l| l.next.as_mut()) {
-                    *from = epoch;
-                }
-            });
+        let route_from = |epoch| {
+            if let Some((from, _)) = aof.log.lock().as_mut().and_then(|l| l.next.as_mut()) {
+                *from = epoch;
+            }
+        };
+        let path = dir.join(&base);
+        let saved = match &feed {
+            // A replica's base names where it stands in its master's stream, read at a quiet
+            // instant so it splits the applied stream exactly (as its snapshots do): the log
+            // can say where to continue from even before its next stream mark.
+            Some(feed) => kv_persist::save_to_path_quiet(&shared.engine, &path, options, |epoch| {
+                route_from(epoch);
+                let (id, offset, db) = master.snapshot_position(feed);
+                kv_replication::master::stream_aux(&id, offset, db)
+            }),
+            None => kv_persist::save_to_path_from(&shared.engine, &path, options, route_from),
+        };
         match saved {
             // A BGSAVE is taking its snapshot: one at a time, so wait for it.
             Err(kv_persist::SnapshotError::Busy) => std::thread::sleep(Duration::from_millis(20)),
@@ -874,10 +911,21 @@ pub fn install_base(shared: &Shared) -> Result<()> {
 
 /// Replays the log in `dir` into the engine (at start, before clients may write): the base,
 /// then each incremental file; a cut-short tail of the last one is dropped (and cut off the
-/// file) when `aof-load-truncated` allows it. Returns the keys loaded from the base and the
-/// commands replayed.
-pub fn load(shared: &Shared, manifest: &Manifest, dir: &Path) -> Result<(u64, u64)> {
+/// file) when `aof-load-truncated` allows it.
+pub fn load(shared: &Shared, manifest: &Manifest, dir: &Path) -> Result<Replayed> {
     replay(shared, manifest, dir, None)
+}
+
+/// What a replay of the log did.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// Keys loaded from the base.
+    pub keys: u64,
+    /// Commands replayed from the incremental files.
+    pub commands: u64,
+    /// Where the data stands in a master's replication stream, if the log says (see
+    /// `kv_persist::aof`'s stream marks): ID, offset, database.
+    pub stream_position: Option<(String, u64, usize)>,
 }
 
 /// Replays the log described by `manifest`: the base, then the incremental files' commands.
@@ -888,10 +936,12 @@ fn replay(
     manifest: &Manifest,
     dir: &Path,
     mut held: Option<&mut kv_engine::Locked<'_>>,
-) -> Result<(u64, u64)> {
+) -> Result<Replayed> {
     let engine = &shared.engine;
     let now = kv_engine::now_ms();
     let mut keys = 0;
+    // The latest stream position named so far; none once something is logged after it.
+    let mut stream_position = None;
     if let Some(base) = &manifest.base {
         let path = dir.join(&base.name);
         let stats = match held.as_deref_mut() {
@@ -905,6 +955,7 @@ fn replay(
         }
         .with_context(|| format!("cannot load the AOF base {}", path.display()))?;
         keys = stats.loaded;
+        stream_position = kv_replication::master::aux_position(&stats.aux);
     }
     let allow_truncated = shared.config.flag("aof-load-truncated");
     let mut commands = 0;
@@ -946,6 +997,23 @@ fn replay(
             let Some((offset, item)) = item else {
                 break;
             };
+            if let aof::Item::Command(args) = &item {
+                if let Some(position) = aof::stream_mark(args) {
+                    // The base may name a later position than the marks written before its
+                    // rewrite's instant, which went to the file after it: the later one holds.
+                    let later = |(_, at, _): &(String, u64, usize)| {
+                        stream_position.as_ref().is_none_or(|(_, was, _)| at >= was)
+                    };
+                    stream_position = match position {
+                        Some(position) if !later(&position) => stream_position,
+                        // A mark that does not read leaves the position unknown.
+                        position => position,
+                    };
+                    continue;
+                }
+            }
+            // Logged after the last mark: the data is past the position it names.
+            stream_position = None;
             let replayed = match &item {
                 aof::Item::Command(args) => run(args, &mut session),
                 aof::Item::Transaction(queued) => {
@@ -969,7 +1037,11 @@ fn replay(
                 .with_context(|| format!("cannot truncate {}", path.display()))?;
         }
     }
-    Ok((keys, commands))
+    Ok(Replayed {
+        keys,
+        commands,
+        stream_position,
+    })
 }
 
 #[cfg(test)]

@@ -550,7 +550,12 @@ fn open_log(
     let fresh = manifest.is_none();
     if let Some(manifest) = manifest {
         let dir = crate::aof::log_dir(shared);
-        let (keys, commands) = crate::aof::load(shared, &manifest, &dir)?;
+        let crate::aof::Replayed {
+            keys,
+            commands,
+            stream_position,
+        } = crate::aof::load(shared, &manifest, &dir)?;
+        *shared.persistence.loaded_stream_position.lock() = stream_position;
         tracing::info!(
             "DB loaded from append only file: {keys} keys from the base, {commands} commands replayed, in {:.3} seconds",
             started.elapsed().as_secs_f64()

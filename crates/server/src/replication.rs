@@ -85,9 +85,17 @@ impl kv_replication::replica::Host for Host {
         let Some(shared) = self.0.upgrade() else {
             return;
         };
-        // Under `always` the writer thread writes and syncs as soon as effects are recorded.
-        if !shared.aof.syncs_every_write() {
-            shared.aof.write_pending(false);
+        let aof = &shared.aof;
+        if !aof.is_on() {
+            return;
+        }
+        // Only the link moves the position, so it is the one the message left.
+        let master = &shared.replication.master;
+        let (offset, db) = master.position.read();
+        aof.mark_stream(&master.history().id, offset, db);
+        // Under `always` the writer thread writes and syncs as soon as anything is logged.
+        if !aof.syncs_every_write() {
+            aof.write_pending(false);
         }
     }
 }
@@ -298,7 +306,9 @@ pub fn start(shared: &Arc<Shared>) {
             if !shared.persistence.is_loading() {
                 let position = shared.persistence.loaded_stream_position.lock().take();
                 if let Some((id, offset, db)) = position {
-                    tracing::warn!("Continuing replication from {id}:{offset} (the snapshot's)");
+                    tracing::warn!(
+                        "Continuing replication from {id}:{offset} (where the loaded data stands)"
+                    );
                     shared.replication.master.follow(id, offset, db);
                 }
                 shared.replication.follow(&shared, host, port, false);

@@ -770,18 +770,9 @@ fn a_restarted_replica_continues_from_its_snapshot() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn a_replica_with_appendonly_logs_what_it_applied_and_resyncs_after_a_restart() {
-    let dir = std::env::temp_dir().join(format!("kv-repl-aof-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let master = kv();
-    let mut m = master.client();
-    // Enough data that starting the replica's log again from it takes a while: a write of
-    // the new stream logged on top of the old dataset meanwhile would show after a restart.
-    cmd(&mut m, &["DEBUG", "POPULATE", "100000", "bulk"]);
-    fill(&mut m, "a");
-    let replica_args = [
+/// The arguments of a replica that logs to `dir` (`appendonly yes`), with `extra`.
+fn logging_replica_args<'a>(dir: &'a std::path::Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
         "--enable-debug-command",
         "yes",
         "--dir",
@@ -789,12 +780,38 @@ fn a_replica_with_appendonly_logs_what_it_applied_and_resyncs_after_a_restart() 
         "--appendonly",
         "yes",
     ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A fresh directory for a test's replica.
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kv-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn wait_loaded(con: &mut redis::Connection) {
+    wait_until("the data to load", || {
+        info_field(con, "persistence", "loading").as_deref() == Some("0")
+    });
+}
+
+#[test]
+fn a_replica_with_appendonly_logs_what_it_applied_and_continues_after_a_restart() {
+    let dir = scratch_dir("repl-aof");
+    let master = kv();
+    let mut m = master.client();
+    // Enough data that starting the replica's log again from it takes a while: a write of
+    // the new stream logged on top of the old dataset meanwhile would show after a restart.
+    cmd(&mut m, &["DEBUG", "POPULATE", "100000", "bulk"]);
+    fill(&mut m, "a");
+    let alone = logging_replica_args(&dir, &[]);
     {
-        let replica = Server::kv(&replica_args);
+        let replica = Server::kv(&alone);
         let mut r = replica.client();
-        wait_until("the empty AOF is loaded", || {
-            info_field(&mut r, "persistence", "loading").as_deref() == Some("0")
-        });
+        wait_loaded(&mut r);
         // Data of its own, which the sync replaces.
         cmd(&mut r, &["SET", "old", "1"]);
         cmd(&mut r, &["SET", "bulk:7", "old"]);
@@ -808,23 +825,79 @@ fn a_replica_with_appendonly_logs_what_it_applied_and_resyncs_after_a_restart() 
     }
     let applied = digest(&mut m);
     // Restarted alone: its log holds exactly what it had applied.
-    let replica = Server::kv(&replica_args);
+    {
+        let replica = Server::kv(&alone);
+        let mut r = replica.client();
+        wait_loaded(&mut r);
+        assert_eq!(digest(&mut r), applied);
+    }
+    // Restarted as a replica: the log says where in the stream it stands, so it continues
+    // from there; also after a rewrite of its log.
+    let port = master.port.to_string();
+    let following = logging_replica_args(&dir, &["--replicaof", "127.0.0.1", &port]);
+    for round in 0..2 {
+        cmd(&mut m, &["SET", "while-down", &round.to_string()]);
+        let replica = Server::kv(&following);
+        let mut r = replica.client();
+        wait_synced(&mut m, &mut r);
+        assert_eq!(digest(&mut r), digest(&mut m));
+        assert_eq!(
+            info_field(&mut m, "stats", "sync_full").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            info_field(&mut m, "stats", "sync_partial_ok"),
+            Some((round + 1).to_string())
+        );
+        if round == 0 {
+            // Then nothing after the rewrite: its base names the position.
+            cmd(&mut m, &["INCR", "before-rewrite"]);
+            wait_synced(&mut m, &mut r);
+            cmd(&mut r, &["BGREWRITEAOF"]);
+            wait_until("the rewrite", || {
+                info_field(&mut r, "persistence", "aof_rewrites").as_deref() == Some("1")
+                    && info_field(&mut r, "persistence", "aof_rewrite_in_progress").as_deref()
+                        == Some("0")
+            });
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_replica_whose_log_ends_with_a_write_of_its_own_resyncs_in_full_after_a_restart() {
+    let dir = scratch_dir("repl-aof-own");
+    let master = kv();
+    let mut m = master.client();
+    fill(&mut m, "a");
+    let port = master.port.to_string();
+    let args = logging_replica_args(
+        &dir,
+        &[
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+            "--replica-read-only",
+            "no",
+        ],
+    );
+    {
+        let replica = Server::kv(&args);
+        let mut r = replica.client();
+        wait_synced(&mut m, &mut r);
+        cmd(&mut m, &["SET", "from-master", "1"]);
+        wait_synced(&mut m, &mut r);
+        // Its log no longer says that its data is the master's stream up to some offset.
+        cmd(&mut r, &["SET", "own", "1"]);
+    }
+    let replica = Server::kv(&args);
     let mut r = replica.client();
-    wait_until("the AOF is loaded", || {
-        info_field(&mut r, "persistence", "loading").as_deref() == Some("0")
-    });
-    assert_eq!(digest(&mut r), applied);
-    // Following again: the log does not say where in the stream it stands (as Redis 7.0's
-    // does not), so a full sync.
-    cmd(&mut m, &["SET", "after", "restart"]);
-    replicaof(&mut r, master.port);
     wait_synced(&mut m, &mut r);
     assert_eq!(digest(&mut r), digest(&mut m));
     assert_eq!(
         info_field(&mut m, "stats", "sync_full").as_deref(),
         Some("2")
     );
-    drop(replica);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
