@@ -8,7 +8,8 @@
 //!   drop it);
 //! - slow: a link forwards 4 KiB per millisecond for a while (the replica falls behind);
 //! - kill: a replica is killed with SIGKILL (after a SAVE half of the time) and started again on
-//!   its directory (continuing from its snapshot's position when the backlog allows).
+//!   its directory, continuing from where its data stands when the backlog allows: replica 0
+//!   from its snapshot's position, replica 1 (`appendonly yes`) from its log's.
 //!
 //! Then the faults stop, the writers stop, and every replica's DEBUG DIGEST must equal the
 //! master's. Last, the master is killed while writers run, the replica with the highest
@@ -33,11 +34,12 @@ const ITERATIONS: usize = 20;
 /// Writers, each on its own counter.
 const WRITERS: usize = 3;
 
-/// A replica: its server, the proxy its link goes through, its directory.
+/// A replica: its server, the proxy its link goes through, its directory, whether it logs.
 struct Replica {
     server: Option<Server>,
     proxy: Proxy,
     dir: PathBuf,
+    appendonly: bool,
 }
 
 /// A small xorshift generator: the run is random, its seed printed.
@@ -101,6 +103,7 @@ fn chaos(kv: &Path, root: &Path, iterations: usize) -> Result<()> {
             server: None,
             proxy,
             dir,
+            appendonly: i == 1,
         };
         replica.server = Some(start_replica(kv, &replica)?);
         replicas.push(replica);
@@ -113,6 +116,8 @@ fn chaos(kv: &Path, root: &Path, iterations: usize) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let writers = spawn_writers(master.port, &acknowledged, &stop);
     let mut faults = [0u32; 4];
+    // Per replica, restarts followed by a full sync and by a partial one.
+    let mut restarts = [[0u32; 2]; 2];
     for iteration in 0..iterations {
         let which = rng.below(2) as usize;
         let replica = &mut replicas[which];
@@ -141,8 +146,15 @@ fn chaos(kv: &Path, root: &Path, iterations: usize) -> Result<()> {
                     // May fail while the replica is syncing; a kill without a save is fine too.
                     let _ = Conn::open(port).and_then(|mut c| c.call(&["SAVE"]));
                 }
+                let mut m = Conn::open(master.port)?;
+                let partial_before = field(&info(&mut m, "stats")?, "sync_partial_ok");
                 drop(replica.server.take());
                 replica.server = Some(start_replica(kv, replica)?);
+                // How it came back (the other replica is not faulted meanwhile).
+                if wait_linked(replica)? {
+                    let partial = field(&info(&mut m, "stats")?, "sync_partial_ok");
+                    restarts[which][usize::from(partial != partial_before)] += 1;
+                }
             }
         }
         std::thread::sleep(Duration::from_millis(200 + rng.below(500)));
@@ -173,6 +185,14 @@ fn chaos(kv: &Path, root: &Path, iterations: usize) -> Result<()> {
             digest == master_digest,
             "replica {i}'s digest {digest} differs from the master's {master_digest}"
         );
+    }
+    for (i, [full, partial]) in restarts.iter().enumerate() {
+        let from = if replicas[i].appendonly {
+            "its AOF"
+        } else {
+            "its snapshot or nothing"
+        };
+        println!("replica {i} restarted from {from}: {partial} continued partially, {full} synced in full");
     }
     let syncs = info(&mut m, "stats")?;
     println!(
@@ -281,8 +301,10 @@ fn common_args() -> Vec<&'static str> {
 
 fn start_replica(kv: &Path, replica: &Replica) -> Result<Server> {
     let master = format!("127.0.0.1 {}", replica.proxy.port);
+    let appendonly = if replica.appendonly { "yes" } else { "no" };
     let args = [
         &["--dir", path_str(&replica.dir)?, "--replicaof", &master][..],
+        &["--appendonly", appendonly][..],
         &common_args()[..],
     ]
     .concat();
@@ -357,6 +379,26 @@ fn wait_caught_up(master: &mut Conn, port: u16) -> Result<()> {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits (10 s at most) for a restarted replica's link to be up; false if it is not yet.
+fn wait_linked(replica: &Replica) -> Result<bool> {
+    let port = replica
+        .server
+        .as_ref()
+        .map(|s| s.port)
+        .context("no replica")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        // Refused while it loads.
+        if let Ok(status) = Conn::open(port).and_then(|mut c| info(&mut c, "replication")) {
+            if field(&status, "master_link_status") == "up" {
+                return Ok(true);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(false)
 }
 
 fn info(conn: &mut Conn, section: &str) -> Result<String> {
