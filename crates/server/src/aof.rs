@@ -132,6 +132,16 @@ impl Log {
         self.last_seq = self.last_seq.max(in_manifest) + 1;
         self.last_seq
     }
+
+    /// A file of `kind` with a number of its own, named after the log.
+    fn new_file(&mut self, kind: FileKind) -> LogFile {
+        let seq = self.take_seq();
+        let name = match kind {
+            FileKind::Base => aof::base_name(&self.name, seq),
+            FileKind::Incremental => aof::incremental_name(&self.name, seq),
+        };
+        LogFile { name, seq, kind }
+    }
 }
 
 /// The append-only file's state, and the engine's effect sink while it is on.
@@ -843,13 +853,7 @@ pub fn prepare_base(shared: &Shared, snapshot: &[u8]) -> Result<()> {
     let (dir, file) = {
         let mut guard = aof.log.lock();
         let log = guard.as_mut().context("the AOF is off")?;
-        let seq = log.take_seq();
-        let file = LogFile {
-            name: aof::base_name(&log.name, seq),
-            seq,
-            kind: FileKind::Base,
-        };
-        (log.dir.clone(), file)
+        (log.dir.clone(), log.new_file(FileKind::Base))
     };
     let path = dir.join(&file.name);
     let written = File::create(&path)
@@ -882,12 +886,7 @@ pub fn install_base(shared: &Shared) -> Result<()> {
         let _io = aof.io.lock();
         let mut guard = aof.log.lock();
         let log = guard.as_mut().context("the AOF is off")?;
-        let seq = log.take_seq();
-        let incremental = LogFile {
-            name: aof::incremental_name(&log.name, seq),
-            seq,
-            kind: FileKind::Incremental,
-        };
+        let incremental = log.new_file(FileKind::Incremental);
         let current = Incremental::create(&log.dir.join(&incremental.name))?;
         let manifest = Manifest {
             base: Some(base),

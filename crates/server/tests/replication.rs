@@ -792,6 +792,24 @@ fn scratch_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Starts a replica with `args` (which follow `master`), waits until it has all of the
+/// master's stream and checks that its data is the master's.
+fn replica_synced(master: &mut redis::Connection, args: &[&str]) -> Server {
+    let replica = Server::kv(args);
+    let mut r = replica.client();
+    wait_synced(master, &mut r);
+    assert_eq!(digest(&mut r), digest(master));
+    replica
+}
+
+/// The master's full and partial synchronisations so far.
+fn syncs(master: &mut redis::Connection) -> (String, String) {
+    let field = |master: &mut redis::Connection, name| {
+        info_field(master, "stats", name).unwrap_or_default()
+    };
+    (field(master, "sync_full"), field(master, "sync_partial_ok"))
+}
+
 fn wait_loaded(con: &mut redis::Connection) {
     wait_until("the data to load", || {
         info_field(con, "persistence", "loading").as_deref() == Some("0")
@@ -837,18 +855,9 @@ fn a_replica_with_appendonly_logs_what_it_applied_and_continues_after_a_restart(
     let following = logging_replica_args(&dir, &["--replicaof", "127.0.0.1", &port]);
     for round in 0..2 {
         cmd(&mut m, &["SET", "while-down", &round.to_string()]);
-        let replica = Server::kv(&following);
+        let replica = replica_synced(&mut m, &following);
         let mut r = replica.client();
-        wait_synced(&mut m, &mut r);
-        assert_eq!(digest(&mut r), digest(&mut m));
-        assert_eq!(
-            info_field(&mut m, "stats", "sync_full").as_deref(),
-            Some("1")
-        );
-        assert_eq!(
-            info_field(&mut m, "stats", "sync_partial_ok"),
-            Some((round + 1).to_string())
-        );
+        assert_eq!(syncs(&mut m), ("1".into(), (round + 1).to_string()));
         if round == 0 {
             // Then nothing after the rewrite: its base names the position.
             cmd(&mut m, &["INCR", "before-rewrite"]);
@@ -890,14 +899,8 @@ fn a_replica_whose_log_ends_with_a_write_of_its_own_resyncs_in_full_after_a_rest
         // Its log no longer says that its data is the master's stream up to some offset.
         cmd(&mut r, &["SET", "own", "1"]);
     }
-    let replica = Server::kv(&args);
-    let mut r = replica.client();
-    wait_synced(&mut m, &mut r);
-    assert_eq!(digest(&mut r), digest(&mut m));
-    assert_eq!(
-        info_field(&mut m, "stats", "sync_full").as_deref(),
-        Some("2")
-    );
+    let _replica = replica_synced(&mut m, &args);
+    assert_eq!(syncs(&mut m), ("2".into(), "0".into()));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
