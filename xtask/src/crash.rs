@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
+use kv_testkit::Rng;
 
 use crate::bench::{build_kv, start};
 use crate::persist_bench::Conn;
@@ -43,7 +44,7 @@ pub fn run(iterations: Option<usize>) -> Result<()> {
     ];
     // The next sequence number of each writer: everything below it was acknowledged.
     let next: Arc<Vec<AtomicU64>> = Arc::new((0..WRITERS).map(|_| AtomicU64::new(0)).collect());
-    let mut seed = Instant::now().elapsed().as_nanos() as u64 | 1;
+    let mut rng = Rng(Instant::now().elapsed().as_nanos() as u64);
     let mut checked_total = 0u64;
     // One more start than kills: the last start checks the last iteration's writes.
     for iteration in 0..=iterations {
@@ -95,10 +96,7 @@ pub fn run(iterations: Option<usize>) -> Result<()> {
                 })
             })
             .collect();
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(50 + seed % 450));
+        std::thread::sleep(Duration::from_millis(50 + rng.below(450) as u64));
         drop(conn);
         drop(server);
         for writer in writers {

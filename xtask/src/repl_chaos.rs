@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use kv_testkit::Proxy;
+use kv_testkit::{Proxy, Rng};
 
 use crate::bench::{build_kv, start, Server};
 use crate::persist_bench::Conn;
@@ -40,22 +40,6 @@ struct Replica {
     proxy: Proxy,
     dir: PathBuf,
     appendonly: bool,
-}
-
-/// A small xorshift generator: the run is random, its seed printed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// What the writers were told.
@@ -119,11 +103,11 @@ fn chaos(kv: &Path, root: &Path, iterations: usize) -> Result<()> {
     // Per replica, restarts followed by a full sync and by a partial one.
     let mut restarts = [[0u32; 2]; 2];
     for iteration in 0..iterations {
-        let which = rng.below(2) as usize;
+        let which = rng.below(2);
         let replica = &mut replicas[which];
-        let fault = rng.below(4) as usize;
+        let fault = rng.below(4);
         faults[fault] += 1;
-        let hold = Duration::from_millis(500 + rng.below(2500));
+        let hold = Duration::from_millis(500 + rng.below(2500) as u64);
         match fault {
             0 => replica.proxy.cut(),
             1 => {
@@ -157,7 +141,7 @@ fn chaos(kv: &Path, root: &Path, iterations: usize) -> Result<()> {
                 }
             }
         }
-        std::thread::sleep(Duration::from_millis(200 + rng.below(500)));
+        std::thread::sleep(Duration::from_millis(200 + rng.below(500) as u64));
         println!(
             "iteration {iteration}: {} on replica {which}; {} writes acknowledged so far",
             ["cut", "stall", "slow", "kill"][fault],

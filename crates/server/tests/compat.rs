@@ -51,6 +51,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kv_resp::{split_inline, Frame, FrameDecoder, Limits};
+use kv_testkit::Rng;
 use support::Server;
 
 /// Where the corpus and the allow-list live.
@@ -878,46 +879,9 @@ fn allow_list_globs() {
 // The random generator
 // ------------------------------------------------------------------------------------------
 
-/// SplitMix64: tiny, seedable, and good enough to pick test inputs.
-#[derive(Debug)]
-struct Rng(u64);
-
-impl Rng {
-    /// The next 64 random bits.
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n`; `n` must not be 0.
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// True once in `n` times on average.
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    /// A random element of a non-empty slice.
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// A random argument from one of the static pools.
-    fn pick_bytes(&mut self, items: &[&'static [u8]]) -> Bytes {
-        Bytes::from_static(items[self.below(items.len())])
-    }
-
-    /// The elements of `items` in random order (Fisher-Yates).
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
+/// A random argument from one of the static pools.
+fn pick_bytes(rng: &mut Rng, items: &[&'static [u8]]) -> Bytes {
+    Bytes::from_static(items[rng.below(items.len())])
 }
 
 /// A command shape for the random test: a command name and its argument template.
@@ -1180,7 +1144,7 @@ fn generate(rng: &mut Rng, template: &Template) -> Vec<Bytes> {
     if rng.one_in(30) && args.len() > 1 {
         args.pop();
     } else if rng.one_in(30) {
-        args.push(rng.pick_bytes(VALUES));
+        args.push(pick_bytes(rng, VALUES));
     }
     args
 }
@@ -1378,7 +1342,7 @@ const WEIGHTS: &[&[u8]] = &[b"1", b"2", b"0", b"-1", b"0.5", b"inf", b"nan", b"x
 
 /// Expands one `{placeholder}` of a template into its arguments.
 fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
-    let one = |items: &[&'static [u8]], rng: &mut Rng| vec![rng.pick_bytes(items)];
+    let one = |items: &[&'static [u8]], rng: &mut Rng| vec![pick_bytes(rng, items)];
     match placeholder {
         "key" => one(KEYS, rng),
         "val" => one(VALUES, rng),
@@ -1406,7 +1370,7 @@ fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
         "encmember" => one(ENC_MEMBERS, rng),
         "encmembers" => repeat(rng, 1, 3, |rng| one(ENC_MEMBERS, rng)),
         "encpairs" => repeat(rng, 1, 3, |rng| {
-            vec![rng.pick_bytes(FIELDS), rng.pick_bytes(ENC_MEMBERS)]
+            vec![pick_bytes(rng, FIELDS), pick_bytes(rng, ENC_MEMBERS)]
         }),
         "threshold" => one(THRESHOLDS, rng),
         "member" => one(MEMBERS, rng),
@@ -1416,15 +1380,15 @@ fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
         "lexbound" => one(LEX_BOUNDS, rng),
         "zpairs" => {
             let mut args = repeat(rng, 1, 3, |rng| {
-                vec![rng.pick_bytes(SCORES), rng.pick_bytes(MEMBERS)]
+                vec![pick_bytes(rng, SCORES), pick_bytes(rng, MEMBERS)]
             });
             if rng.one_in(10) {
-                args.push(rng.pick_bytes(MEMBERS));
+                args.push(pick_bytes(rng, MEMBERS));
             }
             args
         }
         "lexpairs" => repeat(rng, 1, 3, |rng| {
-            vec![Bytes::from_static(b"0"), rng.pick_bytes(MEMBERS)]
+            vec![Bytes::from_static(b"0"), pick_bytes(rng, MEMBERS)]
         }),
         "withscores" => repeat(rng, 0, 1, |rng| vec![random_case(rng, "WITHSCORES")]),
         "minmax" => {
@@ -1434,12 +1398,12 @@ fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
         "lexlimit" => repeat(rng, 0, 1, |rng| {
             vec![
                 random_case(rng, "LIMIT"),
-                rng.pick_bytes(LIMITS),
-                rng.pick_bytes(LIMITS),
+                pick_bytes(rng, LIMITS),
+                pick_bytes(rng, LIMITS),
             ]
         }),
         "intercardopts" => repeat(rng, 0, 1, |rng| {
-            vec![random_case(rng, "LIMIT"), rng.pick_bytes(INTS)]
+            vec![random_case(rng, "LIMIT"), pick_bytes(rng, INTS)]
         }),
         "zaddopts" => options(rng, &["NX", "XX", "GT", "LT", "CH", "INCR"]),
         "zrangeopts" => options(rng, &["BYSCORE", "REV", "LIMIT", "WITHSCORES"]),
@@ -1448,7 +1412,7 @@ fn expand(rng: &mut Rng, placeholder: &str) -> Vec<Bytes> {
         "field" => one(FIELDS, rng),
         "fields" => repeat(rng, 1, 3, |rng| one(FIELDS, rng)),
         "fieldpairs" => repeat(rng, 1, 3, |rng| {
-            vec![rng.pick_bytes(FIELDS), rng.pick_bytes(VALUES)]
+            vec![pick_bytes(rng, FIELDS), pick_bytes(rng, VALUES)]
         }),
         "numkeys" => {
             let keys = repeat(rng, 1, 3, |rng| one(KEYS, rng));
@@ -1484,8 +1448,8 @@ fn sort_options(rng: &mut Rng) -> Vec<Bytes> {
             1 => args.push(random_case(rng, "ASC")),
             2 => {
                 args.push(random_case(rng, "LIMIT"));
-                args.push(rng.pick_bytes(INDEXES));
-                args.push(rng.pick_bytes(INDEXES));
+                args.push(pick_bytes(rng, INDEXES));
+                args.push(pick_bytes(rng, INDEXES));
             }
             3 => {
                 args.push(random_case(rng, "BY"));
@@ -1493,7 +1457,7 @@ fn sort_options(rng: &mut Rng) -> Vec<Bytes> {
             }
             _ => {
                 args.push(random_case(rng, "GET"));
-                args.push(rng.pick_bytes(PATTERNS));
+                args.push(pick_bytes(rng, PATTERNS));
             }
         }
     }
@@ -1514,10 +1478,10 @@ fn repeat(
 /// One to three key-value pairs, and now and then a dangling key (an odd argument count).
 fn pairs(rng: &mut Rng) -> Vec<Bytes> {
     let mut args = repeat(rng, 1, 3, |rng| {
-        vec![rng.pick_bytes(KEYS), rng.pick_bytes(VALUES)]
+        vec![pick_bytes(rng, KEYS), pick_bytes(rng, VALUES)]
     });
     if rng.one_in(10) {
-        args.push(rng.pick_bytes(KEYS));
+        args.push(pick_bytes(rng, KEYS));
     }
     args
 }
@@ -1548,7 +1512,7 @@ fn options(rng: &mut Rng, names: &[&str]) -> Vec<Bytes> {
             _ => &[],
         };
         for items in values {
-            args.push(rng.pick_bytes(items));
+            args.push(pick_bytes(rng, items));
         }
     }
     args

@@ -11,24 +11,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use kv_resp::{Frame, FrameDecoder};
+use kv_testkit::Rng;
 use support::{resp, Server};
-
-/// splitmix64, seeded, so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Arguments chosen to hit edge cases: numbers at the limits, options, empty and binary bytes.
 const ARGS: &[&[u8]] = &[

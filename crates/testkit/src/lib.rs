@@ -3,14 +3,17 @@
 //! What kv's integration tests share: a server process (kv-server, or the reference
 //! redis-server) started on a free loopback port, proven to be the process the test started,
 //! and stopped by its pid when dropped; helpers that talk raw RESP over a socket; and a TCP
-//! [`Proxy`] that cuts or stalls the connections through it, for fault tests.
+//! [`Proxy`] that cuts or stalls the connections through it, for fault tests; and a seeded
+//! [`Rng`] for random inputs and faults.
 //!
 //! A dev-dependency only (`publish = false`), with no dependencies of its own, so any crate of
 //! the workspace can test against a real server without a copy of this code.
 
 mod proxy;
+mod rng;
 
 pub use proxy::Proxy;
+pub use rng::Rng;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
