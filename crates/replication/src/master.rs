@@ -669,11 +669,25 @@ impl Master {
     /// offset it applied (its feed's end may lag that by a chunk not yet forwarded).
     pub fn snapshot_position(&self, feed: &Feed) -> (String, u64, usize) {
         if self.is_following() {
-            let (applied, db) = self.position.read();
-            (self.history.lock().id.clone(), applied, db)
+            self.applied_position()
         } else {
             feed.position_for_snapshot()
         }
+    }
+
+    /// Where a replica's data stands in its master's stream: the history's ID, the offset it
+    /// applied and the database the stream has selected there (exact with every shard held,
+    /// or on the link's task, the only one that moves it).
+    pub fn applied_position(&self) -> (String, u64, usize) {
+        let (applied, db) = self.position.read();
+        (self.history.lock().id.clone(), applied, db)
+    }
+
+    /// [`stream_aux`] of [`Master::applied_position`]: the facts a replica's snapshot or log
+    /// base carries, so that a restart on it continues from there.
+    pub fn applied_aux(&self) -> kv_persist::Aux {
+        let (id, offset, db) = self.applied_position();
+        stream_aux(&id, offset, db)
     }
 
     /// The snapshot `shared` is complete (or failed): later replicas start another.

@@ -224,18 +224,8 @@ impl EffectSink for Aof {
             Some((from, next)) if epoch >= *from => next,
             _ => &mut log.current,
         };
-        let before = target.pending.len();
-        aof::encode_group(&mut target.pending, &mut target.db, group);
-        let added = (target.pending.len() - before) as u64;
-        let position = self.recorded.fetch_add(added, Ordering::SeqCst) + added;
+        let position = self.append(target, |out, db| aof::encode_group(out, db, group));
         RECORDED.with(|r| r.set(position));
-        // Under `always` the writer thread writes and syncs; it sleeps only on an empty
-        // buffer (checked under this mutex), so only the first effects after it drained need
-        // to wake it. Otherwise connections write what they logged themselves
-        // ([`Aof::write_pending`]), with no thread switch per command.
-        if before == 0 && self.policy() == Fsync::Always {
-            self.wake.notify_one();
-        }
     }
 }
 
@@ -260,13 +250,30 @@ impl Aof {
             Some((from, next)) if *from != u64::MAX => next,
             _ => &mut log.current,
         };
+        self.append(target, |out, _| {
+            aof::encode_stream_mark(out, id, offset, db);
+        });
+    }
+
+    /// Encodes into `target`'s buffer (called with the log's mutex held) and counts the bytes
+    /// in the log's position, which it returns.
+    fn append(
+        &self,
+        target: &mut Incremental,
+        encode: impl FnOnce(&mut Vec<u8>, &mut Option<usize>),
+    ) -> u64 {
         let before = target.pending.len();
-        aof::encode_stream_mark(&mut target.pending, id, offset, db);
+        encode(&mut target.pending, &mut target.db);
         let added = (target.pending.len() - before) as u64;
-        self.recorded.fetch_add(added, Ordering::SeqCst);
+        let position = self.recorded.fetch_add(added, Ordering::SeqCst) + added;
+        // Under `always` the writer thread writes and syncs; it sleeps only on an empty
+        // buffer (checked under this mutex), so only the first bytes after it drained need
+        // to wake it. Otherwise connections write what they logged themselves
+        // ([`Aof::write_pending`]), with no thread switch per command.
         if before == 0 && self.policy() == Fsync::Always {
             self.wake.notify_one();
         }
+        position
     }
 
     /// Whether a rewrite is running.
@@ -709,26 +716,29 @@ pub fn rewrite(shared: &Shared) -> Result<()> {
     aof.last_rewrite_secs
         .store(started.elapsed().as_secs() as i64, Ordering::Relaxed);
     aof.rewriting.store(false, Ordering::SeqCst);
-    if let Ok(None) = result {
+    match result {
         // Neither done nor failed: the log was started again from a full sync's snapshot.
-        tracing::info!("Background AOF rewrite dropped: a sync with the master replaced the data");
-        return Ok(());
-    }
-    aof.last_rewrite_ok.store(result.is_ok(), Ordering::Relaxed);
-    match &result {
-        Ok(peak_held) => {
-            let peak_held = peak_held.unwrap_or_default();
+        Ok(None) => {
+            tracing::info!(
+                "Background AOF rewrite dropped: a sync with the master replaced the data"
+            );
+            Ok(())
+        }
+        Ok(Some(peak_held)) => {
+            aof.last_rewrite_ok.store(true, Ordering::Relaxed);
             aof.rewrites.fetch_add(1, Ordering::Relaxed);
             aof.consecutive_failures.store(0, Ordering::Relaxed);
             aof.last_cow_size.store(peak_held, Ordering::Relaxed);
             tracing::info!("Background AOF rewrite finished successfully");
+            Ok(())
         }
         Err(e) => {
+            aof.last_rewrite_ok.store(false, Ordering::Relaxed);
             aof.consecutive_failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("Background AOF rewrite failed: {e:#}");
+            Err(e)
         }
     }
-    result.map(drop)
 }
 
 /// The body of [`rewrite`]; the most bytes its snapshot held at once, or `None` if a full
@@ -739,15 +749,11 @@ fn rewrite_now(shared: &Shared) -> Result<Option<u64>> {
     let (dir, name, seq, generation) = {
         let mut guard = aof.log.lock();
         let log = guard.as_mut().context("the AOF is off")?;
-        let seq = log.take_seq();
-        let incremental_name = aof::incremental_name(&log.name, seq);
-        let next = Incremental::create(&log.dir.join(&incremental_name))?;
+        let incremental = log.new_file(FileKind::Incremental);
+        let seq = incremental.seq;
+        let next = Incremental::create(&log.dir.join(&incremental.name))?;
         let mut manifest = log.manifest.clone();
-        manifest.incrementals.push(LogFile {
-            name: incremental_name,
-            seq,
-            kind: FileKind::Incremental,
-        });
+        manifest.incrementals.push(incremental);
         write_manifest(&log.dir, &log.name, &manifest)?;
         log.manifest = manifest;
         log.next = Some((u64::MAX, next));
@@ -760,7 +766,7 @@ fn rewrite_now(shared: &Shared) -> Result<Option<u64>> {
         checksum: shared.config.flag("rdbchecksum"),
     };
     let master = &shared.replication.master;
-    let feed = master.feed().filter(|_| master.is_following());
+    let following = master.is_following();
     let saved = loop {
         let route_from = |epoch| {
             if let Some((from, _)) = aof.log.lock().as_mut().and_then(|l| l.next.as_mut()) {
@@ -768,16 +774,16 @@ fn rewrite_now(shared: &Shared) -> Result<Option<u64>> {
             }
         };
         let path = dir.join(&base);
-        let saved = match &feed {
+        let saved = if following {
             // A replica's base names where it stands in its master's stream, read at a quiet
             // instant so it splits the applied stream exactly (as its snapshots do): the log
             // can say where to continue from even before its next stream mark.
-            Some(feed) => kv_persist::save_to_path_quiet(&shared.engine, &path, options, |epoch| {
+            kv_persist::save_to_path_quiet(&shared.engine, &path, options, |epoch| {
                 route_from(epoch);
-                let (id, offset, db) = master.snapshot_position(feed);
-                kv_replication::master::stream_aux(&id, offset, db)
-            }),
-            None => kv_persist::save_to_path_from(&shared.engine, &path, options, route_from),
+                master.applied_aux()
+            })
+        } else {
+            kv_persist::save_to_path_from(&shared.engine, &path, options, route_from)
         };
         match saved {
             // A BGSAVE is taking its snapshot: one at a time, so wait for it.

@@ -194,14 +194,12 @@ fn save_now(shared: &Shared) -> Result<SaveStats, SnapshotError> {
     let started = Instant::now();
     let options = write_options(shared);
     let master = &shared.replication.master;
-    let result = match master.feed().filter(|_| master.is_following()) {
+    let result = if master.is_following() {
         // A replica's snapshot names where it stands in its master's stream, exactly (the
         // instant is a quiet one), so that after a restart it can continue from there.
-        Some(feed) => kv_persist::save_to_path_quiet(&shared.engine, &path, options, |_| {
-            let (id, offset, db) = master.snapshot_position(&feed);
-            kv_replication::master::stream_aux(&id, offset, db)
-        }),
-        None => kv_persist::save_to_path(&shared.engine, &path, options),
+        kv_persist::save_to_path_quiet(&shared.engine, &path, options, |_| master.applied_aux())
+    } else {
+        kv_persist::save_to_path(&shared.engine, &path, options)
     };
     let ok = result.is_ok();
     match &result {

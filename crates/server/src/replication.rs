@@ -90,9 +90,8 @@ impl kv_replication::replica::Host for Host {
             return;
         }
         // Only the link moves the position, so it is the one the message left.
-        let master = &shared.replication.master;
-        let (offset, db) = master.position.read();
-        aof.mark_stream(&master.history().id, offset, db);
+        let (id, offset, db) = shared.replication.master.applied_position();
+        aof.mark_stream(&id, offset, db);
         // Under `always` the writer thread writes and syncs as soon as anything is logged.
         if !aof.syncs_every_write() {
             aof.write_pending(false);
