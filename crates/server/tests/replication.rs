@@ -905,6 +905,49 @@ fn a_replica_whose_log_ends_with_a_write_of_its_own_resyncs_in_full_after_a_rest
 }
 
 #[test]
+fn a_replica_whose_log_has_a_malformed_stream_mark_starts_and_resyncs_in_full() {
+    let master = kv();
+    let mut m = master.client();
+    fill(&mut m, "a");
+    let port = master.port.to_string();
+    // The master's real history and offset: only the malformed part can stop a continuation.
+    let id = info_field(&mut m, "replication", "master_replid").unwrap();
+    let offset = info_field(&mut m, "replication", "master_repl_offset").unwrap();
+    let bulk = |arg: &str| format!("${}\r\n{arg}\r\n", arg.len());
+    let mark = |args: &[&str]| {
+        let items: String = args.iter().map(|a| bulk(a)).collect();
+        format!("*{}\r\n{}{items}", args.len() + 1, bulk("KV-STREAM-AT"))
+    };
+    for mark in [
+        // Too few arguments, an offset that is no number, a database that is no number.
+        mark(&[&id, &offset]),
+        mark(&[&id, "xx", "0"]),
+        mark(&[&id, &offset, "-1"]),
+    ] {
+        let dir = scratch_dir("repl-aof-bad-mark");
+        let log = dir.join("appendonlydir");
+        std::fs::create_dir_all(&log).unwrap();
+        std::fs::write(
+            log.join("appendonly.aof.manifest"),
+            "file appendonly.aof.1.incr.aof seq 1 type i\n",
+        )
+        .unwrap();
+        let body = format!("*3\r\n$3\r\nSET\r\n$3\r\nown\r\n$1\r\n1\r\n{mark}");
+        std::fs::write(log.join("appendonly.aof.1.incr.aof"), body).unwrap();
+        let full_before = syncs(&mut m).0;
+        let args = logging_replica_args(&dir, &["--replicaof", "127.0.0.1", &port]);
+        let _replica = replica_synced(&mut m, &args);
+        let full_after = syncs(&mut m).0;
+        assert_eq!(
+            full_after.parse::<u64>().unwrap(),
+            full_before.parse::<u64>().unwrap() + 1,
+            "{mark:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
 fn a_master_alone_past_repl_backlog_ttl_frees_its_backlog() {
     let master = Server::kv(&["--repl-backlog-ttl", "1"]);
     let replica = kv();
