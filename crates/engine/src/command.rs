@@ -342,6 +342,10 @@ pub enum Handler {
 /// An engine command's implementation: reads its arguments (after the name), writes its reply.
 pub type HandlerFn = fn(&mut Ctx<'_, '_>, &mut Args<'_>, &mut Reply) -> CommandResult;
 
+/// Positions of a command's keys in its arguments: inline for the few keys most commands
+/// name, as every command with keys computes them to plan its locks.
+pub type KeyPositions = smallvec::SmallVec<[usize; 4]>;
+
 /// Everything kv knows about one command or subcommand.
 #[derive(Debug)]
 pub struct CommandSpec {
@@ -439,7 +443,7 @@ impl CommandSpec {
     /// specification takes: the key range, then the keys after a key count (a command such as
     /// `ZUNIONSTORE destination numkeys key...` has both). A malformed count names no key at all
     /// (the command reports the error before touching any).
-    pub fn keys_in(&self, args: &[Bytes]) -> Vec<usize> {
+    pub fn keys_in(&self, args: &[Bytes]) -> KeyPositions {
         if let Some(find) = self.find_keys {
             return find(args).into_iter().map(|(at, _)| at).collect();
         }
@@ -456,7 +460,7 @@ impl CommandSpec {
                 .key_positions(args.len())
                 .chain(at + 1..=at + n)
                 .collect(),
-            None => Vec::new(),
+            None => KeyPositions::new(),
         }
     }
 

@@ -78,7 +78,7 @@ use bytes::Bytes;
 
 pub use args::Args;
 pub use blocking::{Blocking, Cancel, Waiter, Waker};
-pub use command::{CommandSpec, Flags, Group, Handler, Locks};
+pub use command::{CommandSpec, Flags, Group, Handler, KeyPositions, Locks};
 pub use compact::CompactBytes;
 pub use error::{CommandError, CommandResult};
 pub use keyspace::{

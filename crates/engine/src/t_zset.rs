@@ -2969,7 +2969,7 @@ mod tests {
         let keys = |words: &[&str]| {
             let args = args(words);
             let (spec, _) = engine.lookup(&args).expect("in the table");
-            spec.keys_in(&args)
+            spec.keys_in(&args).to_vec()
         };
         // A destination before numkeys, then the counted keys.
         assert_eq!(keys(&["ZUNIONSTORE", "d", "2", "a", "b"]), vec![1, 3, 4]);

@@ -165,3 +165,35 @@ fn limits_can_be_tightened() {
         [&b"ECHO"[..], b"hey!"]
     );
 }
+
+#[test]
+fn decode_into_reuses_the_callers_vector() {
+    let input: &[u8] =
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\nPING x\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4";
+    let mut decoder = RequestDecoder::default();
+    let mut buf = BytesMut::from(input);
+    // Whatever the vector held is replaced, never appended to.
+    let mut request = vec![bytes::Bytes::from_static(b"stale")];
+    let mut got = Vec::new();
+    while decoder.decode_into(&mut buf, &mut request).unwrap() {
+        got.push(request.iter().map(|a| a.to_vec()).collect::<Vec<_>>());
+    }
+    assert!(request.is_empty(), "an incomplete request leaves it empty");
+    assert_eq!(
+        got,
+        vec![
+            args(&["SET", "k", ""]),
+            args(&["PING", "x"]),
+            args(&["GET", "k"])
+        ]
+    );
+    assert_eq!(
+        &buf[..],
+        b"*1\r\n$4",
+        "the incomplete request stays buffered"
+    );
+    buf.extend_from_slice(b"\r\nPING\r\n");
+    assert!(decoder.decode_into(&mut buf, &mut request).unwrap());
+    assert_eq!(request, vec![bytes::Bytes::from_static(b"PING")]);
+    assert!(buf.is_empty());
+}

@@ -134,6 +134,24 @@ impl Default for CommandStats {
     }
 }
 
+/// Calls counted by one connection and not yet added to the shared counters: a run of calls of
+/// one command in one latency bucket, as a pipelined batch of like commands makes. Counting a
+/// batch's calls here and adding them once (see [`CommandStats::flush`]) saves every call
+/// its own atomic additions and the search for its slot.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// The address of the command's row ([`address`]; 0 before the first call) and its slot,
+    /// kept after a flush: the next batch is likely to run the same command.
+    addr: usize,
+    slot: usize,
+    /// The latency bucket of every call counted.
+    bucket: usize,
+    /// Calls counted (0: the tally is empty), their microseconds, and how many failed.
+    calls: u64,
+    usec: u64,
+    failed: u64,
+}
+
 /// Rows at consecutive addresses.
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -203,25 +221,62 @@ impl CommandStats {
 
     /// The counters of `spec`, a row of the command table.
     pub fn counters(&self, spec: &CommandSpec) -> Option<&CommandCounters> {
+        Some(&self.slots[self.slot(spec)?].counters)
+    }
+
+    /// The slot of `spec`, a row of the command table.
+    fn slot(&self, spec: &CommandSpec) -> Option<usize> {
         let addr = address(spec);
         let run = self.runs[..self.runs.partition_point(|r| r.start <= addr)].last()?;
         let offset = addr - run.start;
         if offset % ROW != 0 || offset / ROW >= run.len {
             return None;
         }
-        let slot = self.slot_of[run.first + offset / ROW];
-        Some(&self.slots[slot].counters)
+        Some(self.slot_of[run.first + offset / ROW])
     }
 
     /// Records one run of `spec` that took `usec` microseconds.
     pub fn record_call(&self, spec: &CommandSpec, usec: u64, failed: bool) {
-        if let Some(c) = self.counters(spec) {
-            c.usec.fetch_add(usec, Ordering::Relaxed);
-            c.histogram[histogram_bucket(usec)].fetch_add(1, Ordering::Relaxed);
-            if failed {
-                c.failed.fetch_add(1, Ordering::Relaxed);
+        let mut tally = Tally::default();
+        self.tally_call(&mut tally, spec, usec, failed);
+        self.flush(&mut tally);
+    }
+
+    /// Counts one run of `spec` that took `usec` microseconds in `tally`, adding what `tally`
+    /// held to the counters first if that was another command or latency bucket.
+    pub fn tally_call(&self, tally: &mut Tally, spec: &CommandSpec, usec: u64, failed: bool) {
+        let bucket = histogram_bucket(usec);
+        let addr = address(spec);
+        if tally.addr != addr || tally.bucket != bucket {
+            self.flush(tally);
+            if tally.addr != addr {
+                let Some(slot) = self.slot(spec) else {
+                    return;
+                };
+                tally.addr = addr;
+                tally.slot = slot;
             }
+            tally.bucket = bucket;
         }
+        tally.calls += 1;
+        tally.usec += usec;
+        tally.failed += u64::from(failed);
+    }
+
+    /// Adds what `tally` counted to the counters, and empties it.
+    pub fn flush(&self, tally: &mut Tally) {
+        if tally.calls == 0 {
+            return;
+        }
+        let c = &self.slots[tally.slot].counters;
+        c.usec.fetch_add(tally.usec, Ordering::Relaxed);
+        c.histogram[tally.bucket].fetch_add(tally.calls, Ordering::Relaxed);
+        if tally.failed > 0 {
+            c.failed.fetch_add(tally.failed, Ordering::Relaxed);
+        }
+        tally.calls = 0;
+        tally.usec = 0;
+        tally.failed = 0;
     }
 
     /// Records that `spec` was refused before it ran.

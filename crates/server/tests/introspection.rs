@@ -257,6 +257,90 @@ fn commandstats_and_errorstats_match_redis() {
     assert_eq!(results[0], results[1]);
 }
 
+/// Sends `lines` (commands written as space-separated words) in one write, as a pipelined
+/// batch, and reads their replies.
+fn pipeline(conn: &mut Conn, lines: &[&str]) -> Vec<Frame> {
+    let mut batch = Vec::new();
+    for line in lines {
+        let words: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        batch.extend_from_slice(&resp(&words));
+    }
+    conn.stream.write_all(&batch).unwrap();
+    lines.iter().map(|_| conn.read()).collect()
+}
+
+/// The `client list` line of the client connected from `port`.
+fn client_line(list: &Frame, port: u16) -> String {
+    let list = text(list);
+    let addr = format!(" addr=127.0.0.1:{port} ");
+    let line = list.lines().find(|l| l.contains(&addr));
+    line.unwrap_or_else(|| panic!("no client at {port}: {list}"))
+        .to_string()
+}
+
+/// A connection keeps its counters and its CLIENT LIST entry back until the end of each
+/// batch of pipelined commands; a command of the same batch that reads them, and any other
+/// client after the batch, must still see every command of it, as Redis shows them.
+#[test]
+fn a_pipelined_batch_is_counted_for_itself_and_for_other_clients() {
+    let batch = [
+        "CONFIG RESETSTAT",
+        "SET a 1",
+        "GET a",
+        "GET a",
+        "INCR a",
+        "GET a",
+        "GET nope x",
+        "INCR a",
+        "INFO commandstats",
+        "INFO stats",
+    ];
+    let kv = Server::kv(&[]);
+    let redis = Server::redis(&[]);
+    let mut seen = Vec::new();
+    for server in [&kv, &redis] {
+        let mut conn = Conn::open(server);
+        let replies = pipeline(&mut conn, &batch);
+        let commands = text(&replies[8]);
+        // Sorted: Redis lists them in its hash table's order.
+        let mut counts: Vec<String> = commands
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_"))
+            .map(|l| {
+                let (name, fields) = l.split_once(':').unwrap();
+                let kept: Vec<&str> = fields
+                    .split(',')
+                    .filter(|f| !f.starts_with("usec"))
+                    .collect();
+                format!("{name}:{}", kept.join(","))
+            })
+            .collect();
+        counts.sort();
+        let processed = info_field(&text(&replies[9]), "total_commands_processed");
+        // Another client, after the batch, sees all of it.
+        let mut other = Conn::open(server);
+        let from_other = commandstats(&mut other);
+        let line = client_line(&other.cmd("CLIENT LIST"), conn.port());
+        let last = line.split(' ').find(|f| f.starts_with("cmd=")).unwrap();
+        seen.push((counts, processed, from_other, last.to_string()));
+    }
+    assert_eq!(seen[0], seen[1]);
+    let (counts, _, from_other, last) = &seen[0];
+    assert!(counts.contains(&"cmdstat_get:calls=3,rejected_calls=1,failed_calls=0".into()));
+    assert!(from_other.contains(&("incr".to_string(), 2, 0, 0)));
+    assert_eq!(last, "cmd=info");
+
+    // The database a batch ends in is the one other clients see, with its last command.
+    let mut conn = Conn::open(&kv);
+    pipeline(&mut conn, &["SELECT 3", "GET a", "SET b 2", "GET b"]);
+    let mut other = Conn::open(&kv);
+    let line = client_line(&other.cmd("CLIENT LIST"), conn.port());
+    assert!(
+        line.contains(" db=3 ") && line.contains(" cmd=get "),
+        "{line}"
+    );
+}
+
 #[test]
 fn slowlog_logs_every_command_at_threshold_zero() {
     let server = Server::kv(&["--slowlog-log-slower-than", "0"]);
