@@ -249,26 +249,26 @@ impl Keyspace {
 
     /// Acquires the shards of `plan`, in ascending order, blocking until all are held.
     pub fn lock(&self, mut plan: LockPlan) -> Locked<'_> {
-        plan.shards.sort_unstable();
-        plan.shards.dedup();
+        if plan.shards.len() > 1 {
+            plan.shards.sort_unstable();
+            plan.shards.dedup();
+        }
         plan.shards
             .retain(|&mut (db, shard)| db < self.dbs.len() && shard < self.shard_count);
-        let held: smallvec::SmallVec<[Held<'_>; 2]> = plan
-            .shards
-            .iter()
-            .map(|&(db, shard)| {
-                let lock = &self.dbs[db].map.shards()[shard];
-                let guard = if plan.write {
-                    Guard::Write(
-                        lock.try_write()
-                            .unwrap_or_else(|| self.wait_to_write(db, shard)),
-                    )
-                } else {
-                    Guard::Read(lock.read())
-                };
-                Held { db, shard, guard }
-            })
-            .collect();
+        let mut held: smallvec::SmallVec<[Held<'_>; 2]> = smallvec::SmallVec::new();
+        held.reserve(plan.shards.len());
+        for &(db, shard) in &plan.shards {
+            let lock = &self.dbs[db].map.shards()[shard];
+            let guard = if plan.write {
+                Guard::Write(
+                    lock.try_write()
+                        .unwrap_or_else(|| self.wait_to_write(db, shard)),
+                )
+            } else {
+                Guard::Read(lock.read())
+            };
+            held.push(Held { db, shard, guard });
+        }
         // Read once, with every lock held: the snapshot this command's changes are kept out
         // of, if one is running (see the `snapshot` module).
         let epoch = if plan.write {

@@ -405,12 +405,19 @@ impl Engine {
         match spec.locks {
             Locks::Keys => {
                 let keyspace = &self.keyspace;
-                plan.shards = spec
-                    .keys_in(args)
-                    .into_iter()
-                    .filter_map(|p| args.get(p))
-                    .map(|key| (session.db, keyspace.shard_of(key)))
-                    .collect();
+                let shard_of =
+                    |p: usize| args.get(p).map(|key| (session.db, keyspace.shard_of(key)));
+                // Most commands name their keys by position alone: those skip gathering the
+                // positions first (this runs for every command).
+                if spec.find_keys.is_none() && spec.key_count_at.is_none() {
+                    for position in spec.key_positions(args.len()) {
+                        plan.shards.extend(shard_of(position));
+                    }
+                } else {
+                    for position in spec.keys_in(args) {
+                        plan.shards.extend(shard_of(position));
+                    }
+                }
             }
             Locks::Db => self.keyspace.plan_whole_db(&mut plan, session.db),
             Locks::All => self.keyspace.plan_everything(&mut plan),
