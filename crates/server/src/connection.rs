@@ -293,13 +293,17 @@ impl Connection {
             let executed = self
                 .process(&mut input, &mut decoder, &mut args, &mut writer)
                 .await?;
-            if executed > 1 && !self.reply.buf.is_empty() {
-                // A pipelined batch: let the other connections whose input is ready run first,
-                // so that replies go out in a burst, as Redis writes them all after its event
+            if executed > 0 && !self.reply.buf.is_empty() {
+                // Let the other connections whose input is ready run their commands first, so
+                // that replies go out in a burst, as Redis writes them all after its event
                 // loop's reads. The peers (often one load generator) are then woken once per
-                // burst instead of once per reply, which measured 10-25% less server CPU per
-                // request for pipelined loads on a loopback. A single command is answered at
-                // once: there the extra scheduling round costs more latency than it saves.
+                // burst instead of once per reply: a reply written while its reader sleeps
+                // costs a cross-core wake-up, which on a virtual machine is an exit to the
+                // hypervisor. Measured: 10-25% less server CPU per request for pipelined
+                // loads; for MSET at pipeline 1, where each command is long enough for the
+                // reader to fall asleep between replies, the wake-ups had taken 27% of kv's
+                // CPU, and throughput went from 0.72 to 1.1 of Redis's. GET and SET at
+                // pipeline 1 did not move (see BENCHMARKS.md).
                 tokio::task::yield_now().await;
             }
             if !self.flush(&mut writer).await?
