@@ -215,6 +215,16 @@ pub struct Session {
     pub client_id: u64,
 }
 
+/// A client's last command lookup, for [`Engine::lookup_repeated`].
+#[derive(Debug, Default, Clone)]
+pub struct LastLookup {
+    /// The command's name as the client sent it (`len` bytes), if it fits.
+    name: [u8; 16],
+    len: usize,
+    /// The command's row: one without subcommands.
+    spec: Option<&'static CommandSpec>,
+}
+
 /// Everything a running command can reach.
 #[derive(Debug)]
 pub struct Ctx<'a, 'l> {
@@ -393,6 +403,31 @@ impl Engine {
             return Err(CommandError::WrongArity(spec.name.to_string()));
         }
         Ok((spec, 1))
+    }
+
+    /// [`Engine::lookup`] for a client that keeps its last lookup in `last`: a command named
+    /// exactly as in the client's previous request is found without lowercasing and hashing
+    /// its name again, as when a client pipelines one command many times over.
+    pub fn lookup_repeated(
+        &self,
+        last: &mut LastLookup,
+        args: &[Bytes],
+    ) -> Result<(&'static CommandSpec, usize), CommandError> {
+        if let (Some(spec), Some(name)) = (last.spec, args.first()) {
+            // A command without subcommands, found by this exact name: `lookup` would find
+            // it too, then check only the arity.
+            if name[..] == last.name[..last.len] && spec.arity_ok(args.len()) {
+                return Ok((spec, 1));
+            }
+        }
+        let (spec, skip) = self.lookup(args)?;
+        let name = &args[0];
+        if skip == 1 && spec.subcommands.is_empty() && name.len() <= last.name.len() {
+            last.name[..name.len()].copy_from_slice(name);
+            last.len = name.len();
+            last.spec = Some(spec);
+        }
+        Ok((spec, skip))
     }
 
     /// The shards `spec` needs to run with `args` for `session`.
@@ -689,4 +724,54 @@ fn unknown_command_text(args: &[Bytes]) -> Vec<u8> {
 fn c_string(arg: &[u8], max: usize) -> &[u8] {
     let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
     &arg[..end.min(max)]
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+
+    /// Whatever came before, the remembered lookup answers as the table does: same row, same
+    /// skip, same error.
+    #[test]
+    fn a_repeated_lookup_answers_as_the_table() {
+        let engine = Engine::new(1, 4);
+        let mut last = LastLookup::default();
+        let requests: &[&[&str]] = &[
+            &["GET", "a"],
+            &["GET", "b"],
+            &["GET"],
+            &["GET", "a", "b"],
+            &["get", "a"],
+            &["GeT", "a"],
+            &["SET", "a", "b"],
+            &["GET", "a"],
+            &["CLIENT", "LIST"],
+            &["CLIENT", "BOGUS"],
+            &["COMMAND"],
+            &["COMMAND", "COUNT"],
+            &["COMMAND"],
+            &["MSET", "a", "1", "b"],
+            &["MSET", "a", "1"],
+            &["MSET", "a", "1", "b", "2"],
+            &["NOPE"],
+            &["GET", "a"],
+            &["averyveryverylongname", "x"],
+            &["averyveryverylongname", "x"],
+        ];
+        for request in requests {
+            let args: Vec<Bytes> = request
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect();
+            let plain = engine.lookup(&args);
+            let repeated = engine.lookup_repeated(&mut last, &args);
+            match (plain, repeated) {
+                (Ok((a, s)), Ok((b, t))) => {
+                    assert!(std::ptr::eq(a, b) && s == t, "{request:?}")
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{request:?}"),
+                (a, b) => panic!("{request:?}: {a:?} against {b:?}"),
+            }
+        }
+    }
 }

@@ -109,6 +109,8 @@ pub struct Connection {
     /// What this connection's commands changed in shared state and has not published yet:
     /// see [`Connection::publish_activity`].
     activity: Activity,
+    /// The last command looked up, tried first for the next request.
+    last_lookup: kv_engine::LastLookup,
 }
 
 /// A connection's activity kept back from shared state until the end of its batch of input.
@@ -246,6 +248,7 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         wall_ms: kv_engine::now_ms(),
         wall_base: Instant::now(),
         activity: Activity::default(),
+        last_lookup: Default::default(),
     };
     if let Err(e) = connection.run(stream).await {
         tracing::debug!("client {} ({peer}) closed: {e}", handle.id);
@@ -679,14 +682,17 @@ impl Connection {
 
     /// Decides whether the command may run, in Redis's order: known and well-formed, DEBUG
     /// allowed, authenticated, and not a keyspace command from a monitor.
-    fn admit(&self, args: &[Bytes]) -> Result<(&'static CommandSpec, usize), Refusal> {
-        let (spec, skip) = self.shared.engine.lookup(args).map_err(|e| {
-            let spec = match e {
-                CommandError::WrongArity(_) => refused_spec(args),
-                _ => None,
-            };
-            (spec, e)
-        })?;
+    fn admit(&mut self, args: &[Bytes]) -> Result<(&'static CommandSpec, usize), Refusal> {
+        let engine = &self.shared.engine;
+        let (spec, skip) = engine
+            .lookup_repeated(&mut self.last_lookup, args)
+            .map_err(|e| {
+                let spec = match e {
+                    CommandError::WrongArity(_) => refused_spec(args),
+                    _ => None,
+                };
+                (spec, e)
+            })?;
         if skip == 1 && spec.name == "debug" && !crate::debug::allowed(self) {
             return Err((Some(spec), CommandError::msg(crate::debug::NOT_ALLOWED)));
         }
