@@ -40,11 +40,16 @@ fn pipeline() -> BytesMut {
     buf
 }
 
-/// Decodes every request in `buf` with kv's server-side decoder; returns how many.
+/// Decodes every request in `buf` with kv's server-side decoder, into one argument vector as
+/// the server does; returns how many.
 fn kv_requests(mut buf: BytesMut) -> usize {
     let mut decoder = RequestDecoder::new(Limits::default());
+    let mut args = Vec::new();
     let mut count = 0;
-    while let Some(args) = decoder.decode(&mut buf).expect("a valid pipeline") {
+    while decoder
+        .decode_into(&mut buf, &mut args)
+        .expect("a valid pipeline")
+    {
         black_box(&args);
         count += 1;
     }
