@@ -1,7 +1,5 @@
 //! A cursor over a command's arguments with typed, Redis-exact parsing.
 
-use bytes::Bytes;
-
 use crate::strtod::{is_c_space, strtod};
 use crate::CommandError;
 
@@ -12,13 +10,13 @@ use crate::CommandError;
 /// number the same way.
 #[derive(Debug, Clone)]
 pub struct Args<'a> {
-    args: &'a [Bytes],
+    args: &'a [&'a [u8]],
     pos: usize,
 }
 
 impl<'a> Args<'a> {
     /// A cursor over `args` (the command name excluded).
-    pub fn new(args: &'a [Bytes]) -> Args<'a> {
+    pub fn new(args: &'a [&'a [u8]]) -> Args<'a> {
         Args { args, pos: 0 }
     }
 
@@ -33,7 +31,7 @@ impl<'a> Args<'a> {
     }
 
     /// The arguments not consumed yet.
-    pub fn rest(&self) -> &'a [Bytes] {
+    pub fn rest(&self) -> &'a [&'a [u8]] {
         &self.args[self.pos..]
     }
 
@@ -122,7 +120,7 @@ pub fn parse_numkeys(arg: &[u8]) -> Result<usize, CommandError> {
 pub(crate) fn parse_mpop<'a, E>(
     args: &mut Args<'a>,
     end: impl Fn(&[u8]) -> Result<E, CommandError>,
-) -> Result<(&'a [Bytes], E, usize), CommandError> {
+) -> Result<(&'a [&'a [u8]], E, usize), CommandError> {
     let numkeys = parse_numkeys(args.next_bytes()?)?;
     let rest = args.rest();
     let keys = rest.get(..numkeys).ok_or(CommandError::Syntax)?;
@@ -217,7 +215,7 @@ mod tests {
 
     #[test]
     fn cursor_consumes_in_order() {
-        let args = [Bytes::from("EX"), Bytes::from("10"), Bytes::from("nx")];
+        let args: [&[u8]; 3] = [b"EX", b"10", b"nx"];
         let mut cursor = Args::new(&args);
         assert!(cursor.eat("ex"));
         assert_eq!(cursor.next_i64(), Ok(10));

@@ -602,10 +602,7 @@ mod tests {
 
     /// Runs `line` for `session`; its waiter if it blocked, else its reply.
     fn run(engine: &Engine, session: &mut Session, line: &str) -> Result<Frame, Arc<Waiter>> {
-        let args: Vec<Bytes> = line
-            .split_whitespace()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
+        let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
         let mut reply = Reply::new(session.protocol);
         if let Some(waiter) = engine.execute(session, &args, &mut reply) {
             assert!(reply.buf.is_empty(), "a blocked command replied");

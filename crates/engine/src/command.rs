@@ -4,8 +4,6 @@
 //! extraction and lock plans, `COMMAND`, `COMMAND INFO|DOCS|COUNT|LIST|GETKEYS`, and ACL
 //! categories. The table itself is in [`crate::table`].
 
-use bytes::Bytes;
-
 use crate::{Args, CommandResult, Ctx, Engine, LockPlan, Reply, Session};
 
 /// Command flags, as `COMMAND INFO` names them.
@@ -208,7 +206,7 @@ pub enum Locks {
     /// Every shard of every database (`FLUSHALL`, `SWAPDB`, scripts).
     All,
     /// A command-specific plan (`MOVE`, `COPY ... DB`).
-    Custom(fn(&Engine, &Session, &[Bytes]) -> LockPlan),
+    Custom(fn(&Engine, &Session, &[&[u8]]) -> LockPlan),
 }
 
 /// Flags of one key, as `COMMAND GETKEYSANDFLAGS` reports them (`RW`, `access`, ...).
@@ -217,7 +215,7 @@ pub type KeyFlags = &'static [&'static str];
 /// Finds the keys of a command whose keys no position rule describes (Redis's
 /// `getkeys_proc`, e.g. SORT's `STORE destination`, which may appear anywhere): given the
 /// arguments (name included), each key's position and its flags, in argument order.
-pub type KeyFinder = fn(&[Bytes]) -> Vec<(usize, KeyFlags)>;
+pub type KeyFinder = fn(&[&[u8]]) -> Vec<(usize, KeyFlags)>;
 
 /// Where the search for a key specification's keys begins (`begin_search` in `COMMAND INFO`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,7 +272,7 @@ impl KeySpec {
     /// The positions of this specification's keys in `args` (name included); none when the
     /// search has no fixed beginning, or a key count is malformed or reaches past the
     /// arguments.
-    pub fn positions(&self, args: &[Bytes]) -> Vec<usize> {
+    pub fn positions(&self, args: &[&[u8]]) -> Vec<usize> {
         let argc = args.len() as i64;
         let BeginSearch::Index(begin) = self.begin_search else {
             return Vec::new();
@@ -443,7 +441,7 @@ impl CommandSpec {
     /// specification takes: the key range, then the keys after a key count (a command such as
     /// `ZUNIONSTORE destination numkeys key...` has both). A malformed count names no key at all
     /// (the command reports the error before touching any).
-    pub fn keys_in(&self, args: &[Bytes]) -> KeyPositions {
+    pub fn keys_in(&self, args: &[&[u8]]) -> KeyPositions {
         if let Some(find) = self.find_keys {
             return find(args).into_iter().map(|(at, _)| at).collect();
         }
@@ -466,7 +464,7 @@ impl CommandSpec {
 
     /// Positions of the keys in `args` (name included), each with its flags: as
     /// [`CommandSpec::keys_in`], with the flags the key function gives, else the command's.
-    pub fn keys_and_flags_in(&self, args: &[Bytes]) -> Vec<(usize, KeyFlags)> {
+    pub fn keys_and_flags_in(&self, args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
         match self.find_keys {
             Some(find) => find(args),
             // A command with several key roles flags each key by the specification that

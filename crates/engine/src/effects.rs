@@ -37,6 +37,15 @@ impl Effect {
             args: args.into_iter().map(Into::into).collect(),
         }
     }
+
+    /// `args` in database `db`, copied: a request's arguments borrow the connection's read
+    /// buffer, which an effect outlives.
+    pub fn copied(db: usize, args: &[&[u8]]) -> Effect {
+        Effect {
+            db,
+            args: args.iter().map(|arg| Bytes::copy_from_slice(arg)).collect(),
+        }
+    }
 }
 
 /// Where effects go: the server's append-only file, a replication stream.
@@ -148,13 +157,11 @@ mod tests {
         }
     }
 
-    fn words(line: &str) -> Vec<Bytes> {
-        line.split_whitespace()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
+    fn words(line: &str) -> Vec<&[u8]> {
+        line.split_whitespace().map(str::as_bytes).collect()
     }
 
-    fn run(engine: &Engine, session: &mut Session, args: &[Bytes]) -> Vec<u8> {
+    fn run(engine: &Engine, session: &mut Session, args: &[&[u8]]) -> Vec<u8> {
         let mut reply = Reply::new(Protocol::Resp2);
         let _ = engine.execute(session, args, &mut reply);
         reply.buf.to_vec()
@@ -199,7 +206,7 @@ mod tests {
                     db: effect.db,
                     ..Session::default()
                 };
-                let reply = run(&copy, &mut session, &effect.args);
+                let reply = run(&copy, &mut session, &crate::arg_slices(&effect.args));
                 assert!(
                     !reply.starts_with(b"-"),
                     "{effect:?}: {}",

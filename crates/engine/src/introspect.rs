@@ -152,7 +152,7 @@ fn keys_of<'a>(
         .keys_and_flags_in(command)
         .into_iter()
         .filter(|(_, flags)| !flags.contains(&"not_key"))
-        .filter_map(|(p, flags)| command.get(p).map(|b| (&b[..], flags)))
+        .filter_map(|(p, flags)| command.get(p).map(|b| (*b, flags)))
         .collect();
     if keys.is_empty() {
         // A key count that names no key is a bad argument, not a command without keys.

@@ -5,8 +5,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::args::parse_i64;
 use crate::command::{CommandSpec, Handler, Locks};
 use crate::keyspace::{key_hash, ShardContents, ShardList};
@@ -221,7 +219,7 @@ struct CopyOptions {
 impl CopyOptions {
     /// Parses `[DB destination-db] [REPLACE]` in any order and number, reporting the first
     /// problem in argument order, as Redis does.
-    fn parse(engine: &Engine, options: &[Bytes]) -> Result<CopyOptions, CommandError> {
+    fn parse(engine: &Engine, options: &[&[u8]]) -> Result<CopyOptions, CommandError> {
         let mut parsed = CopyOptions::default();
         let mut args = Args::new(options);
         while let Some(option) = args.peek() {
@@ -275,7 +273,7 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
 /// COPY's lock plan: the source in the session's database and the destination in the target
 /// database. When the options are malformed the handler fails before touching a key, so the
 /// session's database stands in for the target.
-fn plan_copy(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
+fn plan_copy(engine: &Engine, session: &Session, args: &[&[u8]]) -> LockPlan {
     let options = args.get(3..).unwrap_or_default();
     let target_db = CopyOptions::parse(engine, options)
         .ok()
@@ -321,7 +319,7 @@ pub fn move_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
 
 /// MOVE's lock plan: the key's shard in the session's database and, when the index is valid,
 /// in the target database.
-fn plan_move(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
+fn plan_move(engine: &Engine, session: &Session, args: &[&[u8]]) -> LockPlan {
     let mut plan = LockPlan {
         write: true,
         shards: ShardList::new(),
@@ -355,7 +353,7 @@ pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 }
 
 /// SWAPDB's two indexes, with Redis's errors: both are parsed before either is range-checked.
-fn swapdb_indexes(engine: &Engine, args: &[Bytes]) -> Result<(usize, usize), CommandError> {
+fn swapdb_indexes(engine: &Engine, args: &[&[u8]]) -> Result<(usize, usize), CommandError> {
     let (Some(first), Some(second)) = (args.first(), args.get(1)) else {
         return Err(CommandError::Syntax);
     };
@@ -369,7 +367,7 @@ fn swapdb_indexes(engine: &Engine, args: &[Bytes]) -> Result<(usize, usize), Com
 
 /// SWAPDB's lock plan: every shard of both databases, or nothing when the indexes are invalid
 /// (the handler then fails without touching a key).
-fn plan_swapdb(engine: &Engine, _session: &Session, args: &[Bytes]) -> LockPlan {
+fn plan_swapdb(engine: &Engine, _session: &Session, args: &[&[u8]]) -> LockPlan {
     let mut plan = LockPlan {
         write: true,
         shards: ShardList::new(),
@@ -1409,9 +1407,8 @@ pub(crate) mod tests {
 
         /// Runs one command given as raw arguments and decodes its single reply.
         pub(crate) fn run(&mut self, args: &[&[u8]]) -> Frame {
-            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
             let mut reply = Reply::new(self.session.protocol);
-            self.engine.execute(&mut self.session, &args, &mut reply);
+            self.engine.execute(&mut self.session, args, &mut reply);
             let mut buf = reply.buf;
             let frame = FrameDecoder::default()
                 .decode(&mut buf)
@@ -1431,14 +1428,13 @@ pub(crate) mod tests {
         /// does with the time it read once for a batch: expiry tests set the clock instead of
         /// sleeping.
         pub(crate) fn run_at(&mut self, args: &[&[u8]], now: u64) -> Frame {
-            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
             let mut reply = Reply::new(self.session.protocol);
-            match self.engine.lookup(&args) {
+            match self.engine.lookup(args) {
                 Ok((spec, skip)) => {
                     // The test session has no waker, so nothing blocks.
                     let waiter =
                         self.engine
-                            .run_at(spec, skip, &mut self.session, &args, &mut reply, now);
+                            .run_at(spec, skip, &mut self.session, args, &mut reply, now);
                     assert!(waiter.is_none(), "{args:?} blocked");
                 }
                 Err(e) => reply.command_error(&e),
@@ -1675,10 +1671,8 @@ pub(crate) mod tests {
             ..Session::default()
         };
         let shard = |key: &[u8]| engine.keyspace.shard_of(key);
-        let args = |line: &str| -> Vec<Bytes> {
-            line.split_whitespace()
-                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-                .collect()
+        let args = |line: &'static str| -> Vec<&'static [u8]> {
+            line.split_whitespace().map(str::as_bytes).collect()
         };
         let plan = plan_copy(&engine, &session, &args("copy a b db 7 replace"));
         assert!(plan.write);

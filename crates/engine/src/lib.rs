@@ -347,6 +347,17 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// A request's arguments as the engine takes them: byte slices. A connection hands over
+/// slices of its read buffer (taking no reference counts); a caller holding owned arguments
+/// (a transaction's queue, a logged effect, a replica's stream) borrows them with
+/// [`arg_slices`].
+pub type ArgSlices<'a> = smallvec::SmallVec<[&'a [u8]; 8]>;
+
+/// Borrows owned arguments as the engine takes them.
+pub fn arg_slices(args: &[Bytes]) -> ArgSlices<'_> {
+    args.iter().map(|arg| &arg[..]).collect()
+}
+
 /// The current time in Unix milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -369,7 +380,7 @@ impl Engine {
     /// Finds the command `args` invokes (resolving subcommands) and checks its arity.
     ///
     /// Returns the spec and how many leading arguments name it (1, or 2 for a subcommand).
-    pub fn lookup(&self, args: &[Bytes]) -> Result<(&'static CommandSpec, usize), CommandError> {
+    pub fn lookup(&self, args: &[&[u8]]) -> Result<(&'static CommandSpec, usize), CommandError> {
         let Some(name) = args.first() else {
             return Err(CommandError::Syntax);
         };
@@ -411,7 +422,7 @@ impl Engine {
     pub fn lookup_repeated(
         &self,
         last: &mut LastLookup,
-        args: &[Bytes],
+        args: &[&[u8]],
     ) -> Result<(&'static CommandSpec, usize), CommandError> {
         if let (Some(spec), Some(name)) = (last.spec, args.first()) {
             // A command without subcommands, found by this exact name: `lookup` would find
@@ -431,7 +442,7 @@ impl Engine {
     }
 
     /// The shards `spec` needs to run with `args` for `session`.
-    pub fn lock_plan(&self, spec: &CommandSpec, session: &Session, args: &[Bytes]) -> LockPlan {
+    pub fn lock_plan(&self, spec: &CommandSpec, session: &Session, args: &[&[u8]]) -> LockPlan {
         let write = !spec.has(Flags::READONLY);
         let mut plan = LockPlan {
             write,
@@ -467,7 +478,7 @@ impl Engine {
     pub fn execute(
         &self,
         session: &mut Session,
-        args: &[Bytes],
+        args: &[&[u8]],
         reply: &mut Reply,
     ) -> Option<Arc<Waiter>> {
         match self.lookup(args) {
@@ -485,7 +496,7 @@ impl Engine {
         spec: &CommandSpec,
         skip: usize,
         session: &mut Session,
-        args: &[Bytes],
+        args: &[&[u8]],
         reply: &mut Reply,
     ) -> Option<Arc<Waiter>> {
         self.run_at(spec, skip, session, args, reply, now_ms())
@@ -504,7 +515,7 @@ impl Engine {
         spec: &CommandSpec,
         skip: usize,
         session: &mut Session,
-        args: &[Bytes],
+        args: &[&[u8]],
         reply: &mut Reply,
         now: u64,
     ) -> Option<Arc<Waiter>> {
@@ -521,7 +532,7 @@ impl Engine {
         spec: &CommandSpec,
         skip: usize,
         session: &mut Session,
-        args: &[Bytes],
+        args: &[&[u8]],
         reply: &mut Reply,
         now: u64,
         note: impl FnOnce(&Session),
@@ -575,7 +586,7 @@ impl Engine {
         handler: command::HandlerFn,
         skip: usize,
         session: &mut Session,
-        args: &[Bytes],
+        args: &[&[u8]],
         reply: &mut Reply,
         now: u64,
         locked: &mut Locked<'_>,
@@ -596,10 +607,7 @@ impl Engine {
         }
         // A command that changed something and recorded no effect of its own replays as sent.
         if !ctx.rewritten && ctx.locked.changes() != changes && self.keyspace.effects.enabled() {
-            ctx.locked.push_effect(effects::Effect {
-                db,
-                args: args.to_vec(),
-            });
+            ctx.locked.push_effect(effects::Effect::copied(db, args));
         }
         ctx.block.take()
     }
@@ -615,7 +623,7 @@ impl Engine {
         spec: &CommandSpec,
         skip: usize,
         session: &mut Session,
-        args: &[Bytes],
+        args: &[&[u8]],
         reply: &mut Reply,
         now: u64,
         locked: &mut Locked<'_>,
@@ -702,9 +710,9 @@ impl PendingServes {
 /// The tail of Redis's unknown-command error: the name and the first arguments, quoted, each
 /// cut at 128 bytes and at a NUL byte (Redis formats them with `%.128s`), the arguments listed
 /// until 128 bytes of them have been written.
-fn unknown_command_text(args: &[Bytes]) -> Vec<u8> {
+fn unknown_command_text(args: &[&[u8]]) -> Vec<u8> {
     let mut text = b"'".to_vec();
-    text.extend_from_slice(c_string(&args[0], 128));
+    text.extend_from_slice(c_string(args[0], 128));
     text.extend_from_slice(b"', with args beginning with: ");
     let mut listed = Vec::new();
     for arg in &args[1..] {
@@ -759,10 +767,7 @@ mod lookup_tests {
             &["averyveryverylongname", "x"],
         ];
         for request in requests {
-            let args: Vec<Bytes> = request
-                .iter()
-                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-                .collect();
+            let args: Vec<&[u8]> = request.iter().map(|a| a.as_bytes()).collect();
             let plain = engine.lookup(&args);
             let repeated = engine.lookup_repeated(&mut last, &args);
             match (plain, repeated) {

@@ -19,8 +19,6 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use bytes::Bytes;
-
 use crate::command::{CommandSpec, Handler, Locks};
 use crate::table::{command, engine, NO_KEYS};
 use crate::{Args, CommandResult, CompactBytes, Ctx, Engine, LockPlan, Locked, Reply, Session};
@@ -85,7 +83,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// WATCH reads its keys' shards: shared locks, though the command is not flagged read-only.
-fn watch_plan(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
+fn watch_plan(engine: &Engine, session: &Session, args: &[&[u8]]) -> LockPlan {
     LockPlan {
         write: false,
         shards: args[1..]
@@ -267,7 +265,7 @@ impl Engine {
     pub fn transaction_plan<'a>(
         &self,
         session: &Session,
-        commands: impl IntoIterator<Item = (&'a CommandSpec, usize, &'a [Bytes])>,
+        commands: impl IntoIterator<Item = (&'a CommandSpec, usize, &'a [&'a [u8]])>,
     ) -> LockPlan {
         let mut plan = LockPlan::default();
         let mut selects = false;
@@ -345,10 +343,7 @@ pub(crate) mod tests {
         let mut watcher = crate::Session::default();
         let mut other = crate::Session::default();
         let run = |session: &mut crate::Session, line: &str| {
-            let args: Vec<bytes::Bytes> = line
-                .split_whitespace()
-                .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
-                .collect();
+            let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
             let mut reply = crate::Reply::new(crate::Protocol::Resp2);
             engine.execute(session, &args, &mut reply);
         };

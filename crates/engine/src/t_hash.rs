@@ -38,8 +38,6 @@
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
-
 use crate::command::CommandSpec;
 use crate::keys::ExpireForm;
 use crate::longdouble::{self, LongDouble};
@@ -140,7 +138,7 @@ fn update<T>(
 
 /// The field-value arguments of HSET/HMSET, which must come in pairs (at least one, which the
 /// arity already guarantees).
-fn field_pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [Bytes], CommandError> {
+fn field_pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [&'a [u8]], CommandError> {
     let rest = args.rest();
     if rest.len() % 2 != 0 {
         return Err(CommandError::WrongArity(command.to_string()));
@@ -151,13 +149,13 @@ fn field_pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [Bytes], Comman
 /// Sets every pair of `pairs` in the hash at `key`, clearing their TTLs; how many fields are
 /// new. Like Redis, every argument is checked against the small form's byte limit before any
 /// is written.
-fn set_pairs(ctx: &mut Ctx<'_, '_>, key: &[u8], pairs: &[Bytes]) -> Result<usize, CommandError> {
+fn set_pairs(ctx: &mut Ctx<'_, '_>, key: &[u8], pairs: &[&[u8]]) -> Result<usize, CommandError> {
     let limits = ctx.engine.config.hash_limits();
     let created = update(ctx, key, true, |hash| {
         hash.fit_arguments(pairs.iter().map(|a| &a[..]), limits);
         let mut created = 0;
         for pair in pairs.chunks_exact(2) {
-            if hash.insert(&pair[0], &pair[1], limits) {
+            if hash.insert(pair[0], pair[1], limits) {
                 created += 1;
             }
         }
@@ -567,10 +565,10 @@ impl ExpireForm {
 /// the count against what follows. `name` is for a block cut short before its count (only
 /// HGETEX can be, as Redis does not check that case; kv calls it an arity error).
 fn fields_block<'a>(
-    rest: &'a [Bytes],
+    rest: &'a [&'a [u8]],
     name: &str,
     bad_count: &'static str,
-) -> Result<&'a [Bytes], CommandError> {
+) -> Result<&'a [&'a [u8]], CommandError> {
     if !rest
         .first()
         .is_some_and(|w| w.eq_ignore_ascii_case(b"fields"))
@@ -1033,7 +1031,7 @@ struct SetExOptions<'a> {
     /// The expiry option.
     expiry: SetExpiry,
     /// The field-value pairs.
-    pairs: &'a [Bytes],
+    pairs: &'a [&'a [u8]],
 }
 
 impl<'a> SetExOptions<'a> {
@@ -1057,7 +1055,7 @@ impl<'a> SetExOptions<'a> {
                 if i + 3 >= rest.len() {
                     return Err(arity());
                 }
-                let count = kv_resp::parse_i64(&rest[i + 1])
+                let count = kv_resp::parse_i64(rest[i + 1])
                     .filter(|n| (1..=i64::from(i32::MAX)).contains(n))
                     .ok_or(CommandError::msg("ERR invalid number of fields"))?;
                 let pairs = &rest[i + 2..];
@@ -1134,7 +1132,7 @@ pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     let expired = &engine.keyspace.expired_subkeys;
     let limits = engine.config.hash_limits();
     let set = update(ctx, key, !options.fxx, |hash| {
-        let fields = || options.pairs.chunks_exact(2).map(|pair| &pair[0][..]);
+        let fields = || options.pairs.chunks_exact(2).map(|pair| pair[0]);
         if (options.fnx && fields().any(|f| hash.contains(f, now)))
             || (options.fxx && !fields().all(|f| hash.contains(f, now)))
         {
@@ -1145,7 +1143,7 @@ pub fn hsetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
         hash.fit_arguments(options.pairs.iter().map(|a| &a[..]), limits);
         let mut deleted = false;
         for pair in options.pairs.chunks_exact(2) {
-            let (field, value) = (&pair[0][..], &pair[1][..]);
+            let (field, value) = (pair[0], pair[1]);
             match options.expiry {
                 SetExpiry::Clear => {
                     hash.insert(field, value, limits);

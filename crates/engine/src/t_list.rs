@@ -5,8 +5,6 @@
 //! the key, as Redis does. Arguments are parsed and keys looked up in the same order as Redis,
 //! so that a request with several faults reports the same one.
 
-use bytes::Bytes;
-
 use crate::args::parse_i64;
 use crate::blocking::{parse_timeout, End, Operation};
 use crate::command::CommandSpec;
@@ -653,7 +651,7 @@ pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 /// that may not block, answers a nil array as a timeout would).
 fn block_unless_served(
     ctx: &mut Ctx<'_, '_>,
-    keys: &[Bytes],
+    keys: &[&[u8]],
     end: End,
     count: Option<usize>,
     deadline: Option<u64>,
@@ -1024,11 +1022,8 @@ pub(crate) mod tests {
     fn lmpop_locks_the_keys_numkeys_names() {
         let engine = Engine::new(1, 16);
         let session = Session::default();
-        let args = |words: &[&str]| -> Vec<Bytes> {
-            words
-                .iter()
-                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-                .collect()
+        let args = |words: &[&'static str]| -> Vec<&'static [u8]> {
+            words.iter().map(|w| w.as_bytes()).collect()
         };
         let (spec, _) = engine
             .lookup(&args(&["LMPOP", "2", "a", "b", "LEFT"]))

@@ -19,8 +19,6 @@
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
-use bytes::Bytes;
-
 use crate::command::CommandSpec;
 use crate::intset::{parse_member, Member};
 use crate::notify::EventClass;
@@ -51,7 +49,7 @@ fn as_set(entry: Option<&Entry>) -> Result<Option<&SetValue>, CommandError> {
 /// the expired ones it meets, up to the first of another type.
 fn sets_at<'c>(
     ctx: &'c mut Ctx<'_, '_>,
-    keys: &[Bytes],
+    keys: &[&[u8]],
     write: bool,
 ) -> Result<Vec<Option<&'c SetValue>>, CommandError> {
     if write {

@@ -34,8 +34,6 @@
 use std::cmp::Ordering;
 use std::ops::Range;
 
-use bytes::Bytes;
-
 use crate::command::{BeginSearch, CommandSpec, FindKeys, KeyFlags, KeySpec, Locks};
 use crate::intset::Member;
 use crate::keyspace::ShardList;
@@ -86,7 +84,7 @@ impl<'a> SortOptions<'a> {
     /// Parses the options after the key, front to back, stopping at the first problem as Redis
     /// does: an option missing its arguments, or an unknown word, is a syntax error; a LIMIT
     /// number is checked when LIMIT is read. SORT_RO (`readonly`) knows no `STORE`.
-    fn parse(options: &'a [Bytes], readonly: bool) -> Result<SortOptions<'a>, CommandError> {
+    fn parse(options: &'a [&'a [u8]], readonly: bool) -> Result<SortOptions<'a>, CommandError> {
         let mut parsed = SortOptions {
             desc: false,
             alpha: false,
@@ -769,14 +767,14 @@ fn propagate_stored(ctx: &mut Ctx<'_, '_>, destination: &[u8], list: &ListValue)
 /// SORT's keys for `COMMAND GETKEYS` (Redis's `sortGetKeys`): the sorted key, and the last
 /// `STORE` destination found by skipping each option's arguments. BY and GET keys are not
 /// reported: they depend on the data.
-fn sort_keys(args: &[Bytes]) -> Vec<(usize, KeyFlags)> {
+fn sort_keys(args: &[&[u8]]) -> Vec<(usize, KeyFlags)> {
     if args.len() < 2 {
         return Vec::new();
     }
     let mut store = None;
     let mut at = 2;
     while at < args.len() {
-        let arg = &args[at][..];
+        let arg = args[at];
         if is_word(arg, b"limit") {
             at += 2;
         } else if is_word(arg, b"get") || is_word(arg, b"by") {
@@ -796,7 +794,7 @@ fn sort_keys(args: &[Bytes]) -> Vec<(usize, KeyFlags)> {
 /// its patterns will read keys the elements name, else the key's and the destination's; for
 /// writing only with STORE. Options that do not parse lock just the key: the command fails
 /// before reading it.
-fn plan(engine: &Engine, session: &Session, args: &[Bytes], readonly: bool) -> LockPlan {
+fn plan(engine: &Engine, session: &Session, args: &[&[u8]], readonly: bool) -> LockPlan {
     let mut plan = LockPlan {
         write: false,
         shards: ShardList::new(),
@@ -826,12 +824,12 @@ fn plan(engine: &Engine, session: &Session, args: &[Bytes], readonly: bool) -> L
 }
 
 /// SORT's lock plan.
-fn plan_sort(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
+fn plan_sort(engine: &Engine, session: &Session, args: &[&[u8]]) -> LockPlan {
     plan(engine, session, args, false)
 }
 
 /// SORT_RO's lock plan.
-fn plan_sort_ro(engine: &Engine, session: &Session, args: &[Bytes]) -> LockPlan {
+fn plan_sort_ro(engine: &Engine, session: &Session, args: &[&[u8]]) -> LockPlan {
     plan(engine, session, args, true)
 }
 
@@ -893,7 +891,6 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 mod tests {
     use std::cell::Cell;
 
-    use bytes::Bytes;
     use kv_resp::Frame;
 
     use super::*;
@@ -1445,12 +1442,10 @@ mod tests {
 
     #[test]
     fn getkeys_finds_the_last_store_destination() {
-        let args = |line: &str| -> Vec<Bytes> {
-            line.split_whitespace()
-                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-                .collect()
+        let args = |line: &'static str| -> Vec<&'static [u8]> {
+            line.split_whitespace().map(str::as_bytes).collect()
         };
-        let positions = |line: &str| -> Vec<usize> {
+        let positions = |line: &'static str| -> Vec<usize> {
             sort_keys(&args(line))
                 .into_iter()
                 .map(|(at, _)| at)
@@ -1493,10 +1488,7 @@ mod tests {
         };
         let shard = |key: &[u8]| engine.keyspace.shard_of(key);
         let plan_of = |line: &str, readonly: bool| {
-            let args: Vec<Bytes> = line
-                .split_whitespace()
-                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-                .collect();
+            let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
             let mut plan = plan(&engine, &session, &args, readonly);
             plan.shards.sort_unstable();
             plan.shards.dedup();

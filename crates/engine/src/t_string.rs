@@ -389,8 +389,8 @@ pub fn mget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
 pub fn mset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let pairs = pairs(args, "mset")?;
     for pair in pairs.chunks_exact(2) {
-        store(ctx, &pair[0], StrValue::new(&pair[1]), false, None)?;
-        ctx.modified(EventClass::STRING, "set", &pair[0]);
+        store(ctx, pair[0], StrValue::new(pair[1]), false, None)?;
+        ctx.modified(EventClass::STRING, "set", pair[0]);
     }
     reply.ok();
     Ok(())
@@ -403,22 +403,22 @@ pub fn msetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     // As Redis's write lookups, the check deletes the expired keys it meets (their `expired`
     // events come before any `set`).
     for pair in pairs.chunks_exact(2) {
-        if ctx.locked.get(db, &pair[0], now)?.is_some() {
+        if ctx.locked.get(db, pair[0], now)?.is_some() {
             reply.integer(0);
             return Ok(());
         }
-        expire_if_needed(ctx, &pair[0])?;
+        expire_if_needed(ctx, pair[0])?;
     }
     for pair in pairs.chunks_exact(2) {
-        store(ctx, &pair[0], StrValue::new(&pair[1]), false, None)?;
-        ctx.modified(EventClass::STRING, "set", &pair[0]);
+        store(ctx, pair[0], StrValue::new(pair[1]), false, None)?;
+        ctx.modified(EventClass::STRING, "set", pair[0]);
     }
     reply.integer(1);
     Ok(())
 }
 
 /// The key-value arguments of MSET/MSETNX, which must come in pairs.
-fn pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [bytes::Bytes], CommandError> {
+fn pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [&'a [u8]], CommandError> {
     let rest = args.rest();
     if rest.len() % 2 != 0 {
         return Err(CommandError::WrongArity(command.to_string()));

@@ -25,8 +25,6 @@
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
-
 use crate::args::{parse_f64_opt, parse_i64};
 use crate::blocking::{parse_timeout, End, Operation};
 use crate::command::{BeginSearch, CommandSpec, FindKeys, KeySpec};
@@ -298,7 +296,7 @@ fn zadd_generic(
     }
     let pairs = rest
         .chunks_exact(2)
-        .map(|pair| Ok((crate::args::parse_f64(&pair[0])?, &pair[1][..])))
+        .map(|pair| Ok((crate::args::parse_f64(pair[0])?, pair[1])))
         .collect::<Result<Vec<(f64, &[u8])>, CommandError>>()?;
     let limits = ctx.engine.config.zset_limits();
     let (db, now) = (ctx.db(), ctx.now);
@@ -1098,7 +1096,7 @@ pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 /// client that may not block, answers a nil array as a timeout would).
 fn zpop_or_block(
     ctx: &mut Ctx<'_, '_>,
-    keys: &[Bytes],
+    keys: &[&[u8]],
     end: End,
     count: Option<usize>,
     deadline: Option<u64>,
@@ -1373,7 +1371,7 @@ fn combine_command(
 /// The options after the keys: WEIGHTS and AGGREGATE (not for ZDIFF or ZINTERCARD),
 /// WITHSCORES (not for a STORE form or ZINTERCARD), LIMIT (only ZINTERCARD).
 fn parse_combine_options(
-    words: &[Bytes],
+    words: &[&[u8]],
     numkeys: usize,
     op: SetOp,
     with_store: bool,
@@ -1798,7 +1796,6 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
     use kv_resp::Frame;
 
     use super::{pop, PopReply, Side, COMMANDS};
@@ -2438,11 +2435,8 @@ mod tests {
     fn pop_for_the_blocking_commands() {
         let engine = Engine::new(1, 4);
         let mut session = Session::default();
-        let args = |words: &[&str]| -> Vec<Bytes> {
-            words
-                .iter()
-                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-                .collect()
+        let args = |words: &[&'static str]| -> Vec<&'static [u8]> {
+            words.iter().map(|w| w.as_bytes()).collect()
         };
         let mut reply = crate::Reply::new(Protocol::Resp2);
         engine.execute(
@@ -2960,13 +2954,10 @@ mod tests {
     #[test]
     fn key_positions_and_lock_plans() {
         let engine = Engine::new(1, 16);
-        let args = |words: &[&str]| -> Vec<Bytes> {
-            words
-                .iter()
-                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-                .collect()
+        let args = |words: &[&'static str]| -> Vec<&'static [u8]> {
+            words.iter().map(|w| w.as_bytes()).collect()
         };
-        let keys = |words: &[&str]| {
+        let keys = |words: &[&'static str]| {
             let args = args(words);
             let (spec, _) = engine.lookup(&args).expect("in the table");
             spec.keys_in(&args).to_vec()

@@ -587,10 +587,7 @@ mod tests {
     fn run(engine: &Engine, script: &str) {
         let mut session = Session::default();
         for line in script.split(';') {
-            let args: Vec<bytes::Bytes> = line
-                .split_whitespace()
-                .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
-                .collect();
+            let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
             if args.is_empty() {
                 continue;
             }

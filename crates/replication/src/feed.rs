@@ -317,14 +317,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use bytes::Bytes;
     use kv_engine::{Engine, Protocol, Reply, Session};
 
     fn run(engine: &Engine, session: &mut Session, line: &str) {
-        let args: Vec<Bytes> = line
-            .split_whitespace()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
+        let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
         let mut reply = Reply::new(Protocol::Resp2);
         let _ = engine.execute(session, &args, &mut reply);
     }
@@ -397,7 +393,7 @@ mod tests {
             };
             for args in commands {
                 let mut reply = Reply::new(Protocol::Resp2);
-                let _ = replica.execute(&mut session, &args, &mut reply);
+                let _ = replica.execute(&mut session, &kv_engine::arg_slices(&args), &mut reply);
                 assert!(!reply.buf.starts_with(b"-"), "{args:?}");
             }
         }

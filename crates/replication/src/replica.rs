@@ -502,7 +502,13 @@ impl StreamApplier {
                 queued.push(args);
                 self.open_bytes += used;
             } else {
-                apply_command(engine, &mut self.session, &args, used as u64, position);
+                apply_command(
+                    engine,
+                    &mut self.session,
+                    &kv_engine::arg_slices(&args),
+                    used as u64,
+                    position,
+                );
                 applied_bytes += used;
             }
         }
@@ -519,14 +525,14 @@ impl StreamApplier {
 fn apply_command(
     engine: &Engine,
     session: &mut Session,
-    args: &[Bytes],
+    args: &[&[u8]],
     bytes: u64,
     position: &StreamPosition,
 ) {
     let Ok((spec, skip)) = engine.lookup(args) else {
         tracing::warn!(
             "unknown command in the master's stream: {}",
-            String::from_utf8_lossy(&args[0])
+            String::from_utf8_lossy(args[0])
         );
         position.advance(bytes, session.db);
         return;
@@ -552,7 +558,11 @@ fn apply_transaction(
     bytes: u64,
     position: &StreamPosition,
 ) {
-    let commands: Vec<_> = queued
+    let borrowed: Vec<_> = queued
+        .iter()
+        .map(|args| kv_engine::arg_slices(args))
+        .collect();
+    let commands: Vec<_> = borrowed
         .iter()
         .filter_map(|args| {
             let (spec, skip) = engine.lookup(args).ok()?;

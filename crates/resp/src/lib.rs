@@ -55,4 +55,4 @@ pub use frame::Frame;
 pub use inline::{repr, split_inline};
 pub use limits::Limits;
 pub use parse::parse_i64;
-pub use request::RequestDecoder;
+pub use request::{Decoded, RequestDecoder};

@@ -21,7 +21,8 @@ const MAX_PREALLOCATED_ARGS: u64 = 1024;
 /// zero-copy slices of the read buffer.
 ///
 /// The decoder is resumable: a request arriving over many reads is scanned once. Between a call
-/// that returned `Ok(None)` and the next, only append to the buffer.
+/// that found no complete request and the next, only append to the buffer (after dropping
+/// what [`RequestDecoder::decode_borrowed`] reported consumed, when decoding in place).
 #[derive(Debug)]
 pub struct RequestDecoder {
     limits: Limits,
@@ -31,6 +32,8 @@ pub struct RequestDecoder {
     args: Vec<Range<usize>>,
     /// How many bytes of the buffer the request in progress has consumed so far.
     parsed: usize,
+    /// The arguments of the last inline request decoded.
+    inline: Vec<Bytes>,
 }
 
 impl RequestDecoder {
@@ -41,6 +44,7 @@ impl RequestDecoder {
             remaining: 0,
             args: Vec::new(),
             parsed: 0,
+            inline: Vec::new(),
         }
     }
 
@@ -73,7 +77,77 @@ impl RequestDecoder {
         args: &mut Vec<Bytes>,
     ) -> Result<bool, ProtocolError> {
         args.clear();
-        let result = self.decode_inner(buf, args);
+        match self.scan(buf)? {
+            Scan::Incomplete { skipped } => {
+                buf.advance(skipped);
+                Ok(false)
+            }
+            Scan::Multibulk { start, end } => {
+                // Each argument is split off the buffer itself: one reference count taken per
+                // argument, where freezing the request and slicing it took one more per
+                // request and per argument.
+                buf.advance(start);
+                args.reserve(self.args.len());
+                let mut consumed = 0;
+                for range in self.args.drain(..) {
+                    buf.advance(range.start - consumed);
+                    args.push(buf.split_to(range.len()).freeze());
+                    consumed = range.end;
+                }
+                buf.advance(end - start - consumed);
+                Ok(true)
+            }
+            Scan::Inline { end } => {
+                buf.advance(end);
+                std::mem::swap(args, &mut self.inline);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Decodes the next request of `buf` without taking anything from it: its arguments are
+    /// pushed onto `args` as slices of `buf` (of the decoder's own copy for an inline request,
+    /// whose quoting it undoes), so a server executing them in place takes no reference
+    /// counts and makes no copies.
+    ///
+    /// [`Decoded::consumed`] says how many bytes of `buf` this call has finished with: the
+    /// next call must be given the bytes after them (with whatever arrived since), and the
+    /// caller may drop them once it is done with `args`.
+    pub fn decode_borrowed<'b>(
+        &'b mut self,
+        buf: &'b [u8],
+        args: &mut impl Extend<&'b [u8]>,
+    ) -> Result<Decoded, ProtocolError> {
+        match self.scan(buf)? {
+            Scan::Incomplete { skipped } => Ok(Decoded {
+                consumed: skipped,
+                complete: false,
+            }),
+            Scan::Multibulk { start, end } => {
+                let request = &buf[start..end];
+                args.extend(self.args.drain(..).map(|range| &request[range]));
+                Ok(Decoded {
+                    consumed: end,
+                    complete: true,
+                })
+            }
+            Scan::Inline { end } => {
+                args.extend(self.inline.iter().map(|arg| &arg[..]));
+                Ok(Decoded {
+                    consumed: end,
+                    complete: true,
+                })
+            }
+        }
+    }
+
+    /// Finds the next complete request of `buf`, leaving a multibulk request's argument
+    /// ranges (relative to its start) in `self.args` and an inline request's arguments in
+    /// `self.inline`. A multibulk request in progress is resumed where the last call left it:
+    /// `buf` then starts with it.
+    fn scan(&mut self, buf: &[u8]) -> Result<Scan, ProtocolError> {
+        self.inline.clear();
+        let result = self.scan_inner(buf);
         if result.is_err() {
             self.remaining = 0;
             self.args.clear();
@@ -82,39 +156,39 @@ impl RequestDecoder {
         result
     }
 
-    fn decode_inner(
-        &mut self,
-        buf: &mut BytesMut,
-        out: &mut Vec<Bytes>,
-    ) -> Result<bool, ProtocolError> {
+    fn scan_inner(&mut self, buf: &[u8]) -> Result<Scan, ProtocolError> {
+        // Where the request being scanned starts: past the empty requests skipped so far.
+        let mut start = 0;
         loop {
+            let request = &buf[start..];
             if self.remaining == 0 {
-                match buf.first() {
-                    None => return Ok(false),
+                self.args.clear();
+                match request.first() {
+                    None => return Ok(Scan::Incomplete { skipped: start }),
                     Some(b'*') => {}
-                    Some(_) => match self.inline(buf)? {
-                        Some(args) if args.is_empty() => continue,
-                        Some(args) => {
-                            *out = args;
-                            return Ok(true);
+                    Some(_) => match self.inline(request)? {
+                        Some(line) if self.inline.is_empty() => {
+                            start += line;
+                            continue;
                         }
-                        None => return Ok(false),
+                        Some(line) => return Ok(Scan::Inline { end: start + line }),
+                        None => return Ok(Scan::Incomplete { skipped: start }),
                     },
                 }
                 let header = integer_line(
-                    &buf[1..],
+                    &request[1..],
                     self.limits.max_inline_len,
                     ProtocolError::TooBigMultibulkCount,
                     ProtocolError::InvalidMultibulkLength,
                 );
                 let (rest, count) = match settle(header)? {
                     Outcome::Done(done) => done,
-                    Outcome::NeedMore => return Ok(false),
+                    Outcome::NeedMore => return Ok(Scan::Incomplete { skipped: start }),
                 };
-                let consumed = buf.len() - rest.len();
+                let consumed = request.len() - rest.len();
                 if count <= 0 {
                     // Redis skips empty and null multibulks silently.
-                    buf.advance(consumed);
+                    start += consumed;
                     continue;
                 }
                 let count = count as u64;
@@ -126,34 +200,26 @@ impl RequestDecoder {
                 self.args.reserve(count.min(MAX_PREALLOCATED_ARGS) as usize);
             }
             while self.remaining > 0 {
-                let input = &buf[self.parsed..];
+                let input = &request[self.parsed..];
                 let (rest, arg) = match settle(bulk_arg(input, &self.limits))? {
                     Outcome::Done(done) => done,
-                    Outcome::NeedMore => return Ok(false),
+                    Outcome::NeedMore => return Ok(Scan::Incomplete { skipped: start }),
                 };
-                let start = self.parsed + (arg.as_ptr() as usize - input.as_ptr() as usize);
-                self.args.push(start..start + arg.len());
-                self.parsed = buf.len() - rest.len();
+                let at = self.parsed + (arg.as_ptr() as usize - input.as_ptr() as usize);
+                self.args.push(at..at + arg.len());
+                self.parsed = request.len() - rest.len();
                 self.remaining -= 1;
             }
-            // Each argument is split off the buffer itself: one reference count taken per
-            // argument, where freezing the request and slicing it took one more per request
-            // and per argument.
-            out.reserve(self.args.len());
-            let mut consumed = 0;
-            for range in self.args.drain(..) {
-                buf.advance(range.start - consumed);
-                out.push(buf.split_to(range.len()).freeze());
-                consumed = range.end;
-            }
-            buf.advance(self.parsed - consumed);
+            let end = start + self.parsed;
             self.parsed = 0;
-            return Ok(true);
+            return Ok(Scan::Multibulk { start, end });
         }
     }
 
-    /// An inline request: the line up to `\n` (a `\r` before it is dropped).
-    fn inline(&self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    /// An inline request: the line up to `\n` (a `\r` before it is dropped), its arguments
+    /// left in `self.inline`; the line's length with its `\n`, or `None` if it is not
+    /// complete yet.
+    fn inline(&mut self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
         let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
             if buf.len() > self.limits.max_inline_len {
                 return Err(ProtocolError::TooBigInlineRequest);
@@ -163,10 +229,29 @@ impl RequestDecoder {
         let line = buf[..newline]
             .strip_suffix(b"\r")
             .unwrap_or(&buf[..newline]);
-        let args = split_inline(line)?;
-        buf.advance(newline + 1);
-        Ok(Some(args))
+        self.inline = split_inline(line)?;
+        Ok(Some(newline + 1))
     }
+}
+
+/// What [`RequestDecoder::decode_borrowed`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoded {
+    /// How many bytes at the front of the buffer the decoder is done with: the request's, if
+    /// it is complete, and any empty requests skipped before it.
+    pub consumed: usize,
+    /// Whether a complete request was found (its arguments pushed).
+    pub complete: bool,
+}
+
+/// Where [`RequestDecoder::scan`] found the next request.
+enum Scan {
+    /// No complete request: the `skipped` bytes before the one in progress can go.
+    Incomplete { skipped: usize },
+    /// A multibulk request spans `start..end`.
+    Multibulk { start: usize, end: usize },
+    /// An inline request ends at `end`.
+    Inline { end: usize },
 }
 
 impl Default for RequestDecoder {

@@ -7,15 +7,38 @@ fn args(list: &[&str]) -> Vec<Vec<u8>> {
     list.iter().map(|a| a.as_bytes().to_vec()).collect()
 }
 
-/// Decodes every request in `input`, in one buffer.
+/// Decodes every request in `input`, in one buffer, checking that decoding in place finds the
+/// same requests (or the same error).
 fn decode_all(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
     let mut decoder = RequestDecoder::default();
     let mut buf = BytesMut::from(input);
     let mut out = Vec::new();
-    while let Some(request) = decoder.decode(&mut buf)? {
-        out.push(request.iter().map(|a| a.to_vec()).collect());
+    let taken = (|| {
+        while let Some(request) = decoder.decode(&mut buf)? {
+            out.push(request.iter().map(|a| a.to_vec()).collect());
+        }
+        Ok(out)
+    })();
+    assert_eq!(taken, decode_all_borrowed(input), "decoded in place");
+    taken
+}
+
+/// Decodes every request in `input` with `decode_borrowed`, as a server executing requests
+/// in place does: the consumed bytes are dropped after each call.
+fn decode_all_borrowed(input: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, ProtocolError> {
+    let mut decoder = RequestDecoder::default();
+    let mut at = 0;
+    let mut out = Vec::new();
+    loop {
+        let mut args: Vec<&[u8]> = Vec::new();
+        let decoded = decoder.decode_borrowed(&input[at..], &mut args)?;
+        at += decoded.consumed;
+        if !decoded.complete {
+            assert!(args.is_empty());
+            return Ok(out);
+        }
+        out.push(args.iter().map(|a| a.to_vec()).collect());
     }
-    Ok(out)
 }
 
 #[test]
@@ -196,4 +219,61 @@ fn decode_into_reuses_the_callers_vector() {
     assert!(decoder.decode_into(&mut buf, &mut request).unwrap());
     assert_eq!(request, vec![bytes::Bytes::from_static(b"PING")]);
     assert!(buf.is_empty());
+}
+
+#[test]
+fn decoding_in_place_resumes_at_every_split_point() {
+    let input: &[u8] = b"\r\n*0\r\n*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\nINCR \"x\"\r\n*1\r\n$4\r\nPING\r\n";
+    let expected = decode_all(input).unwrap();
+    assert_eq!(expected.len(), 3);
+    for cut in 0..=input.len() {
+        // What a connection keeps: the bytes received and not yet reported consumed.
+        let mut kept = Vec::new();
+        let mut decoder = RequestDecoder::default();
+        let mut got = Vec::new();
+        for part in [&input[..cut], &input[cut..]] {
+            kept.extend_from_slice(part);
+            loop {
+                let mut args: Vec<&[u8]> = Vec::new();
+                let decoded = decoder.decode_borrowed(&kept, &mut args).unwrap();
+                let request: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+                kept.drain(..decoded.consumed);
+                if !decoded.complete {
+                    break;
+                }
+                got.push(request);
+            }
+        }
+        assert_eq!(got, expected, "split at {cut}");
+        assert!(kept.is_empty(), "split at {cut}");
+    }
+}
+
+#[test]
+fn decoding_in_place_reports_skipped_empty_requests_as_consumed() {
+    // Empty requests before an incomplete one can be dropped at once: a client cannot make
+    // the server rescan them on every read.
+    let mut decoder = RequestDecoder::default();
+    let input: &[u8] = b"\r\n\r\n*0\r\n*-1\r\n*1\r\n$4\r\nPI";
+    let mut args: Vec<&[u8]> = Vec::new();
+    let decoded = decoder.decode_borrowed(input, &mut args).unwrap();
+    assert_eq!(
+        decoded,
+        kv_resp::Decoded {
+            consumed: 13,
+            complete: false
+        }
+    );
+    assert!(args.is_empty());
+    let rest = b"*1\r\n$4\r\nPING\r\n";
+    let mut args: Vec<&[u8]> = Vec::new();
+    let decoded = decoder.decode_borrowed(rest, &mut args).unwrap();
+    assert_eq!(
+        decoded,
+        kv_resp::Decoded {
+            consumed: rest.len(),
+            complete: true
+        }
+    );
+    assert_eq!(args, [&b"PING"[..]]);
 }

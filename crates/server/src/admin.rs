@@ -14,10 +14,10 @@ use crate::connection::{Connection, ReplyMode};
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
 /// Runs a server-side command whose spec and arity the engine has already checked.
-pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
+pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[&[u8]]) {
     // What this runs may read the client's own activity (CLIENT LIST, INFO).
     conn.publish_activity(None);
-    let container = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let container = String::from_utf8_lossy(args[0]).to_ascii_lowercase();
     let is_sub = !spec.name.eq_ignore_ascii_case(&container);
     let skip = if is_sub { 2 } else { 1 };
     let mut rest = Args::new(&args[skip..]);
@@ -98,13 +98,13 @@ pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[Bytes]) {
 
 /// Redis's reply to a subcommand it knows but called with arguments it does not accept
 /// (`addReplySubcommandSyntaxError`), for the command `args`.
-pub fn subcommand_syntax_error(args: &[Bytes]) -> CommandError {
+pub fn subcommand_syntax_error(args: &[&[u8]]) -> CommandError {
     let sub = args.get(1).map_or(&b""[..], |a| &a[..a.len().min(128)]);
     CommandError::Other(
         format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
             String::from_utf8_lossy(sub),
-            String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+            String::from_utf8_lossy(args[0]).to_ascii_uppercase()
         )
         .into(),
     )
@@ -588,8 +588,8 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 .chunks_exact(2)
                 .map(|p| {
                     (
-                        String::from_utf8_lossy(&p[0]).into_owned(),
-                        String::from_utf8_lossy(&p[1]).into_owned(),
+                        String::from_utf8_lossy(p[0]).into_owned(),
+                        String::from_utf8_lossy(p[1]).into_owned(),
                     )
                 })
                 .collect();

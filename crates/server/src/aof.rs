@@ -980,9 +980,10 @@ fn replay(
         let mut session = kv_engine::Session::default();
         let mut reply = kv_engine::Reply::new(kv_engine::Protocol::Resp2);
         let mut run = |args: &[bytes::Bytes], session: &mut kv_engine::Session| -> Result<()> {
+            let args = &kv_engine::arg_slices(args)[..];
             reply.buf.clear();
             let Ok((spec, skip)) = engine.lookup(args) else {
-                anyhow::bail!("unknown command '{}'", String::from_utf8_lossy(&args[0]));
+                anyhow::bail!("unknown command '{}'", String::from_utf8_lossy(args[0]));
             };
             match held.as_deref_mut() {
                 Some(locked) => {

@@ -12,9 +12,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use kv_engine::{
-    Cancel, CommandError, CommandSpec, Flags, Handler, Protocol, Reply, Session, Waiter, Waker,
+    ArgSlices, Cancel, CommandError, CommandSpec, Flags, Handler, Protocol, Reply, Session, Waiter,
+    Waker,
 };
 use kv_resp::{Limits, RequestDecoder};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -290,12 +291,8 @@ impl Connection {
         let (mut reader, mut writer) = stream.into_split();
         let mut input = BytesMut::with_capacity(READ_CHUNK);
         let mut decoder = RequestDecoder::new(self.limits());
-        // One argument vector for every request of the connection, not one allocated each.
-        let mut args = Vec::new();
         loop {
-            let executed = self
-                .process(&mut input, &mut decoder, &mut args, &mut writer)
-                .await?;
+            let executed = self.process(&mut input, &mut decoder, &mut writer).await?;
             if executed > 0 && !self.reply.buf.is_empty() {
                 // Let the other connections whose input is ready run their commands first, so
                 // that replies go out in a burst, as Redis writes them all after its event
@@ -523,22 +520,30 @@ impl Connection {
         }
     }
 
-    /// Executes every complete request in `input`; how many there were.
+    /// Executes every complete request in `input`, then drops them from it; how many there
+    /// were.
     async fn process<W: AsyncWrite + Unpin>(
         &mut self,
         input: &mut BytesMut,
         decoder: &mut RequestDecoder,
-        args: &mut Vec<Bytes>,
         writer: &mut W,
     ) -> io::Result<usize> {
         let mut executed = 0;
+        // Requests run in place: their arguments are slices of `input`, which is not touched
+        // until the batch is done. Taking each argument out of the buffer as a `Bytes` cost
+        // two atomic reference-count operations per argument (5% of a pipelined GET's CPU).
+        let mut consumed = 0;
         // A blocked client's further commands wait in the buffer, as in Redis.
         while !self.close && self.blocked.is_none() {
-            match decoder.decode_into(input, args) {
-                Ok(true) => {
-                    self.execute(args, writer).await?;
-                    // Released now: an argument keeps its part of the read buffer alive.
-                    args.clear();
+            let mut args = ArgSlices::new();
+            match decoder.decode_borrowed(&input[consumed..], &mut args) {
+                Ok(decoded) if !decoded.complete => {
+                    consumed += decoded.consumed;
+                    break;
+                }
+                Ok(decoded) => {
+                    consumed += decoded.consumed;
+                    self.execute(&args, writer).await?;
                     executed += 1;
                     // A batch whose replies grow large sends what it has before running more,
                     // so a client that pipelines big replies and never reads waits on its own
@@ -547,7 +552,6 @@ impl Connection {
                         self.close = true;
                     }
                 }
-                Ok(false) => break,
                 Err(e) => {
                     tracing::debug!(
                         "protocol error from client {} ({}): {e}",
@@ -561,6 +565,7 @@ impl Connection {
                 }
             }
         }
+        input.advance(consumed);
         self.publish_activity(Some(input.len()));
         Ok(executed)
     }
@@ -569,7 +574,7 @@ impl Connection {
     /// where earlier replies go if the command must wait for a CLIENT PAUSE to end.
     pub async fn execute<W: AsyncWrite + Unpin>(
         &mut self,
-        args: &[Bytes],
+        args: &[&[u8]],
         writer: &mut W,
     ) -> io::Result<()> {
         let skip_reply = self.reply_mode != ReplyMode::On;
@@ -673,7 +678,7 @@ impl Connection {
 
     /// Answers a command `admit` refused; inside MULTI that fails the whole transaction, as
     /// in Redis.
-    fn refuse(&mut self, refusal: Refusal, skip_reply: bool, args: &[Bytes]) {
+    fn refuse(&mut self, refusal: Refusal, skip_reply: bool, args: &[&[u8]]) {
         if let Some(transaction) = &mut self.transaction {
             transaction.abort();
         }
@@ -682,7 +687,7 @@ impl Connection {
 
     /// Decides whether the command may run, in Redis's order: known and well-formed, DEBUG
     /// allowed, authenticated, and not a keyspace command from a monitor.
-    fn admit(&mut self, args: &[Bytes]) -> Result<(&'static CommandSpec, usize), Refusal> {
+    fn admit(&mut self, args: &[&[u8]]) -> Result<(&'static CommandSpec, usize), Refusal> {
         let engine = &self.shared.engine;
         let (spec, skip) = engine
             .lookup_repeated(&mut self.last_lookup, args)
@@ -719,7 +724,7 @@ impl Connection {
         }
         if self.subscriptions.total() > 0 {
             let name = match skip {
-                2 => kv_engine::table::find(&args[0]).map_or_else(
+                2 => kv_engine::table::find(args[0]).map_or_else(
                     || spec.name.to_string(),
                     |c| format!("{}|{}", c.name, spec.name),
                 ),
@@ -792,7 +797,7 @@ impl Connection {
     }
 
     /// Answers a refused command with its error and counts the refusal.
-    fn reject(&mut self, (spec, error): Refusal, skip_reply: bool, args: &[Bytes]) {
+    fn reject(&mut self, (spec, error): Refusal, skip_reply: bool, args: &[&[u8]]) {
         let mark = self.reply.mark();
         // The client's own bytes are echoed as sent (unknown command names, ...).
         self.reply.command_error(&error);
@@ -820,7 +825,7 @@ impl Connection {
         &mut self,
         spec: &'static CommandSpec,
         skip: usize,
-        args: &[Bytes],
+        args: &[&[u8]],
     ) -> Option<Arc<Waiter>> {
         match spec.handler {
             Handler::Engine(_) if self.transaction.is_some() && spec.name == "watch" => {
@@ -897,7 +902,7 @@ impl Connection {
         &mut self,
         spec: &'static CommandSpec,
         skip: usize,
-        args: &[Bytes],
+        args: &[&[u8]],
         usec: u64,
         failed: bool,
     ) {
@@ -925,7 +930,7 @@ impl Connection {
 
     /// Drops the reply CLIENT REPLY OFF/SKIP suppress; only a CLIENT REPLY ON that took effect
     /// answers.
-    fn drop_skipped_reply(&mut self, mark: usize, skip_reply: bool, args: &[Bytes]) {
+    fn drop_skipped_reply(&mut self, mark: usize, skip_reply: bool, args: &[&[u8]]) {
         if skip_reply && !(self.reply_mode == ReplyMode::On && is_reply_on(args)) {
             self.reply.rollback(mark);
         }
@@ -935,13 +940,13 @@ impl Connection {
     /// [`Connection::publish_activity`]).
     fn note_command(
         &mut self,
-        args: &[Bytes],
+        args: &[&[u8]],
         spec: &'static CommandSpec,
         skip: usize,
         now: Instant,
     ) {
         let container = if skip == 2 {
-            kv_engine::table::find(&args[0]).map(|c| c.name)
+            kv_engine::table::find(args[0]).map(|c| c.name)
         } else {
             None
         };
@@ -1001,7 +1006,7 @@ fn timer_deadline(waiter: &Waiter, now: u64) -> Option<tokio::time::Instant> {
 
 /// The command a request that failed its arity check names, as Redis finds it to count the
 /// refusal: the command itself, or its subcommand when it has subcommands and one is given.
-fn refused_spec(args: &[Bytes]) -> Option<&'static CommandSpec> {
+fn refused_spec(args: &[&[u8]]) -> Option<&'static CommandSpec> {
     let base = kv_engine::table::find(args.first()?)?;
     match args.get(1) {
         Some(sub) if !base.subcommands.is_empty() => base
@@ -1012,7 +1017,7 @@ fn refused_spec(args: &[Bytes]) -> Option<&'static CommandSpec> {
     }
 }
 
-fn is_reply_on(args: &[Bytes]) -> bool {
+fn is_reply_on(args: &[&[u8]]) -> bool {
     args.len() == 3
         && args[0].eq_ignore_ascii_case(b"client")
         && args[1].eq_ignore_ascii_case(b"reply")

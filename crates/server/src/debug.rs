@@ -4,7 +4,6 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
 use kv_engine::{CommandError, LockPlan, Value};
 
 use crate::connection::Connection;
@@ -37,11 +36,11 @@ fn is_local(ip: std::net::IpAddr) -> bool {
 }
 
 /// `DEBUG <subcommand> ...`, with `args` the whole command.
-pub fn command(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError> {
+pub fn command(conn: &mut Connection, args: &[&[u8]]) -> Result<(), CommandError> {
     let sub = args[1].to_ascii_lowercase();
     match (sub.as_slice(), args.len()) {
         (b"help", 2) => crate::admin::help(conn, HELP),
-        (b"object", 3) => object(conn, &args[2])?,
+        (b"object", 3) => object(conn, args[2])?,
         (b"digest", 2) | (b"digest-value", _) => {
             let shared = conn.shared.clone();
             let mut plan = LockPlan::default();
@@ -74,9 +73,9 @@ pub fn command(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError
             conn.reply.ok();
         }
         (b"populate", 3..=5) => populate(conn, &args[2..])?,
-        (b"sleep", 3) => sleep(conn, &args[2]),
+        (b"sleep", 3) => sleep(conn, args[2]),
         (b"set-active-expire", 3) => {
-            let on = atoi(&args[2]) != 0;
+            let on = atoi(args[2]) != 0;
             conn.shared.active_expire.store(on, Ordering::Relaxed);
             conn.reply.ok();
         }
@@ -119,7 +118,7 @@ fn object(conn: &mut Connection, key: &[u8]) -> Result<(), CommandError> {
 pub fn plan_digest(
     keyspace: &kv_engine::Keyspace,
     db: usize,
-    args: &[Bytes],
+    args: &[&[u8]],
     plan: &mut LockPlan,
 ) -> bool {
     let sub = args.get(1).map(|s| s.to_ascii_lowercase());
@@ -136,7 +135,7 @@ pub fn plan_digest(
 /// `DEBUG DIGEST` and `DEBUG DIGEST-VALUE key ...`, with the shards [`plan_digest`] names
 /// held by `locked`. Like Redis, status replies: the dataset's digest, or each key's (zeros
 /// for a missing key).
-pub fn digest_under(conn: &mut Connection, args: &[Bytes], locked: &kv_engine::Locked<'_>) {
+pub fn digest_under(conn: &mut Connection, args: &[&[u8]], locked: &kv_engine::Locked<'_>) {
     use kv_engine::digest;
     let now = kv_engine::now_ms();
     if args.len() == 2 {
@@ -157,8 +156,8 @@ pub fn digest_under(conn: &mut Connection, args: &[Bytes], locked: &kv_engine::L
 /// `DEBUG POPULATE count [prefix] [size]`: `count` string keys `prefix:N` (Redis's defaults:
 /// prefix `key`, value `value:N`, or exactly `size` bytes of it, zero-padded), skipping names
 /// that exist. Like Redis it neither notifies nor counts as changes.
-fn populate(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError> {
-    let positive = |arg: &Bytes| {
+fn populate(conn: &mut Connection, args: &[&[u8]]) -> Result<(), CommandError> {
+    let positive = |arg: &&[u8]| {
         kv_resp::parse_i64(arg)
             .filter(|n| *n >= 0)
             .ok_or_else(|| CommandError::msg("ERR value is out of range, must be positive"))
@@ -194,7 +193,7 @@ fn populate(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError> {
 }
 
 /// The key of a `DEBUG OBJECT key` request, if `args` is one.
-pub fn object_key(args: &[Bytes]) -> Option<&[u8]> {
+pub fn object_key<'a>(args: &[&'a [u8]]) -> Option<&'a [u8]> {
     match args {
         [_, sub, key] if sub.eq_ignore_ascii_case(b"object") => Some(key),
         _ => None,

@@ -15,7 +15,6 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use kv_engine::CommandError;
 
 use crate::connection::Connection;
@@ -69,14 +68,14 @@ struct Request {
 }
 
 /// Parses FAILOVER's options as Redis does: each at most once, else a syntax error.
-fn parse(args: &[Bytes]) -> Result<Request, CommandError> {
+fn parse(args: &[&[u8]]) -> Result<Request, CommandError> {
     let mut request = Request::default();
     let mut i = 1;
     while i < args.len() {
         let word = &args[i];
         if word.eq_ignore_ascii_case(b"to") && request.target.is_none() && i + 2 < args.len() {
-            let port = kv_resp::parse_i64(&args[i + 2]).ok_or(CommandError::NotInteger)?;
-            let host = String::from_utf8_lossy(&args[i + 1]).into_owned();
+            let port = kv_resp::parse_i64(args[i + 2]).ok_or(CommandError::NotInteger)?;
+            let host = String::from_utf8_lossy(args[i + 1]).into_owned();
             // A port no replica can have matches none (Redis compares it as a number too).
             request.target = Some((host, u16::try_from(port).unwrap_or(0)));
             i += 3;
@@ -84,7 +83,7 @@ fn parse(args: &[Bytes]) -> Result<Request, CommandError> {
             && request.timeout.is_none()
             && i + 1 < args.len()
         {
-            let millis = kv_resp::parse_i64(&args[i + 1]).ok_or(CommandError::NotInteger)?;
+            let millis = kv_resp::parse_i64(args[i + 1]).ok_or(CommandError::NotInteger)?;
             if millis <= 0 {
                 return Err(CommandError::msg(
                     "ERR FAILOVER timeout must be greater than 0",
@@ -104,7 +103,7 @@ fn parse(args: &[Bytes]) -> Result<Request, CommandError> {
 
 /// `FAILOVER ...`: checks, holds writes and starts the driver; answers OK at once (the
 /// failover goes on in the background, as in Redis).
-pub fn command(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError> {
+pub fn command(conn: &mut Connection, args: &[&[u8]]) -> Result<(), CommandError> {
     let shared = Arc::clone(&conn.shared);
     let replication = &shared.replication;
     if args.len() == 2 && args[1].eq_ignore_ascii_case(b"abort") {

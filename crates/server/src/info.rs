@@ -3,8 +3,6 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
-
 use crate::admin::REDIS_COMPAT_VERSION;
 use crate::connection::Connection;
 
@@ -36,7 +34,7 @@ const ALL: &[&str] = &[
 
 /// The INFO text for the requested sections (names are case-insensitive; unknown ones are
 /// skipped, as Redis does).
-pub fn render(conn: &Connection, args: &[Bytes]) -> String {
+pub fn render(conn: &Connection, args: &[&[u8]]) -> String {
     let mut wanted: Vec<String> = Vec::new();
     for arg in args {
         let name = String::from_utf8_lossy(arg).to_ascii_lowercase();

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
 use kv_engine::{CommandError, CommandSpec, Flags};
 use parking_lot::Mutex;
 
@@ -91,7 +90,7 @@ impl LatencyMonitor {
     }
 
     /// Forgets the events named (ignoring case), or every event; returns how many were forgotten.
-    pub fn reset(&self, names: &[Bytes]) -> usize {
+    pub fn reset(&self, names: &[&[u8]]) -> usize {
         let mut events = self.events.lock();
         if names.is_empty() {
             let count = events.len();
@@ -127,10 +126,10 @@ pub fn record_command(conn: &Connection, spec: &CommandSpec, usec: u64) {
 }
 
 /// `LATENCY <subcommand>`, with `args` the whole command.
-pub fn command(conn: &mut Connection, sub: &str, args: &[Bytes]) -> Result<(), CommandError> {
+pub fn command(conn: &mut Connection, sub: &str, args: &[&[u8]]) -> Result<(), CommandError> {
     match sub {
         "latest" => latest(conn),
-        "history" => history(conn, &args[2]),
+        "history" => history(conn, args[2]),
         "reset" => {
             let count = conn.shared.latency.reset(&args[2..]);
             conn.reply.count(count);
@@ -187,7 +186,7 @@ fn history(conn: &mut Connection, event: &[u8]) {
 /// `LATENCY HISTOGRAM [command ...]`: for every named command (every command if none is named)
 /// that has run since the last `CONFIG RESETSTAT`, its calls and cumulative latency histogram.
 /// A container's name stands for its subcommands; unknown names are skipped.
-fn histogram(conn: &mut Connection, names: &[Bytes]) {
+fn histogram(conn: &mut Connection, names: &[&[u8]]) {
     let stats = &conn.shared.cmdstats;
     let mut found: Vec<(&str, &CommandCounters)> = Vec::new();
     if names.is_empty() {
@@ -289,10 +288,7 @@ mod tests {
         assert_eq!(monitor.reset(&[]), 0);
         monitor.add_if_needed("command", 15, 10);
         monitor.add("fast-command", 1);
-        assert_eq!(
-            monitor.reset(&[Bytes::from("COMMAND"), Bytes::from("nope")]),
-            1
-        );
+        assert_eq!(monitor.reset(&[b"COMMAND", b"nope"]), 1);
         assert_eq!(monitor.reset(&[]), 1);
     }
 }

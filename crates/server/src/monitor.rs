@@ -50,7 +50,7 @@ impl Monitors {
 }
 
 /// The line monitors see for a command: `+<unix seconds>.<micros> [<db> <ip:port>] "arg" ...`.
-pub fn format_line(db: usize, peer: SocketAddr, args: &[Bytes]) -> Bytes {
+pub fn format_line(db: usize, peer: SocketAddr, args: &[&[u8]]) -> Bytes {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -99,7 +99,7 @@ mod tests {
     #[test]
     fn lines_carry_time_db_and_peer() {
         let peer: SocketAddr = "127.0.0.1:4242".parse().unwrap();
-        let line = format_line(3, peer, &[Bytes::from("SET"), Bytes::from("k")]);
+        let line = format_line(3, peer, &[b"SET", b"k"]);
         let text = std::str::from_utf8(&line).unwrap();
         let (time, rest) = text[1..].split_once(' ').unwrap();
         let (secs, micros) = time.split_once('.').unwrap();

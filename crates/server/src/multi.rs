@@ -61,6 +61,7 @@ impl Transaction {
 struct Queued {
     spec: &'static CommandSpec,
     skip: usize,
+    /// Copied out of the read buffer, which the next request reuses.
     args: Vec<Bytes>,
 }
 
@@ -74,7 +75,7 @@ pub fn runs_immediately(spec: &CommandSpec, skip: usize) -> bool {
 }
 
 /// Queues a command inside MULTI, or refuses it as Redis does (which fails the transaction).
-pub fn queue(conn: &mut Connection, spec: &'static CommandSpec, skip: usize, args: &[Bytes]) {
+pub fn queue(conn: &mut Connection, spec: &'static CommandSpec, skip: usize, args: &[&[u8]]) {
     let Some(transaction) = &mut conn.transaction else {
         return;
     };
@@ -90,7 +91,7 @@ pub fn queue(conn: &mut Connection, spec: &'static CommandSpec, skip: usize, arg
     transaction.queued.push(Queued {
         spec,
         skip,
-        args: args.to_vec(),
+        args: args.iter().map(|arg| Bytes::copy_from_slice(arg)).collect(),
     });
     let count = transaction.queued.len();
     conn.handle.state.lock().multi = Some(count);
@@ -160,7 +161,8 @@ fn exec_queue(conn: &mut Connection) -> Result<(), CommandError> {
     for queued in &transaction.queued {
         let started = Instant::now();
         let mark = conn.reply.mark();
-        let (spec, skip, args) = (queued.spec, queued.skip, &queued.args[..]);
+        let borrowed = kv_engine::arg_slices(&queued.args);
+        let (spec, skip, args) = (queued.spec, queued.skip, &borrowed[..]);
         match spec.handler {
             Handler::Engine(_) => {
                 engine.run_locked(
@@ -216,18 +218,25 @@ pub fn abort_refused_exec(conn: &mut Connection, mark: usize) {
 fn plan(conn: &Connection, queued: &[Queued]) -> LockPlan {
     let engine = &conn.shared.engine;
     let session = &conn.session;
-    let commands = queued.iter().map(|q| (q.spec, q.skip, &q.args[..]));
+    let borrowed: Vec<_> = queued
+        .iter()
+        .map(|q| kv_engine::arg_slices(&q.args))
+        .collect();
+    let commands = queued
+        .iter()
+        .zip(&borrowed)
+        .map(|(q, args)| (q.spec, q.skip, &args[..]));
     let mut plan = engine.transaction_plan(session, commands);
     engine.watched_shards(session, &mut plan);
-    for q in queued {
+    for (q, args) in queued.iter().zip(&borrowed) {
         if matches!(q.spec.handler, Handler::Server) && q.spec.name == "debug" {
             // DEBUG OBJECT reads its key under the transaction's locks.
-            if let Some(key) = crate::debug::object_key(&q.args) {
+            if let Some(key) = crate::debug::object_key(args) {
                 plan.shards
                     .push((session.db, engine.keyspace.shard_of(key)));
             }
             // DIGEST reads every database, whatever SELECTs are queued.
-            crate::debug::plan_digest(&engine.keyspace, session.db, &q.args, &mut plan);
+            crate::debug::plan_digest(&engine.keyspace, session.db, args, &mut plan);
         }
     }
     plan
@@ -239,7 +248,7 @@ fn plan(conn: &Connection, queued: &[Queued]) -> LockPlan {
 fn run_server_command(
     conn: &mut Connection,
     spec: &'static CommandSpec,
-    args: &[Bytes],
+    args: &[&[u8]],
     locked: &Locked<'_>,
 ) {
     let mut digest = LockPlan::default();
@@ -252,7 +261,7 @@ fn run_server_command(
     }
     if spec.name == "debug" && crate::debug::object_key(args).is_some() {
         let mark = conn.reply.mark();
-        if let Err(e) = crate::debug::object_under(conn, &args[2], locked) {
+        if let Err(e) = crate::debug::object_under(conn, args[2], locked) {
             conn.reply.rollback(mark);
             conn.reply.command_error(&e);
         }

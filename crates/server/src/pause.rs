@@ -11,7 +11,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use kv_engine::{CommandError, CommandSpec, Flags};
 use tokio::sync::watch;
 
@@ -181,7 +180,7 @@ impl ClientPause {
 }
 
 /// `CLIENT PAUSE timeout [WRITE | ALL]`, with `args` the whole command.
-pub fn client_pause(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError> {
+pub fn client_pause(conn: &mut Connection, args: &[&[u8]]) -> Result<(), CommandError> {
     if !(3..=4).contains(&args.len()) {
         return Err(crate::admin::subcommand_syntax_error(args));
     }
@@ -195,7 +194,7 @@ pub fn client_pause(conn: &mut Connection, args: &[Bytes]) -> Result<(), Command
             ))
         }
     };
-    let millis = kv_resp::parse_i64(&args[2]).ok_or(CommandError::msg(
+    let millis = kv_resp::parse_i64(args[2]).ok_or(CommandError::msg(
         "ERR timeout is not an integer or out of range",
     ))?;
     if millis < 0 {

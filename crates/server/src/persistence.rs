@@ -295,7 +295,7 @@ pub fn save_command(shared: &Shared) -> Result<(), CommandError> {
 /// cannot happen mid-EXEC; kv's snapshot would wait for the transaction's locks).
 pub fn bgsave_command(
     shared: &Arc<Shared>,
-    args: &[bytes::Bytes],
+    args: &[&[u8]],
     in_exec: bool,
 ) -> Result<&'static str, CommandError> {
     match args {
@@ -329,11 +329,7 @@ pub fn bgsave_command(
 /// every database (unless NOFLUSH) and loads the file back, all under one acquisition of
 /// every shard, so no other client's write can fall between the save and the load (Redis,
 /// single-threaded, gets that for free). Keys in the file replace keys of the same name.
-pub fn reload(
-    shared: &Shared,
-    options: &[bytes::Bytes],
-    in_exec: bool,
-) -> Result<(), CommandError> {
+pub fn reload(shared: &Shared, options: &[&[u8]], in_exec: bool) -> Result<(), CommandError> {
     let (mut save, mut flush) = (true, true);
     for option in options {
         match option.to_ascii_lowercase().as_slice() {

@@ -250,27 +250,31 @@ fn confirm(reply: &mut Reply, verb: &[u8], name: Option<&[u8]>, count: usize) {
 }
 
 /// `SUBSCRIBE channel...` and `PSUBSCRIBE pattern...`.
-fn subscribe(conn: &mut Connection, kind: Kind, names: &[Bytes]) {
+fn subscribe(conn: &mut Connection, kind: Kind, names: &[&[u8]]) {
     let subscriber = subscriber(conn);
     let (verb, _) = kind.verbs();
-    for name in names {
+    for &name in names {
+        let name = Bytes::copy_from_slice(name);
         if conn.subscriptions.set(kind).insert(name.clone()) {
-            conn.shared.pubsub.add(kind, name, &subscriber);
+            conn.shared.pubsub.add(kind, &name, &subscriber);
         }
         let count = conn.subscriptions.count_for(kind);
-        confirm(&mut conn.reply, verb, Some(name), count);
+        confirm(&mut conn.reply, verb, Some(&name), count);
     }
     note_mode(conn);
 }
 
 /// `UNSUBSCRIBE [channel...]` and `PUNSUBSCRIBE [pattern...]`: the given ones, or all of
 /// them; a confirmation for each, or one with a nil name when there was nothing to leave.
-fn unsubscribe(conn: &mut Connection, kind: Kind, names: &[Bytes], reply: bool) {
+fn unsubscribe(conn: &mut Connection, kind: Kind, names: &[&[u8]], reply: bool) {
     let (_, verb) = kind.verbs();
     let names: Vec<Bytes> = if names.is_empty() {
         conn.subscriptions.set(kind).iter().cloned().collect()
     } else {
-        names.to_vec()
+        names
+            .iter()
+            .map(|name| Bytes::copy_from_slice(name))
+            .collect()
     };
     if names.is_empty() && reply {
         let count = conn.subscriptions.count_for(kind);

@@ -3,14 +3,17 @@
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
 use kv_engine::CommandSpec;
 
 /// What a redacted argument becomes.
-const REDACTED: Bytes = Bytes::from_static(b"(redacted)");
+const REDACTED: &[u8] = b"(redacted)";
 
 /// The arguments of a command that ran, as MONITOR and the slow log may show them.
-pub fn shown_args<'a>(spec: &CommandSpec, skip: usize, args: &'a [Bytes]) -> Cow<'a, [Bytes]> {
+pub fn shown_args<'a>(
+    spec: &CommandSpec,
+    skip: usize,
+    args: &'a [&'a [u8]],
+) -> Cow<'a, [&'a [u8]]> {
     let positions = match (skip, spec.name) {
         (1, "auth") => auth_secrets(args.len()),
         (1, "hello") => hello_secrets(args),
@@ -40,12 +43,12 @@ fn auth_secrets(argc: usize) -> Vec<usize> {
 
 /// `HELLO [protover [AUTH username password] [SETNAME name]]`: the words after AUTH are
 /// hidden as Redis meets them while parsing, so parsing that stops early hides less.
-fn hello_secrets(args: &[Bytes]) -> Vec<usize> {
+fn hello_secrets(args: &[&[u8]]) -> Vec<usize> {
     let mut hidden = Vec::new();
     if args.len() < 2 {
         return hidden;
     }
-    match kv_resp::parse_i64(&args[1]) {
+    match kv_resp::parse_i64(args[1]) {
         Some(2 | 3) => {}
         _ => return hidden,
     }
@@ -69,10 +72,7 @@ mod tests {
     use super::*;
 
     fn shown(line: &str) -> Vec<String> {
-        let args: Vec<Bytes> = line
-            .split(' ')
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
         let (spec, skip) = kv_engine::Engine::new(1, 2).lookup(&args).unwrap();
         shown_args(spec, skip, &args)
             .iter()

@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use kv_engine::CommandError;
 use kv_replication::master::Master;
 use kv_replication::replica::{Replica, Target};
@@ -336,7 +335,7 @@ pub async fn is_grpc(stream: &TcpStream) -> bool {
 }
 
 /// `REPLICAOF host port | NO ONE` (and SLAVEOF).
-pub fn replicaof(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandError> {
+pub fn replicaof(conn: &mut Connection, args: &[&[u8]]) -> Result<(), CommandError> {
     let shared = Arc::clone(&conn.shared);
     let replication = &shared.replication;
     if replication.failover.lock().is_under_way() {
@@ -349,11 +348,11 @@ pub fn replicaof(conn: &mut Connection, args: &[Bytes]) -> Result<(), CommandErr
         conn.reply.ok();
         return Ok(());
     }
-    let port = std::str::from_utf8(&args[2])
+    let port = std::str::from_utf8(args[2])
         .ok()
         .and_then(|p| p.parse::<u16>().ok())
         .ok_or(CommandError::msg("ERR Invalid master port"))?;
-    let host = String::from_utf8_lossy(&args[1]).into_owned();
+    let host = String::from_utf8_lossy(args[1]).into_owned();
     let same = replication
         .replica
         .lock()
@@ -424,14 +423,14 @@ pub struct WaitFor {
 }
 
 /// `WAIT numreplicas timeout`: parses and checks; the wait itself happens in the connection.
-pub fn wait(conn: &mut Connection, args: &[Bytes]) -> Result<Option<WaitFor>, CommandError> {
+pub fn wait(conn: &mut Connection, args: &[&[u8]]) -> Result<Option<WaitFor>, CommandError> {
     if conn.shared.replication.is_replica() {
         return Err(CommandError::msg(
             "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
         ));
     }
-    let count = kv_resp::parse_i64(&args[1]).ok_or(CommandError::NotInteger)?;
-    let timeout = kv_resp::parse_i64(&args[2]).ok_or(CommandError::msg(
+    let count = kv_resp::parse_i64(args[1]).ok_or(CommandError::NotInteger)?;
+    let timeout = kv_resp::parse_i64(args[2]).ok_or(CommandError::msg(
         "ERR timeout is not an integer or out of range",
     ))?;
     if timeout < 0 {

@@ -48,7 +48,7 @@ pub struct SlowLog {
 impl SlowLog {
     /// Logs a command that took `duration` microseconds, then trims the log to `max_len`
     /// entries. As in Redis, an entry (and its id) is made even when `max_len` is 0.
-    pub fn push(&self, args: &[Bytes], duration: u64, peer: String, name: Bytes, max_len: usize) {
+    pub fn push(&self, args: &[&[u8]], duration: u64, peer: String, name: Bytes, max_len: usize) {
         let args = shorten(args);
         let mut log = self.log.lock();
         let id = log.next_id;
@@ -94,7 +94,7 @@ impl SlowLog {
 /// The arguments as the log keeps them: copied (so an entry never pins a read buffer), at most
 /// [`MAX_ARGS`] of them with the last replaced by `... (N more arguments)`, each at most
 /// [`MAX_ARG_LEN`] bytes followed by `... (N more bytes)`.
-fn shorten(args: &[Bytes]) -> Vec<Bytes> {
+fn shorten(args: &[&[u8]]) -> Vec<Bytes> {
     let kept = args.len().min(MAX_ARGS);
     let mut out = Vec::with_capacity(kept);
     for (i, arg) in args.iter().take(kept).enumerate() {
@@ -114,7 +114,7 @@ fn shorten(args: &[Bytes]) -> Vec<Bytes> {
 }
 
 /// `SLOWLOG <subcommand>`, with `args` the whole command.
-pub fn command(conn: &mut Connection, sub: &str, args: &[Bytes]) -> Result<(), CommandError> {
+pub fn command(conn: &mut Connection, sub: &str, args: &[&[u8]]) -> Result<(), CommandError> {
     let slowlog = &conn.shared.slowlog;
     match sub {
         "get" => {
@@ -203,19 +203,19 @@ mod tests {
     #[test]
     fn long_commands_are_shortened_like_redis() {
         let args: Vec<Bytes> = (0..40).map(|i| Bytes::from(format!("a{i}"))).collect();
-        let short = shorten(&args);
+        let short = shorten(&kv_engine::arg_slices(&args));
         assert_eq!(short.len(), 32);
         assert_eq!(short[30], "a30");
         assert_eq!(short[31], "... (9 more arguments)");
         let long = vec![Bytes::from("set"), Bytes::from(vec![b'x'; 200])];
-        let short = shorten(&long);
+        let short = shorten(&kv_engine::arg_slices(&long));
         assert_eq!(
             short[1],
             Bytes::from(format!("{}... (72 more bytes)", "x".repeat(128)))
         );
         // Exactly 32 arguments and 128 bytes are kept whole.
         let exact: Vec<Bytes> = (0..32).map(|_| Bytes::from(vec![b'y'; 128])).collect();
-        assert_eq!(shorten(&exact), exact);
+        assert_eq!(shorten(&kv_engine::arg_slices(&exact)), exact);
     }
 
     #[test]
@@ -223,7 +223,7 @@ mod tests {
         let log = SlowLog::default();
         for i in 0..5 {
             log.push(
-                &[Bytes::from(format!("c{i}"))],
+                &[format!("c{i}").as_bytes()],
                 i,
                 "p".into(),
                 Bytes::new(),
@@ -232,9 +232,9 @@ mod tests {
         }
         let ids: Vec<u64> = log.newest(10).iter().map(|e| e.id).collect();
         assert_eq!(ids, [4, 3, 2]);
-        log.push(&[Bytes::from("x")], 0, "p".into(), Bytes::new(), 0);
+        log.push(&[b"x"], 0, "p".into(), Bytes::new(), 0);
         assert!(log.is_empty());
-        log.push(&[Bytes::from("y")], 0, "p".into(), Bytes::new(), 10);
+        log.push(&[b"y"], 0, "p".into(), Bytes::new(), 10);
         assert_eq!(log.newest(1)[0].id, 6);
     }
 }

@@ -457,7 +457,7 @@ pub fn client_trackinginfo(conn: &mut Connection) {
 /// After a command ran: remembers the keys a read-only command read for a default-mode
 /// tracking client (subject to OPTIN/OPTOUT and CLIENT CACHING), and ends the effect of a
 /// CLIENT CACHING on the command after it.
-pub fn after_command(conn: &mut Connection, spec: &CommandSpec, skip: usize, args: &[Bytes]) {
+pub fn after_command(conn: &mut Connection, spec: &CommandSpec, skip: usize, args: &[&[u8]]) {
     let Some(options) = &conn.tracking else {
         return;
     };

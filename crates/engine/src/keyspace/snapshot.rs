@@ -419,10 +419,7 @@ mod tests {
     }
 
     fn run(engine: &Engine, line: &str) -> Vec<u8> {
-        let args: Vec<bytes::Bytes> = line
-            .split_whitespace()
-            .map(|w| bytes::Bytes::copy_from_slice(w.as_bytes()))
-            .collect();
+        let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
         let mut reply = Reply::new(Protocol::Resp2);
         engine.execute(&mut Session::default(), &args, &mut reply);
         reply.buf.to_vec()
@@ -668,7 +665,11 @@ mod tests {
                 ];
                 args.push(bytes::Bytes::from_static(b"REPLACE"));
                 let mut reply = Reply::new(Protocol::Resp2);
-                replica.execute(&mut Session::default(), &args, &mut reply);
+                replica.execute(
+                    &mut Session::default(),
+                    &crate::arg_slices(&args),
+                    &mut reply,
+                );
                 assert_eq!(&reply.buf[..], b"+OK\r\n");
             }
             let groups = log.0.lock().clone();
@@ -679,7 +680,11 @@ mod tests {
             );
             for effect in groups[split..].iter().flatten() {
                 let mut reply = Reply::new(Protocol::Resp2);
-                replica.execute(&mut Session::default(), &effect.args, &mut reply);
+                replica.execute(
+                    &mut Session::default(),
+                    &crate::arg_slices(&effect.args),
+                    &mut reply,
+                );
             }
             assert!(dataset(&replica) == dataset(&engine), "round {round}");
         }

@@ -7,6 +7,8 @@
 //! - every request has at least one argument (empty requests are skipped, never returned);
 //! - resumability: both decoders return the same requests, then the same error or the same
 //!   unconsumed bytes;
+//! - decoding in place (`decode_borrowed`, the bytes reported consumed dropped after each
+//!   call, as the server does), whole and in the same two pieces, gives the same again;
 //! - every request, written back as a multibulk, decodes to the same arguments.
 
 #![no_main]
@@ -53,6 +55,43 @@ fn decode_all(pieces: &[&[u8]]) -> Decoded {
     }
 }
 
+/// [`decode_all`] with `decode_borrowed`: the bytes each call reports consumed are dropped
+/// after it, as a server drops a batch's requests once they ran.
+fn decode_all_borrowed(pieces: &[&[u8]]) -> Decoded {
+    let mut decoder = RequestDecoder::new(Limits::default());
+    let mut kept: Vec<u8> = Vec::new();
+    let mut requests = Vec::new();
+    for piece in pieces {
+        kept.extend_from_slice(piece);
+        loop {
+            let mut args: Vec<&[u8]> = Vec::new();
+            match decoder.decode_borrowed(&kept, &mut args) {
+                Ok(decoded) => {
+                    let request: Vec<Bytes> =
+                        args.iter().map(|arg| Bytes::copy_from_slice(arg)).collect();
+                    kept.drain(..decoded.consumed);
+                    if !decoded.complete {
+                        assert!(request.is_empty(), "arguments of an incomplete request");
+                        break;
+                    }
+                    assert!(!request.is_empty(), "a request with no arguments");
+                    requests.push(request);
+                }
+                Err(e) => {
+                    return Decoded {
+                        requests,
+                        end: Err(e),
+                    }
+                }
+            }
+        }
+    }
+    Decoded {
+        requests,
+        end: Ok(kept),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&first, input)) = data.split_first() else {
         return;
@@ -61,6 +100,9 @@ fuzz_target!(|data: &[u8]| {
     let whole = decode_all(&[input]);
     let pieces = decode_all(&[&input[..split], &input[split..]]);
     assert_eq!(whole, pieces, "split at {split}");
+    assert_eq!(decode_all_borrowed(&[input]), whole, "in place");
+    let pieces = decode_all_borrowed(&[&input[..split], &input[split..]]);
+    assert_eq!(pieces, whole, "in place, split at {split}");
 
     for args in &whole.requests {
         let mut buf = BytesMut::new();
