@@ -2217,6 +2217,36 @@ pub(crate) mod tests {
         assert_eq!(c.cmd("GET s"), Frame::bulk("ab"));
     }
 
+    #[test]
+    fn mget_and_mset_meet_each_expired_key_once() {
+        // MGET and MSET look their keys up twice (`Locked::warm`, then for real): only the
+        // real lookups count, expire and notify.
+        let mut c = Client::new();
+        let seen = record_events(&c, "EAm");
+        c.put_expired(0, b"a");
+        c.put_expired(0, b"b");
+        assert_eq!(c.cmd("SET c 1"), ok());
+        seen.lock().clear();
+        let hits = |c: &Client| c.engine.stats.keyspace_hits.load(Ordering::Relaxed);
+        let misses = |c: &Client| c.engine.stats.keyspace_misses.load(Ordering::Relaxed);
+        let before = (hits(&c), misses(&c));
+        assert_eq!(
+            c.cmd("MGET a c nope"),
+            Frame::Array(vec![Frame::NullBulk, Frame::bulk("1"), Frame::NullBulk])
+        );
+        assert_eq!((hits(&c), misses(&c)), (before.0 + 1, before.1 + 2));
+        // A read holds a shared lock: it reclaims what it found expired once it is done.
+        assert_eq!(
+            *seen.lock(),
+            ["0 keymiss a", "0 keymiss nope", "0 expired a"]
+        );
+        seen.lock().clear();
+        assert_eq!(c.cmd("MSET b 2 d 3"), ok());
+        assert_eq!(*seen.lock(), ["0 expired b", "0 set b", "0 set d"]);
+        assert_eq!(c.cmd("DBSIZE"), int(3));
+        assert_eq!(c.engine.keyspace.expired_keys.load(Ordering::Relaxed), 2);
+    }
+
     /// Records the keyevent notifications of `classes` from now on as `"<db> <event> <key>"`.
     /// Enables the keyspace-event `classes` on `c`'s engine and records each keyevent
     /// notification as `"<db> <event> <key>"`; the log fills as commands run.

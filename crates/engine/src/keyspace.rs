@@ -754,6 +754,27 @@ impl<'a> Locked<'a> {
         }
     }
 
+    /// Looks each of `keys` up and discards what it finds. A command that does much work per
+    /// key (MSET's inserts, MGET's replies) calls it first: this loop is short enough for the
+    /// processor to have the cache misses of several lookups in flight at once, where the
+    /// command's own loop stalls on them one after the other. A command whose loop is a bare
+    /// lookup per key (EXISTS) gains nothing and pays for the second lookups (10% measured).
+    pub fn warm<'k>(&self, db: usize, keys: impl Iterator<Item = &'k [u8]>) {
+        for key in keys {
+            let (hash, shard) = self.keyspace.locate(key);
+            let Some(i) = self.find(db, shard) else {
+                continue;
+            };
+            let found = self.held[i]
+                .guard
+                .map()
+                .raw_entry()
+                .from_key_hashed_nocheck(hash, key)
+                .map(|(node, _)| node.0.entry.expires_at);
+            std::hint::black_box(found);
+        }
+    }
+
     /// The keys [`Locked::get`] found expired since the last call, for deletion.
     pub fn take_expired_seen(&mut self) -> Vec<(usize, CompactBytes)> {
         std::mem::take(self.expired_seen.get_mut())

@@ -372,6 +372,8 @@ pub fn getset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
 /// `MGET key [key ...]`: a value for each key, nil for missing keys and other types.
 pub fn mget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let keys = args.rest();
+    // See `Locked::warm`: 10-key MGET at pipeline 16, 4.7 to 3.9 us of server CPU.
+    ctx.locked.warm(ctx.db(), keys.iter().copied());
     reply.array(keys.len());
     for key in keys {
         match ctx.lookup(key)? {
@@ -388,6 +390,8 @@ pub fn mget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
 /// `MSET key value [key value ...]`
 pub fn mset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let pairs = pairs(args, "mset")?;
+    // See `Locked::warm`: 10-key MSET at pipeline 16, 7.4 to 4.8 us of server CPU.
+    ctx.locked.warm(ctx.db(), pairs.iter().step_by(2).copied());
     for pair in pairs.chunks_exact(2) {
         store(ctx, pair[0], StrValue::new(pair[1]), false, None)?;
         ctx.modified(EventClass::STRING, "set", pair[0]);
