@@ -13,7 +13,7 @@
 
 #![no_main]
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use kv_resp::encode::{write_array_len, write_bulk};
 use kv_resp::{Limits, ProtocolError, RequestDecoder};
 use libfuzzer_sys::fuzz_target;
@@ -26,15 +26,17 @@ struct Decoded {
     end: Result<Vec<u8>, ProtocolError>,
 }
 
-/// Feeds `pieces` to one decoder, one after the other, taking every request each one completes.
-fn decode_all(pieces: &[&[u8]]) -> Decoded {
+/// Feeds `pieces` to one decoder, one after the other, taking every request each one completes;
+/// `in_place`: with `decode_borrowed`, dropping the bytes each call reports consumed after it,
+/// as a server drops a batch's requests once they ran.
+fn decode_all(pieces: &[&[u8]], in_place: bool) -> Decoded {
     let mut decoder = RequestDecoder::new(Limits::default());
     let mut buf = BytesMut::new();
     let mut requests = Vec::new();
     for piece in pieces {
         buf.extend_from_slice(piece);
         loop {
-            match decoder.decode(&mut buf) {
+            match next_request(&mut decoder, &mut buf, in_place) {
                 Ok(Some(args)) => {
                     assert!(!args.is_empty(), "a request with no arguments");
                     requests.push(args);
@@ -55,41 +57,24 @@ fn decode_all(pieces: &[&[u8]]) -> Decoded {
     }
 }
 
-/// [`decode_all`] with `decode_borrowed`: the bytes each call reports consumed are dropped
-/// after it, as a server drops a batch's requests once they ran.
-fn decode_all_borrowed(pieces: &[&[u8]]) -> Decoded {
-    let mut decoder = RequestDecoder::new(Limits::default());
-    let mut kept: Vec<u8> = Vec::new();
-    let mut requests = Vec::new();
-    for piece in pieces {
-        kept.extend_from_slice(piece);
-        loop {
-            let mut args: Vec<&[u8]> = Vec::new();
-            match decoder.decode_borrowed(&kept, &mut args) {
-                Ok(decoded) => {
-                    let request: Vec<Bytes> =
-                        args.iter().map(|arg| Bytes::copy_from_slice(arg)).collect();
-                    kept.drain(..decoded.consumed);
-                    if !decoded.complete {
-                        assert!(request.is_empty(), "arguments of an incomplete request");
-                        break;
-                    }
-                    assert!(!request.is_empty(), "a request with no arguments");
-                    requests.push(request);
-                }
-                Err(e) => {
-                    return Decoded {
-                        requests,
-                        end: Err(e),
-                    }
-                }
-            }
-        }
+/// The next complete request of `buf`, taken off its front.
+fn next_request(
+    decoder: &mut RequestDecoder,
+    buf: &mut BytesMut,
+    in_place: bool,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    if !in_place {
+        return decoder.decode(buf);
     }
-    Decoded {
-        requests,
-        end: Ok(kept),
+    let mut args: Vec<&[u8]> = Vec::new();
+    let decoded = decoder.decode_borrowed(buf, &mut args)?;
+    let request: Vec<Bytes> = args.iter().map(|arg| Bytes::copy_from_slice(arg)).collect();
+    buf.advance(decoded.consumed);
+    if !decoded.complete {
+        assert!(request.is_empty(), "arguments of an incomplete request");
+        return Ok(None);
     }
+    Ok(Some(request))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -97,11 +82,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let split = usize::from(first).min(input.len());
-    let whole = decode_all(&[input]);
-    let pieces = decode_all(&[&input[..split], &input[split..]]);
+    let whole = decode_all(&[input], false);
+    let pieces = decode_all(&[&input[..split], &input[split..]], false);
     assert_eq!(whole, pieces, "split at {split}");
-    assert_eq!(decode_all_borrowed(&[input]), whole, "in place");
-    let pieces = decode_all_borrowed(&[&input[..split], &input[split..]]);
+    assert_eq!(decode_all(&[input], true), whole, "in place");
+    let pieces = decode_all(&[&input[..split], &input[split..]], true);
     assert_eq!(pieces, whole, "in place, split at {split}");
 
     for args in &whole.requests {
