@@ -40,8 +40,8 @@ fn pipeline() -> BytesMut {
     buf
 }
 
-/// Decodes every request in `buf` with kv's server-side decoder, into one argument vector as
-/// the server does; returns how many.
+/// Decodes every request in `buf` with kv's server-side decoder, each argument a `Bytes` split
+/// off the buffer into one reused vector (`decode_into`); returns how many.
 fn kv_requests(mut buf: BytesMut) -> usize {
     let mut decoder = RequestDecoder::new(Limits::default());
     let mut args = Vec::new();
@@ -54,6 +54,44 @@ fn kv_requests(mut buf: BytesMut) -> usize {
         count += 1;
     }
     count
+}
+
+/// Up to 8 arguments kept on the stack, as the server keeps a request's (`ArgSlices`).
+#[derive(Default)]
+struct StackArgs<'a> {
+    args: [&'a [u8]; 8],
+    len: usize,
+}
+
+impl<'a> Extend<&'a [u8]> for StackArgs<'a> {
+    fn extend<I: IntoIterator<Item = &'a [u8]>>(&mut self, iter: I) {
+        for arg in iter {
+            if let Some(slot) = self.args.get_mut(self.len) {
+                *slot = arg;
+            }
+            self.len += 1;
+        }
+    }
+}
+
+/// Decodes every request in `buf` in place (`decode_borrowed`), as the server does: each
+/// argument a slice of the buffer; returns how many.
+fn kv_requests_in_place(buf: BytesMut) -> usize {
+    let mut decoder = RequestDecoder::new(Limits::default());
+    let mut at = 0;
+    let mut count = 0;
+    loop {
+        let mut args = StackArgs::default();
+        let decoded = decoder
+            .decode_borrowed(&buf[at..], &mut args)
+            .expect("a valid pipeline");
+        at += decoded.consumed;
+        if !decoded.complete {
+            return count;
+        }
+        black_box(&args.args[..args.len.min(8)]);
+        count += 1;
+    }
 }
 
 /// Decodes every frame in `buf` with kv's generic frame decoder; returns how many.
@@ -81,6 +119,7 @@ fn decode_pipeline(c: &mut Criterion) {
     let input = pipeline();
     // Every decoder must see the whole pipeline, and nothing else.
     assert_eq!(kv_requests(input.clone()), COMMANDS);
+    assert_eq!(kv_requests_in_place(input.clone()), COMMANDS);
     assert_eq!(kv_frames(input.clone()), COMMANDS);
     assert_eq!(redis_protocol_frames(input.clone()), COMMANDS);
 
@@ -88,6 +127,13 @@ fn decode_pipeline(c: &mut Criterion) {
     group.throughput(Throughput::BytesDecimal(input.len() as u64));
     group.bench_function("kv_request_decoder", |b| {
         b.iter_batched(|| input.clone(), kv_requests, BatchSize::SmallInput)
+    });
+    group.bench_function("kv_request_decoder_in_place", |b| {
+        b.iter_batched(
+            || input.clone(),
+            kv_requests_in_place,
+            BatchSize::SmallInput,
+        )
     });
     group.bench_function("kv_frame_decoder", |b| {
         b.iter_batched(|| input.clone(), kv_frames, BatchSize::SmallInput)
