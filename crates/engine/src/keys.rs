@@ -3,7 +3,6 @@
 //! commands, and `OBJECT`. `DUMP` and `RESTORE` live in [`crate::dump`] with their payload.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use crate::args::parse_i64;
 use crate::command::{CommandSpec, Handler, Locks};
@@ -90,23 +89,36 @@ pub(crate) fn expire_if_needed(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> CommandResu
 
 /// `DEL key [key ...]`: how many of the keys existed and were deleted.
 pub fn del(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    let lazy = ctx.engine.config.lazy_user_del.load(Ordering::Relaxed);
+    delete_keys(ctx, args, reply, lazy)
+}
+
+/// `UNLINK key [key ...]`: DEL that frees large values (see `lazyfree`) on a background
+/// thread, so the reply does not wait for the memory to be given back.
+pub fn unlink(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
+    delete_keys(ctx, args, reply, true)
+}
+
+/// Deletes the keys of DEL and UNLINK; `lazy`: large values are freed in the background.
+fn delete_keys(
+    ctx: &mut Ctx<'_, '_>,
+    args: &mut Args<'_>,
+    reply: &mut Reply,
+    lazy: bool,
+) -> CommandResult {
     let (db, now) = (ctx.db(), ctx.now);
     let mut deleted = 0;
     for key in args.rest() {
-        if ctx.locked.remove(db, key, now)?.is_some() {
+        if let Some(entry) = ctx.locked.remove(db, key, now)? {
+            if lazy {
+                ctx.engine.stats.lazyfree.free_value(entry.value);
+            }
             ctx.modified(EventClass::GENERIC, "del", key);
             deleted += 1;
         }
     }
     reply.count(deleted);
     Ok(())
-}
-
-/// `UNLINK key [key ...]`: DEL whose memory is freed in the background in Redis. Every kv value
-/// today is a string, one allocation that is as cheap to free as to hand to another thread, so
-/// UNLINK frees inline, exactly as Redis does for values below its lazy-free threshold.
-pub fn unlink(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    del(ctx, args, reply)
 }
 
 /// `EXISTS key [key ...]`: how many of the arguments name live keys; a key given twice counts
@@ -379,10 +391,11 @@ fn plan_swapdb(engine: &Engine, _session: &Session, args: &[&[u8]]) -> LockPlan 
     plan
 }
 
-/// FLUSHDB's and FLUSHALL's `[ASYNC | SYNC]`: true for ASYNC.
-fn flush_mode(args: &Args<'_>) -> Result<bool, CommandError> {
+/// FLUSHDB's and FLUSHALL's `[ASYNC | SYNC]`: true for ASYNC; without either, as
+/// `lazyfree-lazy-user-flush` says.
+fn flush_mode(ctx: &Ctx<'_, '_>, args: &Args<'_>) -> Result<bool, CommandError> {
     match args.rest() {
-        [] => Ok(false),
+        [] => Ok(ctx.engine.config.lazy_user_flush.load(Ordering::Relaxed)),
         [mode] if mode.eq_ignore_ascii_case(b"sync") => Ok(false),
         [mode] if mode.eq_ignore_ascii_case(b"async") => Ok(true),
         _ => Err(CommandError::Syntax),
@@ -393,40 +406,14 @@ fn flush_mode(args: &Args<'_>) -> Result<bool, CommandError> {
 /// for the memory to be freed), here otherwise or if no thread can be started.
 fn free_flushed(ctx: &Ctx<'_, '_>, removed: Vec<ShardContents>, asynchronous: bool) {
     if asynchronous && !removed.is_empty() {
-        let counts = Arc::clone(&ctx.engine.stats.lazyfree);
         let keys = removed.iter().map(ShardContents::len).sum::<usize>() as u64;
-        counts.pending.fetch_add(keys, Ordering::Relaxed);
-        // If the thread cannot start, `spawn` drops the closure, and the contents with it,
-        // before returning the error: they are freed here instead (and counted by the guard).
-        let freeing = LazyFree {
-            counts,
-            keys,
-            removed,
-        };
-        let _ = std::thread::Builder::new()
-            .name("kv-lazyfree".into())
-            .spawn(move || drop(freeing));
-    }
-}
-
-/// Shards being freed in the background; counts its keys as freed once they are.
-struct LazyFree {
-    counts: Arc<crate::LazyFreeCounts>,
-    keys: u64,
-    removed: Vec<ShardContents>,
-}
-
-impl Drop for LazyFree {
-    fn drop(&mut self) {
-        drop(std::mem::take(&mut self.removed));
-        self.counts.pending.fetch_sub(self.keys, Ordering::Relaxed);
-        self.counts.freed.fetch_add(self.keys, Ordering::Relaxed);
+        ctx.engine.stats.lazyfree.free(keys, removed);
     }
 }
 
 /// `FLUSHDB [ASYNC | SYNC]`: empties the selected database.
 pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let asynchronous = flush_mode(args)?;
+    let asynchronous = flush_mode(ctx, args)?;
     let watches = &ctx.engine.keyspace.watches;
     watches.touch_db(ctx.locked, ctx.db(), None, ctx.now);
     let tracking = &ctx.engine.keyspace.tracking;
@@ -439,7 +426,7 @@ pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
 
 /// `FLUSHALL [ASYNC | SYNC]`: empties every database.
 pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    let asynchronous = flush_mode(args)?;
+    let asynchronous = flush_mode(ctx, args)?;
     let databases = ctx.engine.keyspace.databases();
     for db in 0..databases {
         ctx.engine

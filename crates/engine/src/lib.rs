@@ -44,6 +44,7 @@ pub mod introspect;
 pub mod intset;
 pub mod keys;
 pub mod keyspace;
+pub mod lazyfree;
 mod listpack;
 mod longdouble;
 pub mod memory;
@@ -115,6 +116,12 @@ pub struct EngineConfig {
     /// every key whatever their clocks say. Memory is not evicted here either (Redis's
     /// `replica-ignore-maxmemory`): the master's evictions arrive as DELs too.
     pub replica: std::sync::atomic::AtomicBool,
+    /// Whether DEL frees large values in the background, as UNLINK does
+    /// (`lazyfree-lazy-user-del`).
+    pub lazy_user_del: std::sync::atomic::AtomicBool,
+    /// Whether FLUSHALL and FLUSHDB without SYNC or ASYNC free in the background
+    /// (`lazyfree-lazy-user-flush`).
+    pub lazy_user_flush: std::sync::atomic::AtomicBool,
 }
 
 impl Default for EngineConfig {
@@ -128,6 +135,8 @@ impl Default for EngineConfig {
             set_max_intset_entries: AtomicU64::new(512),
             eviction: evict::Settings::default(),
             replica: std::sync::atomic::AtomicBool::new(false),
+            lazy_user_del: std::sync::atomic::AtomicBool::new(false),
+            lazy_user_flush: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -167,17 +176,8 @@ pub struct Stats {
     pub keyspace_hits: AtomicU64,
     /// Lookups of keys that did not (`keyspace_misses`).
     pub keyspace_misses: AtomicU64,
-    /// Keys handed to a background thread to free (`FLUSHALL ASYNC`), shared with it.
-    pub lazyfree: std::sync::Arc<LazyFreeCounts>,
-}
-
-/// Keys freed in the background: INFO's `lazyfree_pending_objects` and `lazyfreed_objects`.
-#[derive(Debug, Default)]
-pub struct LazyFreeCounts {
-    /// Keys waiting to be freed.
-    pub pending: AtomicU64,
-    /// Keys freed so far.
-    pub freed: AtomicU64,
+    /// What is freed on a background thread (UNLINK, FLUSHALL ASYNC), and its counts.
+    pub lazyfree: lazyfree::LazyFree,
 }
 
 /// The engine: the keyspace plus what commands need besides keys.

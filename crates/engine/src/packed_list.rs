@@ -647,7 +647,7 @@ impl PackedList {
     }
 
     /// How many chunks there are.
-    fn chunk_count(&self) -> usize {
+    pub fn chunk_count(&self) -> usize {
         match &self.repr {
             Repr::One(chunk) => usize::from(chunk.count() > 0),
             Repr::Many(many) => many.chunks.len(),

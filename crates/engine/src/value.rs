@@ -49,6 +49,19 @@ impl Value {
         }
     }
 
+    /// How many steps freeing the value takes, as Redis's `lazyfreeGetFreeEffort` counts them:
+    /// a list's chunks (Redis: its quicklist nodes), the members of a large hash, set or
+    /// sorted set, and 1 for a string or a small collection (one allocation, or a few).
+    pub fn free_effort(&self) -> usize {
+        match self {
+            Value::List(list) => list.chunk_count(),
+            Value::Hash(hash) if !hash.is_small() => hash.len(),
+            Value::Set(set) if !set.is_intset() => set.len(),
+            Value::ZSet(zset) if !zset.is_small() => zset.len(),
+            _ => 1,
+        }
+    }
+
     /// The name `OBJECT ENCODING` reports. A string's name is the one Redis would pick for
     /// its content (kv stores strings one way); a collection's names the form it is in, which
     /// changes only on the way up, as in Redis, so it follows the write history just as

@@ -618,6 +618,8 @@ pub const ENGINE_SETTINGS: &[&str] = &[
     "maxmemory-eviction-tenacity",
     "lfu-log-factor",
     "lfu-decay-time",
+    "lazyfree-lazy-user-del",
+    "lazyfree-lazy-user-flush",
 ];
 
 /// Copies the parameters the engine consults into its atomics: at start-up, and after a
@@ -657,6 +659,12 @@ pub fn apply_engine_settings(config: &Config, engine: &kv_engine::Engine) {
         ("set-max-intset-entries", &limits.set_max_intset_entries),
     ] {
         target.store(read(name), Ordering::Relaxed);
+    }
+    for (name, target) in [
+        ("lazyfree-lazy-user-del", &limits.lazy_user_del),
+        ("lazyfree-lazy-user-flush", &limits.lazy_user_flush),
+    ] {
+        target.store(config.get(name) == "yes", Ordering::Relaxed);
     }
 }
 

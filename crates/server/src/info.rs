@@ -237,12 +237,12 @@ fn memory(conn: &Connection, out: &mut String) {
     field(
         out,
         "lazyfree_pending_objects",
-        lazyfree.pending.load(Ordering::Relaxed),
+        lazyfree.counts.pending.load(Ordering::Relaxed),
     );
     field(
         out,
         "lazyfreed_objects",
-        lazyfree.freed.load(Ordering::Relaxed),
+        lazyfree.counts.freed.load(Ordering::Relaxed),
     );
 }
 
