@@ -274,15 +274,7 @@ fn flushall_async_counts_lazily_freed_keys() {
         .arg("ASYNC")
         .query::<()>(&mut con)
         .unwrap();
-    let field = |con: &mut redis::Connection, name: &str| -> u64 {
-        let text: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
-        let prefix = format!("{name}:");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let field = memory_field;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while field(&mut con, "lazyfreed_objects") < 500 {
         assert!(std::time::Instant::now() < deadline, "never freed");
@@ -297,18 +289,21 @@ fn flushall_async_counts_lazily_freed_keys() {
     assert_eq!(field(&mut con, "lazyfreed_objects"), 0);
 }
 
+/// A number of INFO's memory section.
+fn memory_field(con: &mut redis::Connection, name: &str) -> u64 {
+    let text: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
+    let prefix = format!("{name}:");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// `lazyfreed_objects` once nothing is pending (INFO memory).
 fn lazyfreed_when_settled(con: &mut redis::Connection) -> u64 {
-    let field = |con: &mut redis::Connection, name: &str| -> u64 {
-        let text: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
-        let prefix = format!("{name}:");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
+    let field = memory_field;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while field(con, "lazyfree_pending_objects") > 0 {
         assert!(std::time::Instant::now() < deadline, "never freed");
