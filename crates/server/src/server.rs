@@ -231,19 +231,56 @@ fn init_logging(config: &Config) -> Result<()> {
         .with_target(false);
     let logfile = config.get("logfile");
     if logfile.is_empty() {
-        builder.with_writer(std::io::stdout).init();
+        builder.with_writer(|| Unfailing(std::io::stdout())).init();
     } else {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&logfile)
             .with_context(|| format!("cannot open logfile {logfile}"))?;
+        let file = std::sync::Arc::new(std::sync::Mutex::new(file));
         builder
             .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
+            .with_writer(move || Unfailing(LockedFile(file.clone())))
             .init();
     }
     Ok(())
+}
+
+/// A log destination whose write errors are dropped, as Redis drops them: when nobody reads
+/// the log any more (a closed pipe, a full disk), `tracing-subscriber` would report the error
+/// with `eprintln!`, which panics when stderr is that closed pipe too, and the panic kills
+/// whichever task was logging (the shutdown on SIGTERM, a connection).
+struct Unfailing<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Unfailing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
+    }
+}
+
+/// The log file, shared by every thread that logs.
+struct LockedFile(std::sync::Arc<std::sync::Mutex<std::fs::File>>);
+
+impl std::io::Write for LockedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut file = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // One event, one write: lines of concurrent events do not interleave.
+        file.write_all(buf).map(|()| buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Binds every `bind` address; an address written with a leading `-` is optional (as in
