@@ -331,7 +331,116 @@ pub static PARAMS: &[Param] = &[
     param!("lazyfree-lazy-expire", "no", Kind::Bool),
     param!("lazyfree-lazy-server-del", "no", Kind::Bool),
     param!("io-threads", "1", Kind::Int { min: 1, max: 128 }, immutable),
+    // The rest of Redis 7.0's default redis.conf: accepted, checked and reported as Redis
+    // does, so a Redis configuration file starts kv too, and not acted on (kv has no fork,
+    // logo, process title, RDB preamble or jemalloc; its replication always streams the
+    // snapshot, and the lazyfree settings not listed above free inline). See
+    // docs/differences.md.
+    param!("always-show-logo", "no", Kind::Bool, immutable),
+    param!("set-proc-title", "yes", Kind::Bool, immutable),
+    param!(
+        "proc-title-template",
+        "{title} {listen-addr} {server-mode}",
+        Kind::Custom(proc_title_template)
+    ),
+    param!("rdb-del-sync-files", "no", Kind::Bool),
+    param!("repl-diskless-sync", "yes", Kind::Bool),
+    param!("repl-diskless-sync-delay", "5", INT),
+    param!("repl-diskless-sync-max-replicas", "0", INT),
+    param!(
+        "repl-diskless-load",
+        "disabled",
+        Kind::Enum(&["disabled", "on-empty-db", "swapdb"])
+    ),
+    param!("repl-disable-tcp-nodelay", "no", Kind::Bool),
+    param!(
+        "acllog-max-len",
+        "128",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX
+        }
+    ),
+    param!("lazyfree-lazy-eviction", "no", Kind::Bool),
+    param!("replica-lazy-flush", "no", Kind::Bool, aliases: &["slave-lazy-flush"]),
+    param!(
+        "oom-score-adj",
+        "no",
+        Kind::Enum(&["no", "yes", "relative", "absolute"])
+    ),
+    param!(
+        "oom-score-adj-values",
+        "0 200 800",
+        Kind::Custom(oom_score_adj_values)
+    ),
+    param!("disable-thp", "yes", Kind::Bool, immutable),
+    param!("aof-use-rdb-preamble", "yes", Kind::Bool),
+    param!("aof-timestamp-enabled", "no", Kind::Bool),
+    param!("dynamic-hz", "yes", Kind::Bool),
+    param!("aof-rewrite-incremental-fsync", "yes", Kind::Bool),
+    param!("rdb-save-incremental-fsync", "yes", Kind::Bool),
+    param!("jemalloc-bg-thread", "yes", Kind::Bool),
 ];
+
+/// `proc-title-template`: Redis's `validateProcTitleTemplate`: the template expands (`{{`
+/// is a brace, a `{name}` must be a variable Redis knows, a `{` must be closed) to something
+/// other than spaces, with an empty title. Of the variables, only the address and the ports
+/// are never empty on a standalone server without a unix socket (and, as kv reads it, without
+/// a config file).
+fn proc_title_template(value: &str) -> Result<String, String> {
+    const EMPTY: &[&str] = &["title", "server-mode", "unixsocket", "config-file"];
+    const FILLED: &[&str] = &["listen-addr", "port", "tls-port"];
+    let invalid = || "template format is invalid or contains unknown variables".to_string();
+    let mut rest = value;
+    let mut shows_something = false;
+    loop {
+        let Some(open) = rest.find('{') else {
+            shows_something |= rest.chars().any(|c| c != ' ');
+            break;
+        };
+        shows_something |= rest[..open].chars().any(|c| c != ' ');
+        let after = &rest[open + 1..];
+        if let Some(quoted) = after.strip_prefix('{') {
+            shows_something = true;
+            rest = quoted;
+            continue;
+        }
+        let close = after.find('}').ok_or_else(invalid)?;
+        let name = &after[..close];
+        if FILLED.contains(&name) {
+            shows_something = true;
+        } else if !EMPTY.contains(&name) {
+            return Err(invalid());
+        }
+        rest = &after[close + 1..];
+    }
+    if shows_something {
+        Ok(value.to_string())
+    } else {
+        Err(invalid())
+    }
+}
+
+/// `oom-score-adj-values`: three integers (for masters, replicas and background children),
+/// each between -2000 and 2000, as Redis checks them.
+fn oom_score_adj_values(value: &str) -> Result<String, String> {
+    let values: Vec<&str> = value.split_whitespace().collect();
+    if values.len() != 3 {
+        return Err("wrong number of arguments".to_string());
+    }
+    for v in &values {
+        match kv_resp::parse_i64(v.as_bytes()) {
+            Some(n) if (-2000..=2000).contains(&n) => {}
+            _ => {
+                return Err(
+                    "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                        .to_string(),
+                )
+            }
+        }
+    }
+    Ok(values.join(" "))
+}
 
 /// `dir`: must be an existing directory.
 /// `dir`: an existing directory, kept as its absolute path, as Redis (which changes into it

@@ -43,6 +43,19 @@ impl Server {
         Server(kv_testkit::Server::redis(extra))
     }
 
+    /// Starts the reference Redis with the config file `file`, then `--name value` options.
+    pub fn redis_with_file(file: &str, extra: &[&str]) -> Server {
+        Server(kv_testkit::Server::start(|port| {
+            let mut command = Command::new("redis-server");
+            command
+                .arg(file)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(extra);
+            command
+        }))
+    }
+
     /// A `redis` crate client.
     pub fn client(&self) -> redis::Connection {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
