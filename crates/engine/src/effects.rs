@@ -43,7 +43,7 @@ impl Effect {
     pub fn copied(db: usize, args: &[&[u8]]) -> Effect {
         Effect {
             db,
-            args: args.iter().map(|arg| Bytes::copy_from_slice(arg)).collect(),
+            args: crate::owned_args(args),
         }
     }
 }

@@ -761,17 +761,7 @@ impl<'a> Locked<'a> {
     /// lookup per key (EXISTS) gains nothing and pays for the second lookups (10% measured).
     pub fn warm<'k>(&self, db: usize, keys: impl Iterator<Item = &'k [u8]>) {
         for key in keys {
-            let (hash, shard) = self.keyspace.locate(key);
-            let Some(i) = self.find(db, shard) else {
-                continue;
-            };
-            let found = self.held[i]
-                .guard
-                .map()
-                .raw_entry()
-                .from_key_hashed_nocheck(hash, key)
-                .map(|(node, _)| node.0.entry.expires_at);
-            std::hint::black_box(found);
+            std::hint::black_box(self.entry_raw(db, key).map(|entry| entry.expires_at));
         }
     }
 
@@ -1021,8 +1011,15 @@ impl<'a> Locked<'a> {
     /// The entry at `key` in `db`, live or past its TTL but not yet deleted (`None` if its
     /// shard is not held).
     pub fn entry_raw(&self, db: usize, key: &[u8]) -> Option<&Entry> {
-        let map = self.map(db, key).ok()?;
-        map.get_key_value(key).map(|(node, _)| &node.0.entry)
+        // One hash for both the shard and the probe.
+        let (hash, shard) = self.keyspace.locate(key);
+        let i = self.find(db, shard)?;
+        self.held[i]
+            .guard
+            .map()
+            .raw_entry()
+            .from_key_hashed_nocheck(hash, key)
+            .map(|(node, _)| &node.0.entry)
     }
 
     /// Whether `key` is in `db` but past its TTL (false if its shard is not held).

@@ -27,6 +27,15 @@ pub struct LazyFreeCounts {
     pub freed: AtomicU64,
 }
 
+impl LazyFreeCounts {
+    /// Frees `job` and counts it as freed.
+    fn finish(&self, job: Job) {
+        drop(job.garbage);
+        self.pending.fetch_sub(job.objects, Ordering::Relaxed);
+        self.freed.fetch_add(job.objects, Ordering::Relaxed);
+    }
+}
+
 /// Something to free, counted as `objects` objects.
 struct Job {
     objects: u64,
@@ -40,14 +49,6 @@ pub struct LazyFree {
     pub counts: Arc<LazyFreeCounts>,
     /// The way to the thread, once it runs.
     worker: Mutex<Option<mpsc::Sender<Job>>>,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("objects", &self.objects)
-            .finish_non_exhaustive()
-    }
 }
 
 impl LazyFree {
@@ -71,13 +72,7 @@ impl LazyFree {
         let counts = Arc::clone(&self.counts);
         let started = std::thread::Builder::new()
             .name("kv-lazyfree".into())
-            .spawn(move || {
-                for job in receiver {
-                    drop(job.garbage);
-                    counts.pending.fetch_sub(job.objects, Ordering::Relaxed);
-                    counts.freed.fetch_add(job.objects, Ordering::Relaxed);
-                }
-            });
+            .spawn(move || receiver.into_iter().for_each(|job| counts.finish(job)));
         match started {
             Ok(_) => {
                 // The receiver lives as long as the thread, which has not even looked at it:
@@ -89,11 +84,7 @@ impl LazyFree {
                 // Freed here instead: the caller waits for it, as it would have without
                 // lazyfree, and the counts come out the same.
                 drop(worker);
-                drop(job.garbage);
-                self.counts
-                    .pending
-                    .fetch_sub(job.objects, Ordering::Relaxed);
-                self.counts.freed.fetch_add(job.objects, Ordering::Relaxed);
+                self.counts.finish(job);
             }
         }
     }

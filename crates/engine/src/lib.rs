@@ -358,6 +358,11 @@ pub fn arg_slices(args: &[Bytes]) -> ArgSlices<'_> {
     args.iter().map(|arg| &arg[..]).collect()
 }
 
+/// Copies arguments out of the buffer they borrow, for whatever outlives the request.
+pub fn owned_args(args: &[&[u8]]) -> Vec<Bytes> {
+    args.iter().map(|arg| Bytes::copy_from_slice(arg)).collect()
+}
+
 /// The current time in Unix milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()

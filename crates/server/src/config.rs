@@ -773,7 +773,7 @@ pub fn apply_engine_settings(config: &Config, engine: &kv_engine::Engine) {
         ("lazyfree-lazy-user-del", &limits.lazy_user_del),
         ("lazyfree-lazy-user-flush", &limits.lazy_user_flush),
     ] {
-        target.store(config.get(name) == "yes", Ordering::Relaxed);
+        target.store(config.flag(name), Ordering::Relaxed);
     }
 }
 

@@ -91,7 +91,7 @@ pub fn queue(conn: &mut Connection, spec: &'static CommandSpec, skip: usize, arg
     transaction.queued.push(Queued {
         spec,
         skip,
-        args: args.iter().map(|arg| Bytes::copy_from_slice(arg)).collect(),
+        args: kv_engine::owned_args(args),
     });
     let count = transaction.queued.len();
     conn.handle.state.lock().multi = Some(count);

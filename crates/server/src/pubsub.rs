@@ -271,10 +271,7 @@ fn unsubscribe(conn: &mut Connection, kind: Kind, names: &[&[u8]], reply: bool) 
     let names: Vec<Bytes> = if names.is_empty() {
         conn.subscriptions.set(kind).iter().cloned().collect()
     } else {
-        names
-            .iter()
-            .map(|name| Bytes::copy_from_slice(name))
-            .collect()
+        kv_engine::owned_args(names)
     };
     if names.is_empty() && reply {
         let count = conn.subscriptions.count_for(kind);

@@ -274,19 +274,18 @@ fn flushall_async_counts_lazily_freed_keys() {
         .arg("ASYNC")
         .query::<()>(&mut con)
         .unwrap();
-    let field = memory_field;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while field(&mut con, "lazyfreed_objects") < 500 {
+    while memory_field(&mut con, "lazyfreed_objects") < 500 {
         assert!(std::time::Instant::now() < deadline, "never freed");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    assert_eq!(field(&mut con, "lazyfreed_objects"), 500);
-    assert_eq!(field(&mut con, "lazyfree_pending_objects"), 0);
+    assert_eq!(memory_field(&mut con, "lazyfreed_objects"), 500);
+    assert_eq!(memory_field(&mut con, "lazyfree_pending_objects"), 0);
     redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query::<()>(&mut con)
         .unwrap();
-    assert_eq!(field(&mut con, "lazyfreed_objects"), 0);
+    assert_eq!(memory_field(&mut con, "lazyfreed_objects"), 0);
 }
 
 /// A number of INFO's memory section.
@@ -303,13 +302,12 @@ fn memory_field(con: &mut redis::Connection, name: &str) -> u64 {
 
 /// `lazyfreed_objects` once nothing is pending (INFO memory).
 fn lazyfreed_when_settled(con: &mut redis::Connection) -> u64 {
-    let field = memory_field;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while field(con, "lazyfree_pending_objects") > 0 {
+    while memory_field(con, "lazyfree_pending_objects") > 0 {
         assert!(std::time::Instant::now() < deadline, "never freed");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    field(con, "lazyfreed_objects")
+    memory_field(con, "lazyfreed_objects")
 }
 
 /// UNLINK frees a value on the background thread when freeing it takes more than 64 steps (a

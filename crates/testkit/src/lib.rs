@@ -40,9 +40,15 @@ impl Server {
     /// Starts the reference Redis (Debian's redis-server, installed by `cargo xtask test`)
     /// without persistence, with extra `--name value` options.
     pub fn redis(extra: &[&str]) -> Server {
+        Server::redis_with_file(None, extra)
+    }
+
+    /// [`Server::redis`] reading the config file `file` first, if any.
+    pub fn redis_with_file(file: Option<&str>, extra: &[&str]) -> Server {
         Server::start(|port| {
             let mut command = Command::new("redis-server");
             command
+                .args(file)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no"])
                 .args(extra);

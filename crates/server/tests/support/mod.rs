@@ -45,15 +45,7 @@ impl Server {
 
     /// Starts the reference Redis with the config file `file`, then `--name value` options.
     pub fn redis_with_file(file: &str, extra: &[&str]) -> Server {
-        Server(kv_testkit::Server::start(|port| {
-            let mut command = Command::new("redis-server");
-            command
-                .arg(file)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .args(extra);
-            command
-        }))
+        Server(kv_testkit::Server::redis_with_file(Some(file), extra))
     }
 
     /// A `redis` crate client.
