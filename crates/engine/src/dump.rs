@@ -508,7 +508,9 @@ pub fn restore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) ->
         return Err(CommandError::msg("ERR Invalid TTL value, must be >= 0"));
     }
     let mut value = deserialize(payload)?;
-    let deleted = options.replace && ctx.locked.remove(db, key, now)?.is_some();
+    // Redis deletes the old key without looking it up: one past its TTL counts as deleted
+    // (reported as `del` if nothing takes its place), never as expired.
+    let deleted = options.replace && ctx.locked.delete_even_expired(db, key)?;
     // What Redis reports when REPLACE deleted a key and nothing takes its place.
     let report_deletion = |ctx: &mut Ctx<'_, '_>| {
         if deleted {
@@ -760,6 +762,44 @@ mod tests {
         assert_eq!(restore(&mut c, "k", "1", &payload, "REPLACE ABSTTL"), ok());
         assert_eq!(c.cmd("EXISTS k"), Frame::Integer(0));
         assert_eq!(c.engine.keyspace.db_volatile(0), 0);
+    }
+
+    #[test]
+    fn restore_replace_deletes_a_key_past_its_ttl_without_expiring_it() {
+        let mut c = Client::new();
+        let seen = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let events = &c.engine.keyspace.events;
+        events.set_sink(Box::new(move |channel, key| {
+            log.lock().push(format!(
+                "{} {}",
+                String::from_utf8_lossy(channel),
+                String::from_utf8_lossy(key)
+            ));
+        }));
+        events.set_classes(crate::notify::parse_classes("Egx").expect("valid classes"));
+        let payload = serialize(&string(b"v"));
+        // Both keys are past their TTL but still stored (no active cycle runs here).
+        c.cmd("SET k old PXAT 1");
+        c.cmd("SET gone old PXAT 1");
+        assert_eq!(restore(&mut c, "k", "0", &payload, "REPLACE"), ok());
+        assert_eq!(
+            restore(&mut c, "gone", "1", &payload, "REPLACE ABSTTL"),
+            ok()
+        );
+        // Redis's dbDelete: no `expired` event and no count; `del` when nothing replaces it.
+        assert_eq!(
+            *seen.lock(),
+            [
+                "__keyevent@0__:expire k",
+                "__keyevent@0__:expire gone",
+                "__keyevent@0__:restore k",
+                "__keyevent@0__:del gone",
+            ]
+        );
+        let expired = &c.engine.keyspace.expired_keys;
+        assert_eq!(expired.load(std::sync::atomic::Ordering::Relaxed), 0);
+        assert_eq!(c.cmd("GET k"), Frame::bulk("v"));
     }
 
     #[test]

@@ -928,13 +928,34 @@ impl<'a> Locked<'a> {
         Ok(old.filter(|o| !o.is_expired(now)))
     }
 
-    /// Deletes `key`; returns its entry if it was live.
+    /// Deletes `key`; returns its entry if it was live. One past its TTL is deleted as
+    /// expired (event, count and DEL effect).
     pub fn remove(
         &mut self,
         db: usize,
         key: &[u8],
         now: u64,
     ) -> Result<Option<Entry>, CommandError> {
+        let Some(old) = self.take(db, key)? else {
+            return Ok(None);
+        };
+        if old.is_expired(now) {
+            self.keyspace.expired(self.epoch, db, key, &old, now);
+            return Ok(None);
+        }
+        Ok(Some(old))
+    }
+
+    /// Deletes `key` whether it is live or past its TTL; whether it was there. This is Redis's
+    /// `dbDelete`, which the `*STORE` commands call on a destination they never looked up: a
+    /// key past its TTL goes as a plain deletion (the caller reports `del`), not as an
+    /// expired one.
+    pub fn delete_even_expired(&mut self, db: usize, key: &[u8]) -> Result<bool, CommandError> {
+        Ok(self.take(db, key)?.is_some())
+    }
+
+    /// Takes `key`'s entry out of its table and its indexes, live or not.
+    fn take(&mut self, db: usize, key: &[u8]) -> Result<Option<Entry>, CommandError> {
         let shard = self.keyspace.shard_of(key);
         let (keyspace, epoch) = (self.keyspace, self.epoch);
         let (map, index) = self.shard_mut(db, shard)?;
@@ -952,10 +973,6 @@ impl<'a> Locked<'a> {
         }
         keyspace.set_len(db, shard, len);
         keyspace.unindex_fields(db, shard, key, &old);
-        if old.is_expired(now) {
-            keyspace.expired(epoch, db, key, &old, now);
-            return Ok(None);
-        }
         Ok(Some(old))
     }
 

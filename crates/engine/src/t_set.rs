@@ -134,7 +134,7 @@ fn store(
     let (db, now) = (ctx.db(), ctx.now);
     let len = members.len();
     if len == 0 {
-        if ctx.locked.remove(db, destination, now)?.is_some() {
+        if ctx.locked.delete_even_expired(db, destination)? {
             ctx.modified(EventClass::GENERIC, "del", destination);
         }
     } else {

@@ -733,7 +733,7 @@ fn sort_generic(
         crate::keys::expire_if_needed(ctx, key)?;
     }
     if list.is_empty() {
-        if ctx.locked.remove(db, destination, now)?.is_some() {
+        if ctx.locked.delete_even_expired(db, destination)? {
             ctx.modified(EventClass::GENERIC, "del", destination);
         }
     } else {

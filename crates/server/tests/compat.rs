@@ -15,7 +15,11 @@
 //! Keyspace notifications are compared too: each session enables [`NOTIFY_CLASSES`] on both
 //! servers, and a second connection to each (an observer) subscribes to every notification
 //! channel. After each command, each observer is pinged and the messages that arrived before
-//! the pong are compared, as one more reply (shown as `events after: COMMAND`).
+//! the pong are compared, as one more reply (shown as `events after: COMMAND`). In the random
+//! test, `expired` notifications may come some commands apart: each server's active expire
+//! cycle deletes a key at a moment of its own. There they are matched across the session
+//! instead, and one that the other server never sent (after a wait at the session's end) is a
+//! difference (`expired events unmatched at the end of the session`).
 //!
 //! # Corpus format
 //!
@@ -37,6 +41,8 @@
 //!   inline command line that can be pasted into the corpus, followed by the earlier commands
 //!   of its session that touched the same keys.
 //! - `KV_COMPAT_RANDOM`: how many random commands to send (default [`DEFAULT_RANDOM`]).
+//! - `KV_COMPAT_TRACE`: a file to write every random command to, one `random #N: COMMAND`
+//!   line each, for differences whose history names other keys (a key that expired meanwhile).
 //!
 //! The same seed replays the same commands as long as kv's `COMMAND LIST` is unchanged: the
 //! random test only uses templates for commands kv lists (see [`Template`]).
@@ -148,10 +154,21 @@ fn random_commands_match_redis() {
         TEMPLATES.len()
     );
     let mut rng = Rng(seed);
-    let mut run = Run::default();
+    let mut run = Run {
+        expired_lag: Some(ExpiredLag::default()),
+        ..Run::default()
+    };
     let mut session: Vec<Command> = Vec::new();
+    let mut trace = std::env::var_os("KV_COMPAT_TRACE").map(|path| {
+        std::fs::File::create(&path)
+            .map(std::io::BufWriter::new)
+            .unwrap_or_else(|e| panic!("cannot create KV_COMPAT_TRACE {path:?}: {e}"))
+    });
     for i in 0..count {
         if i % RANDOM_SESSION_LEN == 0 {
+            if i > 0 {
+                run.settle_expired(&mut pair, &format!("random #{}", i - 1));
+            }
             pair.fresh_session();
             session.clear();
             // Every other session speaks RESP3, where nulls, maps and doubles look different.
@@ -167,12 +184,16 @@ fn random_commands_match_redis() {
             args,
             compare: template.compare,
         };
+        if let Some(trace) = &mut trace {
+            writeln!(trace, "{}: {}", command.place, command.text).expect("trace file written");
+        }
         if run.check(&mut pair, &command) {
             let difference = run.differences.last_mut().expect("check just recorded it");
             difference.context = related(&session, &command);
         }
         session.push(command);
     }
+    run.settle_expired(&mut pair, &format!("random #{}", count.saturating_sub(1)));
     let title = format!("compat random: {count} commands, seed {seed:#x}");
     finish(&title, &run, &allowed);
 }
@@ -614,6 +635,79 @@ struct Run {
     /// errors tests little beyond argument checking.
     errors: usize,
     differences: Vec<Difference>,
+    /// `expired` notifications not yet matched, when they may come at different commands
+    /// (the random test); `None` compares them command by command like the rest.
+    expired_lag: Option<ExpiredLag>,
+}
+
+/// Each server's `expired` notifications (RESP bytes) that the other has not sent yet.
+#[derive(Debug, Default)]
+struct ExpiredLag {
+    kv: Vec<Vec<u8>>,
+    redis: Vec<Vec<u8>>,
+}
+
+impl ExpiredLag {
+    /// Adds the servers' new notifications and drops every pair that now matches.
+    fn add(&mut self, kv: Vec<Vec<u8>>, redis: Vec<Vec<u8>>) {
+        self.kv.extend(kv);
+        self.redis.extend(redis);
+        let mut i = 0;
+        while i < self.kv.len() {
+            if let Some(j) = self.redis.iter().position(|r| *r == self.kv[i]) {
+                self.redis.remove(j);
+                self.kv.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.kv.is_empty() && self.redis.is_empty()
+    }
+}
+
+/// Takes the `expired` notifications out of an observer's `events`: returns the rest, as a
+/// reply of its own, and the RESP bytes of each `expired` one.
+fn split_expired(events: Reply) -> (Reply, Vec<Vec<u8>>) {
+    let Reply::Frame {
+        frame: Frame::Array(messages),
+        ..
+    } = events
+    else {
+        return (events, Vec::new());
+    };
+    let (expired, rest): (Vec<Frame>, Vec<Frame>) =
+        messages.into_iter().partition(is_expired_notification);
+    let encoded = |frame: &Frame| {
+        let mut bytes = BytesMut::new();
+        kv_resp::encode::encode(frame, kv_resp::Protocol::Resp2, &mut bytes);
+        bytes.to_vec()
+    };
+    let raw = rest.iter().flat_map(encoded).collect();
+    let expired = expired.iter().map(encoded).collect();
+    (
+        Reply::Frame {
+            raw,
+            frame: Frame::Array(rest),
+        },
+        expired,
+    )
+}
+
+/// Whether `message` (a `pmessage` of the observer) tells of a key that expired.
+fn is_expired_notification(message: &Frame) -> bool {
+    let Frame::Array(parts) = message else {
+        return false;
+    };
+    match parts.as_slice() {
+        [_, _, Frame::Bulk(channel), Frame::Bulk(payload)] => {
+            (channel.starts_with(b"__keyspace@") && payload.as_ref() == b"expired")
+                || (channel.starts_with(b"__keyevent@") && channel.ends_with(b"__:expired"))
+        }
+        _ => false,
+    }
 }
 
 impl Run {
@@ -630,7 +724,7 @@ impl Run {
             self.record(command, &command.text, &kv, &redis);
             differ = true;
         }
-        let (kv, redis) = pair.events();
+        let (kv, redis) = self.unmatched_events(pair);
         if !agree(Compare::Exact, &kv, &redis) {
             self.record(
                 command,
@@ -641,6 +735,54 @@ impl Run {
             differ = true;
         }
         differ
+    }
+
+    /// The notifications both observers received since the last call (kv's, then Redis's),
+    /// less the `expired` ones that [`Run::expired_lag`] matches across commands.
+    fn unmatched_events(&mut self, pair: &mut Pair) -> (Reply, Reply) {
+        let (kv, redis) = pair.events();
+        let Some(lag) = &mut self.expired_lag else {
+            return (kv, redis);
+        };
+        let (kv, kv_expired) = split_expired(kv);
+        let (redis, redis_expired) = split_expired(redis);
+        lag.add(kv_expired, redis_expired);
+        (kv, redis)
+    }
+
+    /// At the end of a session (before its keys are flushed), waits for both active expire
+    /// cycles to catch up if an `expired` notification is still unmatched, then records what
+    /// remains unmatched as a difference at `place`.
+    fn settle_expired(&mut self, pair: &mut Pair, place: &str) {
+        if self.expired_lag.as_ref().is_none_or(ExpiredLag::is_empty) {
+            return;
+        }
+        // Two cycles of each server at hz 10.
+        std::thread::sleep(Duration::from_millis(300));
+        let command = Command {
+            place: place.to_owned(),
+            text: "expired events unmatched at the end of the session".to_owned(),
+            args: Vec::new(),
+            compare: Compare::Exact,
+        };
+        let (kv, redis) = self.unmatched_events(pair);
+        if !agree(Compare::Exact, &kv, &redis) {
+            self.record(&command, "events at the end of the session", &kv, &redis);
+        }
+        let lag = self.expired_lag.take().unwrap_or_default();
+        if !lag.is_empty() {
+            let unmatched = |messages: Vec<Vec<u8>>| Reply::Frame {
+                raw: messages.concat(),
+                frame: Frame::Array(Vec::new()),
+            };
+            self.record(
+                &command,
+                &command.text,
+                &unmatched(lag.kv),
+                &unmatched(lag.redis),
+            );
+        }
+        self.expired_lag = Some(ExpiredLag::default());
     }
 
     /// Records that `kv` and `redis` differ after `command`, reported as `text`.
@@ -873,6 +1015,44 @@ fn allow_list_globs() {
     assert!(!glob_match(b"GET ?", b"GET ab"));
     assert!(!glob_match(b"DUMP *", b"RESTORE DUMP x"));
     assert!(glob_match(b"*", b""));
+}
+
+/// `expired` notifications are taken out of an observer's messages, and each one is matched
+/// with the other server's however many commands apart they come.
+#[test]
+fn expired_notifications_match_across_commands() {
+    let message = |channel: &str, payload: &str| {
+        Frame::Array(
+            ["pmessage", "__key*__:*", channel, payload]
+                .into_iter()
+                .map(|part| Frame::Bulk(Bytes::copy_from_slice(part.as_bytes())))
+                .collect(),
+        )
+    };
+    let events = Reply::Frame {
+        raw: Vec::new(),
+        frame: Frame::Array(vec![
+            message("__keyspace@0__:k", "expired"),
+            message("__keyspace@0__:k", "del"),
+            message("__keyevent@0__:expired", "k"),
+        ]),
+    };
+    let (rest, expired) = split_expired(events);
+    let mut del = BytesMut::new();
+    kv_resp::encode::encode(
+        &message("__keyspace@0__:k", "del"),
+        kv_resp::Protocol::Resp2,
+        &mut del,
+    );
+    assert_eq!(rest.raw(), &del[..]);
+    assert_eq!(expired.len(), 2);
+    let mut lag = ExpiredLag::default();
+    lag.add(expired.clone(), Vec::new());
+    lag.add(Vec::new(), expired[1..].to_vec());
+    assert_eq!(lag.kv, expired[..1]);
+    assert!(lag.redis.is_empty());
+    lag.add(Vec::new(), expired[..1].to_vec());
+    assert!(lag.is_empty());
 }
 
 // ------------------------------------------------------------------------------------------
