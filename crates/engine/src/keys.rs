@@ -473,9 +473,9 @@ pub fn keys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
 
 /// `RANDOMKEY`: a random live key, or nil when there is none.
 ///
-/// Picks a random shard, then a random live key in it, moving on to the next shard when one
-/// has no live key: O(keys in a shard), and close to uniform because keys spread evenly over
-/// shards.
+/// Picks a random shard, then a random key in it, moving on to the next shard when one has no
+/// live key: O(keys in a shard), and close to uniform because keys spread evenly over shards.
+/// Keys picked past their TTL are deleted after the command, as Redis's lookup deletes them.
 pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let (db, now) = (ctx.db(), ctx.now);
     let shards = ctx.engine.keyspace.shard_count();
@@ -483,15 +483,34 @@ pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply)
     let start = (random % shards as u64) as usize;
     for step in 0..shards {
         let shard = (start + step) % shards;
-        let live = ctx.locked.iter_shard(db, shard, now)?.count();
-        if live == 0 {
+        let stored = ctx.locked.iter_shard_raw(db, shard)?.count();
+        if stored == 0 {
             continue;
         }
         // The high bits are independent of those that chose the shard.
-        let pick = ((random >> 32) % live as u64) as usize;
-        if let Some((key, _)) = ctx.locked.iter_shard(db, shard, now)?.nth(pick) {
+        let pick = ((random >> 32) % stored as u64) as usize;
+        let Some((key, entry)) = ctx.locked.iter_shard_raw(db, shard)?.nth(pick) else {
+            continue;
+        };
+        if !entry.is_expired(now) {
             reply.bulk(key);
             return Ok(());
+        }
+        // As Redis's dbRandomKey: a key picked past its TTL is deleted and another is picked,
+        // so a database of expired keys alone is emptied and answers nil.
+        ctx.locked.note_expired(db, key);
+        let mut rest: Vec<(&CompactBytes, &Entry)> = ctx
+            .locked
+            .iter_shard_raw(db, shard)?
+            .filter(|(other, _)| *other != key)
+            .collect();
+        while !rest.is_empty() {
+            let (key, entry) = rest.swap_remove((random_u64() % rest.len() as u64) as usize);
+            if !entry.is_expired(now) {
+                reply.bulk(key);
+                return Ok(());
+            }
+            ctx.locked.note_expired(db, key);
         }
     }
     reply.null();
@@ -664,8 +683,9 @@ impl<'a> ScanOptions<'a> {
 /// The live keys a SCAN step found, with their entries (for the TYPE filter).
 type ScanBatch<'l> = Vec<(&'l CompactBytes, &'l Entry)>;
 
-/// One step of a SCAN: up to `count` live keys from `cursor` on (more when several keys share
-/// the last hash prefix, so that none is skipped) and the cursor to continue from.
+/// One step of a SCAN: up to `count` keys from `cursor` on (more when several keys share the
+/// last hash prefix, so that none is skipped) and the cursor to continue from. Keys past their
+/// TTL but not yet deleted are in the batch too: SCAN deletes those it meets, as Redis's does.
 ///
 /// Each shard visited costs O(keys in it): its keys are not stored in hash order, so finding
 /// the next ones means looking at all of them. To keep a whole iteration linear, a batch takes
@@ -677,13 +697,13 @@ fn scan_step<'l>(
 ) -> Result<(u64, ScanBatch<'l>), CommandError> {
     let layout = CursorLayout::new(ctx.engine);
     let keyspace = &ctx.engine.keyspace;
-    let (db, now) = (ctx.db(), ctx.now);
+    let db = ctx.db();
     let (mut shard, mut from) = layout.decode(cursor);
     let mut found = Vec::new();
     while shard < layout.shards {
         let mut candidates: Vec<(u64, &CompactBytes, &Entry)> = ctx
             .locked
-            .iter_shard(db, shard, now)?
+            .iter_shard_raw(db, shard)?
             .map(|(key, entry)| (layout.prefix_of(key_hash(keyspace, key)), key, entry))
             .filter(|(prefix, _, _)| *prefix >= from)
             .collect();
@@ -723,15 +743,18 @@ pub fn scan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let cursor = parse_cursor(args.next_bytes()?)?;
     let options = ScanOptions::parse(args)?;
     let (next, batch) = scan_step(ctx, cursor, options.count)?;
+    let (db, now) = (ctx.db(), ctx.now);
     let mut keys: Vec<&CompactBytes> = Vec::with_capacity(batch.len());
-    let mut type_checks = 0;
     for (key, entry) in batch {
         if options.pattern.is_some_and(|p| !pattern_matches(p, key)) {
             continue;
         }
         if let Some(wanted) = options.type_name {
-            // Redis looks each key up to learn its type, which counts as a keyspace hit.
-            type_checks += 1;
+            // Redis looks each key up to learn its type: a keyspace hit, or a miss that
+            // deletes a key past its TTL.
+            let Some(entry) = ctx.peek(key)? else {
+                continue;
+            };
             if !entry
                 .value
                 .type_name()
@@ -740,13 +763,13 @@ pub fn scan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
             {
                 continue;
             }
+        } else if entry.is_expired(now) {
+            // Redis deletes each key past its TTL that its scan meets and MATCH lets through.
+            ctx.locked.note_expired(db, key);
+            continue;
         }
         keys.push(key);
     }
-    ctx.engine
-        .stats
-        .keyspace_hits
-        .fetch_add(type_checks, Ordering::Relaxed);
     reply.array(2);
     reply.bulk(itoa::Buffer::new().format(next).as_bytes());
     reply.array(keys.len());

@@ -745,9 +745,7 @@ impl<'a> Locked<'a> {
             .map(|(node, _)| &node.0.entry);
         match entry {
             Some(e) if e.is_expired(now) => {
-                self.expired_seen
-                    .borrow_mut()
-                    .push((db, CompactBytes::new(key)));
+                self.note_expired(db, key);
                 Ok(None)
             }
             live => Ok(live),
@@ -1064,13 +1062,32 @@ impl<'a> Locked<'a> {
         shard: usize,
         now: u64,
     ) -> Result<impl Iterator<Item = (&CompactBytes, &Entry)> + '_, CommandError> {
+        Ok(self
+            .iter_shard_raw(db, shard)?
+            .filter(move |(_, e)| !e.is_expired(now)))
+    }
+
+    /// Every entry of one held shard of `db`, those past their TTL but not yet deleted
+    /// included.
+    pub fn iter_shard_raw(
+        &self,
+        db: usize,
+        shard: usize,
+    ) -> Result<impl Iterator<Item = (&CompactBytes, &Entry)> + '_, CommandError> {
         let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
         Ok(self.held[i]
             .guard
             .map()
             .keys()
-            .map(|node| (&node.0.key, &node.0.entry))
-            .filter(move |(_, e)| !e.is_expired(now)))
+            .map(|node| (&node.0.key, &node.0.entry)))
+    }
+
+    /// Has `key` of `db`, found past its TTL, deleted after the command, as a lookup that
+    /// finds it does (see [`Locked::take_expired_seen`]).
+    pub fn note_expired(&self, db: usize, key: &[u8]) {
+        self.expired_seen
+            .borrow_mut()
+            .push((db, CompactBytes::new(key)));
     }
 
     /// Number of keys in the held shards of `db`, expired ones not yet reclaimed included.
