@@ -147,6 +147,11 @@ fn random_commands_match_redis() {
         .filter(|t| implemented.contains(&t.command.to_ascii_lowercase()))
         .collect();
     assert!(!templates.is_empty(), "kv implements none of the templates");
+    let exact_templates: Vec<&Template> = templates
+        .iter()
+        .copied()
+        .filter(|t| t.compare == Compare::Exact)
+        .collect();
     println!(
         "==> compat random: seed {seed:#x} (set KV_COMPAT_SEED to change), {count} commands, \
          {} of {} templates active",
@@ -164,6 +169,8 @@ fn random_commands_match_redis() {
             .map(std::io::BufWriter::new)
             .unwrap_or_else(|e| panic!("cannot create KV_COMPAT_TRACE {path:?}: {e}"))
     });
+    // Whether a MULTI is open on the connection (see the transaction templates).
+    let mut in_transaction = false;
     for i in 0..count {
         if i % RANDOM_SESSION_LEN == 0 {
             if i > 0 {
@@ -171,13 +178,27 @@ fn random_commands_match_redis() {
             }
             pair.fresh_session();
             session.clear();
+            in_transaction = false;
             // Every other session speaks RESP3, where nulls, maps and doubles look different.
             if (i / RANDOM_SESSION_LEN) % 2 == 1 {
                 run.check(&mut pair, &hello3(format!("random #{i}")));
             }
         }
-        let template = *rng.pick(&templates);
+        let template = *rng.pick(if in_transaction {
+            &exact_templates
+        } else {
+            &templates
+        });
         let args = generate(&mut rng, template);
+        // MULTI opens a transaction and EXEC or DISCARD ends it, unless refused for their
+        // arity (that leaves the state as it was; a nested MULTI keeps it open).
+        if args.len() == 1 {
+            match template.command {
+                "MULTI" => in_transaction = true,
+                "EXEC" | "DISCARD" => in_transaction = false,
+                _ => {}
+            }
+        }
         let command = Command {
             place: format!("random #{i}"),
             text: render_inline(&args),
@@ -1297,6 +1318,15 @@ const TEMPLATES: &[Template] = &[
     // and when that happens differs between the servers (Redis's active expiry is timed).
     type_only("DBSIZE", ""),
     exact("SWAPDB", "{db} {db}"),
+    // Transactions on one connection: queued replies, EXECABORT after a refused command,
+    // nested MULTI, WATCH inside MULTI, EXEC failed by this connection's own writes to a
+    // watched key. Inside MULTI only templates compared exactly are drawn (EXEC's reply holds
+    // every queued command's).
+    exact("MULTI", ""),
+    exact("EXEC", ""),
+    exact("DISCARD", ""),
+    exact("WATCH", "{keys}"),
+    exact("UNWATCH", ""),
     // No OBJECT ENCODING: kv names it from the content, Redis from the write history
     // (docs/differences.md).
 
