@@ -173,7 +173,7 @@ pub static PARAMS: &[Param] = &[
     ),
     param!("loglevel", "notice", Kind::Enum(LOG_LEVELS)),
     param!("logfile", "", Kind::Text, immutable),
-    param!("daemonize", "no", Kind::Enum(&["no"]), immutable),
+    param!("daemonize", "no", Kind::Bool, immutable),
     param!("pidfile", "", Kind::Text, immutable),
     param!("dir", "", Kind::Custom(directory)),
     param!(

@@ -28,6 +28,7 @@ pub mod clients;
 pub mod cmdstats;
 pub mod config;
 pub mod connection;
+pub mod daemon;
 pub mod debug;
 pub mod failover;
 pub mod info;

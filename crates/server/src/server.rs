@@ -200,6 +200,9 @@ fn run_id() -> String {
 
 /// Starts logging, builds the runtime and serves until shutdown.
 pub fn run(config: Config) -> Result<()> {
+    if crate::daemon::must_detach(&config) {
+        return crate::daemon::detach();
+    }
     init_logging(&config)?;
     // On a single core a work-stealing scheduler has nobody to steal for: the single-threaded
     // one does the same work with less synchronisation.
@@ -320,6 +323,7 @@ async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
 /// Accepts connections until shutdown; also runs the background jobs.
 pub async fn serve(shared: Arc<Shared>) -> Result<()> {
     let listeners = bind(&shared.config).await?;
+    let pidfile = crate::daemon::PidFile::create(&shared.config);
     let addresses: Vec<String> = listeners
         .iter()
         .filter_map(|l| l.local_addr().ok())
@@ -363,6 +367,7 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
     while !shared.clients.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    pidfile.remove();
     tracing::warn!("kv-server is now ready to exit, bye bye...");
     Ok(())
 }
@@ -385,14 +390,16 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
-/// Stops gracefully on SIGTERM and SIGINT.
+/// Stops gracefully on SIGTERM and SIGINT; ignores SIGHUP, as Redis does (a server started
+/// from a terminal outlives it).
 async fn signals(shared: Arc<Shared>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
+        let (Ok(mut term), Ok(mut int), Ok(mut hangup)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
         ) else {
             tracing::warn!("cannot install signal handlers");
             return;
@@ -401,6 +408,7 @@ async fn signals(shared: Arc<Shared>) {
             tokio::select! {
                 _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
                 _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+                _ = hangup.recv() => continue,
             }
             let saver = shared.clone();
             let saved = tokio::task::spawn_blocking(move || {

@@ -605,6 +605,121 @@ fn sigterm_and_shutdown_stop_gracefully() {
     assert!(!server.alive());
 }
 
+/// `kill -SIGNAL pid`; whether the signal was delivered (false once the process is gone).
+fn send_signal(signal: &str, pid: u32) -> bool {
+    std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Polls `done` every 20 ms for up to 10 s; whether it came true.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// `daemonize yes`: the command returns at once with success, and a background copy serves,
+/// writes the pid file (its own pid), logs to `logfile`, survives SIGHUP, and removes the pid
+/// file when it shuts down.
+#[test]
+fn daemonize_yes_serves_in_the_background_with_a_pid_file() {
+    /// Stops the background server if the test fails half-way.
+    struct Reap(Option<u32>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if let Some(pid) = self.0 {
+                send_signal("KILL", pid);
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("kv-daemonize-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (pidfile, logfile) = (dir.join("kv.pid"), dir.join("kv.log"));
+    let port = support::free_port();
+    let mut parent = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--daemonize", "yes", "--dir"])
+        .arg(&dir)
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .arg("--logfile")
+        .arg(&logfile)
+        .spawn()
+        .unwrap();
+    let parent_pid = parent.id();
+    let exit = parent.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(eventually(
+        || std::fs::read_to_string(&pidfile).is_ok_and(|text| text.ends_with('\n'))
+    ));
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut reap = Reap(Some(pid));
+    assert_ne!(pid, parent_pid, "the pid file names the background copy");
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let mut con = None;
+    assert!(eventually(|| {
+        con = client.get_connection().ok();
+        con.is_some()
+    }));
+    let mut con = con.unwrap();
+    let daemonize: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("daemonize")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(daemonize, ["daemonize", "yes"]);
+    assert!(send_signal("HUP", pid));
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG", "SIGHUP is ignored");
+    let log = std::fs::read_to_string(&logfile).unwrap();
+    assert!(log.contains(&format!("pid={pid}")), "{log}");
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").exec(&mut con);
+    assert!(eventually(|| !send_signal("0", pid)), "still running");
+    reap.0 = None;
+    assert!(!pidfile.exists(), "the pid file is removed at shutdown");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `pidfile` without `daemonize`: written with the server's pid, removed on SIGTERM.
+#[test]
+fn a_pid_file_is_written_at_start_and_removed_at_shutdown() {
+    let dir = std::env::temp_dir().join(format!("kv-pidfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pidfile = dir.join("kv.pid");
+    let mut server = Server::kv(&["--pidfile", pidfile.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap(),
+        format!("{}\n", server.pid())
+    );
+    assert!(send_signal("TERM", server.pid()));
+    let exit = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("kv-server did not stop on SIGTERM");
+    assert!(exit.success(), "{exit}");
+    assert!(!pidfile.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A server whose log nobody reads any more (stdout and stderr both a pipe whose reader has
 /// gone) keeps serving and still stops on SIGTERM: a failed log write is dropped. (It used to
 /// kill the task that logged, which for SIGTERM left the server running forever.)
