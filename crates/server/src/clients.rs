@@ -1,5 +1,6 @@
 //! The registry of connected clients, and the `CLIENT` command.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,15 +11,56 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+/// One end of a client's connection: a TCP address, or the server's unix socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// An address and port.
+    Tcp(SocketAddr),
+    /// The path of the server's `unixsocket` (both ends of a unix connection show it).
+    Unix(Arc<str>),
+}
+
+impl Peer {
+    /// Redis's `islocalClient`: a unix socket, or a TCP client from 127.0.0.1 or ::1 (what
+    /// `enable-debug-command local` admits).
+    pub fn is_local(&self) -> bool {
+        match self {
+            Peer::Tcp(addr) => {
+                let ip = addr.ip();
+                ip == std::net::Ipv4Addr::LOCALHOST || ip == std::net::Ipv6Addr::LOCALHOST
+            }
+            Peer::Unix(_) => true,
+        }
+    }
+
+    /// Whether protected mode lets this client in: a unix socket, or any loopback address.
+    pub fn is_loopback(&self) -> bool {
+        match self {
+            Peer::Tcp(addr) => addr.ip().is_loopback(),
+            Peer::Unix(_) => true,
+        }
+    }
+}
+
+/// As `CLIENT LIST` shows it: `ip:port`, or for a unix socket `path:0`.
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Tcp(addr) => addr.fmt(f),
+            Peer::Unix(path) => write!(f, "{path}:0"),
+        }
+    }
+}
+
 /// What other connections may see or change about a client.
 #[derive(Debug)]
 pub struct ClientHandle {
     /// Unique, increasing id (`CLIENT ID`).
     pub id: u64,
     /// The peer's address.
-    pub addr: SocketAddr,
+    pub addr: Peer,
     /// Our side of the connection.
-    pub laddr: SocketAddr,
+    pub laddr: Peer,
     /// The socket's file descriptor, for `CLIENT LIST`.
     pub fd: i64,
     /// When the connection was accepted.
@@ -72,8 +114,9 @@ pub struct ClientState {
 }
 
 impl ClientState {
-    /// The `flags` field of `CLIENT LIST`, in Redis's letter order (`N` when none applies).
-    fn flags(&self) -> String {
+    /// The `flags` field of `CLIENT LIST`, in Redis's letter order (`N` when none applies);
+    /// `unix`: whether the client came through the unix socket (`U`).
+    fn flags(&self, unix: bool) -> String {
         let mut flags = String::new();
         if self.monitor {
             flags.push('O');
@@ -95,6 +138,9 @@ impl ClientState {
         }
         if self.tracking_bcast {
             flags.push('B');
+        }
+        if unix {
+            flags.push('U');
         }
         if self.no_evict {
             flags.push('e');
@@ -151,7 +197,7 @@ impl ClientHandle {
             name,
             now.duration_since(self.created).as_secs(),
             now.duration_since(state.last_interaction).as_secs(),
-            state.flags(),
+            state.flags(matches!(self.addr, Peer::Unix(_))),
             state.db,
             state.subscriptions.0,
             state.subscriptions.1,
@@ -187,7 +233,7 @@ pub struct Clients {
 
 impl Clients {
     /// Registers a new connection and returns its handle.
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> Arc<ClientHandle> {
+    pub fn register(&self, addr: Peer, laddr: Peer, fd: i64) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let now = Instant::now();
         let handle = Arc::new(ClientHandle {
@@ -259,4 +305,27 @@ impl Clients {
 /// Whether `name` is acceptable to `CLIENT SETNAME`: printable ASCII without spaces.
 pub fn valid_name(name: &[u8]) -> bool {
     name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(addr: &str) -> Peer {
+        Peer::Tcp(addr.parse().unwrap())
+    }
+
+    #[test]
+    fn local_peers_are_the_unix_socket_and_the_loopback_addresses() {
+        assert!(tcp("127.0.0.1:1").is_local());
+        assert!(tcp("[::1]:1").is_local());
+        assert!(!tcp("127.0.0.2:1").is_local());
+        assert!(tcp("127.0.0.2:1").is_loopback());
+        assert!(!tcp("10.0.0.1:1").is_local());
+        assert!(!tcp("10.0.0.1:1").is_loopback());
+        let unix = Peer::Unix("/tmp/kv.sock".into());
+        assert!(unix.is_local() && unix.is_loopback());
+        assert_eq!(unix.to_string(), "/tmp/kv.sock:0");
+        assert_eq!(tcp("[::1]:6379").to_string(), "[::1]:6379");
+    }
 }

@@ -127,6 +127,13 @@ pub static PARAMS: &[Param] = &[
     // Network and clients: acted on by the listener and connections.
     param!("port", "6379", Kind::Int { min: 0, max: 65535 }, immutable),
     param!("bind", "127.0.0.1 -::1", Kind::Text, immutable),
+    param!("unixsocket", "", Kind::Text, immutable),
+    param!(
+        "unixsocketperm",
+        "0",
+        Kind::Custom(octal_permissions),
+        immutable
+    ),
     param!("protected-mode", "yes", Kind::Bool),
     param!("requirepass", "", Kind::Text),
     param!(
@@ -381,6 +388,37 @@ pub static PARAMS: &[Param] = &[
     param!("rdb-save-incremental-fsync", "yes", Kind::Bool),
     param!("jemalloc-bg-thread", "yes", Kind::Bool),
 ];
+
+/// `unixsocketperm`: an octal number up to 0777, read as C's `strtoll(value, _, 8)` reads it
+/// (leading spaces, a sign, nothing at all for 0) and shown in octal, as Redis's
+/// `OCTAL_CONFIG` parameters are.
+fn octal_permissions(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Ok("0".into());
+    }
+    let digits = value.trim_start();
+    let (negative, digits) = match digits.as_bytes().first() {
+        Some(b'-') => (true, &digits[1..]),
+        Some(b'+') => (false, &digits[1..]),
+        _ => (false, digits),
+    };
+    let mode = u32::from_str_radix(digits, 8)
+        .ok()
+        .filter(|_| !digits.starts_with(['+', '-']))
+        .ok_or_else(|| "argument couldn't be parsed as an octal number".to_string())?;
+    match mode {
+        0 => Ok("0".into()),
+        mode if negative || mode > 0o777 => {
+            Err("argument must be between 0 and 777 inclusive".into())
+        }
+        mode => Ok(format!("{mode:o}")),
+    }
+}
+
+/// The mode `unixsocketperm` sets on the socket file (0: leave it as created).
+pub fn unix_socket_mode(config: &Config) -> u32 {
+    u32::from_str_radix(&config.get("unixsocketperm"), 8).unwrap_or(0)
+}
 
 /// `proc-title-template`: Redis's `validateProcTitleTemplate`: the template expands (`{{`
 /// is a brace, a `{name}` must be a variable Redis knows, a `{` must be closed) to something
@@ -1116,6 +1154,27 @@ fn quote(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unixsocketperm_reads_octal_as_strtoll_does() {
+        for (input, shown) in [("700", "700"), ("0777", "777"), (" 755", "755"), ("", "0")] {
+            assert_eq!(octal_permissions(input), Ok(shown.to_string()), "{input}");
+        }
+        for input in ["8", "abc", "7x", " ", "-", "+-1", "99999999999999999999"] {
+            assert_eq!(
+                octal_permissions(input),
+                Err("argument couldn't be parsed as an octal number".to_string()),
+                "{input:?}"
+            );
+        }
+        for input in ["1000", "-1"] {
+            assert_eq!(
+                octal_permissions(input),
+                Err("argument must be between 0 and 777 inclusive".to_string()),
+                "{input}"
+            );
+        }
+    }
 
     #[test]
     fn memory_units() {

@@ -18,12 +18,11 @@ use kv_engine::{
     Waker,
 };
 use kv_resp::{Limits, RequestDecoder};
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::clients::ClientHandle;
+use crate::clients::{ClientHandle, Peer};
 use crate::mailbox::Mailbox;
 use crate::pubsub::Subscriptions;
 use crate::server::Shared;
@@ -162,29 +161,18 @@ const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// and the error.
 type Refusal = (Option<&'static CommandSpec>, CommandError);
 
-/// Serves one accepted connection until it closes.
-pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// Serves one connection accepted on a TCP port until it closes.
+pub async fn serve_client(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
     let laddr = stream.local_addr().unwrap_or(peer);
     #[cfg(unix)]
     let fd = std::os::fd::AsRawFd::as_raw_fd(&stream) as i64;
     #[cfg(not(unix))]
     let fd = -1;
     let _ = stream.set_nodelay(true);
-    shared
-        .stats
-        .connections_received
-        .fetch_add(1, Ordering::Relaxed);
-    let mut stream = stream;
-    if let Some(refusal) = refusal(&shared, peer) {
-        shared
-            .stats
-            .rejected_connections
-            .fetch_add(1, Ordering::Relaxed);
-        tracing::warn!("refusing connection from {peer}: {}", refusal.trim_end());
-        let _ = stream.write_all(refusal.as_bytes()).await;
+    let Some(handle) = admit(&shared, &mut stream, Peer::Tcp(peer), Peer::Tcp(laddr), fd).await
+    else {
         return;
-    }
-    let handle = shared.clients.register(peer, laddr, fd);
+    };
     // A replica's gRPC link comes to the client port too: its first bytes tell it apart.
     // Until they come the client is idle (`timeout` applies) and may be killed.
     let timeout = shared.config.hot.timeout.load(Ordering::Relaxed);
@@ -215,6 +203,58 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
             return;
         }
     }
+    let (reader, writer) = stream.into_split();
+    serve_admitted(shared, handle, reader, writer).await;
+}
+
+/// Serves one connection accepted on the unix socket at `path` until it closes.
+#[cfg(unix)]
+pub async fn serve_unix_client(
+    shared: Arc<Shared>,
+    mut stream: tokio::net::UnixStream,
+    path: Arc<str>,
+) {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream) as i64;
+    let peer = Peer::Unix(path);
+    let Some(handle) = admit(&shared, &mut stream, peer.clone(), peer, fd).await else {
+        return;
+    };
+    let (reader, writer) = stream.into_split();
+    serve_admitted(shared, handle, reader, writer).await;
+}
+
+/// Counts a new connection and registers it as a client, or sends it the error that turns it
+/// away (`maxclients`, protected mode) and returns `None`.
+async fn admit<S: AsyncWrite + Unpin>(
+    shared: &Shared,
+    stream: &mut S,
+    peer: Peer,
+    local: Peer,
+    fd: i64,
+) -> Option<Arc<ClientHandle>> {
+    shared
+        .stats
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    if let Some(refusal) = refusal(shared, &peer) {
+        shared
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("refusing connection from {peer}: {}", refusal.trim_end());
+        let _ = stream.write_all(refusal.as_bytes()).await;
+        return None;
+    }
+    Some(shared.clients.register(peer, local, fd))
+}
+
+/// Serves a registered client over `reader` and `writer` until it closes, then clears what it
+/// leaves behind.
+async fn serve_admitted<R, W>(shared: Arc<Shared>, handle: Arc<ClientHandle>, reader: R, writer: W)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let unblocked = Arc::new(Notify::new());
     let waker = {
         let unblocked = unblocked.clone();
@@ -251,8 +291,8 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         activity: Activity::default(),
         last_lookup: Default::default(),
     };
-    if let Err(e) = connection.run(stream).await {
-        tracing::debug!("client {} ({peer}) closed: {e}", handle.id);
+    if let Err(e) = connection.run(reader, writer).await {
+        tracing::debug!("client {} ({}) closed: {e}", handle.id, handle.addr);
     }
     connection.publish_activity(None);
     // A client that leaves while blocked leaves nothing behind on its keys.
@@ -270,14 +310,14 @@ pub async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
 }
 
 /// Why a new connection must be turned away, as the error line to send it, if it must.
-fn refusal(shared: &Shared, peer: SocketAddr) -> Option<String> {
+fn refusal(shared: &Shared, peer: &Peer) -> Option<String> {
     let maxclients = shared.config.int("maxclients").max(1) as usize;
     if shared.clients.len() >= maxclients {
         return Some("-ERR max number of clients reached\r\n".to_string());
     }
     let protected =
         shared.config.flag("protected-mode") && shared.config.get("requirepass").is_empty();
-    if protected && !peer.ip().is_loopback() {
+    if protected && !peer.is_loopback() {
         return Some(PROTECTED_MODE_REFUSAL.to_string());
     }
     None
@@ -315,8 +355,11 @@ impl std::future::Future for YieldToQueued {
 const PROTECTED_MODE_REFUSAL: &str = "-DENIED kv is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to kv you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to kv from the same host the server is running, however MAKE SURE kv is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the kv configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 impl Connection {
-    async fn run(&mut self, stream: TcpStream) -> io::Result<()> {
-        let (mut reader, mut writer) = stream.into_split();
+    async fn run<R, W>(&mut self, mut reader: R, mut writer: W) -> io::Result<()>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
         let mut input = BytesMut::with_capacity(READ_CHUNK);
         let mut decoder = RequestDecoder::new(self.limits());
         loop {
@@ -433,7 +476,11 @@ impl Connection {
     }
 
     /// Waits for input, MONITOR lines or pub/sub messages, or a reason to close.
-    async fn wait(&self, reader: &mut OwnedReadHalf, input: &mut BytesMut) -> io::Result<Wake> {
+    async fn wait<R: AsyncRead + Unpin>(
+        &self,
+        reader: &mut R,
+        input: &mut BytesMut,
+    ) -> io::Result<Wake> {
         // Monitors never time out, as Redis exempts them; nor do clients in a blocking
         // command, which have a timeout of their own.
         let timeout = if self.monitoring || self.blocked.is_some() {
@@ -951,7 +998,7 @@ impl Connection {
         // Redis never shows administrative commands to monitors.
         if shared.monitors.any() && !spec.has(Flags::SKIP_MONITOR) && !spec.has(Flags::ADMIN) {
             let shown = crate::redact::shown_args(spec, skip, args);
-            let line = crate::monitor::format_line(self.session.db, self.handle.addr, &shown);
+            let line = crate::monitor::format_line(self.session.db, &self.handle.addr, &shown);
             shared.monitors.feed(line);
         }
     }

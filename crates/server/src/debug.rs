@@ -25,14 +25,9 @@ pub fn allowed(conn: &Connection) -> bool {
 pub fn enabled_for(conn: &Connection, param: &str) -> bool {
     match conn.shared.config.get(param).as_str() {
         "yes" => true,
-        "local" => is_local(conn.handle.addr.ip()),
+        "local" => conn.handle.addr.is_local(),
         _ => false,
     }
-}
-
-/// Redis's `islocalClient` for TCP clients.
-fn is_local(ip: std::net::IpAddr) -> bool {
-    ip == std::net::Ipv4Addr::LOCALHOST || ip == std::net::Ipv6Addr::LOCALHOST
 }
 
 /// `DEBUG <subcommand> ...`, with `args` the whole command.
@@ -354,13 +349,5 @@ mod tests {
         assert_eq!(strtod(b".5."), 0.5);
         assert_eq!(strtod(b"-."), 0.0);
         assert!(strtod(b"INFINITE").is_infinite());
-    }
-
-    #[test]
-    fn only_loopback_addresses_are_local() {
-        assert!(is_local("127.0.0.1".parse().unwrap()));
-        assert!(is_local("::1".parse().unwrap()));
-        assert!(!is_local("127.0.0.2".parse().unwrap()));
-        assert!(!is_local("10.0.0.1".parse().unwrap()));
     }
 }

@@ -3,7 +3,7 @@
 //! Each line goes into every monitor's [`Mailbox`], so a monitor that reads slowly never slows
 //! the clients whose commands it watches, and one that falls too far behind is disconnected.
 
-use std::net::SocketAddr;
+use crate::clients::Peer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -49,16 +49,17 @@ impl Monitors {
     }
 }
 
-/// The line monitors see for a command: `+<unix seconds>.<micros> [<db> <ip:port>] "arg" ...`.
-pub fn format_line(db: usize, peer: SocketAddr, args: &[&[u8]]) -> Bytes {
+/// The line monitors see for a command: `+<unix seconds>.<micros> [<db> <ip:port>] "arg" ...`
+/// (`[<db> unix:<path>]` for a client of the unix socket).
+pub fn format_line(db: usize, peer: &Peer, args: &[&[u8]]) -> Bytes {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let mut line = format!(
-        "+{}.{:06} [{db} {peer}] ",
-        now.as_secs(),
-        now.subsec_micros()
-    )
+    let (secs, micros) = (now.as_secs(), now.subsec_micros());
+    let mut line = match peer {
+        Peer::Tcp(addr) => format!("+{secs}.{micros:06} [{db} {addr}] "),
+        Peer::Unix(path) => format!("+{secs}.{micros:06} [{db} unix:{path}] "),
+    }
     .into_bytes();
     for (i, arg) in args.iter().enumerate() {
         if i > 0 {
@@ -98,13 +99,23 @@ mod tests {
 
     #[test]
     fn lines_carry_time_db_and_peer() {
-        let peer: SocketAddr = "127.0.0.1:4242".parse().unwrap();
-        let line = format_line(3, peer, &[b"SET", b"k"]);
+        let peer = Peer::Tcp("127.0.0.1:4242".parse().unwrap());
+        let line = format_line(3, &peer, &[b"SET", b"k"]);
         let text = std::str::from_utf8(&line).unwrap();
         let (time, rest) = text[1..].split_once(' ').unwrap();
         let (secs, micros) = time.split_once('.').unwrap();
         assert!(secs.parse::<u64>().unwrap() > 1_600_000_000);
         assert_eq!(micros.len(), 6);
         assert_eq!(rest, "[3 127.0.0.1:4242] \"SET\" \"k\"\r\n");
+    }
+
+    #[test]
+    fn a_unix_socket_client_shows_as_unix_and_the_path() {
+        let line = format_line(0, &Peer::Unix("/tmp/kv.sock".into()), &[b"PING"]);
+        let text = std::str::from_utf8(&line).unwrap();
+        assert!(
+            text.ends_with(" [0 unix:/tmp/kv.sock] \"PING\"\r\n"),
+            "{text}"
+        );
     }
 }

@@ -287,12 +287,16 @@ impl std::io::Write for LockedFile {
 }
 
 /// Binds every `bind` address; an address written with a leading `-` is optional (as in
-/// Redis: skipped when the machine does not have it).
+/// Redis: skipped when the machine does not have it). Port 0 binds none: the server listens
+/// on its `unixsocket` only.
 async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
     let port = config.int("port") as u16;
     let mut listeners = Vec::new();
     if port == 0 {
-        bail!("port 0 (no TCP listener) is not supported: kv has no unix socket yet");
+        if config.get("unixsocket").is_empty() {
+            bail!("Configured to not listen anywhere, exiting.");
+        }
+        return Ok(listeners);
     }
     for word in config.get("bind").split_whitespace() {
         let (optional, host) = match word.strip_prefix('-') {
@@ -323,12 +327,21 @@ async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
 /// Accepts connections until shutdown; also runs the background jobs.
 pub async fn serve(shared: Arc<Shared>) -> Result<()> {
     let listeners = bind(&shared.config).await?;
+    #[cfg(unix)]
+    let unix_listener = bind_unix_socket(&shared.config)?;
+    #[cfg(unix)]
+    let unix_path = unix_listener.as_ref().map(|(_, path)| path.clone());
     let pidfile = crate::daemon::PidFile::create(&shared.config);
-    let addresses: Vec<String> = listeners
+    #[allow(unused_mut)]
+    let mut addresses: Vec<String> = listeners
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .map(|a| a.to_string())
         .collect();
+    #[cfg(unix)]
+    if let Some(path) = &unix_path {
+        addresses.push(format!("unix:{path}"));
+    }
     tracing::info!(
         "kv-server v={} pid={} port={} listening on {} ready to accept connections",
         env!("CARGO_PKG_VERSION"),
@@ -351,6 +364,14 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
     for listener in listeners {
         accepting.push(tokio::spawn(accept_loop(shared.clone(), listener)));
     }
+    #[cfg(unix)]
+    if let Some((listener, path)) = unix_listener {
+        accepting.push(tokio::spawn(accept_unix_loop(
+            shared.clone(),
+            listener,
+            path,
+        )));
+    }
     while !shared.is_shutting_down() {
         let notified = shared.shutdown.notified();
         if shared.is_shutting_down() {
@@ -366,6 +387,11 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(2);
     while !shared.clients.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    #[cfg(unix)]
+    if let Some(path) = unix_path {
+        // As Redis: the socket file goes with the server.
+        let _ = std::fs::remove_file(&*path);
     }
     pidfile.remove();
     tracing::warn!("kv-server is now ready to exit, bye bye...");
@@ -384,6 +410,46 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             Err(e) => {
                 // Usually EMFILE: back off instead of spinning.
                 tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Listens on `unixsocket`, if set: a file left there (by a server that did not stop cleanly)
+/// is replaced, as Redis replaces it, and `unixsocketperm` (when not 0) sets its mode.
+#[cfg(unix)]
+fn bind_unix_socket(config: &Config) -> Result<Option<(tokio::net::UnixListener, Arc<str>)>> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = config.get("unixsocket");
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path)
+        .with_context(|| format!("Failed opening Unix socket {path}"))?;
+    let mode = crate::config::unix_socket_mode(config);
+    if mode != 0 {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the mode of the Unix socket {path}"))?;
+    }
+    Ok(Some((listener, Arc::from(path))))
+}
+
+/// Accepts connections on the unix socket at `path` until shutdown.
+#[cfg(unix)]
+async fn accept_unix_loop(shared: Arc<Shared>, listener: tokio::net::UnixListener, path: Arc<str>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let shared = shared.clone();
+                let path = path.clone();
+                tokio::spawn(async move {
+                    crate::connection::serve_unix_client(shared, stream, path).await;
+                });
+            }
+            Err(e) => {
+                tracing::warn!("accept failed on the Unix socket: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }

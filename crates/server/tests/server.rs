@@ -605,6 +605,21 @@ fn sigterm_and_shutdown_stop_gracefully() {
     assert!(!server.alive());
 }
 
+/// A kv-server command for 127.0.0.1 at `port` with no save points, for the tests that start
+/// the process themselves (to see it exit, go to the background or lose its pipes).
+fn kv_command(port: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"));
+    command.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+    ]);
+    command
+}
+
 /// `kill -SIGNAL pid`; whether the signal was delivered (false once the process is gone).
 fn send_signal(signal: &str, pid: u32) -> bool {
     std::process::Command::new("kill")
@@ -645,15 +660,7 @@ fn daemonize_yes_serves_in_the_background_with_a_pid_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let (pidfile, logfile) = (dir.join("kv.pid"), dir.join("kv.log"));
     let port = support::free_port();
-    let mut parent = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
+    let mut parent = kv_command(port)
         .args(["--daemonize", "yes", "--dir"])
         .arg(&dir)
         .arg("--pidfile")
@@ -720,6 +727,121 @@ fn a_pid_file_is_written_at_start_and_removed_at_shutdown() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The fields of a `CLIENT INFO` line that do not change from one run to the next: where the
+/// client is connected from and to, and its flags.
+fn client_info_ends(info: &str) -> Vec<String> {
+    info.split_whitespace()
+        .filter(|field| {
+            ["addr=", "laddr=", "flags="]
+                .iter()
+                .any(|f| field.starts_with(f))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// `unixsocket` and `unixsocketperm`: kv listens on the socket file (replacing a stale one)
+/// with the mode asked for, serves a unix client as it serves a TCP one, describes it as Redis
+/// does (`addr=path:0 laddr=path:0 flags=U`), and removes the file when it shuts down.
+#[cfg(unix)]
+#[test]
+fn a_unix_socket_serves_clients_as_redis_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("kv-unixsocket-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let info_over = |who: &str, start: &dyn Fn(&[&str]) -> Server| {
+        let socket = dir.join(format!("{who}.sock"));
+        std::fs::write(&socket, "left behind by a server that died").unwrap();
+        let server = start(&[
+            "--unixsocket",
+            socket.to_str().unwrap(),
+            "--unixsocketperm",
+            "700",
+        ]);
+        let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{who}");
+        let url = format!("redis+unix://{}", socket.display());
+        let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let _: () = con.set("k", "over the socket").unwrap();
+        let value: String = con.get("k").unwrap();
+        assert_eq!(value, "over the socket");
+        let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut con).unwrap();
+        let ends = client_info_ends(&info.replace(socket.to_str().unwrap(), "PATH"));
+        let config: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("unixsocketperm")
+            .query(&mut con)
+            .unwrap();
+        (server, socket, ends, config)
+    };
+    let (mut kv, kv_socket, kv_ends, kv_config) =
+        info_over("kv", &|extra: &[&str]| Server::kv(extra));
+    let (_redis, _, redis_ends, redis_config) =
+        info_over("redis", &|extra: &[&str]| Server::redis(extra));
+    assert_eq!(kv_ends, ["addr=PATH:0", "laddr=PATH:0", "flags=U"]);
+    assert_eq!(kv_ends, redis_ends);
+    assert_eq!(kv_config, redis_config);
+    let mut raw = kv.raw();
+    raw.write_all(&resp(&[b"SHUTDOWN", b"NOSAVE"])).unwrap();
+    kv.wait_exit(Duration::from_secs(10))
+        .expect("kv-server did not stop on SHUTDOWN");
+    assert!(
+        !kv_socket.exists(),
+        "the socket file is removed at shutdown"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `port 0` listens on no TCP port: with a `unixsocket` the server serves there alone;
+/// without one it refuses to start, with Redis's message.
+#[cfg(unix)]
+#[test]
+fn port_0_serves_the_unix_socket_alone() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
+        .args(["--port", "0", "--save", ""])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Configured to not listen anywhere, exiting."),
+        "{stderr}"
+    );
+    let dir = std::env::temp_dir().join(format!("kv-port0-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("kv.sock");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
+        .args(["--port", "0", "--save", "", "--unixsocket"])
+        .arg(&socket)
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = redis::Client::open(format!("redis+unix://{}", socket.display())).unwrap();
+    let mut con = None;
+    let served = eventually(|| {
+        con = client.get_connection().ok();
+        con.is_some()
+    });
+    if !served {
+        let _ = child.kill();
+        panic!("kv-server never answered on {}", socket.display());
+    }
+    let mut con = con.unwrap();
+    let port: String = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query::<Vec<String>>(&mut con)
+        .unwrap()
+        .remove(1);
+    assert_eq!(port, "0");
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").exec(&mut con);
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A server whose log nobody reads any more (stdout and stderr both a pipe whose reader has
 /// gone) keeps serving and still stops on SIGTERM: a failed log write is dropped. (It used to
 /// kill the task that logged, which for SIGTERM left the server running forever.)
@@ -727,15 +849,7 @@ fn a_pid_file_is_written_at_start_and_removed_at_shutdown() {
 fn a_closed_log_pipe_neither_stops_serving_nor_blocks_shutdown() {
     use std::process::{Command, Stdio};
     let port = support::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kv-server"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
+    let mut child = kv_command(port)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
