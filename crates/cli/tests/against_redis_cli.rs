@@ -406,31 +406,43 @@ fn connection_and_authentication_options() {
         }
     }
 
-    // A Unix socket (kv-server listens on TCP only).
-    let socket = std::env::temp_dir().join(format!("kv-cli-test-{}.sock", std::process::id()));
-    let socket_arg = socket.to_str().unwrap().to_string();
-    let target = redis(
-        &["--unixsocket", &socket_arg, "--unixsocketperm", "700"],
-        None,
-    );
+    // A Unix socket, on each server (a socket file of its own).
+    for server in ["redis", "kv"] {
+        let socket =
+            std::env::temp_dir().join(format!("kv-cli-test-{server}-{}.sock", std::process::id()));
+        let socket_arg = socket.to_str().unwrap().to_string();
+        let options = ["--unixsocket", &socket_arg, "--unixsocketperm", "700"];
+        let target = match server {
+            "redis" => redis(&options, None),
+            _ => match common::kv(&options, None) {
+                Some(target) => target,
+                None => continue,
+            },
+        };
+        unix_socket_invocations(&target, &socket_arg);
+        drop(target);
+        let _ = std::fs::remove_file(&socket);
+    }
+}
+
+/// kv-cli and redis-cli with `-s socket` (and `-s` over `-h`/`-p`) against `target`.
+fn unix_socket_invocations(target: &Target, socket_arg: &str) {
     for args in [
-        &["-s", &socket_arg, "PING"][..],
-        &["-s", &socket_arg, "-n", "2", "GET", "which"],
+        &["-s", socket_arg, "PING"][..],
+        &["-s", socket_arg, "-n", "2", "GET", "which"],
         &[
             "-h",
             "nowhere.invalid",
             "-p",
             "1",
             "-s",
-            &socket_arg,
+            socket_arg,
             "GET",
             "which",
         ],
     ] {
-        check(&target, DATA, &Invocation::new(args), true);
+        check(target, DATA, &Invocation::new(args), true);
     }
-    drop(target);
-    let _ = std::fs::remove_file(&socket);
 }
 
 #[test]
