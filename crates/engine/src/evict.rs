@@ -483,8 +483,11 @@ impl Engine {
             .events
             .publish(EventClass::EVICTED, "evicted", db, key);
         drop(locked);
-        // Freed after the lock: a large value takes a while to free.
-        drop(entry);
+        // Freed after the lock (a large value takes a while to free), or in the background
+        // with `lazyfree-lazy-eviction yes`.
+        keyspace
+            .lazyfree
+            .dispose(entry.value, &keyspace.lazyfree.on_eviction);
         true
     }
 }

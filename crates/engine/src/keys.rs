@@ -111,7 +111,7 @@ fn delete_keys(
     for key in args.rest() {
         if let Some(entry) = ctx.locked.remove(db, key, now)? {
             if lazy {
-                ctx.engine.stats.lazyfree.free_value(entry.value);
+                ctx.engine.keyspace.lazyfree.free_value(entry.value);
             }
             ctx.modified(EventClass::GENERIC, "del", key);
             deleted += 1;
@@ -197,7 +197,9 @@ fn rename_generic(
     } else {
         // A destination that exists is deleted first and the key added anew, as Redis does:
         // the insert below then publishes `new` for it.
-        ctx.locked.remove(db, to, now)?;
+        if let Some(old) = ctx.locked.remove(db, to, now)? {
+            ctx.engine.keyspace.dispose_deleted(old);
+        }
     }
     let entry = ctx
         .locked
@@ -271,7 +273,9 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     };
     if options.replace {
         // As Redis, a replaced destination is deleted and the copy added anew (`new` first).
-        ctx.locked.remove(target_db, destination, now)?;
+        if let Some(old) = ctx.locked.remove(target_db, destination, now)? {
+            ctx.engine.keyspace.dispose_deleted(old);
+        }
     } else if ctx.locked.get(target_db, destination, now)?.is_some() {
         reply.integer(0);
         return Ok(());
@@ -407,7 +411,7 @@ fn flush_mode(ctx: &Ctx<'_, '_>, args: &Args<'_>) -> Result<bool, CommandError> 
 fn free_flushed(ctx: &Ctx<'_, '_>, removed: Vec<ShardContents>, asynchronous: bool) {
     if asynchronous && !removed.is_empty() {
         let keys = removed.iter().map(ShardContents::len).sum::<usize>() as u64;
-        ctx.engine.stats.lazyfree.free(keys, removed);
+        ctx.engine.keyspace.lazyfree.free(keys, removed);
     }
 }
 
@@ -960,7 +964,11 @@ fn expire_generic(
             ctx.propagate(|| crate::effect_args!(b"PEXPIREAT", key, at.to_string()));
         }
         _ => {
-            ctx.locked.remove(db, key, now)?;
+            // A time already past deletes the key as expiring it would
+            // (`lazyfree-lazy-expire`), reported as `del`.
+            if let Some(old) = ctx.locked.remove(db, key, now)? {
+                ctx.engine.keyspace.dispose_expired(old);
+            }
             ctx.modified(EventClass::GENERIC, "del", key);
             ctx.propagate(|| crate::effect_args!(b"DEL", key));
         }
@@ -2225,6 +2233,54 @@ pub(crate) mod tests {
         assert_eq!(c.cmd("APPEND s ab"), int(2));
         assert_eq!(c.cmd("DBSIZE"), int(2));
         assert_eq!(c.cmd("GET s"), Frame::bulk("ab"));
+    }
+
+    /// With `lazyfree-lazy-expire` a large value whose time came goes to the background
+    /// thread whichever path deletes it (EXPIRE with a time past, a lookup, the active cycle),
+    /// and without it none does.
+    #[test]
+    fn expired_large_values_are_freed_in_the_background_with_lazy_expire() {
+        let mut c = Client::new();
+        let freed = |c: &Client| {
+            let counts = &c.engine.keyspace.lazyfree.counts;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while counts.pending.load(Ordering::Relaxed) > 0 {
+                assert!(std::time::Instant::now() < deadline, "never freed");
+                std::thread::yield_now();
+            }
+            counts.freed.load(Ordering::Relaxed)
+        };
+        // A set of 600 members: a hash table, 600 steps to free.
+        let big_set = |c: &mut Client, key: &str| {
+            let mut args: Vec<Vec<u8>> = vec![b"SADD".to_vec(), key.as_bytes().to_vec()];
+            args.extend((0..600).map(|i| format!("member:{i}").into_bytes()));
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            assert_eq!(c.run(&args), Frame::Integer(600));
+        };
+        let expire_soon = |c: &mut Client, key: &str| {
+            assert_eq!(c.cmd(&format!("PEXPIRE {key} 1")), Frame::Integer(1));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        big_set(&mut c, "inline");
+        expire_soon(&mut c, "inline");
+        assert_eq!(c.cmd("EXISTS inline"), Frame::Integer(0));
+        assert_eq!(freed(&c), 0);
+        c.engine
+            .keyspace
+            .lazyfree
+            .on_expire
+            .store(true, Ordering::Relaxed);
+        big_set(&mut c, "past");
+        assert_eq!(c.cmd("PEXPIREAT past 1"), Frame::Integer(1));
+        assert_eq!(freed(&c), 1);
+        big_set(&mut c, "looked-up");
+        expire_soon(&mut c, "looked-up");
+        assert_eq!(c.cmd("EXISTS looked-up"), Frame::Integer(0));
+        assert_eq!(freed(&c), 2);
+        big_set(&mut c, "cycled");
+        expire_soon(&mut c, "cycled");
+        assert_eq!(c.engine.keyspace.expire_cycle(crate::now_ms(), 10), 1);
+        assert_eq!(freed(&c), 3);
     }
 
     #[test]

@@ -118,6 +118,9 @@ pub struct Keyspace {
     snapshots: snapshot::Snapshots,
     /// Where the effects of writes go (the append-only file), if anywhere.
     pub effects: crate::effects::Effects,
+    /// The background freeing thread (UNLINK, FLUSHALL ASYNC, and the `lazyfree-lazy-*`
+    /// settings that say which deletions use it).
+    pub lazyfree: crate::lazyfree::LazyFree,
 }
 
 /// One shard's counters, on a cache line of their own, written under the shard's lock.
@@ -198,6 +201,7 @@ impl Keyspace {
             watches: Watches::default(),
             tracking: Default::default(),
             snapshots: Default::default(),
+            lazyfree: Default::default(),
             effects: Default::default(),
         }
     }
@@ -367,6 +371,19 @@ impl Keyspace {
         }
         self.watches.touch(db, key, || false);
         self.tracking.invalidate(Some(key), None);
+    }
+
+    /// Frees the entry of a key deleted because its time came, in the background with
+    /// `lazyfree-lazy-expire yes` when it is large.
+    pub(crate) fn dispose_expired(&self, entry: Entry) {
+        self.lazyfree.dispose(entry.value, &self.lazyfree.on_expire);
+    }
+
+    /// Frees the entry of a key the server deleted or overwrote on its own account, in the
+    /// background with `lazyfree-lazy-server-del yes` when it is large.
+    pub(crate) fn dispose_deleted(&self, entry: Entry) {
+        self.lazyfree
+            .dispose(entry.value, &self.lazyfree.on_server_del);
     }
 
     /// Number of volatile keys in `db`.
@@ -812,6 +829,7 @@ impl<'a> Locked<'a> {
                 keyspace.unindex_fields(db, shard, key, &old.0.entry);
                 keyspace.set_len(db, shard, len - 1);
                 keyspace.expired(epoch, db, key, &old.0.entry, now);
+                keyspace.dispose_expired(old.0.entry);
                 Ok(None)
             }
             slot => Ok(Some(&mut slot.into_key().0.entry)),
@@ -850,7 +868,8 @@ impl<'a> Locked<'a> {
                 keyspace.unindex_fields(db, shard, key, &node.0.entry);
                 keyspace.expired(epoch, db, key, &node.0.entry, now);
                 keyspace.events.publish(EventClass::NEW, "new", db, key);
-                node.0.entry = make();
+                let old = std::mem::replace(&mut node.0.entry, make());
+                keyspace.dispose_expired(old);
                 Ok((&mut node.0.entry, true))
             }
             RawEntryMut::Vacant(slot) => {
@@ -866,14 +885,16 @@ impl<'a> Locked<'a> {
         }
     }
 
-    /// Stores `entry` at `key`, replacing whatever was there; returns the previous live entry.
+    /// Stores `entry` at `key`, replacing whatever was there: a value past its TTL is deleted
+    /// as expired, a live one as the server's own deletion (`lazyfree-lazy-server-del`, as
+    /// Redis's `dbOverwrite`).
     pub fn insert(
         &mut self,
         db: usize,
         key: &[u8],
         entry: Entry,
         now: u64,
-    ) -> Result<Option<Entry>, CommandError> {
+    ) -> Result<(), CommandError> {
         let (hash, shard) = self.keyspace.locate(key);
         let (keyspace, epoch) = (self.keyspace, self.epoch);
         let (map, index) = self.shard_mut(db, shard)?;
@@ -923,7 +944,14 @@ impl<'a> Locked<'a> {
                 index.insert((at.get(), CompactBytes::new(key)));
             }
         }
-        Ok(old.filter(|o| !o.is_expired(now)))
+        if let Some(old) = old {
+            if old.is_expired(now) {
+                keyspace.dispose_expired(old);
+            } else {
+                keyspace.dispose_deleted(old);
+            }
+        }
+        Ok(())
     }
 
     /// Deletes `key`; returns its entry if it was live. One past its TTL is deleted as
@@ -939,6 +967,7 @@ impl<'a> Locked<'a> {
         };
         if old.is_expired(now) {
             self.keyspace.expired(self.epoch, db, key, &old, now);
+            self.keyspace.dispose_expired(old);
             return Ok(None);
         }
         Ok(Some(old))
@@ -949,7 +978,11 @@ impl<'a> Locked<'a> {
     /// key past its TTL goes as a plain deletion (the caller reports `del`), not as an
     /// expired one.
     pub fn delete_even_expired(&mut self, db: usize, key: &[u8]) -> Result<bool, CommandError> {
-        Ok(self.take(db, key)?.is_some())
+        let Some(old) = self.take(db, key)? else {
+            return Ok(false);
+        };
+        self.keyspace.dispose_deleted(old);
+        Ok(true)
     }
 
     /// Takes `key`'s entry out of its table and its indexes, live or not.
@@ -1189,6 +1222,7 @@ impl<'a> Locked<'a> {
                     .publish(EventClass::EXPIRED, "expired", db, &key);
                 keyspace.watches.touch(db, &key, || false);
                 keyspace.tracking.invalidate(Some(&key), None);
+                keyspace.dispose_expired(node.0.entry);
             }
             deleted += 1;
         }

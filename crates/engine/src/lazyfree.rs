@@ -1,13 +1,15 @@
 //! Freeing on a background thread what a command removed, as Redis's lazyfree does: UNLINK's
-//! large values (DEL's too with `lazyfree-lazy-user-del yes`) and the databases FLUSHALL and
-//! FLUSHDB empty with ASYNC (or with `lazyfree-lazy-user-flush yes`). The command answers
-//! without waiting for the memory to be given back, and INFO counts what waits
-//! (`lazyfree_pending_objects`) and what was freed (`lazyfreed_objects`).
+//! large values (DEL's too with `lazyfree-lazy-user-del yes`), the databases FLUSHALL and
+//! FLUSHDB empty with ASYNC (or with `lazyfree-lazy-user-flush yes`), and with the settings
+//! of [`LazyFree`] the values of keys that expire, that the server deletes or overwrites, and
+//! that eviction takes. The command answers without waiting for the memory to be given back,
+//! and INFO counts what waits (`lazyfree_pending_objects`) and what was freed
+//! (`lazyfreed_objects`).
 //!
 //! One thread, started on first use, frees the jobs in order; it ends when the engine is
 //! dropped. If it cannot be started, the job is freed by the caller instead.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use parking_lot::Mutex;
@@ -42,13 +44,21 @@ struct Job {
     garbage: Box<dyn Send>,
 }
 
-/// The background freeing thread and its counters.
+/// The background freeing thread, its counters, and when the keyspace uses it.
 #[derive(Debug, Default)]
 pub struct LazyFree {
     /// What INFO reports.
     pub counts: Arc<LazyFreeCounts>,
     /// The way to the thread, once it runs.
     worker: Mutex<Option<mpsc::Sender<Job>>>,
+    /// `lazyfree-lazy-expire`: the values of keys deleted because their time came.
+    pub on_expire: AtomicBool,
+    /// `lazyfree-lazy-server-del`: the values the server deletes or overwrites on its own
+    /// account (Redis's `dbDelete` and `dbOverwrite`): SET over a key, RENAME's and COPY
+    /// REPLACE's destination, an emptied `*STORE` destination, RESTORE REPLACE.
+    pub on_server_del: AtomicBool,
+    /// `lazyfree-lazy-eviction`: the values eviction takes.
+    pub on_eviction: AtomicBool,
 }
 
 impl LazyFree {
@@ -96,6 +106,14 @@ impl LazyFree {
             self.free(1, value);
         } else {
             drop(value);
+        }
+    }
+
+    /// Frees `value` as `setting` (one of [`LazyFree::on_expire`], ...) says: through
+    /// [`LazyFree::free_value`] when it is on, here when it is off.
+    pub fn dispose(&self, value: Value, setting: &AtomicBool) {
+        if setting.load(Ordering::Relaxed) {
+            self.free_value(value);
         }
     }
 }

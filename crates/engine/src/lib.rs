@@ -176,8 +176,6 @@ pub struct Stats {
     pub keyspace_hits: AtomicU64,
     /// Lookups of keys that did not (`keyspace_misses`).
     pub keyspace_misses: AtomicU64,
-    /// What is freed on a background thread (UNLINK, FLUSHALL ASYNC), and its counts.
-    pub lazyfree: lazyfree::LazyFree,
 }
 
 /// The engine: the keyspace plus what commands need besides keys.

@@ -655,7 +655,7 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 .expired_subkeys
                 .store(0, Ordering::Relaxed);
             shared.engine.evictor.reset_stats();
-            let lazyfree = &shared.engine.stats.lazyfree;
+            let lazyfree = &shared.engine.keyspace.lazyfree;
             lazyfree.counts.freed.store(0, Ordering::Relaxed);
             let syncs = &shared.replication.master.syncs;
             for counter in [&syncs.full, &syncs.partial_ok, &syncs.partial_err] {

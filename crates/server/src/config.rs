@@ -337,12 +337,13 @@ pub static PARAMS: &[Param] = &[
     param!("lazyfree-lazy-user-flush", "no", Kind::Bool),
     param!("lazyfree-lazy-expire", "no", Kind::Bool),
     param!("lazyfree-lazy-server-del", "no", Kind::Bool),
+    param!("lazyfree-lazy-eviction", "no", Kind::Bool),
     param!("io-threads", "1", Kind::Int { min: 1, max: 128 }, immutable),
     // The rest of Redis 7.0's default redis.conf: accepted, checked and reported as Redis
     // does, so a Redis configuration file starts kv too, and not acted on (kv has no fork,
     // logo, process title, RDB preamble or jemalloc; its replication always streams the
-    // snapshot, and the lazyfree settings not listed above free inline). See
-    // docs/differences.md.
+    // snapshot, and a replica's flush at a full sync is inline whatever replica-lazy-flush
+    // says). See docs/differences.md.
     param!("always-show-logo", "no", Kind::Bool, immutable),
     param!("set-proc-title", "yes", Kind::Bool, immutable),
     param!(
@@ -368,7 +369,6 @@ pub static PARAMS: &[Param] = &[
             max: i64::MAX
         }
     ),
-    param!("lazyfree-lazy-eviction", "no", Kind::Bool),
     param!("replica-lazy-flush", "no", Kind::Bool, aliases: &["slave-lazy-flush"]),
     param!(
         "oom-score-adj",
@@ -767,6 +767,9 @@ pub const ENGINE_SETTINGS: &[&str] = &[
     "lfu-decay-time",
     "lazyfree-lazy-user-del",
     "lazyfree-lazy-user-flush",
+    "lazyfree-lazy-expire",
+    "lazyfree-lazy-server-del",
+    "lazyfree-lazy-eviction",
 ];
 
 /// Copies the parameters the engine consults into its atomics: at start-up, and after a
@@ -807,9 +810,13 @@ pub fn apply_engine_settings(config: &Config, engine: &kv_engine::Engine) {
     ] {
         target.store(read(name), Ordering::Relaxed);
     }
+    let lazyfree = &engine.keyspace.lazyfree;
     for (name, target) in [
         ("lazyfree-lazy-user-del", &limits.lazy_user_del),
         ("lazyfree-lazy-user-flush", &limits.lazy_user_flush),
+        ("lazyfree-lazy-expire", &lazyfree.on_expire),
+        ("lazyfree-lazy-server-del", &lazyfree.on_server_del),
+        ("lazyfree-lazy-eviction", &lazyfree.on_eviction),
     ] {
         target.store(config.flag(name), Ordering::Relaxed);
     }

@@ -233,7 +233,7 @@ fn memory(conn: &Connection, out: &mut String) {
     field(out, "mem_aof_buffer", m.aof_buffer);
     field(out, "mem_allocator", "libc");
     field(out, "active_defrag_running", 0);
-    let lazyfree = &conn.shared.engine.stats.lazyfree;
+    let lazyfree = &conn.shared.engine.keyspace.lazyfree;
     field(
         out,
         "lazyfree_pending_objects",
