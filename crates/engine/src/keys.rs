@@ -409,9 +409,8 @@ fn flush_mode(ctx: &Ctx<'_, '_>, args: &Args<'_>) -> Result<bool, CommandError> 
 /// Frees what a flush removed: on a background thread for ASYNC (so the reply does not wait
 /// for the memory to be freed), here otherwise or if no thread can be started.
 fn free_flushed(ctx: &Ctx<'_, '_>, removed: Vec<ShardContents>, asynchronous: bool) {
-    if asynchronous && !removed.is_empty() {
-        let keys = removed.iter().map(ShardContents::len).sum::<usize>() as u64;
-        ctx.engine.keyspace.lazyfree.free(keys, removed);
+    if asynchronous {
+        ctx.engine.keyspace.lazyfree.free_flushed(removed);
     }
 }
 

@@ -14,6 +14,7 @@ use std::sync::{mpsc, Arc};
 
 use parking_lot::Mutex;
 
+use crate::keyspace::ShardContents;
 use crate::Value;
 
 /// Redis's `LAZYFREE_THRESHOLD`: a value whose freeing takes more than this many steps (see
@@ -59,6 +60,8 @@ pub struct LazyFree {
     pub on_server_del: AtomicBool,
     /// `lazyfree-lazy-eviction`: the values eviction takes.
     pub on_eviction: AtomicBool,
+    /// `replica-lazy-flush`: a replica's old dataset, emptied at a full synchronisation.
+    pub on_replica_flush: AtomicBool,
 }
 
 impl LazyFree {
@@ -106,6 +109,15 @@ impl LazyFree {
             self.free(1, value);
         } else {
             drop(value);
+        }
+    }
+
+    /// Frees what a flush emptied (`removed`, counted as one object per key, as Redis counts
+    /// an emptied database) in the background.
+    pub fn free_flushed(&self, removed: Vec<ShardContents>) {
+        if !removed.is_empty() {
+            let keys = removed.iter().map(ShardContents::len).sum::<usize>() as u64;
+            self.free(keys, removed);
         }
     }
 

@@ -422,8 +422,16 @@ fn replace_dataset(
     host.snapshot_received(bytes);
     let keyspace = &engine.keyspace;
     let mut locked = keyspace.lock_everything(true);
+    let mut old = Vec::new();
     for db in 0..keyspace.databases() {
-        drop(locked.clear(db));
+        old.extend(locked.clear(db));
+    }
+    // As Redis empties a replica's data at a full sync: in the background with
+    // replica-lazy-flush yes, here (before the new data comes in) otherwise.
+    if keyspace.lazyfree.on_replica_flush.load(Ordering::Relaxed) {
+        keyspace.lazyfree.free_flushed(old);
+    } else {
+        drop(old);
     }
     let log = keyspace.effects.take_sink();
     let loaded = kv_persist::load_held(engine, &mut locked, bytes, 0);

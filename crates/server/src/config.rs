@@ -338,12 +338,12 @@ pub static PARAMS: &[Param] = &[
     param!("lazyfree-lazy-expire", "no", Kind::Bool),
     param!("lazyfree-lazy-server-del", "no", Kind::Bool),
     param!("lazyfree-lazy-eviction", "no", Kind::Bool),
+    param!("replica-lazy-flush", "no", Kind::Bool, aliases: &["slave-lazy-flush"]),
     param!("io-threads", "1", Kind::Int { min: 1, max: 128 }, immutable),
     // The rest of Redis 7.0's default redis.conf: accepted, checked and reported as Redis
     // does, so a Redis configuration file starts kv too, and not acted on (kv has no fork,
     // logo, process title, RDB preamble or jemalloc; its replication always streams the
-    // snapshot, and a replica's flush at a full sync is inline whatever replica-lazy-flush
-    // says). See docs/differences.md.
+    // snapshot). See docs/differences.md.
     param!("always-show-logo", "no", Kind::Bool, immutable),
     param!("set-proc-title", "yes", Kind::Bool, immutable),
     param!(
@@ -369,7 +369,6 @@ pub static PARAMS: &[Param] = &[
             max: i64::MAX
         }
     ),
-    param!("replica-lazy-flush", "no", Kind::Bool, aliases: &["slave-lazy-flush"]),
     param!(
         "oom-score-adj",
         "no",
@@ -770,6 +769,7 @@ pub const ENGINE_SETTINGS: &[&str] = &[
     "lazyfree-lazy-expire",
     "lazyfree-lazy-server-del",
     "lazyfree-lazy-eviction",
+    "replica-lazy-flush",
 ];
 
 /// Copies the parameters the engine consults into its atomics: at start-up, and after a
@@ -817,6 +817,7 @@ pub fn apply_engine_settings(config: &Config, engine: &kv_engine::Engine) {
         ("lazyfree-lazy-expire", &lazyfree.on_expire),
         ("lazyfree-lazy-server-del", &lazyfree.on_server_del),
         ("lazyfree-lazy-eviction", &lazyfree.on_eviction),
+        ("replica-lazy-flush", &lazyfree.on_replica_flush),
     ] {
         target.store(config.flag(name), Ordering::Relaxed);
     }

@@ -386,6 +386,36 @@ fn wait_counts_replicas_that_acknowledged() {
         .contains("WAIT cannot be used with replica instances"));
 }
 
+/// A replica's old data, emptied at a full sync, is freed on the background thread with
+/// `replica-lazy-flush yes` (INFO counts one object per key, as Redis counts an emptied
+/// database), inline without it.
+#[test]
+fn replica_lazy_flush_frees_the_old_dataset_in_the_background() {
+    let master = kv();
+    let (lazy, inline) = (
+        Server::kv(&["--replica-lazy-flush", "yes"]),
+        Server::kv(&[]),
+    );
+    let mut m = master.client();
+    cmd(&mut m, &["SET", "on-master", "v"]);
+    for replica in [&lazy, &inline] {
+        let mut r = replica.client();
+        cmd(&mut r, &["MSET", "a", "1", "b", "2", "c", "3"]);
+        replicaof(&mut r, master.port);
+        wait_synced(&mut m, &mut r);
+        assert_eq!(cmd(&mut r, &["DBSIZE"]), Value::Int(1));
+    }
+    let freed = |server: &Server| {
+        let mut con = server.client();
+        wait_until("the background frees", || {
+            info_field(&mut con, "memory", "lazyfree_pending_objects").as_deref() == Some("0")
+        });
+        info_field(&mut con, "memory", "lazyfreed_objects")
+    };
+    assert_eq!(freed(&lazy).as_deref(), Some("3"));
+    assert_eq!(freed(&inline).as_deref(), Some("0"));
+}
+
 #[test]
 fn a_replica_hides_expired_keys_until_the_master_deletes_them() {
     let master = kv();
