@@ -210,8 +210,18 @@ const WORKLOADS: &[Workload] = &[
     },
 ];
 
-/// Runs redis-benchmark with `command` (see [`Workload::command`]) and returns the figures of
-/// its last CSV line (a built-in test may run a filler first, as LRANGE runs an LPUSH).
+/// Where redis-benchmark reaches a server.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Endpoint<'a> {
+    /// TCP on 127.0.0.1.
+    Port(u16),
+    /// A unix socket.
+    Socket(&'a Path),
+}
+
+/// Runs redis-benchmark with `command` (see [`Workload::command`]) against the server on
+/// `port` and returns the figures of its last CSV line (a built-in test may run a filler
+/// first, as LRANGE runs an LPUSH).
 pub(crate) fn benchmark(
     port: u16,
     command: &[&str],
@@ -219,16 +229,24 @@ pub(crate) fn benchmark(
     requests: u64,
     range: &str,
 ) -> Result<Sample> {
-    let output = Command::new("taskset")
-        .args([
-            "-c",
-            "1",
-            "redis-benchmark",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
+    benchmark_at(Endpoint::Port(port), command, pipeline, requests, range)
+}
+
+/// [`benchmark`] against `endpoint`.
+pub(crate) fn benchmark_at(
+    endpoint: Endpoint<'_>,
+    command: &[&str],
+    pipeline: u32,
+    requests: u64,
+    range: &str,
+) -> Result<Sample> {
+    let mut redis_benchmark = Command::new("taskset");
+    redis_benchmark.args(["-c", "1", "redis-benchmark"]);
+    match endpoint {
+        Endpoint::Port(port) => redis_benchmark.args(["-h", "127.0.0.1", "-p", &port.to_string()]),
+        Endpoint::Socket(path) => redis_benchmark.arg("-s").arg(path),
+    };
+    let output = redis_benchmark
         .args([
             "-c",
             "50",
@@ -389,21 +407,24 @@ pub struct Options {
     /// Rounds of alternating runs (`--rounds N`), [`ROUNDS`] when not given: more rounds tell
     /// smaller differences from this machine's noise.
     pub rounds: Option<usize>,
+    /// Whether redis-benchmark talks to the servers over a unix socket (`--unix`), where the
+    /// kernel's share of each request is smaller than over TCP.
+    pub unix: bool,
 }
 
 /// Runs the comparison and rewrites the BENCHMARKS.md section. A partial run (some lines
 /// only) or one against a baseline build prints its table without writing it, so only a full
 /// comparison with Redis ever replaces the one on file.
 pub fn run(options: &Options) -> Result<()> {
-    // The PUBLISH fan-out line runs in a full run, or when `--only` names `FANOUT`.
-    let mut fanout = options.only.is_none();
+    // The PUBLISH fan-out line runs in a full run, or when `--only` names `FANOUT` (over TCP).
+    let mut fanout = options.only.is_none() && !options.unix;
     let selected: Vec<&Workload> = match options.only.as_deref() {
         None => WORKLOADS.iter().collect(),
         Some(names) => {
             let mut selected = Vec::new();
             for name in names.split(',') {
                 if name.eq_ignore_ascii_case("FANOUT") {
-                    fanout = true;
+                    fanout = !options.unix;
                     continue;
                 }
                 match WORKLOADS.iter().find(|w| w.name.eq_ignore_ascii_case(name)) {
@@ -429,6 +450,16 @@ pub fn run(options: &Options) -> Result<()> {
         };
     let pipelines = [1u32, 16];
     let rounds = options.rounds.unwrap_or(ROUNDS).max(1);
+    let socket = options
+        .unix
+        .then(|| std::env::temp_dir().join(format!("kv-bench-{}.sock", std::process::id())));
+    let mut socket_args = Vec::new();
+    if let Some(path) = &socket {
+        socket_args = vec![
+            "--unixsocket",
+            path.to_str().context("a temporary path in UTF-8")?,
+        ];
+    }
     let mut rows = Vec::new();
     for workload in selected {
         for pipeline in pipelines {
@@ -442,18 +473,26 @@ pub fn run(options: &Options) -> Result<()> {
                 };
                 for is_kv in order {
                     let server = if is_kv {
-                        start("kv-server", &kv_path, workload.server_args)?
+                        let args = [workload.server_args, &socket_args].concat();
+                        start("kv-server", &kv_path, &args)?
                     } else {
-                        let args = [other_args, workload.server_args].concat();
+                        let args = [other_args, workload.server_args, &socket_args].concat();
                         start(other_name, &other_path, &args)?
+                    };
+                    let endpoint = match &socket {
+                        Some(path) => {
+                            wait_for_socket(server.name, path)?;
+                            Endpoint::Socket(path)
+                        }
+                        None => Endpoint::Port(server.port),
                     };
                     let count = requests(pipeline);
                     if let Some((setup, range)) = workload.setup {
-                        benchmark(server.port, setup, pipeline, count + count / 10, range)?;
+                        benchmark_at(endpoint, setup, pipeline, count + count / 10, range)?;
                     }
                     let cpu_before = cpu_seconds(server.child.id())?;
                     let mut sample =
-                        benchmark(server.port, workload.command, pipeline, count, "1000000")?;
+                        benchmark_at(endpoint, workload.command, pipeline, count, "1000000")?;
                     let cpu = cpu_seconds(server.child.id())? - cpu_before;
                     let served = count as f64;
                     sample.per_cpu_second = if cpu > 0.0 { served / cpu } else { 0.0 };
@@ -509,7 +548,14 @@ pub fn run(options: &Options) -> Result<()> {
     } else {
         None
     };
-    if options.only.is_some() || options.baseline.is_some() || options.rounds.is_some() {
+    if options.only.is_some()
+        || options.baseline.is_some()
+        || options.rounds.is_some()
+        || options.unix
+    {
+        if options.unix {
+            println!("Over each server's unix socket (`redis-benchmark -s`):");
+        }
         println!("{}", render(&rows, &[], fanout, other_label, rounds));
         return Ok(());
     }
@@ -535,6 +581,20 @@ pub fn run(options: &Options) -> Result<()> {
         "cargo xtask bench",
         &section,
     )
+}
+
+/// Waits until the server `name` accepts connections on its unix socket at `path`.
+fn wait_for_socket(name: &str, path: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::os::unix::net::UnixStream::connect(path).is_err() {
+        ensure!(
+            Instant::now() < deadline,
+            "{name} did not open {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 fn summarize(samples: &[Sample]) -> Sample {

@@ -34,16 +34,17 @@ Tasks:
   compat        install the reference redis-server if missing, then replay
                 crates/server/tests/compat/*.txt and seeded random commands
                 against kv and Redis and print every reply that differs
-                (env: KV_COMPAT_SEED, KV_COMPAT_RANDOM)
-  bench [--only NAMES] [--baseline PATH] [--rounds N]
+                (env: KV_COMPAT_SEED, KV_COMPAT_RANDOM, KV_COMPAT_TRACE)
+  bench [--only NAMES] [--baseline PATH] [--rounds N] [--unix]
                 kv-server vs redis-server throughput, latency and memory per key;
                 rewrites the server section of BENCHMARKS.md. With --only (lines by
                 name, comma-separated, e.g. ZADD,ZRANK) it runs just those lines,
                 no memory loads (FANOUT names the PUBLISH fan-out line);
                 with --baseline it compares kv with another
                 kv-server binary instead of Redis (an A/B of two builds); --rounds
-                sets the alternating rounds (3); any of them prints the table
-                without writing it
+                sets the alternating rounds (3); --unix runs the lines over
+                each server's unix socket instead of TCP; any of them prints
+                the table without writing it
   crash [--iterations N]
                 kv-server with appendfsync always killed with SIGKILL at random
                 moments under writers and restarted, N times (30): every
@@ -118,11 +119,15 @@ fn dispatch(args: &[String]) -> Result<()> {
 }
 
 /// Reads `bench`'s flags: `--only NAMES`, `--baseline PATH` and `--rounds N`, each at most
-/// once.
+/// once, and `--unix`.
 fn bench_options(rest: &[String]) -> Result<bench::Options> {
     let mut options = bench::Options::default();
     let mut flags = rest.iter();
     while let Some(flag) = flags.next() {
+        if flag == "--unix" {
+            options.unix = true;
+            continue;
+        }
         let Some(value) = flags.next() else {
             bail!("`{flag}` needs a value");
         };
@@ -136,7 +141,7 @@ fn bench_options(rest: &[String]) -> Result<bench::Options> {
                 _ => bail!("`--rounds` needs a positive number, got `{value}`"),
             },
             _ => bail!(
-                "`bench` takes `--only NAMES`, `--baseline PATH` and `--rounds N`, got `{flag}`"
+                "`bench` takes `--only NAMES`, `--baseline PATH`, `--rounds N` and `--unix`, got `{flag}`"
             ),
         }
     }
