@@ -393,6 +393,29 @@ impl Keyspace {
             .map_or(0, |d| d.expiry.iter().map(|e| e.lock().len()).sum())
     }
 
+    /// Keys of every database whose time has come but that are not deleted yet, counting up to
+    /// `limit` (INFO's `expired_stale_perc`).
+    pub fn due_keys(&self, now: u64, limit: usize) -> usize {
+        let mut due = 0;
+        for index in self.dbs.iter().flat_map(|d| d.expiry.iter()) {
+            due += index
+                .lock()
+                .iter()
+                .take_while(|(at, _)| *at <= now)
+                .take(limit - due)
+                .count();
+            if due >= limit {
+                break;
+            }
+        }
+        due
+    }
+
+    /// Number of volatile keys in every database.
+    pub fn volatile_keys(&self) -> usize {
+        (0..self.dbs.len()).map(|db| self.db_volatile(db)).sum()
+    }
+
     /// Number of hashes in `db` that have fields with a TTL (INFO keyspace's `subexpiry`).
     pub fn db_subexpiry(&self, db: usize) -> usize {
         self.dbs

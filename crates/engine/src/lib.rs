@@ -176,6 +176,21 @@ pub struct Stats {
     pub keyspace_hits: AtomicU64,
     /// Lookups of keys that did not (`keyspace_misses`).
     pub keyspace_misses: AtomicU64,
+    /// Errors that commands applied from a master's stream or from the append-only file
+    /// answered: each is a difference between this dataset and its source
+    /// (`unexpected_error_replies`).
+    pub unexpected_error_replies: AtomicU64,
+}
+
+impl Stats {
+    /// Counts `reply` in `unexpected_error_replies` if it is an error: for a command that was
+    /// replicated or logged, whose reply nobody reads.
+    pub fn note_unread_reply(&self, reply: &Reply) {
+        if reply.buf.first() == Some(&b'-') {
+            self.unexpected_error_replies
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The engine: the keyspace plus what commands need besides keys.

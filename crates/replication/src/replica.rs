@@ -555,6 +555,7 @@ fn apply_command(
     let _ = engine.run_noting(spec, skip, session, args, &mut reply, 0, |session| {
         position.advance(bytes, session.db);
     });
+    engine.stats.note_unread_reply(&reply);
 }
 
 /// Applies a MULTI ... EXEC group (`bytes` long with MULTI and EXEC) under one set of locks,
@@ -583,6 +584,7 @@ fn apply_transaction(
     for (spec, skip, args) in commands {
         reply.buf.clear();
         engine.run_locked(spec, skip, session, args, &mut reply, 0, &mut locked);
+        engine.stats.note_unread_reply(&reply);
     }
     position.advance(bytes, session.db);
     let pending = engine.serve_blocked_in(&mut locked, session.db, 0);

@@ -634,16 +634,14 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
             shared.stats.reset();
             shared.cmdstats.reset();
             shared.metrics.reset();
-            shared
-                .engine
-                .stats
-                .keyspace_hits
-                .store(0, Ordering::Relaxed);
-            shared
-                .engine
-                .stats
-                .keyspace_misses
-                .store(0, Ordering::Relaxed);
+            let engine_stats = &shared.engine.stats;
+            for counter in [
+                &engine_stats.keyspace_hits,
+                &engine_stats.keyspace_misses,
+                &engine_stats.unexpected_error_replies,
+            ] {
+                counter.store(0, Ordering::Relaxed);
+            }
             shared
                 .engine
                 .keyspace

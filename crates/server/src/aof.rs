@@ -994,6 +994,7 @@ fn replay(
                     let _ = engine.run(spec, skip, session, args, &mut reply);
                 }
             }
+            engine.stats.note_unread_reply(&reply);
             Ok(())
         };
         loop {

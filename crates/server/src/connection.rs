@@ -531,10 +531,11 @@ impl Connection {
     /// Accounts for `read` new bytes; false when the query buffer (`buffered` bytes) is over
     /// its limit and the client must be closed.
     fn note_input(&self, read: usize, buffered: usize) -> bool {
-        self.shared
-            .stats
+        let stats = &self.shared.stats;
+        stats
             .net_input_bytes
             .fetch_add(read as u64, Ordering::Relaxed);
+        stats.reads_processed.fetch_add(1, Ordering::Relaxed);
         let limit = self
             .shared
             .config
@@ -569,10 +570,11 @@ impl Connection {
             aof.durable(self.durable_at).await;
             self.durable_at = 0;
         }
-        self.shared
-            .stats
+        let stats = &self.shared.stats;
+        stats
             .net_output_bytes
             .fetch_add(self.reply.buf.len() as u64, Ordering::Relaxed);
+        stats.writes_processed.fetch_add(1, Ordering::Relaxed);
         tokio::select! {
             biased;
             written = writer.write_all(&self.reply.buf) => written?,

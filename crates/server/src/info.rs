@@ -15,7 +15,9 @@ const DEFAULT: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "modules",
     "errorstats",
+    "cluster",
     "keyspace",
 ];
 /// Sections `INFO all` (and `everything`) prints, in Redis's order.
@@ -27,8 +29,10 @@ const ALL: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "modules",
     "commandstats",
     "errorstats",
+    "cluster",
     "keyspace",
 ];
 
@@ -74,6 +78,9 @@ pub fn render(conn: &Connection, args: &[&[u8]]) -> String {
             "stats" => stats(conn, &mut out),
             "replication" => replication(conn, &mut out),
             "cpu" => cpu(&mut out),
+            // kv loads no modules: the section is its title alone, as Redis's is then.
+            "modules" => {}
+            "cluster" => field(&mut out, "cluster_enabled", 0),
             "commandstats" => conn.shared.cmdstats.render_commandstats(&mut out),
             "errorstats" => conn.shared.cmdstats.render_errorstats(&mut out),
             "keyspace" => keyspace(conn, &mut out),
@@ -94,17 +101,29 @@ fn server(conn: &Connection, out: &mut String) {
     field(out, "kv_version", env!("CARGO_PKG_VERSION"));
     field(out, "redis_git_sha1", "00000000");
     field(out, "redis_git_dirty", 0);
+    field(out, "redis_build_id", build_id());
     field(out, "redis_mode", "standalone");
-    field(out, "os", std::env::consts::OS);
+    field(out, "os", os_name());
     field(out, "arch_bits", usize::BITS);
+    // Rust's Instant reads CLOCK_MONOTONIC, as Redis's POSIX monotonic clock does.
+    field(out, "monotonic_clock", "POSIX clock_gettime");
     field(out, "multiplexing_api", "tokio");
+    // Rust's atomics follow the C11 memory model.
+    field(out, "atomicvar_api", "c11-builtin");
+    // What Redis prints when no GCC built it.
+    field(out, "gcc_version", "0.0.0");
     field(out, "process_id", std::process::id());
+    field(out, "process_supervised", "no");
     field(out, "run_id", &shared.run_id);
     field(out, "tcp_port", shared.port);
     field(out, "server_time_usec", kv_engine::now_ms() * 1000);
     field(out, "uptime_in_seconds", uptime);
     field(out, "uptime_in_days", uptime / 86400);
-    field(out, "hz", shared.config.int("hz"));
+    let hz = shared.config.int("hz");
+    field(out, "hz", hz);
+    field(out, "configured_hz", hz);
+    // Redis's LRU clock: seconds, in 24 bits.
+    field(out, "lru_clock", (kv_engine::now_ms() / 1000) & 0xff_ffff);
     field(
         out,
         "executable",
@@ -270,6 +289,8 @@ fn stats(conn: &Connection, out: &mut String) {
     };
     field(out, "instantaneous_input_kbps", kbps(&m.net_input));
     field(out, "instantaneous_output_kbps", kbps(&m.net_output));
+    // The gRPC replication link does not count its bytes apart (docs/differences.md): the
+    // `*_repl_*` byte fields are left out rather than shown as zeros.
     field(out, "rejected_connections", load(&s.rejected_connections));
     let syncs = &conn.shared.replication.master.syncs;
     field(out, "sync_full", load(&syncs.full));
@@ -280,6 +301,22 @@ fn stats(conn: &Connection, out: &mut String) {
     field(out, "expired_keys", load(&e.keyspace.expired_keys));
     // Redis 7.4: hash fields reclaimed because their time had come.
     field(out, "expired_subkeys", load(&e.keyspace.expired_subkeys));
+    let stale = load(&s.expired_stale_hundredths);
+    field(
+        out,
+        "expired_stale_perc",
+        format!("{}.{:02}", stale / 100, stale % 100),
+    );
+    field(
+        out,
+        "expired_time_cap_reached_count",
+        load(&s.expire_cycles_capped),
+    );
+    field(
+        out,
+        "expire_cycle_cpu_milliseconds",
+        load(&s.expire_cycle_ms),
+    );
     let evictor = &e.evictor;
     field(out, "evicted_keys", load(&evictor.evicted_keys));
     field(out, "evicted_clients", 0);
@@ -295,24 +332,53 @@ fn stats(conn: &Connection, out: &mut String) {
         "pubsubshard_channels",
         conn.shared.pubsub.shard_channel_count(),
     );
+    // kv never forks, migrates keys, tracks keys written on a replica or defragments: these
+    // are its true counts.
+    for name in [
+        "latest_fork_usec",
+        "total_forks",
+        "migrate_cached_sockets",
+        "slave_expires_tracked_keys",
+        "active_defrag_hits",
+        "active_defrag_misses",
+        "active_defrag_key_hits",
+        "active_defrag_key_misses",
+        "total_active_defrag_time",
+        "current_active_defrag_time",
+    ] {
+        field(out, name, 0);
+    }
     let tracking = &conn.shared.tracking;
     field(out, "tracking_total_keys", tracking.key_count());
     field(out, "tracking_total_items", tracking.item_count());
     field(out, "tracking_total_prefixes", tracking.prefix_count());
+    field(
+        out,
+        "unexpected_error_replies",
+        load(&e.stats.unexpected_error_replies),
+    );
     field(out, "total_error_replies", load(&s.error_replies));
+    // DUMP payloads are always checked whole (kv's own format), never sanitized apart.
+    field(out, "dump_payload_sanitizations", 0);
+    field(out, "total_reads_processed", load(&s.reads_processed));
+    field(out, "total_writes_processed", load(&s.writes_processed));
+    // One I/O thread (`io-threads 1`), as Redis's default.
+    field(out, "io_threaded_reads_processed", 0);
+    field(out, "io_threaded_writes_processed", 0);
 }
 
 fn replication(conn: &Connection, out: &mut String) {
     crate::replication::info(&conn.shared, &mut |name, value| field(out, name, value));
 }
 
-/// CPU seconds (user, system) of this process, from /proc/self/stat, whose clock ticks are
-/// 1/100 s on Linux.
-fn cpu_seconds() -> (f64, f64) {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return (0.0, 0.0);
+/// CPU seconds from a `/proc/.../stat` file, whose clock ticks are 1/100 s on Linux: (user,
+/// system) of the process or thread, and of its waited-for children.
+fn cpu_seconds(stat_file: &str) -> [f64; 4] {
+    let Ok(stat) = std::fs::read_to_string(stat_file) else {
+        return [0.0; 4];
     };
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    // Fields after the parenthesised command name: utime, stime, cutime and cstime are the
+    // 12th to the 15th.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| {
@@ -322,13 +388,51 @@ fn cpu_seconds() -> (f64, f64) {
             .unwrap_or(0.0)
             / 100.0
     };
-    (ticks(11), ticks(12))
+    [ticks(11), ticks(12), ticks(13), ticks(14)]
 }
 
 fn cpu(out: &mut String) {
-    let (user, system) = cpu_seconds();
+    let [user, system, children_user, children_system] = cpu_seconds("/proc/self/stat");
     field(out, "used_cpu_sys", format!("{system:.6}"));
     field(out, "used_cpu_user", format!("{user:.6}"));
+    field(
+        out,
+        "used_cpu_sys_children",
+        format!("{children_system:.6}"),
+    );
+    field(out, "used_cpu_user_children", format!("{children_user:.6}"));
+    // The process's first thread. Commands run on the worker threads, so unlike Redis's
+    // main thread this one does little.
+    let main = format!("/proc/self/task/{}/stat", std::process::id());
+    let [main_user, main_system, ..] = cpu_seconds(&main);
+    field(out, "used_cpu_sys_main_thread", format!("{main_system:.6}"));
+    field(out, "used_cpu_user_main_thread", format!("{main_user:.6}"));
+}
+
+/// Redis's `redis_build_id`: a hex number that changes with the build, here kv's version.
+fn build_id() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    format!("{:x}", hasher.finish())
+}
+
+/// Redis's `os`: the kernel's name and release and the machine, as `uname` gives them.
+fn os_name() -> String {
+    let read = |file: &str| {
+        std::fs::read_to_string(file)
+            .map(|text| text.trim().to_string())
+            .unwrap_or_default()
+    };
+    let name = read("/proc/sys/kernel/ostype");
+    if name.is_empty() {
+        return std::env::consts::OS.to_string();
+    }
+    format!(
+        "{name} {} {}",
+        read("/proc/sys/kernel/osrelease"),
+        std::env::consts::ARCH
+    )
 }
 
 fn keyspace(conn: &Connection, out: &mut String) {

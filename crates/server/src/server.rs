@@ -34,6 +34,18 @@ pub struct ServerStats {
     pub net_output_bytes: AtomicU64,
     /// Error replies sent (`total_error_replies`).
     pub error_replies: AtomicU64,
+    /// Reads from client sockets (`total_reads_processed`).
+    pub reads_processed: AtomicU64,
+    /// Writes of replies to client sockets (`total_writes_processed`).
+    pub writes_processed: AtomicU64,
+    /// Active expire cycles stopped by their time limit with keys still due
+    /// (`expired_time_cap_reached_count`).
+    pub expire_cycles_capped: AtomicU64,
+    /// Time spent in active expire cycles, in ms (`expire_cycle_cpu_milliseconds`).
+    pub expire_cycle_ms: AtomicU64,
+    /// The share of volatile keys found due but not yet deleted when the last active expire
+    /// cycle ended, in hundredths of a percent (`expired_stale_perc`).
+    pub expired_stale_hundredths: AtomicU64,
     /// The most memory seen in use (`used_memory_peak`), sampled as Redis samples it: by the
     /// cron and by INFO.
     pub peak_memory: AtomicU64,
@@ -57,6 +69,11 @@ impl ServerStats {
             &self.net_output_bytes,
             &self.error_replies,
             &self.peak_memory,
+            &self.reads_processed,
+            &self.writes_processed,
+            &self.expire_cycles_capped,
+            &self.expire_cycle_ms,
+            &self.expired_stale_hundredths,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -521,15 +538,32 @@ async fn expire_loop(shared: Arc<Shared>) {
         }
         let started = Instant::now();
         let keyspace = &shared.engine.keyspace;
+        let stats = &shared.stats;
         loop {
             let now = kv_engine::now_ms();
             let keys = keyspace.expire_cycle(now, BATCH);
             let fields = keyspace.expire_fields_cycle(now, BATCH);
-            if (keys < BATCH && fields < BATCH) || started.elapsed() >= period / 4 {
+            if keys < BATCH && fields < BATCH {
+                // Every due key is gone: none is stale.
+                stats.expired_stale_hundredths.store(0, Ordering::Relaxed);
+                break;
+            }
+            if started.elapsed() >= period / 4 {
+                stats.expire_cycles_capped.fetch_add(1, Ordering::Relaxed);
+                // Counted up to a bound, so that a huge backlog does not make this slow.
+                let due = keyspace.due_keys(now, 1 << 20) as u64;
+                let volatile = keyspace.volatile_keys().max(1) as u64;
+                let stale = (due * 10_000 / volatile).min(10_000);
+                stats
+                    .expired_stale_hundredths
+                    .store(stale, Ordering::Relaxed);
                 break;
             }
             tokio::task::yield_now().await;
         }
+        stats
+            .expire_cycle_ms
+            .fetch_add(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         let threshold = shared.config.hot.latency_threshold.load(Ordering::Relaxed);
         let millis = started.elapsed().as_millis() as u64;
         shared
