@@ -551,7 +551,7 @@ async fn expire_loop(shared: Arc<Shared>) {
             if started.elapsed() >= period / 4 {
                 stats.expire_cycles_capped.fetch_add(1, Ordering::Relaxed);
                 // Counted up to a bound, so that a huge backlog does not make this slow.
-                let due = keyspace.due_keys(now, 1 << 20) as u64;
+                let due = keyspace.due_keys(now, 100_000) as u64;
                 let volatile = keyspace.volatile_keys().max(1) as u64;
                 let stale = (due * 10_000 / volatile).min(10_000);
                 stats
