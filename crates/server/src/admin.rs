@@ -612,6 +612,13 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
             {
                 crate::config::apply_engine_settings(&shared.config, &shared.engine);
             }
+            if changed.contains(&"dir") {
+                // Redis moves into the new directory (its check already proved it exists).
+                let dir = shared.config.get("dir");
+                if let Err(e) = std::env::set_current_dir(&dir) {
+                    tracing::warn!("cannot change into {dir}: {e}");
+                }
+            }
             if changed.contains(&"appendfsync") {
                 let policy = crate::aof::Fsync::from_name(&shared.config.get("appendfsync"));
                 shared.aof.set_policy(policy);

@@ -958,7 +958,10 @@ impl Config {
                 let text = std::fs::read_to_string(first)
                     .map_err(|e| ConfigError::Io(first.clone(), e))?;
                 config.load_text(&text, first)?;
-                config.file = Some(PathBuf::from(first));
+                // Absolute, as Redis keeps it: the server moves into `dir` (CONFIG REWRITE
+                // still finds the file, INFO shows where it is).
+                config.file =
+                    Some(std::fs::canonicalize(first).unwrap_or_else(|_| PathBuf::from(first)));
                 rest = &args[1..];
             }
         }

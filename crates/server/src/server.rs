@@ -220,6 +220,9 @@ pub fn run(config: Config) -> Result<()> {
     if crate::daemon::must_detach(&config) {
         return crate::daemon::detach();
     }
+    // As Redis: the server works in `dir`, so a relative `logfile` or `pidfile` is there.
+    let dir = config.get("dir");
+    std::env::set_current_dir(&dir).with_context(|| format!("Can't chdir to '{dir}'"))?;
     init_logging(&config)?;
     // On a single core a work-stealing scheduler has nobody to steal for: the single-threaded
     // one does the same work with less synchronisation.

@@ -707,6 +707,73 @@ fn daemonize_yes_serves_in_the_background_with_a_pid_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// As in Redis, the server works in `dir`: a relative `pidfile` and `logfile` land there,
+/// and a config file named by a relative path stays the one INFO shows (absolute) and CONFIG
+/// REWRITE writes.
+#[test]
+fn relative_paths_are_taken_in_dir_as_redis_takes_them() {
+    let base = std::env::temp_dir().join(format!("kv-reldir-{}", std::process::id()));
+    let (data, conf) = (base.join("data"), base.join("conf"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(conf.join("kv.conf"), "hz 11\n").unwrap();
+    let port = support::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
+        .current_dir(&base)
+        .arg("conf/kv.conf")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args([
+            "--dir",
+            "data",
+            "--pidfile",
+            "kv.pid",
+            "--logfile",
+            "kv.log",
+        ])
+        .spawn()
+        .unwrap();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let mut con = None;
+    if !eventually(|| {
+        con = client.get_connection().ok();
+        con.is_some()
+    }) {
+        let _ = child.kill();
+        panic!("kv-server never answered");
+    }
+    let mut con = con.unwrap();
+    let pid = std::fs::read_to_string(data.join("kv.pid")).unwrap();
+    assert_eq!(pid.trim(), child.id().to_string());
+    assert!(data.join("kv.log").exists(), "the log is in dir");
+    let info: String = redis::cmd("INFO").arg("server").query(&mut con).unwrap();
+    let shown = std::fs::canonicalize(conf.join("kv.conf")).unwrap();
+    assert!(
+        info.contains(&format!("config_file:{}\r\n", shown.display())),
+        "{info}"
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("hz")
+        .arg("12")
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut con).unwrap();
+    let text = std::fs::read_to_string(conf.join("kv.conf")).unwrap();
+    assert!(text.contains("hz 12"), "{text}");
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").exec(&mut con);
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(!data.join("kv.pid").exists());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 /// `pidfile` without `daemonize`: written with the server's pid, removed on SIGTERM.
 #[test]
 fn a_pid_file_is_written_at_start_and_removed_at_shutdown() {
