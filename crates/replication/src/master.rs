@@ -88,6 +88,9 @@ pub struct SyncCounts {
     /// Snapshots made for full synchronisations (fewer than `full` when replicas that asked
     /// at once shared one).
     pub snapshots: AtomicU64,
+    /// Bytes of snapshots and of the stream sent to replicas (INFO's
+    /// `total_net_repl_output_bytes`).
+    pub bytes_sent: AtomicU64,
 }
 
 /// A connected replica, as INFO replication and ROLE show it.
@@ -641,7 +644,12 @@ impl Master {
                             offset: at as i64,
                         })
                     }
-                    Piece::Chunk(data) => Out::SnapshotChunk(SnapshotChunk { data }),
+                    Piece::Chunk(data) => {
+                        self.syncs
+                            .bytes_sent
+                            .fetch_add(data.len() as u64, Ordering::Relaxed);
+                        Out::SnapshotChunk(SnapshotChunk { data })
+                    }
                     Piece::End => Out::SnapshotEnd(SnapshotEnd {}),
                     Piece::Failed => return None,
                 };
@@ -746,6 +754,7 @@ impl Master {
                     {
                         return;
                     }
+                    self.syncs.bytes_sent.fetch_add(len, Ordering::Relaxed);
                     sent += len;
                 }
             }

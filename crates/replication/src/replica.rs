@@ -64,6 +64,10 @@ pub trait Host: Send + Sync + 'static {
     /// their replies), not on a timer, or a replica killed right after applying loses what it
     /// had acknowledged; and it notes the position, so a restart continues from there.
     fn stream_applied(&self);
+
+    /// `bytes` of a snapshot or of the stream arrived from the master (INFO's
+    /// `total_net_repl_input_bytes`).
+    fn received(&self, bytes: u64);
 }
 
 /// The link's state, for INFO replication and ROLE.
@@ -294,6 +298,7 @@ impl Link {
                 loop {
                     match receive(&mut inbound, limit).await? {
                         In::SnapshotChunk(chunk) => {
+                            self.host.received(chunk.data.len() as u64);
                             snapshot.extend_from_slice(&chunk.data);
                             let mut state = self.state.lock();
                             state.sync_read = snapshot.len() as u64;
@@ -355,6 +360,7 @@ impl Link {
                         ));
                     }
                     expected += stream.data.len() as u64;
+                    self.host.received(stream.data.len() as u64);
                     let before = self.master.position.applied();
                     {
                         let stopped = self.gate.lock();

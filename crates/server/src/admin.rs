@@ -663,7 +663,12 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
             let lazyfree = &shared.engine.keyspace.lazyfree;
             lazyfree.counts.freed.store(0, Ordering::Relaxed);
             let syncs = &shared.replication.master.syncs;
-            for counter in [&syncs.full, &syncs.partial_ok, &syncs.partial_err] {
+            for counter in [
+                &syncs.full,
+                &syncs.partial_ok,
+                &syncs.partial_err,
+                &syncs.bytes_sent,
+            ] {
                 counter.store(0, Ordering::Relaxed);
             }
             conn.reply.ok();

@@ -283,16 +283,18 @@ fn stats(conn: &Connection, out: &mut String) {
     field(out, "instantaneous_ops_per_sec", m.ops.per_second());
     field(out, "total_net_input_bytes", load(&s.net_input_bytes));
     field(out, "total_net_output_bytes", load(&s.net_output_bytes));
+    let syncs = &conn.shared.replication.master.syncs;
+    field(out, "total_net_repl_input_bytes", load(&s.repl_input_bytes));
+    field(out, "total_net_repl_output_bytes", load(&syncs.bytes_sent));
     // Redis divides in single precision: `(float)rate/1024`.
     let kbps = |rate: &crate::metrics::Rate| {
         format!("{:.2}", f64::from(rate.per_second() as f32 / 1024.0))
     };
     field(out, "instantaneous_input_kbps", kbps(&m.net_input));
     field(out, "instantaneous_output_kbps", kbps(&m.net_output));
-    // The gRPC replication link does not count its bytes apart (docs/differences.md): the
-    // `*_repl_*` byte fields are left out rather than shown as zeros.
+    field(out, "instantaneous_input_repl_kbps", kbps(&m.repl_input));
+    field(out, "instantaneous_output_repl_kbps", kbps(&m.repl_output));
     field(out, "rejected_connections", load(&s.rejected_connections));
-    let syncs = &conn.shared.replication.master.syncs;
     field(out, "sync_full", load(&syncs.full));
     field(out, "sync_partial_ok", load(&syncs.partial_ok));
     field(out, "sync_partial_err", load(&syncs.partial_err));

@@ -76,6 +76,10 @@ pub struct Metrics {
     pub net_input: Rate,
     /// Bytes written to clients per second.
     pub net_output: Rate,
+    /// Bytes received from a master per second.
+    pub repl_input: Rate,
+    /// Bytes sent to replicas per second.
+    pub repl_output: Rate,
 }
 
 impl Metrics {
@@ -84,6 +88,8 @@ impl Metrics {
         self.ops.reset();
         self.net_input.reset();
         self.net_output.reset();
+        self.repl_input.reset();
+        self.repl_output.reset();
     }
 }
 

@@ -55,6 +55,15 @@ impl std::fmt::Debug for Replication {
 struct Host(Weak<Shared>);
 
 impl kv_replication::replica::Host for Host {
+    fn received(&self, bytes: u64) {
+        if let Some(shared) = self.0.upgrade() {
+            shared
+                .stats
+                .repl_input_bytes
+                .fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
     fn snapshot_received(&self, snapshot: &[u8]) {
         let Some(shared) = self.0.upgrade() else {
             return;

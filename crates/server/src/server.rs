@@ -32,6 +32,9 @@ pub struct ServerStats {
     pub net_input_bytes: AtomicU64,
     /// Bytes written to clients (`total_net_output_bytes`).
     pub net_output_bytes: AtomicU64,
+    /// Bytes of snapshots and of the stream received from a master
+    /// (`total_net_repl_input_bytes`).
+    pub repl_input_bytes: AtomicU64,
     /// Error replies sent (`total_error_replies`).
     pub error_replies: AtomicU64,
     /// Reads from client sockets (`total_reads_processed`).
@@ -67,6 +70,7 @@ impl ServerStats {
             &self.commands_processed,
             &self.net_input_bytes,
             &self.net_output_bytes,
+            &self.repl_input_bytes,
             &self.error_replies,
             &self.peak_memory,
             &self.reads_processed,
@@ -602,5 +606,10 @@ async fn metrics_loop(shared: Arc<Shared>) {
         metrics
             .net_output
             .sample(stats.net_output_bytes.load(Ordering::Relaxed));
+        metrics
+            .repl_input
+            .sample(stats.repl_input_bytes.load(Ordering::Relaxed));
+        let sent = &shared.replication.master.syncs.bytes_sent;
+        metrics.repl_output.sample(sent.load(Ordering::Relaxed));
     }
 }

@@ -777,10 +777,6 @@ fn command_rows_match_redis() {
 fn info_names_redis_fields_in_redis_order() {
     const KV_ONLY: &[&str] = &["kv_version", "sync_full_snapshots", "expired_subkeys"];
     const REDIS_ONLY: &[&str] = &[
-        "total_net_repl_input_bytes",
-        "total_net_repl_output_bytes",
-        "instantaneous_input_repl_kbps",
-        "instantaneous_output_repl_kbps",
         "reply_buffer_shrinks",
         "reply_buffer_expands",
         "# Latencystats",

@@ -386,6 +386,34 @@ fn wait_counts_replicas_that_acknowledged() {
         .contains("WAIT cannot be used with replica instances"));
 }
 
+/// INFO counts the replication traffic on both ends: the snapshot and the stream the master
+/// sent (`total_net_repl_output_bytes`) are what the replica received
+/// (`total_net_repl_input_bytes`).
+#[test]
+fn info_counts_the_bytes_a_master_sends_and_its_replica_receives() {
+    let (master, replica) = (kv(), kv());
+    let (mut m, mut r) = (master.client(), replica.client());
+    let count = |con: &mut redis::Connection, name: &str| -> u64 {
+        info_field(con, "stats", name).unwrap().parse().unwrap()
+    };
+    cmd(&mut m, &["SET", "before", "the sync"]);
+    replicaof(&mut r, master.port);
+    wait_synced(&mut m, &mut r);
+    let after_sync = count(&mut m, "total_net_repl_output_bytes");
+    assert!(after_sync > 0, "the snapshot is counted");
+    for i in 0..100 {
+        cmd(&mut m, &["SET", &format!("key:{i}"), "value"]);
+    }
+    wait_synced(&mut m, &mut r);
+    let sent = count(&mut m, "total_net_repl_output_bytes");
+    assert!(
+        sent > after_sync + 100 * 20,
+        "the stream is counted: {sent}"
+    );
+    assert_eq!(count(&mut r, "total_net_repl_input_bytes"), sent);
+    assert_eq!(count(&mut m, "total_net_repl_input_bytes"), 0);
+}
+
 /// A replica's old data, emptied at a full sync, is freed on the background thread with
 /// `replica-lazy-flush yes` (INFO counts one object per key, as Redis counts an emptied
 /// database), inline without it.
