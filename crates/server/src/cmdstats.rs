@@ -1,5 +1,5 @@
-//! Per-command and per-error counters: INFO's `commandstats` and `errorstats` sections and
-//! `LATENCY HISTOGRAM`.
+//! Per-command and per-error counters: INFO's `commandstats`, `errorstats` and
+//! `latencystats` sections and `LATENCY HISTOGRAM`.
 //!
 //! Every command runs through [`CommandStats::record_call`] or
 //! [`CommandStats::record_rejected`], so both are a few relaxed atomic additions on counters
@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use kv_engine::{table, CommandSpec};
 use parking_lot::Mutex;
@@ -38,6 +39,10 @@ pub struct CommandCounters {
     pub failed: AtomicU64,
     /// Calls by latency bucket, see [`histogram_bucket`].
     histogram: [AtomicU64; HISTOGRAM_BUCKETS],
+    /// Calls by latency in Redis's HdrHistogram slots (see [`hdr`]), for INFO latencystats;
+    /// made on the command's first call while `latency-tracking` is on, as Redis makes its
+    /// histogram.
+    fine: OnceLock<Box<[AtomicU64]>>,
 }
 
 impl CommandCounters {
@@ -45,9 +50,26 @@ impl CommandCounters {
         for counter in [&self.usec, &self.rejected, &self.failed]
             .into_iter()
             .chain(&self.histogram)
+            .chain(self.fine.get().into_iter().flatten())
         {
             counter.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// The latency at each of `percentiles` (0 to 100), in microseconds as Redis's
+    /// `hdr_value_at_percentile` gives them; `None` when no call was recorded.
+    pub fn percentiles(&self, percentiles: &[f64]) -> Option<Vec<f64>> {
+        let counts: Vec<u64> = self.fine.get()?.iter().map(Self::load).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        Some(
+            percentiles
+                .iter()
+                .map(|&p| hdr::value_at_percentile(&counts, total, p) as f64 / 1000.0)
+                .collect(),
+        )
     }
 
     fn load(counter: &AtomicU64) -> u64 {
@@ -75,6 +97,96 @@ impl CommandCounters {
     }
 }
 
+/// What Redis records for a call of `usec` microseconds: nanoseconds, within 1 ns to 1 s.
+fn latency_ns(usec: u64) -> u64 {
+    usec.saturating_mul(1000)
+        .clamp(HISTOGRAM_MIN_NS, HISTOGRAM_MAX_NS)
+}
+
+/// A percentile as Redis names it: C's `%f`, trailing zeros (and a bare point) removed.
+pub fn trimmed_percentile(p: f64) -> String {
+    let text = format!("{p:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The slots of the HdrHistogram Redis keeps per command for INFO latencystats (1 ns to 1 s,
+/// 2 significant digits), and how it reads a percentile from them: the same slots give the
+/// same figures. Within each power of two from 256 ns up, 128 slots; below, one per ns.
+pub mod hdr {
+    /// Slots per power of two (`sub_bucket_half_count`), as a magnitude.
+    const HALF_MAGNITUDE: u32 = 7;
+    /// `sub_bucket_count`: the first 256 values have a slot each.
+    const SUB_BUCKETS: u64 = 256;
+    /// Powers of two needed to reach 1 s from 256 ns (`bucket_count`).
+    const BUCKETS: usize = 23;
+    /// Every slot (`counts_len`).
+    pub const COUNTS: usize = (BUCKETS + 1) << HALF_MAGNITUDE;
+
+    /// The power-of-two bucket of `value`.
+    fn bucket(value: u64) -> u32 {
+        let pow2ceiling = 64 - (value | (SUB_BUCKETS - 1)).leading_zeros();
+        pow2ceiling - (HALF_MAGNITUDE + 1)
+    }
+
+    /// The slot of `value` (`counts_index_for`).
+    pub fn index(value: u64) -> usize {
+        let bucket = bucket(value);
+        let sub_bucket = value >> bucket;
+        (((bucket as u64 + 1) << HALF_MAGNITUDE) + sub_bucket - (SUB_BUCKETS / 2)) as usize
+    }
+
+    /// The smallest value of slot `index` (`hdr_value_at_index`).
+    fn value_at(index: usize) -> u64 {
+        let mut bucket = (index >> HALF_MAGNITUDE) as i64 - 1;
+        let mut sub_bucket = (index as u64 & ((1 << HALF_MAGNITUDE) - 1)) + SUB_BUCKETS / 2;
+        if bucket < 0 {
+            sub_bucket -= SUB_BUCKETS / 2;
+            bucket = 0;
+        }
+        sub_bucket << bucket
+    }
+
+    /// How many values share `value`'s slot.
+    fn range_size(value: u64) -> u64 {
+        let bucket = bucket(value);
+        let adjusted = if value >> bucket >= SUB_BUCKETS {
+            bucket + 1
+        } else {
+            bucket
+        };
+        1 << adjusted
+    }
+
+    /// The smallest value of `value`'s slot.
+    fn lowest_equivalent(value: u64) -> u64 {
+        let bucket = bucket(value);
+        (value >> bucket) << bucket
+    }
+
+    /// `hdr_value_at_percentile` over `counts` (`total` in all): the highest value of the
+    /// slot where the percentile's count is reached (the lowest for percentile 0).
+    pub fn value_at_percentile(counts: &[u64], total: u64, percentile: f64) -> u64 {
+        let requested = percentile.min(100.0);
+        let wanted = (((requested / 100.0) * total as f64) + 0.5) as u64;
+        let wanted = wanted.max(1);
+        let mut seen = 0;
+        let mut found = 0;
+        for (index, count) in counts.iter().enumerate() {
+            seen += count;
+            if seen >= wanted {
+                found = value_at(index);
+                break;
+            }
+        }
+        let low = lowest_equivalent(found);
+        if percentile == 0.0 {
+            low
+        } else {
+            low + range_size(found) - 1
+        }
+    }
+}
+
 /// The histogram bucket of a call that took `usec` microseconds.
 ///
 /// Redis records `usec * 1000` nanoseconds in an HdrHistogram (1 ns to 1 s, 2 significant
@@ -83,9 +195,7 @@ impl CommandCounters {
 /// there are `L / 128` wide, so bucket `k` ends just before `L + L / 128`. Values beyond the
 /// last level (2^29 ns) land in a final bucket.
 pub fn histogram_bucket(usec: u64) -> usize {
-    let ns = usec
-        .saturating_mul(1000)
-        .clamp(HISTOGRAM_MIN_NS, HISTOGRAM_MAX_NS);
+    let ns = latency_ns(usec);
     let log2 = 63 - ns.leading_zeros() as usize;
     if log2 < 10 {
         return 0;
@@ -144,8 +254,11 @@ pub struct Tally {
     /// kept after a flush: the next batch is likely to run the same command.
     addr: usize,
     slot: usize,
-    /// The latency bucket of every call counted.
+    /// The latency bucket of every call counted, and its HdrHistogram slot.
     bucket: usize,
+    fine: usize,
+    /// Whether the calls go into the fine histogram too (`latency-tracking`).
+    track: bool,
     /// Calls counted (0: the tally is empty), their microseconds, and how many failed.
     calls: u64,
     usec: u64,
@@ -235,19 +348,28 @@ impl CommandStats {
         Some(self.slot_of[run.first + offset / ROW])
     }
 
-    /// Records one run of `spec` that took `usec` microseconds.
-    pub fn record_call(&self, spec: &CommandSpec, usec: u64, failed: bool) {
+    /// Records one run of `spec` that took `usec` microseconds (`track`: in the fine
+    /// histogram too).
+    pub fn record_call(&self, spec: &CommandSpec, usec: u64, failed: bool, track: bool) {
         let mut tally = Tally::default();
-        self.tally_call(&mut tally, spec, usec, failed);
+        self.tally_call(&mut tally, spec, usec, failed, track);
         self.flush(&mut tally);
     }
 
     /// Counts one run of `spec` that took `usec` microseconds in `tally`, adding what `tally`
-    /// held to the counters first if that was another command or latency bucket.
-    pub fn tally_call(&self, tally: &mut Tally, spec: &CommandSpec, usec: u64, failed: bool) {
-        let bucket = histogram_bucket(usec);
+    /// held to the counters first if that was another command or latency (`track`: the run
+    /// goes into the fine histogram too, `latency-tracking`).
+    pub fn tally_call(
+        &self,
+        tally: &mut Tally,
+        spec: &CommandSpec,
+        usec: u64,
+        failed: bool,
+        track: bool,
+    ) {
+        let fine = hdr::index(latency_ns(usec));
         let addr = address(spec);
-        if tally.addr != addr || tally.bucket != bucket {
+        if tally.addr != addr || tally.fine != fine || tally.track != track {
             self.flush(tally);
             if tally.addr != addr {
                 let Some(slot) = self.slot(spec) else {
@@ -256,7 +378,9 @@ impl CommandStats {
                 tally.addr = addr;
                 tally.slot = slot;
             }
-            tally.bucket = bucket;
+            tally.bucket = histogram_bucket(usec);
+            tally.fine = fine;
+            tally.track = track;
         }
         tally.calls += 1;
         tally.usec += usec;
@@ -271,6 +395,12 @@ impl CommandStats {
         let c = &self.slots[tally.slot].counters;
         c.usec.fetch_add(tally.usec, Ordering::Relaxed);
         c.histogram[tally.bucket].fetch_add(tally.calls, Ordering::Relaxed);
+        if tally.track {
+            let fine = c
+                .fine
+                .get_or_init(|| (0..hdr::COUNTS).map(|_| AtomicU64::new(0)).collect());
+            fine[tally.fine].fetch_add(tally.calls, Ordering::Relaxed);
+        }
         if tally.failed > 0 {
             c.failed.fetch_add(tally.failed, Ordering::Relaxed);
         }
@@ -333,6 +463,26 @@ impl CommandStats {
                 "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
                 safe_info_string(name.as_bytes())
             );
+        }
+    }
+
+    /// INFO's `latencystats` lines: for every command with a latency histogram, its latency
+    /// at each of `percentiles` (`latency-tracking-info-percentiles`), as Redis prints them.
+    pub fn render_latencystats(&self, out: &mut String, percentiles: &[f64]) {
+        for (name, _, c) in self.iter() {
+            let Some(values) = c.percentiles(percentiles) else {
+                continue;
+            };
+            let _ = write!(
+                out,
+                "latency_percentiles_usec_{}:",
+                safe_info_string(name.as_bytes())
+            );
+            for (i, (p, value)) in percentiles.iter().zip(values).enumerate() {
+                let separator = if i > 0 { "," } else { "" };
+                let _ = write!(out, "{separator}p{}={value:.3}", trimmed_percentile(*p));
+            }
+            out.push_str("\r\n");
         }
     }
 
@@ -401,6 +551,47 @@ mod tests {
         }
     }
 
+    /// Percentiles read from one recorded latency are those Redis 7.0 printed for the same
+    /// microseconds (INFO latencystats of CONFIG SET, CONFIG GET and PING).
+    #[test]
+    fn percentiles_match_redis_hdr_histogram() {
+        let stats = CommandStats::new();
+        let spec = table::all().next().unwrap();
+        for (usec, p0, p50) in [
+            (0, 0.001, 0.001),
+            (1, 1.0, 1.003),
+            (4, 4.0, 4.015),
+            (6, 5.984, 6.015),
+            (7, 6.976, 7.007),
+            (12, 11.968, 12.031),
+            (14, 13.952, 14.015),
+            (25, 24.96, 25.087),
+        ] {
+            stats.reset();
+            stats.record_call(spec, usec, false, true);
+            let counters = stats.counters(spec).unwrap();
+            let got = counters.percentiles(&[0.0, 50.0, 100.0]).unwrap();
+            assert_eq!(got, [p0, p50, p50], "{usec} usec");
+        }
+        stats.reset();
+        assert_eq!(stats.counters(spec).unwrap().percentiles(&[50.0]), None);
+        // Untracked calls make no histogram.
+        stats.record_call(spec, 3, false, false);
+        assert_eq!(stats.counters(spec).unwrap().percentiles(&[50.0]), None);
+        // Many calls: the percentile's count decides the slot.
+        for usec in 1..=100 {
+            stats.record_call(spec, usec, false, true);
+        }
+        let got = stats
+            .counters(spec)
+            .unwrap()
+            .percentiles(&[50.0, 99.0])
+            .unwrap();
+        assert_eq!(got, [50.175, 99.327]);
+        assert_eq!(trimmed_percentile(99.9), "99.9");
+        assert_eq!(trimmed_percentile(50.0), "50");
+    }
+
     #[test]
     fn every_row_has_its_own_counters() {
         let stats = CommandStats::new();
@@ -421,9 +612,9 @@ mod tests {
     fn commandstats_lines_use_single_precision() {
         let stats = CommandStats::new();
         let get = table::find(b"get").unwrap();
-        stats.record_call(get, 2_100_374, false);
-        stats.record_call(get, 0, true);
-        stats.record_call(get, 0, false);
+        stats.record_call(get, 2_100_374, false, true);
+        stats.record_call(get, 0, true, true);
+        stats.record_call(get, 0, false, true);
         stats.record_rejected(get);
         let mut out = String::new();
         stats.render_commandstats(&mut out);

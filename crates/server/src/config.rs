@@ -221,6 +221,12 @@ pub static PARAMS: &[Param] = &[
             max: i64::MAX
         }
     ),
+    param!("latency-tracking", "yes", Kind::Bool),
+    param!(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        Kind::Custom(percentile_list)
+    ),
     param!("maxmemory", "0", MEMORY),
     param!("maxmemory-policy", "noeviction", Kind::Enum(EVICTION)),
     param!(
@@ -387,6 +393,37 @@ pub static PARAMS: &[Param] = &[
     param!("rdb-save-incremental-fsync", "yes", Kind::Bool),
     param!("jemalloc-bg-thread", "yes", Kind::Bool),
 ];
+
+/// `latency-tracking-info-percentiles`: numbers from 0 to 100, separated by spaces (none at
+/// all for an empty string), checked in order and shown as C's `%f` shows them, trailing
+/// zeros removed, as Redis does.
+fn percentile_list(value: &str) -> Result<String, String> {
+    let mut shown = Vec::new();
+    for word in value.split(' ').filter(|w| !w.is_empty()) {
+        let percentile: f64 = word
+            .parse()
+            .ok()
+            .filter(|p: &f64| !p.is_nan())
+            .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&percentile) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        shown.push(crate::cmdstats::trimmed_percentile(percentile));
+    }
+    Ok(shown.join(" "))
+}
+
+/// The percentiles INFO latencystats reports (`latency-tracking-info-percentiles`).
+pub fn info_percentiles(config: &Config) -> Vec<f64> {
+    config
+        .get("latency-tracking-info-percentiles")
+        .split(' ')
+        .filter_map(|word| word.parse().ok())
+        .collect()
+}
 
 /// `unixsocketperm`: an octal number up to 0777, read as C's `strtoll(value, _, 8)` reads it
 /// (leading spaces, a sign, nothing at all for 0) and shown in octal, as Redis's
@@ -847,6 +884,8 @@ pub struct HotValues {
     pub slowlog_max_len: AtomicI64,
     /// `latency-monitor-threshold`, in milliseconds (0: the latency monitor is off).
     pub latency_threshold: AtomicI64,
+    /// `latency-tracking`: whether commands' latencies go into INFO latencystats.
+    pub latency_tracking: std::sync::atomic::AtomicBool,
     /// `client-output-buffer-limit` of normal and pub/sub clients.
     pub output_limits: Arc<OutputLimits>,
     /// `tracking-table-max-keys` (0: no limit).
@@ -939,6 +978,9 @@ impl Config {
         self.hot
             .latency_threshold
             .store(self.int("latency-monitor-threshold"), Ordering::Relaxed);
+        self.hot
+            .latency_tracking
+            .store(self.flag("latency-tracking"), Ordering::Relaxed);
         self.hot
             .tracking_table_max_keys
             .store(self.int("tracking-table-max-keys"), Ordering::Relaxed);

@@ -985,9 +985,10 @@ impl Connection {
     ) {
         let shared = &self.shared;
         self.activity.commands += 1;
+        let track = shared.config.hot.latency_tracking.load(Ordering::Relaxed);
         shared
             .cmdstats
-            .tally_call(&mut self.activity.tally, spec, usec, failed);
+            .tally_call(&mut self.activity.tally, spec, usec, failed, track);
         crate::latency::record_command(self, spec, usec);
         if !spec.has(Flags::SKIP_SLOWLOG) {
             if let Some(max_len) = crate::slowlog::threshold_met(self, usec) {

@@ -32,6 +32,7 @@ const ALL: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -83,6 +84,12 @@ pub fn render(conn: &Connection, args: &[&[u8]]) -> String {
             "cluster" => field(&mut out, "cluster_enabled", 0),
             "commandstats" => conn.shared.cmdstats.render_commandstats(&mut out),
             "errorstats" => conn.shared.cmdstats.render_errorstats(&mut out),
+            "latencystats" => {
+                let percentiles = crate::config::info_percentiles(&conn.shared.config);
+                conn.shared
+                    .cmdstats
+                    .render_latencystats(&mut out, &percentiles);
+            }
             "keyspace" => keyspace(conn, &mut out),
             _ => {}
         }

@@ -776,11 +776,7 @@ fn command_rows_match_redis() {
 #[test]
 fn info_names_redis_fields_in_redis_order() {
     const KV_ONLY: &[&str] = &["kv_version", "sync_full_snapshots", "expired_subkeys"];
-    const REDIS_ONLY: &[&str] = &[
-        "reply_buffer_shrinks",
-        "reply_buffer_expands",
-        "# Latencystats",
-    ];
+    const REDIS_ONLY: &[&str] = &["reply_buffer_shrinks", "reply_buffer_expands"];
     let names = |server: &Server, leave_out: &[&str]| -> Vec<String> {
         let mut con = server.client();
         let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
@@ -806,4 +802,59 @@ fn info_names_redis_fields_in_redis_order() {
     let kv = names(&Server::kv(&[]), KV_ONLY);
     let redis = names(&Server::redis(&[]), REDIS_ONLY);
     assert_eq!(kv, redis);
+}
+
+/// INFO latencystats: a line per command called, with the configured percentiles in Redis's
+/// format; `latency-tracking no` stops recording; CONFIG RESETSTAT clears them.
+#[test]
+fn latencystats_report_the_configured_percentiles() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let latencystats = |con: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("latencystats").query(con).unwrap()
+    };
+    let config_set = |con: &mut redis::Connection, name: &str, value: &str| {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query(con)
+            .unwrap();
+    };
+    for _ in 0..3 {
+        let _: String = redis::cmd("PING").query(&mut con).unwrap();
+    }
+    let text = latencystats(&mut con);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("latency_percentiles_usec_ping:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let values: Vec<(&str, f64)> = line
+        .split_once(':')
+        .unwrap()
+        .1
+        .split(',')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap();
+            assert_eq!(value.split_once('.').unwrap().1.len(), 3, "{line}");
+            (name, value.parse().unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["p50", "p99", "p99.9"]);
+    assert!(values.windows(2).all(|w| w[0].1 <= w[1].1), "{line}");
+    assert!(!text.contains("_usec_get:"), "only commands that ran");
+    config_set(&mut con, "latency-tracking-info-percentiles", "0 100");
+    config_set(&mut con, "latency-tracking", "no");
+    let _: Option<String> = redis::cmd("GET").arg("k").query(&mut con).unwrap();
+    let text = latencystats(&mut con);
+    assert!(!text.contains("_usec_get:"), "{text}");
+    assert!(text.contains("latency_percentiles_usec_ping:p0="), "{text}");
+    config_set(&mut con, "latency-tracking", "yes");
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut con)
+        .unwrap();
+    let text = latencystats(&mut con);
+    assert!(!text.contains("_usec_ping:"), "{text}");
 }
