@@ -111,7 +111,20 @@ pub struct Connection {
     activity: Activity,
     /// The last command looked up, tried first for the next request.
     last_lookup: kv_engine::LastLookup,
+    /// When to give back buffer space a large request or reply left (see
+    /// [`Connection::plan_shrink`]); `None` while the buffers are small or in use.
+    shrink_at: Option<tokio::time::Instant>,
+    /// The reply buffer's capacity at the last write, to count its growth.
+    reply_capacity: usize,
 }
+
+/// Buffer space a connection keeps between batches; beyond it, what a large request or reply
+/// grew is given back once the client has been idle for [`SHRINK_AFTER`], as Redis's
+/// client cron shrinks the query and reply buffers of idle clients.
+const BUFFER_KEEP: usize = 64 * 1024;
+
+/// See [`BUFFER_KEEP`].
+const SHRINK_AFTER: Duration = Duration::from_secs(2);
 
 /// A connection's activity kept back from shared state until the end of its batch of input.
 ///
@@ -152,6 +165,8 @@ enum Wake {
     TimedOut,
     /// The connection must close (killed, shutdown, idle).
     Stop,
+    /// Idle for [`SHRINK_AFTER`] with large buffers: give the space back.
+    Shrink,
 }
 
 /// Redis's refusal of a command that may grow memory while memory is over `maxmemory`.
@@ -290,6 +305,8 @@ where
         wall_base: Instant::now(),
         activity: Activity::default(),
         last_lookup: Default::default(),
+        shrink_at: None,
+        reply_capacity: 0,
     };
     if let Err(e) = connection.run(reader, writer).await {
         tracing::debug!("client {} ({}) closed: {e}", handle.id, handle.addr);
@@ -383,6 +400,7 @@ impl Connection {
             {
                 return Ok(());
             }
+            self.plan_shrink(&input);
             input.reserve(READ_CHUNK);
             match self.wait(&mut reader, &mut input).await? {
                 Wake::Input(0) | Wake::Stop => return Ok(()),
@@ -396,7 +414,7 @@ impl Connection {
                     self.clock = Instant::now();
                     self.wall_ms = kv_engine::now_ms();
                     self.wall_base = self.clock;
-                    if !self.note_input(read, input.len()) {
+                    if !self.note_input(read, input.len(), input.capacity()) {
                         return Ok(());
                     }
                     decoder.set_limits(self.limits());
@@ -408,7 +426,32 @@ impl Connection {
                 }
                 Wake::Unblocked => self.finish_blocked(false),
                 Wake::TimedOut => self.finish_blocked(true),
+                Wake::Shrink => self.shrink(&mut input),
             }
+        }
+    }
+
+    /// Arms the shrink timer when a batch left more buffer space than [`BUFFER_KEEP`] behind
+    /// (a large request read, a large reply written), and disarms it otherwise.
+    fn plan_shrink(&mut self, input: &BytesMut) {
+        let large = (input.is_empty() && input.capacity() > BUFFER_KEEP)
+            || (self.reply.buf.is_empty() && self.reply.buf.capacity() > BUFFER_KEEP);
+        self.shrink_at = large.then(|| tokio::time::Instant::now() + SHRINK_AFTER);
+    }
+
+    /// Gives back the space of the empty buffers beyond what a connection starts with.
+    fn shrink(&mut self, input: &mut BytesMut) {
+        self.shrink_at = None;
+        if input.is_empty() && input.capacity() > BUFFER_KEEP {
+            *input = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if self.reply.buf.is_empty() && self.reply.buf.capacity() > BUFFER_KEEP {
+            self.reply.buf = BytesMut::with_capacity(REPLY_STATIC_BUFFER);
+            self.reply_capacity = self.reply.buf.capacity();
+            self.shared
+                .stats
+                .reply_buffer_shrinks
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -513,11 +556,18 @@ impl Connection {
                 None => std::future::pending::<()>().await,
             }
         };
+        let shrink = async {
+            match self.shrink_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
         Ok(tokio::select! {
             read = reader.read_buf(input) => Wake::Input(read?),
             _ = mail => Wake::Mail,
             _ = unblocked => Wake::Unblocked,
             _ = timed_out => Wake::TimedOut,
+            _ = shrink => Wake::Shrink,
             // Shutdown reaches connections as a kill too (`Clients::kill_all`), so waiting
             // here on the kill alone saves registering with a second notifier on every read.
             _ = self.handle.kill.notified() => Wake::Stop,
@@ -530,12 +580,13 @@ impl Connection {
 
     /// Accounts for `read` new bytes; false when the query buffer (`buffered` bytes) is over
     /// its limit and the client must be closed.
-    fn note_input(&self, read: usize, buffered: usize) -> bool {
+    fn note_input(&self, read: usize, buffered: usize, capacity: usize) -> bool {
         let stats = &self.shared.stats;
         stats
             .net_input_bytes
             .fetch_add(read as u64, Ordering::Relaxed);
         stats.reads_processed.fetch_add(1, Ordering::Relaxed);
+        stats.recent_max_input.note(capacity as u64, self.clock);
         let limit = self
             .shared
             .config
@@ -575,6 +626,16 @@ impl Connection {
             .net_output_bytes
             .fetch_add(self.reply.buf.len() as u64, Ordering::Relaxed);
         stats.writes_processed.fetch_add(1, Ordering::Relaxed);
+        let capacity = self.reply.buf.capacity();
+        if capacity > self.reply_capacity {
+            if self.reply_capacity > 0 {
+                stats.reply_buffer_expands.fetch_add(1, Ordering::Relaxed);
+            }
+            self.reply_capacity = capacity;
+        }
+        // What is over Redis's fixed 16 KB reply buffer is what Redis counts as output.
+        let over = self.reply.buf.len().saturating_sub(REPLY_STATIC_BUFFER);
+        stats.recent_max_output.note(over as u64, self.clock);
         tokio::select! {
             biased;
             written = writer.write_all(&self.reply.buf) => written?,

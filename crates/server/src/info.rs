@@ -156,8 +156,18 @@ fn clients(conn: &Connection, out: &mut String) {
     field(out, "connected_clients", shared.clients.len());
     field(out, "cluster_connections", 0);
     field(out, "maxclients", shared.config.int("maxclients"));
-    field(out, "client_recent_max_input_buffer", 0);
-    field(out, "client_recent_max_output_buffer", 0);
+    let now = std::time::Instant::now();
+    let stats = &shared.stats;
+    field(
+        out,
+        "client_recent_max_input_buffer",
+        stats.recent_max_input.get(now),
+    );
+    field(
+        out,
+        "client_recent_max_output_buffer",
+        stats.recent_max_output.get(now),
+    );
     let blocking = &shared.engine.blocking;
     field(out, "blocked_clients", blocking.blocked_clients());
     field(out, "tracking_clients", shared.tracking.client_count());
@@ -374,6 +384,8 @@ fn stats(conn: &Connection, out: &mut String) {
     // One I/O thread (`io-threads 1`), as Redis's default.
     field(out, "io_threaded_reads_processed", 0);
     field(out, "io_threaded_writes_processed", 0);
+    field(out, "reply_buffer_shrinks", load(&s.reply_buffer_shrinks));
+    field(out, "reply_buffer_expands", load(&s.reply_buffer_expands));
 }
 
 fn replication(conn: &Connection, out: &mut String) {

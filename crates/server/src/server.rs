@@ -49,6 +49,15 @@ pub struct ServerStats {
     /// The share of volatile keys found due but not yet deleted when the last active expire
     /// cycle ended, in hundredths of a percent (`expired_stale_perc`).
     pub expired_stale_hundredths: AtomicU64,
+    /// Reply buffers given back after a client went idle (`reply_buffer_shrinks`).
+    pub reply_buffer_shrinks: AtomicU64,
+    /// Reply buffers that had to grow (`reply_buffer_expands`).
+    pub reply_buffer_expands: AtomicU64,
+    /// The largest query buffer of a client lately (`client_recent_max_input_buffer`).
+    pub recent_max_input: RecentMax,
+    /// The most reply bytes a client had waiting beyond the first 16 KB lately
+    /// (`client_recent_max_output_buffer`).
+    pub recent_max_output: RecentMax,
     /// The most memory seen in use (`used_memory_peak`), sampled as Redis samples it: by the
     /// cron and by INFO.
     pub peak_memory: AtomicU64,
@@ -78,9 +87,70 @@ impl ServerStats {
             &self.expire_cycles_capped,
             &self.expire_cycle_ms,
             &self.expired_stale_hundredths,
+            &self.reply_buffer_shrinks,
+            &self.reply_buffer_expands,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
+    }
+}
+
+/// The largest value noted in each of the last 8 seconds, as Redis keeps its clients' buffer
+/// peaks (`CLIENTS_PEAK_MEM_USAGE_SLOTS`). Noting costs two relaxed loads unless the value is a
+/// new peak.
+#[derive(Debug)]
+pub struct RecentMax {
+    base: Instant,
+    slots: [RecentSlot; RECENT_SECONDS],
+}
+
+/// See [`RecentMax`].
+const RECENT_SECONDS: usize = 8;
+
+/// One second of a [`RecentMax`]: which second (counted from its base, plus one: 0 is never
+/// used) and the largest value noted in it.
+#[derive(Debug, Default)]
+struct RecentSlot {
+    second: AtomicU64,
+    max: AtomicU64,
+}
+
+impl Default for RecentMax {
+    fn default() -> Self {
+        RecentMax {
+            base: Instant::now(),
+            slots: Default::default(),
+        }
+    }
+}
+
+impl RecentMax {
+    fn second(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.base).as_secs() + 1
+    }
+
+    /// Notes `value`, seen at `now`.
+    pub fn note(&self, value: u64, now: Instant) {
+        let second = self.second(now);
+        let slot = &self.slots[second as usize % RECENT_SECONDS];
+        if slot.second.load(Ordering::Relaxed) != second {
+            // A new second for this slot (two threads may race here: the peak is a gauge).
+            slot.second.store(second, Ordering::Relaxed);
+            slot.max.store(value, Ordering::Relaxed);
+        } else if value > slot.max.load(Ordering::Relaxed) {
+            slot.max.fetch_max(value, Ordering::Relaxed);
+        }
+    }
+
+    /// The largest value noted in the last 8 seconds.
+    pub fn get(&self, now: Instant) -> u64 {
+        let second = self.second(now);
+        self.slots
+            .iter()
+            .filter(|slot| slot.second.load(Ordering::Relaxed) + RECENT_SECONDS as u64 > second)
+            .map(|slot| slot.max.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
     }
 }
 

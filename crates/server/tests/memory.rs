@@ -469,3 +469,48 @@ fn doctor_and_purge_on_a_loaded_instance() {
     let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
     assert_eq!(size, 60_000);
 }
+
+/// A client that sent a large value and read it back keeps those buffers only while it is
+/// busy: idle for 2 s, it gives the space back (INFO `reply_buffer_shrinks`; `used_memory`
+/// drops by both buffers), as Redis's client cron shrinks idle clients' buffers, and it still
+/// works afterwards.
+#[test]
+fn an_idle_client_gives_back_the_buffers_a_large_value_grew() {
+    let server = Server::kv(&[]);
+    let (mut busy, mut watcher) = (server.client(), server.client());
+    let value = "v".repeat(4 << 20);
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&value)
+        .query(&mut busy)
+        .unwrap();
+    let read: String = redis::cmd("GET").arg("big").query(&mut busy).unwrap();
+    assert_eq!(read.len(), value.len());
+    let stat = |con: &mut redis::Connection, name: &str| -> u64 {
+        let text: String = redis::cmd("INFO").arg("everything").query(con).unwrap();
+        let prefix = format!("{name}:");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert!(stat(&mut watcher, "client_recent_max_input_buffer") >= 4 << 20);
+    // Beyond the first 16 KB, as Redis counts what waits past its fixed reply buffer.
+    assert!(stat(&mut watcher, "client_recent_max_output_buffer") >= (4 << 20) - (16 << 10));
+    let before = memory_field(&mut watcher, "used_memory");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stat(&mut watcher, "reply_buffer_shrinks") == 0 {
+        assert!(std::time::Instant::now() < deadline, "never shrunk");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let after = memory_field(&mut watcher, "used_memory");
+    assert!(
+        before > after + (7 << 20),
+        "both 4 MB buffers given back: {before} -> {after}"
+    );
+    assert!(stat(&mut watcher, "reply_buffer_expands") >= 1);
+    let read: String = redis::cmd("GET").arg("big").query(&mut busy).unwrap();
+    assert_eq!(read, value);
+}
