@@ -548,6 +548,27 @@ fn write_manifest(dir: &Path, name: &str, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
+/// Deletes the temporary files a server killed during a rewrite (its new base being written)
+/// or a manifest update left in the log's directory: no manifest names them, so nothing reads
+/// them, and a base is as large as a snapshot. They are named `temp-...` after the log's name.
+/// Called at start only, before anything of this process writes there.
+pub fn remove_leftovers(shared: &Shared) {
+    let (dir, name) = (log_dir(shared), shared.config.get("appendfilename"));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if file_name.starts_with("temp-") && file_name.contains(name.as_str()) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!("Removed the leftover temporary file {file_name}"),
+                Err(e) => tracing::warn!("cannot remove the leftover file {file_name}: {e}"),
+            }
+        }
+    }
+}
+
 /// Reads the manifest in `dir`, if there is one.
 pub fn read_manifest(dir: &Path, name: &str) -> Result<Option<Manifest>> {
     let path = dir.join(aof::manifest_name(name));

@@ -563,6 +563,7 @@ fn open_log(
             .load_keys
             .store(loaded as u64, Ordering::Relaxed);
     }
+    crate::aof::remove_leftovers(shared);
     crate::aof::open(shared)?;
     let has_data =
         (0..shared.engine.keyspace.databases()).any(|db| shared.engine.keyspace.db_len(db) > 0);

@@ -186,6 +186,20 @@ fn no_acknowledged_write_is_lost_across_rewrites() {
     }
     let counts: Vec<u32> = writers.into_iter().map(|w| w.join().unwrap()).collect();
     assert!(rewrites >= 2, "only {rewrites} rewrites ran");
+    // The last rewrite ends before the kill: one killed half-way leaves its new incremental
+    // file in the manifest (rightly), and the file count below would be 4.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut con)
+            .unwrap();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the rewrite never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(con);
     drop(server);
     let server = kv(&dir, &[]);
@@ -670,4 +684,35 @@ fn debug_loadaof_replays_the_log_in_one_step() {
     );
     let kept: i64 = redis::cmd("GET").arg("kept").query(&mut con).unwrap();
     assert_eq!(kept, 1);
+}
+
+/// The temporary files a server killed during a rewrite (the new base being written) or a
+/// manifest update leaves in the log's directory are removed at the next start; the log's
+/// own files are kept and replayed.
+#[test]
+fn leftover_temporary_files_are_removed_at_start() {
+    let dir = TempDir::new("leftovers");
+    {
+        let server = kv(&dir, &["--appendfsync", "always"]);
+        let mut con = server.client();
+        run(&mut con, &["SET kept 1"]);
+    }
+    let log_dir = dir.0.join("appendonlydir");
+    let strays = [
+        log_dir.join("temp-4242-1-appendonly.aof.9.base.kvs"),
+        log_dir.join("temp-appendonly.aof.manifest"),
+    ];
+    for stray in &strays {
+        std::fs::write(stray, b"half written").unwrap();
+    }
+    let unrelated = log_dir.join("notes.txt");
+    std::fs::write(&unrelated, b"not kv's").unwrap();
+    let server = kv(&dir, &[]);
+    let mut con = server.client();
+    let kept: String = redis::cmd("GET").arg("kept").query(&mut con).unwrap();
+    assert_eq!(kept, "1");
+    for stray in &strays {
+        assert!(!stray.exists(), "{} is still there", stray.display());
+    }
+    assert!(unrelated.exists(), "only kv's temporary files go");
 }
