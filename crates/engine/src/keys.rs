@@ -748,16 +748,24 @@ pub fn scan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
     let (next, batch) = scan_step(ctx, cursor, options.count)?;
     let (db, now) = (ctx.db(), ctx.now);
     let mut keys: Vec<&CompactBytes> = Vec::with_capacity(batch.len());
+    let mut type_checks = 0;
     for (key, entry) in batch {
         if options.pattern.is_some_and(|p| !pattern_matches(p, key)) {
             continue;
         }
+        if entry.is_expired(now) {
+            // Redis deletes each key past its TTL that its scan meets and MATCH lets through;
+            // with TYPE its lookup does, which also counts a miss and sends `keymiss`.
+            if options.type_name.is_some() {
+                ctx.peek(key)?;
+            } else {
+                ctx.locked.note_expired(db, key);
+            }
+            continue;
+        }
         if let Some(wanted) = options.type_name {
-            // Redis looks each key up to learn its type: a keyspace hit, or a miss that
-            // deletes a key past its TTL.
-            let Some(entry) = ctx.peek(key)? else {
-                continue;
-            };
+            // Redis looks each key up to learn its type, which counts as a keyspace hit.
+            type_checks += 1;
             if !entry
                 .value
                 .type_name()
@@ -766,13 +774,13 @@ pub fn scan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
             {
                 continue;
             }
-        } else if entry.is_expired(now) {
-            // Redis deletes each key past its TTL that its scan meets and MATCH lets through.
-            ctx.locked.note_expired(db, key);
-            continue;
         }
         keys.push(key);
     }
+    ctx.engine
+        .stats
+        .keyspace_hits
+        .fetch_add(type_checks, Ordering::Relaxed);
     reply.array(2);
     reply.bulk(itoa::Buffer::new().format(next).as_bytes());
     reply.array(keys.len());
