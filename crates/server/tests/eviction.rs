@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use redis::Value;
-use support::{exchange, read_at_least, resp, Server};
+use support::{config_set, exchange, read_at_least, resp, Server};
 
 /// Redis's reply to a command refused for memory.
 const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -26,16 +26,6 @@ const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// allocations in batches of up to 16 KB, and a command's own buffers come after its eviction.
 fn slack(max: u64) -> u64 {
     max / 20
-}
-
-/// `CONFIG SET name value`.
-fn config_set(con: &mut redis::Connection, name: &str, value: impl redis::ToRedisArgs) {
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg(name)
-        .arg(value)
-        .query(con)
-        .unwrap();
 }
 
 /// The field `name` of INFO's `section`.

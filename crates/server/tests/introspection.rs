@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use kv_resp::{Frame, FrameDecoder, Limits};
-use support::{read_lines, resp, Server};
+use support::{config_set, read_lines, resp, Server};
 
 /// Redis's refusal of DEBUG when `enable-debug-command` does not allow it.
 const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
@@ -812,14 +812,6 @@ fn latencystats_report_the_configured_percentiles() {
     let mut con = server.client();
     let latencystats = |con: &mut redis::Connection| -> String {
         redis::cmd("INFO").arg("latencystats").query(con).unwrap()
-    };
-    let config_set = |con: &mut redis::Connection, name: &str, value: &str| {
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg(name)
-            .arg(value)
-            .query(con)
-            .unwrap();
     };
     for _ in 0..3 {
         let _: String = redis::cmd("PING").query(&mut con).unwrap();

@@ -290,7 +290,12 @@ fn flushall_async_counts_lazily_freed_keys() {
 
 /// A number of INFO's memory section.
 fn memory_field(con: &mut redis::Connection, name: &str) -> u64 {
-    let text: String = redis::cmd("INFO").arg("memory").query(con).unwrap();
+    info_number(con, "memory", name)
+}
+
+/// The number INFO `section` shows for `name`.
+fn info_number(con: &mut redis::Connection, section: &str, name: &str) -> u64 {
+    let text: String = redis::cmd("INFO").arg(section).query(con).unwrap();
     let prefix = format!("{name}:");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
@@ -486,16 +491,7 @@ fn an_idle_client_gives_back_the_buffers_a_large_value_grew() {
         .unwrap();
     let read: String = redis::cmd("GET").arg("big").query(&mut busy).unwrap();
     assert_eq!(read.len(), value.len());
-    let stat = |con: &mut redis::Connection, name: &str| -> u64 {
-        let text: String = redis::cmd("INFO").arg("everything").query(con).unwrap();
-        let prefix = format!("{name}:");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
+    let stat = |con: &mut redis::Connection, name: &str| info_number(con, "everything", name);
     assert!(stat(&mut watcher, "client_recent_max_input_buffer") >= 4 << 20);
     // Beyond the first 16 KB, as Redis counts what waits past its fixed reply buffer.
     assert!(stat(&mut watcher, "client_recent_max_output_buffer") >= (4 << 20) - (16 << 10));

@@ -605,11 +605,12 @@ fn sigterm_and_shutdown_stop_gracefully() {
     assert!(!server.alive());
 }
 
-/// A kv-server command for 127.0.0.1 at `port` with no save points, for the tests that start
-/// the process themselves (to see it exit, go to the background or lose its pipes).
-fn kv_command(port: u16) -> std::process::Command {
+/// A kv-server command for 127.0.0.1 at `port` with no save points, after `config_file` if
+/// one is given, for the tests that start the process themselves (to see it exit, go to the
+/// background or lose its pipes).
+fn kv_command(config_file: Option<&str>, port: u16) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"));
-    command.args([
+    command.args(config_file).args([
         "--port",
         &port.to_string(),
         "--bind",
@@ -660,7 +661,7 @@ fn daemonize_yes_serves_in_the_background_with_a_pid_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let (pidfile, logfile) = (dir.join("kv.pid"), dir.join("kv.log"));
     let port = support::free_port();
-    let mut parent = kv_command(port)
+    let mut parent = kv_command(None, port)
         .args(["--daemonize", "yes", "--dir"])
         .arg(&dir)
         .arg("--pidfile")
@@ -718,17 +719,8 @@ fn relative_paths_are_taken_in_dir_as_redis_takes_them() {
     std::fs::create_dir_all(&conf).unwrap();
     std::fs::write(conf.join("kv.conf"), "hz 11\n").unwrap();
     let port = support::free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kv-server"))
+    let mut child = kv_command(Some("conf/kv.conf"), port)
         .current_dir(&base)
-        .arg("conf/kv.conf")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
         .args([
             "--dir",
             "data",
@@ -916,7 +908,7 @@ fn port_0_serves_the_unix_socket_alone() {
 fn a_closed_log_pipe_neither_stops_serving_nor_blocks_shutdown() {
     use std::process::{Command, Stdio};
     let port = support::free_port();
-    let mut child = kv_command(port)
+    let mut child = kv_command(None, port)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

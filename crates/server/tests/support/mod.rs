@@ -69,3 +69,13 @@ impl DerefMut for Server {
         &mut self.0
     }
 }
+
+/// `CONFIG SET name value`, which must succeed.
+pub fn config_set(con: &mut redis::Connection, name: &str, value: impl redis::ToRedisArgs) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query(con)
+        .unwrap_or_else(|e| panic!("CONFIG SET {name}: {e}"));
+}
