@@ -200,7 +200,7 @@ pub async fn serve_client(shared: Arc<Shared>, mut stream: TcpStream, peer: Sock
     let grpc = tokio::select! {
         grpc = crate::replication::is_grpc(&stream) => Some(grpc),
         _ = idle => None,
-        _ = handle.kill.notified() => None,
+        _ = handle.kill.tripped() => None,
     };
     match grpc {
         Some(false) => {}
@@ -394,10 +394,7 @@ impl Connection {
                 // pipeline 1 did not move (see BENCHMARKS.md).
                 YieldToQueued::default().await;
             }
-            if !self.flush(&mut writer).await?
-                || self.close
-                || self.handle.killed.load(Ordering::SeqCst)
-            {
+            if !self.flush(&mut writer).await? || self.close || self.handle.kill.is_tripped() {
                 return Ok(());
             }
             self.plan_shrink(&input);
@@ -562,15 +559,20 @@ impl Connection {
                 None => std::future::pending::<()>().await,
             }
         };
+        // In a fixed order, which saves drawing a random one per wait: the kill first, and a
+        // blocked client's wake-ups before its input, so that a client that keeps sending
+        // while blocked cannot hold them off; the mailbox after the input, as reading
+        // input drains it too.
         Ok(tokio::select! {
-            read = reader.read_buf(input) => Wake::Input(read?),
-            _ = mail => Wake::Mail,
-            _ = unblocked => Wake::Unblocked,
-            _ = timed_out => Wake::TimedOut,
-            _ = shrink => Wake::Shrink,
+            biased;
             // Shutdown reaches connections as a kill too (`Clients::kill_all`), so waiting
             // here on the kill alone saves registering with a second notifier on every read.
-            _ = self.handle.kill.notified() => Wake::Stop,
+            _ = self.handle.kill.tripped() => Wake::Stop,
+            _ = unblocked => Wake::Unblocked,
+            _ = timed_out => Wake::TimedOut,
+            read = reader.read_buf(input) => Wake::Input(read?),
+            _ = mail => Wake::Mail,
+            _ = shrink => Wake::Shrink,
             _ = idle => {
                 tracing::debug!("closing idle client {}", self.handle.id);
                 Wake::Stop
@@ -639,7 +641,7 @@ impl Connection {
         tokio::select! {
             biased;
             written = writer.write_all(&self.reply.buf) => written?,
-            _ = self.handle.kill.notified() => return Ok(false),
+            _ = self.handle.kill.tripped() => return Ok(false),
         }
         self.reply.buf.clear();
         Ok(true)
@@ -777,7 +779,7 @@ impl Connection {
                 acked = master.wait_for(wait.offset, wait.count, wait.timeout) => {
                     self.reply.count(acked);
                 }
-                _ = self.handle.kill.notified() => self.close = true,
+                _ = self.handle.kill.tripped() => self.close = true,
                 _ = self.shared.shutdown.notified() => self.close = true,
             }
         }
@@ -1001,7 +1003,7 @@ impl Connection {
         self.handle.state.lock().blocked = true;
         let released = tokio::select! {
             _ = self.shared.pause.wait(spec) => true,
-            _ = self.handle.kill.notified() => false,
+            _ = self.handle.kill.tripped() => false,
             _ = self.shared.shutdown.notified() => false,
         };
         self.handle.state.lock().blocked = false;
@@ -1012,7 +1014,7 @@ impl Connection {
     async fn sleep_unless_killed(&self, pause: Duration) -> bool {
         tokio::select! {
             _ = tokio::time::sleep(pause) => true,
-            _ = self.handle.kill.notified() => false,
+            _ = self.handle.kill.tripped() => false,
             _ = self.shared.shutdown.notified() => false,
         }
     }
