@@ -476,49 +476,62 @@ pub fn keys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
 
 /// `RANDOMKEY`: a random live key, or nil when there is none.
 ///
-/// Picks a random shard, then a random key in it, moving on to the next shard when one has no
-/// live key: O(keys in a shard), and close to uniform because keys spread evenly over shards.
-/// Keys picked past their TTL are deleted after the command, as Redis's lookup deletes them.
+/// Picks a random shard, then a random key in it (a random bucket of its table, as Redis
+/// picks one), moving on to the next shard when one has no live key: O(1) while few keys are
+/// past their TTL, and close to uniform because keys spread evenly over shards. Keys picked
+/// past their TTL are deleted after the command, as Redis's lookup deletes them.
 pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let (db, now) = (ctx.db(), ctx.now);
     let shards = ctx.engine.keyspace.shard_count();
-    let random = random_u64();
-    let start = (random % shards as u64) as usize;
+    let start = (random_u64() % shards as u64) as usize;
     for step in 0..shards {
         let shard = (start + step) % shards;
-        let stored = ctx.locked.iter_shard_raw(db, shard)?.count();
-        if stored == 0 {
-            continue;
-        }
-        // The high bits are independent of those that chose the shard.
-        let pick = ((random >> 32) % stored as u64) as usize;
-        let Some((key, entry)) = ctx.locked.iter_shard_raw(db, shard)?.nth(pick) else {
-            continue;
-        };
-        if !entry.is_expired(now) {
-            reply.bulk(key);
-            return Ok(());
-        }
-        // As Redis's dbRandomKey: a key picked past its TTL is deleted and another is picked,
-        // so a database of expired keys alone is emptied and answers nil.
-        ctx.locked.note_expired(db, key);
-        let mut rest: Vec<(&CompactBytes, &Entry)> = ctx
-            .locked
-            .iter_shard_raw(db, shard)?
-            .filter(|(other, _)| *other != key)
-            .collect();
-        while !rest.is_empty() {
-            let (key, entry) = rest.swap_remove((random_u64() % rest.len() as u64) as usize);
+        // As Redis's dbRandomKey: a key picked past its TTL is deleted and another is
+        // picked, so a database of expired keys alone is emptied and answers nil. Deletion
+        // waits for the command's end here, so the keys already noted are set aside.
+        let mut noted: Vec<&CompactBytes> = Vec::new();
+        for _ in 0..RANDOMKEY_PICKS {
+            let Some((key, entry)) = ctx.locked.random_raw(db, shard)? else {
+                break;
+            };
             if !entry.is_expired(now) {
                 reply.bulk(key);
                 return Ok(());
             }
-            ctx.locked.note_expired(db, key);
+            if !noted.contains(&key) {
+                ctx.locked.note_expired(db, key);
+                noted.push(key);
+            }
+        }
+        if noted.is_empty() {
+            // The shard stores no key.
+            continue;
+        }
+        // Mostly keys past their TTL: the live ones, if any, are listed.
+        let live: Vec<&CompactBytes> = ctx
+            .locked
+            .iter_shard_raw(db, shard)?
+            .filter(|(key, entry)| {
+                let expired = entry.is_expired(now);
+                if expired && !noted.contains(key) {
+                    ctx.locked.note_expired(db, key);
+                }
+                !expired
+            })
+            .map(|(key, _)| key)
+            .collect();
+        if !live.is_empty() {
+            reply.bulk(live[(random_u64() % live.len() as u64) as usize]);
+            return Ok(());
         }
     }
     reply.null();
     Ok(())
 }
+
+/// How many random picks RANDOMKEY makes in a shard before it lists the shard's live keys:
+/// as many picks past their TTL in a row are rare unless most of the shard's keys are.
+const RANDOMKEY_PICKS: usize = 16;
 
 // ---------------------------------------------------------------------------------------------
 // SCAN
@@ -1864,6 +1877,42 @@ pub(crate) mod tests {
         let mut keys: Vec<_> = seen.keys().cloned().collect();
         keys.sort();
         assert_eq!(keys, strings(&["a", "b", "c"]));
+    }
+
+    #[test]
+    fn randomkey_finds_the_few_keys_left_in_sparse_tables() {
+        let mut c = Client::new();
+        for i in 0..20_000 {
+            c.cmd(&format!("SET key:{i} 1"));
+        }
+        // Tables keep their buckets when keys go: random buckets are mostly empty now.
+        for i in 3..20_000 {
+            c.cmd(&format!("DEL key:{i}"));
+        }
+        let mut seen = HashMap::new();
+        for _ in 0..300 {
+            match c.cmd("RANDOMKEY") {
+                Frame::Bulk(k) => *seen.entry(k.to_vec()).or_insert(0) += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut keys: Vec<_> = seen.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, strings(&["key:0", "key:1", "key:2"]));
+    }
+
+    #[test]
+    fn randomkey_finds_the_live_key_among_expired_ones() {
+        let mut c = Client::new();
+        for i in 0..2_000 {
+            c.put_expired(0, format!("old:{i}").as_bytes());
+        }
+        c.cmd("SET live 1");
+        for _ in 0..20 {
+            assert_eq!(c.cmd("RANDOMKEY"), Frame::Bulk(Bytes::from_static(b"live")));
+        }
+        // Every pick past its TTL was deleted, as Redis's RANDOMKEY deletes them.
+        assert!(c.int("DBSIZE") < 2_001);
     }
 
     /// Runs a SCAN loop to the end with `options`, returning every batch's keys.

@@ -600,27 +600,52 @@ impl Keyspace {
 /// Every bucket of `map` (a shard's table) in order from a random one, wrapping around: its
 /// node if it holds one. Consecutive buckets from a random place are how Redis's
 /// `dictGetSomeKeys` samples: O(1) to start on a table of any size, where an iterator would
-/// walk to a random position. The one place the raw table is read.
+/// walk to a random position.
 fn buckets_from_random<'m>(map: &'m ShardMap) -> impl Iterator<Item = Option<&'m Node>> + 'm {
+    // A power of two, as hashbrown sizes its tables.
+    let mask = map.raw_table().buckets() - 1;
+    let start = crate::random::thread_u64() as usize;
+    (0..=mask).map(move |i| bucket(map, start.wrapping_add(i)))
+}
+
+/// How many random buckets [`random_node`] tries before it walks the table.
+const RANDOM_PROBES: usize = 32;
+
+/// A random node of `map` (a shard's table), as Redis's `dictGetRandomKey` picks one: a
+/// random bucket, again while it is empty. hashbrown keeps a table at least 44% full while it
+/// grows, so a few tries find a node; a table left sparse by deletions (it does not shrink)
+/// falls back, after [`RANDOM_PROBES`] empty buckets, to the first node after the last one
+/// tried.
+fn random_node(map: &ShardMap) -> Option<&Node> {
+    if map.is_empty() {
+        return None;
+    }
+    for _ in 0..RANDOM_PROBES {
+        if let Some(node) = bucket(map, crate::random::thread_u64() as usize) {
+            return Some(node);
+        }
+    }
+    buckets_from_random(map).flatten().next()
+}
+
+/// The node in bucket `index` of `map` (a shard's table), reduced modulo its bucket count,
+/// if that bucket holds one. The one place the raw table is read.
+fn bucket(map: &ShardMap, index: usize) -> Option<&Node> {
     let table = map.raw_table();
     // A power of two, as hashbrown sizes its tables.
-    let mask = table.buckets() - 1;
-    let start = crate::random::thread_u64() as usize;
-    (0..=mask).map(move |i| {
-        let index = start.wrapping_add(i) & mask;
-        // SAFETY: `index` is masked below `buckets()`, as both calls require, and a bucket is
-        // read only once `is_bucket_full` says it holds an element. The node reference lives
-        // as long as the borrow of `map`, which its caller holds through the shard's lock
-        // guard, so the table cannot change or be freed while the reference is alive.
-        #[allow(unsafe_code)]
-        unsafe {
-            if table.is_bucket_full(index) {
-                Some(&*table.bucket(index).as_ref().0 .0)
-            } else {
-                None
-            }
+    let index = index & (table.buckets() - 1);
+    // SAFETY: `index` is masked below `buckets()`, as both calls require, and a bucket is
+    // read only once `is_bucket_full` says it holds an element. The node reference lives as
+    // long as the borrow of `map`, which its caller holds through the shard's lock guard, so
+    // the table cannot change or be freed while the reference is alive.
+    #[allow(unsafe_code)]
+    unsafe {
+        if table.is_bucket_full(index) {
+            Some(&*table.bucket(index).as_ref().0 .0)
+        } else {
+            None
         }
-    })
+    }
 }
 
 /// How many buckets of a shard's table [`random_volatile_expiry`] looks at.
@@ -1136,6 +1161,17 @@ impl<'a> Locked<'a> {
             .map()
             .keys()
             .map(|node| (&node.0.key, &node.0.entry)))
+    }
+
+    /// A random key of `(db, shard)` (held) and its entry, past its TTL or not; `None` when
+    /// the shard stores no key. O(1) expected (see `random_node`).
+    pub fn random_raw(
+        &self,
+        db: usize,
+        shard: usize,
+    ) -> Result<Option<(&CompactBytes, &Entry)>, CommandError> {
+        let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
+        Ok(random_node(self.held[i].guard.map()).map(|node| (&node.key, &node.entry)))
     }
 
     /// Has `key` of `db`, found past its TTL, deleted after the command, as a lookup that
