@@ -1899,6 +1899,17 @@ pub(crate) mod tests {
         let mut keys: Vec<_> = seen.keys().cloned().collect();
         keys.sort();
         assert_eq!(keys, strings(&["key:0", "key:1", "key:2"]));
+        // The cron's shrinking gives the room back, once.
+        let keyspace = &c.engine.keyspace;
+        assert!(keyspace.shrink_sparse_tables(usize::MAX) > 0);
+        assert_eq!(keyspace.shrink_sparse_tables(usize::MAX), 0);
+        for key in ["key:0", "key:1", "key:2"] {
+            assert_eq!(
+                c.cmd(&format!("GET {key}")),
+                Frame::Bulk(Bytes::from_static(b"1"))
+            );
+        }
+        assert_eq!(c.int("DBSIZE"), 3);
     }
 
     #[test]

@@ -121,6 +121,8 @@ pub struct Keyspace {
     /// The background freeing thread (UNLINK, FLUSHALL ASYNC, and the `lazyfree-lazy-*`
     /// settings that say which deletions use it).
     pub lazyfree: crate::lazyfree::LazyFree,
+    /// Where [`Keyspace::shrink_sparse_tables`] goes on from: a `(database, shard)` position.
+    shrink_cursor: std::sync::atomic::AtomicUsize,
 }
 
 /// One shard's counters, on a cache line of their own, written under the shard's lock.
@@ -203,6 +205,7 @@ impl Keyspace {
             snapshots: Default::default(),
             lazyfree: Default::default(),
             effects: Default::default(),
+            shrink_cursor: Default::default(),
         }
     }
 
@@ -569,6 +572,40 @@ impl Keyspace {
         }
     }
 
+    /// Gives back the memory of tables that deletions left mostly empty, as Redis's cron
+    /// resizes its hash tables: hashbrown tables grow but never shrink on their own, so a
+    /// shard that once held a million keys would keep room for them. A table with room for
+    /// more than ten times the keys it holds is shrunk to fit them. Visits `budget` shards,
+    /// going on from where the previous call stopped, each under its shared lock (one that a
+    /// command holds is skipped) and, when sparse, its exclusive lock for the shrinking: a
+    /// rehash of at most a tenth of the table's room. Returns how many tables it shrank.
+    pub fn shrink_sparse_tables(&self, budget: usize) -> usize {
+        let total = self.dbs.len() * self.shard_count;
+        let mut shrunk = 0;
+        for _ in 0..budget.min(total) {
+            let at = self.shrink_cursor.fetch_add(1, Ordering::Relaxed) % total;
+            let (db, shard) = (at / self.shard_count, at % self.shard_count);
+            let sparse = self.dbs[db].map.shards()[shard]
+                .try_read()
+                .is_some_and(|map| is_sparse(&map));
+            if !sparse {
+                continue;
+            }
+            let mut locked = self.lock(LockPlan {
+                write: true,
+                shards: smallvec::smallvec![(db, shard)],
+            });
+            if let Ok((map, _)) = locked.shard_mut(db, shard) {
+                // Checked again: keys may have come while no lock was held.
+                if is_sparse(map) {
+                    map.shrink_to(0);
+                    shrunk += 1;
+                }
+            }
+        }
+        shrunk
+    }
+
     /// Deletes keys whose time has come, oldest first, at most `budget` of them; returns how
     /// many it deleted. Holds one shard at a time, so it never stalls the whole keyspace.
     pub fn expire_cycle(&self, now: u64, budget: usize) -> usize {
@@ -606,6 +643,13 @@ fn buckets_from_random<'m>(map: &'m ShardMap) -> impl Iterator<Item = Option<&'m
     let mask = map.raw_table().buckets() - 1;
     let start = crate::random::thread_u64() as usize;
     (0..=mask).map(move |i| bucket(map, start.wrapping_add(i)))
+}
+
+/// Whether `map` (a shard's table) has room for more than ten times its keys, as Redis's
+/// `htNeedsResize` judges a dict (under 10% full), and is past the smallest size worth
+/// shrinking.
+fn is_sparse(map: &ShardMap) -> bool {
+    map.capacity() >= 128 && map.len() * 10 < map.capacity()
 }
 
 /// How many random buckets [`random_node`] tries before it walks the table.

@@ -649,7 +649,8 @@ async fn expire_loop(shared: Arc<Shared>) {
     }
 }
 
-/// Samples the counters behind INFO's instantaneous rates every 100 ms, as Redis's cron does.
+/// Samples the counters behind INFO's instantaneous rates every 100 ms, as Redis's cron does,
+/// and does the cron's other chores: save points, eviction left over, sparse tables.
 async fn metrics_loop(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -661,6 +662,8 @@ async fn metrics_loop(shared: Arc<Shared>) {
         let stats = &shared.stats;
         stats.note_memory(crate::memory::used());
         crate::persistence::cron(&shared);
+        // Every shard of every database once in 1.6 s, with the default 16 databases.
+        shared.engine.keyspace.shrink_sparse_tables(256);
         // Finishes an eviction that ran out of time with memory still over (Redis's
         // eviction time event), a slice at a time.
         while shared.engine.make_room(&crate::memory::used) == kv_engine::evict::Room::Evicting {

@@ -510,3 +510,38 @@ fn an_idle_client_gives_back_the_buffers_a_large_value_grew() {
     let read: String = redis::cmd("GET").arg("big").query(&mut busy).unwrap();
     assert_eq!(read, value);
 }
+
+#[test]
+fn tables_emptied_by_deletions_give_their_memory_back() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let base = used_memory(&mut con);
+    let keys = 200_000;
+    pipeline(
+        &mut con,
+        (0..keys).map(|i| vec!["SET".into(), format!("key:{i}"), "v".into()]),
+    );
+    let loaded = used_memory(&mut con);
+    pipeline(
+        &mut con,
+        (10..keys).map(|i| vec!["DEL".into(), format!("key:{i}")]),
+    );
+    // The tables' room for 200,000 keys (about 2.3 MB) goes too, as Redis's dicts shrink,
+    // once the cron has been through every shard.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = used_memory(&mut con);
+        if now < base + (512 << 10) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "used_memory {base} empty, {loaded} loaded, still {now} after deleting"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let left: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(left, 10);
+    let value: String = redis::cmd("GET").arg("key:3").query(&mut con).unwrap();
+    assert_eq!(value, "v");
+}
