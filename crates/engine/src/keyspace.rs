@@ -346,6 +346,15 @@ impl Keyspace {
         })
     }
 
+    /// Number of keys in shard `shard` of `db` as of its last change, read without its lock:
+    /// a hint for lock plans (see SCAN's), which must not rely on it.
+    pub fn shard_len(&self, db: usize, shard: usize) -> usize {
+        self.dbs
+            .get(db)
+            .and_then(|d| d.counters.get(shard))
+            .map_or(0, |c| c.keys.load(Ordering::Relaxed))
+    }
+
     /// Records that `key` in `db` changed (Redis's `signalModifiedKey`), by `client` if a
     /// client's command changed it: the transactions watching it will fail, and the clients
     /// caching it are told. Called with the key's shard held for writing.
@@ -1224,6 +1233,11 @@ impl<'a> Locked<'a> {
         self.expired_seen
             .borrow_mut()
             .push((db, CompactBytes::new(key)));
+    }
+
+    /// Whether shard `shard` of `db` is among the held ones.
+    pub fn holds(&self, db: usize, shard: usize) -> bool {
+        self.find(db, shard).is_some()
     }
 
     /// Number of keys in the held shards of `db`, expired ones not yet reclaimed included.
