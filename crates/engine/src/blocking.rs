@@ -435,7 +435,21 @@ impl Engine {
     ) -> Vec<(usize, CompactBytes)> {
         let candidates = match keys {
             Some(keys) => self.blocking.watched(db, keys),
-            None => self.blocking.watched_in(locked),
+            None => {
+                // Those a transaction wrote first, in the order it wrote them (Redis serves
+                // its ready keys in the order they were signalled), then any others, which a
+                // command without listed keys (FLUSHDB, SWAPDB, ...) may have filled.
+                let mut candidates = self.blocking.watched_in(locked);
+                let written = locked.take_written();
+                if !written.is_empty() {
+                    let mut order: HashMap<&(usize, CompactBytes), usize> = HashMap::new();
+                    for (i, key) in written.iter().enumerate() {
+                        order.entry(key).or_insert(i);
+                    }
+                    candidates.sort_by_key(|key| order.get(key).copied().unwrap_or(usize::MAX));
+                }
+                candidates
+            }
         };
         self.serve_keys(locked, candidates, now)
     }

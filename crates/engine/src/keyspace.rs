@@ -288,6 +288,7 @@ impl Keyspace {
             held,
             epoch,
             expired_seen: Default::default(),
+            written: Vec::new(),
             changes: std::cell::Cell::new(0),
             effects: Vec::new(),
             served: Vec::new(),
@@ -740,6 +741,9 @@ pub struct Locked<'a> {
     /// deletes such a key on any lookup, and reports it, so the command's runner does it
     /// after the command (see [`Locked::take_expired_seen`]).
     expired_seen: std::cell::RefCell<Vec<(usize, CompactBytes)>>,
+    /// The keys written under these locks, in order, while clients are blocked (see
+    /// [`Locked::note_written`]).
+    written: Vec<(usize, CompactBytes)>,
 }
 
 struct Held<'a> {
@@ -879,6 +883,19 @@ impl<'a> Locked<'a> {
         for key in keys {
             std::hint::black_box(self.entry_raw(db, key).map(|entry| entry.expires_at));
         }
+    }
+
+    /// Records that a command run under these locks wrote `key` of `db`: the clients blocked
+    /// on the keys a transaction wrote are served in the order the keys were written, as
+    /// Redis serves its ready keys.
+    pub fn note_written(&mut self, db: usize, key: &[u8]) {
+        self.written.push((db, CompactBytes::new(key)));
+    }
+
+    /// The keys recorded by [`Locked::note_written`] since the last call, in order (a key
+    /// written twice is there twice).
+    pub fn take_written(&mut self) -> Vec<(usize, CompactBytes)> {
+        std::mem::take(&mut self.written)
     }
 
     /// The keys [`Locked::get`] found expired since the last call, for deletion.

@@ -652,6 +652,16 @@ impl Engine {
         let waker = session.waker.take();
         let _ = self.call(handler, skip, session, args, reply, now, locked);
         session.waker = waker;
+        if self.blocking.blocked_clients() > 0
+            && !spec.has(Flags::READONLY)
+            && matches!(spec.locks, Locks::Keys)
+        {
+            for position in spec.keys_in(args) {
+                if let Some(key) = args.get(position) {
+                    locked.note_written(session.db, key);
+                }
+            }
+        }
     }
 
     /// Deletes, as Redis's lookups do, the keys the command found past their TTL, where

@@ -93,6 +93,60 @@ fn clients_blocked_on_a_key_are_served_first_come_first_served() {
     assert!(!con.exists::<_, bool>("queue").unwrap());
 }
 
+/// Four clients blocked on two lists, then a transaction that fills both: what each client
+/// gets, and the fourth's reply after one more push.
+fn serve_after_a_transaction(server: &Server) -> Vec<Value> {
+    let mut con = server.client();
+    let mut waiting = Vec::new();
+    for (n, (end, count)) in [
+        ("LEFT", "1"),
+        ("RIGHT", "10"),
+        ("LEFT", "10"),
+        ("RIGHT", "1"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let args = ["BLMPOP", "0", "2", "first", "second", end, "COUNT", count];
+        waiting.push(spawn(server, cmd(&args)));
+        wait_blocked(&mut con, n as u64 + 1);
+    }
+    let _: Value = redis::pipe()
+        .atomic()
+        .cmd("LPUSH")
+        .arg("first")
+        .arg(&["a", "b", "c", "d", "e"])
+        .cmd("LPUSH")
+        .arg("second")
+        .arg(&["1", "2", "3", "4", "5"])
+        .query(&mut con)
+        .unwrap();
+    wait_blocked(&mut con, 1);
+    let _: i64 = con.lpush("second", &["1", "2", "3"]).unwrap();
+    waiting
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap())
+        .collect()
+}
+
+#[test]
+fn keys_a_transaction_fills_serve_their_clients_in_the_order_it_wrote_them() {
+    let kv = serve_after_a_transaction(&Server::kv(&[]));
+    let redis = serve_after_a_transaction(&Server::redis(&[]));
+    assert_eq!(kv, redis);
+    // As Redis: the first list serves the first two clients, then the second list the third.
+    let list = |key: &str, items: &[&str]| {
+        Value::Array(vec![
+            bulk(key),
+            Value::Array(items.iter().map(|i| bulk(i)).collect()),
+        ])
+    };
+    assert_eq!(kv[0], list("first", &["e"]));
+    assert_eq!(kv[1], list("first", &["a", "b", "c", "d"]));
+    assert_eq!(kv[2], list("second", &["5", "4", "3", "2", "1"]));
+    assert_eq!(kv[3], list("second", &["1"]));
+}
+
 #[test]
 fn blmpop_and_blmove_are_served_with_their_own_reply_shapes() {
     let server = Server::kv(&[]);
