@@ -472,8 +472,7 @@ fn client_kill(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), Command
             None => Err(CommandError::msg("ERR No such client")),
         };
     }
-    let (mut id, mut addr, mut laddr, mut user, mut skip_me, mut kind) =
-        (None, None, None, None, true, None);
+    let (mut id, mut addr, mut laddr, mut skip_me, mut kind) = (None, None, None, true, None);
     while !args.is_empty() {
         let option = args.next_bytes()?.to_ascii_lowercase();
         let value = args.next_bytes()?;
@@ -489,7 +488,13 @@ fn client_kill(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), Command
             }
             b"addr" => addr = Some(text),
             b"laddr" => laddr = Some(text),
-            b"user" => user = Some(text),
+            // `default` is the only user there is, and every client's.
+            b"user" if value != b"default" => {
+                return Err(CommandError::Other(
+                    format!("ERR No such user '{text}'").into(),
+                ));
+            }
+            b"user" => {}
             b"type" => {
                 let t = text.to_ascii_lowercase();
                 if !matches!(
@@ -519,7 +524,6 @@ fn client_kill(conn: &mut Connection, args: &mut Args<'_>) -> Result<(), Command
             && laddr
                 .as_ref()
                 .is_none_or(|a| client.laddr.to_string() == *a)
-            && user.as_ref().is_none_or(|u| u == "default")
             && kind.as_ref().is_none_or(|k| k == client.client_type())
             && !(skip_me && client.id == conn.handle.id);
         if matches {
