@@ -598,10 +598,32 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 })
                 .collect();
             let allow_protected = crate::debug::enabled_for(conn, "enable-protected-configs");
+            let listening = (shared.config.get("port"), shared.config.get("bind"));
             let changed = shared
                 .config
                 .set_many(&pairs, allow_protected)
                 .map_err(|e| CommandError::Other(e.into()))?;
+            if listening != (shared.config.get("port"), shared.config.get("bind")) {
+                if let Err(e) = crate::server::rebind(&shared) {
+                    tracing::warn!("CONFIG SET could not listen as asked: {e:#}");
+                    let (name, why) = if listening.0 != shared.config.get("port") {
+                        ("port", "Unable to listen on this port. Check server logs.")
+                    } else {
+                        ("bind", "Failed to bind to specified addresses.")
+                    };
+                    let old = [
+                        ("port".to_string(), listening.0),
+                        ("bind".to_string(), listening.1),
+                    ];
+                    let _ = shared.config.set_many(&old, true);
+                    return Err(CommandError::Other(
+                        format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                        )
+                        .into(),
+                    ));
+                }
+            }
             if changed.contains(&"proto-max-bulk-len") {
                 let value = shared.config.int("proto-max-bulk-len") as u64;
                 shared

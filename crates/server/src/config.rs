@@ -125,8 +125,8 @@ const EVICTION: &[&str] = &[
 /// Every parameter kv accepts.
 pub static PARAMS: &[Param] = &[
     // Network and clients: acted on by the listener and connections.
-    param!("port", "6379", Kind::Int { min: 0, max: 65535 }, immutable),
-    param!("bind", "127.0.0.1 -::1", Kind::Text, immutable),
+    param!("port", "6379", Kind::Int { min: 0, max: 65535 }),
+    param!("bind", "127.0.0.1 -::1", Kind::Text),
     param!("unixsocket", "", Kind::Text, immutable),
     param!(
         "unixsocketperm",

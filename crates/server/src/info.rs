@@ -122,7 +122,7 @@ fn server(conn: &Connection, out: &mut String) {
     field(out, "process_id", std::process::id());
     field(out, "process_supervised", "no");
     field(out, "run_id", &shared.run_id);
-    field(out, "tcp_port", shared.port);
+    field(out, "tcp_port", shared.port.load(Ordering::Relaxed));
     field(out, "server_time_usec", kv_engine::now_ms() * 1000);
     field(out, "uptime_in_seconds", uptime);
     field(out, "uptime_in_days", uptime / 86400);

@@ -166,7 +166,7 @@ impl Replication {
             port,
             user: shared.config.get("masteruser"),
             password: shared.config.get("masterauth"),
-            listening_port: u32::from(shared.port),
+            listening_port: u32::from(shared.port.load(Ordering::Relaxed)),
             announced_ip: shared.config.get("replica-announce-ip"),
             failover,
         };

@@ -194,8 +194,13 @@ pub struct Shared {
     pub aof: Arc<crate::aof::Aof>,
     /// 40 hex characters identifying this run (INFO's `run_id`).
     pub run_id: String,
-    /// The TCP port clients connect to.
-    pub port: u16,
+    /// The TCP port clients connect to (0: none); CONFIG SET port changes it.
+    pub port: std::sync::atomic::AtomicU16,
+    /// The TCP listeners, one per bound address, which one task accepts on: CONFIG SET port
+    /// and bind replace them (their lock also keeps two such changes apart).
+    tcp_listeners: parking_lot::Mutex<Vec<TcpListener>>,
+    /// Wakes the accepting task when the listeners are replaced.
+    tcp_listeners_changed: Notify,
     /// Set once shutdown has begun.
     pub shutting_down: AtomicBool,
     /// Wakes every task that must stop on shutdown.
@@ -256,7 +261,9 @@ impl Shared {
             persistence: Default::default(),
             aof: Default::default(),
             run_id: run_id(),
-            port,
+            port: port.into(),
+            tcp_listeners: Default::default(),
+            tcp_listeners_changed: Notify::new(),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
         }
@@ -380,19 +387,15 @@ impl std::io::Write for LockedFile {
     }
 }
 
-/// Binds every `bind` address; an address written with a leading `-` is optional (as in
-/// Redis: skipped when the machine does not have it). Port 0 binds none: the server listens
-/// on its `unixsocket` only.
-async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
-    let port = config.int("port") as u16;
+/// Binds every address of `bind` (a `bind` setting) on `port`; an address written with a
+/// leading `-` is optional (as in Redis: skipped when the machine does not have it). Port 0
+/// binds none. Each listens with `tcp-backlog`'s queue, as Redis's do.
+fn bind_tcp(port: u16, bind: &str, backlog: u32) -> Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     if port == 0 {
-        if config.get("unixsocket").is_empty() {
-            bail!("Configured to not listen anywhere, exiting.");
-        }
         return Ok(listeners);
     }
-    for word in config.get("bind").split_whitespace() {
+    for word in bind.split_whitespace() {
         let (optional, host) = match word.strip_prefix('-') {
             Some(host) => (true, host),
             None => (false, word),
@@ -406,7 +409,8 @@ async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
             Ok(ip) => SocketAddr::new(ip, port),
             Err(_) => bail!("invalid bind address '{host}'"),
         };
-        match TcpListener::bind(addr).await {
+        let listened = listen(addr, backlog);
+        match listened {
             Ok(listener) => listeners.push(listener),
             Err(e) if optional => tracing::debug!("skipping optional bind address {addr}: {e}"),
             Err(e) => return Err(e).with_context(|| format!("could not bind {addr}")),
@@ -418,9 +422,69 @@ async fn bind(config: &Config) -> Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
+/// The TCP listeners `config` asks for.
+fn bind(config: &Config) -> Result<Vec<TcpListener>> {
+    let port = config.int("port") as u16;
+    if port == 0 && config.get("unixsocket").is_empty() {
+        bail!("Configured to not listen anywhere, exiting.");
+    }
+    bind_tcp(port, &config.get("bind"), backlog(config))
+}
+
+/// A listener on `addr` with a queue of `backlog` connections.
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// `tcp-backlog`, as a listen queue length.
+fn backlog(config: &Config) -> u32 {
+    config.int("tcp-backlog").clamp(1, i64::from(u32::MAX)) as u32
+}
+
+/// Listens on the `port` and `bind` now configured (CONFIG SET changed one), as Redis's
+/// `changeListenPort` and `changeBindAddr` do: the old listeners are closed first (the new
+/// ones may need their addresses), and if the new ones cannot all be bound, the old
+/// addresses are listened on again and the error returned, for the caller to restore the
+/// old settings. Connected clients stay.
+pub fn rebind(shared: &Arc<Shared>) -> Result<()> {
+    let port = shared.config.int("port") as u16;
+    let backlog = backlog(&shared.config);
+    let mut listeners = shared.tcp_listeners.lock();
+    let old: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    listeners.clear();
+    let result = match bind_tcp(port, &shared.config.get("bind"), backlog) {
+        Ok(new) => {
+            *listeners = new;
+            shared.port.store(port, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            for addr in old {
+                match listen(addr, backlog) {
+                    Ok(listener) => listeners.push(listener),
+                    Err(e) => tracing::warn!("could not listen on {addr} again: {e}"),
+                }
+            }
+            Err(e)
+        }
+    };
+    drop(listeners);
+    shared.tcp_listeners_changed.notify_waiters();
+    result
+}
+
 /// Accepts connections until shutdown; also runs the background jobs.
 pub async fn serve(shared: Arc<Shared>) -> Result<()> {
-    let listeners = bind(&shared.config).await?;
+    let listeners = bind(&shared.config)?;
     #[cfg(unix)]
     let unix_listener = bind_unix_socket(&shared.config)?;
     #[cfg(unix)]
@@ -440,7 +504,7 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
         "kv-server v={} pid={} port={} listening on {} ready to accept connections",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
-        shared.port,
+        shared.port.load(Ordering::Relaxed),
         addresses.join(", ")
     );
     crate::memory::mark_startup();
@@ -454,10 +518,8 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
     tokio::spawn(expire_loop(shared.clone()));
     tokio::spawn(metrics_loop(shared.clone()));
     tokio::spawn(signals(shared.clone()));
-    let mut accepting = Vec::new();
-    for listener in listeners {
-        accepting.push(tokio::spawn(accept_loop(shared.clone(), listener)));
-    }
+    *shared.tcp_listeners.lock() = listeners;
+    let mut accepting = vec![tokio::spawn(accept_loop(shared.clone()))];
     #[cfg(unix)]
     if let Some((listener, path)) = unix_listener {
         accepting.push(tokio::spawn(accept_unix_loop(
@@ -476,6 +538,7 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
     for task in accepting {
         task.abort();
     }
+    shared.tcp_listeners.lock().clear();
     shared.clients.kill_all();
     // Give connections a moment to flush and close.
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -492,9 +555,28 @@ pub async fn serve(shared: Arc<Shared>) -> Result<()> {
     Ok(())
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+/// Accepts connections on the TCP listeners until shutdown (when its task is aborted).
+async fn accept_loop(shared: Arc<Shared>) {
+    let mut turn = 0usize;
     loop {
-        match listener.accept().await {
+        // Made before the listeners are polled, so a replacement made after that wakes it.
+        let changed = shared.tcp_listeners_changed.notified();
+        let accepted = tokio::select! {
+            accepted = std::future::poll_fn(|cx| {
+                // From a different listener each time, so none can keep the others waiting.
+                let listeners = shared.tcp_listeners.lock();
+                turn = turn.wrapping_add(1);
+                for i in 0..listeners.len() {
+                    let listener = &listeners[(turn + i) % listeners.len()];
+                    if let std::task::Poll::Ready(accepted) = listener.poll_accept(cx) {
+                        return std::task::Poll::Ready(accepted);
+                    }
+                }
+                std::task::Poll::Pending
+            }) => accepted,
+            _ = changed => continue,
+        };
+        match accepted {
             Ok((stream, peer)) => {
                 let shared = shared.clone();
                 tokio::spawn(async move {

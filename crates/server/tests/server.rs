@@ -1188,3 +1188,63 @@ fn sorted_sets_withscore_and_encoding_settings() {
         .unwrap();
     assert_eq!(encoding, "skiplist", "CONFIG SET reached the engine");
 }
+
+#[test]
+fn config_set_port_and_bind_move_the_listener_as_redis_does() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let connect = |port: u16| {
+        redis::Client::open(format!("redis://127.0.0.1:{port}/")).and_then(|c| c.get_connection())
+    };
+    let set = |con: &mut redis::Connection, name: &str, value: &str| {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query::<()>(con)
+            .map_err(|e| e.to_string())
+    };
+    let original = server.port.to_string();
+    assert_eq!(set(&mut con, "port", &original), Ok(()));
+    // A port someone else listens on: refused, and the server stays where it was.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let refused = set(&mut con, "port", &taken_port).unwrap_err();
+    assert!(
+        refused.contains("CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs."),
+        "{refused}"
+    );
+    let port: String = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query::<Vec<String>>(&mut con)
+        .unwrap()
+        .remove(1);
+    assert_eq!(port, original);
+    let mut again = connect(server.port).unwrap();
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut again).unwrap(),
+        "PONG"
+    );
+    // A free port: the server moves there; connected clients stay.
+    let moved = support::free_port();
+    assert_eq!(set(&mut con, "port", &moved.to_string()), Ok(()));
+    let mut there = connect(moved).unwrap();
+    let info: String = redis::cmd("INFO").arg("server").query(&mut there).unwrap();
+    assert!(info.contains(&format!("tcp_port:{moved}\r\n")), "{info}");
+    assert!(connect(server.port).is_err());
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).unwrap(),
+        "PONG"
+    );
+    // Addresses that cannot all be bound: refused, still listening.
+    let refused = set(&mut con, "bind", "127.0.0.1 127.0.0.1").unwrap_err();
+    assert!(
+        refused.contains("CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses."),
+        "{refused}"
+    );
+    assert!(connect(moved).is_ok());
+    assert_eq!(set(&mut con, "bind", "127.0.0.1"), Ok(()));
+    assert!(connect(moved).is_ok());
+    drop(taken);
+}
