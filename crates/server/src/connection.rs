@@ -788,7 +788,8 @@ impl Connection {
         let usec = ended.duration_since(started).as_micros() as u64;
         let failed = self.count_error(mark);
         self.after_call(spec, skip, args, usec, failed);
-        self.drop_skipped_reply(mark, skip_reply, args);
+        let pushed = !failed && crate::pubsub::confirms_by_push(spec.name);
+        self.drop_skipped_reply(mark, skip_reply && !pushed, args);
         self.enforce_output_limits();
         Ok(())
     }

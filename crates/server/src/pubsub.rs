@@ -333,23 +333,29 @@ pub fn note_mode(conn: &mut Connection) {
     );
 }
 
+/// The commands that subscribe and unsubscribe.
+const SUBSCRIPTION_COMMANDS: [&str; 6] = [
+    "subscribe",
+    "ssubscribe",
+    "sunsubscribe",
+    "psubscribe",
+    "unsubscribe",
+    "punsubscribe",
+];
+
+/// Whether `name` is a command whose confirmations are pushed, as Redis 7.0 pushes them:
+/// they are sent even while CLIENT REPLY is OFF or SKIP, as messages are.
+pub fn confirms_by_push(name: &str) -> bool {
+    SUBSCRIPTION_COMMANDS.contains(&name)
+}
+
 /// The error for a command a RESP2 subscriber may not run; `None` if it may. `name` is the
 /// command's full name (`client|list` for a subcommand).
 pub fn refused_in_subscriber_mode(conn: &Connection, name: &str) -> Option<CommandError> {
-    const ALLOWED: &[&str] = &[
-        "subscribe",
-        "ssubscribe",
-        "sunsubscribe",
-        "psubscribe",
-        "unsubscribe",
-        "punsubscribe",
-        "ping",
-        "quit",
-        "reset",
-    ];
     if conn.session.protocol != Protocol::Resp2
         || conn.subscriptions.total() == 0
-        || ALLOWED.contains(&name)
+        || confirms_by_push(name)
+        || ["ping", "quit", "reset"].contains(&name)
     {
         return None;
     }

@@ -317,3 +317,65 @@ fn client_type_pubsub_lists_and_kills_subscribers_only() {
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+/// Everything `stream` receives until it has been quiet for 300 ms.
+fn drain(stream: &mut TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = stream.read(&mut chunk) {
+        out.extend_from_slice(&chunk[..n]);
+    }
+    out
+}
+
+/// What a client with CLIENT REPLY OFF, then SKIP, receives around (un)subscribing.
+fn replies_while_replies_are_off(server: &Server, protocol: &str) -> Vec<u8> {
+    let mut stream = server.raw();
+    stream
+        .write_all(&resp(&[b"HELLO", protocol.as_bytes()]))
+        .unwrap();
+    drain(&mut stream);
+    let commands: &[&[&[u8]]] = &[
+        &[b"CLIENT", b"REPLY", b"OFF"],
+        &[b"SUBSCRIBE", b"a", b"b"],
+        &[b"PSUBSCRIBE", b"p*"],
+        &[b"SSUBSCRIBE", b"s"],
+        &[b"PING"],
+        &[b"UNSUBSCRIBE", b"a"],
+        &[b"PUNSUBSCRIBE"],
+        &[b"SUNSUBSCRIBE"],
+        &[b"UNSUBSCRIBE"],
+        &[b"UNSUBSCRIBE"],
+        &[b"SET", b"k", b"v"],
+        &[b"CLIENT", b"REPLY", b"ON"],
+        &[b"CLIENT", b"REPLY", b"SKIP"],
+        &[b"SUBSCRIBE", b"x"],
+        &[b"PING"],
+    ];
+    for command in commands {
+        stream.write_all(&resp(command)).unwrap();
+    }
+    drain(&mut stream)
+}
+
+#[test]
+fn subscription_confirmations_are_sent_while_replies_are_off_as_redis_does() {
+    let (kv, redis) = (Server::kv(&[]), Server::redis(&[]));
+    for protocol in ["2", "3"] {
+        let got = replies_while_replies_are_off(&kv, protocol);
+        let expected = replies_while_replies_are_off(&redis, protocol);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected),
+            "RESP{protocol}"
+        );
+        assert!(
+            got.starts_with(b"*3\r\n$9\r\nsubscribe\r\n")
+                || got.starts_with(b">3\r\n$9\r\nsubscribe\r\n")
+        );
+    }
+}
