@@ -665,6 +665,7 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
         }
         "resetstat" => {
             shared.stats.reset();
+            shared.clients.evicted.store(0, Ordering::Relaxed);
             shared.cmdstats.reset();
             shared.metrics.reset();
             let engine_stats = &shared.engine.stats;

@@ -72,6 +72,9 @@ pub struct ClientHandle {
     pub state: Mutex<ClientState>,
     /// Set when someone asked this client to close; wakes the connection.
     pub kill: KillSwitch,
+    /// Bytes of the connection's query and reply buffers as it last published them
+    /// ([`Clients::set_buffers`]): `tot-mem`, and what `maxmemory-clients` limits.
+    buffers: AtomicU64,
     /// The connection's mailbox, once it has one: where other connections deliver to it
     /// (invalidations redirected to it).
     pub mailbox: std::sync::OnceLock<std::sync::Weak<crate::mailbox::Mailbox>>,
@@ -92,6 +95,12 @@ pub struct ClientState {
     pub last_interaction: Instant,
     /// Bytes buffered but not yet parsed.
     pub query_buffer: usize,
+    /// The query buffer's allocated bytes (`qbuf` plus `qbuf-free`).
+    pub query_capacity: usize,
+    /// The reply buffer's allocated bytes (`rbs`).
+    pub reply_capacity: usize,
+    /// The most reply bytes one write carried since the reply buffer was last sized (`rbp`).
+    pub reply_peak: usize,
     /// Whether eviction must spare this client.
     pub no_evict: bool,
     /// Whether the client is in MONITOR mode (flag `O`).
@@ -153,9 +162,6 @@ impl ClientState {
     }
 }
 
-/// The size a connection's reply buffer is counted at (Redis's `PROTO_REPLY_CHUNK_BYTES`).
-const REPLY_BUFFER: usize = 16 * 1024;
-
 impl ClientHandle {
     /// Redis's class of the client, as `CLIENT LIST TYPE` and `CLIENT KILL TYPE` match it:
     /// `pubsub` while it subscribes to anything, else `normal` (kv has no replicas or masters
@@ -173,9 +179,9 @@ impl ClientHandle {
         self.kill.trip();
     }
 
-    /// Bytes of its buffers (`tot-mem`): a 16 KiB reply buffer and its query buffer.
+    /// Bytes of its buffers (`tot-mem`): its query and reply buffers, as allocated.
     pub fn memory(&self) -> usize {
-        REPLY_BUFFER + self.state.lock().query_buffer
+        self.buffers.load(Ordering::Relaxed) as usize
     }
 
     /// The line `CLIENT LIST` and `CLIENT INFO` print for this client, in Redis's field order.
@@ -204,10 +210,10 @@ impl ClientHandle {
             state.subscriptions.2,
             state.multi.map_or(-1, |n| n as i64),
             qbuf,
-            REPLY_BUFFER.saturating_sub(qbuf.min(REPLY_BUFFER)),
-            REPLY_BUFFER,
-            qbuf,
-            REPLY_BUFFER + qbuf,
+            state.query_capacity.saturating_sub(qbuf),
+            state.reply_capacity,
+            state.reply_peak,
+            self.memory(),
             match state.last_command {
                 (_, "") => "NULL".to_string(),
                 (Some(container), name) => format!("{container}|{name}"),
@@ -229,6 +235,12 @@ impl ClientHandle {
 pub struct Clients {
     by_id: DashMap<u64, Arc<ClientHandle>>,
     next_id: AtomicU64,
+    /// The sum of every client's published buffers (see [`ClientHandle::memory`]).
+    memory: AtomicU64,
+    /// Clients closed by `maxmemory-clients` (INFO's `evicted_clients`).
+    pub evicted: AtomicU64,
+    /// Held while clients are being evicted: one thread at a time chooses.
+    evicting: Mutex<()>,
 }
 
 impl Clients {
@@ -249,6 +261,9 @@ impl Clients {
                 last_command: (None, ""),
                 last_interaction: now,
                 query_buffer: 0,
+                query_capacity: 0,
+                reply_capacity: 0,
+                reply_peak: 0,
                 no_evict: false,
                 multi: None,
                 tracking_redirect: None,
@@ -260,6 +275,7 @@ impl Clients {
                 waiter: None,
             }),
             kill: KillSwitch::default(),
+            buffers: AtomicU64::new(0),
             mailbox: std::sync::OnceLock::new(),
         });
         self.by_id.insert(id, handle.clone());
@@ -268,7 +284,63 @@ impl Clients {
 
     /// Forgets a closed connection.
     pub fn unregister(&self, id: u64) {
-        self.by_id.remove(&id);
+        if let Some((_, handle)) = self.by_id.remove(&id) {
+            self.set_buffers(&handle, 0);
+        }
+    }
+
+    /// Publishes the bytes of `client`'s buffers: its `tot-mem`, and its share of what
+    /// `maxmemory-clients` limits. The connection calls it when the sizes change.
+    pub fn set_buffers(&self, client: &ClientHandle, bytes: u64) {
+        let before = client.buffers.swap(bytes, Ordering::Relaxed);
+        if bytes >= before {
+            self.memory.fetch_add(bytes - before, Ordering::Relaxed);
+        } else {
+            self.memory.fetch_sub(before - bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// The bytes of every client's buffers.
+    pub fn memory(&self) -> u64 {
+        self.memory.load(Ordering::Relaxed)
+    }
+
+    /// While the clients' buffers take `limit` bytes or more (`maxmemory-clients`; 0: no
+    /// limit), closes the clients with the largest buffers first, sparing those with CLIENT
+    /// NO-EVICT on, as Redis's client eviction does; returns whether `current` (the caller's
+    /// own client) was among them: it then closes without running its commands, as in Redis.
+    /// Each closed client's buffers stop counting at once. O(clients), and only when over.
+    pub fn evict(&self, limit: u64, current: u64) -> bool {
+        if limit == 0 || self.memory() < limit {
+            return false;
+        }
+        // Another thread choosing already works until the clients are under the limit.
+        let Some(_choosing) = self.evicting.try_lock() else {
+            return false;
+        };
+        let mut candidates: Vec<(u64, Arc<ClientHandle>)> = self
+            .by_id
+            .iter()
+            .filter(|c| !c.kill.is_tripped() && !c.state.lock().no_evict)
+            .map(|c| (c.memory() as u64, c.value().clone()))
+            .collect();
+        candidates.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+        let mut evicted_self = false;
+        for (_, client) in candidates {
+            if self.memory() < limit {
+                break;
+            }
+            tracing::info!(
+                "Evicting client: {} (maxmemory-clients is {limit} bytes, clients use {})",
+                client.describe(),
+                self.memory()
+            );
+            client.kill();
+            self.set_buffers(&client, 0);
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+            evicted_self |= client.id == current;
+        }
+        evicted_self
     }
 
     /// How many clients are connected.

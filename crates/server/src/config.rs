@@ -228,6 +228,11 @@ pub static PARAMS: &[Param] = &[
         Kind::Custom(percentile_list)
     ),
     param!("maxmemory", "0", MEMORY),
+    param!(
+        "maxmemory-clients",
+        "0",
+        Kind::Custom(check_memory_or_percent)
+    ),
     param!("maxmemory-policy", "noeviction", Kind::Enum(EVICTION)),
     param!(
         "maxmemory-samples",
@@ -704,6 +709,45 @@ pub fn find(name: &str) -> Option<&'static Param> {
     })
 }
 
+/// Checks a byte count or a percentage (`10%`, of `maxmemory`), as Redis checks its
+/// `PERCENT_CONFIG` parameters (`maxmemory-clients`).
+fn check_memory_or_percent(raw: &str) -> Result<String, String> {
+    if let Some(percent) = raw
+        .strip_suffix('%')
+        .and_then(|n| kv_resp::parse_i64(n.as_bytes()))
+        .filter(|&n| n >= 0)
+    {
+        if percent > 100 {
+            return Err("percentage argument must be less or equal to 100".into());
+        }
+        return Ok(format!("{percent}%"));
+    }
+    parse_memory(raw)
+        .map(|n| n.to_string())
+        .ok_or_else(|| "argument must be a memory or percent value".into())
+}
+
+/// The limit `maxmemory-clients` sets on all clients' buffers, in bytes (0: none), as Redis's
+/// `getClientEvictionLimit` works it out: a percentage is of `maxmemory` (none without
+/// one), and a limit under 128 KB counts as 128 KB, so that a mistaken setting cannot leave
+/// the server unable to talk to anyone.
+pub fn client_memory_limit(config: &Config) -> u64 {
+    let setting = config.get("maxmemory-clients");
+    let limit = match setting.strip_suffix('%') {
+        Some(percent) => {
+            let percent = percent.parse::<u64>().unwrap_or(0);
+            let maxmemory = config.int("maxmemory").max(0) as u64;
+            (maxmemory as f64 * percent as f64 / 100.0) as u64
+        }
+        None => setting.parse::<u64>().unwrap_or(0),
+    };
+    if limit == 0 {
+        0
+    } else {
+        limit.max(128 << 10)
+    }
+}
+
 /// Parses a memory value as Redis's `memtoull`: digits with an optional unit
 /// (k=1000, kb=1024, m, mb, g, gb), case-insensitive; a sign is refused.
 pub fn parse_memory(text: &str) -> Option<i64> {
@@ -890,6 +934,8 @@ pub struct HotValues {
     pub output_limits: Arc<OutputLimits>,
     /// `tracking-table-max-keys` (0: no limit).
     pub tracking_table_max_keys: AtomicI64,
+    /// The limit `maxmemory-clients` sets, in bytes (0: none; see [`client_memory_limit`]).
+    pub client_memory_limit: AtomicU64,
 }
 
 /// The output buffer limits of the client classes kv has, readable without a lock (mailboxes
@@ -984,6 +1030,9 @@ impl Config {
         self.hot
             .tracking_table_max_keys
             .store(self.int("tracking-table-max-keys"), Ordering::Relaxed);
+        self.hot
+            .client_memory_limit
+            .store(client_memory_limit(self), Ordering::Relaxed);
         let [normal, _replica, pubsub] =
             read_output_limits(&self.get("client-output-buffer-limit"));
         self.hot.output_limits.store(false, normal);

@@ -114,6 +114,11 @@ pub struct Connection {
     /// When to give back buffer space a large request or reply left (see
     /// [`Connection::plan_shrink`]); `None` while the buffers are small or in use.
     shrink_at: Option<tokio::time::Instant>,
+    /// The query buffer's allocated size as last seen, for [`Connection::note_buffers`].
+    input_capacity: usize,
+    /// The most reply bytes one write carried since the reply buffer was last sized, and
+    /// what CLIENT LIST was last told of it.
+    reply_peak: (usize, usize),
     /// The reply buffer's capacity at the last write, to count its growth.
     reply_capacity: usize,
 }
@@ -306,6 +311,8 @@ where
         activity: Activity::default(),
         last_lookup: Default::default(),
         shrink_at: None,
+        input_capacity: 0,
+        reply_peak: (0, 0),
         reply_capacity: 0,
     };
     if let Err(e) = connection.run(reader, writer).await {
@@ -445,11 +452,46 @@ impl Connection {
         if self.reply.buf.is_empty() && self.reply.buf.capacity() > BUFFER_KEEP {
             self.reply.buf = BytesMut::with_capacity(REPLY_STATIC_BUFFER);
             self.reply_capacity = self.reply.buf.capacity();
+            self.reply_peak.0 = 0;
             self.shared
                 .stats
                 .reply_buffer_shrinks
                 .fetch_add(1, Ordering::Relaxed);
         }
+        self.input_capacity = input.capacity();
+        // Smaller buffers: nothing to evict.
+        self.note_buffers();
+    }
+
+    /// Publishes the sizes of this connection's buffers when they changed (CLIENT LIST's
+    /// `tot-mem`), then applies `maxmemory-clients` (Redis checks it before every command);
+    /// false if this very client was evicted and must close.
+    fn note_buffers(&mut self) -> bool {
+        let clients = &self.shared.clients;
+        let bytes = (self.input_capacity + self.reply.buf.capacity()) as u64;
+        if bytes != self.handle.memory() as u64 || self.reply_peak.0 != self.reply_peak.1 {
+            clients.set_buffers(&self.handle, bytes);
+            let mut state = self.handle.state.lock();
+            state.query_capacity = self.input_capacity;
+            state.reply_capacity = self.reply.buf.capacity();
+            state.reply_peak = self.reply_peak.0;
+            self.reply_peak.1 = self.reply_peak.0;
+        }
+        let limit = self
+            .shared
+            .config
+            .hot
+            .client_memory_limit
+            .load(Ordering::Relaxed);
+        if clients.evict(limit, self.handle.id) {
+            tracing::info!(
+                "closing client {} ({}): evicted by maxmemory-clients",
+                self.handle.id,
+                self.handle.addr
+            );
+            return false;
+        }
+        true
     }
 
     /// Sends the reply of the blocking command this client waits in, if its wait is over
@@ -582,7 +624,7 @@ impl Connection {
 
     /// Accounts for `read` new bytes; false when the query buffer (`buffered` bytes) is over
     /// its limit and the client must be closed.
-    fn note_input(&self, read: usize, buffered: usize, capacity: usize) -> bool {
+    fn note_input(&mut self, read: usize, buffered: usize, capacity: usize) -> bool {
         let stats = &self.shared.stats;
         stats
             .net_input_bytes
@@ -604,7 +646,8 @@ impl Connection {
             );
             return false;
         }
-        true
+        self.input_capacity = capacity;
+        self.note_buffers()
     }
 
     /// Writes the pending replies; false if the client was killed while the write waited (a
@@ -643,7 +686,16 @@ impl Connection {
             written = writer.write_all(&self.reply.buf) => written?,
             _ = self.handle.kill.tripped() => return Ok(false),
         }
+        let written = self.reply.buf.len();
         self.reply.buf.clear();
+        self.reply_peak.0 = self.reply_peak.0.max(written);
+        if capacity > self.handle.memory().saturating_sub(self.input_capacity)
+            || self.reply_peak.0 > self.reply_peak.1
+        {
+            // The reply buffer grew (its bytes count towards `maxmemory-clients`), or a
+            // larger write than CLIENT LIST knows of went out.
+            return Ok(self.note_buffers());
+        }
         Ok(true)
     }
 

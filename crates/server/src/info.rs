@@ -338,7 +338,11 @@ fn stats(conn: &Connection, out: &mut String) {
     );
     let evictor = &e.evictor;
     field(out, "evicted_keys", load(&evictor.evicted_keys));
-    field(out, "evicted_clients", 0);
+    field(
+        out,
+        "evicted_clients",
+        conn.shared.clients.evicted.load(Ordering::Relaxed),
+    );
     let (total, current) = evictor.exceeded_ms();
     field(out, "total_eviction_exceeded_time", total);
     field(out, "current_eviction_exceeded_time", current);

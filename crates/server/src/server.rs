@@ -744,6 +744,13 @@ async fn metrics_loop(shared: Arc<Shared>) {
         let stats = &shared.stats;
         stats.note_memory(crate::memory::used());
         crate::persistence::cron(&shared);
+        // Idle clients too are evicted when `maxmemory-clients` is lowered under their use.
+        let client_limit = shared
+            .config
+            .hot
+            .client_memory_limit
+            .load(Ordering::Relaxed);
+        shared.clients.evict(client_limit, 0);
         // Every shard of every database once in 1.6 s, with the default 16 databases.
         shared.engine.keyspace.shrink_sparse_tables(256);
         // Finishes an eviction that ran out of time with memory still over (Redis's

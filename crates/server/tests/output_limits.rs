@@ -1,7 +1,8 @@
 //! `client-output-buffer-limit` over TCP: the hard and soft limits of pub/sub clients (a
 //! subscriber that stops reading is disconnected, the publisher never waits), the normal class
 //! (a reply past the hard limit closes the client instead of being sent), and CONFIG SET of one
-//! class leaving the others.
+//! class leaving the others; and `maxmemory-clients`, which closes the clients with the
+//! largest buffers.
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
@@ -164,4 +165,69 @@ fn config_set_of_one_class_leaves_the_others() {
         .query(&mut con)
         .unwrap();
     assert_eq!(value[1], "normal 0 0 0 slave 1 2 3 pubsub 1048576 0 0");
+}
+
+#[test]
+fn maxmemory_clients_evicts_the_largest_client_and_spares_no_evict_ones() {
+    let server = Server::kv(&[]);
+    let mut control = server.client();
+    let _: () = redis::cmd("CLIENT")
+        .arg("NO-EVICT")
+        .arg("on")
+        .query(&mut control)
+        .unwrap();
+    support::config_set(&mut control, "maxmemory-clients", "1mb");
+    // A protected client with 1.5 MB of a request buffered, and a plain one sending more.
+    let mut protected = server.raw();
+    exchange(&mut protected, &resp(&[b"CLIENT", b"NO-EVICT", b"on"]), 5);
+    let header = b"*3\r\n$3\r\nSET\r\n$1\r\np\r\n$2000000\r\n";
+    protected.write_all(header).unwrap();
+    protected.write_all(&vec![b'p'; 1_500_000]).unwrap();
+    let mut plain = server.raw();
+    plain
+        .write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nq\r\n$3000000\r\n")
+        .unwrap();
+    let chunk = vec![b'q'; 50_000];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut closed = false;
+    while Instant::now() < deadline {
+        if plain.write_all(&chunk).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if !closed {
+        // Everything was sent: the server must have closed it by now.
+        plain
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        closed = matches!(plain.read(&mut byte), Ok(0) | Err(_));
+    }
+    assert!(closed, "the plain client was not evicted");
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut control).unwrap();
+    assert!(info.contains("evicted_clients:1\r\n"), "{info}");
+    // The protected client finishes its request.
+    protected.write_all(&vec![b'p'; 500_000]).unwrap();
+    protected.write_all(b"\r\n").unwrap();
+    let mut reply = [0u8; 5];
+    protected.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"+OK\r\n");
+    let len: i64 = redis::cmd("STRLEN").arg("p").query(&mut control).unwrap();
+    assert_eq!(len, 2_000_000);
+    // A limit lowered under what an idle client uses: the cron evicts it. (The protected
+    // client's buffers count too, so without a limit while the idle client fills its own.)
+    support::config_set(&mut control, "maxmemory-clients", "0");
+    let mut idle = server.raw();
+    idle.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nr\r\n$900000\r\n")
+        .unwrap();
+    idle.write_all(&vec![b'r'; 600_000]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    support::config_set(&mut control, "maxmemory-clients", "128kb");
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut byte = [0u8; 1];
+    assert!(matches!(idle.read(&mut byte), Ok(0) | Err(_)));
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut control).unwrap();
+    assert!(info.contains("evicted_clients:2\r\n"), "{info}");
 }
