@@ -142,7 +142,7 @@ impl Tracking {
     /// Remembers that client `id` read `keys`; past `max` keys (`tracking-table-max-keys`,
     /// 0: no limit), forgets other keys, telling their clients.
     fn remember<'a>(&self, id: u64, keys: impl Iterator<Item = &'a [u8]>, max: usize) {
-        let evicted = {
+        {
             let mut table = self.table.lock();
             for key in keys {
                 let ids = table.entry(Bytes::copy_from_slice(key)).or_default();
@@ -150,6 +150,17 @@ impl Tracking {
                     self.items.fetch_add(1, Ordering::Relaxed);
                 }
             }
+        }
+        self.limit(max);
+    }
+
+    /// Forgets keys, telling the clients that read them, while the table holds more than
+    /// `max` (`tracking-table-max-keys`; 0: no limit). Runs after every remembering and, as
+    /// Redis's `trackingLimitUsedSlots` runs before it sleeps, from the cron, so a limit
+    /// lowered by CONFIG SET takes effect with no read needed.
+    pub fn limit(&self, max: usize) {
+        let evicted = {
+            let mut table = self.table.lock();
             let mut evicted = Vec::new();
             while max > 0 && table.len() > max {
                 let Some(key) = table.keys().next().cloned() else {
