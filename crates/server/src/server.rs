@@ -744,7 +744,11 @@ async fn metrics_loop(shared: Arc<Shared>) {
         let stats = &shared.stats;
         stats.note_memory(crate::memory::used());
         crate::persistence::cron(&shared);
-        let tracked_max = shared.config.hot.tracking_table_max_keys.load(Ordering::Relaxed);
+        let tracked_max = shared
+            .config
+            .hot
+            .tracking_table_max_keys
+            .load(Ordering::Relaxed);
         shared
             .tracking
             .limit(usize::try_from(tracked_max).unwrap_or(0));

@@ -211,7 +211,10 @@ fn expiry_and_the_table_limit_invalidate_too() {
     // A limit lowered with no read after it: the cron forgets the extra key, and says so.
     other(&server, &["CONFIG", "SET", "tracking-table-max-keys", "1"]);
     let push = tracker.until(b"\r\n*1\r\n");
-    assert!(push.ends_with(">2\r\n$10\r\ninvalidate\r\n*1\r\n"), "{push}");
+    assert!(
+        push.ends_with(">2\r\n$10\r\ninvalidate\r\n*1\r\n"),
+        "{push}"
+    );
     let key = tracker.until(b"\r\nk");
     assert!(key.starts_with('$'), "{key}");
     let info: redis::InfoDict = redis::cmd("INFO").arg("stats").query(&mut con).unwrap();
