@@ -808,7 +808,7 @@ impl Connection {
             return Ok(());
         }
         let mark = self.reply.mark();
-        let waiter = self.dispatch(spec, skip, args);
+        let waiter = crate::tracking::bcast_batch(|| self.dispatch(spec, skip, args));
         // Recorded on this thread while the command ran (dispatch does not await).
         self.durable_at = self.durable_at.max(crate::aof::take_recorded());
         if let Some(waiter) = waiter {

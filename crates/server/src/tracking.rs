@@ -6,7 +6,9 @@
 //! gets one invalidation message and is forgotten for that key. In BCAST mode a client is told
 //! of every change to a key under one of its prefixes, without any table. The engine reports
 //! changes through [`kv_engine::tracking::KeyTracking`] while it still holds the changed key's
-//! shard, so a client is told before anyone can read the new value.
+//! shard, so a default-mode client is told before anyone can read the new value; BCAST
+//! messages are gathered while a client's command runs and sent after it, the keys changed
+//! under a prefix together (see [`bcast_batch`]).
 //!
 //! Messages go to the client itself as RESP3 `invalidate` pushes, or to the client it
 //! redirects to: as pushes if that one speaks RESP3, as messages of the `__redis__:invalidate`
@@ -114,15 +116,27 @@ impl Tracking {
             };
             let own_change = tracker.options.noloop && modifier == Some(*id);
             if !tracker.options.bcast && !own_change {
-                send(tracker, Some(key));
+                send(tracker, Some(&[key]));
             }
         }
         for tracker in clients.values().filter(|t| t.options.bcast) {
             let mine = modifier == Some(tracker.handle.id);
-            if (tracker.options.noloop && mine) || !matches_a_prefix(&tracker.options, key) {
+            let Some(prefix) = matching_prefix(&tracker.options, key) else {
+                continue;
+            };
+            if tracker.options.noloop && mine {
                 continue;
             }
-            send(tracker, Some(key));
+            let batched = BCAST_BATCH.with_borrow_mut(|batch| match batch {
+                Some(batch) => {
+                    batch.push((tracker.clone(), prefix, Bytes::copy_from_slice(key)));
+                    true
+                }
+                None => false,
+            });
+            if !batched {
+                send(tracker, Some(&[key]));
+            }
         }
     }
 
@@ -176,19 +190,64 @@ impl Tracking {
         let clients = self.clients.read();
         for (key, ids) in evicted {
             for tracker in ids.iter().filter_map(|id| clients.get(id)) {
-                send(tracker, Some(&key));
+                send(tracker, Some(&[&key[..]]));
             }
         }
     }
 }
 
-/// Whether `key` is under one of the BCAST prefixes of `options`.
-fn matches_a_prefix(options: &Options, key: &[u8]) -> bool {
-    options.prefixes.is_empty() || options.prefixes.iter().any(|p| key.starts_with(p))
+/// The BCAST prefix of `options` that `key` is under (the empty prefix for a client that
+/// gave none), if any. Prefixes of one client never overlap (CLIENT TRACKING refuses that),
+/// so there is at most one.
+fn matching_prefix(options: &Options, key: &[u8]) -> Option<Bytes> {
+    if options.prefixes.is_empty() {
+        return Some(Bytes::new());
+    }
+    options
+        .prefixes
+        .iter()
+        .find(|p| key.starts_with(p))
+        .cloned()
 }
 
-/// Sends one invalidation of `key` (`None`: of everything) for `tracker`, where it must go.
-fn send(tracker: &Tracker, key: Option<&[u8]>) {
+thread_local! {
+    /// BCAST invalidations held back while a command runs on this thread (see
+    /// [`bcast_batch`]): the client, its prefix the key is under, the key.
+    static BCAST_BATCH: std::cell::RefCell<Option<Vec<(Arc<Tracker>, Bytes, Bytes)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `command` (which must not await), then sends the BCAST invalidations of the keys it
+/// changed as one message per prefix and client, its keys sorted and each once, as Redis
+/// sends the keys changed under a prefix together (MSET of three keys: one message of three),
+/// prefix by prefix in byte order.
+/// The messages go after the change, never before it, so a client told of one cannot cache
+/// the old value after. Default-mode invalidations are not held back.
+pub fn bcast_batch<R>(command: impl FnOnce() -> R) -> R {
+    let opened = BCAST_BATCH.with_borrow_mut(|batch| match batch {
+        Some(_) => false,
+        None => {
+            *batch = Some(Vec::new());
+            true
+        }
+    });
+    let result = command();
+    if opened {
+        let mut batch = BCAST_BATCH
+            .with_borrow_mut(Option::take)
+            .unwrap_or_default();
+        batch.sort_by(|a, b| (&a.1, a.0.handle.id, &a.2).cmp(&(&b.1, b.0.handle.id, &b.2)));
+        batch.dedup_by(|a, b| a.0.handle.id == b.0.handle.id && a.1 == b.1 && a.2 == b.2);
+        for group in batch.chunk_by(|a, b| a.1 == b.1 && a.0.handle.id == b.0.handle.id) {
+            let keys: Vec<&[u8]> = group.iter().map(|(_, _, key)| &key[..]).collect();
+            send(&group[0].0, Some(&keys));
+        }
+    }
+    result
+}
+
+/// Sends one invalidation of `keys` (`None`: of everything) for `tracker`, where it must go.
+fn send(tracker: &Tracker, keys: Option<&[&[u8]]>) {
     let (target, mailbox) = match &tracker.redirect {
         None => (tracker.handle.clone(), tracker.mailbox.clone()),
         Some(weak) => match weak.upgrade().and_then(|t| t.mailbox().map(|m| (t, m))) {
@@ -213,10 +272,12 @@ fn send(tracker: &Tracker, key: Option<&[u8]>) {
         // A RESP2 connection cannot take pushes: nothing can be sent, as in Redis.
         return;
     }
-    match key {
-        Some(key) => {
-            out.extend_from_slice(b"*1\r\n");
-            kv_resp::encode::write_bulk(&mut out, key);
+    match keys {
+        Some(keys) => {
+            out.extend_from_slice(format!("*{}\r\n", keys.len()).as_bytes());
+            for key in keys {
+                kv_resp::encode::write_bulk(&mut out, key);
+            }
         }
         None if resp3 => out.extend_from_slice(b"_\r\n"),
         None => out.extend_from_slice(b"$-1\r\n"),

@@ -248,3 +248,57 @@ fn a_client_whose_redirect_target_left_is_told_once() {
     let info = tracker.call(&["CLIENT", "INFO"], "resp=3\n\r\n");
     assert!(info.contains("flags=tR "), "{info}");
 }
+
+/// What a RESP2 subscriber receives as the redirect target of BCAST clients while writes
+/// change keys under their prefixes.
+fn bcast_messages(server: &Server) -> String {
+    let mut target = resp2(server);
+    let id = target.call(&["CLIENT", "ID"], "\r\n");
+    let id = id.trim_start_matches(':').trim_end();
+    target.call(
+        &["SUBSCRIBE", "__redis__:invalidate"],
+        "__redis__:invalidate\r\n:1\r\n",
+    );
+    let mut prefixed = resp2(server);
+    prefixed.call(
+        &[
+            "CLIENT", "TRACKING", "ON", "BCAST", "REDIRECT", id, "PREFIX", "b", "PREFIX", "a",
+        ],
+        "+OK\r\n",
+    );
+    let mut everything = resp3(server);
+    everything.call(
+        &["CLIENT", "TRACKING", "ON", "BCAST", "REDIRECT", id],
+        "+OK\r\n",
+    );
+    other(
+        server,
+        &["MSET", "b2", "1", "a1", "2", "c", "3", "b1", "4", "a1", "5"],
+    );
+    other(server, &["DEL", "a1", "zz"]);
+    other(server, &["SET", "a9", "x"]);
+    // Each write's messages are in before the PING's reply.
+    target.stream.write_all(&resp(&[b"PING"])).unwrap();
+    target.until(b"$0\r\n\r\n")
+}
+
+#[test]
+fn bcast_sends_the_keys_one_write_changed_together_as_redis_does() {
+    let kv = bcast_messages(&Server::kv(&[]));
+    let redis = bcast_messages(&Server::redis(&[]));
+    assert_eq!(kv, redis);
+    // The MSET: one message per prefix, in byte order (the empty prefix, then a, then b),
+    // its keys sorted and each once.
+    let message = |keys: &[&str]| {
+        let mut text = format!(
+            "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*{}\r\n",
+            keys.len()
+        );
+        for key in keys {
+            text += &format!("${}\r\n{key}\r\n", key.len());
+        }
+        text
+    };
+    let mset = message(&["a1", "b1", "b2", "c"]) + &message(&["a1"]) + &message(&["b1", "b2"]);
+    assert!(kv.starts_with(&mset), "{kv}");
+}
