@@ -210,10 +210,13 @@ fn matching_prefix(options: &Options, key: &[u8]) -> Option<Bytes> {
         .cloned()
 }
 
+/// BCAST invalidations held back: the client, its prefix the key is under, the key.
+type BcastBatch = Vec<(Arc<Tracker>, Bytes, Bytes)>;
+
 thread_local! {
     /// BCAST invalidations held back while a command runs on this thread (see
-    /// [`bcast_batch`]): the client, its prefix the key is under, the key.
-    static BCAST_BATCH: std::cell::RefCell<Option<Vec<(Arc<Tracker>, Bytes, Bytes)>>> =
+    /// [`bcast_batch`]); `None` while none runs.
+    static BCAST_BATCH: std::cell::RefCell<Option<BcastBatch>> =
         const { std::cell::RefCell::new(None) };
 }
 
