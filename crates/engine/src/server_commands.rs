@@ -99,8 +99,14 @@ static SLOWLOG: &[CommandSpec] = &[
         "[count]", tips: &["request_policy:all_nodes", "nondeterministic_output"]),
 ];
 
-/// The subcommands of LATENCY kv implements (not DOCTOR and GRAPH), in Redis 7.0's order.
+/// The subcommands of LATENCY.
 static LATENCY: &[CommandSpec] = &[
+    command!("doctor", 2, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Server, SERVER, "2.8.13", "O(1)",
+        "Returns a human-readable report of the latency events recorded.", "",
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
+    command!("graph", 3, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Server, SERVER, "2.8.13", "O(1)",
+        "Draws the recorded samples of a latency event as an ASCII graph.", "event",
+        tips: &["nondeterministic_output", "request_policy:all_nodes", "response_policy:special"]),
     command!("reset", -2, [ADMIN, NOSCRIPT, LOADING, STALE], NO_KEYS, Server, SERVER, "2.8.13", "O(1)",
         "Forgets the samples of some or all latency events.", "[event [event ...]]",
         tips: &["request_policy:all_nodes", "response_policy:all_succeeded"]),

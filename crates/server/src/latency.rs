@@ -61,6 +61,15 @@ impl Series {
     }
 }
 
+/// One event's samples, copied out of the monitor for a report.
+struct Recorded {
+    name: String,
+    /// `(unix seconds, milliseconds)`, oldest first.
+    samples: Vec<(u64, u64)>,
+    /// The highest latency ever recorded, in milliseconds.
+    max: u64,
+}
+
 /// Every event's history.
 #[derive(Debug, Default)]
 pub struct LatencyMonitor {
@@ -87,6 +96,19 @@ impl LatencyMonitor {
                 events.insert(event.to_string(), series);
             }
         }
+    }
+
+    /// A copy of every event's samples (oldest first), with its all-time maximum.
+    fn recorded(&self) -> Vec<Recorded> {
+        self.events
+            .lock()
+            .iter()
+            .map(|(name, series)| Recorded {
+                name: name.clone(),
+                samples: series.history().collect(),
+                max: series.max,
+            })
+            .collect()
     }
 
     /// Forgets the events named (ignoring case), or every event; returns how many were forgotten.
@@ -135,6 +157,11 @@ pub fn command(conn: &mut Connection, sub: &str, args: &[&[u8]]) -> Result<(), C
             conn.reply.count(count);
         }
         "histogram" => histogram(conn, &args[2..]),
+        "graph" => graph(conn, args[2])?,
+        "doctor" => {
+            let report = doctor(conn);
+            conn.reply.verbatim(report.as_bytes());
+        }
         "help" => crate::admin::help(conn, HELP),
         _ => {
             return Err(CommandError::Internal(
@@ -181,6 +208,151 @@ fn history(conn: &mut Connection, event: &[u8]) {
         conn.reply.integer(time as i64);
         conn.reply.integer(latency as i64);
     }
+}
+
+/// Columns of a `LATENCY GRAPH`, and rows of its plot, as Redis draws it.
+const GRAPH_COLUMNS: usize = 80;
+const GRAPH_ROWS: usize = 4;
+
+/// `LATENCY GRAPH event`: the event's samples as an ASCII plot, oldest first, each column
+/// labelled with the sample's age (`5s`, `3m`, `2h`, `1d`, read downwards), under a title
+/// with the lowest and highest samples; Redis's layout.
+fn graph(conn: &mut Connection, event: &[u8]) -> Result<(), CommandError> {
+    let found = conn
+        .shared
+        .latency
+        .recorded()
+        .into_iter()
+        .find(|recorded| recorded.name.as_bytes() == event);
+    let Some(Recorded {
+        name,
+        samples,
+        max: all_time_high,
+    }) = found
+    else {
+        return Err(CommandError::Other(
+            format!(
+                "ERR No samples available for event '{}'",
+                String::from_utf8_lossy(event)
+            )
+            .into(),
+        ));
+    };
+    let now = kv_engine::now_ms() / 1000;
+    let latencies: Vec<u64> = samples.iter().map(|&(_, latency)| latency).collect();
+    let labels: Vec<String> = samples
+        .iter()
+        .map(|&(time, _)| age_label(now.saturating_sub(time)))
+        .collect();
+    let high = latencies.iter().copied().max().unwrap_or(0);
+    let low = latencies.iter().copied().min().unwrap_or(0);
+    let mut text =
+        format!("{name} - high {high} ms, low {low} ms (all time high {all_time_high} ms)\n");
+    text.push_str(&"-".repeat(GRAPH_COLUMNS));
+    text.push('\n');
+    text.push_str(&crate::sparkline::render(
+        &latencies,
+        &labels,
+        GRAPH_COLUMNS,
+        GRAPH_ROWS,
+    ));
+    conn.reply.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// How long ago, in the largest whole unit: `59s`, `59m`, `23h`, `2d`.
+fn age_label(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86400 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86400),
+    }
+}
+
+/// `LATENCY DOCTOR`: a report, for a person, of each event's spikes (how many, their average
+/// and mean deviation, how often, the worst) and what usually causes them.
+fn doctor(conn: &Connection) -> String {
+    let hot = &conn.shared.config.hot;
+    let threshold = hot.latency_threshold.load(Ordering::Relaxed);
+    if threshold <= 0 {
+        return "Latency monitoring is off, so there is nothing to report. Turn it on with \
+                CONFIG SET latency-monitor-threshold <milliseconds>: events that take at \
+                least that long are then recorded.\n"
+            .to_string();
+    }
+    let events = conn.shared.latency.recorded();
+    if events.is_empty() {
+        return format!(
+            "No event has taken {threshold} ms or more (latency-monitor-threshold) since the \
+             server started, or since LATENCY RESET.\n"
+        );
+    }
+    let mut report = format!(
+        "Latency spikes recorded (events of {threshold} ms or more, one sample per second, \
+         the latest {SAMPLES} kept):\n\n"
+    );
+    for (n, recorded) in events.iter().enumerate() {
+        let (name, samples, worst) = (&recorded.name, &recorded.samples, recorded.max);
+        let count = samples.len() as u64;
+        let average = samples.iter().map(|&(_, l)| l).sum::<u64>() / count.max(1);
+        let deviation = samples
+            .iter()
+            .map(|&(_, l)| l.abs_diff(average))
+            .sum::<u64>()
+            / count.max(1);
+        let span = match (samples.first(), samples.last()) {
+            (Some(first), Some(last)) => last.0 - first.0,
+            _ => 0,
+        };
+        let period = if count > 1 {
+            format!("one every {:.2} s", span as f64 / (count - 1) as f64)
+        } else {
+            "once".to_string()
+        };
+        report.push_str(&format!(
+            "{}. {name}: {count} spike{} ({period}), average {average} ms, mean deviation \
+             {deviation} ms; the worst ever took {worst} ms.\n",
+            n + 1,
+            if count == 1 { "" } else { "s" },
+        ));
+    }
+    report.push_str("\nWhat to look at:\n\n");
+    let names: Vec<&str> = events
+        .iter()
+        .map(|recorded| recorded.name.as_str())
+        .collect();
+    if names.contains(&"command") || names.contains(&"fast-command") {
+        let slower_than = hot.slowlog_slower_than.load(Ordering::Relaxed);
+        report.push_str(
+            "- Slow commands: SLOWLOG GET lists them with their arguments. Commands that \
+             touch many elements (KEYS, SMEMBERS, HGETALL, LRANGE, SORT, ZRANGE of large \
+             ranges, DEL of large values) take time in proportion; SCAN, HSCAN, SSCAN and \
+             ZSCAN, UNLINK and smaller values keep each call short.\n",
+        );
+        if slower_than < 0 || slower_than > threshold.saturating_mul(1000) {
+            report.push_str(&format!(
+                "- The slow log records commands slower than {slower_than} microseconds, \
+                 more than the latency threshold: CONFIG SET slowlog-log-slower-than {} \
+                 records the ones seen here too.\n",
+                threshold.saturating_mul(1000)
+            ));
+        }
+    }
+    if names.contains(&"fast-command") {
+        report.push_str(
+            "- Commands of O(1) or O(log N) were slow: the machine itself was busy \
+             (other processes, memory pressure or swapping, a noisy virtual machine \
+             neighbour).\n",
+        );
+    }
+    if names.contains(&"expire-cycle") {
+        report.push_str(
+            "- The active expiry cycle took long: many keys expired at about the same time. \
+             Spreading their TTLs (adding a random part) spreads the work.\n",
+        );
+    }
+    report
 }
 
 /// `LATENCY HISTOGRAM [command ...]`: for every named command (every command if none is named)
@@ -242,6 +414,10 @@ fn write_histograms(reply: &mut kv_engine::Reply, found: &[(&str, &CommandCounte
 /// `LATENCY HELP`: Redis's text for the subcommands kv implements (not DOCTOR and GRAPH).
 const HELP: &[&str] = &[
     "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return a human readable latency analysis report.",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
     "HISTORY <event>",
     "    Return time-latency samples for the <event> class.",
     "LATEST",

@@ -45,6 +45,7 @@ pub mod redact;
 pub mod replication;
 pub mod server;
 pub mod slowlog;
+pub mod sparkline;
 pub mod tracking;
 
 pub use config::Config;

@@ -435,6 +435,24 @@ fn latency_monitor_records_slow_commands() {
     assert_eq!(history.len(), 1);
     assert!(int(&array(&history[0])[1]) >= 10);
     assert_eq!(conn.cmd("LATENCY HISTORY nosuch"), Frame::Array(vec![]));
+    // The graph of one sample: the title, a rule, a plot four rows high (one column at the
+    // bottom: the lowest is the highest), a blank line, the sample's age written downwards.
+    let graph = text(&conn.cmd("LATENCY GRAPH command"));
+    let lines: Vec<&str> = graph.lines().collect();
+    assert!(
+        lines[0].starts_with("command - high ") && lines[0].ends_with(" ms)"),
+        "{graph}"
+    );
+    assert_eq!(lines[1], "-".repeat(80));
+    assert_eq!(&lines[2..7], &[" ", " ", " ", "_", " "], "{graph}");
+    assert!(lines[7].chars().all(|c| c.is_ascii_digit()), "{graph}");
+    assert_eq!(lines.last(), Some(&"s"), "{graph}");
+    assert_eq!(
+        conn.cmd("LATENCY GRAPH nosuch"),
+        Frame::Error("ERR No samples available for event 'nosuch'".into())
+    );
+    let doctor = text(&conn.cmd("LATENCY DOCTOR"));
+    assert!(doctor.contains("1. command: 1 spike (once)"), "{doctor}");
     // The sleep also reached the slow log (default threshold 10 ms).
     let reply = conn.cmd("SLOWLOG GET -1");
     let slow = array(&reply)
