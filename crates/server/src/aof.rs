@@ -726,10 +726,29 @@ pub fn writer(shared: Arc<Shared>) {
 /// Rewrites the log: a new base from a snapshot and a fresh incremental file (see the module
 /// documentation). Runs on the caller's thread.
 pub fn rewrite(shared: &Shared) -> Result<()> {
-    let aof = &shared.aof;
-    if aof.rewriting.swap(true, Ordering::SeqCst) {
+    claim_rewrite(shared)?;
+    rewrite_claimed(shared)
+}
+
+/// Marks a rewrite as running (INFO's `aof_rewrite_in_progress`), or fails if one is: taken
+/// before a background rewrite's thread starts, so that from the reply of BGREWRITEAOF on,
+/// whatever must not run during a rewrite (DEBUG LOADAOF, another rewrite) sees it. Follow
+/// with [`rewrite_claimed`], or [`release_rewrite`] if the rewrite cannot start.
+pub fn claim_rewrite(shared: &Shared) -> Result<()> {
+    if shared.aof.rewriting.swap(true, Ordering::SeqCst) {
         anyhow::bail!("Background append only file rewriting already in progress");
     }
+    Ok(())
+}
+
+/// Gives up a claim taken by [`claim_rewrite`] for a rewrite that never started.
+pub fn release_rewrite(shared: &Shared) {
+    shared.aof.rewriting.store(false, Ordering::SeqCst);
+}
+
+/// [`rewrite`], for a caller that took the claim ([`claim_rewrite`]); releases it.
+pub fn rewrite_claimed(shared: &Shared) -> Result<()> {
+    let aof = &shared.aof;
     let started = Instant::now();
     *aof.rewrite_started.lock() = Some(started);
     let result = rewrite_now(shared);

@@ -607,28 +607,43 @@ pub fn rewrite_after_sync(shared: &Arc<Shared>) {
 /// route the effects that arrive during the rewrite.
 fn start_rewrite(shared: &Arc<Shared>) -> Result<(), CommandError> {
     shared.aof.schedule_rewrite(false);
+    let refused = |e: anyhow::Error| CommandError::Other(format!("ERR {e:#}").into());
+    crate::aof::claim_rewrite(shared).map_err(refused)?;
     if !shared.aof.is_on() {
-        crate::aof::open(shared).map_err(|e| CommandError::Other(format!("ERR {e:#}").into()))?;
+        if let Err(e) = crate::aof::open(shared) {
+            crate::aof::release_rewrite(shared);
+            return Err(refused(e));
+        }
         let turn_off = Arc::clone(shared);
-        spawn_rewrite(shared, move || crate::aof::close(&turn_off));
+        spawn_claimed_rewrite(shared, move || crate::aof::close(&turn_off));
     } else {
-        spawn_rewrite(shared, || {});
+        spawn_claimed_rewrite(shared, || {});
     }
     Ok(())
 }
 
-/// Runs an AOF rewrite on a thread of its own, then `after`.
+/// Runs an AOF rewrite on a thread of its own, then `after`; nothing if one is running.
 fn spawn_rewrite(shared: &Arc<Shared>, after: impl FnOnce() + Send + 'static) {
-    let shared = Arc::clone(shared);
+    match crate::aof::claim_rewrite(shared) {
+        Ok(()) => spawn_claimed_rewrite(shared, after),
+        Err(e) => tracing::warn!("{e:#}"),
+    }
+}
+
+/// Runs the rewrite claimed with [`crate::aof::claim_rewrite`] on a thread of its own (the
+/// claim is taken before, so the rewrite shows as running from now on), then `after`.
+fn spawn_claimed_rewrite(shared: &Arc<Shared>, after: impl FnOnce() + Send + 'static) {
+    let thread_shared = Arc::clone(shared);
     let spawned = std::thread::Builder::new()
         .name("kv-aof-rewrite".into())
         .spawn(move || {
             yield_to_clients();
-            let _ = crate::aof::rewrite(&shared);
+            let _ = crate::aof::rewrite_claimed(&thread_shared);
             after();
         });
     if let Err(e) = spawned {
         tracing::warn!("Can't start the AOF rewrite thread: {e}");
+        crate::aof::release_rewrite(shared);
     }
 }
 

@@ -716,3 +716,73 @@ fn leftover_temporary_files_are_removed_at_start() {
     }
     assert!(unrelated.exists(), "only kv's temporary files go");
 }
+
+/// From the reply of BGREWRITEAOF on, the rewrite shows as running, so a DEBUG LOADAOF sent
+/// right behind it is refused instead of loading the half-made log (with the log off, a
+/// manifest of an empty incremental file and no base yet: the data was lost).
+#[test]
+fn a_rewrite_is_running_from_its_reply_on() {
+    let dir = TempDir::new("rewrite-claim");
+    let server = Server::kv(&["--dir", dir.as_str(), "--enable-debug-command", "yes"]);
+    let mut con = server.client();
+    let keys = 20_000;
+    let mut fill = redis::pipe();
+    for i in 0..keys {
+        fill.cmd("SET").arg(format!("key:{i}")).arg(i).ignore();
+    }
+    fill.query::<()>(&mut con).unwrap();
+    // One write: the three run back to back, before the rewrite's thread has done anything.
+    // (Before the claim moved ahead of the reply, a round saw the rewrite not running about
+    // one time in three: hence several rounds.)
+    for round in 0..6 {
+        let replies: Vec<redis::RedisResult<redis::Value>> = {
+            let mut stream = server.raw();
+            use std::io::Write;
+            let mut request = Vec::new();
+            for words in [
+                &["BGREWRITEAOF"][..],
+                &["INFO", "persistence"],
+                &["DEBUG", "LOADAOF"],
+            ] {
+                let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+                request.extend(support::resp(&args));
+            }
+            stream.write_all(&request).unwrap();
+            let mut parser = redis::Parser::new();
+            (0..3)
+                .map(|_| {
+                    parser
+                        .parse_value(&mut stream)
+                        .and_then(|v| v.extract_error())
+                })
+                .collect()
+        };
+        assert!(
+            matches!(&replies[0], Ok(redis::Value::SimpleString(s)) if s.contains("started")),
+            "round {round}: {:?}",
+            replies[0]
+        );
+        let info = match &replies[1] {
+            Ok(redis::Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            info.contains("aof_rewrite_in_progress:1"),
+            "round {round}: {info}"
+        );
+        let refused = replies[2].as_ref().unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("Background append only file rewriting already in progress"),
+            "round {round}: {refused}"
+        );
+        wait_info(&mut con, "aof_rewrite_in_progress:0");
+        let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+        assert_eq!(size, keys);
+    }
+    // Once it is over, LOADAOF reads what the rewrite wrote: the same data.
+    run(&mut con, &["DEBUG LOADAOF"]);
+    let size: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(size, keys);
+}
