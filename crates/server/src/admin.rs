@@ -15,8 +15,9 @@ pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
 /// Runs a server-side command whose spec and arity the engine has already checked.
 pub fn run(conn: &mut Connection, spec: &'static CommandSpec, args: &[&[u8]]) {
-    // What this runs may read the client's own activity (CLIENT LIST, INFO).
-    conn.publish_activity(None);
+    // What this runs may read the client's own activity (CLIENT LIST, INFO), with the
+    // query buffer as it is while the command runs, and the command's arguments.
+    conn.publish_running(args);
     let container = String::from_utf8_lossy(args[0]).to_ascii_lowercase();
     let is_sub = !spec.name.eq_ignore_ascii_case(&container);
     let skip = if is_sub { 2 } else { 1 };

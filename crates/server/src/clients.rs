@@ -95,6 +95,9 @@ pub struct ClientState {
     pub last_interaction: Instant,
     /// Bytes buffered but not yet parsed.
     pub query_buffer: usize,
+    /// Bytes of the arguments of the command running, while a server command reads them
+    /// (`argv-mem`; 0 between commands).
+    pub argv_mem: usize,
     /// The query buffer's allocated bytes (`qbuf` plus `qbuf-free`).
     pub query_capacity: usize,
     /// The reply buffer's allocated bytes (`rbs`).
@@ -195,7 +198,7 @@ impl ClientHandle {
             .unwrap_or_default();
         let qbuf = state.query_buffer;
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -211,6 +214,7 @@ impl ClientHandle {
             state.multi.map_or(-1, |n| n as i64),
             qbuf,
             state.query_capacity.saturating_sub(qbuf),
+            state.argv_mem,
             state.reply_capacity,
             state.reply_peak,
             self.memory(),
@@ -261,6 +265,7 @@ impl Clients {
                 last_command: (None, ""),
                 last_interaction: now,
                 query_buffer: 0,
+                argv_mem: 0,
                 query_capacity: 0,
                 reply_capacity: 0,
                 reply_peak: 0,

@@ -116,6 +116,12 @@ pub struct Connection {
     shrink_at: Option<tokio::time::Instant>,
     /// The query buffer's allocated size as last seen, for [`Connection::note_buffers`].
     input_capacity: usize,
+    /// Bytes in the query buffer while the current batch runs: Redis's `qbuf` during a
+    /// command, which counts the batch's requests until the batch is done.
+    batch_bytes: usize,
+    /// Bytes of the running server command's arguments, while [`Connection::publish_running`]
+    /// publishes them (`argv-mem`).
+    running_argv: usize,
     /// The most reply bytes one write carried since the reply buffer was last sized, and
     /// what CLIENT LIST was last told of it.
     reply_peak: (usize, usize),
@@ -312,6 +318,8 @@ where
         last_lookup: Default::default(),
         shrink_at: None,
         input_capacity: 0,
+        batch_bytes: 0,
+        running_argv: 0,
         reply_peak: (0, 0),
         reply_capacity: 0,
     };
@@ -721,6 +729,7 @@ impl Connection {
         writer: &mut W,
     ) -> io::Result<usize> {
         let mut executed = 0;
+        self.batch_bytes = input.len();
         // Requests run in place: their arguments are slices of `input`, which is not touched
         // until the batch is done. Taking each argument out of the buffer as a `Bytes` cost
         // two atomic reference-count operations per argument (5% of a pipelined GET's CPU).
@@ -1173,7 +1182,17 @@ impl Connection {
         }
         if let Some(len) = query_buffer {
             state.query_buffer = len;
+            state.argv_mem = self.running_argv;
         }
+    }
+
+    /// [`Connection::publish_activity`] before a server command (`args`) runs: CLIENT LIST
+    /// and CLIENT INFO then show this client's query buffer as the command sees it, and the
+    /// command's arguments (`argv-mem`), as Redis shows them.
+    pub(crate) fn publish_running(&mut self, args: &[&[u8]]) {
+        self.running_argv = args.iter().map(|arg| arg.len()).sum();
+        self.publish_activity(Some(self.batch_bytes));
+        self.running_argv = 0;
     }
 
     /// Switches the reply protocol (HELLO, RESET).

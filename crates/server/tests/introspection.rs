@@ -868,3 +868,23 @@ fn latencystats_report_the_configured_percentiles() {
     let text = latencystats(&mut con);
     assert!(!text.contains("_usec_ping:"), "{text}");
 }
+
+/// `qbuf` and `argv-mem` of a client's own CLIENT INFO: the request is still in its query
+/// buffer while it runs (26 bytes), and its arguments take 10, as Redis shows them.
+#[test]
+fn client_info_shows_the_running_request_as_redis_does() {
+    let fields = |server: &Server| {
+        let mut con = server.client();
+        let line: String = redis::cmd("CLIENT").arg("INFO").query(&mut con).unwrap();
+        let field = |name: &str| {
+            line.split(' ')
+                .find_map(|f| f.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("{name} in {line}"))
+                .to_string()
+        };
+        (field("qbuf"), field("argv-mem"), field("multi-mem"))
+    };
+    let kv = fields(&Server::kv(&[]));
+    assert_eq!(kv, fields(&Server::redis(&[])));
+    assert_eq!(kv, ("26".to_string(), "10".to_string(), "0".to_string()));
+}
