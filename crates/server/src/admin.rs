@@ -600,6 +600,12 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                 .collect();
             let allow_protected = crate::debug::enabled_for(conn, "enable-protected-configs");
             let listening = (shared.config.get("port"), shared.config.get("bind"));
+            // What the parameters named were, to put back if applying them fails.
+            let before: Vec<(String, String)> = pairs
+                .iter()
+                .filter_map(|(name, _)| crate::config::find(name))
+                .map(|param| (param.name.to_string(), shared.config.get(param.name)))
+                .collect();
             let changed = shared
                 .config
                 .set_many(&pairs, allow_protected)
@@ -612,11 +618,9 @@ fn config(conn: &mut Connection, sub: &str, args: &mut Args<'_>) -> Result<(), C
                     } else {
                         ("bind", "Failed to bind to specified addresses.")
                     };
-                    let old = [
-                        ("port".to_string(), listening.0),
-                        ("bind".to_string(), listening.1),
-                    ];
-                    let _ = shared.config.set_many(&old, true);
+                    // As Redis: every parameter of the call goes back (nothing else was
+                    // applied yet).
+                    let _ = shared.config.set_many(&before, true);
                     return Err(CommandError::Other(
                         format!(
                             "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"

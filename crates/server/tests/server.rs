@@ -1210,6 +1210,25 @@ fn config_set_port_and_bind_move_the_listener_as_redis_does() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_port = taken.local_addr().unwrap().port().to_string();
     let refused = set(&mut con, "port", &taken_port).unwrap_err();
+    // With other parameters in the same call: all of them go back, as in Redis.
+    let refused_too = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("10000001")
+        .arg("port")
+        .arg(&taken_port)
+        .arg("client-query-buffer-limit")
+        .arg("10m")
+        .query::<()>(&mut con)
+        .unwrap_err()
+        .to_string();
+    assert!(refused_too.contains("argument 'port'"), "{refused_too}");
+    let maxmemory: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(maxmemory[1], "0");
     assert!(
         refused.contains("CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs."),
         "{refused}"
