@@ -888,13 +888,7 @@ fn port_0_serves_the_unix_socket_alone() {
         panic!("kv-server never answered on {}", socket.display());
     }
     let mut con = con.unwrap();
-    let port: String = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("port")
-        .query::<Vec<String>>(&mut con)
-        .unwrap()
-        .remove(1);
-    assert_eq!(port, "0");
+    assert_eq!(support::config_get(&mut con, "port"), "0");
     let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").exec(&mut con);
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit}");
@@ -1223,23 +1217,12 @@ fn config_set_port_and_bind_move_the_listener_as_redis_does() {
         .unwrap_err()
         .to_string();
     assert!(refused_too.contains("argument 'port'"), "{refused_too}");
-    let maxmemory: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("maxmemory")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(maxmemory[1], "0");
+    assert_eq!(support::config_get(&mut con, "maxmemory"), "0");
     assert!(
         refused.contains("CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs."),
         "{refused}"
     );
-    let port: String = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("port")
-        .query::<Vec<String>>(&mut con)
-        .unwrap()
-        .remove(1);
-    assert_eq!(port, original);
+    assert_eq!(support::config_get(&mut con, "port"), original);
     let mut again = connect(server.port).unwrap();
     assert_eq!(
         redis::cmd("PING").query::<String>(&mut again).unwrap(),

@@ -79,3 +79,14 @@ pub fn config_set(con: &mut redis::Connection, name: &str, value: impl redis::To
         .query(con)
         .unwrap_or_else(|e| panic!("CONFIG SET {name}: {e}"));
 }
+
+/// `CONFIG GET name`: the value of one parameter.
+pub fn config_get(con: &mut redis::Connection, name: &str) -> String {
+    let mut pair: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg(name)
+        .query(con)
+        .unwrap_or_else(|e| panic!("CONFIG GET {name}: {e}"));
+    pair.pop()
+        .unwrap_or_else(|| panic!("CONFIG GET {name}: no value"))
+}
