@@ -67,7 +67,7 @@ pub fn command(conn: &mut Connection, args: &[&[u8]]) -> Result<(), CommandError
             }
             conn.reply.ok();
         }
-        (b"populate", 3..=5) => populate(conn, &args[2..])?,
+        (b"populate", 3..=5) => populate(conn, &args[2..], None)?,
         (b"sleep", 3) => sleep(conn, args[2]),
         (b"set-active-expire", 3) => {
             let on = atoi(args[2]) != 0;
@@ -150,8 +150,14 @@ pub fn digest_under(conn: &mut Connection, args: &[&[u8]], locked: &kv_engine::L
 
 /// `DEBUG POPULATE count [prefix] [size]`: `count` string keys `prefix:N` (Redis's defaults:
 /// prefix `key`, value `value:N`, or exactly `size` bytes of it, zero-padded), skipping names
-/// that exist. Like Redis it neither notifies nor counts as changes.
-fn populate(conn: &mut Connection, args: &[&[u8]]) -> Result<(), CommandError> {
+/// that exist. Like Redis it neither notifies nor counts as changes. Each key is written
+/// under its own shard's lock, or, inside EXEC, under the transaction's (`under`, which holds
+/// the whole database: see [`plan_populate`]), as taking a lock it holds would wait forever.
+pub fn populate(
+    conn: &mut Connection,
+    args: &[&[u8]],
+    mut under: Option<&mut kv_engine::Locked<'_>>,
+) -> Result<(), CommandError> {
     let positive = |arg: &&[u8]| {
         kv_resp::parse_i64(arg)
             .filter(|n| *n >= 0)
@@ -173,18 +179,50 @@ fn populate(conn: &mut Connection, args: &[&[u8]]) -> Result<(), CommandError> {
         if size > 0 {
             value.resize(size, 0);
         }
-        let mut locked = keyspace.lock(LockPlan {
-            write: true,
-            shards: kv_engine::ShardList::from_elem((db, keyspace.shard_of(&key)), 1),
-        });
-        if locked.get(db, &key, now)?.is_none() {
-            let entry =
-                kv_engine::Entry::new(Value::Str(kv_engine::CompactBytes::new(&value)), now);
-            locked.insert(db, &key, entry, now)?;
+        match under.as_deref_mut() {
+            Some(locked) => insert_absent(locked, db, &key, &value, now)?,
+            None => {
+                let mut locked = keyspace.lock(LockPlan {
+                    write: true,
+                    shards: kv_engine::ShardList::from_elem((db, keyspace.shard_of(&key)), 1),
+                });
+                insert_absent(&mut locked, db, &key, &value, now)?;
+            }
         }
     }
     conn.reply.ok();
     Ok(())
+}
+
+/// Writes the string `value` at `key` of `db` unless a live key is there.
+fn insert_absent(
+    locked: &mut kv_engine::Locked<'_>,
+    db: usize,
+    key: &[u8],
+    value: &[u8],
+    now: u64,
+) -> Result<(), CommandError> {
+    if locked.get(db, key, now)?.is_none() {
+        let entry = kv_engine::Entry::new(Value::Str(kv_engine::CompactBytes::new(value)), now);
+        locked.insert(db, key, entry, now)?;
+    }
+    Ok(())
+}
+
+/// Whether `args` (a whole `DEBUG ...` command) is a DEBUG POPULATE; if so, adds what it
+/// writes to `plan`: every shard of `db`, exclusively (its keys are known only by count).
+pub fn plan_populate(
+    keyspace: &kv_engine::Keyspace,
+    db: usize,
+    args: &[&[u8]],
+    plan: &mut LockPlan,
+) -> bool {
+    let populate = args.len() >= 3 && args[1].eq_ignore_ascii_case(b"populate");
+    if populate {
+        plan.write = true;
+        keyspace.plan_whole_db(plan, db);
+    }
+    populate
 }
 
 /// The key of a `DEBUG OBJECT key` request, if `args` is one.

@@ -178,7 +178,9 @@ fn exec_queue(conn: &mut Connection) -> Result<(), CommandError> {
                     written_dbs.push(conn.session.db);
                 }
             }
-            Handler::Server | Handler::Container => run_server_command(conn, spec, args, &locked),
+            Handler::Server | Handler::Container => {
+                run_server_command(conn, spec, args, &mut locked)
+            }
         }
         if conn.tracking.is_some() {
             crate::tracking::after_command(conn, spec, skip, args);
@@ -188,13 +190,16 @@ fn exec_queue(conn: &mut Connection) -> Result<(), CommandError> {
         conn.after_call(spec, skip, args, usec, failed);
     }
     let expired = engine.reclaim_seen(&mut locked, now);
+    // Blocked clients are served as of now, not of the transaction's instant, as Redis serves
+    // them after EXEC: a key whose time came while the queue ran serves nobody.
+    let served_at = kv_engine::now_ms().max(now);
     let mut pending = PendingServes::default();
     for db in written_dbs {
-        pending.extend(engine.serve_blocked_in(&mut locked, db, now));
+        pending.extend(engine.serve_blocked_in(&mut locked, db, served_at));
     }
     drop(locked);
     engine.reclaim_expired(expired, now);
-    engine.serve_pending(pending, now);
+    engine.serve_pending(pending, served_at);
     Ok(())
 }
 
@@ -237,6 +242,8 @@ fn plan(conn: &Connection, queued: &[Queued]) -> LockPlan {
             }
             // DIGEST reads every database, whatever SELECTs are queued.
             crate::debug::plan_digest(&engine.keyspace, session.db, args, &mut plan);
+            // POPULATE writes keys of the whole database.
+            crate::debug::plan_populate(&engine.keyspace, session.db, args, &mut plan);
         }
     }
     plan
@@ -249,7 +256,7 @@ fn run_server_command(
     conn: &mut Connection,
     spec: &'static CommandSpec,
     args: &[&[u8]],
-    locked: &Locked<'_>,
+    locked: &mut Locked<'_>,
 ) {
     let mut digest = LockPlan::default();
     let engine = &conn.shared.engine;
@@ -257,6 +264,16 @@ fn run_server_command(
         && crate::debug::plan_digest(&engine.keyspace, conn.session.db, args, &mut digest)
     {
         crate::debug::digest_under(conn, args, locked);
+        return;
+    }
+    if spec.name == "debug"
+        && crate::debug::plan_populate(&engine.keyspace, conn.session.db, args, &mut digest)
+    {
+        let mark = conn.reply.mark();
+        if let Err(e) = crate::debug::populate(conn, &args[2..], Some(locked)) {
+            conn.reply.rollback(mark);
+            conn.reply.command_error(&e);
+        }
         return;
     }
     if spec.name == "debug" && crate::debug::object_key(args).is_some() {

@@ -472,3 +472,51 @@ fn zunionstore_into_a_watched_key_serves_its_waiter() {
         Value::Array(vec![bulk("dest"), bulk("m"), bulk("5")])
     );
 }
+
+/// A client blocked on a key that a transaction fills and gives a 1 ms TTL, while the rest of
+/// the transaction (DEBUG POPULATE, under the transaction's own locks) takes longer than that:
+/// what it gets, and what a later push gives it.
+fn served_after_a_slow_transaction(server: &Server) -> (Value, bool, Value) {
+    let mut con = server.client();
+    let _: () = redis::cmd("DEBUG")
+        .arg("SET-ACTIVE-EXPIRE")
+        .arg("0")
+        .query(&mut con)
+        .unwrap();
+    let waiting = spawn(server, cmd(&["BRPOP", "k", "0"]));
+    wait_blocked(&mut con, 1);
+    let exec: Value = redis::pipe()
+        .atomic()
+        .cmd("RPUSH")
+        .arg("k")
+        .arg("hello")
+        .cmd("PEXPIRE")
+        .arg("k")
+        .arg(1)
+        .cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(50_000)
+        .query(&mut con)
+        .unwrap();
+    // Served as of the end of the transaction, when the key's time has come: nobody.
+    std::thread::sleep(Duration::from_millis(200));
+    let still_blocked = blocked_clients(&mut con) == 1;
+    let _: i64 = con.rpush("k", "later").unwrap();
+    let got = waiting.join().unwrap().unwrap();
+    let _: () = redis::cmd("DEBUG")
+        .arg("SET-ACTIVE-EXPIRE")
+        .arg("1")
+        .query(&mut con)
+        .unwrap();
+    (exec, still_blocked, got)
+}
+
+#[test]
+fn clients_are_served_after_exec_as_of_its_end() {
+    let debug = ["--enable-debug-command", "yes"];
+    let kv = served_after_a_slow_transaction(&Server::kv(&debug));
+    let redis = served_after_a_slow_transaction(&Server::redis(&debug));
+    assert_eq!(kv, redis);
+    assert!(kv.1, "served a key whose time had come");
+    assert_eq!(kv.2, Value::Array(vec![bulk("k"), bulk("later")]));
+}
