@@ -392,7 +392,9 @@ impl std::io::Write for LockedFile {
 /// binds none. Each listens with `tcp-backlog`'s queue, as Redis's do.
 fn bind_tcp(port: u16, bind: &str, backlog: u32) -> Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
-    if port == 0 {
+    // Port 0 or an empty `bind`: no TCP at all (what CONFIG SET can ask for at run time; at
+    // start, `bind` refuses it unless the unix socket is there).
+    if port == 0 || bind.split_whitespace().next().is_none() {
         return Ok(listeners);
     }
     for word in bind.split_whitespace() {
@@ -425,7 +427,8 @@ fn bind_tcp(port: u16, bind: &str, backlog: u32) -> Result<Vec<TcpListener>> {
 /// The TCP listeners `config` asks for.
 fn bind(config: &Config) -> Result<Vec<TcpListener>> {
     let port = config.int("port") as u16;
-    if port == 0 && config.get("unixsocket").is_empty() {
+    let no_tcp = port == 0 || config.get("bind").split_whitespace().next().is_none();
+    if no_tcp && config.get("unixsocket").is_empty() {
         bail!("Configured to not listen anywhere, exiting.");
     }
     bind_tcp(port, &config.get("bind"), backlog(config))
