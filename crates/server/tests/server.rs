@@ -1249,7 +1249,10 @@ fn config_set_port_and_bind_move_the_listener_as_redis_does() {
     // No address at all: nobody new gets in, those connected stay, as in Redis.
     assert_eq!(set(&mut con, "bind", ""), Ok(()));
     assert!(connect(moved).is_err());
-    assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).unwrap(),
+        "PONG"
+    );
     assert_eq!(set(&mut con, "bind", "127.0.0.1"), Ok(()));
     assert!(connect(moved).is_ok());
     drop(taken);
