@@ -58,6 +58,19 @@ impl RequestDecoder {
         self.limits = limits;
     }
 
+    /// Gives back the memory a request of many arguments grew (the decoder keeps its argument
+    /// list between requests, so that the usual ones allocate nothing), unless a request is
+    /// in progress. For a server to call on a connection that has gone quiet.
+    pub fn shrink(&mut self) {
+        const KEEP: usize = 64;
+        if self.remaining == 0 && self.args.capacity() > KEEP {
+            self.args = Vec::with_capacity(KEEP);
+        }
+        if self.inline.capacity() > KEEP {
+            self.inline = Vec::new();
+        }
+    }
+
     /// Takes one complete, non-empty request off the front of `buf`.
     ///
     /// Returns `Ok(None)` when more bytes are needed, and the error to report when the bytes

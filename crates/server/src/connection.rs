@@ -116,6 +116,9 @@ pub struct Connection {
     shrink_at: Option<tokio::time::Instant>,
     /// The query buffer's allocated size as last seen, for [`Connection::note_buffers`].
     input_capacity: usize,
+    /// The most bytes the query buffer held, and the largest write, since the shrink timer
+    /// was armed ([`Connection::plan_shrink`]).
+    window_peaks: (usize, usize),
     /// Bytes in the query buffer while the current batch runs: Redis's `qbuf` during a
     /// command, which counts the batch's requests until the batch is done.
     batch_bytes: usize,
@@ -130,8 +133,9 @@ pub struct Connection {
 }
 
 /// Buffer space a connection keeps between batches; beyond it, what a large request or reply
-/// grew is given back once the client has been idle for [`SHRINK_AFTER`], as Redis's
-/// client cron shrinks the query and reply buffers of idle clients.
+/// grew is given back [`SHRINK_AFTER`] later unless requests or replies used half of it
+/// meanwhile, as Redis's client cron shrinks the query and reply buffers of clients idle or
+/// whose recent peak is small.
 const BUFFER_KEEP: usize = 64 * 1024;
 
 /// See [`BUFFER_KEEP`].
@@ -318,6 +322,7 @@ where
         last_lookup: Default::default(),
         shrink_at: None,
         input_capacity: 0,
+        window_peaks: (0, 0),
         batch_bytes: 0,
         running_argv: 0,
         reply_peak: (0, 0),
@@ -423,6 +428,7 @@ impl Connection {
                     if let Some(mailbox) = &self.mailbox {
                         mailbox.drain_into(&mut self.reply.buf);
                     }
+                    self.window_peaks.0 = self.window_peaks.0.max(input.len());
                     self.clock = Instant::now();
                     self.wall_ms = kv_engine::now_ms();
                     self.wall_base = self.clock;
@@ -438,26 +444,43 @@ impl Connection {
                 }
                 Wake::Unblocked => self.finish_blocked(false),
                 Wake::TimedOut => self.finish_blocked(true),
-                Wake::Shrink => self.shrink(&mut input),
+                Wake::Shrink => {
+                    decoder.shrink();
+                    self.shrink(&mut input);
+                }
             }
         }
     }
 
     /// Arms the shrink timer when a batch left more buffer space than [`BUFFER_KEEP`] behind
-    /// (a large request read, a large reply written), and disarms it otherwise.
+    /// (a large request read, a large reply written), and disarms it otherwise. An armed timer
+    /// is not pushed back by later batches: a client that keeps sending small requests gets
+    /// its space back too, as Redis's client cron shrinks a buffer whose recent peak is small,
+    /// idle or not.
     fn plan_shrink(&mut self, input: &BytesMut) {
         let large = (input.is_empty() && input.capacity() > BUFFER_KEEP)
             || (self.reply.buf.is_empty() && self.reply.buf.capacity() > BUFFER_KEEP);
-        self.shrink_at = large.then(|| tokio::time::Instant::now() + SHRINK_AFTER);
+        if !large {
+            self.shrink_at = None;
+        } else if self.shrink_at.is_none() {
+            self.shrink_at = Some(tokio::time::Instant::now() + SHRINK_AFTER);
+            self.window_peaks = (0, 0);
+        }
     }
 
-    /// Gives back the space of the empty buffers beyond what a connection starts with.
+    /// Gives back the space of the empty buffers beyond what a connection starts with, unless
+    /// the requests or replies since the timer was armed used half of it or more (then it
+    /// looks again later).
     fn shrink(&mut self, input: &mut BytesMut) {
         self.shrink_at = None;
-        if input.is_empty() && input.capacity() > BUFFER_KEEP {
+        let (input_peak, reply_peak) = std::mem::take(&mut self.window_peaks);
+        if input.is_empty() && input.capacity() > BUFFER_KEEP && input_peak * 2 < input.capacity() {
             *input = BytesMut::with_capacity(READ_CHUNK);
         }
-        if self.reply.buf.is_empty() && self.reply.buf.capacity() > BUFFER_KEEP {
+        if self.reply.buf.is_empty()
+            && self.reply.buf.capacity() > BUFFER_KEEP
+            && reply_peak * 2 < self.reply.buf.capacity()
+        {
             self.reply.buf = BytesMut::with_capacity(REPLY_STATIC_BUFFER);
             self.reply_capacity = self.reply.buf.capacity();
             self.reply_peak.0 = 0;
@@ -697,6 +720,7 @@ impl Connection {
         let written = self.reply.buf.len();
         self.reply.buf.clear();
         self.reply_peak.0 = self.reply_peak.0.max(written);
+        self.window_peaks.1 = self.window_peaks.1.max(written);
         if capacity > self.handle.memory().saturating_sub(self.input_capacity)
             || self.reply_peak.0 > self.reply_peak.1
         {

@@ -545,3 +545,37 @@ fn tables_emptied_by_deletions_give_their_memory_back() {
     let value: String = redis::cmd("GET").arg("key:3").query(&mut con).unwrap();
     assert_eq!(value, "v");
 }
+
+/// A client that sent a request of 100,000 arguments and then keeps sending small ones gets
+/// the buffers that request grew given back too (query buffer, the decoder's argument list),
+/// as Redis's client cron shrinks a busy client's buffer whose recent peak is small; and
+/// UNLINK's background freeing brings `used_memory` back near where it started (Redis's
+/// lazyfree.tcl "UNLINK can reclaim memory in background").
+#[test]
+fn a_busy_client_gives_back_what_one_large_request_grew() {
+    let server = Server::kv(&[]);
+    let mut con = server.client();
+    let base = used_memory(&mut con);
+    let mut sadd = redis::cmd("SADD");
+    sadd.arg("myset");
+    for i in 0..100_000 {
+        sadd.arg(i);
+    }
+    let _: i64 = sadd.query(&mut con).unwrap();
+    let peak = used_memory(&mut con);
+    assert!(peak > base + 1_000_000, "{base} -> {peak}");
+    let _: i64 = redis::cmd("UNLINK").arg("myset").query(&mut con).unwrap();
+    // Polled every 100 ms: never idle for 2 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = used_memory(&mut con);
+        if now < base * 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "used_memory {base} at start, {peak} at the peak, still {now}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
