@@ -209,20 +209,23 @@ fn insert_absent(
     Ok(())
 }
 
-/// Whether `args` (a whole `DEBUG ...` command) is a DEBUG POPULATE; if so, adds what it
-/// writes to `plan`: every shard of `db`, exclusively (its keys are known only by count).
+/// Whether `args` (a whole `DEBUG ...` command) is a DEBUG POPULATE.
+pub fn is_populate(args: &[&[u8]]) -> bool {
+    args.len() >= 3 && args[1].eq_ignore_ascii_case(b"populate")
+}
+
+/// If `args` is a DEBUG POPULATE, adds what it writes to `plan`: every shard of `db`,
+/// exclusively (its keys are known only by count).
 pub fn plan_populate(
     keyspace: &kv_engine::Keyspace,
     db: usize,
     args: &[&[u8]],
     plan: &mut LockPlan,
-) -> bool {
-    let populate = args.len() >= 3 && args[1].eq_ignore_ascii_case(b"populate");
-    if populate {
+) {
+    if is_populate(args) {
         plan.write = true;
         keyspace.plan_whole_db(plan, db);
     }
-    populate
 }
 
 /// The key of a `DEBUG OBJECT key` request, if `args` is one.

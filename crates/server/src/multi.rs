@@ -266,19 +266,19 @@ fn run_server_command(
         crate::debug::digest_under(conn, args, locked);
         return;
     }
-    if spec.name == "debug"
-        && crate::debug::plan_populate(&engine.keyspace, conn.session.db, args, &mut digest)
-    {
+    let under_locks = if spec.name != "debug" {
+        None
+    } else if crate::debug::is_populate(args) {
         let mark = conn.reply.mark();
-        if let Err(e) = crate::debug::populate(conn, &args[2..], Some(locked)) {
-            conn.reply.rollback(mark);
-            conn.reply.command_error(&e);
-        }
-        return;
-    }
-    if spec.name == "debug" && crate::debug::object_key(args).is_some() {
+        Some((mark, crate::debug::populate(conn, &args[2..], Some(locked))))
+    } else if crate::debug::object_key(args).is_some() {
         let mark = conn.reply.mark();
-        if let Err(e) = crate::debug::object_under(conn, args[2], locked) {
+        Some((mark, crate::debug::object_under(conn, args[2], locked)))
+    } else {
+        None
+    };
+    if let Some((mark, result)) = under_locks {
+        if let Err(e) = result {
             conn.reply.rollback(mark);
             conn.reply.command_error(&e);
         }
