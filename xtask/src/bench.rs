@@ -202,6 +202,19 @@ const WORKLOADS: &[Workload] = &[
         server_args: &[],
     },
     Workload {
+        // Whole-database reads over the keys of about 1.1 requests' worth of random SETs.
+        name: "DBSIZE",
+        command: &["DBSIZE"],
+        setup: Some((&["-t", "set"], "1000000")),
+        server_args: &[],
+    },
+    Workload {
+        name: "RANDOMKEY",
+        command: &["RANDOMKEY"],
+        setup: Some((&["-t", "set"], "1000000")),
+        server_args: &[],
+    },
+    Workload {
         // SETs of new keys while memory is full: every write evicts (about one key each).
         name: "SET_EVICTING",
         command: &["-t", "set"],

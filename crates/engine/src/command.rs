@@ -207,6 +207,13 @@ pub enum Locks {
     All,
     /// A command-specific plan (`MOVE`, `COPY ... DB`).
     Custom(fn(&Engine, &Session, &[&[u8]]) -> LockPlan),
+    /// A command that reads the whole session database but mostly needs less of it: the
+    /// function's plan (DBSIZE: no shard at all, it reads the published key count; RANDOMKEY:
+    /// one shard with keys). A handler that finds the narrow plan was not enough asks for the
+    /// whole database ([`crate::Locked::ask_whole_db`]) and runs again with it. In a
+    /// transaction, where nothing runs again, the plan is the whole database, and so no other
+    /// command changes it between the transaction's commands.
+    Narrow(fn(&Engine, &Session, &[&[u8]]) -> LockPlan),
 }
 
 /// Flags of one key, as `COMMAND GETKEYSANDFLAGS` reports them (`RW`, `access`, ...).

@@ -446,10 +446,17 @@ pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
 }
 
 /// `DBSIZE`: keys in the selected database, expired ones not yet reclaimed included (as Redis
-/// counts them).
+/// counts them): the count the last command to change the database published, O(1) as
+/// Redis's. Alone it holds no lock; in a transaction it holds the whole database, so that no
+/// other command changes the count meanwhile, and the transaction's own changes count.
 pub fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
-    reply.count(ctx.locked.len(ctx.db()));
+    reply.count(ctx.locked.db_len(ctx.db()));
     Ok(())
+}
+
+/// DBSIZE's locks alone: none (see [`dbsize`]).
+fn plan_dbsize(_engine: &Engine, _session: &Session, _args: &[&[u8]]) -> LockPlan {
+    LockPlan::default()
 }
 
 /// Whether `key` matches a KEYS or SCAN pattern. A lone `*` matches every key, the empty one
@@ -476,16 +483,21 @@ pub fn keys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> Co
 
 /// `RANDOMKEY`: a random live key, or nil when there is none.
 ///
-/// Picks a random shard, then a random key in it (a random bucket of its table, as Redis
-/// picks one), moving on to the next shard when one has no live key: O(1) while few keys are
-/// past their TTL, and close to uniform because keys spread evenly over shards. Keys picked
-/// past their TTL are deleted after the command, as Redis's lookup deletes them.
+/// Alone it holds one shard that has keys, picked at random (see [`plan_randomkey`]), and
+/// picks a random key in it (a random bucket of its table, as Redis picks one): O(1) while
+/// few keys are past their TTL, and close to uniform because keys spread evenly over shards.
+/// When that shard has no live key it runs again holding the whole database, moving from
+/// shard to shard; so does it in a transaction. Keys picked past their TTL are deleted after
+/// the command, as Redis's lookup deletes them.
 pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let (db, now) = (ctx.db(), ctx.now);
-    let shards = ctx.engine.keyspace.shard_count();
-    let start = (random_u64() % shards as u64) as usize;
-    for step in 0..shards {
-        let shard = (start + step) % shards;
+    let held: smallvec::SmallVec<[usize; 1]> = ctx.locked.held_shards(db).collect();
+    let start = match held.len() {
+        0 => 0,
+        n => (random_u64() % n as u64) as usize,
+    };
+    for step in 0..held.len() {
+        let shard = held[(start + step) % held.len()];
         // As Redis's dbRandomKey: a key picked past its TTL is deleted and another is
         // picked, so a database of expired keys alone is emptied and answers nil. Deletion
         // waits for the command's end here, so the keys already noted are set aside.
@@ -525,8 +537,24 @@ pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>, reply: &mut Reply)
             return Ok(());
         }
     }
-    reply.null();
+    if ctx.locked.holds_whole_db(db) {
+        reply.null();
+    } else {
+        ctx.locked.ask_whole_db();
+    }
     Ok(())
+}
+
+/// RANDOMKEY's locks alone: the first shard holding keys by the lock-free counts, from a
+/// random one on (none when the counts say the database is empty: the handler then asks for
+/// the whole database, which is how an empty one is known for sure).
+fn plan_randomkey(engine: &Engine, session: &Session, _args: &[&[u8]]) -> LockPlan {
+    let keyspace = &engine.keyspace;
+    let mut plan = LockPlan::default();
+    if let Some(shard) = keyspace.random_shard_with_keys(session.db) {
+        plan.shards.push((session.db, shard));
+    }
+    plan
 }
 
 /// How many random picks RANDOMKEY makes in a shard before it lists the shard's live keys:
@@ -1263,7 +1291,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "Copies a key's value and TTL to another key, possibly in another database.",
         "source destination [DB destination-db] [REPLACE]", locks: Locks::Custom(plan_copy)),
     command!("dbsize", 1, [READONLY, FAST], NO_KEYS, Generic, engine!(dbsize), "1.0.0", "O(1)",
-        "Returns the number of keys in the selected database.", "", locks: Locks::Db,
+        "Returns the number of keys in the selected database.", "", locks: Locks::Narrow(plan_dbsize),
         tips: &["request_policy:all_shards", "response_policy:agg_sum"]),
     command!("del", -2, [WRITE], (1, -1, 1), Generic, engine!(del), "1.0.0",
         "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).",
@@ -1379,7 +1407,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("pttl", 2, [READONLY, FAST], (1, 1, 1), Generic, engine!(pttl), "2.6.0", "O(1)",
         "Returns a key's time to live in milliseconds.", "key", tips: &["nondeterministic_output"]),
     command!("randomkey", 1, [READONLY], NO_KEYS, Generic, engine!(randomkey), "1.0.0", "O(1)",
-        "Returns a random key name from the selected database.", "", locks: Locks::Db,
+        "Returns a random key name from the selected database.", "", locks: Locks::Narrow(plan_randomkey),
         tips: &["request_policy:all_shards", "nondeterministic_output"]),
     command!(
         "rename",

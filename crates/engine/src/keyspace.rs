@@ -123,7 +123,22 @@ pub struct Keyspace {
     pub lazyfree: crate::lazyfree::LazyFree,
     /// Where [`Keyspace::shrink_sparse_tables`] goes on from: a `(database, shard)` position.
     shrink_cursor: std::sync::atomic::AtomicUsize,
+    /// The databases' key counts change together while this is odd (see [`DbKeyCount`]).
+    counts_changing: AtomicU64,
+    /// Held by whoever changes several databases' key counts at once.
+    counts_writer: Mutex<()>,
 }
+
+/// A database's key count as of the last command that finished changing it: what DBSIZE
+/// reads without taking any shard lock. A command adds what it changed (its shards' lengths
+/// now against when it locked them) once, before it releases its locks, so no reader ever
+/// sees part of a command: MSET's two new keys appear together, a MOVE leaves one database
+/// and enters the other at once (commands changing several databases publish under
+/// [`Keyspace::counts_changing`], a sequence lock readers retry on). The per-shard counts of
+/// [`ShardCounters`] change key by key and are only hints.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct DbKeyCount(std::sync::atomic::AtomicUsize);
 
 /// One shard's counters, on a cache line of their own, written under the shard's lock.
 #[derive(Debug, Default)]
@@ -160,6 +175,8 @@ struct Db {
     /// Per shard: the number of keys (expired ones not yet reclaimed included), and which
     /// snapshot has it.
     counters: Box<[ShardCounters]>,
+    /// The whole database's number of keys, as of the last command that changed it.
+    keys: DbKeyCount,
 }
 
 impl Db {
@@ -171,9 +188,13 @@ impl Db {
                 .collect(),
             fields: (0..shards).map(|_| Mutex::new(FieldIndex::new())).collect(),
             counters: (0..shards).map(|_| ShardCounters::default()).collect(),
+            keys: DbKeyCount::default(),
         }
     }
 }
+
+/// How commands changed databases' numbers of keys: `(database, change)` pairs.
+pub type CountChanges = smallvec::SmallVec<[(usize, isize); 1]>;
 
 /// `(database, shard)` pairs; most commands name one or two, kept without an allocation.
 pub type ShardList = smallvec::SmallVec<[(usize, usize); 4]>;
@@ -206,6 +227,8 @@ impl Keyspace {
             lazyfree: Default::default(),
             effects: Default::default(),
             shrink_cursor: Default::default(),
+            counts_changing: AtomicU64::new(0),
+            counts_writer: Mutex::new(()),
         }
     }
 
@@ -266,15 +289,21 @@ impl Keyspace {
         held.reserve(plan.shards.len());
         for &(db, shard) in &plan.shards {
             let lock = &self.dbs[db].map.shards()[shard];
-            let guard = if plan.write {
-                Guard::Write(
-                    lock.try_write()
-                        .unwrap_or_else(|| self.wait_to_write(db, shard)),
-                )
+            let (guard, len_at_lock) = if plan.write {
+                let guard = lock
+                    .try_write()
+                    .unwrap_or_else(|| self.wait_to_write(db, shard));
+                let len = guard.len();
+                (Guard::Write(guard), len)
             } else {
-                Guard::Read(lock.read())
+                (Guard::Read(lock.read()), 0)
             };
-            held.push(Held { db, shard, guard });
+            held.push(Held {
+                db,
+                shard,
+                guard,
+                len_at_lock,
+            });
         }
         // Read once, with every lock held: the snapshot this command's changes are kept out
         // of, if one is running (see the `snapshot` module).
@@ -292,6 +321,7 @@ impl Keyspace {
             changes: std::cell::Cell::new(0),
             effects: Vec::new(),
             served: Vec::new(),
+            wants_whole_db: false,
         }
     }
 
@@ -336,15 +366,47 @@ impl Keyspace {
             })
     }
 
-    /// Number of keys in `db`, expired ones not yet reclaimed included (as Redis counts them).
-    /// Takes no shard lock: each shard's count is as of its last change.
+    /// Number of keys in `db`, expired ones not yet reclaimed included (as Redis counts them),
+    /// as of the last command that changed them: never part of a command (see
+    /// [`DbKeyCount`]). Takes no shard lock, so the commands running under locks held now
+    /// are not in it yet.
     pub fn db_len(&self, db: usize) -> usize {
-        self.dbs.get(db).map_or(0, |d| {
-            d.counters
-                .iter()
-                .map(|c| c.keys.load(Ordering::Relaxed))
-                .sum()
-        })
+        let Some(d) = self.dbs.get(db) else {
+            return 0;
+        };
+        loop {
+            let before = self.counts_changing.load(Ordering::SeqCst);
+            if before % 2 == 0 {
+                let count = d.keys.0.load(Ordering::SeqCst);
+                if self.counts_changing.load(Ordering::SeqCst) == before {
+                    return count;
+                }
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Adds what a command changed to the databases' key counts: `deltas` holds `(database,
+    /// change)` pairs, one per database, and all of them appear to readers at once.
+    fn publish_counts(&self, deltas: &[(usize, isize)]) {
+        let add = |db: usize, delta: isize| {
+            self.dbs[db]
+                .keys
+                .0
+                .fetch_add(delta as usize, Ordering::SeqCst);
+        };
+        match deltas {
+            [] => {}
+            [(db, delta)] => add(*db, *delta),
+            several => {
+                let _writer = self.counts_writer.lock();
+                self.counts_changing.fetch_add(1, Ordering::SeqCst);
+                for &(db, delta) in several {
+                    add(db, delta);
+                }
+                self.counts_changing.fetch_add(1, Ordering::SeqCst);
+            }
+        }
     }
 
     /// Number of keys in shard `shard` of `db` as of its last change, read without its lock:
@@ -540,6 +602,13 @@ impl Keyspace {
             }
         }
         seen
+    }
+
+    /// The first shard of `db` that holds keys by the lock-free counts, from a random one on:
+    /// a hint for lock plans (RANDOMKEY's), which must not rely on it.
+    pub fn random_shard_with_keys(&self, db: usize) -> Option<usize> {
+        let d = self.dbs.get(db)?;
+        self.shards_with_keys_from_random(d).next()
     }
 
     /// The shards of `d` that hold keys (by their lock-free counts), from a random one on,
@@ -744,12 +813,17 @@ pub struct Locked<'a> {
     /// The keys written under these locks, in order, while clients are blocked (see
     /// [`Locked::note_written`]).
     written: Vec<(usize, CompactBytes)>,
+    /// Set by a command whose narrow plan was not enough (see [`Locked::ask_whole_db`]).
+    wants_whole_db: bool,
 }
 
 struct Held<'a> {
     db: usize,
     shard: usize,
     guard: Guard<'a>,
+    /// The shard's number of keys when its exclusive lock was taken (0 for a shared lock):
+    /// what the command changed is published from it (see [`DbKeyCount`]).
+    len_at_lock: usize,
 }
 
 impl std::fmt::Debug for Held<'_> {
@@ -781,6 +855,7 @@ impl Drop for Locked<'_> {
     /// Records the effects of the commands run under these locks, still holding them, then
     /// hands the clients they served their replies.
     fn drop(&mut self) {
+        self.publish_counts();
         if !self.effects.is_empty() {
             self.keyspace.effects.record(self.epoch, &self.effects);
         }
@@ -791,6 +866,52 @@ impl Drop for Locked<'_> {
 }
 
 impl<'a> Locked<'a> {
+    /// Adds what was changed under these locks to the databases' key counts (see
+    /// [`DbKeyCount`]); called before they are released.
+    fn publish_counts(&mut self) {
+        let deltas = self.unpublished_counts();
+        if deltas.is_empty() {
+            return;
+        }
+        for held in &mut self.held {
+            held.len_at_lock = held.guard.map().len();
+        }
+        self.keyspace.publish_counts(&deltas);
+    }
+
+    /// How the commands run under these locks changed each database's number of keys, which
+    /// [`Keyspace::db_len`] does not show before the locks are released: `(database,
+    /// change)` pairs, in database order, for the databases that changed.
+    pub fn unpublished_counts(&self) -> CountChanges {
+        let mut deltas = CountChanges::new();
+        for held in &self.held {
+            // A plan's locks are all shared or all exclusive.
+            let Guard::Write(map) = &held.guard else {
+                break;
+            };
+            let delta = map.len() as isize - held.len_at_lock as isize;
+            if delta == 0 {
+                continue;
+            }
+            match deltas.last_mut() {
+                Some((db, sum)) if *db == held.db => *sum += delta,
+                _ => deltas.push((held.db, delta)),
+            }
+        }
+        deltas
+    }
+
+    /// Number of keys in `db` as the commands under these locks see it: the published count
+    /// ([`Keyspace::db_len`]) with their own changes.
+    pub fn db_len(&self, db: usize) -> usize {
+        let own = self
+            .unpublished_counts()
+            .iter()
+            .find(|(d, _)| *d == db)
+            .map_or(0, |(_, delta)| *delta);
+        self.keyspace.db_len(db).wrapping_add_signed(own)
+    }
+
     /// The snapshot epoch these locks read (0 for shared locks).
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch
@@ -1257,18 +1378,30 @@ impl<'a> Locked<'a> {
         self.find(db, shard).is_some()
     }
 
-    /// Number of keys in the held shards of `db`, expired ones not yet reclaimed included.
-    pub fn len(&self, db: usize) -> usize {
+    /// The held shards of `db`, in ascending order.
+    pub fn held_shards(&self, db: usize) -> impl Iterator<Item = usize> + '_ {
         self.held
             .iter()
-            .filter(|h| h.db == db)
-            .map(|h| h.guard.map().len())
-            .sum()
+            .filter(move |h| h.db == db)
+            .map(|h| h.shard)
     }
 
-    /// Whether the held shards of `db` hold no keys.
-    pub fn is_empty(&self, db: usize) -> bool {
-        self.len(db) == 0
+    /// Whether every shard of `db` is held.
+    pub fn holds_whole_db(&self, db: usize) -> bool {
+        self.held_shards(db).count() == self.keyspace.shard_count
+    }
+
+    /// Says that the running command, planned with a narrow plan (see
+    /// [`crate::command::Locks::Narrow`]), found it was not enough: it wrote no reply, and
+    /// runs again holding its whole database.
+    pub fn ask_whole_db(&mut self) {
+        self.wants_whole_db = true;
+    }
+
+    /// Whether the command asked for its whole database ([`Locked::ask_whole_db`]); clears
+    /// the request.
+    pub fn take_whole_db_request(&mut self) -> bool {
+        std::mem::take(&mut self.wants_whole_db)
     }
 
     /// Empties every held shard of `db`; returns what was removed, to be dropped by the caller

@@ -83,7 +83,7 @@ pub use command::{CommandSpec, Flags, Group, Handler, KeyPositions, Locks};
 pub use compact::CompactBytes;
 pub use error::{CommandError, CommandResult};
 pub use keyspace::{
-    Keyspace, LockPlan, Locked, ShardList, ShardSink, SnapshotBusy, SnapshotProgress,
+    CountChanges, Keyspace, LockPlan, Locked, ShardList, ShardSink, SnapshotBusy, SnapshotProgress,
 };
 pub use kv_resp::Protocol;
 pub use multi::WatchList;
@@ -485,7 +485,7 @@ impl Engine {
             }
             Locks::Db => self.keyspace.plan_whole_db(&mut plan, session.db),
             Locks::All => self.keyspace.plan_everything(&mut plan),
-            Locks::Custom(make) => plan = make(self, session, args),
+            Locks::Custom(make) | Locks::Narrow(make) => plan = make(self, session, args),
         }
         plan
     }
@@ -561,7 +561,21 @@ impl Engine {
         };
         let plan = self.lock_plan(spec, session, args);
         let mut locked = self.keyspace.lock(plan);
-        let request = self.call(handler, skip, session, args, reply, now, &mut locked);
+        let mut request = self.call(handler, skip, session, args, reply, now, &mut locked);
+        if locked.take_whole_db_request() {
+            // A narrow plan was not enough (see `Locks::Narrow`): once more, holding the
+            // whole database. The keys the first try found past their TTL go first.
+            let expired = self.reclaim_seen(&mut locked, now);
+            drop(locked);
+            self.reclaim_expired(expired, now);
+            let mut plan = LockPlan {
+                write: !spec.has(Flags::READONLY),
+                shards: ShardList::new(),
+            };
+            self.keyspace.plan_whole_db(&mut plan, session.db);
+            locked = self.keyspace.lock(plan);
+            request = self.call(handler, skip, session, args, reply, now, &mut locked);
+        }
         note(session);
         let expired = self.reclaim_seen(&mut locked, now);
         let waiter = match (request, &session.waker) {

@@ -272,6 +272,12 @@ impl Engine {
         for (spec, skip, args) in commands {
             selects |= skip == 1 && spec.name == "select";
             if let Handler::Engine(_) = spec.handler {
+                if let Locks::Narrow(_) = spec.locks {
+                    // Nothing runs again in a transaction (see `Locks::Narrow`).
+                    self.keyspace.plan_whole_db(&mut plan, session.db);
+                    plan.write |= !spec.has(crate::command::Flags::READONLY);
+                    continue;
+                }
                 let part = self.lock_plan(spec, session, args);
                 plan.write |= part.write;
                 plan.shards.extend(part.shards);

@@ -83,6 +83,9 @@ pub struct Connection {
     pub transaction: Option<crate::multi::Transaction>,
     /// Set while EXEC runs the queue (BGSAVE then only schedules a save, as in Redis).
     pub in_exec: bool,
+    /// While EXEC runs a server command: how the transaction so far changed each database's
+    /// number of keys, not yet published (see `Locked::unpublished_counts`), for INFO.
+    pub exec_counts: kv_engine::CountChanges,
     /// The append-only file's position the pending replies must see synced first (under
     /// `appendfsync always`): past the effects of this client's writes. 0: none.
     durable_at: u64,
@@ -309,6 +312,7 @@ where
         wait_replicas: None,
         transaction: None,
         in_exec: false,
+        exec_counts: Default::default(),
         durable_at: 0,
         tracking: None,
         caching: None,

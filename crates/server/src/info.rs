@@ -463,7 +463,11 @@ fn os_name() -> String {
 fn keyspace(conn: &Connection, out: &mut String) {
     let keyspace = &conn.shared.engine.keyspace;
     for db in 0..keyspace.databases() {
-        let keys = keyspace.db_len(db);
+        // Inside EXEC, the transaction's own changes count too.
+        let unpublished = conn.exec_counts.iter().find(|(d, _)| *d == db);
+        let keys = keyspace
+            .db_len(db)
+            .wrapping_add_signed(unpublished.map_or(0, |(_, delta)| *delta));
         if keys > 0 {
             // `subexpiry` (Redis 7.4): hashes with at least one field TTL.
             let _ = write!(

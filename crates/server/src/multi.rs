@@ -285,6 +285,8 @@ fn run_server_command(
         return;
     }
     conn.in_exec = true;
+    conn.exec_counts = locked.unpublished_counts();
     crate::admin::run(conn, spec, args);
     conn.in_exec = false;
+    conn.exec_counts.clear();
 }

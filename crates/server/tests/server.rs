@@ -1012,6 +1012,87 @@ fn multi_key_writes_are_never_seen_half_done() {
 }
 
 #[test]
+fn dbsize_never_counts_half_a_command() {
+    // DBSIZE takes no lock: it reads a count that each command publishes whole. Writers make
+    // and delete keys eight at a time (MSET, DEL, a transaction of eight SETs, FLUSHDB) in
+    // database 0, and swap databases 1 (8 keys) and 2 (16 keys); every count a reader sees
+    // must be a multiple of eight in database 0, and 8 or 16 in database 1.
+    let server = Server::kv(&[]);
+    let keys: Vec<String> = (0..8).map(|i| format!("k{i}:{}", i * 7919)).collect();
+    let mut setup = server.client();
+    for (db, count) in [(1, 8), (2, 16)] {
+        let _: () = redis::cmd("SELECT").arg(db).query(&mut setup).unwrap();
+        for i in 0..count {
+            let _: () = setup.set(format!("key:{i}"), i).unwrap();
+        }
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers: Vec<_> = (0..2)
+        .map(|w| {
+            let mut con = server.client();
+            let keys: Vec<String> = keys.iter().map(|k| format!("{k}:{w}")).collect();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut round = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut mset = redis::cmd("MSET");
+                    for k in &keys {
+                        mset.arg(k).arg(round);
+                    }
+                    let _: () = mset.query(&mut con).unwrap();
+                    let _: i64 = con.del(&keys).unwrap();
+                    let mut transaction = redis::pipe();
+                    transaction.atomic();
+                    for k in &keys {
+                        transaction.set(k, round).ignore();
+                    }
+                    let _: () = transaction.query(&mut con).unwrap();
+                    if w == 0 && round % 16 == 0 {
+                        let _: () = redis::cmd("FLUSHDB").query(&mut con).unwrap();
+                    } else {
+                        let _: i64 = con.del(&keys).unwrap();
+                    }
+                    round += 1;
+                }
+            })
+        })
+        .collect();
+    let mut swapper = server.client();
+    let swapping = stop.clone();
+    writers.push(std::thread::spawn(move || {
+        while !swapping.load(std::sync::atomic::Ordering::Relaxed) {
+            let _: () = redis::cmd("SWAPDB")
+                .arg(1)
+                .arg(2)
+                .query(&mut swapper)
+                .unwrap();
+        }
+    }));
+    let mut reader = server.client();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..3000 {
+        let _: () = redis::cmd("SELECT").arg(0).query(&mut reader).unwrap();
+        let size: i64 = redis::cmd("DBSIZE").query(&mut reader).unwrap();
+        assert_eq!(size % 8, 0, "DBSIZE {size}: part of a command counted");
+        seen.insert(size);
+        let _: () = redis::cmd("SELECT").arg(1).query(&mut reader).unwrap();
+        let size: i64 = redis::cmd("DBSIZE").query(&mut reader).unwrap();
+        assert!(
+            size == 8 || size == 16,
+            "DBSIZE {size}: part of a SWAPDB counted"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(
+        seen.len() > 1,
+        "the writers never ran during the reads: {seen:?}"
+    );
+}
+
+#[test]
 fn collection_moves_are_never_seen_half_done() {
     // Members move between two sets (SMOVE) while another client rebuilds a sorted set from
     // itself with doubled scores (ZUNIONSTORE z 1 z WEIGHTS 2); readers look at both in one
