@@ -78,7 +78,15 @@ pub struct ClientHandle {
     /// The connection's mailbox, once it has one: where other connections deliver to it
     /// (invalidations redirected to it).
     pub mailbox: std::sync::OnceLock<std::sync::Weak<crate::mailbox::Mailbox>>,
+    /// Reply bytes the connection is writing out (0 between writes): with what waits in its
+    /// mailbox, the output CLIENT LIST shows (`obl`, `oll`, `omem`, `events=rw`).
+    pub output_pending: AtomicU64,
 }
+
+/// Redis's fixed reply buffer of a client: output up to this size is `obl`, what is over it
+/// goes to its list of reply chunks of (at least) this size (`oll`, `omem`), and counts
+/// against `client-output-buffer-limit`.
+pub const REPLY_STATIC_BUFFER: usize = 16 * 1024;
 
 /// The mutable part of a client's description.
 #[derive(Debug, Clone)]
@@ -197,8 +205,11 @@ impl ClientHandle {
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
         let qbuf = state.query_buffer;
+        let pending = self.output_pending.load(Ordering::Relaxed) as usize
+            + self.mailbox().map_or(0, |m| m.len());
+        let over = pending.saturating_sub(REPLY_STATIC_BUFFER);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir={} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -217,7 +228,11 @@ impl ClientHandle {
             state.argv_mem,
             state.reply_capacity,
             state.reply_peak,
+            pending.min(REPLY_STATIC_BUFFER),
+            over.div_ceil(REPLY_STATIC_BUFFER),
+            over,
             self.memory(),
+            if pending > 0 { "rw" } else { "r" },
             match state.last_command {
                 (_, "") => "NULL".to_string(),
                 (Some(container), name) => format!("{container}|{name}"),
@@ -282,6 +297,7 @@ impl Clients {
             kill: KillSwitch::default(),
             buffers: AtomicU64::new(0),
             mailbox: std::sync::OnceLock::new(),
+            output_pending: AtomicU64::new(0),
         });
         self.by_id.insert(id, handle.clone());
         handle

@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::clients::{ClientHandle, Peer};
+use crate::clients::{ClientHandle, Peer, REPLY_STATIC_BUFFER};
 use crate::mailbox::Mailbox;
 use crate::pubsub::Subscriptions;
 use crate::server::Shared;
@@ -33,10 +33,6 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Reply bytes a batch of pipelined requests may accumulate before they are written out
 /// mid-batch: a client's unread replies stay within this plus one reply.
 const REPLY_FLUSH_AT: usize = 1024 * 1024;
-
-/// Reply bytes Redis keeps in each client's fixed buffer, which its output buffer limits do not
-/// count.
-const REPLY_STATIC_BUFFER: usize = 16 * 1024;
 
 /// Whether replies are sent (`CLIENT REPLY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -716,11 +712,14 @@ impl Connection {
         // What is over Redis's fixed 16 KB reply buffer is what Redis counts as output.
         let over = self.reply.buf.len().saturating_sub(REPLY_STATIC_BUFFER);
         stats.recent_max_output.note(over as u64, self.clock);
+        let pending = &self.handle.output_pending;
+        pending.store(self.reply.buf.len() as u64, Ordering::Relaxed);
         tokio::select! {
             biased;
             written = writer.write_all(&self.reply.buf) => written?,
             _ = self.handle.kill.tripped() => return Ok(false),
         }
+        pending.store(0, Ordering::Relaxed);
         let written = self.reply.buf.len();
         self.reply.buf.clear();
         self.reply_peak.0 = self.reply_peak.0.max(written);
@@ -777,8 +776,13 @@ impl Connection {
                     // A batch whose replies grow large sends what it has before running more,
                     // so a client that pipelines big replies and never reads waits on its own
                     // socket instead of growing the server's memory.
-                    if self.reply.buf.len() >= REPLY_FLUSH_AT && !self.flush(writer).await? {
-                        self.close = true;
+                    if self.reply.buf.len() >= REPLY_FLUSH_AT {
+                        // The write may wait long on a client that does not read: CLIENT
+                        // LIST shows it as of now meanwhile (its last command, its input).
+                        self.publish_activity(Some(input.len() - consumed));
+                        if !self.flush(writer).await? {
+                            self.close = true;
+                        }
                     }
                 }
                 Err(e) => {

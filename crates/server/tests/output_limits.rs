@@ -231,3 +231,90 @@ fn maxmemory_clients_evicts_the_largest_client_and_spares_no_evict_ones() {
     let info: String = redis::cmd("INFO").arg("stats").query(&mut control).unwrap();
     assert!(info.contains("evicted_clients:2\r\n"), "{info}");
 }
+
+/// The output fields of the CLIENT LIST line of the client whose last command was `cmd`:
+/// `(obl, oll, omem, events)`.
+fn output_fields(server: &Server, cmd: &str) -> (u64, u64, u64, String) {
+    let mut con = server.client();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+    let line = list
+        .lines()
+        .find(|l| l.contains(&format!(" cmd={cmd} ")))
+        .unwrap_or_else(|| panic!("no client ran {cmd}: {list}"))
+        .to_string();
+    let field = |name: &str| {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+            .to_string()
+    };
+    let number = |name: &str| field(name).parse::<u64>().unwrap();
+    (
+        number("obl"),
+        number("oll"),
+        number("omem"),
+        field("events"),
+    )
+}
+
+#[test]
+fn client_list_shows_the_output_a_slow_subscriber_has_not_taken() {
+    // As Redis (checked against 7.0.15): a subscriber that stops reading while messages keep
+    // coming shows reply chunks waiting (`oll`, `omem`) and waits to write (`events=rw`); once
+    // it reads them all, nothing is pending.
+    for (name, server) in [("kv", Server::kv(&[])), ("redis", Server::redis(&[]))] {
+        let mut stuck = stuck_subscriber(&server, "news");
+        assert_eq!(output_fields(&server, "subscribe"), (0, 0, 0, "r".into()));
+        // 8 MB: past what the sockets buffer between the two ends.
+        publish(&server, "news", 512, 16 * 1024, Duration::ZERO);
+        let (_, oll, omem, events) = output_fields(&server, "subscribe");
+        assert!(oll > 0 && omem > 0, "{name}: oll={oll} omem={omem}");
+        assert_eq!(events, "rw", "{name}");
+        // Take everything, then nothing is pending.
+        stuck
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut chunk = vec![0u8; 1 << 20];
+        while matches!(stuck.read(&mut chunk), Ok(n) if n > 0) {}
+        assert_eq!(
+            output_fields(&server, "subscribe"),
+            (0, 0, 0, "r".into()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn client_list_shows_the_replies_a_client_has_not_read() {
+    // A client that sends requests for large replies and does not read them: its replies
+    // wait (`omem`, `events=rw`), as in Redis (7.0.15), until it reads them.
+    for (name, server) in [("kv", Server::kv(&[])), ("redis", Server::redis(&[]))] {
+        let mut con = server.client();
+        let _: () = redis::cmd("SET")
+            .arg("big")
+            .arg(vec![b'v'; 1 << 20])
+            .query(&mut con)
+            .unwrap();
+        let mut reader = server.raw();
+        reader
+            .write_all(&resp(&[b"GET", b"big"]).repeat(16))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (mut omem, mut events) = (0, String::new());
+        while Instant::now() < deadline && (omem == 0 || events != "rw") {
+            std::thread::sleep(Duration::from_millis(50));
+            (_, _, omem, events) = output_fields(&server, "get");
+        }
+        assert!(
+            omem > 0 && events == "rw",
+            "{name}: omem={omem} events={events}"
+        );
+        let mut reply = vec![0u8; 16 * ((1 << 20) + 11)];
+        reader.read_exact(&mut reply).unwrap();
+        assert_eq!(
+            output_fields(&server, "get"),
+            (0, 0, 0, "r".into()),
+            "{name}"
+        );
+    }
+}
