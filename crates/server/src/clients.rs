@@ -128,6 +128,8 @@ pub struct ClientState {
     pub tracking_broken: bool,
     /// Commands queued, while the client is inside MULTI (`multi=`; flag `x`).
     pub multi: Option<usize>,
+    /// Their memory (`multi-mem`; see `Transaction::memory`).
+    pub multi_mem: usize,
     /// Whether the client is waiting for a `CLIENT PAUSE` to end (flag `b`).
     pub blocked: bool,
     /// The wait of a blocking command (BLPOP, ...) it is in (flag `b`), for CLIENT UNBLOCK.
@@ -209,7 +211,7 @@ impl ClientHandle {
             + self.mailbox().map_or(0, |m| m.len());
         let over = pending.saturating_sub(REPLY_STATIC_BUFFER);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -226,6 +228,7 @@ impl ClientHandle {
             qbuf,
             state.query_capacity.saturating_sub(qbuf),
             state.argv_mem,
+            state.multi_mem,
             state.reply_capacity,
             state.reply_peak,
             pending.min(REPLY_STATIC_BUFFER),
@@ -286,6 +289,7 @@ impl Clients {
                 reply_peak: 0,
                 no_evict: false,
                 multi: None,
+                multi_mem: 0,
                 tracking_redirect: None,
                 tracking_bcast: false,
                 tracking_broken: false,

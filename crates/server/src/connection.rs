@@ -494,12 +494,13 @@ impl Connection {
         self.note_buffers();
     }
 
-    /// Publishes the sizes of this connection's buffers when they changed (CLIENT LIST's
-    /// `tot-mem`), then applies `maxmemory-clients` (Redis checks it before every command);
+    /// Publishes the sizes of this connection's buffers and MULTI queue when they changed
+    /// (CLIENT LIST's `tot-mem`), then applies `maxmemory-clients` (Redis checks it before every command);
     /// false if this very client was evicted and must close.
-    fn note_buffers(&mut self) -> bool {
+    pub(crate) fn note_buffers(&mut self) -> bool {
         let clients = &self.shared.clients;
-        let bytes = (self.input_capacity + self.reply.buf.capacity()) as u64;
+        let queued = self.transaction.as_ref().map_or(0, |t| t.memory());
+        let bytes = (self.input_capacity + self.reply.buf.capacity() + queued) as u64;
         if bytes != self.handle.memory() as u64 || self.reply_peak.0 != self.reply_peak.1 {
             clients.set_buffers(&self.handle, bytes);
             let mut state = self.handle.state.lock();

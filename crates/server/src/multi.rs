@@ -21,6 +21,10 @@ pub struct Transaction {
     queued: Vec<Queued>,
     /// A command was refused while queuing: EXEC must fail (Redis's `CLIENT_DIRTY_EXEC`).
     aborted: bool,
+    /// The queue's memory as Redis counts it (`argv_len_sums`: each queued command's
+    /// argument bytes plus a pointer per argument): CLIENT LIST's `multi-mem`, part of
+    /// `tot-mem` and of what `maxmemory-clients` limits.
+    memory: usize,
 }
 
 impl Transaction {
@@ -32,6 +36,11 @@ impl Transaction {
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.queued.is_empty()
+    }
+
+    /// The queue's memory (see [`Transaction::memory`]).
+    pub fn memory(&self) -> usize {
+        self.memory
     }
 
     /// Marks the transaction as failed, for a command refused while queuing.
@@ -93,9 +102,19 @@ pub fn queue(conn: &mut Connection, spec: &'static CommandSpec, skip: usize, arg
         skip,
         args: kv_engine::owned_args(args),
     });
-    let count = transaction.queued.len();
-    conn.handle.state.lock().multi = Some(count);
+    transaction.memory +=
+        args.iter().map(|a| a.len()).sum::<usize>() + std::mem::size_of::<usize>() * args.len();
+    let (count, memory) = (transaction.queued.len(), transaction.memory);
+    {
+        let mut state = conn.handle.state.lock();
+        state.multi = Some(count);
+        state.multi_mem = memory;
+    }
     conn.reply.simple("QUEUED");
+    // The queue counts towards `maxmemory-clients`, as in Redis.
+    if !conn.note_buffers() {
+        conn.close = true;
+    }
 }
 
 /// `MULTI`: starts queuing.
@@ -121,8 +140,15 @@ pub fn discard(conn: &mut Connection) -> Result<(), CommandError> {
 /// Leaves MULTI (if in it) and forgets the watches; returns the transaction there was.
 pub fn end(conn: &mut Connection) -> Option<Transaction> {
     let transaction = conn.transaction.take();
-    conn.handle.state.lock().multi = None;
+    {
+        let mut state = conn.handle.state.lock();
+        state.multi = None;
+        state.multi_mem = 0;
+    }
     conn.shared.engine.unwatch_all(&mut conn.session);
+    if transaction.as_ref().is_some_and(|t| t.memory > 0) && !conn.note_buffers() {
+        conn.close = true;
+    }
     transaction
 }
 
@@ -130,7 +156,11 @@ pub fn end(conn: &mut Connection) -> Option<Transaction> {
 pub fn exec(conn: &mut Connection) -> Result<(), CommandError> {
     let result = exec_queue(conn);
     // Like Redis, CLIENT LIST shows the client in its transaction until EXEC is over.
-    conn.handle.state.lock().multi = None;
+    {
+        let mut state = conn.handle.state.lock();
+        state.multi = None;
+        state.multi_mem = 0;
+    }
     result
 }
 

@@ -341,6 +341,45 @@ fn a_pipelined_batch_is_counted_for_itself_and_for_other_clients() {
     );
 }
 
+/// CLIENT LIST's `multi` and `multi-mem` of a client queuing a transaction, as Redis 7.0
+/// counts the queue: each command's argument bytes plus a pointer per argument.
+#[test]
+fn client_list_shows_a_transactions_queue_and_its_memory() {
+    let steps = [
+        "WATCH a b",
+        "MULTI",
+        "SET a 123",
+        "SET abcdefghij 0123456789012345678901234567890123456789",
+        "PING",
+        "EXEC",
+        "MULTI",
+        "GET a",
+        "DISCARD",
+    ];
+    let mut seen = Vec::new();
+    for server in [Server::kv(&[]), Server::redis(&[])] {
+        let mut conn = Conn::open(&server);
+        let mut other = Conn::open(&server);
+        let mut fields = Vec::new();
+        for step in steps {
+            pipeline(&mut conn, &[step]);
+            let line = client_line(&other.cmd("CLIENT LIST"), conn.port());
+            let shown: Vec<&str> = line
+                .split(' ')
+                .filter(|f| f.starts_with("multi=") || f.starts_with("multi-mem="))
+                .collect();
+            fields.push(format!("{step}: {}", shown.join(" ")));
+        }
+        seen.push(fields);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert!(
+        seen[0].contains(&"PING: multi=3 multi-mem=120".to_string()),
+        "{:?}",
+        seen[0]
+    );
+}
+
 #[test]
 fn slowlog_logs_every_command_at_threshold_zero() {
     let server = Server::kv(&["--slowlog-log-slower-than", "0"]);
