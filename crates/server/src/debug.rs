@@ -84,7 +84,8 @@ pub fn command(conn: &mut Connection, args: &[&[u8]]) -> Result<(), CommandError
 /// **Deliberate difference from Redis:** Redis stops the whole server for the pause; kv holds
 /// only this client (its connection task awaits a timer, no worker thread blocks), so other
 /// clients go on being served. The pause still counts as the command's duration, so it shows in
-/// the slow log, the latency monitor and INFO commandstats as in Redis.
+/// the slow log, the latency monitor and INFO commandstats as in Redis. Inside EXEC it pauses
+/// the transaction itself (`multi::run_server_command`).
 fn sleep(conn: &mut Connection, seconds: &[u8]) {
     // Redis reads the number with strtod and ignores what cannot be read: garbage is 0.
     let seconds = strtod(seconds);

@@ -319,4 +319,11 @@ fn run_server_command(
     crate::admin::run(conn, spec, args);
     conn.in_exec = false;
     conn.exec_counts.clear();
+    if let Some(pause) = conn.sleep.take() {
+        // DEBUG SLEEP pauses the transaction itself, as in Redis, with its locks held: the
+        // time passes before EXEC ends (its commands still share one instant), so a TTL set
+        // in it may run out before the clients blocked on its keys are served. Alone, DEBUG
+        // SLEEP holds only its own client (see `debug::sleep`).
+        std::thread::sleep(pause);
+    }
 }

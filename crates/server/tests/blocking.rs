@@ -474,9 +474,9 @@ fn zunionstore_into_a_watched_key_serves_its_waiter() {
 }
 
 /// A client blocked on a key that a transaction fills and gives a 1 ms TTL, while the rest of
-/// the transaction (DEBUG POPULATE, under the transaction's own locks) takes longer than that:
-/// what it gets, and what a later push gives it.
-fn served_after_a_slow_transaction(server: &Server) -> (Value, bool, Value) {
+/// the transaction (`slow`: DEBUG POPULATE or SLEEP, under the transaction's own locks) takes
+/// longer than that: what it gets, and what a later push gives it.
+fn served_after_a_slow_transaction(server: &Server, slow: &[&str]) -> (Value, bool, Value) {
     let mut con = server.client();
     let _: () = redis::cmd("DEBUG")
         .arg("SET-ACTIVE-EXPIRE")
@@ -494,8 +494,7 @@ fn served_after_a_slow_transaction(server: &Server) -> (Value, bool, Value) {
         .arg("k")
         .arg(1)
         .cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(50_000)
+        .arg(slow)
         .query(&mut con)
         .unwrap();
     // Served as of the end of the transaction, when the key's time has come: nobody.
@@ -514,9 +513,12 @@ fn served_after_a_slow_transaction(server: &Server) -> (Value, bool, Value) {
 #[test]
 fn clients_are_served_after_exec_as_of_its_end() {
     let debug = ["--enable-debug-command", "yes"];
-    let kv = served_after_a_slow_transaction(&Server::kv(&debug));
-    let redis = served_after_a_slow_transaction(&Server::redis(&debug));
-    assert_eq!(kv, redis);
-    assert!(kv.1, "served a key whose time had come");
-    assert_eq!(kv.2, Value::Array(vec![bulk("k"), bulk("later")]));
+    // A transaction made slow by DEBUG POPULATE, then by DEBUG SLEEP (Redis's list.tcl case).
+    for slow in [["POPULATE", "50000"], ["SLEEP", "0.2"]] {
+        let kv = served_after_a_slow_transaction(&Server::kv(&debug), &slow);
+        let redis = served_after_a_slow_transaction(&Server::redis(&debug), &slow);
+        assert_eq!(kv, redis, "{slow:?}");
+        assert!(kv.1, "{slow:?}: served a key whose time had come");
+        assert_eq!(kv.2, Value::Array(vec![bulk("k"), bulk("later")]));
+    }
 }
