@@ -215,6 +215,13 @@ const WORKLOADS: &[Workload] = &[
         server_args: &[],
     },
     Workload {
+        // One call from the start (COUNT 10): what a call costs.
+        name: "SCAN",
+        command: &["SCAN", "0"],
+        setup: Some((&["-t", "set"], "1000000")),
+        server_args: &[],
+    },
+    Workload {
         // SETs of new keys while memory is full: every write evicts (about one key each).
         name: "SET_EVICTING",
         command: &["-t", "set"],

@@ -367,13 +367,12 @@ impl HashValue {
         !self.unexpired(field, now)
     }
 
-    /// The map's hasher in the large form, fixed for the map's life (HSCAN walks a large hash
-    /// in the order of its fields' hashes); `None` for the small form, which HSCAN returns
-    /// whole.
-    pub fn table_hasher(&self) -> Option<&RandomState> {
+    /// The map of the large form (HSCAN walks its table); `None` for the small form, which
+    /// HSCAN returns whole. Fields past their time are in it too.
+    pub(crate) fn table(&self) -> Option<&FieldMap> {
         match &self.fields {
             Fields::Small(_) => None,
-            Fields::Large(map) => Some(map.hasher()),
+            Fields::Large(map) => Some(map),
         }
     }
 

@@ -6,11 +6,15 @@
 //! one by key. Removal moves the last entry into the hole (`swap_remove`) and re-points its
 //! table slot, so every operation stays O(1). The table holds one `usize` per entry instead
 //! of a whole key, which also makes this smaller than a `HashMap` of the same entries.
+//!
+//! The table is hashbrown's raw table so that HSCAN and SSCAN can walk its buckets from where
+//! the last call stopped ([`IndexedMap::buckets_from`]): an entry keeps its bucket until the
+//! table is rebuilt, and the map counts its rebuilds (`layout`).
 
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 
-use hashbrown::HashTable;
+use hashbrown::raw::RawTable;
 
 use crate::random::Rng;
 use crate::CompactBytes;
@@ -31,9 +35,13 @@ pub struct IndexedMap<V> {
     /// The entries, densely packed.
     entries: Vec<(CompactBytes, V)>,
     /// Positions in `entries`, hashed by the key they point at.
-    index: HashTable<usize>,
+    index: RawTable<usize>,
     /// Hashes keys for `index`.
     hasher: RandomState,
+    /// How many times `index` may have been rebuilt (grown, rehashed, shrunk, cleared),
+    /// moving positions to other buckets: a scan cursor holds it (see
+    /// [`IndexedMap::buckets_from`]).
+    layout: u32,
 }
 
 impl<V> IndexedMap<V> {
@@ -41,8 +49,9 @@ impl<V> IndexedMap<V> {
     pub fn new() -> IndexedMap<V> {
         IndexedMap {
             entries: Vec::new(),
-            index: HashTable::new(),
+            index: RawTable::new(),
             hasher: RandomState::new(),
+            layout: 0,
         }
     }
 
@@ -50,8 +59,9 @@ impl<V> IndexedMap<V> {
     pub fn with_capacity(capacity: usize) -> IndexedMap<V> {
         IndexedMap {
             entries: Vec::with_capacity(capacity),
-            index: HashTable::with_capacity(capacity),
+            index: RawTable::with_capacity(capacity),
             hasher: RandomState::new(),
+            layout: 0,
         }
     }
 
@@ -64,9 +74,17 @@ impl<V> IndexedMap<V> {
     /// exactly that much, a fuller one at least doubles).
     pub fn reserve(&mut self, additional: usize) {
         self.entries.reserve(additional);
+        if additional > self.index.capacity() - self.index.len() {
+            self.relayout();
+        }
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.index
             .reserve(additional, |&i| hasher.hash_one(entries[i].0.as_bytes()));
+    }
+
+    /// Notes that `index` is about to be rebuilt (see [`IndexedMap::buckets_from`]).
+    fn relayout(&mut self) {
+        self.layout = self.layout.wrapping_add(1);
     }
 
     /// Whether there are none.
@@ -96,7 +114,7 @@ impl<V> IndexedMap<V> {
         let hash = self.hasher.hash_one(key);
         let entries = &self.entries;
         self.index
-            .find(hash, |&i| entries[i].0.as_bytes() == key)
+            .get(hash, |&i| entries[i].0.as_bytes() == key)
             .copied()
     }
 
@@ -135,38 +153,33 @@ impl<V> IndexedMap<V> {
             NewKey::Borrowed(key) => key,
         };
         let hash = self.hasher.hash_one(bytes);
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        let slot = self.index.entry(
-            hash,
-            |&i| entries[i].0.as_bytes() == bytes,
-            |&i| hasher.hash_one(entries[i].0.as_bytes()),
-        );
-        match slot {
-            hashbrown::hash_table::Entry::Occupied(slot) => {
-                let i = *slot.get();
-                Some(std::mem::replace(&mut self.entries[i].1, value))
-            }
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(self.entries.len());
-                let key = match key {
-                    NewKey::Owned(key) => key,
-                    NewKey::Borrowed(key) => CompactBytes::new(key),
-                };
-                self.entries.push((key, value));
-                None
-            }
+        let entries = &self.entries;
+        if let Some(&i) = self.index.get(hash, |&i| entries[i].0.as_bytes() == bytes) {
+            return Some(std::mem::replace(&mut self.entries[i].1, value));
         }
+        if self.index.capacity() == self.index.len() {
+            // No room left: this insertion rebuilds the table.
+            self.relayout();
+        }
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.insert(hash, entries.len(), |&i| {
+            hasher.hash_one(entries[i].0.as_bytes())
+        });
+        let key = match key {
+            NewKey::Owned(key) => key,
+            NewKey::Borrowed(key) => CompactBytes::new(key),
+        };
+        self.entries.push((key, value));
+        None
     }
 
     /// Removes `key`; returns its entry.
     pub fn remove_entry(&mut self, key: &[u8]) -> Option<(CompactBytes, V)> {
         let hash = self.hasher.hash_one(key);
         let entries = &self.entries;
-        let slot = self
+        let position = self
             .index
-            .find_entry(hash, |&i| entries[i].0.as_bytes() == key)
-            .ok()?;
-        let (position, _) = slot.remove();
+            .remove_entry(hash, |&i| entries[i].0.as_bytes() == key)?;
         Some(self.take(position))
     }
 
@@ -181,7 +194,7 @@ impl<V> IndexedMap<V> {
         let last = self.entries.len() - 1;
         if position != last {
             let hash = self.hasher.hash_one(self.entries[last].0.as_bytes());
-            if let Some(slot) = self.index.find_mut(hash, |&i| i == last) {
+            if let Some(slot) = self.index.get_mut(hash, |&i| i == last) {
                 *slot = position;
             }
         }
@@ -189,6 +202,7 @@ impl<V> IndexedMap<V> {
         // Give back memory after large removals, as Redis shrinks its tables.
         if self.entries.capacity() > 64 && self.entries.len() < self.entries.capacity() / 4 {
             self.entries.shrink_to(self.entries.len() * 2);
+            self.relayout();
             let (entries, hasher) = (&self.entries, &self.hasher);
             self.index
                 .shrink_to(entries.len(), |&i| hasher.hash_one(entries[i].0.as_bytes()));
@@ -216,9 +230,7 @@ impl<V> IndexedMap<V> {
         }
         let position = rng.below(self.entries.len());
         let hash = self.hasher.hash_one(self.entries[position].0.as_bytes());
-        if let Ok(slot) = self.index.find_entry(hash, |&i| i == position) {
-            slot.remove();
-        }
+        self.index.remove_entry(hash, |&i| i == position);
         Some(self.take(position))
     }
 
@@ -246,14 +258,47 @@ impl<V> IndexedMap<V> {
 
     /// Rebuilds the table after `entries` moved wholesale.
     fn reindex(&mut self) {
+        self.relayout();
         self.index.clear();
         let (entries, hasher) = (&self.entries, &self.hasher);
         for position in 0..entries.len() {
             let hash = hasher.hash_one(entries[position].0.as_bytes());
-            self.index.insert_unique(hash, position, |&i| {
+            self.index.insert(hash, position, |&i| {
                 hasher.hash_one(entries[i].0.as_bytes())
             });
         }
+    }
+
+    /// The buckets of the table from index `from` on, in index order: the entry each points
+    /// at, if any; with the number of buckets and the table's layout generation. An entry
+    /// keeps its bucket until the generation changes (the table is rebuilt; moving an entry
+    /// inside `entries` only re-points its bucket), so walking the buckets in order across
+    /// calls of one generation meets every entry that stays exactly once: HSCAN's and SSCAN's
+    /// O(COUNT) steps (see `scan::collection_step`).
+    pub(crate) fn buckets_from(
+        &self,
+        from: usize,
+    ) -> (
+        usize,
+        u32,
+        impl Iterator<Item = Option<(&CompactBytes, &V)>> + '_,
+    ) {
+        let buckets = self.index.buckets();
+        let nodes = (from.min(buckets)..buckets).map(move |bucket| {
+            // SAFETY: `bucket` is below `buckets()`, as both calls require, and the bucket is
+            // read only once `is_bucket_full` says it holds a position. The reference lives
+            // as long as the borrow of `self`, so the table cannot change meanwhile; the
+            // position it holds is always below `entries.len()` (kept so by every change).
+            #[allow(unsafe_code)]
+            let position = unsafe {
+                if !self.index.is_bucket_full(bucket) {
+                    return None;
+                }
+                *self.index.bucket(bucket).as_ref()
+            };
+            self.entries.get(position).map(|(k, v)| (k, v))
+        });
+        (buckets, self.layout, nodes)
     }
 }
 
@@ -356,6 +401,19 @@ impl IndexedSet {
     /// The hasher members are hashed with (SSCAN orders members by it).
     pub fn hasher(&self) -> &RandomState {
         self.0.hasher()
+    }
+
+    /// The table's buckets from `from` on (see [`IndexedMap::buckets_from`]).
+    pub(crate) fn buckets_from(
+        &self,
+        from: usize,
+    ) -> (usize, u32, impl Iterator<Item = Option<&CompactBytes>> + '_) {
+        let (buckets, layout, nodes) = self.0.buckets_from(from);
+        (
+            buckets,
+            layout,
+            nodes.map(|node| node.map(|(member, ())| member)),
+        )
     }
 
     /// The member at `position` (`0..len`).

@@ -155,6 +155,10 @@ struct ShardCounters {
     /// Commands waiting for the shard's exclusive lock (counted only when they had to wait):
     /// a snapshot's walk lets them in between its runs (the lock itself favours readers).
     writers_waiting: std::sync::atomic::AtomicUsize,
+    /// How many times the shard's table may have been rebuilt (grown, rehashed in place,
+    /// shrunk, replaced), moving its keys to other buckets: a SCAN cursor that names a bucket
+    /// holds the generation it was read under (see [`Locked::buckets_from`]).
+    layout: std::sync::atomic::AtomicU32,
 }
 
 impl ShardCounters {
@@ -621,6 +625,16 @@ impl Keyspace {
             .filter(|&shard| d.counters[shard].keys.load(Ordering::Relaxed) > 0)
     }
 
+    /// Records that the table of `(db, shard)`, held for writing, may be rebuilt: its keys may
+    /// move to other buckets (see [`ShardCounters::layout`]).
+    fn relayout(&self, db: usize, shard: usize) {
+        let layout = &self.dbs[db].counters[shard].layout;
+        layout.store(
+            layout.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
     /// Records the key count of `(db, shard)`, held for writing (see [`ShardCounters`]).
     fn set_len(&self, db: usize, shard: usize, len: usize) {
         let count = &self.dbs[db].counters[shard].keys;
@@ -678,6 +692,7 @@ impl Keyspace {
                 // Checked again: keys may have come while no lock was held.
                 if is_sparse(map) {
                     map.shrink_to(0);
+                    self.relayout(db, shard);
                     shrunk += 1;
                 }
             }
@@ -729,6 +744,12 @@ fn buckets_from_random<'m>(map: &'m ShardMap) -> impl Iterator<Item = Option<&'m
 /// shrinking.
 fn is_sparse(map: &ShardMap) -> bool {
     map.capacity() >= 128 && map.len() * 10 < map.capacity()
+}
+
+/// Whether `map` (a shard's table) has no room left: its next insertion into an empty bucket
+/// rebuilds it, at twice the size or in place (hashbrown's `growth_left` is 0).
+fn is_full(map: &ShardMap) -> bool {
+    map.capacity() == map.len()
 }
 
 /// How many random buckets [`random_node`] tries before it walks the table.
@@ -1089,6 +1110,7 @@ impl<'a> Locked<'a> {
         let (keyspace, epoch) = (self.keyspace, self.epoch);
         let (map, index) = self.shard_mut(db, shard)?;
         let len = map.len();
+        let full = is_full(map);
         let make = || {
             let mut entry = make();
             snapshot::mark_new(&mut entry, epoch);
@@ -1112,6 +1134,9 @@ impl<'a> Locked<'a> {
                 Ok((&mut node.0.entry, true))
             }
             RawEntryMut::Vacant(slot) => {
+                if full {
+                    keyspace.relayout(db, shard);
+                }
                 let node = NodeBox(Box::new(Node {
                     key: CompactBytes::new(key),
                     entry: make(),
@@ -1141,6 +1166,7 @@ impl<'a> Locked<'a> {
         snapshot::mark_new(&mut entry, epoch);
         let new_expiry = entry.expires_at;
         let new_fields = field_expiry(&entry);
+        let full = is_full(map);
         // One probe for both cases: the table lookup is most of a SET's cost at scale.
         let old = match map.raw_entry_mut().from_key_hashed_nocheck(hash, key) {
             RawEntryMut::Occupied(mut slot) => {
@@ -1148,6 +1174,9 @@ impl<'a> Locked<'a> {
                 Some(std::mem::replace(&mut slot.key_mut().0.entry, entry))
             }
             RawEntryMut::Vacant(slot) => {
+                if full {
+                    keyspace.relayout(db, shard);
+                }
                 let node = NodeBox(Box::new(Node {
                     key: CompactBytes::new(key),
                     entry,
@@ -1354,6 +1383,42 @@ impl<'a> Locked<'a> {
             .map(|node| (&node.0.key, &node.0.entry)))
     }
 
+    /// Number of keys in held shard `(db, shard)`, past their TTL or not.
+    pub fn shard_keys(&self, db: usize, shard: usize) -> Result<usize, CommandError> {
+        let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
+        Ok(self.held[i].guard.map().len())
+    }
+
+    /// The buckets of held shard `(db, shard)` from index `from` on, in index order: the key
+    /// and entry in each, if any (past its TTL or not); with the number of buckets and the
+    /// table's layout generation. A key stays in its bucket until the generation changes
+    /// ([`ShardCounters::layout`]), so walking the buckets in order across calls of the same
+    /// generation meets every key that stays: SCAN's cheap path.
+    #[allow(clippy::type_complexity)]
+    pub fn buckets_from(
+        &self,
+        db: usize,
+        shard: usize,
+        from: usize,
+    ) -> Result<
+        (
+            usize,
+            u32,
+            impl Iterator<Item = Option<(&CompactBytes, &Entry)>> + '_,
+        ),
+        CommandError,
+    > {
+        let i = self.find(db, shard).ok_or(NOT_LOCKED)?;
+        let map = self.held[i].guard.map();
+        let buckets = map.raw_table().buckets();
+        let layout = self.keyspace.dbs[db].counters[shard]
+            .layout
+            .load(Ordering::Relaxed);
+        let nodes = (from.min(buckets)..buckets)
+            .map(move |index| bucket(map, index).map(|node| (&node.key, &node.entry)));
+        Ok((buckets, layout, nodes))
+    }
+
     /// A random key of `(db, shard)` (held) and its entry, past its TTL or not; `None` when
     /// the shard stores no key. O(1) expected (see `random_node`).
     pub fn random_raw(
@@ -1414,6 +1479,7 @@ impl<'a> Locked<'a> {
                 keyspace.before_emptying(epoch, db, held.shard, map);
                 let hasher = *map.hasher();
                 let map = std::mem::replace(&mut **map, ShardMap::with_hasher(hasher));
+                keyspace.relayout(db, held.shard);
                 keyspace.set_len(db, held.shard, 0);
                 keyspace.dbs[db].counters[held.shard].add_changes(map.len() as u64);
                 let index = std::mem::take(&mut *keyspace.dbs[db].expiry[held.shard].lock());
@@ -1446,6 +1512,8 @@ impl<'a> Locked<'a> {
                     keyspace.before_emptying(self.epoch, a, shard, x);
                     keyspace.before_emptying(self.epoch, b, shard, y);
                     std::mem::swap(&mut **x, &mut **y);
+                    keyspace.relayout(a, shard);
+                    keyspace.relayout(b, shard);
                     keyspace.set_len(a, shard, x.len());
                     keyspace.set_len(b, shard, y.len());
                 }

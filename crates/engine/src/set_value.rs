@@ -18,7 +18,6 @@
 //! held a string stays a hashtable, and answers as one.
 
 use std::fmt;
-use std::hash::RandomState;
 
 use crate::indexed::IndexedSet;
 use crate::intset::{parse_member, IntSet, IntText, Member};
@@ -259,12 +258,12 @@ impl SetValue {
             .collect()
     }
 
-    /// The hasher of a hash-table set (SSCAN walks such a set in the order of its members'
-    /// hashes); `None` for an intset, which SSCAN returns whole.
-    pub fn table_hasher(&self) -> Option<&RandomState> {
+    /// The table of a hash-table set (SSCAN walks it); `None` for an intset, which SSCAN
+    /// returns whole.
+    pub(crate) fn table(&self) -> Option<&IndexedSet> {
         match &self.0 {
             Repr::Ints(_) => None,
-            Repr::Table(table) => Some(table.hasher()),
+            Repr::Table(table) => Some(table),
         }
     }
 }

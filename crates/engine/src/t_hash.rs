@@ -469,10 +469,10 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply)
 /// with their values.
 ///
 /// A small hash (a listpack) comes back whole with cursor 0, in its order, whatever the cursor
-/// and COUNT, as Redis answers for a listpack. A large one is walked in the order of its
-/// fields' hashes (under the map's own hasher, fixed for the map's life): the cursor is the
-/// hash to resume from, so every field present for the whole iteration is returned at least
-/// once however the map grows, shrinks or rehashes in between.
+/// and COUNT, as Redis answers for a listpack. A large one is walked bucket by bucket, COUNT
+/// fields a call (see `scan::collection_step`; fields past their time are counted, not
+/// returned): every field present for the whole iteration is returned at least once however
+/// the map grows, shrinks or rehashes in between.
 pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = crate::keys::parse_cursor(args.next_bytes()?)?;
@@ -484,11 +484,31 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         return Ok(());
     };
     let options = crate::scan::ScanOptions::parse(args)?;
-    let (next, batch) = match hash.table_hasher() {
+    let (next, batch) = match hash.table() {
         None => (0, hash.iter(now).collect::<Vec<_>>()),
-        Some(hasher) => {
-            let items = hash.iter(now).map(|(f, v)| (hasher.hash_one(f), (f, v)));
-            crate::scan::hash_order_step(items, cursor, options.count)
+        Some(map) => {
+            let hasher = map.hasher();
+            fn pair<'a>(
+                (f, v): (&'a crate::CompactBytes, &'a crate::CompactBytes),
+            ) -> (&'a [u8], &'a [u8]) {
+                (f.as_bytes(), v.as_bytes())
+            }
+            let (next, batch) = crate::scan::collection_step(
+                cursor,
+                options.count,
+                |from| {
+                    let (buckets, layout, nodes) = map.buckets_from(from);
+                    (buckets, layout, nodes.map(|node| node.map(pair)))
+                },
+                || {
+                    map.iter()
+                        .map(|(f, v)| (hasher.hash_one(f.as_bytes()), pair((f, v))))
+                },
+            );
+            let live = batch
+                .into_iter()
+                .filter(|&(f, _)| !hash.is_expired_field(f, now));
+            (next, live.collect())
         }
     };
     let batch: Vec<_> = batch

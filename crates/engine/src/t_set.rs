@@ -568,10 +568,9 @@ pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`: the next cursor and a batch of members.
 ///
 /// An intset comes back whole with cursor 0, in ascending numeric order, whatever the cursor
-/// and COUNT, as Redis answers for intsets. A hash table is walked in the order of its
-/// members' hashes (under the set's own hasher, fixed for the set's life): the cursor is the
-/// hash to resume from, so every member present for the whole iteration is returned at least
-/// once however the set grows, shrinks or rehashes.
+/// and COUNT, as Redis answers for intsets. A hash table is walked bucket by bucket, COUNT
+/// members a call (see `scan::collection_step`): every member present for the whole
+/// iteration is returned at least once however the set grows, shrinks or rehashes.
 pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = crate::keys::parse_cursor(args.next_bytes()?)?;
@@ -582,11 +581,24 @@ pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
         return Ok(());
     };
     let options = crate::scan::ScanOptions::parse(args)?;
-    let (next, batch): (u64, Vec<Member<'_>>) = match set.table_hasher() {
+    let (next, batch): (u64, Vec<Member<'_>>) = match set.table() {
         None => (0, set.iter().collect()),
-        Some(hasher) => {
-            let items = set.iter().map(|m| (hasher.hash_one(&*m), m));
-            crate::scan::hash_order_step(items, cursor, options.count)
+        Some(table) => {
+            let hasher = table.hasher();
+            crate::scan::collection_step(
+                cursor,
+                options.count,
+                |from| {
+                    let (buckets, layout, nodes) = table.buckets_from(from);
+                    let members = nodes.map(|node| node.map(|m| Member::Bytes(m.as_bytes())));
+                    (buckets, layout, members)
+                },
+                || {
+                    table
+                        .iter()
+                        .map(|m| (hasher.hash_one(m.as_bytes()), Member::Bytes(m.as_bytes())))
+                },
+            )
         }
     };
     let batch: Vec<Member<'_>> = batch.into_iter().filter(|m| options.keeps(m)).collect();

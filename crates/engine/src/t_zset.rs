@@ -1556,9 +1556,9 @@ fn score_text(score: f64) -> Vec<u8> {
 /// with their scores (as bulk strings in both protocols).
 ///
 /// A small set comes back whole with cursor 0, in order, whatever the cursor and COUNT, as
-/// Redis answers for a listpack. A large one is walked in the order of its members' hashes
-/// (under the set's own hasher, fixed for its life): the cursor is the hash to resume from, so
-/// every member present for the whole iteration is returned at least once.
+/// Redis answers for a listpack. A large one is walked bucket by bucket of its member index,
+/// COUNT members a call (see `scan::collection_step`): every member present for the whole
+/// iteration is returned at least once.
 pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = crate::keys::parse_cursor(args.next_bytes()?)?;
@@ -1570,11 +1570,9 @@ pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
     };
     let options = crate::scan::ScanOptions::parse(args)?;
     let small = zset.is_small();
-    let (next, batch) = if small {
-        (0, zset.iter().collect::<Vec<_>>())
-    } else {
-        let items = zset.iter().map(|(m, s)| (zset.member_hash(m), (m, s)));
-        crate::scan::hash_order_step(items, cursor, options.count)
+    let (next, batch) = match zset.scan_step(cursor, options.count) {
+        Some(step) => step,
+        None => (0, zset.iter().collect::<Vec<_>>()),
     };
     let batch: Vec<(&[u8], f64)> = batch
         .into_iter()

@@ -42,7 +42,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
-use hashbrown::HashTable;
+use hashbrown::raw::RawTable;
 
 use crate::random::Rng;
 use crate::CompactBytes;
@@ -68,6 +68,9 @@ impl Limits {
         len <= self.max_entries && longest <= self.max_value
     }
 }
+
+/// Members with their scores, as one ZSCAN step returns them.
+pub type ScanBatch<'a> = Vec<(&'a [u8], f64)>;
 
 /// The most members one sorted set may hold: node indexes and spans are 32-bit.
 pub const MAX_LEN: usize = (u32::MAX - 2) as usize;
@@ -603,13 +606,21 @@ impl ZSetValue {
         }
     }
 
-    /// A hash of `member` that stays the same for the set's life, for ZSCAN's cursor over the
-    /// large form.
-    pub fn member_hash(&self, member: &[u8]) -> u64 {
-        match &self.0 {
-            Repr::Small(_) => 0,
-            Repr::Large(list) => list.hasher.hash_one(member),
-        }
+    /// One ZSCAN step over the large form (see `scan::collection_step`): the next cursor and
+    /// the members with their scores; `None` for the small form, which ZSCAN returns whole.
+    pub fn scan_step(&self, cursor: u64, count: usize) -> Option<(u64, ScanBatch<'_>)> {
+        let Repr::Large(list) = &self.0 else {
+            return None;
+        };
+        Some(crate::scan::collection_step(
+            cursor,
+            count,
+            |from| list.buckets_from(from),
+            || {
+                self.iter()
+                    .map(|(member, score)| (list.hasher.hash_one(member), (member, score)))
+            },
+        ))
     }
 
     /// Converts the small form to the large one.
@@ -769,7 +780,7 @@ fn high(word: u64) -> u32 {
 }
 
 /// Redis's `zskiplist` plus its `dict`, with every node in one arena.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct SkipList {
     /// Every tower, back to back; the head's is first. Free towers keep their shape and are
     /// reused by a node of the same size.
@@ -778,8 +789,12 @@ struct SkipList {
     free: HashMap<usize, Vec<u32>>,
     /// Words in free towers.
     free_words: usize,
-    /// Member to tower, hashed with `hasher` and compared through the arena.
-    index: HashTable<u32>,
+    /// Member to tower, hashed with `hasher` and compared through the arena. hashbrown's raw
+    /// table, so that ZSCAN can walk its buckets ([`SkipList::buckets_from`]).
+    index: RawTable<u32>,
+    /// How many times `index` may have been rebuilt (grown, rehashed, shrunk), moving towers
+    /// to other buckets: a ZSCAN cursor holds it.
+    layout: u32,
     /// Randomly seeded, as members come from clients.
     hasher: RandomState,
     /// Levels in use (at least 1).
@@ -790,6 +805,19 @@ struct SkipList {
     tail: u32,
     /// Draws node levels.
     rng: Rng,
+}
+
+impl std::fmt::Debug for SkipList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SkipList")
+            .field("len", &self.len)
+            .field("level", &self.level)
+            .field("arena_bytes", &self.arena.len())
+            .field("free_words", &self.free_words)
+            .field("index_buckets", &self.index.buckets())
+            .field("layout", &self.layout)
+            .finish()
+    }
 }
 
 /// A node seen during a descent: its score is at hand, its member is read only if asked for.
@@ -820,7 +848,8 @@ impl SkipList {
             arena: Vec::new(),
             free: HashMap::new(),
             free_words: 0,
-            index: HashTable::new(),
+            index: RawTable::new(),
+            layout: 0,
             hasher: RandomState::new(),
             level: 1,
             len: 0,
@@ -975,8 +1004,32 @@ impl SkipList {
     fn find(&self, member: &[u8]) -> Option<u32> {
         let hash = self.hasher.hash_one(member);
         self.index
-            .find(hash, |&id| self.member(id) == member)
+            .get(hash, |&id| self.member(id) == member)
             .copied()
+    }
+
+    /// The index's buckets from `from` on, in index order: the member and score of the node
+    /// each points at, if any; with the number of buckets and the index's layout generation
+    /// (see `scan::collection_step`).
+    fn buckets_from(
+        &self,
+        from: usize,
+    ) -> (usize, u32, impl Iterator<Item = Option<(&[u8], f64)>> + '_) {
+        let buckets = self.index.buckets();
+        let nodes = (from.min(buckets)..buckets).map(move |bucket| {
+            // SAFETY: `bucket` is below `buckets()`, as both calls require, and the bucket is
+            // read only once `is_bucket_full` says it holds a node. The reference lives as
+            // long as the borrow of `self`, so the index cannot change meanwhile.
+            #[allow(unsafe_code)]
+            let id = unsafe {
+                if !self.index.is_bucket_full(bucket) {
+                    return None;
+                }
+                *self.index.bucket(bucket).as_ref()
+            };
+            Some((self.member(id), self.score(id)))
+        });
+        (buckets, self.layout, nodes)
     }
 
     /// Whether node `x` comes before `(score, member)`; its member is read only on a tie.
@@ -1058,9 +1111,13 @@ impl SkipList {
         let level = self.random_level();
         let id = self.alloc(member, score, level);
         self.link(id);
+        if self.index.capacity() == self.index.len() {
+            // No room left: this insertion rebuilds the table.
+            self.layout = self.layout.wrapping_add(1);
+        }
         let (arena, hasher) = (&self.arena, &self.hasher);
         self.index
-            .insert_unique(hash, id, |&i| hasher.hash_one(member_of(arena, i)));
+            .insert(hash, id, |&i| hasher.hash_one(member_of(arena, i)));
         true
     }
 
@@ -1125,9 +1182,7 @@ impl SkipList {
     /// Drops unlinked node `x` from the index and frees its tower. O(1).
     fn release(&mut self, x: u32) {
         let hash = self.hasher.hash_one(self.member(x));
-        if let Ok(entry) = self.index.find_entry(hash, |&id| id == x) {
-            entry.remove();
-        }
+        self.index.remove_entry(hash, |&id| id == x);
         let shape = self.word(x as usize + SHAPE);
         self.set_word(x as usize + SHAPE, pack(low(shape), high(shape) | FREE));
         let words = self.words(x);
@@ -1178,12 +1233,20 @@ impl SkipList {
             at += tower_words(levels, low(shape) as usize);
         }
         self.tail = renumber(self.tail);
-        for id in self.index.iter_mut() {
-            *id = renumber(*id);
+        // SAFETY: the iterator yields the full buckets of `self.index`, which is borrowed
+        // mutably here and not otherwise touched until the loop ends, so each bucket is valid
+        // and unaliased while it is written.
+        #[allow(unsafe_code)]
+        unsafe {
+            for bucket in self.index.iter() {
+                let id = bucket.as_mut();
+                *id = renumber(*id);
+            }
         }
         self.arena = arena;
         self.free = HashMap::new();
         self.free_words = 0;
+        self.layout = self.layout.wrapping_add(1);
         let (arena, hasher) = (&self.arena, &self.hasher);
         self.index
             .shrink_to(self.len, |&i| hasher.hash_one(member_of(arena, i)));
