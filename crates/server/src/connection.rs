@@ -1023,9 +1023,18 @@ impl Connection {
     }
 
     /// On a replica: refuses writes (`replica-read-only`) and, while the link is down with
-    /// `replica-serve-stale-data no`, what is not `stale`.
+    /// `replica-serve-stale-data no`, what is not `stale` (an EXEC whose queue holds a
+    /// command that is not, as Redis judges EXEC by its queue: the server may have become a
+    /// stale replica since the commands were queued).
     fn check_replica(&self, spec: &'static CommandSpec, skip: usize) -> Result<(), Refusal> {
-        match crate::replication::refusal(&self.shared, spec, self.writes(spec, skip)) {
+        let stale = spec.has(Flags::STALE)
+            && !(skip == 1
+                && spec.name == "exec"
+                && self
+                    .transaction
+                    .as_ref()
+                    .is_some_and(|t| !t.all_queued(Flags::STALE)));
+        match crate::replication::refusal(&self.shared, self.writes(spec, skip), stale) {
             Some(error) => Err((Some(spec), error)),
             None => Ok(()),
         }

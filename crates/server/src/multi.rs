@@ -54,6 +54,12 @@ impl Transaction {
         self.queued.iter().any(|q| q.spec.has(flag))
     }
 
+    /// Whether every queued command carries `flag` (EXEC is `stale` only if all its commands
+    /// are, as Redis judges it).
+    pub fn all_queued(&self, flag: Flags) -> bool {
+        self.queued.iter().all(|q| q.spec.has(flag))
+    }
+
     /// The spec a CLIENT PAUSE must judge EXEC by: its first write, if it queues one (a
     /// `CLIENT PAUSE WRITE` holds such an EXEC, as Redis does), else EXEC itself.
     pub fn pause_spec(&self, exec: &'static CommandSpec) -> &'static CommandSpec {

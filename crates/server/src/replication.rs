@@ -462,12 +462,9 @@ pub fn wait(conn: &mut Connection, args: &[&[u8]]) -> Result<Option<WaitFor>, Co
 /// Why a command is refused before it runs: on a master, writes while fewer good replicas
 /// than `min-replicas-to-write` follow; on a replica, writes from clients while
 /// `replica-read-only`, and anything but `stale` commands while the link is down and
-/// `replica-serve-stale-data` is off.
-pub fn refusal(
-    shared: &Shared,
-    spec: &'static kv_engine::CommandSpec,
-    writes: bool,
-) -> Option<CommandError> {
+/// `replica-serve-stale-data` is off. `writes` and `stale` judge the command (for EXEC, its
+/// queue: it writes if one queued command does, and is stale only if all of them are).
+pub fn refusal(shared: &Shared, writes: bool, stale: bool) -> Option<CommandError> {
     if !shared.engine.config.replica.load(Ordering::Relaxed) {
         let master = &shared.replication.master;
         if writes && master.too_few_replicas() {
@@ -488,10 +485,7 @@ pub fn refusal(
         .lock()
         .as_ref()
         .is_some_and(|r| r.state.lock().status == "connected");
-    if !connected
-        && !shared.config.flag("replica-serve-stale-data")
-        && !spec.has(kv_engine::Flags::STALE)
-    {
+    if !connected && !shared.config.flag("replica-serve-stale-data") && !stale {
         return Some(CommandError::msg(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         ));

@@ -362,3 +362,55 @@ fn restore_fails_a_watching_transaction() {
     });
     assert!(failed, "WATCH did not see RESTORE");
 }
+
+/// The replies of a client that queues a transaction on a server that becomes a stale replica
+/// (`replica-serve-stale-data no`, a master that cannot be reached) before its EXEC, and
+/// after it is a master again (Redis's multi.tcl 'exec with read commands and stale replica
+/// state change').
+fn exec_on_a_replica_gone_stale(server: &Server) -> Vec<Value> {
+    let mut con = server.client();
+    let mut other = server.client();
+    support::config_set(&mut con, "replica-serve-stale-data", "no");
+    let _: () = con.set("xx", 1).unwrap();
+    let mut replies = Vec::new();
+    let mut run = |con: &mut redis::Connection, args: &[&str]| {
+        let mut cmd = redis::cmd(args[0]);
+        cmd.arg(&args[1..]);
+        replies.push(
+            cmd.query::<Value>(con)
+                .unwrap_or_else(|e| Value::SimpleString(format!("error: {e}"))),
+        );
+    };
+    for queued in ["GET", "PING"] {
+        run(&mut con, &["MULTI"]);
+        run(
+            &mut con,
+            if queued == "GET" {
+                &["GET", "xx"]
+            } else {
+                &["PING"]
+            },
+        );
+        run(&mut other, &["REPLICAOF", "localhsot", "0"]);
+        run(&mut con, &["EXEC"]);
+        run(&mut other, &["REPLICAOF", "NO", "ONE"]);
+    }
+    // A transaction queued while stale runs once the server is a master again.
+    run(&mut other, &["REPLICAOF", "localhsot", "0"]);
+    run(&mut con, &["MULTI"]);
+    run(&mut other, &["REPLICAOF", "NO", "ONE"]);
+    run(&mut con, &["GET", "xx"]);
+    run(&mut con, &["EXEC"]);
+    replies
+}
+
+#[test]
+fn exec_is_refused_on_a_replica_that_went_stale_after_queuing() {
+    let kv = exec_on_a_replica_gone_stale(&Server::kv(&[]));
+    let redis = exec_on_a_replica_gone_stale(&Server::redis(&[]));
+    assert_eq!(kv, redis);
+    assert!(
+        matches!(&kv[3], Value::SimpleString(e) if e.contains("Transaction discarded") && e.contains("MASTERDOWN")),
+        "{kv:?}"
+    );
+}
