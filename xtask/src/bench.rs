@@ -222,6 +222,28 @@ const WORKLOADS: &[Workload] = &[
         server_args: &[],
     },
     Workload {
+        // One call from the start (COUNT 10) over a large collection, as SCAN above.
+        name: "HSCAN",
+        command: &["HSCAN", "myhash", "0"],
+        setup: Some((&["HSET", "myhash", "element:__rand_int__", "v"], "1000000")),
+        server_args: &[],
+    },
+    Workload {
+        name: "SSCAN",
+        command: &["SSCAN", "myset", "0"],
+        setup: Some((&["SADD", "myset", "element:__rand_int__"], "1000000")),
+        server_args: &[],
+    },
+    Workload {
+        name: "ZSCAN",
+        command: &["ZSCAN", "myzset", "0"],
+        setup: Some((
+            &["ZADD", "myzset", "__rand_int__", "element:__rand_int__"],
+            "1000000",
+        )),
+        server_args: &[],
+    },
+    Workload {
         // SETs of new keys while memory is full: every write evicts (about one key each).
         name: "SET_EVICTING",
         command: &["-t", "set"],
