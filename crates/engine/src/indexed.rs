@@ -285,17 +285,7 @@ impl<V> IndexedMap<V> {
     ) {
         let buckets = self.index.buckets();
         let nodes = (from.min(buckets)..buckets).map(move |bucket| {
-            // SAFETY: `bucket` is below `buckets()`, as both calls require, and the bucket is
-            // read only once `is_bucket_full` says it holds a position. The reference lives
-            // as long as the borrow of `self`, so the table cannot change meanwhile; the
-            // position it holds is always below `entries.len()` (kept so by every change).
-            #[allow(unsafe_code)]
-            let position = unsafe {
-                if !self.index.is_bucket_full(bucket) {
-                    return None;
-                }
-                *self.index.bucket(bucket).as_ref()
-            };
+            let &position = crate::raw_bucket::full_bucket(&self.index, bucket)?;
             self.entries.get(position).map(|(k, v)| (k, v))
         });
         (buckets, self.layout, nodes)

@@ -773,23 +773,9 @@ fn random_node(map: &ShardMap) -> Option<&Node> {
 }
 
 /// The node in bucket `index` of `map` (a shard's table), reduced modulo its bucket count,
-/// if that bucket holds one. The one place the raw table is read.
+/// if that bucket holds one.
 fn bucket(map: &ShardMap, index: usize) -> Option<&Node> {
-    let table = map.raw_table();
-    // A power of two, as hashbrown sizes its tables.
-    let index = index & (table.buckets() - 1);
-    // SAFETY: `index` is masked below `buckets()`, as both calls require, and a bucket is
-    // read only once `is_bucket_full` says it holds an element. The node reference lives as
-    // long as the borrow of `map`, which its caller holds through the shard's lock guard, so
-    // the table cannot change or be freed while the reference is alive.
-    #[allow(unsafe_code)]
-    unsafe {
-        if table.is_bucket_full(index) {
-            Some(&*table.bucket(index).as_ref().0 .0)
-        } else {
-            None
-        }
-    }
+    crate::raw_bucket::full_bucket(map.raw_table(), index).map(|(node, _)| &*node.0)
 }
 
 /// How many buckets of a shard's table [`random_volatile_expiry`] looks at.

@@ -54,6 +54,7 @@ pub mod multi;
 pub mod notify;
 pub mod packed_list;
 mod random;
+mod raw_bucket;
 pub mod reply;
 mod scan;
 pub mod server_commands;

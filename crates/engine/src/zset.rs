@@ -1017,16 +1017,7 @@ impl SkipList {
     ) -> (usize, u32, impl Iterator<Item = Option<(&[u8], f64)>> + '_) {
         let buckets = self.index.buckets();
         let nodes = (from.min(buckets)..buckets).map(move |bucket| {
-            // SAFETY: `bucket` is below `buckets()`, as both calls require, and the bucket is
-            // read only once `is_bucket_full` says it holds a node. The reference lives as
-            // long as the borrow of `self`, so the index cannot change meanwhile.
-            #[allow(unsafe_code)]
-            let id = unsafe {
-                if !self.index.is_bucket_full(bucket) {
-                    return None;
-                }
-                *self.index.bucket(bucket).as_ref()
-            };
+            let &id = crate::raw_bucket::full_bucket(&self.index, bucket)?;
             Some((self.member(id), self.score(id)))
         });
         (buckets, self.layout, nodes)
