@@ -1338,3 +1338,72 @@ fn config_set_port_and_bind_move_the_listener_as_redis_does() {
     assert!(connect(moved).is_ok());
     drop(taken);
 }
+
+/// Every call of a whole `command key cursor COUNT 10` iteration (the key omitted for SCAN):
+/// the number of items each call returned, and every item (members only, for HSCAN and
+/// ZSCAN), sorted.
+fn scan_through(
+    con: &mut redis::Connection,
+    command: &str,
+    key: &str,
+) -> (Vec<usize>, Vec<String>) {
+    let (mut cursor, mut sizes, mut items) = ("0".to_string(), Vec::new(), Vec::new());
+    loop {
+        let mut cmd = redis::cmd(command);
+        if command != "SCAN" {
+            cmd.arg(key);
+        }
+        let (next, batch): (String, Vec<String>) =
+            cmd.arg(&cursor).arg("COUNT").arg(10).query(con).unwrap();
+        let pairs = command == "HSCAN" || command == "ZSCAN";
+        sizes.push(if pairs { batch.len() / 2 } else { batch.len() });
+        items.extend(batch.into_iter().step_by(if pairs { 2 } else { 1 }));
+        if next == "0" {
+            items.sort();
+            return (sizes, items);
+        }
+        cursor = next;
+    }
+}
+
+#[test]
+fn scans_of_large_collections_take_count_items_a_call() {
+    // The same items as Redis's iteration, each once, about COUNT a call (Redis's calls may
+    // take a few more, whole buckets).
+    let (kv, redis) = (Server::kv(&[]), Server::redis(&[]));
+    let mut found = Vec::new();
+    for server in [&kv, &redis] {
+        let mut con = server.client();
+        let members: Vec<String> = (0..5_000).map(|i| format!("m{i}")).collect();
+        for chunk in members.chunks(500) {
+            let _: () = redis::cmd("SADD")
+                .arg("s")
+                .arg(chunk)
+                .query(&mut con)
+                .unwrap();
+            let mut hset = redis::cmd("HSET");
+            let mut zadd = redis::cmd("ZADD");
+            hset.arg("h");
+            zadd.arg("z");
+            for (i, member) in chunk.iter().enumerate() {
+                hset.arg(member).arg("v");
+                zadd.arg(i).arg(member);
+            }
+            let _: () = hset.query(&mut con).unwrap();
+            let _: () = zadd.query(&mut con).unwrap();
+            for member in chunk {
+                let _: () = con.set(format!("key:{member}"), 1).unwrap();
+            }
+        }
+        let mut scans = Vec::new();
+        for (command, key) in [("SCAN", ""), ("HSCAN", "h"), ("SSCAN", "s"), ("ZSCAN", "z")] {
+            scans.push(scan_through(&mut con, command, key));
+        }
+        found.push(scans);
+    }
+    for ((kv_sizes, kv_items), (_, redis_items)) in found[0].iter().zip(&found[1]) {
+        assert_eq!(kv_items, redis_items);
+        assert!(kv_sizes.iter().all(|&n| n <= 10), "{kv_sizes:?}");
+        assert!(kv_sizes.len() >= 490, "{} calls", kv_sizes.len());
+    }
+}
