@@ -395,6 +395,10 @@ pub struct CommandSpec {
     /// function that finds them, which `COMMAND GETKEYS` and [`CommandSpec::keys_in`] then
     /// use instead of the key range. Such commands have the `movablekeys` flag.
     pub find_keys: Option<KeyFinder>,
+    /// For a key whose `key_flags` include `variable_flags`: its flags for given arguments
+    /// (name included), as Redis's key function resolves them for `COMMAND GETKEYSANDFLAGS`
+    /// (SET's key is `OW update`, or `RW access update` with GET).
+    pub variable_key_flags: Option<fn(&[&[u8]]) -> KeyFlags>,
     /// The key specifications `COMMAND INFO` reports, when the one derived from the key range
     /// or key count would not be Redis's (several key roles, keys found from the data).
     pub key_specs: &'static [KeySpec],
@@ -423,6 +427,7 @@ impl CommandSpec {
         key_flags: &[],
         key_count_at: None,
         find_keys: None,
+        variable_key_flags: None,
         key_specs: &[],
         group_acl: true,
     };
@@ -490,7 +495,10 @@ impl CommandSpec {
                 keys
             }
             None => {
-                let flags = self.default_key_flags();
+                let flags = match self.variable_key_flags {
+                    Some(resolve) => resolve(args),
+                    None => self.default_key_flags(),
+                };
                 self.keys_in(args)
                     .into_iter()
                     .map(|at| (at, flags))

@@ -91,8 +91,8 @@ pub fn list(_ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> C
                     .any(|c| c.as_bytes().eq_ignore_ascii_case(cat)),
                 Filter::Pattern(p) => crate::glob::matches(p, name.as_bytes(), true),
             };
-            // Without a filter Redis lists top-level commands only.
-            if keep && (parent.is_none() || !matches!(filter, Filter::All)) {
+            // Subcommands are listed too, after their container, as Redis lists them.
+            if keep {
                 names.push(name);
             }
         }

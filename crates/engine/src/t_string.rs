@@ -755,6 +755,21 @@ impl LcsTable {
     }
 }
 
+/// SET's key flags for `COMMAND GETKEYSANDFLAGS`, as Redis's `setGetKeys` resolves its
+/// `variable_flags`: it reads the old value only with GET (an argument after the value that
+/// reads `GET` as a C string, so up to a NUL byte).
+fn set_key_flags(args: &[&[u8]]) -> crate::command::KeyFlags {
+    let get = args.iter().skip(3).any(|arg| {
+        let word = arg.split(|&b| b == 0).next().unwrap_or_default();
+        word.eq_ignore_ascii_case(b"get")
+    });
+    if get {
+        &["RW", "access", "update"]
+    } else {
+        &["OW", "update"]
+    }
+}
+
 /// Registration block: the string commands' rows of the command table.
 pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("append", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), String, engine!(append), "2.0.0",
@@ -826,7 +841,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "O(1)", "Sets a string value and an expiry in milliseconds.", "key milliseconds value", key_flags: &["OW", "update"]),
     command!("set", -3, [WRITE, DENYOOM], (1, 1, 1), String, engine!(set), "1.0.0",
         "O(1)", "Sets the string value of a key, optionally with a condition and an expiry.",
-        "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]", key_flags: &["RW", "access", "update", "variable_flags"]),
+        "key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]", key_flags: &["RW", "access", "update", "variable_flags"],
+        variable_key_flags: Some(set_key_flags)),
     command!("setex", 4, [WRITE, DENYOOM], (1, 1, 1), String, engine!(setex), "2.0.0",
         "O(1)", "Sets a string value and an expiry in seconds.", "key seconds value", key_flags: &["OW", "update"]),
     command!("setnx", 3, [WRITE, DENYOOM, FAST], (1, 1, 1), String, engine!(setnx), "1.0.0",

@@ -341,6 +341,49 @@ fn a_pipelined_batch_is_counted_for_itself_and_for_other_clients() {
     );
 }
 
+/// COMMAND LIST without a filter names subcommands too (`client|list`), as Redis lists them.
+#[test]
+fn command_list_names_subcommands() {
+    let mut lists = Vec::new();
+    for server in [Server::kv(&[]), Server::redis(&[])] {
+        let mut con = server.client();
+        let list: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut con).unwrap();
+        lists.push(list);
+    }
+    let (kv, redis) = (&lists[0], &lists[1]);
+    for name in [
+        "client|list",
+        "config|get",
+        "command|getkeysandflags",
+        "object|encoding",
+    ] {
+        assert!(kv.iter().any(|n| n == name), "{name} missing from {kv:?}");
+    }
+    // Hash field expiry is Redis 7.4's, newer than the reference.
+    let newer = [
+        "hexpire",
+        "hexpireat",
+        "hexpiretime",
+        "hgetdel",
+        "hgetex",
+        "hpersist",
+        "hpexpire",
+        "hpexpireat",
+        "hpexpiretime",
+        "hpttl",
+        "hsetex",
+        "httl",
+    ];
+    let unknown: Vec<&String> = kv
+        .iter()
+        .filter(|n| !redis.contains(n) && !newer.contains(&n.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "not in Redis's COMMAND LIST: {unknown:?}"
+    );
+}
+
 /// CLIENT LIST's `multi` and `multi-mem` of a client queuing a transaction, as Redis 7.0
 /// counts the queue: each command's argument bytes plus a pointer per argument.
 #[test]
