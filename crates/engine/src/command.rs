@@ -219,6 +219,9 @@ pub enum Locks {
 /// Flags of one key, as `COMMAND GETKEYSANDFLAGS` reports them (`RW`, `access`, ...).
 pub type KeyFlags = &'static [&'static str];
 
+/// Resolves the flags of a key whose flags vary with the arguments (name included).
+pub type KeyFlagsOf = fn(&[&[u8]]) -> KeyFlags;
+
 /// Finds the keys of a command whose keys no position rule describes (Redis's
 /// `getkeys_proc`, e.g. SORT's `STORE destination`, which may appear anywhere): given the
 /// arguments (name included), each key's position and its flags, in argument order.
@@ -398,7 +401,7 @@ pub struct CommandSpec {
     /// For a key whose `key_flags` include `variable_flags`: its flags for given arguments
     /// (name included), as Redis's key function resolves them for `COMMAND GETKEYSANDFLAGS`
     /// (SET's key is `OW update`, or `RW access update` with GET).
-    pub variable_key_flags: Option<fn(&[&[u8]]) -> KeyFlags>,
+    pub variable_key_flags: Option<KeyFlagsOf>,
     /// The key specifications `COMMAND INFO` reports, when the one derived from the key range
     /// or key count would not be Redis's (several key roles, keys found from the data).
     pub key_specs: &'static [KeySpec],
