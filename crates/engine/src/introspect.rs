@@ -218,7 +218,12 @@ fn write_info(spec: &CommandSpec, parent: Option<&CommandSpec>, reply: &mut Repl
     reply.array(10);
     reply.bulk(full_name(spec, parent).as_bytes());
     reply.integer(i64::from(spec.arity));
-    let flags: Vec<_> = spec.flags.names().collect();
+    // Redis hides `may_replicate` from COMMAND INFO.
+    let flags: Vec<_> = spec
+        .flags
+        .names()
+        .filter(|&name| name != "may_replicate")
+        .collect();
     reply.set(flags.len());
     for flag in flags {
         reply.simple(flag);

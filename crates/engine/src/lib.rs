@@ -207,6 +207,34 @@ pub struct Engine {
     pub blocking: Blocking,
     /// Eviction's state and counters.
     pub evictor: evict::Evictor,
+    /// Whether keys past their TTL must be left where they are for now (see
+    /// [`ExpiryHold`]).
+    pub expiry_hold: ExpiryHold,
+}
+
+/// What says whether keys past their TTL must stay for now: the server installs it
+/// ([`ExpiryHold::install`]) to hold them while clients are paused, as Redis's
+/// `expireIfNeeded` leaves expired keys alone during a CLIENT PAUSE (or a failover's write
+/// hold): reads treat them as gone, nothing deletes them, and they go once the pause ends.
+#[derive(Default)]
+pub struct ExpiryHold(std::sync::OnceLock<Box<dyn Fn() -> bool + Send + Sync>>);
+
+impl ExpiryHold {
+    /// Installs the test, once.
+    pub fn install(&self, held: impl Fn() -> bool + Send + Sync + 'static) {
+        let _ = self.0.set(Box::new(held));
+    }
+
+    /// Whether expired keys must stay now.
+    pub fn holds(&self) -> bool {
+        self.0.get().is_some_and(|held| held())
+    }
+}
+
+impl std::fmt::Debug for ExpiryHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExpiryHold(installed: {})", self.0.get().is_some())
+    }
 }
 
 /// What the engine keeps per client.
@@ -393,6 +421,7 @@ impl Engine {
             stats: Stats::default(),
             blocking: Blocking::default(),
             evictor: evict::Evictor::default(),
+            expiry_hold: ExpiryHold::default(),
         }
     }
 
@@ -685,7 +714,10 @@ impl Engine {
     pub fn reclaim_seen(&self, locked: &mut Locked<'_>, now: u64) -> Vec<(usize, CompactBytes)> {
         let mut later = Vec::new();
         let seen = locked.take_expired_seen();
-        if self.config.replica.load(Ordering::Relaxed) {
+        if seen.is_empty()
+            || self.config.replica.load(Ordering::Relaxed)
+            || self.expiry_hold.holds()
+        {
             return later;
         }
         for (db, key) in seen {
@@ -701,6 +733,9 @@ impl Engine {
     /// Deletes the keys of `expired` that are still past their TTL at `now`, each under a write
     /// lock of its own shard: the rest of [`Engine::reclaim_seen`].
     pub fn reclaim_expired(&self, expired: Vec<(usize, CompactBytes)>, now: u64) {
+        if expired.is_empty() || self.expiry_hold.holds() {
+            return;
+        }
         for (db, key) in expired {
             let mut locked = self.keyspace.lock(LockPlan {
                 write: true,

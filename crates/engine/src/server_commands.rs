@@ -365,7 +365,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     command!("psubscribe", -2, [PUBSUB, NOSCRIPT, LOADING, STALE], NO_KEYS, Pubsub, SERVER, "2.0.0",
         "O(N) where N is the number of patterns to subscribe to.",
         "Subscribes the connection to channels matching glob-style patterns.", "pattern [pattern ...]"),
-    command!("publish", 3, [PUBSUB, LOADING, STALE, FAST], NO_KEYS, Pubsub, SERVER, "2.0.0",
+    command!("publish", 3, [PUBSUB, LOADING, STALE, FAST, MAY_REPLICATE], NO_KEYS, Pubsub, SERVER, "2.0.0",
         "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
         "Sends a message to a channel; replies how many subscriptions received it.", "channel message"),
     command!("pubsub", -2, [], NO_KEYS, Pubsub, CONTAINER, "2.8.0", "Depends on subcommand.",
@@ -377,7 +377,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
         "A container for slow log commands.", "", subcommands: SLOWLOG),
     // Shard channels name a cluster slot as a key would, hence their key positions, flagged
     // `not_key`.
-    command!("spublish", 3, [PUBSUB, LOADING, STALE, FAST], (1, 1, 1), Pubsub, SERVER, "7.0.0",
+    command!("spublish", 3, [PUBSUB, LOADING, STALE, FAST, MAY_REPLICATE], (1, 1, 1), Pubsub, SERVER, "7.0.0",
         "O(N) where N is the number of clients subscribed to the receiving shard channel.",
         "Sends a message to a shard channel; replies how many subscribers received it.",
         "shardchannel message", key_flags: &["not_key"]),

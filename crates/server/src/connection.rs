@@ -1105,6 +1105,7 @@ impl Connection {
     /// Waits for a CLIENT PAUSE holding `spec` to end; false if the client must close instead.
     async fn wait_unpaused(&self, spec: &'static CommandSpec) -> bool {
         self.handle.state.lock().blocked = true;
+        let _held = crate::pause::Held::new(&self.shared.pause);
         let released = tokio::select! {
             _ = self.shared.pause.wait(spec) => true,
             _ = self.handle.kill.tripped() => false,

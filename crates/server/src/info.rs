@@ -169,7 +169,9 @@ fn clients(conn: &Connection, out: &mut String) {
         stats.recent_max_output.get(now),
     );
     let blocking = &shared.engine.blocking;
-    field(out, "blocked_clients", blocking.blocked_clients());
+    // Clients a CLIENT PAUSE holds count as blocked, as in Redis.
+    let paused = shared.pause.held.load(Ordering::Relaxed);
+    field(out, "blocked_clients", blocking.blocked_clients() + paused);
     field(out, "tracking_clients", shared.tracking.client_count());
     field(
         out,

@@ -70,6 +70,9 @@ pub struct ClientPause {
     active: AtomicBool,
     /// The pauses themselves; held clients wait for them to change.
     state: watch::Sender<Pauses>,
+    /// Clients held by a pause now (see [`Held`]): Redis counts them in INFO's
+    /// `blocked_clients`.
+    pub held: std::sync::atomic::AtomicUsize,
 }
 
 impl Default for ClientPause {
@@ -77,6 +80,7 @@ impl Default for ClientPause {
         ClientPause {
             active: AtomicBool::new(false),
             state: watch::Sender::new(Pauses::default()),
+            held: Default::default(),
         }
     }
 }
@@ -216,6 +220,25 @@ pub fn client_pause(conn: &mut Connection, args: &[&[u8]]) -> Result<(), Command
 pub fn client_unpause(conn: &mut Connection) {
     conn.shared.pause.unpause();
     conn.reply.ok();
+}
+
+/// One client held by a pause, counted in [`ClientPause::held`] while this lives (also if the
+/// wait is dropped half-way).
+#[derive(Debug)]
+pub struct Held<'a>(&'a ClientPause);
+
+impl<'a> Held<'a> {
+    /// Counts a held client.
+    pub fn new(pause: &'a ClientPause) -> Held<'a> {
+        pause.held.fetch_add(1, Ordering::Relaxed);
+        Held(pause)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.held.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]

@@ -180,8 +180,8 @@ pub struct Shared {
     pub pubsub: Arc<crate::pubsub::PubSub>,
     /// Client-side caching: the tracking clients and what they cache.
     pub tracking: Arc<crate::tracking::Tracking>,
-    /// `CLIENT PAUSE` state.
-    pub pause: ClientPause,
+    /// `CLIENT PAUSE` state (shared with the engine's expiry hold).
+    pub pause: Arc<ClientPause>,
     /// Whether the background expiry task runs (`DEBUG SET-ACTIVE-EXPIRE`).
     pub active_expire: AtomicBool,
     /// When the server started.
@@ -240,6 +240,10 @@ impl Shared {
             .set_sink(Box::new(move |key, client| {
                 invalidations.invalidate(key, client)
             }));
+        let pause = Arc::new(ClientPause::default());
+        let paused = pause.clone();
+        // Keys past their TTL stay while clients are paused, as in Redis.
+        engine.expiry_hold.install(move || paused.is_paused());
         let replication = crate::replication::Replication::new(Arc::clone(&engine), this);
         Shared {
             engine,
@@ -254,7 +258,7 @@ impl Shared {
             monitors: Monitors::default(),
             pubsub,
             tracking,
-            pause: ClientPause::default(),
+            pause,
             active_expire: AtomicBool::new(true),
             started: Instant::now(),
             started_unix: kv_engine::now_ms() / 1000,

@@ -809,6 +809,59 @@ fn client_pause_write_holds_writes_but_not_reads() {
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
 
+/// What a CLIENT PAUSE WRITE does to the rest of the server, as Redis 7.0 does it (its
+/// pause.tcl): a held client counts in INFO's `blocked_clients`, PUBLISH is held (it may
+/// replicate), and a key past its TTL stays while the pause lasts (a read sees it gone;
+/// nothing deletes it or counts it expired) and goes once it ends.
+fn pause_effects(server: &Server) -> Vec<String> {
+    let mut admin = Conn::open(server);
+    let mut writer = Conn::open(server);
+    let mut publisher = Conn::open(server);
+    let mut seen = Vec::new();
+    let blocked = |conn: &mut Conn| info_field(&text(&conn.cmd("INFO clients")), "blocked_clients");
+    let expired = |conn: &mut Conn| info_field(&text(&conn.cmd("INFO stats")), "expired_keys");
+    assert_eq!(admin.cmd("CONFIG RESETSTAT"), ok());
+    assert_eq!(admin.cmd("SET gone v PX 10"), ok());
+    assert_eq!(admin.cmd("CLIENT PAUSE 20000 WRITE"), ok());
+    std::thread::sleep(Duration::from_millis(100));
+    writer.set_timeout(Duration::from_millis(300));
+    publisher.set_timeout(Duration::from_millis(300));
+    writer.send(&[b"SET", b"k", b"v"]);
+    publisher.send(&[b"PUBLISH", b"ch", b"hello"]);
+    assert_eq!(writer.try_read(), None);
+    seen.push(format!(
+        "PUBLISH answered during the pause: {:?}",
+        publisher.try_read()
+    ));
+    seen.push(format!("blocked_clients {:?}", blocked(&mut admin)));
+    seen.push(format!("GET gone {:?}", admin.cmd("GET gone")));
+    seen.push(format!("DBSIZE {:?}", admin.cmd("DBSIZE")));
+    seen.push(format!("expired_keys {:?}", expired(&mut admin)));
+    assert_eq!(admin.cmd("CLIENT UNPAUSE"), ok());
+    writer.set_timeout(Duration::from_secs(5));
+    publisher.set_timeout(Duration::from_secs(5));
+    seen.push(format!("SET {:?}", writer.read()));
+    seen.push(format!("PUBLISH {:?}", publisher.read()));
+    seen.push(format!("blocked_clients {:?}", blocked(&mut admin)));
+    seen.push(format!("GET gone {:?}", admin.cmd("GET gone")));
+    seen.push(format!("DBSIZE {:?}", admin.cmd("DBSIZE")));
+    seen.push(format!("expired_keys {:?}", expired(&mut admin)));
+    seen
+}
+
+#[test]
+fn client_pause_write_holds_publish_and_expiry() {
+    let debug = ["--enable-debug-command", "yes"];
+    let kv = pause_effects(&Server::kv(&debug));
+    let redis = pause_effects(&Server::redis(&debug));
+    assert_eq!(kv, redis);
+    assert!(
+        kv.contains(&"blocked_clients Some(\"2\")".to_string()),
+        "{kv:?}"
+    );
+    assert!(kv.contains(&"DBSIZE Integer(1)".to_string()), "{kv:?}");
+}
+
 #[test]
 fn lastsave_is_the_start_time() {
     let before = unix_now();
