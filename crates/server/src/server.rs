@@ -759,6 +759,7 @@ async fn metrics_loop(shared: Arc<Shared>) {
         shared
             .tracking
             .limit(usize::try_from(tracked_max).unwrap_or(0));
+        shared.tracking.sync_active(&shared.engine);
         // Idle clients too are evicted when `maxmemory-clients` is lowered under their use.
         let client_limit = shared
             .config

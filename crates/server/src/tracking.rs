@@ -83,6 +83,18 @@ impl Tracking {
         self.items.load(Ordering::Relaxed)
     }
 
+    /// Tells the engine whether changes must reach this table: while a client tracks, or
+    /// while the table remembers keys (of clients that stopped tracking since), so that a
+    /// change or a flush still forgets them, as Redis's table forgets them. Called when a
+    /// client stops tracking, and by the cron.
+    pub fn sync_active(&self, engine: &kv_engine::Engine) {
+        // Under the clients' lock, as a client starting to track sets it under that lock.
+        let clients = self.clients.read();
+        let active = !clients.is_empty() || self.items.load(Ordering::Relaxed) > 0;
+        engine.keyspace.tracking.set_active(active);
+        drop(clients);
+    }
+
     /// Distinct BCAST prefixes (INFO's `tracking_total_prefixes`).
     pub fn prefix_count(&self) -> usize {
         let clients = self.clients.read();
@@ -397,12 +409,11 @@ fn enable(
         options: options.clone(),
         redirect: redirect.as_ref().map(Arc::downgrade),
     });
-    shared
-        .tracking
-        .clients
-        .write()
-        .insert(conn.handle.id, tracker);
+    let mut clients = shared.tracking.clients.write();
+    clients.insert(conn.handle.id, tracker);
+    // Under the lock, so that a concurrent `sync_active` cannot undo it.
     shared.engine.keyspace.tracking.set_active(true);
+    drop(clients);
     {
         let mut state = conn.handle.state.lock();
         state.tracking_redirect = Some(options.redirect);
@@ -447,12 +458,8 @@ pub fn disable(conn: &mut Connection) {
     let shared = &conn.shared;
     let mut clients = shared.tracking.clients.write();
     clients.remove(&conn.handle.id);
-    shared
-        .engine
-        .keyspace
-        .tracking
-        .set_active(!clients.is_empty());
     drop(clients);
+    shared.tracking.sync_active(&shared.engine);
     let mut state = conn.handle.state.lock();
     state.tracking_redirect = None;
     state.tracking_bcast = false;

@@ -302,3 +302,50 @@ fn bcast_sends_the_keys_one_write_changed_together_as_redis_does() {
     let mset = message(&["a1", "b1", "b2", "c"]) + &message(&["a1"]) + &message(&["b1", "b2"]);
     assert!(kv.starts_with(&mset), "{kv}");
 }
+
+/// INFO's tracking table counts after each step of a client that reads two keys with
+/// tracking on, turns it off, then sees one key change and the rest flushed.
+fn table_after_tracking_stops(server: &Server) -> Vec<(String, String)> {
+    let mut con = server.client();
+    let mut counts = Vec::new();
+    let mut step = |con: &mut redis::Connection, args: &[&str]| {
+        let _: redis::Value = redis::cmd(args[0]).arg(&args[1..]).query(con).unwrap();
+        let stats: String = redis::cmd("INFO").arg("stats").query(con).unwrap();
+        let field = |name: &str| {
+            stats
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        counts.push((
+            args.join(" "),
+            format!(
+                "keys={} items={}",
+                field("tracking_total_keys"),
+                field("tracking_total_items")
+            ),
+        ));
+    };
+    step(&mut con, &["CLIENT", "TRACKING", "on"]);
+    step(&mut con, &["GET", "key1"]);
+    step(&mut con, &["GET", "key2"]);
+    step(&mut con, &["CLIENT", "TRACKING", "off"]);
+    step(&mut con, &["SET", "key1", "x"]);
+    step(&mut con, &["FLUSHALL"]);
+    step(&mut con, &["CLIENT", "TRACKING", "on"]);
+    step(&mut con, &["GET", "key3"]);
+    step(&mut con, &["CLIENT", "TRACKING", "off"]);
+    step(&mut con, &["FLUSHDB"]);
+    counts
+}
+
+#[test]
+fn the_table_forgets_keys_of_clients_that_stopped_tracking() {
+    // As Redis's: a key read while tracking stays remembered after tracking stops, until it
+    // changes or a flush empties the table (Redis's tracking.tcl 'Tracking info is correct').
+    let kv = table_after_tracking_stops(&Server::kv(&[]));
+    let redis = table_after_tracking_stops(&Server::redis(&[]));
+    assert_eq!(kv, redis);
+    assert_eq!(kv[5].1, "keys=0 items=0", "{kv:?}");
+}
