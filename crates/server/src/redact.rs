@@ -1,5 +1,6 @@
 //! Hiding secrets from MONITOR and the slow log: Redis replaces the passwords (and user names)
-//! of AUTH and HELLO with `(redacted)` while the command runs, so both see the redacted form.
+//! of AUTH and HELLO, and the values CONFIG SET gives its sensitive parameters, with
+//! `(redacted)` while the command runs, so both see the redacted form.
 
 use std::borrow::Cow;
 
@@ -17,6 +18,7 @@ pub fn shown_args<'a>(
     let positions = match (skip, spec.name) {
         (1, "auth") => auth_secrets(args.len()),
         (1, "hello") => hello_secrets(args),
+        (2, "set") if args[0].eq_ignore_ascii_case(b"config") => config_secrets(args),
         _ => Vec::new(),
     };
     if positions.is_empty() {
@@ -39,6 +41,19 @@ fn auth_secrets(argc: usize) -> Vec<usize> {
         3 => vec![1, 2],
         _ => Vec::new(),
     }
+}
+
+/// `CONFIG SET parameter value [parameter value ...]`: the values of the sensitive
+/// parameters (`masterauth`, `requirepass`), as Redis hides them.
+fn config_secrets(args: &[&[u8]]) -> Vec<usize> {
+    (2..args.len().saturating_sub(1))
+        .step_by(2)
+        .filter(|&at| {
+            let name = args[at];
+            name.eq_ignore_ascii_case(b"masterauth") || name.eq_ignore_ascii_case(b"requirepass")
+        })
+        .map(|at| at + 1)
+        .collect()
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME name]]`: the words after AUTH are
@@ -83,6 +98,23 @@ mod tests {
     #[test]
     fn secrets_are_hidden_as_redis_hides_them() {
         assert_eq!(shown("AUTH pw"), ["AUTH", "(redacted)"]);
+        assert_eq!(
+            shown("CONFIG SET maxmemory 1 MASTERAUTH s requirepass p"),
+            [
+                "CONFIG",
+                "SET",
+                "maxmemory",
+                "1",
+                "MASTERAUTH",
+                "(redacted)",
+                "requirepass",
+                "(redacted)"
+            ]
+        );
+        assert_eq!(
+            shown("config get requirepass"),
+            ["config", "get", "requirepass"]
+        );
         assert_eq!(shown("auth u pw"), ["auth", "(redacted)", "(redacted)"]);
         assert_eq!(shown("AUTH a b c"), ["AUTH", "a", "b", "c"]);
         assert_eq!(

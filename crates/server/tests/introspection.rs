@@ -423,6 +423,30 @@ fn client_list_shows_a_transactions_queue_and_its_memory() {
     );
 }
 
+/// The values CONFIG SET gives sensitive parameters are hidden from the slow log, as Redis
+/// hides them (its slowlog.tcl).
+#[test]
+fn slowlog_hides_sensitive_config_values() {
+    let mut logged = Vec::new();
+    for server in [Server::kv(&[]), Server::redis(&[])] {
+        let mut conn = Conn::open(&server);
+        assert_eq!(conn.cmd("CONFIG SET slowlog-log-slower-than 0"), ok());
+        assert_eq!(conn.cmd("CONFIG SET masterauth secret maxmemory 0"), ok());
+        assert_eq!(conn.cmd("CONFIG SET requirepass \"\""), ok());
+        let entries = conn.cmd("SLOWLOG GET 2");
+        let args: Vec<Vec<String>> = array(&entries)
+            .iter()
+            .map(|entry| array(&array(entry)[3]).iter().map(text).collect())
+            .collect();
+        logged.push(args);
+    }
+    assert_eq!(logged[0], logged[1]);
+    assert_eq!(
+        logged[0][1],
+        ["CONFIG", "SET", "masterauth", "(redacted)", "maxmemory", "0"]
+    );
+}
+
 #[test]
 fn slowlog_logs_every_command_at_threshold_zero() {
     let server = Server::kv(&["--slowlog-log-slower-than", "0"]);
