@@ -252,6 +252,10 @@ impl ClientHandle {
     }
 }
 
+/// How long a client must have been idle before the cron asks it to give its empty buffers
+/// back, as Redis's client cron frees the query buffer of a client idle for more than 2 s.
+pub const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Connected clients by id.
 #[derive(Debug, Default)]
 pub struct Clients {
@@ -390,6 +394,22 @@ impl Clients {
         all
     }
 
+    /// Asks the clients idle for [`IDLE_RELEASE`] or more that still hold buffers to give
+    /// them back (see [`KillSwitch::ask_release`]); the cron calls it once a second, as
+    /// Redis's client cron visits every client about once a second.
+    pub fn release_idle(&self, now: Instant) {
+        for client in self.by_id.iter() {
+            let idle_with_buffers = {
+                let state = client.state.lock();
+                now.duration_since(state.last_interaction) >= IDLE_RELEASE
+                    && (state.query_capacity > 0 || state.reply_capacity > 0)
+            };
+            if idle_with_buffers {
+                client.kill.ask_release();
+            }
+        }
+    }
+
     /// Closes every connection (shutdown).
     pub fn kill_all(&self) {
         for client in self.by_id.iter() {
@@ -406,9 +426,15 @@ impl Clients {
 /// 1.5% of the server's CPU per request at pipeline 1; here the task's waker is stored once
 /// and each later wait only compares it (only the connection's own task waits on its switch,
 /// so the stored waker changes only when that task's waker does).
+///
+/// The same switch carries a second, milder signal: the cron asks a connection idle for a
+/// while to give its buffers back ([`KillSwitch::ask_release`]), which wakes it the same way
+/// and costs the request path nothing more.
 #[derive(Debug, Default)]
 pub struct KillSwitch {
     tripped: AtomicBool,
+    /// Set by [`KillSwitch::ask_release`], cleared when the connection sees it.
+    release: AtomicBool,
     /// The waiting task's waker; changed only under this lock, by that task.
     waker: Mutex<Option<Waker>>,
     /// The stored waker's data and vtable pointers, read without the lock to tell whether
@@ -429,6 +455,47 @@ impl KillSwitch {
     /// Whether the switch was tripped.
     pub fn is_tripped(&self) -> bool {
         self.tripped.load(Ordering::SeqCst)
+    }
+
+    /// Asks the connection to give back its empty buffers, and wakes it if it waits.
+    pub fn ask_release(&self) {
+        self.release.store(true, Ordering::SeqCst);
+        if let Some(waker) = self.waker.lock().as_ref() {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Resolves once the switch is tripped, or with [`Signal::Release`] once the connection
+    /// was asked to give its buffers back (which this clears). Only the connection's own task
+    /// may wait on it.
+    pub fn signalled(&self) -> Signalled<'_> {
+        Signalled(self)
+    }
+
+    /// What was signalled, if anything (clearing a release request; a plain load first, as
+    /// this runs at every wait for input).
+    fn signal(&self) -> Option<Signal> {
+        if self.is_tripped() {
+            Some(Signal::Kill)
+        } else if self.release.load(Ordering::SeqCst) && self.release.swap(false, Ordering::SeqCst)
+        {
+            Some(Signal::Release)
+        } else {
+            None
+        }
+    }
+
+    /// Stores `waker` as the one to wake, unless it already is.
+    fn register(&self, waker: &Waker) {
+        if self.stores(waker) {
+            return;
+        }
+        let mut stored = self.waker.lock();
+        *stored = Some(waker.clone());
+        self.waker_data
+            .store(waker.data() as *mut (), Ordering::Relaxed);
+        self.waker_vtable
+            .store(waker.vtable() as *const _ as *mut _, Ordering::Relaxed);
     }
 
     /// Resolves once the switch is tripped (at once if it already was). Only the
@@ -457,26 +524,44 @@ impl Future for Tripped<'_> {
         if switch.is_tripped() {
             return Poll::Ready(());
         }
-        if switch.stores(cx.waker()) {
-            // A trip after the check above wakes this very waker.
-            return Poll::Pending;
-        }
-        {
-            let mut stored = switch.waker.lock();
-            *stored = Some(cx.waker().clone());
-            switch
-                .waker_data
-                .store(cx.waker().data() as *mut (), Ordering::Relaxed);
-            switch
-                .waker_vtable
-                .store(cx.waker().vtable() as *const _ as *mut _, Ordering::Relaxed);
-        }
+        // A trip after the check above wakes the stored waker: this one, once registered.
+        switch.register(cx.waker());
         // A trip that took the lock before this registration found the old waker; its flag
         // was set before it took the lock, so it is seen here.
         if switch.is_tripped() {
             Poll::Ready(())
         } else {
             Poll::Pending
+        }
+    }
+}
+
+/// What a [`KillSwitch`] signalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Close the connection.
+    Kill,
+    /// Give the empty buffers back (the client has been idle).
+    Release,
+}
+
+/// The future of [`KillSwitch::signalled`].
+#[derive(Debug)]
+pub struct Signalled<'a>(&'a KillSwitch);
+
+impl Future for Signalled<'_> {
+    type Output = Signal;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Signal> {
+        let switch = self.0;
+        if let Some(signal) = switch.signal() {
+            return Poll::Ready(signal);
+        }
+        switch.register(cx.waker());
+        // As in `Tripped`: a signal set before the registration is seen here.
+        match switch.signal() {
+            Some(signal) => Poll::Ready(signal),
+            None => Poll::Pending,
         }
     }
 }
@@ -535,6 +620,37 @@ mod tests {
         assert!(switch.is_tripped());
         // Later waits end at once.
         switch.tripped().await;
+    }
+
+    #[tokio::test]
+    async fn a_release_request_wakes_the_waiter_once_and_a_kill_wins() {
+        let switch = Arc::new(KillSwitch::default());
+        let asker = {
+            let switch = Arc::clone(&switch);
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                switch.ask_release();
+            })
+        };
+        tokio::select! {
+            biased;
+            _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => {
+                panic!("the release request did not wake the waiting task")
+            }
+            signal = switch.signalled() => assert_eq!(signal, Signal::Release),
+        }
+        asker.join().unwrap();
+        // Seen once: the next wait waits, and the kill switch itself is not tripped.
+        let noop = std::task::Waker::noop();
+        let mut cx = Context::from_waker(noop);
+        assert!(Box::pin(switch.signalled())
+            .as_mut()
+            .poll(&mut cx)
+            .is_pending());
+        assert!(!switch.is_tripped());
+        switch.ask_release();
+        switch.trip();
+        assert_eq!(switch.signalled().await, Signal::Kill);
     }
 
     #[tokio::test]

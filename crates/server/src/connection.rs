@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
-use crate::clients::{ClientHandle, Peer, REPLY_STATIC_BUFFER};
+use crate::clients::{ClientHandle, Peer, Signal, REPLY_STATIC_BUFFER};
 use crate::mailbox::Mailbox;
 use crate::pubsub::Subscriptions;
 use crate::server::Shared;
@@ -113,6 +113,9 @@ pub struct Connection {
     /// When to give back buffer space a large request or reply left (see
     /// [`Connection::plan_shrink`]); `None` while the buffers are small or in use.
     shrink_at: Option<tokio::time::Instant>,
+    /// Set when an idle client gave its read buffer back, until its next input: the buffer
+    /// is not grown again before input needs it.
+    input_released: bool,
     /// The query buffer's allocated size as last seen, for [`Connection::note_buffers`].
     input_capacity: usize,
     /// The most bytes the query buffer held, and the largest write, since the shrink timer
@@ -181,6 +184,9 @@ enum Wake {
     Stop,
     /// Idle for [`SHRINK_AFTER`] with large buffers: give the space back.
     Shrink,
+    /// The client has been idle for a while (`Clients::release_idle`): give the empty buffers
+    /// back altogether.
+    Release,
 }
 
 /// Redis's refusal of a command that may grow memory while memory is over `maxmemory`.
@@ -321,6 +327,7 @@ where
         activity: Activity::default(),
         last_lookup: Default::default(),
         shrink_at: None,
+        input_released: false,
         input_capacity: 0,
         window_peaks: (0, 0),
         batch_bytes: 0,
@@ -418,10 +425,13 @@ impl Connection {
                 return Ok(());
             }
             self.plan_shrink(&input);
-            input.reserve(READ_CHUNK);
+            if !self.input_released {
+                input.reserve(READ_CHUNK);
+            }
             match self.wait(&mut reader, &mut input).await? {
                 Wake::Input(0) | Wake::Stop => return Ok(()),
                 Wake::Input(read) => {
+                    self.input_released = false;
                     // Messages published before this input arrived go out before its
                     // replies: a client that saw a PUBLISH answered, then pings its
                     // subscriber connection, reads the message before the pong, as in Redis.
@@ -447,6 +457,10 @@ impl Connection {
                 Wake::Shrink => {
                     decoder.shrink();
                     self.shrink(&mut input);
+                }
+                Wake::Release => {
+                    decoder.shrink();
+                    self.release(&mut input);
                 }
             }
         }
@@ -491,6 +505,28 @@ impl Connection {
         }
         self.input_capacity = input.capacity();
         // Smaller buffers: nothing to evict.
+        self.note_buffers();
+    }
+
+    /// Gives back the empty buffers of a client idle for a while, as Redis's client cron
+    /// frees an idle client's query buffer: the next read and reply allocate again. Until
+    /// input arrives the read buffer is not grown back (a subscriber's messages do not).
+    fn release(&mut self, input: &mut BytesMut) {
+        if input.is_empty() && input.capacity() > 0 {
+            *input = BytesMut::new();
+            self.input_released = true;
+        }
+        if self.reply.buf.is_empty() && self.reply.buf.capacity() > 0 {
+            self.reply.buf = BytesMut::new();
+            self.reply_capacity = 0;
+            self.reply_peak.0 = 0;
+            self.shared
+                .stats
+                .reply_buffer_shrinks
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        self.shrink_at = None;
+        self.input_capacity = input.capacity();
         self.note_buffers();
     }
 
@@ -641,7 +677,10 @@ impl Connection {
             biased;
             // Shutdown reaches connections as a kill too (`Clients::kill_all`), so waiting
             // here on the kill alone saves registering with a second notifier on every read.
-            _ = self.handle.kill.tripped() => Wake::Stop,
+            signal = self.handle.kill.signalled() => match signal {
+                Signal::Kill => Wake::Stop,
+                Signal::Release => Wake::Release,
+            },
             _ = unblocked => Wake::Unblocked,
             _ = timed_out => Wake::TimedOut,
             read = reader.read_buf(input) => Wake::Input(read?),

@@ -743,8 +743,10 @@ async fn expire_loop(shared: Arc<Shared>) {
 async fn metrics_loop(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
+        ticks += 1;
         if shared.is_shutting_down() {
             return;
         }
@@ -760,6 +762,10 @@ async fn metrics_loop(shared: Arc<Shared>) {
             .tracking
             .limit(usize::try_from(tracked_max).unwrap_or(0));
         shared.tracking.sync_active(&shared.engine);
+        // Once a second, as Redis's client cron: idle clients give their buffers back.
+        if ticks % 10 == 0 {
+            shared.clients.release_idle(Instant::now());
+        }
         // Idle clients too are evicted when `maxmemory-clients` is lowered under their use.
         let client_limit = shared
             .config

@@ -341,6 +341,45 @@ fn a_pipelined_batch_is_counted_for_itself_and_for_other_clients() {
     );
 }
 
+/// A client idle for more than 2 s gives its query buffer back, as Redis's client cron frees
+/// it (its querybuf.tcl), and gets one again with its next request.
+#[test]
+fn an_idle_clients_query_buffer_is_given_back() {
+    let mut seen = Vec::new();
+    for server in [Server::kv(&[]), Server::redis(&[])] {
+        let mut idle = Conn::open(&server);
+        let mut other = Conn::open(&server);
+        assert_eq!(idle.cmd("CLIENT SETNAME idle"), ok());
+        let query_buffer = |other: &mut Conn| {
+            let list = text(&other.cmd("CLIENT LIST"));
+            let line = list
+                .lines()
+                .find(|l| l.contains(" name=idle "))
+                .unwrap()
+                .to_string();
+            let field = |name: &str| {
+                line.split(' ')
+                    .find_map(|f| f.strip_prefix(&format!("{name}=")))
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            };
+            field("qbuf") + field("qbuf-free")
+        };
+        let before = query_buffer(&mut other);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut after = before;
+        while after > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+            after = query_buffer(&mut other);
+        }
+        assert_eq!(idle.cmd("PING"), Frame::Simple("PONG".into()));
+        seen.push((before > 0, after));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0], (true, 0));
+}
+
 /// COMMAND LIST without a filter names subcommands too (`client|list`), as Redis lists them.
 #[test]
 fn command_list_names_subcommands() {
@@ -443,7 +482,14 @@ fn slowlog_hides_sensitive_config_values() {
     assert_eq!(logged[0], logged[1]);
     assert_eq!(
         logged[0][1],
-        ["CONFIG", "SET", "masterauth", "(redacted)", "maxmemory", "0"]
+        [
+            "CONFIG",
+            "SET",
+            "masterauth",
+            "(redacted)",
+            "maxmemory",
+            "0"
+        ]
     );
 }
 
