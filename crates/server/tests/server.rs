@@ -1407,3 +1407,21 @@ fn scans_of_large_collections_take_count_items_a_call() {
         assert!(kv_sizes.len() >= 490, "{} calls", kv_sizes.len());
     }
 }
+
+#[test]
+fn a_client_is_gone_once_its_quit_is_answered() {
+    // Redis frees a quitting client before it runs any other client's command, so a client
+    // list asked for after reading QUIT's +OK never shows it.
+    let server = Server::kv(&[]);
+    let mut other = server.client();
+    for round in 0..300 {
+        let mut quitting = server.raw();
+        let port = quitting.local_addr().unwrap().port();
+        support::exchange(&mut quitting, b"QUIT\r\n", 5);
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut other).unwrap();
+        assert!(
+            !list.contains(&format!("addr=127.0.0.1:{port} ")),
+            "round {round}: still listed after QUIT: {list}"
+        );
+    }
+}
