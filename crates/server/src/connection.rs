@@ -170,6 +170,20 @@ struct Blocked {
     deadline: Option<tokio::time::Instant>,
     /// Whether CLIENT REPLY had the reply suppressed.
     skip_reply: bool,
+    /// The command, logged in the slow log once it is served or times out, as Redis logs a
+    /// blocked command: `None` until the command is known.
+    call: Option<BlockedCall>,
+}
+
+/// A blocking command that waits, for [`Connection::log_if_slow`] once its wait ends.
+#[derive(Debug)]
+struct BlockedCall {
+    spec: &'static CommandSpec,
+    skip: usize,
+    /// Copied out of the read buffer, which later requests reuse.
+    args: Vec<bytes::Bytes>,
+    /// Microseconds it ran before it started waiting.
+    usec: u64,
 }
 
 /// Why a connection's task woke up between commands.
@@ -606,6 +620,7 @@ impl Connection {
         // serving write's effects are recorded): it is acknowledged once durable, as any write.
         self.durable_at = self.durable_at.max(self.shared.aof.position());
         let skip_reply = blocked.skip_reply;
+        let call = blocked.call.take();
         self.blocked = None;
         self.handle.state.lock().waiter = None;
         self.clock = Instant::now();
@@ -613,6 +628,10 @@ impl Connection {
             let mark = self.reply.mark();
             self.reply.buf.extend_from_slice(&reply);
             self.count_error(mark);
+        }
+        if let Some(call) = call {
+            let args = kv_engine::arg_slices(&call.args);
+            self.log_if_slow(call.spec, call.skip, &args, call.usec);
         }
     }
 
@@ -938,7 +957,22 @@ impl Connection {
         self.clock = ended;
         let usec = ended.duration_since(started).as_micros() as u64;
         let failed = self.count_error(mark);
-        self.after_call(spec, skip, args, usec, failed);
+        match &mut self.blocked {
+            // Counted and shown to MONITOR now, logged once its wait ends
+            // (`finish_blocked`), as Redis does.
+            Some(blocked) => {
+                blocked.call = Some(BlockedCall {
+                    spec,
+                    skip,
+                    args: kv_engine::owned_args(args),
+                    usec,
+                });
+                self.activity.commands += 1;
+                self.tally(spec, usec, failed);
+                self.feed_monitors(spec, skip, args);
+            }
+            None => self.after_call(spec, skip, args, usec, failed),
+        }
         let pushed = !failed && crate::pubsub::confirms_by_push(spec.name);
         self.drop_skipped_reply(mark, skip_reply && !pushed, args);
         self.enforce_output_limits();
@@ -1156,6 +1190,7 @@ impl Connection {
             waiter,
             deadline,
             skip_reply,
+            call: None,
         });
     }
 
@@ -1208,13 +1243,26 @@ impl Connection {
         usec: u64,
         failed: bool,
     ) {
-        let shared = &self.shared;
         self.activity.commands += 1;
+        self.tally(spec, usec, failed);
+        self.log_if_slow(spec, skip, args, usec);
+        self.feed_monitors(spec, skip, args);
+    }
+
+    /// Counts a command in commandstats and the latency monitor.
+    fn tally(&mut self, spec: &'static CommandSpec, usec: u64, failed: bool) {
+        let shared = &self.shared;
         let track = shared.config.hot.latency_tracking.load(Ordering::Relaxed);
         shared
             .cmdstats
             .tally_call(&mut self.activity.tally, spec, usec, failed, track);
         crate::latency::record_command(self, spec, usec);
+    }
+
+    /// Logs a command in the slow log if it took long enough: when it ran, or for a command
+    /// that blocked, when its wait ended (as Redis logs it, after the command that served it).
+    fn log_if_slow(&mut self, spec: &'static CommandSpec, skip: usize, args: &[&[u8]], usec: u64) {
+        let shared = &self.shared;
         if !spec.has(Flags::SKIP_SLOWLOG) {
             if let Some(max_len) = crate::slowlog::threshold_met(self, usec) {
                 let shown = crate::redact::shown_args(spec, skip, args);
@@ -1223,6 +1271,11 @@ impl Connection {
                 shared.slowlog.push(&shown, usec, peer, name, max_len);
             }
         }
+    }
+
+    /// Shows a command to the clients in MONITOR mode, as it runs.
+    fn feed_monitors(&self, spec: &'static CommandSpec, skip: usize, args: &[&[u8]]) {
+        let shared = &self.shared;
         // Redis never shows administrative commands to monitors.
         if shared.monitors.any() && !spec.has(Flags::SKIP_MONITOR) && !spec.has(Flags::ADMIN) {
             let shown = crate::redact::shown_args(spec, skip, args);

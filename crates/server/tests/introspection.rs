@@ -493,6 +493,45 @@ fn slowlog_hides_sensitive_config_values() {
     );
 }
 
+/// A blocking command is counted in commandstats when it starts waiting and logged in the slow
+/// log when its wait ends, after the command that served it, as Redis records it (its
+/// slowlog.tcl 'blocked command').
+fn blocked_command_records(server: &Server) -> Vec<String> {
+    let mut admin = Conn::open(server);
+    let mut waiting = Conn::open(server);
+    let mut seen = Vec::new();
+    assert_eq!(admin.cmd("CONFIG SET slowlog-log-slower-than 0"), ok());
+    assert_eq!(admin.cmd("CONFIG RESETSTAT"), ok());
+    assert_eq!(admin.cmd("SLOWLOG RESET"), ok());
+    waiting.send(&[b"BLPOP", b"l", b"0"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = |admin: &mut Conn| {
+        let text = text(&admin.cmd("INFO commandstats"));
+        text.lines()
+            .find(|l| l.starts_with("cmdstat_blpop:"))
+            .map(|l| l.split(',').next().unwrap_or_default().to_string())
+            .unwrap_or_else(|| "no blpop".to_string())
+    };
+    seen.push(format!("while waiting: {}", stats(&mut admin)));
+    assert_eq!(admin.cmd("LPUSH l foo"), Frame::Integer(1));
+    waiting.read();
+    seen.push(format!("after: {}", stats(&mut admin)));
+    let entries = admin.cmd("SLOWLOG GET 3");
+    for entry in array(&entries) {
+        let args: Vec<String> = array(&array(entry)[3]).iter().map(text).collect();
+        seen.push(args.join(" "));
+    }
+    seen
+}
+
+#[test]
+fn a_blocked_command_is_recorded_when_its_wait_ends() {
+    let kv = blocked_command_records(&Server::kv(&[]));
+    let redis = blocked_command_records(&Server::redis(&[]));
+    assert_eq!(kv, redis);
+    assert_eq!(kv[3..], ["BLPOP l 0", "LPUSH l foo"], "{kv:?}");
+}
+
 #[test]
 fn slowlog_logs_every_command_at_threshold_zero() {
     let server = Server::kv(&["--slowlog-log-slower-than", "0"]);
