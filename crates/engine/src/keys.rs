@@ -882,8 +882,8 @@ struct BucketWalk {
 }
 
 /// A SCAN step over the buckets of a shard (`nodes`, those of `walk`): keys until `found`
-/// holds `count`, or until `buckets_left` runs out. The cursor to continue from, or `None`
-/// once the shard's last bucket is taken.
+/// holds `count`, or until `buckets_left` runs out (`scan::walk_buckets`). The cursor to
+/// continue from, or `None` once the shard's last bucket is taken.
 fn scan_buckets<'l>(
     layout: CursorLayout,
     walk: BucketWalk,
@@ -892,22 +892,13 @@ fn scan_buckets<'l>(
     buckets_left: &mut usize,
     found: &mut ScanBatch<'l>,
 ) -> Option<u64> {
-    let mut next = walk.index;
-    for node in nodes {
-        next += 1;
-        *buckets_left = buckets_left.saturating_sub(1);
-        if let Some(node) = node {
-            found.push(node);
-        }
-        if next < walk.buckets && (found.len() >= count || *buckets_left == 0) {
-            let at = InShard::Bucket {
-                layout: walk.generation,
-                index: next,
-            };
-            return Some(layout.encode(walk.shard, at));
-        }
-    }
-    None
+    let range = (walk.index, walk.buckets);
+    let next = crate::scan::walk_buckets(nodes, range, count, buckets_left, found)?;
+    let at = InShard::Bucket {
+        layout: walk.generation,
+        index: next,
+    };
+    Some(layout.encode(walk.shard, at))
 }
 
 /// A SCAN step over `shard` in hash-prefix order from `from` on: at least `count` keys (less

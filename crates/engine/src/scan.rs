@@ -141,17 +141,38 @@ where
     }
     let mut found = Vec::new();
     let mut buckets_left = count.saturating_mul(10);
+    let walk = (index, buckets);
+    match walk_buckets(nodes, walk, count, &mut buckets_left, &mut found) {
+        Some(next) => {
+            let cursor = (u64::from(now & generation_bits) << BUCKET_BITS) | next as u64;
+            (cursor, found)
+        }
+        None => (0, found),
+    }
+}
+
+/// Takes the items of a table's buckets (`nodes`, from bucket `index` of `buckets` in all,
+/// as `walk` gives them) into `found` until it holds `count` items, or until `buckets_left`
+/// runs out (as Redis's SCAN, a call looks at ten buckets per item asked for at most): the
+/// bucket to go on from, or `None` once the table's last bucket is taken. SCAN's steps over
+/// a shard and HSCAN's, SSCAN's and ZSCAN's over a collection.
+pub(crate) fn walk_buckets<T>(
+    nodes: impl Iterator<Item = Option<T>>,
+    (index, buckets): (usize, usize),
+    count: usize,
+    buckets_left: &mut usize,
+    found: &mut Vec<T>,
+) -> Option<usize> {
     let mut next = index;
     for node in nodes {
         next += 1;
-        buckets_left = buckets_left.saturating_sub(1);
+        *buckets_left = buckets_left.saturating_sub(1);
         found.extend(node);
-        if next < buckets && (found.len() >= count || buckets_left == 0) {
-            let cursor = (u64::from(now & generation_bits) << BUCKET_BITS) | next as u64;
-            return (cursor, found);
+        if next < buckets && (found.len() >= count || *buckets_left == 0) {
+            return Some(next);
         }
     }
-    (0, found)
+    None
 }
 
 #[cfg(test)]
