@@ -2064,6 +2064,46 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn warming_ahead_changes_nothing_and_never_waits() {
+        let mut c = Client::new();
+        c.cmd("SET live 1");
+        c.put_expired(0, b"old");
+        let keyspace = &c.engine.keyspace;
+        let counters = |c: &Client| {
+            (
+                c.engine.stats.keyspace_hits.load(Ordering::Relaxed),
+                c.engine.stats.keyspace_misses.load(Ordering::Relaxed),
+                c.engine.keyspace.expired_keys.load(Ordering::Relaxed),
+            )
+        };
+        let before = counters(&c);
+        let access = |key: &[u8]| {
+            let locked = keyspace.lock(LockPlan {
+                write: false,
+                shards: smallvec::smallvec![(0, keyspace.shard_of(key))],
+            });
+            locked
+                .entry_raw(0, key)
+                .map(|entry| entry.access.load(Ordering::Relaxed))
+        };
+        let (live_access, old_access) = (access(b"live"), access(b"old"));
+        keyspace.warm_ahead(0, &[b"live", b"old", b"missing", b"live", b"live"]);
+        // Out-of-range databases are ignored.
+        keyspace.warm_ahead(99, &[b"live", b"old"]);
+        assert_eq!(counters(&c), before);
+        assert_eq!((access(b"live"), access(b"old")), (live_access, old_access));
+        // The key past its TTL is still stored (only a command reclaims it).
+        assert_eq!(keyspace.db_len(0), 2);
+        // A shard held for writing, by this very thread, is skipped, not waited for.
+        let held = keyspace.lock(LockPlan {
+            write: true,
+            shards: smallvec::smallvec![(0, keyspace.shard_of(b"live"))],
+        });
+        keyspace.warm_ahead(0, &[b"live", b"missing"]);
+        drop(held);
+    }
+
+    #[test]
     fn randomkey_returns_live_keys() {
         let mut c = Client::new();
         assert_eq!(c.cmd("RANDOMKEY"), Frame::NullBulk);

@@ -192,6 +192,82 @@ fn concurrent_pipelines_get_every_reply_in_order() {
     }
 }
 
+/// A database large enough for a connection to look up the keys of its pipelined requests
+/// ahead of running them (50,000 keys, see `Keyspace::warm_ahead`): mixed pipelines (keyless
+/// commands, non-key arguments, an inline request, a transaction, another database, a request
+/// split across two writes, a request with many arguments) get Redis's replies, byte for
+/// byte.
+#[test]
+fn pipelines_over_a_large_database_match_redis() {
+    let run = |server: &Server| -> Vec<u8> {
+        let mut stream = server.raw();
+        let mut fill = Vec::new();
+        for batch in 0..60 {
+            let mut args: Vec<Vec<u8>> = vec![b"MSET".to_vec()];
+            for i in batch * 1000..(batch + 1) * 1000 {
+                args.push(format!("key:{i}").into_bytes());
+                args.push(format!("value:{i}").into_bytes());
+            }
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            fill.extend(resp(&args));
+        }
+        assert_eq!(exchange(&mut stream, &fill, 60 * 5), b"+OK\r\n".repeat(60));
+        let mut request = Vec::new();
+        for i in 0..40 {
+            let key = format!("key:{}", i * 997 % 70_000);
+            request.extend(resp(&[b"GET", key.as_bytes()]));
+            request.extend(resp(&[b"APPEND", key.as_bytes(), b"+"]));
+        }
+        request.extend(resp(&[b"PING"]));
+        request.extend(resp(&[b"PING", b"key:1"]));
+        request.extend(resp(&[b"DBSIZE"]));
+        request.extend_from_slice(b"GET key:2\r\n");
+        for i in 0..20 {
+            let key = format!("counter:{}", i % 3);
+            request.extend(resp(&[b"INCR", key.as_bytes()]));
+            request.extend(resp(&[b"EXISTS", b"key:5", key.as_bytes(), b"nope"]));
+        }
+        request.extend(resp(&[b"MULTI"]));
+        request.extend(resp(&[b"GET", b"key:7"]));
+        request.extend(resp(&[b"SET", b"key:7", b"changed"]));
+        request.extend(resp(&[b"EXEC"]));
+        request.extend(resp(&[b"SELECT", b"1"]));
+        request.extend(resp(&[b"GET", b"key:7"]));
+        request.extend(resp(&[b"SET", b"key:7", b"one"]));
+        request.extend(resp(&[b"SELECT", b"0"]));
+        let many: Vec<Vec<u8>> = std::iter::once(b"MGET".to_vec())
+            .chain((0..300).map(|i| format!("key:{}", i * 31).into_bytes()))
+            .collect();
+        let many: Vec<&[u8]> = many.iter().map(Vec::as_slice).collect();
+        request.extend(resp(&many));
+        request.extend(resp(&[b"GET", b"key:7"]));
+        request.extend(resp(&[b"ECHO", b"end-of-pipeline"]));
+        // Split in the middle of a request: the first batch ends with half of one.
+        let (head, tail) = request.split_at(request.len() / 2 + 3);
+        stream.write_all(head).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        stream.write_all(tail).unwrap();
+        let mut replies = Vec::new();
+        let mut chunk = [0u8; 65536];
+        while !replies.ends_with(b"end-of-pipeline\r\n") {
+            let n = std::io::Read::read(&mut stream, &mut chunk).unwrap();
+            assert!(
+                n > 0,
+                "closed after {:?}",
+                String::from_utf8_lossy(&replies)
+            );
+            replies.extend_from_slice(&chunk[..n]);
+        }
+        replies
+    };
+    let kv = run(&Server::kv(&[]));
+    let redis = run(&Server::redis(&[]));
+    assert_eq!(
+        String::from_utf8_lossy(&kv),
+        String::from_utf8_lossy(&redis)
+    );
+}
+
 /// Resident memory of process `pid`, in bytes.
 fn rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
