@@ -58,12 +58,6 @@ impl RequestDecoder {
         self.limits = limits;
     }
 
-    /// Whether a request is partly decoded: the next bytes given must continue it. A decoder
-    /// between requests can be handed any buffer that starts at a request.
-    pub fn in_request(&self) -> bool {
-        self.remaining != 0 || self.parsed != 0
-    }
-
     /// Forgets the request in progress, if any, so that the next call decodes from the start of
     /// a new request: for a decoder reused to read ahead over a buffer another decoder owns.
     pub fn reset(&mut self) {

@@ -855,9 +855,6 @@ impl Connection {
         let mut consumed = 0;
         // A blocked client's further commands wait in the buffer, as in Redis.
         while !self.close && self.blocked.is_none() {
-            if consumed >= warmed_to && !decoder.in_request() && self.warms_ahead() {
-                warmed_to = self.warm_ahead(input, consumed, lookahead);
-            }
             let mut args = ArgSlices::new();
             match decoder.decode_borrowed(&input[consumed..], &mut args) {
                 Ok(decoded) if !decoded.complete => {
@@ -866,6 +863,10 @@ impl Connection {
                 }
                 Ok(decoded) => {
                     consumed += decoded.consumed;
+                    // The requests after this one, if any (none at pipeline 1: no cost there).
+                    if consumed >= warmed_to && consumed < input.len() && self.warms_ahead() {
+                        warmed_to = self.warm_ahead(input, consumed, lookahead);
+                    }
                     self.execute(&args, writer).await?;
                     executed += 1;
                     // A batch whose replies grow large sends what it has before running more,
@@ -908,7 +909,7 @@ impl Connection {
     }
 
     /// Looks up ahead the keys of the next [`WARM_WINDOW`] complete requests of `input` from
-    /// `from` (which starts a request), so that the misses of their lookups overlap (see
+    /// `from` (which starts a request: the one after the request about to run), so that the misses of their lookups overlap (see
     /// `Keyspace::warm_ahead`: +20-35% for pipelined GETs of random keys in a database of a
     /// million, BENCHMARKS.md). Takes each request's first argument as its key, as it is for
     /// most commands: a guess that is wrong (`PING msg`) costs one useless lookup, and nothing
