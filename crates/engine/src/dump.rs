@@ -204,7 +204,7 @@ pub fn decode_value(body: &[u8]) -> Result<Value, PayloadError> {
     let value = match tag {
         Tag::String => {
             let len = reader.varint()?;
-            Value::Str(crate::CompactBytes::new(reader.take(len)?))
+            Value::Str(crate::StrValue::new(reader.take(len)?))
         }
         Tag::List => {
             let count = reader.count()?;
@@ -565,10 +565,9 @@ mod tests {
 
     use super::*;
     use crate::keys::tests::Client;
-    use crate::CompactBytes;
 
     fn string(s: &[u8]) -> Value {
-        Value::Str(CompactBytes::new(s))
+        Value::Str(crate::StrValue::new(s))
     }
 
     #[test]

@@ -579,7 +579,7 @@ mod tests {
 
     /// Stores `key` with an access record of `access`.
     fn put_with(c: &Client, key: &str, access: Access) {
-        let entry = Entry::new(Value::Str(CompactBytes::new(b"v")), 0);
+        let entry = Entry::new(Value::Str(crate::StrValue::new(b"v")), 0);
         entry
             .access
             .store(access.cell().into_inner(), Ordering::Relaxed);

@@ -1701,7 +1701,7 @@ pub(crate) mod tests {
                 db,
                 key,
                 Entry {
-                    value: Value::Str(CompactBytes::new(b"stale")),
+                    value: Value::Str(crate::StrValue::new(b"stale")),
                     expires_at: NonZeroU64::new(1),
                     access: crate::Access::new(0).cell(),
                 },
@@ -2635,7 +2635,7 @@ pub(crate) mod tests {
             0,
             b"k",
             Entry {
-                value: Value::Str(CompactBytes::new(b"v")),
+                value: Value::Str(crate::StrValue::new(b"v")),
                 expires_at: None,
                 access: crate::Access::new(now_ms() - 100_000).cell(),
             },
@@ -2942,7 +2942,7 @@ pub(crate) mod tests {
             0,
             b"k",
             Entry {
-                value: Value::Str(CompactBytes::new(b"v")),
+                value: Value::Str(crate::StrValue::new(b"v")),
                 expires_at: None,
                 access: crate::Access::new(now_ms() - 100_000).cell(),
             },

@@ -59,6 +59,7 @@ pub mod reply;
 mod scan;
 pub mod server_commands;
 pub mod set_value;
+mod str_value;
 mod strtod;
 pub mod syntax;
 pub mod t_hash;

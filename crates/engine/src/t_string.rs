@@ -58,18 +58,12 @@ fn overwrite(ctx: &mut Ctx<'_, '_>, key: &[u8], value: StrValue) -> CommandResul
     }
 }
 
-/// Fails unless `len` fits `proto-max-bulk-len`.
-fn check_length(ctx: &Ctx<'_, '_>, len: u64) -> CommandResult {
-    let max = ctx
-        .engine
+/// The longest string a command may make: `proto-max-bulk-len`.
+fn length_limit(ctx: &Ctx<'_, '_>) -> u64 {
+    ctx.engine
         .config
         .proto_max_bulk_len
-        .load(std::sync::atomic::Ordering::Relaxed);
-    if len > max {
-        Err(CommandError::StringTooLong)
-    } else {
-        Ok(())
-    }
+        .load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// How an expiry option is given.
@@ -430,19 +424,30 @@ fn pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [&'a [u8]], CommandEr
     Ok(rest)
 }
 
-/// `APPEND key value`
+/// `APPEND key value`: in place, amortized O(1) per appended byte (see [`StrValue`]).
 pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let suffix = args.next_bytes()?;
-    let new = match string_at(ctx, key)? {
-        None => suffix.to_vec(),
-        Some(old) => {
-            check_length(ctx, (old.len() + suffix.len()) as u64)?;
-            [old, suffix].concat()
+    let (db, now, lfu, limit) = (ctx.db(), ctx.now, ctx.engine.lfu(), length_limit(ctx));
+    // A write lookup, as Redis's: no hit or miss counted; a key past its TTL is deleted.
+    let len = match ctx.locked.get_mut(db, key, now)? {
+        Some(entry) => {
+            let Value::Str(value) = &mut entry.value else {
+                return Err(CommandError::WrongType);
+            };
+            let len = value.len() + suffix.len();
+            if len as u64 > limit {
+                return Err(CommandError::StringTooLong);
+            }
+            value.append(suffix);
+            entry.touch(now, lfu);
+            len
+        }
+        None => {
+            store(ctx, key, StrValue::new(suffix), false, None)?;
+            suffix.len()
         }
     };
-    let len = new.len();
-    overwrite(ctx, key, StrValue::from(new))?;
     ctx.modified(EventClass::STRING, "append", key);
     reply.count(len);
     Ok(())
@@ -487,7 +492,8 @@ pub fn getrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
     Ok(())
 }
 
-/// `SETRANGE key offset value`
+/// `SETRANGE key offset value`: in place, O(length of the value) when the string need not grow
+/// (see [`StrValue`]).
 pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let offset = args.next_i64()?;
@@ -495,24 +501,41 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
     if offset < 0 {
         return Err(CommandError::msg("ERR offset is out of range"));
     }
-    let offset = offset as u64;
-    let old = string_at(ctx, key)?.map(<[u8]>::to_vec);
-    if old.is_none() {
-        expire_if_needed(ctx, key)?;
-    }
-    if patch.is_empty() {
-        reply.count(old.map_or(0, |o| o.len()));
-        return Ok(());
-    }
-    check_length(ctx, offset + patch.len() as u64)?;
-    let offset = offset as usize;
-    let mut value = old.unwrap_or_default();
-    if value.len() < offset + patch.len() {
-        value.resize(offset + patch.len(), 0);
-    }
-    value[offset..offset + patch.len()].copy_from_slice(patch);
-    let len = value.len();
-    overwrite(ctx, key, StrValue::from(value))?;
+    let end = offset as u64 + patch.len() as u64;
+    let (db, now, lfu, limit) = (ctx.db(), ctx.now, ctx.engine.lfu(), length_limit(ctx));
+    let len = match ctx.locked.get_mut(db, key, now)? {
+        Some(entry) => {
+            let Value::Str(value) = &mut entry.value else {
+                return Err(CommandError::WrongType);
+            };
+            if patch.is_empty() {
+                reply.count(value.len());
+                return Ok(());
+            }
+            if end > limit {
+                return Err(CommandError::StringTooLong);
+            }
+            value.set_range(offset as usize, patch);
+            let len = value.len();
+            entry.touch(now, lfu);
+            len
+        }
+        None if patch.is_empty() => {
+            reply.count(0);
+            return Ok(());
+        }
+        None => {
+            if end > limit {
+                return Err(CommandError::StringTooLong);
+            }
+            // Created `raw`, as Redis creates it (a zeroed sds of the whole length).
+            let mut value = StrValue::EMPTY;
+            value.set_range(offset as usize, patch);
+            let len = value.len();
+            store(ctx, key, value, false, None)?;
+            len
+        }
+    };
     ctx.modified(EventClass::STRING, "setrange", key);
     reply.count(len);
     Ok(())
@@ -582,7 +605,10 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply
         }
     };
     let sum = crate::longdouble::incr_by_float(&current, by)?;
-    overwrite(ctx, key, StrValue::new(&sum))?;
+    // Redis writes the result as a string object, never an integer one: `embstr` even for 3.
+    let mut value = StrValue::new(&sum);
+    value.mark_not_int();
+    overwrite(ctx, key, value)?;
     ctx.modified(EventClass::STRING, "incrbyfloat", key);
     // Replayed as its result: float arithmetic need not give the same digits elsewhere.
     ctx.propagate(|| crate::effect_args!(b"SET", key, &sum, b"KEEPTTL"));

@@ -4,10 +4,8 @@ use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::zset::ZSetValue;
-use crate::CompactBytes;
 
-/// A string value: up to 38 bytes inline, so a value and its key share one allocation.
-pub type StrValue = CompactBytes<38>;
+pub use crate::str_value::StrValue;
 
 /// A list: its elements in order, packed back to back in chunks of bytes (see
 /// [`crate::packed_list`]): O(1) pushes and pops at both ends, about 2 bytes of overhead per
@@ -62,21 +60,13 @@ impl Value {
         }
     }
 
-    /// The name `OBJECT ENCODING` reports. A string's name is the one Redis would pick for
-    /// its content (kv stores strings one way); a collection's names the form it is in, which
+    /// The name `OBJECT ENCODING` reports. A string's name is the one Redis would give it (by
+    /// its content, or by how it was last written: see [`StrValue::encoding`]); a collection's names the form it is in, which
     /// changes only on the way up, as in Redis, so it follows the write history just as
     /// Redis's does.
     pub fn encoding(&self) -> &'static str {
         match self {
-            Value::Str(s) => {
-                if s.len() <= 20 && kv_resp::parse_i64(s).is_some() {
-                    "int"
-                } else if s.len() <= 44 {
-                    "embstr"
-                } else {
-                    "raw"
-                }
-            }
+            Value::Str(s) => s.encoding(),
             // Redis 7.0 keeps every list in a quicklist.
             Value::List(_) => "quicklist",
             Value::Hash(h) => h.encoding(),

@@ -674,7 +674,7 @@ mod tests {
     /// The frames of one string key in database 0.
     fn one_key() -> Vec<u8> {
         let mut piece = Piece::new(0).unwrap();
-        let value = Value::Str(kv_engine::CompactBytes::new(b"value"));
+        let value = Value::Str(kv_engine::StrValue::new(b"value"));
         piece.key(b"k", &Entry::new(value, 0)).unwrap();
         piece.frames
     }

@@ -204,7 +204,7 @@ fn insert_absent(
     now: u64,
 ) -> Result<(), CommandError> {
     if locked.get(db, key, now)?.is_none() {
-        let entry = kv_engine::Entry::new(Value::Str(kv_engine::CompactBytes::new(value)), now);
+        let entry = kv_engine::Entry::new(Value::Str(kv_engine::StrValue::new(value)), now);
         locked.insert(db, key, entry, now)?;
     }
     Ok(())

@@ -1350,9 +1350,8 @@ const TEMPLATES: &[Template] = &[
     exact("DISCARD", ""),
     exact("WATCH", "{keys}"),
     exact("UNWATCH", ""),
-    // No OBJECT ENCODING: kv names it from the content, Redis from the write history
-    // (docs/differences.md).
-
+    // Every type's encoding, a string's following how it was last written.
+    exact("OBJECT", "ENCODING {key}"),
     // A key name as the pattern matches at most that one key, so the order cannot differ; a
     // COUNT above the key space makes SCAN finish in one call.
     exact("KEYS", "{key}"),

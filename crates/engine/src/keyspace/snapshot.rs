@@ -391,7 +391,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::{CompactBytes, Engine, Protocol, Reply, Session};
+    use crate::{Engine, Protocol, Reply, Session};
 
     /// A key as the test sinks collect it: `(db, key, value as DUMP encodes it)`.
     type Collected = (usize, Vec<u8>, Vec<u8>);
@@ -464,7 +464,7 @@ mod tests {
     fn encoded(text: &str) -> Vec<u8> {
         let mut out = Vec::new();
         crate::dump::encode_value(
-            &crate::Value::Str(CompactBytes::new(text.as_bytes())),
+            &crate::Value::Str(crate::StrValue::new(text.as_bytes())),
             &mut out,
         );
         out
