@@ -528,9 +528,12 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
             if end > limit {
                 return Err(CommandError::StringTooLong);
             }
-            // Created `raw`, as Redis creates it (a zeroed sds of the whole length).
-            let mut value = StrValue::EMPTY;
-            value.set_range(offset as usize, patch);
+            // Created `raw` and exactly as long as needed, as Redis creates it (a zeroed sds of
+            // the whole length).
+            let mut bytes = vec![0; end as usize];
+            bytes[offset as usize..].copy_from_slice(patch);
+            let mut value = StrValue::from(bytes);
+            value.mark_raw();
             let len = value.len();
             store(ctx, key, value, false, None)?;
             len
