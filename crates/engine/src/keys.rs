@@ -2381,6 +2381,32 @@ pub(crate) mod tests {
         assert!((2_000..2_100).contains(&calls), "{calls} calls");
     }
 
+    /// Tables filled to the brim and then emptied by deletions are shrunk by the cron, every
+    /// one of them, however many of their slots the deletions left as tombstones (which
+    /// hashbrown's `capacity()` does not count as room; `is_sparse` counts buckets).
+    #[test]
+    fn a_table_emptied_by_deletions_is_shrunk() {
+        // One database of two shards (the fewest there are), about 3,600 keys each: a table of
+        // 4,096 buckets filled to hashbrown's limit (3,584), or one of 8,192 if it passed it.
+        let mut c = Client {
+            engine: Engine::new(1, 2),
+            session: Session::default(),
+        };
+        for i in 0..7_168 {
+            c.cmd(&format!("SET k:{i} v"));
+        }
+        for i in 10..7_168 {
+            c.cmd(&format!("DEL k:{i}"));
+        }
+        assert_eq!(c.engine.keyspace.db_len(0), 10);
+        // Both tables hold under a tenth of what they have room for.
+        assert_eq!(c.engine.keyspace.shrink_sparse_tables(usize::MAX), 2);
+        assert_eq!(c.engine.keyspace.shrink_sparse_tables(usize::MAX), 0);
+        for i in 0..10 {
+            assert_eq!(c.cmd(&format!("GET k:{i}")), Frame::Bulk(Bytes::from("v")));
+        }
+    }
+
     #[test]
     fn scan_finishes_while_every_table_is_rebuilt_between_calls() {
         let mut c = Client::new();

@@ -803,9 +803,13 @@ fn buckets_from_random<'m>(map: &'m ShardMap) -> impl Iterator<Item = Option<&'m
 
 /// Whether `map` (a shard's table) has room for more than ten times its keys, as Redis's
 /// `htNeedsResize` judges a dict (under 10% full), and is past the smallest size worth
-/// shrinking.
+/// shrinking. The room is counted from the table's buckets (hashbrown fills at most 7/8 of
+/// them), not from `capacity()`: that counts only the room left for insertions, and a
+/// removal from a crowded group leaves a tombstone that gives none back, so a table emptied
+/// by deletions could look full and never shrink.
 fn is_sparse(map: &ShardMap) -> bool {
-    map.capacity() >= 128 && map.len() * 10 < map.capacity()
+    let room = map.raw_table().buckets() / 8 * 7;
+    room >= 128 && map.len() * 10 < room
 }
 
 /// Whether `map` (a shard's table) has no room left: its next insertion into an empty bucket
