@@ -115,15 +115,6 @@ impl StrValue {
         }
     }
 
-    /// The heap bytes a new string of `len` bytes owns.
-    pub fn heap_size_for(len: usize) -> usize {
-        if len <= INLINE {
-            0
-        } else {
-            len
-        }
-    }
-
     /// The name Redis's `OBJECT ENCODING` gives this string.
     pub fn encoding(&self) -> &'static str {
         let bytes = self.as_bytes();
@@ -223,18 +214,6 @@ impl From<Vec<u8>> for StrValue {
                 mark: Mark::Content,
             })
         }
-    }
-}
-
-impl From<&[u8]> for StrValue {
-    fn from(bytes: &[u8]) -> StrValue {
-        StrValue::new(bytes)
-    }
-}
-
-impl Default for StrValue {
-    fn default() -> StrValue {
-        StrValue::EMPTY
     }
 }
 

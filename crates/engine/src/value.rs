@@ -61,9 +61,9 @@ impl Value {
     }
 
     /// The name `OBJECT ENCODING` reports. A string's name is the one Redis would give it (by
-    /// its content, or by how it was last written: see [`StrValue::encoding`]); a collection's names the form it is in, which
-    /// changes only on the way up, as in Redis, so it follows the write history just as
-    /// Redis's does.
+    /// its content, or by how it was last written: see [`StrValue::encoding`]); a collection's
+    /// names the form it is in, which changes only on the way up, as in Redis, so it follows
+    /// the write history just as Redis's does.
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
