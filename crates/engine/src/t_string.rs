@@ -432,6 +432,8 @@ pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
     // A write lookup, as Redis's: no hit or miss counted; a key past its TTL is deleted.
     let len = match ctx.locked.get_mut(db, key, now)? {
         Some(entry) => {
+            // Touched whatever follows, as Redis's lookup touches the key it finds.
+            entry.touch(now, lfu);
             let Value::Str(value) = &mut entry.value else {
                 return Err(CommandError::WrongType);
             };
@@ -440,7 +442,6 @@ pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> 
                 return Err(CommandError::StringTooLong);
             }
             value.append(suffix);
-            entry.touch(now, lfu);
             len
         }
         None => {
@@ -505,6 +506,8 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
     let (db, now, lfu, limit) = (ctx.db(), ctx.now, ctx.engine.lfu(), length_limit(ctx));
     let len = match ctx.locked.get_mut(db, key, now)? {
         Some(entry) => {
+            // Touched whatever follows, as Redis's lookup touches the key it finds.
+            entry.touch(now, lfu);
             let Value::Str(value) = &mut entry.value else {
                 return Err(CommandError::WrongType);
             };
@@ -516,9 +519,7 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
                 return Err(CommandError::StringTooLong);
             }
             value.set_range(offset as usize, patch);
-            let len = value.len();
-            entry.touch(now, lfu);
-            len
+            value.len()
         }
         None if patch.is_empty() => {
             reply.count(0);
