@@ -1,7 +1,7 @@
-//! Model-based property tests for lists, sets and the forms of sets and hashes: random command
-//! sequences run through the engine and against a plain Rust model (a `VecDeque`, a
-//! `BTreeSet`, a vector of pairs in listpack order), every reply compared, and for the forms
-//! OBJECT ENCODING against a model of Redis's conversion rules. Hash field expiry has its own
+//! Model-based property tests for lists, sets, strings changed in place and the forms of sets
+//! and hashes: random command sequences run through the engine and against a plain Rust model
+//! (a `VecDeque`, a `BTreeSet`, a byte vector, a vector of pairs in listpack order), every
+//! reply compared, and for the forms OBJECT ENCODING against a model of Redis's rules. Hash field expiry has its own
 //! next to `t_hash`, sorted sets next to their structure.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -674,6 +674,132 @@ proptest! {
                 prop_assert_eq!(sorted(client.cmd("HGETALL h")), expected);
             }
             prop_assert_eq!(client.int("HLEN h"), h.pairs.len() as i64);
+        }
+    }
+}
+
+/// A string command on one key, sized to cross the inline limit (38 bytes), Redis's `embstr`
+/// limit (44) and the heap buffer's growth.
+#[derive(Debug, Clone)]
+enum StringOp {
+    /// SET of `len` copies of a byte, or of a number when `numeric`.
+    Set {
+        len: u8,
+        byte: u8,
+        numeric: bool,
+    },
+    Append {
+        len: u8,
+        byte: u8,
+    },
+    SetRange {
+        offset: u8,
+        len: u8,
+        byte: u8,
+    },
+    Del,
+}
+
+fn string_op() -> impl Strategy<Value = StringOp> {
+    prop_oneof![
+        (0u8..60, b'a'..=b'c', any::<bool>()).prop_map(|(len, byte, numeric)| StringOp::Set {
+            len,
+            byte,
+            numeric
+        }),
+        (0u8..70, b'a'..=b'c').prop_map(|(len, byte)| StringOp::Append { len, byte }),
+        (0u8..120, 0u8..30, b'x'..=b'z').prop_map(|(offset, len, byte)| StringOp::SetRange {
+            offset,
+            len,
+            byte
+        }),
+        Just(StringOp::Del),
+    ]
+}
+
+/// What Redis's OBJECT ENCODING says of a string: `raw` once changed in place, else by content.
+fn string_encoding(bytes: &[u8], raw: bool) -> &'static str {
+    let integer = bytes.len() <= 20 && kv_resp::parse_i64(bytes).is_some();
+    if raw || bytes.len() > 44 {
+        "raw"
+    } else if integer {
+        "int"
+    } else {
+        "embstr"
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Strings changed in place (APPEND, SETRANGE) agree with a byte vector, whatever their
+    /// size and growth, and OBJECT ENCODING with Redis's rule: `raw` after a change in place or
+    /// a SETRANGE that creates the key, by content otherwise.
+    #[test]
+    fn strings_change_in_place_like_a_byte_vector(
+        ops in proptest::collection::vec(string_op(), 1..60)
+    ) {
+        let mut client = Client::new();
+        // The string, and whether it was last changed in place.
+        let mut model: Option<(Vec<u8>, bool)> = None;
+        for op in &ops {
+            let reply = match op {
+                StringOp::Set { len, byte, numeric } => {
+                    let value = if *numeric {
+                        (u64::from(*len) * 1_000_003).to_string().into_bytes()
+                    } else {
+                        vec![*byte; usize::from(*len)]
+                    };
+                    let reply = client.run(&[b"SET", b"s", &value]);
+                    model = Some((value, false));
+                    prop_assert_eq!(reply, Frame::Simple("OK".into()));
+                    continue;
+                }
+                StringOp::Append { len, byte } => {
+                    let suffix = vec![*byte; usize::from(*len)];
+                    let reply = client.run(&[b"APPEND", b"s", &suffix]);
+                    model = Some(match model.take() {
+                        Some((mut bytes, _)) => {
+                            bytes.extend_from_slice(&suffix);
+                            (bytes, true)
+                        }
+                        None => (suffix, false),
+                    });
+                    reply
+                }
+                StringOp::SetRange { offset, len, byte } => {
+                    let patch = vec![*byte; usize::from(*len)];
+                    let offset = usize::from(*offset);
+                    let reply = client.run(&[b"SETRANGE", b"s", offset.to_string().as_bytes(), &patch]);
+                    if !patch.is_empty() {
+                        let (mut bytes, _) = model.take().unwrap_or_default();
+                        if bytes.len() < offset + patch.len() {
+                            bytes.resize(offset + patch.len(), 0);
+                        }
+                        bytes[offset..offset + patch.len()].copy_from_slice(&patch);
+                        model = Some((bytes, true));
+                    }
+                    reply
+                }
+                StringOp::Del => {
+                    client.cmd("DEL s");
+                    model = None;
+                    continue;
+                }
+            };
+            let len = model.as_ref().map_or(0, |(bytes, _)| bytes.len());
+            prop_assert_eq!(reply, Frame::Integer(len as i64), "{:?}", op);
+            match &model {
+                Some((bytes, raw)) => {
+                    prop_assert_eq!(client.cmd("GET s"), bulk(bytes));
+                    prop_assert_eq!(
+                        client.cmd("OBJECT ENCODING s"),
+                        bulk(string_encoding(bytes, *raw).as_bytes()),
+                        "{:?}", op
+                    );
+                }
+                None => prop_assert_eq!(client.cmd("GET s"), Frame::NullBulk),
+            }
         }
     }
 }
