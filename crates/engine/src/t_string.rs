@@ -58,6 +58,25 @@ fn overwrite(ctx: &mut Ctx<'_, '_>, key: &[u8], value: StrValue) -> CommandResul
     }
 }
 
+/// The string at `key` for a command that changes it in place (APPEND, SETRANGE): a write
+/// lookup, as Redis's (no hit or miss counted; a key past its TTL is deleted, `None`), which
+/// touches the key it finds whatever the command does next, as Redis's lookup does.
+/// `WRONGTYPE` for another type.
+fn string_for_write<'c>(
+    ctx: &'c mut Ctx<'_, '_>,
+    key: &[u8],
+) -> Result<Option<&'c mut StrValue>, CommandError> {
+    let (db, now, lfu) = (ctx.db(), ctx.now, ctx.engine.lfu());
+    let Some(entry) = ctx.locked.get_mut(db, key, now)? else {
+        return Ok(None);
+    };
+    entry.touch(now, lfu);
+    match &mut entry.value {
+        Value::Str(value) => Ok(Some(value)),
+        _ => Err(CommandError::WrongType),
+    }
+}
+
 /// The longest string a command may make: `proto-max-bulk-len`.
 fn length_limit(ctx: &Ctx<'_, '_>) -> u64 {
     ctx.engine
@@ -428,15 +447,9 @@ fn pairs<'a>(args: &Args<'a>, command: &str) -> Result<&'a [&'a [u8]], CommandEr
 pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -> CommandResult {
     let key = args.next_bytes()?;
     let suffix = args.next_bytes()?;
-    let (db, now, lfu, limit) = (ctx.db(), ctx.now, ctx.engine.lfu(), length_limit(ctx));
-    // A write lookup, as Redis's: no hit or miss counted; a key past its TTL is deleted.
-    let len = match ctx.locked.get_mut(db, key, now)? {
-        Some(entry) => {
-            // Touched whatever follows, as Redis's lookup touches the key it finds.
-            entry.touch(now, lfu);
-            let Value::Str(value) = &mut entry.value else {
-                return Err(CommandError::WrongType);
-            };
+    let limit = length_limit(ctx);
+    let len = match string_for_write(ctx, key)? {
+        Some(value) => {
             let len = value.len() + suffix.len();
             if len as u64 > limit {
                 return Err(CommandError::StringTooLong);
@@ -503,14 +516,9 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reply: &mut Reply) -
         return Err(CommandError::msg("ERR offset is out of range"));
     }
     let end = offset as u64 + patch.len() as u64;
-    let (db, now, lfu, limit) = (ctx.db(), ctx.now, ctx.engine.lfu(), length_limit(ctx));
-    let len = match ctx.locked.get_mut(db, key, now)? {
-        Some(entry) => {
-            // Touched whatever follows, as Redis's lookup touches the key it finds.
-            entry.touch(now, lfu);
-            let Value::Str(value) = &mut entry.value else {
-                return Err(CommandError::WrongType);
-            };
+    let limit = length_limit(ctx);
+    let len = match string_for_write(ctx, key)? {
+        Some(value) => {
             if patch.is_empty() {
                 reply.count(value.len());
                 return Ok(());
