@@ -103,6 +103,13 @@ impl Server {
                 let bytes = read_more(&mut stream, info);
                 let text = String::from_utf8_lossy(&bytes);
                 if text.contains(&format!("process_id:{}\r\n", child.id())) {
+                    // Hang up with QUIT and wait for the close: a server unregisters a
+                    // quitting client before it answers, so the probe is gone from CLIENT
+                    // LIST and `maxclients` before the test's first client arrives. A plain
+                    // drop would be noticed whenever the server next polls the socket.
+                    if stream.write_all(&resp(&[b"QUIT"])).is_ok() {
+                        read_to_close(&mut stream);
+                    }
                     return Some(Server { child, port });
                 }
                 if text.starts_with("-NOAUTH") {
