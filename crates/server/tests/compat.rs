@@ -186,12 +186,23 @@ fn random_commands_match_redis() {
                 run.check(&mut pair, &hello3(format!("random #{i}")));
             }
         }
-        let template = *rng.pick(if in_transaction {
+        let pool = if in_transaction {
             &exact_templates
         } else {
             &templates
-        });
-        let args = generate(&mut rng, template);
+        };
+        let mut template = *rng.pick(pool);
+        let mut args = generate(&mut rng, template);
+        // A difference the allow-list excuses (ZRANK's third argument: queued by kv, an arity
+        // error for Redis 7.0) would decide whether a whole transaction runs, and every
+        // reply after it would differ: inside MULTI, draw again.
+        for _ in 0..100 {
+            if !in_transaction || allowed.reason_for(&render_inline(&args)).is_none() {
+                break;
+            }
+            template = *rng.pick(pool);
+            args = generate(&mut rng, template);
+        }
         // MULTI opens a transaction and EXEC or DISCARD ends it, unless refused for their
         // arity (that leaves the state as it was; a nested MULTI keeps it open).
         if args.len() == 1 {
