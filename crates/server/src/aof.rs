@@ -701,12 +701,12 @@ pub fn writer(shared: Arc<Shared>) {
                 aof.wake.wait_for(&mut log, Duration::from_millis(100));
             }
         }
+        // Only what was recorded since the last good sync needs one: an idle log is not
+        // synced (Redis neither), and a sync that failed is retried until one succeeds.
+        let unsynced = aof.recorded.load(Ordering::SeqCst) > synced_to;
         let sync = match policy {
-            Fsync::Always => true,
-            Fsync::EverySec => {
-                last_sync.elapsed() >= Duration::from_secs(1)
-                    && aof.recorded.load(Ordering::SeqCst) > synced_to
-            }
+            Fsync::Always => unsynced,
+            Fsync::EverySec => unsynced && last_sync.elapsed() >= Duration::from_secs(1),
             Fsync::No => false,
         };
         let position = aof.recorded.load(Ordering::SeqCst);
