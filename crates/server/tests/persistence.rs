@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use support::{free_port, read_to_close, resp, Server};
+use support::{free_port, read_to_close, resp, Server, SAVE_LIMIT};
 
 /// Redis's refusal of writes after a failed save.
 const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently \
@@ -243,9 +243,10 @@ impl Raw {
         }
     }
 
-    /// Polls INFO persistence until no background save runs (30 s at most); the last INFO.
+    /// Polls INFO persistence until no background save runs ([`SAVE_LIMIT`] at most); the
+    /// last INFO.
     fn wait_bgsave(&mut self) -> BTreeMap<String, String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + SAVE_LIMIT;
         loop {
             let info = self.info("persistence");
             if info["rdb_bgsave_in_progress"] == "0" {
@@ -1508,7 +1509,7 @@ fn info_persistence_has_redis_fields_and_counts_the_load() {
     assert!(processed <= 300001);
     let percent: f64 = info["current_fork_perc"].parse().unwrap();
     assert!((0.0..=100.0).contains(&percent));
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + SAVE_LIMIT;
     while raw.info("persistence")["rdb_bgsave_in_progress"] == "1" {
         assert!(Instant::now() < deadline, "the save never ended");
         thread::sleep(Duration::from_millis(20));

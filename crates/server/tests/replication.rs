@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redis::Value;
-use support::{Proxy, Server};
+use support::{Proxy, Server, SAVE_LIMIT};
 
 /// A kv-server with DEBUG allowed (for DIGEST and SET-ACTIVE-EXPIRE).
 fn kv() -> Server {
@@ -921,9 +921,7 @@ fn a_replica_with_appendonly_logs_what_it_applied_and_continues_after_a_restart(
             cmd(&mut m, &["INCR", "before-rewrite"]);
             wait_synced(&mut m, &mut r);
             cmd(&mut r, &["BGREWRITEAOF"]);
-            // The rewrite's thread runs at nice 19: on a machine whose cores other processes
-            // keep busy (parallel tests), its 100,000 keys take a while.
-            let deadline = Instant::now() + Duration::from_secs(90);
+            let deadline = Instant::now() + SAVE_LIMIT;
             loop {
                 let info: String = redis::cmd("INFO").arg("persistence").query(&mut r).unwrap();
                 if info.contains("aof_rewrites:1\r\n")

@@ -9,6 +9,12 @@ use std::process::Command;
 
 pub use kv_testkit::{exchange, free_port, read_at_least, read_lines, read_to_close, resp, Proxy};
 
+/// How long a test waits for a background save or AOF rewrite of many keys. Their threads run
+/// at nice 19, so processes of the test run's own session that keep the cores busy (other
+/// tests' servers, a parallel build) come first: a rewrite of 1M keys that takes 0.25 s idle
+/// took 19.6 s beside two busy loops. A save that never ends still fails, minutes later.
+pub const SAVE_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// A kv-server or redis-server process, killed on drop (a [`kv_testkit::Server`]).
 pub struct Server(kv_testkit::Server);
 
