@@ -701,15 +701,15 @@ pub fn writer(shared: Arc<Shared>) {
                 aof.wake.wait_for(&mut log, Duration::from_millis(100));
             }
         }
+        let position = aof.recorded.load(Ordering::SeqCst);
         // Only what was recorded since the last good sync needs one: an idle log is not
         // synced (Redis neither), and a sync that failed is retried until one succeeds.
-        let unsynced = aof.recorded.load(Ordering::SeqCst) > synced_to;
+        let unsynced = position > synced_to;
         let sync = match policy {
             Fsync::Always => unsynced,
             Fsync::EverySec => unsynced && last_sync.elapsed() >= Duration::from_secs(1),
             Fsync::No => false,
         };
-        let position = aof.recorded.load(Ordering::SeqCst);
         let ok = aof.write_pending(sync);
         if ok && sync {
             synced_to = position;
