@@ -302,6 +302,18 @@ impl Ctx<'_, '_> {
         Ok(entry)
     }
 
+    /// The live entry at `key` in the selected database, for a change (as Redis's
+    /// `lookupKeyWrite`): a key past its TTL is deleted and found missing, no hit or miss is
+    /// counted, and the access is recorded whatever the caller then finds of its type.
+    pub fn lookup_write(&mut self, key: &[u8]) -> Result<Option<&mut Entry>, CommandError> {
+        let (db, now, lfu) = (self.db(), self.now, self.engine.lfu());
+        let entry = self.locked.get_mut(db, key, now)?;
+        if let Some(entry) = &entry {
+            entry.touch(now, lfu);
+        }
+        Ok(entry)
+    }
+
     /// Asks to block this client on `keys` until one can serve `operation` or `deadline`
     /// (Unix ms) passes. False when the client may not block: the command must then answer
     /// as if it had timed out.

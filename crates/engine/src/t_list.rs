@@ -90,12 +90,9 @@ fn list_mut<'c>(
     ctx: &'c mut Ctx<'_, '_>,
     key: &[u8],
 ) -> Result<Option<&'c mut ListValue>, CommandError> {
-    let (db, now) = (ctx.db(), ctx.now);
-    let lfu = ctx.engine.lfu();
-    let Some(entry) = ctx.locked.get_mut(db, key, now)? else {
+    let Some(entry) = ctx.lookup_write(key)? else {
         return Ok(None);
     };
-    entry.touch(now, lfu);
     match &mut entry.value {
         Value::List(list) => Ok(Some(list)),
         _ => Err(CommandError::WrongType),

@@ -54,11 +54,8 @@ fn sets_at<'c>(
 ) -> Result<Vec<Option<&'c SetValue>>, CommandError> {
     if write {
         // A mutable lookup is what deletes an expired key; the sets are read afterwards.
-        let (db, now) = (ctx.db(), ctx.now);
-        let lfu = ctx.engine.lfu();
         for key in keys {
-            if let Some(entry) = ctx.locked.get_mut(db, key, now)? {
-                entry.touch(now, lfu);
+            if let Some(entry) = ctx.lookup_write(key)? {
                 if !matches!(entry.value, Value::Set(_)) {
                     return Err(CommandError::WrongType);
                 }

@@ -46,12 +46,9 @@ fn store(
 
 /// Replaces the string at an existing `key` in place, keeping its TTL.
 fn overwrite(ctx: &mut Ctx<'_, '_>, key: &[u8], value: StrValue) -> CommandResult {
-    let (db, now) = (ctx.db(), ctx.now);
-    let lfu = ctx.engine.lfu();
-    match ctx.locked.get_mut(db, key, now)? {
+    match ctx.lookup_write(key)? {
         Some(entry) => {
             entry.value = Value::Str(value);
-            entry.touch(now, lfu);
             Ok(())
         }
         None => store(ctx, key, value, false, None),
@@ -66,11 +63,9 @@ fn string_for_write<'c>(
     ctx: &'c mut Ctx<'_, '_>,
     key: &[u8],
 ) -> Result<Option<&'c mut StrValue>, CommandError> {
-    let (db, now, lfu) = (ctx.db(), ctx.now, ctx.engine.lfu());
-    let Some(entry) = ctx.locked.get_mut(db, key, now)? else {
+    let Some(entry) = ctx.lookup_write(key)? else {
         return Ok(None);
     };
-    entry.touch(now, lfu);
     match &mut entry.value {
         Value::Str(value) => Ok(Some(value)),
         _ => Err(CommandError::WrongType),

@@ -59,12 +59,9 @@ fn zset_mut<'c>(
     ctx: &'c mut Ctx<'_, '_>,
     key: &[u8],
 ) -> Result<Option<&'c mut ZSetValue>, CommandError> {
-    let (db, now) = (ctx.db(), ctx.now);
-    let lfu = ctx.engine.lfu();
-    let Some(entry) = ctx.locked.get_mut(db, key, now)? else {
+    let Some(entry) = ctx.lookup_write(key)? else {
         return Ok(None);
     };
-    entry.touch(now, lfu);
     match &mut entry.value {
         Value::ZSet(zset) => Ok(Some(zset)),
         _ => Err(CommandError::WrongType),
